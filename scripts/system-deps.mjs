@@ -1,0 +1,36 @@
+// Makes sure the Debian tools the simulator and the tests rely on are present: OpenSSH's client
+// (ssh, scp, sftp), its sftp-server (the "default image" of every simulated pod), rsync, util-linux
+// (unshare/nsenter/setsid) and tmux. As root it installs what is missing with apt-get; otherwise
+// it prints the one command to run and fails.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const NEEDED = [
+  { pkg: 'openssh-client', probe: '/usr/bin/ssh' },
+  { pkg: 'openssh-sftp-server', probe: '/usr/lib/openssh/sftp-server' },
+  { pkg: 'rsync', probe: '/usr/bin/rsync' },
+  { pkg: 'util-linux', probe: '/usr/bin/unshare' },
+  { pkg: 'inotify-tools', probe: '/usr/bin/inotifywait' },
+  { pkg: 'procps', probe: '/usr/bin/pkill' },
+];
+
+export function ensureSystemDeps(extra = []) {
+  const missing = [...NEEDED, ...extra].filter((d) => !existsSync(d.probe)).map((d) => d.pkg);
+  if (missing.length === 0) return;
+  const cmd = `apt-get update && apt-get install -y --no-install-recommends ${missing.join(' ')}`;
+  if (process.getuid?.() !== 0) {
+    console.error(`kgpu: these Debian packages are needed: ${missing.join(', ')}.\nRun: sudo sh -c '${cmd}'`);
+    process.exit(1);
+  }
+  console.log(`kgpu: installing ${missing.join(', ')} with apt-get…`);
+  const r = spawnSync('sh', ['-c', cmd], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (r.status !== 0) {
+    console.error(`kgpu: apt-get failed (exit ${r.status}). Run it yourself: ${cmd}`);
+    process.exit(1);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  ensureSystemDeps();
+  execFileSync('true');
+}

@@ -1,0 +1,73 @@
+// `npm test`: type-check, build, run every node test (library, simulator, extension logic) with
+// Node's test runner, then the tests inside a real VS Code (code-server) — and print one summary.
+//   --unit     only the node tests (no code-server)
+//   --e2e      only the code-server tests
+//   -- FILES   only these node test files
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync, existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { ensureSystemDeps } from './system-deps.mjs';
+
+const root = new URL('..', import.meta.url).pathname;
+process.chdir(root);
+const args = process.argv.slice(2);
+const only = args.includes('--') ? args.slice(args.indexOf('--') + 1) : [];
+const unitOnly = args.includes('--unit') || only.length > 0;
+const e2eOnly = args.includes('--e2e');
+
+function run(label, cmd, cmdArgs, opts = {}) {
+  console.log(`\n▶ ${label}`);
+  const r = spawnSync(cmd, cmdArgs, { stdio: 'inherit', ...opts });
+  return r.status ?? 1;
+}
+
+function findTests(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) { if (name !== 'e2e' && name !== 'fixtures') out.push(...findTests(p)); }
+    else if (name.endsWith('.test.ts')) out.push(relative(root, p));
+  }
+  return out.sort();
+}
+
+ensureSystemDeps();
+const results = [];
+const step = (name, status) => { results.push({ name, ok: status === 0 }); return status === 0; };
+
+if (!step('lint (tsc --noEmit)', run('lint: tsc --noEmit', 'npx', ['tsc', '-p', '.', '--noEmit']))) finish();
+if (!step('build (esbuild)', run('build: esbuild', 'node', ['esbuild.mjs']))) finish();
+
+let nodePassed = 0, nodeFailed = 0;
+if (!e2eOnly) {
+  const files = only.length ? only : findTests('test');
+  console.log(`\n▶ node tests: ${files.length} files`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files], {
+    stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 256 * 1024 * 1024,
+    env: { ...process.env, KGPU_TEST: '1' },
+  });
+  process.stdout.write(r.stdout);
+  nodePassed = Number(/ℹ pass (\d+)/.exec(r.stdout)?.[1] ?? 0);
+  nodeFailed = Number(/ℹ fail (\d+)/.exec(r.stdout)?.[1] ?? 0);
+  step('node tests', r.status ?? 1);
+}
+
+let e2ePassed = 0, e2eFailed = 0;
+if (!unitOnly && existsSync('test/e2e/run.mjs')) {
+  const r = spawnSync(process.execPath, ['test/e2e/run.mjs'], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  process.stdout.write(r.stdout ?? '');
+  e2ePassed = Number(/e2e: (\d+) passed/.exec(r.stdout ?? '')?.[1] ?? 0);
+  e2eFailed = Number(/e2e: \d+ passed, (\d+) failed/.exec(r.stdout ?? '')?.[1] ?? 0);
+  step('VS Code tests (code-server)', r.status ?? 1);
+}
+finish();
+
+function finish() {
+  console.log('\n── summary ──');
+  for (const r of results) console.log(`${r.ok ? '✔' : '✖'} ${r.name}`);
+  const failedSteps = results.filter((r) => !r.ok).length;
+  const passed = nodePassed + e2ePassed;
+  const failed = nodeFailed + e2eFailed + (failedSteps && nodeFailed + e2eFailed === 0 ? failedSteps : 0);
+  console.log(`kgpu: ${passed} passed, ${failed} failed`);
+  process.exit(failedSteps ? 1 : 0);
+}
