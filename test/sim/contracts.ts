@@ -113,3 +113,18 @@ export interface Bastion {
   closePod(podId: string): void;
   stop(): Promise<void>;
 }
+
+/** pods.ts exports `createPodRuntime: CreatePodRuntime`. */
+export type CreatePodRuntime = (options: {
+  /** Root folder for pods' disks (under the simulator's --state-dir). */
+  stateDir: string;
+}) => PodRuntime;
+
+/** bastion.ts exports `startBastion: StartBastion`. */
+export type StartBastion = (options: {
+  directory: BastionDirectory;
+  /** Persistent host key file (created on first start) so known_hosts stays valid across restarts. */
+  hostKeyPath: string;
+  host?: string; // default 127.0.0.1
+  port?: number; // default 0 = a free port
+}) => Promise<Bastion>;
