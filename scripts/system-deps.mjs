@@ -12,6 +12,9 @@ const NEEDED = [
   { pkg: 'util-linux', probe: '/usr/bin/unshare' },
   { pkg: 'inotify-tools', probe: '/usr/bin/inotifywait' },
   { pkg: 'procps', probe: '/usr/bin/pkill' },
+  { pkg: 'unzip', probe: '/usr/bin/unzip' },
+  { pkg: 'curl', probe: '/usr/bin/curl' },
+  { pkg: 'jq', probe: '/usr/bin/jq' },
 ];
 
 export function ensureSystemDeps(extra = []) {

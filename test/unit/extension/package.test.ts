@@ -1,0 +1,35 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, statSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as esbuild from 'esbuild';
+
+const root = join(__dirname, '..', '..', '..');
+
+test('npm run package: a VSIX under 500 KB holding only the bundle, media and docs', async (t) => {
+  // Package a copy so this test never races with others reading dist/.
+  const dir = mkdtempSync(join(tmpdir(), 'kgpu-vsix-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const f of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', '.vscodeignore', 'media']) {
+    cpSync(join(root, f), join(dir, f), { recursive: true });
+  }
+  mkdirSync(join(dir, 'dist'));
+  await esbuild.build({
+    entryPoints: [join(root, 'src', 'extension.ts')], outfile: join(dir, 'dist', 'extension.js'),
+    bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, logLevel: 'silent',
+    external: ['vscode', 'cpu-features', '*.node', './crypto/build/Release/sshcrypto.node'],
+  });
+  const vsix = join(dir, 'kgpu.vsix');
+  execFileSync(process.execPath, [join(root, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--out', vsix],
+    { cwd: dir, stdio: 'pipe' });
+  const size = statSync(vsix).size;
+  assert.ok(size < 500 * 1024, `VSIX is ${size} bytes`);
+  const listing = execFileSync('unzip', ['-Z1', vsix], { encoding: 'utf8' }).trim().split('\n');
+  const payload = listing.filter((f) => f.startsWith('extension/'));
+  for (const f of payload) {
+    assert.match(f, /^extension\/(dist\/extension\.js|media\/[\w.-]+\.(svg|png)|README\.md|LICENSE\.txt|CHANGELOG\.md|package\.json)$/, `unexpected file in VSIX: ${f}`);
+  }
+  assert.ok(payload.includes('extension/dist/extension.js'));
+});
