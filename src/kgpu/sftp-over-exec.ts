@@ -11,6 +11,10 @@
  * restore the original at once, which yields ssh2's normal `SFTP` object (window backpressure,
  * limits@openssh.com, fastGet/fastPut, ext_openssh_*) over the exec'd server.
  *
+ * The server is OpenSSH's sftp-server whatever the SSH server is, so we also set ssh2's internal
+ * `SFTP#_isOpenSSH` flag (ssh2 derives it from the SSH server's ident), which makes ssh2 swap
+ * SYMLINK's arguments the way OpenSSH's server expects.
+ *
  * It depends on ssh2's internal `_protocol.subsystem`/`_protocol.exec` names, so ssh2 is pinned
  * (1.17.0) and test/unit/kgpu/sftp-over-exec.test.ts fails loudly if an upgrade changes them.
  */
@@ -62,7 +66,13 @@ export function openSftpOverExec(client: Client, serverPath: string = DEFAULT_SF
         } else if (!swapped) {
           sftp.end();
           reject(new SshError('ssh2 internals changed: Client#sftp() no longer goes through _protocol.subsystem; see src/kgpu/sftp-over-exec.ts.'));
-        } else resolve(sftp);
+        } else {
+          // The SFTP peer is OpenSSH's sftp-server even though the SSH server (the bastion) is
+          // not OpenSSH; ssh2 decides OpenSSH quirks (e.g. SYMLINK's swapped arguments) from the
+          // SSH server's ident, so tell it who it really talks to.
+          (sftp as unknown as { _isOpenSSH: boolean })._isOpenSSH = true;
+          resolve(sftp);
+        }
       });
     } catch (e) {
       restore();

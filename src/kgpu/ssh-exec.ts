@@ -24,7 +24,8 @@ export interface ExecResult extends ExitStatus {
 }
 
 export interface ExecOptions {
-  /** Sent to the command's stdin, then EOF. Without it stdin gets EOF at once. */
+  /** Sent to the command's stdin, then EOF. Without it: exec() sends EOF at once; execStream()
+   *  leaves `stdin` open for the caller to write and end. */
   stdin?: string | Buffer | Readable;
   signal?: AbortSignal;
 }
@@ -72,7 +73,7 @@ function describe(command: Command): string {
 
 /** Run a command to completion, collecting stdout and stderr. */
 export async function exec(connector: PodConnector, command: Command, options: ExecOptions = {}): Promise<ExecResult> {
-  const s = await execStream(connector, command, options);
+  const s = await execStream(connector, command, { ...options, stdin: options.stdin ?? Buffer.alloc(0) });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   s.stdout.on('data', (b: Buffer) => out.push(b));
@@ -103,8 +104,9 @@ export async function execStream(connector: PodConnector, command: Command, opti
   }
   const done = watchChannel(conn, channel, what, options.signal);
   const stdin = options.stdin;
-  if (stdin === undefined) channel.end();
-  else if (typeof stdin === 'string' || Buffer.isBuffer(stdin)) channel.end(stdin);
+  if (stdin === undefined) {
+    /* the caller writes to and ends `stdin` */
+  } else if (typeof stdin === 'string' || Buffer.isBuffer(stdin)) channel.end(stdin);
   else stdin.pipe(channel);
   return {
     stdout: channel,
