@@ -1,0 +1,137 @@
+// Small helpers for UI journeys: drive the code-server workbench as a person would (mouse and
+// keyboard) and take screenshots. Selectors are VS Code 1.139's DOM; keep them here, not in journeys.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { waitForWorkbench } from '../lib/browser.mjs';
+
+/**
+ * What a journey file (test/e2e/ui/<n>-<name>.journey.mjs) exports as `journey`.
+ * @typedef {object} Journey
+ * @property {string} title            shown in the report
+ * @property {boolean} [needsSimulator] skipped ("simulator not available") without one
+ * @property {boolean} [continues]      reuse the previous journey's page (same browser storage)
+ *                                      instead of a fresh browser context
+ * @property {number} [timeoutMs]      default 90 000
+ * @property {(ui: ReturnType<typeof createUi>) => Promise<void>} run
+ */
+
+/**
+ * @param {import('playwright-core').Page} page
+ * @param {{ url: string, workspace: string, shotsDir: string, prefix: string, sim?: Record<string,string> }} ctx
+ */
+export function createUi(page, ctx) {
+  let shot = 0;
+  mkdirSync(ctx.shotsDir, { recursive: true });
+
+  const ui = {
+    page,
+    /** The workspace folder code-server opened and the simulator env (KGPU_API_BASE, …) if any. */
+    workspace: ctx.workspace,
+    sim: ctx.sim,
+
+    /** Loads the workbench on the workspace and waits until it is usable and kgpu's icon is there. */
+    async openWorkbench() {
+      await page.goto(`${ctx.url}/?folder=${encodeURIComponent(ctx.workspace)}`);
+      await waitForWorkbench(page);
+      await ui.activity('kgpu').waitFor({ state: 'visible', timeout: 30_000 });
+    },
+
+    /** The Activity Bar entry whose label starts with `label`. */
+    activity(label) {
+      return page.locator(`.part.activitybar .action-item a[aria-label^="${label}"], .part.activitybar .action-item .action-label[aria-label^="${label}"]`).first();
+    },
+
+    /** Clicks an Activity Bar icon (e.g. 'kgpu', 'Explorer') and waits for its side bar. */
+    async clickActivity(label) {
+      await ui.activity(label).click();
+      await page.locator('.part.sidebar .composite.title').filter({ hasText: new RegExp(label, 'i') }).waitFor({ state: 'visible' });
+    },
+
+    /** A view pane in the side bar by its title ('Account', 'GPU Models', 'Rentals'). */
+    view(title) {
+      return page.locator('.part.sidebar .pane').filter({ has: page.locator('.pane-header h3.title', { hasText: new RegExp(`^${escapeRegExp(title)}$`, 'i') }) });
+    },
+
+    /** Expands a collapsed view pane. */
+    async expandView(title) {
+      const header = ui.view(title).locator('.pane-header');
+      if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+      await assertEventually(async () => (await header.getAttribute('aria-expanded')) === 'true', `view ${title} to expand`);
+    },
+
+    /** A row of a tree view, by (part of) its label. */
+    treeItem(viewTitle, label) {
+      return ui.view(viewTitle).locator('.monaco-list-row', { hasText: label }).first();
+    },
+
+    /** A button (welcome-view buttons, dialog and notification buttons) by its text. */
+    button(text, within = page.locator('body')) {
+      return within.locator('.monaco-button, a.monaco-button, button', { hasText: text }).first();
+    },
+
+    /** Runs a command from the Command Palette (F1) by its title, e.g. 'kgpu: Sign In'. */
+    async runCommand(title) {
+      await page.keyboard.press('F1');
+      const input = page.locator('.quick-input-widget .quick-input-box input');
+      await input.waitFor({ state: 'visible' });
+      await input.fill(`>${title}`);
+      const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: title }).first();
+      await row.waitFor({ state: 'visible' });
+      await page.keyboard.press('Enter');
+    },
+
+    /** Picks an item in the open Quick Pick by its (partial) label. */
+    async pick(label) {
+      const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: label }).first();
+      await row.waitFor({ state: 'visible' });
+      await row.click();
+    },
+
+    /** Types into the open Quick Input / Input Box and presses Enter. */
+    async answer(text) {
+      const input = page.locator('.quick-input-widget .quick-input-box input');
+      await input.waitFor({ state: 'visible' });
+      await input.fill(text);
+      await page.keyboard.press('Enter');
+    },
+
+    /** Waits until `text` (string or RegExp) is visible, anywhere or within a locator. */
+    async waitForText(text, { within = page.locator('.monaco-workbench'), timeoutMs = 20_000 } = {}) {
+      await within.getByText(text).first().waitFor({ state: 'visible', timeout: timeoutMs });
+    },
+
+    /** A notification toast containing `text`. */
+    notification(text) {
+      return page.locator('.notifications-toasts .notification-toast', { hasText: text }).first();
+    },
+
+    /** Fails when an error notification is showing (a polished product shows none). */
+    async assertNoErrorNotifications() {
+      const errors = await page.locator('.notifications-toasts .notification-toast:has(.codicon-error)').allInnerTexts();
+      assert.deepEqual(errors, [], `error notifications: ${errors.join(' | ')}`);
+    },
+
+    /** Saves test-results/screenshots/<prefix>-<n>-<name>.png and returns its path. */
+    async screenshot(name) {
+      shot++;
+      const file = join(ctx.shotsDir, `${ctx.prefix}-${String(shot).padStart(2, '0')}-${name}.png`);
+      await page.screenshot({ path: file });
+      return file;
+    },
+  };
+  return ui;
+}
+
+/** Polls an async condition (bounded): for UI state that has no event to wait on. */
+export async function assertEventually(condition, what, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function escapeRegExp(s) {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
