@@ -7,6 +7,8 @@
 export interface FakeVscode {
   module: unknown;
   registeredCommands: Set<string>;
+  /** A permissive ExtensionContext (secrets, globalState, storage URIs… are all proxies) with a real `subscriptions` array. */
+  context: { subscriptions: { dispose(): void }[] } & Record<string, unknown>;
 }
 
 export function createFakeVscode(): FakeVscode {
@@ -46,5 +48,10 @@ export function createFakeVscode(): FakeVscode {
   const module: Record<string, unknown> = {};
   const root = make('vscode') as Record<string, unknown>;
   for (const n of names) module[n] = root[n];
-  return { module, registeredCommands };
+  const ctxStub = make('context') as Record<string, unknown>;
+  const subscriptions: { dispose(): void }[] = [];
+  const context = new Proxy({ subscriptions } as Record<string, unknown>, {
+    get: (t, p) => (p in t ? t[p as string] : ctxStub[p as string]),
+  }) as FakeVscode['context'];
+  return { module, registeredCommands, context };
 }

@@ -59,10 +59,8 @@ test('activate() registers every declared command (bundled dist/extension.js)', 
   };
   try {
     const ext = require(bundle);
-    const subscriptions: { dispose(): void }[] = [];
-    const context = new Proxy({ subscriptions } as Record<string, unknown>, {
-      get: (t, p) => (p in t ? t[p as string] : (fake.module as Record<string, unknown>)[p as string]),
-    });
+    const context = fake.context;
+    const subscriptions = context.subscriptions;
     await ext.activate(context);
     const missing = [...declared].filter((c) => !fake.registeredCommands.has(c));
     assert.deepEqual(missing, [], 'declared but not registered');

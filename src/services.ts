@@ -1,0 +1,171 @@
+import * as vscode from 'vscode';
+import { Auth } from './auth';
+import { PodConnections } from './connections';
+import { KgpuClient } from './kgpu/api-client';
+import { KgpuApiError, isAbortError } from './kgpu/api-error';
+import type { Pod } from './kgpu/api-types';
+import { ErrorDeduplicator, errorMessage } from './kgpu/error-dedup';
+import { JsonFileHostKeyStore } from './kgpu/host-keys';
+import { RentalsModel, type RentalsApi } from './kgpu/rentals-model';
+import { pickPod, type PickPodOptions } from './pick-pod';
+import { PodKeys } from './pod-keys';
+import { RentalChildren } from './rental-children';
+import { Settings } from './settings';
+import { ViewVisibility } from './view-visibility';
+
+/**
+ * The services every contribution shares, created once in activate() and handed to each
+ * `register…(services): vscode.Disposable`. Layers as in VS Code's git extension: process
+ * (src/kgpu: REST client, SSH) → model (RentalsModel) → UI (views, status bar, commands).
+ *
+ *   context        the ExtensionContext (secrets, globalState, workspaceState, storage URIs)
+ *   settings       typed kgpu.* settings; onDidChangeConnection when apiBase, sshHost, sshPort or the identity change
+ *   auth           the account token (SecretStorage per apiBase, else $KGPU_API_TOKEN); onDidChange
+ *   client()       the current KgpuClient (rebuilt when kgpu.apiBase changes; never cache it)
+ *   pods           the rentals model: pods (newest first), get(podId), me, gpuModels, refresh(),
+ *                  onDidChange, onDidChangePodState (ready | idle_warning | ended), onDidEndPod
+ *                  ({pod, endReason}), upsert(pod) after an action
+ *   podKeys        minted private keys per pod (SecretStorage) + kgpu.sshIdentityFile;
+ *                  sshTarget(podId) → {host, port, user, privateKey, passphrase?}; onDidChange(podId)
+ *   connections    pod id → ONE PodConnector; get(podId); onDidReset({podId, reason: ended|key|settings})
+ *                  — reconnect (or show the end reason) when it fires
+ *   pickPod(arg, {ready|live, title})  pod id | tree element with pod/podId | kgpu:// Uri | QuickPick
+ *   showError(e, {channel?, prefix?})   one notification per distinct failure per channel; a 401
+ *                  signs out with ONE "Sign in again" prompt; aborts are ignored
+ *   rentalChildren register({getChildren(pod), getTreeItem(child), onDidChange}) → rows under a rental
+ *   viewVisibility which kgpu views are visible (polling pauses when none is)
+ *   log            the "kgpu" LogOutputChannel — never log tokens or keys
+ */
+export interface KgpuServices extends vscode.Disposable {
+  readonly context: vscode.ExtensionContext;
+  readonly settings: Settings;
+  readonly auth: Auth;
+  client(): KgpuClient;
+  readonly pods: RentalsModel;
+  readonly podKeys: PodKeys;
+  readonly connections: PodConnections;
+  pickPod(arg: unknown, options?: PickPodOptions): Promise<Pod | undefined>;
+  showError(error: unknown, options?: ShowErrorOptions): void;
+  readonly rentalChildren: RentalChildren;
+  readonly viewVisibility: ViewVisibility;
+  readonly log: vscode.LogOutputChannel;
+  /** Resolves once the stored token is loaded and the first refresh finished (tests, e2e). */
+  readonly ready: Promise<void>;
+}
+
+export interface ShowErrorOptions {
+  /** Deduplicate within this channel (e.g. "refresh"): the same failure is shown once until `succeeded(channel)`. */
+  channel?: string;
+  /** Prepended to the message, e.g. "Could not release gpu-rent-…:". */
+  prefix?: string;
+}
+
+const HIDDEN_PODS_KEY = 'kgpu.hiddenPods';
+
+class Services implements KgpuServices {
+  readonly settings: Settings;
+  readonly auth: Auth;
+  readonly pods: RentalsModel;
+  readonly podKeys: PodKeys;
+  readonly connections: PodConnections;
+  readonly rentalChildren = new RentalChildren();
+  readonly viewVisibility = new ViewVisibility();
+  readonly log: vscode.LogOutputChannel;
+  readonly ready: Promise<void>;
+  private current: KgpuClient | undefined;
+  private readonly dedup = new ErrorDeduplicator();
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(readonly context: vscode.ExtensionContext) {
+    this.log = vscode.window.createOutputChannel('kgpu', { log: true });
+    this.settings = new Settings();
+    this.auth = new Auth(context.secrets, this.settings);
+    const workspaceState = context.workspaceState;
+    this.pods = new RentalsModel(() => ({ api: this.rentalsApi(), signedIn: this.auth.signedIn }), {
+      get: () => workspaceState.get<string[]>(HIDDEN_PODS_KEY, []),
+      set: (ids) => workspaceState.update(HIDDEN_PODS_KEY, ids),
+    });
+    this.podKeys = new PodKeys(context.secrets, context.globalState, this.settings);
+    const hostKeys = new JsonFileHostKeyStore(vscode.Uri.joinPath(context.globalStorageUri, 'known-hosts.json').fsPath);
+    this.connections = new PodConnections(this.podKeys, this.pods, this.settings, hostKeys);
+    this.disposables.push(
+      this.log, this.settings, this.auth, this.pods, this.podKeys, this.connections, this.rentalChildren, this.viewVisibility,
+      this.pods.onDidFail((f) => this.showError(f.error, { channel: 'refresh' })),
+      this.pods.onDidChange(() => {
+        if (!this.pods.lastError && this.dedup.succeeded('refresh')) this.log.info('kgpu is reachable again.');
+      }),
+      this.auth.onDidChange((s) => {
+        this.log.info(`Account: ${s.signedIn ? `signed in (token from ${s.source === 'stored' ? 'secret storage' : '$KGPU_API_TOKEN'})` : s.rejected ? 'token rejected' : 'signed out'}.`);
+        this.dedup.clear();
+        this.pods.reset();
+        void this.pods.refresh();
+      }),
+      this.settings.onDidChangeConnection(() => {
+        this.log.info(`Settings changed: API ${this.settings.get().apiBase}, SSH ${this.settings.get().sshHost}:${this.settings.get().sshPort}.`);
+        this.dedup.clear();
+        this.pods.reset();
+        void this.pods.refresh();
+      }),
+    );
+    this.ready = this.auth
+      .reload()
+      .then(() => this.pods.refresh())
+      .then(() => {
+        const live = new Set(this.pods.livePods.map((p) => p.pod_id));
+        if (this.auth.signedIn && !this.pods.lastError) return this.podKeys.pruneExcept(live);
+      })
+      .catch((e: unknown) => this.log.error(`Start-up: ${errorMessage(e)}`));
+  }
+
+  client(): KgpuClient {
+    const apiBase = this.settings.get().apiBase;
+    if (this.current?.apiBase !== apiBase) {
+      this.current?.dispose();
+      this.current = new KgpuClient({ apiBase, getToken: async () => this.auth.token() });
+    }
+    return this.current;
+  }
+
+  private rentalsApi(): RentalsApi {
+    const c = this.client();
+    return {
+      listPods: () => c.listPods(),
+      getPod: (id) => c.getPod(id),
+      me: () => c.getMe(),
+      gpuModels: () => c.listGpuModels(),
+    };
+  }
+
+  pickPod(arg: unknown, options?: PickPodOptions): Promise<Pod | undefined> {
+    return pickPod(this.pods, arg, options);
+  }
+
+  showError(error: unknown, options: ShowErrorOptions = {}): void {
+    if (isAbortError(error)) return;
+    if (error instanceof KgpuApiError && error.status === 401) {
+      this.log.warn(error.userMessage);
+      if (this.auth.markRejected(this.auth.token())) {
+        void vscode.window
+          .showWarningMessage(`kgpu: your token was not accepted (invalid, reissued on the dashboard, or the account is not approved yet)${error.requestId ? ` — request ${error.requestId}` : ''}.`, 'Sign in again')
+          .then((a) => a && vscode.commands.executeCommand('kgpu.signIn'));
+      }
+      return;
+    }
+    const text = `${options.prefix ? options.prefix + ' ' : ''}${errorMessage(error)}`;
+    if (options.channel && !this.dedup.shouldShow(options.channel, error)) {
+      this.log.debug(`(repeated) ${text}`);
+      return;
+    }
+    this.log.error(text);
+    void vscode.window.showErrorMessage(`kgpu: ${text}`, 'Show Log').then((a) => a && this.log.show());
+  }
+
+  dispose(): void {
+    this.current?.dispose();
+    for (const d of this.disposables.reverse()) d.dispose();
+  }
+}
+
+export function createServices(context: vscode.ExtensionContext): KgpuServices {
+  return new Services(context);
+}
