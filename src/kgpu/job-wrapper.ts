@@ -1,0 +1,148 @@
+/**
+ * The POSIX sh scripts that run detached jobs inside a pod and read their state back. Every script
+ * is sent as ONE quoted argument of `sh -c` and gets its inputs as positional arguments, so user
+ * commands, paths and names are never parsed as shell by us (only the job's own command line is,
+ * on purpose, by the job's `sh -c`).
+ *
+ * Per job, under `<jobsRoot>/<jobId>/` (all small files written to a temp name and `mv`ed into
+ * place, so a reader never sees half a file):
+ *   meta.json      {id,name,command,cwd,createdAt} written by the start command (client clock)
+ *   cmd, cwd       the command line and working directory, as plain text
+ *   log            the job's stdout+stderr, raw bytes (ANSI and \r preserved)
+ *   wpid           the wrapper's pid (alive ⇔ the job has not finished recording)
+ *   pid, pgid      the job's process; it leads its own session and process group, so
+ *                  `kill -- -<pgid>` reaches the job and every child it spawned, never the wrapper
+ *   started_at     pod clock, ms since the epoch
+ *   stop_requested written by stopJob before it signals the group (so a KILL is known to be ours)
+ *   ended_at       pod clock, ms; then exactly one of
+ *   exit_code | signal   ("KILL", "TERM", …) — the end marker, written last
+ *   oom            number of kernel oom_kills in the pod's memory cgroup during the job, if > 0
+ *
+ * Exit status: the wrapper waits for the job and reads `$?`; a value 129…192 is reported as the
+ * signal 128+n (a POSIX shell cannot tell `exit 137` from SIGKILL — documented limitation).
+ */
+
+/** Helpers shared by every script. `$d` is the job directory, `$id` the job id. */
+const PRELUDE = String.raw`
+w() { printf '%s\n' "$2" > "$d/.$1.tmp" && mv -f "$d/.$1.tmp" "$d/$1"; }
+now() { t=$(date +%s%3N 2>/dev/null); case $t in ''|*N*) t=$(( $(date +%s) * 1000 ));; esac; printf '%s' "$t"; }
+r() { [ -f "$1" ] && tr -cd '0-9A-Za-z_.-' < "$1"; }
+ended() { [ -f "$d/exit_code" ] || [ -f "$d/signal" ]; }
+alive() { kill -0 "$1" 2>/dev/null || return 1; case $(sed -n 's/^.*) \(.\) .*/\1/p' "/proc/$1/stat" 2>/dev/null) in Z) return 1;; esac; }
+emit() {
+  a=false; wp=$(r "$d/wpid"); [ -n "$wp" ] && alive "$wp" && a=true
+  ls=$(wc -c < "$d/log" 2>/dev/null | tr -cd 0-9); [ -n "$ls" ] || ls=0
+  printf '{"id":"%s","alive":%s,"log_size":%s,"wpid":"%s","pid":"%s","started_at":"%s","ended_at":"%s","exit_code":"%s","signal":"%s","oom":"%s","stop_requested":"%s","meta":' \
+    "$id" "$a" "$ls" "$wp" "$(r "$d/pid")" "$(r "$d/started_at")" "$(r "$d/ended_at")" "$(r "$d/exit_code")" "$(r "$d/signal")" "$(r "$d/oom")" "$(r "$d/stop_requested")"
+  if [ -f "$d/meta.json" ]; then tr -d '\n' < "$d/meta.json"; else printf null; fi
+  printf '}\n'
+}
+`;
+
+/**
+ * The wrapper, run as `setsid -f sh -c WRAPPER kgpu-job <jobsRoot> <id> <cwd> <command line>`.
+ * It records pids and times, runs the command in its own session/process group with the log as
+ * stdout+stderr, and records how it ended.
+ */
+export const WRAPPER_SCRIPT = String.raw`id=$2; d=$1/$2
+${PRELUDE}
+oomc() { for f in /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control; do
+  if [ -r "$f" ]; then sed -n 's/^oom_kill //p' "$f" 2>/dev/null; return; fi; done; }
+w wpid $$
+w started_at "$(now)"
+ob=$(oomc)
+setsid sh -c 'd=$1; printf "%s\n" $$ > "$d/.pgid.tmp" && cp "$d/.pgid.tmp" "$d/.pid.tmp" && mv -f "$d/.pid.tmp" "$d/pid" && mv -f "$d/.pgid.tmp" "$d/pgid"
+cd "$2" || { echo "kgpu: cannot enter the working directory $2" >&2; exit 127; }
+exec sh -c "$3"' kgpu-job-cmd "$d" "$3" "$4" < /dev/null >> "$d/log" 2>&1
+rc=$?
+oa=$(oomc)
+w ended_at "$(now)"
+if [ -n "$ob" ] && [ -n "$oa" ] && [ "$oa" -gt "$ob" ] 2>/dev/null; then w oom $((oa - ob)); fi
+if [ "$rc" -gt 128 ] && [ "$rc" -le 192 ] && s=$(kill -l $((rc - 128)) 2>/dev/null) && [ -n "$s" ]; then w signal "$s"; else w exit_code "$rc"; fi
+`;
+
+/**
+ * Start: `sh -c START kgpu-start <jobsRoot> <id> <meta.json> <cwd> <command line> <WRAPPER> [NAME=VALUE…]`.
+ * Creates the job directory and an empty log (so a follower can attach at once), then detaches
+ * the wrapper with `setsid -f … < /dev/null > /dev/null 2>&1` so the SSH call returns in ms.
+ * Exit 3: the working directory does not exist; 4: the job id is taken.
+ */
+export const START_SCRIPT = String.raw`root=$1; id=$2; d=$1/$2; meta=$3; cwd=$4; cmd=$5; wrapper=$6; shift 6
+[ -d "$cwd" ] || { printf 'The working directory %s does not exist in the pod.\n' "$cwd" >&2; exit 3; }
+mkdir -p "$root" || exit 5
+mkdir "$d" 2>/dev/null || { printf 'A job with the id %s already exists.\n' "$id" >&2; exit 4; }
+printf '%s\n' "$meta" > "$d/.meta.tmp" && mv -f "$d/.meta.tmp" "$d/meta.json" &&
+printf '%s\n' "$cmd" > "$d/cmd" && printf '%s\n' "$cwd" > "$d/cwd" && : > "$d/log" || exit 5
+env "$@" setsid -f sh -c "$wrapper" kgpu-job "$root" "$id" "$cwd" "$cmd" < /dev/null > /dev/null 2>&1
+`;
+
+/** List: `sh -c LIST kgpu-list <jobsRoot>` → one JSON line per job (see PRELUDE emit). */
+export const LIST_SCRIPT = String.raw`cd "$1" 2>/dev/null || exit 0
+${PRELUDE}
+for j in *; do
+  case $j in *[!A-Za-z0-9._-]*|'*') continue;; esac
+  [ -d "$j" ] || continue
+  id=$j; d=$PWD/$j; emit
+done
+`;
+
+/** Status of one job: `sh -c STATUS kgpu-status <jobsRoot> <id>`; exit 3 if there is no such job. */
+export const STATUS_SCRIPT = String.raw`id=$2; d=$1/$2
+${PRELUDE}
+[ -d "$d" ] || exit 3
+emit
+`;
+
+/**
+ * Stop: `sh -c STOP kgpu-stop <jobsRoot> <id> <graceMs>`. SIGTERM to the job's process group; once the
+ * group is empty (or after the grace period) SIGKILL whatever is left; wait for the wrapper's end
+ * marker and print the status line. Exit 3 if there is no such job.
+ */
+export const STOP_SCRIPT = String.raw`id=$2; d=$1/$2; g=$3
+${PRELUDE}
+[ -d "$d" ] || exit 3
+# Any live (non-zombie) process left in the job's process group? Zombies count as gone: a pod's
+# init may be slow to reap, or never reap, orphans.
+galive() {
+  if [ -r /proc/self/stat ]; then
+    sed -n 's/^.*) \(.\) [0-9]* \([0-9]*\) .*/\1 \2/p' /proc/[0-9]*/stat 2>/dev/null | grep -q "^[^Z] $pg$"
+  else kill -0 -- "-$pg" 2>/dev/null; fi
+}
+if ! ended; then
+  i=0; while [ ! -f "$d/pgid" ] && ! ended && [ $i -lt 250 ]; do sleep 0.02; i=$((i + 1)); done
+  pg=$(r "$d/pgid")
+  if [ -n "$pg" ]; then
+    w stop_requested "$(now)"
+    kill -s TERM -- "-$pg" 2>/dev/null
+    n=$((g / 20)); i=0; while galive && [ $i -lt $n ]; do sleep 0.02; i=$((i + 1)); done
+    if galive; then kill -s KILL -- "-$pg" 2>/dev/null; fi
+    i=0; while ! ended && [ $i -lt 250 ]; do sleep 0.02; i=$((i + 1)); done
+  fi
+fi
+emit
+`;
+
+/**
+ * Follow: `sh -c FOLLOW kgpu-follow <jobsRoot> <id> <byteOffset>`. Waits (≤ 30 s) for the job to exist,
+ * streams the log from the byte offset until the job's end marker is written (or its wrapper is
+ * gone) and the log is drained (GNU `tail --pid` does a final read after the pid dies), then prints the status line on stderr
+ * prefixed with "KGPU-JOB ". Exit 3 if the job never appeared.
+ */
+export const FOLLOW_SCRIPT = String.raw`id=$2; d=$1/$2; off=$3
+${PRELUDE}
+i=0
+while [ ! -f "$d/wpid" ] && ! ended; do
+  [ $i -ge 1500 ] && { printf 'No job at %s.\n' "$d" >&2; exit 3; }
+  sleep 0.02; i=$((i + 1))
+done
+wp=$(r "$d/wpid")
+if ! ended && [ -n "$wp" ] && alive "$wp"; then
+  # tail --pid watches a child of ours (which this shell reaps at once) rather than the wrapper:
+  # an orphaned wrapper can linger as a zombie when the pod's init is slow to reap.
+  ( while ! ended && alive "$wp"; do sleep 0.05; done ) & k=$!
+  tail -c "+$((off + 1))" -s 0.1 --pid="$k" -f -- "$d/log" 2>/dev/null
+else
+  tail -c "+$((off + 1))" -- "$d/log" 2>/dev/null
+fi
+printf 'KGPU-JOB ' >&2; emit >&2
+`;
