@@ -1,0 +1,401 @@
+/**
+ * Incremental upload of a local folder to a pod, and pull of pod files/folders, each over as few
+ * exec channels as possible (the bastion is single-channel per connection):
+ *
+ * syncUp — 1 round trip when nothing changed, 2 otherwise:
+ *   1. probe: read the pod's manifest and `stat` (size, mtime) the tree's files in one exec;
+ *   2. upload: every changed file in ONE tar stream into `tar -x` in a staging directory under
+ *      `<remoteDir>/.kgpu/`, then each file is renamed over its target (atomic per file: no half
+ *      file under a target name), opt-in deletions, and the manifest's changed lines appended.
+ *   A file is sent when the pod's manifest lacks it, its hash differs from the local content, or
+ *   the pod's copy no longer matches the manifest (edited in the pod, lost with a new pod).
+ * pull — `tar -c` of the file or folder streamed back and unpacked here, each file written to a
+ *   temp name and renamed into place, so a cancelled pull leaves no partial file under a final name.
+ *
+ * Names travel inside the tar stream or as quoted arguments / NUL-separated lists, never as shell.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import fs, { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { constants as zlibConstants, createGzip, gzipSync } from 'node:zlib';
+import type { PodCommands } from './pod-commands';
+import { quoteArgv } from './shell-quote';
+import { SshAbortedError } from './ssh-errors';
+import { walkTree, type LocalFile } from './ignore-rules';
+import { LocalHashCache, manifestLine, parseRemoteManifest, serializeRemoteManifest, sha256OfFile, type RemoteEntry, type RemoteManifest } from './sync-manifest';
+import { padding, readTar, TAR_END, tarHeader, type TarEntry, type TarEntrySink } from './tar-stream';
+
+export interface SyncProgress {
+  phase: 'scanning' | 'hashing' | 'uploading';
+  files: number;
+  bytes: number;
+  totalFiles: number;
+  totalBytes: number;
+}
+
+export interface SyncUpOptions {
+  /** Patterns in gitignore syntax (kgpu.syncExclude), relative to localDir. */
+  exclude?: readonly string[];
+  /** Honour .gitignore files (default true). */
+  gitignore?: boolean;
+  /** Delete from the pod files that this sync once uploaded and that are now gone locally
+   *  (default false: nothing is ever deleted in the pod). */
+  deleteRemoved?: boolean;
+  /** Where to keep the local hash cache (e.g. the editor's global storage). Without it every
+   *  sync re-reads every file to hash it. */
+  stateDir?: string;
+  signal?: AbortSignal;
+  onProgress?(p: SyncProgress): void;
+}
+
+export interface SyncResult {
+  uploadedFiles: number;
+  /** File content bytes sent. */
+  uploadedBytes: number;
+  skippedFiles: number;
+  deletedFiles: number;
+  durationMs: number;
+  /** Everything written to the pod's stdin (after compression): the probe's path list, the tar
+   *  stream with headers, padding and manifest lines. */
+  wireBytes: number;
+  /** SSH execs used (1 when nothing changed, else 2). */
+  roundTrips: number;
+}
+
+export class SyncError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+const PROBE_SCRIPT = String.raw`if ! cd -- "$1" 2>/dev/null; then cat > /dev/null; exit 0; fi
+cat .kgpu/manifest.jsonl 2>/dev/null
+printf '\0'
+gzip -dc | xargs -0 -r stat --printf '%s %Y %n\0' -- 2>/dev/null
+exit 0
+`;
+
+const UPLOAD_SCRIPT = String.raw`R=$1; K=$1/.kgpu; S=$1/.kgpu/sync.$$
+mkdir -p -- "$K" || exit 10
+find "$K" -maxdepth 1 -name 'sync.*' -mmin +120 -exec rm -rf {} + 2>/dev/null
+rm -rf -- "$S"; mkdir -- "$S" || exit 10
+if [ "$2" = gz ]; then z=-z; else z=; fi
+if ! tar -x $z --no-same-owner -f - -C "$S"; then rm -rf -- "$S"; echo 'the upload stream was cut short or could not be unpacked' >&2; exit 10; fi
+if [ -d "$S/f" ]; then
+  cd -- "$S/f" || exit 11
+  find . -mindepth 1 -type d -exec sh -c 'cd -- "$0" && mkdir -p -- "$@"' "$R" {} + &&
+  find . -type f -exec sh -c 'for f; do mv -fT -- "$f" "$0/$f" || exit 1; done' "$R" {} + ||
+  { rm -rf -- "$S"; echo 'could not move the uploaded files into place' >&2; exit 11; }
+fi
+cd -- "$R" || exit 11
+if [ -f "$S/d" ]; then xargs -0 -r rm -f -- < "$S/d"; fi
+if [ -f "$S/M" ]; then mv -f -- "$S/M" "$K/manifest.jsonl"; elif [ -f "$S/m" ]; then cat -- "$S/m" >> "$K/manifest.jsonl"; fi
+rm -rf -- "$S"
+`;
+
+const PULL_SCRIPT = String.raw`cd -- "$1" 2>/dev/null && [ -e "$2" ] || { printf 'No such file or directory in the pod: %s\n' "$1/$2" >&2; exit 3; }
+printf 'KGPU-SIZE %s\n' "$(du -sb -- "$2" 2>/dev/null | cut -f1 | head -n 1)" >&2
+exec tar -c --format=pax -f - -- "$2"
+`;
+
+/** Uploads up to this many file bytes are gzipped on the wire. */
+const GZIP_MAX_BYTES = 32 * 1024 * 1024;
+
+function aborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new SshAbortedError(what);
+}
+
+function mtimeSec(f: LocalFile): number {
+  return Math.floor(f.mtimeMs / 1000);
+}
+
+interface RemoteStat {
+  size: number;
+  mtime: number;
+}
+
+function parseProbe(out: Buffer): { manifest: RemoteManifest; manifestLines: number; manifestExists: boolean; stats: Map<string, RemoteStat> } {
+  const sep = out.indexOf(0);
+  const stats = new Map<string, RemoteStat>();
+  if (sep < 0) return { manifest: new Map(), manifestLines: 0, manifestExists: false, stats };
+  const text = out.subarray(0, sep).toString('utf8');
+  const parsed = parseRemoteManifest(text);
+  let i = sep + 1;
+  while (i < out.length) {
+    const z = out.indexOf(0, i);
+    const rec = out.subarray(i, z < 0 ? out.length : z).toString('utf8');
+    i = z < 0 ? out.length : z + 1;
+    const a = rec.indexOf(' ');
+    const b = rec.indexOf(' ', a + 1);
+    if (a < 0 || b < 0) continue;
+    stats.set(rec.slice(b + 1), { size: Number(rec.slice(0, a)), mtime: Number(rec.slice(a + 1, b)) });
+  }
+  return { manifest: parsed.entries, manifestLines: parsed.lines, manifestExists: text.length > 0, stats };
+}
+
+async function mapLimit<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Upload what changed in `localDir` to `remoteDir` in the pod. */
+export async function syncUp(pod: PodCommands, localDir: string, remoteDir: string, options: SyncUpOptions = {}): Promise<SyncResult> {
+  const t0 = Date.now();
+  const { signal } = options;
+  const what = 'Syncing to the pod';
+  if (!remoteDir.startsWith('/')) throw new SyncError(`The pod folder must be an absolute path (got "${remoteDir}").`);
+  const progress = (p: SyncProgress): void => options.onProgress?.(p);
+
+  progress({ phase: 'scanning', files: 0, bytes: 0, totalFiles: 0, totalBytes: 0 });
+  const files = await walkTree(localDir, { exclude: options.exclude, gitignore: options.gitignore, signal });
+  const totalBytes = files.reduce((n, f) => n + f.size, 0);
+
+  // Hash (from the cache where size and mtime are unchanged).
+  const cache = await LocalHashCache.load(options.stateDir, localDir);
+  const hashes = new Map<string, string>();
+  let hashedFiles = 0;
+  let hashedBytes = 0;
+  await mapLimit(files, 4, async (f) => {
+    aborted(signal, what);
+    let h = cache.get(f.rel, f.size, f.mtimeMs);
+    if (!h) {
+      h = await sha256OfFile(f.abs, signal);
+      cache.set(f.rel, f.size, f.mtimeMs, h);
+      hashedBytes += f.size;
+    }
+    hashes.set(f.rel, h);
+    hashedFiles++;
+    progress({ phase: 'hashing', files: hashedFiles, bytes: hashedBytes, totalFiles: files.length, totalBytes });
+  });
+  cache.retain(new Set(files.map((f) => f.rel)));
+
+  // Probe the pod: its manifest and the current size/mtime of our files there.
+  aborted(signal, what);
+  const list = gzipSync(Buffer.concat(files.map((f) => Buffer.from(f.rel + '\0', 'utf8'))), { level: 6 });
+  let wireBytes = list.length;
+  const probe = await pod.exec(quoteArgv(['sh', '-c', PROBE_SCRIPT, 'kgpu-sync-probe', remoteDir]), { stdin: list, signal });
+  if (probe.exitCode !== 0) throw new SyncError(`Reading the pod's copy of ${remoteDir} failed: ${probe.stderr.toString('utf8').trim() || `exit ${probe.exitCode ?? probe.signal}`}`);
+  const remote = parseProbe(probe.stdout);
+
+  const uploads: LocalFile[] = [];
+  for (const f of files) {
+    const m = remote.manifest.get(f.rel);
+    const st = remote.stats.get(f.rel);
+    const same = m !== undefined && st !== undefined && m.sha256 === hashes.get(f.rel) && st.size === m.size && st.mtime === m.mtime && m.size === f.size;
+    if (!same) uploads.push(f);
+  }
+  const deletes: string[] = [];
+  if (options.deleteRemoved) {
+    const present = new Set(files.map((f) => f.rel));
+    for (const p of remote.manifest.keys()) {
+      if (present.has(p) || !safeRelPath(p)) continue;
+      const gone = await fsp.lstat(path.join(localDir, ...p.split('/'))).then(() => false, () => true);
+      if (gone) deletes.push(p);
+    }
+  }
+
+  const result: SyncResult = { uploadedFiles: 0, uploadedBytes: 0, skippedFiles: files.length - uploads.length, deletedFiles: 0, durationMs: 0, wireBytes, roundTrips: 1 };
+  if (uploads.length === 0 && deletes.length === 0) {
+    await cache.save();
+    result.durationMs = Date.now() - t0;
+    return result;
+  }
+
+  const uploadBytes = uploads.reduce((n, f) => n + f.size, 0);
+  const newEntries = new Map<string, RemoteEntry>();
+  let sentFiles = 0;
+  let sentBytes = 0;
+  const fullRewrite = !remote.manifestExists || remote.manifestLines > 2 * remote.manifest.size + 64;
+
+  async function* tarBody(): AsyncGenerator<Buffer> {
+    for (const f of uploads) {
+      const header = tarHeader({ path: `f/${f.rel}`, size: f.size, mode: f.mode, mtime: mtimeSec(f) });
+      yield header;
+      const h = createHash('sha256');
+      let sent = 0;
+      if (f.size > 0) {
+        for await (const chunk of fs.createReadStream(f.abs, { start: 0, end: f.size - 1, highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
+          h.update(chunk);
+          sent += chunk.length;
+          sentBytes += chunk.length;
+          yield chunk;
+          progress({ phase: 'uploading', files: sentFiles, bytes: sentBytes, totalFiles: uploads.length, totalBytes: uploadBytes });
+        }
+      }
+      let sha = h.digest('hex');
+      if (sent < f.size) {
+        // The file shrank while we read it: keep the stream well-formed; the hash marks it stale
+        // so the next sync sends it again.
+        yield Buffer.alloc(f.size - sent);
+        sha = 'changed-during-upload';
+      }
+      yield padding(f.size);
+      newEntries.set(f.rel, { size: f.size, mtime: mtimeSec(f), sha256: sha });
+      sentFiles++;
+    }
+    const now = Math.floor(Date.now() / 1000);
+    let manifestName: string;
+    let manifestText: string;
+    if (fullRewrite) {
+      const merged: RemoteManifest = new Map(remote.manifest);
+      for (const [p, e] of newEntries) merged.set(p, e);
+      for (const p of deletes) merged.delete(p);
+      manifestName = 'M';
+      manifestText = serializeRemoteManifest(merged);
+    } else {
+      manifestName = 'm';
+      manifestText = [...newEntries].map(([p, e]) => manifestLine(p, e)).join('') + deletes.map((p) => manifestLine(p, null)).join('');
+    }
+    const chunks: Buffer[] = [];
+    const mBuf = Buffer.from(manifestText, 'utf8');
+    chunks.push(tarHeader({ path: manifestName, size: mBuf.length, mode: 0o644, mtime: now }), mBuf, padding(mBuf.length));
+    if (deletes.length > 0) {
+      const dBuf = Buffer.from(deletes.map((p) => p + '\0').join(''), 'utf8');
+      chunks.push(tarHeader({ path: 'd', size: dBuf.length, mode: 0o644, mtime: now }), dBuf, padding(dBuf.length));
+    }
+    chunks.push(TAR_END);
+    yield Buffer.concat(chunks);
+  }
+
+  // Small uploads (source edits) are gzipped: tar headers and text shrink to a fraction; big ones
+  // (data, checkpoints) go as they are, where compression would cost more time than it saves.
+  const gz = uploadBytes <= GZIP_MAX_BYTES;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      wireBytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const body = Readable.from(tarBody());
+  const stdin = gz ? body.pipe(createGzip({ level: 1, flush: zlibConstants.Z_NO_FLUSH })).pipe(counter) : body.pipe(counter);
+  const up = await pod.exec(quoteArgv(['sh', '-c', UPLOAD_SCRIPT, 'kgpu-sync-upload', remoteDir, gz ? 'gz' : 'raw']), { stdin, signal });
+  if (up.exitCode !== 0) {
+    throw new SyncError(`Uploading to ${remoteDir} in the pod failed: ${up.stderr.toString('utf8').trim() || `exit ${up.exitCode ?? up.signal}`}. Nothing was half-written; run the sync again.`);
+  }
+  for (const f of uploads) {
+    const e = newEntries.get(f.rel);
+    if (e && e.sha256 !== hashes.get(f.rel)) cache.set(f.rel, -1, -1, ''); // content changed while syncing
+  }
+  await cache.save();
+  return {
+    uploadedFiles: uploads.length,
+    uploadedBytes: sentBytes,
+    skippedFiles: files.length - uploads.length,
+    deletedFiles: deletes.length,
+    durationMs: Date.now() - t0,
+    wireBytes,
+    roundTrips: 2,
+  };
+}
+
+function safeRelPath(p: string): boolean {
+  if (p === '' || p.startsWith('/') || p.includes('\0')) return false;
+  return p.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
+}
+
+export interface PullOptions {
+  signal?: AbortSignal;
+  /** Bytes and files written so far; totalBytes from `du` in the pod when known. */
+  onProgress?(bytes: number, files: number, totalBytes?: number): void;
+}
+
+export interface PullResult {
+  files: number;
+  bytes: number;
+  /** Symlinks in the pod's tree are not recreated locally. */
+  skippedSymlinks: number;
+  durationMs: number;
+}
+
+/**
+ * Copy a file or a folder from the pod to `localPath` (the file, or the folder to create/merge
+ * into). Each file is written under a temp name and renamed into place when complete.
+ */
+export async function pull(pod: PodCommands, remotePath: string, localPath: string, options: PullOptions = {}): Promise<PullResult> {
+  const t0 = Date.now();
+  const { signal } = options;
+  const norm = path.posix.normalize(remotePath).replace(/\/+$/, '');
+  if (!norm.startsWith('/') || norm === '' || norm === '/') throw new SyncError(`Pull needs an absolute pod path below / (got "${remotePath}").`);
+  const dir = path.posix.dirname(norm);
+  const base = path.posix.basename(norm);
+
+  const s = await pod.execStream(quoteArgv(['sh', '-c', PULL_SCRIPT, 'kgpu-pull', dir, base]), { signal });
+  let stderr = '';
+  let totalBytes: number | undefined;
+  s.stderr.on('data', (b: Buffer) => {
+    if (stderr.length < 65536) stderr += b.toString('utf8');
+    const m = /KGPU-SIZE (\d+)/.exec(stderr);
+    if (m) totalBytes = Number(m[1]);
+  });
+  s.done.catch(() => undefined);
+
+  let files = 0;
+  let bytes = 0;
+  let skippedSymlinks = 0;
+  let openTemp: { fh: fsp.FileHandle; tmp: string } | undefined;
+
+  const onEntry = async (e: TarEntry): Promise<TarEntrySink | undefined> => {
+    aborted(signal, 'Pulling from the pod');
+    let rel: string;
+    if (e.path === base) rel = '';
+    else if (e.path.startsWith(base + '/')) rel = e.path.slice(base.length + 1);
+    else throw new SyncError(`Unexpected entry "${e.path}" in the pod's archive.`);
+    if (rel !== '' && !safeRelPath(rel)) throw new SyncError(`Refusing the unsafe path "${e.path}" from the pod.`);
+    const target = rel === '' ? localPath : path.join(localPath, ...rel.split('/'));
+    if (e.type === 'dir') {
+      await fsp.mkdir(target, { recursive: true });
+      return undefined;
+    }
+    if (e.type === 'symlink') {
+      skippedSymlinks++;
+      return undefined;
+    }
+    if (e.type !== 'file') return undefined;
+    await fsp.mkdir(path.dirname(target), { recursive: true });
+    const tmp = path.join(path.dirname(target), `.${path.basename(target)}.kgpu-part-${randomBytes(4).toString('hex')}`);
+    const fh = await fsp.open(tmp, 'w', 0o600);
+    openTemp = { fh, tmp };
+    return {
+      write: async (chunk) => {
+        await fh.write(chunk);
+        bytes += chunk.length;
+        options.onProgress?.(bytes, files, totalBytes);
+      },
+      end: async () => {
+        await fh.close();
+        openTemp = undefined;
+        await fsp.chmod(tmp, e.mode & 0o777);
+        await fsp.utimes(tmp, e.mtime, e.mtime);
+        await fsp.rename(tmp, target);
+        files++;
+        options.onProgress?.(bytes, files, totalBytes);
+      },
+    };
+  };
+
+  try {
+    await readTar(s.stdout as AsyncIterable<Buffer>, onEntry);
+    const st = await s.done;
+    if (st.exitCode === 3) throw new SyncError(stderr.split('\n').find((l) => l.startsWith('No such')) ?? `No such file or directory in the pod: ${norm}`);
+    if (st.exitCode !== 0) throw new SyncError(`Pulling ${norm} failed: ${stderr.replace(/KGPU-SIZE.*\n/, '').trim() || `exit ${st.exitCode ?? st.signal}`}`);
+  } catch (e) {
+    s.close();
+    if (openTemp) {
+      const t = openTemp;
+      openTemp = undefined;
+      await t.fh.close().catch(() => undefined);
+      await fsp.unlink(t.tmp).catch(() => undefined);
+    }
+    if (signal?.aborted) throw new SshAbortedError('Pulling from the pod');
+    if (e instanceof SyncError || e instanceof SshAbortedError) throw e;
+    const st = await s.done.catch((err: unknown) => err);
+    if (st instanceof Error) throw st;
+    throw new SyncError(`Pulling ${norm} failed: ${(e as Error).message}`, { cause: e });
+  }
+  return { files, bytes, skippedSymlinks, durationMs: Date.now() - t0 };
+}
