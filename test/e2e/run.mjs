@@ -5,14 +5,14 @@
 // Prints `e2e: N passed, M failed` (N/M = mocha tests + journeys) and exits non-zero on failure.
 //
 //   node test/e2e/run.mjs                 everything (npm run test:e2e)
-//   KGPU_E2E_ONLY=integration|ui          one half
+//   KGPU_E2E_ONLY=integration|ui|demo     one part (default: all, then `npm run demo -- --check`)
 //   KGPU_E2E_GREP=<regexp>                integration tests whose full title matches
 //   KGPU_E2E_JOURNEYS=<regexp>            journeys whose file name matches
 //   KGPU_E2E_RUNNER=electron              the integration suite under @vscode/test-electron instead
 //   KGPU_E2E_KEEP=1                       keep the scratch folder (profiles, logs) for inspection
 //   KGPU_E2E_VERBOSE=1                    echo all of the workbench's console
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setup } from './setup.mjs';
@@ -30,6 +30,9 @@ const SUITE_TIMEOUT_MS = 4 * 60_000;
 const JOURNEY_TIMEOUT_MS = 90_000;
 const SHOTS = join(root, 'test-results', 'screenshots');
 const only = process.env.KGPU_E2E_ONLY;
+const runSuite = !only || only === 'integration';
+const runUi = !only || only === 'ui';
+const runDemo = !only || only === 'demo';
 
 if (process.env.KGPU_E2E_RUNNER === 'electron') {
   const r = spawnSync(process.execPath, [join(root, 'test', 'e2e', 'run-electron.mjs')], { stdio: 'inherit' });
@@ -68,14 +71,14 @@ async function main() {
   mkdirSync(SHOTS, { recursive: true });
 
   // Two simulators: one for the integration suite (its env goes to the extension under test through
-  // extensionEnvironment), one for the UI journeys (code-server's own environment, as for a user).
+  // extensionEnvironment), one for the UI journeys (code-server's own environment, less the token).
   t = Date.now();
   let simSuite;
   let simUi;
   if (simulatorAvailable()) {
     [simSuite, simUi] = await Promise.all([
-      only === 'ui' ? undefined : startSimulator({ dir: scratch, name: 'sim-suite', coldStartMs: 300 }),
-      only === 'integration' ? undefined : startSimulator({ dir: scratch, name: 'sim-ui', coldStartMs: 300 }),
+      !runSuite ? undefined : startSimulator({ dir: scratch, name: 'sim-suite', coldStartMs: 300 }),
+      !runUi ? undefined : startSimulator({ dir: scratch, name: 'sim-ui', coldStartMs: 300 }),
     ]);
     for (const s of [simSuite, simUi]) if (s) cleanups.unshift(() => s.stop());
     log(`simulator(s) ready in ${seconds(t)}`);
@@ -87,16 +90,21 @@ async function main() {
   const profile = prepareProfile(join(scratch, 'code-server'));
   t = Date.now();
   installVsix(paths, profile, vsix);
-  codeServer = await startCodeServer({ paths, profile, workspace, env: simUi?.env ?? {} });
+  // The journeys start signed out and sign in as a person does (typing ui.sim.KGPU_API_TOKEN), so
+  // code-server gets where the simulator is but not its token (the extension would use it).
+  const { KGPU_API_TOKEN: _token, ...uiEnv } = simUi?.env ?? {};
+  codeServer = await startCodeServer({ paths, profile, workspace, env: uiEnv });
   cleanups.unshift(() => codeServer.stop());
   log(`code-server at ${codeServer.url} (VSIX installed, started in ${seconds(t)})`);
 
   const browser = await launchBrowser({ executablePath: paths.chromium, scratchDir: scratch });
   cleanups.unshift(() => browser.close());
 
-  if (only !== 'ui') await integrationSuite({ browser, workspace, suite, scratch, sim: simSuite });
-  if (only !== 'integration') await uiJourneys({ browser, workspace, sim: simUi });
-  log(`times: set-up ${timings.setup}, build ${timings.build}, integration ${timings.integration ?? '-'}, UI ${timings.ui ?? '-'}, total ${seconds(t0)}`);
+  if (runSuite) await integrationSuite({ browser, workspace, suite, scratch, sim: simSuite });
+  if (runUi) await uiJourneys({ browser, workspace, sim: simUi });
+  await runCleanups(); // frees the CPU for the demo's own code-server and simulator
+  if (runDemo) await demoCheck();
+  log(`times: set-up ${timings.setup}, build ${timings.build}, integration ${timings.integration ?? '-'}, UI ${timings.ui ?? '-'}, demo --check ${timings.demo ?? '-'}, total ${seconds(t0)}`);
   await finish(counts.failed ? 1 : 0);
 }
 
@@ -171,6 +179,31 @@ async function uiJourneys({ browser, workspace, sim }) {
   log(`UI journeys done in ${timings.ui}`);
 }
 
+/** `npm run demo -- --check` — so the README's first command cannot rot. */
+async function demoCheck() {
+  if (!simulatorAvailable()) {
+    counts.skipped++;
+    console.log('  - npm run demo -- --check (skipped: simulator not available)');
+    return;
+  }
+  const t = Date.now();
+  const r = await new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(root, 'scripts', 'demo.mjs'), '--check'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    child.on('exit', (code) => resolve({ code, out }));
+  });
+  timings.demo = seconds(t);
+  if (r.code === 0) {
+    counts.passed++;
+    console.log(`  ✔ npm run demo -- --check (${timings.demo})`);
+  } else {
+    counts.failed++;
+    console.log(`  ✖ npm run demo -- --check exited ${r.code}\n${r.out.split('\n').map((l) => `      ${l}`).join('\n')}`);
+  }
+}
+
 async function failureEvidence(page, name) {
   const file = join(SHOTS, `${name}.png`);
   try {
@@ -182,18 +215,22 @@ async function failureEvidence(page, name) {
   if (codeServer) console.log(`  --- code-server log (tail) ---\n${codeServer.logTail(30).split('\n').map((l) => `  | ${l}`).join('\n')}`);
 }
 
-let finishing = false;
-async function finish(code) {
-  if (finishing) return;
-  finishing = true;
-  clearTimeout(watchdog);
-  for (const c of cleanups) {
+async function runCleanups() {
+  for (const c of cleanups.splice(0)) {
     try {
       await Promise.race([c(), new Promise((r) => setTimeout(r, 10_000).unref())]);
     } catch {
       /* best effort: keep stopping the rest */
     }
   }
+}
+
+let finishing = false;
+async function finish(code) {
+  if (finishing) return;
+  finishing = true;
+  clearTimeout(watchdog);
+  await runCleanups();
   console.log(`e2e: ${counts.passed} passed, ${counts.failed} failed${counts.skipped ? ` (${counts.skipped} skipped: ${simulatorAvailable() ? 'skipped in code' : 'simulator not available'})` : ''}`);
   process.exit(code);
 }

@@ -59,14 +59,14 @@ export function installVsix(paths, profile, vsix) {
 }
 
 /**
- * Starts code-server on a free loopback port with the profile, opening `workspace`.
+ * Starts code-server on a loopback port (0 = any free one) with the profile, opening `workspace`.
  * `env` is code-server's environment — and so the environment of the extension host.
  * @returns {Promise<{ url: string, folderUrl: string, pid: number, stop: () => Promise<void>, logTail: (n?: number) => string }>}
  */
-export async function startCodeServer({ paths, profile, workspace, env = {}, timeoutMs = 30_000 }) {
+export async function startCodeServer({ paths, profile, workspace, env = {}, port = 0, timeoutMs = 30_000 }) {
   const args = [
     paths.codeServer, ...profileArgs(profile),
-    '--auth', 'none', '--bind-addr', '127.0.0.1:0',
+    '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`,
     '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
     '--disable-getting-started-override', '--ignore-last-opened',
     workspace,

@@ -1,7 +1,7 @@
 // The kgpu simulator as a separate process (`node scripts/sim.mjs`, i.e. test/sim/cli.ts), which
 // writes `export KGPU_API_BASE=… KGPU_API_TOKEN=… KGPU_SSH_HOST=… KGPU_SSH_PORT=…` to --env-file
 // once it is ready. Everything the extension needs to find it travels in those variables.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startGroup, waitFor } from './processes.mjs';
 
@@ -11,6 +11,11 @@ export const SIM_ENV_KEYS = ['KGPU_API_BASE', 'KGPU_API_TOKEN', 'KGPU_SSH_HOST',
 
 export function simulatorAvailable() {
   return existsSync(SIM_CLI);
+}
+
+/** CLI flags for simulator options the demo sets (trial credits of the simulated account). */
+export function simulatorOptions({ credits }) {
+  return credits ? ['--credits', String(credits)] : [];
 }
 
 /** Parses `export K=V …` lines (values bare, 'single' or "double" quoted). */
@@ -29,6 +34,9 @@ export function parseEnvFile(text) {
  */
 export async function startSimulator({ dir, coldStartMs = 300, args = [], timeoutMs = 30_000, name = 'sim' }) {
   const envFile = join(dir, `${name}.env`);
+  // Node 20 parses `--env-file X` even after the script name and exits 9 when X does not exist:
+  // create it empty first (the simulator overwrites it when ready).
+  writeFileSync(envFile, '');
   const proc = startGroup(process.execPath, [join(root, 'scripts', 'sim.mjs'), '--env-file', envFile, '--cold-start-ms', String(coldStartMs), ...args], {
     cwd: root, logFile: join(dir, `${name}.log`),
   });

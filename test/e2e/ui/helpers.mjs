@@ -112,8 +112,14 @@ export function createUi(page, ctx) {
       assert.deepEqual(errors, [], `error notifications: ${errors.join(' | ')}`);
     },
 
-    /** Saves test-results/screenshots/<prefix>-<n>-<name>.png and returns its path. */
+    /** Waits (bounded, best effort) until no progress bar is running in the workbench. */
+    async settle(timeoutMs = 5_000) {
+      await assertEventually(async () => (await page.locator('.monaco-progress-container.active:visible').count()) === 0, 'progress bars to finish', timeoutMs).catch(() => undefined);
+    },
+
+    /** Saves test-results/screenshots/<prefix>-<n>-<name>.png (after progress bars settle) and returns its path. */
     async screenshot(name) {
+      await ui.settle();
       shot++;
       const file = join(ctx.shotsDir, `${ctx.prefix}-${String(shot).padStart(2, '0')}-${name}.png`);
       await page.screenshot({ path: file });
