@@ -1,0 +1,32 @@
+/** OpenSSH public keys: parsing, SHA256 fingerprints, minting ed25519 pairs (ssh2's utils). */
+import { createHash } from 'node:crypto';
+import { utils } from 'ssh2';
+
+/** OpenSSH-style `SHA256:<base64, no padding>` of the key blob. */
+export function fingerprintOfBlob(blob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** Parses a one-line OpenSSH public key; returns its fingerprint, or an error message. */
+export function parsePublicKey(line: string): { fingerprint: string; type: string } | { error: string } {
+  const text = line.trim();
+  if (text === '' || /[\r\n]/.test(text)) return { error: 'ssh_pubkey must be one line of an OpenSSH public key ("ssh-ed25519 AAAA… comment")' };
+  let parsed: ReturnType<typeof utils.parseKey>;
+  try {
+    parsed = utils.parseKey(text);
+  } catch (e) {
+    return { error: `ssh_pubkey is not an OpenSSH public key: ${(e as Error).message}` };
+  }
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key || key instanceof Error) return { error: `ssh_pubkey is not an OpenSSH public key${key instanceof Error ? `: ${key.message}` : ''}` };
+  if (key.isPrivateKey()) return { error: 'ssh_pubkey is a private key — send only the public half (the .pub file)' };
+  return { fingerprint: fingerprintOfBlob(key.getPublicSSH()), type: key.type };
+}
+
+/** A fresh ed25519 pair: OpenSSH private key (PEM) and its public fingerprint. */
+export function mintKeyPair(comment: string): { privateKey: string; publicKey: string; fingerprint: string } {
+  const pair = utils.generateKeyPairSync('ed25519', { comment });
+  const parsed = parsePublicKey(pair.public);
+  if ('error' in parsed) throw new Error(`minted key does not parse: ${parsed.error}`);
+  return { privateKey: pair.private, publicKey: pair.public, fingerprint: parsed.fingerprint };
+}

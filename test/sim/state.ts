@@ -1,0 +1,564 @@
+/**
+ * The simulator's one shared state: accounts and tokens, the fleet's free GPUs, pods and their
+ * lifecycle (cold start, billing per simulated minute, idle clock, endings), the SSH key pinned to
+ * each rental. The REST layer reads and changes it; the bastion asks it (BastionDirectory).
+ */
+import { randomBytes } from 'node:crypto';
+import { ApiError } from './api-error';
+import type { SimClockImpl, ClockTimer } from './clock';
+import type { Bastion, BastionDirectory, EndReason, Phase, PodHandle, PodRuntime } from './contracts';
+import { DEFAULT_IMAGE, layoutNodes, type Fleet, type NodeLayout } from './fleet';
+import { newPodId } from './ids';
+import { LIMITS, type RentSpec } from './pod-spec';
+import { mintKeyPair } from './ssh-keys';
+import { hashToken, newAccountToken, PodTokenSigner, sameHash } from './tokens';
+
+export const MINUTE = 60_000;
+export const HOUR = 60 * MINUTE;
+export const IDLE_WARN_MS = 12 * HOUR;
+export const IDLE_REAP_MS = 24 * HOUR;
+export const START_FAILED_RELEASE_MS = 5 * MINUTE;
+export const MAX_GPUS_PER_ACCOUNT = 4;
+
+export interface Account {
+  user_id: string;
+  email: string;
+  name: string;
+  role: 'user' | 'maintainer';
+  /** `approved` accounts may use the API; anything else gets 401 `account_not_approved`. */
+  status: 'approved' | 'pending' | 'suspended';
+  credits: number;
+  readonly salt: string;
+  tokenHash: string;
+}
+
+export interface PodRecord {
+  pod_id: string;
+  owner: string;
+  name: string;
+  image: string;
+  gpu_model: string;
+  gpu_count: number;
+  cpu: string;
+  memory: string;
+  ephemeral_storage_gib: number;
+  env: Record<string, string> | null;
+  /** Per-hour price of this rental: per-GPU rate × max(1, gpu_count). */
+  price_per_hour_credits: number;
+  price_per_gpu_hour_credits: number;
+  phase: Phase;
+  ready: boolean;
+  pending_reason: string | null;
+  created_at: number;
+  ready_at: number | null;
+  ended_at: number | null;
+  end_reason: EndReason | null;
+  last_activity_at: number;
+  idle_warning: boolean;
+  credits_spent: number;
+  refunded_credits: number;
+  fingerprint: string;
+  podToken: string;
+  allocation: { hostname: string; count: number }[];
+  handle: PodHandle | undefined;
+  creating: Promise<void> | undefined;
+  coldStartDone: boolean;
+  timers: ClockTimer[];
+  billTimer: ClockTimer | undefined;
+  teardown: Promise<void> | undefined;
+}
+
+export type Principal = { kind: 'account'; account: Account } | { kind: 'pod'; account: Account; pod: PodRecord };
+
+export interface SshAccessOut {
+  fingerprint: string;
+  private_key?: string;
+  ssh_host: string;
+  ssh_port: number;
+  ssh_user: 'kgpu';
+}
+
+export interface StateOptions {
+  clock: SimClockImpl;
+  fleet: Fleet;
+  runtime: PodRuntime;
+  credits: number;
+  coldStartMs: number;
+  /** The simulator's own API base (injected into pods as KGPU_API_BASE). */
+  apiBase: () => string;
+  bastion: () => Bastion | undefined;
+  /** Bytes of disk per GiB of ephemeral_storage_gib (tests shrink it to test eviction). */
+  diskBytesPerGib?: number;
+  /** Keep a token across restarts (from --state-dir). */
+  initialToken?: string;
+}
+
+/** Kubelet-made endings (evictions, a container that could not be created) leave the pod Failed. */
+export function defaultFinalPhase(reason: EndReason): 'Ended' | 'Failed' {
+  return reason.startsWith('evicted_by_kubelet:') || reason === 'start_failed:CreateContainerError' ? 'Failed' : 'Ended';
+}
+
+const round = (n: number): number => Math.round(n * 1e6) / 1e6;
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export class SimState implements BastionDirectory {
+  readonly accounts = new Map<string, Account>();
+  readonly pods = new Map<string, PodRecord>();
+  readonly primary: Account;
+  private primaryToken: string;
+  private readonly fingerprints = new Map<string, string>();
+  private readonly nodes: (NodeLayout & { busy: number })[];
+  private readonly signer = new PodTokenSigner(randomBytes(32));
+  private readonly images: Set<string>;
+  private readonly clock: SimClockImpl;
+
+  constructor(private readonly o: StateOptions) {
+    this.clock = o.clock;
+    this.nodes = layoutNodes(o.fleet).map((n) => ({ ...n, busy: 0 }));
+    this.images = new Set([DEFAULT_IMAGE, ...o.fleet.images]);
+    const { account, token } = this.addAccount({ credits: o.credits, name: 'Sim Researcher', email: 'researcher@sim.kgpu.test', token: o.initialToken });
+    this.primary = account;
+    this.primaryToken = token;
+  }
+
+  /** The primary account's current token. */
+  get token(): string {
+    return this.primaryToken;
+  }
+
+  // ── accounts & tokens ────────────────────────────────────────────────────────────────────
+
+  /** Another account (tests: "another user's pod"). */
+  addAccount(o: { credits?: number; name?: string; email?: string; role?: Account['role']; token?: string } = {}): { account: Account; token: string } {
+    const n = this.accounts.size + 1;
+    const token = o.token ?? newAccountToken();
+    const salt = randomBytes(16).toString('hex');
+    const account: Account = {
+      user_id: `usr_${String(n).padStart(4, '0')}${randomBytes(3).toString('hex')}`,
+      email: o.email ?? `user${n}@sim.kgpu.test`,
+      name: o.name ?? `Sim User ${n}`,
+      role: o.role ?? 'user',
+      status: 'approved',
+      credits: o.credits ?? this.o.credits,
+      salt,
+      tokenHash: hashToken(token, salt),
+    };
+    this.accounts.set(account.user_id, account);
+    return { account, token };
+  }
+
+  /** Revoke the account's token and mint a new one (the dashboard's Reissue). */
+  reissueToken(account: Account = this.primary): string {
+    const token = newAccountToken();
+    account.tokenHash = hashToken(token, account.salt);
+    if (account === this.primary) this.primaryToken = token;
+    return token;
+  }
+
+  /** Who a bearer token is, or why not. */
+  authenticate(token: string): Principal | { error: string; message: string } {
+    if (token.startsWith('kgpu_pod_')) {
+      const podId = this.signer.verify(token);
+      const pod = podId ? this.pods.get(podId) : undefined;
+      if (!pod) return { error: 'invalid_token', message: 'this in-pod token is not valid' };
+      if (pod.ended_at !== null) return { error: 'token_expired', message: `this in-pod token died when rental ${pod.pod_id} ended (${pod.end_reason}); use your account token` };
+      const account = this.accounts.get(pod.owner)!;
+      return { kind: 'pod', account, pod };
+    }
+    for (const account of this.accounts.values()) {
+      if (sameHash(hashToken(token, account.salt), account.tokenHash)) {
+        if (account.status !== 'approved') return { error: 'account_not_approved', message: `this account is ${account.status}; wait for approval or contact a maintainer` };
+        return { kind: 'account', account };
+      }
+    }
+    return { error: 'invalid_token', message: 'the token is invalid or has been revoked; copy a fresh one from the dashboard (Reissue)' };
+  }
+
+  // ── fleet ──────────────────────────────────────────────────────────────────────────────
+
+  gpuModels(): { gpu_model: string; total: number; free: number; price_per_hour_credits: number }[] {
+    return [...this.o.fleet.models]
+      .sort((a, b) => a.gpu_model.localeCompare(b.gpu_model))
+      .map((m) => ({ gpu_model: m.gpu_model, total: m.total, free: this.freeGpus(m.gpu_model), price_per_hour_credits: m.price_per_hour_credits }));
+  }
+
+  cluster(): { hostname: string; gpu_model: string; total: number; busy: number; free: number; pods: number }[] {
+    return this.nodes.map((n) => ({
+      hostname: n.hostname,
+      gpu_model: n.gpu_model,
+      total: n.total,
+      busy: n.busy,
+      free: n.total - n.busy,
+      pods: [...this.pods.values()].filter((p) => p.ended_at === null && p.allocation.some((a) => a.hostname === n.hostname)).length,
+    }));
+  }
+
+  freeGpus(model: string): number {
+    return this.nodes.filter((n) => n.gpu_model === model).reduce((s, n) => s + n.total - n.busy, 0);
+  }
+
+  modelNames(): string[] {
+    return this.o.fleet.models.map((m) => m.gpu_model);
+  }
+
+  gpusInUse(account: Account): number {
+    return [...this.pods.values()].filter((p) => p.owner === account.user_id && p.ended_at === null).reduce((s, p) => s + p.gpu_count, 0);
+  }
+
+  // ── pods ───────────────────────────────────────────────────────────────────────────────
+
+  podsOf(account: Account): PodRecord[] {
+    return [...this.pods.values()].filter((p) => p.owner === account.user_id).sort((a, b) => b.created_at - a.created_at || (b.pod_id < a.pod_id ? -1 : 1));
+  }
+
+  rent(account: Account, spec: RentSpec): { pod: PodRecord; sshAccess: SshAccessOut; balanceAfter: number } {
+    const model = this.o.fleet.models.find((m) => m.gpu_model === spec.gpu_model)!;
+    const perHour = model.price_per_hour_credits * Math.max(1, spec.gpu_count);
+    const perMinute = perHour / 60;
+    if (account.credits + 1e-9 < perMinute) {
+      throw new ApiError(402, 'insufficient_credits', `not enough credits to rent ${spec.gpu_count}× ${spec.gpu_model}: balance ${round(account.credits)}, the first minute costs ${round(perMinute)} (${perHour} per hour); ask a maintainer to top up`, {
+        balance: round(account.credits),
+        needed_per_hour: perHour,
+        needed_per_minute: round(perMinute),
+      });
+    }
+    if (spec.fingerprint !== null && this.fingerprints.has(spec.fingerprint)) {
+      throw new ApiError(409, 'duplicate_key', 'this public key is already pinned to another live rental (the bastion routes each key to exactly one pod); use a distinct key per rental, or omit ssh_pubkey to get a minted one', { field: 'ssh_pubkey' });
+    }
+    const inUse = this.gpusInUse(account);
+    if (inUse + spec.gpu_count > MAX_GPUS_PER_ACCOUNT) {
+      throw new ApiError(409, 'quota_exceeded', `renting ${spec.gpu_count} GPU(s) would exceed your cap of ${MAX_GPUS_PER_ACCOUNT} concurrent GPUs (${inUse} in use); release a pod or rent fewer`, {
+        gpus_in_use: inUse,
+        max_gpus: MAX_GPUS_PER_ACCOUNT,
+      });
+    }
+    const free = this.freeGpus(spec.gpu_model);
+    if (spec.gpu_count > free) {
+      throw new ApiError(409, 'no_capacity', `only ${free} ${spec.gpu_model} GPU(s) free right now, ${spec.gpu_count} requested; pick another model (GET /gpu-models) or try later`, {
+        gpu_model: spec.gpu_model,
+        free,
+        requested: spec.gpu_count,
+      });
+    }
+    const now = this.clock.now();
+    let podId = newPodId(spec.name, now);
+    while (this.pods.has(podId)) podId = newPodId(spec.name, now);
+    const minted = spec.fingerprint === null ? mintKeyPair(`kgpu-${podId}`) : undefined;
+    const fingerprint = spec.fingerprint ?? minted!.fingerprint;
+    const goodImage = this.images.has(spec.image);
+    const pod: PodRecord = {
+      pod_id: podId,
+      owner: account.user_id,
+      name: spec.name,
+      image: spec.image,
+      gpu_model: spec.gpu_model,
+      gpu_count: spec.gpu_count,
+      cpu: spec.cpu,
+      memory: spec.memory,
+      ephemeral_storage_gib: spec.ephemeral_storage_gib,
+      env: spec.env,
+      price_per_hour_credits: perHour,
+      price_per_gpu_hour_credits: model.price_per_hour_credits,
+      phase: 'Pending',
+      ready: false,
+      pending_reason: goodImage ? 'starting' : `ImagePullBackOff: Back-off pulling image "${spec.image}": not found`,
+      created_at: now,
+      ready_at: null,
+      ended_at: null,
+      end_reason: null,
+      last_activity_at: now,
+      idle_warning: false,
+      credits_spent: 0,
+      refunded_credits: 0,
+      fingerprint,
+      podToken: this.signer.mint(podId),
+      allocation: this.allocate(spec.gpu_model, spec.gpu_count),
+      handle: undefined,
+      creating: undefined,
+      coldStartDone: false,
+      timers: [],
+      billTimer: undefined,
+      teardown: undefined,
+    };
+    this.pods.set(podId, pod);
+    this.fingerprints.set(fingerprint, podId);
+    // Per-minute billing, in advance: the first minute now, then one per simulated minute.
+    this.charge(account, pod, perMinute);
+    const balanceAfter = round(account.credits);
+    this.scheduleMinute(pod, 1);
+    if (goodImage) {
+      pod.creating = this.createRuntime(pod);
+      if (this.o.coldStartMs > 0) {
+        pod.timers.push(this.clock.at(now + this.o.coldStartMs, () => this.coldStartElapsed(pod)));
+      } else {
+        pod.coldStartDone = true;
+      }
+    } else {
+      pod.timers.push(this.clock.at(now + START_FAILED_RELEASE_MS, () => this.end(pod, 'start_failed:ImagePullBackOff')));
+    }
+    return { pod, sshAccess: this.sshAccess(fingerprint, minted?.privateKey), balanceAfter };
+  }
+
+  /** PATCH /pods/{id}: pin a new key (or mint one); the old fingerprint stops routing at once. */
+  rotateKey(pod: PodRecord, fingerprint: string | null): SshAccessOut {
+    if (pod.ended_at !== null) throw new ApiError(409, 'pod_ended', `rental ${pod.pod_id} has ended (${pod.end_reason}); there is no key to rotate`);
+    const minted = fingerprint === null ? mintKeyPair(`kgpu-${pod.pod_id}`) : undefined;
+    const fp = fingerprint ?? minted!.fingerprint;
+    const other = this.fingerprints.get(fp);
+    if (other !== undefined && other !== pod.pod_id) {
+      throw new ApiError(409, 'duplicate_key', 'this public key is already pinned to another live rental; use a distinct key per rental', { field: 'ssh_pubkey' });
+    }
+    this.fingerprints.delete(pod.fingerprint);
+    pod.fingerprint = fp;
+    this.fingerprints.set(fp, pod.pod_id);
+    return this.sshAccess(fp, minted?.privateKey);
+  }
+
+  /**
+   * End a rental for `reason`: Terminating at once (ended_at/end_reason set, GPUs freed, key
+   * unpinned, SSH connections closed), then Ended (or Failed) when its processes and disk are gone.
+   * Idempotent; resolves when the teardown is complete.
+   */
+  end(pod: PodRecord, reason: EndReason, finalPhase: 'Ended' | 'Failed' = defaultFinalPhase(reason)): Promise<void> {
+    if (pod.teardown) return pod.teardown;
+    const now = this.clock.now();
+    pod.ended_at = now;
+    pod.end_reason = reason;
+    pod.phase = 'Terminating';
+    pod.ready = false;
+    pod.pending_reason = null;
+    pod.idle_warning = false;
+    for (const t of pod.timers) t.cancel();
+    pod.timers = [];
+    pod.billTimer?.cancel();
+    pod.billTimer = undefined;
+    this.free(pod);
+    if (this.fingerprints.get(pod.fingerprint) === pod.pod_id) this.fingerprints.delete(pod.fingerprint);
+    if (reason.startsWith('start_failed:')) {
+      const account = this.accounts.get(pod.owner)!;
+      account.credits = round(account.credits + pod.credits_spent);
+      pod.refunded_credits = pod.credits_spent;
+      pod.credits_spent = 0;
+    }
+    try {
+      this.o.bastion()?.closePod(pod.pod_id);
+    } catch {
+      /* the bastion is shutting down */
+    }
+    pod.teardown = (async () => {
+      try {
+        await pod.creating;
+      } catch {
+        /* creation failed: nothing to destroy */
+      }
+      try {
+        await pod.handle?.destroy();
+      } catch (e) {
+        console.error(`kgpu-sim: destroying ${pod.pod_id} failed: ${(e as Error).message}`);
+      }
+      pod.phase = finalPhase;
+    })();
+    return pod.teardown;
+  }
+
+  /** End every live pod (simulator shutdown, out of credits). */
+  async endAll(reason: EndReason, account?: Account): Promise<void> {
+    const live = [...this.pods.values()].filter((p) => p.ended_at === null && (!account || p.owner === account.user_id));
+    await Promise.all(live.map((p) => this.end(p, reason)));
+  }
+
+  /** Every pending teardown (tests: wait for Ended). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.pods.values()].map((p) => p.teardown ?? p.creating?.catch(() => undefined)));
+  }
+
+  // ── BastionDirectory ───────────────────────────────────────────────────────────────────
+
+  podForFingerprint(fingerprint: string): { podId: string; handle: PodHandle } | undefined {
+    const id = this.fingerprints.get(fingerprint);
+    const pod = id ? this.pods.get(id) : undefined;
+    if (!pod || pod.ended_at !== null || !pod.ready || !pod.handle) return undefined;
+    return { podId: pod.pod_id, handle: pod.handle };
+  }
+
+  noteSshActivity(podId: string): void {
+    const pod = this.pods.get(podId);
+    if (!pod || pod.ended_at !== null) return;
+    pod.last_activity_at = this.clock.now();
+    pod.idle_warning = false;
+  }
+
+  // ── views ──────────────────────────────────────────────────────────────────────────────
+
+  podView(pod: PodRecord): Record<string, unknown> {
+    const now = this.clock.now();
+    const running = pod.ended_at === null && pod.phase === 'Running';
+    return {
+      pod_id: pod.pod_id,
+      name: pod.name,
+      image: pod.image,
+      gpu_model: pod.gpu_model,
+      gpu_count: pod.gpu_count,
+      cpu: pod.cpu,
+      memory: pod.memory,
+      ephemeral_storage_gib: pod.ephemeral_storage_gib,
+      phase: pod.phase,
+      ready: pod.ready,
+      pending_reason: pod.pending_reason,
+      created_at: iso(pod.created_at),
+      ready_at: iso(pod.ready_at),
+      ended_at: iso(pod.ended_at),
+      end_reason: pod.end_reason,
+      last_activity_at: iso(pod.last_activity_at),
+      idle_seconds: running ? Math.max(0, Math.floor((now - pod.last_activity_at) / 1000)) : null,
+      idle_warning: pod.idle_warning,
+      price_per_hour_credits: pod.price_per_hour_credits,
+      price_per_gpu_hour_credits: pod.price_per_gpu_hour_credits,
+      credits_spent: round(pod.credits_spent),
+      refunded_credits: round(pod.refunded_credits),
+      ssh_fingerprint: pod.ended_at === null ? pod.fingerprint : null,
+      ssh_host: this.o.bastion()?.host ?? '127.0.0.1',
+      ssh_port: this.o.bastion()?.port ?? 0,
+      ssh_user: 'kgpu',
+      node: pod.allocation[0]?.hostname ?? null,
+    };
+  }
+
+  sshAccess(fingerprint: string, privateKey?: string): SshAccessOut {
+    const b = this.o.bastion();
+    return {
+      ...(privateKey !== undefined ? { private_key: privateKey } : {}),
+      fingerprint,
+      ssh_host: b?.host ?? '127.0.0.1',
+      ssh_port: b?.port ?? 0,
+      ssh_user: 'kgpu',
+    };
+  }
+
+  // ── internals ──────────────────────────────────────────────────────────────────────────
+
+  private allocate(model: string, count: number): { hostname: string; count: number }[] {
+    const out: { hostname: string; count: number }[] = [];
+    let left = count;
+    for (const n of this.nodes) {
+      if (left === 0) break;
+      if (n.gpu_model !== model) continue;
+      const take = Math.min(left, n.total - n.busy);
+      if (take > 0) {
+        n.busy += take;
+        left -= take;
+        out.push({ hostname: n.hostname, count: take });
+      }
+    }
+    if (count === 0) {
+      // CPU-only pods still land on a worker of their class (no GPU taken).
+      const n = this.nodes.find((x) => x.gpu_model === model);
+      if (n) out.push({ hostname: n.hostname, count: 0 });
+    }
+    return out;
+  }
+
+  private free(pod: PodRecord): void {
+    for (const a of pod.allocation) {
+      const n = this.nodes.find((x) => x.hostname === a.hostname);
+      if (n) n.busy -= a.count;
+    }
+    pod.allocation = pod.allocation.map((a) => ({ ...a, count: 0 }));
+  }
+
+  private charge(account: Account, pod: PodRecord, amount: number): boolean {
+    if (account.credits + 1e-9 >= amount) {
+      account.credits = round(account.credits - amount);
+      pod.credits_spent = round(pod.credits_spent + amount);
+      return account.credits > 1e-9;
+    }
+    pod.credits_spent = round(pod.credits_spent + account.credits);
+    account.credits = 0;
+    return false;
+  }
+
+  private scheduleMinute(pod: PodRecord, n: number): void {
+    pod.billTimer = this.clock.at(pod.created_at + n * MINUTE, () => this.minuteTick(pod, n));
+  }
+
+  /** Once per simulated minute of a rental: bill it, then look at its idle clock. */
+  private async minuteTick(pod: PodRecord, n: number): Promise<void> {
+    if (pod.ended_at !== null) return;
+    const account = this.accounts.get(pod.owner)!;
+    const paid = this.charge(account, pod, pod.price_per_hour_credits / 60);
+    if (!paid) {
+      await this.endAll('out_of_credits', account);
+      return;
+    }
+    this.scheduleMinute(pod, n + 1);
+    if (pod.phase !== 'Running' || !pod.ready) return;
+    const idle = this.clock.now() - pod.last_activity_at;
+    if (idle >= IDLE_WARN_MS) pod.idle_warning = true;
+    if (idle >= IDLE_REAP_MS) {
+      // Past the threshold the real service probes the pod's load: a busy pod is not reaped.
+      let busy = false;
+      try {
+        busy = (await pod.handle?.isBusy()) ?? false;
+      } catch {
+        busy = false;
+      }
+      if (pod.ended_at !== null) return;
+      if (busy) {
+        pod.last_activity_at = this.clock.now();
+        pod.idle_warning = false;
+      } else {
+        await this.end(pod, 'auto_idle');
+      }
+    }
+  }
+
+  private async createRuntime(pod: PodRecord): Promise<void> {
+    const env: Record<string, string> = {
+      ...(pod.env ?? {}),
+      KGPU_API_TOKEN: pod.podToken,
+      KGPU_API_BASE: this.o.apiBase(),
+      KGPU_GPU_ID: pod.pod_id,
+      KGPU_RENT_ID: pod.pod_id,
+      NVIDIA_VISIBLE_DEVICES: 'void',
+    };
+    let handle: PodHandle;
+    try {
+      handle = await this.o.runtime.create({
+        podId: pod.pod_id,
+        gpuModel: pod.gpu_model,
+        gpuCount: pod.gpu_count,
+        env,
+        diskLimitBytes: pod.ephemeral_storage_gib * (this.o.diskBytesPerGib ?? 2 ** 30),
+      });
+    } catch (e) {
+      console.error(`kgpu-sim: creating ${pod.pod_id} failed: ${(e as Error).message}`);
+      if (pod.ended_at === null) void this.end(pod, 'start_failed:CreateContainerError', 'Failed');
+      return;
+    }
+    pod.handle = handle;
+    if (pod.ended_at !== null) return; // end() awaits `creating`, then destroys the handle
+    if (pod.coldStartDone) this.markReady(pod);
+  }
+
+  private coldStartElapsed(pod: PodRecord): void {
+    pod.coldStartDone = true;
+    if (pod.handle && pod.ended_at === null) this.markReady(pod);
+  }
+
+  private markReady(pod: PodRecord): void {
+    if (pod.ready || pod.ended_at !== null) return;
+    const now = this.clock.now();
+    pod.phase = 'Running';
+    pod.ready = true;
+    pod.pending_reason = null;
+    pod.ready_at = now;
+    pod.last_activity_at = now;
+  }
+
+  /** For tests: credit or debit an account (a maintainer's top-up). */
+  topUp(account: Account, credits: number): void {
+    account.credits = round(account.credits + credits);
+  }
+
+  static readonly limits = LIMITS;
+}
