@@ -3,7 +3,7 @@
 //   --unit     only the node tests (no code-server)
 //   --e2e      only the code-server tests
 //   -- FILES   only these node test files
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ensureSystemDeps } from './system-deps.mjs';
@@ -54,10 +54,16 @@ if (!e2eOnly) {
 
 let e2ePassed = 0, e2eFailed = 0;
 if (!unitOnly && existsSync('test/e2e/run.mjs')) {
-  const r = spawnSync(process.execPath, ['test/e2e/run.mjs'], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  process.stdout.write(r.stdout ?? '');
-  e2ePassed = Number(/e2e: (\d+) passed/.exec(r.stdout ?? '')?.[1] ?? 0);
-  e2eFailed = Number(/e2e: \d+ passed, (\d+) failed/.exec(r.stdout ?? '')?.[1] ?? 0);
+  console.log('\n▶ VS Code tests (code-server): integration suite, UI journeys, demo --check');
+  // Streamed (the run takes a while) and kept, for its `e2e: N passed, M failed` line.
+  const r = await new Promise((resolve) => {
+    const child = spawn(process.execPath, ['test/e2e/run.mjs'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => { stdout += d; process.stdout.write(d); });
+    child.on('close', (status) => resolve({ status, stdout }));
+  });
+  e2ePassed = Number(/e2e: (\d+) passed/.exec(r.stdout)?.[1] ?? 0);
+  e2eFailed = Number(/e2e: \d+ passed, (\d+) failed/.exec(r.stdout)?.[1] ?? 0);
   step('VS Code tests (code-server)', r.status ?? 1);
 }
 finish();
