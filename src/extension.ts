@@ -1,6 +1,18 @@
 import * as vscode from 'vscode';
+import { registerAccountView } from './account-view';
+import { registerAuth } from './auth-commands';
+import { registerContextKeys } from './context-keys';
+import { registerCopyCommands } from './copy-commands';
+import { registerGpuModelsView } from './gpu-models-view';
 import { registerPendingCommands } from './placeholders';
+import { registerPodNotifications } from './pod-notifications';
+import { registerRefresh } from './refresh';
+import { registerReleaseCommand } from './release-command';
+import { registerRentCommand } from './rent-command';
+import { registerRentalsView } from './rentals-view';
+import { registerRotateKeyCommand } from './rotate-key-command';
 import { createServices } from './services';
+import { registerStatusBar } from './status-bar';
 
 /** Composes the extension's contributions. Every contribution lives in its own module, takes the
  *  shared services and returns a Disposable; nothing else happens here. */
@@ -8,6 +20,18 @@ export function activate(context: vscode.ExtensionContext): void {
   const services = createServices(context);
   context.subscriptions.push(
     services,
+    registerContextKeys(services),
+    registerAuth(services),
+    registerRefresh(services),
+    registerAccountView(services),
+    registerGpuModelsView(services),
+    registerRentalsView(services),
+    registerStatusBar(services),
+    registerPodNotifications(services),
+    registerRentCommand(services),
+    registerReleaseCommand(services),
+    registerRotateKeyCommand(services),
+    registerCopyCommands(services),
     registerPendingCommands(),
   );
 }

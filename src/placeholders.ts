@@ -6,8 +6,6 @@ import * as vscode from 'vscode';
  * test checks that every declared command is registered by activate().
  */
 const PENDING: string[] = [
-  'kgpu.signIn', 'kgpu.signOut', 'kgpu.trySimulator', 'kgpu.refresh', 'kgpu.rent', 'kgpu.release',
-  'kgpu.rotateSshKey', 'kgpu.copyPodId', 'kgpu.copySshCommand', 'kgpu.clearEnded',
   'kgpu.openWorkspace', 'kgpu.openTerminal', 'kgpu.runActiveFile', 'kgpu.stopJob',
   'kgpu.showJobLog', 'kgpu.rerunJob', 'kgpu.exec', 'kgpu.upload', 'kgpu.download',
 ];

@@ -91,6 +91,8 @@ class Services implements KgpuServices {
     this.disposables.push(
       this.log, this.settings, this.auth, this.pods, this.podKeys, this.connections, this.rentalChildren, this.viewVisibility,
       this.pods.onDidFail((f) => this.showError(f.error, { channel: 'refresh' })),
+      // The key of an ended pod is useless (the bastion refuses it): drop it and its temp file.
+      this.pods.onDidEndPod((e) => void this.podKeys.forget(e.pod.pod_id)),
       this.pods.onDidChange(() => {
         if (!this.pods.lastError && this.dedup.succeeded('refresh')) this.log.info('kgpu is reachable again.');
       }),

@@ -18,6 +18,7 @@ export function createFakeVscode(): FakeVscode {
     const fn = function () {} as unknown as object;
     return new Proxy(fn, {
       has() { return true; },
+      set() { return true; }, // e.g. statusBarItem.name = … (a function's own `name` is read-only)
       get(_t, prop) {
         if (prop === 'then') return undefined; // never look like a promise
         if (prop === Symbol.toPrimitive) return () => path;

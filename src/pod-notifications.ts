@@ -1,0 +1,23 @@
+import * as vscode from 'vscode';
+import { podNotice } from './kgpu/pod-notices';
+import type { KgpuServices } from './services';
+
+/** Pods this window released itself (no "released elsewhere" notice for them). */
+export const releasedHere = new Set<string>();
+/** Pods whose readiness a rent progress notification is showing (no separate "ready" notice). */
+export const awaitingReady = new Set<string>();
+
+/** ONE notification per pod state change seen while polling (idle warning, ended with its reason,
+ *  released elsewhere, ready after the rent progress was dismissed), with the next action. */
+export function registerPodNotifications(services: KgpuServices): vscode.Disposable {
+  return services.pods.onDidChangePodState((change) => {
+    const notice = podNotice(change, { releasedHere, awaitingReady });
+    if (change.kind === 'ended') services.log.info(`Pod ${change.pod.pod_id} ended: ${change.endReason || 'unknown reason'}.`);
+    if (!notice) return;
+    const show = notice.severity === 'error' ? vscode.window.showErrorMessage : notice.severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    void show(notice.message, ...notice.actions.map((a) => a.title)).then((title) => {
+      const action = notice.actions.find((a) => a.title === title);
+      if (action) void vscode.commands.executeCommand(action.command, ...action.args);
+    });
+  });
+}

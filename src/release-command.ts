@@ -1,0 +1,91 @@
+import * as vscode from 'vscode';
+import { creditsSpent } from './kgpu/rentals-view-model';
+import { formatCredits, formatDollars } from './kgpu/cost';
+import { errorMessage } from './kgpu/error-dedup';
+import { pullFolder } from './kgpu/pull-workspace';
+import { releasedHere } from './pod-notifications';
+import type { KgpuServices } from './services';
+
+/**
+ * `kgpu: Release`: confirm (with "Download results first…": pick a local folder, copy the pod's
+ * /workspace there with progress, then release), DELETE /pods/{id}, and show the row as
+ * "Released by you". The pod's connections close (the connection router disposes them when the
+ * pod ends) and its minted key is forgotten.
+ * Argument: pod id / tree row / kgpu:// Uri, or { podId, yes?: true, downloadTo?: string }.
+ */
+export interface ReleaseOptions {
+  yes?: boolean;
+  /** Copy /workspace here before releasing (no prompt). */
+  downloadTo?: string;
+}
+
+export function registerReleaseCommand(services: KgpuServices): vscode.Disposable {
+  return vscode.commands.registerCommand('kgpu.release', async (arg?: unknown) => {
+    const pod = await services.pickPod(arg, { live: true, title: 'kgpu: release which pod?' });
+    if (!pod) return false;
+    const o = arg && typeof arg === 'object' && !('kind' in arg) ? (arg as ReleaseOptions) : {};
+    return releasePod(services, pod.pod_id, o);
+  });
+}
+
+/** Release a pod (asking first unless `yes`). Resolves true when released. */
+export async function releasePod(services: KgpuServices, podId: string, o: ReleaseOptions = {}): Promise<boolean> {
+  const pod = services.pods.get(podId);
+  const label = pod ? `${pod.name} (${pod.gpu_model} × ${pod.gpu_count})` : podId;
+  let downloadTo = o.downloadTo;
+  if (!o.yes && !downloadTo) {
+    const ready = pod?.ready === true;
+    const choice = await vscode.window.showWarningMessage(
+      `Release ${label}?`,
+      { modal: true, detail: `Its container and disk are destroyed: copy your results out first.${pod ? ` It has cost ${formatCredits(creditsSpent(pod, Date.now()))} so far.` : ''}` },
+      'Release',
+      ...(ready ? ['Download Results First…'] : []),
+    );
+    if (!choice) return false;
+    if (choice !== 'Release') {
+      const folder = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, openLabel: 'Download /workspace here', title: `Download ${label}'s /workspace to…` });
+      if (!folder?.[0]) return false;
+      downloadTo = folder[0].fsPath;
+    }
+  }
+  if (downloadTo && !(await download(services, podId, label, downloadTo))) return false;
+
+  releasedHere.add(podId);
+  try {
+    const released = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: releasing ${label}…` }, () => services.client().release(podId));
+    services.log.info(`Released ${podId}.`);
+    const current = services.pods.get(podId);
+    if (current) services.pods.upsert({ ...current, ...released, phase: released.phase ?? 'Terminating', ready: false, end_reason: released.end_reason ?? 'returned' });
+    await services.pods.refresh();
+    const final = services.pods.get(podId);
+    const spent = final ? creditsSpent(final, Date.now()) : undefined;
+    void vscode.window.showInformationMessage(`kgpu: released ${label}${spent !== undefined ? ` — it cost ${formatCredits(spent)} (${formatDollars(spent)})` : ''}.`);
+    return true;
+  } catch (e) {
+    releasedHere.delete(podId);
+    services.showError(e, { prefix: `Could not release ${label} (it may still be billing — try again):` });
+    return false;
+  }
+}
+
+async function download(services: KgpuServices, podId: string, label: string, folder: string): Promise<boolean> {
+  try {
+    const connector = await services.connections.get(podId);
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `kgpu: downloading ${label}'s /workspace`, cancellable: true },
+      (progress, token) => {
+        const controller = new AbortController();
+        token.onCancellationRequested(() => controller.abort());
+        return pullFolder(connector, '/workspace', folder, {
+          signal: controller.signal,
+          onProgress: (p) => progress.report({ message: `${p.files} files, ${(p.bytes / 1048576).toFixed(1)} MiB` }),
+        });
+      },
+    );
+    services.log.info(`Downloaded ${result.files} files (${result.bytes} bytes) from ${podId}:/workspace to ${folder}.`);
+    return true;
+  } catch (e) {
+    const a = await vscode.window.showErrorMessage(`kgpu: downloading ${label}'s /workspace failed — ${errorMessage(e)} The pod was NOT released.`, 'Release Anyway');
+    return a === 'Release Anyway';
+  }
+}

@@ -1,0 +1,289 @@
+import * as vscode from 'vscode';
+import { KgpuApiError, isAbortError } from './kgpu/api-error';
+import type { GpuModel, RentRequest } from './kgpu/api-types';
+import { errorMessage } from './kgpu/error-dedup';
+import { safeBurn } from './kgpu/account-view-model';
+import {
+  DEFAULT_CPU,
+  DEFAULT_DISK_GIB,
+  DEFAULT_IMAGE,
+  DEFAULT_MEMORY,
+  DEFAULT_NAME,
+  balancePrecheck,
+  buildRentRequest,
+  gpuCountChoices,
+  modelChoices,
+  remainingGpuCap,
+  summarizeRequest,
+  validateCpu,
+  validateDisk,
+  validateEnv,
+  validateImage,
+  validateMemory,
+  validateName,
+  type RentAnswers,
+} from './kgpu/rent-options';
+import { PodEndedError } from './kgpu/wait-ready';
+import { awaitingReady } from './pod-notifications';
+import { releasePod } from './release-command';
+import type { KgpuServices } from './services';
+
+/**
+ * `kgpu: Rent GPU…`: model → GPU count → optional advanced fields (validated as you type) →
+ * balance pre-check and confirmation → POST /pods (your kgpu.sshIdentityFile public key, or a key
+ * the server mints, kept in SecretStorage) → a cancellable progress notification until ready.
+ *
+ * Argument: a gpu_model string or GPU Models row (pre-selects the model), or RentOptions:
+ *   executeCommand('kgpu.rent', { gpu_model: 'rtx3090', gpu_count: 1, name: 'e2e', yes: true })
+ * `yes` skips every prompt; `wait: false` returns right after the POST. Resolves with the pod id
+ * (undefined when cancelled or failed).
+ */
+export interface RentOptions extends RentAnswers {
+  yes?: boolean;
+  wait?: boolean;
+}
+
+export function registerRentCommand(services: KgpuServices): vscode.Disposable {
+  return vscode.commands.registerCommand('kgpu.rent', (arg?: unknown) => rent(services, toOptions(arg)));
+}
+
+function toOptions(arg: unknown): RentOptions {
+  if (typeof arg === 'string') return { gpu_model: arg };
+  if (arg && typeof arg === 'object') {
+    const node = arg as { kind?: unknown; model?: GpuModel };
+    if (node.kind === 'gpuModel' && node.model) return { gpu_model: node.model.gpu_model };
+    return { ...(arg as RentOptions) };
+  }
+  return {};
+}
+
+async function rent(services: KgpuServices, opts: RentOptions): Promise<string | undefined> {
+  if (!services.auth.signedIn) {
+    const a = await vscode.window.showInformationMessage('kgpu: sign in to rent a GPU.', 'Sign In');
+    if (!a || !(await vscode.commands.executeCommand<boolean>('kgpu.signIn'))) return undefined;
+  }
+  await services.pods.refresh();
+  const models = services.pods.gpuModels;
+  if (!models) {
+    services.showError(services.pods.lastError?.error ?? new Error('The GPU menu could not be loaded.'), { prefix: 'Cannot rent:' });
+    return undefined;
+  }
+  const cap = remainingGpuCap(services.pods.allPods, services.pods.me);
+  const answers = opts.yes ? { ...opts } : await runWizard(models, cap, opts);
+  if (!answers) return undefined;
+
+  const built = buildRentRequest(answers, { models, remainingCap: cap });
+  if (!built.request) {
+    const a = await vscode.window.showErrorMessage(`kgpu: cannot rent — ${built.errors.join(' ')}`, ...(opts.yes ? [] : ['Change…']));
+    if (a) return rent(services, { ...answers, yes: false });
+    return undefined;
+  }
+  const request = built.request;
+  const model = models.find((m) => m.gpu_model === request.gpu_model)!;
+
+  // Balance pre-check with the cost per hour.
+  let balance: number;
+  try {
+    balance = (await services.client().getBalance()).credits;
+  } catch (e) {
+    services.showError(e, { prefix: 'Cannot check your balance:' });
+    return undefined;
+  }
+  const check = balancePrecheck(balance, model.price_per_hour_credits, request.gpu_count ?? 1, safeBurn(services.pods.livePods));
+  if (!check.ok) {
+    void vscode.window.showErrorMessage(`kgpu: ${check.message}`);
+    return undefined;
+  }
+  if (!opts.yes) {
+    const go = await vscode.window.showInformationMessage(`Rent ${request.gpu_model} × ${request.gpu_count}?`, { modal: true, detail: `${summarizeRequest(request)}\n\n${check.message}\n\nBilled per minute until you release it.` }, 'Rent');
+    if (go !== 'Rent') return undefined;
+  }
+
+  // The SSH key: the identity file's public half, else the server mints one.
+  try {
+    const identity = await services.podKeys.identityPublicKey();
+    if (identity) request.ssh_pubkey = identity.publicKey;
+  } catch (e) {
+    void vscode.window.showErrorMessage(`kgpu: ${errorMessage(e)}`);
+    return undefined;
+  }
+
+  let podId: string;
+  try {
+    const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: renting ${request.gpu_model} × ${request.gpu_count}…` }, () => services.client().rent(request));
+    podId = result.pod_id;
+    if (result.ssh_access?.private_key) await services.podKeys.storeMinted(podId, result.ssh_access.private_key);
+    services.log.info(`Rented ${podId} (${request.gpu_model} × ${request.gpu_count}${result.recovered ? ', recovered after a lost response' : ''}); key ${request.ssh_pubkey ? 'from kgpu.sshIdentityFile' : 'minted, in secret storage'}.`);
+  } catch (e) {
+    await reportRentError(services, e, answers, opts);
+    return undefined;
+  }
+  awaitingReady.add(podId);
+  await services.pods.refresh();
+  if (opts.wait === false) {
+    awaitingReady.delete(podId);
+    return podId;
+  }
+  return waitWithProgress(services, podId, request, opts);
+}
+
+async function reportRentError(services: KgpuServices, e: unknown, answers: RentAnswers, opts: RentOptions): Promise<void> {
+  if (!(e instanceof KgpuApiError) || e.status === 401) {
+    services.showError(e, { prefix: 'Could not rent:' });
+    return;
+  }
+  services.log.error(`Rent failed: ${e.userMessage}`);
+  // 402 / 409 / 422: the message says what to change; offer to change it.
+  const actions = opts.yes ? [] : [402, 409, 422].includes(e.status) ? ['Change…'] : ['Try Again'];
+  const a = await vscode.window.showErrorMessage(`kgpu: ${e.userMessage}`, ...actions);
+  if (a) void vscode.commands.executeCommand('kgpu.rent', { ...answers, yes: false });
+}
+
+async function waitWithProgress(services: KgpuServices, podId: string, request: RentRequest, opts: RentOptions): Promise<string | undefined> {
+  const label = `${request.name ?? DEFAULT_NAME} (${request.gpu_model} × ${request.gpu_count})`;
+  const controller = new AbortController();
+  try {
+    const pod = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `kgpu: starting ${label}`, cancellable: true },
+      (progress, token) => {
+        token.onCancellationRequested(() => controller.abort());
+        progress.report({ message: 'Pending…' });
+        return services.client().waitUntilReady(podId, {
+          signal: controller.signal,
+          intervalMs: services.settings.get().pollIntervalSeconds * 1000,
+          onProgress: (p) => {
+            services.pods.upsert(p.pod);
+            progress.report({ message: p.ready ? 'ready' : `${p.phase}${p.pendingReason ? `: ${p.pendingReason}` : ''} (${Math.round(p.elapsedMs / 1000)} s)` });
+          },
+        });
+      },
+    );
+    services.pods.upsert(pod);
+    awaitingReady.delete(podId);
+    if (!opts.yes) {
+      void vscode.window.showInformationMessage(`kgpu: ${label} is ready.`, 'Open Workspace', 'Open Terminal', 'Copy SSH Command').then((a) => {
+        const cmd = a === 'Open Workspace' ? 'kgpu.openWorkspace' : a === 'Open Terminal' ? 'kgpu.openTerminal' : a === 'Copy SSH Command' ? 'kgpu.copySshCommand' : undefined;
+        if (cmd) void vscode.commands.executeCommand(cmd, podId);
+      });
+    }
+    return podId;
+  } catch (e) {
+    awaitingReady.delete(podId);
+    if (isAbortError(e)) {
+      const choice = await vscode.window.showWarningMessage(
+        `kgpu: ${label} is still starting and bills from now on. Release it?`,
+        { modal: true, detail: 'Keep it to use it when it is ready (you will be notified), or release it so nothing keeps billing.' },
+        'Release',
+        'Keep',
+      );
+      if (choice === 'Release') {
+        await releasePod(services, podId, { yes: true });
+        return undefined;
+      }
+      return podId;
+    }
+    if (e instanceof PodEndedError) {
+      services.pods.upsert(e.pod);
+      const a = await vscode.window.showErrorMessage(`kgpu: ${label} did not start — ${e.label}. ${e.nextAction}`, ...(opts.yes ? [] : ['Rent Again…']));
+      if (a) void vscode.commands.executeCommand('kgpu.rent', { ...request, ssh_pubkey: undefined, yes: false });
+      return undefined;
+    }
+    services.showError(e, { prefix: `Lost track of ${label} while it started (it may still be starting; see the Rentals view):` });
+    return podId;
+  } finally {
+    void services.pods.refresh();
+  }
+}
+
+// ── the wizard ────────────────────────────────────────────────────────────────
+
+type ModelItem = vscode.QuickPickItem & { model: GpuModel; disabledReason?: string };
+
+async function runWizard(models: readonly GpuModel[], cap: number, pre: RentOptions): Promise<RentAnswers | undefined> {
+  const answers: RentAnswers = { ...pre };
+  const preModel = models.find((m) => m.gpu_model === pre.gpu_model && m.free > 0);
+  const model = preModel ?? (await pickModel(models, cap, pre.gpu_model));
+  if (!model) return undefined;
+  answers.gpu_model = model.gpu_model;
+  const count = await pickCount(model, cap, pre.gpu_count);
+  if (count === undefined) return undefined;
+  answers.gpu_count = count;
+  const hasAdvanced = pre.name !== undefined || pre.image !== undefined || pre.cpu !== undefined || pre.memory !== undefined || pre.ephemeral_storage_gib !== undefined || pre.env !== undefined;
+  const next = await vscode.window.showQuickPick(
+    [
+      { label: '$(rocket) Rent now', description: hasAdvanced ? 'with the options given' : `defaults: ${DEFAULT_IMAGE}, ${DEFAULT_CPU} CPU, ${DEFAULT_MEMORY}, ${DEFAULT_DISK_GIB} GiB disk`, advanced: false },
+      { label: '$(settings) Advanced options…', description: 'name, image, CPU, memory, disk, environment', advanced: true },
+    ],
+    { title: 'kgpu: Rent GPU (3/3)', placeHolder: `${model.gpu_model} × ${count}`, ignoreFocusOut: true },
+  );
+  if (!next) return undefined;
+  if (!next.advanced) return answers;
+  const ask = async (step: string, prompt: string, value: string | undefined, placeHolder: string, validate: (v: string) => string | undefined): Promise<string | undefined> =>
+    vscode.window.showInputBox({ title: `kgpu: Rent GPU — ${step}`, prompt, value: value ?? '', placeHolder, ignoreFocusOut: true, validateInput: validate });
+  const name = await ask('name', 'A label for the rental (DNS-safe, ≤ 30 chars; empty = "rent")', pre.name, DEFAULT_NAME, validateName);
+  if (name === undefined) return undefined;
+  const image = await ask('image', 'Container image (empty = the preloaded kgpu-pytorch:latest; others are pulled, e.g. ghcr.io/org/img:tag)', pre.image, DEFAULT_IMAGE, validateImage);
+  if (image === undefined) return undefined;
+  const cpu = await ask('CPU', 'CPU cores, ≤ 16', pre.cpu, DEFAULT_CPU, validateCpu);
+  if (cpu === undefined) return undefined;
+  const memory = await ask('memory', 'RAM, ≤ 128Gi (e.g. 16Gi, 512Mi)', pre.memory, DEFAULT_MEMORY, validateMemory);
+  if (memory === undefined) return undefined;
+  const disk = await ask('disk', 'Ephemeral disk in GiB, 1–2000 (exceeding it evicts the pod)', pre.ephemeral_storage_gib?.toString(), String(DEFAULT_DISK_GIB), validateDisk);
+  if (disk === undefined) return undefined;
+  const envText = typeof pre.env === 'string' ? pre.env : pre.env ? Object.entries(pre.env).map(([k, v]) => `${k}=${v}`).join(' ') : '';
+  const env = await ask('environment', 'Extra environment variables: KEY=VALUE pairs separated by spaces or commas', envText, 'WANDB_MODE=offline HF_HOME=/workspace/hf', validateEnv);
+  if (env === undefined) return undefined;
+  return { ...answers, name, image, cpu, memory, ephemeral_storage_gib: disk === '' ? undefined : disk, env };
+}
+
+function pickModel(models: readonly GpuModel[], cap: number, preferred?: string): Promise<GpuModel | undefined> {
+  return new Promise((resolve) => {
+    const qp = vscode.window.createQuickPick<ModelItem>();
+    qp.title = 'kgpu: Rent GPU (1/3) — model';
+    qp.placeholder = cap > 0 ? `Pick a GPU model (you can rent up to ${cap} more GPU${cap === 1 ? '' : 's'})` : 'You are at the 4-GPU cap: release a pod first, or rent a CPU-only pod (0 GPUs)';
+    qp.ignoreFocusOut = true;
+    qp.matchOnDescription = true;
+    qp.items = modelChoices(models, cap).map((c) => ({
+      label: c.disabledReason ? `$(circle-slash) ${c.label}` : `$(chip) ${c.label}`,
+      description: c.description,
+      detail: c.disabledReason ? `Not available: ${c.disabledReason}` : undefined,
+      model: c.model,
+      disabledReason: c.model.free <= 0 ? c.disabledReason : undefined, // at the cap a CPU-only pod is still possible
+    }));
+    const first = qp.items.find((i) => i.model.gpu_model === preferred) ?? qp.items.find((i) => !i.disabledReason);
+    if (first) qp.activeItems = [first];
+    let done = false;
+    qp.onDidAccept(() => {
+      const item = qp.selectedItems[0] ?? qp.activeItems[0];
+      if (!item) return;
+      if (item.disabledReason) {
+        qp.title = `kgpu: ${item.model.gpu_model} is ${item.disabledReason} — pick another model`;
+        return;
+      }
+      done = true;
+      resolve(item.model);
+      qp.hide();
+    });
+    qp.onDidHide(() => {
+      if (!done) resolve(undefined);
+      qp.dispose();
+    });
+    qp.show();
+  });
+}
+
+async function pickCount(model: GpuModel, cap: number, preferred?: number): Promise<number | undefined> {
+  const counts = gpuCountChoices(model, cap);
+  const items = counts.map((n) => ({
+    label: n === 0 ? '0 — CPU only' : `${n} GPU${n === 1 ? '' : 's'}`,
+    description: n === 0 ? 'still billed at the class rate' : `${((model.price_per_hour_credits * n) / 1500).toFixed(2)} $/h · ${model.price_per_hour_credits * n} credits/h`,
+    n,
+    picked: n === (preferred ?? 1),
+  }));
+  const qp = await vscode.window.showQuickPick(items, {
+    title: 'kgpu: Rent GPU (2/3) — how many GPUs',
+    placeHolder: `${model.gpu_model}: ${model.free} free; you can rent ${Math.min(cap, 4)} more (4 concurrent GPUs per account)`,
+    ignoreFocusOut: true,
+  });
+  return qp?.n;
+}

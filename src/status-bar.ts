@@ -1,0 +1,28 @@
+import * as vscode from 'vscode';
+import { statusBarModel } from './kgpu/status-bar-model';
+import type { KgpuServices } from './services';
+
+/** "$(chip) 2 GPUs · $1.34/h · 5h12m left" while pods run; warning background under 1 h left;
+ *  click shows the sidebar. The estimate is redrawn every minute between refreshes. */
+export function registerStatusBar(services: KgpuServices): vscode.Disposable {
+  const item = vscode.window.createStatusBarItem('kgpu.cost', vscode.StatusBarAlignment.Left, 50);
+  item.name = 'kgpu cost';
+  item.command = { title: 'Show kgpu', command: 'workbench.view.extension.kgpu' };
+  const update = (): void => {
+    const m = services.auth.signedIn ? statusBarModel(services.pods.pods, services.pods.me, services.pods.lastRefreshAt, Date.now()) : undefined;
+    if (!m) {
+      item.hide();
+      return;
+    }
+    item.text = m.text;
+    const tooltip = new vscode.MarkdownString(m.tooltip);
+    tooltip.supportThemeIcons = true;
+    item.tooltip = tooltip;
+    item.backgroundColor = m.warning ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    item.show();
+  };
+  update();
+  const tick = setInterval(update, 60_000);
+  tick.unref?.();
+  return vscode.Disposable.from(item, services.pods.onDidChange(update), services.auth.onDidChange(update), { dispose: () => clearInterval(tick) });
+}
