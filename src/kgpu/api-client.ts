@@ -10,13 +10,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import { KgpuAbortedError, KgpuApiError, KgpuNetworkError, redactTokens, type ErrorContext, type NetworkErrorKind } from './api-error';
 import type {
   Balance,
   Cluster,
   CreatedObject,
+  CreateObjectRequest,
   ErrorBody,
   ExecRequest,
   ExecResponse,
@@ -55,6 +56,11 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Overrides the client's per-attempt timeout for this call. */
   timeoutMs?: number;
+}
+
+export interface CreateObjectOptions extends CallOptions {
+  /** Announce the size: an over-quota or too-large object is refused before any upload. */
+  sizeBytes?: number;
 }
 
 export interface UploadOptions extends CallOptions {
@@ -214,8 +220,11 @@ export class KgpuClient {
   // ── transit objects ──────────────────────────────────────────────────────────
 
   /** `POST /objects` — a 24 h object with a presigned PUT (valid 1 h). Not retried. */
-  async createObject(label?: string, o: CallOptions = {}): Promise<CreatedObject> {
-    return (await this.call({ method: 'POST', path: '/objects', body: label === undefined ? {} : { label }, auth: true }, o)) as CreatedObject;
+  async createObject(label?: string, o: CreateObjectOptions = {}): Promise<CreatedObject> {
+    const body: CreateObjectRequest = {};
+    if (label !== undefined) body.label = label;
+    if (o.sizeBytes !== undefined) body.size_bytes = o.sizeBytes;
+    return (await this.call({ method: 'POST', path: '/objects', body, auth: true }, o)) as CreatedObject;
   }
 
   async listObjects(o: CallOptions = {}): Promise<TransitObject[]> {
@@ -257,13 +266,16 @@ export class KgpuClient {
     if (o.signal?.aborted) ctrl.abort();
     const input: Readable =
       source instanceof Readable ? source : source instanceof Uint8Array ? Readable.from([Buffer.from(source)]) : createReadStream(source.filePath);
-    const counted = input.map((chunk: Buffer | string) => {
-      const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      sent += b.length;
-      arm();
-      o.onProgress?.(sent, size);
-      return b;
+    const counted = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        sent += chunk.length;
+        arm();
+        o.onProgress?.(sent, size);
+        done(null, chunk);
+      },
     });
+    input.once('error', (err) => counted.destroy(err));
+    input.pipe(counted);
     arm();
     try {
       const res = await request(url, {
@@ -445,6 +457,9 @@ export class KgpuClient {
   private async enrichRentError(e: KgpuApiError, want: { gpu_model: string; gpu_count: number }, o: CallOptions): Promise<KgpuApiError> {
     const quick: CallOptions = { signal: o.signal, timeoutMs: Math.min(5_000, o.timeoutMs ?? this.timeoutMs) };
     const ctx: ErrorContext = { ...e.context };
+    const has = (k: string): boolean => typeof e.body?.[k] === 'number';
+    if (e.status === 402 && has('balance') && has('needed_per_hour')) return e;
+    if (e.status === 409 && has('gpus_in_use') && has('max_gpus')) return e;
     try {
       if (e.status === 402) {
         const [balance, models] = await Promise.all([this.getBalance(quick), this.listGpuModels(quick)]);

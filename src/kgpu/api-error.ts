@@ -47,8 +47,10 @@ function stringField(body: ErrorBody | undefined, ...keys: string[]): string | u
 }
 
 export class KgpuApiError extends Error {
-  /** The kgpu machine-readable `error` code (`unauthorized` for a 401 without a body). */
+  /** The kgpu machine-readable `error` code; every 401 is `unauthorized` (the server's own code is in `serverCode`). */
   readonly code: string;
+  /** The `error` field exactly as the server sent it (e.g. `token_expired` on a 401). */
+  readonly serverCode: string | undefined;
   /** The server's own human message (token-redacted). */
   readonly serverMessage: string;
   /** What to show the user: what happened, what to do, and the request/trace id. */
@@ -65,7 +67,7 @@ export class KgpuApiError extends Error {
     readonly body: ErrorBody | undefined,
     readonly context: ErrorContext = {},
   ) {
-    const code = body?.error ?? (status === 401 ? 'unauthorized' : `http_${status}`);
+    const code = status === 401 ? 'unauthorized' : (body?.error ?? `http_${status}`);
     const serverMessage = redactTokens(body?.message ?? '');
     const traceId = body?.trace_id;
     const field = stringField(body, 'field', 'param', 'loc') ?? fieldFromMessage(serverMessage);
@@ -73,6 +75,7 @@ export class KgpuApiError extends Error {
     super(userMessage);
     this.name = 'KgpuApiError';
     this.code = code;
+    this.serverCode = body?.error;
     this.serverMessage = serverMessage;
     this.userMessage = userMessage;
     this.traceId = traceId;

@@ -21,11 +21,21 @@ export interface Me {
   status: string;
   credits: number;
   quota: Quota;
+  /** `account` for the account token, `pod` for an in-pod token (then `pod_id` is its pod). */
+  token_scope?: 'account' | 'pod';
+  pod_id?: string;
 }
 
-/** Account limits as `GET /me` reports them. Only `max_gpus` is relied upon. */
+/** Account limits as `GET /me` reports them. */
 export interface Quota {
+  /** Concurrent GPUs across all rentals (the contract: 4). */
   max_gpus?: number;
+  gpus_in_use?: number;
+  max_cpu_per_pod?: number;
+  max_memory_gib_per_pod?: number;
+  max_ephemeral_storage_gib?: number;
+  object_quota_bytes?: number;
+  object_max_bytes?: number;
   [key: string]: unknown;
 }
 
@@ -40,6 +50,9 @@ export interface ClusterNode {
   gpu_model: string;
   total: number;
   busy: number;
+  free?: number;
+  /** Live pods on the node. */
+  pods?: number;
   [key: string]: unknown;
 }
 
@@ -69,16 +82,28 @@ export interface Pod {
   cpu: string;
   memory: string;
   ephemeral_storage_gib: number;
+  /** Credits per hour. The simulator sends the rental's total here (N × per-GPU) and the per-GPU
+   *  rate in `price_per_gpu_hour_credits`; use cost.ts `podRatePerHour(pod)` rather than reading it. */
   price_per_hour_credits: number;
+  price_per_gpu_hour_credits?: number;
+  /** Credits charged so far, and refunded (failed starts). */
+  credits_spent?: number;
+  refunded_credits?: number;
   phase: PodPhase;
   ready: boolean;
   /** Set while `Pending` (e.g. `starting`, `ImagePullBackOff: …`). */
   pending_reason?: string | null;
   created_at: string;
+  ready_at?: string | null;
   ended_at?: string | null;
   end_reason?: EndReason | null;
-  /** SSH key fingerprint currently pinned to the rental. */
+  /** SSH key fingerprint currently pinned to the rental (null once ended). */
   ssh_fingerprint?: string | null;
+  ssh_host?: string;
+  ssh_port?: number;
+  ssh_user?: string;
+  /** Worker hostname. */
+  node?: string | null;
   /** Idle clock: last SSH activity, and whether the 12 h idle warning is up. */
   last_activity_at?: string | null;
   idle_seconds?: number | null;
@@ -127,6 +152,8 @@ export interface SshAccess {
 export interface RentResponse {
   pod_id: string;
   gpu_model: string;
+  gpu_count?: number;
+  phase?: PodPhase;
   price_per_hour_credits: number;
   balance_after_precheck: number;
   ssh_access?: SshAccess;
@@ -176,13 +203,17 @@ export interface ExecResponse {
 /** `POST /objects` body. */
 export interface CreateObjectRequest {
   label?: string;
+  /** Announced size; lets the server refuse an over-quota upload up front. */
+  size_bytes?: number;
 }
 
 /** `POST /objects` response: a presigned PUT valid 1 h; the object expires 24 h after creation. */
 export interface CreatedObject {
   object_id: string;
   put_url: string;
+  put_url_expires_at?: string;
   expires_at: string;
+  max_bytes?: number;
   [key: string]: unknown;
 }
 
@@ -190,10 +221,13 @@ export interface CreatedObject {
 export interface TransitObject {
   object_id: string;
   label?: string | null;
+  /** Null until uploaded. */
   size_bytes?: number | null;
+  uploaded?: boolean;
   created_at?: string;
   expires_at: string;
   get_url?: string;
+  get_url_expires_at?: string;
   [key: string]: unknown;
 }
 

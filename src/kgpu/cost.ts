@@ -54,25 +54,42 @@ export function isBilling(pod: Pick<Pod, 'phase'>): boolean {
   return pod.phase === 'Pending' || pod.phase === 'Running';
 }
 
-export type PodCostFields = Pick<Pod, 'phase' | 'gpu_model' | 'gpu_count'> & { price_per_hour_credits?: number };
+export type PriceTable = ReadonlyMap<string, number> | Readonly<Record<string, number>>;
+
+export type PodCostFields = Pick<Pod, 'phase' | 'gpu_model' | 'gpu_count'> & {
+  price_per_hour_credits?: number;
+  price_per_gpu_hour_credits?: number;
+};
 
 /**
- * Credits per hour the account's live pods burn together. A pod's own `price_per_hour_credits`
- * is used; `prices` (gpu_model → per-GPU credits/h, e.g. from `GET /gpu-models`) fills in when a
- * pod lacks it.
+ * Credits per hour one pod burns (whatever its phase). The per-GPU rate comes from, in order:
+ * the pod's `price_per_gpu_hour_credits`; `prices` (gpu_model → per-GPU credits/h, i.e.
+ * `GET /gpu-models`); else the pod's `price_per_hour_credits` — which is already the rental's
+ * total when the server also sends the per-GPU field (the simulator does), so it is only read as
+ * per-GPU when nothing else is known. Undefined when no price is known.
  */
-export function burnRatePerHour(pods: readonly PodCostFields[], prices?: ReadonlyMap<string, number> | Readonly<Record<string, number>>): number {
+export function podRatePerHour(pod: PodCostFields, prices?: PriceTable): number | undefined {
+  if (typeof pod.price_per_gpu_hour_credits === 'number') return rentalRatePerHour(pod.price_per_gpu_hour_credits, pod.gpu_count);
+  const listed = priceOf(prices, pod.gpu_model);
+  if (listed !== undefined) return rentalRatePerHour(listed, pod.gpu_count);
+  if (typeof pod.price_per_hour_credits === 'number') return rentalRatePerHour(pod.price_per_hour_credits, pod.gpu_count);
+  return undefined;
+}
+
+function requireRate(pod: PodCostFields, prices?: PriceTable): number {
+  const rate = podRatePerHour(pod, prices);
+  if (rate === undefined) throw new Error(`No price known for GPU model ${pod.gpu_model} (not in GET /gpu-models?)`);
+  return rate;
+}
+
+/** Credits per hour the account's live (Pending/Running) pods burn together. */
+export function burnRatePerHour(pods: readonly PodCostFields[], prices?: PriceTable): number {
   let total = 0;
-  for (const pod of pods) {
-    if (!isBilling(pod)) continue;
-    const price = pod.price_per_hour_credits ?? priceOf(prices, pod.gpu_model);
-    if (price === undefined) throw new Error(`No price known for GPU model ${pod.gpu_model} (pod not in GET /gpu-models?)`);
-    total += rentalRatePerHour(price, pod.gpu_count);
-  }
+  for (const pod of pods) if (isBilling(pod)) total += requireRate(pod, prices);
   return total;
 }
 
-function priceOf(prices: ReadonlyMap<string, number> | Readonly<Record<string, number>> | undefined, model: string): number | undefined {
+function priceOf(prices: PriceTable | undefined, model: string): number | undefined {
   if (!prices) return undefined;
   if (prices instanceof Map) return prices.get(model);
   return Object.prototype.hasOwnProperty.call(prices, model) ? (prices as Readonly<Record<string, number>>)[model] : undefined;
@@ -106,32 +123,28 @@ export function formatTimeLeft(balanceCredits: number, creditsPerHour: number): 
   return formatDuration(timeLeftMs(balanceCredits, creditsPerHour));
 }
 
-export type PodBillingFields = PodCostFields & Pick<Pod, 'created_at'> & { ended_at?: string | null };
+export type PodBillingFields = PodCostFields & Pick<Pod, 'created_at'> & { ended_at?: string | null; end_reason?: string | null };
 
 /**
- * Credits the pods burned between `fromMs` and `toMs` (epoch ms; `toMs` also stands for "now"
- * for pods still running), at per-minute granularity: each pod is billed for the whole minutes
- * of its rental that fall in the interval. Failed starts (`start_failed:…`) are refunded, so
- * they count 0. An estimate of what the server deducts, for display.
+ * Credits the pods were charged between `fromMs` and `toMs` (epoch ms; `toMs` also stands for
+ * "now" for pods still running). Billing is per minute, in advance: a rental is charged one
+ * minute's worth at creation and at every whole minute after it until it ends. Failed starts
+ * (`start_failed:…`) are refunded, so they count 0. An estimate of the server's deductions, for display.
  */
-export function creditsSpentBetween(
-  pods: readonly (PodBillingFields & { end_reason?: string | null })[],
-  fromMs: number,
-  toMs: number,
-  prices?: ReadonlyMap<string, number> | Readonly<Record<string, number>>,
-): number {
+export function creditsSpentBetween(pods: readonly PodBillingFields[], fromMs: number, toMs: number, prices?: PriceTable): number {
   let total = 0;
   for (const pod of pods) {
     if (pod.end_reason?.startsWith('start_failed:')) continue;
-    const start = Date.parse(pod.created_at);
+    const created = Date.parse(pod.created_at);
     const end = pod.ended_at ? Date.parse(pod.ended_at) : toMs;
-    const lo = Math.max(start, fromMs);
+    const lo = Math.max(created, fromMs);
     const hi = Math.min(end, toMs);
     if (!(hi > lo)) continue;
-    const price = pod.price_per_hour_credits ?? priceOf(prices, pod.gpu_model);
-    if (price === undefined) throw new Error(`No price known for GPU model ${pod.gpu_model}`);
-    const minutes = Math.floor((hi - lo) / 60_000);
-    total += (rentalRatePerHour(price, pod.gpu_count) * minutes) / 60;
+    // Charges at created + k·60 s, k ≥ 0: count those in [lo, hi).
+    const first = Math.ceil((lo - created) / 60_000);
+    const last = Math.ceil((hi - created) / 60_000) - 1;
+    const charges = Math.max(0, last - first + 1);
+    total += (requireRate(pod, prices) * charges) / 60;
   }
   return total;
 }

@@ -12,6 +12,7 @@ import {
   formatDuration,
   formatTimeLeft,
   groupDigits,
+  podRatePerHour,
   rentalRatePerHour,
   timeLeftMs,
 } from '../../../src/kgpu/cost';
@@ -54,6 +55,10 @@ test('burn rate sums live pods only, with gpu-models prices filling in', () => {
   assert.equal(burnRatePerHour(pods, { rtx3080: 300 }), 2000 + 300);
   assert.equal(burnRatePerHour(pods, new Map([['rtx3080', 300]])), 2300);
   assert.throws(() => burnRatePerHour(pods), /No price known for GPU model rtx3080/);
+  // The simulator's pods carry the rental total in price_per_hour_credits and the per-GPU rate separately.
+  assert.equal(burnRatePerHour([{ phase: 'Running', gpu_model: 'rtx4090', gpu_count: 2, price_per_hour_credits: 2000, price_per_gpu_hour_credits: 1000 }]), 2000);
+  assert.equal(podRatePerHour({ phase: 'Running', gpu_model: 'v100', gpu_count: 3 }, { v100: 600 }), 1800);
+  assert.equal(podRatePerHour({ phase: 'Running', gpu_model: 'v100', gpu_count: 3 }), undefined);
   assert.equal(burnRatePerHour([]), 0);
 });
 
@@ -84,8 +89,10 @@ test('credits spent in an interval, per whole minute, refunds excluded', () => {
   ];
   // Interval 0:30–1:30: rtx4090 30 min = 1000, rtx3080 60 min = 300.
   assert.equal(creditsSpentBetween(pods, t0 + 1_800_000, t0 + 5_400_000), 1300);
-  // 0:00–0:00:59 — not one whole minute yet.
-  assert.equal(creditsSpentBetween(pods, t0, t0 + 59_000), 0);
+  // 0:00–0:00:59 — the first minute is charged in advance at creation (2 000/h → 33.33).
+  assert.equal(Math.round(creditsSpentBetween(pods, t0, t0 + 59_000) * 100) / 100, 33.33);
+  // 0:00:30–0:01:00 — no charge instant inside.
+  assert.equal(creditsSpentBetween(pods.slice(0, 1), t0 + 30_000, t0 + 60_000), 0);
   // Before anything existed.
   assert.equal(creditsSpentBetween(pods, t0 - 10_000_000, t0), 0);
 });
