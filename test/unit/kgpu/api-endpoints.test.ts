@@ -58,7 +58,7 @@ test('rent (minted key), list, get, rotate key, release', async (t) => {
   assert.ok(isLivePod(pod));
   assert.equal(pod.ssh_fingerprint, rent.ssh_access?.fingerprint);
   // The idempotency marker travels in the pod's env (the simulator keeps it).
-  assert.equal(sim.state.pods.get(rent.pod_id)?.env.KGPU_CLIENT_REQUEST_ID, rent.client_request_id);
+  assert.equal(sim.state.pods.get(rent.pod_id)?.env?.KGPU_CLIENT_REQUEST_ID, rent.client_request_id);
 
   // PATCH with our own key: fingerprint only, the private half never crosses the wire.
   const keys = utils.generateKeyPairSync('ed25519');
