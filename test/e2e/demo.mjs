@@ -133,8 +133,12 @@ async function check(paths, cs, project) {
     await ui.openWorkbench();
     await ui.clickActivity('kgpu');
     for (const title of ['Account', 'GPU Models', 'Rentals']) await ui.view(title).waitFor({ state: 'visible' });
+    // The extension found the simulator through code-server's environment: signed in, balance shown.
+    await ui.waitForText(/credits/, { within: ui.view('Account'), timeoutMs: 30_000 }).catch((e) => {
+      throw new Error(`the Account view never showed the simulator account's credits — did the extension get KGPU_API_BASE/KGPU_API_TOKEN? (${e.message.split('\n')[0]})`);
+    });
     const file = await ui.screenshot('workbench');
-    say(`ok: workbench, kgpu icon and its three views loaded in ${Date.now() - t0} ms (screenshot ${file})`);
+    say(`ok: workbench, kgpu icon, its three views and the simulator account loaded in ${Date.now() - t0} ms (screenshot ${file})`);
   } catch (e) {
     await page.screenshot({ path: join(root, 'test-results', 'screenshots', 'demo-check-FAILED.png') }).catch(() => undefined);
     console.error(`--- code-server log (tail) ---\n${cs.logTail(30)}`);

