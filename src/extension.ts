@@ -3,6 +3,7 @@ import { registerAccountView } from './account-view';
 import { registerAuth } from './auth-commands';
 import { registerContextKeys } from './context-keys';
 import { registerCopyCommands } from './copy-commands';
+import { registerFileSystem } from './file-system';
 import { registerGpuModelsView } from './gpu-models-view';
 import { registerPendingCommands } from './placeholders';
 import { registerPodNotifications } from './pod-notifications';
@@ -32,6 +33,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerReleaseCommand(services),
     registerRotateKeyCommand(services),
     registerCopyCommands(services),
+    registerFileSystem(services),
     registerPendingCommands(),
   );
 }

@@ -1,0 +1,235 @@
+/**
+ * Watches a folder (or file) inside a pod for changes made there — a running job writing
+ * checkpoints and logs — over its own exec connection (the bastion serves one channel per
+ * connection):
+ * - `inotifywait -m` in the pod when it has one (NUL-separated output, so any file name works);
+ *   the pod-side script ends inotifywait when our channel closes (its stdin reaches EOF);
+ * - else a `find -printf` snapshot every `pollIntervalMs`, diffed against the previous one.
+ * A dropped connection restarts the watch (bounded backoff) and reports a change of the root, since
+ * events may have been missed meanwhile.
+ */
+import path from 'node:path';
+import type { PodConnector } from './ssh-connection';
+import { exec, execStream, type ExecStream } from './ssh-exec';
+import { quote } from './shell-quote';
+import type { PathChange } from './change-coalescer';
+
+const posix = path.posix;
+
+export type WatchMode = 'auto' | 'inotify' | 'poll';
+
+export interface PodWatcherOptions {
+  /** The pod's connector, asked again for each (re)connection. */
+  connector: () => Promise<PodConnector>;
+  /** Absolute path in the pod. */
+  root: string;
+  recursive: boolean;
+  /** 'auto' (default): inotifywait if the pod has it, else polling. */
+  mode?: WatchMode;
+  /** Polling interval (default 3000 ms). */
+  pollIntervalMs?: number;
+  /** Folder names whose contents are not watched (recursive watches). */
+  excludeNames?: readonly string[];
+  onChanges(changes: PathChange[]): void;
+  /** Told once when the watch cannot continue (e.g. the pod ended); the watcher stops. */
+  onStopped?(reason: Error): void;
+  /** Return true to stop reconnecting (e.g. the pod has ended). */
+  shouldStop?(): boolean;
+}
+
+/** Exit status of our inotify script when the pod has no inotifywait. */
+const NO_INOTIFY = 127;
+const EVENTS = ['create', 'modify', 'delete', 'move', 'attrib', 'close_write'];
+
+export function inotifyScript(root: string, recursive: boolean, excludeNames: readonly string[]): string {
+  const exclude = excludeNames.length
+    ? ` --exclude ${quote(`(^|/)(${excludeNames.map(escapeRegex).join('|')})/`)}`
+    : '';
+  return [
+    'command -v inotifywait >/dev/null 2>&1 || exit 127',
+    'exec 3<&0',
+    `inotifywait -m${recursive ? ' -r' : ''} --format '%e%0%w%f%0' --no-newline ${EVENTS.map((e) => `-e ${e}`).join(' ')}${exclude} -- ${quote(root)} </dev/null &`,
+    'p=$!',
+    // Our channel closing (stdin EOF) ends the watch: nothing is left running in the pod.
+    '{ cat <&3 >/dev/null 2>&1; kill $p 2>/dev/null; } >/dev/null 2>&1 &',
+    'c=$!',
+    'wait $p; s=$?',
+    'kill $c 2>/dev/null',
+    'exit $s',
+  ].join('\n');
+}
+
+export function pollScript(root: string, recursive: boolean, excludeNames: readonly string[]): string {
+  const prune = recursive && excludeNames.length
+    ? ` \\( ${excludeNames.map((n) => `-name ${quote(n)}`).join(' -o ')} \\) -prune`
+    : '';
+  return `find ${quote(root)}${recursive ? '' : ' -maxdepth 1'} -printf '%y %T@ %s %P\\0'${prune} 2>/dev/null; exit 0`;
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function mapInotify(events: string): PathChange['type'] | undefined {
+  const e = events.split(',');
+  if (e.includes('CREATE') || e.includes('MOVED_TO')) return 'created';
+  if (e.includes('DELETE') || e.includes('MOVED_FROM') || e.includes('DELETE_SELF')) return 'deleted';
+  if (e.includes('MODIFY') || e.includes('CLOSE_WRITE') || e.includes('ATTRIB')) return 'changed';
+  return undefined;
+}
+
+export class PodWatcher {
+  /** Resolves when the watch is established (with the way it watches). */
+  readonly ready: Promise<'inotify' | 'poll'>;
+  private resolveReady!: (m: 'inotify' | 'poll') => void;
+  private disposed = false;
+  private stream: ExecStream | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private snapshot: Map<string, string> | undefined;
+  private mode: 'inotify' | 'poll' | undefined;
+
+  constructor(private readonly options: PodWatcherOptions) {
+    this.ready = new Promise((r) => (this.resolveReady = r));
+    const mode = options.mode ?? 'auto';
+    if (mode === 'poll') this.startPolling();
+    else void this.runInotify();
+  }
+
+  get kind(): 'inotify' | 'poll' | undefined {
+    return this.mode;
+  }
+
+  private stopped(): boolean {
+    return this.disposed || (this.options.shouldStop?.() ?? false);
+  }
+
+  private async runInotify(): Promise<void> {
+    if (this.stopped()) return;
+    const { root, recursive } = this.options;
+    let s: ExecStream;
+    try {
+      s = await execStream(await this.options.connector(), inotifyScript(root, recursive, this.options.excludeNames ?? []));
+    } catch (e) {
+      return this.retry(e, () => void this.runInotify());
+    }
+    if (this.disposed) return s.close();
+    this.stream = s;
+    let established = false;
+    let stderr = '';
+    s.stderr.on('data', (b: Buffer) => {
+      if (established) return;
+      stderr += b.toString('utf8');
+      if (stderr.includes('Watches established')) {
+        established = true;
+        const restarted = this.mode === 'inotify';
+        this.mode = 'inotify';
+        this.failures = 0;
+        this.resolveReady('inotify');
+        // Events may have been missed while we were reconnecting.
+        if (restarted) this.options.onChanges([{ type: 'changed', path: root }]);
+      }
+    });
+    let rest: Buffer = Buffer.alloc(0);
+    const pendingFields: string[] = [];
+    s.stdout.on('data', (b: Buffer) => {
+      rest = rest.length ? Buffer.concat([rest, b]) : b;
+      const out: PathChange[] = [];
+      for (let nul = rest.indexOf(0); nul >= 0; nul = rest.indexOf(0)) {
+        pendingFields.push(rest.subarray(0, nul).toString('utf8'));
+        rest = rest.subarray(nul + 1);
+        if (pendingFields.length === 2) {
+          const [events, p] = pendingFields.splice(0, 2);
+          const type = mapInotify(events);
+          if (type && p) out.push({ type, path: p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p });
+        }
+      }
+      if (out.length) this.options.onChanges(out);
+    });
+    let status: Awaited<ExecStream['done']> | undefined;
+    let lost: unknown;
+    try {
+      status = await s.done;
+    } catch (e) {
+      lost = e;
+    }
+    this.stream = undefined;
+    if (this.disposed) return;
+    if (status && !established && (status.exitCode === NO_INOTIFY || this.options.mode !== 'inotify')) {
+      // No inotifywait (or it could not watch, e.g. the folder is not there yet): poll instead.
+      this.startPolling();
+      return;
+    }
+    this.retry(lost ?? new Error(`inotifywait ended (${stderr.trim() || `exit ${status?.exitCode ?? status?.signal}`})`), () => void this.runInotify());
+  }
+
+  private retry(e: unknown, again: () => void): void {
+    if (this.stopped()) {
+      this.options.onStopped?.(e instanceof Error ? e : new Error(String(e)));
+      return;
+    }
+    this.failures++;
+    if (this.failures > 8) {
+      this.options.onStopped?.(e instanceof Error ? e : new Error(String(e)));
+      return;
+    }
+    const delay = Math.min(10_000, 250 * 2 ** (this.failures - 1));
+    this.timer = setTimeout(again, delay);
+  }
+
+  // ---- polling ---------------------------------------------------------------------------------
+
+  private startPolling(): void {
+    this.mode = 'poll';
+    void this.poll();
+  }
+
+  private async poll(): Promise<void> {
+    if (this.stopped()) {
+      if (!this.disposed) this.options.onStopped?.(new Error('The pod is gone.'));
+      return;
+    }
+    const { root, recursive } = this.options;
+    try {
+      const r = await exec(await this.options.connector(), pollScript(root, recursive, this.options.excludeNames ?? []));
+      if (this.disposed) return;
+      const next = new Map<string, string>();
+      for (const rec of r.stdout.toString('utf8').split('\0')) {
+        if (!rec) continue;
+        const a = rec.indexOf(' ');
+        const b = rec.indexOf(' ', a + 1);
+        const c = rec.indexOf(' ', b + 1);
+        if (a < 0 || b < 0 || c < 0) continue;
+        // type mtime size → identity; the directory's own mtime is not a change of its own.
+        const type = rec.slice(0, a);
+        next.set(rec.slice(c + 1), type === 'd' ? 'd' : rec.slice(0, c));
+      }
+      const prev = this.snapshot;
+      this.snapshot = next;
+      this.failures = 0;
+      if (prev === undefined) this.resolveReady('poll');
+      else {
+        const out: PathChange[] = [];
+        const abs = (rel: string): string => (rel ? posix.join(root, rel) : root);
+        for (const [rel, id] of next) {
+          const before = prev.get(rel);
+          if (before === undefined) out.push({ type: 'created', path: abs(rel) });
+          else if (before !== id) out.push({ type: 'changed', path: abs(rel) });
+        }
+        for (const rel of prev.keys()) if (!next.has(rel)) out.push({ type: 'deleted', path: abs(rel) });
+        if (out.length) this.options.onChanges(out);
+      }
+      this.timer = setTimeout(() => void this.poll(), this.options.pollIntervalMs ?? 3000);
+    } catch (e) {
+      if (this.disposed) return;
+      this.retry(e, () => void this.poll());
+    }
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    clearTimeout(this.timer);
+    this.stream?.close();
+    this.stream = undefined;
+  }
+}
