@@ -16,7 +16,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setup } from './setup.mjs';
-import { buildSuite } from './build-suite.mjs';
+import { buildSuite, OUT_DIR } from './build-suite.mjs';
+import { mapStack } from './lib/source-maps.mjs';
 import { ensureExtensionBuilt, ensureVsix, root } from './lib/build.mjs';
 import { launchBrowser, newPage } from './lib/browser.mjs';
 import { installVsix, prepareProfile, startCodeServer } from './lib/code-server.mjs';
@@ -120,7 +121,7 @@ async function integrationSuite({ browser, workspace, suite, scratch, sim }) {
       KGPU_E2E_DEV_PATH: root,
       ...(process.env.KGPU_E2E_GREP ? { KGPU_E2E_GREP: process.env.KGPU_E2E_GREP } : {}),
     },
-    onLine: (l) => console.log(l.replace(/^\s*\[kgpu-e2e\] ?/, '  ')),
+    onLine: (l) => console.log(mapStack(l.replace(/^\s*\[kgpu-e2e\] ?/, '  '), OUT_DIR)),
   });
   const results = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : undefined;
   if (results) {

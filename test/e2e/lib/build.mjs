@@ -1,6 +1,6 @@
 // Builds what the e2e runs load: dist/extension.js (esbuild.mjs) when stale, and the VSIX users get.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const root = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
@@ -35,7 +35,9 @@ export function ensureVsix(outFile) {
   const inputs = ['dist', 'media', 'package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', '.vscodeignore'].map((p) => join(root, p));
   if (mtime(outFile) > newestMtime(inputs)) return false;
   const vsce = join(root, 'node_modules', '.bin', 'vsce');
-  const r = spawnSync(vsce, ['package', '--no-dependencies', '--out', outFile], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  const tmp = `${outFile}.${process.pid}.vsix`; // then renamed: a concurrent run never sees half a VSIX
+  const r = spawnSync(vsce, ['package', '--no-dependencies', '--out', tmp], { cwd: root, encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`vsce package failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  renameSync(tmp, outFile);
   return true;
 }
