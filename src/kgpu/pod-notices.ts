@@ -3,7 +3,7 @@
  * right next action. Pure: the editor adapter shows it and runs the chosen action.
  */
 import type { Pod } from './api-types';
-import { formatCredits, rentalRatePerHour } from './cost';
+import { formatCredits, podRatePerHour } from './cost';
 import { describeEndReason } from './end-reason';
 import type { PodStateChange } from './rentals-model';
 import { MAX_DISK_GIB, MAX_MEMORY_GIB, parseMemoryGiB, type RentAnswers } from './rent-options';
@@ -53,7 +53,8 @@ export function podNotice(change: PodStateChange, ctx: NoticeContext): PodNotice
         ],
       };
     case 'idle_warning': {
-      const rate = typeof pod.price_per_hour_credits === 'number' ? ` It still bills ${formatCredits(rentalRatePerHour(pod.price_per_hour_credits, pod.gpu_count))}/h.` : '';
+      const perHour = podRatePerHour(pod);
+      const rate = perHour !== undefined ? ` It still bills ${formatCredits(perHour)}/h.` : '';
       return {
         severity: 'warning',
         message: `kgpu: ${name} has had no SSH activity for 12 h and will be released as idle at 24 h.${rate} Release it if you are done, or keep working in it.`,

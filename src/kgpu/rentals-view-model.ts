@@ -4,7 +4,7 @@
  * plain words. `contextValue` drives the context menu: rental.ready | rental.pending | rental.ended.
  */
 import { isLivePod, type Pod } from './api-types';
-import { creditsSpentBetween, formatCredits, formatDollars, formatDollarsPerHour, rentalRatePerHour } from './cost';
+import { creditsSpentBetween, formatCredits, formatDollars, formatDollarsPerHour, podRatePerHour } from './cost';
 import { describeEndReason } from './end-reason';
 import { formatAge, md, type TreeItemModel } from './tree-item-model';
 
@@ -30,11 +30,16 @@ export function modelText(pod: Pick<Pod, 'gpu_model' | 'gpu_count'>): string {
   return `${pod.gpu_model} × ${pod.gpu_count}${pod.gpu_count === 0 ? ' (CPU only)' : ''}`;
 }
 
-/** Credits the rental has cost so far (estimate at per-minute granularity; failed starts cost 0). */
+/** Credits the rental has cost so far: the server's `credits_spent` when it sends it, else an
+ *  estimate (per minute, in advance; failed starts cost 0). */
 export function creditsSpent(pod: Pod, now: number): number {
-  if (typeof pod.price_per_hour_credits !== 'number') return 0;
-  const end = pod.ended_at ? Date.parse(pod.ended_at) : now;
-  return creditsSpentBetween([pod], Date.parse(pod.created_at), Math.min(end, now));
+  if (typeof pod.credits_spent === 'number') return pod.credits_spent;
+  try {
+    const end = pod.ended_at ? Date.parse(pod.ended_at) : now;
+    return creditsSpentBetween([pod], Date.parse(pod.created_at), Math.min(end, now));
+  } catch {
+    return 0; // no price known
+  }
 }
 
 /** One line: "rtx4090 × 1 · Running · 12m · 200 credits". */
@@ -62,7 +67,7 @@ export function rentalItem(pod: Pod, now: number): TreeItemModel {
   const spent = creditsSpent(pod, now);
   const description = [modelText(pod), phaseText(pod), age, formatCredits(spent)];
   if (state !== 'ended' && pod.idle_warning) description.splice(2, 0, 'idle 12h+');
-  const rate = typeof pod.price_per_hour_credits === 'number' ? rentalRatePerHour(pod.price_per_hour_credits, pod.gpu_count) : undefined;
+  const rate = podRatePerHour(pod);
   const lines = [
     `**${md(pod.name)}** — \`${pod.pod_id}\``,
     '',
