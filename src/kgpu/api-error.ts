@@ -216,10 +216,14 @@ function networkMessage(kind: NetworkErrorKind, base: string, method: string, pa
     case 'unreachable':
       return `Cannot reach kgpu at ${base}${c} — check kgpu.apiBase and your network.`;
     case 'timeout':
-      return `kgpu at ${base} did not answer ${method} ${path} within ${Math.round((timeoutMs ?? 0) / 1000)} s — check your network; kgpu may be slow, try again.`;
+      return `kgpu at ${base} did not answer ${method} ${path} within ${formatMs(timeoutMs ?? 0)} — check your network; kgpu may be slow, try again.`;
     case 'connection_lost':
       return `The connection to kgpu at ${base} was lost during ${method} ${path}${c} — check your network and try again.`;
   }
+}
+
+function formatMs(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
 }
 
 /** The caller cancelled (AbortSignal). `name` is "AbortError" like the platform's. */
