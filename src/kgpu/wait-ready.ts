@@ -67,6 +67,12 @@ export class WaitTimeoutError extends Error {
   }
 }
 
+/** The interval waitUntilReady polls at: `intervalMs` (default 10 s), never below `pollFloorMs` (default 10 s). */
+export function pollIntervalMs(options: Pick<WaitUntilReadyOptions, 'intervalMs' | 'pollFloorMs'> = {}): number {
+  const floor = options.pollFloorMs ?? DEFAULT_POLL_FLOOR_MS;
+  return Math.max(options.intervalMs ?? DEFAULT_POLL_FLOOR_MS, floor);
+}
+
 export interface PodReader {
   getPod(podId: string, o?: CallOptions): Promise<Pod>;
 }
@@ -78,8 +84,7 @@ export interface PodReader {
  * polls in a row (a 404 or 401 rejects at once).
  */
 export async function waitUntilReady(client: PodReader, podId: string, options: WaitUntilReadyOptions = {}): Promise<Pod> {
-  const floor = options.pollFloorMs ?? DEFAULT_POLL_FLOOR_MS;
-  const interval = Math.max(options.intervalMs ?? DEFAULT_POLL_FLOOR_MS, floor);
+  const interval = pollIntervalMs(options);
   const maxErrors = options.maxConsecutiveErrors ?? 3;
   const signal = options.signal;
   const started = Date.now();
