@@ -81,9 +81,10 @@ async function verifyAndStore(services: KgpuServices, apiBase: string, token: st
         ? `${apiBase} did not accept this token (wrong, reissued on the dashboard, or the account is not approved yet)${e.requestId ? ` — request ${e.requestId}` : ''}. Copy the current token from the dashboard and try again.`
         : errorMessage(e);
     services.log.warn(`Sign-in failed: ${text}`);
-    const again = await vscode.window.showErrorMessage(`kgpu: sign-in failed — ${text}`, 'Try Again', 'Open Settings');
-    if (again === 'Try Again') return signIn(services);
-    if (again === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'kgpu.apiBase');
+    void vscode.window.showErrorMessage(`kgpu: sign-in failed — ${text}`, 'Try Again', 'Open Settings').then((again) => {
+      if (again === 'Try Again') void vscode.commands.executeCommand('kgpu.signIn');
+      if (again === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'kgpu.apiBase');
+    });
     return false;
   }
   await services.auth.signIn(token);

@@ -12,12 +12,13 @@ import { registerReleaseCommand } from './release-command';
 import { registerRentCommand } from './rent-command';
 import { registerRentalsView } from './rentals-view';
 import { registerRotateKeyCommand } from './rotate-key-command';
-import { createServices } from './services';
+import { createServices, type KgpuServices } from './services';
 import { registerStatusBar } from './status-bar';
 
 /** Composes the extension's contributions. Every contribution lives in its own module, takes the
- *  shared services and returns a Disposable; nothing else happens here. */
-export function activate(context: vscode.ExtensionContext): void {
+ *  shared services and returns a Disposable; nothing else happens here. The services are the
+ *  extension's exports, for the tests in a real VS Code (test/e2e/suite). */
+export function activate(context: vscode.ExtensionContext): KgpuServices {
   const services = createServices(context);
   context.subscriptions.push(
     services,
@@ -36,6 +37,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerFileSystem(services),
     registerPendingCommands(),
   );
+  return services;
 }
 
 export function deactivate(): void {

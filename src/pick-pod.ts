@@ -71,8 +71,9 @@ export async function pickPod(pods: RentalsModel, arg: unknown, options: PickPod
   const candidates = pods.pods.filter((p) => qualifies(p, options));
   if (candidates.length === 0) {
     const want = requirement(options);
-    const choice = await vscode.window.showInformationMessage(`kgpu: you have no ${want ? want + ' ' : ''}pods.`, 'Rent a GPU…');
-    if (choice) void vscode.commands.executeCommand('kgpu.rent');
+    void vscode.window.showInformationMessage(`kgpu: you have no ${want ? want + ' ' : ''}pods.`, 'Rent a GPU…').then((choice) => {
+      if (choice) void vscode.commands.executeCommand('kgpu.rent');
+    });
     return undefined;
   }
   if (candidates.length === 1) return candidates[0];

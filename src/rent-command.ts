@@ -59,6 +59,10 @@ function toOptions(arg: unknown): RentOptions {
 
 async function rent(services: KgpuServices, opts: RentOptions): Promise<string | undefined> {
   if (!services.auth.signedIn) {
+    if (opts.yes) {
+      void vscode.window.showErrorMessage('kgpu: sign in to rent a GPU.');
+      return undefined;
+    }
     const a = await vscode.window.showInformationMessage('kgpu: sign in to rent a GPU.', 'Sign In');
     if (!a || !(await vscode.commands.executeCommand<boolean>('kgpu.signIn'))) return undefined;
   }
@@ -74,8 +78,9 @@ async function rent(services: KgpuServices, opts: RentOptions): Promise<string |
 
   const built = buildRentRequest(answers, { models, remainingCap: cap });
   if (!built.request) {
-    const a = await vscode.window.showErrorMessage(`kgpu: cannot rent — ${built.errors.join(' ')}`, ...(opts.yes ? [] : ['Change…']));
-    if (a) return rent(services, { ...answers, yes: false });
+    void vscode.window.showErrorMessage(`kgpu: cannot rent — ${built.errors.join(' ')}`, ...(opts.yes ? [] : ['Change…'])).then((a) => {
+      if (a) void vscode.commands.executeCommand('kgpu.rent', { ...answers, yes: false });
+    });
     return undefined;
   }
   const request = built.request;
@@ -115,7 +120,7 @@ async function rent(services: KgpuServices, opts: RentOptions): Promise<string |
     if (result.ssh_access?.private_key) await services.podKeys.storeMinted(podId, result.ssh_access.private_key);
     services.log.info(`Rented ${podId} (${request.gpu_model} × ${request.gpu_count}${result.recovered ? ', recovered after a lost response' : ''}); key ${request.ssh_pubkey ? 'from kgpu.sshIdentityFile' : 'minted, in secret storage'}.`);
   } catch (e) {
-    await reportRentError(services, e, answers, opts);
+    reportRentError(services, e, answers, opts);
     return undefined;
   }
   awaitingReady.add(podId);
@@ -127,7 +132,7 @@ async function rent(services: KgpuServices, opts: RentOptions): Promise<string |
   return waitWithProgress(services, podId, request, opts);
 }
 
-async function reportRentError(services: KgpuServices, e: unknown, answers: RentAnswers, opts: RentOptions): Promise<void> {
+function reportRentError(services: KgpuServices, e: unknown, answers: RentAnswers, opts: RentOptions): void {
   if (!(e instanceof KgpuApiError) || e.status === 401) {
     services.showError(e, { prefix: 'Could not rent:' });
     return;
@@ -135,8 +140,9 @@ async function reportRentError(services: KgpuServices, e: unknown, answers: Rent
   services.log.error(`Rent failed: ${e.userMessage}`);
   // 402 / 409 / 422: the message says what to change; offer to change it.
   const actions = opts.yes ? [] : [402, 409, 422].includes(e.status) ? ['Change…'] : ['Try Again'];
-  const a = await vscode.window.showErrorMessage(`kgpu: ${e.userMessage}`, ...actions);
-  if (a) void vscode.commands.executeCommand('kgpu.rent', { ...answers, yes: false });
+  void vscode.window.showErrorMessage(`kgpu: ${e.userMessage}`, ...actions).then((a) => {
+    if (a) void vscode.commands.executeCommand('kgpu.rent', { ...answers, yes: false });
+  });
 }
 
 async function waitWithProgress(services: KgpuServices, podId: string, request: RentRequest, opts: RentOptions): Promise<string | undefined> {
@@ -184,8 +190,9 @@ async function waitWithProgress(services: KgpuServices, podId: string, request: 
     }
     if (e instanceof PodEndedError) {
       services.pods.upsert(e.pod);
-      const a = await vscode.window.showErrorMessage(`kgpu: ${label} did not start — ${e.label}. ${e.nextAction}`, ...(opts.yes ? [] : ['Rent Again…']));
-      if (a) void vscode.commands.executeCommand('kgpu.rent', { ...request, ssh_pubkey: undefined, yes: false });
+      void vscode.window.showErrorMessage(`kgpu: ${label} did not start — ${e.label}. ${e.nextAction}`, ...(opts.yes ? [] : ['Rent Again…'])).then((a) => {
+        if (a) void vscode.commands.executeCommand('kgpu.rent', { ...request, ssh_pubkey: undefined, yes: false });
+      });
       return undefined;
     }
     services.showError(e, { prefix: `Lost track of ${label} while it started (it may still be starting; see the Rentals view):` });
