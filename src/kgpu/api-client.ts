@@ -348,14 +348,15 @@ export class KgpuClient {
         }
       }
       if (res.status >= 400) {
+        const retryAfter = parseRetryAfter(res.headers['retry-after']);
         if (retryable && isRetryableStatus(res.status) && attempt < maxAttempts) {
-          const retryAfter = parseRetryAfter(res.headers['retry-after']);
           if (retryAfter === undefined || retryAfter <= this.retryPolicy.maxRetryAfterMs) {
             await delay(backoffDelayMs(this.retryPolicy, attempt, retryAfter), o.signal);
             continue;
           }
         }
-        throw new KgpuApiError(res.status, spec.method, spec.path, requestId, errorBody(res), spec.context);
+        const context = retryAfter === undefined ? spec.context : { ...spec.context, retryAfterMs: retryAfter };
+        throw new KgpuApiError(res.status, spec.method, spec.path, requestId, errorBody(res), context);
       }
       if (res.text === '') return undefined;
       const parsed = parseJson(res.text);
@@ -482,6 +483,10 @@ export class KgpuClient {
 
 /** An upload to a presigned URL was refused by the object store. */
 export class KgpuUploadError extends Error {
+  get userMessage(): string {
+    return this.message;
+  }
+
   constructor(
     readonly status: number,
     readonly code: string,

@@ -21,6 +21,8 @@ export interface ErrorContext {
   neededPerHour?: number;
   gpusInUse?: number;
   gpuQuota?: number;
+  /** The server's Retry-After, when it sent one. */
+  retryAfterMs?: number;
 }
 
 /** Replace anything that looks like a kgpu token with a placeholder. */
@@ -150,7 +152,8 @@ function buildUserMessage(p: MessageParts): string {
       return `${what}${server}${ref}. Fix it and try again.`;
     }
     case 429: {
-      return `kgpu is rate-limiting requests${server}; wait a little and try again${ref}.`;
+      const when = ctx.retryAfterMs !== undefined ? `in ${formatWait(ctx.retryAfterMs)}` : 'in a little while';
+      return `kgpu is rate-limiting requests${server}; try again ${when}${ref}.`;
     }
     default:
       break;
@@ -220,6 +223,11 @@ function networkMessage(kind: NetworkErrorKind, base: string, method: string, pa
     case 'connection_lost':
       return `The connection to kgpu at ${base} was lost during ${method} ${path}${c} — check your network and try again.`;
   }
+}
+
+function formatWait(ms: number): string {
+  const s = Math.ceil(ms / 1000);
+  return s < 120 ? `${s} s` : `${Math.ceil(s / 60)} min`;
 }
 
 function formatMs(ms: number): string {

@@ -158,3 +158,16 @@ test('network errors: unreachable and timeout say where and what to check', asyn
   slow.faults.addLatency('GET', '/me', 300, { count: 1 });
   assert.equal((await impatient.getMe({ timeoutMs: 5_000 })).credits, 100_000);
 });
+
+test('AbortSignal cancels a call in flight at once, with an AbortError (not a network error)', async (t) => {
+  const { sim, client } = await apiFixture(t);
+  sim.faults.addLatency('GET', '/pods', 5_000, { count: 1 });
+  const ac = new AbortController();
+  const call = client.listPods({ signal: ac.signal });
+  setImmediate(() => ac.abort());
+  const t0 = Date.now();
+  const e = await failure(call);
+  assert.ok(e instanceof Error && e.name === 'AbortError', String(e));
+  assert.ok(Date.now() - t0 < 1_000);
+  await assert.rejects(client.getMe({ signal: AbortSignal.abort() }), { name: 'AbortError' });
+});

@@ -177,3 +177,43 @@ test('backoff policy: exponential with full jitter, capped; Retry-After respecte
   await assert.rejects(d, { name: 'AbortError' });
   assert.equal(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, timersBefore);
 });
+
+/**
+ * The simulator's `fail` fault sends no Retry-After header, so this throwaway server (only here)
+ * answers 429 with one: first a short wait the client honours, then one too long to wait for.
+ */
+test('Retry-After: honoured when short, surfaced in the message when too long to wait', async (t) => {
+  let hits = 0;
+  const times: number[] = [];
+  let retryAfter = '1';
+  const server = createServer((req, res) => {
+    hits++;
+    times.push(Date.now());
+    res.setHeader('x-request-id', '0123456789abcdef');
+    if (hits === 1 || retryAfter !== '1') {
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': retryAfter });
+      res.end(JSON.stringify({ error: 'rate_limited', message: 'slow down' }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ credits: 7 }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  const client = new KgpuClient({
+    apiBase: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    getToken: async () => 'kgpu_throwaway',
+    retry: { baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 10_000 },
+  });
+  t.after(() => client.close());
+  assert.deepEqual(await client.getBalance(), { credits: 7 });
+  assert.equal(hits, 2);
+  assert.ok(times[1] - times[0] >= 950, `waited ${times[1] - times[0]} ms for Retry-After: 1`);
+
+  retryAfter = '300';
+  hits = 0;
+  const e = await failure(client.getBalance());
+  assert.equal(hits, 1, 'a Retry-After beyond maxRetryAfterMs is not waited for');
+  assert.ok(e instanceof KgpuApiError && e.status === 429);
+  assert.equal(String(e), 'kgpu is rate-limiting requests: slow down; try again in 5 min (request 0123456789abcdef).');
+});

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { apiFixture } from './api-fixture';
-import { KgpuApiError, PodEndedError, pollIntervalMs, waitUntilReady, type CallOptions, type WaitProgress } from '../../../src/kgpu/index';
+import { KgpuApiError, PodEndedError, WaitTimeoutError, pollIntervalMs, waitUntilReady, type CallOptions, type WaitProgress } from '../../../src/kgpu/index';
 
 const FAST = { intervalMs: 5, pollFloorMs: 0 };
 
@@ -115,4 +115,12 @@ test('cadence: 10 s by default and never below the floor unless a test lowers it
   assert.equal(pollIntervalMs({ intervalMs: 1_000 }), 10_000);
   assert.equal(pollIntervalMs({ intervalMs: 15_000 }), 15_000);
   assert.equal(pollIntervalMs({ intervalMs: 5, pollFloorMs: 0 }), 5);
+});
+
+test('timeoutMs: gives up with WaitTimeoutError saying where the pod is stuck', async (t) => {
+  const { client } = await apiFixture(t, { coldStartMs: 3_600_000 });
+  const rent = await client.rent({ gpu_model: 'rtx3080' });
+  const e = await client.waitUntilReady(rent.pod_id, { intervalMs: 20, pollFloorMs: 0, timeoutMs: 100 }).catch((x: unknown) => x);
+  assert.ok(e instanceof WaitTimeoutError, String(e));
+  assert.match(e.message, new RegExp(`^Pod ${rent.pod_id} is still not ready after 100 ms — it is Pending \\(starting\\)\\.`));
 });
