@@ -1,0 +1,82 @@
+// Sign-in, the rentals model behind the views, rent → ready → copy → release → clear, through the
+// real VS Code API (commands with option objects, as the README's scripts call them).
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { KgpuServices } from '../../../src/services';
+import { rentalItem } from '../../../src/kgpu/rentals-view-model';
+import { gpuModelItem } from '../../../src/kgpu/gpu-models-view-model';
+import { openKgpuSidebar, waitUntil } from './helpers/extension';
+import { needsSimulator, simApi } from './helpers/simulator';
+
+interface SimPod {
+  pod_id: string;
+  phase: string;
+  ready: boolean;
+  end_reason: string | null;
+}
+
+describe('sidebar: sign-in, rent, release', () => {
+  const sim = needsSimulator();
+  let services: KgpuServices;
+
+  before(async () => {
+    const ext = await openKgpuSidebar();
+    services = ext.exports as KgpuServices;
+    await services.ready;
+  });
+
+  it('is signed in from $KGPU_API_TOKEN and shows the public GPU menu', async () => {
+    await waitUntil(() => services.auth.signedIn && services.pods.gpuModels !== undefined && services.pods.me !== undefined, 10_000, 'the first refresh');
+    assert.equal(services.auth.source, 'environment');
+    assert.equal(services.settings.get().apiBase, sim().apiBase);
+    const rows = services.pods.gpuModels!.map(gpuModelItem);
+    assert.ok(rows.some((r) => r.label === 'rtx3090' && /free · 600 credits\/h · \$0\.40\/h$/.test(r.description ?? '')), JSON.stringify(rows.map((r) => r.description)));
+  });
+
+  it('rents an rtx3090, waits until ready, copies its id and ssh command, releases it and clears it', async function () {
+    this.timeout(90_000);
+    const podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', { gpu_model: 'rtx3090', gpu_count: 1, name: 'e2e-sidebar', yes: true });
+    assert.equal(typeof podId, 'string', 'kgpu.rent resolves with the pod id');
+    const onServer = await simApi<SimPod>(sim(), `/pods/${podId}`);
+    assert.equal(onServer.ready, true);
+    await waitUntil(() => services.pods.get(podId!)?.ready === true, 10_000, 'the model to see the pod ready');
+    const row = rentalItem(services.pods.get(podId!)!, Date.now());
+    assert.equal(row.contextValue, 'rental.ready');
+    assert.equal(row.label, 'e2e-sidebar');
+
+    assert.equal(await vscode.commands.executeCommand('kgpu.copyPodId', podId), podId);
+    assert.equal(await vscode.env.clipboard.readText(), podId);
+    const ssh = await vscode.commands.executeCommand<string>('kgpu.copySshCommand', podId);
+    assert.match(ssh, /^ssh -p \d+ -i \S+ -o IdentitiesOnly=yes kgpu@/, 'the minted key is offered with -i');
+
+    assert.equal(await vscode.commands.executeCommand('kgpu.release', { podId, yes: true }), true);
+    const released = await simApi<SimPod>(sim(), `/pods/${podId}`);
+    assert.equal(released.end_reason, 'returned');
+    const ended = services.pods.get(podId!)!;
+    assert.match(rentalItem(ended, Date.now()).description ?? '', /Released by you/);
+    assert.equal(await services.podKeys.hasMintedKey(podId!), false, 'the minted key is forgotten');
+
+    await vscode.commands.executeCommand('kgpu.clearEnded');
+    assert.equal(services.pods.pods.some((p) => p.pod_id === podId), false);
+  });
+
+  it('refuses a rent the contract forbids with the reason, before calling the server', async () => {
+    const before = (await simApi<SimPod[]>(sim(), '/pods')).length;
+    const podId = await vscode.commands.executeCommand('kgpu.rent', { gpu_model: 'rtx3090', gpu_count: 1, memory: '512Gi', yes: true });
+    assert.equal(podId, undefined);
+    assert.equal((await simApi<SimPod[]>(sim(), '/pods')).length, before);
+  });
+
+  it('a wrong token is refused without signing out; sign-out and sign-in with the right token work', async function () {
+    this.timeout(30_000);
+    assert.equal(await vscode.commands.executeCommand('kgpu.signIn', { token: 'kgpu_notthetoken' }), false);
+    assert.equal(services.auth.signedIn, true);
+    await vscode.commands.executeCommand('kgpu.signOut');
+    assert.equal(services.auth.signedIn, false, '$KGPU_API_TOKEN is ignored after Sign Out');
+    await waitUntil(() => services.pods.pods.length === 0, 5_000, 'the rentals to be cleared');
+    assert.equal(await vscode.commands.executeCommand('kgpu.signIn', { token: sim().token }), true);
+    assert.equal(services.auth.signedIn, true);
+    assert.equal(services.auth.source, 'stored');
+    await waitUntil(() => services.pods.me !== undefined, 10_000, '/me after signing in');
+  });
+});
