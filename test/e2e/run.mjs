@@ -113,16 +113,24 @@ async function integrationSuite({ browser, workspace, suite, scratch, sim }) {
   const t = Date.now();
   const resultsFile = join(scratch, 'suite-results.json');
   log(`integration suite: ${suite.files} file(s) in the extension host${sim ? '' : ' (no simulator)'}`);
-  const run = await runExtensionTests({
-    browser, baseUrl: codeServer.url, workspace, devPath: root, testsPath: suite.index, timeoutMs: SUITE_TIMEOUT_MS,
-    env: {
-      ...(sim?.env ?? {}),
-      KGPU_E2E_RESULTS: resultsFile,
-      KGPU_E2E_DEV_PATH: root,
-      ...(process.env.KGPU_E2E_GREP ? { KGPU_E2E_GREP: process.env.KGPU_E2E_GREP } : {}),
-    },
-    onLine: (l) => console.log(mapStack(l.replace(/^\s*\[kgpu-e2e\] ?/, '  '), OUT_DIR)),
-  });
+  let run;
+  try {
+    run = await runExtensionTests({
+      browser, baseUrl: codeServer.url, workspace, devPath: root, testsPath: suite.index, timeoutMs: SUITE_TIMEOUT_MS,
+      env: {
+        ...(sim?.env ?? {}),
+        KGPU_E2E_RESULTS: resultsFile,
+        KGPU_E2E_DEV_PATH: root,
+        ...(process.env.KGPU_E2E_GREP ? { KGPU_E2E_GREP: process.env.KGPU_E2E_GREP } : {}),
+      },
+      onLine: (l) => console.log(mapStack(l.replace(/^\s*\[kgpu-e2e\] ?/, '  '), OUT_DIR)),
+    });
+  } catch (e) {
+    counts.failed++;
+    console.log(`  ✖ the integration suite could not run: ${e.message}`);
+    if (codeServer) console.log(`  --- code-server log (tail) ---\n${codeServer.logTail(30)}`);
+    return;
+  }
   const results = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : undefined;
   if (results) {
     counts.passed += results.passed;
@@ -144,7 +152,7 @@ async function uiJourneys({ browser, workspace, sim }) {
   const filter = process.env.KGPU_E2E_JOURNEYS ? new RegExp(process.env.KGPU_E2E_JOURNEYS) : undefined;
   const files = readdirSync(join(root, 'test', 'e2e', 'ui')).filter((f) => f.endsWith('.journey.mjs') && (!filter || filter.test(f))).sort();
   log(`UI journeys: ${files.length} (screenshots in ${SHOTS})`);
-  let previous;
+  let current; // { context, page } of the last journey, for one that `continues`
   for (const file of files) {
     const { journey } = await import(join(root, 'test', 'e2e', 'ui', file));
     const prefix = file.replace(/\.journey\.mjs$/, '');
@@ -154,7 +162,11 @@ async function uiJourneys({ browser, workspace, sim }) {
       continue;
     }
     const started = Date.now();
-    const { context, page } = journey.continues && previous ? previous : await newPage(browser);
+    if (!(journey.continues && current)) {
+      await current?.context.close();
+      current = await newPage(browser);
+    }
+    const { page } = current;
     const ui = createUi(page, { url: codeServer.url, workspace, shotsDir: SHOTS, prefix, sim: sim?.env });
     const timeoutMs = journey.timeoutMs ?? JOURNEY_TIMEOUT_MS;
     let timer;
@@ -169,13 +181,14 @@ async function uiJourneys({ browser, workspace, sim }) {
       counts.failed++;
       console.log(`  ✖ ${journey.title}\n${String(e.stack ?? e).split('\n').map((l) => `      ${l}`).join('\n')}`);
       await failureEvidence(page, `${prefix}-FAILED`);
+      // Closing the context also stops whatever the failed journey was still doing.
+      await current.context.close().catch(() => undefined);
+      current = undefined;
     } finally {
       clearTimeout(timer);
     }
-    if (previous && previous.context !== context) await previous.context.close();
-    previous = { context, page };
   }
-  if (previous) await previous.context.close();
+  await current?.context.close();
   timings.ui = seconds(t);
   log(`UI journeys done in ${timings.ui}`);
 }
