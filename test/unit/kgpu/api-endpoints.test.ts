@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { utils } from 'ssh2';
 import { apiFixture } from './api-fixture';
-import { KgpuApiError, KgpuUploadError, isLivePod, type GpuModel, type Pod } from '../../../src/kgpu/index';
+import { KgpuApiError, KgpuNetworkError, KgpuUploadError, isLivePod, type GpuModel, type Pod } from '../../../src/kgpu/index';
 
 test('gpu-models is public: no token is sent or needed', async (t) => {
   const { client, tokenAsks } = await apiFixture(t);
@@ -162,4 +162,21 @@ test('an altered presigned URL is refused without leaking the signature', async 
   assert.equal(err.status, 403);
   assert.doesNotMatch(err.message, new RegExp(sig.slice(1)));
   assert.match(err.message, /create a new transit object and upload again/);
+});
+
+test('upload: an inactivity timeout (not a total one) and cancellation', async (t) => {
+  const { sim, client } = await apiFixture(t);
+  const created = await client.createObject('slow');
+  sim.faults.addLatency('PUT', '/_objects/**', 3_000, { count: 1 });
+  const t0 = Date.now();
+  const e = await client.uploadToPutUrl(created.put_url, Buffer.from('abc'), 3, { timeoutMs: 200 }).catch((x: unknown) => x);
+  assert.ok(e instanceof KgpuNetworkError && e.kind === 'timeout', String(e));
+  assert.ok(Date.now() - t0 < 2_000);
+  assert.doesNotMatch(String(e), /X-Amz-Signature/);
+  const ac = new AbortController();
+  ac.abort();
+  await assert.rejects(client.uploadToPutUrl(created.put_url, Buffer.from('abc'), 3, { signal: ac.signal }), { name: 'AbortError' });
+  // A fresh attempt goes through.
+  await client.uploadToPutUrl(created.put_url, Buffer.from('abc'), 3);
+  assert.equal((await client.getObject(created.object_id)).size_bytes, 3);
 });
