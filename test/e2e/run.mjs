@@ -245,7 +245,7 @@ async function finish(code) {
   finishing = true;
   clearTimeout(watchdog);
   await runCleanups();
-  console.log(`e2e: ${counts.passed} passed, ${counts.failed} failed${counts.skipped ? ` (${counts.skipped} skipped: ${simulatorAvailable() ? 'skipped in code' : 'simulator not available'})` : ''}`);
+  console.log(`e2e: ${counts.passed} passed, ${counts.failed} failed${counts.skipped ? ` (${counts.skipped} skipped${simulatorAvailable() ? '' : ': simulator not available'})` : ''}`);
   process.exit(code);
 }
 

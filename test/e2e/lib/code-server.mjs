@@ -26,6 +26,9 @@ export const PROFILE_SETTINGS = {
   'window.commandCenter': false,
   'editor.minimap.enabled': false,
   'files.autoSave': 'off',
+  // DOM renderer: the terminal's text is in the page (.xterm-rows), so journeys can read it.
+  'terminal.integrated.gpuAcceleration': 'off',
+  'remote.autoForwardPorts': false,
 };
 
 /** Creates the scratch profile folders under `dir` and writes the user settings. */

@@ -23,6 +23,14 @@ describe('activation', () => {
     assert.equal(ext.isActive, true);
   });
 
+  it('contributes the Account, GPU Models and Rentals views', async () => {
+    await openKgpuSidebar();
+    // `<view id>.focus` exists only for a registered view, and focusing it fails for an unknown one.
+    for (const view of ['kgpu.account', 'kgpu.gpuModels', 'kgpu.rentals']) {
+      await vscode.commands.executeCommand(`${view}.focus`);
+    }
+  });
+
   it('registers every command declared in contributes.commands', async () => {
     await openKgpuSidebar();
     const declared = (kgpuExtension().packageJSON as Manifest).contributes.commands.map((c) => c.command);

@@ -96,6 +96,44 @@ export function createUi(page, ctx) {
       await page.keyboard.press('Enter');
     },
 
+    /** Opens a workspace file by name with Quick Open (Ctrl+P) and waits for its editor tab. */
+    async openFile(name) {
+      await page.keyboard.press('Control+P');
+      const input = page.locator('.quick-input-widget .quick-input-box input');
+      await input.waitFor({ state: 'visible' });
+      await input.fill(name);
+      await page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible' });
+      await page.keyboard.press('Enter');
+      await page.locator('.part.editor .tab.active', { hasText: name }).waitFor({ state: 'visible' });
+      await page.locator('.part.editor .monaco-editor .view-lines').first().waitFor({ state: 'visible' });
+    },
+
+    /** Types into the active editor at the cursor (click a line first to place it). */
+    async typeInEditor(text) {
+      await page.locator('.part.editor .monaco-editor textarea, .part.editor .monaco-editor .native-edit-context').first().focus();
+      await page.keyboard.type(text);
+    },
+
+    /** Saves the active editor (Ctrl+S) and waits until its tab is no longer dirty. */
+    async save() {
+      await page.keyboard.press('Control+S');
+      await assertEventually(async () => (await page.locator('.part.editor .tab.active.dirty').count()) === 0, 'the editor to be saved');
+    },
+
+    /** The text the integrated terminal shows (all rows of the visible terminal). */
+    async terminalText() {
+      return page.locator('.part.panel .terminal-wrapper.active .xterm-rows, .part.panel .xterm .xterm-rows').first().innerText().catch(() => '');
+    },
+
+    /** Waits until the visible panel (terminal, output, …) shows `text` (string or RegExp). */
+    async waitForPanelText(text, timeoutMs = 30_000) {
+      const matches = (t) => (typeof text === 'string' ? t.includes(text) : text.test(t));
+      await assertEventually(async () => {
+        const panel = await page.locator('.part.panel').innerText().catch(() => '');
+        return matches(panel) || matches(await ui.terminalText());
+      }, `the panel to show ${text}`, timeoutMs);
+    },
+
     /** Waits until `text` (string or RegExp) is visible, anywhere or within a locator. */
     async waitForText(text, { within = page.locator('.monaco-workbench'), timeoutMs = 20_000 } = {}) {
       await within.getByText(text).first().waitFor({ state: 'visible', timeout: timeoutMs });
