@@ -6,8 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
-import { utils } from 'ssh2';
-import { apiFixture } from './api-fixture';
+import { apiFixture, throwawayEd25519 } from './api-fixture';
 import { KgpuApiError, KgpuNetworkError, KgpuUploadError, isLivePod, type GpuModel, type Pod } from '../../../src/kgpu/index';
 
 test('gpu-models is public: no token is sent or needed', async (t) => {
@@ -61,7 +60,7 @@ test('rent (minted key), list, get, rotate key, release', async (t) => {
   assert.equal(sim.state.pods.get(rent.pod_id)?.env?.KGPU_CLIENT_REQUEST_ID, rent.client_request_id);
 
   // PATCH with our own key: fingerprint only, the private half never crosses the wire.
-  const keys = utils.generateKeyPairSync('ed25519');
+  const keys = throwawayEd25519();
   const pinned = await client.rotateSshKey(rent.pod_id, { ssh_pubkey: keys.public });
   assert.equal(pinned.ssh_access.private_key, undefined);
   assert.notEqual(pinned.ssh_access.fingerprint, rent.ssh_access?.fingerprint);
@@ -83,7 +82,7 @@ test('rent (minted key), list, get, rotate key, release', async (t) => {
 
 test('rent with our public key returns a fingerprint only', async (t) => {
   const { client } = await apiFixture(t);
-  const keys = utils.generateKeyPairSync('ed25519');
+  const keys = throwawayEd25519();
   const rent = await client.rent({ gpu_model: 'v100', gpu_count: 0, ssh_pubkey: keys.public });
   assert.equal(rent.ssh_access?.private_key, undefined);
   assert.match(rent.ssh_access?.fingerprint ?? '', /^SHA256:/);

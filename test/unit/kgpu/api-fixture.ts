@@ -1,5 +1,6 @@
 /** Shared set-up for the REST client tests: a fresh simulator and a client on it, both closed after the test. */
 import type { TestContext } from 'node:test';
+import { utils } from 'ssh2';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../sim/index';
 import { KgpuClient, type KgpuClientOptions } from '../../../src/kgpu/index';
 
@@ -42,4 +43,16 @@ export async function apiFixture(
   });
   t.after(() => client.close());
   return { sim, client, tokenAsks };
+}
+
+/**
+ * A throwaway ed25519 key pair. ssh2 1.17.0's generateKeyPairSync('ed25519') yields an
+ * unparseable key about 1 time in 256 (it strips a leading zero byte of the public key:
+ * mscdex/ssh2#1513, #1390), so draw again until both halves parse.
+ */
+export function throwawayEd25519(): { public: string; private: string } {
+  for (;;) {
+    const pair = utils.generateKeyPairSync('ed25519');
+    if (!(utils.parseKey(pair.public) instanceof Error) && !(utils.parseKey(pair.private) instanceof Error)) return pair;
+  }
 }
