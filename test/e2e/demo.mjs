@@ -94,6 +94,7 @@ async function main() {
   }
   console.log(`
   kgpu demo is running — open ${cs.folderUrl}
+  (on a remote machine: ssh -L ${new URL(cs.url).port}:127.0.0.1:${new URL(cs.url).port} <that machine>, then open the same URL here)
 
   1. Click the kgpu icon in the Activity Bar (left). You are signed in to the simulator's trial
      account (${opts.credits} credits; its token is in code-server's environment as $KGPU_API_TOKEN).
