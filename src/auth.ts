@@ -24,6 +24,8 @@ export class Auth implements vscode.Disposable {
   private loadedFor: string | undefined;
   /** After "Sign out", $KGPU_API_TOKEN is ignored for the rest of the session. */
   private environmentSuppressed = false;
+  /** Bumped by signIn/signOut so a reload that read the secret before them cannot undo them. */
+  private writes = 0;
   private readonly emitter = new vscode.EventEmitter<AuthState>();
   /** Fires when signed-in state, token or source changes. */
   readonly onDidChange = this.emitter.event;
@@ -45,9 +47,12 @@ export class Auth implements vscode.Disposable {
   /** Load the stored token for the current API base (call once at activation and on settings change). */
   async reload(): Promise<void> {
     const key = this.secretKey();
+    const writes = this.writes;
+    const value = (await this.secrets.get(key)) || undefined;
+    if (writes !== this.writes || key !== this.secretKey()) return; // superseded
     const before = this.snapshot();
     const beforeToken = this.token();
-    this.stored = (await this.secrets.get(key)) || undefined;
+    this.stored = value;
     this.loadedFor = key;
     const after = this.snapshot();
     if (before.signedIn !== after.signedIn || before.source !== after.source || beforeToken !== this.token()) this.emitter.fire(after);
@@ -75,16 +80,20 @@ export class Auth implements vscode.Disposable {
 
   /** Store a token that GET /me accepted. */
   async signIn(token: string): Promise<void> {
+    this.writes++;
     this.rejectedToken = undefined;
     this.environmentSuppressed = false;
     this.stored = token;
+    this.loadedFor = this.secretKey();
     await this.secrets.store(this.secretKey(), token);
     this.emitter.fire(this.snapshot());
   }
 
   /** Forget the stored token. An environment token is then also ignored for this session. */
   async signOut(): Promise<void> {
+    this.writes++;
     this.stored = undefined;
+    this.loadedFor = this.secretKey();
     this.environmentSuppressed = true; // "Sign out" must sign out, even with $KGPU_API_TOKEN set
     await this.secrets.delete(this.secretKey());
     this.emitter.fire(this.snapshot());

@@ -54,6 +54,7 @@ export async function releasePod(services: KgpuServices, podId: string, o: Relea
   try {
     const released = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: releasing ${label}…` }, () => services.client().release(podId));
     services.log.info(`Released ${podId}.`);
+    await services.podKeys.forget(podId); // its key (and any 0600 temp copy) is useless now
     const current = services.pods.get(podId);
     if (current) services.pods.upsert({ ...current, ...released, phase: released.phase ?? 'Terminating', ready: false, end_reason: released.end_reason ?? 'returned' });
     await services.pods.refresh();

@@ -35,7 +35,8 @@ export function gpuModelItem(m: GpuModel): TreeItemModel {
   return {
     id: `gpuModel:${m.gpu_model}`,
     label: m.gpu_model,
-    description: `${availability} · ${formatCreditsPerHour(m.price_per_hour_credits)} · ${formatDollarsPerHour(m.price_per_hour_credits)}`,
+    // Dollars before credits: a narrow sidebar truncates the end.
+    description: `${availability} · ${formatDollarsPerHour(m.price_per_hour_credits)} · ${formatCreditsPerHour(m.price_per_hour_credits)}`,
     tooltip: [
       `**${md(hardwareName(m.gpu_model))}** (\`${m.gpu_model}\`)`,
       '',

@@ -30,7 +30,7 @@ describe('sidebar: sign-in, rent, release', () => {
     assert.equal(services.auth.source, 'environment');
     assert.equal(services.settings.get().apiBase, sim().apiBase);
     const rows = services.pods.gpuModels!.map(gpuModelItem);
-    assert.ok(rows.some((r) => r.label === 'rtx3090' && /free · 600 credits\/h · \$0\.40\/h$/.test(r.description ?? '')), JSON.stringify(rows.map((r) => r.description)));
+    assert.ok(rows.some((r) => r.label === 'rtx3090' && /free · \$0\.40\/h · 600 credits\/h$/.test(r.description ?? '')), JSON.stringify(rows.map((r) => r.description)));
   });
 
   it('rents an rtx3090, waits until ready, copies its id and ssh command, releases it and clears it', async function () {
@@ -43,6 +43,15 @@ describe('sidebar: sign-in, rent, release', () => {
     const row = rentalItem(services.pods.get(podId!)!, Date.now());
     assert.equal(row.contextValue, 'rental.ready');
     assert.equal(row.label, 'e2e-sidebar');
+
+    const firstKey = await services.podKeys.mintedKey(podId!);
+    assert.ok(firstKey, 'the minted key is in secret storage');
+    const before = (await simApi<SimPod & { ssh_fingerprint: string }>(sim(), `/pods/${podId}`)).ssh_fingerprint;
+    assert.equal(await vscode.commands.executeCommand('kgpu.rotateSshKey', { podId, yes: true }), true);
+    const after = (await simApi<SimPod & { ssh_fingerprint: string }>(sim(), `/pods/${podId}`)).ssh_fingerprint;
+    assert.notEqual(after, before, 'the server pinned a new key');
+    const secondKey = await services.podKeys.mintedKey(podId!);
+    assert.ok(secondKey && secondKey !== firstKey, 'the new private key replaced the old one');
 
     assert.equal(await vscode.commands.executeCommand('kgpu.copyPodId', podId), podId);
     assert.equal(await vscode.env.clipboard.readText(), podId);
@@ -65,6 +74,51 @@ describe('sidebar: sign-in, rent, release', () => {
     const podId = await vscode.commands.executeCommand('kgpu.rent', { gpu_model: 'rtx3090', gpu_count: 1, memory: '512Gi', yes: true });
     assert.equal(podId, undefined);
     assert.equal((await simApi<SimPod[]>(sim(), '/pods')).length, before);
+  });
+
+  it('a 401 at any time (token reissued) signs out once; signing in again recovers', async function () {
+    this.timeout(30_000);
+    // A stored token the server no longer accepts, as after "Reissue" on the dashboard.
+    await services.auth.signIn('kgpu_reissuedelsewhere');
+    await services.pods.refresh();
+    await waitUntil(() => !services.auth.signedIn, 10_000, 'the 401 to sign out');
+    assert.equal(services.auth.state.rejected, true);
+    assert.equal(services.pods.pods.length, 0, 'the rentals view is back to its welcome state');
+    assert.ok(services.pods.gpuModels, 'the public menu still works');
+    await services.pods.refresh();
+    assert.equal(services.auth.signedIn, false, 'no retry storm, still signed out');
+    assert.equal(await vscode.commands.executeCommand('kgpu.signIn', { token: sim().token }), true);
+    await waitUntil(() => services.pods.me !== undefined, 10_000, '/me after signing in again');
+  });
+
+  it('a malformed kgpu.apiBase falls back to the default with a warning; fixing it reconnects', async function () {
+    this.timeout(30_000);
+    const config = vscode.workspace.getConfiguration('kgpu');
+    try {
+      await config.update('apiBase', 'htp:/broken', vscode.ConfigurationTarget.Global);
+      await waitUntil(() => services.settings.get().apiBase === 'https://api.kgpu.net/v1', 5_000, 'the fallback');
+      assert.equal(services.auth.signedIn, false, 'the simulator token is not sent to another deployment');
+    } finally {
+      await config.update('apiBase', undefined, vscode.ConfigurationTarget.Global);
+    }
+    await waitUntil(() => services.settings.get().apiBase === sim().apiBase && services.auth.signedIn, 5_000, 'the simulator again');
+    await waitUntil(() => services.pods.me !== undefined && !services.pods.lastError, 15_000, 'a clean refresh');
+  });
+
+  it('Connect to a Simulator… writes the settings and signs in', async function () {
+    this.timeout(30_000);
+    const config = vscode.workspace.getConfiguration('kgpu');
+    try {
+      const ok = await vscode.commands.executeCommand('kgpu.trySimulator', { apiBase: sim().apiBase, sshHost: '127.0.0.1', sshPort: 40222, token: sim().token });
+      assert.equal(ok, true);
+      assert.equal(config.inspect('apiBase')?.globalValue, sim().apiBase);
+      assert.equal(services.settings.get().sshPort, 40222);
+      assert.equal(services.auth.source, 'stored');
+      assert.equal(await vscode.commands.executeCommand('kgpu.trySimulator', { apiBase: 'http://127.0.0.1:1/v1', token: sim().token }), false, 'an unreachable simulator changes nothing');
+      assert.equal(config.inspect('apiBase')?.globalValue, sim().apiBase);
+    } finally {
+      for (const k of ['apiBase', 'sshHost', 'sshPort']) await config.update(k, undefined, vscode.ConfigurationTarget.Global);
+    }
   });
 
   it('a wrong token is refused without signing out; sign-out and sign-in with the right token work', async function () {

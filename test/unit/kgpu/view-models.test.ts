@@ -13,7 +13,7 @@ test('GPU model rows: free/total, credits/h and $/h; the only rtx4090 rented →
   let rows = sortGpuModels(await client.listGpuModels()).map(gpuModelItem);
   assert.deepEqual(rows.map((r) => r.label), ['rtx3080', 'rtx3090', 'v100', 'rtx4090', 'rtx5090']);
   const r4090 = rows.find((r) => r.label === 'rtx4090')!;
-  assert.equal(r4090.description, '1/1 free · 1 000 credits/h · $0.67/h');
+  assert.equal(r4090.description, '1/1 free · $0.67/h · 1 000 credits/h');
   assert.equal(r4090.contextValue, 'gpuModel.available');
   assert.equal(r4090.icon.id, 'chip');
 
