@@ -31,7 +31,7 @@ import type {
   RotateKeyResponse,
   TransitObject,
 } from './api-types';
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, delay, isRetryableStatus, parseRetryAfter, type RetryPolicy } from './retry';
+import { abortableDelay, backoffDelayMs, DEFAULT_RETRY_POLICY, isRetryableStatus, parseRetryAfter, type RetryPolicy } from './retry';
 import { waitUntilReady, type WaitUntilReadyOptions } from './wait-ready';
 
 /** Returns the account token, or undefined when signed out. `forceRefresh` after a 401: re-read
@@ -183,14 +183,14 @@ export class KgpuClient {
           // The server may have created the pod: look for it (twice, in case it is still settling).
           let found = await this.findRentedPod(before, want, marker, o);
           if (!found && !(e instanceof KgpuApiError)) {
-            await delay(this.rentSettleMs, o.signal, 'Renting');
+            await abortableDelay(this.rentSettleMs, o.signal, 'Renting');
             found = await this.findRentedPod(before, want, marker, o);
           }
           if (found) return await this.recoverRent(found, req, marker, o);
         }
         // A timeout leaves it open whether the server is still working on it: do not retry.
         if (attempt >= maxAttempts || (e instanceof KgpuNetworkError && e.kind === 'timeout')) throw e;
-        await delay(backoffDelayMs(this.retryPolicy, attempt), o.signal, 'Renting');
+        await abortableDelay(backoffDelayMs(this.retryPolicy, attempt), o.signal, 'Renting');
       }
     }
   }
@@ -332,7 +332,7 @@ export class KgpuClient {
         res = await this.once(spec, token, o);
       } catch (e) {
         if (retryable && e instanceof KgpuNetworkError && attempt < maxAttempts) {
-          await delay(backoffDelayMs(this.retryPolicy, attempt), o.signal);
+          await abortableDelay(backoffDelayMs(this.retryPolicy, attempt), o.signal);
           continue;
         }
         throw e;
@@ -351,7 +351,7 @@ export class KgpuClient {
         const retryAfter = parseRetryAfter(res.headers['retry-after']);
         if (retryable && isRetryableStatus(res.status) && attempt < maxAttempts) {
           if (retryAfter === undefined || retryAfter <= this.retryPolicy.maxRetryAfterMs) {
-            await delay(backoffDelayMs(this.retryPolicy, attempt, retryAfter), o.signal);
+            await abortableDelay(backoffDelayMs(this.retryPolicy, attempt, retryAfter), o.signal);
             continue;
           }
         }

@@ -52,7 +52,7 @@ export function parseRetryAfter(value: string | string[] | undefined, nowMs: num
 }
 
 /** Wait `ms`, or reject with KgpuAbortedError as soon as `signal` aborts; never leaves a timer behind. */
-export function delay(ms: number, signal?: AbortSignal, what = 'The kgpu request'): Promise<void> {
+export function abortableDelay(ms: number, signal?: AbortSignal, what = 'The kgpu request'): Promise<void> {
   if (signal?.aborted) return Promise.reject(new KgpuAbortedError(what, signal.reason));
   if (ms <= 0) return Promise.resolve();
   return new Promise<void>((resolve, reject) => {

@@ -6,7 +6,7 @@ import { KgpuAbortedError, KgpuApiError } from './api-error';
 import type { CallOptions } from './api-client';
 import type { EndReason, Pod, PodPhase } from './api-types';
 import { describeEndReason } from './end-reason';
-import { delay } from './retry';
+import { abortableDelay } from './retry';
 
 /** The contract's cadence: never poll faster than this by default. */
 export const DEFAULT_POLL_FLOOR_MS = 10_000;
@@ -121,6 +121,6 @@ export async function waitUntilReady(client: PodReader, podId: string, options: 
     if (options.timeoutMs !== undefined && Date.now() - started + interval > options.timeoutMs) {
       throw new WaitTimeoutError(podId, last, options.timeoutMs);
     }
-    await delay(interval, signal, what);
+    await abortableDelay(interval, signal, what);
   }
 }

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import assert from 'node:assert/strict';
 import { apiFixture } from './api-fixture';
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, delay, isRetryableStatus, KgpuApiError, KgpuClient, KgpuNetworkError, parseRetryAfter } from '../../../src/kgpu/index';
+import { backoffDelayMs, DEFAULT_RETRY_POLICY, abortableDelay, isRetryableStatus, KgpuApiError, KgpuClient, KgpuNetworkError, parseRetryAfter } from '../../../src/kgpu/index';
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -169,10 +169,10 @@ test('backoff policy: exponential with full jitter, capped; Retry-After respecte
   assert.equal(parseRetryAfter(undefined), undefined);
   assert.equal(parseRetryAfter('soon'), undefined);
   assert.deepEqual([429, 500, 502, 503, 504, 400, 404, 409, 501].map(isRetryableStatus), [true, true, true, true, true, false, false, false, false]);
-  // delay() is cancellable and leaves no timer behind.
+  // abortableDelay() is cancellable and leaves no timer behind.
   const ac = new AbortController();
   const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-  const d = delay(60_000, ac.signal);
+  const d = abortableDelay(60_000, ac.signal);
   ac.abort();
   await assert.rejects(d, { name: 'AbortError' });
   assert.equal(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, timersBefore);
