@@ -17,6 +17,6 @@ export const journey = {
     assert.equal((await signIn.innerText()).trim(), 'Sign in');
     await ui.waitForText('Try the simulator', { within: ui.view('Account') });
     await ui.assertNoErrorNotifications();
-    await ui.screenshot('sidebar-signed-out');
+    await ui.screenshot('sidebar-signed-out', { publish: true });
   },
 };

@@ -20,6 +20,6 @@ export const journey = {
     await ui.waitForText(/credits/, { within: ui.view('Account') });
     assert.equal(await ui.button('Sign in', ui.view('Account')).count(), 0, 'the welcome "Sign in" button is gone');
     await ui.assertNoErrorNotifications();
-    await ui.screenshot('signed-in');
+    await ui.screenshot('signed-in', { publish: true });
   },
 };

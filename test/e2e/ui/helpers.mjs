@@ -1,9 +1,11 @@
 // Small helpers for UI journeys: drive the code-server workbench as a person would (mouse and
 // keyboard) and take screenshots. Selectors are VS Code 1.139's DOM; keep them here, not in journeys.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitForWorkbench } from '../lib/browser.mjs';
+
+const PUBLISH_DIR = new URL('../../../media/screenshots', import.meta.url).pathname;
 
 /**
  * What a journey file (test/e2e/ui/<n>-<name>.journey.mjs) exports as `journey`.
@@ -155,12 +157,18 @@ export function createUi(page, ctx) {
       await assertEventually(async () => (await page.locator('.monaco-progress-container.active:visible').count()) === 0, 'progress bars to finish', timeoutMs).catch(() => undefined);
     },
 
-    /** Saves test-results/screenshots/<prefix>-<n>-<name>.png (after progress bars settle) and returns its path. */
-    async screenshot(name) {
+    /** Saves test-results/screenshots/<prefix>-<n>-<name>.png (after progress bars settle) and returns
+     *  its path. `publish: true` marks a README-worthy shot: with KGPU_E2E_PUBLISH_SCREENSHOTS=1 it is
+     *  also written to media/screenshots/<prefix>-<name>.png. */
+    async screenshot(name, { publish = false } = {}) {
       await ui.settle();
       shot++;
       const file = join(ctx.shotsDir, `${ctx.prefix}-${String(shot).padStart(2, '0')}-${name}.png`);
       await page.screenshot({ path: file });
+      if (publish && process.env.KGPU_E2E_PUBLISH_SCREENSHOTS === '1') {
+        mkdirSync(PUBLISH_DIR, { recursive: true });
+        copyFileSync(file, join(PUBLISH_DIR, `${ctx.prefix}-${name}.png`));
+      }
       return file;
     },
   };
