@@ -77,6 +77,7 @@ export class PodConnector {
         client,
         closed,
         close: () => {
+          this.open.delete(conn);
           client.end();
           // end() is graceful; make sure the socket goes even if the peer stalls.
           setImmediate(() => client.destroy());
