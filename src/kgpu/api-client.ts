@@ -274,7 +274,11 @@ export class KgpuClient {
         done(null, chunk);
       },
     });
-    input.once('error', (err) => counted.destroy(err));
+    let sourceError: unknown;
+    input.once('error', (err) => {
+      sourceError = err;
+      counted.destroy(err);
+    });
     input.pipe(counted);
     arm();
     try {
@@ -296,6 +300,7 @@ export class KgpuClient {
     } catch (e) {
       if (e instanceof KgpuUploadError) throw e;
       if (o.signal?.aborted) throw new KgpuAbortedError('The upload', o.signal.reason);
+      if (sourceError !== undefined) throw sourceError; // reading the local file/stream failed, not the network
       input.destroy();
       throw this.networkError(e, 'PUT', shownPath, timedOut, idleMs, url.origin, sent > 0);
     } finally {

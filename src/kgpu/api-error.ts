@@ -30,6 +30,12 @@ export function redactTokens(text: string): string {
   return text.replace(/kgpu_[A-Za-z0-9_.\-]+/g, 'kgpu_…').replace(/Bearer\s+\S+/gi, 'Bearer …');
 }
 
+function redactBody(body: ErrorBody): ErrorBody {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(body)) out[k] = typeof v === 'string' ? redactTokens(v) : v;
+  return out as ErrorBody;
+}
+
 function numberField(body: ErrorBody | undefined, ...keys: string[]): number | undefined {
   if (!body) return undefined;
   for (const k of keys) {
@@ -60,15 +66,18 @@ export class KgpuApiError extends Error {
   readonly traceId: string | undefined;
   /** For 422: the field the server named. */
   readonly field: string | undefined;
+  /** The error body, with anything token-like in its strings redacted. */
+  readonly body: ErrorBody | undefined;
 
   constructor(
     readonly status: number,
     readonly method: string,
     readonly path: string,
     readonly requestId: string | undefined,
-    readonly body: ErrorBody | undefined,
+    rawBody: ErrorBody | undefined,
     readonly context: ErrorContext = {},
   ) {
+    const body = rawBody && redactBody(rawBody);
     const code = status === 401 ? 'unauthorized' : (body?.error ?? `http_${status}`);
     const serverMessage = redactTokens(body?.message ?? '');
     const traceId = body?.trace_id;
@@ -82,6 +91,7 @@ export class KgpuApiError extends Error {
     this.userMessage = userMessage;
     this.traceId = traceId;
     this.field = field;
+    this.body = body;
   }
 
   /** The token was rejected (invalid, revoked, or the account is not approved): sign in again. */

@@ -175,6 +175,9 @@ test('upload: an inactivity timeout (not a total one) and cancellation', async (
   const ac = new AbortController();
   ac.abort();
   await assert.rejects(client.uploadToPutUrl(created.put_url, Buffer.from('abc'), 3, { signal: ac.signal }), { name: 'AbortError' });
+  // A local file that cannot be read is that error, not a network one.
+  const missing = await client.uploadToPutUrl(created.put_url, { filePath: '/nonexistent/kgpu-upload' }, 3).catch((x: unknown) => x);
+  assert.equal((missing as NodeJS.ErrnoException).code, 'ENOENT');
   // A fresh attempt goes through.
   await client.uploadToPutUrl(created.put_url, Buffer.from('abc'), 3);
   assert.equal((await client.getObject(created.object_id)).size_bytes, 3);

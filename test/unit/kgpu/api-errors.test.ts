@@ -171,3 +171,11 @@ test('AbortSignal cancels a call in flight at once, with an AbortError (not a ne
   assert.ok(Date.now() - t0 < 1_000);
   await assert.rejects(client.getMe({ signal: AbortSignal.abort() }), { name: 'AbortError' });
 });
+
+test('a token echoed by a server never reaches an error text or its serialised body', () => {
+  const e = new KgpuApiError(400, 'GET', '/me', '00112233aabbccdd', { error: 'bad_request', message: 'token kgpu_Secret123 and Bearer kgpu_pod_x.y are wrong' });
+  for (const text of [String(e), e.message, e.serverMessage, JSON.stringify(e.body), JSON.stringify(e)]) {
+    assert.doesNotMatch(text, /Secret123|kgpu_pod_x/, text);
+  }
+  assert.match(String(e), /^kgpu rejected the request GET \/me as malformed: token kgpu_… and Bearer … are wrong \(request 00112233aabbccdd\)\.$/);
+});
