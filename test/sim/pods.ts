@@ -253,6 +253,9 @@ class Pod implements PodHandle {
         /* already gone */
       }
       for (const c of this.children) killGroup(c.pid, 'SIGKILL');
+      // The init was unref'd (a live pod does not keep the process alive); waiting for it must.
+      this.init.ref();
+      for (const s of [this.init.stdout, this.init.stderr]) (s as unknown as Socket | null)?.ref();
       await waitExit(this.init);
       const deadline = Date.now() + 5000;
       while (pidsInNs(this.ns).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
