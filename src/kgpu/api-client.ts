@@ -174,6 +174,7 @@ export class KgpuClient {
         const r = (await this.call({ method: 'POST', path: '/pods', body, auth: true, context }, o)) as RentResult;
         return { ...r, recovered: false, client_request_id: marker };
       } catch (e) {
+        if (e instanceof KgpuAbortedError && !(e instanceof RentCancelledError)) throw await this.cancelRent(before, want, marker);
         const lostAnswer = e instanceof KgpuNetworkError || (e instanceof KgpuApiError && e.status >= 500);
         if (!lostAnswer) {
           if (e instanceof KgpuApiError && (e.status === 402 || e.status === 409)) throw await this.enrichRentError(e, want, o);
@@ -434,6 +435,32 @@ export class KgpuClient {
     return byMarker ?? fresh[0];
   }
 
+  /**
+   * The caller cancelled while POST /pods was in flight: kgpu may have rented anyway. Look (without
+   * the aborted signal, briefly) and release what this request created, so a cancelled rent leaves
+   * nothing billing; the error says what happened.
+   */
+  private async cancelRent(before: Set<string>, want: { name: string; gpu_model: string; gpu_count: number }, marker: string): Promise<RentCancelledError> {
+    const quick: CallOptions = { timeoutMs: Math.min(5_000, this.timeoutMs) };
+    let found: Pod | undefined;
+    try {
+      found = await this.findRentedPod(before, want, marker, quick);
+      if (!found && this.rentSettleMs > 0) {
+        await abortableDelay(this.rentSettleMs);
+        found = await this.findRentedPod(before, want, marker, quick);
+      }
+    } catch {
+      return new RentCancelledError(undefined, false, true);
+    }
+    if (!found) return new RentCancelledError(undefined, false, false);
+    try {
+      await this.release(found.pod_id, quick);
+      return new RentCancelledError(found.pod_id, true, false);
+    } catch {
+      return new RentCancelledError(found.pod_id, false, false);
+    }
+  }
+
   private async recoverRent(pod: Pod, req: RentRequest, marker: string, o: CallOptions): Promise<RentResult> {
     let sshAccess: RotateKeyResponse['ssh_access'] | undefined;
     try {
@@ -483,6 +510,26 @@ export class KgpuClient {
       return e;
     }
     return new KgpuApiError(e.status, e.method, e.path, e.requestId, e.body, ctx);
+  }
+}
+
+/** `rent()` was cancelled through its AbortSignal (name "AbortError"). If kgpu had already rented,
+ *  the pod was released (`released`), or — if that failed — `podId` names the pod still billing. */
+export class RentCancelledError extends KgpuAbortedError {
+  constructor(
+    readonly podId: string | undefined,
+    readonly released: boolean,
+    /** True when we could not check whether kgpu rented anyway. */
+    readonly unknown: boolean,
+  ) {
+    super('Renting');
+    this.message = podId
+      ? released
+        ? `Renting was cancelled; kgpu had already created ${podId}, so it was released.`
+        : `Renting was cancelled, but kgpu had already created ${podId} and releasing it failed — release it from the Rentals view; it bills until then.`
+      : unknown
+        ? 'Renting was cancelled; kgpu could not be asked whether the pod was created — check the Rentals view.'
+        : 'Renting was cancelled; nothing was rented.';
   }
 }
 

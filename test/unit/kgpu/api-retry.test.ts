@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import assert from 'node:assert/strict';
 import { apiFixture } from './api-fixture';
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, abortableDelay, isRetryableStatus, KgpuApiError, KgpuClient, KgpuNetworkError, parseRetryAfter } from '../../../src/kgpu/index';
+import { backoffDelayMs, DEFAULT_RETRY_POLICY, abortableDelay, isRetryableStatus, KgpuApiError, KgpuClient, KgpuNetworkError, parseRetryAfter, RentCancelledError } from '../../../src/kgpu/index';
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -106,7 +106,7 @@ test('POST /pods: a timeout is not retried blindly (the server may still be rent
  * of a POST that did rent. This throwaway proxy in front of it forwards everything and, for the
  * first POST /pods, lets the simulator rent and then cuts the connection instead of answering.
  */
-async function answerLosingProxy(t: TestContext, upstream: string): Promise<{ apiBase: string; lost: () => number }> {
+async function answerLosingProxy(t: TestContext, upstream: string, mode: 'drop' | 'stall' = 'drop'): Promise<{ apiBase: string; lost: () => number }> {
   const target = new URL(upstream);
   let lost = 0;
   const server = createServer((req, res) => {
@@ -121,7 +121,7 @@ async function answerLosingProxy(t: TestContext, upstream: string): Promise<{ ap
           const body = Buffer.from(await up.body.arrayBuffer());
           if (req.method === 'POST' && req.url === '/v1/pods' && lost === 0) {
             lost++;
-            req.socket.destroy();
+            if (mode === 'drop') req.socket.destroy(); // else: never answer (until the client gives up)
             return;
           }
           const out: Record<string, string> = {};
@@ -157,6 +157,31 @@ test('POST /pods: the answer is lost after the pod was made — the pod is found
   assert.equal(r.balance_after_precheck, (await direct.getBalance()).credits);
   // Our marker reached the server.
   assert.equal(sim.state.pods.get(r.pod_id)?.env?.KGPU_CLIENT_REQUEST_ID, r.client_request_id);
+});
+
+test('rent cancelled while kgpu was already renting: the pod is found and released, and the error says so', async (t) => {
+  const { sim, client: direct } = await apiFixture(t);
+  const proxy = await answerLosingProxy(t, sim.apiBase, 'stall');
+  const client = new KgpuClient({ apiBase: proxy.apiBase, getToken: async () => sim.token, rentSettleMs: 50 });
+  t.after(() => client.close());
+  const ac = new AbortController();
+  const renting = client.rent({ name: 'cancelled', gpu_model: 'rtx3080' }, { signal: ac.signal });
+  // Wait (bounded) until the simulator has rented, then cancel while the answer is still held back.
+  const deadline = Date.now() + 5_000;
+  while (sim.state.pods.size === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+  assert.equal(sim.state.pods.size, 1);
+  ac.abort();
+  const e = await failure(renting);
+  assert.ok(e instanceof RentCancelledError, String(e));
+  assert.equal(e.name, 'AbortError');
+  const [pod] = await direct.listPods();
+  assert.equal(e.podId, pod.pod_id);
+  assert.equal(e.released, true);
+  assert.equal(pod.end_reason, 'returned');
+  assert.equal(e.message, `Renting was cancelled; kgpu had already created ${pod.pod_id}, so it was released.`);
+  // Cancelled before anything was sent: a plain AbortError, nothing rented.
+  await assert.rejects(client.rent({ gpu_model: 'rtx3080' }, { signal: AbortSignal.abort() }), { name: 'AbortError' });
+  assert.equal((await direct.listPods()).length, 1);
 });
 
 test('backoff policy: exponential with full jitter, capped; Retry-After respected', async () => {
