@@ -295,14 +295,13 @@ export class KgpuClient {
       const text = await res.body.text();
       if (res.statusCode >= 300) {
         const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? parseJson(text)?.error;
-        const body: ErrorBody = { error: typeof code === 'string' ? code : `http_${res.statusCode}` };
-        throw new KgpuUploadError(res.statusCode, body.error, shownPath);
+        throw new KgpuUploadError(res.statusCode, typeof code === 'string' ? code : `http_${res.statusCode}`, shownPath);
       }
     } catch (e) {
+      input.destroy(); // a failed upload leaves no file handle open
       if (e instanceof KgpuUploadError) throw e;
       if (o.signal?.aborted) throw new KgpuAbortedError('The upload', o.signal.reason);
       if (sourceError !== undefined) throw sourceError; // reading the local file/stream failed, not the network
-      input.destroy();
       throw this.networkError(e, 'PUT', shownPath, timedOut, idleMs, url.origin, sent > 0);
     } finally {
       clearTimeout(watchdog);
