@@ -62,7 +62,7 @@ async function main() {
   const paths = await setup();
   if (!simulatorAvailable()) throw new Error('the kgpu simulator (test/sim/cli.ts) is not in this build yet — the demo needs it.');
   if (ensureExtensionBuilt()) say('built dist/extension.js');
-  const vsix = join(paths.cache, 'kgpu-demo.vsix');
+  const vsix = join(paths.cache, 'kgpu-dev.vsix');
   if (ensureVsix(vsix)) say(`packaged ${vsix}`);
 
   const runDir = opts.check ? join(DEMO_DIR, 'check') : DEMO_DIR;

@@ -62,7 +62,7 @@ async function main() {
   let t = Date.now();
   if (ensureExtensionBuilt()) log('built dist/extension.js');
   const suite = await buildSuite();
-  const vsix = join(paths.cache, 'kgpu-e2e.vsix');
+  const vsix = join(paths.cache, 'kgpu-dev.vsix');
   if (ensureVsix(vsix)) log(`packaged ${vsix}`);
   timings.build = seconds(t);
 
