@@ -18,17 +18,7 @@ export async function apiFixture(
   clientOptions: Partial<KgpuClientOptions> = {},
 ): Promise<ApiFixture> {
   const sim = await startSimulator({ clockSpeed: 0, ...simOptions });
-  t.after(async () => {
-    // Keep the event loop alive while the simulator tears pods down: its pod runtime unref()s each
-    // pod's init process, so awaiting that process's exit alone would let node:test see an empty
-    // loop and cancel the test ("Promise resolution is still pending…"). Reported to the simulator.
-    const keepAlive = setInterval(() => undefined, 1_000);
-    try {
-      await sim.stop();
-    } finally {
-      clearInterval(keepAlive);
-    }
-  });
+  t.after(() => sim.stop());
   const tokenAsks = { normal: 0, forced: 0 };
   const client = new KgpuClient({
     apiBase: sim.apiBase,
