@@ -137,7 +137,9 @@ class Pod implements PodHandle {
   spawn(command: string | null, options: SpawnOptions = {}): PodProcess {
     const env: Record<string, string> = { ...this.env, ...options.env, PATH: this.env.PATH, HOME: this.env.HOME };
     if (options.stripToken) delete env.KGPU_API_TOKEN;
-    const shellArgv = command === null ? ['/bin/bash'] : ['/bin/bash', '-c', command];
+    // setpriv --pdeathsig: if the nsenter in front of it is killed (PodProcess.child.kill()), the
+    // command inside the pod dies too. To reach a whole pipeline, signal the group: -child.pid.
+    const shellArgv = ['setpriv', '--pdeathsig', 'KILL', '--', '/bin/bash', ...(command === null ? [] : ['-c', command])];
     if (!options.pty) {
       const child = this.nsenter(shellArgv, env, ['pipe', 'pipe', 'pipe']);
       return { child, resize: () => undefined };
