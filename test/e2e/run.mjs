@@ -124,6 +124,7 @@ async function integrationSuite({ browser, workspace, suite, scratch, sim }) {
         ...(process.env.KGPU_E2E_GREP ? { KGPU_E2E_GREP: process.env.KGPU_E2E_GREP } : {}),
       },
       onLine: (l) => console.log(mapStack(l.replace(/^\s*\[kgpu-e2e\] ?/, '  '), OUT_DIR)),
+      serverLog: () => codeServer.log(),
     });
   } catch (e) {
     counts.failed++;
@@ -137,9 +138,14 @@ async function integrationSuite({ browser, workspace, suite, scratch, sim }) {
     counts.failed += results.failed;
     counts.skipped += results.pending;
   }
-  if (run.exitCode !== 0 && (!results || results.failed === 0)) {
+  if (!results) {
     counts.failed++;
-    console.log(`  ✖ the extension tests ended with ${run.exitCode === 'timeout' ? `a timeout after ${SUITE_TIMEOUT_MS / 1000} s` : `exit code ${run.exitCode}`}${results ? '' : ' and reported no results'}`);
+    const died = /.*Extension Host Process exited with code: (?!0,).*|.*Extension Host Process exited.*signal: SIG.*/.exec(codeServer.log())?.[0];
+    console.log(`  ✖ the integration suite reported no results (exit code ${run.exitCode})${died ? ` — the extension host died: ${died.trim()}` : ' — did it finish?'}`);
+  } else if (run.exitCode !== 0 && results.failed === 0) {
+    counts.failed++;
+    const how = run.exitCode === 'timeout' ? `a timeout after ${SUITE_TIMEOUT_MS / 1000} s` : run.exitCode === 'extension host died' ? 'the extension host dying' : `exit code ${run.exitCode}`;
+    console.log(`  ✖ the extension tests ended with ${how}`);
   }
   if (counts.failed) await failureEvidence(run.page, 'integration-suite');
   await run.close();

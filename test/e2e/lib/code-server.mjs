@@ -64,7 +64,7 @@ export function installVsix(paths, profile, vsix) {
 /**
  * Starts code-server on a loopback port (0 = any free one) with the profile, opening `workspace`.
  * `env` is code-server's environment — and so the environment of the extension host.
- * @returns {Promise<{ url: string, folderUrl: string, pid: number, stop: () => Promise<void>, logTail: (n?: number) => string }>}
+ * @returns {Promise<{ url: string, folderUrl: string, pid: number, stop: () => Promise<void>, logTail: (n?: number) => string, log: () => string }>}
  */
 export async function startCodeServer({ paths, profile, workspace, env = {}, port = 0, timeoutMs = 30_000 }) {
   const args = [
@@ -91,6 +91,8 @@ export async function startCodeServer({ paths, profile, workspace, env = {}, por
       pid: proc.pid,
       stop: () => proc.stop(),
       logTail: (n) => proc.logTail(n),
+      /** The whole log so far (to look for what happened after a point). */
+      log: () => readFileSync(profile.log, 'utf8'),
     };
   } catch (e) {
     await proc.stop();

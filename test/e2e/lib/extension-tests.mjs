@@ -11,10 +11,12 @@ import { newPage, waitForWorkbench } from './browser.mjs';
 /**
  * @param {{ browser: import('playwright-core').Browser, baseUrl: string, workspace: string,
  *   devPath: string, testsPath: string, env: Record<string,string>, timeoutMs: number,
- *   onLine?: (line: string) => void }} o
- * @returns {Promise<{ exitCode: number | 'timeout', page: import('playwright-core').Page, close: () => Promise<void> }>}
+ *   onLine?: (line: string) => void, serverLog?: () => string }} o
+ *   serverLog: code-server's log, watched for the extension host dying (no exit call would come)
+ * @returns {Promise<{ exitCode: number | 'timeout' | 'extension host died', page: import('playwright-core').Page, close: () => Promise<void> }>}
  */
-export async function runExtensionTests({ browser, baseUrl, workspace, devPath, testsPath, env, timeoutMs, onLine = console.log }) {
+export async function runExtensionTests({ browser, baseUrl, workspace, devPath, testsPath, env, timeoutMs, onLine = console.log, serverLog }) {
+  const logStart = serverLog?.().length ?? 0;
   const { context, page } = await newPage(browser);
   const authority = new URL(baseUrl).host;
   const remote = (p) => `vscode-remote://${authority}${p}`;
@@ -48,10 +50,19 @@ export async function runExtensionTests({ browser, baseUrl, workspace, devPath, 
   await page.goto(`${baseUrl}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
   await waitForWorkbench(page);
   let timer;
+  let watcher;
   const exitCode = await Promise.race([
     exited,
     new Promise((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); }),
+    new Promise((resolve) => {
+      if (!serverLog) return;
+      watcher = setInterval(() => {
+        const since = serverLog().slice(logStart);
+        if (/Extension Host Process exited with code: (?!0,)\S+|Extension Host Process exited with code: \S+ signal: SIG/.test(since)) resolve('extension host died');
+      }, 1000);
+    }),
   ]);
   clearTimeout(timer);
+  clearInterval(watcher);
   return { exitCode, page, close: () => context.close() };
 }
