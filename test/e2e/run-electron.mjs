@@ -58,6 +58,10 @@ try {
     exitCode = 1;
   }
   if (existsSync(resultsFile)) Object.assign(counts, JSON.parse(readFileSync(resultsFile, 'utf8')));
+  else {
+    console.error(`[e2e] the integration suite reported no results (exit code ${exitCode}) — did it finish?`);
+    counts.failed = Math.max(counts.failed, 1);
+  }
   if (exitCode !== 0 && counts.failed === 0) counts.failed = 1;
   code = counts.failed ? 1 : 0;
 } catch (e) {
