@@ -126,25 +126,23 @@ export function formatTimeLeft(balanceCredits: number, creditsPerHour: number): 
 export type PodBillingFields = PodCostFields & Pick<Pod, 'created_at'> & { ended_at?: string | null; end_reason?: string | null };
 
 /**
- * Credits the pods were charged between `fromMs` and `toMs` (epoch ms; `toMs` also stands for
- * "now" for pods still running). Billing is per minute, in advance: a rental is charged one
- * minute's worth at creation and at every whole minute after it until it ends. Failed starts
- * (`start_failed:…`) are refunded, so they count 0. An estimate of the server's deductions, for display.
+ * Credits the pods were charged in [`fromMs`, `toMs`) (epoch ms; `toMs` is usually "now").
+ * Billing is per minute, in advance: a rental is charged one minute's worth at creation and at
+ * every whole minute after it, up to and including the instant it ends. Consecutive intervals
+ * add up. Failed starts (`start_failed:…`) are refunded, so they count 0. An estimate of the
+ * server's deductions, for display.
  */
 export function creditsSpentBetween(pods: readonly PodBillingFields[], fromMs: number, toMs: number, prices?: PriceTable): number {
   let total = 0;
   for (const pod of pods) {
     if (pod.end_reason?.startsWith('start_failed:')) continue;
     const created = Date.parse(pod.created_at);
-    const end = pod.ended_at ? Date.parse(pod.ended_at) : toMs;
-    const lo = Math.max(created, fromMs);
-    const hi = Math.min(end, toMs);
-    if (!(hi > lo)) continue;
-    // Charges at created + k·60 s, k ≥ 0: count those in [lo, hi).
-    const first = Math.ceil((lo - created) / 60_000);
-    const last = Math.ceil((hi - created) / 60_000) - 1;
+    // Charges at c = created + k·60 s (k ≥ 0) with fromMs ≤ c < toMs and c ≤ ended_at.
+    const first = created >= fromMs ? 0 : Math.ceil((fromMs - created) / 60_000);
+    let last = Math.ceil((toMs - created) / 60_000) - 1;
+    if (pod.ended_at) last = Math.min(last, Math.floor((Date.parse(pod.ended_at) - created) / 60_000));
     const charges = Math.max(0, last - first + 1);
-    total += (requireRate(pod, prices) * charges) / 60;
+    if (charges > 0) total += (requireRate(pod, prices) * charges) / 60;
   }
   return total;
 }

@@ -87,12 +87,17 @@ test('credits spent in an interval, per whole minute, refunds excluded', () => {
     // failed start: refunded
     { phase: 'Ended' as const, gpu_model: 'rtx5090', gpu_count: 1, price_per_hour_credits: 1400, created_at: iso(0), ended_at: iso(300_000), end_reason: 'start_failed:ImagePullBackOff' },
   ];
-  // Interval 0:30–1:30: rtx4090 30 min = 1000, rtx3080 60 min = 300.
-  assert.equal(creditsSpentBetween(pods, t0 + 1_800_000, t0 + 5_400_000), 1300);
+  // [0:30, 1:30): rtx4090 charged at 0:30…1:00 (its end) = 31 × 2000/60; rtx3080 at 0:30…1:29 = 60 × 5 = 300.
+  const near = (a: number, b: number): void => assert.ok(Math.abs(a - b) < 1e-9, `${a} ≈ ${b}`);
+  near(creditsSpentBetween(pods, t0 + 1_800_000, t0 + 5_400_000), 31 * (2000 / 60) + 300);
+  // Consecutive intervals add up to the whole.
+  const whole = creditsSpentBetween(pods, t0, t0 + 5_400_000);
+  near(creditsSpentBetween(pods, t0, t0 + 1_800_000) + creditsSpentBetween(pods, t0 + 1_800_000, t0 + 5_400_000), whole);
+  near(whole, 61 * (2000 / 60) + 60 * 5);
   // 0:00–0:00:59 — the first minute is charged in advance at creation (2 000/h → 33.33).
   assert.equal(Math.round(creditsSpentBetween(pods, t0, t0 + 59_000) * 100) / 100, 33.33);
-  // 0:00:30–0:01:00 — no charge instant inside.
-  assert.equal(creditsSpentBetween(pods.slice(0, 1), t0 + 30_000, t0 + 60_000), 0);
+  // [0:00:30, 0:00:59) — no charge instant inside.
+  assert.equal(creditsSpentBetween(pods.slice(0, 1), t0 + 30_000, t0 + 59_000), 0);
   // Before anything existed.
   assert.equal(creditsSpentBetween(pods, t0 - 10_000_000, t0), 0);
 });
