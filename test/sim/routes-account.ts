@@ -1,7 +1,7 @@
 /** Account and fleet endpoints: /gpu-models (public), /me, /balance, /cluster, plus the OpenAPI document. */
 import type { Route } from './rest';
 import type { SimState } from './state';
-import { MAX_GPUS_PER_ACCOUNT } from './state';
+import { MAX_GPUS_PER_ACCOUNT, roundCredits } from './state';
 import type { ObjectLimits } from './objects';
 import { LIMITS } from './pod-spec';
 
@@ -21,7 +21,7 @@ export function accountRoutes(state: SimState, objectLimits: ObjectLimits, opena
             name: a.name,
             role: a.role,
             status: a.status,
-            credits: a.credits,
+            credits: roundCredits(a.credits),
             quota: {
               max_gpus: MAX_GPUS_PER_ACCOUNT,
               gpus_in_use: state.gpusInUse(a),
@@ -36,7 +36,7 @@ export function accountRoutes(state: SimState, objectLimits: ObjectLimits, opena
         };
       },
     },
-    { method: 'GET', pattern: /^\/v1\/balance\/?$/, access: 'account', handler: ({ principal }) => ({ body: { credits: principal.account.credits } }) },
+    { method: 'GET', pattern: /^\/v1\/balance\/?$/, access: 'account', handler: ({ principal }) => ({ body: { credits: roundCredits(principal.account.credits) } }) },
     { method: 'GET', pattern: /^\/v1\/cluster\/?$/, access: 'account', handler: () => ({ body: { nodes: state.cluster() } }) },
     { method: 'GET', pattern: /^(?:\/v1)?\/openapi\.json$/, access: 'public', handler: () => ({ body: openapi() }) },
     {

@@ -98,7 +98,9 @@ export function defaultFinalPhase(reason: EndReason): 'Ended' | 'Failed' {
   return reason.startsWith('evicted_by_kubelet:') || reason === 'start_failed:CreateContainerError' ? 'Failed' : 'Ended';
 }
 
-const round = (n: number): number => Math.round(n * 1e6) / 1e6;
+/** Credits as shown on the wire (6 decimals); the state keeps exact values. */
+export const roundCredits = (n: number): number => Math.round(n * 1e6) / 1e6;
+const round = roundCredits;
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 export class SimState implements BastionDirectory {
@@ -336,7 +338,7 @@ export class SimState implements BastionDirectory {
     if (this.fingerprints.get(pod.fingerprint) === pod.pod_id) this.fingerprints.delete(pod.fingerprint);
     if (reason.startsWith('start_failed:')) {
       const account = this.accounts.get(pod.owner)!;
-      account.credits = round(account.credits + pod.credits_spent);
+      account.credits += pod.credits_spent;
       pod.refunded_credits = pod.credits_spent;
       pod.credits_spent = 0;
     }
@@ -468,11 +470,11 @@ export class SimState implements BastionDirectory {
 
   private charge(account: Account, pod: PodRecord, amount: number): boolean {
     if (account.credits + 1e-9 >= amount) {
-      account.credits = round(account.credits - amount);
-      pod.credits_spent = round(pod.credits_spent + amount);
+      account.credits -= amount;
+      pod.credits_spent += amount;
       return account.credits > 1e-9;
     }
-    pod.credits_spent = round(pod.credits_spent + account.credits);
+    pod.credits_spent += account.credits;
     account.credits = 0;
     return false;
   }
@@ -557,7 +559,7 @@ export class SimState implements BastionDirectory {
 
   /** For tests: credit or debit an account (a maintainer's top-up). */
   topUp(account: Account, credits: number): void {
-    account.credits = round(account.credits + credits);
+    account.credits += credits;
   }
 
   static readonly limits = LIMITS;
