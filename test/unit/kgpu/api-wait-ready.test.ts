@@ -124,3 +124,24 @@ test('timeoutMs: gives up with WaitTimeoutError saying where the pod is stuck', 
   assert.ok(e instanceof WaitTimeoutError, String(e));
   assert.match(e.message, new RegExp(`^Pod ${rent.pod_id} is still not ready after 100 ms — it is Pending \\(starting\\)\\.`));
 });
+
+test('running out of credits while waiting: "Ended: out of credits" with what to do next', async (t) => {
+  const { sim, client } = await apiFixture(t, { credits: 30, coldStartMs: 3_600_000 });
+  const rent = await client.rent({ gpu_model: 'rtx3080' }); // 5 credits a minute
+  let advanced = false;
+  const e = await client
+    .waitUntilReady(rent.pod_id, {
+      ...FAST,
+      onProgress: () => {
+        if (!advanced) {
+          advanced = true;
+          void sim.clock.advance(10 * 60_000);
+        }
+      },
+    })
+    .catch((x: unknown) => x);
+  assert.ok(e instanceof PodEndedError, String(e));
+  assert.equal(e.endReason, 'out_of_credits');
+  assert.equal(e.label, 'Ended: out of credits');
+  assert.match(e.nextAction, /^Top up your credits/);
+});
