@@ -118,6 +118,21 @@ describe('bastion end to end through startSimulator', () => {
     assert.equal((await api('GET', `/pods/${podId}`)).body.end_reason, 'returned');
   });
 
+  it('SSH activity resets the idle clock', async () => {
+    const k = newKey('k-idle');
+    const rent = await rentReady({ gpu_model: 'v100', ssh_pubkey: k.pub });
+    const id = rent.pod_id as string;
+    await sim.clock.advance(13 * 3600_000);
+    const warned = (await api('GET', `/pods/${id}`)).body;
+    assert.equal(warned.idle_warning, true);
+    assert.ok((warned.idle_seconds as number) >= 13 * 3600);
+    const r = await ssh(k.path, 'true');
+    assert.equal(r.code, 0, r.stderr);
+    const after = (await api('GET', `/pods/${id}`)).body;
+    assert.equal(after.idle_warning, false);
+    assert.equal(after.idle_seconds, 0);
+  });
+
   it('a server-minted private key works with OpenSSH', async () => {
     const rent = await rentReady({ gpu_model: 'rtx3080' });
     const access = rent.ssh_access as { private_key: string; ssh_port: number; ssh_user: string };
