@@ -33,12 +33,12 @@ function findTests(dir) {
 
 ensureSystemDeps();
 const results = [];
+let nodePassed = 0, nodeFailed = 0, e2ePassed = 0, e2eFailed = 0;
 const step = (name, status) => { results.push({ name, ok: status === 0 }); return status === 0; };
 
 if (!step('lint (tsc --noEmit)', run('lint: tsc --noEmit', 'npx', ['tsc', '-p', '.', '--noEmit']))) finish();
 if (!step('build (esbuild)', run('build: esbuild', 'node', ['esbuild.mjs']))) finish();
 
-let nodePassed = 0, nodeFailed = 0;
 if (!e2eOnly) {
   const files = only.length ? only : findTests('test');
   console.log(`\n▶ node tests: ${files.length} files`);
@@ -52,7 +52,6 @@ if (!e2eOnly) {
   step('node tests', r.status ?? 1);
 }
 
-let e2ePassed = 0, e2eFailed = 0;
 if (!unitOnly && existsSync('test/e2e/run.mjs')) {
   console.log('\n▶ VS Code tests (code-server): integration suite, UI journeys, demo --check');
   // Streamed (the run takes a while) and kept, for its `e2e: N passed, M failed` line.
