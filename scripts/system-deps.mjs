@@ -15,6 +15,9 @@ const NEEDED = [
   { pkg: 'unzip', probe: '/usr/bin/unzip' },
   { pkg: 'curl', probe: '/usr/bin/curl' },
   { pkg: 'jq', probe: '/usr/bin/jq' },
+  // The simulated pods' default image: a real python3 (pods.ts, pty-helper.py) and tmux.
+  { pkg: 'python3', probe: '/usr/bin/python3' },
+  { pkg: 'tmux', probe: '/usr/bin/tmux' },
 ];
 
 export function ensureSystemDeps(extra = []) {

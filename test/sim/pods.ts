@@ -110,7 +110,8 @@ class Pod implements PodHandle {
     private readonly init: ChildProcess,
     /** Host pid of the pod's PID 1. */
     private readonly initPid: number,
-    private readonly ns: string,
+    /** The pod's PID namespace (`pid:[inode]`). */
+    readonly ns: string,
     private readonly env: Record<string, string>,
     private readonly onGone: (p: Pod) => void,
   ) {
@@ -286,6 +287,8 @@ export const createPodRuntime: CreatePodRuntime = ({ stateDir }) => {
         ...spec.env,
         PATH: podPath(),
         HOME: '/workspace',
+        // Interactive shells must not drop dotfiles into the user's /workspace.
+        HISTFILE: '/tmp/.bash_history',
         LANG: process.env.LANG ?? 'C.UTF-8',
         SHELL: '/bin/bash',
         USER: 'root',
@@ -346,7 +349,6 @@ export const createPodRuntime: CreatePodRuntime = ({ stateDir }) => {
 
 /** For tests: host pids of every process of a pod (empty once destroyed). */
 export function hostPidsOfPod(handle: PodHandle): number[] {
-  const p = handle as unknown as { ns?: string };
-  return typeof p.ns === 'string' ? pidsInNs(p.ns) : [];
+  return handle instanceof Pod ? pidsInNs(handle.ns) : [];
 }
 

@@ -58,9 +58,10 @@ describe('bastion with real OpenSSH clients', () => {
   });
 
   it('serves an interactive shell through ssh -tt', async () => {
-    const { key } = await fx.rentPod('pod-tty');
+    const { key, handle } = await fx.rentPod('pod-tty');
     const r = await fx.run('ssh', [...fx.sshOpts(key), '-tt', DEST], { input: 'echo hi; tty; stty size; exit\n' });
     assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(readdirSync(handle.workspaceDir), [], 'an interactive shell leaves no dotfiles in /workspace');
     assert.match(r.stdout, /[\r\n]hi\r\n/);
     assert.match(r.stdout, /\/dev\/pts\/\d+\r\n/);
     assert.match(r.stdout, /\r\n\d+ \d+\r\n/);

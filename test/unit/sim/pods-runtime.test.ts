@@ -68,6 +68,16 @@ describe('pod runtime', () => {
     assert.equal(out, 'tok=\nKGPU_API_TOKEN=kgpu_pod_pod-a.sig\n');
   });
 
+  it('runs tmux detached sessions that outlive the command', async () => {
+    const r = await exec(a, ['sh', '-c', 'command -v tmux >/dev/null || exit 99; tmux new -d -s train "echo from-tmux > /tmp/tmux.out; sleep 30"; echo started']);
+    if (r.exit_code === 99) return; // tmux not installed on this machine (system-deps installs it)
+    assert.equal(r.stdout, 'started\n', r.stderr);
+    await waitFor('the tmux job', async () => (await exec(a, ['cat', '/tmp/tmux.out'])).stdout === 'from-tmux\n');
+    const ls = await exec(a, ['tmux', 'ls']);
+    assert.match(ls.stdout, /^train:/);
+    await exec(a, ['tmux', 'kill-server']);
+  });
+
   it('exec: argv without a shell, stdin, exit codes, missing commands', async () => {
     const argv = await exec(a, ['printf', '%s|', 'a b', '$HOME', '*']);
     assert.equal(argv.stdout, 'a b|$HOME|*|');
