@@ -12,7 +12,8 @@
  *   wpid           the wrapper's pid (alive ⇔ the job has not finished recording)
  *   pid, pgid      the job's process; it leads its own session and process group, so
  *                  `kill -- -<pgid>` reaches the job and every child it spawned, never the wrapper
- *   started_at     pod clock, ms since the epoch
+ *   started_at     pod clock, ms since the epoch (written beside the job's start)
+ *   oom_before     the memory cgroup's oom_kill count at start, when readable
  *   stop_requested written by stopJob before it signals the group (so a KILL is known to be ours)
  *   ended_at       pod clock, ms; then exactly one of
  *   exit_code | signal   ("KILL", "TERM", …) — the end marker, written last
@@ -49,13 +50,15 @@ ${PRELUDE}
 oomc() { for f in /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control; do
   if [ -r "$f" ]; then sed -n 's/^oom_kill //p' "$f" 2>/dev/null; return; fi; done; }
 w wpid $$
-w started_at "$(now)"
-ob=$(oomc)
-setsid sh -c 'd=$1; printf "%s\n" $$ > "$d/.pgid.tmp" && cp "$d/.pgid.tmp" "$d/.pid.tmp" && mv -f "$d/.pid.tmp" "$d/pid" && mv -f "$d/.pgid.tmp" "$d/pgid"
+# Start time and the cgroup's OOM-kill count are recorded beside the job, not before it, so the
+# first log line is not delayed by them.
+{ w started_at "$(now)"; o=$(oomc); [ -n "$o" ] && w oom_before "$o"; } &
+setsid sh -c 'd=$1; printf "%s\n" $$ > "$d/pid"; printf "%s\n" $$ > "$d/.pgid.tmp" && mv -f "$d/.pgid.tmp" "$d/pgid"
 cd "$2" || { echo "kgpu: cannot enter the working directory $2" >&2; exit 127; }
 exec sh -c "$3"' kgpu-job-cmd "$d" "$3" "$4" < /dev/null >> "$d/log" 2>&1
 rc=$?
-oa=$(oomc)
+wait
+ob=$(r "$d/oom_before"); oa=$(oomc)
 w ended_at "$(now)"
 if [ -n "$ob" ] && [ -n "$oa" ] && [ "$oa" -gt "$ob" ] 2>/dev/null; then w oom $((oa - ob)); fi
 if [ "$rc" -gt 128 ] && [ "$rc" -le 192 ] && s=$(kill -l $((rc - 128)) 2>/dev/null) && [ -n "$s" ]; then w signal "$s"; else w exit_code "$rc"; fi
@@ -130,19 +133,28 @@ emit
  */
 export const FOLLOW_SCRIPT = String.raw`id=$2; d=$1/$2; off=$3
 ${PRELUDE}
+# The start command creates the log before it launches the wrapper: wait for the log only.
 i=0
-while [ ! -f "$d/wpid" ] && ! ended; do
-  [ $i -ge 1500 ] && { printf 'No job at %s.\n' "$d" >&2; exit 3; }
-  sleep 0.02; i=$((i + 1))
+while [ ! -f "$d/log" ]; do
+  [ $i -ge 3000 ] && { printf 'No job at %s.\n' "$d" >&2; exit 3; }
+  sleep 0.01; i=$((i + 1))
 done
-wp=$(r "$d/wpid")
-if ! ended && [ -n "$wp" ] && alive "$wp"; then
-  # tail --pid watches a child of ours (which this shell reaps at once) rather than the wrapper:
-  # an orphaned wrapper can linger as a zombie when the pod's init is slow to reap.
-  ( while ! ended && alive "$wp"; do sleep 0.05; done ) & k=$!
-  tail -c "+$((off + 1))" -s 0.1 --pid="$k" -f -- "$d/log" 2>/dev/null
-else
+if ended; then
   tail -c "+$((off + 1))" -- "$d/log" 2>/dev/null
+else
+  # tail --pid watches a child of ours (which this shell reaps at once) rather than the wrapper:
+  # an orphaned wrapper can linger as a zombie when the pod's init is slow to reap. The child
+  # exits once the end marker is there, or the wrapper is gone without writing one.
+  (
+    i=0; while [ ! -f "$d/wpid" ] && ! ended && [ $i -lt 1000 ]; do sleep 0.01; i=$((i + 1)); done
+    wp=$(r "$d/wpid"); [ -n "$wp" ] || exit 0
+    # Poll the end marker every 50 ms for 2 s, then every 0.5 s; the wrapper's liveness every 10th.
+    i=0; while ! ended; do
+      if [ $((i % 10)) -eq 9 ]; then alive "$wp" || break; fi
+      if [ $i -lt 40 ]; then sleep 0.05; else sleep 0.5; fi; i=$((i + 1))
+    done
+  ) & k=$!
+  tail -c "+$((off + 1))" -s 0.1 --pid="$k" -f -- "$d/log" 2>/dev/null
 fi
 printf 'KGPU-JOB ' >&2; emit >&2
 `;

@@ -59,6 +59,8 @@ export interface StartJobSpec extends JobsLocation {
   env?: Record<string, string>;
   /** A label for the UI (default: the command, shortened). */
   name?: string;
+  /** The job id to use (from newJobId()), so a follower can be opened before startJob resolves. */
+  id?: string;
   signal?: AbortSignal;
 }
 
@@ -107,7 +109,8 @@ export async function startJob(pod: PodCommands, spec: StartJobSpec): Promise<Jo
     if (v.includes('\0')) throw new JobError(`The value of ${k} contains a NUL character.`);
     envArgs.push(`${k}=${v}`);
   }
-  const id = newJobId();
+  const id = spec.id ?? newJobId();
+  assertJobId(id);
   const createdAt = Date.now();
   const name = spec.name ?? (command.length > 60 ? command.slice(0, 57) + '...' : command);
   const meta = JSON.stringify({ id, name, command, cwd, createdAt });

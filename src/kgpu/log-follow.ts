@@ -9,7 +9,7 @@
 import type { PodCommands } from './pod-commands';
 import { quoteArgv } from './shell-quote';
 import { FOLLOW_SCRIPT } from './job-wrapper';
-import { assertJobId, DEFAULT_JOBS_ROOT, JobError, JobNotFoundError, parseJobLine, type JobInfo, type JobsLocation } from './jobs';
+import { assertJobId, DEFAULT_JOBS_ROOT, JobError, JobNotFoundError, newJobId, parseJobLine, startJob, type JobInfo, type JobsLocation, type StartJobSpec } from './jobs';
 import { BastionUnreachableError, ChannelRefusedError, ConnectionLostError, SshAbortedError } from './ssh-errors';
 
 export interface FollowLogOptions extends JobsLocation {
@@ -107,4 +107,32 @@ export async function followLog(pod: PodCommands, jobId: string, options: Follow
       await delay(Math.min(2000, 50 * 2 ** (failuresInARow - 1)), signal);
     }
   }
+}
+
+export interface StartedAndFollowed {
+  id: string;
+  /** Resolves when the job is launched (milliseconds). */
+  started: Promise<JobInfo>;
+  /** Resolves when the job has ended and its log is drained; rejects if the start failed. */
+  followed: Promise<FollowLogResult>;
+}
+
+/**
+ * The fast path for "run": launch the job and open the log follower at the same time, on two
+ * connections (the follower waits for the job to appear), so the first log line is not delayed by
+ * the start's round trip.
+ */
+export function startAndFollow(pod: PodCommands, spec: StartJobSpec, follow: FollowLogOptions): StartedAndFollowed {
+  const id = spec.id ?? newJobId();
+  const startAbort = new AbortController();
+  const followSignal = follow.signal ? AbortSignal.any([follow.signal, startAbort.signal]) : startAbort.signal;
+  const started = startJob(pod, { ...spec, id, jobsRoot: spec.jobsRoot ?? follow.jobsRoot });
+  // If the start fails, stop the follower (which would otherwise wait for a job that never comes).
+  started.catch(() => startAbort.abort());
+  const following = followLog(pod, id, { ...follow, jobsRoot: follow.jobsRoot ?? spec.jobsRoot, signal: followSignal });
+  const followed = following.catch(async (e: unknown) => {
+    if (startAbort.signal.aborted) await started; // rethrows the start's error
+    throw e;
+  });
+  return { id, started, followed };
 }

@@ -1,0 +1,41 @@
+/**
+ * Helpers for the jobs/sync tests: a pod behind the simulator's real bastion (pod-fixture.ts),
+ * PodCommands over the real SSH layer, and bounded condition polling (no sleeps as sync).
+ */
+import { podCommands, type PodCommands } from '../../../src/kgpu/pod-commands';
+import { startPodFixture, type PodFixture } from './pod-fixture';
+
+export interface JobsPod {
+  fixture: PodFixture;
+  /** A fresh connector each call (as a new editor window / reload would have). */
+  commands(): PodCommands;
+  /** Run a shell command line in the pod; stdout as text; throws on a non-zero exit. */
+  sh(line: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startJobsPod(): Promise<JobsPod> {
+  const fixture = await startPodFixture();
+  const commands = (): PodCommands => podCommands(fixture.connector());
+  return {
+    fixture,
+    commands,
+    async sh(line) {
+      const r = await commands().exec(line);
+      if (r.exitCode !== 0) throw new Error(`pod command failed (${r.exitCode ?? r.signal}): ${line}\n${r.stderr.toString()}`);
+      return r.stdout.toString('utf8');
+    },
+    stop: () => fixture.stop(),
+  };
+}
+
+/** Poll `check` until it returns a value other than undefined/false, or fail after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
