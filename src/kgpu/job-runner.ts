@@ -1,0 +1,586 @@
+/**
+ * "Run Active File on GPU" without the editor: sync a local folder (or use a file already in the
+ * pod), start the script as a detached job and follow its log — the follower is opened FIRST,
+ * before the sync, and waits in the pod for the job to appear, so its connection set-up overlaps
+ * the sync and the start and the first log line arrives one hop after the script prints it.
+ *
+ * The runner also keeps the jobs of each pod (for the Rentals view), their log streams with the
+ * offsets reached (persisted, so a new instance after a window reload resumes exactly there:
+ * nothing lost, nothing repeated), stop / re-run, and what becomes of running jobs when their pod
+ * ends. `runFile()` is the one code path the editor command and the benchmark both call.
+ */
+import path from 'node:path';
+import { Emitter, type Event } from './emitter';
+import { isJobEnded, jobStatus, listJobs, newJobId, startJob, statusAfterPodEnded, stopJob, type JobInfo, type JobStatus } from './jobs';
+import { followLog, type FollowLogResult } from './log-follow';
+import type { PodCommands } from './pod-commands';
+import { quote, quoteArgv } from './shell-quote';
+import { SshAbortedError } from './ssh-errors';
+import { syncUp, type SyncProgress, type SyncResult } from './sync';
+
+/** Where the file to run lives. */
+export type RunTarget =
+  /** A file in a local folder: the folder is synced to `<remoteRoot>/<folder name>` first. */
+  | { kind: 'local'; folder: string; file: string }
+  /** A file already in the pod (a kgpu:// editor): run in place. */
+  | { kind: 'pod'; path: string };
+
+/** Everything needed to (re-)run a file; JSON, so it survives a reload. */
+export interface RunRecipe {
+  target: RunTarget;
+  /** kgpu.python — a command prefix, e.g. "python" or "uv run python". */
+  python: string;
+  args: readonly string[];
+  env: Record<string, string>;
+  /** kgpu.syncExclude (gitignore syntax). */
+  exclude?: readonly string[];
+  /** Parent folder of synced folders in the pod (default /workspace). */
+  remoteRoot?: string;
+}
+
+export interface RunFileSpec extends RunRecipe {
+  podId: string;
+  /** Each log chunk, in order, from byte 0 (the log panel). */
+  onData?(chunk: Buffer, offset: number): void | Promise<void>;
+  onSyncProgress?(p: SyncProgress): void;
+  /** Called before each reconnect of the log follower after a dropped connection. */
+  onReconnect?(info: { attempt: number; offset: number; error: Error }): void;
+  signal?: AbortSignal;
+}
+
+export interface RunPlan {
+  /** The shell command line the job runs. */
+  command: string;
+  /** Working directory in the pod. */
+  cwd: string;
+  /** Pod folder the local folder is synced to (local targets only). */
+  remoteDir?: string;
+  /** The script as given to python (relative to cwd). */
+  script: string;
+  /** A short label: "train.py --epochs 3". */
+  name: string;
+}
+
+export interface RunHandle {
+  podId: string;
+  jobId: string;
+  plan: RunPlan;
+  /** The sync's result (undefined for a file already in the pod); rejects when the sync fails. */
+  synced: Promise<SyncResult | undefined>;
+  /** Resolves when the job is launched. */
+  started: Promise<JobInfo>;
+  /** Milliseconds from the runFile() call to the first log byte delivered; undefined when the job
+   *  ended without output (or the run failed before any). */
+  firstByte: Promise<number | undefined>;
+  /** The follow's end: the job has ended and its log is drained. Rejects if the sync or start failed. */
+  done: Promise<FollowLogResult>;
+  /** The log stream feeding onData. */
+  stream: LogStream;
+}
+
+export interface LogStream {
+  readonly podId: string;
+  readonly jobId: string;
+  /** Offset just after the last chunk delivered. */
+  readonly offset: number;
+  readonly done: Promise<FollowLogResult>;
+  /** Stop following (the user closed the panel): the job goes on; the stored offset is dropped. */
+  close(): void;
+}
+
+export interface OpenLogOptions {
+  /** A byte offset, 'stored' (where the last stream for this job stopped, else 0) or 'end' (only new output). */
+  from?: number | 'stored' | 'end';
+  onData(chunk: Buffer, offset: number): void | Promise<void>;
+  onReconnect?(info: { attempt: number; offset: number; error: Error }): void;
+  signal?: AbortSignal;
+}
+
+/** A VS Code Memento has this shape (workspaceState); tests pass a Map-backed one. */
+export interface KeyValueStore {
+  get<T>(key: string): T | undefined;
+  update(key: string, value: unknown): unknown;
+}
+
+export interface TrackedJob {
+  readonly podId: string;
+  info: JobInfo;
+  /** How to run it again the way it was run (jobs started from this editor). */
+  recipe?: RunRecipe;
+  /** The pod's end reason when the job ended with its pod. */
+  podEndReason?: string;
+}
+
+export interface JobEndEvent {
+  job: TrackedJob;
+  previous: JobStatus;
+}
+
+export interface JobRunnerOptions {
+  /** Commands for a pod (each call a fresh connection: the bastion is single-channel). */
+  commands(podId: string): Promise<PodCommands>;
+  /** Offsets, open streams and recipes survive a reload here (workspaceState). */
+  store?: KeyValueStore;
+  /** Where syncUp keeps its local hash cache (global storage). */
+  syncStateDir?: string;
+  /** How often running jobs without an open log stream are polled for their status (default 5 000 ms; 0 = never). */
+  pollMs?: number;
+  /** Where job directories live in the pod (tests). */
+  jobsRoot?: string;
+}
+
+export class RunError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+const STREAMS_KEY = 'kgpu.jobs.streams';
+const RECIPES_KEY = 'kgpu.jobs.recipes';
+const MAX_RECIPES = 200;
+const DEFAULT_REMOTE_ROOT = '/workspace';
+
+function jobKey(podId: string, jobId: string): string {
+  return `${podId}/${jobId}`;
+}
+
+/** What running a target means: the command line, its working directory, the sync folder. */
+export function planRun(recipe: RunRecipe): RunPlan {
+  const python = recipe.python.trim() || 'python';
+  const args = recipe.args.length ? ' ' + quoteArgv(recipe.args) : '';
+  const label = (script: string): string => {
+    const n = [path.posix.basename(script), ...recipe.args].join(' ');
+    return n.length > 60 ? n.slice(0, 57) + '...' : n;
+  };
+  if (recipe.target.kind === 'pod') {
+    const p = recipe.target.path;
+    if (!p.startsWith('/')) throw new RunError(`The pod path must be absolute (got "${p}").`);
+    const cwd = path.posix.dirname(p);
+    const script = path.posix.basename(p);
+    return { command: `${python} ${quote(script)}${args}`, cwd, script, name: label(script) };
+  }
+  const { folder, file } = recipe.target;
+  const rel = path.relative(folder, file);
+  if (!rel || rel.startsWith('..') || path.isAbsolute(rel)) throw new RunError(`${file} is not inside the folder ${folder}.`);
+  const script = rel.split(path.sep).join('/');
+  const folderName = path.basename(path.resolve(folder));
+  if (!folderName || folderName === '.' || folderName === '..') throw new RunError(`Cannot sync the folder ${folder}: it has no name to use in the pod.`);
+  const root = (recipe.remoteRoot ?? DEFAULT_REMOTE_ROOT).replace(/\/+$/, '') || '/';
+  const remoteDir = path.posix.join(root, folderName);
+  return { command: `${python} ${quote(script)}${args}`, cwd: remoteDir, remoteDir, script, name: label(script) };
+}
+
+function linkedAbort(signal: AbortSignal | undefined): AbortController {
+  const c = new AbortController();
+  if (signal?.aborted) c.abort();
+  else signal?.addEventListener('abort', () => c.abort(), { once: true });
+  return c;
+}
+
+export class JobRunner {
+  private readonly byPod = new Map<string, Map<string, TrackedJob>>();
+  private readonly streams = new Set<StreamImpl>();
+  private readonly changeEmitter = new Emitter<string>();
+  private readonly endEmitter = new Emitter<JobEndEvent>();
+  /** Fires with a pod id when that pod's job list or a job's state changed. */
+  readonly onDidChange: Event<string> = this.changeEmitter.event;
+  /** Fires when a job we knew as running has ended (incl. with its pod). */
+  readonly onDidEnd: Event<JobEndEvent> = this.endEmitter.event;
+  private readonly timer: ReturnType<typeof setInterval> | undefined;
+  private polling = false;
+  private disposed = false;
+
+  constructor(private readonly options: JobRunnerOptions) {
+    const pollMs = options.pollMs ?? 5000;
+    if (pollMs > 0) {
+      this.timer = setInterval(() => void this.poll(), pollMs);
+      this.timer.unref?.();
+    }
+  }
+
+  /** The pod's jobs, newest first. */
+  jobs(podId: string): TrackedJob[] {
+    return [...(this.byPod.get(podId)?.values() ?? [])].sort((a, b) => (a.info.id < b.info.id ? 1 : a.info.id > b.info.id ? -1 : 0));
+  }
+
+  get(podId: string, jobId: string): TrackedJob | undefined {
+    return this.byPod.get(podId)?.get(jobId);
+  }
+
+  /** Every tracked job still running, across pods. */
+  runningJobs(): TrackedJob[] {
+    const out: TrackedJob[] = [];
+    for (const m of this.byPod.values()) for (const j of m.values()) if (!isJobEnded(j.info.status)) out.push(j);
+    return out;
+  }
+
+  /** True when a log stream is open for this job (a panel shows it). */
+  isStreaming(podId: string, jobId: string): boolean {
+    for (const s of this.streams) if (s.podId === podId && s.jobId === jobId) return true;
+    return false;
+  }
+
+  /** Re-read the pod's jobs (listJobs, one round trip). */
+  async refresh(podId: string, signal?: AbortSignal): Promise<TrackedJob[]> {
+    const pod = await this.options.commands(podId);
+    const infos = await listJobs(pod, { jobsRoot: this.options.jobsRoot, signal });
+    const recipes = this.options.store?.get<Record<string, RunRecipe>>(RECIPES_KEY) ?? {};
+    let m = this.byPod.get(podId);
+    if (!m) this.byPod.set(podId, (m = new Map()));
+    const seen = new Set<string>();
+    for (const info of infos) {
+      seen.add(info.id);
+      const known = m.get(info.id);
+      if (known) this.update(known, info);
+      else m.set(info.id, { podId, info, recipe: recipes[jobKey(podId, info.id)] });
+    }
+    for (const id of [...m.keys()]) if (!seen.has(id)) m.delete(id);
+    this.changeEmitter.fire(podId);
+    return this.jobs(podId);
+  }
+
+  /**
+   * Jobs of this pod whose log stream was open when the previous instance went away (a window
+   * reload) and that still have output to show, with the offset to resume from. Call after refresh().
+   */
+  resumable(podId: string): { job: TrackedJob; offset: number }[] {
+    const stored = this.options.store?.get<Record<string, number>>(STREAMS_KEY) ?? {};
+    const out: { job: TrackedJob; offset: number }[] = [];
+    for (const job of this.jobs(podId)) {
+      const offset = stored[jobKey(podId, job.info.id)];
+      if (offset === undefined || this.isStreaming(podId, job.info.id)) continue;
+      if (!isJobEnded(job.info.status) || offset < job.info.logSize) out.push({ job, offset });
+      else this.storeOffset(podId, job.info.id, undefined);
+    }
+    return out.reverse();
+  }
+
+  /** Sync (local files), start and follow — see the file comment. Returns at once. */
+  runFile(spec: RunFileSpec): RunHandle {
+    const t0 = performance.now();
+    const plan = planRun(spec);
+    const recipe: RunRecipe = { target: spec.target, python: spec.python, args: [...spec.args], env: { ...spec.env }, exclude: spec.exclude ? [...spec.exclude] : undefined, remoteRoot: spec.remoteRoot };
+    return this.launch(spec.podId, plan, recipe, spec, t0, async (pod, signal) => {
+      if (spec.target.kind !== 'local' || !plan.remoteDir) return undefined;
+      try {
+        return await syncUp(pod, spec.target.folder, plan.remoteDir, { exclude: spec.exclude, stateDir: this.options.syncStateDir, signal, onProgress: spec.onSyncProgress });
+      } catch (e) {
+        if (e instanceof SshAbortedError) throw e;
+        throw new RunError(`Could not sync ${spec.target.folder} to ${plan.remoteDir}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
+    });
+  }
+
+  /** Run a job again: the same recipe (re-synced) when we know it, else the same command line in the same folder. */
+  rerun(podId: string, jobId: string, sink: Pick<RunFileSpec, 'onData' | 'onSyncProgress' | 'onReconnect' | 'signal'> = {}): RunHandle {
+    const job = this.get(podId, jobId);
+    if (!job) throw new RunError(`Job ${jobId} is not known on pod ${podId}; refresh the Rentals view.`);
+    if (job.recipe) return this.runFile({ ...job.recipe, ...sink, podId });
+    if (!job.info.command || !job.info.cwd) throw new RunError(`Job ${jobId} has no recorded command to run again.`);
+    const plan: RunPlan = { command: job.info.command, cwd: job.info.cwd, script: job.info.command, name: job.info.name };
+    return this.launch(podId, plan, undefined, sink, performance.now(), async () => undefined);
+  }
+
+  private launch(
+    podId: string,
+    plan: RunPlan,
+    recipe: RunRecipe | undefined,
+    spec: Pick<RunFileSpec, 'onData' | 'onReconnect' | 'signal'> & { env?: Record<string, string> },
+    t0: number,
+    prepare: (pod: PodCommands, signal: AbortSignal) => Promise<SyncResult | undefined>,
+  ): RunHandle {
+    const jobId = newJobId();
+    const abort = linkedAbort(spec.signal);
+    let resolveFirst!: (ms: number | undefined) => void;
+    const firstByte = new Promise<number | undefined>((r) => (resolveFirst = r));
+    const podCommands = this.options.commands(podId);
+    podCommands.catch(() => undefined);
+
+    // 1. The follower first: it waits in the pod for the job directory.
+    const stream = this.openStream(podId, jobId, 0, {
+      onData: (chunk, offset) => {
+        resolveFirst(performance.now() - t0);
+        return spec.onData?.(chunk, offset);
+      },
+      onReconnect: spec.onReconnect,
+      signal: abort.signal,
+    });
+    // 2. Sync, then 3. start.
+    const synced = podCommands.then((pod) => prepare(pod, abort.signal));
+    const started = synced.then(async () => {
+      const pod = await podCommands;
+      const info = await startJob(pod, { command: plan.command, cwd: plan.cwd, env: recipe?.env ?? spec.env, name: plan.name, id: jobId, jobsRoot: this.options.jobsRoot, signal: abort.signal });
+      this.track(podId, info, recipe);
+      return info;
+    });
+    // A failed sync/start ends the follower (which would wait for a job that never comes) with that error.
+    const failure = started.then(
+      () => undefined,
+      (e: unknown) => {
+        abort.abort();
+        return e;
+      },
+    );
+    const done = stream.done.then(
+      (r) => r,
+      async (e: unknown) => {
+        const startError = await failure;
+        throw startError ?? e;
+      },
+    );
+    done.then(
+      () => resolveFirst(undefined),
+      () => resolveFirst(undefined),
+    );
+    synced.catch(() => undefined);
+    started.catch(() => undefined);
+    return { podId, jobId, plan, synced, started, firstByte, done, stream };
+  }
+
+  /** Follow a job's log from an offset, into `onData`. */
+  openLog(podId: string, jobId: string, options: OpenLogOptions): LogStream {
+    const from = options.from ?? 0;
+    if (typeof from === 'number') return this.openStream(podId, jobId, from, options);
+    if (from === 'stored') return this.openStream(podId, jobId, this.storedOffset(podId, jobId) ?? 0, options);
+    // 'end': the log's size now.
+    const deferred = (async () => {
+      const pod = await this.options.commands(podId);
+      const info = await jobStatus(pod, jobId, { jobsRoot: this.options.jobsRoot, signal: options.signal });
+      return info.logSize;
+    })();
+    return new DeferredStream(podId, jobId, deferred, (offset) => this.openStream(podId, jobId, offset, options));
+  }
+
+  private openStream(podId: string, jobId: string, fromOffset: number, options: Pick<OpenLogOptions, 'onData' | 'onReconnect' | 'signal'>): StreamImpl {
+    const s = new StreamImpl(podId, jobId, fromOffset, options.signal, (offset, forget) => this.storeOffset(podId, jobId, forget ? undefined : offset));
+    this.streams.add(s);
+    this.storeOffset(podId, jobId, fromOffset);
+    const run = (async () => {
+      const pod = await this.options.commands(podId);
+      return followLog(pod, jobId, {
+        fromOffset,
+        jobsRoot: this.options.jobsRoot,
+        signal: s.signal,
+        onReconnect: options.onReconnect,
+        onData: (chunk, offset) => {
+          s.delivered(offset);
+          return options.onData(chunk, offset);
+        },
+      });
+    })();
+    s.done = run.then(
+      (r) => {
+        this.streams.delete(s);
+        // Drained to the end of an ended job: nothing left to resume.
+        s.finish(true);
+        this.track(podId, r.job);
+        return r;
+      },
+      (e: unknown) => {
+        this.streams.delete(s);
+        s.finish(s.closedByUser);
+        throw e;
+      },
+    );
+    s.done.catch(() => undefined);
+    return s;
+  }
+
+  private storedOffset(podId: string, jobId: string): number | undefined {
+    return this.options.store?.get<Record<string, number>>(STREAMS_KEY)?.[jobKey(podId, jobId)];
+  }
+
+  private storeOffset(podId: string, jobId: string, offset: number | undefined): void {
+    const store = this.options.store;
+    if (!store) return;
+    const all = { ...(store.get<Record<string, number>>(STREAMS_KEY) ?? {}) };
+    const k = jobKey(podId, jobId);
+    if (offset === undefined) {
+      if (!(k in all)) return;
+      delete all[k];
+    } else {
+      if (all[k] === offset) return;
+      all[k] = offset;
+    }
+    void store.update(STREAMS_KEY, all);
+  }
+
+  private storeRecipe(podId: string, jobId: string, recipe: RunRecipe): void {
+    const store = this.options.store;
+    if (!store) return;
+    const all = { ...(store.get<Record<string, RunRecipe>>(RECIPES_KEY) ?? {}) };
+    all[jobKey(podId, jobId)] = recipe;
+    const keys = Object.keys(all);
+    // Job ids sort by start time: keep the newest.
+    if (keys.length > MAX_RECIPES) for (const k of keys.sort((a, b) => (a.split('/')[1] < b.split('/')[1] ? -1 : 1)).slice(0, keys.length - MAX_RECIPES)) delete all[k];
+    void store.update(RECIPES_KEY, all);
+  }
+
+  private track(podId: string, info: JobInfo, recipe?: RunRecipe): void {
+    let m = this.byPod.get(podId);
+    if (!m) this.byPod.set(podId, (m = new Map()));
+    const known = m.get(info.id);
+    if (recipe) this.storeRecipe(podId, info.id, recipe);
+    if (known) {
+      if (recipe) known.recipe = recipe;
+      this.update(known, info);
+    } else {
+      m.set(info.id, { podId, info, recipe });
+    }
+    this.changeEmitter.fire(podId);
+  }
+
+  private update(job: TrackedJob, info: JobInfo): void {
+    const previous = job.info.status;
+    // A status read that raced the end (started → running after ended) must not revive a job.
+    if (isJobEnded(previous) && !isJobEnded(info.status)) return;
+    job.info = { ...info, name: info.name || job.info.name };
+    if (!isJobEnded(previous) && isJobEnded(info.status)) this.endEmitter.fire({ job, previous });
+  }
+
+  /** Stop a job: SIGTERM to its process group, SIGKILL after `graceMs`. Resolves with its end. */
+  async stop(podId: string, jobId: string, options: { graceMs?: number; signal?: AbortSignal } = {}): Promise<JobInfo> {
+    const pod = await this.options.commands(podId);
+    const info = await stopJob(pod, jobId, { jobsRoot: this.options.jobsRoot, graceMs: options.graceMs, signal: options.signal });
+    this.track(podId, info);
+    return info;
+  }
+
+  /** The pod ended: its running jobs end with it (out of memory when it was evicted for OOM). */
+  podEnded(podId: string, endReason: string): TrackedJob[] {
+    const ended: TrackedJob[] = [];
+    for (const job of this.byPod.get(podId)?.values() ?? []) {
+      if (isJobEnded(job.info.status)) continue;
+      const previous = job.info.status;
+      job.info = { ...job.info, status: statusAfterPodEnded(previous, endReason) };
+      job.podEndReason = endReason;
+      ended.push(job);
+      this.endEmitter.fire({ job, previous });
+    }
+    for (const s of [...this.streams]) if (s.podId === podId) s.abort();
+    if (ended.length) this.changeEmitter.fire(podId);
+    return ended;
+  }
+
+  /** Forget a pod's jobs (it was cleared from the view). */
+  forgetPod(podId: string): void {
+    if (this.byPod.delete(podId)) this.changeEmitter.fire(podId);
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling || this.disposed) return;
+    this.polling = true;
+    try {
+      const pods = new Set<string>();
+      for (const j of this.runningJobs()) if (!this.isStreaming(j.podId, j.info.id)) pods.add(j.podId);
+      await Promise.all([...pods].map((p) => this.refresh(p).catch(() => undefined)));
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** Stops every stream (their offsets stay stored, for the next instance) and the polling. */
+  dispose(): void {
+    this.disposed = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const s of [...this.streams]) s.abort();
+    this.streams.clear();
+    this.changeEmitter.dispose();
+    this.endEmitter.dispose();
+  }
+}
+
+class StreamImpl implements LogStream {
+  private readonly controller: AbortController;
+  private current: number;
+  private finished = false;
+  closedByUser = false;
+  done!: Promise<FollowLogResult>;
+  private lastSave = 0;
+  private saveTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    readonly podId: string,
+    readonly jobId: string,
+    fromOffset: number,
+    signal: AbortSignal | undefined,
+    private readonly save: (offset: number, forget: boolean) => void,
+  ) {
+    this.controller = linkedAbort(signal);
+    this.current = fromOffset;
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get offset(): number {
+    return this.current;
+  }
+
+  /** A chunk ending at `offset` was handed to the consumer: remember it (throttled writes). */
+  delivered(offset: number): void {
+    this.current = offset;
+    const now = Date.now();
+    if (now - this.lastSave >= 250) {
+      this.lastSave = now;
+      this.save(offset, false);
+    } else if (!this.saveTimer) {
+      this.saveTimer = setTimeout(() => {
+        this.saveTimer = undefined;
+        if (this.finished) return;
+        this.lastSave = Date.now();
+        this.save(this.current, false);
+      }, 250);
+      this.saveTimer.unref?.();
+    }
+  }
+
+  finish(forget: boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    this.save(this.current, forget);
+  }
+
+  /** Stop following, keeping the offset stored (a reload). */
+  abort(): void {
+    this.controller.abort();
+  }
+
+  close(): void {
+    this.closedByUser = true;
+    this.controller.abort();
+  }
+}
+
+/** A stream whose start offset is known only after a round trip ('end'). */
+class DeferredStream implements LogStream {
+  private inner: LogStream | undefined;
+  private closed = false;
+  readonly done: Promise<FollowLogResult>;
+
+  constructor(
+    readonly podId: string,
+    readonly jobId: string,
+    offset: Promise<number>,
+    open: (offset: number) => LogStream,
+  ) {
+    this.done = offset.then((o) => {
+      if (this.closed) throw new SshAbortedError('Following the job log');
+      this.inner = open(o);
+      return this.inner.done;
+    });
+    this.done.catch(() => undefined);
+  }
+
+  get offset(): number {
+    return this.inner?.offset ?? 0;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.inner?.close();
+  }
+}
