@@ -364,6 +364,9 @@ export class JobRunner {
         signal: s.signal,
         onReconnect: options.onReconnect,
         onData: (chunk, offset) => {
+          // Nothing is handed on once the stream was stopped, so the stored offset is exactly
+          // what the consumer got.
+          if (s.signal.aborted) return;
           s.delivered(offset);
           return options.onData(chunk, offset);
         },
