@@ -117,6 +117,13 @@ class ByteReader {
     return out;
   }
 
+  /** Read and discard everything left (tar pads archives to a 10 KiB record). */
+  async drain(): Promise<void> {
+    this.buf = Buffer.alloc(0);
+    while (!this.done) await this.fill();
+    this.buf = Buffer.alloc(0);
+  }
+
   /** Pass n bytes on in chunks as they arrive. */
   async pipe(n: number, onChunk: (b: Buffer) => void | Promise<void>): Promise<void> {
     let left = n;
@@ -174,7 +181,12 @@ export async function readTar(source: AsyncIterable<Buffer>, onEntry: (e: TarEnt
   let longLink: string | undefined;
   for (;;) {
     const h = await r.read(BLOCK);
-    if (!h || h.every((x) => x === 0)) return;
+    if (!h) return;
+    if (h.every((x) => x === 0)) {
+      // End of archive: consume the padding after it so the producer can finish.
+      await r.drain();
+      return;
+    }
     const type = String.fromCharCode(h[156] || 0x30);
     let size = parseNum(h.subarray(124, 136));
     if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
