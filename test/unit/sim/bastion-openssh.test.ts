@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -109,6 +110,30 @@ describe('bastion with real OpenSSH clients', () => {
     assert.equal(rs.code, 0, rs.stderr);
     assert.deepEqual(readdirSync(dest).sort(), ['a.txt', 'sub']);
     assert.equal(sha256(readFileSync(join(dest, 'sub', 'b.bin'))), sha256(readFileSync(join(handle.workspaceDir, 'out', 'sub', 'b.bin'))));
+  });
+
+  it('sshfs mounts /workspace with -o sftp_server=… (where FUSE is available)', async (t) => {
+    if (!existsSync('/dev/fuse') || !existsSync('/usr/bin/sshfs')) {
+      t.skip('no FUSE or sshfs on this machine');
+      return;
+    }
+    const { key, handle } = await fx.rentPod('pod-sshfs');
+    writeFileSync(join(handle.workspaceDir, 'remote.txt'), 'from the pod');
+    const mnt = join(fx.dir, 'mnt');
+    mkdirSync(mnt);
+    const o = fx.sshOpts(key);
+    const opts = ['-p', String(fx.bastion.port), '-o', `IdentityFile=${key.path}`, '-o', 'sftp_server=/usr/lib/openssh/sftp-server'];
+    for (let i = 4; i < o.length; i += 2) opts.push('-o', o[i + 1]);
+    const m = await fx.run('sshfs', [`${DEST}:/workspace`, mnt, ...opts]);
+    assert.equal(m.code, 0, m.stderr);
+    try {
+      // Async fs only: the bastion answering the mount lives in this very event loop.
+      assert.equal(await readFile(join(mnt, 'remote.txt'), 'utf8'), 'from the pod');
+      await writeFile(join(mnt, 'local.txt'), 'from the mount');
+      assert.equal(readFileSync(join(handle.workspaceDir, 'local.txt'), 'utf8'), 'from the mount');
+    } finally {
+      await fx.run('fusermount', ['-u', '-z', mnt]);
+    }
   });
 
   it('refuses a second session through an OpenSSH ControlMaster', async () => {
