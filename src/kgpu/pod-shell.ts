@@ -58,6 +58,11 @@ export class PodShell {
     return this.current;
   }
 
+  /** Read through a method: the state changes across awaits, which TypeScript's narrowing ignores. */
+  private isClosed(): boolean {
+    return this.current === 'closed';
+  }
+
   private set(state: PodShellState): void {
     if (this.current === state) return;
     this.current = state;
@@ -76,11 +81,11 @@ export class PodShell {
       const connector = await this.options.connector();
       session = await shell(connector, { cols: this.cols, rows: this.rows, term: this.options.term, signal: abort.signal });
     } catch (e) {
-      if (attempt !== this.attempt || this.current === 'closed') return;
+      if (attempt !== this.attempt || this.isClosed()) return;
       await this.lost(e);
       return;
     }
-    if (attempt !== this.attempt || this.current === 'closed') {
+    if (attempt !== this.attempt || this.isClosed()) {
       session.close();
       return;
     }

@@ -29,7 +29,7 @@ test('command lines become argv with shell-like quoting; shell syntax is refused
   ] as const) {
     const r = parseCommandLine(line);
     assert.ok(r.error?.startsWith(what), `${line}: ${r.error}`);
-    assert.match(r.error, /bash -c '…'/);
+    assert.match(r.error ?? '', /bash -c '…'/);
   }
   assert.match(parseCommandLine('   ').error ?? '', /Type a command/);
 });
