@@ -66,9 +66,11 @@ interface CachedHash {
   sha256: string;
 }
 
-/** The local path → sha256 cache for one folder. */
+/** The local path → sha256 cache for one folder, and per sync target (pod + folder) a copy of
+ *  the manifest we last left there (so an edit can be sent in one round trip). */
 export class LocalHashCache {
   private entries = new Map<string, CachedHash>();
+  private targets = new Map<string, RemoteManifest>();
   private dirty = false;
 
   private constructor(private readonly file: string | undefined) {}
@@ -79,8 +81,17 @@ export class LocalHashCache {
     const key = createHash('sha256').update(path.resolve(localDir)).digest('hex').slice(0, 24);
     const c = new LocalHashCache(path.join(stateDir, `sync-hashes-${key}.json`));
     try {
-      const raw = JSON.parse(await fsp.readFile(c.file as string, 'utf8')) as { v?: number; files?: Record<string, [number, number, string]> };
+      const raw = JSON.parse(await fsp.readFile(c.file as string, 'utf8')) as {
+        v?: number;
+        files?: Record<string, [number, number, string]>;
+        targets?: Record<string, Record<string, [number, number, string]>>;
+      };
       if (raw.v === 1 && raw.files) for (const [p, [size, mtimeMs, sha256]] of Object.entries(raw.files)) c.entries.set(p, { size, mtimeMs, sha256 });
+      if (raw.v === 1 && raw.targets) {
+        for (const [t, m] of Object.entries(raw.targets)) {
+          c.targets.set(t, new Map(Object.entries(m).map(([p, [size, mtime, sha256]]) => [p, { size, mtime, sha256 }])));
+        }
+      }
     } catch {
       /* no cache yet, or unreadable: start empty */
     }
@@ -94,6 +105,17 @@ export class LocalHashCache {
 
   set(rel: string, size: number, mtimeMs: number, sha256: string): void {
     this.entries.set(rel, { size, mtimeMs, sha256 });
+    this.dirty = true;
+  }
+
+  /** What we last left in this target's manifest, if we have synced to it from here. */
+  snapshot(target: string): RemoteManifest | undefined {
+    return this.targets.get(target);
+  }
+
+  setSnapshot(target: string, m: RemoteManifest | undefined): void {
+    if (m) this.targets.set(target, new Map(m));
+    else this.targets.delete(target);
     this.dirty = true;
   }
 
@@ -111,9 +133,15 @@ export class LocalHashCache {
     if (!this.file || !this.dirty) return;
     const files: Record<string, [number, number, string]> = {};
     for (const [p, e] of this.entries) files[p] = [e.size, e.mtimeMs, e.sha256];
+    const targets: Record<string, Record<string, [number, number, string]>> = {};
+    for (const [t, m] of this.targets) {
+      const o: Record<string, [number, number, string]> = {};
+      for (const [p, e] of m) o[p] = [e.size, e.mtime, e.sha256];
+      targets[t] = o;
+    }
     await fsp.mkdir(path.dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${randomBytes(4).toString('hex')}.tmp`;
-    await fsp.writeFile(tmp, JSON.stringify({ v: 1, files }));
+    await fsp.writeFile(tmp, JSON.stringify({ v: 1, files, targets }));
     await fsp.rename(tmp, this.file);
     this.dirty = false;
   }

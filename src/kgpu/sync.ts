@@ -18,7 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
-import { constants as zlibConstants, createGzip, gzipSync } from 'node:zlib';
+import { createGzip, gzipSync } from 'node:zlib';
 import type { PodCommands } from './pod-commands';
 import { quoteArgv } from './shell-quote';
 import { SshAbortedError } from './ssh-errors';
@@ -42,9 +42,11 @@ export interface SyncUpOptions {
   /** Delete from the pod files that this sync once uploaded and that are now gone locally
    *  (default false: nothing is ever deleted in the pod). */
   deleteRemoved?: boolean;
-  /** Where to keep the local hash cache (e.g. the editor's global storage). Without it every
-   *  sync re-reads every file to hash it. */
+  /** Where to keep the local hash cache and the record of what each target holds (e.g. the
+   *  editor's global storage). Without it every sync re-reads every file and takes 2 round trips. */
   stateDir?: string;
+  /** Names the pod (e.g. its pod id) so the local record of what it holds is per pod. */
+  target?: string;
   signal?: AbortSignal;
   onProgress?(p: SyncProgress): void;
 }
@@ -59,7 +61,8 @@ export interface SyncResult {
   /** Everything written to the pod's stdin (after compression): the probe's path list, the tar
    *  stream with headers, padding and manifest lines. */
   wireBytes: number;
-  /** SSH execs used (1 when nothing changed, else 2). */
+  /** SSH execs used: 1 when nothing changed or when an edit could be sent and verified at once
+   *  (local state known), else 2 (3 when the pod's copy had changed under us). */
   roundTrips: number;
 }
 
@@ -78,6 +81,7 @@ exit 0
 `;
 
 const UPLOAD_SCRIPT = String.raw`R=$1; K=$1/.kgpu; S=$1/.kgpu/sync.$$
+if [ -f "$K/manifest.jsonl" ]; then had=1; else had=0; fi
 mkdir -p -- "$K" || exit 10
 find "$K" -maxdepth 1 -name 'sync.*' -mmin +120 -exec rm -rf {} + 2>/dev/null
 rm -rf -- "$S"; mkdir -- "$S" || exit 10
@@ -92,7 +96,9 @@ fi
 cd -- "$R" || exit 11
 if [ -f "$S/d" ]; then xargs -0 -r rm -f -- < "$S/d"; fi
 if [ -f "$S/M" ]; then mv -f -- "$S/M" "$K/manifest.jsonl"; elif [ -f "$S/m" ]; then cat -- "$S/m" >> "$K/manifest.jsonl"; fi
+if [ -f "$S/v" ]; then printf '%s\0' "$had"; xargs -0 -r stat --printf '%s %Y %n\0' -- < "$S/v" 2>/dev/null; fi
 rm -rf -- "$S"
+exit 0
 `;
 
 const PULL_SCRIPT = String.raw`cd -- "$1" 2>/dev/null && [ -e "$2" ] || { printf 'No such file or directory in the pod: %s\n' "$1/$2" >&2; exit 3; }
@@ -118,11 +124,16 @@ interface RemoteStat {
 
 function parseProbe(out: Buffer): { manifest: RemoteManifest; manifestLines: number; manifestExists: boolean; stats: Map<string, RemoteStat> } {
   const sep = out.indexOf(0);
-  const stats = new Map<string, RemoteStat>();
-  if (sep < 0) return { manifest: new Map(), manifestLines: 0, manifestExists: false, stats };
+  if (sep < 0) return { manifest: new Map(), manifestLines: 0, manifestExists: false, stats: new Map() };
   const text = out.subarray(0, sep).toString('utf8');
   const parsed = parseRemoteManifest(text);
-  let i = sep + 1;
+  return { manifest: parsed.entries, manifestLines: parsed.lines, manifestExists: text.length > 0, stats: parseStats(out, sep + 1) };
+}
+
+/** `stat --printf '%s %Y %n\0'` records from `from` on. */
+function parseStats(out: Buffer, from: number): Map<string, RemoteStat> {
+  const stats = new Map<string, RemoteStat>();
+  let i = from;
   while (i < out.length) {
     const z = out.indexOf(0, i);
     const rec = out.subarray(i, z < 0 ? out.length : z).toString('utf8');
@@ -132,7 +143,7 @@ function parseProbe(out: Buffer): { manifest: RemoteManifest; manifestLines: num
     if (a < 0 || b < 0) continue;
     stats.set(rec.slice(b + 1), { size: Number(rec.slice(0, a)), mtime: Number(rec.slice(a + 1, b)) });
   }
-  return { manifest: parsed.entries, manifestLines: parsed.lines, manifestExists: text.length > 0, stats };
+  return stats;
 }
 
 async function mapLimit<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
@@ -144,16 +155,109 @@ async function mapLimit<T>(items: readonly T[], limit: number, fn: (t: T) => Pro
 }
 
 /** Upload what changed in `localDir` to `remoteDir` in the pod. */
+interface UploadRound {
+  result: { newEntries: Map<string, RemoteEntry>; sentBytes: number; wireBytes: number };
+  /** With a verify list: whether the pod had a manifest before this round, and the stat of each listed path. */
+  verified?: { hadManifest: boolean; stats: Map<string, RemoteStat> };
+}
+
+/** One exec: the changed files (+ manifest lines, deletions, an optional list to stat after). */
+async function uploadRound(
+  pod: PodCommands,
+  remoteDir: string,
+  uploads: readonly LocalFile[],
+  deletes: readonly string[],
+  manifest: { kind: 'append' } | { kind: 'rewrite'; base: RemoteManifest },
+  verify: readonly string[] | undefined,
+  progress: (files: number, bytes: number) => void,
+  signal: AbortSignal | undefined,
+): Promise<UploadRound> {
+  const newEntries = new Map<string, RemoteEntry>();
+  let sentBytes = 0;
+  let wireBytes = 0;
+  const uploadBytes = uploads.reduce((n, f) => n + f.size, 0);
+
+  async function* tarBody(): AsyncGenerator<Buffer> {
+    let sentFiles = 0;
+    for (const f of uploads) {
+      yield tarHeader({ path: `f/${f.rel}`, size: f.size, mode: f.mode, mtime: mtimeSec(f) });
+      const h = createHash('sha256');
+      let sent = 0;
+      if (f.size > 0) {
+        for await (const chunk of fs.createReadStream(f.abs, { start: 0, end: f.size - 1, highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
+          h.update(chunk);
+          sent += chunk.length;
+          sentBytes += chunk.length;
+          yield chunk;
+          progress(sentFiles, sentBytes);
+        }
+      }
+      let sha = h.digest('hex');
+      if (sent < f.size) {
+        // The file shrank while we read it: keep the stream well-formed; the hash marks it stale
+        // so the next sync sends it again.
+        yield Buffer.alloc(f.size - sent);
+        sha = 'changed-during-upload';
+      }
+      yield padding(f.size);
+      newEntries.set(f.rel, { size: f.size, mtime: mtimeSec(f), sha256: sha });
+      sentFiles++;
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const members: Array<[string, Buffer]> = [];
+    if (manifest.kind === 'rewrite') {
+      const merged: RemoteManifest = new Map(manifest.base);
+      for (const [p, e] of newEntries) merged.set(p, e);
+      for (const p of deletes) merged.delete(p);
+      members.push(['M', Buffer.from(serializeRemoteManifest(merged), 'utf8')]);
+    } else {
+      const lines = [...newEntries].map(([p, e]) => manifestLine(p, e)).join('') + deletes.map((p) => manifestLine(p, null)).join('');
+      members.push(['m', Buffer.from(lines, 'utf8')]);
+    }
+    if (deletes.length > 0) members.push(['d', Buffer.from(deletes.map((p) => p + '\0').join(''), 'utf8')]);
+    if (verify) members.push(['v', Buffer.from(verify.map((p) => p + '\0').join(''), 'utf8')]);
+    const chunks: Buffer[] = [];
+    for (const [name, body] of members) chunks.push(tarHeader({ path: name, size: body.length, mode: 0o644, mtime: now }), body, padding(body.length));
+    chunks.push(TAR_END);
+    yield Buffer.concat(chunks);
+  }
+
+  // Small uploads (source edits) are gzipped: tar headers and text shrink to a fraction; big ones
+  // (data, checkpoints) go as they are, where compression would cost more time than it saves.
+  const gz = uploadBytes <= GZIP_MAX_BYTES;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      wireBytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const body = Readable.from(tarBody());
+  const stdin = gz ? body.pipe(createGzip({ level: 1 })).pipe(counter) : body.pipe(counter);
+  const up = await pod.exec(quoteArgv(['sh', '-c', UPLOAD_SCRIPT, 'kgpu-sync-upload', remoteDir, gz ? 'gz' : 'raw']), { stdin, signal });
+  if (up.exitCode !== 0) {
+    throw new SyncError(`Uploading to ${remoteDir} in the pod failed: ${up.stderr.toString('utf8').trim() || `exit ${up.exitCode ?? up.signal}`}. Nothing was half-written; run the sync again.`);
+  }
+  const round: UploadRound = { result: { newEntries, sentBytes, wireBytes } };
+  if (verify) {
+    const out = up.stdout;
+    const z = out.indexOf(0);
+    round.verified = { hadManifest: z > 0 && out.subarray(0, z).toString() === '1', stats: parseStats(out, z + 1) };
+  }
+  return round;
+}
+
+/** Upload what changed in `localDir` to `remoteDir` in the pod. */
 export async function syncUp(pod: PodCommands, localDir: string, remoteDir: string, options: SyncUpOptions = {}): Promise<SyncResult> {
   const t0 = Date.now();
   const { signal } = options;
   const what = 'Syncing to the pod';
   if (!remoteDir.startsWith('/')) throw new SyncError(`The pod folder must be an absolute path (got "${remoteDir}").`);
-  const progress = (p: SyncProgress): void => options.onProgress?.(p);
+  const emit = (p: SyncProgress): void => options.onProgress?.(p);
 
-  progress({ phase: 'scanning', files: 0, bytes: 0, totalFiles: 0, totalBytes: 0 });
+  emit({ phase: 'scanning', files: 0, bytes: 0, totalFiles: 0, totalBytes: 0 });
   const files = await walkTree(localDir, { exclude: options.exclude, gitignore: options.gitignore, signal });
   const totalBytes = files.reduce((n, f) => n + f.size, 0);
+  const present = new Set(files.map((f) => f.rel));
 
   // Hash (from the cache where size and mtime are unchanged).
   const cache = await LocalHashCache.load(options.stateDir, localDir);
@@ -170,15 +274,77 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
     }
     hashes.set(f.rel, h);
     hashedFiles++;
-    progress({ phase: 'hashing', files: hashedFiles, bytes: hashedBytes, totalFiles: files.length, totalBytes });
+    emit({ phase: 'hashing', files: hashedFiles, bytes: hashedBytes, totalFiles: files.length, totalBytes });
   });
-  cache.retain(new Set(files.map((f) => f.rel)));
+  cache.retain(present);
+
+  const locallyGone = async (m: RemoteManifest): Promise<string[]> => {
+    const out: string[] = [];
+    if (!options.deleteRemoved) return out;
+    for (const p of m.keys()) {
+      if (present.has(p) || !safeRelPath(p)) continue;
+      if (await fsp.lstat(path.join(localDir, ...p.split('/'))).then(() => false, () => true)) out.push(p);
+    }
+    return out;
+  };
+  const total = { uploadedFiles: 0, uploadedBytes: 0, deletedFiles: 0, wireBytes: 0, roundTrips: 0 };
+  const uploadedNow = new Set<string>();
+  const progressFor = (uploads: readonly LocalFile[]) => {
+    const bytes = uploads.reduce((n, f) => n + f.size, 0);
+    return (files: number, sent: number): void => emit({ phase: 'uploading', files, bytes: total.uploadedBytes + sent, totalFiles: uploads.length, totalBytes: bytes });
+  };
+  const target = `${options.target ?? ''}\0${remoteDir}`;
+  const finish = async (manifest: RemoteManifest): Promise<SyncResult> => {
+    for (const [p, e] of manifest) if (e.sha256 === 'changed-during-upload') cache.set(p, -1, -1, '');
+    cache.setSnapshot(target, manifest);
+    await cache.save();
+    return { ...total, skippedFiles: files.length - uploadedNow.size, durationMs: Date.now() - t0 };
+  };
+
+  // Fast path: we know what we left in this pod folder last time, so send what changed since then
+  // and, in the same exec, stat everything else to check the pod still has it.
+  const snap = cache.snapshot(target);
+  if (snap) {
+    const uploads = files.filter((f) => {
+      const e = snap.get(f.rel);
+      return !e || e.sha256 !== hashes.get(f.rel) || e.size !== f.size;
+    });
+    const deletes = await locallyGone(snap);
+    if (uploads.length > 0 || deletes.length > 0) {
+      aborted(signal, what);
+      const verify = files.filter((f) => !uploads.includes(f)).map((f) => f.rel);
+      const round = await uploadRound(pod, remoteDir, uploads, deletes, { kind: 'append' }, verify, progressFor(uploads), signal);
+      total.roundTrips++;
+      total.uploadedFiles += uploads.length;
+      total.uploadedBytes += round.result.sentBytes;
+      total.deletedFiles += deletes.length;
+      total.wireBytes += round.result.wireBytes;
+      for (const f of uploads) uploadedNow.add(f.rel);
+      const v = round.verified;
+      const stillGood =
+        v !== undefined &&
+        v.hadManifest &&
+        verify.every((p) => {
+          const e = snap.get(p);
+          const st = v.stats.get(p);
+          return e !== undefined && st !== undefined && st.size === e.size && st.mtime === e.mtime;
+        });
+      if (stillGood) {
+        const next: RemoteManifest = new Map(snap);
+        for (const [p, e] of round.result.newEntries) next.set(p, e);
+        for (const p of deletes) next.delete(p);
+        return finish(next);
+      }
+      // The pod's copy is not what we left (a new pod, edits there): check everything below.
+    }
+  }
 
   // Probe the pod: its manifest and the current size/mtime of our files there.
   aborted(signal, what);
   const list = gzipSync(Buffer.concat(files.map((f) => Buffer.from(f.rel + '\0', 'utf8'))), { level: 6 });
-  let wireBytes = list.length;
+  total.wireBytes += list.length;
   const probe = await pod.exec(quoteArgv(['sh', '-c', PROBE_SCRIPT, 'kgpu-sync-probe', remoteDir]), { stdin: list, signal });
+  total.roundTrips++;
   if (probe.exitCode !== 0) throw new SyncError(`Reading the pod's copy of ${remoteDir} failed: ${probe.stderr.toString('utf8').trim() || `exit ${probe.exitCode ?? probe.signal}`}`);
   const remote = parseProbe(probe.stdout);
 
@@ -189,108 +355,22 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
     const same = m !== undefined && st !== undefined && m.sha256 === hashes.get(f.rel) && st.size === m.size && st.mtime === m.mtime && m.size === f.size;
     if (!same) uploads.push(f);
   }
-  const deletes: string[] = [];
-  if (options.deleteRemoved) {
-    const present = new Set(files.map((f) => f.rel));
-    for (const p of remote.manifest.keys()) {
-      if (present.has(p) || !safeRelPath(p)) continue;
-      const gone = await fsp.lstat(path.join(localDir, ...p.split('/'))).then(() => false, () => true);
-      if (gone) deletes.push(p);
-    }
-  }
+  const deletes = await locallyGone(remote.manifest);
+  if (uploads.length === 0 && deletes.length === 0) return finish(remote.manifest);
 
-  const result: SyncResult = { uploadedFiles: 0, uploadedBytes: 0, skippedFiles: files.length - uploads.length, deletedFiles: 0, durationMs: 0, wireBytes, roundTrips: 1 };
-  if (uploads.length === 0 && deletes.length === 0) {
-    await cache.save();
-    result.durationMs = Date.now() - t0;
-    return result;
-  }
-
-  const uploadBytes = uploads.reduce((n, f) => n + f.size, 0);
-  const newEntries = new Map<string, RemoteEntry>();
-  let sentFiles = 0;
-  let sentBytes = 0;
-  const fullRewrite = !remote.manifestExists || remote.manifestLines > 2 * remote.manifest.size + 64;
-
-  async function* tarBody(): AsyncGenerator<Buffer> {
-    for (const f of uploads) {
-      const header = tarHeader({ path: `f/${f.rel}`, size: f.size, mode: f.mode, mtime: mtimeSec(f) });
-      yield header;
-      const h = createHash('sha256');
-      let sent = 0;
-      if (f.size > 0) {
-        for await (const chunk of fs.createReadStream(f.abs, { start: 0, end: f.size - 1, highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
-          h.update(chunk);
-          sent += chunk.length;
-          sentBytes += chunk.length;
-          yield chunk;
-          progress({ phase: 'uploading', files: sentFiles, bytes: sentBytes, totalFiles: uploads.length, totalBytes: uploadBytes });
-        }
-      }
-      let sha = h.digest('hex');
-      if (sent < f.size) {
-        // The file shrank while we read it: keep the stream well-formed; the hash marks it stale
-        // so the next sync sends it again.
-        yield Buffer.alloc(f.size - sent);
-        sha = 'changed-during-upload';
-      }
-      yield padding(f.size);
-      newEntries.set(f.rel, { size: f.size, mtime: mtimeSec(f), sha256: sha });
-      sentFiles++;
-    }
-    const now = Math.floor(Date.now() / 1000);
-    let manifestName: string;
-    let manifestText: string;
-    if (fullRewrite) {
-      const merged: RemoteManifest = new Map(remote.manifest);
-      for (const [p, e] of newEntries) merged.set(p, e);
-      for (const p of deletes) merged.delete(p);
-      manifestName = 'M';
-      manifestText = serializeRemoteManifest(merged);
-    } else {
-      manifestName = 'm';
-      manifestText = [...newEntries].map(([p, e]) => manifestLine(p, e)).join('') + deletes.map((p) => manifestLine(p, null)).join('');
-    }
-    const chunks: Buffer[] = [];
-    const mBuf = Buffer.from(manifestText, 'utf8');
-    chunks.push(tarHeader({ path: manifestName, size: mBuf.length, mode: 0o644, mtime: now }), mBuf, padding(mBuf.length));
-    if (deletes.length > 0) {
-      const dBuf = Buffer.from(deletes.map((p) => p + '\0').join(''), 'utf8');
-      chunks.push(tarHeader({ path: 'd', size: dBuf.length, mode: 0o644, mtime: now }), dBuf, padding(dBuf.length));
-    }
-    chunks.push(TAR_END);
-    yield Buffer.concat(chunks);
-  }
-
-  // Small uploads (source edits) are gzipped: tar headers and text shrink to a fraction; big ones
-  // (data, checkpoints) go as they are, where compression would cost more time than it saves.
-  const gz = uploadBytes <= GZIP_MAX_BYTES;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      wireBytes += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  const body = Readable.from(tarBody());
-  const stdin = gz ? body.pipe(createGzip({ level: 1, flush: zlibConstants.Z_NO_FLUSH })).pipe(counter) : body.pipe(counter);
-  const up = await pod.exec(quoteArgv(['sh', '-c', UPLOAD_SCRIPT, 'kgpu-sync-upload', remoteDir, gz ? 'gz' : 'raw']), { stdin, signal });
-  if (up.exitCode !== 0) {
-    throw new SyncError(`Uploading to ${remoteDir} in the pod failed: ${up.stderr.toString('utf8').trim() || `exit ${up.exitCode ?? up.signal}`}. Nothing was half-written; run the sync again.`);
-  }
-  for (const f of uploads) {
-    const e = newEntries.get(f.rel);
-    if (e && e.sha256 !== hashes.get(f.rel)) cache.set(f.rel, -1, -1, ''); // content changed while syncing
-  }
-  await cache.save();
-  return {
-    uploadedFiles: uploads.length,
-    uploadedBytes: sentBytes,
-    skippedFiles: files.length - uploads.length,
-    deletedFiles: deletes.length,
-    durationMs: Date.now() - t0,
-    wireBytes,
-    roundTrips: 2,
-  };
+  aborted(signal, what);
+  const rewrite = !remote.manifestExists || remote.manifestLines > 2 * remote.manifest.size + 64;
+  const round = await uploadRound(pod, remoteDir, uploads, deletes, rewrite ? { kind: 'rewrite', base: remote.manifest } : { kind: 'append' }, undefined, progressFor(uploads), signal);
+  total.roundTrips++;
+  total.uploadedFiles += uploads.filter((f) => !uploadedNow.has(f.rel)).length;
+  total.uploadedBytes += round.result.sentBytes;
+  total.deletedFiles += deletes.length;
+  total.wireBytes += round.result.wireBytes;
+  for (const f of uploads) uploadedNow.add(f.rel);
+  const next: RemoteManifest = new Map(remote.manifest);
+  for (const [p, e] of round.result.newEntries) next.set(p, e);
+  for (const p of deletes) next.delete(p);
+  return finish(next);
 }
 
 function safeRelPath(p: string): boolean {

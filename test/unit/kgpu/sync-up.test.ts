@@ -71,6 +71,7 @@ test('a one-line edit uploads only that file, and few bytes go over the wire', a
   assert.equal(r.uploadedFiles, 1);
   assert.equal(r.uploadedBytes, Buffer.byteLength(edited));
   assert.equal(r.skippedFiles, 21);
+  assert.equal(r.roundTrips, 1, 'sent and verified in one exec');
   assert.ok(r.wireBytes <= 2 * Buffer.byteLength(edited), `wire bytes ${r.wireBytes} ≤ 2 × ${Buffer.byteLength(edited)}`);
   assert.equal((await podTree(p.remote)).get('train.py'), edited);
   console.log(`# one-line edit in a ${(Object.values(files).reduce((s, c) => s + c.length, 0) / 1e6).toFixed(1)} MB tree: ${r.uploadedBytes} file bytes, ${r.wireBytes} wire bytes, ${r.durationMs} ms`);
@@ -89,9 +90,19 @@ test("the pod's copy is verified: a file changed or deleted in the pod, or a fre
   const r = await syncUp(pod.commands(), p.local, p.remote, opts);
   assert.equal(r.uploadedFiles, 2);
   assert.deepEqual(Object.fromEntries(await podTree(p.remote)), { 'a.txt': 'A\n', 'b.txt': 'B\n', 'c.txt': 'C\n' });
-  // a new pod (the folder and its manifest gone), same local state
+  // a local edit while the pod's copy of another file changed: the fast path notices and falls back
+  fs.writeFileSync(path.join(p.local, 'c.txt'), 'C2\n');
+  await pod.sh(`cd '${p.remote}' && echo bad > b.txt`);
+  const mixed = await syncUp(pod.commands(), p.local, p.remote, opts);
+  assert.equal(mixed.uploadedFiles, 2);
+  assert.equal(mixed.roundTrips, 3);
+  assert.deepEqual(Object.fromEntries(await podTree(p.remote)), { 'a.txt': 'A\n', 'b.txt': 'B\n', 'c.txt': 'C2\n' });
+  // a new pod (the folder and its manifest gone), same local state, with an edit
   await pod.sh(`rm -rf '${p.remote}'`);
+  fs.writeFileSync(path.join(p.local, 'c.txt'), 'C3\n');
   assert.equal((await syncUp(pod.commands(), p.local, p.remote, opts)).uploadedFiles, 3);
+  assert.deepEqual(Object.fromEntries(await podTree(p.remote)), { 'a.txt': 'A\n', 'b.txt': 'B\n', 'c.txt': 'C3\n' });
+  assert.equal((await syncUp(pod.commands(), p.local, p.remote, opts)).uploadedFiles, 0);
 });
 
 test('deletes nothing in the pod unless asked; with deleteRemoved only files it uploaded and the user deleted', async () => {
