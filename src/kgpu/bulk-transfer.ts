@@ -8,7 +8,7 @@
  *   script holds a lock on the temp file so a writer from a dropped connection is finished
  *   before the size is read. Only when the temp file has exactly the expected size (and, after a
  *   resume, the expected sha256) is it renamed over the target — the target is never truncated.
- * - download appends to `<local>.kgpu-part`, resuming from its size with `tail -c +N`, checks size
+ * - download appends to `<local>.kgpu-part`, resuming from its size (`dd skip=N`), checks size
  *   (and sha256 after a resume) and then renames it over the local target.
  */
 import { createHash } from 'node:crypto';
@@ -293,7 +293,9 @@ async function downloadOnce(
   options: TransferOptions,
 ): Promise<{ identity: string; restart: boolean }> {
   const f = quote(remotePath);
-  const script = `s=$(stat -L -c '%s %Y' -- ${f}) || exit 66\necho "$s"\nexec tail -c +${have + 1} -- ${f}`;
+  // cat / dd write big blocks (tail writes 8 KiB ones, which measured ~25 % slower through the bastion).
+  const copy = have === 0 ? `exec cat -- ${f}` : `exec dd if=${f} bs=256K skip=${have} iflag=skip_bytes status=none`;
+  const script = `s=$(stat -L -c '%s %Y' -- ${f}) || exit 66\necho "$s"\n${copy}`;
   const s = await execStream(connector, script, { signal: options.signal });
   const stderr = collect(s.stderr);
   s.done.catch(() => undefined);
@@ -312,7 +314,7 @@ async function downloadOnce(
     await s.done.catch(() => undefined);
     return { identity: header.line, restart: true };
   }
-  const out = fs.createWriteStream(part, { flags: 'a' });
+  const out = fs.createWriteStream(part, { flags: 'a', highWaterMark: 4 << 20 });
   let got = have;
   const onChunk = (b: Buffer): void => {
     got += b.length;
