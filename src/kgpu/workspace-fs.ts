@@ -16,7 +16,7 @@
  */
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { PodConnector } from './ssh-connection';
+import type { PodConnection, PodConnector } from './ssh-connection';
 import { RemoteFs, type RemoteStat } from './remote-fs';
 import { exec } from './ssh-exec';
 import { quote } from './shell-quote';
@@ -182,21 +182,26 @@ export class WorkspaceFs implements Disposable {
     return fsError('Unavailable', this.podId, p, e instanceof Error ? e.message : String(e), e);
   }
 
-  /** Run `fn` against the pod, classifying failures. */
-  private async run<T>(p: string, fn: (rfs: RemoteFs, connector: PodConnector) => Promise<T>): Promise<T> {
-    if (this.endReason !== undefined) throw this.endedError(p);
-    let c: { connector: PodConnector; rfs: RemoteFs };
-    try {
-      c = await this.connection();
-    } catch (e) {
-      throw await this.transportFailure(e, p);
-    }
-    try {
-      return await fn(c.rfs, c.connector);
-    } catch (e) {
-      if (e instanceof WorkspaceFsError) throw e;
-      if (isTransportError(e)) throw await this.transportFailure(e, p);
-      throw classify(e, this.podId, p);
+  /** Run `fn` against the pod, classifying failures. `idempotent` operations are run once more
+   *  when the SFTP connection dropped under them and left them hanging (see guardSession). */
+  private async run<T>(p: string, fn: (rfs: RemoteFs, connector: PodConnector) => Promise<T>, options: { idempotent?: boolean } = {}): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.endReason !== undefined) throw this.endedError(p);
+      let c: { connector: PodConnector; rfs: RemoteFs };
+      try {
+        c = await this.connection();
+        await ensureSession(c.rfs);
+      } catch (e) {
+        throw await this.transportFailure(e, p);
+      }
+      try {
+        return await guardSession(c.rfs, () => fn(c.rfs, c.connector));
+      } catch (e) {
+        if (e instanceof WorkspaceFsError) throw e;
+        if (e instanceof StuckOnLostSession && options.idempotent && attempt === 0 && !this.disposed) continue;
+        if (isTransportError(e)) throw await this.transportFailure(e, p);
+        throw classify(e, this.podId, p);
+      }
     }
   }
 
@@ -244,6 +249,14 @@ export class WorkspaceFs implements Disposable {
     return c ? c.mtimeMs : undefined;
   }
 
+  /** We are about to change these paths: the watch's echo of it is not news (from now until
+   *  OWN_ECHO_MS after we announce it ourselves). */
+  private expectOwn(paths: string[]): void {
+    this.generation++;
+    const now = Date.now();
+    for (const p of paths) this.recentOwn.set(p, now);
+  }
+
   private own(changes: PathChange[]): void {
     this.generation++;
     const now = Date.now();
@@ -286,7 +299,7 @@ export class WorkspaceFs implements Disposable {
       const s = await rfs.tryStat(p);
       await this.identity;
       return s;
-    }));
+    }, { idempotent: true }));
     if (gen === this.generation) this.cache.putStat(p, st ?? null);
     if (!st) throw fsError('NotFound', this.podId, p, '');
     return this.toStat(p, st);
@@ -304,14 +317,14 @@ export class WorkspaceFs implements Disposable {
         return list;
       } catch (e) {
         const err = classify(e, this.podId, dir);
-        if (err.kind === 'Other') {
-          // SFTP says "failure" for opendir on a file.
+        if (err.kind === 'Other' || err.kind === 'NotFound') {
+          // sftp-server answers "no such file" (ENOTDIR) or "failure" for opendir on a file.
           const st = await rfs.tryStat(dir).catch(() => undefined);
           if (st && st.type !== 'directory') throw fsError('NotADirectory', this.podId, dir, '');
         }
         throw err;
       }
-    }));
+    }, { idempotent: true }));
     const map = new Map(entries.filter((e) => !isTempName(e.name)).map((e) => [e.name, e.stat] as [string, RemoteStat]));
     if (gen === this.generation) this.cache.putListing(dir, map);
     return map;
@@ -346,7 +359,7 @@ export class WorkspaceFs implements Disposable {
       if (data.length > max) throw tooLarge(data.length);
       this.cache.putContent(p, data, { ...st, size: data.length });
       return data;
-    });
+    }, { idempotent: true });
   }
 
   /** Write a file atomically with `vscode.FileSystemProvider.writeFile`'s create/overwrite rules. */
@@ -355,26 +368,29 @@ export class WorkspaceFs implements Disposable {
     if (this.endReason !== undefined) throw this.endedError(p);
     const data = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
     let existed: boolean | undefined;
-    await this.run(p, async (rfs) => {
-      if (!flags.create || !flags.overwrite) {
+    if (!flags.create || !flags.overwrite) {
+      await this.run(p, async (rfs) => {
         const st = await rfs.tryStat(p);
         existed = st !== undefined;
         if (!st && !flags.create) throw fsError('NotFound', this.podId, p, 'Nothing to overwrite.');
         if (st?.type === 'directory') throw fsError('IsADirectory', this.podId, p, '');
         if (st && !flags.overwrite) throw fsError('Exists', this.podId, p, '');
-      } else {
-        const c = this.cache.stat(p);
-        if (c?.type === 'directory') throw fsError('IsADirectory', this.podId, p, '');
-        existed = c === undefined ? undefined : c !== null;
-      }
+      }, { idempotent: true });
+    } else {
+      const c = this.cache.stat(p);
+      if (c?.type === 'directory') throw fsError('IsADirectory', this.podId, p, '');
+      existed = c === undefined ? undefined : c !== null;
+    }
+    // From here on a retry is safe: the write replaces the file atomically under a fresh temp name.
+    await this.run(p, async (rfs) => {
       const previous = this.lastMtime(p);
-      this.generation++;
+      this.expectOwn([p]);
       await rfs.atomicWrite(p, data);
       this.cache.invalidate(p);
       const st = await rfs.stat(p);
       this.noteWritten(p, st, previous);
       this.cache.putContent(p, new Uint8Array(data), st);
-    });
+    }, { idempotent: true });
     this.own([{ type: existed === true ? 'changed' : 'created', path: p }]);
   }
 
@@ -387,7 +403,7 @@ export class WorkspaceFs implements Disposable {
       if (st) throw fsError('Exists', this.podId, p, '');
       if (!parent) throw fsError('NotFound', this.podId, posix.dirname(p), 'The parent folder does not exist.');
       if (parent.type !== 'directory') throw fsError('NotADirectory', this.podId, posix.dirname(p), '');
-      this.generation++;
+      this.expectOwn([p]);
       await retryIfLost(() => rfs.mkdirp(p), async () => (await rfs.tryStat(p))?.type === 'directory');
       this.cache.invalidate(p);
     });
@@ -399,7 +415,7 @@ export class WorkspaceFs implements Disposable {
     if (p === '/') throw fsError('NoPermissions', this.podId, p, 'Refusing to delete the root folder.');
     await this.run(p, async (rfs, connector) => {
       const st = await rfs.lstat(p);
-      this.generation++;
+      this.expectOwn([p]);
       if (st.type === 'directory' && !st.isSymbolicLink) {
         if (options.recursive) await rfs.rmrf(p);
         else {
@@ -429,7 +445,7 @@ export class WorkspaceFs implements Disposable {
       if (!parent) throw fsError('NotFound', this.podId, posix.dirname(to), 'The target folder does not exist.');
       if (dst && !options.overwrite) throw fsError('Exists', this.podId, to, '');
       replaced = dst !== undefined;
-      this.generation++;
+      this.expectOwn([from, to]);
       if (dst && dst.type === 'directory' && !dst.isSymbolicLink) await rfs.rmrf(to);
       await retryIfLost(
         () => rfs.rename(from, to, { overwrite: true }),
@@ -463,7 +479,7 @@ export class WorkspaceFs implements Disposable {
         'if [ -d "$d" ] && [ ! -L "$d" ]; then rm -rf -- "$d" || { rm -rf -- "$t"; exit 1; }; fi',
         'mv -f -T -- "$t" "$d" || { r=$?; rm -rf -- "$t"; exit $r; }',
       ].join('\n');
-      this.generation++;
+      this.expectOwn([to]);
       const r = await exec(connector, script);
       if (r.exitCode !== 0) {
         throw fsError('Other', this.podId, to, `Copying ${from} in the pod failed: ${r.stderr.toString('utf8').trim() || `exit ${r.exitCode ?? r.signal}`}.`);
@@ -533,7 +549,7 @@ export class WorkspaceFs implements Disposable {
       this.generation++;
       // The echo of our own write (already announced) is not news.
       const own = this.recentOwn.get(c.path);
-      if (own !== undefined && now - own < OWN_ECHO_MS && c.type !== 'deleted') continue;
+      if (own !== undefined && now - own < OWN_ECHO_MS) continue;
       out.push(c);
     }
     if (out.length) this.coalescer.push(out);
@@ -613,4 +629,50 @@ async function readStreamed(rfs: RemoteFs, p: string, max: number): Promise<Buff
       throw e;
     }
   }
+}
+
+/** Thrown when an operation was left hanging by a dropped SFTP connection. */
+class StuckOnLostSession extends ConnectionLostError {}
+
+interface RemoteFsInternals {
+  current?: { conn: PodConnection; alive: boolean };
+}
+
+/**
+ * WORKAROUND (remove once sftp-io.ts fails requests on a closed channel): ssh2's SFTP answers
+ * the requests pending when its channel ends ("No response from server"), but a request issued
+ * after that (RemoteFs closes the file handle in a `finally`) is never answered, so the operation
+ * hangs forever. We watch RemoteFs's current SFTP connection: if it closes while `op` is pending and
+ * `op` has not settled (or moved to a new connection) shortly after, it is failed as lost.
+ * Reads RemoteFs's private `current` field; if that ever disappears the guard does nothing.
+ */
+async function guardSession<T>(rfs: RemoteFs, op: () => Promise<T>): Promise<T> {
+  const internals = rfs as unknown as RemoteFsInternals;
+  const pending = op();
+  const settled = pending.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  for (;;) {
+    const conn = internals.current?.conn;
+    if (!conn) break;
+    const first = await Promise.race([settled, conn.closed.then(() => 'closed' as const)]);
+    if (first !== 'closed') break;
+    const later = await Promise.race([settled, new Promise<'stuck'>((r) => setTimeout(() => r('stuck'), 750))]);
+    if (later !== 'stuck') break;
+    const now = internals.current?.conn;
+    if (now && now !== conn && internals.current?.alive) continue; // RemoteFs reconnected and carries on
+    void pending.catch(() => undefined);
+    throw new StuckOnLostSession('a file operation (the SFTP connection closed under it)');
+  }
+  const r = await settled;
+  if ('error' in r) throw r.error;
+  return r.value;
+}
+
+/** Make sure RemoteFs has its SFTP session open before an operation (so guardSession can watch it). */
+async function ensureSession(rfs: RemoteFs): Promise<void> {
+  const internals = rfs as unknown as RemoteFsInternals;
+  if (internals.current?.alive) return;
+  await rfs.realpath('/');
 }

@@ -1,0 +1,116 @@
+/**
+ * The pod file system under faults: a save interrupted by a dropped connection, a 50 MB round
+ * trip, and a pod that ends under an open workspace (reads from cache, writes refused with the
+ * end reason).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { WorkspaceFsError } from '../../../src/kgpu/workspace-fs';
+import { startWsFixture, waitUntil } from './workspace-fs-fixture';
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+test('a save cut by a dropped connection never leaves a truncated file; retried once on a fresh connection', async (t) => {
+  const f = await startWsFixture();
+  t.after(() => f.stop());
+  const wfs = f.fs();
+  const p = '/workspace/train.py';
+  const old = Buffer.from('print("old")\n'.repeat(1000));
+  fs.writeFileSync(f.host(p), old);
+  const next = randomBytes(8 * 1024 * 1024);
+
+  // Watch the file on the pod's disk the whole time: it is always the old or the new content.
+  const seen = new Set<string>();
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      seen.add(sha(fs.readFileSync(f.host(p))));
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  await wfs.stat(p); // the SFTP session is open before the fault is armed
+  f.sim.bastion.dropConnections({ podId: f.podId, afterBytes: 2000 });
+  await wfs.writeFile(p, next, { create: true, overwrite: true });
+  watching = false;
+  await watcher;
+  assert.equal(sha(fs.readFileSync(f.host(p))), sha(next), 'the retry on a fresh connection completed the save');
+  for (const h of seen) assert.ok(h === sha(old) || h === sha(next), 'the file was never seen truncated or mixed');
+  assert.ok(f.sim.bastion.counters.connections >= 2, 'a second connection was made');
+  assert.equal((await wfs.stat(p)).size, next.length);
+});
+
+test('a save that cannot complete leaves the old content intact and says the pod is unreachable', async (t) => {
+  const f = await startWsFixture();
+  t.after(() => f.stop());
+  const wfs = f.fs();
+  const p = '/workspace/model.py';
+  fs.writeFileSync(f.host(p), 'old content\n');
+  await wfs.stat(p);
+  // Every connection is cut after a little traffic: the first attempt and its retry both fail.
+  const cut = setInterval(() => f.sim.bastion.dropConnections({ podId: f.podId, afterBytes: 300 }), 5);
+  try {
+    await assert.rejects(wfs.writeFile(p, randomBytes(4 * 1024 * 1024), { create: true, overwrite: true }), (e: unknown) => {
+      assert.ok(e instanceof WorkspaceFsError, String(e));
+      assert.equal(e.kind, 'Unavailable', e.message);
+      assert.ok(e.message.includes(f.podId) && e.message.includes(p), e.message);
+      return true;
+    });
+  } finally {
+    clearInterval(cut);
+  }
+  assert.equal(fs.readFileSync(f.host(p), 'utf8'), 'old content\n');
+  // The next save works, and the listing never shows our temp files.
+  await wfs.writeFile(p, new TextEncoder().encode('new\n'), { create: true, overwrite: true });
+  assert.equal(fs.readFileSync(f.host(p), 'utf8'), 'new\n');
+  assert.deepEqual((await f.fs().readDirectory('/workspace')).map(([n]) => n).filter((n) => n.includes('model')), ['model.py']);
+});
+
+test('a 50 MB file round-trips byte-identical (write atomically, read streamed)', async (t) => {
+  const f = await startWsFixture();
+  t.after(() => f.stop());
+  const wfs = f.fs();
+  const data = randomBytes(50 * 1024 * 1024);
+  const t0 = Date.now();
+  await wfs.writeFile('/workspace/big.bin', data, { create: true, overwrite: false });
+  const t1 = Date.now();
+  assert.equal(sha(fs.readFileSync(f.host('/workspace/big.bin'))), sha(data));
+  const back = await f.fs().readFile('/workspace/big.bin');
+  const t2 = Date.now();
+  assert.equal(back.length, data.length);
+  assert.equal(sha(back), sha(data));
+  t.diagnostic(`50 MB: write ${t1 - t0} ms, read ${t2 - t1} ms`);
+});
+
+test('after the pod ends: reads come from the cache read-only, saves fail with "pod ended: <reason>"', async (t) => {
+  const f = await startWsFixture();
+  t.after(() => f.stop());
+  const wfs = f.fs();
+  fs.mkdirSync(f.host('/workspace/src'));
+  fs.writeFileSync(f.host('/workspace/src/train.py'), 'print(1)\n');
+  const listing = await wfs.readDirectory('/workspace/src');
+  assert.equal((await wfs.stat('/workspace/src/train.py')).readonly, false);
+  assert.equal(Buffer.from(await wfs.readFile('/workspace/src/train.py')).toString(), 'print(1)\n');
+  const ended: string[] = [];
+  wfs.onDidEnd((r) => ended.push(r));
+
+  await f.sim.endPod(f.podId, 'out_of_credits');
+  await waitUntil('the pod to end', async () => (await f.client.getPod(f.podId)).phase !== 'Running');
+  await assert.rejects(wfs.writeFile('/workspace/src/train.py', new TextEncoder().encode('print(2)\n'), { create: true, overwrite: true }), (e: unknown) => {
+    assert.ok(e instanceof WorkspaceFsError && e.kind === 'PodEnded', String(e));
+    assert.match(e.message, /^pod ended: Ended: out of credits/);
+    assert.ok(e.message.includes(f.podId));
+    return true;
+  });
+  assert.deepEqual(ended, ['Ended: out of credits']);
+  // Browsable from the cache, read-only, long after the cache would normally have expired.
+  assert.deepEqual(await wfs.readDirectory('/workspace/src'), listing);
+  const st = await wfs.stat('/workspace/src/train.py');
+  assert.equal(st.readonly, true);
+  assert.equal(Buffer.from(await wfs.readFile('/workspace/src/train.py')).toString(), 'print(1)\n');
+  // What was never seen is not invented.
+  await assert.rejects(wfs.readDirectory('/workspace/other'), (e: unknown) => e instanceof WorkspaceFsError && e.kind === 'PodEnded');
+  await assert.rejects(wfs.delete('/workspace/src/train.py', { recursive: false }), (e: unknown) => e instanceof WorkspaceFsError && e.kind === 'PodEnded');
+  await assert.rejects(wfs.createDirectory('/workspace/x'), (e: unknown) => e instanceof WorkspaceFsError && e.kind === 'PodEnded');
+});
