@@ -3,8 +3,11 @@ import { registerAccountView } from './account-view';
 import { registerAuth } from './auth-commands';
 import { registerContextKeys } from './context-keys';
 import { registerCopyCommands } from './copy-commands';
+import { registerExecCommand } from './exec-command';
 import { registerFileSystem } from './file-system';
 import { registerGpuModelsView } from './gpu-models-view';
+import { registerJobLogCommands } from './job-log-terminal';
+import { registerJobs } from './jobs-view';
 import { registerPendingCommands } from './placeholders';
 import { registerPodNotifications } from './pod-notifications';
 import { registerRefresh } from './refresh';
@@ -12,8 +15,10 @@ import { registerReleaseCommand } from './release-command';
 import { registerRentCommand } from './rent-command';
 import { registerRentalsView } from './rentals-view';
 import { registerRotateKeyCommand } from './rotate-key-command';
+import { registerRunCommand } from './run-command';
 import { createServices, type KgpuServices } from './services';
 import { registerStatusBar } from './status-bar';
+import { registerTerminal } from './terminal';
 
 /** Composes the extension's contributions. Every contribution lives in its own module, takes the
  *  shared services and returns a Disposable; nothing else happens here. The services are the
@@ -35,6 +40,11 @@ export function activate(context: vscode.ExtensionContext): KgpuServices {
     registerRotateKeyCommand(services),
     registerCopyCommands(services),
     registerFileSystem(services),
+    registerRunCommand(services),
+    registerJobLogCommands(services),
+    registerJobs(services),
+    registerTerminal(services),
+    registerExecCommand(services),
     registerPendingCommands(),
   );
   return services;

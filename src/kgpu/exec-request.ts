@@ -19,6 +19,19 @@ export type ParsedCommand = { argv: string[]; error?: undefined } | { argv?: und
 
 /** "python -c 'print(1)'" → ["python", "-c", "print(1)"]; an error sentence for what a shell would have done. */
 export function parseCommandLine(line: string): ParsedCommand {
+  const r = parseWords(line, BASH_HINT);
+  if (r.argv && r.argv.length === 0) return { error: 'Type a command to run, e.g. nvidia-smi.' };
+  return r;
+}
+
+const ARGS_HINT = 'Script arguments are passed as they are, without a shell; quote them as you would in a shell';
+
+/** A script's arguments line ("--lr 0.1 --name 'run 2'") → argv; empty → []. */
+export function parseArgumentLine(line: string): ParsedCommand {
+  return parseWords(line, ARGS_HINT);
+}
+
+function parseWords(line: string, hint: string): ParsedCommand {
   if (line.includes('\0')) return { error: 'The command contains a NUL character.' };
   const vars: string[] = [];
   let entries: ReturnType<typeof parse>;
@@ -37,12 +50,11 @@ export function parseCommandLine(line: string): ParsedCommand {
       continue;
     }
     if ('comment' in e) continue;
-    if ('op' in e && e.op === 'glob') return { error: `"${e.pattern}" would not be expanded. ${BASH_HINT}.` };
-    if ('op' in e) return { error: `"${e.op}" is a shell operator. ${BASH_HINT}.` };
-    return { error: `Unsupported syntax in the command. ${BASH_HINT}.` };
+    if ('op' in e && e.op === 'glob') return { error: `"${e.pattern}" would not be expanded. ${hint}.` };
+    if ('op' in e) return { error: `"${e.op}" is a shell operator. ${hint}.` };
+    return { error: `Unsupported syntax in the command. ${hint}.` };
   }
-  if (vars.length) return { error: `$${vars[0]} would not be expanded. ${BASH_HINT} (or quote it in single quotes to pass it literally).` };
-  if (argv.length === 0) return { error: 'Type a command to run, e.g. nvidia-smi.' };
+  if (vars.length) return { error: `$${vars[0]} would not be expanded. ${hint} (or quote it in single quotes to pass it literally).` };
   return { argv };
 }
 

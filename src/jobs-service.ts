@@ -1,0 +1,57 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { isLivePod } from './kgpu/api-types';
+import { JobRunner, type TrackedJob } from './kgpu/job-runner';
+import { shortJobState } from './kgpu/job-log-text';
+import { podCommands } from './kgpu/pod-commands';
+import type { KgpuServices } from './services';
+
+/**
+ * The one JobRunner of the window (src/kgpu/job-runner.ts), shared by Run Active File, the job
+ * rows in the Rentals view, Stop / Re-run and Show Job Log. Created on first use with the pods'
+ * connectors (services.connections), workspaceState (log offsets and re-run recipes survive a
+ * reload) and global storage (the sync's hash cache); disposed with the extension.
+ */
+export interface JobsHub {
+  readonly runner: JobRunner;
+  /** A QuickPick of known jobs (running ones only with `running`). */
+  pickJob(options: { title: string; running?: boolean }): Promise<{ podId: string; jobId: string } | undefined>;
+}
+
+const hubs = new WeakMap<KgpuServices, JobsHub>();
+
+export function jobsFor(services: KgpuServices): JobsHub {
+  let hub = hubs.get(services);
+  if (hub) return hub;
+  const storage = services.context.globalStorageUri?.fsPath;
+  const runner = new JobRunner({
+    commands: async (podId) => podCommands(await services.connections.get(podId)),
+    store: services.context.workspaceState,
+    syncStateDir: typeof storage === 'string' ? path.join(storage, 'sync') : undefined,
+    pollMs: 5000,
+  });
+  hub = {
+    runner,
+    async pickJob(options) {
+      const all: TrackedJob[] = [];
+      for (const pod of services.pods.pods) {
+        if (!isLivePod(pod)) continue;
+        if (runner.jobs(pod.pod_id).length === 0) await runner.refresh(pod.pod_id).catch(() => undefined);
+        all.push(...runner.jobs(pod.pod_id).filter((j) => !options.running || j.info.status.state === 'running'));
+      }
+      if (all.length === 0) {
+        void vscode.window.showInformationMessage(`kgpu: no ${options.running ? 'running ' : ''}jobs on your pods.`);
+        return undefined;
+      }
+      if (all.length === 1) return { podId: all[0].podId, jobId: all[0].info.id };
+      const picked = await vscode.window.showQuickPick(
+        all.map((j) => ({ label: j.info.name, description: shortJobState(j.info.status), detail: `${services.pods.get(j.podId)?.name ?? j.podId} · ${j.info.id}`, job: j })),
+        { title: options.title },
+      );
+      return picked ? { podId: picked.job.podId, jobId: picked.job.info.id } : undefined;
+    },
+  };
+  hubs.set(services, hub);
+  services.context.subscriptions.push({ dispose: () => runner.dispose() });
+  return hub;
+}
