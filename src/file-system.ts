@@ -37,7 +37,10 @@ export class KgpuFileSystemProvider implements vscode.FileSystemProvider, vscode
     const services = this.services;
     const fs = new WorkspaceFs({
       podId,
-      connector: () => services.connections.get(podId),
+      connector: async () => {
+        await services.ready; // a restored kgpu:// folder may be read before the stored token and keys are loaded
+        return services.connections.get(podId);
+      },
       maxFileBytes: () => services.settings.get().maxEditorFileBytes,
       checkEnded: async () => {
         const pod = await services.client().getPod(podId).catch(() => services.pods.get(podId));

@@ -128,7 +128,7 @@ export async function transitUpload(
   size: number,
   options: { signal?: AbortSignal; onProgress?: (bytes: number) => void; label?: string } = {},
 ): Promise<void> {
-  const obj = await client.createObject(options.label ?? `kgpu-upload ${path.basename(localPath)}`.slice(0, 120), { signal: options.signal });
+  const obj = await client.createObject(options.label ?? `kgpu-upload ${path.basename(localPath)}`.slice(0, 120), { signal: options.signal, sizeBytes: size });
   const tmp = posix.join(posix.dirname(remotePath), `.${posix.basename(remotePath)}.kgpu-transit-${randomBytes(6).toString('hex')}`);
   try {
     await client.uploadToPutUrl(obj.put_url, { filePath: localPath }, size, { signal: options.signal, onProgress: (sent) => options.onProgress?.(Math.min(sent, size)) });
