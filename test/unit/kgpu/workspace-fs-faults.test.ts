@@ -114,3 +114,18 @@ test('after the pod ends: reads come from the cache read-only, saves fail with "
   await assert.rejects(wfs.delete('/workspace/src/train.py', { recursive: false }), (e: unknown) => e instanceof WorkspaceFsError && e.kind === 'PodEnded');
   await assert.rejects(wfs.createDirectory('/workspace/x'), (e: unknown) => e instanceof WorkspaceFsError && e.kind === 'PodEnded');
 });
+
+test('a listing cut by a dropped connection is retried on a fresh one and comes back whole', async (t) => {
+  const f = await startWsFixture();
+  t.after(() => f.stop());
+  const dir = f.host('/workspace/many');
+  fs.mkdirSync(dir);
+  for (let i = 0; i < 1000; i++) fs.writeFileSync(`${dir}/file-with-a-long-name-${i}.txt`, '');
+  const wfs = f.fs();
+  await wfs.stat('/workspace'); // session open
+  const before = f.sim.bastion.counters.connections;
+  f.sim.bastion.dropConnections({ podId: f.podId, afterBytes: 4000 }); // mid-READDIR reply
+  const entries = await wfs.readDirectory('/workspace/many');
+  assert.equal(entries.length, 1000);
+  assert.ok(f.sim.bastion.counters.connections > before, 'reconnected');
+});

@@ -76,3 +76,20 @@ for (const mode of ['inotify', 'poll'] as const) {
     assert.deepEqual(all(), []);
   });
 }
+
+test('watch (inotify) survives a dropped connection: it reconnects and keeps reporting', async (t) => {
+  const f = await startWsFixture();
+  t.after(() => f.stop());
+  const wfs = f.fs({ debounceMs: 30 });
+  const seen: PathChange[] = [];
+  wfs.onDidChange((c) => seen.push(...c));
+  const w = wfs.watch('/workspace', { recursive: true });
+  assert.equal(await w.ready, 'inotify');
+  const before = f.sim.bastion.counters.connections;
+  f.sim.bastion.dropConnections({ podId: f.podId });
+  // After reconnecting the root is reported changed (events may have been missed meanwhile).
+  await waitUntil('the watch to reconnect', () => seen.some((c) => c.path === '/workspace' && c.type === 'changed') && f.sim.bastion.counters.connections > before);
+  await runJob(f, 'echo 1 > /workspace/after-drop.txt');
+  await waitUntil('an event after the reconnect', () => seen.some((c) => c.path === '/workspace/after-drop.txt'));
+  w.dispose();
+});
