@@ -1,0 +1,43 @@
+/**
+ * Scenario 6's measuring process: `node harness.js <bundle>` (bundled by activation.ts) requires
+ * the production bundle with `vscode` answered by the fake module and runs activate(); prints
+ * {requireMs, activateMs, totalMs, commands}.
+ *
+ * Besides the manifest test (test/unit/extension/manifest.test.ts), this is the ONLY place the fake
+ * vscode module may be used: a VS Code window cannot time require+activate in a fresh process
+ * repeatedly, and nothing here asserts behaviour — behaviour is tested in a real VS Code (test/e2e).
+ */
+import Module from 'node:module';
+import { createFakeVscode } from '../unit/extension/fake-vscode';
+
+interface Extension {
+  activate(context: unknown): unknown;
+  deactivate?(): unknown;
+}
+
+async function main(): Promise<void> {
+  const bundle = process.argv[2];
+  if (!bundle) throw new Error('usage: node activation-harness.js <dist/extension.js>');
+  const fake = createFakeVscode();
+  const M = Module as unknown as { _load: (req: string, ...rest: unknown[]) => unknown };
+  const original = M._load;
+  M._load = function (req: string, ...rest: unknown[]) {
+    return req === 'vscode' ? fake.module : original.call(this, req, ...rest);
+  };
+  const load = Module.createRequire(__filename);
+  const t0 = performance.now();
+  const ext = load(bundle) as Extension;
+  const t1 = performance.now();
+  await ext.activate(fake.context);
+  const t2 = performance.now();
+  const commands = fake.registeredCommands.size;
+  for (const d of fake.context.subscriptions) d.dispose();
+  await ext.deactivate?.();
+  process.stdout.write(JSON.stringify({ requireMs: t1 - t0, activateMs: t2 - t1, totalMs: t2 - t0, commands }) + '\n');
+  process.exit(0);
+}
+
+main().catch((e: unknown) => {
+  console.error(`activation-harness: ${(e as Error).stack ?? String(e)}`);
+  process.exit(1);
+});

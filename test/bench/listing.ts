@@ -1,0 +1,135 @@
+/**
+ * Scenario 3 — list a 1 000-entry folder with each entry's attributes.
+ *   ours cold:  a fresh WorkspaceFs (the `kgpu:` file system's core): readDirectory + stat of every
+ *               entry, connection and SFTP session included.
+ *   ours warm:  the same on an open connection with the cache expired (cacheTtlMs 0): one READDIR
+ *               sequence whose replies carry every entry's attributes.
+ *   ours cached: readDirectory + 1 000 stats again within the cache's lifetime (no reference).
+ *   reference:  `sftp -s /usr/lib/openssh/sftp-server -b - …` `ls -l <dir>`: cold = the whole
+ *               process; warm = another `ls -l` in the same session, until a marker line after it.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { WorkspaceFs } from '../../src/kgpu/workspace-fs';
+import type { BenchEnv } from './env';
+import { exited, interleave, now, runTool, summarize, type BenchConfig, type ScenarioResult } from './measure';
+
+const SFTP_SERVER = '/usr/lib/openssh/sftp-server';
+
+/** An interactive `sftp -b -` session whose commands we time until a marker echoed after them. */
+class SftpSession {
+  private out = '';
+  private waiters: { mark: string; resolve: () => void }[] = [];
+  private marks = 0;
+  readonly child: ChildProcessWithoutNullStreams;
+
+  constructor(env: BenchEnv) {
+    this.child = spawn('sftp', [...env.sshOptions, '-P', String(env.sshPort), '-s', SFTP_SERVER, '-b', '-', `kgpu@${env.sshHost}`]);
+    this.child.stdout.on('data', (b: Buffer) => {
+      this.out += b.toString('utf8');
+      for (const w of [...this.waiters]) {
+        const i = this.out.indexOf(w.mark);
+        if (i >= 0) {
+          this.out = this.out.slice(i + w.mark.length);
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve();
+        }
+      }
+    });
+    this.child.stderr.on('data', () => undefined);
+  }
+
+  /** Send `command`, resolve when its output is complete (a marker echoed after it appeared). */
+  run(command: string): Promise<void> {
+    const mark = `KGPU-BENCH-MARK-${++this.marks}-END`;
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ mark, resolve });
+      this.child.once('close', (code) => reject(new Error(`sftp exited (${code}) before "${command}" finished`)));
+      this.child.stdin.write(`${command}\n!echo ${mark}\n`);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.child.stdin.end('bye\n');
+    await exited(this.child);
+  }
+}
+
+export async function benchListing(env: BenchEnv, cfg: BenchConfig): Promise<ScenarioResult[]> {
+  const n = cfg.quick ? 50 : 1000;
+  const dir = `/workspace/list-${n}`;
+  await env.sh(`mkdir -p ${dir} && cd ${dir} && seq -f 'file-%04g.txt' 1 ${n} | xargs touch && ls | wc -l`);
+  const connector = async (): Promise<typeof env.connector> => env.connector;
+  const check = (count: number, who: string): void => {
+    if (count !== n) throw new Error(`bench listing (${who}): got ${count} entries, expected ${n}`);
+  };
+
+  // Cold.
+  const cold = await interleave(
+    cfg,
+    async () => {
+      const wfs = new WorkspaceFs({ podId: env.podId, connector });
+      try {
+        const t0 = now();
+        const entries = await wfs.readDirectory(dir);
+        const stats = await Promise.all(entries.map(([name]) => wfs.stat(`${dir}/${name}`)));
+        const ms = now() - t0;
+        check(stats.length, 'ours cold');
+        return ms;
+      } finally {
+        wfs.dispose();
+      }
+    },
+    async () => {
+      const t0 = now();
+      const r = await runTool('sftp', [...env.sshOptions, '-P', String(env.sshPort), '-s', SFTP_SERVER, '-b', '-', `kgpu@${env.sshHost}`], { stdin: `ls -l ${dir}\n` });
+      const ms = now() - t0;
+      check(r.stdout.toString('utf8').split('\n').filter((l) => l.includes('file-')).length, 'sftp cold');
+      return ms;
+    },
+  );
+
+  // Warm: open connections on both sides first.
+  const warmFs = new WorkspaceFs({ podId: env.podId, connector, cacheTtlMs: 0 });
+  const cachedFs = new WorkspaceFs({ podId: env.podId, connector });
+  const sftp = new SftpSession(env);
+  try {
+    check((await warmFs.readDirectory(dir)).length, 'ours warm');
+    await sftp.run(`ls -l ${dir}`);
+    const warm = await interleave(
+      cfg,
+      async () => {
+        const t0 = now();
+        const entries = await warmFs.readDirectory(dir);
+        const ms = now() - t0;
+        check(entries.length, 'ours warm');
+        return ms;
+      },
+      async () => {
+        const t0 = now();
+        await sftp.run(`ls -l ${dir}`);
+        return now() - t0;
+      },
+    );
+    check((await cachedFs.readDirectory(dir)).length, 'ours cached');
+    const cached = await interleave(
+      cfg,
+      async () => {
+        const t0 = now();
+        const entries = await cachedFs.readDirectory(dir);
+        await Promise.all(entries.map(([name]) => cachedFs.stat(`${dir}/${name}`)));
+        return now() - t0;
+      },
+      undefined,
+    );
+    const warmMed = summarize(warm.ours).median;
+    return [
+      { key: 'listing_cold', label: `3. listing ${n} entries, cold (WorkspaceFs vs sftp -s ls -l)`, unit: 'ms', ours: cold.ours, reference: cold.reference, goal: '—', met: null, extra: { entries: n, ours_path: 'new WorkspaceFs: connect + SFTP + readDirectory + stat each' } },
+      { key: 'listing_warm', label: `3. listing ${n} entries, warm`, unit: 'ms', ours: warm.ours, reference: warm.reference, goal: '< 50 ms', met: warmMed < 50, extra: { entries: n, ours_path: 'open WorkspaceFs, cache expired: readDirectory (READDIR with attributes)' } },
+      { key: 'listing_cached', label: `3. listing ${n} entries, cached (+${n} stats)`, unit: 'ms', ours: cached.ours, goal: '—', met: null, extra: { entries: n, ours_path: 'WorkspaceFs within its 2 s cache: readDirectory + stat each' } },
+    ];
+  } finally {
+    warmFs.dispose();
+    cachedFs.dispose();
+    await sftp.close();
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Scenario 2 — a 200 MB file up and down.
+ *   ours:      RemoteFs.upload / RemoteFs.download (what the product's Upload…/Download… and big
+ *              editor files use: streamed exec `cat` / `tail -c`, resumable, atomic replace).
+ *   reference: `scp -O` push / pull.
+ * Every copy is checked (size, and the sha256 of the last run's files on both ends).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { RemoteFs } from '../../src/kgpu/remote-fs';
+import { sha256File } from '../../src/kgpu/bulk-transfer';
+import type { BenchEnv } from './env';
+import { interleave, now, runTool, summarize, type BenchConfig, type ScenarioResult } from './measure';
+
+export async function benchTransfer(env: BenchEnv, cfg: BenchConfig): Promise<ScenarioResult[]> {
+  const mb = cfg.quick ? 4 : 200;
+  const bytes = mb * 1024 * 1024;
+  const src = path.join(env.tmp, 'transfer-src.bin');
+  const fd = fs.openSync(src, 'w');
+  for (let i = 0; i < mb; i++) fs.writeSync(fd, randomBytes(1024 * 1024));
+  fs.closeSync(fd);
+  const srcHash = await sha256File(src);
+  const rfs = new RemoteFs(env.connector);
+  const mbps = (ms: number): number => bytes / 1e6 / (ms / 1000);
+  const sizeOf = (f: string): number => fs.statSync(f).size;
+  try {
+    // Upload: each side writes its own target.
+    const up = await interleave(
+      cfg,
+      async () => {
+        const t0 = now();
+        await rfs.upload(src, '/workspace/up-ours.bin');
+        return mbps(now() - t0);
+      },
+      async () => {
+        const t0 = now();
+        await runTool('scp', env.scpArgs(src, env.remote('/workspace/up-ref.bin')));
+        return mbps(now() - t0);
+      },
+    );
+    const remoteHashes = await env.sh('sha256sum /workspace/up-ours.bin /workspace/up-ref.bin');
+    for (const line of remoteHashes.trim().split('\n')) {
+      if (!line.startsWith(srcHash)) throw new Error(`bench transfer: an uploaded copy differs from the source: ${line}`);
+    }
+    // Download the same pod file.
+    const oursDown = path.join(env.tmp, 'down-ours.bin');
+    const refDown = path.join(env.tmp, 'down-ref.bin');
+    const down = await interleave(
+      cfg,
+      async () => {
+        fs.rmSync(oursDown, { force: true });
+        const t0 = now();
+        await rfs.download('/workspace/up-ref.bin', oursDown);
+        const v = mbps(now() - t0);
+        if (sizeOf(oursDown) !== bytes) throw new Error('bench transfer: short download (ours)');
+        return v;
+      },
+      async () => {
+        fs.rmSync(refDown, { force: true });
+        const t0 = now();
+        await runTool('scp', env.scpArgs(env.remote('/workspace/up-ref.bin'), refDown));
+        const v = mbps(now() - t0);
+        if (sizeOf(refDown) !== bytes) throw new Error('bench transfer: short download (scp)');
+        return v;
+      },
+    );
+    for (const f of [oursDown, refDown]) {
+      if ((await sha256File(f)) !== srcHash) throw new Error(`bench transfer: ${path.basename(f)} differs from the source`);
+    }
+    fs.rmSync(oursDown, { force: true });
+    fs.rmSync(refDown, { force: true });
+    await env.sh('rm -f /workspace/up-ours.bin /workspace/up-ref.bin');
+    const row = (key: string, label: string, r: { ours: number[]; reference: number[] }): ScenarioResult => {
+      const ratio = summarize(r.ours).median / summarize(r.reference).median;
+      return {
+        key,
+        label,
+        unit: 'MB/s',
+        ours: r.ours,
+        reference: r.reference,
+        goal: 'ratio ≥ 0.9',
+        met: ratio >= 0.9,
+        extra: { size_bytes: bytes, verified_sha256: true },
+      };
+    };
+    return [
+      row('upload', `2. upload ${mb} MB (RemoteFs.upload vs scp -O)`, up),
+      row('download', `2. download ${mb} MB (RemoteFs.download vs scp -O)`, down),
+    ];
+  } finally {
+    rfs.dispose();
+    fs.rmSync(src, { force: true });
+  }
+}
