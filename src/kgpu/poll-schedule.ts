@@ -53,6 +53,8 @@ export class PollTimer implements Disposable {
   constructor(
     private readonly delayMs: () => number | undefined,
     private readonly tick: () => Promise<void>,
+    /** Let the process exit while only this timer is pending (default true; tests keep it alive). */
+    private readonly unref = true,
   ) {}
 
   /** Recompute the delay (inputs changed). Keeps an earlier due time when one is already set. */
@@ -68,7 +70,7 @@ export class PollTimer implements Disposable {
     this.clear();
     this.dueAt = due;
     this.handle = setTimeout(() => void this.fire(), delay);
-    this.handle.unref?.();
+    if (this.unref) this.handle.unref?.();
   }
 
   private async fire(): Promise<void> {

@@ -46,6 +46,7 @@ test('PollTimer re-reads its delay after each tick and stops when the delay is u
         resolveTicks();
       }
     },
+    false,
   );
   timer.reschedule();
   await twice;
