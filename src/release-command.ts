@@ -2,7 +2,8 @@ import * as vscode from 'vscode';
 import { creditsSpent } from './kgpu/rentals-view-model';
 import { formatCredits, formatDollars } from './kgpu/cost';
 import { errorMessage } from './kgpu/error-dedup';
-import { pullFolder } from './kgpu/pull-workspace';
+import { podCommands } from './kgpu/pod-commands';
+import { pull } from './kgpu/sync';
 import { releasedHere } from './pod-notifications';
 import type { KgpuServices } from './services';
 
@@ -77,9 +78,10 @@ async function download(services: KgpuServices, podId: string, label: string, fo
       (progress, token) => {
         const controller = new AbortController();
         token.onCancellationRequested(() => controller.abort());
-        return pullFolder(connector, '/workspace', folder, {
+        return pull(podCommands(connector), '/workspace', folder, {
           signal: controller.signal,
-          onProgress: (p) => progress.report({ message: `${p.files} files, ${(p.bytes / 1048576).toFixed(1)} MiB` }),
+          onProgress: (bytes, files, totalBytes) =>
+            progress.report({ message: `${files} files, ${(bytes / 1048576).toFixed(1)}${totalBytes ? ` of ${(totalBytes / 1048576).toFixed(1)}` : ''} MiB` }),
         });
       },
     );
