@@ -95,8 +95,9 @@ function root(loc: JobsLocation | undefined): string {
   return loc?.jobsRoot ?? DEFAULT_JOBS_ROOT;
 }
 
-/** Start a detached job. Resolves as soon as it is launched (one short SSH exec). */
-export async function startJob(pod: PodCommands, spec: StartJobSpec): Promise<JobInfo> {
+/** The pod command line that launches a job, and the JobInfo it will have. Exit codes of the
+ *  command: 0 launched, 3 no such working directory, 4 the id exists already, 5 cannot write. */
+export function prepareStart(spec: StartJobSpec): { line: string; info: JobInfo } {
   if ((spec.command === undefined) === (spec.argv === undefined)) throw new JobError('Give a job either a command line or an argv.');
   const command = spec.command ?? quoteArgv(spec.argv ?? []);
   if (command.trim() === '') throw new JobError('The job has an empty command.');
@@ -115,13 +116,22 @@ export async function startJob(pod: PodCommands, spec: StartJobSpec): Promise<Jo
   const name = spec.name ?? (command.length > 60 ? command.slice(0, 57) + '...' : command);
   const meta = JSON.stringify({ id, name, command, cwd, createdAt });
   const line = quoteArgv(['sh', '-c', START_SCRIPT, 'kgpu-start', root(spec), id, meta, cwd, command, WRAPPER_SCRIPT, ...envArgs]);
+  return { line, info: { id, name, command, cwd, createdAt, status: { state: 'running' }, logSize: 0 } };
+}
+
+/** The error for a failed start command. */
+export function startError(exitCode: number | null, signal: string | null, stderr: string): JobError {
+  const why = stderr.trim() || `exit ${exitCode ?? signal}`;
+  const next = exitCode === 3 ? ' Sync the folder first or choose an existing directory.' : '';
+  return new JobError(`Could not start the job in the pod: ${why}.${next}`);
+}
+
+/** Start a detached job. Resolves as soon as it is launched (one short SSH exec). */
+export async function startJob(pod: PodCommands, spec: StartJobSpec): Promise<JobInfo> {
+  const { line, info } = prepareStart(spec);
   const r = await pod.exec(line, { signal: spec.signal });
-  if (r.exitCode !== 0) {
-    const why = r.stderr.toString('utf8').trim() || `exit ${r.exitCode ?? r.signal}`;
-    const next = r.exitCode === 3 ? ' Sync the folder first or choose an existing directory.' : '';
-    throw new JobError(`Could not start the job in the pod: ${why}.${next}`);
-  }
-  return { id, name, command, cwd, createdAt, status: { state: 'running' }, logSize: 0 };
+  if (r.exitCode !== 0) throw startError(r.exitCode, r.signal, r.stderr.toString('utf8'));
+  return info;
 }
 
 /** Every job in the pod, oldest first, in one round trip. */

@@ -9,7 +9,7 @@
 import type { PodCommands } from './pod-commands';
 import { quoteArgv } from './shell-quote';
 import { FOLLOW_SCRIPT } from './job-wrapper';
-import { assertJobId, DEFAULT_JOBS_ROOT, JobError, JobNotFoundError, newJobId, parseJobLine, startJob, type JobInfo, type JobsLocation, type StartJobSpec } from './jobs';
+import { assertJobId, DEFAULT_JOBS_ROOT, JobError, JobNotFoundError, parseJobLine, prepareStart, startError, type JobInfo, type JobsLocation, type StartJobSpec } from './jobs';
 import { BastionUnreachableError, ChannelRefusedError, ConnectionLostError, SshAbortedError } from './ssh-errors';
 
 export interface FollowLogOptions extends JobsLocation {
@@ -57,7 +57,20 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** Stream a job's log from `fromOffset` until the job has ended and the log is drained. */
-export async function followLog(pod: PodCommands, jobId: string, options: FollowLogOptions): Promise<FollowLogResult> {
+export function followLog(pod: PodCommands, jobId: string, options: FollowLogOptions): Promise<FollowLogResult> {
+  return follow(pod, jobId, options, undefined);
+}
+
+const STARTED_MARK = 'KGPU-STARTED';
+
+interface StartFirst {
+  /** The start command; on success it prints STARTED_MARK on stderr and execs the follower. */
+  line: string;
+  started(): void;
+  failed(e: Error): void;
+}
+
+async function follow(pod: PodCommands, jobId: string, options: FollowLogOptions, start: StartFirst | undefined): Promise<FollowLogResult> {
   assertJobId(jobId);
   const jobsRoot = options.jobsRoot ?? DEFAULT_JOBS_ROOT;
   const maxReconnects = options.maxReconnects ?? 8;
@@ -65,15 +78,26 @@ export async function followLog(pod: PodCommands, jobId: string, options: Follow
   let offset = Math.max(0, Math.floor(options.fromOffset ?? 0));
   let reconnects = 0;
   let failuresInARow = 0;
+  let started = start === undefined;
+  const markStarted = (): void => {
+    if (started) return;
+    started = true;
+    start?.started();
+  };
 
   for (;;) {
     if (signal?.aborted) throw new SshAbortedError('Following the job log');
     const startOffset = offset;
     let stderr = '';
+    const followLine = quoteArgv(['sh', '-c', FOLLOW_SCRIPT, 'kgpu-follow', jobsRoot, jobId, String(offset)]);
+    // Until we know the job was launched, (re)send the start: it is idempotent by job id (a
+    // second launch of the same id fails with exit 4, "exists", and nothing runs twice).
+    const line = !started && start ? `${start.line} && { printf '${STARTED_MARK}\n' >&2; exec ${followLine}; }` : followLine;
     try {
-      const s = await pod.execStream(quoteArgv(['sh', '-c', FOLLOW_SCRIPT, 'kgpu-follow', jobsRoot, jobId, String(offset)]), { signal });
+      const s = await pod.execStream(line, { signal });
       s.stderr.on('data', (b: Buffer) => {
         if (stderr.length < MAX_STDERR) stderr += b.toString('utf8');
+        if (!started && stderr.includes(STARTED_MARK)) markStarted();
       });
       // Keep the exit status promise from rejecting unobserved while we read.
       s.done.catch(() => undefined);
@@ -90,18 +114,38 @@ export async function followLog(pod: PodCommands, jobId: string, options: Follow
         }
       }
       const status = await s.done;
-      if (status.exitCode === 3) throw new JobNotFoundError(jobId);
-      const line = stderr.split('\n').find((l) => l.startsWith(STATUS_PREFIX));
-      const job = line ? parseJobLine(line.slice(STATUS_PREFIX.length)) : undefined;
-      if (status.exitCode !== 0 || !job) {
-        throw new JobError(`Following the log of job ${jobId} failed: ${stderr.trim() || `exit ${status.exitCode ?? status.signal}`}`);
+      if (!started) {
+        if (status.exitCode === 4) {
+          markStarted(); // launched by an earlier attempt whose reply was lost
+          continue;
+        }
+        const err = startError(status.exitCode, status.signal, stderr);
+        start?.failed(err);
+        throw err;
       }
+      if (status.exitCode === 3) throw new JobNotFoundError(jobId);
+      const statusLine = stderr.split('\n').find((l) => l.startsWith(STATUS_PREFIX));
+      const job = statusLine ? parseJobLine(statusLine.slice(STATUS_PREFIX.length)) : undefined;
+      if (status.exitCode !== 0 || !job) {
+        throw new JobError(`Following the log of job ${jobId} failed: ${stderr.replace(STARTED_MARK, '').trim() || `exit ${status.exitCode ?? status.signal}`}`);
+      }
+      markStarted();
       return { job, offset, reconnects };
     } catch (e) {
-      if (signal?.aborted) throw e instanceof SshAbortedError ? e : new SshAbortedError('Following the job log');
-      if (!retryable(e)) throw e;
+      if (signal?.aborted) {
+        const err = e instanceof SshAbortedError ? e : new SshAbortedError('Following the job log');
+        if (!started) start?.failed(err);
+        throw err;
+      }
+      if (!retryable(e)) {
+        if (!started && e instanceof Error) start?.failed(e);
+        throw e;
+      }
       failuresInARow = offset > startOffset ? 1 : failuresInARow + 1;
-      if (failuresInARow > maxReconnects) throw e;
+      if (failuresInARow > maxReconnects) {
+        if (!started) start?.failed(e);
+        throw e;
+      }
       reconnects++;
       options.onReconnect?.({ attempt: failuresInARow, offset, error: e });
       await delay(Math.min(2000, 50 * 2 ** (failuresInARow - 1)), signal);
@@ -118,21 +162,33 @@ export interface StartedAndFollowed {
 }
 
 /**
- * The fast path for "run": launch the job and open the log follower at the same time, on two
- * connections (the follower waits for the job to appear), so the first log line is not delayed by
- * the start's round trip.
+ * The fast path for "run": ONE exec launches the job and then streams its log (the same channel
+ * goes on as the follower), so the first log line costs one connection, not two round trips.
+ * After a dropped connection it resumes as followLog does (re-sending the start only if the
+ * launch was never confirmed — safe, a job id launches once).
  */
-export function startAndFollow(pod: PodCommands, spec: StartJobSpec, follow: FollowLogOptions): StartedAndFollowed {
-  const id = spec.id ?? newJobId();
-  const startAbort = new AbortController();
-  const followSignal = follow.signal ? AbortSignal.any([follow.signal, startAbort.signal]) : startAbort.signal;
-  const started = startJob(pod, { ...spec, id, jobsRoot: spec.jobsRoot ?? follow.jobsRoot });
-  // If the start fails, stop the follower (which would otherwise wait for a job that never comes).
-  started.catch(() => startAbort.abort());
-  const following = followLog(pod, id, { ...follow, jobsRoot: follow.jobsRoot ?? spec.jobsRoot, signal: followSignal });
-  const followed = following.catch(async (e: unknown) => {
-    if (startAbort.signal.aborted) await started; // rethrows the start's error
-    throw e;
+export function startAndFollow(pod: PodCommands, spec: StartJobSpec, followOptions: FollowLogOptions): StartedAndFollowed {
+  const jobsRoot = spec.jobsRoot ?? followOptions.jobsRoot;
+  let prepared: ReturnType<typeof prepareStart>;
+  try {
+    prepared = prepareStart({ ...spec, jobsRoot });
+  } catch (e) {
+    const failed = Promise.reject(e as Error);
+    failed.catch(() => undefined);
+    return { id: spec.id ?? '', started: failed, followed: failed };
+  }
+  const { line, info } = prepared;
+  let resolveStarted!: (j: JobInfo) => void;
+  let rejectStarted!: (e: Error) => void;
+  const started = new Promise<JobInfo>((res, rej) => {
+    resolveStarted = res;
+    rejectStarted = rej;
   });
-  return { id, started, followed };
+  started.catch(() => undefined);
+  const followed = follow(pod, info.id, { ...followOptions, jobsRoot, signal: followOptions.signal ?? spec.signal }, {
+    line,
+    started: () => resolveStarted(info),
+    failed: (e) => rejectStarted(e),
+  });
+  return { id: info.id, started, followed };
 }

@@ -21,8 +21,8 @@ async function podLog(jobId: string): Promise<Buffer> {
   return (await pod.commands().exec(`cat /workspace/.kgpu/jobs/${jobId}/log`)).stdout;
 }
 
-test('progress with \\r and ANSI colours is followed in order and complete, with the exit code; follow starts in parallel with the job', async () => {
-  // The run feature's fast path: start and follow at the same time, the follow waits for the job.
+test('progress with \\r and ANSI colours is followed in order and complete, with the exit code; one exec starts the job and streams its log', async () => {
+  // The run feature's fast path: the start and the follow share one exec.
   const c = pod.commands();
   const script = [
     `printf '\\033[1;32mepoch 1\\033[0m\\n'`,

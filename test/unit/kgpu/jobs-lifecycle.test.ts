@@ -124,5 +124,11 @@ test('clear errors: unknown job, missing working directory, empty command', asyn
   await assert.rejects(stopJob(c, '20200101-000000-000-abcdef'), JobNotFoundError);
   await assert.rejects(startJob(c, { command: 'true', cwd: '/workspace/nope' }), (e: Error) => e instanceof JobError && /does not exist in the pod.*Sync the folder first/.test(e.message));
   await assert.rejects(startJob(c, { command: '  ' }), JobError);
+  // a job id launches once (what makes re-sending a start after a lost reply safe)
+  const id = newJobId();
+  await startJob(c, { command: 'echo once >> /workspace/once.txt', id });
+  await assert.rejects(startJob(c, { command: 'echo once >> /workspace/once.txt', id }), (e: Error) => e instanceof JobError && /already exists/.test(e.message));
+  await followLog(c, id, { onData: () => undefined });
+  assert.equal(await pod.sh('cat /workspace/once.txt'), 'once\n');
   await assert.rejects(jobStatus(c, '../etc'), JobError);
 });
