@@ -34,6 +34,8 @@ export interface RunStarted {
   terminalName: string;
   /** Resolves when the job has ended and its log is drained: its state ("exited", …) and exit code. */
   done: Promise<{ state: string; exitCode?: number }>;
+  /** What the log panel shows so far (terminal text: header, log, footer). */
+  text(): string;
 }
 
 const POD_KEY = 'kgpu.runPod';
@@ -235,5 +237,5 @@ export async function showRunHandle(
     await done.catch(() => undefined);
     throw e;
   }
-  return { podId, jobId: handle.jobId, terminalName: p.terminal.name, done };
+  return { podId, jobId: handle.jobId, terminalName: p.terminal.name, done, text: () => p.written };
 }
