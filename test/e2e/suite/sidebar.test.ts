@@ -1,6 +1,9 @@
 // Sign-in, the rentals model behind the views, rent → ready → copy → release → clear, through the
 // real VS Code API (commands with option objects, as the README's scripts call them).
 import * as assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { KgpuServices } from '../../../src/services';
 import { rentalItem } from '../../../src/kgpu/rentals-view-model';
@@ -67,6 +70,27 @@ describe('sidebar: sign-in, rent, release', () => {
 
     await vscode.commands.executeCommand('kgpu.clearEnded');
     assert.equal(services.pods.pods.some((p) => p.pod_id === podId), false);
+  });
+
+  it('"Download results first" copies /workspace over the bastion with the minted key, then releases', async function () {
+    this.timeout(90_000);
+    if (!sim().sshPort) this.skip(); // a simulator without its bastion
+    const podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', { gpu_model: 'v100', gpu_count: 1, name: 'e2e-download', yes: true });
+    assert.ok(podId);
+    const exec = await simApi<{ exit_code: number }>(sim(), `/pods/${podId}/exec`, {
+      method: 'POST',
+      body: JSON.stringify({ cmd: ['sh', '-c', 'mkdir -p /workspace/out && printf "loss 0.1\\n" > /workspace/out/metrics.txt'] }),
+    });
+    assert.equal(exec.exit_code, 0);
+    const dir = await mkdtemp(join(tmpdir(), 'kgpu-e2e-download-'));
+    try {
+      assert.equal(await vscode.commands.executeCommand('kgpu.release', { podId, yes: true, downloadTo: dir }), true);
+      assert.equal(await readFile(join(dir, 'out', 'metrics.txt'), 'utf8'), 'loss 0.1\n');
+      assert.equal((await simApi<SimPod>(sim(), `/pods/${podId}`)).end_reason, 'returned');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await vscode.commands.executeCommand('kgpu.clearEnded');
+    }
   });
 
   it('refuses a rent the contract forbids with the reason, before calling the server', async () => {
