@@ -4,8 +4,9 @@
  * commands, paths and names are never parsed as shell by us (only the job's own command line is,
  * on purpose, by the job's `sh -c`).
  *
- * Per job, under `<jobsRoot>/<jobId>/` (all small files written to a temp name and `mv`ed into
- * place, so a reader never sees half a file):
+ * Per job, under `<jobsRoot>/<jobId>/` (files that say how a job ended, and meta.json, are written
+ * to a temp name and `mv`ed into place, so a reader never sees half a file; the pid files are one
+ * short write each — a reader may at most find one still empty, which reads as "not yet"):
  *   meta.json      {id,name,command,cwd,createdAt} written by the start command (client clock)
  *   cmd, cwd       the command line and working directory, as plain text
  *   log            the job's stdout+stderr, raw bytes (ANSI and \r preserved)
@@ -49,11 +50,11 @@ export const WRAPPER_SCRIPT = String.raw`id=$2; d=$1/$2
 ${PRELUDE}
 oomc() { for f in /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control; do
   if [ -r "$f" ]; then sed -n 's/^oom_kill //p' "$f" 2>/dev/null; return; fi; done; }
-w wpid $$
+printf '%s\n' $$ > "$d/wpid"
 # Start time and the cgroup's OOM-kill count are recorded beside the job, not before it, so the
 # first log line is not delayed by them.
 { w started_at "$(now)"; o=$(oomc); [ -n "$o" ] && w oom_before "$o"; } &
-setsid sh -c 'd=$1; printf "%s\n" $$ > "$d/pid"; printf "%s\n" $$ > "$d/.pgid.tmp" && mv -f "$d/.pgid.tmp" "$d/pgid"
+setsid sh -c 'd=$1; printf "%s\n" $$ > "$d/pid"; printf "%s\n" $$ > "$d/pgid"
 cd "$2" || { echo "kgpu: cannot enter the working directory $2" >&2; exit 127; }
 exec sh -c "$3"' kgpu-job-cmd "$d" "$3" "$4" < /dev/null >> "$d/log" 2>&1
 rc=$?
@@ -72,11 +73,12 @@ if [ "$rc" -gt 128 ] && [ "$rc" -le 192 ] && s=$(kill -l $((rc - 128)) 2>/dev/nu
  */
 export const START_SCRIPT = String.raw`root=$1; id=$2; d=$1/$2; meta=$3; cwd=$4; cmd=$5; wrapper=$6; shift 6
 [ -d "$cwd" ] || { printf 'The working directory %s does not exist in the pod.\n' "$cwd" >&2; exit 3; }
-mkdir -p "$root" || exit 5
+[ -d "$root" ] || mkdir -p "$root" || exit 5
 mkdir "$d" 2>/dev/null || { printf 'A job with the id %s already exists.\n' "$id" >&2; exit 4; }
 printf '%s\n' "$meta" > "$d/.meta.tmp" && mv -f "$d/.meta.tmp" "$d/meta.json" &&
 printf '%s\n' "$cmd" > "$d/cmd" && printf '%s\n' "$cwd" > "$d/cwd" && : > "$d/log" || exit 5
-env "$@" setsid -f sh -c "$wrapper" kgpu-job "$root" "$id" "$cwd" "$cmd" < /dev/null > /dev/null 2>&1
+for kv; do export "$kv"; done
+setsid -f sh -c "$wrapper" kgpu-job "$root" "$id" "$cwd" "$cmd" < /dev/null > /dev/null 2>&1
 `;
 
 /** List: `sh -c LIST kgpu-list <jobsRoot>` → one JSON line per job (see PRELUDE emit). */
@@ -112,7 +114,7 @@ galive() {
   else kill -0 -- "-$pg" 2>/dev/null; fi
 }
 if ! ended; then
-  i=0; while [ ! -f "$d/pgid" ] && ! ended && [ $i -lt 250 ]; do sleep 0.02; i=$((i + 1)); done
+  i=0; while [ ! -s "$d/pgid" ] && ! ended && [ $i -lt 250 ]; do sleep 0.02; i=$((i + 1)); done
   pg=$(r "$d/pgid")
   if [ -n "$pg" ]; then
     w stop_requested "$(now)"
@@ -146,7 +148,7 @@ else
   # an orphaned wrapper can linger as a zombie when the pod's init is slow to reap. The child
   # exits once the end marker is there, or the wrapper is gone without writing one.
   (
-    i=0; while [ ! -f "$d/wpid" ] && ! ended && [ $i -lt 1000 ]; do sleep 0.01; i=$((i + 1)); done
+    i=0; while [ ! -s "$d/wpid" ] && ! ended && [ $i -lt 1000 ]; do sleep 0.01; i=$((i + 1)); done
     wp=$(r "$d/wpid"); [ -n "$wp" ] || exit 0
     # Poll the end marker every 50 ms for 2 s, then every 0.5 s; the wrapper's liveness every 10th.
     i=0; while ! ended; do
