@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { nextPollDelayMs, PollTimer } from './kgpu/poll-schedule';
+import { awaitingReady } from './pod-notifications';
 import type { KgpuServices } from './services';
 
 /**
@@ -7,6 +8,7 @@ import type { KgpuServices } from './services';
  * cadence, never faster), 60 s while pods run and a view is visible, 3 min while hidden (for the
  * status bar's balance and the end-of-pod notifications), nothing when hidden and idle; failures
  * back off up to 5 min. Showing a view refreshes it at once when its data is older than 10 s.
+ * A pod being waited for by the rent progress is polled by it alone (it updates the model).
  */
 export function registerRefresh(services: KgpuServices): vscode.Disposable {
   let failures = 0;
@@ -16,7 +18,8 @@ export function registerRefresh(services: KgpuServices): vscode.Disposable {
       nextPollDelayMs({
         pollIntervalSeconds: services.settings.get().pollIntervalSeconds,
         signedIn: services.auth.signedIn,
-        hasPending: services.pods.hasPending,
+        // A pod whose rent progress polls it already (and updates the model) needs no second poller.
+        hasPending: services.pods.allPods.some((p) => p.phase === 'Pending' && !awaitingReady.has(p.pod_id)),
         hasLive: services.pods.livePods.length > 0,
         viewsVisible: services.viewVisibility.anyVisible,
         consecutiveFailures: failures,

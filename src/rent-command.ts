@@ -281,11 +281,12 @@ function pickModel(models: readonly GpuModel[], cap: number, preferred?: string)
 
 async function pickCount(model: GpuModel, cap: number, preferred?: number): Promise<number | undefined> {
   const counts = gpuCountChoices(model, cap);
-  const items = counts.map((n) => ({
+  const first = preferred !== undefined && counts.includes(preferred) ? preferred : counts[0];
+  const ordered = [first, ...counts.filter((n) => n !== first)];
+  const items = ordered.map((n) => ({
     label: n === 0 ? '0 — CPU only' : `${n} GPU${n === 1 ? '' : 's'}`,
     description: n === 0 ? 'still billed at the class rate' : `${((model.price_per_hour_credits * n) / 1500).toFixed(2)} $/h · ${model.price_per_hour_credits * n} credits/h`,
     n,
-    picked: n === (preferred ?? 1),
   }));
   const qp = await vscode.window.showQuickPick(items, {
     title: 'kgpu: Rent GPU (2/3) — how many GPUs',
