@@ -43,15 +43,29 @@ test('quick start steps 2, 3, 5 with curl + jq against npm run sim; SIGTERM stop
   // Node 20 reads `--env-file X` even after the script name and exits 9 when X is missing
   // (nodejs/node#54232): the file must exist before the simulator writes it.
   writeFileSync(envFile, '');
-  const sim = spawn(process.execPath, [join(root, 'scripts', 'sim.mjs'), '--env-file', envFile, '--cold-start-ms', '800'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const sim = spawn(process.execPath, [join(root, 'scripts', 'sim.mjs'), '--env-file', envFile, '--cold-start-ms', '800'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   sim.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   sim.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
   const exited = new Promise<number | null>((resolve) => sim.on('exit', (code) => resolve(code)));
-  t.after(() => {
-    if (sim.exitCode === null) sim.kill('SIGKILL');
+  // On failure: stop the whole process group (scripts/sim.mjs and the simulator under it) the
+  // clean way first, so that its pods end too.
+  t.after(async () => {
+    if (sim.exitCode !== null || sim.signalCode !== null || !sim.pid) return;
+    const group = -sim.pid;
+    try {
+      process.kill(group, 'SIGTERM');
+    } catch {
+      return;
+    }
+    await Promise.race([exited, new Promise((res) => setTimeout(res, 10_000))]);
+    try {
+      process.kill(group, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   });
-  await waitFor(() => /KGPU_SSH_PORT=/.test(readFileSync(envFile, 'utf8')) || sim.exitCode !== null, 'the simulator to write its env file', 20_000);
+  await waitFor(() => (/KGPU_SSH_PORT=/.test(readFileSync(envFile, 'utf8')) && /env file: /.test(out)) || sim.exitCode !== null, 'the simulator to write its env file', 20_000);
   assert.equal(sim.exitCode, null, out);
   const env = readFileSync(envFile, 'utf8');
   assert.match(env, /^export KGPU_API_BASE='http:\/\/127\.0\.0\.1:\d+\/v1'$/m);
@@ -94,7 +108,8 @@ test('quick start steps 2, 3, 5 with curl + jq against npm run sim; SIGTERM stop
   const marker = String(900_000 + Math.floor(Math.random() * 99_999));
   const job = await fetch(`${base}/pods/${live.pod_id}/exec`, { method: 'POST', headers: auth, body: JSON.stringify({ cmd: ['sh', '-c', `setsid -f sleep ${marker} </dev/null >/dev/null 2>&1`] }) });
   assert.equal(((await job.json()) as { exit_code: number }).exit_code, 0);
-  assert.notEqual(spawnSync('pgrep', ['-f', `sleep ${marker}`], { encoding: 'utf8' }).stdout.trim(), '', 'the detached job runs');
+  // `setsid -f` returns before its child has exec'd sleep: wait for it to show up.
+  await waitFor(() => spawnSync('pgrep', ['-f', `sleep ${marker}`], { encoding: 'utf8' }).stdout.trim() !== '', 'the detached job to run');
 
   sim.kill('SIGTERM');
   assert.equal(await exited, 0, out);

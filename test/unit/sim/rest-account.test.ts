@@ -1,8 +1,13 @@
 // Simulator REST: public /gpu-models, bearer auth (missing/invalid/revoked/reissued, unapproved
-// accounts), /me, /balance, /cluster, and the in-pod token's scope.
+// accounts), /me, /balance, /cluster, the in-pod token's scope, state-dir token persistence,
+// fleet files, clock speed.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { assertError, call, rentReady, startSim } from './rest-fixture';
+import { startSimulator } from '../../sim/index';
+import { assertError, call, rentReady, startSim, waitFor } from './rest-fixture';
 
 test('GET /gpu-models is public and lists the contract fleet with exact prices', async (t) => {
   const sim = await startSim(t);
@@ -130,4 +135,36 @@ test("another account's pods are invisible (404), and its token is its own", asy
   assertError(await call(sim, 'DELETE', `/pods/${mine.body.pod_id}`, { token: b.token }), 404, 'not_found');
   assert.deepEqual((await call(sim, 'GET', '/pods', { token: b.token })).body, []);
   assert.equal((await call(sim, 'GET', '/balance', { token: b.token })).body.credits, 500);
+});
+
+test('a reused --state-dir keeps the account token (and a reissued one); a fleet file is read', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kgpu-statedir-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const fleetFile = join(dir, 'fleet.json');
+  writeFileSync(fleetFile, JSON.stringify([{ gpu_model: 'a100', total: 2, price_per_hour_credits: 2000 }]));
+  const a = await startSimulator({ clockSpeed: 0, stateDir: join(dir, 'state'), fleet: fleetFile });
+  const first = a.token;
+  assert.deepEqual((await call(a, 'GET', '/gpu-models', { token: null })).body, [{ gpu_model: 'a100', total: 2, free: 2, price_per_hour_credits: 2000 }]);
+  await a.stop();
+  assert.equal(statSync(join(dir, 'state', 'account.json')).mode & 0o777, 0o600);
+  const b = await startSimulator({ clockSpeed: 0, stateDir: join(dir, 'state') });
+  assert.equal(b.token, first);
+  assert.equal((await call(b, 'GET', '/me')).status, 200);
+  const second = b.reissueToken();
+  await b.stop();
+  const c = await startSimulator({ clockSpeed: 0, stateDir: join(dir, 'state') });
+  t.after(() => c.stop());
+  assert.equal(c.token, second);
+  assertError(await call(c, 'GET', '/me', { token: first }), 401, 'invalid_token');
+  // A broken fleet file is refused with a message naming it.
+  writeFileSync(fleetFile, '{"models": [{"gpu_model": "x"}]}');
+  await assert.rejects(startSimulator({ fleet: fleetFile }), /fleet\.json: models\[0\]\.total/);
+});
+
+test('clockSpeed N: simulated time runs N× wall time, and billing follows it without advance()', async (t) => {
+  const sim = await startSim(t, { clockSpeed: 60_000 }); // one wall millisecond = one simulated minute
+  const r = await call(sim, 'POST', '/pods', { body: { gpu_model: 'rtx3080' } });
+  const pod = sim.state.pods.get(r.body.pod_id)!;
+  await waitFor(() => pod.credits_spent >= 5 * 10, 'ten simulated minutes to be billed');
+  assert.ok(sim.clock.now() - pod.created_at >= 10 * 60_000);
 });
