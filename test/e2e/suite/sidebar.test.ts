@@ -72,22 +72,38 @@ describe('sidebar: sign-in, rent, release', () => {
     assert.equal(services.pods.pods.some((p) => p.pod_id === podId), false);
   });
 
-  it('"Download results first" copies /workspace over the bastion with the minted key, then releases', async function () {
+  it('one connector per pod (minted key, replaced on rotation); "Download results first" pulls /workspace, then the release closes it', async function () {
     this.timeout(90_000);
     if (!sim().sshPort) this.skip(); // a simulator without its bastion
-    const podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', { gpu_model: 'v100', gpu_count: 1, name: 'e2e-download', yes: true });
+    const podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', { gpu_model: 'v100', gpu_count: 1, name: 'e2e-connect', yes: true });
     assert.ok(podId);
-    const exec = await simApi<{ exit_code: number }>(sim(), `/pods/${podId}/exec`, {
-      method: 'POST',
-      body: JSON.stringify({ cmd: ['sh', '-c', 'mkdir -p /workspace/out && printf "loss 0.1\\n" > /workspace/out/metrics.txt'] }),
-    });
-    assert.equal(exec.exit_code, 0);
+    const resets: { podId: string; reason: string }[] = [];
+    const sub = services.connections.onDidReset((e) => resets.push(e));
     const dir = await mkdtemp(join(tmpdir(), 'kgpu-e2e-download-'));
     try {
+      const first = await services.connections.get(podId);
+      assert.equal(await services.connections.get(podId), first, 'the same connector for the same pod');
+      (await first.connect()).close();
+
+      assert.equal(await vscode.commands.executeCommand('kgpu.rotateSshKey', { podId, yes: true }), true);
+      assert.ok(resets.some((r) => r.podId === podId && r.reason === 'key'), JSON.stringify(resets));
+      const second = await services.connections.get(podId);
+      assert.notEqual(second, first, 'a new connector with the new key');
+      (await second.connect()).close();
+      await assert.rejects(first.connect(), 'the old connector is disposed');
+
+      const exec = await simApi<{ exit_code: number }>(sim(), `/pods/${podId}/exec`, {
+        method: 'POST',
+        body: JSON.stringify({ cmd: ['sh', '-c', 'mkdir -p /workspace/out && printf "loss 0.1\\n" > /workspace/out/metrics.txt'] }),
+      });
+      assert.equal(exec.exit_code, 0);
       assert.equal(await vscode.commands.executeCommand('kgpu.release', { podId, yes: true, downloadTo: dir }), true);
       assert.equal(await readFile(join(dir, 'out', 'metrics.txt'), 'utf8'), 'loss 0.1\n');
       assert.equal((await simApi<SimPod>(sim(), `/pods/${podId}`)).end_reason, 'returned');
+      assert.ok(resets.some((r) => r.podId === podId && r.reason === 'ended'), JSON.stringify(resets));
+      await assert.rejects(services.connections.get(podId), /has ended/);
     } finally {
+      sub.dispose();
       await rm(dir, { recursive: true, force: true });
       await vscode.commands.executeCommand('kgpu.clearEnded');
     }
