@@ -53,6 +53,8 @@ export interface SimulatorOptions {
   objectLimits?: Partial<ObjectLimits>;
   /** Bytes of pod disk per GiB of ephemeral_storage_gib (tests shrink it to test eviction). Default 2^30. */
   diskBytesPerGib?: number;
+  /** Wall ms between disk-eviction checks of every live pod (default 1000; 0 = only sim.state.checkDisks()). */
+  diskCheckIntervalMs?: number;
   /** Keep the account token in <stateDir>/account.json across restarts (default: true when stateDir is given). */
   persistToken?: boolean;
 }
@@ -191,6 +193,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     throw e;
   }
   const server = rest;
+  const diskEvery = options.diskCheckIntervalMs ?? 1000;
+  const diskTimer = diskEvery > 0 ? setInterval(() => void state.checkDisks({ ifIdle: true }).catch(() => undefined), diskEvery) : undefined;
+  diskTimer?.unref();
 
   let stopping: Promise<void> | undefined;
   const sim: Simulator = {
@@ -233,6 +238,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     stop() {
       stopping ??= (async () => {
         faults.clear();
+        if (diskTimer) clearInterval(diskTimer);
         await server.close();
         await bastion.stop().catch((e: unknown) => console.error(`kgpu-sim: stopping the bastion: ${(e as Error).message}`));
         await state.endAll('returned');

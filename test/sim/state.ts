@@ -42,6 +42,8 @@ export interface PodRecord {
   cpu: string;
   memory: string;
   ephemeral_storage_gib: number;
+  /** ephemeral_storage_gib in bytes (× diskBytesPerGib). */
+  diskLimitBytes: number;
   env: Record<string, string> | null;
   /** Per-hour price of this rental: per-GPU rate × max(1, gpu_count). */
   price_per_hour_credits: number;
@@ -258,6 +260,7 @@ export class SimState implements BastionDirectory {
       cpu: spec.cpu,
       memory: spec.memory,
       ephemeral_storage_gib: spec.ephemeral_storage_gib,
+      diskLimitBytes: spec.ephemeral_storage_gib * (this.o.diskBytesPerGib ?? 2 ** 30),
       env: spec.env,
       price_per_hour_credits: perHour,
       price_per_gpu_hour_credits: model.price_per_hour_credits,
@@ -372,6 +375,38 @@ export class SimState implements BastionDirectory {
   /** Every pending teardown (tests: wait for Ended). */
   async settled(): Promise<void> {
     await Promise.all([...this.pods.values()].map((p) => p.teardown ?? p.creating?.catch(() => undefined)));
+  }
+
+  private diskChecks: Promise<void> = Promise.resolve();
+  private diskChecksQueued = 0;
+
+  /**
+   * The kubelet's eviction check: a live pod whose disk (/workspace + /tmp) holds more than its
+   * ephemeral_storage_gib ends with `evicted_by_kubelet:OutOfephemeral-storage`. Runs every
+   * `diskCheckIntervalMs` of wall time (disks fill in real time; `ifIdle` skips a tick while a
+   * check is under way), and on demand (tests): an on-demand check always measures afresh.
+   */
+  checkDisks(o: { ifIdle?: boolean } = {}): Promise<void> {
+    if (o.ifIdle && this.diskChecksQueued > 0) return this.diskChecks;
+    this.diskChecksQueued++;
+    const run = this.diskChecks.then(async () => {
+      try {
+        for (const pod of [...this.pods.values()]) {
+          if (pod.ended_at !== null || !pod.handle) continue;
+          let used = 0;
+          try {
+            used = await pod.handle.diskUsageBytes();
+          } catch {
+            continue;
+          }
+          if (pod.ended_at === null && used > pod.diskLimitBytes) await this.end(pod, 'evicted_by_kubelet:OutOfephemeral-storage');
+        }
+      } finally {
+        this.diskChecksQueued--;
+      }
+    });
+    this.diskChecks = run.catch(() => undefined);
+    return run;
   }
 
   // ── BastionDirectory ───────────────────────────────────────────────────────────────────
@@ -530,7 +565,7 @@ export class SimState implements BastionDirectory {
         gpuModel: pod.gpu_model,
         gpuCount: pod.gpu_count,
         env,
-        diskLimitBytes: pod.ephemeral_storage_gib * (this.o.diskBytesPerGib ?? 2 ** 30),
+        diskLimitBytes: pod.diskLimitBytes,
       });
     } catch (e) {
       console.error(`kgpu-sim: creating ${pod.pod_id} failed: ${(e as Error).message}`);

@@ -2,7 +2,7 @@
 // Ended), GET /pods order, 404s, DELETE idempotence, PATCH key rotation as the bastion sees it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { assertError, call, newKey, rentReady, startSim } from './rest-fixture';
+import { assertError, call, newKey, rentReady, startSim, waitFor } from './rest-fixture';
 
 const r6 = (n: number): number => Math.round(n * 1e6) / 1e6;
 
@@ -123,4 +123,21 @@ test('PATCH rotates the key: a new pubkey is pinned (fingerprint only), an empty
   assertError(await call(sim, 'PATCH', `/pods/${id}`, { body: { ssh_pubkey: k3.publicKey } }), 409, 'duplicate_key', 'ssh_pubkey');
   await call(sim, 'DELETE', `/pods/${id}`);
   assertError(await call(sim, 'PATCH', `/pods/${id}`, { body: {} }), 409, 'pod_ended');
+});
+
+test('a pod whose disk outgrows ephemeral_storage_gib is evicted (OutOfephemeral-storage, Failed)', async (t) => {
+  // 1 "GiB" = 64 KiB here, so 2 "GiB" is a tiny 128 KiB; the periodic check runs every 50 ms of wall time.
+  const sim = await startSim(t, { diskBytesPerGib: 64 * 1024, diskCheckIntervalMs: 50 });
+  const small = await rentReady(sim, { gpu_model: 'v100', name: 'small', ephemeral_storage_gib: 2 });
+  const big = await rentReady(sim, { gpu_model: 'v100', name: 'big', ephemeral_storage_gib: 2 });
+  await call(sim, 'POST', `/pods/${small}/exec`, { body: { cmd: ['sh', '-c', 'head -c 40000 /dev/zero > /workspace/ok'] } });
+  await call(sim, 'POST', `/pods/${big}/exec`, { body: { cmd: ['sh', '-c', 'head -c 200000 /dev/zero > /tmp/too-much'] } });
+  await sim.state.checkDisks();
+  const pod = (await call(sim, 'GET', `/pods/${big}`)).body;
+  assert.equal(pod.end_reason, 'evicted_by_kubelet:OutOfephemeral-storage');
+  assert.equal(pod.phase, 'Failed');
+  assert.equal((await call(sim, 'GET', `/pods/${small}`)).body.phase, 'Running', 'a pod within its limit stays');
+  // And the periodic check finds a pod that fills up later, with no explicit call.
+  await call(sim, 'POST', `/pods/${small}/exec`, { body: { cmd: ['sh', '-c', 'head -c 200000 /dev/zero > /workspace/more'] } });
+  await waitFor(() => sim.state.pods.get(small)?.end_reason === 'evicted_by_kubelet:OutOfephemeral-storage', 'the periodic disk check to evict the pod');
 });
