@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
-import type { Pod } from './kgpu/api-types';
+import type { EndReason, Pod } from './kgpu/api-types';
+import { describeEndReason } from './kgpu/end-reason';
 import { errorMessage } from './kgpu/error-dedup';
-import { isJobEnded, type JobInfo } from './kgpu/jobs';
+import { isJobEnded, type JobInfo, type JobStatus } from './kgpu/jobs';
 import { crlf, jobDurationMs, logFooter, logHeader, runCost, TerminalText } from './kgpu/job-log-text';
 import type { LogStream } from './kgpu/job-runner';
 import type { FollowLogResult } from './kgpu/log-follow';
@@ -115,6 +116,15 @@ export class JobLogPanel implements vscode.Disposable {
     const duration = jobDurationMs(result.job);
     const cost = pod && duration !== undefined ? runCost(pod, duration, prices) : undefined;
     this.emit(logFooter({ status: result.job.status, durationMs: duration, cost, newlineFirst: !this.text.atLineStart }));
+  }
+
+  /** The job ended without its log being drained (its pod ended): the footer with the status. */
+  ended(status: JobStatus, podEndReason?: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.emit(this.text.end());
+    if (podEndReason) this.note(`[kgpu] the pod ended: ${describeEndReason(podEndReason as EndReason).label}`);
+    this.emit(logFooter({ status, newlineFirst: !this.text.atLineStart }));
   }
 
   fail(error: unknown): void {

@@ -3,7 +3,8 @@ import * as vscode from 'vscode';
 import { isLivePod } from './kgpu/api-types';
 import { JobRunner, type TrackedJob } from './kgpu/job-runner';
 import { shortJobState } from './kgpu/job-log-text';
-import { podCommands } from './kgpu/pod-commands';
+import type { PodCommands } from './kgpu/pod-commands';
+import { exec, execStream } from './kgpu/ssh-exec';
 import type { KgpuServices } from './services';
 
 /**
@@ -20,12 +21,22 @@ export interface JobsHub {
 
 const hubs = new WeakMap<KgpuServices, JobsHub>();
 
+/** Commands that look the pod's connector up on every call, so a follow that reconnects after a
+ *  key rotation (the old connector disposed) uses the new key. Rejects now if the pod cannot be reached. */
+async function podCommandsVia(services: KgpuServices, podId: string): Promise<PodCommands> {
+  await services.connections.get(podId);
+  return {
+    exec: async (command, options) => exec(await services.connections.get(podId), command, options),
+    execStream: async (command, options) => execStream(await services.connections.get(podId), command, options),
+  };
+}
+
 export function jobsFor(services: KgpuServices): JobsHub {
   let hub = hubs.get(services);
   if (hub) return hub;
   const storage = services.context.globalStorageUri?.fsPath;
   const runner = new JobRunner({
-    commands: async (podId) => podCommands(await services.connections.get(podId)),
+    commands: (podId) => podCommandsVia(services, podId),
     store: services.context.workspaceState,
     syncStateDir: typeof storage === 'string' ? path.join(storage, 'sync') : undefined,
     pollMs: 5000,

@@ -84,7 +84,11 @@ export function registerJobs(services: KgpuServices): vscode.Disposable {
     }),
   );
 
-  const endSub = runner.onDidEnd((e) => notifyEnd(services, e));
+  const endSub = runner.onDidEnd((e) => {
+    // Panels whose follow could not drain the log (the pod ended) still get a footer.
+    if (e.job.podEndReason) for (const p of JobLogPanel.panelsOf(e.job.podId, e.job.info.id)) p.ended(e.job.info.status, e.job.podEndReason);
+    notifyEnd(services, e);
+  });
   disposables.push({ dispose: () => endSub.dispose() });
 
   disposables.push(

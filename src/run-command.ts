@@ -36,6 +36,9 @@ export interface RunStarted {
   done: Promise<{ state: string; exitCode?: number }>;
   /** What the log panel shows so far (terminal text: header, log, footer). */
   text(): string;
+  /** Milliseconds from the command's start (save, pod, sync, start, follow) to the first log byte
+   *  in the panel; undefined when the job printed nothing. */
+  firstByteMs: Promise<number | undefined>;
 }
 
 const POD_KEY = 'kgpu.runPod';
@@ -64,6 +67,7 @@ function asOptions(arg: unknown): { options: RunActiveFileOptions; podArg?: unkn
 }
 
 async function runActiveFile(services: KgpuServices, arg: unknown): Promise<RunStarted | undefined> {
+  const t0 = performance.now();
   const { options, podArg, uri: argUri } = asOptions(arg);
   const fileUri = options.file ? (typeof options.file === 'string' ? (options.file.includes('://') ? vscode.Uri.parse(options.file) : vscode.Uri.file(options.file)) : options.file) : (argUri ?? vscode.window.activeTextEditor?.document.uri);
   if (!fileUri) {
@@ -85,12 +89,15 @@ async function runActiveFile(services: KgpuServices, arg: unknown): Promise<RunS
     return undefined;
   }
   await vscode.workspace.saveAll(false);
+  const tSaved = performance.now();
 
   const pod = await targetPod(services, fileUri, podArg);
   if (!pod) return undefined;
+  const tPod = performance.now();
 
   const args = await argumentsFor(services, fileUri, options);
   if (!args) return undefined;
+  services.log.debug(`Run: saved in ${(tSaved - t0).toFixed(0)} ms, pod in ${(tPod - tSaved).toFixed(0)} ms, arguments in ${(performance.now() - tPod).toFixed(0)} ms.`);
 
   const settings = services.settings.get();
   let target: RunTarget;
@@ -102,7 +109,7 @@ async function runActiveFile(services: KgpuServices, arg: unknown): Promise<RunS
   }
   const spec: Omit<RunFileSpec, 'onData' | 'onSyncProgress' | 'onReconnect'> = { podId: pod.pod_id, target, python: settings.python, args, env: settings.env, exclude: settings.syncExclude };
   const runner = jobsFor(services).runner;
-  return showRunHandle(services, pod.pod_id, path.basename(fileUri.path), undefined, (sink) => runner.runFile({ ...spec, ...sink }));
+  return showRunHandle(services, pod.pod_id, path.basename(fileUri.path), undefined, (sink) => runner.runFile({ ...spec, ...sink }), t0);
 }
 
 /** The pod for this run; remembers a choice for the workspace. */
@@ -195,12 +202,16 @@ export async function showRunHandle(
   name: string,
   commandHint: { command: string; cwd: string } | undefined,
   start: (sink: Pick<RunFileSpec, 'onData' | 'onReconnect'>) => RunHandle,
+  t0 = performance.now(),
 ): Promise<RunStarted | undefined> {
   const startedAt = Date.now();
   let panel: JobLogPanel | undefined;
   const early: Buffer[] = [];
+  let resolveFirst!: (ms: number | undefined) => void;
+  const firstByteMs = new Promise<number | undefined>((r) => (resolveFirst = r));
   const handle = start({
     onData: (chunk) => {
+      resolveFirst(performance.now() - t0);
       if (panel) panel.write(chunk);
       else early.push(chunk);
     },
@@ -226,16 +237,20 @@ export async function showRunHandle(
     },
   );
   done.catch(() => undefined);
+  void done.then(
+    () => resolveFirst(undefined),
+    () => resolveFirst(undefined),
+  );
   try {
     const synced = await handle.synced;
     const line = syncLine(synced, handle.plan.remoteDir);
     if (line) p.note(line);
     await handle.started;
-    void handle.firstByte.then((ms) => ms !== undefined && services.log.info(`Job ${handle.jobId}: first log byte ${ms.toFixed(0)} ms after Run.`));
+    void firstByteMs.then((ms) => ms !== undefined && services.log.info(`Job ${handle.jobId}: first log byte in the panel ${ms.toFixed(0)} ms after Run.`));
   } catch (e) {
     // The panel says what failed; the notification too.
     await done.catch(() => undefined);
     throw e;
   }
-  return { podId, jobId: handle.jobId, terminalName: p.terminal.name, done, text: () => p.written };
+  return { podId, jobId: handle.jobId, terminalName: p.terminal.name, done, text: () => p.written, firstByteMs };
 }

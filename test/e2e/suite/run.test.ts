@@ -84,6 +84,26 @@ describe('run on GPU: jobs, log panel, terminal, exec', () => {
     assert.equal(services.rentalChildren.treeItemOf(row)!.contextValue, 'job.killed');
   });
 
+  it('a warm re-run after a one-line edit gets its first log line into the panel fast', async function () {
+    this.timeout(60_000);
+    const folder = vscode.workspace.workspaceFolders![0].uri;
+    const file = vscode.Uri.joinPath(folder, 'warm.py');
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await vscode.workspace.fs.writeFile(file, Buffer.from(`print("warm ${i}", flush=True)\n`));
+      const run = await vscode.commands.executeCommand<RunStarted | undefined>('kgpu.runActiveFile', { podId, file, noPrompt: true });
+      assert.ok(run);
+      const ms = await run.firstByteMs;
+      assert.ok(ms !== undefined);
+      times.push(ms);
+      await run.done;
+      assert.match(run.text(), new RegExp(`warm ${i}\\r\\n`));
+    }
+    await vscode.workspace.fs.delete(file);
+    console.log(`    Run Active File → first log byte in the panel (warm pod, one-file edit): ${times.map((t) => t.toFixed(0)).join(', ')} ms`);
+    assert.ok(Math.min(...times) < 1000, `first log byte after ${times.join(', ')} ms`);
+  });
+
   it('Show Job Log reopens a log from the start', async function () {
     this.timeout(30_000);
     const pod = services.pods.get(podId!)!;

@@ -137,5 +137,26 @@ test('a job SIGKILLed by someone else is reported as possibly out of memory; a p
   assert.equal(job?.podEndReason, 'evicted_by_kubelet:OOMKilled');
   assert.equal(jobContextValue(job.info.status), 'job.oom');
   assert.ok(ends.some((e) => e.job.info.id === s.jobId && e.job.info.status.state === 'oom'));
+  assert.deepEqual(runner.podEnded(fx.podId, pod.end_reason), [], 'an ended pod ends its jobs once');
   runner.dispose();
+});
+
+test('a disk eviction ends the running job with the reason (lost, with the pod end reason for the fix)', async () => {
+  const own = await startRunFixture();
+  try {
+    const runner = new JobRunner({ commands: async () => own.commands(), store: new MapStore(), pollMs: 0 });
+    await own.sh("printf 'import time\\nprint(1, flush=True)\\ntime.sleep(300)\\n' > /workspace/fill.py");
+    const h = runner.runFile({ podId: own.podId, target: { kind: 'pod', path: '/workspace/fill.py' }, python: 'python3', args: [], env: {}, onData: () => undefined });
+    await h.started;
+    await own.sim.endPod(own.podId, 'evicted_by_kubelet:OutOfephemeral-storage');
+    // The follower loses its connection when the pod goes; the model's end notice ends the job.
+    const [job] = runner.podEnded(own.podId, 'evicted_by_kubelet:OutOfephemeral-storage');
+    assert.equal(job.info.id, h.jobId);
+    assert.deepEqual(job.info.status, { state: 'lost', reason: 'the pod ended (evicted_by_kubelet:OutOfephemeral-storage)' });
+    assert.equal(job.podEndReason, 'evicted_by_kubelet:OutOfephemeral-storage');
+    await assert.rejects(h.done);
+    runner.dispose();
+  } finally {
+    await own.stop();
+  }
 });
