@@ -19,6 +19,7 @@ import {
   closeHandle,
   fstat,
   hasExtension,
+  markSftpDead,
   openHandle,
   pipelinedReadStream,
   pipelinedWriteStream,
@@ -114,6 +115,7 @@ export class RemoteFs {
     }
     const s: Session = { sftp, conn, alive: true };
     const dead = (): void => {
+      markSftpDead(sftp);
       s.alive = false;
       if (this.current === s) {
         this.current = undefined;
@@ -122,6 +124,7 @@ export class RemoteFs {
       conn.close();
     };
     sftp.on('close', dead);
+    sftp.on('end', dead);
     sftp.on('error', () => undefined);
     conn.client.on('close', dead);
     conn.client.on('error', () => undefined);
@@ -138,9 +141,10 @@ export class RemoteFs {
         if (this.session === p) this.session = undefined;
       });
     }
-    const s = await this.session;
+    const pending = this.session;
+    const s = await pending;
     if (!s.alive) {
-      if (this.current === s || this.session) this.session = undefined;
+      if (this.session === pending) this.session = undefined;
       return this.sftp();
     }
     return s;
@@ -155,6 +159,7 @@ export class RemoteFs {
       } catch (e) {
         if (isStatusError(e) || e instanceof RemoteFsError) throw this.mapError(e, what, target);
         // Not an SFTP status: the channel or connection is gone.
+        markSftpDead(s.sftp);
         s.alive = false;
         if (this.current === s) {
           this.current = undefined;
@@ -182,7 +187,7 @@ export class RemoteFs {
   stat(p: string): Promise<RemoteStat> {
     return this.run('stat', p, true, async (sftp) => {
       // Both requests in flight at once: one round trip.
-      const [l, t] = await Promise.allSettled([call<Stats>((cb) => sftp.lstat(p, cb)), call<Stats>((cb) => sftp.stat(p, cb))]);
+      const [l, t] = await Promise.allSettled([call<Stats>(sftp, (cb) => sftp.lstat(p, cb)), call<Stats>(sftp, (cb) => sftp.stat(p, cb))]);
       if (l.status === 'rejected') throw l.reason;
       const isLink = l.value.isSymbolicLink();
       if (t.status === 'rejected') {
@@ -196,7 +201,7 @@ export class RemoteFs {
   /** lstat: a symlink is reported as itself. */
   lstat(p: string): Promise<RemoteStat> {
     return this.run('lstat', p, true, async (sftp) => {
-      const l = await call<Stats>((cb) => sftp.lstat(p, cb));
+      const l = await call<Stats>(sftp, (cb) => sftp.lstat(p, cb));
       return toStat(l, l.isSymbolicLink(), l.isSymbolicLink() ? undefined : l);
     });
   }
@@ -215,13 +220,13 @@ export class RemoteFs {
    *  followed (their targets stat'ed in parallel) so `type` is what they point to. */
   readdir(dir: string): Promise<RemoteDirEntry[]> {
     return this.run('readdir', dir, true, async (sftp) => {
-      const list = await call<{ filename: string; attrs: Stats }[]>((cb) => sftp.readdir(dir, cb as never));
+      const list = await call<{ filename: string; attrs: Stats }[]>(sftp, (cb) => sftp.readdir(dir, cb as never));
       const entries = list.filter((e) => e.filename !== '.' && e.filename !== '..');
       return Promise.all(
         entries.map(async (e) => {
           const attrs = e.attrs;
           if (!attrs.isSymbolicLink()) return { name: e.filename, stat: toStat(attrs, false, attrs) };
-          const t = await call<Stats>((cb) => sftp.stat(posix.join(dir, e.filename), cb)).catch(() => undefined);
+          const t = await call<Stats>(sftp, (cb) => sftp.stat(posix.join(dir, e.filename), cb)).catch(() => undefined);
           return { name: e.filename, stat: toStat(attrs, true, t) };
         }),
       );
@@ -229,19 +234,19 @@ export class RemoteFs {
   }
 
   realpath(p: string): Promise<string> {
-    return this.run('realpath', p, true, (sftp) => call<string>((cb) => sftp.realpath(p, cb)));
+    return this.run('realpath', p, true, (sftp) => call<string>(sftp, (cb) => sftp.realpath(p, cb)));
   }
 
   readlink(p: string): Promise<string> {
-    return this.run('readlink', p, true, (sftp) => call<string>((cb) => sftp.readlink(p, cb)));
+    return this.run('readlink', p, true, (sftp) => call<string>(sftp, (cb) => sftp.readlink(p, cb)));
   }
 
   symlink(target: string, linkPath: string): Promise<void> {
-    return this.run('symlink', linkPath, false, (sftp) => callVoid((cb) => sftp.symlink(target, linkPath, cb)));
+    return this.run('symlink', linkPath, false, (sftp) => callVoid(sftp, (cb) => sftp.symlink(target, linkPath, cb)));
   }
 
   chmod(p: string, mode: number): Promise<void> {
-    return this.run('chmod', p, true, (sftp) => callVoid((cb) => sftp.chmod(p, mode, cb)));
+    return this.run('chmod', p, true, (sftp) => callVoid(sftp, (cb) => sftp.chmod(p, mode, cb)));
   }
 
   // ---- whole files -------------------------------------------------------------------------
@@ -284,9 +289,10 @@ export class RemoteFs {
    *  On failure the temp file is removed and `p` is untouched. */
   atomicWrite(p: string, data: Buffer | string, options: { mode?: number } = {}): Promise<void> {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    const tmp = posix.join(posix.dirname(p), `.${posix.basename(p)}.kgpu-${randomBytes(6).toString('hex')}.tmp`);
     return this.run('atomic write', p, true, async (sftp) => {
-      const existing = await call<Stats>((cb) => sftp.stat(p, cb)).catch((e: unknown) => {
+      // A fresh temp name per attempt: a retry must not collide with the cleanup of the last one.
+      const tmp = posix.join(posix.dirname(p), `.${posix.basename(p)}.kgpu-${randomBytes(6).toString('hex')}.tmp`);
+      const existing = await call<Stats>(sftp, (cb) => sftp.stat(p, cb)).catch((e: unknown) => {
         if (isStatusError(e) && e.code === SFTP_NO_SUCH_FILE) return undefined;
         throw e;
       });
@@ -297,33 +303,33 @@ export class RemoteFs {
         const h = await openHandle(sftp, tmp, 'w', { mode });
         try {
           await writeAll(sftp, h, buf);
-          if (hasExtension(sftp, 'fsync@openssh.com')) await callVoid((cb) => sftp.ext_openssh_fsync(h, cb));
+          if (hasExtension(sftp, 'fsync@openssh.com')) await callVoid(sftp, (cb) => sftp.ext_openssh_fsync(h, cb));
         } finally {
           await closeHandle(sftp, h).catch(() => undefined);
         }
         // The server applies the umask at open; set the exact mode before the swap.
-        await callVoid((cb) => sftp.chmod(tmp, mode, cb));
+        await callVoid(sftp, (cb) => sftp.chmod(tmp, mode, cb));
         await this.renameOver(sftp, tmp, p);
         renamed = true;
       } finally {
-        if (!renamed) await callVoid((cb) => sftp.unlink(tmp, cb)).catch(() => this.removeLater(tmp));
+        if (!renamed) await callVoid(sftp, (cb) => sftp.unlink(tmp, cb)).catch(() => this.removeLater(tmp));
       }
     });
   }
 
   /** Best effort removal on a fresh connection (the temp of a write whose connection dropped). */
   private removeLater(p: string): void {
-    void this.run('remove', p, true, (sftp) => callVoid((cb) => sftp.unlink(p, cb))).catch(() => undefined);
+    void this.run('remove', p, true, (sftp) => callVoid(sftp, (cb) => sftp.unlink(p, cb))).catch(() => undefined);
   }
 
   private async renameOver(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
     if (hasExtension(sftp, 'posix-rename@openssh.com')) {
-      await callVoid((cb) => sftp.ext_openssh_rename(from, to, cb));
+      await callVoid(sftp, (cb) => sftp.ext_openssh_rename(from, to, cb));
       return;
     }
     // No atomic replace offered: remove the target first (a short window without it).
-    await callVoid((cb) => sftp.unlink(to, cb)).catch(() => undefined);
-    await callVoid((cb) => sftp.rename(from, to, cb));
+    await callVoid(sftp, (cb) => sftp.unlink(to, cb)).catch(() => undefined);
+    await callVoid(sftp, (cb) => sftp.rename(from, to, cb));
   }
 
   /** Rename; with `overwrite` an existing file at `to` is replaced atomically, without it an
@@ -331,7 +337,7 @@ export class RemoteFs {
   rename(from: string, to: string, options: { overwrite: boolean }): Promise<void> {
     return this.run('rename', from, false, async (sftp) => {
       if (options.overwrite) return this.renameOver(sftp, from, to);
-      const exists = await call<Stats>((cb) => sftp.lstat(to, cb)).then(
+      const exists = await call<Stats>(sftp, (cb) => sftp.lstat(to, cb)).then(
         () => true,
         (e: unknown) => {
           if (isStatusError(e) && e.code === SFTP_NO_SUCH_FILE) return false;
@@ -340,12 +346,12 @@ export class RemoteFs {
       );
       if (exists) throw new RemoteFsError('EEXIST', to, `Cannot rename ${from} to ${to} in the pod: ${to} already exists.`);
       // Plain SFTP rename never replaces an existing file on OpenSSH's server.
-      await callVoid((cb) => sftp.rename(from, to, cb));
+      await callVoid(sftp, (cb) => sftp.rename(from, to, cb));
     });
   }
 
   unlink(p: string): Promise<void> {
-    return this.run('delete', p, false, (sftp) => callVoid((cb) => sftp.unlink(p, cb)));
+    return this.run('delete', p, false, (sftp) => callVoid(sftp, (cb) => sftp.unlink(p, cb)));
   }
 
   // ---- streams -----------------------------------------------------------------------------
@@ -405,7 +411,7 @@ export class RemoteFs {
     }
     const parent = posix.dirname(dir);
     if (parent !== dir) await this.mkdirp(parent);
-    await this.run('mkdir', dir, false, (sftp) => callVoid((cb) => sftp.mkdir(dir, cb))).catch(async (e: unknown) => {
+    await this.run('mkdir', dir, false, (sftp) => callVoid(sftp, (cb) => sftp.mkdir(dir, cb))).catch(async (e: unknown) => {
       // Lost a race with another mkdir, or a retry after a drop: fine if it is a directory now.
       if ((await this.tryStat(dir))?.type !== 'directory') throw e;
     });

@@ -11,8 +11,21 @@ export const SFTP_IN_FLIGHT = 32;
 
 export type Callback<T> = (err: Error | null | undefined, value: T) => void;
 
-export function call<T>(fn: (cb: Callback<T>) => void): Promise<T> {
+const deadSessions = new WeakSet<SFTPWrapper>();
+
+/** Mark an SFTP session whose channel or connection is gone: ssh2 never answers requests sent
+ *  after that, so every helper here fails fast on it instead of waiting forever. */
+export function markSftpDead(sftp: SFTPWrapper): void {
+  deadSessions.add(sftp);
+}
+
+function closedError(): Error {
+  return new Error('The SFTP session is closed (connection lost).');
+}
+
+export function call<T>(sftp: SFTPWrapper, fn: (cb: Callback<T>) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
+    if (deadSessions.has(sftp)) return reject(closedError());
     try {
       fn((err, value) => (err ? reject(err) : resolve(value)));
     } catch (e) {
@@ -21,8 +34,9 @@ export function call<T>(fn: (cb: Callback<T>) => void): Promise<T> {
   });
 }
 
-export function callVoid(fn: (cb: (err?: Error | null) => void) => void): Promise<void> {
+export function callVoid(sftp: SFTPWrapper, fn: (cb: (err?: Error | null) => void) => void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
+    if (deadSessions.has(sftp)) return reject(closedError());
     try {
       fn((err) => (err ? reject(err) : resolve()));
     } catch (e) {
@@ -50,17 +64,18 @@ export function hasExtension(sftp: SFTPWrapper, name: string): boolean {
 }
 
 export function openHandle(sftp: SFTPWrapper, path: string, flags: OpenMode, attrs?: InputAttributes): Promise<Buffer> {
-  return call<Buffer>((cb) => (attrs ? sftp.open(path, flags, attrs, cb) : sftp.open(path, flags, cb)));
+  return call<Buffer>(sftp, (cb) => (attrs ? sftp.open(path, flags, attrs, cb) : sftp.open(path, flags, cb)));
 }
 export function closeHandle(sftp: SFTPWrapper, handle: Buffer): Promise<void> {
-  return callVoid((cb) => sftp.close(handle, cb));
+  return callVoid(sftp, (cb) => sftp.close(handle, cb));
 }
 export function fstat(sftp: SFTPWrapper, handle: Buffer): Promise<Stats> {
-  return call<Stats>((cb) => sftp.fstat(handle, cb));
+  return call<Stats>(sftp, (cb) => sftp.fstat(handle, cb));
 }
 
 function readAt(sftp: SFTPWrapper, handle: Buffer, buf: Buffer, off: number, len: number, position: number): Promise<number> {
   return new Promise<number>((resolve, reject) => {
+    if (deadSessions.has(sftp)) return reject(closedError());
     try {
       sftp.read(handle, buf, off, len, position, (err, n) => (err ? reject(err) : resolve(n ?? 0)));
     } catch (e) {
@@ -70,7 +85,7 @@ function readAt(sftp: SFTPWrapper, handle: Buffer, buf: Buffer, off: number, len
 }
 
 function writeAt(sftp: SFTPWrapper, handle: Buffer, buf: Buffer, position: number): Promise<void> {
-  return callVoid((cb) => sftp.write(handle, buf, 0, buf.length, position, cb));
+  return callVoid(sftp, (cb) => sftp.write(handle, buf, 0, buf.length, position, cb));
 }
 
 /** Write `data` at `position` with many requests in flight. */

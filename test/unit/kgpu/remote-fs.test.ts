@@ -206,3 +206,25 @@ test('a dropped connection mid-download resumes without corruption', async () =>
   assert.equal(shaFile(dst), sha(data));
   assert.equal(fs.existsSync(`${dst}.kgpu-part`), false);
 });
+
+test('atomicWrite survives a dropped connection mid-write: old content until the swap, then complete; temps cleaned', async () => {
+  await rfs.mkdirp('/workspace/t6');
+  fs.writeFileSync(host('/workspace/t6/model.pt'), 'old');
+  const data = randomBytes(30 * 1024 * 1024);
+  const writing = rfs.atomicWrite('/workspace/t6/model.pt', data);
+  // Wait (bounded) until the temp file is being written, then drop every connection of the pod.
+  const deadline = Date.now() + 10_000;
+  const temps = (): string[] => fs.readdirSync(host('/workspace/t6')).filter((n) => n.includes('.kgpu-'));
+  while (temps().length === 0 || fs.statSync(host(`/workspace/t6/${temps()[0]}`)).size === 0) {
+    assert.ok(Date.now() < deadline, 'the temp file never appeared');
+    await new Promise((r) => setImmediate(r));
+  }
+  pod.bastion.dropConnections({ podId: pod.podId });
+  assert.equal(fs.readFileSync(host('/workspace/t6/model.pt'), 'utf8'), 'old');
+  await writing;
+  assert.equal(shaFile(host('/workspace/t6/model.pt')), sha(data));
+  while (temps().length > 0) {
+    assert.ok(Date.now() < deadline + 10_000, `temp files left: ${temps().join(', ')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+});
