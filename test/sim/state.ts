@@ -530,22 +530,25 @@ export class SimState implements BastionDirectory {
     this.scheduleMinute(pod, n + 1);
     if (pod.phase !== 'Running' || !pod.ready) return;
     const idle = this.clock.now() - pod.last_activity_at;
-    if (idle >= IDLE_WARN_MS) pod.idle_warning = true;
-    if (idle >= IDLE_REAP_MS) {
-      // Past the threshold the real service probes the pod's load: a busy pod is not reaped.
-      let busy = false;
-      try {
-        busy = (await pod.handle?.isBusy()) ?? false;
-      } catch {
-        busy = false;
-      }
-      if (pod.ended_at !== null) return;
-      if (busy) {
-        pod.last_activity_at = this.clock.now();
-        pod.idle_warning = false;
-      } else {
-        await this.end(pod, 'auto_idle');
-      }
+    // Past the warn threshold the real service probes the pod's load (GPU > 5 % or a process
+    // > 10 % CPU): a busy pod's idle clock resets instead of warning or being reaped. Probed when
+    // the warning would go up and when the pod would be reaped.
+    const reap = idle >= IDLE_REAP_MS;
+    if (!reap && (idle < IDLE_WARN_MS || pod.idle_warning)) return;
+    let busy = false;
+    try {
+      busy = (await pod.handle?.isBusy()) ?? false;
+    } catch {
+      busy = false;
+    }
+    if (pod.ended_at !== null) return;
+    if (busy) {
+      pod.last_activity_at = this.clock.now();
+      pod.idle_warning = false;
+    } else if (reap) {
+      await this.end(pod, 'auto_idle');
+    } else {
+      pod.idle_warning = true;
     }
   }
 

@@ -99,11 +99,15 @@ test('idle clock: idle_warning after 12 h without SSH activity, SSH activity res
   assert.equal(pod.ended_at, new Date(activeAt + 24 * HOUR).toISOString());
 });
 
-test('a busy pod (a process using CPU) is not reaped at 24 h: its idle clock resets instead', async (t) => {
+test('a busy pod (a process using CPU) gets no idle warning and is not reaped: its idle clock resets instead', async (t) => {
   const sim = await startSim(t, { credits: 1e9 });
   const id = await rentReady(sim, { gpu_model: 'v100' });
   const spin = await call(sim, 'POST', `/pods/${id}/exec`, { body: { cmd: ['sh', '-c', "setsid -f sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1"] } });
   assert.equal(spin.body.exit_code, 0, spin.text);
+  await sim.clock.advance(12 * HOUR);
+  const warned = (await call(sim, 'GET', `/pods/${id}`)).body;
+  assert.equal(warned.idle_warning, false, 'probed busy at 12 h: no warning');
+  assert.equal(warned.idle_seconds, 0);
   await sim.clock.advance(24 * HOUR);
   const pod = (await call(sim, 'GET', `/pods/${id}`)).body;
   assert.equal(pod.phase, 'Running', 'not reaped');
