@@ -6,7 +6,7 @@
  * offset, so nothing is lost or repeated. Memory stays bounded: chunks are passed on as they come
  * and the next one is not read until `onData` (if it returns a promise) has resolved.
  */
-import type { PodCommands } from './pod-commands';
+import { drained, type PodCommands } from './pod-commands';
 import { quoteArgv } from './shell-quote';
 import { FOLLOW_SCRIPT } from './job-wrapper';
 import { assertJobId, DEFAULT_JOBS_ROOT, JobError, JobNotFoundError, parseJobLine, prepareStart, startError, type JobInfo, type JobsLocation, type StartJobSpec } from './jobs';
@@ -113,7 +113,7 @@ async function follow(pod: PodCommands, jobId: string, options: FollowLogOptions
           throw e;
         }
       }
-      const status = await s.done;
+      const [status] = await Promise.all([s.done, drained(s.stderr)]);
       if (!started) {
         if (status.exitCode === 4) {
           markStarted(); // launched by an earlier attempt whose reply was lost

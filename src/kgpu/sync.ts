@@ -19,7 +19,7 @@ import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { createGzip, gzipSync } from 'node:zlib';
-import type { PodCommands } from './pod-commands';
+import { drained, type PodCommands } from './pod-commands';
 import { quoteArgv } from './shell-quote';
 import { SshAbortedError } from './ssh-errors';
 import { walkTree, type LocalFile } from './ignore-rules';
@@ -460,7 +460,7 @@ export async function pull(pod: PodCommands, remotePath: string, localPath: stri
 
   try {
     await readTar(s.stdout as AsyncIterable<Buffer>, onEntry);
-    const st = await s.done;
+    const [st] = await Promise.all([s.done, drained(s.stderr)]);
     if (st.exitCode === 3) throw new SyncError(stderr.split('\n').find((l) => l.startsWith('No such')) ?? `No such file or directory in the pod: ${norm}`);
     if (st.exitCode !== 0) throw new SyncError(`Pulling ${norm} failed: ${stderr.replace(/KGPU-SIZE.*\n/, '').trim() || `exit ${st.exitCode ?? st.signal}`}`);
   } catch (e) {
