@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hostPidsOfPod } from '../../sim/pods';
@@ -167,7 +167,12 @@ describe('bastion with real OpenSSH clients', () => {
     assert.equal(w.code, 255);
     assert.match(w.stderr, /open failed|forwarding failed/, w.stderr);
     // -L: the listener is local; the bastion refuses the channel when something connects to it.
-    const localPort = 20000 + Math.floor(Math.random() * 20000);
+    const localPort = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const port = (probe.address() as AddressInfo).port;
+        probe.close(() => resolve(port));
+      });
+    });
     const l = spawn('ssh', [...fx.sshOpts(key, 'INFO'), '-o', 'ExitOnForwardFailure=yes', '-L', `${localPort}:127.0.0.1:9`, DEST, 'echo fwd-up; exec cat'], { stdio: ['pipe', 'pipe', 'pipe'] });
     try {
       let out = '';
