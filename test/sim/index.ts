@@ -121,6 +121,7 @@ function nullBastion(host: string): Bastion {
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const host = options.host ?? '127.0.0.1';
   const fleet = resolveFleet(options);
+  const rules = typeof options.faults === 'string' ? parseFaultSpec(options.faults) : (options.faults ?? []);
   const credits = options.credits ?? 100_000;
   if (!(credits >= 0)) throw new Error(`credits must be ≥ 0, got ${credits}`);
   const tempDir = options.stateDir === undefined;
@@ -176,7 +177,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     await state.end(pod, reason);
   };
   const faults = new RestFaults(endPod);
-  const rules = typeof options.faults === 'string' ? parseFaultSpec(options.faults) : (options.faults ?? []);
   for (const r of rules) faults.add(r);
 
   let openapi: Record<string, unknown> | undefined;

@@ -119,3 +119,17 @@ test('quick start steps 2, 3, 5 with curl + jq against npm run sim; SIGTERM stop
   assert.equal(stray.stdout.trim(), '', 'no process of the simulator is left');
   assert.equal(spawnSync('pgrep', ['-f', `sleep ${marker}`], { encoding: 'utf8' }).stdout.trim(), '', "the live pod's detached job died with it");
 });
+
+test('npm run sim refuses bad flags with a message and a non-zero exit', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'test', 'sim', 'cli.ts'), ...args], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  const unknown = run('--bogus');
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /unknown option --bogus/);
+  assert.match(unknown.stderr, /usage: npm run sim/);
+  const badNumber = run('--clock-speed', 'fast');
+  assert.equal(badNumber.status, 2);
+  assert.match(badNumber.stderr, /--clock-speed needs a number/);
+  const badFaults = run('--faults', 'explode:/me');
+  assert.equal(badFaults.status, 1);
+  assert.match(badFaults.stderr, /could not start: --faults: unknown fault type "explode"/);
+});
