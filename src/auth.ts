@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { chooseToken, type TokenChoice, type TokenSource } from './kgpu/token-choice';
 import type { Settings } from './settings';
 
 /**
@@ -7,7 +8,6 @@ import type { Settings } from './settings';
  * logs or output. A 401 marks the token rejected: the views fall back to the signed-out welcome
  * state until the user signs in again (or the stored token changes in another window).
  */
-export type TokenSource = 'stored' | 'environment' | 'none';
 
 export interface AuthState {
   signedIn: boolean;
@@ -16,12 +16,14 @@ export interface AuthState {
   rejected: boolean;
 }
 
+export type { TokenSource };
+
 const SECRET_PREFIX = 'kgpu.token:';
 
 export class Auth implements vscode.Disposable {
-  private stored: string | undefined;
+  /** The token read from SecretStorage and the API base it belongs to. */
+  private stored: { token: string; apiBase: string } | undefined;
   private rejectedToken: string | undefined;
-  private loadedFor: string | undefined;
   /** After "Sign out", $KGPU_API_TOKEN is ignored for the rest of the session. */
   private environmentSuppressed = false;
   /** Bumped by signIn/signOut so a reload that read the secret before them cannot undo them. */
@@ -50,22 +52,21 @@ export class Auth implements vscode.Disposable {
     const writes = this.writes;
     const value = (await this.secrets.get(key)) || undefined;
     if (writes !== this.writes || key !== this.secretKey()) return; // superseded
-    const before = this.snapshot();
+    const before = this.state;
     const beforeToken = this.token();
-    this.stored = value;
-    this.loadedFor = key;
-    const after = this.snapshot();
-    if (before.signedIn !== after.signedIn || before.source !== after.source || beforeToken !== this.token()) this.emitter.fire(after);
+    this.stored = value === undefined ? undefined : { token: value, apiBase: key.slice(SECRET_PREFIX.length) };
+    const after = this.state;
+    if (before.signedIn !== after.signedIn || before.source !== after.source || before.rejected !== after.rejected || beforeToken !== this.token()) this.emitter.fire(after);
   }
 
   /** The token to send, or undefined (signed out / rejected). */
   token(): string | undefined {
-    const t = this.candidate();
-    return t && t !== this.rejectedToken ? t : undefined;
+    return this.choice().token;
   }
 
   get state(): AuthState {
-    return this.snapshot();
+    const c = this.choice();
+    return { signedIn: c.token !== undefined, source: c.source, rejected: c.rejected };
   }
 
   get signedIn(): boolean {
@@ -73,9 +74,7 @@ export class Auth implements vscode.Disposable {
   }
 
   get source(): TokenSource {
-    if (this.stored) return 'stored';
-    if (this.environmentToken()) return 'environment';
-    return 'none';
+    return this.choice().source;
   }
 
   /** Store a token that GET /me accepted. */
@@ -83,47 +82,37 @@ export class Auth implements vscode.Disposable {
     this.writes++;
     this.rejectedToken = undefined;
     this.environmentSuppressed = false;
-    this.stored = token;
-    this.loadedFor = this.secretKey();
-    await this.secrets.store(this.secretKey(), token);
-    this.emitter.fire(this.snapshot());
+    const apiBase = this.settings.get().apiBase;
+    this.stored = { token, apiBase };
+    await this.secrets.store(SECRET_PREFIX + apiBase, token);
+    this.emitter.fire(this.state);
   }
 
   /** Forget the stored token. An environment token is then also ignored for this session. */
   async signOut(): Promise<void> {
     this.writes++;
     this.stored = undefined;
-    this.loadedFor = this.secretKey();
     this.environmentSuppressed = true; // "Sign out" must sign out, even with $KGPU_API_TOKEN set
     await this.secrets.delete(this.secretKey());
-    this.emitter.fire(this.snapshot());
+    this.emitter.fire(this.state);
   }
 
   /** A request with `token` got 401. Returns true the first time for this token (show one message). */
   markRejected(token: string | undefined): boolean {
-    if (!token || token !== this.candidate() || this.rejectedToken === token) return false;
+    if (!token || token !== this.token()) return false;
     this.rejectedToken = token;
-    this.emitter.fire(this.snapshot());
+    this.emitter.fire(this.state);
     return true;
   }
 
-  private candidate(): string | undefined {
-    if (this.loadedFor !== undefined && this.loadedFor !== this.secretKey()) return this.environmentToken();
-    return this.stored ?? this.environmentToken();
-  }
-
-  /** $KGPU_API_TOKEN, used only when it belongs to the API base in use (or no base is given with it). */
-  private environmentToken(): string | undefined {
-    const t = this.environment.KGPU_API_TOKEN?.trim();
-    if (!t || this.environmentSuppressed) return undefined;
-    const envBase = this.environment.KGPU_API_BASE?.trim().replace(/\/+$/, '');
-    if (envBase && envBase !== this.settings.get().apiBase) return undefined;
-    return t;
-  }
-
-  private snapshot(): AuthState {
-    const c = this.candidate();
-    return { signedIn: this.signedIn, source: this.source, rejected: c !== undefined && c === this.rejectedToken };
+  private choice(): TokenChoice {
+    return chooseToken({
+      apiBase: this.settings.get().apiBase,
+      stored: this.stored,
+      env: { KGPU_API_TOKEN: this.environment.KGPU_API_TOKEN, KGPU_API_BASE: this.environment.KGPU_API_BASE },
+      environmentSuppressed: this.environmentSuppressed,
+      rejectedToken: this.rejectedToken,
+    });
   }
 
   private secretKey(): string {
