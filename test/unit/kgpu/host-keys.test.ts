@@ -10,12 +10,12 @@ import { JsonFileHostKeyStore, sshFingerprint } from '../../../src/kgpu/host-key
 import { HostKeyChangedError } from '../../../src/kgpu/ssh-errors';
 import { PodConnector } from '../../../src/kgpu/ssh-connection';
 import { exec } from '../../../src/kgpu/ssh-exec';
-import { startPodFixture } from './pod-fixture';
+import { parseableKeyPair, startPodFixture, writeHostKey } from './pod-fixture';
 
 test('sshFingerprint matches ssh-keygen -lf', (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kgpu-fp-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const k = utils.generateKeyPairSync('ed25519');
+  const k = parseableKeyPair();
   fs.writeFileSync(path.join(dir, 'k.pub'), k.public);
   const r = spawnSync('ssh-keygen', ['-lf', path.join(dir, 'k.pub')], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
@@ -54,6 +54,7 @@ test('TOFU: first connection pins the bastion key; a different key on the same h
   // Another bastion with a fresh host key takes over the same port: a man-in-the-middle, or a reinstall.
   const port = pod.bastion.port;
   await pod.bastion.stop();
+  writeHostKey(path.join(dir, 'other_host_key'));
   const imposter = await startBastion({ directory: pod.directory, hostKeyPath: path.join(dir, 'other_host_key'), port });
   t.after(() => imposter.stop());
   const err = await exec(c, 'true').then(() => undefined, (e: unknown) => e);

@@ -27,8 +27,23 @@ export interface PodFixture {
   stop(): Promise<void>;
 }
 
+/** An ed25519 key pair ssh2 can parse. ssh2 1.17's generateKeyPairSync('ed25519') emits a private
+ *  key its own parser rejects ("Malformed OpenSSH private key") about 4 times in 1 000, so check
+ *  and regenerate. */
+export function parseableKeyPair(): { private: string; public: string } {
+  for (;;) {
+    const k = utils.generateKeyPairSync('ed25519');
+    if (!(utils.parseKey(k.private) instanceof Error) && !(utils.parseKey(k.public) instanceof Error)) return k;
+  }
+}
+
+/** A bastion host key file that ssh2 can load (see parseableKeyPair). */
+export function writeHostKey(file: string): void {
+  fs.writeFileSync(file, parseableKeyPair().private, { mode: 0o600 });
+}
+
 export function throwawayKey(): { privateKey: string; fingerprint: string } {
-  const k = utils.generateKeyPairSync('ed25519');
+  const k = parseableKeyPair();
   const parsed = utils.parseKey(k.public);
   if (parsed instanceof Error) throw parsed;
   return { privateKey: k.private, fingerprint: sshFingerprint(parsed.getPublicSSH()) };
@@ -53,6 +68,7 @@ export async function startPodFixture(): Promise<PodFixture> {
     noteSshActivity: () => undefined,
   };
   const hostKeyPath = path.join(stateDir, 'bastion_host_key');
+  writeHostKey(hostKeyPath);
   const bastion = await startBastion({ directory, hostKeyPath });
   const hostKeys = new MemoryHostKeyStore();
   const connectors: PodConnector[] = [];
