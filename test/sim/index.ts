@@ -122,6 +122,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const host = options.host ?? '127.0.0.1';
   const fleet = resolveFleet(options);
   const rules = typeof options.faults === 'string' ? parseFaultSpec(options.faults) : (options.faults ?? []);
+  const probe = new RestFaults(async () => undefined);
+  for (const r of rules) probe.add(r); // validate before anything starts
   const credits = options.credits ?? 100_000;
   if (!(credits >= 0)) throw new Error(`credits must be ≥ 0, got ${credits}`);
   const tempDir = options.stateDir === undefined;
