@@ -212,12 +212,25 @@ export const startBastion: StartBastion = async ({ directory, hostKeyPath, host 
           conn.procs.delete(p);
           if (finished) return;
           finished = true;
-          try {
-            if (signal) stream.exit(signal.replace(/^SIG/, ''), false, '');
-            else stream.exit(code ?? 1);
-            stream.end();
-          } catch {
-            /* the channel is already gone */
+          const finish = (): void => {
+            try {
+              if (signal) stream.exit(signal.replace(/^SIG/, ''), false, '');
+              else stream.exit(code ?? 1);
+              stream.end();
+            } catch {
+              /* the channel is already gone */
+            }
+          };
+          // exit-status goes out at once: let the output still queued for the window go first (an
+          // empty write's callback runs only after every earlier chunk has been handed over).
+          if (stream.writableLength + stream.stderr.writableLength === 0) finish();
+          else {
+            let pending = 2;
+            const done = (): void => {
+              if (--pending === 0) finish();
+            };
+            stream.write(Buffer.alloc(0), done);
+            stream.stderr.write(Buffer.alloc(0), done);
           }
         });
         stream.on('close', () => {

@@ -95,6 +95,11 @@ describe('bastion through the ssh2 client', () => {
     });
     c2.end();
     assert.deepEqual([r.stdout.trim(), r.code], ['5', 0]);
+    // Big output: every byte arrives, and the exit status with it.
+    const cBig = await connectClient(fx, key);
+    const big = await execOn(cBig, 'head -c 8000000 /dev/zero; echo done >&2');
+    cBig.end();
+    assert.deepEqual([big.stdout.length, big.stderr, big.code], [8_000_000, 'done\n', 0]);
     const c3 = await connectClient(fx, key);
     const sig = await new Promise<ExecOutcome>((resolve, reject) => {
       c3.exec('echo ready; exec sleep 30', (err, ch) => {
