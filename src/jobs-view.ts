@@ -144,9 +144,12 @@ export function registerJobs(services: KgpuServices): vscode.Disposable {
 function jobTreeItem(job: TrackedJob | undefined, row: JobRow): vscode.TreeItem {
   if (!job) return new vscode.TreeItem(row.jobId);
   const status = job.info.status;
-  const item = new vscode.TreeItem(job.info.name, vscode.TreeItemCollapsibleState.None);
+  // "train.py" as the label, the state first in the description (it must stay visible), then the arguments.
+  const [script, ...rest] = job.info.name.split(' ');
+  const label = script.endsWith('.py') ? script : job.info.name;
+  const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.None);
   item.id = `job:${row.podId}/${row.jobId}`;
-  item.description = shortJobState(status);
+  item.description = [shortJobState(status), ...(label === script && rest.length ? [rest.join(' ')] : [])].join(' · ');
   item.contextValue = jobContextValue(status);
   item.iconPath =
     status.state === 'running'

@@ -66,7 +66,8 @@ describe('run on GPU: jobs, log panel, terminal, exec', () => {
     assert.ok(row, 'a job row under the rental');
     const item = services.rentalChildren.treeItemOf(row)!;
     assert.equal(item.contextValue, 'job.exited');
-    assert.equal(item.description, 'exited with code 0');
+    assert.equal(item.label, 'train.py');
+    assert.equal(item.description, 'exited with code 0 · --epochs 2 --steps 40 --lr 0.3 --delay 0');
   });
 
   it('Stop ends a running job (whole process group) and the row says so', async function () {
