@@ -23,10 +23,20 @@ export function parsePublicKey(line: string): { fingerprint: string; type: strin
   return { fingerprint: fingerprintOfBlob(key.getPublicSSH()), type: key.type };
 }
 
-/** A fresh ed25519 pair: OpenSSH private key (PEM) and its public fingerprint. */
+/**
+ * A fresh ed25519 pair: OpenSSH private key (PEM) and its public fingerprint. ssh2 1.17's
+ * generateKeyPairSync('ed25519') emits a private key its own parser rejects ("Malformed OpenSSH
+ * private key") about 4 times in 1 000 — clients built on ssh2 could not use it — so a pair is
+ * only handed out once both halves parse.
+ */
 export function mintKeyPair(comment: string): { privateKey: string; publicKey: string; fingerprint: string } {
-  const pair = utils.generateKeyPairSync('ed25519', { comment });
-  const parsed = parsePublicKey(pair.public);
-  if ('error' in parsed) throw new Error(`minted key does not parse: ${parsed.error}`);
-  return { privateKey: pair.private, publicKey: pair.public, fingerprint: parsed.fingerprint };
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const pair = utils.generateKeyPairSync('ed25519', { comment });
+    const priv = utils.parseKey(pair.private);
+    if (priv instanceof Error || (Array.isArray(priv) ? priv[0] : priv) === undefined) continue;
+    const parsed = parsePublicKey(pair.public);
+    if ('error' in parsed) continue;
+    return { privateKey: pair.private, publicKey: pair.public, fingerprint: parsed.fingerprint };
+  }
+  throw new Error('could not mint an ed25519 key pair that ssh2 can parse');
 }
