@@ -22,7 +22,12 @@ export function sshFingerprint(blob: Buffer): string {
 function loadOrCreateHostKey(path: string): string {
   if (!existsSync(path)) {
     mkdirSync(dirname(path), { recursive: true });
-    const pair = utils.generateKeyPairSync('ed25519', { comment: 'kgpu-sim bastion' });
+    // ssh2 1.17's generateKeyPairSync emits a pair its own parseKey rejects a few times in a
+    // thousand: keep only a pair that parses.
+    let pair = utils.generateKeyPairSync('ed25519', { comment: 'kgpu-sim bastion' });
+    for (let i = 0; i < 20 && (utils.parseKey(pair.private) instanceof Error || utils.parseKey(pair.public) instanceof Error); i++) {
+      pair = utils.generateKeyPairSync('ed25519', { comment: 'kgpu-sim bastion' });
+    }
     writeFileSync(path, pair.private, { mode: 0o600 });
     writeFileSync(`${path}.pub`, `${pair.public}\n`, { mode: 0o644 });
   }
