@@ -75,6 +75,44 @@ sys.stdout.write("\\nend\\n")
   second.dispose();
 });
 
+test('"only new output" starts at the end of the log; Re-run without a recipe (another window\'s job) runs the same command line in the same folder', async () => {
+  const script = await podFile(
+    'gated.py',
+    `import os, time
+print("old output", flush=True)
+while not os.path.exists("/workspace/scripts/gate"):
+    time.sleep(0.01)
+print("new output", flush=True)
+`,
+  );
+  const runner = newRunner(new MapStore());
+  const got: Buffer[] = [];
+  const h = runner.runFile({ podId: fx.podId, target: { kind: 'pod', path: script }, python: 'python3', args: ['--flag'], env: {}, onData: (b) => void got.push(b) });
+  await waitFor('the old output', () => Buffer.concat(got).toString() === 'old output\n');
+  const onlyNew: Buffer[] = [];
+  const tail = runner.openLog(fx.podId, h.jobId, { from: 'end', onData: (b) => void onlyNew.push(b) });
+  // The deferred stream opens once it knows the log's size; then let the job go on.
+  await waitFor('the tail to start', () => runner.isStreaming(fx.podId, h.jobId) && runner.jobs(fx.podId).length > 0 && tail.offset === 'old output\n'.length);
+  await fx.sh('touch /workspace/scripts/gate');
+  await tail.done;
+  assert.equal(Buffer.concat(onlyNew).toString(), 'new output\n');
+  await h.done;
+
+  // A fresh runner with an empty store knows the job only from the pod: Re-run uses its command line.
+  const other = newRunner(new MapStore());
+  await other.refresh(fx.podId);
+  assert.equal(other.get(fx.podId, h.jobId)?.recipe, undefined);
+  const again: Buffer[] = [];
+  const r = other.rerun(fx.podId, h.jobId, { onData: (b) => void again.push(b) });
+  assert.equal(r.plan.command, 'python3 gated.py --flag');
+  assert.equal(r.plan.cwd, '/workspace/scripts');
+  const res = await r.done;
+  assert.deepEqual(res.job.status, { state: 'exited', exitCode: 0 });
+  assert.equal(Buffer.concat(again).toString(), 'old output\nnew output\n');
+  other.dispose();
+  runner.dispose();
+});
+
 test('Stop kills the whole process group, a child process too, and reports it as stopped', async () => {
   const script = await podFile(
     'with-child.py',
