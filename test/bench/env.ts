@@ -14,10 +14,25 @@ import { KgpuClient } from '../../src/kgpu/api-client';
 import { MemoryHostKeyStore } from '../../src/kgpu/host-keys';
 import { PodConnector } from '../../src/kgpu/ssh-connection';
 import { podCommands, type PodCommands } from '../../src/kgpu/pod-commands';
+import { PrewarmedConnector } from './prewarmed-connector';
 
 export const repoRoot = path.join(__dirname, '..', '..');
 
-export interface BenchEnv {
+/** How the clients reach the bastion: directly, or through a latency proxy (via()). */
+export interface Transport {
+  /** Port the clients connect to. */
+  port: number;
+  connector: PodConnector;
+  pod: PodCommands;
+  /** `ssh` argv (without the program) for a one-shot command in the pod. */
+  sshArgs(remoteCommand: string): string[];
+  /** `scp -O` argv (without the program). */
+  scpArgs(...paths: string[]): string[];
+  /** Commands over a PrewarmedConnector (the prototype in prewarmed-connector.ts); disposed by close(). */
+  prewarmedPod(): PodCommands;
+}
+
+export interface BenchEnv extends Transport {
   apiBase: string;
   sshHost: string;
   sshPort: number;
@@ -32,10 +47,8 @@ export interface BenchEnv {
   tmp: string;
   /** Options every OpenSSH client gets (no known_hosts prompts, this key only, no agent). */
   sshOptions: string[];
-  /** `ssh` argv (without the program) for a one-shot command in the pod. */
-  sshArgs(remoteCommand: string): string[];
-  /** `scp -O` argv (without the program). */
-  scpArgs(...paths: string[]): string[];
+  /** The same clients connecting to another port of this host (a proxy in front of the bastion). */
+  via(port: number): Transport;
   /** `user@host:` prefix for scp paths. */
   remote(p: string): string;
   /** Run a shell line in the pod through our exec; stdout; throws on a non-zero exit. */
@@ -125,9 +138,6 @@ export async function startBenchEnv(): Promise<BenchEnv> {
 
     const keyFile = path.join(tmp, 'id_ed25519');
     fs.writeFileSync(keyFile, key.private, { mode: 0o600 });
-    const connector = new PodConnector({ host: sshHost, port: sshPort, privateKey: key.private, hostKeys: new MemoryHostKeyStore(), readyTimeoutMs: 20_000 });
-    cleanups.push(() => connector.dispose());
-    const pod = podCommands(connector);
     const sshOptions = [
       '-i', keyFile,
       '-o', 'IdentitiesOnly=yes',
@@ -136,19 +146,36 @@ export async function startBenchEnv(): Promise<BenchEnv> {
       '-o', 'UserKnownHostsFile=/dev/null',
       '-o', 'LogLevel=ERROR',
     ];
+    const transport = (port: number): Transport => {
+      const options = { host: sshHost, port, privateKey: key.private, hostKeys: new MemoryHostKeyStore(), readyTimeoutMs: 20_000 };
+      const connector = new PodConnector(options);
+      cleanups.push(() => connector.dispose());
+      return {
+        port,
+        connector,
+        pod: podCommands(connector),
+        sshArgs: (cmd) => [...sshOptions, '-p', String(port), `kgpu@${sshHost}`, cmd],
+        scpArgs: (...paths) => ['-O', ...sshOptions, '-P', String(port), ...paths],
+        prewarmedPod: () => {
+          const c = new PrewarmedConnector(options);
+          cleanups.push(() => c.dispose());
+          return podCommands(c);
+        },
+      };
+    };
+    const direct = transport(sshPort);
+    const pod = direct.pod;
     const env: BenchEnv = {
+      ...direct,
+      via: transport,
       apiBase,
       sshHost,
       sshPort,
       podId,
       privateKey: key.private,
       keyFile,
-      connector,
-      pod,
       tmp,
       sshOptions,
-      sshArgs: (cmd) => [...sshOptions, '-p', String(sshPort), `kgpu@${sshHost}`, cmd],
-      scpArgs: (...paths) => ['-O', ...sshOptions, '-P', String(sshPort), ...paths],
       remote: (p) => `kgpu@${sshHost}:${p}`,
       async sh(line, stdin) {
         const r = await pod.exec(line, stdin ? { stdin } : {});

@@ -110,6 +110,7 @@ async function main(): Promise<void> {
   const cfg: BenchConfig = { quick: args.quick, reps: args.reps ?? (args.quick ? 1 : 5), log: (l) => console.log(l) };
   const names = args.only ?? Object.keys(SCENARIOS);
   const t0 = Date.now();
+  const loadBefore = os.loadavg();
   console.log(`kgpu bench${args.quick ? ' --quick' : ''}: ${names.join(', ')}; ${cfg.reps} repetition(s) after a warm-up; ${os.cpus().length} CPU(s), Node ${process.version}`);
   const env = await startBenchEnv();
   const results: ScenarioResult[] = [];
@@ -131,8 +132,10 @@ async function main(): Promise<void> {
   }
   console.log('');
   console.log(renderTable(results));
+  const la = (v: number[]): string => v.map((x) => x.toFixed(1)).join(' ');
+  console.log(`load average before ${la(loadBefore)}, after ${la(os.loadavg())} (${os.cpus().length} CPUs: above ~${os.cpus().length} other work was competing)`);
   const json = {
-    _meta: { when: new Date().toISOString(), quick: args.quick, reps: cfg.reps, cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? '', node: process.version, platform: `${os.platform()} ${os.release()}`, seconds: (Date.now() - t0) / 1000, setup: 'loopback simulator in its own process; reference = OpenSSH ssh/scp -O/sftp -s' },
+    _meta: { when: new Date().toISOString(), quick: args.quick, reps: cfg.reps, cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? '', node: process.version, platform: `${os.platform()} ${os.release()}`, seconds: (Date.now() - t0) / 1000, loadavg_before: loadBefore.map((v) => Number(v.toFixed(2))), loadavg_after: os.loadavg().map((v) => Number(v.toFixed(2))), setup: 'loopback simulator in its own process; reference = OpenSSH ssh/scp -O/sftp -s' },
     ...toJson(results),
   };
   fs.writeFileSync(args.out, JSON.stringify(json, null, 2) + '\n');

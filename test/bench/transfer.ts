@@ -3,7 +3,8 @@
  *   ours:      RemoteFs.upload / RemoteFs.download (what the product's Upload…/Download… and big
  *              editor files use: streamed exec `cat` / `tail -c`, resumable, atomic replace).
  *   reference: `scp -O` push / pull.
- * Every copy is checked (size, and the sha256 of the last run's files on both ends).
+ * Every copy is checked (size, and the sha256 of the last run's files on both ends). `sync` runs
+ * before each timed copy so no run pays for the previous one's dirty pages being written back.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,14 +27,17 @@ export async function benchTransfer(env: BenchEnv, cfg: BenchConfig): Promise<Sc
   const sizeOf = (f: string): number => fs.statSync(f).size;
   try {
     // Upload: each side writes its own target.
+    const reps = cfg.quick ? cfg.reps : Math.max(cfg.reps, 7);
     const up = await interleave(
-      cfg,
+      { ...cfg, reps },
       async () => {
+        await runTool('sync', []);
         const t0 = now();
         await rfs.upload(src, '/workspace/up-ours.bin');
         return mbps(now() - t0);
       },
       async () => {
+        await runTool('sync', []);
         const t0 = now();
         await runTool('scp', env.scpArgs(src, env.remote('/workspace/up-ref.bin')));
         return mbps(now() - t0);
@@ -47,9 +51,10 @@ export async function benchTransfer(env: BenchEnv, cfg: BenchConfig): Promise<Sc
     const oursDown = path.join(env.tmp, 'down-ours.bin');
     const refDown = path.join(env.tmp, 'down-ref.bin');
     const down = await interleave(
-      cfg,
+      { ...cfg, reps },
       async () => {
         fs.rmSync(oursDown, { force: true });
+        await runTool('sync', []);
         const t0 = now();
         await rfs.download('/workspace/up-ref.bin', oursDown);
         const v = mbps(now() - t0);
@@ -58,6 +63,7 @@ export async function benchTransfer(env: BenchEnv, cfg: BenchConfig): Promise<Sc
       },
       async () => {
         fs.rmSync(refDown, { force: true });
+        await runTool('sync', []);
         const t0 = now();
         await runTool('scp', env.scpArgs(env.remote('/workspace/up-ref.bin'), refDown));
         const v = mbps(now() - t0);
