@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { RemoteFs, RemoteFsError } from '../../../src/kgpu/remote-fs';
 import { exec } from '../../../src/kgpu/ssh-exec';
 import { quote } from '../../../src/kgpu/shell-quote';
+import { SshAbortedError } from '../../../src/kgpu/ssh-errors';
 import { startPodFixture, type PodFixture } from './pod-fixture';
 
 let pod: PodFixture;
@@ -227,4 +228,20 @@ test('atomicWrite survives a dropped connection mid-write: old content until the
     assert.ok(Date.now() < deadline + 10_000, `temp files left: ${temps().join(', ')}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+});
+
+test('a cancelled upload leaves the target untouched and removes its temp file', async () => {
+  const src = path.join(local, 'cancel.bin');
+  fs.writeFileSync(src, randomBytes(30 * 1024 * 1024));
+  fs.writeFileSync(host('/workspace/cancel.bin'), 'keep me');
+  const ac = new AbortController();
+  const p = rfs.upload(src, '/workspace/cancel.bin', {
+    signal: ac.signal,
+    onProgress: ({ bytes }) => {
+      if (bytes > 5 * 1024 * 1024) ac.abort();
+    },
+  });
+  await assert.rejects(p, SshAbortedError);
+  assert.equal(fs.readFileSync(host('/workspace/cancel.bin'), 'utf8'), 'keep me');
+  assert.deepEqual(fs.readdirSync(pod.hostDir).filter((n) => n.includes('cancel.bin.kgpu-upload')), []);
 });
