@@ -19,6 +19,8 @@ import type { KgpuServices } from './services';
  * `kgpu: Show Job Log` reopens a job's log from the start or only new output. Argument: a job row
  * (`{podId, jobId}`) or options `{podId, jobId, from: 'start' | 'end', reveal?: boolean}`.
  */
+const MAX_KEPT = 1024 * 1024;
+
 export class JobLogPanel implements vscode.Disposable {
   private static readonly open = new Map<string, Set<JobLogPanel>>();
   private readonly writeEmitter = new vscode.EventEmitter<string>();
@@ -28,8 +30,10 @@ export class JobLogPanel implements vscode.Disposable {
   private stream: LogStream | undefined;
   private closed = false;
   private finished = false;
-  /** Everything written so far (bounded), for tests and the e2e suite. */
-  private transcript = '';
+  /** The last ~1 MiB written, for `written` (tests, the e2e suite): pieces, trimmed now and then. */
+  private transcript: string[] = [];
+  private transcriptChars = 0;
+  private bufferedChars = 0;
   readonly terminal: vscode.Terminal;
 
   constructor(
@@ -63,9 +67,9 @@ export class JobLogPanel implements vscode.Disposable {
     return [...(JobLogPanel.open.get(`${podId}/${jobId}`) ?? [])];
   }
 
-  /** The text written to the panel (the last 1 MiB). */
+  /** The text written to the panel (about the last 1 MiB). */
   get written(): string {
-    return this.transcript;
+    return this.transcript.join('');
   }
 
   get isFinished(): boolean {
@@ -74,9 +78,25 @@ export class JobLogPanel implements vscode.Disposable {
 
   private emit(text: string): void {
     if (this.closed || !text) return;
-    this.transcript = (this.transcript + text).slice(-1024 * 1024);
-    if (this.buffer) this.buffer.push(text);
-    else this.writeEmitter.fire(text);
+    this.transcript.push(text);
+    this.transcriptChars += text.length;
+    if (this.transcriptChars > 2 * MAX_KEPT) {
+      const kept = this.transcript.join('').slice(-MAX_KEPT);
+      this.transcript = [kept];
+      this.transcriptChars = kept.length;
+    }
+    if (!this.buffer) {
+      this.writeEmitter.fire(text);
+      return;
+    }
+    // Not opened yet (a panel not shown): keep the newest output, bounded.
+    this.buffer.push(text);
+    this.bufferedChars += text.length;
+    if (this.bufferedChars > 2 * MAX_KEPT) {
+      const kept = this.buffer.join('').slice(-MAX_KEPT);
+      this.buffer = ['\x1b[2m[kgpu] … earlier output not shown (Show Job Log → From the Start for all of it)\x1b[0m\r\n', kept];
+      this.bufferedChars = kept.length;
+    }
   }
 
   attach(stream: LogStream): void {
