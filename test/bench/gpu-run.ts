@@ -15,9 +15,8 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { syncUp } from '../../src/kgpu/sync';
 import { pull } from '../../src/kgpu/sync';
-import { startAndFollow } from '../../src/kgpu/log-follow';
+import { JobRunner } from '../../src/kgpu/job-runner';
 import { startBenchEnv } from './env';
 import { now } from './measure';
 
@@ -94,7 +93,7 @@ async function main(): Promise<void> {
     const project = path.join(env.tmp, 'gpu-project');
     fs.mkdirSync(project, { recursive: true });
     fs.writeFileSync(path.join(project, 'train.py'), stub ? STUB_TRAIN : TORCH_TRAIN);
-    const remote = '/workspace/gpu-run';
+    const remote = '/workspace/gpu-project'; // runFile syncs the folder to /workspace/<its name>
     const smi = (await env.pod.exec('nvidia-smi -L')).stdout.toString('utf8').trim();
     console.log(`pod ${env.podId}: nvidia-smi -L → ${smi || '(nothing)'}`);
     if (!stub) {
@@ -104,18 +103,24 @@ async function main(): Promise<void> {
       if (probe.exitCode !== 0 || !text.endsWith('True')) throw new Error('gpu-run: no CUDA-enabled PyTorch in the pod (install torch for this machine\'s python3, or use --stub to check the orchestration only)');
     }
 
-    // Run it in the pod: sync + start + follow, as the run feature does.
-    const t0 = now();
-    const sync = await syncUp(env.pod, project, remote, { stateDir: path.join(env.tmp, 'gpu-state') });
+    // Run it in the pod the way "Run Active File on GPU" does: JobRunner.runFile (follow, sync, start).
+    const runner = new JobRunner({ commands: async () => env.pod, syncStateDir: path.join(env.tmp, 'gpu-state'), pollMs: 0 });
     let log = '';
     let firstLossMs = 0;
-    const run = startAndFollow(env.pod, { argv: ['python', 'train.py', '--steps', String(steps), '--out', 'checkpoint.pt'], cwd: remote }, {
+    const t0 = now();
+    const run = runner.runFile({
+      podId: env.podId,
+      target: { kind: 'local', folder: project, file: path.join(project, 'train.py') },
+      python: 'python',
+      args: ['--steps', String(steps), '--out', 'checkpoint.pt'],
+      env: {},
       onData(chunk) {
         log += chunk.toString('utf8');
         if (firstLossMs === 0 && /^step \d+ loss /m.test(log)) firstLossMs = now() - t0;
       },
     });
-    const followed = await run.followed;
+    const sync = await run.synced;
+    const followed = await run.done.finally(() => runner.dispose());
     const podMs = now() - t0;
     if (followed.job.status.state !== 'exited' || followed.job.status.exitCode !== 0) throw new Error(`gpu-run: the job ended ${JSON.stringify(followed.job.status)}:\n${log.slice(-2000)}`);
     const podSteps = stepsPerS(log);
@@ -141,7 +146,7 @@ async function main(): Promise<void> {
       nvidia_smi: smi,
       device_line: log.split('\n')[0],
       steps,
-      sync_ms: sync.durationMs,
+      sync_ms: sync?.durationMs,
       first_loss_line_ms: firstLossMs,
       job_total_ms: podMs,
       pod_steps_per_s: podSteps,
