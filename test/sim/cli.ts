@@ -61,7 +61,8 @@ const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 async function main(): Promise<void> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs(process.argv.slice(2));
+    // A leading "--" shields our flags from Node 20, which reads --env-file anywhere in argv (nodejs/node#54232).
+    parsed = parseArgs(process.argv.slice(2).filter((a, i) => !(i === 0 && a === "--")));
   } catch (e) {
     console.error(`kgpu-sim: ${(e as Error).message}`);
     process.exit(2);
