@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { Server, utils, type Connection, type ServerChannel, type Session } from 'ssh2';
+import { mintKeyPair } from './ssh-keys';
 import type { Bastion, PodHandle, PodProcess, StartBastion } from './contracts';
 
 /** OpenSSH-style `SHA256:<base64 without padding>` of a public key blob. */
@@ -22,14 +23,9 @@ export function sshFingerprint(blob: Buffer): string {
 function loadOrCreateHostKey(path: string): string {
   if (!existsSync(path)) {
     mkdirSync(dirname(path), { recursive: true });
-    // ssh2 1.17's generateKeyPairSync emits a pair its own parseKey rejects a few times in a
-    // thousand: keep only a pair that parses.
-    let pair = utils.generateKeyPairSync('ed25519', { comment: 'kgpu-sim bastion' });
-    for (let i = 0; i < 20 && (utils.parseKey(pair.private) instanceof Error || utils.parseKey(pair.public) instanceof Error); i++) {
-      pair = utils.generateKeyPairSync('ed25519', { comment: 'kgpu-sim bastion' });
-    }
-    writeFileSync(path, pair.private, { mode: 0o600 });
-    writeFileSync(`${path}.pub`, `${pair.public}\n`, { mode: 0o644 });
+    const pair = mintKeyPair('kgpu-sim bastion'); // only pairs ssh2 itself can parse
+    writeFileSync(path, pair.privateKey, { mode: 0o600 });
+    writeFileSync(`${path}.pub`, `${pair.publicKey}\n`, { mode: 0o644 });
   }
   return readFileSync(path, 'utf8');
 }

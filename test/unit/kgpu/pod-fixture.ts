@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { utils } from 'ssh2';
+import { mintKeyPair } from '../../sim/ssh-keys';
 import { startBastion } from '../../sim/bastion';
 import { createPodRuntime } from '../../sim/pods';
 import type { Bastion, BastionDirectory, PodHandle, PodRuntime } from '../../sim/contracts';
@@ -31,10 +32,8 @@ export interface PodFixture {
  *  key its own parser rejects ("Malformed OpenSSH private key") about 4 times in 1 000, so check
  *  and regenerate. */
 export function parseableKeyPair(): { private: string; public: string } {
-  for (;;) {
-    const k = utils.generateKeyPairSync('ed25519');
-    if (!(utils.parseKey(k.private) instanceof Error) && !(utils.parseKey(k.public) instanceof Error)) return k;
-  }
+  const k = mintKeyPair('kgpu-test');
+  return { private: k.privateKey, public: k.publicKey };
 }
 
 /** A bastion host key file that ssh2 can load (see parseableKeyPair). */
