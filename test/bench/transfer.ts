@@ -14,6 +14,41 @@ import { sha256File } from '../../src/kgpu/bulk-transfer';
 import type { BenchEnv } from './env';
 import { interleave, now, runTool, summarize, type BenchConfig, type ScenarioResult } from './measure';
 
+/** CPU time of each copy: ours from process.cpuUsage(), scp's through /usr/bin/time when present. */
+class CpuMeter {
+  private readonly samples = new Map<string, number[]>();
+  private readonly haveTime = fs.existsSync('/usr/bin/time');
+
+  private add(k: string, s: number): void {
+    const a = this.samples.get(k) ?? [];
+    a.push(s);
+    this.samples.set(k, a);
+  }
+
+  async ours<T>(k: string, fn: () => Promise<T>): Promise<T> {
+    const c0 = process.cpuUsage();
+    const r = await fn();
+    const c = process.cpuUsage(c0);
+    this.add(`ours-${k}`, (c.user + c.system) / 1e6);
+    return r;
+  }
+
+  async scp(k: string, args: string[]): Promise<void> {
+    if (!this.haveTime) {
+      await runTool('scp', args);
+      return;
+    }
+    const r = await runTool('/usr/bin/time', ['-f', 'KGPU-CPU %U %S', 'scp', ...args]);
+    const m = /KGPU-CPU ([\d.]+) ([\d.]+)/.exec(r.stderr);
+    if (m) this.add(`scp-${k}`, Number(m[1]) + Number(m[2]));
+  }
+
+  median(k: string): number | null {
+    const a = this.samples.get(k);
+    return a && a.length ? summarize(a).median : null;
+  }
+}
+
 export async function benchTransfer(env: BenchEnv, cfg: BenchConfig): Promise<ScenarioResult[]> {
   const mb = cfg.quick ? 4 : 200;
   const bytes = mb * 1024 * 1024;
@@ -23,6 +58,7 @@ export async function benchTransfer(env: BenchEnv, cfg: BenchConfig): Promise<Sc
   fs.closeSync(fd);
   const srcHash = await sha256File(src);
   const rfs = new RemoteFs(env.connector);
+  const cpu = new CpuMeter();
   const mbps = (ms: number): number => bytes / 1e6 / (ms / 1000);
   const sizeOf = (f: string): number => fs.statSync(f).size;
   try {
@@ -33,13 +69,13 @@ export async function benchTransfer(env: BenchEnv, cfg: BenchConfig): Promise<Sc
       async () => {
         await runTool('sync', []);
         const t0 = now();
-        await rfs.upload(src, '/workspace/up-ours.bin');
+        await cpu.ours('up', () => rfs.upload(src, '/workspace/up-ours.bin'));
         return mbps(now() - t0);
       },
       async () => {
         await runTool('sync', []);
         const t0 = now();
-        await runTool('scp', env.scpArgs(src, env.remote('/workspace/up-ref.bin')));
+        await cpu.scp('up', env.scpArgs(src, env.remote('/workspace/up-ref.bin')));
         return mbps(now() - t0);
       },
     );
@@ -56,7 +92,7 @@ export async function benchTransfer(env: BenchEnv, cfg: BenchConfig): Promise<Sc
         fs.rmSync(oursDown, { force: true });
         await runTool('sync', []);
         const t0 = now();
-        await rfs.download('/workspace/up-ref.bin', oursDown);
+        await cpu.ours('down', () => rfs.download('/workspace/up-ref.bin', oursDown));
         const v = mbps(now() - t0);
         if (sizeOf(oursDown) !== bytes) throw new Error('bench transfer: short download (ours)');
         return v;
@@ -65,7 +101,7 @@ export async function benchTransfer(env: BenchEnv, cfg: BenchConfig): Promise<Sc
         fs.rmSync(refDown, { force: true });
         await runTool('sync', []);
         const t0 = now();
-        await runTool('scp', env.scpArgs(env.remote('/workspace/up-ref.bin'), refDown));
+        await cpu.scp('down', env.scpArgs(env.remote('/workspace/up-ref.bin'), refDown));
         const v = mbps(now() - t0);
         if (sizeOf(refDown) !== bytes) throw new Error('bench transfer: short download (scp)');
         return v;
@@ -77,22 +113,29 @@ export async function benchTransfer(env: BenchEnv, cfg: BenchConfig): Promise<Sc
     fs.rmSync(oursDown, { force: true });
     fs.rmSync(refDown, { force: true });
     await env.sh('rm -f /workspace/up-ours.bin /workspace/up-ref.bin');
-    const row = (key: string, label: string, r: { ours: number[]; reference: number[] }): ScenarioResult => {
+    const row = (key: 'up' | 'down', label: string, r: { ours: number[]; reference: number[] }): ScenarioResult => {
       const ratio = summarize(r.ours).median / summarize(r.reference).median;
       return {
-        key,
+        key: key === 'up' ? 'upload' : 'download',
         label,
         unit: 'MB/s',
         ours: r.ours,
         reference: r.reference,
         goal: 'ratio ≥ 0.9',
         met: ratio >= 0.9,
-        extra: { size_bytes: bytes, verified_sha256: true },
+        extra: {
+          size_bytes: bytes,
+          verified_sha256: true,
+          // CPU seconds per copy (median): where the time goes on a 2-core machine shared with the bastion.
+          ours_cpu_s: cpu.median(`ours-${key}`),
+          reference_cpu_s: cpu.median(`scp-${key}`),
+          cpu_measure: 'ours: process.cpuUsage() of the bench process (incl. libuv threads); scp: /usr/bin/time user+sys (null when absent)',
+        },
       };
     };
     return [
-      row('upload', `2. upload ${mb} MB (RemoteFs.upload vs scp -O)`, up),
-      row('download', `2. download ${mb} MB (RemoteFs.download vs scp -O)`, down),
+      row('up', `2. upload ${mb} MB (RemoteFs.upload vs scp -O)`, up),
+      row('down', `2. download ${mb} MB (RemoteFs.download vs scp -O)`, down),
     ];
   } finally {
     rfs.dispose();
