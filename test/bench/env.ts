@@ -43,6 +43,8 @@ export interface BenchEnv extends Transport {
   keyFile: string;
   connector: PodConnector;
   pod: PodCommands;
+  /** Process id of the simulator (its bastion and pod runtime), e.g. to read its CPU time. */
+  simPid: number;
   /** A scratch folder on this machine, removed by close(). */
   tmp: string;
   /** Options every OpenSSH client gets (no known_hosts prompts, this key only, no agent). */
@@ -175,6 +177,7 @@ export async function startBenchEnv(): Promise<BenchEnv> {
       privateKey: key.private,
       keyFile,
       tmp,
+      simPid: sim.child.pid ?? 0,
       sshOptions,
       remote: (p) => `kgpu@${sshHost}:${p}`,
       async sh(line, stdin) {

@@ -75,7 +75,7 @@ export function renderTable(results: ScenarioResult[]): string {
       r.label,
       `${fmt(o.median, r.unit)} (${fmt(o.min, r.unit)}–${fmt(o.max, r.unit)})`,
       ref ? `${fmt(ref.median, r.unit)} (${fmt(ref.min, r.unit)}–${fmt(ref.max, r.unit)})` : '—',
-      ratio === undefined ? '—' : ratio.toFixed(2),
+      ratio === undefined ? '—' : ratio < 0.01 ? ratio.toPrecision(2) : ratio.toFixed(2),
       r.goal,
       r.met === null ? '—' : r.met ? 'yes' : 'NO',
     ]);
