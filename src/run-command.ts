@@ -104,8 +104,9 @@ async function runActiveFile(services: KgpuServices, arg: unknown): Promise<RunS
   if (fileUri.scheme === 'kgpu') {
     target = { kind: 'pod', path: fileUri.path };
   } else {
-    const folder = vscode.workspace.getWorkspaceFolder(fileUri)?.uri.fsPath ?? path.dirname(fileUri.fsPath);
-    target = { kind: 'local', folder, file: fileUri.fsPath };
+    const folder = vscode.workspace.getWorkspaceFolder(fileUri)?.uri.fsPath;
+    // A file outside every workspace folder: send that file only, never its whole directory (it may be $HOME).
+    target = folder ? { kind: 'local', folder, file: fileUri.fsPath } : { kind: 'local', folder: path.dirname(fileUri.fsPath), file: fileUri.fsPath, onlyThisFile: true };
   }
   const spec: Omit<RunFileSpec, 'onData' | 'onSyncProgress' | 'onReconnect'> = { podId: pod.pod_id, target, python: settings.python, args, env: settings.env, exclude: settings.syncExclude };
   const runner = jobsFor(services).runner;

@@ -20,8 +20,10 @@ import { syncUp, type SyncProgress, type SyncResult } from './sync';
 
 /** Where the file to run lives. */
 export type RunTarget =
-  /** A file in a local folder: the folder is synced to `<remoteRoot>/<folder name>` first. */
-  | { kind: 'local'; folder: string; file: string }
+  /** A file in a local folder: the folder is synced to `<remoteRoot>/<folder name>` first
+   *  (`onlyThisFile`: only the file, which must be directly in `folder` — for a file outside any
+   *  workspace folder, whose directory may be the home directory). */
+  | { kind: 'local'; folder: string; file: string; onlyThisFile?: boolean }
   /** A file already in the pod (a kgpu:// editor): run in place. */
   | { kind: 'pod'; path: string };
 
@@ -171,6 +173,11 @@ export function planRun(recipe: RunRecipe): RunPlan {
   return { command: `${python} ${quote(script)}${args}`, cwd: remoteDir, remoteDir, script, name: label(script) };
 }
 
+/** A file name as a gitignore pattern that matches only itself. */
+export function gitignoreLiteral(name: string): string {
+  return name.replace(/[\\*?[\]!#]/g, (c) => `\\${c}`).replace(/ $/, '\\ ');
+}
+
 function linkedAbort(signal: AbortSignal | undefined): AbortController {
   const c = new AbortController();
   if (signal?.aborted) c.abort();
@@ -261,13 +268,18 @@ export class JobRunner {
     const t0 = performance.now();
     const plan = planRun(spec);
     const recipe: RunRecipe = { target: spec.target, python: spec.python, args: [...spec.args], env: { ...spec.env }, exclude: spec.exclude ? [...spec.exclude] : undefined, remoteRoot: spec.remoteRoot };
+    const target = spec.target;
+    if (target.kind === 'local' && target.onlyThisFile && path.dirname(path.resolve(target.file)) !== path.resolve(target.folder)) {
+      throw new RunError(`${target.file} is not directly in ${target.folder}.`);
+    }
+    const exclude = target.kind === 'local' && target.onlyThisFile ? ['/*', `!/${gitignoreLiteral(path.basename(target.file))}`] : spec.exclude;
     return this.launch(spec.podId, plan, recipe, spec, t0, async (pod, signal) => {
-      if (spec.target.kind !== 'local' || !plan.remoteDir) return undefined;
+      if (target.kind !== 'local' || !plan.remoteDir) return undefined;
       try {
-        return await syncUp(pod, spec.target.folder, plan.remoteDir, { exclude: spec.exclude, stateDir: this.options.syncStateDir, signal, onProgress: spec.onSyncProgress });
+        return await syncUp(pod, target.folder, plan.remoteDir, { exclude, stateDir: this.options.syncStateDir, signal, onProgress: spec.onSyncProgress });
       } catch (e) {
         if (e instanceof SshAbortedError) throw e;
-        throw new RunError(`Could not sync ${spec.target.folder} to ${plan.remoteDir}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        throw new RunError(`Could not sync ${target.folder} to ${plan.remoteDir}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
       }
     });
   }

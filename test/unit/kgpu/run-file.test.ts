@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { JobRunner, planRun, type RunHandle } from '../../../src/kgpu/job-runner';
 import { footerSummary, jobDurationMs, logFooter, runCost, TerminalText } from '../../../src/kgpu/job-log-text';
-import { MapStore, startRunFixture, type RunFixture } from './run-fixture';
+import { MapStore, startRunFixture, waitFor, type RunFixture } from './run-fixture';
 
 let fx: RunFixture;
 let runner: JobRunner;
@@ -180,4 +180,51 @@ test('a file already in the pod runs in place; a failed start rejects done with 
   const bad = runner.runFile({ podId: fx.podId, target: { kind: 'pod', path: '/workspace/nowhere/x.py' }, python: 'python3', args: [], env: {}, onData: () => undefined });
   await assert.rejects(bad.done, /does not exist/);
   assert.equal(await bad.firstByte, undefined);
+});
+
+test('a file outside any workspace folder is sent alone, never its whole directory (names with gitignore syntax too)', async () => {
+  const home = fx.tmp('home-dir');
+  const name = 'we[ird] #1 !x*.py';
+  fs.writeFileSync(path.join(home, name), 'print("alone")\n');
+  fs.writeFileSync(path.join(home, 'secrets.txt'), 'do not send\n');
+  fs.mkdirSync(path.join(home, 'big'));
+  fs.writeFileSync(path.join(home, 'big', 'data.bin'), Buffer.alloc(1024));
+  const sink = collect();
+  const h = runner.runFile({ podId: fx.podId, target: { kind: 'local', folder: home, file: path.join(home, name), onlyThisFile: true }, python: 'python3', args: [], env: {}, onData: sink.onData });
+  const sync = await h.synced;
+  assert.equal(sync?.uploadedFiles, 1);
+  await h.done;
+  assert.equal(Buffer.concat(sink.chunks).toString(), 'alone\n');
+  assert.equal(await fx.sh('ls -A /workspace/home-dir | grep -v "^.kgpu$"'), `${name}\n`);
+  assert.throws(() => runner.runFile({ podId: fx.podId, target: { kind: 'local', folder: path.dirname(home), file: path.join(home, name), onlyThisFile: true }, python: 'python3', args: [], env: {} }), /not directly in/);
+});
+
+test('a connection dropped mid-run: the panel still gets every byte once, in order (the follow resumes at its offset)', async () => {
+  fs.writeFileSync(
+    path.join(project, 'chatty.py'),
+    'import os, time\nfor i in range(300):\n    print("line %04d " % i + "x" * 60, flush=True)\nwhile not os.path.exists("go"):\n    time.sleep(0.01)\nfor i in range(300, 600):\n    print("line %04d " % i + "x" * 60, flush=True)\n',
+  );
+  const sink = collect();
+  const reconnects: number[] = [];
+  const h = runner.runFile({
+    podId: fx.podId,
+    target: { kind: 'local', folder: project, file: path.join(project, 'chatty.py') },
+    python: 'python3',
+    args: [],
+    env: {},
+    onData: sink.onData,
+    onReconnect: (r) => reconnects.push(r.offset),
+  });
+  await h.started;
+  const text = (): string => Buffer.concat(sink.chunks).toString();
+  await waitFor('the first 300 lines', () => text().includes('line 0299'));
+  fx.sim.bastion.dropConnections({ podId: fx.podId });
+  await fx.sh('touch /workspace/my-project/go');
+  const r = await h.done;
+  assert.ok(reconnects.length >= 1, 'the follow reconnected');
+  let expected = '';
+  for (let i = 0; i < 600; i++) expected += `line ${String(i).padStart(4, '0')} ${'x'.repeat(60)}\n`;
+  assert.equal(text(), expected);
+  assert.equal(r.offset, Buffer.byteLength(expected));
+  fs.rmSync(path.join(project, 'chatty.py'));
 });
