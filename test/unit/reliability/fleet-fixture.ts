@@ -53,7 +53,7 @@ export interface Fleet {
   pods: FleetPod[];
   hostKeys: HostKeyStore;
   /** A JobRunner over the fleet's pods (fresh connection per call); disposed by stop(). */
-  runner(store?: KeyValueStore, pollMs?: number): JobRunner;
+  runner(o?: { store?: KeyValueStore; pollMs?: number; connector?: Partial<PodConnectorOptions> }): JobRunner;
   /** A temp dir on this machine, removed by stop(). */
   tmp(name: string): string;
   stop(): Promise<void>;
@@ -88,8 +88,8 @@ export async function startFleet(
       client,
       pods,
       hostKeys,
-      runner(store = new MapStore(), pollMs = 0) {
-        const r = new JobRunner({ commands: async (podId) => byId.get(podId)!.commands(), store, pollMs });
+      runner({ store = new MapStore(), pollMs = 0, connector } = {}) {
+        const r = new JobRunner({ commands: async (podId) => podCommands(byId.get(podId)!.connector(connector)), store, pollMs });
         stoppers.push(() => r.dispose());
         return r;
       },

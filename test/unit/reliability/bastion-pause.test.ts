@@ -1,0 +1,113 @@
+/**
+ * The bastion unreachable for a while (the contract's "unreachable for 30 s": the simulator's
+ * bastion.pause()/resume(), with the connector's ready timeout and keepalive shortened through
+ * options so the test does not wait 30 real seconds). Operations fail with a clear "cannot reach
+ * the bastion" message, nothing on the pod's disk is touched, everything recovers by itself after
+ * resume(), and reconnects back off — the connection attempts seen by the bastion stay bounded.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { test } from 'node:test';
+import { exec } from '../../../src/kgpu/ssh-exec';
+import { BastionUnreachableError } from '../../../src/kgpu/ssh-errors';
+import { WorkspaceFsError } from '../../../src/kgpu/workspace-fs';
+import { podWrite, sha, startFleet, waitFor } from './fleet-fixture';
+
+/** Short timeouts instead of the product's 20 s ready timeout and 15 s keepalive. */
+const FAST = { readyTimeoutMs: 400, keepaliveIntervalMs: 150 };
+
+test('paused bastion: saves, reads and execs fail with "cannot reach the bastion", the file untouched; after resume the same instances work again', async (t) => {
+  const f = await startFleet(1);
+  t.after(() => f.stop());
+  const pod = f.pods[0]!;
+  const wfs = pod.fs({ cacheTtlMs: 0, connector: async () => connector });
+  const connector = pod.connector(FAST);
+  const p = '/workspace/notes.txt';
+  await wfs.writeFile(p, Buffer.from('before\n'), { create: true, overwrite: true });
+  const before = sha(fs.readFileSync(pod.host(p)));
+
+  f.sim.bastion.pause();
+  const c0 = f.sim.bastion.counters.connections;
+  const t0 = Date.now();
+  const isUnreachable = (e: unknown): boolean => {
+    assert.ok(e instanceof WorkspaceFsError, String(e));
+    assert.equal(e.kind, 'Unavailable', e.message);
+    assert.match(e.message, /cannot reach the bastion/i);
+    assert.ok(e.message.includes(`${f.sim.sshHost}:${f.sim.sshPort}`), e.message);
+    return true;
+  };
+  // The SFTP session opened before the pause stalls: keepalive finds it dead, a reconnect times out.
+  await assert.rejects(wfs.writeFile(p, Buffer.from('during the pause\n'), { create: true, overwrite: true }), isUnreachable);
+  await assert.rejects(wfs.readFile(p), isUnreachable);
+  await assert.rejects(wfs.stat('/workspace'), isUnreachable);
+  const err = await exec(connector, 'true').then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof BastionUnreachableError, String(err));
+  assert.match(err.message, /Cannot reach the bastion at .* Check your network/);
+  const attempts = f.sim.bastion.counters.connections - c0;
+  const elapsed = Date.now() - t0;
+  // Four operations, each allowed one reconnect: no loop hammering a bastion that does not answer.
+  assert.ok(attempts <= 8, `${attempts} connection attempts in ${elapsed} ms for 4 operations`);
+
+  f.sim.bastion.resume();
+  assert.equal(sha(fs.readFileSync(pod.host(p))), before, 'nothing was written while the bastion was away');
+  // Recovery by itself: the same WorkspaceFs and connector, no reset by the caller.
+  await wfs.writeFile(p, Buffer.from('after\n'), { create: true, overwrite: true });
+  assert.equal(fs.readFileSync(pod.host(p), 'utf8'), 'after\n');
+  assert.equal(Buffer.from(await wfs.readFile(p)).toString(), 'after\n');
+  assert.equal((await exec(connector, 'echo ok')).stdout.toString(), 'ok\n');
+  t.diagnostic(`pause: ${attempts} connection attempts over ${elapsed} ms for 4 failed operations`);
+});
+
+test('paused bastion under a followed log: the follower backs off (bounded attempts), resumes by itself, no byte lost or repeated', async (t) => {
+  const f = await startFleet(1);
+  t.after(() => f.stop());
+  const pod = f.pods[0]!;
+  await podWrite(
+    pod,
+    '/workspace/steps.py',
+    `import os, time
+for i in range(200):
+    print("step %04d" % i, flush=True)
+    if i == 20:
+        while not os.path.exists("/workspace/go"):
+            time.sleep(0.01)
+print("done")
+`,
+  );
+  const runner = f.runner({ connector: FAST });
+  const got: Buffer[] = [];
+  const reconnects: { attempt: number; at: number }[] = [];
+  const h = runner.runFile({
+    podId: pod.podId,
+    target: { kind: 'pod', path: '/workspace/steps.py' },
+    python: 'python3',
+    args: [],
+    env: {},
+    onData: (b) => void got.push(b),
+    onReconnect: (r) => void reconnects.push({ attempt: r.attempt, at: Date.now() }),
+  });
+  await h.started;
+  await waitFor('the log up to the gate', () => Buffer.concat(got).toString().includes('step 0020\n'));
+
+  f.sim.bastion.pause();
+  const c0 = f.sim.bastion.counters.connections;
+  const t0 = Date.now();
+  // Let the job run on while the bastion is away; the follower must notice and keep retrying.
+  fs.writeFileSync(pod.host('/workspace/go'), '');
+  await waitFor('four reconnect attempts', () => reconnects.length >= 4, 20_000);
+  const attempts = f.sim.bastion.counters.connections - c0;
+  const elapsed = Date.now() - t0;
+  f.sim.bastion.resume();
+
+  const r = await h.done;
+  const podLog = fs.readFileSync(pod.host(`/workspace/.kgpu/jobs/${h.jobId}/log`));
+  assert.equal(sha(Buffer.concat(got)), sha(podLog), 'the log arrived complete, nothing lost or repeated');
+  assert.ok(Buffer.concat(got).toString().endsWith('step 0199\ndone\n'));
+  assert.equal(r.job.status.state, 'exited');
+  // Backoff: attempts 1..4 wait 50, 100, 200 ms between them (plus each attempt's ready timeout).
+  assert.ok(attempts <= reconnects.length + 1, `${attempts} connections for ${reconnects.length} reconnects — no busy loop`);
+  const gaps = reconnects.slice(1, 4).map((x, i) => x.at - reconnects[i]!.at);
+  for (const g of gaps) assert.ok(g >= FAST.readyTimeoutMs, `reconnects ${gaps.join(', ')} ms apart: each waits out its attempt`);
+  assert.ok(elapsed >= 50 + 100 + 200, `four attempts took ${elapsed} ms (backoff)`);
+  t.diagnostic(`follow under pause: ${reconnects.length} reconnects, ${attempts} connections in ${elapsed} ms`);
+});
