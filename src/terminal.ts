@@ -43,7 +43,13 @@ export function registerTerminal(services: KgpuServices): vscode.Disposable {
           rows: dims?.rows,
         });
         shell.onOutput((t) => writeEmitter.fire(t));
-        shell.onExit((code) => closeEmitter.fire(code ?? undefined));
+        shell.onExit((code) => {
+          // The shell ended by itself: close the terminal as a local one would (VS Code does not
+          // call close() then, so let go of everything here).
+          closeEmitter.fire(code ?? undefined);
+          shell?.close();
+          for (const d of subscriptions) d.dispose();
+        });
         subscriptions.push(
           services.connections.onDidReset((e) => {
             if (e.podId === podId && e.reason === 'ended') shell?.podEnded(endedBecause() ?? 'released');
