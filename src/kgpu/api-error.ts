@@ -225,6 +225,11 @@ export class KgpuNetworkError extends Error {
 
 function networkMessage(kind: NetworkErrorKind, base: string, method: string, path: string, code: string | undefined, timeoutMs?: number): string {
   const c = code ? `: ${code}` : '';
+  // A rent whose answer never came may have rented anyway: "try again" would rent twice.
+  if (method === 'POST' && /\/pods\/?$/.test(path) && kind !== 'unreachable') {
+    const what = kind === 'timeout' ? `did not answer POST /pods within ${formatMs(timeoutMs ?? 0)}` : `lost the connection during POST /pods${c}`;
+    return `kgpu at ${base} ${what}, and no new pod was found yet — a GPU may have been rented anyway. Refresh the Rentals view before renting again (release it there if you do not want it).`;
+  }
   switch (kind) {
     case 'unreachable':
       return `Cannot reach kgpu at ${base}${c} — check kgpu.apiBase and your network.`;
