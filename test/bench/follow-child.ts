@@ -2,7 +2,7 @@
  * Scenario 5's "ours" side, in its own process so its memory is ours alone (the bench process
  * holds buffers of its own): start a job that writes BYTES to its log as fast as it can and follow
  * it with startAndFollow (followLog), hashing the stream. Prints one JSON line:
- *   {ms, bytes, sha256, jobId, logPath, baselineRss, peakRss, followedOffset}
+ *   {ms, bytes, sha256, jobId, logPath, baselineRss, peakRss, afterGcRss, followedOffset}
  * Input: one JSON argument {host, port, keyFile, bytes, command}. Run with --expose-gc (baseline after a GC).
  */
 import { createHash } from 'node:crypto';
@@ -54,9 +54,12 @@ async function main(): Promise<void> {
   if (ms === 0) ms = performance.now() - t0;
   clearInterval(sample);
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  // What was still held at the end (vs garbage not yet collected): RSS after a full GC.
+  (globalThis as { gc?: () => void }).gc?.();
+  const afterGcRss = process.memoryUsage().rss;
   connector.dispose();
   process.stdout.write(
-    JSON.stringify({ ms, bytes: received, sha256: hash.digest('hex'), jobId: id, logPath: `${DEFAULT_JOBS_ROOT}/${id}/log`, baselineRss, peakRss, followedOffset: result.offset }) + '\n',
+    JSON.stringify({ ms, bytes: received, sha256: hash.digest('hex'), jobId: id, logPath: `${DEFAULT_JOBS_ROOT}/${id}/log`, baselineRss, peakRss, afterGcRss, followedOffset: result.offset }) + '\n',
   );
 }
 
