@@ -104,6 +104,12 @@ test('a busy pod (a process using CPU) gets no idle warning and is not reaped: i
   const id = await rentReady(sim, { gpu_model: 'v100' });
   const spin = await call(sim, 'POST', `/pods/${id}/exec`, { body: { cmd: ['sh', '-c', "setsid -f sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1"] } });
   assert.equal(spin.body.exit_code, 0, spin.text);
+  // `setsid -f` returns before the loop runs: wait until the pod's load probe sees it, so the
+  // 12 h probe below measures a spinning process, not one still being forked.
+  const handle = sim.state.pods.get(id)?.handle;
+  assert.ok(handle, 'pod has a runtime handle');
+  const deadline = Date.now() + 10_000;
+  while (!(await handle.isBusy())) assert.ok(Date.now() < deadline, 'the spinning process shows up as load');
   await sim.clock.advance(12 * HOUR);
   const warned = (await call(sim, 'GET', `/pods/${id}`)).body;
   assert.equal(warned.idle_warning, false, 'probed busy at 12 h: no warning');
