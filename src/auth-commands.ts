@@ -1,9 +1,9 @@
 import * as vscode from 'vscode';
-import { KgpuClient } from './kgpu/api-client';
 import { KgpuApiError } from './kgpu/api-error';
 import type { Me } from './kgpu/api-types';
 import { formatCredits } from './kgpu/cost';
 import { errorMessage } from './kgpu/error-dedup';
+import { createKgpuClient } from './lazy/rest-client';
 import type { KgpuServices } from './services';
 
 /**
@@ -32,7 +32,7 @@ export function registerAuth(services: KgpuServices): vscode.Disposable {
 
 /** GET /me with this token at this base. Throws KgpuApiError / KgpuNetworkError. */
 async function verifyToken(apiBase: string, token: string): Promise<Me> {
-  const client = new KgpuClient({ apiBase, getToken: async () => token, timeoutMs: 15_000, retry: { maxAttempts: 2 } });
+  const client = createKgpuClient({ apiBase, getToken: async () => token, timeoutMs: 15_000, retry: { maxAttempts: 2 } });
   try {
     return await client.getMe();
   } finally {

@@ -1,9 +1,10 @@
 import * as vscode from 'vscode';
-import { PodConnector } from './kgpu/ssh-connection';
+import type { PodConnector } from './kgpu/ssh-connection';
 import type { HostKeyStore } from './kgpu/host-keys';
 import type { RentalsModel } from './kgpu/rentals-model';
 import type { PodKeys } from './pod-keys';
 import type { Settings } from './settings';
+import { createPodConnector } from './lazy/ssh';
 
 /**
  * Routes a pod id to ONE PodConnector (like vscode-sshfs routes a URI authority to one file
@@ -50,7 +51,9 @@ export class PodConnections implements vscode.Disposable {
     let c = this.connectors.get(podId);
     if (!c) {
       c = this.podKeys.sshTarget(podId).then(
-        (t) => new PodConnector({ host: t.host, port: t.port, user: t.user, privateKey: t.privateKey, passphrase: t.passphrase, hostKeys: this.hostKeys }),
+        // 2 spare connections (closed 45 s after the last use, so they never keep the pod's idle
+        // clock running): a run's follower and its sync+start each find one ready.
+        (t) => createPodConnector({ host: t.host, port: t.port, user: t.user, privateKey: t.privateKey, passphrase: t.passphrase, hostKeys: this.hostKeys, spareConnections: 2 }),
       );
       this.connectors.set(podId, c);
       // A failure (no key yet, passphrase cancelled) must not be cached.

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { promises as fsp, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { utils as sshUtils } from 'ssh2';
+import { parseSshKey } from './lazy/ssh';
 import type { Settings } from './settings';
 
 /**
@@ -144,7 +144,7 @@ export class PodKeys implements vscode.Disposable {
   }
 
   private async passphraseFor(file: string, privateKey: string): Promise<string | undefined> {
-    const parsed = sshUtils.parseKey(privateKey);
+    const parsed = parseSshKey(privateKey);
     if (!(parsed instanceof Error)) return undefined;
     if (!/passphrase/i.test(parsed.message)) throw new Error(`kgpu.sshIdentityFile ${file} is not a usable private key: ${parsed.message}`);
     const known = this.passphrases.get(file);
@@ -154,7 +154,7 @@ export class PodKeys implements vscode.Disposable {
       prompt: `Passphrase for ${file} (kept in memory for this session only)`,
       password: true,
       ignoreFocusOut: true,
-      validateInput: (v) => (sshUtils.parseKey(privateKey, v) instanceof Error ? 'Wrong passphrase' : undefined),
+      validateInput: (v) => (parseSshKey(privateKey, v) instanceof Error ? 'Wrong passphrase' : undefined),
     });
     if (entered === undefined) throw new Error(`No passphrase given for ${file}.`);
     this.passphrases.set(file, entered);

@@ -1,12 +1,13 @@
 import * as vscode from 'vscode';
 import { Auth } from './auth';
 import { PodConnections } from './connections';
-import { KgpuClient } from './kgpu/api-client';
+import type { KgpuClient } from './kgpu/api-client';
 import { KgpuApiError, isAbortError } from './kgpu/api-error';
 import type { Pod } from './kgpu/api-types';
 import { ErrorDeduplicator, errorMessage } from './kgpu/error-dedup';
 import { JsonFileHostKeyStore } from './kgpu/host-keys';
 import { RentalsModel, type RentalsApi } from './kgpu/rentals-model';
+import { createKgpuClient } from './lazy/rest-client';
 import { pickPod, type PickPodOptions } from './pick-pod';
 import { PodKeys } from './pod-keys';
 import { RentalChildren } from './rental-children';
@@ -123,7 +124,7 @@ class Services implements KgpuServices {
     const apiBase = this.settings.get().apiBase;
     if (this.current?.apiBase !== apiBase) {
       this.current?.dispose();
-      this.current = new KgpuClient({ apiBase, getToken: async () => this.auth.token() });
+      this.current = createKgpuClient({ apiBase, getToken: async () => this.auth.token() });
     }
     return this.current;
   }

@@ -1,8 +1,11 @@
 /**
- * A permissive stand-in for the `vscode` module, used ONLY by the manifest test to check that
- * activate() registers every declared command. Any property is a callable, constructible proxy;
- * registerCommand calls are recorded. Nothing else in the suite may use it: behaviour is tested
- * against the real VS Code (test/e2e) and the simulator.
+ * A permissive stand-in for the `vscode` module. Any property is a callable, constructible proxy;
+ * registerCommand calls are recorded. It has exactly two users:
+ *   1. the manifest test (manifest.test.ts): activate() registers every declared command and
+ *      loads no dist/vendor-*.js;
+ *   2. the bench's activation harness (test/bench/activation-harness.ts): times require +
+ *      activate() of the production bundle in a fresh process (a VS Code window cannot).
+ * Nothing else may use it: behaviour is tested against the real VS Code (test/e2e) and the simulator.
  */
 export interface FakeVscode {
   module: unknown;

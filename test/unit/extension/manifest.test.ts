@@ -61,7 +61,11 @@ test('activate() registers every declared command (bundled dist/extension.js)', 
     const ext = require(bundle);
     const context = fake.context;
     const subscriptions = context.subscriptions;
-    await ext.activate(context);
+    const activated = ext.activate(context);
+    // The heavy dependencies (dist/vendor-*.js, esbuild.mjs) load on first use, never at activation.
+    const vendorLoaded = Object.keys(require.cache).filter((f) => /[/\\]dist[/\\]vendor-[\w-]+\.js$/.test(f));
+    assert.deepEqual(vendorLoaded, [], 'require + activate() loaded no vendor file');
+    await activated;
     const missing = [...declared].filter((c) => !fake.registeredCommands.has(c));
     assert.deepEqual(missing, [], 'declared but not registered');
     const extra = [...fake.registeredCommands].filter((c) => !declared.has(c));

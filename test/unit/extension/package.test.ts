@@ -4,11 +4,11 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, statSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as esbuild from 'esbuild';
+import { buildExtension, extensionOutputFiles } from './extension-build';
 
 const root = join(__dirname, '..', '..', '..');
 
-test('npm run package: a VSIX under 500 KB holding only the bundle, media and docs', async (t) => {
+test('npm run package: a VSIX under 500 KB holding only the bundle and its vendor files, media and docs', async (t) => {
   // Package a copy so this test never races with others reading dist/.
   const dir = mkdtempSync(join(tmpdir(), 'kgpu-vsix-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,11 +16,10 @@ test('npm run package: a VSIX under 500 KB holding only the bundle, media and do
     cpSync(join(root, f), join(dir, f), { recursive: true });
   }
   mkdirSync(join(dir, 'dist'));
-  await esbuild.build({
-    entryPoints: [join(root, 'src', 'extension.ts')], outfile: join(dir, 'dist', 'extension.js'),
-    bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, logLevel: 'silent',
-    external: ['vscode', 'cpu-features', '*.node', './crypto/build/Release/sshcrypto.node'],
-  });
+  // The production build of esbuild.mjs (dist/extension.js + dist/vendor-*.js), as `npm run package`.
+  await buildExtension({ production: true, outdir: join(dir, 'dist'), logLevel: 'silent' });
+  const distFiles = await extensionOutputFiles();
+  assert.ok(distFiles.length >= 3 && distFiles[0] === 'extension.js', `esbuild.mjs writes ${distFiles.join(', ')}`);
   const vsix = join(dir, 'kgpu.vsix');
   execFileSync(process.execPath, [join(root, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--out', vsix],
     { cwd: dir, stdio: 'pipe' });
@@ -29,7 +28,8 @@ test('npm run package: a VSIX under 500 KB holding only the bundle, media and do
   const listing = execFileSync('unzip', ['-Z1', vsix], { encoding: 'utf8' }).trim().split('\n');
   const payload = listing.filter((f) => f.startsWith('extension/'));
   for (const f of payload) {
-    assert.match(f, /^extension\/(dist\/extension\.js|media\/[\w.-]+\.(svg|png)|README\.md|LICENSE\.txt|CHANGELOG\.md|package\.json)$/, `unexpected file in VSIX: ${f}`);
+    assert.match(f, /^extension\/(dist\/[\w-]+\.js|media\/[\w.-]+\.(svg|png)|README\.md|LICENSE\.txt|CHANGELOG\.md|package\.json)$/, `unexpected file in VSIX: ${f}`);
   }
-  assert.ok(payload.includes('extension/dist/extension.js'));
+  // Every file the build writes (the vendor files are required at run time), and no other script.
+  assert.deepEqual(payload.filter((f) => f.startsWith('extension/dist/')).sort(), distFiles.map((f) => `extension/dist/${f}`).sort());
 });
