@@ -1,7 +1,8 @@
 /**
  * Scenario 6's measuring process: `node harness.js <bundle>` (bundled by activation.ts) requires
  * the production bundle with `vscode` answered by the fake module and runs activate(); prints
- * {requireMs, activateMs, totalMs, commands}.
+ * {requireMs, activateMs, totalMs, commands, vendorLoaded} — vendorLoaded: the dist/vendor-*.js
+ * files (esbuild.mjs) loaded by then, which should be none.
  *
  * Besides the manifest test (test/unit/extension/manifest.test.ts), this is the ONLY place the fake
  * vscode module may be used: a VS Code window cannot time require+activate in a fresh process
@@ -31,9 +32,10 @@ async function main(): Promise<void> {
   await ext.activate(fake.context);
   const t2 = performance.now();
   const commands = fake.registeredCommands.size;
+  const vendorLoaded = Object.keys(load.cache).filter((f) => /[/\\]vendor-[\w-]+\.js$/.test(f)).map((f) => f.split(/[/\\]/).pop());
   for (const d of fake.context.subscriptions) d.dispose();
   await ext.deactivate?.();
-  process.stdout.write(JSON.stringify({ requireMs: t1 - t0, activateMs: t2 - t1, totalMs: t2 - t0, commands }) + '\n');
+  process.stdout.write(JSON.stringify({ requireMs: t1 - t0, activateMs: t2 - t1, totalMs: t2 - t0, commands, vendorLoaded }) + '\n');
   process.exit(0);
 }
 

@@ -28,7 +28,6 @@ const EXPECTED: Record<string, { unit: string; reference: boolean }> = {
   follow_throughput: { unit: 'mbps', reference: true },
   follow_rss_growth: { unit: 'mb', reference: false },
   activation: { unit: 'ms', reference: false },
-  activation_split: { unit: 'ms', reference: false },
   vsix_size: { unit: 'kb', reference: false },
 };
 
