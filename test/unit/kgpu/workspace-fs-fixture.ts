@@ -31,7 +31,7 @@ export async function startWsFixture(): Promise<WsFixture> {
   const client = new KgpuClient({ apiBase: sim.apiBase, getToken: async () => sim.token, retry: { baseDelayMs: 5, maxDelayMs: 20 } });
   const stoppers: (() => unknown)[] = [];
   try {
-    const key = utils.generateKeyPairSync('ed25519');
+    const key = ed25519KeyPair();
     const rent = await client.rent({ gpu_model: 'v100', gpu_count: 1, ssh_pubkey: key.public });
     const podId = rent.pod_id;
     await waitUntil('the pod to be ready', async () => (await client.getPod(podId)).ready);
@@ -81,5 +81,15 @@ export async function waitUntil<T>(what: string, check: () => Promise<T | undefi
     if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A throwaway ed25519 key pair. ssh2 1.17's generateKeyPairSync writes a malformed public key
+ *  (31-byte key, leading zero dropped) for about 1 key in 220; draw again until it is well-formed. */
+export function ed25519KeyPair(): { private: string; public: string } {
+  for (;;) {
+    const k = utils.generateKeyPairSync('ed25519');
+    const blob = Buffer.from(k.public.split(' ')[1] ?? '', 'base64');
+    if (blob.length === 4 + 11 + 4 + 32 && blob.readUInt32BE(15) === 32) return k;
   }
 }
