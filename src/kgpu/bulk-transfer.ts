@@ -23,6 +23,7 @@ import { pipeline } from 'node:stream/promises';
 import type { PodConnector } from './ssh-connection';
 import { exec, execStream, type ExecStream } from './ssh-exec';
 import { quote } from './shell-quote';
+import { tempSiblingName } from './temp-name';
 import { BastionUnreachableError, ConnectionLostError, SshAbortedError, SshError } from './ssh-errors';
 
 export interface TransferProgress {
@@ -131,7 +132,7 @@ export async function upload(connector: PodConnector, localPath: string, remoteP
   const st = await fsp.stat(localPath);
   const size = st.size;
   const tag = createHash('sha1').update(`${size}:${st.mtimeMs}:${localPath}`).digest('hex').slice(0, 12);
-  const tmp = path.posix.join(path.posix.dirname(remotePath), `.${path.posix.basename(remotePath)}.kgpu-upload-${tag}`);
+  const tmp = path.posix.join(path.posix.dirname(remotePath), tempSiblingName(path.posix.basename(remotePath), `.kgpu-upload-${tag}`));
   const verifyMode = options.verify ?? 'auto';
   let hash: string | undefined = verifyMode === 'always' ? await sha256File(localPath, options.signal) : undefined;
   let resumes = 0;
@@ -225,7 +226,8 @@ async function uploadOnce(
 // ---- download -------------------------------------------------------------------------------
 
 export async function download(connector: PodConnector, remotePath: string, localPath: string, options: TransferOptions = {}): Promise<TransferResult> {
-  const part = `${localPath}.kgpu-part`;
+  // `<name>.kgpu-part` beside the target, its name kept within the 255-byte cap (deterministic, so a resume finds it).
+  const part = path.join(path.dirname(localPath), tempSiblingName(path.basename(localPath), '.kgpu-part').slice(1));
   const verifyMode = options.verify ?? 'auto';
   let resumes = 0;
   let stalled = 0;

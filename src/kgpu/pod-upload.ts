@@ -15,6 +15,7 @@ import type { PodConnector } from './ssh-connection';
 import type { RemoteFs } from './remote-fs';
 import { exec } from './ssh-exec';
 import { quote } from './shell-quote';
+import { tempSiblingName } from './temp-name';
 import { SshAbortedError, SshError } from './ssh-errors';
 import { ProgressTally, eachLimited, type TransferTotals } from './transfer-progress';
 import type { PathChange } from './change-coalescer';
@@ -129,7 +130,7 @@ export async function transitUpload(
   options: { signal?: AbortSignal; onProgress?: (bytes: number) => void; label?: string } = {},
 ): Promise<void> {
   const obj = await client.createObject(options.label ?? `kgpu-upload ${path.basename(localPath)}`.slice(0, 120), { signal: options.signal, sizeBytes: size });
-  const tmp = posix.join(posix.dirname(remotePath), `.${posix.basename(remotePath)}.kgpu-transit-${randomBytes(6).toString('hex')}`);
+  const tmp = posix.join(posix.dirname(remotePath), tempSiblingName(posix.basename(remotePath), `.kgpu-transit-${randomBytes(6).toString('hex')}`));
   try {
     await client.uploadToPutUrl(obj.put_url, { filePath: localPath }, size, { signal: options.signal, onProgress: (sent) => options.onProgress?.(Math.min(sent, size)) });
     const fetched = await client.getObject(obj.object_id, { signal: options.signal });

@@ -27,6 +27,7 @@ import {
   writeAll,
 } from './sftp-io';
 import { download, upload, type TransferOptions, type TransferResult } from './bulk-transfer';
+import { tempSiblingName } from './temp-name';
 
 const posix = path.posix;
 
@@ -291,7 +292,7 @@ export class RemoteFs {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     return this.run('atomic write', p, true, async (sftp) => {
       // A fresh temp name per attempt: a retry must not collide with the cleanup of the last one.
-      const tmp = posix.join(posix.dirname(p), `.${posix.basename(p)}.kgpu-${randomBytes(6).toString('hex')}.tmp`);
+      const tmp = posix.join(posix.dirname(p), tempSiblingName(posix.basename(p), `.kgpu-${randomBytes(6).toString('hex')}.tmp`));
       const existing = await call<Stats>(sftp, (cb) => sftp.stat(p, cb)).catch((e: unknown) => {
         if (isStatusError(e) && e.code === SFTP_NO_SUCH_FILE) return undefined;
         throw e;

@@ -21,6 +21,7 @@ import { Readable, Transform } from 'node:stream';
 import { createGzip, gzipSync } from 'node:zlib';
 import { drained, type PodCommands } from './pod-commands';
 import { quoteArgv } from './shell-quote';
+import { tempSiblingName } from './temp-name';
 import { SshAbortedError } from './ssh-errors';
 import { walkTree, type LocalFile } from './ignore-rules';
 import { LocalHashCache, manifestLine, parseRemoteManifest, serializeRemoteManifest, sha256OfFile, type RemoteEntry, type RemoteManifest } from './sync-manifest';
@@ -437,7 +438,7 @@ export async function pull(pod: PodCommands, remotePath: string, localPath: stri
     }
     if (e.type !== 'file') return undefined;
     await fsp.mkdir(path.dirname(target), { recursive: true });
-    const tmp = path.join(path.dirname(target), `.${path.basename(target)}.kgpu-part-${randomBytes(4).toString('hex')}`);
+    const tmp = path.join(path.dirname(target), tempSiblingName(path.basename(target), `.kgpu-part-${randomBytes(4).toString('hex')}`));
     const fh = await fsp.open(tmp, 'w', 0o600);
     openTemp = { fh, tmp };
     return {
