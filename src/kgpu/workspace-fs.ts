@@ -20,6 +20,7 @@ import type { PodConnection, PodConnector } from './ssh-connection';
 import { RemoteFs, type RemoteStat } from './remote-fs';
 import { exec } from './ssh-exec';
 import { quote } from './shell-quote';
+import { MAX_NAME_BYTES, tempSiblingName } from './temp-name';
 import { ConnectionLostError } from './ssh-errors';
 import { Emitter, type Disposable, type Event } from './emitter';
 import { WorkspaceFsCache } from './workspace-fs-cache';
@@ -55,7 +56,7 @@ export interface WorkspaceFsOptions {
   podId: string;
   /** The pod's connector, asked before each operation (a new one after a key rotation is picked up). */
   connector: () => Promise<PodConnector>;
-  /** Largest file readFile returns (default 256 MiB); larger ones fail with a "use Download…" message. */
+  /** Largest file readFile returns and writeFile accepts (default 256 MiB); larger ones fail with a "use Download…/Upload…" message. */
   maxFileBytes?: () => number;
   /** How long stat/listing answers are reused (default 2000 ms). */
   cacheTtlMs?: number;
@@ -280,6 +281,7 @@ export class WorkspaceFs implements Disposable {
 
   async stat(uriPath: string): Promise<WorkspaceStat> {
     const p = norm(uriPath);
+    if (longestNameBytes(p) > MAX_NAME_BYTES) throw fsError('NotFound', this.podId, p, ''); // cannot exist
     const cached = this.cache.stat(p);
     if (cached === null) throw fsError('NotFound', this.podId, p, '');
     if (cached) return this.toStat(p, cached);
@@ -365,7 +367,13 @@ export class WorkspaceFs implements Disposable {
   /** Write a file atomically with `vscode.FileSystemProvider.writeFile`'s create/overwrite rules. */
   async writeFile(uriPath: string, content: Uint8Array, flags: { create: boolean; overwrite: boolean }): Promise<void> {
     const p = norm(uriPath);
+    assertNameLength(this.podId, p);
     if (this.endReason !== undefined) throw this.endedError(p);
+    const max = this.options.maxFileBytes?.() ?? 256 * 1024 * 1024;
+    if (content.byteLength > max) {
+      // Refused before anything is sent: the pod's copy stays as it was, the editor keeps the text.
+      throw fsError('TooLarge', this.podId, p, `Not saved: it is ${mb(content.byteLength)}; the limit is ${mb(max)} (setting kgpu.maxEditorFileSizeMB). Save it locally and use "kgpu: Upload…" instead.`);
+    }
     const data = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
     let existed: boolean | undefined;
     if (!flags.create || !flags.overwrite) {
@@ -398,6 +406,7 @@ export class WorkspaceFs implements Disposable {
 
   async createDirectory(uriPath: string): Promise<void> {
     const p = norm(uriPath);
+    assertNameLength(this.podId, p);
     await this.run(p, async (rfs) => {
       const [st, parent] = await Promise.all([rfs.tryStat(p), rfs.tryStat(posix.dirname(p))]);
       if (st) throw fsError('Exists', this.podId, p, '');
@@ -437,6 +446,7 @@ export class WorkspaceFs implements Disposable {
     const from = norm(fromPath);
     const to = norm(toPath);
     if (from === to) return;
+    assertNameLength(this.podId, to);
     if (to.startsWith(`${from}/`)) throw fsError('Other', this.podId, to, `Cannot move ${from} into itself.`);
     let replaced = false;
     await this.run(from, async (rfs) => {
@@ -464,6 +474,7 @@ export class WorkspaceFs implements Disposable {
   async copy(fromPath: string, toPath: string, options: { overwrite: boolean }): Promise<void> {
     const from = norm(fromPath);
     const to = norm(toPath);
+    assertNameLength(this.podId, to);
     if (from === to || to.startsWith(`${from}/`)) throw fsError('Other', this.podId, to, `Cannot copy ${from} onto or into itself.`);
     let replaced = false;
     await this.run(from, async (rfs, connector) => {
@@ -472,7 +483,7 @@ export class WorkspaceFs implements Disposable {
       if (!parent) throw fsError('NotFound', this.podId, posix.dirname(to), 'The target folder does not exist.');
       if (dst && !options.overwrite) throw fsError('Exists', this.podId, to, '');
       replaced = dst !== undefined;
-      const tmp = posix.join(posix.dirname(to), `.${posix.basename(to)}.kgpu-copy-${randomBytes(6).toString('hex')}`);
+      const tmp = posix.join(posix.dirname(to), tempSiblingName(posix.basename(to), `.kgpu-copy-${randomBytes(6).toString('hex')}`));
       const script = [
         `s=${quote(from)}; d=${quote(to)}; t=${quote(tmp)}`,
         'cp -a -- "$s" "$t" || { r=$?; rm -rf -- "$t"; exit $r; }',
@@ -564,6 +575,20 @@ export class WorkspaceFs implements Disposable {
     this.current = undefined;
     this.changes.dispose();
     this.ended.dispose();
+  }
+}
+
+/** Bytes of the longest name in a path (file systems cap a name at 255 bytes). */
+function longestNameBytes(p: string): number {
+  return Math.max(0, ...p.split('/').map((n) => Buffer.byteLength(n)));
+}
+
+/** Refuse a name the pod's file system cannot hold, with a message that says so (sftp-server
+ *  would answer only "Bad message"). */
+function assertNameLength(podId: string, p: string): void {
+  const n = longestNameBytes(p);
+  if (n > MAX_NAME_BYTES) {
+    throw fsError('Other', podId, p, `A file or folder name is ${n} bytes long; names in the pod can have at most ${MAX_NAME_BYTES} bytes. Choose a shorter name.`);
   }
 }
 
