@@ -145,7 +145,13 @@ export class PodKeys implements vscode.Disposable {
 
   private async passphraseFor(file: string, privateKey: string): Promise<string | undefined> {
     const parsed = parseSshKey(privateKey);
-    if (!(parsed instanceof Error)) return undefined;
+    if (!(parsed instanceof Error)) {
+      // ssh2 parses public keys too: a .pub file here would only fail later, at connect time.
+      if (!parsed.isPrivateKey()) {
+        throw new Error(`kgpu.sshIdentityFile ${file} holds a public key, not a private key. Point the setting at the private key (the file without .pub, e.g. ~/.ssh/id_ed25519), or clear it to let kgpu mint a key.`);
+      }
+      return undefined;
+    }
     if (!/passphrase/i.test(parsed.message)) throw new Error(`kgpu.sshIdentityFile ${file} is not a usable private key: ${parsed.message}`);
     const known = this.passphrases.get(file);
     if (known !== undefined) return known;
