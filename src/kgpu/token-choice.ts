@@ -1,7 +1,8 @@
 /**
  * Which account token to send: the one stored (SecretStorage) for the API base in use, else
  * `$KGPU_API_TOKEN` when it belongs to that base (`$KGPU_API_BASE` unset or equal) and the user has
- * not signed out this session; never a token the server refused with 401 (until a new sign-in).
+ * not signed out this session; never a token the server refused with 401 (until a new sign-in), and
+ * never an in-pod token (`kgpu_pod_…`, what `$KGPU_API_TOKEN` holds inside a pod).
  */
 export type TokenSource = 'stored' | 'environment' | 'none';
 
@@ -30,7 +31,10 @@ export function chooseToken(i: TokenChoiceInputs): TokenChoice {
   const stored = i.stored && i.stored.apiBase === i.apiBase && i.stored.token ? i.stored.token : undefined;
   const envToken = i.env.KGPU_API_TOKEN?.trim();
   const envBase = i.env.KGPU_API_BASE?.trim().replace(/\/+$/, '');
-  const environment = envToken && !i.environmentSuppressed && (!envBase || envBase === i.apiBase) ? envToken : undefined;
+  // Inside a pod $KGPU_API_TOKEN is the scope-limited in-pod token (kgpu_pod_…), not an account
+  // token: never use it (renting, exec and key rotation would all be 403s).
+  const inPod = envToken?.startsWith('kgpu_pod_') ?? false;
+  const environment = envToken && !inPod && !i.environmentSuppressed && (!envBase || envBase === i.apiBase) ? envToken : undefined;
   const candidate = stored ?? environment;
   const source: TokenSource = stored ? 'stored' : environment ? 'environment' : 'none';
   const rejected = candidate !== undefined && candidate === i.rejectedToken;
