@@ -129,7 +129,7 @@ export async function shell(connector: PodConnector, options: ShellOptions): Pro
       conn.client.shell(pty, options.env ? { env: options.env } : {}, (err, ch) => {
         conn.client.removeListener('close', onClose);
         if (err) reject(new ChannelRefusedError('an interactive shell', { cause: err }));
-        else resolve(ch);
+        else resolve(recordExit(ch));
       });
     });
   } catch (e) {
@@ -155,9 +155,25 @@ function openExec(conn: PodConnection, line: string | Buffer, what: string): Pro
     conn.client.exec(line as string, (err, ch) => {
       conn.client.removeListener('close', onClose);
       if (err) reject(new ChannelRefusedError(what, { cause: err }));
-      else resolve(ch);
+      else resolve(recordExit(ch));
     });
   });
+}
+
+/** Exit statuses seen on channels, recorded from the moment the channel is handed to us. */
+const exits = new WeakMap<ClientChannel, ExitStatus>();
+
+/**
+ * ssh2 parses every packet of one TCP read synchronously: a short command's exec reply, output,
+ * exit-status and close can arrive together, and 'exit' is emitted before an `await` on the
+ * channel resumes (seen on pre-connected connections and through a latency proxy). Listen in the
+ * same tick the channel is handed over.
+ */
+function recordExit(ch: ClientChannel): ClientChannel {
+  ch.once('exit', (code: number | null, sig?: string) => {
+    exits.set(ch, { exitCode: typeof code === 'number' ? code : null, signal: sig ?? null });
+  });
+  return ch;
 }
 
 /** Resolve with the exit status once the channel closes; close the connection with it. */
@@ -179,6 +195,7 @@ function watchChannel(conn: PodConnection, channel: ClientChannel, what: string,
     channel.on('exit', (code: number | null, sig?: string) => {
       status = { exitCode: typeof code === 'number' ? code : null, signal: sig ?? null };
     });
+    status = exits.get(channel);
     // Errors surface as the missing exit status below; keep them from crashing the process.
     channel.on('error', () => undefined);
     conn.client.on('error', () => undefined);
@@ -188,6 +205,7 @@ function watchChannel(conn: PodConnection, channel: ClientChannel, what: string,
       finished = true;
       signal?.removeEventListener('abort', onAbort);
       conn.close();
+      status ??= exits.get(channel);
       if (aborted) reject(new SshAbortedError(what[0].toUpperCase() + what.slice(1)));
       else if (status) resolve(status);
       else reject(new ConnectionLostError(what));

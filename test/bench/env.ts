@@ -14,7 +14,6 @@ import { KgpuClient } from '../../src/kgpu/api-client';
 import { MemoryHostKeyStore } from '../../src/kgpu/host-keys';
 import { PodConnector } from '../../src/kgpu/ssh-connection';
 import { podCommands, type PodCommands } from '../../src/kgpu/pod-commands';
-import { PrewarmedConnector } from './prewarmed-connector';
 
 export const repoRoot = path.join(__dirname, '..', '..');
 
@@ -28,8 +27,9 @@ export interface Transport {
   sshArgs(remoteCommand: string): string[];
   /** `scp -O` argv (without the program). */
   scpArgs(...paths: string[]): string[];
-  /** Commands over a PrewarmedConnector (the prototype in prewarmed-connector.ts); disposed by close(). */
-  prewarmedPod(): PodCommands;
+  /** Commands over a new PodConnector with 2 spare connections, as the editor's connection router
+   *  (src/connections.ts) builds it; disposed by close(). */
+  sparePod(): PodCommands;
 }
 
 export interface BenchEnv extends Transport {
@@ -158,8 +158,8 @@ export async function startBenchEnv(): Promise<BenchEnv> {
         pod: podCommands(connector),
         sshArgs: (cmd) => [...sshOptions, '-p', String(port), `kgpu@${sshHost}`, cmd],
         scpArgs: (...paths) => ['-O', ...sshOptions, '-P', String(port), ...paths],
-        prewarmedPod: () => {
-          const c = new PrewarmedConnector(options);
+        sparePod: () => {
+          const c = new PodConnector({ ...options, spareConnections: 2 });
           cleanups.push(() => c.dispose());
           return podCommands(c);
         },

@@ -16,8 +16,8 @@ const root = join(__dirname, '..', '..', '..');
 const EXPECTED: Record<string, { unit: string; reference: boolean }> = {
   iteration: { unit: 'ms', reference: true },
   iteration_wan: { unit: 'ms', reference: true },
-  iteration_prewarmed: { unit: 'ms', reference: true },
-  iteration_wan_prewarmed: { unit: 'ms', reference: true },
+  iteration_no_spares: { unit: 'ms', reference: true },
+  iteration_wan_no_spares: { unit: 'ms', reference: true },
   upload: { unit: 'mbps', reference: true },
   download: { unit: 'mbps', reference: true },
   listing_cold: { unit: 'ms', reference: true },
