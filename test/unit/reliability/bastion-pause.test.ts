@@ -111,3 +111,39 @@ print("done")
   assert.ok(elapsed >= 50 + 100 + 200, `four attempts took ${elapsed} ms (backoff)`);
   t.diagnostic(`follow under pause: ${reconnects.length} reconnects, ${attempts} connections in ${elapsed} ms`);
 });
+
+test('paused bastion under an open watch: reconnects back off (bounded attempts), and after resume changes in the pod are reported again', async (t) => {
+  const f = await startFleet(1);
+  t.after(() => f.stop());
+  const pod = f.pods[0]!;
+  const connector = pod.connector(FAST);
+  const wfs = pod.fs({ connector: async () => connector, debounceMs: 10 });
+  const seen: string[] = [];
+  wfs.onDidChange((changes) => seen.push(...changes.map((c) => c.path)));
+  const w = wfs.watch('/workspace', { recursive: true });
+  t.after(() => w.dispose());
+  await w.ready;
+
+  f.sim.bastion.pause();
+  const c0 = f.sim.bastion.counters.connections;
+  const t0 = Date.now();
+  // Wait (bounded) until the watch has tried to come back at least three times.
+  await waitFor('three reconnect attempts of the watch', () => f.sim.bastion.counters.connections - c0 >= 3, 20_000);
+  const attempts = f.sim.bastion.counters.connections - c0;
+  const elapsed = Date.now() - t0;
+  f.sim.bastion.resume();
+  // Backoff 250, 500, 1000 ms … between attempts (each also waits out its ready timeout): no busy loop.
+  assert.ok(elapsed >= 250 + 500, `${attempts} attempts in ${elapsed} ms`);
+  assert.ok(attempts <= 4, `${attempts} attempts in ${elapsed} ms`);
+
+  // On reconnecting, the watch reports the root as changed (events may have been missed while away:
+  // VS Code re-reads the folder), then reports changes again.
+  const mark = seen.length;
+  await waitFor('the catch-up change of the root', () => seen.slice(mark).includes('/workspace'), 20_000);
+  let n = 0;
+  await waitFor('a change made in the pod after resume', () => {
+    fs.writeFileSync(pod.host(`/workspace/after-resume-${n++}.txt`), 'x');
+    return seen.some((p) => p.startsWith('/workspace/after-resume-'));
+  }, 20_000);
+  t.diagnostic(`watch under pause: ${attempts} connection attempts in ${elapsed} ms, then recovered`);
+});
