@@ -25,7 +25,11 @@ for i in range(4000):
 print("done", flush=True)
 `;
   for (const pod of f.pods) await podWrite(pod, '/workspace/load.py', job);
-  const filesystems = f.pods.map((pod) => pod.fs());
+  // One connector per pod with 2 spare connections, as the editor's router builds them.
+  const filesystems = f.pods.map((pod) => {
+    const connector = pod.connector({ spareConnections: 2 });
+    return pod.fs({ connector: async () => connector });
+  });
   for (const wfs of filesystems) await wfs.createDirectory('/workspace/saves');
   global.gc?.();
   const rss0 = process.memoryUsage().rss;
