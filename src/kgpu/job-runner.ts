@@ -11,7 +11,7 @@
  */
 import path from 'node:path';
 import { Emitter, type Event } from './emitter';
-import { isJobEnded, jobStatus, listJobs, newJobId, startJob, statusAfterPodEnded, stopJob, type JobInfo, type JobStatus } from './jobs';
+import { isJobEnded, jobStatus, listJobs, newJobId, prepareStart, startError, startJob, statusAfterPodEnded, stopJob, type JobInfo, type JobStatus, type StartJobSpec } from './jobs';
 import { followLog, type FollowLogResult } from './log-follow';
 import type { PodCommands } from './pod-commands';
 import { quote, quoteArgv } from './shell-quote';
@@ -273,10 +273,11 @@ export class JobRunner {
       throw new RunError(`${target.file} is not directly in ${target.folder}.`);
     }
     const exclude = target.kind === 'local' && target.onlyThisFile ? ['/*', `!/${gitignoreLiteral(path.basename(target.file))}`] : spec.exclude;
-    return this.launch(spec.podId, plan, recipe, spec, t0, async (pod, signal) => {
+    return this.launch(spec.podId, plan, recipe, spec, t0, async (pod, signal, startLine) => {
       if (target.kind !== 'local' || !plan.remoteDir) return undefined;
       try {
-        return await syncUp(pod, target.folder, plan.remoteDir, { exclude, stateDir: this.options.syncStateDir, signal, onProgress: spec.onSyncProgress });
+        // The job's start rides on the sync's own exec when the pod's copy is known complete there.
+        return await syncUp(pod, target.folder, plan.remoteDir, { exclude, stateDir: this.options.syncStateDir, signal, onProgress: spec.onSyncProgress, runAfter: startLine });
       } catch (e) {
         if (e instanceof SshAbortedError) throw e;
         throw new RunError(`Could not sync ${target.folder} to ${plan.remoteDir}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
@@ -300,7 +301,8 @@ export class JobRunner {
     recipe: RunRecipe | undefined,
     spec: Pick<RunFileSpec, 'onData' | 'onReconnect' | 'signal'> & { env?: Record<string, string> },
     t0: number,
-    prepare: (pod: PodCommands, signal: AbortSignal) => Promise<SyncResult | undefined>,
+    /** Sync (or nothing); `startLine` may be run by it (SyncResult.ranAfter), else we start after. */
+    prepare: (pod: PodCommands, signal: AbortSignal, startLine: string | undefined) => Promise<SyncResult | undefined>,
   ): RunHandle {
     const jobId = newJobId();
     const abort = linkedAbort(spec.signal);
@@ -318,11 +320,23 @@ export class JobRunner {
       onReconnect: spec.onReconnect,
       signal: abort.signal,
     });
-    // 2. Sync, then 3. start.
-    const synced = podCommands.then((pod) => prepare(pod, abort.signal));
-    const started = synced.then(async () => {
-      const pod = await podCommands;
-      const info = await startJob(pod, { command: plan.command, cwd: plan.cwd, env: recipe?.env ?? spec.env, name: plan.name, id: jobId, jobsRoot: this.options.jobsRoot, signal: abort.signal });
+    // 2. Sync, then 3. start — in the sync's exec when it can (one exec fewer), else on its own.
+    const startSpec: StartJobSpec = { command: plan.command, cwd: plan.cwd, env: recipe?.env ?? spec.env, name: plan.name, id: jobId, jobsRoot: this.options.jobsRoot, signal: abort.signal };
+    let prepared: ReturnType<typeof prepareStart> | undefined;
+    try {
+      prepared = prepareStart(startSpec);
+    } catch {
+      prepared = undefined; // startJob() below reports the same error
+    }
+    const synced = podCommands.then((pod) => prepare(pod, abort.signal, prepared?.line));
+    const started = synced.then(async (sync) => {
+      let info: JobInfo;
+      if (sync?.ranAfter && prepared) {
+        if (sync.ranAfter.exitCode !== 0) throw startError(sync.ranAfter.exitCode, null, sync.ranAfter.stderr);
+        info = prepared.info;
+      } else {
+        info = await startJob(await podCommands, startSpec);
+      }
       this.track(podId, info, recipe);
       return info;
     });

@@ -9,6 +9,9 @@
  *      file under a target name), opt-in deletions, and the manifest's changed lines appended.
  *   A file is sent when the pod's manifest lacks it, its hash differs from the local content, or
  *   the pod's copy no longer matches the manifest (edited in the pod, lost with a new pod).
+ *   `runAfter` (e.g. a job's start) runs in the pod at the end of the upload exec, only once the
+ *   pod's copy is known complete: after a full check, or when the stat of every file not sent
+ *   equals, byte for byte, what we expect (`cmp` in the pod) — so a run costs one exec, not two.
  * pull — `tar -c` of the file or folder streamed back and unpacked here, each file written to a
  *   temp name and renamed into place, so a cancelled pull leaves no partial file under a final name.
  *
@@ -50,6 +53,11 @@ export interface SyncUpOptions {
   target?: string;
   signal?: AbortSignal;
   onProgress?(p: SyncProgress): void;
+  /** A shell command line to run in the pod in the same exec, right after the sync, only once the
+   *  pod's copy is known complete (see the file comment). Its exit code and stderr are in
+   *  `ranAfter`; when it was not run there (nothing to upload after a probe), `ranAfter` is
+   *  undefined and the caller runs it itself. */
+  runAfter?: string;
 }
 
 export interface SyncResult {
@@ -65,6 +73,8 @@ export interface SyncResult {
   /** SSH execs used: 1 when nothing changed or when an edit could be sent and verified at once
    *  (local state known), else 2 (3 when the pod's copy had changed under us). */
   roundTrips: number;
+  /** The outcome of `runAfter` when it ran in the sync's exec. */
+  ranAfter?: { exitCode: number | null; stderr: string };
 }
 
 export class SyncError extends Error {
@@ -97,7 +107,15 @@ fi
 cd -- "$R" || exit 11
 if [ -f "$S/d" ]; then xargs -0 -r rm -f -- < "$S/d"; fi
 if [ -f "$S/M" ]; then mv -f -- "$S/M" "$K/manifest.jsonl"; elif [ -f "$S/m" ]; then cat -- "$S/m" >> "$K/manifest.jsonl"; fi
-if [ -f "$S/v" ]; then printf '%s\0' "$had"; xargs -0 -r stat --printf '%s %Y %n\0' -- < "$S/v" 2>/dev/null; fi
+if [ -f "$S/v" ]; then printf '%s\0' "$had"; xargs -0 -r stat --printf '%s %Y %n\0' -- < "$S/v" > "$S/vs" 2>/dev/null; cat -- "$S/vs"; fi
+# $3: a command line to run now that the copy is complete: with an expected stat list (e), only
+# when the pod had our manifest and the files not sent are exactly as we left them.
+if [ -n "$3" ] && { [ ! -f "$S/e" ] || { [ "$had" = 1 ] && cmp -s -- "$S/vs" "$S/e"; }; }; then
+  rm -rf -- "$S"
+  sh -c "$3" < /dev/null >&2; rc=$?
+  printf '\nKGPU-RAN-AFTER %s\n' "$rc" >&2
+  exit 0
+fi
 rm -rf -- "$S"
 exit 0
 `;
@@ -160,6 +178,8 @@ interface UploadRound {
   result: { newEntries: Map<string, RemoteEntry>; sentBytes: number; wireBytes: number };
   /** With a verify list: whether the pod had a manifest before this round, and the stat of each listed path. */
   verified?: { hadManifest: boolean; stats: Map<string, RemoteStat> };
+  /** runAfter ran (its exit code and stderr). */
+  ranAfter?: { exitCode: number | null; stderr: string };
 }
 
 /** One exec: the changed files (+ manifest lines, deletions, an optional list to stat after). */
@@ -172,6 +192,7 @@ async function uploadRound(
   verify: readonly string[] | undefined,
   progress: (files: number, bytes: number) => void,
   signal: AbortSignal | undefined,
+  runAfter?: { line: string; expect?: Buffer },
 ): Promise<UploadRound> {
   const newEntries = new Map<string, RemoteEntry>();
   let sentBytes = 0;
@@ -217,6 +238,7 @@ async function uploadRound(
     }
     if (deletes.length > 0) members.push(['d', Buffer.from(deletes.map((p) => p + '\0').join(''), 'utf8')]);
     if (verify) members.push(['v', Buffer.from(verify.map((p) => p + '\0').join(''), 'utf8')]);
+    if (runAfter?.expect) members.push(['e', runAfter.expect]);
     const chunks: Buffer[] = [];
     for (const [name, body] of members) chunks.push(tarHeader({ path: name, size: body.length, mode: 0o644, mtime: now }), body, padding(body.length));
     chunks.push(TAR_END);
@@ -234,11 +256,14 @@ async function uploadRound(
   });
   const body = Readable.from(tarBody());
   const stdin = gz ? body.pipe(createGzip({ level: 1 })).pipe(counter) : body.pipe(counter);
-  const up = await pod.exec(quoteArgv(['sh', '-c', UPLOAD_SCRIPT, 'kgpu-sync-upload', remoteDir, gz ? 'gz' : 'raw']), { stdin, signal });
+  const up = await pod.exec(quoteArgv(['sh', '-c', UPLOAD_SCRIPT, 'kgpu-sync-upload', remoteDir, gz ? 'gz' : 'raw', runAfter?.line ?? '']), { stdin, signal });
+  const stderr = up.stderr.toString('utf8');
+  const ran = /\nKGPU-RAN-AFTER (\d+)\n$/.exec(stderr);
   if (up.exitCode !== 0) {
     throw new SyncError(`Uploading to ${remoteDir} in the pod failed: ${up.stderr.toString('utf8').trim() || `exit ${up.exitCode ?? up.signal}`}. Nothing was half-written; run the sync again.`);
   }
   const round: UploadRound = { result: { newEntries, sentBytes, wireBytes } };
+  if (ran) round.ranAfter = { exitCode: Number(ran[1]), stderr: stderr.slice(0, ran.index) };
   if (verify) {
     const out = up.stdout;
     const z = out.indexOf(0);
@@ -295,11 +320,11 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
     return (files: number, sent: number): void => emit({ phase: 'uploading', files, bytes: total.uploadedBytes + sent, totalFiles: uploads.length, totalBytes: bytes });
   };
   const target = `${options.target ?? ''}\0${remoteDir}`;
-  const finish = async (manifest: RemoteManifest): Promise<SyncResult> => {
+  const finish = async (manifest: RemoteManifest, ranAfter?: SyncResult['ranAfter']): Promise<SyncResult> => {
     for (const [p, e] of manifest) if (e.sha256 === 'changed-during-upload') cache.set(p, -1, -1, '');
     cache.setSnapshot(target, manifest);
     await cache.save();
-    return { ...total, skippedFiles: files.length - uploadedNow.size, durationMs: Date.now() - t0 };
+    return { ...total, skippedFiles: files.length - uploadedNow.size, durationMs: Date.now() - t0, ...(ranAfter ? { ranAfter } : {}) };
   };
 
   // Fast path: we know what we left in this pod folder last time, so send what changed since then
@@ -311,10 +336,14 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
       return !e || e.sha256 !== hashes.get(f.rel) || e.size !== f.size;
     });
     const deletes = await locallyGone(snap);
-    if (uploads.length > 0 || deletes.length > 0) {
+    // With runAfter even an unchanged tree takes this path: the check and the command in one exec.
+    if (uploads.length > 0 || deletes.length > 0 || options.runAfter !== undefined) {
       aborted(signal, what);
       const verify = files.filter((f) => !uploads.includes(f)).map((f) => f.rel);
-      const round = await uploadRound(pod, remoteDir, uploads, deletes, { kind: 'append' }, verify, progressFor(uploads), signal);
+      // What `stat` must print for the files not sent, if the pod still has them as we left them.
+      const expect = options.runAfter === undefined ? undefined : verify.every((p) => snap.has(p)) ? Buffer.from(verify.map((p) => `${snap.get(p)!.size} ${snap.get(p)!.mtime} ${p}\0`).join(''), 'utf8') : undefined;
+      const runAfter = options.runAfter !== undefined && expect ? { line: options.runAfter, expect } : undefined;
+      const round = await uploadRound(pod, remoteDir, uploads, deletes, { kind: 'append' }, verify, progressFor(uploads), signal, runAfter);
       total.roundTrips++;
       total.uploadedFiles += uploads.length;
       total.uploadedBytes += round.result.sentBytes;
@@ -330,11 +359,12 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
           const st = v.stats.get(p);
           return e !== undefined && st !== undefined && st.size === e.size && st.mtime === e.mtime;
         });
-      if (stillGood) {
+      // (The pod ran runAfter only on the same check, made there.)
+      if (stillGood || round.ranAfter) {
         const next: RemoteManifest = new Map(snap);
         for (const [p, e] of round.result.newEntries) next.set(p, e);
         for (const p of deletes) next.delete(p);
-        return finish(next);
+        return finish(next, round.ranAfter);
       }
       // The pod's copy is not what we left (a new pod, edits there): check everything below.
     }
@@ -361,7 +391,8 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
 
   aborted(signal, what);
   const rewrite = !remote.manifestExists || remote.manifestLines > 2 * remote.manifest.size + 64;
-  const round = await uploadRound(pod, remoteDir, uploads, deletes, rewrite ? { kind: 'rewrite', base: remote.manifest } : { kind: 'append' }, undefined, progressFor(uploads), signal);
+  const runAfter = options.runAfter !== undefined ? { line: options.runAfter } : undefined;
+  const round = await uploadRound(pod, remoteDir, uploads, deletes, rewrite ? { kind: 'rewrite', base: remote.manifest } : { kind: 'append' }, undefined, progressFor(uploads), signal, runAfter);
   total.roundTrips++;
   total.uploadedFiles += uploads.filter((f) => !uploadedNow.has(f.rel)).length;
   total.uploadedBytes += round.result.sentBytes;
@@ -371,7 +402,7 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
   const next: RemoteManifest = new Map(remote.manifest);
   for (const [p, e] of round.result.newEntries) next.set(p, e);
   for (const p of deletes) next.delete(p);
-  return finish(next);
+  return finish(next, round.ranAfter);
 }
 
 function safeRelPath(p: string): boolean {

@@ -149,7 +149,7 @@ export async function benchIteration(env: BenchEnv, cfg: BenchConfig): Promise<S
       reference: r.reference,
       goal: 'ratio ≤ 0.3 and < 1000 ms',
       met: ratio <= 0.3 && oursMed < 1000,
-      extra: { files: FILES + 1, ours_path: 'JobRunner.runFile (follower first, syncUp, startJob) over a PodConnector with 2 spare connections', reference_path: 'scp -O file; ssh setsid -f python; ssh tail -f' },
+      extra: { files: FILES + 1, ours_path: 'JobRunner.runFile (follower first; syncUp with the start in its exec) over a PodConnector with 2 spare connections', reference_path: 'scp -O file; ssh setsid -f python; ssh tail -f' },
     },
     {
       key: 'iteration_wan',

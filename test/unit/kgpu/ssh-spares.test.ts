@@ -230,7 +230,9 @@ test('a run (sync + start + follow) over a connector with spares: the log arrive
     const before = c.connectStats;
     assert.equal(await run(), 'run 2\n');
     const used = c.connectStats;
-    assert.ok(used.fromSpare - before.fromSpare >= 2, `the follower and the sync took spares (${JSON.stringify(before)} → ${JSON.stringify(used)})`);
+    const why = `${JSON.stringify(before)} → ${JSON.stringify(used)}`;
+    assert.equal(used.fromSpare + used.fresh - before.fromSpare - before.fresh, 2, `two connections: the follower, and the sync with the job's start in its exec (${why})`);
+    assert.equal(used.fromSpare - before.fromSpare, 2, `both were spares (${why})`);
     assert.equal(pod.bastion.counters.refusedChannels, refusedBefore, 'never a second channel on a connection');
   } finally {
     runner.dispose();
