@@ -104,11 +104,13 @@ describe('reliability: keys, settings and logs in the editor', () => {
     await c.update('pollIntervalSeconds', undefined, vscode.ConfigurationTarget.Global);
   });
 
-  it("no account token or private key in the extension's logs, output channels or storage after the whole run", () => {
+  it("no account token or private key in the extension's logs, output channels, storage or workspace files after the whole run", () => {
     const token = simulatorEnv()?.token ?? process.env.KGPU_API_TOKEN;
     const dirs = [services.context.logUri.fsPath, path.dirname(services.context.logUri.fsPath), services.context.globalStorageUri.fsPath];
     if (services.context.storageUri) dirs.push(services.context.storageUri.fsPath);
-    const files = [...new Set(dirs.flatMap(filesUnder))];
+    // Files the product wrote under the open workspace (sync state, downloads, settings).
+    for (const f of vscode.workspace.workspaceFolders ?? []) if (f.uri.scheme === 'file') dirs.push(f.uri.fsPath);
+    const files = [...new Set(dirs.flatMap(filesUnder))].filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`) && statSync(f).size < 64 * 1024 * 1024);
     assert.ok(files.some((f) => f.startsWith(services.context.logUri.fsPath) || /kgpu/i.test(f)), `the extension's own log is among ${files.length} files`);
     const leaks: string[] = [];
     for (const f of files) {
