@@ -5,13 +5,14 @@
  * - `inotifywait -m` in the pod when it has one (NUL-separated output, so any file name works);
  *   the pod-side script ends inotifywait when our channel closes (its stdin reaches EOF);
  * - else a `find -printf` snapshot every `pollIntervalMs`, diffed against the previous one.
- * A dropped connection restarts the watch (bounded backoff) and reports a change of the root, since
- * events may have been missed meanwhile.
+ * A dropped connection restarts the watch (capped backoff; an unreachable bastion is waited out for as
+ * long as it lasts) and reports a change of the root, since events may have been missed meanwhile.
  */
 import path from 'node:path';
 import type { PodConnector } from './ssh-connection';
 import { exec, execStream, type ExecStream } from './ssh-exec';
 import { quote } from './shell-quote';
+import { BastionUnreachableError, ConnectionLostError } from './ssh-errors';
 import type { PathChange } from './change-coalescer';
 
 const posix = path.posix;
@@ -35,6 +36,8 @@ export interface PodWatcherOptions {
   onStopped?(reason: Error): void;
   /** Return true to stop reconnecting (e.g. the pod has ended). */
   shouldStop?(): boolean;
+  /** Backoff between reconnects: 250 ms doubling up to 10 s by default (tests shorten it). */
+  retryDelayMs?: { base: number; max: number };
 }
 
 /** Exit status of our inotify script when the pod has no inotifywait. */
@@ -169,11 +172,16 @@ export class PodWatcher {
       return;
     }
     this.failures++;
-    if (this.failures > 8) {
+    // The bastion unreachable or the connection lost (a network outage, a laptop asleep) is waited
+    // out at the capped delay for as long as it lasts — one attempt per 10 s, no busy loop — so
+    // the explorer picks up again by itself; anything else (e.g. the key refused) gives up.
+    const transient = e instanceof BastionUnreachableError || e instanceof ConnectionLostError;
+    if (this.failures > 8 && !transient) {
       this.options.onStopped?.(e instanceof Error ? e : new Error(String(e)));
       return;
     }
-    const delay = Math.min(10_000, 250 * 2 ** (this.failures - 1));
+    const { base, max } = this.options.retryDelayMs ?? { base: 250, max: 10_000 };
+    const delay = Math.min(max, base * 2 ** Math.min(this.failures - 1, 30));
     this.timer = setTimeout(again, delay);
   }
 

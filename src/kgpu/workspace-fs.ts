@@ -63,6 +63,8 @@ export interface WorkspaceFsOptions {
   /** Asked after a transport failure: the end reason (in words) when the pod has ended, else undefined. */
   checkEnded?: () => Promise<string | undefined>;
   watchMode?: WatchMode;
+  /** Backoff of a watch's reconnects (default 250 ms doubling up to 10 s; tests shorten it). */
+  watchRetryDelayMs?: { base: number; max: number };
   pollIntervalMs?: number;
   /** Events are delivered at most this often (default 75 ms), merged per path. */
   debounceMs?: number;
@@ -530,6 +532,7 @@ export class WorkspaceFs implements Disposable {
         excludeNames: options.recursive ? excludeNames : [],
         onChanges: (c) => this.remoteChanges(c),
         shouldStop: () => this.endReason !== undefined || this.disposed,
+        retryDelayMs: this.options.watchRetryDelayMs,
       });
       entry = { watcher, refs: 0, recursive: options.recursive };
       this.watchers.set(key, entry);
