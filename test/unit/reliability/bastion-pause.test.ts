@@ -147,3 +147,35 @@ test('paused bastion under an open watch: reconnects back off (bounded attempts)
   }, 20_000);
   t.diagnostic(`watch under pause: ${attempts} connection attempts in ${elapsed} ms, then recovered`);
 });
+
+test('a long outage does not end the watch: past 8 failed reconnects it keeps trying at the capped delay and picks up again by itself', async (t) => {
+  const f = await startFleet(1);
+  t.after(() => f.stop());
+  const pod = f.pods[0]!;
+  const connector = pod.connector(FAST);
+  // Backoff shortened (20 ms doubling to 100 ms) so that 12 failures take seconds, not minutes.
+  const wfs = pod.fs({ connector: async () => connector, debounceMs: 10, watchRetryDelayMs: { base: 20, max: 100 } });
+  const seen: string[] = [];
+  wfs.onDidChange((changes) => seen.push(...changes.map((c) => c.path)));
+  const w = wfs.watch('/workspace', { recursive: true });
+  t.after(() => w.dispose());
+  await w.ready;
+
+  f.sim.bastion.pause();
+  const c0 = f.sim.bastion.counters.connections;
+  const t0 = Date.now();
+  await waitFor('twelve reconnect attempts', () => f.sim.bastion.counters.connections - c0 >= 12, 30_000);
+  const attempts = f.sim.bastion.counters.connections - c0;
+  const elapsed = Date.now() - t0;
+  f.sim.bastion.resume();
+  // Each attempt waits out its ready timeout before the next: never faster than that.
+  assert.ok(elapsed >= (attempts - 1) * FAST.readyTimeoutMs, `${attempts} attempts in ${elapsed} ms`);
+  const mark = seen.length;
+  await waitFor('the catch-up change of the root', () => seen.slice(mark).includes('/workspace'), 20_000);
+  let n = 0;
+  await waitFor('a change made in the pod after the outage', () => {
+    fs.writeFileSync(pod.host(`/workspace/after-outage-${n++}.txt`), 'x');
+    return seen.some((p) => p.startsWith('/workspace/after-outage-'));
+  }, 20_000);
+  t.diagnostic(`long outage: ${attempts} attempts in ${elapsed} ms, then the watch recovered`);
+});
