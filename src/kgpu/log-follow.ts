@@ -21,8 +21,13 @@ export interface FollowLogOptions extends JobsLocation {
   onData(chunk: Buffer, offset: number): void | Promise<void>;
   /** Called before each reconnect after a dropped connection, with the offset it resumes from. */
   onReconnect?(info: { attempt: number; offset: number; error: Error }): void;
-  /** Reconnect attempts in a row without receiving anything before giving up (default 8). */
+  /** Reconnect attempts in a row without receiving anything before giving up (default 8)… */
   maxReconnects?: number;
+  /** …and only once the connection has been failing for this long (default 120 000 ms): an
+   *  outage that fails fast (network down, the bastion restarting) is waited out, at most one
+   *  attempt per 2 s, rather than ending the follow after 8 quick failures (~7 s). Only once the
+   *  job is known started: a start still fails after `maxReconnects`. */
+  maxOutageMs?: number;
 }
 
 export interface FollowLogResult {
@@ -74,6 +79,8 @@ async function follow(pod: PodCommands, jobId: string, options: FollowLogOptions
   assertJobId(jobId);
   const jobsRoot = options.jobsRoot ?? DEFAULT_JOBS_ROOT;
   const maxReconnects = options.maxReconnects ?? 8;
+  const maxOutageMs = options.maxOutageMs ?? 120_000;
+  let failingSince: number | undefined;
   const { signal } = options;
   let offset = Math.max(0, Math.floor(options.fromOffset ?? 0));
   let reconnects = 0;
@@ -141,8 +148,11 @@ async function follow(pod: PodCommands, jobId: string, options: FollowLogOptions
         if (!started && e instanceof Error) start?.failed(e);
         throw e;
       }
+      if (offset > startOffset) failingSince = undefined;
       failuresInARow = offset > startOffset ? 1 : failuresInARow + 1;
-      if (failuresInARow > maxReconnects) {
+      failingSince ??= Date.now();
+      // Before the job is known started, fail after the attempts (the user waits on the start).
+      if (failuresInARow > maxReconnects && (!started || Date.now() - failingSince >= maxOutageMs)) {
         if (!started) start?.failed(e);
         throw e;
       }
