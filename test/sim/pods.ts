@@ -16,9 +16,13 @@ import { dirname, join } from 'node:path';
 import type { CreatePodRuntime, ExecResult, PodHandle, PodProcess, PodRuntimeSpec, SpawnOptions } from './contracts';
 
 const HERE = __dirname;
-const POD_INIT = join(HERE, 'pod-init.py');
-const PTY_HELPER = join(HERE, 'pty-helper.py');
-const IMAGE_BIN = join(HERE, 'image', 'bin');
+/** Inside a pod, /tmp is the pod's own: a checkout under the host's /tmp (a CI clone, say) would be
+ *  hidden there. So the simulator's own files (the init, the PTY helper, the image's shims) are
+ *  bind-mounted at a fixed path first, and pods use them from there. */
+const IMAGE_MOUNT = '/run/kgpu-sim';
+const POD_INIT = join(IMAGE_MOUNT, 'pod-init.py');
+const PTY_HELPER = join(IMAGE_MOUNT, 'pty-helper.py');
+const IMAGE_BIN = join(IMAGE_MOUNT, 'image', 'bin');
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** The machine's real Python (not a pyenv shim): what `python` is inside a pod. */
@@ -281,7 +285,9 @@ export const createPodRuntime: CreatePodRuntime = ({ stateDir }) => {
       const tmp = join(root, 'tmp');
       mkdirSync(ws, { recursive: true });
       mkdirSync(tmp, { recursive: true, mode: 0o1777 });
-      if (!existsSync('/workspace')) mkdirSync('/workspace'); // the bind mount's target (empty on the host)
+      // The bind mounts' targets (empty on the host).
+      if (!existsSync('/workspace')) mkdirSync('/workspace');
+      mkdirSync(IMAGE_MOUNT, { recursive: true });
       const py = realPython();
       const env: Record<string, string> = {
         ...spec.env,
@@ -295,10 +301,10 @@ export const createPodRuntime: CreatePodRuntime = ({ stateDir }) => {
         LOGNAME: 'root',
       };
       // The init carries the pod's environment, so /proc/1/environ inside the pod shows it.
-      const script = 'set -e; mount --bind "$1" /workspace; mount --bind "$2" /tmp; chmod 1777 /tmp; shift 2; exec "$@"';
+      const script = `set -e; mount --bind "$3" ${IMAGE_MOUNT}; mount --bind "$1" /workspace; mount --bind "$2" /tmp; chmod 1777 /tmp; shift 3; exec "$@"`;
       const init = spawn(
         'unshare',
-        ['--mount', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--', '/bin/sh', '-c', script, 'kgpu-pod', ws, tmp, py.exe, POD_INIT, spec.podId, spec.gpuModel, String(spec.gpuCount)],
+        ['--mount', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--', '/bin/sh', '-c', script, 'kgpu-pod', ws, tmp, HERE, py.exe, POD_INIT, spec.podId, spec.gpuModel, String(spec.gpuCount)],
         { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true },
       );
       let errText = '';
