@@ -31,6 +31,8 @@ export function createUi(page, ctx) {
     /** The workspace folder code-server opened and the simulator env (KGPU_API_BASE, …) if any. */
     workspace: ctx.workspace,
     sim: ctx.sim,
+    /** code-server's base URL (e.g. to open the workbench on a `?workspace=` file instead). */
+    url: ctx.url,
 
     /** Loads the workbench on the workspace and waits until it is usable and kgpu's icon is there. */
     async openWorkbench() {
