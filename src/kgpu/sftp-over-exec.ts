@@ -19,7 +19,7 @@
  * (1.17.0) and test/unit/kgpu/sftp-over-exec.test.ts fails loudly if an upgrade changes them.
  */
 import type { Client, SFTPWrapper } from 'ssh2';
-import { ChannelRefusedError, SshError } from './ssh-errors';
+import { ChannelRefusedError, ConnectionLostError, SshError, isNotConnected } from './ssh-errors';
 
 export const DEFAULT_SFTP_SERVER = '/usr/lib/openssh/sftp-server';
 
@@ -76,7 +76,9 @@ export function openSftpOverExec(client: Client, serverPath: string = DEFAULT_SF
       });
     } catch (e) {
       restore();
-      reject(e);
+      // ssh2 throws "Not connected" when the socket went away before the channel could open
+      // (e.g. a pre-connected spare whose link just died): a lost connection, safe to retry.
+      reject(isNotConnected(e) ? new ConnectionLostError('opening the SFTP session', { cause: e }) : e);
     }
   });
 }

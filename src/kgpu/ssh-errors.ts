@@ -59,3 +59,10 @@ export class HostKeyChangedError extends SshError {
     );
   }
 }
+
+/** ssh2 throws "Not connected" synchronously when a channel is asked for on a connection whose
+ *  socket is gone or not writable (e.g. a pre-connected spare whose link just died): a lost
+ *  connection, safe to retry. */
+export function isNotConnected(e: unknown): boolean {
+  return e instanceof Error && e.message === 'Not connected';
+}

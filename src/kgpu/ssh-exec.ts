@@ -6,7 +6,7 @@ import { Readable, type Duplex, type Writable } from 'node:stream';
 import type { ClientChannel, PseudoTtyOptions } from 'ssh2';
 import type { PodConnection, PodConnector } from './ssh-connection';
 import { quoteArgv } from './shell-quote';
-import { ChannelRefusedError, ConnectionLostError, SshAbortedError } from './ssh-errors';
+import { ChannelRefusedError, ConnectionLostError, SshAbortedError, isNotConnected } from './ssh-errors';
 
 /** A command line (run by the pod's `sh -c`) or an argv, quoted for you. */
 export type Command = string | Buffer | readonly string[];
@@ -126,11 +126,16 @@ export async function shell(connector: PodConnector, options: ShellOptions): Pro
     channel = await new Promise<ClientChannel>((resolve, reject) => {
       const onClose = (): void => reject(new ConnectionLostError('opening a shell'));
       conn.client.once('close', onClose);
-      conn.client.shell(pty, options.env ? { env: options.env } : {}, (err, ch) => {
+      try {
+        conn.client.shell(pty, options.env ? { env: options.env } : {}, (err, ch) => {
+          conn.client.removeListener('close', onClose);
+          if (err) reject(new ChannelRefusedError('an interactive shell', { cause: err }));
+          else resolve(recordExit(ch));
+        });
+      } catch (e) {
         conn.client.removeListener('close', onClose);
-        if (err) reject(new ChannelRefusedError('an interactive shell', { cause: err }));
-        else resolve(recordExit(ch));
-      });
+        reject(isNotConnected(e) ? new ConnectionLostError('opening a shell', { cause: e }) : e);
+      }
     });
   } catch (e) {
     conn.close();
@@ -152,11 +157,16 @@ function openExec(conn: PodConnection, line: string | Buffer, what: string): Pro
     const onClose = (): void => reject(new ConnectionLostError(`starting ${what}`));
     conn.client.once('close', onClose);
     // ssh2 sends a Buffer command verbatim (non-UTF-8 file names); its types only say string.
-    conn.client.exec(line as string, (err, ch) => {
+    try {
+      conn.client.exec(line as string, (err, ch) => {
+        conn.client.removeListener('close', onClose);
+        if (err) reject(new ChannelRefusedError(what, { cause: err }));
+        else resolve(recordExit(ch));
+      });
+    } catch (e) {
       conn.client.removeListener('close', onClose);
-      if (err) reject(new ChannelRefusedError(what, { cause: err }));
-      else resolve(recordExit(ch));
-    });
+      reject(isNotConnected(e) ? new ConnectionLostError(`starting ${what}`, { cause: e }) : e);
+    }
   });
 }
 
