@@ -78,10 +78,19 @@ class Spare {
         }
         this.conn = conn;
         // Dropped while waiting (bastion restart, network): out of the pool, not replaced now.
-        void conn.closed.then(() => {
+        // Also as soon as ssh2 gives up on it ('error', e.g. a keepalive timeout, then end()):
+        // its socket is no longer writable, but 'close' waits for the peer — forever while the
+        // bastion stalls — and a channel asked of it would throw "Not connected".
+        let out = false;
+        const lost = (): void => {
           this.dead = true;
+          if (out) return;
+          out = true;
           gone(this, false);
-        });
+        };
+        conn.client.once('error', lost);
+        conn.client.once('end', lost);
+        void conn.closed.then(lost);
         return conn;
       },
       () => {
