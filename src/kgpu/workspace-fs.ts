@@ -195,6 +195,9 @@ export class WorkspaceFs implements Disposable {
         c = await this.connection();
         await ensureSession(c.rfs);
       } catch (e) {
+        // Opening the session is always safe to repeat: a connection lost while opening it (a
+        // pre-connected spare whose link just died) gets one fresh try.
+        if (e instanceof ConnectionLostError && attempt === 0 && !this.disposed) continue;
         throw await this.transportFailure(e, p);
       }
       try {
