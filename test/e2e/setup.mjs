@@ -93,8 +93,11 @@ function nativeProblems(p) {
 }
 
 function nodeEnv(p) {
+  // Under `npm test` the environment carries the outer npm's config (npm_config_user_agent says
+  // "node/v20…", which code-server's postinstall.sh reads as the Node version and refuses): drop it.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
   return {
-    ...process.env,
+    ...inherited,
     PATH: `${join(p.nodeDir, 'bin')}:${process.env.PATH}`,
     // The machine's ~/.npmrc points node-gyp at Node 20's headers (nodedir=/usr): override it for
     // npm itself and for the nested `npm install`s that code-server's postinstall.sh runs.
