@@ -44,17 +44,39 @@ export interface PodWatcherOptions {
 const NO_INOTIFY = 127;
 const EVENTS = ['create', 'modify', 'delete', 'move', 'attrib', 'close_write'];
 
+/**
+ * inotifywait -r adds a watch to a new folder only after it sees the folder created, so files a
+ * job writes into a folder it has just made (`mkdir -p out/logs && echo … > out/logs/train.log`)
+ * can come and go unseen. This filter, between inotifywait and us, passes every event on and,
+ * for a created or moved-in folder, reports what is already inside it.
+ */
+function newFolderScan(excludeNames: readonly string[]): string {
+  const prune = excludeNames.length ? `\\( ${excludeNames.map((n) => `-name ${quote(n)}`).join(' -o ')} \\) -prune -o ` : '';
+  // An excluded folder (e.g. .kgpu, made by the first job) is not looked into.
+  const skip = excludeNames.length ? `${excludeNames.map(quote).join('|')}) ;; ` : '';
+  return [
+    `while IFS= read -r -d '' e && IFS= read -r -d '' p; do`,
+    `  printf '%s\\0%s\\0' "$e" "$p"`,
+    `  case ",$e," in *,ISDIR,*) case ",$e," in *,CREATE,*|*,MOVED_TO,*) case "\${p##*/}" in ${skip}*)`,
+    `    find "$p" -mindepth 1 ${prune}-printf 'CREATE\\0%p\\0' 2>/dev/null;; esac;; esac;; esac`,
+    'done',
+  ].join('\n');
+}
+
 export function inotifyScript(root: string, recursive: boolean, excludeNames: readonly string[]): string {
   const exclude = excludeNames.length
     ? ` --exclude ${quote(`(^|/)(${excludeNames.map(escapeRegex).join('|')})/`)}`
     : '';
+  const filter = recursive ? ` | bash -c ${quote(newFolderScan(excludeNames))}` : '';
   return [
     'command -v inotifywait >/dev/null 2>&1 || exit 127',
     'exec 3<&0',
-    `inotifywait -m${recursive ? ' -r' : ''} --format '%e%0%w%f%0' --no-newline ${EVENTS.map((e) => `-e ${e}`).join(' ')}${exclude} -- ${quote(root)} </dev/null &`,
+    `inotifywait -m${recursive ? ' -r' : ''} --format '%e%0%w%f%0' --no-newline ${EVENTS.map((e) => `-e ${e}`).join(' ')}${exclude} -- ${quote(root)} </dev/null${filter} &`,
     'p=$!',
-    // Our channel closing (stdin EOF) ends the watch: nothing is left running in the pod.
-    '{ cat <&3 >/dev/null 2>&1; kill $p 2>/dev/null; } >/dev/null 2>&1 &',
+    // Our channel closing (stdin EOF) ends the watch: nothing is left running in the pod. The
+    // command runs in its own process group (sshd makes each session one), so `kill 0` takes
+    // inotifywait and the filter together.
+    '{ cat <&3 >/dev/null 2>&1; kill 0; } >/dev/null 2>&1 &',
     'c=$!',
     'wait $p; s=$?',
     'kill $c 2>/dev/null',
