@@ -169,6 +169,9 @@ function jobTreeItem(job: TrackedJob | undefined, row: JobRow): vscode.TreeItem 
   return item;
 }
 
+/** Pods whose eviction one job's notice has reported (several jobs on one pod: one notice). */
+const evictionsReported = new Set<string>();
+
 /** Out of memory / disk: say so with the fix, opening the rent wizard pre-filled. */
 function notifyEnd(services: KgpuServices, e: JobEndEvent): void {
   const { job } = e;
@@ -178,6 +181,10 @@ function notifyEnd(services: KgpuServices, e: JobEndEvent): void {
   const oom = looksOutOfMemory(job.info.status) || endKind === 'out_of_memory';
   const disk = endKind === 'disk_full';
   if (!oom && !disk) return;
+  if (job.podEndReason) {
+    if (evictionsReported.has(job.podId)) return;
+    evictionsReported.add(job.podId);
+  }
   const why = disk
     ? `the pod ran out of disk (${job.podEndReason})`
     : job.info.status.state === 'killed'

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { podNotice } from './kgpu/pod-notices';
+import { jobsFor } from './jobs-service';
 import type { KgpuServices } from './services';
 
 /** Pods this window released itself (no "released elsewhere" notice for them). */
@@ -11,7 +12,8 @@ export const awaitingReady = new Set<string>();
  *  released elsewhere, ready after the rent progress was dismissed), with the next action. */
 export function registerPodNotifications(services: KgpuServices): vscode.Disposable {
   return services.pods.onDidChangePodState((change) => {
-    const notice = podNotice(change, { releasedHere, awaitingReady });
+    const jobReportsEviction = (podId: string): boolean => jobsFor(services).runner.runningJobs().some((j) => j.podId === podId);
+    const notice = podNotice(change, { releasedHere, awaitingReady, jobReportsEviction });
     if (change.kind === 'ended') services.log.info(`Pod ${change.pod.pod_id} ended: ${change.endReason || 'unknown reason'}.`);
     if (!notice) return;
     const show = notice.severity === 'error' ? vscode.window.showErrorMessage : notice.severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;

@@ -25,6 +25,9 @@ export interface NoticeContext {
   releasedHere: ReadonlySet<string>;
   /** Pods whose readiness this window is already showing (the rent progress). */
   awaitingReady: ReadonlySet<string>;
+  /** True when a job of this window was running on the pod: its own notice ("Re-run on a pod with
+   *  more …", which also re-runs the file) reports an eviction, so the pod's would be a second one. */
+  jobReportsEviction?: (podId: string) => boolean;
 }
 
 /** The rent options to re-rent like `pod`, with what made it fail raised. */
@@ -71,6 +74,7 @@ export function podNotice(change: PodStateChange, ctx: NoticeContext): PodNotice
         return { severity: 'info', message: `kgpu: ${name} was released elsewhere (dashboard, CLI or another window).`, actions: [] };
       }
       const d = describeEndReason(reason);
+      if ((d.kind === 'disk_full' || d.kind === 'out_of_memory') && ctx.jobReportsEviction?.(pod.pod_id)) return undefined;
       const rent = (title: string, change: 'same' | 'more_disk' | 'more_memory'): NoticeAction => ({ title, command: 'kgpu.rent', args: [rentAgainOptions(pod, change)] });
       switch (d.kind) {
         case 'out_of_credits':

@@ -38,6 +38,13 @@ test('evictions and out-of-credits give an error with a pre-filled "rent again" 
   assert.deepEqual(byPod('disk').actions.map((a) => [a.title, a.command]), [['Rent with more disk…', 'kgpu.rent']]);
   assert.equal((byPod('disk').actions[0].args[0] as { ephemeral_storage_gib: number }).ephemeral_storage_gib, 100);
   assert.equal((byPod('oom').actions[0].args[0] as { memory: string }).memory, '32Gi');
+
+  // A job of this window was running on the evicted pod: its notice (which also re-runs the file)
+  // reports the eviction, so the pod's own would be a second notification for the same event.
+  const withJob = { ...none, jobReportsEviction: (podId: string) => podId === oom.pod_id };
+  const oomChange = changes.find((c) => c.pod.pod_id === oom.pod_id)!;
+  assert.equal(podNotice(oomChange, withJob), undefined);
+  assert.ok(podNotice(changes.find((c) => c.pod.pod_id === disk.pod_id)!, withJob), 'no job there: the pod notice stays');
 });
 
 test('released elsewhere is reported; released here is not; ready is quiet while the rent progress shows it', async (t) => {
