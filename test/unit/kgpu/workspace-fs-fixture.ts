@@ -73,16 +73,8 @@ export async function startWsFixture(): Promise<WsFixture> {
   }
 }
 
-/** Poll `check` until it is truthy, or fail after `timeoutMs` (bounded; no sleeps as synchronisation). */
-export async function waitUntil<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { waitFor as waitUntil } from '../wait-for';
+export { waitUntil };
 
 /** A throwaway ed25519 key pair. ssh2 1.17's generateKeyPairSync writes a malformed public key
  *  (31-byte key, leading zero dropped) for about 1 key in 220; draw again until it is well-formed. */

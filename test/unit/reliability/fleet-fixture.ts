@@ -150,16 +150,7 @@ export async function startFleet(
   }
 }
 
-/** Poll `check` until it returns something other than undefined/false, or fail after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 15));
-  }
-}
+export { waitFor } from '../wait-for';
 
 /** Write a file into the pod through SSH (stdin), creating its folder. */
 export async function podWrite(pod: FleetPod, podPath: string, content: string | Buffer): Promise<void> {
