@@ -21,7 +21,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { PodConnector } from './ssh-connection';
-import { exec, execStream, type ExecStream } from './ssh-exec';
+import { exec, execStream, type ExecStream, type ExitStatus } from './ssh-exec';
 import { quote } from './shell-quote';
 import { tempSiblingName } from './temp-name';
 import { BastionUnreachableError, ConnectionLostError, SshAbortedError, SshError } from './ssh-errors';
@@ -96,6 +96,31 @@ function readHeader(s: ExecStream): Promise<{ line: string; rest: Buffer }> {
     s.stdout.on('data', onData);
     s.stdout.once('end', onEnd);
   });
+}
+
+/**
+ * Run `script` and read its first line — the pod's answer before any file bytes. When the command
+ * ends before answering, a transport error is rethrown as it is; otherwise `fail` turns the exit
+ * status and stderr into the caller's error.
+ */
+async function startWithHeader(
+  connector: PodConnector,
+  script: string,
+  signal: AbortSignal | undefined,
+  fail: (status: ExitStatus, stderr: string, cause: Error) => Error,
+): Promise<{ s: ExecStream; stderr: () => string; header: { line: string; rest: Buffer } }> {
+  const s = await execStream(connector, script, { signal });
+  const stderr = collect(s.stderr);
+  s.done.catch(() => undefined);
+  try {
+    const header = await Promise.race([readHeader(s), s.done.then(() => Promise.reject(new TransferRetry('no header')))]);
+    return { s, stderr, header };
+  } catch (e) {
+    s.close();
+    const status = await s.done.catch((err: Error) => err);
+    if (status instanceof Error) throw status;
+    throw fail(status, stderr(), e as Error);
+  }
 }
 
 function collect(r: NodeJS.ReadableStream): () => string {
@@ -175,19 +200,10 @@ async function uploadOnce(
   options: TransferOptions,
   reached: (n: number) => void,
 ): Promise<void> {
-  const s = await execStream(connector, uploadScript(tmp, remotePath, size, hash), { signal: options.signal });
-  const stderr = collect(s.stderr);
-  s.done.catch(() => undefined);
-  let header: { line: string; rest: Buffer };
-  try {
-    header = await Promise.race([readHeader(s), s.done.then(() => Promise.reject(new TransferRetry('no header')))]);
-  } catch (e) {
-    s.close();
-    const status = await s.done.catch((err: Error) => err);
-    if (status instanceof Error) throw status;
-    if (status.exitCode === UP_RETRY || status.exitCode === 71) throw new TransferRetry('temp file busy');
-    throw new SshError(`Cannot upload to ${remotePath} in the pod: ${stderr() || (e as Error).message} (exit ${status.exitCode ?? status.signal}). Check that the folder exists and is writable.`);
-  }
+  const { s, stderr, header } = await startWithHeader(connector, uploadScript(tmp, remotePath, size, hash), options.signal, (status, stderr, cause) =>
+    status.exitCode === UP_RETRY || status.exitCode === 71
+      ? new TransferRetry('temp file busy')
+      : new SshError(`Cannot upload to ${remotePath} in the pod: ${stderr || cause.message} (exit ${status.exitCode ?? status.signal}). Check that the folder exists and is writable.`));
   s.stdout.resume();
   const from = Number(header.line);
   if (!Number.isSafeInteger(from) || from < 0 || from > size) {
@@ -302,18 +318,8 @@ async function downloadOnce(
   // cat / dd write big blocks (tail writes 8 KiB ones, which measured ~25 % slower through the bastion).
   const copy = have === 0 ? `exec cat -- ${f}` : `exec dd if=${f} bs=256K skip=${have} iflag=skip_bytes status=none`;
   const script = `s=$(stat -L -c '%s %Y' -- ${f}) || exit 66\necho "$s"\n${copy}`;
-  const s = await execStream(connector, script, { signal: options.signal });
-  const stderr = collect(s.stderr);
-  s.done.catch(() => undefined);
-  let header: { line: string; rest: Buffer };
-  try {
-    header = await Promise.race([readHeader(s), s.done.then(() => Promise.reject(new TransferRetry('no header')))]);
-  } catch (e) {
-    s.close();
-    const status = await s.done.catch((err: Error) => err);
-    if (status instanceof Error) throw status;
-    throw new SshError(`Cannot download ${remotePath} from the pod: ${stderr() || (e as Error).message}.`);
-  }
+  const { s, stderr, header } = await startWithHeader(connector, script, options.signal, (_status, stderr, cause) =>
+    new SshError(`Cannot download ${remotePath} from the pod: ${stderr || cause.message}.`));
   const size = Number(header.line.split(' ')[0]);
   if (identity !== undefined && identity !== header.line) {
     s.close(); // the remote file changed since the part file began
