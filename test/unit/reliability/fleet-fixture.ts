@@ -20,16 +20,8 @@ import { throwawayEd25519 } from '../kgpu/api-fixture';
 
 export const sha = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
 
-export class MapStore implements KeyValueStore {
-  readonly map = new Map<string, unknown>();
-  get<T>(key: string): T | undefined {
-    return this.map.get(key) as T | undefined;
-  }
-  update(key: string, value: unknown): Promise<void> {
-    this.map.set(key, JSON.parse(JSON.stringify(value)) as unknown);
-    return Promise.resolve();
-  }
-}
+import { MapStore } from '../kgpu/run-fixture';
+export { MapStore };
 
 export interface FleetPod {
   podId: string;
