@@ -1,7 +1,9 @@
 // Makes sure the Debian tools the simulator and the tests rely on are present: OpenSSH's client
-// (ssh, scp, sftp), its sftp-server (the "default image" of every simulated pod), rsync, util-linux
-// (unshare/nsenter/setsid) and tmux. As root it installs what is missing with apt-get; otherwise
-// it prints the one command to run and fails.
+// (ssh, scp, sftp), its sftp-server, rsync, util-linux (unshare/nsenter/setsid), tmux, and the
+// Python stack of the simulated pods' default image (kgpu-pytorch:latest: PyTorch CPU, scikit-learn,
+// pandas, … — what Debian 12 has of what the contract lists; the README says what is missing).
+// As root it installs what is missing with one apt-get call; otherwise it prints the one command
+// to run and fails.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -18,6 +20,22 @@ const NEEDED = [
   // The simulated pods' default image: a real python3 (pods.ts, pty-helper.py) and tmux.
   { pkg: 'python3', probe: '/usr/bin/python3' },
   { pkg: 'tmux', probe: '/usr/bin/tmux' },
+  { pkg: 'zstd', probe: '/usr/bin/zstd' },
+  // The default image's Python packages, for Debian's /usr/bin/python3 (what `python` is in a pod).
+  ...[
+    ['python3-torch', 'torch'],
+    ['python3-numpy', 'numpy'],
+    ['python3-scipy', 'scipy'],
+    ['python3-sklearn', 'sklearn'],
+    ['python3-pandas', 'pandas'],
+    ['python3-matplotlib', 'matplotlib'],
+    ['python3-seaborn', 'seaborn'],
+    ['python3-tqdm', 'tqdm'],
+    ['python3-ipykernel', 'ipykernel'],
+    ['python3-jupyter-client', 'jupyter_client'],
+    ['python3-zmq', 'zmq'],
+    ['python3-debugpy', 'debugpy'],
+  ].map(([pkg, mod]) => ({ pkg, probe: `/usr/lib/python3/dist-packages/${mod}/__init__.py` })),
 ];
 
 export function ensureSystemDeps(extra = []) {
