@@ -39,6 +39,21 @@ export interface PodRuntimeSpec {
   env: Record<string, string>;
   /** ephemeral_storage_gib in bytes (tests may pass a tiny limit through the fleet/fault knobs). */
   diskLimitBytes: number;
+  /** The rental's `memory` in bytes: a hard limit (memory cgroup); none when omitted. */
+  memoryBytes?: number;
+  /** The rental's `cpu` in cores: a CFS quota; none when omitted. */
+  cpu?: number;
+  /** What the pod may reach of the simulator from its own network namespace (where nothing else
+   *  is reachable): each relay listens on host:port inside the pod and forwards to the Unix socket
+   *  `socket` (a file name) in the host folder `dir`. */
+  reach?: PodReach;
+  /** Called once when the kernel OOM-kills a process of the pod (its memory limit was hit). */
+  onOomKilled?: () => void;
+}
+
+export interface PodReach {
+  dir: string;
+  relays: { host: string; port: number; socket: string }[];
 }
 
 export interface ExecResult {

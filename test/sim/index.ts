@@ -16,6 +16,7 @@ import { startRestServer, type RestServer } from './rest';
 import { accountRoutes } from './routes-account';
 import { objectRoutes } from './routes-objects';
 import { createStandInPodRuntime } from './pods-standin';
+import { listenForPods, type PodReachServer } from './pod-reach';
 import { podRoutes } from './routes-pods';
 import { SimState } from './state';
 
@@ -154,6 +155,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   else runtime = createStandInPodRuntime({ stateDir: podsDir });
 
   let rest: RestServer | undefined;
+  let podNet: PodReachServer | undefined;
   let bastion: Bastion = nullBastion(host);
   const state = new SimState({
     clock,
@@ -162,6 +164,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     credits,
     coldStartMs: options.coldStartMs ?? 0,
     apiBase: () => `${rest?.origin ?? `http://${host}:0`}/v1`,
+    podReach: () => podNet?.reach,
     bastion: () => bastion,
     diskBytesPerGib: options.diskBytesPerGib,
     initialToken,
@@ -185,9 +188,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const routes = [...accountRoutes(state, objects.limits, () => (openapi ??= openApiDocument(`${rest!.origin}/v1`))), ...podRoutes(state), ...objectRoutes(objects)];
   try {
     rest = await startRestServer({ host, port: options.port ?? 0, routes, state, objects, faults });
+    if (runtimeKind === 'pods') podNet = await listenForPods(rest.server, { stateDir, host, port: rest.port });
     const startBastion = await loadOptional<StartBastion>('bastion', 'startBastion');
     if (startBastion) bastion = await startBastion({ directory: state, hostKeyPath: join(stateDir, 'ssh_host_ed25519_key'), host, port: options.sshPort ?? 0 });
   } catch (e) {
+    await podNet?.close();
     await rest?.close();
     await runtime.shutdown().catch(() => undefined);
     clock.stop();
@@ -241,6 +246,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       stopping ??= (async () => {
         faults.clear();
         if (diskTimer) clearInterval(diskTimer);
+        await podNet?.close();
         await server.close();
         await bastion.stop().catch((e: unknown) => console.error(`kgpu-sim: stopping the bastion: ${(e as Error).message}`));
         await state.endAll('returned');

@@ -1,19 +1,26 @@
 /**
- * The simulated pods' processes and disks (issue 5). Each pod is a directory under the state dir
- * (`<podId>/workspace`, `<podId>/tmp`) and one long-lived init process (pod-init.py) in its own
- * mount + PID namespaces (`unshare --mount --pid --fork --mount-proc --propagation private`), where
- * bind mounts put the pod's directories at /workspace and /tmp. Every process of the pod enters
- * those namespaces with `nsenter -t <init> -m -p`; destroying the pod kills the init, and the
- * kernel then kills every process of the pod (detached `setsid -f` jobs included).
+ * The simulated pods' processes and disks (issues 5 and 17). Each pod is a directory under the
+ * state dir (`<podId>/workspace`, `<podId>/tmp`) and one long-lived init process (pod-init.py) in
+ * its own mount, PID, network and cgroup namespaces (`unshare --mount --pid --net --cgroup --fork
+ * --mount-proc --propagation private`) and its own memory/CPU cgroups (pod-cgroups.ts). The init
+ * sets the pod up: bind mounts put the pod's directories at /workspace and /tmp, a minimal /dev
+ * with the rental's /dev/nvidia* entries, the loopback up, and relays from the pod's own
+ * 127.0.0.1:<API port> to the simulator's Unix socket — the only thing a pod can reach (no
+ * inbound, no other pod, no private range). Every process of the pod joins its cgroups and enters its namespaces
+ * (`nsenter -t <init> -m -p -n -C`); destroying the pod kills the init, the kernel then kills every
+ * process of the pod (detached `setsid -f` jobs included) and drops its network namespace, and the
+ * cgroups are removed.
  *
  * Needs root (or CAP_SYS_ADMIN) and util-linux's unshare/nsenter; create() fails with a message
- * that says so otherwise.
+ * that says so otherwise. Without a usable cgroup memory controller pods run without limits (said
+ * once on stderr).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { CreatePodRuntime, ExecResult, PodHandle, PodProcess, PodRuntimeSpec, SpawnOptions } from './contracts';
+import { createCgroupRuntime, type CgroupRuntime, type PodCgroup } from './pod-cgroups';
 
 const HERE = __dirname;
 /** Inside a pod, /tmp is the pod's own: a checkout under the host's /tmp (a CI clone, say) would be
@@ -23,13 +30,22 @@ const IMAGE_MOUNT = '/run/kgpu-sim';
 const POD_INIT = join(IMAGE_MOUNT, 'pod-init.py');
 const PTY_HELPER = join(IMAGE_MOUNT, 'pty-helper.py');
 const IMAGE_BIN = join(IMAGE_MOUNT, 'image', 'bin');
+/** Where a pod sees the folder of the simulator's Unix sockets (its relays' upstreams). */
+const NET_MOUNT = '/run/kgpu-sim-net';
+/** An empty folder the init builds the pod's /dev in before moving it onto /dev. */
+const DEV_STAGING = '/run/kgpu-sim-dev';
+/** Joins the cgroups named before `--` (their cgroup.procs files), then runs the rest. */
+const JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 126; shift; done; shift; exec "$@"';
+/** How often the kubelet stand-in looks for OOM kills. */
+const OOM_CHECK_MS = 100;
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** The machine's real Python (not a pyenv shim): what `python` is inside a pod. */
+/** Debian's Python (where system-deps installs the image's packages; never a pyenv shim): what
+ *  `python` is inside a pod. */
 let pythonCache: { exe: string; dir: string } | undefined;
 export function realPython(): { exe: string; dir: string } {
   if (pythonCache) return pythonCache;
-  for (const cand of ['python3', '/usr/bin/python3', 'python']) {
+  for (const cand of ['/usr/bin/python3', 'python3', 'python']) {
     const r = spawnSync(cand, ['-c', 'import sys;print(sys.executable)'], { encoding: 'utf8' });
     const exe = r.status === 0 ? r.stdout.trim() : '';
     if (exe && existsSync(exe)) {
@@ -50,7 +66,7 @@ function podPath(): string {
 
 function nsRefusedMessage(detail: string): string {
   return (
-    `kgpu simulator: cannot create a pod's mount + PID namespaces (${detail.trim() || 'unshare failed'}). ` +
+    `kgpu simulator: cannot create a pod's namespaces (${detail.trim() || 'unshare failed'}). ` +
     'Pods need root (or CAP_SYS_ADMIN) and util-linux unshare/nsenter: run the simulator as root, ' +
     'e.g. in the dev container, or inside `unshare --user --map-root-user`.'
   );
@@ -103,10 +119,16 @@ function cpuTicks(pid: number): number {
   }
 }
 
+/** argv that joins the pod's cgroups first (nothing to join: argv as is). */
+function inCgroups(cg: PodCgroup | undefined, argv: string[]): string[] {
+  return cg ? ['/bin/sh', '-c', JOIN_CGROUPS, 'kgpu-cgroup', ...cg.procsFiles, '--', ...argv] : argv;
+}
+
 class Pod implements PodHandle {
   readonly workspaceDir: string;
   private readonly children = new Set<ChildProcess>();
   private destroying: Promise<void> | undefined;
+  private oomReported = false;
 
   constructor(
     readonly podId: string,
@@ -118,8 +140,19 @@ class Pod implements PodHandle {
     readonly ns: string,
     private readonly env: Record<string, string>,
     private readonly onGone: (p: Pod) => void,
+    private readonly cgroup: PodCgroup | undefined,
+    private readonly onOomKilled: (() => void) | undefined,
   ) {
     this.workspaceDir = join(root, 'workspace');
+  }
+
+  /** The kubelet's view: an OOM kill in the pod's memory cgroup is reported once. */
+  checkOom(): void {
+    if (this.oomReported || this.destroying || !this.cgroup || !this.onOomKilled) return;
+    if (this.cgroup.oomKills() > 0) {
+      this.oomReported = true;
+      this.onOomKilled();
+    }
   }
 
   get destroyed(): boolean {
@@ -128,7 +161,8 @@ class Pod implements PodHandle {
 
   private nsenter(argv: string[], env: Record<string, string>, stdio: ('pipe' | 'ignore')[]): ChildProcess {
     if (this.destroying) throw new Error(`pod ${this.podId} has ended`);
-    const child = spawn('nsenter', ['-t', String(this.initPid), '-m', '-p', '--wd=/workspace', '--', ...argv], {
+    const [cmd, ...args] = inCgroups(this.cgroup, ['nsenter', '-t', String(this.initPid), '-m', '-p', '-n', '-C', '--wd=/workspace', '--', ...argv]);
+    const child = spawn(cmd, args, {
       env,
       stdio,
       detached: true, // its own process group: timeouts and hang-ups reach the whole command
@@ -267,6 +301,7 @@ class Pod implements PodHandle {
       const deadline = Date.now() + 5000;
       while (pidsInNs(this.ns).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       await Promise.all([...this.children].map(waitExit));
+      await this.cgroup?.remove().catch((e: unknown) => console.error(`kgpu-sim: removing the cgroup of ${this.podId}: ${(e as Error).message}`));
       rmSync(this.root, { recursive: true, force: true });
       this.onGone(this);
     })();
@@ -274,9 +309,20 @@ class Pod implements PodHandle {
   }
 }
 
+let cgroupWarned = false;
+
 export const createPodRuntime: CreatePodRuntime = ({ stateDir }) => {
   const pods = new Set<Pod>();
   mkdirSync(stateDir, { recursive: true });
+  const made = createCgroupRuntime();
+  const cgroups: CgroupRuntime | undefined = 'error' in made ? undefined : made;
+  if ('error' in made && !cgroupWarned) {
+    cgroupWarned = true;
+    console.error(`kgpu-sim: pods run without memory/CPU limits: ${made.error}`);
+  }
+  // The kubelet stand-in: OOM kills end their pod (evicted_by_kubelet:OOMKilled).
+  const oomTimer = cgroups ? setInterval(() => pods.forEach((p) => p.checkOom()), OOM_CHECK_MS) : undefined;
+  oomTimer?.unref();
   return {
     async create(spec: PodRuntimeSpec): Promise<PodHandle> {
       if (!/^[A-Za-z0-9._-]+$/.test(spec.podId)) throw new Error(`kgpu simulator: bad pod id ${JSON.stringify(spec.podId)}`);
@@ -285,9 +331,9 @@ export const createPodRuntime: CreatePodRuntime = ({ stateDir }) => {
       const tmp = join(root, 'tmp');
       mkdirSync(ws, { recursive: true });
       mkdirSync(tmp, { recursive: true, mode: 0o1777 });
-      // The bind mounts' targets (empty on the host).
+      // The mount points (empty on the host).
       if (!existsSync('/workspace')) mkdirSync('/workspace');
-      mkdirSync(IMAGE_MOUNT, { recursive: true });
+      for (const d of [IMAGE_MOUNT, NET_MOUNT, DEV_STAGING]) mkdirSync(d, { recursive: true });
       const py = realPython();
       const env: Record<string, string> = {
         ...spec.env,
@@ -300,13 +346,34 @@ export const createPodRuntime: CreatePodRuntime = ({ stateDir }) => {
         USER: 'root',
         LOGNAME: 'root',
       };
-      // The init carries the pod's environment, so /proc/1/environ inside the pod shows it.
-      const script = `set -e; mount --bind "$3" ${IMAGE_MOUNT}; mount --bind "$1" /workspace; mount --bind "$2" /tmp; chmod 1777 /tmp; shift 3; exec "$@"`;
-      const init = spawn(
-        'unshare',
-        ['--mount', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--', '/bin/sh', '-c', script, 'kgpu-pod', ws, tmp, HERE, py.exe, POD_INIT, spec.podId, spec.gpuModel, String(spec.gpuCount)],
-        { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true },
-      );
+      let cgroup: PodCgroup | undefined;
+      if (cgroups && spec.memoryBytes !== undefined) cgroup = cgroups.create(spec.podId, { memoryBytes: spec.memoryBytes, cpu: spec.cpu });
+      const fail = (detail: string): never => {
+        rmSync(root, { recursive: true, force: true });
+        void cgroup?.remove().catch(() => undefined);
+        throw new Error(nsRefusedMessage(detail));
+      };
+      // The init carries the pod's environment, so /proc/1/environ inside the pod shows it. The
+      // simulator's own files are mounted first so the init runs from there (see IMAGE_MOUNT).
+      const initArgv = inCgroups(cgroup, [
+        'unshare', '--mount', '--pid', '--net', '--cgroup', '--fork', '--mount-proc', '--propagation', 'private', '--',
+        '/bin/sh', '-c', `mount --bind "$0" ${IMAGE_MOUNT} && exec "$@"`, HERE, py.exe, POD_INIT, spec.podId, spec.gpuModel, String(spec.gpuCount),
+      ]);
+      const init = spawn(initArgv[0], initArgv.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      const setup = {
+        // In this order: the host's /tmp (where these folders usually are) is hidden by the last.
+        binds: [
+          ...(spec.reach ? [{ source: spec.reach.dir, target: NET_MOUNT }] : []),
+          { source: ws, target: '/workspace' },
+          { source: tmp, target: '/tmp', mode: '1777' },
+        ],
+        views: cgroup?.views ?? [],
+        dev: DEV_STAGING,
+        gpus: spec.gpuCount,
+        relays: (spec.reach?.relays ?? []).map((r) => ({ host: r.host, port: r.port, socket: join(NET_MOUNT, r.socket) })),
+      };
+      init.stdin!.on('error', () => undefined);
+      init.stdin!.write(`${JSON.stringify(setup)}\n`);
       let errText = '';
       init.stderr!.setEncoding('utf8').on('data', (d: string) => (errText += d));
       const ready = await new Promise<boolean>((resolve) => {
@@ -322,8 +389,8 @@ export const createPodRuntime: CreatePodRuntime = ({ stateDir }) => {
         init.on('exit', () => resolve(false));
       });
       if (!ready) {
-        rmSync(root, { recursive: true, force: true });
-        throw new Error(nsRefusedMessage(errText));
+        await waitExit(init);
+        fail(errText);
       }
       init.stdout!.resume();
       // A live pod does not keep the simulator's process alive; if that process dies, the init's
@@ -340,15 +407,17 @@ export const createPodRuntime: CreatePodRuntime = ({ stateDir }) => {
       const ns = initPid ? pidNs(initPid) : undefined;
       if (!initPid || !ns) {
         killGroup(init.pid, 'SIGKILL');
-        rmSync(root, { recursive: true, force: true });
-        throw new Error(nsRefusedMessage(`could not find the pod's init process${errText ? `: ${errText}` : ''}`));
+        await waitExit(init);
+        fail(`could not find the pod's init process${errText ? `: ${errText}` : ''}`);
       }
-      const pod = new Pod(spec.podId, root, init, initPid, ns, env, (p) => pods.delete(p));
+      const pod = new Pod(spec.podId, root, init, initPid, ns!, env, (p) => pods.delete(p), cgroup, spec.onOomKilled);
       pods.add(pod);
       return pod;
     },
     async shutdown(): Promise<void> {
       await Promise.all([...pods].map((p) => p.destroy()));
+      if (oomTimer) clearInterval(oomTimer);
+      await cgroups?.dispose().catch((e: unknown) => console.error(`kgpu-sim: removing the pods' cgroups: ${(e as Error).message}`));
     },
   };
 };

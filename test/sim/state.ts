@@ -6,10 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { ApiError } from './api-error';
 import type { SimClockImpl, ClockTimer } from './clock';
-import type { Bastion, BastionDirectory, EndReason, Phase, PodHandle, PodRuntime } from './contracts';
+import type { Bastion, BastionDirectory, EndReason, Phase, PodHandle, PodReach, PodRuntime } from './contracts';
 import { DEFAULT_IMAGE, layoutNodes, type Fleet, type NodeLayout } from './fleet';
 import { newPodId } from './ids';
-import { LIMITS, type RentSpec } from './pod-spec';
+import { LIMITS, parseCpu, parseMemory, type RentSpec } from './pod-spec';
 import { mintKeyPair } from './ssh-keys';
 import { hashToken, newAccountToken, PodTokenSigner, sameHash } from './tokens';
 
@@ -88,6 +88,8 @@ export interface StateOptions {
   coldStartMs: number;
   /** The simulator's own API base (injected into pods as KGPU_API_BASE). */
   apiBase: () => string;
+  /** How pods reach the API base and the object store from their own network namespace. */
+  podReach?: () => PodReach | undefined;
   bastion: () => Bastion | undefined;
   /** Bytes of disk per GiB of ephemeral_storage_gib (tests shrink it to test eviction). */
   diskBytesPerGib?: number;
@@ -569,6 +571,13 @@ export class SimState implements BastionDirectory {
         gpuCount: pod.gpu_count,
         env,
         diskLimitBytes: pod.diskLimitBytes,
+        memoryBytes: parseMemory(pod.memory),
+        cpu: parseCpu(pod.cpu),
+        reach: this.o.podReach?.(),
+        // The kubelet: a container over its memory limit is OOMKilled, and kgpu ends the rental.
+        onOomKilled: () => {
+          if (pod.ended_at === null) void this.end(pod, 'evicted_by_kubelet:OOMKilled');
+        },
       });
     } catch (e) {
       console.error(`kgpu-sim: creating ${pod.pod_id} failed: ${(e as Error).message}`);
