@@ -24,7 +24,7 @@ const ERROR_TEXT: Record<number, string> = {
   405: 'Method not allowed',
   409: 'Not ready / quota exceeded / no capacity / duplicate key',
   410: 'Object expired',
-  413: 'Body or stdin too large',
+  413: 'Request body too large (over 1 MiB; exec: a stdin over 1 MiB is a 422 naming `stdin`)',
   422: 'Validation failed (`field` names the offending field)',
   500: 'Server error (`trace_id` = X-Request-ID)',
 };
@@ -77,7 +77,7 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
         post: {
           summary: 'One-shot command (synchronous)',
           requestBody: { required: true, ...json(ref('ExecRequest')) },
-          responses: { '200': ok(ref('ExecResponse')), ...errorResponses(400, 401, 403, 404, 409, 413, 422, 500) },
+          responses: { '200': ok(ref('ExecResponse')), ...errorResponses(400, 401, 403, 404, 409, 422, 500) },
         },
       },
       '/objects': {
@@ -247,7 +247,7 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
           required: ['cmd'],
           properties: {
             cmd: { type: 'array', minItems: 1, items: { type: 'string' } },
-            stdin: nullable({ type: 'string', description: '≤ 1 MiB' }),
+            stdin: nullable({ type: 'string', description: '≤ 1 MiB (more: 422 validation_failed naming stdin)' }),
             timeout_seconds: { type: 'integer', minimum: 1, maximum: 300, default: 60 },
           },
         },

@@ -11,6 +11,14 @@ export const EXEC_MAX_TIMEOUT_S = 300;
 /** Exec bodies carry up to 1 MiB of stdin, JSON-escaped. */
 const EXEC_BODY_LIMIT = 8 * 1024 * 1024;
 
+/** The contract: stdin ≤ 1 MiB, and a validation failure is a 422 naming the field. */
+function stdinTooLarge(what: string): ApiError {
+  return new ApiError(422, 'validation_failed', `${what}; exec takes at most ${EXEC_MAX_STDIN} bytes (1 MiB) of stdin — copy bigger data over SSH (scp -O) or a transit object`, {
+    field: 'stdin',
+    max_bytes: EXEC_MAX_STDIN,
+  });
+}
+
 export function podRoutes(state: SimState): Route[] {
   /** The pod a request may see: its owner's, or (in-pod token) only its own. */
   function podFor(c: RouteContext): PodRecord {
@@ -81,7 +89,11 @@ export function podRoutes(state: SimState): Route[] {
       access: 'account',
       handler: async (c) => {
         const pod = podFor(c);
-        const body = await c.json(EXEC_BODY_LIMIT);
+        const body = await c.json(EXEC_BODY_LIMIT).catch((e: unknown) => {
+          // A body this big can only be an oversized stdin (cmd is bounded by a command line's size).
+          if (e instanceof ApiError && e.status === 413) throw stdinTooLarge(`the request body is over ${EXEC_BODY_LIMIT} bytes`);
+          throw e;
+        });
         const cmd = body.cmd;
         if (!Array.isArray(cmd) || cmd.length === 0 || cmd.some((a) => typeof a !== 'string')) {
           throw invalid('cmd', 'cmd is required: a non-empty argv list of strings, e.g. ["bash","-c","ls /workspace"]');
@@ -90,9 +102,7 @@ export function podRoutes(state: SimState): Route[] {
         const stdinRaw = body.stdin ?? null;
         if (stdinRaw !== null && typeof stdinRaw !== 'string') throw invalid('stdin', 'stdin must be a string (≤ 1 MiB) or null');
         const stdin = stdinRaw === null ? undefined : Buffer.from(stdinRaw, 'utf8');
-        if (stdin && stdin.length > EXEC_MAX_STDIN) {
-          throw new ApiError(413, 'stdin_too_large', `stdin is ${stdin.length} bytes; exec takes at most ${EXEC_MAX_STDIN} (1 MiB) — copy bigger data over SSH (scp -O) or a transit object`, { field: 'stdin', max_bytes: EXEC_MAX_STDIN });
-        }
+        if (stdin && stdin.length > EXEC_MAX_STDIN) throw stdinTooLarge(`stdin is ${stdin.length} bytes`);
         const timeout = body.timeout_seconds ?? 60;
         if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > EXEC_MAX_TIMEOUT_S) {
           throw invalid('timeout_seconds', `timeout_seconds must be an integer from 1 to ${EXEC_MAX_TIMEOUT_S}`);

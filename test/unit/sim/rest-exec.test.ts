@@ -1,5 +1,5 @@
 // Simulator REST: POST /pods/{id}/exec — argv, stdin, timeout with partial output, the 1 MiB
-// output cap, validation, 409 before ready, 413 for stdin over 1 MiB.
+// output cap, validation (422 naming the field, stdin over 1 MiB included), 409 before ready.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { assertError, call, rentReady, startSim } from './rest-fixture';
@@ -38,7 +38,7 @@ test('exec: timeout kills the command and returns its partial output; output ove
   assert.equal(Buffer.byteLength(big.body.stdout) + Buffer.byteLength(big.body.stderr), 1024 * 1024);
 });
 
-test('exec validation: cmd, stdin, timeout_seconds (422 naming the field); stdin over 1 MiB is a 413', async (t) => {
+test('exec validation: cmd, stdin, timeout_seconds (422 naming the field), stdin over 1 MiB too (the contract lists no 413)', async (t) => {
   const sim = await startSim(t);
   const id = await rentReady(sim, { gpu_model: 'v100' });
   const bad: [unknown, string][] = [
@@ -53,7 +53,9 @@ test('exec validation: cmd, stdin, timeout_seconds (422 naming the field); stdin
   ];
   for (const [body, field] of bad) assertError(await call(sim, 'POST', `/pods/${id}/exec`, { body }), 422, 'validation_failed', field);
   const huge = await call(sim, 'POST', `/pods/${id}/exec`, { body: { cmd: ['wc', '-c'], stdin: 'y'.repeat(1024 * 1024 + 1) } });
-  assertError(huge, 413, 'stdin_too_large', 'stdin');
+  assertError(huge, 422, 'validation_failed', 'stdin');
+  assert.equal(huge.body.max_bytes, 1024 * 1024);
+  assert.match(huge.body.message, /1 MiB/);
   const exact = await call(sim, 'POST', `/pods/${id}/exec`, { body: { cmd: ['wc', '-c'], stdin: 'y'.repeat(1024 * 1024), timeout_seconds: 300 } });
   assert.equal(exact.status, 200, exact.text);
   assert.equal(exact.body.stdout.trim(), String(1024 * 1024));

@@ -57,6 +57,9 @@ test('every operation and its responses validate against the served OpenAPI 3.1 
   await go('GET', `/pods/${id}`);
   await go('PATCH', `/pods/${id}`, { body: {} });
   await go('POST', `/pods/${id}/exec`, { body: { cmd: ['echo', 'hi'] } });
+  // stdin over 1 MiB: the contract's validation answer (422 naming the field), never a 413.
+  assert.equal((await go('POST', `/pods/${id}/exec`, { body: { cmd: ['true'], stdin: 'x'.repeat(1024 * 1024 + 1) } })).status, 422);
+  assert.equal(doc.paths['/pods/{pod_id}/exec'].post.responses?.['413'], undefined, 'exec documents no 413');
   const obj = await go('POST', '/objects', { body: { label: 'x' } });
   await go('GET', '/objects');
   await go('GET', `/objects/${obj.body.object_id}`);

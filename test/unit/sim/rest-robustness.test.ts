@@ -34,7 +34,7 @@ test('a batch of bad requests gets 4xx JSON answers, and the simulator keeps ser
     [call(sim, 'POST', '/pods', { body: { name: 'x\u0000y' } }), 422, 'validation_failed', 'name'],
     [call(sim, 'POST', '/pods', { body: { ephemeral_storage_gib: 1e308 } }), 422, 'validation_failed', 'ephemeral_storage_gib'],
     [call(sim, 'POST', '/pods', { raw: JSON.stringify({ name: 'a'.repeat(2 * 1024 * 1024) }), headers: json }), 413, 'payload_too_large'],
-    [call(sim, 'POST', `/pods/${id}/exec`, { raw: JSON.stringify({ cmd: ['true'], stdin: 'z'.repeat(9 * 1024 * 1024) }), headers: json }), 413, 'payload_too_large'],
+    [call(sim, 'POST', `/pods/${id}/exec`, { raw: JSON.stringify({ cmd: ['true'], stdin: 'z'.repeat(9 * 1024 * 1024) }), headers: json }), 422, 'validation_failed', 'stdin'],
     [call(sim, 'POST', `/pods/${id}/exec`, { raw: 'cmd=ls', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } }), 400, 'invalid_json'],
     [call(sim, 'PATCH', `/pods/${id}`, { raw: '{', headers: json }), 400, 'invalid_json'],
     [call(sim, 'POST', '/objects', { raw: '{"label":', headers: json }), 400, 'invalid_json'],
