@@ -77,3 +77,28 @@ export function parseJsonObject(buf: Buffer): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ApiError(400, 'invalid_body', 'the request body must be a JSON object');
   return v as Record<string, unknown>;
 }
+
+/** Let the client finish sending (so it reads our error instead of a reset), within bounds. */
+export function finishReading(req: IncomingMessage): Promise<void> {
+  if (req.readableEnded || req.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    let seen = 0;
+    const timer = setTimeout(done, 5000);
+    function done(): void {
+      clearTimeout(timer);
+      req.off('data', onData);
+      resolve();
+    }
+    function onData(c: Buffer): void {
+      seen += c.length;
+      if (seen > 64 * 1024 * 1024) {
+        req.socket.destroy();
+        done();
+      }
+    }
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('close', done);
+    req.resume();
+  });
+}

@@ -3,7 +3,9 @@
  * presigned PUT/GET URLs the simulator serves itself at `/_objects/<id>` the way S3/R2 does:
  *   ?X-Amz-Algorithm=…&X-Amz-Date=…&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=<hex>
  * The signature is an HMAC over method, path, date, expiry, signed header names and their values;
- * a tampered URL, an expired one, or an unsigned `x-amz-*` header is refused with S3's XML errors.
+ * a tampered URL, an expired one, or an unsigned `x-amz-*` header is refused with S3's XML errors,
+ * and so is a PUT with any header beyond what an HTTP client sends by itself (the contract: "don't
+ * add custom headers to the presigned URL (breaks the signature)").
  * Objects expire 24 h after creation; quotas are measured on the bytes actually stored.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -12,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { ApiError, invalid } from './api-error';
 import type { ClockTimer, SimClockImpl } from './clock';
-import { sendS3Error } from './http-io';
+import { finishReading, sendS3Error } from './http-io';
 import { newObjectId } from './ids';
 import type { Account } from './state';
 
@@ -41,6 +43,10 @@ export interface ObjectRecord {
   expiry: ClockTimer | undefined;
   uploading: number;
 }
+
+/** What HTTP clients send by themselves (curl --upload-file, Node's http/undici/fetch): a presigned
+ *  PUT may carry these besides its signed headers; anything else breaks the signature. */
+const TRANSPORT_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'connection', 'keep-alive', 'expect', 'te', 'sec-fetch-mode']);
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -201,7 +207,12 @@ export class ObjectStore {
   /** Serves `/_objects/<id>` (GET/PUT with a presigned query). */
   async handle(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string): Promise<void> {
     const method = req.method ?? 'GET';
-    const fail = (status: number, code: string, message: string): void => sendS3Error(res, status, code, message, requestId, method === 'PUT');
+    // A refused PUT: let the client finish sending first (bounded), so it reads the error rather
+    // than a reset of the connection it is still uploading on (curl: "Send failure").
+    const fail = async (status: number, code: string, message: string): Promise<void> => {
+      if (method === 'PUT') await finishReading(req);
+      sendS3Error(res, status, code, message, requestId, method === 'PUT');
+    };
     const id = url.pathname.slice('/_objects/'.length);
     if (method !== 'GET' && method !== 'PUT' && method !== 'HEAD') return fail(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
     const q = url.searchParams;
@@ -219,6 +230,9 @@ export class ObjectStore {
     }
     const unsigned = Object.keys(req.headers).filter((h) => h.startsWith('x-amz-') && !names.includes(h));
     if (unsigned.length) return fail(403, 'AccessDenied', `There were headers present in the request which were not signed: ${unsigned.join(', ')}`);
+    if (method === 'PUT' && Object.keys(req.headers).some((h) => !names.includes(h) && !TRANSPORT_HEADERS.has(h))) {
+      return fail(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.');
+    }
     const start = parseAmzDate(date);
     const ttl = Number(expires);
     if (start === undefined || !Number.isInteger(ttl) || ttl < 1 || ttl > 604800) return fail(403, 'AuthorizationQueryParametersError', 'X-Amz-Date or X-Amz-Expires is malformed.');
@@ -243,7 +257,7 @@ export class ObjectStore {
     });
   }
 
-  private async put(req: IncomingMessage, res: ServerResponse, rec: ObjectRecord, fail: (s: number, c: string, m: string) => void): Promise<void> {
+  private async put(req: IncomingMessage, res: ServerResponse, rec: ObjectRecord, fail: (s: number, c: string, m: string) => Promise<void>): Promise<void> {
     const cl = req.headers['content-length'];
     if (cl === undefined || !/^\d+$/.test(cl)) return fail(411, 'MissingContentLength', 'You must provide the Content-Length HTTP header (curl: use --upload-file, not -d @-).');
     const length = Number(cl);

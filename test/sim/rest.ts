@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ApiError } from './api-error';
 import type { RestFaults } from './faults';
-import { parseJsonObject, readBody, REQUEST_ID_HEADER, sendError, sendJson } from './http-io';
+import { finishReading, parseJsonObject, readBody, REQUEST_ID_HEADER, sendError, sendJson } from './http-io';
 import { newRequestId } from './ids';
 import type { ObjectStore } from './objects';
 import type { Principal, SimState } from './state';
@@ -209,31 +209,6 @@ export async function startRestServer(o: {
 function drain(req: IncomingMessage): void {
   if (req.readableEnded) return;
   req.resume();
-}
-
-/** Let the client finish sending (so it reads our error instead of a reset), within bounds. */
-function finishReading(req: IncomingMessage): Promise<void> {
-  if (req.readableEnded || req.destroyed) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    let seen = 0;
-    const timer = setTimeout(done, 5000);
-    function done(): void {
-      clearTimeout(timer);
-      req.off('data', onData);
-      resolve();
-    }
-    function onData(c: Buffer): void {
-      seen += c.length;
-      if (seen > 64 * 1024 * 1024) {
-        req.socket.destroy();
-        done();
-      }
-    }
-    req.on('data', onData);
-    req.once('end', done);
-    req.once('close', done);
-    req.resume();
-  });
 }
 
 function safeDecode(s: string): string {

@@ -74,7 +74,7 @@ test('mint → presigned PUT → GET /objects/{id} get_url → the same bytes; l
   assertError(await call(sim, 'DELETE', '/objects/obj_nope'), 404, 'not_found');
 });
 
-test('presigned URLs are checked like S3: tampering, wrong method, unsigned x-amz headers, expiry, missing Content-Length', async (t) => {
+test('presigned URLs are checked like S3: tampering, wrong method, unsigned x-amz headers, custom headers on a PUT, expiry, missing Content-Length', async (t) => {
   const sim = await startSim(t);
   const o = (await mint(sim)).body;
   const data = Buffer.from('hello');
@@ -92,6 +92,10 @@ test('presigned URLs are checked like S3: tampering, wrong method, unsigned x-am
     [o.put_url.split('?')[0], 'PUT', 403, 'AccessDenied'],
     [o.put_url, 'GET', 403, 'SignatureDoesNotMatch'],
     [o.put_url, 'PUT', 403, 'AccessDenied', { 'x-amz-meta-owner': 'me' }],
+    // A custom header on a presigned PUT breaks the signature (the contract's trap), as on R2.
+    [o.put_url, 'PUT', 403, 'SignatureDoesNotMatch', { 'Content-Type': 'application/zip' }],
+    [o.put_url, 'PUT', 403, 'SignatureDoesNotMatch', { 'X-Upload-Label': 'mit-bih' }],
+    [o.put_url, 'PUT', 403, 'SignatureDoesNotMatch', { Authorization: 'Bearer kgpu_xxx' }],
   ];
   for (const [url, method, status, code, headers] of cases) {
     const r = await raw(url, method, method === 'PUT' ? data : undefined, headers);
