@@ -117,15 +117,26 @@ function findHierarchies(): { version: 1 | 2; hierarchies: Hierarchy[] } | { err
   return { error: 'no cgroup memory controller is mounted (neither a v1 `memory` hierarchy nor a v2 one with `memory` in cgroup.controllers)' };
 }
 
-/** Kill every process in a cgroup folder tree and remove it (a crashed simulator's leftovers). */
+/** Kill every process in a cgroup folder tree and remove it (a crashed simulator's leftovers);
+ *  what the kernel does not let go of yet is tried again for a few seconds, in the background. */
 function removeTree(dir: string): void {
+  if (removeTreeNow(dir)) return;
+  let tries = 0;
+  const timer = setInterval(() => {
+    if (removeTreeNow(dir) || ++tries >= 250) clearInterval(timer);
+  }, 20);
+  timer.unref();
+}
+
+/** True when `dir` is gone. */
+function removeTreeNow(dir: string): boolean {
   let entries: string[] = [];
   try {
     entries = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
   } catch {
-    return;
+    return !existsSync(dir);
   }
-  for (const e of entries) removeTree(join(dir, e));
+  for (const e of entries) removeTreeNow(join(dir, e));
   try {
     for (const pid of read(join(dir, 'cgroup.procs')).split('\n').filter(Boolean)) {
       try {
@@ -139,9 +150,10 @@ function removeTree(dir: string): void {
   }
   try {
     rmdirSync(dir);
-  } catch {
-    /* still busy (processes dying): a later start removes it */
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
   }
+  return true;
 }
 
 async function rmdirPatiently(dir: string): Promise<void> {
@@ -302,4 +314,26 @@ export function createCgroupRuntime(): CgroupRuntime | { error: string } {
       }
     },
   };
+}
+
+/** For tests: the host folders of a host process's memory and CPU cgroups. */
+export function hostCgroupDirs(pid: number): string[] {
+  const found = findHierarchies();
+  if ('error' in found) return [];
+  let lines: string[];
+  try {
+    lines = read(`/proc/${pid}/cgroup`).split('\n');
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const h of found.hierarchies) {
+    for (const line of lines) {
+      const m = /^\d+:([^:]*):(.*)$/.exec(line);
+      if (!m) continue;
+      const mine = found.version === 2 ? m[1] === '' : m[1].split(',').some((c) => h.controllers.includes(c as 'memory' | 'cpu'));
+      if (mine) out.push(join(h.mount, m[2]));
+    }
+  }
+  return out;
 }
