@@ -2,7 +2,8 @@
  * The job manager across its life (src/kgpu/job-runner.ts) against the full simulator: a reload
  * (a new JobRunner on the same workspaceState) finds the running job and resumes its log with no
  * byte lost or repeated; Stop kills the whole process group (a child too); a job killed like the
- * OOM killer kills, and a pod evicted for OOM, are reported as out of memory.
+ * OOM killer kills, and a pod evicted for OOM, are reported as out of memory — also when the job
+ * itself goes over the pod's real memory limit.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -177,6 +178,37 @@ test('a job SIGKILLed by someone else is reported as possibly out of memory; a p
   assert.ok(ends.some((e) => e.job.info.id === s.jobId && e.job.info.status.state === 'oom'));
   assert.deepEqual(runner.podEnded(fx.podId, pod.end_reason), [], 'an ended pod ends its jobs once');
   runner.dispose();
+});
+
+test("a job that goes over the rental's memory (the pod's real 128Mi limit) is OOM-killed by the kernel: the pod ends OOMKilled and the job out of memory", async () => {
+  const own = await startRunFixture({}, { memory: '128Mi' });
+  try {
+    const runner = new JobRunner({ commands: async () => own.commands(), store: new MapStore(), pollMs: 0 });
+    await own.sh(`printf '%s\\n' 'print("allocating", flush=True)' 'b = bytearray(400 << 20)' 'b[-1] = 1' 'print("survived", flush=True)' > /workspace/hog.py`);
+    const log: Buffer[] = [];
+    const h = runner.runFile({ podId: own.podId, target: { kind: 'pod', path: '/workspace/hog.py' }, python: 'python3', args: [], env: {}, onData: (b) => void log.push(b) });
+    h.done.catch(() => undefined);
+    await h.started;
+    const pod = await waitFor('kgpu to end the pod', async () => {
+      const p = await own.pod();
+      return p.end_reason ? p : undefined;
+    });
+    assert.equal(pod.end_reason, 'evicted_by_kubelet:OOMKilled');
+    // What the editor's spine does when the rentals model sees the end (src/jobs-view.ts).
+    runner.podEnded(own.podId, pod.end_reason ?? '');
+    const job = await waitFor('the job to end', () => {
+      const j = runner.get(own.podId, h.jobId);
+      return j && j.info.status.state !== 'running' ? j : undefined;
+    });
+    // Out of memory, whichever saw it first: the job's wrapper (the pod's cgroup counted an OOM
+    // kill) or the pod's end.
+    assert.equal(job.info.status.state, 'oom', JSON.stringify(job.info.status));
+    assert.ok(looksOutOfMemory(job.info.status));
+    assert.doesNotMatch(Buffer.concat(log).toString(), /survived/);
+    runner.dispose();
+  } finally {
+    await own.stop();
+  }
 });
 
 test('a disk eviction ends the running job with the reason (lost, with the pod end reason for the fix)', async () => {

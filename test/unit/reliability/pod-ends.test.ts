@@ -1,6 +1,8 @@
 /**
  * The pod ends under the user — released from another client, out of credits, idle for 24 h,
- * evicted for memory or disk — while a file has unsaved edits and a job is running. Wired the way
+ * evicted for memory or disk — while a file has unsaved edits and a job is running. The memory
+ * eviction runs twice: through the fault knob, and through the pod's real memory limit (a process
+ * in a `memory: 128Mi` pod allocating 400 MiB: the kernel OOM-kills it, the pod ends OOMKilled). Wired the way
  * the editor's spine wires the library (RentalsModel.onDidEndPod → JobRunner.podEnded and
  * WorkspaceFs.markEnded): the save fails with "pod ended: <reason>" and the caller keeps its
  * bytes, the job ends with the reason (lost, or out of memory), and every source reports the end
@@ -21,7 +23,7 @@ type Ender = (f: Fleet, podId: string) => Promise<void>;
 
 const HOUR = 3_600_000;
 
-const cases: { name: string; reason: EndReason; end: Ender }[] = [
+const cases: { name: string; reason: EndReason; end: Ender; rent?: Record<string, unknown> }[] = [
   {
     name: 'released from another client (another machine with the same token)',
     reason: 'returned',
@@ -52,6 +54,16 @@ const cases: { name: string; reason: EndReason; end: Ender }[] = [
   },
   { name: 'evicted: OOMKilled', reason: 'evicted_by_kubelet:OOMKilled', end: (f, podId) => f.sim.faults.endPod(podId, 'evicted_by_kubelet:OOMKilled') },
   {
+    name: "evicted: OOMKilled through the pod's real memory limit (128Mi; a process allocates 400 MiB)",
+    reason: 'evicted_by_kubelet:OOMKilled',
+    rent: { memory: '128Mi' },
+    end: async (f, podId) => {
+      const r = await f.client.exec(podId, { cmd: ['python3', '-c', 'b = bytearray(400 << 20); b[-1] = 1; print("survived")'] });
+      assert.equal(r.exit_code, 137, `the kernel's OOM killer SIGKILLs it: ${JSON.stringify(r)}`);
+      await waitFor('kgpu to end the pod', async () => (await f.client.getPod(podId)).end_reason ?? undefined);
+    },
+  },
+  {
     name: 'evicted: OutOfephemeral-storage',
     reason: 'evicted_by_kubelet:OutOfephemeral-storage',
     end: (f, podId) => f.sim.faults.endPod(podId, 'evicted_by_kubelet:OutOfephemeral-storage'),
@@ -60,7 +72,7 @@ const cases: { name: string; reason: EndReason; end: Ender }[] = [
 
 for (const c of cases) {
   test(`pod ends under an unsaved edit and a running job — ${c.name}: save refused with the reason, job ended with it, one report each`, async (t) => {
-    const f = await startFleet(1);
+    const f = await startFleet(1, { rent: c.rent });
     t.after(() => f.stop());
     const pod = f.pods[0]!;
     const model = new RentalsModel(() => ({
@@ -127,6 +139,13 @@ for (const c of cases) {
     const notice = podNotice(ended[0]!, { releasedHere: new Set(), awaitingReady: new Set() });
     assert.ok(notice, 'one notice for the user');
     assert.ok(notice.message.length > 0);
+    if (c.reason === 'evicted_by_kubelet:OOMKilled') {
+      // "Rent with more memory…", pre-filled with more than the evicted pod had.
+      const more = notice.actions.find((a) => /more memory/.test(a.title));
+      assert.ok(more, JSON.stringify(notice.actions));
+      const offered = (more.args?.[0] as { memory?: string }).memory;
+      assert.equal(offered, c.rent ? '1Gi' : '32Gi', 'double the memory, at least 1 GiB');
+    }
 
     // The job: ended with the pod, with the reason; its log follow settles (no hanging spinner).
     const job = await waitFor('the job to end', () => {
