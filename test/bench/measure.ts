@@ -16,6 +16,8 @@ export function runTool(cmd: string, args: string[], options: { stdin?: string |
       if (err.length < 8192) err += b.toString('utf8');
     });
     child.on('error', reject);
+    // A tool that exits without reading its stdin (EPIPE) is reported by its exit status below.
+    child.stdin.on('error', () => undefined);
     child.on('close', (code, signal) => {
       if (code === 0) resolve({ stdout: Buffer.concat(out), stderr: err });
       else reject(new Error(`${cmd} ${args.filter((a) => !a.startsWith('-')).slice(-2).join(' ')} failed (${code ?? signal}): ${err.trim()}`));
