@@ -304,7 +304,8 @@ export const startBastion: StartBastion = async ({ directory, hostKeyPath, host 
     dropConnections(filter = {}) {
       for (const c of conns) {
         if (filter.podId !== undefined && c.podId !== filter.podId) continue;
-        if (filter.afterBytes !== undefined && filter.afterBytes > 0) c.bytesLeft = filter.afterBytes;
+        // A cut already pending is never postponed (a test may call this every few ms).
+        if (filter.afterBytes !== undefined && filter.afterBytes > 0) c.bytesLeft = Math.min(c.bytesLeft ?? Infinity, filter.afterBytes);
         else c.socket.destroy();
       }
       if (filter.podId === undefined && !(filter.afterBytes! > 0)) for (const s of held.splice(0)) s.destroy();

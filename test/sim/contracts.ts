@@ -119,7 +119,7 @@ export interface Bastion {
   readonly port: number;
   /** Counters the tests assert on. */
   readonly counters: { connections: number; refusedChannels: number; refusedSubsystems: number; refusedForwards: number; authFailures: number };
-  /** Drop every connection to this pod (or all connections) now, or after `afterBytes` more bytes sent to the client. */
+  /** Drop every connection to this pod (or all connections) now, or after `afterBytes` more bytes sent to the client (a cut already pending is never postponed). */
   dropConnections(filter?: { podId?: string; afterBytes?: number }): void;
   /** Stop accepting and stall existing connections until resume() (a bastion that is unreachable). */
   pause(): void;
