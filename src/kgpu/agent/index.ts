@@ -1,0 +1,13 @@
+/**
+ * The pod agent (issue 19): many independent streams to a pod — TCP to its loopback, Unix
+ * sockets, processes — over ONE exec channel (the bastion allows one channel per connection and
+ * no forwarding). pod/agent.py runs in the pod; docs/agent-protocol.md describes the wire format.
+ * Start with `new AgentClient({ exec })` and `openStream(target)`.
+ */
+export { AgentClient, DEFAULT_AGENT_IDLE_CLOSE_MS, DEFAULT_AGENT_WINDOW, type AgentClientOptions, type AgentClientStats, type AgentExec, type AgentState } from './agent-client';
+export type { AgentHello } from './agent-connection';
+export { AgentStream, describeTarget, type AgentTarget } from './agent-stream';
+export { agentCommand, agentScriptFrom, findExtensionRoot, loadAgentScript, AGENT_DIR, type AgentScript } from './agent-script';
+export { AgentOpenError, AgentProtocolError, AgentStartError, AgentStreamResetError } from './errors';
+export { backoffReconnectPolicy, isTransientSshError, type ReconnectPolicy } from './reconnect-policy';
+export { PROTOCOL_VERSION } from './protocol';

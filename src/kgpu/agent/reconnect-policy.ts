@@ -1,0 +1,28 @@
+/**
+ * How the agent is started again after a drop: a small policy object, so that the owner of a
+ * pod's SSH (PodSession, issue 18) can hand every consumer the same one. The default is the REST
+ * client's backoff (retry.ts: exponential, full jitter, bounded attempts) applied to the SSH
+ * errors that are safe to retry.
+ */
+import { BastionUnreachableError, ChannelRefusedError, ConnectionLostError } from '../ssh-errors';
+import { backoffDelayMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../retry';
+
+export interface ReconnectPolicy {
+  /** Attempt `attempt` (1-based) failed with `error`: milliseconds to wait before the next, or
+   *  undefined to give up and report `error`. */
+  retryDelayMs(attempt: number, error: Error): number | undefined;
+}
+
+/** A dropped connection, an unreachable bastion, a refused channel: transient, worth another try.
+ *  (A rejected key, a changed host key or a cancellation is not.) */
+export function isTransientSshError(e: unknown): e is Error {
+  return e instanceof ConnectionLostError || e instanceof BastionUnreachableError || e instanceof ChannelRefusedError;
+}
+
+/** Exponential backoff with full jitter over transient SSH errors (defaults: 4 attempts, 250 ms doubling, at most 4 s). */
+export function backoffReconnectPolicy(options: Partial<Pick<RetryPolicy, 'maxAttempts' | 'baseDelayMs' | 'maxDelayMs' | 'random'>> = {}): ReconnectPolicy {
+  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, maxAttempts: 4, baseDelayMs: 250, maxDelayMs: 4_000, ...options };
+  return {
+    retryDelayMs: (attempt, error) => (attempt < policy.maxAttempts && isTransientSshError(error) ? backoffDelayMs(policy, attempt) : undefined),
+  };
+}
