@@ -90,12 +90,16 @@ export function parseJsonPayload(payload: Buffer, what: string): Record<string, 
  */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
+  /** Index of the first live chunk in `chunks`. */
+  private first = 0;
   private buffered = 0;
   private failed: AgentProtocolError | undefined;
+  /** The header of the frame whose payload is awaited. */
+  private head: { type: FrameType; stream: number; length: number } | undefined;
 
-  /** Bytes held for a partial frame. */
+  /** Bytes held for a partial frame (its header included). */
   get pending(): number {
-    return this.buffered;
+    return this.buffered + (this.head ? HEADER_BYTES : 0);
   }
 
   push(chunk: Buffer): Frame[] {
@@ -105,51 +109,57 @@ export class FrameDecoder {
       this.buffered += chunk.length;
     }
     const frames: Frame[] = [];
-    while (this.buffered >= HEADER_BYTES) {
-      const head = this.peek(HEADER_BYTES);
-      const type = head.readUInt8(0);
-      const stream = head.readUInt32BE(1);
-      const length = head.readUInt32BE(5);
-      if (!NAMES.has(type)) throw (this.failed = new AgentProtocolError(`unknown frame type ${frameName(type)}`));
-      if (length > MAX_PAYLOAD) {
-        throw (this.failed = new AgentProtocolError(`a ${frameName(type)} frame of ${length} bytes exceeds the ${MAX_PAYLOAD}-byte limit`));
+    for (;;) {
+      if (!this.head) {
+        if (this.buffered < HEADER_BYTES) break;
+        const h = this.take(HEADER_BYTES);
+        const type = h.readUInt8(0);
+        const length = h.readUInt32BE(5);
+        if (!NAMES.has(type)) throw (this.failed = new AgentProtocolError(`unknown frame type ${frameName(type)}`));
+        if (length > MAX_PAYLOAD) {
+          throw (this.failed = new AgentProtocolError(`a ${frameName(type)} frame of ${length} bytes exceeds the ${MAX_PAYLOAD}-byte limit`));
+        }
+        this.head = { type: type as FrameType, stream: h.readUInt32BE(1), length };
       }
-      if (this.buffered < HEADER_BYTES + length) break;
-      this.take(HEADER_BYTES);
-      frames.push({ type: type as FrameType, stream, payload: length ? this.take(length) : EMPTY });
+      if (this.buffered < this.head.length) break;
+      const { type, stream, length } = this.head;
+      this.head = undefined;
+      frames.push({ type, stream, payload: length ? this.take(length) : EMPTY });
     }
     return frames;
-  }
-
-  /** The first n buffered bytes, without consuming them. */
-  private peek(n: number): Buffer {
-    if (this.chunks[0].length >= n) return this.chunks[0].subarray(0, n);
-    this.chunks = [Buffer.concat(this.chunks)];
-    return this.chunks[0].subarray(0, n);
   }
 
   /** Consume n buffered bytes (zero-copy when they lie in one chunk). */
   private take(n: number): Buffer {
     this.buffered -= n;
-    const first = this.chunks[0];
-    if (first.length > n) {
-      this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    if (first.length === n) {
-      this.chunks.shift();
-      return first;
+    const first = this.chunks[this.first];
+    if (first.length >= n) {
+      if (first.length === n) this.drop();
+      else this.chunks[this.first] = first.subarray(n);
+      return first.length === n ? first : first.subarray(0, n);
     }
     const out = Buffer.allocUnsafe(n);
     let off = 0;
     while (off < n) {
-      const c = this.chunks[0];
+      const c = this.chunks[this.first];
       const k = Math.min(c.length, n - off);
       c.copy(out, off, 0, k);
       off += k;
-      if (k === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(k);
+      if (k === c.length) this.drop();
+      else this.chunks[this.first] = c.subarray(k);
     }
     return out;
+  }
+
+  /** Forget the first chunk (an index, not Array.shift: a frame may span thousands of small chunks). */
+  private drop(): void {
+    this.first++;
+    if (this.first === this.chunks.length) {
+      this.chunks = [];
+      this.first = 0;
+    } else if (this.first > 1024 && this.first * 2 > this.chunks.length) {
+      this.chunks = this.chunks.slice(this.first);
+      this.first = 0;
+    }
   }
 }
