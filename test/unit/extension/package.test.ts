@@ -1,18 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, statSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildExtension, extensionOutputFiles } from './extension-build';
 
 const root = join(__dirname, '..', '..', '..');
 
-test('npm run package: a VSIX under 500 KB holding only the bundle and its vendor files, media and docs', async (t) => {
+test('npm run package: a VSIX under 500 KB holding only the bundle and its vendor files, the pod-side Python, media and docs', async (t) => {
   // Package a copy so this test never races with others reading dist/.
   const dir = mkdtempSync(join(tmpdir(), 'kgpu-vsix-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  for (const f of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', '.vscodeignore', 'media']) {
+  for (const f of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', '.vscodeignore', 'media', 'pod']) {
     cpSync(join(root, f), join(dir, f), { recursive: true });
   }
   mkdirSync(join(dir, 'dist'));
@@ -28,8 +28,12 @@ test('npm run package: a VSIX under 500 KB holding only the bundle and its vendo
   const listing = execFileSync('unzip', ['-Z1', vsix], { encoding: 'utf8' }).trim().split('\n');
   const payload = listing.filter((f) => f.startsWith('extension/'));
   for (const f of payload) {
-    assert.match(f, /^extension\/(dist\/[\w-]+\.js|media\/[\w.-]+\.(svg|png)|README\.md|LICENSE\.txt|CHANGELOG\.md|package\.json)$/, `unexpected file in VSIX: ${f}`);
+    assert.match(f, /^extension\/(dist\/[\w-]+\.js|pod\/[\w-]+\.py|media\/[\w.-]+\.(svg|png)|README\.md|LICENSE\.txt|CHANGELOG\.md|package\.json)$/, `unexpected file in VSIX: ${f}`);
   }
   // Every file the build writes (the vendor files are required at run time), and no other script.
   assert.deepEqual(payload.filter((f) => f.startsWith('extension/dist/')).sort(), distFiles.map((f) => `extension/dist/${f}`).sort());
+  // The pod agent, found at run time next to dist/ (src/kgpu/agent/agent-script.ts), byte for byte.
+  assert.ok(payload.includes('extension/pod/agent.py'), 'the pod agent is shipped');
+  const shipped = execFileSync('unzip', ['-p', vsix, 'extension/pod/agent.py']);
+  assert.ok(shipped.equals(readFileSync(join(root, 'pod', 'agent.py'))), 'the shipped agent is pod/agent.py');
 });
