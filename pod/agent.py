@@ -36,11 +36,11 @@ MAX_STREAMS = 4096
 MAX_PING = 64
 KILL_GRACE_S = 2.0
 
-(HELLO, OPEN, OPEN_OK, OPEN_FAIL, DATA, STDERR, WINDOW, EOF, CLOSE, RESET, EXIT, PING, PONG, ERROR) = range(1, 15)
+(HELLO, OPEN, OPEN_OK, OPEN_FAIL, DATA, STDERR, WINDOW, EOF, CLOSE, RESET, EXIT, PING, PONG, ERROR, BLOCKED) = range(1, 16)
 NAMES = {
     HELLO: "HELLO", OPEN: "OPEN", OPEN_OK: "OPEN_OK", OPEN_FAIL: "OPEN_FAIL", DATA: "DATA",
     STDERR: "STDERR", WINDOW: "WINDOW", EOF: "EOF", CLOSE: "CLOSE", RESET: "RESET", EXIT: "EXIT",
-    PING: "PING", PONG: "PONG", ERROR: "ERROR",
+    PING: "PING", PONG: "PONG", ERROR: "ERROR", BLOCKED: "BLOCKED",
 }
 
 AGAIN = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
@@ -123,6 +123,7 @@ class Stream(object):
         self.client_eof = False
         self.sent_eof = False
         self.gone = False
+        self.blocked = False  # BLOCKED sent since the credit last ran out
 
     # --- from the client ---
     def data(self, payload):
@@ -142,6 +143,7 @@ class Stream(object):
         if inc < 1 or self.send_credit + inc > MAX_WINDOW:
             raise ProtocolError("stream %d: WINDOW of %d overflows the credit of %d" % (self.sid, inc, self.send_credit))
         self.send_credit += inc
+        self.blocked = False
         self.refresh()
 
     def eof(self):
@@ -179,6 +181,11 @@ class Stream(object):
     def send_output(self, kind, data):
         self.send_credit -= len(data)
         self.agent.send(kind, self.sid, data)
+        if self.send_credit == 0 and not self.blocked:
+            # Tell the client its window, not its reader, is what holds this stream back: a
+            # client whose reader keeps up grows the window (up to its maximum).
+            self.blocked = True
+            self.agent.send(BLOCKED, self.sid, b"")
 
     def fail(self, code, message):
         """Reset by this side: tell the client, free everything."""

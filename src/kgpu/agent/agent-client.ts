@@ -32,8 +32,10 @@ export interface AgentClientOptions {
   reconnect?: ReconnectPolicy;
   /** Close the agent this long after the last stream closed (default 60 000 ms). */
   idleCloseMs?: number;
-  /** Receive window per stream, bytes (default 256 KiB). */
+  /** Initial receive window per stream, bytes (default 256 KiB)… */
   window?: number;
+  /** …grown while the stream's reader keeps up, up to this (default 2 MiB). */
+  maxWindow?: number;
   /** Keepalive ping interval while streams are open (default 15 000 ms)… */
   keepaliveIntervalMs?: number;
   /** …and the silence after which the agent is given up for lost (default 3 intervals). */
@@ -60,6 +62,7 @@ export interface AgentClientStats {
 }
 
 export const DEFAULT_AGENT_WINDOW = 256 * 1024;
+export const DEFAULT_AGENT_MAX_WINDOW = 2 * 1024 * 1024;
 export const DEFAULT_AGENT_IDLE_CLOSE_MS = 60_000;
 
 export class AgentClient implements Disposable {
@@ -190,6 +193,7 @@ export class AgentClient implements Disposable {
         script,
         {
           window: this.options.window ?? DEFAULT_AGENT_WINDOW,
+          maxWindow: Math.max(this.options.window ?? DEFAULT_AGENT_WINDOW, this.options.maxWindow ?? DEFAULT_AGENT_MAX_WINDOW),
           keepaliveIntervalMs: this.options.keepaliveIntervalMs ?? 15_000,
           keepaliveTimeoutMs: this.options.keepaliveTimeoutMs ?? 3 * (this.options.keepaliveIntervalMs ?? 15_000),
           startTimeoutMs: this.options.startTimeoutMs ?? 30_000,

@@ -27,8 +27,10 @@ export interface AgentHello {
 }
 
 export interface AgentConnectionOptions {
-  /** Receive window per stream (bytes the agent may send before we hand them on). */
+  /** Initial receive window per stream (bytes the agent may send before we hand them on)… */
   window: number;
+  /** …grown up to this while the stream's reader keeps up (see AgentStream). */
+  maxWindow: number;
   /** Ping the agent this often while streams are open (and nothing arrived since the last tick). */
   keepaliveIntervalMs: number;
   /** Give up on the agent when nothing at all arrived for this long while streams are open. */
@@ -239,6 +241,10 @@ export class AgentConnection implements StreamHost {
       case FrameType.EXIT:
         stream.onExit(parseJsonPayload(f.payload, 'EXIT'));
         return;
+      case FrameType.BLOCKED:
+        if (f.payload.length) throw new AgentProtocolError('BLOCKED with a payload');
+        stream.onBlocked();
+        return;
       case FrameType.CLOSE:
         stream.onClose();
         return;
@@ -258,7 +264,7 @@ export class AgentConnection implements StreamHost {
   async openStream(target: AgentTarget, signal?: AbortSignal): Promise<AgentStream> {
     if (this.phase !== 'running') throw this.endReason ?? new ConnectionLostError('opening a stream through the kgpu pod agent');
     if (signal?.aborted) throw new SshAbortedError('Opening a stream through the kgpu pod agent');
-    const stream = new AgentStream(this.nextId++, target, this, this.options.window);
+    const stream = new AgentStream(this.nextId++, target, this, this.options.window, this.options.maxWindow);
     this.streams.set(stream.id, stream);
     this.countChanged();
     this.send(encodeJson(FrameType.OPEN, stream.id, targetJson(target), u32(this.options.window)));

@@ -7,6 +7,9 @@
  * after each `push()`, i.e. when bytes leave this stream's buffer, not when they arrive. So a
  * stream nobody reads holds at most `window` bytes here and then stops in the pod, and the other
  * streams on the same channel keep flowing. Writes wait for the agent's credit the same way.
+ * The window starts small (256 KiB) and doubles, up to `maxWindow` (2 MiB, the SSH channel's own
+ * window), each time the agent said BLOCKED (its credit ran out) and the reader then emptied the
+ * buffer: the window, not the reader, limits that stream — over a long round trip 256 KiB would.
  *
  * Errors: a stream that fails (connection lost, reset in the pod) is destroyed with the error
  * when someone listens for 'error' (pipeline, async iteration and `on('error')` all do); with no
@@ -70,13 +73,15 @@ export class AgentStream extends Duplex {
   readonly label: string;
 
   private state: State = 'opening';
-  /** Bytes the agent may send beyond what we have handed on (our receive window). */
-  private readonly window: number;
+  /** Bytes the agent may send beyond what we have handed on (our receive window; it grows). */
+  private window: number;
   private received = 0;
   private granted = 0;
   private pushedOut = 0;
   private pushedErr = 0;
   private remoteEof = false;
+  /** The agent said BLOCKED and the window has not grown since. */
+  private blocked = false;
   private sendCredit = 0;
   private pending: { chunk: Buffer; off: number; cb: (err?: Error | null) => void } | undefined;
   private waitingDrain = false;
@@ -92,6 +97,7 @@ export class AgentStream extends Duplex {
     readonly target: AgentTarget,
     private readonly host: StreamHost,
     window: number,
+    private readonly maxWindow: number = window,
   ) {
     super({ allowHalfOpen: true });
     this.window = window;
@@ -136,6 +142,12 @@ export class AgentStream extends Duplex {
   private grant(): void {
     if (this.state !== 'open') return;
     const buffered = this.readableLength + (this.stderr?.readableLength ?? 0);
+    if (this.blocked && buffered === 0) {
+      this.blocked = false;
+      const grown = Math.min(this.maxWindow, this.window * 2);
+      this.granted -= grown - this.window; // the extra credit is owed at once
+      this.window = grown;
+    }
     const consumed = this.pushedOut + this.pushedErr - buffered;
     const owed = consumed - this.granted;
     if (owed <= 0 || (owed < this.window / 4 && buffered > 0)) return;
@@ -183,6 +195,12 @@ export class AgentStream extends Duplex {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (!err && this.state === 'open' && this.readableEnded && this.writableFinished) {
+      // Both directions ended normally (auto-destroy): the agent's EXIT and CLOSE are on their
+      // way — stay registered for them instead of resetting.
+      cb(null);
+      return;
+    }
     if (this.state !== 'closed') {
       this.state = 'closed';
       this.host.send(encodeFrame(FrameType.RESET, this.id, Buffer.from(JSON.stringify({ code: 'ECANCELED', message: 'closed by the client' }))));
@@ -238,6 +256,19 @@ export class AgentStream extends Duplex {
     this.grant();
   }
 
+  /** The agent's credit ran out: once our reader has taken everything (it keeps up), the window
+   *  is the bottleneck, and grant() doubles it. */
+  onBlocked(): void {
+    if (this.state !== 'open') throw new AgentProtocolError(`BLOCKED for stream ${this.id} before it opened`);
+    this.blocked = true;
+    this.grant();
+  }
+
+  /** The current receive window (for tests and diagnostics). */
+  get receiveWindow(): number {
+    return this.window;
+  }
+
   onWindow(increment: number): void {
     if (this.state !== 'open') throw new AgentProtocolError(`WINDOW for stream ${this.id} before it opened`);
     if (increment < 1 || this.sendCredit + increment > MAX_WINDOW) {
@@ -268,6 +299,7 @@ export class AgentStream extends Duplex {
     this.state = 'closed';
     this.host.forget(this);
     this.rejectExit?.(new AgentStreamResetError('EPIPE', this.label, 'the stream closed without an exit status'));
+    if (this.destroyed) return; // it ended on both sides already (see _destroy)
     if (!this.remoteEof) {
       this.remoteEof = true;
       this.push(null);

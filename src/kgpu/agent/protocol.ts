@@ -32,6 +32,7 @@ export const FrameType = {
   PING: 0x0c,
   PONG: 0x0d,
   ERROR: 0x0e,
+  BLOCKED: 0x0f,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 

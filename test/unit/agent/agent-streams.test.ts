@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
-import { AgentOpenError, DEFAULT_AGENT_WINDOW, type AgentStream } from '../../../src/kgpu/agent';
+import { AgentOpenError, DEFAULT_AGENT_MAX_WINDOW, DEFAULT_AGENT_WINDOW, type AgentStream } from '../../../src/kgpu/agent';
 import { ConnectionLostError } from '../../../src/kgpu/ssh-errors';
 import { sha256, startAgentFixture, waitFor, type AgentFixture } from './agent-fixture';
 import { httpGet, parseResponse } from './pod-http-server';
@@ -39,6 +39,8 @@ test('a TCP stream to an HTTP server on the pod\'s loopback gets the file byte f
   assert.equal(r.status, 200);
   assert.equal(r.body.length, data.length);
   assert.equal(sha256(r.body), hash);
+  assert.ok(s.receiveWindow > DEFAULT_AGENT_WINDOW, `a stream whose reader keeps up gets a larger window (${s.receiveWindow})`);
+  assert.ok(s.receiveWindow <= DEFAULT_AGENT_MAX_WINDOW);
   // 'localhost' and the rest of 127.0.0.0/8 are loopback too.
   const s2 = await client.openStream({ kind: 'tcp', host: 'localhost', port });
   assert.equal((await httpGet(s2, '/big.bin')).body.length, data.length);
@@ -88,6 +90,7 @@ test('a stream nobody reads stops at its window and does not stall another; read
   const proc = await client.openStream({ kind: 'process', argv: ['echo', 'still flowing'] });
   assert.equal((await readAll(proc)).toString(), 'still flowing\n');
   assert.equal(stalled.readableLength, DEFAULT_AGENT_WINDOW, 'the stalled stream holds no more than its window');
+  assert.equal(stalled.receiveWindow, DEFAULT_AGENT_WINDOW, 'a stream nobody reads never gets a larger window');
 
   stalled.end();
   const whole = parseResponse(await readAll(stalled));
