@@ -88,9 +88,14 @@ async function agentRefuses(input: Buffer | Buffer[], why: RegExp, options: { he
   const a = startLocalAgent();
   await a.frame((f) => f.type === FrameType.HELLO);
   if (options.hello !== false) a.child.stdin.write(HELLO);
-  for (const b of Array.isArray(input) ? input : [input]) a.child.stdin.write(b);
-  // stdin stays open: the agent must decide from what it got.
+  // One write (under PIPE_BUF: atomic), so the agent parses every frame in one read — before, say,
+  // the connect of an OPEN it contains has failed and taken the stream away.
+  a.child.stdin.write(Buffer.concat(Array.isArray(input) ? input : [input]));
+  // stdin stays open: the agent must decide from what it got (bounded, so a miss fails, not hangs).
+  const timer = setTimeout(() => a.child.kill('SIGKILL'), 30_000);
   const code = await a.exited;
+  clearTimeout(timer);
+  assert.notEqual(a.child.signalCode, 'SIGKILL', `the agent did not end by itself (frames: ${a.frames.map((f) => f.type).join(',')})`);
   const error = a.frames.find((f) => f.type === FrameType.ERROR);
   assert.ok(error, `an ERROR frame (got ${a.frames.map((f) => f.type).join(',')}; stderr ${a.stderr()})`);
   const msg = JSON.parse(error.payload.toString()) as { code: string; message: string };
@@ -132,6 +137,7 @@ test('the Python agent: each malformed frame ends it with an ERROR frame saying 
     ['EOF twice', [open(1, tcp), encodeFrame(FrameType.EOF, 1), encodeFrame(FrameType.EOF, 1)], /EOF twice/],
     ['DATA after EOF', [open(1, tcp), encodeFrame(FrameType.EOF, 1), dataFrame(1, 1)], /DATA after EOF/],
     ['OPEN_OK from the client', [open(1, tcp), encodeFrame(FrameType.OPEN_OK, 1, u32(1))], /unexpected OPEN_OK/],
+    ['BLOCKED from the client', [open(1, tcp), encodeFrame(FrameType.BLOCKED, 1)], /unexpected BLOCKED/],
     ['DATA on stream 0', dataFrame(0, 1), /DATA frame on stream 0/],
     ['a PING too long', encodeFrame(FrameType.PING, 0, Buffer.alloc(65)), /PING payload of 65 bytes/],
     ['no HELLO first', open(1, tcp), /first frame must be HELLO, got OPEN/, { hello: false }],
@@ -305,6 +311,7 @@ test('the client: each malformed frame from the agent fails its streams with Age
     ['STDERR on a TCP stream', (id) => [encodeFrame(FrameType.STDERR, id, Buffer.from('x'))], /not a process/],
     ['EXIT on a TCP stream', (id) => [encodeJson(FrameType.EXIT, id, { code: 0 })], /not an open process/],
     ['OPEN from the agent', (id) => [encodeJson(FrameType.OPEN, id, {}, u32(1))], /unexpected OPEN frame/],
+    ['BLOCKED with a payload', (id) => [encodeFrame(FrameType.BLOCKED, id, Buffer.from('x'))], /BLOCKED with a payload/],
     ['malformed JSON', (id) => [encodeFrame(FrameType.RESET, id, Buffer.from('{'))], /RESET: the payload is not JSON/],
     ['DATA on stream 0', () => [encodeFrame(FrameType.DATA, 0, Buffer.from('x'))], /DATA frame on stream 0/],
     ['an ERROR from the agent', () => [encodeJson(FrameType.ERROR, 0, { code: 'protocol', message: 'bad things' })], /the agent reported: bad things/],
