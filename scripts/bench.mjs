@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only iteration,transfer,listing,sync,follow,activation] [--reps N] [--out FILE]`:
+// `npm run bench [-- --quick] [--only iteration,transfer,listing,sync,follow,activation,agent] [--reps N] [--out FILE]`:
 // our code against the real OpenSSH clients on a loopback simulator (test/bench/main.ts under tsx).
 // Slow (minutes); not part of `npm test` — test/unit/bench/bench-smoke.test.ts runs `--quick`.
 import { spawn } from 'node:child_process';

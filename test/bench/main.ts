@@ -17,6 +17,7 @@ import { benchListing } from './listing';
 import { benchSync } from './sync-bytes';
 import { benchLogFollow } from './log-follow';
 import { benchActivation } from './activation';
+import { benchAgent } from './agent';
 
 type Scenario = (env: BenchEnv, cfg: BenchConfig) => Promise<ScenarioResult[]>;
 const SCENARIOS: Record<string, Scenario> = {
@@ -26,6 +27,7 @@ const SCENARIOS: Record<string, Scenario> = {
   sync: benchSync,
   follow: benchLogFollow,
   activation: benchActivation,
+  agent: benchAgent,
 };
 
 function parseArgs(argv: string[]): { quick: boolean; reps?: number; only?: string[]; out: string } {

@@ -29,9 +29,14 @@ const EXPECTED: Record<string, { unit: string; reference: boolean }> = {
   follow_rss_growth: { unit: 'mb', reference: false },
   activation: { unit: 'ms', reference: false },
   vsix_size: { unit: 'kb', reference: false },
+  agent_open: { unit: 'ms', reference: true },
+  agent_open_wan: { unit: 'ms', reference: true },
+  agent_throughput: { unit: 'mbps', reference: true },
+  agent_parallel_http: { unit: 'ms', reference: true },
+  agent_stall: { unit: 'ms', reference: true },
 };
 
-test('npm run bench -- --quick runs every scenario and writes bench-results.json with numbers', { timeout: 120_000 }, async (t) => {
+test('npm run bench -- --quick runs every scenario and writes bench-results.json with numbers', { timeout: 300_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kgpu-bench-smoke-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const out = join(dir, 'bench-results.json');
@@ -64,10 +69,12 @@ test('npm run bench -- --quick runs every scenario and writes bench-results.json
   // Correctness checks the bench makes on the way (a failed one fails the scenario, hence the run).
   assert.equal(json.upload.verified_sha256, true);
   assert.equal(json.follow_throughput.verified_sha256, true);
+  assert.equal(json.agent_throughput.verified_sha256, true);
+  assert.deepEqual(json.agent_parallel_http.ssh_connections_ours, [1], 'every request over the agent\'s one SSH connection');
   assert.ok((json.sync_bytes.ours_content_bytes as number) > 0 && (json.sync_bytes.ours_content_bytes as number) === json.sync_bytes.changed_file_bytes,
     'the re-sync sent exactly the edited file');
   // The table is printed with every row.
-  for (const label of ['1. iteration', '2. upload', '2. download', '3. listing', '4. re-sync', '5. follow', '6. activation', '6. VSIX']) {
+  for (const label of ['1. iteration', '2. upload', '2. download', '3. listing', '4. re-sync', '5. follow', '6. activation', '6. VSIX', '7. agent']) {
     assert.ok(stdout.includes(label), `the table has a "${label}" row`);
   }
 });
