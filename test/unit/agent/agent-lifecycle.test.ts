@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
-import { AgentStartError, agentScriptFrom, loadAgentScript, type AgentScript } from '../../../src/kgpu/agent';
-import { ConnectionLostError, SshAbortedError } from '../../../src/kgpu/ssh-errors';
+import { AgentStartError, agentScriptFrom, backoffReconnectPolicy, loadAgentScript, type AgentScript } from '../../../src/kgpu/agent';
+import { AuthRejectedError, BastionUnreachableError, ChannelRefusedError, ConnectionLostError, SshAbortedError } from '../../../src/kgpu/ssh-errors';
 import { sha256, startAgentFixture, waitFor, type AgentFixture } from './agent-fixture';
 
 let f: AgentFixture;
@@ -197,4 +197,46 @@ test('a stream without an error listener fails quietly (no uncaught error in the
   await closed;
   assert.equal(s.listenerCount('error'), 0);
   assert.ok(s.failure instanceof ConnectionLostError);
+});
+
+test('a start that fails transiently is retried through the ReconnectPolicy; the open succeeds on the next attempt', async () => {
+  const delays: number[] = [];
+  const policy = backoffReconnectPolicy({ baseDelayMs: 20, maxDelayMs: 50 });
+  const client = f.client({
+    reconnect: {
+      retryDelayMs: (attempt, error) => {
+        const d = policy.retryDelayMs(attempt, error);
+        if (d !== undefined) delays.push(d);
+        return d;
+      },
+    },
+  });
+  f.gate.mode = 'hold';
+  try {
+    const accepted = f.gate.accepted;
+    const opening = client.openStream({ kind: 'process', argv: ['echo', 'retried'] });
+    (await f.gate.next()).kill(); // the first connection is cut during the handshake
+    (await f.gate.next()).pass();
+    const s = await opening;
+    const chunks: Buffer[] = [];
+    for await (const c of s as AsyncIterable<Buffer>) chunks.push(c);
+    assert.equal(Buffer.concat(chunks).toString(), 'retried\n');
+    assert.equal(delays.length, 1, 'one retry');
+    assert.equal(f.gate.accepted - accepted, 2);
+    assert.equal(client.stats.starts, 1);
+  } finally {
+    f.gate.mode = 'pass';
+  }
+});
+
+test('the default policy retries transient SSH errors with bounded, growing backoff, and never a rejected key', () => {
+  const policy = backoffReconnectPolicy({ random: () => 0.999 });
+  const lost = new ConnectionLostError('x');
+  assert.ok((policy.retryDelayMs(1, lost) ?? -1) >= 0);
+  assert.ok((policy.retryDelayMs(2, new BastionUnreachableError('h', 1, 'down')) ?? -1) > (policy.retryDelayMs(1, lost) ?? 0));
+  assert.notEqual(policy.retryDelayMs(1, new ChannelRefusedError('exec')), undefined);
+  assert.equal(policy.retryDelayMs(4, lost), undefined, 'at most 4 attempts');
+  assert.equal(policy.retryDelayMs(1, new AuthRejectedError('h', 1)), undefined);
+  assert.equal(policy.retryDelayMs(1, new AgentStartError('no python')), undefined);
+  assert.equal(policy.retryDelayMs(1, new SshAbortedError('x')), undefined);
 });
