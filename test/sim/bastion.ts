@@ -33,8 +33,11 @@ function loadOrCreateHostKey(path: string): string {
 interface Conn {
   socket: Socket;
   podId?: string;
-  /** Set by dropConnections({afterBytes}): bytes still allowed towards the client. */
+  /** Set by dropConnections({afterBytes}) / cutNewConnections: bytes still allowed towards the client. */
   bytesLeft?: number;
+  /** Set by dropConnections({afterRequest}): the request text to wait for, and then how many of the
+   *  pod's answers still go through before the connection is cut (instead of the next one). */
+  request?: { marker: Buffer; seen: Buffer; answersFirst: number; answersLeft?: number };
   sessions: number;
   /** Processes started for this connection (hung up when it goes away). */
   procs: Set<PodProcess>;
@@ -63,6 +66,8 @@ export const startBastion: StartBastion = async ({ directory, hostKeyPath, host 
   const conns = new Set<Conn>();
   let paused = false;
   const held: Socket[] = [];
+  /** Standing faults (cutNewConnections): connections authenticated while one is set are armed. */
+  const standing = new Set<{ podId: string; afterBytes: number }>();
 
   const activity = (conn: Conn): void => {
     if (!conn.podId) return;
@@ -111,6 +116,7 @@ export const startBastion: StartBastion = async ({ directory, hostKeyPath, host 
         conn.podId = found.podId;
         conn.lastActivity = 0;
         activity(conn);
+        for (const f of standing) if (f.podId === conn.podId) conn.bytesLeft = Math.min(conn.bytesLeft ?? Infinity, f.afterBytes);
       }
       ctx.accept(); // without a signature: "this key would do", the client then signs
     });
@@ -195,9 +201,13 @@ export const startBastion: StartBastion = async ({ directory, hostKeyPath, host 
         const p = proc;
         conn.procs.add(p);
         const child = p.child;
+        gateAnswers(conn, stream);
         child.stdout!.pipe(stream, { end: false });
         child.stderr!.pipe(stream.stderr, { end: false });
-        stream.on('data', () => activity(conn));
+        stream.on('data', (b: Buffer) => {
+          activity(conn);
+          if (conn.request) watchForRequest(conn.request, b);
+        });
         stream.pipe(child.stdin!);
         child.stdin!.on('error', () => undefined);
         stream.on('error', () => undefined);
@@ -260,6 +270,32 @@ export const startBastion: StartBastion = async ({ directory, hostKeyPath, host 
     accept(socket);
   });
 
+  /** With dropConnections({afterRequest}) armed, the pod's answers after the request are counted
+   *  and the connection cut at the first one not let through: that answer never reaches the client. */
+  function gateAnswers(conn: Conn, stream: ServerChannel): void {
+    const write = stream.write.bind(stream) as (chunk: Buffer | string, ...rest: unknown[]) => boolean;
+    stream.write = ((chunk: Buffer | string, ...rest: unknown[]): boolean => {
+      const r = conn.request;
+      if (r?.answersLeft !== undefined && chunk.length > 0) {
+        if (r.answersLeft === 0) {
+          conn.request = undefined;
+          conn.socket.destroy();
+          return false;
+        }
+        r.answersLeft--;
+      }
+      return write(chunk, ...rest);
+    }) as ServerChannel['write'];
+  }
+
+  function watchForRequest(r: NonNullable<Conn['request']>, b: Buffer): void {
+    if (r.answersLeft !== undefined) return;
+    // Keep the tail of what came before, so a marker split across two chunks is found too.
+    const text = Buffer.concat([r.seen, b]);
+    if (text.includes(r.marker)) r.answersLeft = r.answersFirst;
+    else r.seen = text.subarray(Math.max(0, text.length - r.marker.length + 1));
+  }
+
   function accept(socket: Socket): void {
     const conn: Conn = { socket, sessions: 0, procs: new Set(), lastActivity: 0 };
     conns.add(conn);
@@ -304,11 +340,17 @@ export const startBastion: StartBastion = async ({ directory, hostKeyPath, host 
     dropConnections(filter = {}) {
       for (const c of conns) {
         if (filter.podId !== undefined && c.podId !== filter.podId) continue;
+        if (filter.afterRequest !== undefined) c.request = { marker: Buffer.from(filter.afterRequest), seen: Buffer.alloc(0), answersFirst: filter.answersFirst ?? 0 };
         // A cut already pending is never postponed (a test may call this every few ms).
-        if (filter.afterBytes !== undefined && filter.afterBytes > 0) c.bytesLeft = Math.min(c.bytesLeft ?? Infinity, filter.afterBytes);
+        else if (filter.afterBytes !== undefined && filter.afterBytes > 0) c.bytesLeft = Math.min(c.bytesLeft ?? Infinity, filter.afterBytes);
         else c.socket.destroy();
       }
-      if (filter.podId === undefined && !(filter.afterBytes! > 0)) for (const s of held.splice(0)) s.destroy();
+      if (filter.podId === undefined && filter.afterRequest === undefined && !(filter.afterBytes! > 0)) for (const s of held.splice(0)) s.destroy();
+    },
+    cutNewConnections(fault) {
+      const f = { ...fault };
+      standing.add(f);
+      return () => standing.delete(f);
     },
     pause() {
       if (paused) return;

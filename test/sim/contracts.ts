@@ -119,8 +119,19 @@ export interface Bastion {
   readonly port: number;
   /** Counters the tests assert on. */
   readonly counters: { connections: number; refusedChannels: number; refusedSubsystems: number; refusedForwards: number; authFailures: number };
-  /** Drop every connection to this pod (or all connections) now, or after `afterBytes` more bytes sent to the client (a cut already pending is never postponed). */
-  dropConnections(filter?: { podId?: string; afterBytes?: number }): void;
+  /**
+   * Drop every open connection to this pod (or all connections) now, or after `afterBytes` more
+   * bytes sent to the client (a cut already pending is never postponed), or — `afterRequest` —
+   * once the client has sent a request containing that text (e.g. `posix-rename@openssh.com`) and
+   * the pod answers: the request takes effect in the pod, its answer (or, with `answersFirst: n`,
+   * the answer after the next n) never arrives. Answers are counted as the pod's writes: meant for
+   * one request at a time (an SFTP rename).
+   */
+  dropConnections(filter?: { podId?: string; afterBytes?: number; afterRequest?: string; answersFirst?: number }): void;
+  /** A standing fault: every connection to the pod authenticated from now on is cut after
+   *  `afterBytes` bytes sent to the client (counted from its authentication), until the returned
+   *  function is called. Deterministic, unlike re-arming dropConnections on a timer. */
+  cutNewConnections(fault: { podId: string; afterBytes: number }): () => void;
   /** Stop accepting and stall existing connections until resume() (a bastion that is unreachable). */
   pause(): void;
   resume(): void;

@@ -112,6 +112,7 @@ function nullBastion(host: string): Bastion {
     port: 0,
     counters: { connections: 0, refusedChannels: 0, refusedSubsystems: 0, refusedForwards: 0, authFailures: 0 },
     dropConnections: () => undefined,
+    cutNewConnections: () => () => undefined,
     pause: () => undefined,
     resume: () => undefined,
     closePod: () => undefined,

@@ -185,6 +185,41 @@ describe('bastion through the ssh2 client', () => {
     await done;
   });
 
+  it('cuts a connection once the pod answered a given request (it took effect, its answer is lost), and every new connection after N bytes while a standing fault is set', async () => {
+    const { key, handle } = await fx.rentPod('pod-answer');
+    const c = await connectClient(fx, key);
+    c.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => c.on('close', () => resolve()));
+    let got = '';
+    const ch = await new Promise<ClientChannel>((resolve, reject) =>
+      c.exec('while read l; do echo "$l" >> /workspace/done.txt; echo "ok $l"; done', (err, s) => (err ? reject(err) : resolve(s))),
+    );
+    ch.on('data', (d: Buffer) => (got += d.toString()));
+    ch.write('first\n');
+    await waitFor('the first answer', () => got.includes('ok first'));
+    fx.bastion.dropConnections({ podId: 'pod-answer', afterRequest: 'MARK', answersFirst: 1 });
+    ch.write('second MARK\n');
+    await waitFor('the answer to the marked request (let through)', () => got.includes('ok second MARK'));
+    ch.write('third\n');
+    await closed;
+    assert.equal(readFileSync(`${handle.workspaceDir}/done.txt`, 'utf8'), 'first\nsecond MARK\nthird\n', 'both requests took effect in the pod');
+    assert.ok(got.includes('ok second MARK') && !got.includes('ok third'), `the answer after the marked one was cut: ${JSON.stringify(got)}`);
+
+    const lift = fx.bastion.cutNewConnections({ podId: 'pod-answer', afterBytes: 100 });
+    await assert.rejects(
+      (async () => {
+        const cut = await connectClient(fx, key);
+        cut.on('error', () => undefined);
+        await execOn(cut, 'head -c 100000 /dev/zero').then((r) => assert.fail(`not cut: ${r.stdout.length} bytes`));
+      })(),
+    );
+    lift();
+    const ok = await connectClient(fx, key);
+    const r = await execOn(ok, 'head -c 100000 /dev/zero | wc -c');
+    ok.end();
+    assert.equal(r.stdout.trim(), '100000', 'lifted: new connections work again');
+  });
+
   it('measures the exec round trip (ssh2 client and OpenSSH)', async () => {
     const { key } = await fx.rentPod('pod-rtt');
     const c = await connectClient(fx, key);
