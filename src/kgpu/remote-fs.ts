@@ -287,8 +287,10 @@ export class RemoteFs {
 
   /** Replace `p` atomically: write a temp file in the same directory, fsync it (when the server
    *  offers fsync@openssh.com), rename it over `p` (posix-rename). Keeps `p`'s mode if it exists.
-   *  On failure the temp file is removed and `p` is untouched. */
-  atomicWrite(p: string, data: Buffer | string, options: { mode?: number } = {}): Promise<void> {
+   *  On failure the temp file is removed and `p` is untouched — unless the connection dropped after
+   *  the rename was sent (`onRename` is called just before): then `p` holds the old or the new
+   *  content, whole, and only the pod knows which. */
+  atomicWrite(p: string, data: Buffer | string, options: { mode?: number; onRename?: () => void } = {}): Promise<void> {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     return this.run('atomic write', p, true, async (sftp) => {
       // A fresh temp name per attempt: a retry must not collide with the cleanup of the last one.
@@ -310,6 +312,7 @@ export class RemoteFs {
         }
         // The server applies the umask at open; set the exact mode before the swap.
         await callVoid(sftp, (cb) => sftp.chmod(tmp, mode, cb));
+        options.onRename?.();
         await this.renameOver(sftp, tmp, p);
         renamed = true;
       } finally {

@@ -41,6 +41,12 @@ export function ssh2ProtocolInternals(client: Client): ProtocolInternals {
   return proto as ProtocolInternals;
 }
 
+/** Whether the connection's socket is gone (ssh2's `Client#_sock`, set while connected). */
+function connectionGone(client: Client): boolean {
+  const sock = (client as unknown as { _sock?: { destroyed?: boolean; writable?: boolean } })._sock;
+  return !sock || sock.destroyed === true || sock.writable === false;
+}
+
 /** Start `serverPath` on a fresh channel of this (ready, otherwise unused) connection and speak SFTP to it. */
 export function openSftpOverExec(client: Client, serverPath: string = DEFAULT_SFTP_SERVER): Promise<SFTPWrapper> {
   const proto = ssh2ProtocolInternals(client);
@@ -61,7 +67,11 @@ export function openSftpOverExec(client: Client, serverPath: string = DEFAULT_SF
     try {
       client.sftp((err, sftp) => {
         restore();
-        if (err) {
+        if (err && connectionGone(client)) {
+          // The connection itself dropped while the session was starting (ssh2 then reports
+          // e.g. "Received unexpected SFTP session termination"): lost, not refused.
+          reject(new ConnectionLostError('opening the SFTP session', { cause: err }));
+        } else if (err) {
           reject(new ChannelRefusedError(`to start ${serverPath} for SFTP (${err.message}); custom images need \`apt install openssh-sftp-server\``, { cause: err }));
         } else if (!swapped) {
           sftp.end();

@@ -395,15 +395,28 @@ export class WorkspaceFs implements Disposable {
       existed = c === undefined ? undefined : c !== null;
     }
     // From here on a retry is safe: the write replaces the file atomically under a fresh temp name.
-    await this.run(p, async (rfs) => {
-      const previous = this.lastMtime(p);
-      this.expectOwn([p]);
-      await rfs.atomicWrite(p, data);
-      this.cache.invalidate(p);
-      const st = await rfs.stat(p);
-      this.noteWritten(p, st, previous);
-      this.cache.putContent(p, new Uint8Array(data), st);
-    }, { idempotent: true });
+    const previous = this.lastMtime(p);
+    let renameSent = false;
+    let saved = false;
+    try {
+      await this.run(p, async (rfs) => {
+        if (!saved) {
+          this.expectOwn([p]);
+          await rfs.atomicWrite(p, data, { onRename: () => (renameSent = true) });
+          saved = true;
+          this.cache.invalidate(p);
+        }
+        const st = await rfs.stat(p);
+        this.noteWritten(p, st, previous);
+        this.cache.putContent(p, new Uint8Array(data), st);
+      }, { idempotent: true });
+    } catch (e) {
+      // The pod acknowledged the rename: the file is saved; only the stat after it was lost (the
+      // next stat asks the pod again). A rename sent but not acknowledged may have landed: what
+      // we cached of the file may be stale.
+      if (renameSent) this.cache.invalidate(p);
+      if (!saved) throw e instanceof WorkspaceFsError && e.kind === 'Unavailable' ? notSaved(e, renameSent) : e;
+    }
     this.own([{ type: existed === true ? 'changed' : 'created', path: p }]);
   }
 
@@ -596,6 +609,18 @@ function assertNameLength(podId: string, p: string): void {
   if (n > MAX_NAME_BYTES) {
     throw fsError('Other', podId, p, `A file or folder name is ${n} bytes long; names in the pod can have at most ${MAX_NAME_BYTES} bytes. Choose a shorter name.`);
   }
+}
+
+/** A save that failed for want of the pod: say what the file in the pod holds now. Before the
+ *  rename was sent it is untouched; after, the connection may have dropped before or after the
+ *  pod did the rename, so it is the old or the new content — whole either way — and nobody here
+ *  can tell which. */
+function notSaved(e: WorkspaceFsError, renameSent: boolean): WorkspaceFsError {
+  const what = renameSent
+    ? 'The save may or may not have landed: the connection dropped just as the pod was replacing the file, so it now holds either the old or the new content, whole (never a partial file).'
+    : 'Not saved: the file in the pod is unchanged.';
+  const detail = e.cause instanceof Error ? ` ${e.cause.message}` : '';
+  return fsError('Unavailable', e.podId, e.path, `${what} Save again once the pod is reachable.${detail}`, e.cause ?? e);
 }
 
 function norm(p: string): string {

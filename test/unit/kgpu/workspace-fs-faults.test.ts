@@ -41,30 +41,85 @@ test('a save cut by a dropped connection never leaves a truncated file; retried 
   assert.equal((await wfs.stat(p)).size, next.length);
 });
 
-test('a save that cannot complete leaves the old content intact and says the pod is unreachable', async (t) => {
+test('a save that cannot complete leaves the old content intact and says it was not saved', async (t) => {
   const f = await startWsFixture();
   t.after(() => f.stop());
   const wfs = f.fs();
   const p = '/workspace/model.py';
   fs.writeFileSync(f.host(p), 'old content\n');
-  await wfs.stat(p);
-  // Every connection is cut after a little traffic: the first attempt and its retry both fail.
-  const cut = setInterval(() => f.sim.bastion.dropConnections({ podId: f.podId, afterBytes: 300 }), 5);
+  await wfs.stat(p); // the SFTP session is open before the faults are armed
+  // The open connection is cut a few write acknowledgements into the 4 MiB write (long before the
+  // rename is sent), every new one while its SFTP session starts: the attempt and its retry fail.
+  f.sim.bastion.dropConnections({ podId: f.podId, afterBytes: 300 });
+  const lift = f.sim.bastion.cutNewConnections({ podId: f.podId, afterBytes: 300 });
   try {
     await assert.rejects(wfs.writeFile(p, randomBytes(4 * 1024 * 1024), { create: true, overwrite: true }), (e: unknown) => {
       assert.ok(e instanceof WorkspaceFsError, String(e));
       assert.equal(e.kind, 'Unavailable', e.message);
       assert.ok(e.message.includes(f.podId) && e.message.includes(p), e.message);
+      assert.match(e.message, /Not saved: the file in the pod is unchanged/);
+      assert.match(e.message, /connection to the pod was lost/, 'a cut connection is not reported as a refusal');
       return true;
     });
   } finally {
-    clearInterval(cut);
+    lift();
   }
   assert.equal(fs.readFileSync(f.host(p), 'utf8'), 'old content\n');
+  assert.ok(f.sim.bastion.counters.connections >= 3, 'the write was retried on a fresh connection');
   // The next save works, and the listing never shows our temp files.
   await wfs.writeFile(p, new TextEncoder().encode('new\n'), { create: true, overwrite: true });
   assert.equal(fs.readFileSync(f.host(p), 'utf8'), 'new\n');
   assert.deepEqual((await f.fs().readDirectory('/workspace')).map(([n]) => n).filter((n) => n.includes('model')), ['model.py']);
+});
+
+test('a save whose rename took effect but whose answer was lost says it may or may not have landed; the file is whole', async (t) => {
+  const f = await startWsFixture();
+  t.after(() => f.stop());
+  const wfs = f.fs();
+  const p = '/workspace/model.py';
+  fs.writeFileSync(f.host(p), 'old content\n');
+  const next = randomBytes(4 * 1024 * 1024);
+  await wfs.stat(p);
+  // The pod renames the temp file over model.py, its answer never arrives; every retry is cut.
+  f.sim.bastion.dropConnections({ podId: f.podId, afterRequest: 'posix-rename@openssh.com' });
+  const lift = f.sim.bastion.cutNewConnections({ podId: f.podId, afterBytes: 300 });
+  try {
+    await assert.rejects(wfs.writeFile(p, next, { create: true, overwrite: true }), (e: unknown) => {
+      assert.ok(e instanceof WorkspaceFsError, String(e));
+      assert.equal(e.kind, 'Unavailable', e.message);
+      assert.ok(e.message.includes(f.podId) && e.message.includes(p), e.message);
+      assert.match(e.message, /may or may not have landed/);
+      assert.match(e.message, /either the old or the new content, whole/);
+      return true;
+    });
+  } finally {
+    lift();
+  }
+  // What the protocol promises: old or new, whole, never truncated or mixed — here the rename had taken effect.
+  assert.equal(sha(fs.readFileSync(f.host(p))), sha(next));
+  assert.equal((await wfs.stat(p)).size, next.length);
+});
+
+test('a save whose rename was acknowledged is saved even when the stat after it is cut', async (t) => {
+  const f = await startWsFixture();
+  t.after(() => f.stop());
+  const wfs = f.fs();
+  const p = '/workspace/model.py';
+  fs.writeFileSync(f.host(p), 'old content\n');
+  const next = randomBytes(1024 * 1024);
+  await wfs.stat(p);
+  // The rename's answer arrives; the connection is cut at the next answer (the stat's), and every retry too.
+  f.sim.bastion.dropConnections({ podId: f.podId, afterRequest: 'posix-rename@openssh.com', answersFirst: 1 });
+  const lift = f.sim.bastion.cutNewConnections({ podId: f.podId, afterBytes: 300 });
+  try {
+    await wfs.writeFile(p, next, { create: true, overwrite: true });
+  } finally {
+    lift();
+  }
+  assert.equal(sha(fs.readFileSync(f.host(p))), sha(next));
+  const st = await wfs.stat(p); // asked again: the cache does not hold the pre-save stat
+  assert.equal(st.size, next.length);
+  assert.equal(Buffer.from(await wfs.readFile(p)).length, next.length);
 });
 
 test('a 50 MB file round-trips byte-identical (write atomically, read streamed)', async (t) => {
