@@ -18,8 +18,9 @@ const SFTP_SERVER = '/usr/lib/openssh/sftp-server';
 /** An interactive `sftp -b -` session whose commands we time until a marker echoed after them. */
 class SftpSession {
   private out = '';
-  private waiters: { mark: string; resolve: () => void }[] = [];
+  private waiters: { mark: string; command: string; resolve: () => void; reject: (e: Error) => void }[] = [];
   private marks = 0;
+  private exit?: string;
   readonly child: ChildProcessWithoutNullStreams;
 
   constructor(env: BenchEnv) {
@@ -35,15 +36,27 @@ class SftpSession {
         }
       }
     });
-    this.child.stderr.on('data', () => undefined);
+    let stderr = '';
+    this.child.stderr.on('data', (b: Buffer) => {
+      if (stderr.length < 4096) stderr += b.toString('utf8');
+    });
+    // sftp gone (EPIPE on our next command): reported by 'close' below, never an unhandled error.
+    this.child.stdin.on('error', () => undefined);
+    this.child.on('error', (e) => this.fail(`sftp could not be started: ${e.message}`));
+    this.child.on('close', (code, signal) => this.fail(`sftp exited (${code ?? signal})${stderr.trim() ? `: ${stderr.trim()}` : ''}`));
+  }
+
+  private fail(why: string): void {
+    this.exit ??= why;
+    for (const w of this.waiters.splice(0)) w.reject(new Error(`${why} before "${w.command}" finished`));
   }
 
   /** Send `command`, resolve when its output is complete (a marker echoed after it appeared). */
   run(command: string): Promise<void> {
     const mark = `KGPU-BENCH-MARK-${++this.marks}-END`;
     return new Promise((resolve, reject) => {
-      this.waiters.push({ mark, resolve });
-      this.child.once('close', (code) => reject(new Error(`sftp exited (${code}) before "${command}" finished`)));
+      if (this.exit) return reject(new Error(`${this.exit} before "${command}" was sent`));
+      this.waiters.push({ mark, command, resolve, reject });
       this.child.stdin.write(`${command}\n!echo ${mark}\n`);
     });
   }

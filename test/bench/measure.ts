@@ -5,24 +5,33 @@ import { spawn, type ChildProcess } from 'node:child_process';
 
 export const now = (): number => performance.now();
 
-/** Run a program to completion; throws with its stderr on a non-zero exit. */
+/**
+ * Run a program to completion; throws with its stderr on a non-zero exit. A tool that exits (or
+ * closes its stdin) before reading all of `stdin` gives its own error — never an unhandled
+ * `write EPIPE` that takes the whole run down.
+ */
 export function runTool(cmd: string, args: string[], options: { stdin?: string | Buffer; cwd?: string } = {}): Promise<{ stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: options.cwd });
+    const input = options.stdin ?? '';
     const out: Buffer[] = [];
     let err = '';
+    let unread: NodeJS.ErrnoException | undefined;
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => {
       if (err.length < 8192) err += b.toString('utf8');
     });
-    child.on('error', reject);
-    // A tool that exits without reading its stdin (EPIPE) is reported by its exit status below.
-    child.stdin.on('error', () => undefined);
+    // EPIPE/ECONNRESET: the tool is gone or closed its stdin. Reported with its exit below.
+    child.stdin.on('error', (e: NodeJS.ErrnoException) => (unread = e));
+    child.on('error', (e) => reject(new Error(`${cmd} could not be started: ${e.message}`, { cause: e })));
     child.on('close', (code, signal) => {
-      if (code === 0) resolve({ stdout: Buffer.concat(out), stderr: err });
-      else reject(new Error(`${cmd} ${args.filter((a) => !a.startsWith('-')).slice(-2).join(' ')} failed (${code ?? signal}): ${err.trim()}`));
+      const name = `${cmd} ${args.filter((a) => !a.startsWith('-')).slice(-2).join(' ')}`.trim();
+      const stdinNote = unread && input.length > 0 ? ` before reading all of its ${input.length}-byte input (${unread.code ?? unread.message})` : '';
+      if (code === 0 && !stdinNote) resolve({ stdout: Buffer.concat(out), stderr: err });
+      else if (code === 0) reject(new Error(`${name} exited${stdinNote}${err.trim() ? `: ${err.trim()}` : ''}`));
+      else reject(new Error(`${name} failed (${code ?? signal})${stdinNote}: ${err.trim()}`));
     });
-    child.stdin.end(options.stdin ?? '');
+    child.stdin.end(input);
   });
 }
 
