@@ -2,13 +2,12 @@
 // Node's test runner, then the tests inside a real VS Code (code-server) — and print one summary.
 //   --unit     only the node tests (no code-server)
 //   --e2e      only the code-server tests
-//   -- FILES   only these node test files
+//   -- FILES   only these node test files (files, folders or globs)
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, statSync, existsSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync } from 'node:fs';
 import { ensureSystemDeps } from './system-deps.mjs';
+import { expandTestArgs, findTests, nodeTestCommand, root } from './node-tests.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
 process.chdir(root);
 const args = process.argv.slice(2);
 const only = args.includes('--') ? args.slice(args.indexOf('--') + 1) : [];
@@ -21,16 +20,6 @@ function run(label, cmd, cmdArgs, opts = {}) {
   return r.status ?? 1;
 }
 
-function findTests(dir) {
-  const out = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) { if (name !== 'e2e' && name !== 'fixtures') out.push(...findTests(p)); }
-    else if (name.endsWith('.test.ts')) out.push(relative(root, p));
-  }
-  return out.sort();
-}
-
 ensureSystemDeps();
 const results = [];
 let nodePassed = 0, nodeFailed = 0, e2ePassed = 0, e2eFailed = 0;
@@ -40,11 +29,11 @@ if (!step('lint (tsc --noEmit)', run('lint: tsc --noEmit', 'npx', ['tsc', '-p', 
 if (!step('build (esbuild)', run('build: esbuild', 'node', ['esbuild.mjs']))) finish();
 
 if (!e2eOnly) {
-  const files = only.length ? only : findTests('test');
+  const files = only.length ? expandTestArgs(only) : findTests('test');
   console.log(`\n▶ node tests: ${files.length} files`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files], {
-    stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 256 * 1024 * 1024,
-    env: { ...process.env, KGPU_TEST: '1' },
+  const node = nodeTestCommand(files);
+  const r = spawnSync(node.cmd, node.args, {
+    stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: node.env,
   });
   process.stdout.write(r.stdout);
   nodePassed = Number(/ℹ pass (\d+)/.exec(r.stdout)?.[1] ?? 0);

@@ -1,0 +1,70 @@
+// `npm run test:repeat -- --times 10 --files test/unit/reliability 'test/unit/kgpu/workspace-fs-*'`:
+// run the chosen node tests (files, folders, globs; default: all of test/) N times, the way
+// `npm test` runs them (scripts/node-tests.mjs), and print each file's failure rate with the tests
+// that failed. The full spec output of every run with a failure is kept in a log file.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { ensureSystemDeps } from './system-deps.mjs';
+import { expandTestArgs, findTests, nodeTestCommand, root } from './node-tests.mjs';
+
+const argv = process.argv.slice(2);
+let times = 10;
+const patterns = [];
+for (let i = 0; i < argv.length; i++) {
+  if (argv[i] === '--times') times = Number(argv[++i]);
+  else if (argv[i] !== '--files') patterns.push(argv[i]);
+}
+if (!Number.isInteger(times) || times < 1) {
+  console.error('usage: npm run test:repeat -- [--times N] [--files] FILE|FOLDER|GLOB…');
+  process.exit(2);
+}
+process.chdir(root);
+ensureSystemDeps();
+const files = patterns.length ? expandTestArgs(patterns) : findTests('test');
+const logDir = mkdtempSync(join(tmpdir(), 'kgpu-test-repeat-'));
+const stats = new Map(files.map((f) => [f, { runs: 0, failures: 0, tests: new Map() }]));
+const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+console.log(`test:repeat: ${files.length} files × ${times} runs (2 files at a time, as npm test); load average ${load()}`);
+
+let failedRuns = 0;
+for (let run = 1; run <= times; run++) {
+  const t0 = Date.now();
+  const log = join(logDir, `run-${run}.log`);
+  const reporters = [`--test-reporter=${join(root, 'scripts', 'test-repeat-reporter.mjs')}`, '--test-reporter-destination=stdout', '--test-reporter=spec', `--test-reporter-destination=${log}`];
+  const node = nodeTestCommand(files, reporters);
+  const lines = await new Promise((resolve) => {
+    const child = spawn(node.cmd, node.args, { env: node.env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (b) => (out += b));
+    child.on('close', () => resolve(out.split('\n').filter((l) => l.startsWith('{'))));
+  });
+  const failedHere = new Set();
+  for (const line of lines) {
+    const r = JSON.parse(line);
+    const s = stats.get(relative(root, r.file ?? ''));
+    if (!s || r.ok) continue;
+    failedHere.add(s);
+    const name = r.name === r.file ? '(the file itself: crashed or exited early)' : r.name;
+    s.tests.set(name, (s.tests.get(name) ?? 0) + 1);
+  }
+  for (const s of stats.values()) {
+    s.runs++;
+    if (failedHere.has(s)) s.failures++;
+  }
+  if (failedHere.size) failedRuns++;
+  else rmSync(log);
+  const failing = files.filter((f) => failedHere.has(stats.get(f)));
+  console.log(`run ${run}/${times}: ${((Date.now() - t0) / 1000).toFixed(0)} s, load ${load()}, ${failing.length ? `FAILED ${failing.join(' ')} (log: ${log})` : 'all passed'}`);
+}
+
+const width = Math.max(...files.map((f) => f.length), 4);
+console.log(`\n${'file'.padEnd(width)}  runs  failed   rate  failing tests`);
+for (const [file, s] of stats) {
+  const tests = [...s.tests].map(([n, c]) => `${n} (${c}×)`).join('; ');
+  console.log(`${file.padEnd(width)}  ${String(s.runs).padStart(4)}  ${String(s.failures).padStart(6)}  ${`${Math.round((100 * s.failures) / s.runs)}%`.padStart(5)}  ${tests}`);
+}
+console.log(`\n${failedRuns} of ${times} runs had a failure${failedRuns ? `; logs in ${logDir}` : ''}`);
+if (!failedRuns) rmSync(logDir, { recursive: true, force: true });
+process.exit(failedRuns ? 1 : 0);
