@@ -16,7 +16,9 @@
  * `connect()`: then they are closed and not replaced until the next one, so they never keep the
  * pod's idle clock ("12 h of no SSH activity") running on their own. A spare that dropped or
  * failed to connect (key rotated, rental ended, network) is never handed out: `connect()` then
- * opens a fresh connection and reports that one's error, as without spares.
+ * opens a fresh connection and reports that one's error, as without spares. Nor is one that has
+ * heard nothing from the bastion for two keepalive intervals (an answer is overdue): a stalled
+ * bastion does not close it, and ssh2 gives up on it only after four.
  */
 import net from 'node:net';
 import { Client, type ConnectConfig } from 'ssh2';
@@ -56,6 +58,10 @@ export interface PodConnectorOptions extends PodSshTarget {
 /** Upper bound for `spareConnections`. */
 export const MAX_SPARE_CONNECTIONS = 4;
 const DEFAULT_SPARE_IDLE_MS = 45_000;
+const DEFAULT_KEEPALIVE_MS = 15_000;
+
+/** When each connection last received anything from the bastion (keepalive answers included). */
+const heardAt = new WeakMap<PodConnection, { at: number }>();
 
 /** A spare: connecting, or connected and waiting for its one channel. */
 class Spare {
@@ -214,7 +220,13 @@ export class PodConnector {
 
   /** The first live connected spare, else the oldest one still connecting; removed from the pool. */
   private takeSpare(): Spare | undefined {
-    for (let i = this.spares.length - 1; i >= 0; i--) if (this.spares[i].dead) this.spares.splice(i, 1);
+    const quietLimit = 2 * (this.options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_MS);
+    for (let i = this.spares.length - 1; i >= 0; i--) {
+      const s = this.spares[i];
+      // Quiet past an overdue keepalive answer: the bastion may be stalled (it was, whenever seen).
+      if (s.conn && !s.dead && Date.now() - (heardAt.get(s.conn)?.at ?? 0) > quietLimit) s.destroy();
+      if (s.dead) this.spares.splice(i, 1);
+    }
     const i = this.spares.findIndex((s) => s.conn !== undefined);
     if (i >= 0) return this.spares.splice(i, 1)[0];
     return this.spares.shift();
@@ -325,13 +337,16 @@ export class PodConnector {
       });
 
       const sock = net.connect({ host, port, noDelay: true });
+      const heard = { at: Date.now() };
+      heardAt.set(conn, heard);
+      sock.on('data', () => (heard.at = Date.now()));
       const config: ConnectConfig = {
         sock,
         username: this.options.user ?? 'kgpu',
         privateKey: this.options.privateKey,
         passphrase: this.options.passphrase,
         readyTimeout: this.options.readyTimeoutMs ?? 20_000,
-        keepaliveInterval: this.options.keepaliveIntervalMs ?? 15_000,
+        keepaliveInterval: this.options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_MS,
         keepaliveCountMax: 3,
         // Only public-key auth exists on the bastion; no agent, no keyboard-interactive prompts.
         tryKeyboard: false,
