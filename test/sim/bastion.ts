@@ -13,6 +13,7 @@ import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { Server, utils, type Connection, type ServerChannel, type Session } from 'ssh2';
 import { mintKeyPair } from './ssh-keys';
+import { fixWindowWaits } from './ssh2-window-waits';
 import type { Bastion, PodHandle, PodProcess, StartBastion } from './contracts';
 
 /** OpenSSH-style `SHA256:<base64 without padding>` of a public key blob. */
@@ -201,6 +202,7 @@ export const startBastion: StartBastion = async ({ directory, hostKeyPath, host 
         const p = proc;
         conn.procs.add(p);
         const child = p.child;
+        fixWindowWaits(stream);
         gateAnswers(conn, stream);
         child.stdout!.pipe(stream, { end: false });
         child.stderr!.pipe(stream.stderr, { end: false });

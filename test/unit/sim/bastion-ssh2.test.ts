@@ -4,7 +4,7 @@
  * bytes, pause/resume, closePod), and the exec round trip.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Client, type ClientChannel } from 'ssh2';
 import { openSftpOverExec } from '../../../src/kgpu/sftp-over-exec';
@@ -218,6 +218,38 @@ describe('bastion through the ssh2 client', () => {
     const r = await execOn(ok, 'head -c 100000 /dev/zero | wc -c');
     ok.end();
     assert.equal(r.stdout.trim(), '100000', 'lifted: new connections work again');
+  });
+
+  it('delivers stderr and the exit status written while stdout waits for the client\'s window (ssh2 resumed only stdout)', { timeout: 60_000 }, async () => {
+    const { key, handle } = await fx.rentPod('pod-window');
+    const c = await connectClient(fx, key);
+    try {
+      const n = 20_000_000;
+      const out = await new Promise<{ stdout: number; stderr: string; code: number | null }>((resolve, reject) => {
+        // stdout: far more than the client's window and buffer; the stderr line only once we say so.
+        c.exec(`head -c ${n} /dev/zero & while [ ! -e /workspace/go ]; do sleep 0.02; done; echo 'the end' >&2; touch /workspace/said; wait`, (err, ch) => {
+          if (err) return reject(err);
+          let stdout = 0;
+          let stderr = '';
+          let code: number | null = null;
+          ch.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+          ch.on('exit', (x: number | null) => (code = x));
+          ch.on('close', () => resolve({ stdout, stderr, code }));
+          // Not reading stdout: once the client's window is used up (ssh2's channel state), the rest
+          // of stdout waits in the bastion; then the stderr line is written behind it (in the pipe
+          // before 'said' exists: the bastion has taken it by the next check phase), then we read.
+          const incoming = (ch as unknown as { incoming: { window: number } }).incoming;
+          void waitFor('the client window to be used up', () => incoming.window === 0, 20_000)
+            .then(() => writeFileSync(`${handle.workspaceDir}/go`, ''))
+            .then(() => waitFor('the stderr line to be written in the pod', () => existsSync(`${handle.workspaceDir}/said`), 20_000))
+            .then(() => new Promise((r) => setImmediate(r)))
+            .then(() => ch.on('data', (d: Buffer) => (stdout += d.length)), reject);
+        });
+      });
+      assert.deepEqual(out, { stdout: n, stderr: 'the end\n', code: 0 });
+    } finally {
+      c.end();
+    }
   });
 
   it('measures the exec round trip (ssh2 client and OpenSSH)', async () => {
