@@ -349,6 +349,9 @@ export const startBastion: StartBastion = async ({ directory, hostKeyPath, host 
       }
       if (filter.podId === undefined && filter.afterRequest === undefined && !(filter.afterBytes! > 0)) for (const s of held.splice(0)) s.destroy();
     },
+    get paused() {
+      return paused;
+    },
     cutNewConnections(fault) {
       const f = { ...fault };
       standing.add(f);

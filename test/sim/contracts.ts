@@ -134,6 +134,8 @@ export interface Bastion {
   cutNewConnections(fault: { podId: string; afterBytes: number }): () => void;
   /** Stop accepting and stall existing connections until resume() (a bastion that is unreachable). */
   pause(): void;
+  /** Whether pause() is in effect. */
+  readonly paused: boolean;
   resume(): void;
   /** Close every connection to a pod (called when the pod ends). */
   closePod(podId: string): void;

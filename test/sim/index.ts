@@ -114,6 +114,7 @@ function nullBastion(host: string): Bastion {
     dropConnections: () => undefined,
     cutNewConnections: () => () => undefined,
     pause: () => undefined,
+    paused: false,
     resume: () => undefined,
     closePod: () => undefined,
     stop: async () => undefined,

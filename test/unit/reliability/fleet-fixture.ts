@@ -112,7 +112,8 @@ export async function startFleet(
       host: (p) => path.join(pod.hostDir, path.posix.relative('/workspace', p)),
       privateKey,
       connector(options = {}) {
-        const c = new PodConnector({ host: sim.sshHost, port: sim.sshPort, privateKey, hostKeys, readyTimeoutMs: 10_000, ...options });
+        // Copied with their getters (a timeout that depends on the test's phase is read at each connection).
+        const c = new PodConnector(Object.defineProperties({ host: sim.sshHost, port: sim.sshPort, privateKey, hostKeys, readyTimeoutMs: 10_000 }, Object.getOwnPropertyDescriptors(options)));
         stoppers.push(() => c.dispose());
         return c;
       },
