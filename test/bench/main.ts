@@ -115,6 +115,13 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg();
   console.log(`kgpu bench${args.quick ? ' --quick' : ''}: ${names.join(', ')}; ${cfg.reps} repetition(s) after a warm-up; ${os.cpus().length} CPU(s), Node ${process.version}`);
   const env = await startBenchEnv();
+  // Stopped (Ctrl-C, or a test that gave up on us): the simulator process goes too.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      console.error(`kgpu bench: ${sig}, stopping the simulator`);
+      void env.close().finally(() => process.exit(130));
+    });
+  }
   const results: ScenarioResult[] = [];
   const failures: string[] = [];
   try {
