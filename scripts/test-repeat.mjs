@@ -3,7 +3,7 @@
 // `npm test` runs them (scripts/node-tests.mjs), and print each file's failure rate with the tests
 // that failed. The full spec output of every run with a failure is kept in a log file. A run still
 // going after --run-timeout seconds (default 900) is stopped: the files still running count as hung.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -25,6 +25,8 @@ if (!Number.isInteger(times) || times < 1 || !(runTimeoutS > 0)) {
 }
 process.chdir(root);
 ensureSystemDeps();
+// As npm test: some tests load the bundle (dist/extension.js).
+if (spawnSync(process.execPath, ['esbuild.mjs'], { stdio: 'inherit' }).status !== 0) process.exit(1);
 const files = patterns.length ? expandTestArgs(patterns) : findTests('test');
 const logDir = mkdtempSync(join(tmpdir(), 'kgpu-test-repeat-'));
 const stats = new Map(files.map((f) => [f, { runs: 0, failures: 0, tests: new Map() }]));
@@ -32,6 +34,13 @@ const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 console.log(`test:repeat: ${files.length} files × ${times} runs (2 files at a time, as npm test); load average ${load()}`);
 
 let failedRuns = 0;
+let current; // the running test run's process group, stopped with us (Ctrl-C)
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    if (current) process.kill(-current, 'SIGKILL');
+    process.exit(130);
+  });
+}
 for (let run = 1; run <= times; run++) {
   const t0 = Date.now();
   const log = join(logDir, `run-${run}.log`);
@@ -40,6 +49,7 @@ for (let run = 1; run <= times; run++) {
   const { lines, hung } = await new Promise((resolve) => {
     // Its own process group, so that a hung run can be stopped with everything it started.
     const child = spawn(node.cmd, node.args, { env: node.env, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+    current = child.pid;
     let out = '';
     let hung = [];
     child.stdout.on('data', (b) => (out += b));
@@ -48,6 +58,7 @@ for (let run = 1; run <= times; run++) {
       process.kill(-child.pid, 'SIGKILL');
     }, runTimeoutS * 1000);
     child.on('close', () => {
+      current = undefined;
       clearTimeout(timer);
       resolve({ lines: out.split('\n').filter((l) => l.startsWith('{')), hung });
     });
