@@ -160,7 +160,7 @@ export function planRun(recipe: RunRecipe): RunPlan {
     if (!p.startsWith('/')) throw new RunError(`The pod path must be absolute (got "${p}").`);
     const cwd = path.posix.dirname(p);
     const script = path.posix.basename(p);
-    return { command: `${python} ${quote(script)}${args}`, cwd, script, name: label(script) };
+    return { command: `${python} ${quote(scriptArg(script))}${args}`, cwd, script, name: label(script) };
   }
   const { folder, file } = recipe.target;
   const rel = path.relative(folder, file);
@@ -170,7 +170,15 @@ export function planRun(recipe: RunRecipe): RunPlan {
   if (!folderName || folderName === '.' || folderName === '..') throw new RunError(`Cannot sync the folder ${folder}: it has no name to use in the pod.`);
   const root = (recipe.remoteRoot ?? DEFAULT_REMOTE_ROOT).replace(/\/+$/, '') || '/';
   const remoteDir = path.posix.join(root, folderName);
-  return { command: `${python} ${quote(script)}${args}`, cwd: remoteDir, remoteDir, script, name: label(script) };
+  return { command: `${python} ${quote(scriptArg(script))}${args}`, cwd: remoteDir, remoteDir, script, name: label(script) };
+}
+
+/** The script as the interpreter's first argument: a name that starts with `-` (one legal file
+ *  name, e.g. `-cimport os;….py`) would be read as an option — `python -c<code>` runs the name as a
+ *  program — so it is passed as `./name`. (`--` is not an option: `python -- x.py` is not
+ *  understood by every interpreter a kgpu.python prefix may name.) */
+export function scriptArg(script: string): string {
+  return script.startsWith('-') ? `./${script}` : script;
 }
 
 /** A file name as a gitignore pattern that matches only itself. */
