@@ -3,6 +3,7 @@ import path from 'node:path';
 import { uploadToPod, type UploadResult } from './kgpu/pod-upload';
 import { downloadFromPod, type DownloadResult } from './kgpu/pod-download';
 import type { TransferTotals } from './kgpu/transfer-progress';
+import { describeSkippedLinks } from './kgpu/local-links';
 import { SshAbortedError } from './kgpu/ssh-errors';
 import { isAbortError } from './kgpu/api-error';
 import type { KgpuFileSystemProvider } from './file-system';
@@ -98,8 +99,17 @@ export function registerTransferCommands(services: KgpuServices, provider: KgpuF
       });
       fs.noteChanged(result.changes);
       const via = result.viaTransit ? ` (${result.viaTransit} through a transit object)` : '';
-      services.log.info(`Uploaded ${result.files} files, ${size(result.bytes)}, to ${pod.pod_id}:${remoteDir}${via}.`);
-      void vscode.window.showInformationMessage(`Uploaded ${result.files} file${result.files === 1 ? '' : 's'} (${size(result.bytes)}) to ${remoteDir}${via}.`);
+      const links = result.links ? `, ${result.links} symbolic link${result.links === 1 ? '' : 's'} recreated` : '';
+      services.log.info(`Uploaded ${result.files} files, ${size(result.bytes)}, to ${pod.pod_id}:${remoteDir}${via}${links}.`);
+      const text = `Uploaded ${result.files} file${result.files === 1 ? '' : 's'} (${size(result.bytes)}) to ${remoteDir}${via}${links}.`;
+      if (result.skipped.length) {
+        // Never followed out of the chosen folder: say which links were left out.
+        const skipped = describeSkippedLinks(result.skipped);
+        services.log.warn(`Upload to ${pod.pod_id}:${remoteDir}: ${skipped}.`);
+        void vscode.window.showWarningMessage(`${text} Symbolic links ${skipped.replace(/^not uploaded: /, 'not uploaded (never followed out of the folder): ')}.`);
+      } else {
+        void vscode.window.showInformationMessage(text);
+      }
       return result;
     } catch (e) {
       fs.noteChanged([{ type: 'changed', path: remoteDir }]);

@@ -26,7 +26,8 @@ import { drained, type PodCommands } from './pod-commands';
 import { quoteArgv } from './shell-quote';
 import { tempSiblingName } from './temp-name';
 import { SshAbortedError } from './ssh-errors';
-import { walkTree, type LocalFile } from './ignore-rules';
+import { scanTree, type LocalFile } from './ignore-rules';
+import type { SkippedLink } from './local-links';
 import { LocalHashCache, manifestLine, parseRemoteManifest, serializeRemoteManifest, sha256OfFile, type RemoteEntry, type RemoteManifest } from './sync-manifest';
 import { padding, readTar, TAR_END, tarHeader, type TarEntry, type TarEntrySink } from './tar-stream';
 
@@ -75,6 +76,9 @@ export interface SyncResult {
   roundTrips: number;
   /** The outcome of `runAfter` when it ran in the sync's exec. */
   ranAfter?: { exitCode: number | null; stderr: string };
+  /** Symbolic links not synced: they lead out of the folder, loop, or dangle (see local-links.ts).
+   *  Links inside the folder are recreated as links in the pod. */
+  skippedLinks: SkippedLink[];
 }
 
 export class SyncError extends Error {
@@ -101,7 +105,7 @@ if ! tar -x $z --no-same-owner -f - -C "$S"; then rm -rf -- "$S"; echo 'the uplo
 if [ -d "$S/f" ]; then
   cd -- "$S/f" || exit 11
   find . -mindepth 1 -type d -exec sh -c 'cd -- "$0" && mkdir -p -- "$@"' "$R" {} + &&
-  find . -type f -exec sh -c 'for f; do mv -fT -- "$f" "$0/$f" || exit 1; done' "$R" {} + ||
+  find . \( -type f -o -type l \) -exec sh -c 'for f; do mv -fT -- "$f" "$0/$f" || exit 1; done' "$R" {} + ||
   { rm -rf -- "$S"; echo 'could not move the uploaded files into place' >&2; exit 11; }
 fi
 cd -- "$R" || exit 11
@@ -134,6 +138,11 @@ function aborted(signal: AbortSignal | undefined, what: string): void {
 
 function mtimeSec(f: LocalFile): number {
   return Math.floor(f.mtimeMs / 1000);
+}
+
+/** What the manifest records as a link's hash: its text's, marked (never equal to a file's). */
+function linkHash(target: string): string {
+  return 'symlink:' + createHash('sha256').update(target, 'utf8').digest('hex');
 }
 
 interface RemoteStat {
@@ -202,6 +211,13 @@ async function uploadRound(
   async function* tarBody(): AsyncGenerator<Buffer> {
     let sentFiles = 0;
     for (const f of uploads) {
+      if (f.link !== undefined) {
+        // A link inside the folder: recreated as a link (its target is synced on its own).
+        yield tarHeader({ path: `f/${f.rel}`, size: 0, mode: 0o777, mtime: mtimeSec(f), type: 'symlink', linkname: f.link });
+        newEntries.set(f.rel, { size: f.size, mtime: mtimeSec(f), sha256: linkHash(f.link) });
+        sentFiles++;
+        continue;
+      }
       yield tarHeader({ path: `f/${f.rel}`, size: f.size, mode: f.mode, mtime: mtimeSec(f) });
       const h = createHash('sha256');
       let sent = 0;
@@ -281,7 +297,7 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
   const emit = (p: SyncProgress): void => options.onProgress?.(p);
 
   emit({ phase: 'scanning', files: 0, bytes: 0, totalFiles: 0, totalBytes: 0 });
-  const files = await walkTree(localDir, { exclude: options.exclude, gitignore: options.gitignore, signal });
+  const { files, skippedLinks } = await scanTree(localDir, { exclude: options.exclude, gitignore: options.gitignore, signal });
   const totalBytes = files.reduce((n, f) => n + f.size, 0);
   const present = new Set(files.map((f) => f.rel));
 
@@ -292,7 +308,7 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
   let hashedBytes = 0;
   await mapLimit(files, 4, async (f) => {
     aborted(signal, what);
-    let h = cache.get(f.rel, f.size, f.mtimeMs);
+    let h = f.link !== undefined ? linkHash(f.link) : cache.get(f.rel, f.size, f.mtimeMs);
     if (!h) {
       h = await sha256OfFile(f.abs, signal);
       cache.set(f.rel, f.size, f.mtimeMs, h);
@@ -324,7 +340,7 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
     for (const [p, e] of manifest) if (e.sha256 === 'changed-during-upload') cache.set(p, -1, -1, '');
     cache.setSnapshot(target, manifest);
     await cache.save();
-    return { ...total, skippedFiles: files.length - uploadedNow.size, durationMs: Date.now() - t0, ...(ranAfter ? { ranAfter } : {}) };
+    return { ...total, skippedFiles: files.length - uploadedNow.size, durationMs: Date.now() - t0, skippedLinks, ...(ranAfter ? { ranAfter } : {}) };
   };
 
   // Fast path: we know what we left in this pod folder last time, so send what changed since then
