@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { setup } from './setup.mjs';
 import { buildSuite, OUT_DIR } from './build-suite.mjs';
 import { mapStack } from './lib/source-maps.mjs';
-import { ensureExtensionBuilt, ensureVsix, root } from './lib/build.mjs';
+import { devVsixPath, ensureExtensionBuilt, ensureVsix, root } from './lib/build.mjs';
 import { launchBrowser, newPage } from './lib/browser.mjs';
 import { installVsix, prepareProfile, startCodeServer } from './lib/code-server.mjs';
 import { runExtensionTests } from './lib/extension-tests.mjs';
@@ -68,7 +68,7 @@ async function main() {
   let t = Date.now();
   if (ensureExtensionBuilt()) log('built dist/extension.js');
   const suite = await buildSuite();
-  const vsix = join(paths.cache, 'kgpu-dev.vsix');
+  const vsix = devVsixPath(paths.cache);
   if (ensureVsix(vsix)) log(`packaged ${vsix}`);
   timings.build = seconds(t);
 
