@@ -4,6 +4,7 @@ import { uploadToPod, type UploadResult } from './kgpu/pod-upload';
 import { downloadFromPod, type DownloadResult } from './kgpu/pod-download';
 import type { TransferTotals } from './kgpu/transfer-progress';
 import { describeSkippedLinks } from './kgpu/local-links';
+import { describeRefused } from './kgpu/local-path-guard';
 import { SshAbortedError } from './kgpu/ssh-errors';
 import { isAbortError } from './kgpu/api-error';
 import type { KgpuFileSystemProvider } from './file-system';
@@ -147,7 +148,12 @@ export function registerTransferCommands(services: KgpuServices, provider: KgpuF
         return downloadFromPod(connector, paths, dir, { signal, onProgress: report });
       });
       services.log.info(`Downloaded ${result.files} files, ${size(result.bytes)}, from ${pod.pod_id} to ${dir}.`);
-      if (!options.localDir) {
+      if (result.refused.length) {
+        // Never written outside the chosen folder, nor under a name this system reads as a path.
+        const text = describeRefused(result.refused);
+        services.log.warn(`Download from ${pod.pod_id} to ${dir}: ${text}.`);
+        void vscode.window.showWarningMessage(`kgpu: downloaded ${result.files} file${result.files === 1 ? '' : 's'} to ${dir}; ${text}. Rename them in the pod, or check the local folders that are links, then download again.`);
+      } else if (!options.localDir) {
         void vscode.window.showInformationMessage(`Downloaded ${result.files} file${result.files === 1 ? '' : 's'} (${size(result.bytes)}) to ${dir}.`, 'Reveal').then((a) => {
           if (a) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(result.targets[0] ?? dir));
         });

@@ -28,6 +28,7 @@ import { tempSiblingName } from './temp-name';
 import { SshAbortedError } from './ssh-errors';
 import { scanTree, type LocalFile } from './ignore-rules';
 import type { SkippedLink } from './local-links';
+import { LocalPathGuard, type RefusedEntry } from './local-path-guard';
 import { LocalHashCache, manifestLine, parseRemoteManifest, serializeRemoteManifest, sha256OfFile, type RemoteEntry, type RemoteManifest } from './sync-manifest';
 import { padding, readTar, TAR_END, tarHeader, type TarEntry, type TarEntrySink } from './tar-stream';
 
@@ -126,7 +127,7 @@ exit 0
 
 const PULL_SCRIPT = String.raw`cd -- "$1" 2>/dev/null && [ -e "$2" ] || { printf 'No such file or directory in the pod: %s\n' "$1/$2" >&2; exit 3; }
 printf 'KGPU-SIZE %s\n' "$(du -sb -- "$2" 2>/dev/null | cut -f1 | head -n 1)" >&2
-exec tar -c --format=pax -f - -- "$2"
+exec tar -c --format=pax --no-unquote -f - -- "$2"
 `;
 
 /** Uploads up to this many file bytes are gzipped on the wire. */
@@ -430,6 +431,11 @@ export interface PullOptions {
   signal?: AbortSignal;
   /** Bytes and files written so far; totalBytes from `du` in the pod when known. */
   onProgress?(bytes: number, files: number, totalBytes?: number): void;
+  /** The folder the user chose: nothing is written outside it (local-path-guard.ts). Default: the
+   *  folder `localPath` is in. */
+  within?: string;
+  /** Whose file-name rules apply (default this machine's; tests pass 'win32'). */
+  platform?: NodeJS.Platform;
 }
 
 export interface PullResult {
@@ -437,6 +443,9 @@ export interface PullResult {
   bytes: number;
   /** Symlinks in the pod's tree are not recreated locally. */
   skippedSymlinks: number;
+  /** Entries not written because their local path would not be a plain path inside the chosen
+   *  folder (named by their path in the archive, e.g. "out/CON"); the rest was written. */
+  refused: RefusedEntry[];
   durationMs: number;
 }
 
@@ -451,6 +460,11 @@ export async function pull(pod: PodCommands, remotePath: string, localPath: stri
   if (!norm.startsWith('/') || norm === '' || norm === '/') throw new SyncError(`Pull needs an absolute pod path below / (got "${remotePath}").`);
   const dir = path.posix.dirname(norm);
   const base = path.posix.basename(norm);
+  const within = options.within ?? path.dirname(localPath);
+  const guard = new LocalPathGuard(within, options.platform);
+  // Where localPath is below the chosen folder (`/`-separated, to check with the entries' names).
+  const prefix = path.relative(within, localPath).split(path.sep).join('/');
+  if (prefix.startsWith('..') || path.isAbsolute(prefix)) throw new SyncError(`Pull target ${localPath} is not inside ${within}.`);
 
   const s = await pod.execStream(quoteArgv(['sh', '-c', PULL_SCRIPT, 'kgpu-pull', dir, base]), { signal });
   let stderr = '';
@@ -465,6 +479,7 @@ export async function pull(pod: PodCommands, remotePath: string, localPath: stri
   let files = 0;
   let bytes = 0;
   let skippedSymlinks = 0;
+  const refused: RefusedEntry[] = [];
   let openTemp: { fh: fsp.FileHandle; tmp: string } | undefined;
 
   const onEntry = async (e: TarEntry): Promise<TarEntrySink | undefined> => {
@@ -473,17 +488,23 @@ export async function pull(pod: PodCommands, remotePath: string, localPath: stri
     if (e.path === base) rel = '';
     else if (e.path.startsWith(base + '/')) rel = e.path.slice(base.length + 1);
     else throw new SyncError(`Unexpected entry "${e.path}" in the pod's archive.`);
-    if (rel !== '' && !safeRelPath(rel)) throw new SyncError(`Refusing the unsafe path "${e.path}" from the pod.`);
+    if (e.type === 'symlink') {
+      skippedSymlinks++;
+      return undefined;
+    }
+    if (e.type !== 'file' && e.type !== 'dir') return undefined;
+    // Every local target is checked: plain names here, and inside the chosen folder for real.
+    const relWithin = [prefix, rel].filter((x) => x !== '').join('/');
+    const why = await guard.check(relWithin, e.type);
+    if (why) {
+      refused.push({ path: e.path, reason: why });
+      return undefined;
+    }
     const target = rel === '' ? localPath : path.join(localPath, ...rel.split('/'));
     if (e.type === 'dir') {
       await fsp.mkdir(target, { recursive: true });
       return undefined;
     }
-    if (e.type === 'symlink') {
-      skippedSymlinks++;
-      return undefined;
-    }
-    if (e.type !== 'file') return undefined;
     await fsp.mkdir(path.dirname(target), { recursive: true });
     const tmp = path.join(path.dirname(target), tempSiblingName(path.basename(target), `.kgpu-part-${randomBytes(4).toString('hex')}`));
     const fh = await fsp.open(tmp, 'w', 0o600);
@@ -525,5 +546,5 @@ export async function pull(pod: PodCommands, remotePath: string, localPath: stri
     if (st instanceof Error) throw st;
     throw new SyncError(`Pulling ${norm} failed: ${(e as Error).message}`, { cause: e });
   }
-  return { files, bytes, skippedSymlinks, durationMs: Date.now() - t0 };
+  return { files, bytes, skippedSymlinks, refused, durationMs: Date.now() - t0 };
 }
