@@ -130,7 +130,7 @@ export function registerJobs(services: KgpuServices): vscode.Disposable {
       }
       await vscode.workspace.saveAll(false);
       try {
-        return await showRunHandle(services, picked.podId, job.info.name, job.recipe ? undefined : { command: job.info.command, cwd: job.info.cwd }, (sink) => runner.rerun(picked.podId, picked.jobId, sink));
+        return await showRunHandle(services, picked.podId, job.info.name, job.recipe ? undefined : { command: job.info.command, cwd: job.info.cwd }, (sink) => runner.rerun(picked.podId, picked.jobId, { ...sink, env: services.settings.get().env }));
       } catch (e) {
         services.showError(e, { prefix: `Could not re-run ${job.info.name}:` });
         return undefined;
@@ -210,6 +210,6 @@ function notifyEnd(services: KgpuServices, e: JobEndEvent): void {
     if (!podId || !job.recipe || job.recipe.target.kind !== 'local') return;
     // The new pod is ready: run the same file there (a file that lived on the old pod is gone with it).
     const recipe = job.recipe;
-    await showRunHandle(services, podId, name, undefined, (sink) => jobsFor(services).runner.runFile({ ...recipe, ...sink, podId })).catch((err: unknown) => services.showError(err, { prefix: `Could not re-run ${name}:` }));
+    await showRunHandle(services, podId, name, undefined, (sink) => jobsFor(services).runner.runFile({ ...recipe, ...sink, env: services.settings.get().env, podId })).catch((err: unknown) => services.showError(err, { prefix: `Could not re-run ${name}:` }));
   });
 }

@@ -1,15 +1,16 @@
 import * as vscode from 'vscode';
-import { promises as fsp, mkdtempSync, rmSync } from 'node:fs';
+import { promises as fsp, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseSshKey } from './lazy/ssh';
+import { createTempKeyDir, removeStaleTempKeyDirs } from './kgpu/temp-key-files';
 import type { Settings } from './settings';
 
 /**
  * The SSH keys of rentals. A key the server minted (rent or rotate without `ssh_pubkey`) is kept in
  * SecretStorage for its pod and never written to disk — except on request for an external tool
  * (`ssh -i`), then in a 0600 file in a private temp folder removed when the pod's key is forgotten
- * or the extension deactivates. Otherwise the `kgpu.sshIdentityFile` key pair is used: its `.pub`
+ * or the extension deactivates (and, after a crash, at the next start: temp-key-files.ts). Otherwise the `kgpu.sshIdentityFile` key pair is used: its `.pub`
  * is pinned on rent; its private half is read when connecting (a passphrase is asked once per
  * session and kept in memory only).
  */
@@ -46,7 +47,14 @@ export class PodKeys implements vscode.Disposable {
     private readonly secrets: vscode.SecretStorage,
     private readonly globalState: vscode.Memento,
     private readonly settings: Settings,
-  ) {}
+  ) {
+    // Temp key files of windows that crashed (they could not remove their own) go now.
+    try {
+      removeStaleTempKeyDirs();
+    } catch {
+      /* best effort: an unreadable temp folder is not a reason to fail activation */
+    }
+  }
 
   /** Keep the server-minted private key of a pod (replaces and thereby forgets the previous one). */
   async storeMinted(podId: string, privateKey: string): Promise<void> {
@@ -123,7 +131,7 @@ export class PodKeys implements vscode.Disposable {
     if (existing) return existing;
     const key = await this.mintedKey(podId);
     if (!key) throw new Error(`No minted key is stored for pod ${podId}.`);
-    this.tempDir ??= mkdtempSync(path.join(os.tmpdir(), 'kgpu-keys-'));
+    this.tempDir ??= createTempKeyDir();
     const file = path.join(this.tempDir, `${podId.replace(/[^A-Za-z0-9._-]/g, '_')}.key`);
     await fsp.writeFile(file, key.endsWith('\n') ? key : key + '\n', { mode: 0o600 });
     this.tempFiles.set(podId, file);

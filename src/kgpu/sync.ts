@@ -60,6 +60,10 @@ export interface SyncUpOptions {
    *  `ranAfter`; when it was not run there (nothing to upload after a probe), `ranAfter` is
    *  undefined and the caller runs it itself. */
   runAfter?: string;
+  /** What `runAfter` reads on its stdin (e.g. a job's environment — secrets, never in its command
+   *  line): sent inside the upload stream as a 0600 file that the pod opens and removes before it
+   *  runs the command. */
+  runAfterStdin?: Buffer;
 }
 
 export interface SyncResult {
@@ -116,8 +120,10 @@ if [ -f "$S/v" ]; then printf '%s\0' "$had"; xargs -0 -r stat --printf '%s %Y %n
 # $3: a command line to run now that the copy is complete: with an expected stat list (e), only
 # when the pod had our manifest and the files not sent are exactly as we left them.
 if [ -n "$3" ] && { [ ! -f "$S/e" ] || { [ "$had" = 1 ] && cmp -s -- "$S/vs" "$S/e"; }; }; then
+  # Its stdin (a 0600 file in the stream) stays open while the file itself is removed now.
+  if [ -f "$S/i" ]; then exec 3< "$S/i"; else exec 3< /dev/null; fi
   rm -rf -- "$S"
-  sh -c "$3" < /dev/null >&2; rc=$?
+  sh -c "$3" <&3 >&2; rc=$?; exec 3<&-
   printf '\nKGPU-RAN-AFTER %s\n' "$rc" >&2
   exit 0
 fi
@@ -202,7 +208,7 @@ async function uploadRound(
   verify: readonly string[] | undefined,
   progress: (files: number, bytes: number) => void,
   signal: AbortSignal | undefined,
-  runAfter?: { line: string; expect?: Buffer },
+  runAfter?: { line: string; expect?: Buffer; stdin?: Buffer },
 ): Promise<UploadRound> {
   const newEntries = new Map<string, RemoteEntry>();
   let sentBytes = 0;
@@ -256,8 +262,9 @@ async function uploadRound(
     if (deletes.length > 0) members.push(['d', Buffer.from(deletes.map((p) => p + '\0').join(''), 'utf8')]);
     if (verify) members.push(['v', Buffer.from(verify.map((p) => p + '\0').join(''), 'utf8')]);
     if (runAfter?.expect) members.push(['e', runAfter.expect]);
+    if (runAfter?.stdin) members.push(['i', runAfter.stdin]);
     const chunks: Buffer[] = [];
-    for (const [name, body] of members) chunks.push(tarHeader({ path: name, size: body.length, mode: 0o644, mtime: now }), body, padding(body.length));
+    for (const [name, body] of members) chunks.push(tarHeader({ path: name, size: body.length, mode: name === 'i' ? 0o600 : 0o644, mtime: now }), body, padding(body.length));
     chunks.push(TAR_END);
     yield Buffer.concat(chunks);
   }
@@ -359,7 +366,7 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
       const verify = files.filter((f) => !uploads.includes(f)).map((f) => f.rel);
       // What `stat` must print for the files not sent, if the pod still has them as we left them.
       const expect = options.runAfter === undefined ? undefined : verify.every((p) => snap.has(p)) ? Buffer.from(verify.map((p) => `${snap.get(p)!.size} ${snap.get(p)!.mtime} ${p}\0`).join(''), 'utf8') : undefined;
-      const runAfter = options.runAfter !== undefined && expect ? { line: options.runAfter, expect } : undefined;
+      const runAfter = options.runAfter !== undefined && expect ? { line: options.runAfter, expect, stdin: options.runAfterStdin } : undefined;
       const round = await uploadRound(pod, remoteDir, uploads, deletes, { kind: 'append' }, verify, progressFor(uploads), signal, runAfter);
       total.roundTrips++;
       total.uploadedFiles += uploads.length;
@@ -408,7 +415,7 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
 
   aborted(signal, what);
   const rewrite = !remote.manifestExists || remote.manifestLines > 2 * remote.manifest.size + 64;
-  const runAfter = options.runAfter !== undefined ? { line: options.runAfter } : undefined;
+  const runAfter = options.runAfter !== undefined ? { line: options.runAfter, stdin: options.runAfterStdin } : undefined;
   const round = await uploadRound(pod, remoteDir, uploads, deletes, rewrite ? { kind: 'rewrite', base: remote.manifest } : { kind: 'append' }, undefined, progressFor(uploads), signal, runAfter);
   total.roundTrips++;
   total.uploadedFiles += uploads.filter((f) => !uploadedNow.has(f.rel)).length;
