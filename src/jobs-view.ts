@@ -93,6 +93,7 @@ export function registerJobs(services: KgpuServices): vscode.Disposable {
 
   disposables.push(
     vscode.commands.registerCommand('kgpu.stopJob', async (arg?: unknown) => {
+      services.podKeys.allowPassphrasePrompt();
       const o = (arg && typeof arg === 'object' ? arg : {}) as { podId?: string; jobId?: string; yes?: boolean; graceMs?: number };
       const picked = o.podId && o.jobId ? { podId: o.podId, jobId: o.jobId } : await jobs.pickJob({ title: 'Stop which job?', running: true });
       if (!picked) return undefined;
@@ -120,6 +121,7 @@ export function registerJobs(services: KgpuServices): vscode.Disposable {
       }
     }),
     vscode.commands.registerCommand('kgpu.rerunJob', async (arg?: unknown) => {
+      services.podKeys.allowPassphrasePrompt();
       const o = (arg && typeof arg === 'object' ? arg : {}) as { podId?: string; jobId?: string };
       const picked = o.podId && o.jobId ? { podId: o.podId, jobId: o.jobId } : await jobs.pickJob({ title: 'Run which job again?' });
       if (!picked) return undefined;

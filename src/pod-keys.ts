@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseSshKey } from './lazy/ssh';
 import { createTempKeyDir, removeStaleTempKeyDirs } from './kgpu/temp-key-files';
+import { PassphraseGate } from './kgpu/passphrase-gate';
 import type { Settings } from './settings';
 
 /**
@@ -39,7 +40,8 @@ export class PodKeys implements vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<string>();
   /** Fires with the pod id whose key was stored (rent, rotate) or forgotten. */
   readonly onDidChange = this.emitter.event;
-  private readonly passphrases = new Map<string, string>();
+  /** Passphrases asked once per session, in memory only; not asked again after a cancel until the user acts. */
+  private readonly passphrases = new PassphraseGate();
   private tempDir: string | undefined;
   private readonly tempFiles = new Map<string, string>();
 
@@ -161,18 +163,32 @@ export class PodKeys implements vscode.Disposable {
       return undefined;
     }
     if (!/passphrase/i.test(parsed.message)) throw new Error(`kgpu.sshIdentityFile ${file} is not a usable private key: ${parsed.message}`);
-    const known = this.passphrases.get(file);
-    if (known !== undefined) return known;
-    const entered = await vscode.window.showInputBox({
-      title: 'kgpu: SSH key passphrase',
-      prompt: `Passphrase for ${file} (kept in memory for this session only)`,
-      password: true,
-      ignoreFocusOut: true,
-      validateInput: (v) => (parseSshKey(privateKey, v) instanceof Error ? 'Wrong passphrase' : undefined),
-    });
-    if (entered === undefined) throw new Error(`No passphrase given for ${file}.`);
-    this.passphrases.set(file, entered);
-    return entered;
+    // Background connections (job polling, file watches) come here too: after a cancel nothing
+    // asks again until the user acts (allowPassphrasePrompt), and simultaneous ones share one prompt.
+    return this.passphrases.get(file, async () =>
+      vscode.window.showInputBox({
+        title: 'kgpu: SSH key passphrase',
+        prompt: `Passphrase for ${file} (kept in memory for this session only)`,
+        password: true,
+        ignoreFocusOut: true,
+        validateInput: (v) => (parseSshKey(privateKey, v) instanceof Error ? 'Wrong passphrase' : undefined),
+      }),
+    );
+  }
+
+  /** The user asked for something that connects (a command, "Enter Passphrase…"): a passphrase
+   *  they cancelled before may be asked for again. */
+  allowPassphrasePrompt(): void {
+    this.passphrases.allowAgain();
+  }
+
+  /** "Enter Passphrase…": ask now for the identity file's passphrase. True when it is known after. */
+  async unlockIdentity(): Promise<boolean> {
+    this.passphrases.allowAgain();
+    const file = this.identityFile();
+    if (!file) return false;
+    const privateKey = await fsp.readFile(file, 'utf8');
+    return (await this.passphraseFor(file, privateKey).then(() => true, () => false));
   }
 
   dispose(): void {

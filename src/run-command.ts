@@ -48,6 +48,7 @@ const MAX_HISTORY = 10;
 
 export function registerRunCommand(services: KgpuServices): vscode.Disposable {
   return vscode.commands.registerCommand('kgpu.runActiveFile', async (arg?: unknown) => {
+    services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
     try {
       return await runActiveFile(services, arg);
     } catch (e) {

@@ -6,6 +6,7 @@ import { KgpuApiError, isAbortError } from './kgpu/api-error';
 import type { Pod } from './kgpu/api-types';
 import { ErrorDeduplicator, errorMessage } from './kgpu/error-dedup';
 import { JsonFileHostKeyStore } from './kgpu/host-keys';
+import { PassphraseDeclinedError } from './kgpu/passphrase-gate';
 import { FORGET_HOST_KEY, hostKeyChanged } from './host-key-command';
 import { RentalsModel, type RentalsApi } from './kgpu/rentals-model';
 import { createKgpuClient } from './lazy/rest-client';
@@ -65,6 +66,14 @@ export interface ShowErrorOptions {
 }
 
 const HIDDEN_PODS_KEY = 'kgpu.hiddenPods';
+const ENTER_PASSPHRASE = 'Enter Passphrase…';
+
+/** An error and its causes. */
+function causes(e: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let c: unknown = e; c !== undefined && out.length < 6; c = c instanceof Error ? c.cause : undefined) out.push(c);
+  return out;
+}
 
 class Services implements KgpuServices {
   readonly settings: Settings;
@@ -166,10 +175,13 @@ class Services implements KgpuServices {
     this.log.error(text);
     // A changed bastion host key: the way back is one click away (it shows both keys and asks).
     const hostKey = hostKeyChanged(error);
-    const actions = hostKey ? [FORGET_HOST_KEY, 'Show Log'] : ['Show Log'];
+    // A cancelled passphrase: nothing asks again by itself; this is the way to.
+    const passphrase = causes(error).some((c) => c instanceof PassphraseDeclinedError);
+    const actions = [...(hostKey ? [FORGET_HOST_KEY] : []), ...(passphrase ? [ENTER_PASSPHRASE] : []), 'Show Log'];
     void vscode.window.showErrorMessage(`kgpu: ${text}`, ...actions).then((a) => {
       if (a === 'Show Log') this.log.show();
       if (a === FORGET_HOST_KEY && hostKey) void vscode.commands.executeCommand('kgpu.forgetHostKey', { hostPort: hostKey.hostPort });
+      if (a === ENTER_PASSPHRASE) void this.podKeys.unlockIdentity();
     });
   }
 

@@ -70,6 +70,7 @@ function cancelled(e: unknown): boolean {
 
 export function registerTransferCommands(services: KgpuServices, provider: KgpuFileSystemProvider): vscode.Disposable {
   const upload = vscode.commands.registerCommand('kgpu.upload', async (arg?: unknown, second?: unknown): Promise<UploadResult | undefined> => {
+    services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
     const options: UploadCommandOptions = isPlainOptions(arg, ['localPaths', 'remoteDir']) ? (arg as UploadCommandOptions) : {};
     const target = kgpuUris(arg, second)[0];
     const pod = await services.pickPod(options.podId ?? target ?? (isPlainOptions(arg, ['localPaths', 'remoteDir']) ? undefined : arg), { ready: true, title: 'Upload to which pod?' });
@@ -124,6 +125,7 @@ export function registerTransferCommands(services: KgpuServices, provider: KgpuF
   });
 
   const download = vscode.commands.registerCommand('kgpu.download', async (arg?: unknown, second?: unknown): Promise<DownloadResult | undefined> => {
+    services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
     const options: DownloadCommandOptions = isPlainOptions(arg, ['remotePaths', 'localDir']) ? (arg as DownloadCommandOptions) : {};
     const uris = kgpuUris(arg, second);
     const pod = await services.pickPod(options.podId ?? uris[0] ?? (isPlainOptions(arg, ['remotePaths', 'localDir']) ? undefined : arg), { ready: true, title: 'Download from which pod?' });

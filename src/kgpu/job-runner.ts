@@ -13,6 +13,7 @@ import path from 'node:path';
 import { Emitter, type Event } from './emitter';
 import { isJobEnded, jobStatus, listJobs, newJobId, prepareStart, startError, startJob, statusAfterPodEnded, stopJob, type JobInfo, type JobStatus, type StartJobSpec } from './jobs';
 import { followLog, type FollowLogResult } from './log-follow';
+import { MAX_BACKOFF_MS } from './poll-schedule';
 import type { PodCommands } from './pod-commands';
 import { quote, quoteArgv } from './shell-quote';
 import { SshAbortedError } from './ssh-errors';
@@ -187,6 +188,12 @@ export function scriptArg(script: string): string {
   return script.startsWith('-') ? `./${script}` : script;
 }
 
+/** How long a pod's job polling waits after `failures` failed polls in a row: pollMs doubled per
+ *  failure, at most MAX_BACKOFF_MS (5 min). */
+export function jobPollBackoffMs(pollMs: number, failures: number): number {
+  return Math.min(MAX_BACKOFF_MS, pollMs * 2 ** Math.min(failures, 20));
+}
+
 /** Versions before 0.1.1 stored each recipe's environment, values included: drop them. */
 function scrubStoredEnvironments(store: KeyValueStore | undefined): void {
   const all = store?.get<Record<string, StoredRecipe & { env?: unknown }>>(RECIPES_KEY);
@@ -221,17 +228,23 @@ export class JobRunner {
   readonly onDidChange: Event<string> = this.changeEmitter.event;
   /** Fires when a job we knew as running has ended (incl. with its pod). */
   readonly onDidEnd: Event<JobEndEvent> = this.endEmitter.event;
-  private readonly timer: ReturnType<typeof setInterval> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly pollMs: number;
+  /** Pods whose last polls failed: how many in a row, and when to try again. */
+  private readonly backoff = new Map<string, { failures: number; nextAt: number }>();
   private polling = false;
   private disposed = false;
 
   constructor(private readonly options: JobRunnerOptions) {
     scrubStoredEnvironments(options.store);
-    const pollMs = options.pollMs ?? 5000;
-    if (pollMs > 0) {
-      this.timer = setInterval(() => void this.poll(), pollMs);
-      this.timer.unref?.();
-    }
+    this.pollMs = options.pollMs ?? 5000;
+    this.schedulePoll();
+  }
+
+  private schedulePoll(): void {
+    if (this.pollMs <= 0 || this.disposed) return;
+    this.timer = setTimeout(() => void this.poll().finally(() => this.schedulePoll()), this.pollMs);
+    this.timer.unref?.();
   }
 
   /** The pod's jobs, newest first. */
@@ -527,13 +540,30 @@ export class JobRunner {
     if (this.byPod.delete(podId)) this.changeEmitter.fire(podId);
   }
 
+  /** Refresh the pods with running jobs that no open log follows. A pod whose refresh fails (not
+   *  reachable, the key's passphrase cancelled) is tried again after 2, 4, 8… × pollMs (at most
+   *  5 min), not at every tick; the others keep the cadence. */
   private async poll(): Promise<void> {
     if (this.polling || this.disposed) return;
     this.polling = true;
     try {
       const pods = new Set<string>();
       for (const j of this.runningJobs()) if (!this.isStreaming(j.podId, j.info.id)) pods.add(j.podId);
-      await Promise.all([...pods].map((p) => this.refresh(p).catch(() => undefined)));
+      const now = Date.now();
+      for (const p of this.backoff.keys()) if (!pods.has(p)) this.backoff.delete(p);
+      await Promise.all(
+        [...pods]
+          .filter((p) => (this.backoff.get(p)?.nextAt ?? 0) <= now)
+          .map((p) =>
+            this.refresh(p).then(
+              () => void this.backoff.delete(p),
+              () => {
+                const failures = (this.backoff.get(p)?.failures ?? 0) + 1;
+                this.backoff.set(p, { failures, nextAt: Date.now() + jobPollBackoffMs(this.pollMs, failures) });
+              },
+            ),
+          ),
+      );
     } finally {
       this.polling = false;
     }
@@ -542,7 +572,7 @@ export class JobRunner {
   /** Stops every stream (their offsets stay stored, for the next instance) and the polling. */
   dispose(): void {
     this.disposed = true;
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     for (const s of [...this.streams]) s.abort();
     this.streams.clear();
     this.changeEmitter.dispose();
