@@ -92,7 +92,7 @@ class Services implements KgpuServices {
 
   constructor(readonly context: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel('kgpu', { log: true });
-    this.settings = new Settings();
+    this.settings = new Settings(process.env, context.globalState);
     this.auth = new Auth(context.secrets, this.settings);
     const workspaceState = context.workspaceState;
     this.pods = new RentalsModel(() => ({ api: this.rentalsApi(), signedIn: this.auth.signedIn }), {
