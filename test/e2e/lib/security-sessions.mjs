@@ -91,6 +91,7 @@ export async function runSecuritySessions({ paths, browser, scratch, sim, counts
             KGPU_E2E_HOSTILE_RECORD: hostile.recordUrl,
             KGPU_E2E_SIM_API_BASE: simEnv.KGPU_API_BASE,
             KGPU_E2E_SIM_TOKEN: simEnv.KGPU_API_TOKEN,
+            KGPU_E2E_SIM_SSH_PORT: simEnv.KGPU_SSH_PORT,
           },
           onLine: (l) => console.log(mapStack(l.replace(/^\s*\[kgpu-e2e\] ?/, '  '), OUT_DIR)),
           serverLog: () => codeServer.log(),

@@ -41,7 +41,7 @@ describe("security: a cloned repository's .vscode/settings.json (trusted folder)
     const s = services.settings.get();
     assert.equal(s.apiBase, simBase, "the user's own kgpu.apiBase");
     assert.equal(s.sshHost, '127.0.0.1');
-    assert.notEqual(s.sshPort, vscode.workspace.getConfiguration('kgpu').inspect<number>('sshPort')?.workspaceValue ?? -1);
+    assert.equal(s.sshPort, Number(process.env.KGPU_E2E_SIM_SSH_PORT), "the user's own kgpu.sshPort (the simulator's bastion), not the attacker's");
     assert.equal(s.sshIdentityFile, '', "the folder's key pair is not pinned to new rentals");
     assert.deepEqual(services.settings.ignoredWorkspaceSettings().filter((k) => !/python|env/.test(k)), ['kgpu.apiBase', 'kgpu.sshHost', 'kgpu.sshIdentityFile', 'kgpu.sshPort']);
     // $KGPU_API_TOKEN belongs to $KGPU_API_BASE (unset: kgpu's own base) — not to a base a setting chose.
