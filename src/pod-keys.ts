@@ -50,12 +50,15 @@ export class PodKeys implements vscode.Disposable {
     private readonly globalState: vscode.Memento,
     private readonly settings: Settings,
   ) {
-    // Temp key files of windows that crashed (they could not remove their own) go now.
-    try {
-      removeStaleTempKeyDirs();
-    } catch {
-      /* best effort: an unreadable temp folder is not a reason to fail activation */
-    }
+    // Temp key files of windows that crashed (they could not remove their own) go now — right
+    // after activation, not in its way.
+    setImmediate(() => {
+      try {
+        removeStaleTempKeyDirs();
+      } catch {
+        /* best effort: an unreadable temp folder is not a reason to fail */
+      }
+    });
   }
 
   /** Keep the server-minted private key of a pod (replaces and thereby forgets the previous one). */
