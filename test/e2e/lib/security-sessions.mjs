@@ -79,6 +79,7 @@ export async function runSecuritySessions({ paths, browser, scratch, sim, counts
       writeFileSync(join(profile.userDataDir, 'Machine', 'settings.json'), `${JSON.stringify(s.machine ?? {}, null, 2)}\n`);
       const codeServer = await startCodeServer({ paths, profile, workspace, env: {}, workspaceTrust: s.trust, cleanEnv: true });
       const resultsFile = join(dir, 'results.json');
+      let ran = false;
       log(`security session ${s.name}: ${s.trust ? 'workspace trust on (Restricted Mode)' : 'trusted folder'} with a hostile .vscode/settings.json`);
       let run;
       try {
@@ -97,6 +98,7 @@ export async function runSecuritySessions({ paths, browser, scratch, sim, counts
           serverLog: () => codeServer.log(),
         });
         const results = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : undefined;
+        ran = results !== undefined;
         if (results) {
           counts.passed += results.passed;
           counts.failed += results.failed;
@@ -112,9 +114,12 @@ export async function runSecuritySessions({ paths, browser, scratch, sim, counts
         await run?.close().catch(() => undefined);
         await codeServer.stop();
       }
-      // The runner's own look at the attacker's side, whatever the extension host reported.
+      // The runner's own look at the attacker's side, whatever the extension host reported (only
+      // when the session ran: an empty record proves nothing otherwise).
       const r = hostile.record;
-      if (r.requests === 0 && r.sshConnections === 0) {
+      if (!ran) {
+        console.log(`  - ${s.name}: the hostile server's record was not checked (the session did not run)`);
+      } else if (r.requests === 0 && r.sshConnections === 0) {
         counts.passed++;
         console.log(`  ✔ ${s.name}: the hostile server received nothing (0 HTTP requests, 0 SSH connections)`);
       } else {
