@@ -4,6 +4,7 @@ import type { Me } from './kgpu/api-types';
 import { formatCredits } from './kgpu/cost';
 import { errorMessage } from './kgpu/error-dedup';
 import { createKgpuClient } from './lazy/rest-client';
+import { checkApiBase, tokenDestination } from './kgpu/setting-resolution';
 import type { KgpuServices } from './services';
 
 /**
@@ -51,12 +52,16 @@ function tokenValidation(v: string): string | undefined {
 /** Returns true when signed in. */
 async function signIn(services: KgpuServices, args?: SignInArgs): Promise<boolean> {
   const apiBase = services.settings.get().apiBase;
+  const dest = tokenDestination(apiBase);
   let token = args?.token?.trim();
   if (!token) {
     token = (
       await vscode.window.showInputBox({
-        title: 'kgpu: Sign in',
-        prompt: `Account token for ${apiBase} — copy it from the dashboard at https://kgpu.net (stored in VS Code's secret storage)`,
+        // Not kgpu's own server: say plainly which host will receive the token.
+        title: dest.official ? 'kgpu: Sign in' : `kgpu: Sign in to ${dest.host} — not api.kgpu.net`,
+        prompt: dest.official
+          ? `Account token for ${apiBase} — copy it from the dashboard at https://kgpu.net (stored in VS Code's secret storage)`
+          : `${dest.warning} (Stored in VS Code's secret storage for ${apiBase} only.)`,
         password: true,
         ignoreFocusOut: true,
         placeHolder: 'kgpu_…',
@@ -102,13 +107,8 @@ async function signOut(services: KgpuServices): Promise<void> {
 }
 
 function validateApiBase(v: string): string | undefined {
-  try {
-    const u = new URL(v.trim());
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'Use an http:// or https:// URL.';
-    return undefined;
-  } catch {
-    return 'Not a URL; e.g. http://127.0.0.1:8080/v1';
-  }
+  const r = checkApiBase(v, 'The API base');
+  return r.ok ? undefined : r.why;
 }
 
 function validatePort(v: string): string | undefined {

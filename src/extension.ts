@@ -6,6 +6,7 @@ import { registerCopyCommands } from './copy-commands';
 import { registerExecCommand } from './exec-command';
 import { registerFileSystem } from './file-system';
 import { registerGpuModelsView } from './gpu-models-view';
+import { registerHostKeyCommand } from './host-key-command';
 import { registerJobLogCommands } from './job-log-terminal';
 import { registerJobs } from './jobs-view';
 import { registerPendingCommands } from './placeholders';
@@ -38,6 +39,7 @@ export function activate(context: vscode.ExtensionContext): KgpuServices {
     registerRentCommand(services),
     registerReleaseCommand(services),
     registerRotateKeyCommand(services),
+    registerHostKeyCommand(services),
     registerCopyCommands(services),
     registerFileSystem(services),
     registerRunCommand(services),

@@ -212,6 +212,7 @@ export function openJobLog(services: KgpuServices, podId: string, job: JobInfo, 
 
 export function registerJobLogCommands(services: KgpuServices): vscode.Disposable {
   return vscode.commands.registerCommand('kgpu.showJobLog', async (arg?: unknown) => {
+    services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
     const o = (arg && typeof arg === 'object' ? arg : {}) as ShowJobLogOptions;
     const jobs = jobsFor(services);
     const picked = o.podId && o.jobId ? { podId: o.podId, jobId: o.jobId } : await jobs.pickJob({ title: 'Show the log of which job?' });

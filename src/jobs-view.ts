@@ -93,6 +93,7 @@ export function registerJobs(services: KgpuServices): vscode.Disposable {
 
   disposables.push(
     vscode.commands.registerCommand('kgpu.stopJob', async (arg?: unknown) => {
+      services.podKeys.allowPassphrasePrompt();
       const o = (arg && typeof arg === 'object' ? arg : {}) as { podId?: string; jobId?: string; yes?: boolean; graceMs?: number };
       const picked = o.podId && o.jobId ? { podId: o.podId, jobId: o.jobId } : await jobs.pickJob({ title: 'Stop which job?', running: true });
       if (!picked) return undefined;
@@ -120,6 +121,7 @@ export function registerJobs(services: KgpuServices): vscode.Disposable {
       }
     }),
     vscode.commands.registerCommand('kgpu.rerunJob', async (arg?: unknown) => {
+      services.podKeys.allowPassphrasePrompt();
       const o = (arg && typeof arg === 'object' ? arg : {}) as { podId?: string; jobId?: string };
       const picked = o.podId && o.jobId ? { podId: o.podId, jobId: o.jobId } : await jobs.pickJob({ title: 'Run which job again?' });
       if (!picked) return undefined;
@@ -130,7 +132,7 @@ export function registerJobs(services: KgpuServices): vscode.Disposable {
       }
       await vscode.workspace.saveAll(false);
       try {
-        return await showRunHandle(services, picked.podId, job.info.name, job.recipe ? undefined : { command: job.info.command, cwd: job.info.cwd }, (sink) => runner.rerun(picked.podId, picked.jobId, sink));
+        return await showRunHandle(services, picked.podId, job.info.name, job.recipe ? undefined : { command: job.info.command, cwd: job.info.cwd }, (sink) => runner.rerun(picked.podId, picked.jobId, { ...sink, env: services.settings.get().env }));
       } catch (e) {
         services.showError(e, { prefix: `Could not re-run ${job.info.name}:` });
         return undefined;
@@ -210,6 +212,6 @@ function notifyEnd(services: KgpuServices, e: JobEndEvent): void {
     if (!podId || !job.recipe || job.recipe.target.kind !== 'local') return;
     // The new pod is ready: run the same file there (a file that lived on the old pod is gone with it).
     const recipe = job.recipe;
-    await showRunHandle(services, podId, name, undefined, (sink) => jobsFor(services).runner.runFile({ ...recipe, ...sink, podId })).catch((err: unknown) => services.showError(err, { prefix: `Could not re-run ${name}:` }));
+    await showRunHandle(services, podId, name, undefined, (sink) => jobsFor(services).runner.runFile({ ...recipe, ...sink, env: services.settings.get().env, podId })).catch((err: unknown) => services.showError(err, { prefix: `Could not re-run ${name}:` }));
   });
 }

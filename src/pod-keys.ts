@@ -1,15 +1,17 @@
 import * as vscode from 'vscode';
-import { promises as fsp, mkdtempSync, rmSync } from 'node:fs';
+import { promises as fsp, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseSshKey } from './lazy/ssh';
+import { createTempKeyDir, removeStaleTempKeyDirs } from './kgpu/temp-key-files';
+import { PassphraseGate } from './kgpu/passphrase-gate';
 import type { Settings } from './settings';
 
 /**
  * The SSH keys of rentals. A key the server minted (rent or rotate without `ssh_pubkey`) is kept in
  * SecretStorage for its pod and never written to disk — except on request for an external tool
  * (`ssh -i`), then in a 0600 file in a private temp folder removed when the pod's key is forgotten
- * or the extension deactivates. Otherwise the `kgpu.sshIdentityFile` key pair is used: its `.pub`
+ * or the extension deactivates (and, after a crash, at the next start: temp-key-files.ts). Otherwise the `kgpu.sshIdentityFile` key pair is used: its `.pub`
  * is pinned on rent; its private half is read when connecting (a passphrase is asked once per
  * session and kept in memory only).
  */
@@ -38,7 +40,8 @@ export class PodKeys implements vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<string>();
   /** Fires with the pod id whose key was stored (rent, rotate) or forgotten. */
   readonly onDidChange = this.emitter.event;
-  private readonly passphrases = new Map<string, string>();
+  /** Passphrases asked once per session, in memory only; not asked again after a cancel until the user acts. */
+  private readonly passphrases = new PassphraseGate();
   private tempDir: string | undefined;
   private readonly tempFiles = new Map<string, string>();
 
@@ -46,7 +49,17 @@ export class PodKeys implements vscode.Disposable {
     private readonly secrets: vscode.SecretStorage,
     private readonly globalState: vscode.Memento,
     private readonly settings: Settings,
-  ) {}
+  ) {
+    // Temp key files of windows that crashed (they could not remove their own) go now — right
+    // after activation, not in its way.
+    setImmediate(() => {
+      try {
+        removeStaleTempKeyDirs();
+      } catch {
+        /* best effort: an unreadable temp folder is not a reason to fail */
+      }
+    });
+  }
 
   /** Keep the server-minted private key of a pod (replaces and thereby forgets the previous one). */
   async storeMinted(podId: string, privateKey: string): Promise<void> {
@@ -123,7 +136,7 @@ export class PodKeys implements vscode.Disposable {
     if (existing) return existing;
     const key = await this.mintedKey(podId);
     if (!key) throw new Error(`No minted key is stored for pod ${podId}.`);
-    this.tempDir ??= mkdtempSync(path.join(os.tmpdir(), 'kgpu-keys-'));
+    this.tempDir ??= createTempKeyDir();
     const file = path.join(this.tempDir, `${podId.replace(/[^A-Za-z0-9._-]/g, '_')}.key`);
     await fsp.writeFile(file, key.endsWith('\n') ? key : key + '\n', { mode: 0o600 });
     this.tempFiles.set(podId, file);
@@ -153,18 +166,32 @@ export class PodKeys implements vscode.Disposable {
       return undefined;
     }
     if (!/passphrase/i.test(parsed.message)) throw new Error(`kgpu.sshIdentityFile ${file} is not a usable private key: ${parsed.message}`);
-    const known = this.passphrases.get(file);
-    if (known !== undefined) return known;
-    const entered = await vscode.window.showInputBox({
-      title: 'kgpu: SSH key passphrase',
-      prompt: `Passphrase for ${file} (kept in memory for this session only)`,
-      password: true,
-      ignoreFocusOut: true,
-      validateInput: (v) => (parseSshKey(privateKey, v) instanceof Error ? 'Wrong passphrase' : undefined),
-    });
-    if (entered === undefined) throw new Error(`No passphrase given for ${file}.`);
-    this.passphrases.set(file, entered);
-    return entered;
+    // Background connections (job polling, file watches) come here too: after a cancel nothing
+    // asks again until the user acts (allowPassphrasePrompt), and simultaneous ones share one prompt.
+    return this.passphrases.get(file, async () =>
+      vscode.window.showInputBox({
+        title: 'kgpu: SSH key passphrase',
+        prompt: `Passphrase for ${file} (kept in memory for this session only)`,
+        password: true,
+        ignoreFocusOut: true,
+        validateInput: (v) => (parseSshKey(privateKey, v) instanceof Error ? 'Wrong passphrase' : undefined),
+      }),
+    );
+  }
+
+  /** The user asked for something that connects (a command, "Enter Passphrase…"): a passphrase
+   *  they cancelled before may be asked for again. */
+  allowPassphrasePrompt(): void {
+    this.passphrases.allowAgain();
+  }
+
+  /** "Enter Passphrase…": ask now for the identity file's passphrase. True when it is known after. */
+  async unlockIdentity(): Promise<boolean> {
+    this.passphrases.allowAgain();
+    const file = this.identityFile();
+    if (!file) return false;
+    const privateKey = await fsp.readFile(file, 'utf8');
+    return (await this.passphraseFor(file, privateKey).then(() => true, () => false));
   }
 
   dispose(): void {

@@ -4,6 +4,7 @@ import { formatCredits, formatDollars } from './kgpu/cost';
 import { errorMessage } from './kgpu/error-dedup';
 import { podCommands } from './kgpu/pod-commands';
 import { pull } from './kgpu/sync';
+import { describeRefused } from './kgpu/local-path-guard';
 import { releasedHere } from './pod-notifications';
 import type { KgpuServices } from './services';
 
@@ -79,6 +80,7 @@ async function download(services: KgpuServices, podId: string, label: string, fo
         const controller = new AbortController();
         token.onCancellationRequested(() => controller.abort());
         return pull(podCommands(connector), '/workspace', folder, {
+          within: folder,
           signal: controller.signal,
           onProgress: (bytes, files, totalBytes) =>
             progress.report({ message: `${files} files, ${(bytes / 1048576).toFixed(1)}${totalBytes ? ` of ${(totalBytes / 1048576).toFixed(1)}` : ''} MiB` }),
@@ -86,6 +88,13 @@ async function download(services: KgpuServices, podId: string, label: string, fo
       },
     );
     services.log.info(`Downloaded ${result.files} files (${result.bytes} bytes) from ${podId}:/workspace to ${folder}.`);
+    if (result.refused.length) {
+      // Some results could not be written inside the chosen folder: ask before the pod (and they) go.
+      const text = describeRefused(result.refused);
+      services.log.warn(`Download from ${podId}:/workspace to ${folder}: ${text}.`);
+      const a = await vscode.window.showWarningMessage(`kgpu: ${text} — they are still only in the pod. Release ${label} anyway?`, { modal: true }, 'Release Anyway');
+      return a === 'Release Anyway';
+    }
     return true;
   } catch (e) {
     const a = await vscode.window.showErrorMessage(`kgpu: downloading ${label}'s /workspace failed — ${errorMessage(e)} The pod was NOT released.`, 'Release Anyway');

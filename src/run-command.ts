@@ -4,6 +4,7 @@ import { isLivePod, type Pod } from './kgpu/api-types';
 import { parseArgumentLine } from './kgpu/exec-request';
 import type { RunHandle, RunFileSpec, RunTarget } from './kgpu/job-runner';
 import type { SyncResult } from './kgpu/sync';
+import { describeSkippedLinks } from './kgpu/local-links';
 import { JobLogPanel, panelName, priceTable } from './job-log-terminal';
 import { jobsFor } from './jobs-service';
 import { podDescription } from './kgpu/rentals-view-model';
@@ -47,6 +48,7 @@ const MAX_HISTORY = 10;
 
 export function registerRunCommand(services: KgpuServices): vscode.Disposable {
   return vscode.commands.registerCommand('kgpu.runActiveFile', async (arg?: unknown) => {
+    services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
     try {
       return await runActiveFile(services, arg);
     } catch (e) {
@@ -188,9 +190,11 @@ async function argumentsFor(services: KgpuServices, fileUri: vscode.Uri, options
 
 function syncLine(r: SyncResult | undefined, remoteDir: string | undefined): string | undefined {
   if (!r || !remoteDir) return undefined;
-  if (r.uploadedFiles === 0) return `[kgpu] ${remoteDir} is up to date (${r.skippedFiles} files checked in ${r.durationMs} ms)`;
+  // Symlinks out of the folder (and loops) are never followed: say which were left out.
+  const links = r.skippedLinks.length ? `; ${describeSkippedLinks(r.skippedLinks)}` : '';
+  if (r.uploadedFiles === 0) return `[kgpu] ${remoteDir} is up to date (${r.skippedFiles} files checked in ${r.durationMs} ms)${links}`;
   const kb = r.uploadedBytes < 10_240 ? `${r.uploadedBytes} B` : `${(r.uploadedBytes / 1024).toFixed(0)} KiB`;
-  return `[kgpu] synced ${r.uploadedFiles} changed file${r.uploadedFiles === 1 ? '' : 's'} (${kb}) to ${remoteDir} in ${r.durationMs} ms`;
+  return `[kgpu] synced ${r.uploadedFiles} changed file${r.uploadedFiles === 1 ? '' : 's'} (${kb}) to ${remoteDir} in ${r.durationMs} ms${links}`;
 }
 
 /**

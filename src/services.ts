@@ -6,6 +6,8 @@ import { KgpuApiError, isAbortError } from './kgpu/api-error';
 import type { Pod } from './kgpu/api-types';
 import { ErrorDeduplicator, errorMessage } from './kgpu/error-dedup';
 import { JsonFileHostKeyStore } from './kgpu/host-keys';
+import { PassphraseDeclinedError } from './kgpu/passphrase-gate';
+import { FORGET_HOST_KEY, hostKeyChanged } from './host-key-command';
 import { RentalsModel, type RentalsApi } from './kgpu/rentals-model';
 import { createKgpuClient } from './lazy/rest-client';
 import { pickPod, type PickPodOptions } from './pick-pod';
@@ -28,6 +30,7 @@ import { ViewVisibility } from './view-visibility';
  *                  ({pod, endReason}), upsert(pod) after an action
  *   podKeys        minted private keys per pod (SecretStorage) + kgpu.sshIdentityFile;
  *                  sshTarget(podId) → {host, port, user, privateKey, passphrase?}; onDidChange(podId)
+ *   hostKeys       the bastions' pinned host keys (known-hosts.json in global storage, read on every use)
  *   connections    pod id → ONE PodConnector; get(podId); onDidReset({podId, reason: ended|key|settings})
  *                  — reconnect (or show the end reason) when it fires
  *   pickPod(arg, {ready|live, title})  pod id | tree element with pod/podId | kgpu:// Uri | QuickPick
@@ -44,6 +47,7 @@ export interface KgpuServices extends vscode.Disposable {
   client(): KgpuClient;
   readonly pods: RentalsModel;
   readonly podKeys: PodKeys;
+  readonly hostKeys: JsonFileHostKeyStore;
   readonly connections: PodConnections;
   pickPod(arg: unknown, options?: PickPodOptions): Promise<Pod | undefined>;
   showError(error: unknown, options?: ShowErrorOptions): void;
@@ -62,12 +66,21 @@ export interface ShowErrorOptions {
 }
 
 const HIDDEN_PODS_KEY = 'kgpu.hiddenPods';
+const ENTER_PASSPHRASE = 'Enter Passphrase…';
+
+/** An error and its causes. */
+function causes(e: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let c: unknown = e; c !== undefined && out.length < 6; c = c instanceof Error ? c.cause : undefined) out.push(c);
+  return out;
+}
 
 class Services implements KgpuServices {
   readonly settings: Settings;
   readonly auth: Auth;
   readonly pods: RentalsModel;
   readonly podKeys: PodKeys;
+  readonly hostKeys: JsonFileHostKeyStore;
   readonly connections: PodConnections;
   readonly rentalChildren = new RentalChildren();
   readonly viewVisibility = new ViewVisibility();
@@ -79,7 +92,7 @@ class Services implements KgpuServices {
 
   constructor(readonly context: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel('kgpu', { log: true });
-    this.settings = new Settings();
+    this.settings = new Settings(process.env, context.globalState);
     this.auth = new Auth(context.secrets, this.settings);
     const workspaceState = context.workspaceState;
     this.pods = new RentalsModel(() => ({ api: this.rentalsApi(), signedIn: this.auth.signedIn }), {
@@ -87,8 +100,8 @@ class Services implements KgpuServices {
       set: (ids) => workspaceState.update(HIDDEN_PODS_KEY, ids),
     });
     this.podKeys = new PodKeys(context.secrets, context.globalState, this.settings);
-    const hostKeys = new JsonFileHostKeyStore(vscode.Uri.joinPath(context.globalStorageUri, 'known-hosts.json').fsPath);
-    this.connections = new PodConnections(this.podKeys, this.pods, this.settings, hostKeys);
+    this.hostKeys = new JsonFileHostKeyStore(vscode.Uri.joinPath(context.globalStorageUri, 'known-hosts.json').fsPath);
+    this.connections = new PodConnections(this.podKeys, this.pods, this.settings, this.hostKeys);
     this.disposables.push(
       this.log, this.settings, this.auth, this.pods, this.podKeys, this.connections, this.rentalChildren, this.viewVisibility,
       this.pods.onDidFail((f) => this.showError(f.error, { channel: 'refresh' })),
@@ -160,7 +173,16 @@ class Services implements KgpuServices {
       return;
     }
     this.log.error(text);
-    void vscode.window.showErrorMessage(`kgpu: ${text}`, 'Show Log').then((a) => a && this.log.show());
+    // A changed bastion host key: the way back is one click away (it shows both keys and asks).
+    const hostKey = hostKeyChanged(error);
+    // A cancelled passphrase: nothing asks again by itself; this is the way to.
+    const passphrase = causes(error).some((c) => c instanceof PassphraseDeclinedError);
+    const actions = [...(hostKey ? [FORGET_HOST_KEY] : []), ...(passphrase ? [ENTER_PASSPHRASE] : []), 'Show Log'];
+    void vscode.window.showErrorMessage(`kgpu: ${text}`, ...actions).then((a) => {
+      if (a === 'Show Log') this.log.show();
+      if (a === FORGET_HOST_KEY && hostKey) void vscode.commands.executeCommand('kgpu.forgetHostKey', { hostPort: hostKey.hostPort });
+      if (a === ENTER_PASSPHRASE) void this.podKeys.unlockIdentity();
+    });
   }
 
   dispose(): void {

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { uploadToPod, type UploadResult } from './kgpu/pod-upload';
 import { downloadFromPod, type DownloadResult } from './kgpu/pod-download';
 import type { TransferTotals } from './kgpu/transfer-progress';
+import { describeSkippedLinks } from './kgpu/local-links';
+import { describeRefused } from './kgpu/local-path-guard';
 import { SshAbortedError } from './kgpu/ssh-errors';
 import { isAbortError } from './kgpu/api-error';
 import type { KgpuFileSystemProvider } from './file-system';
@@ -68,6 +70,7 @@ function cancelled(e: unknown): boolean {
 
 export function registerTransferCommands(services: KgpuServices, provider: KgpuFileSystemProvider): vscode.Disposable {
   const upload = vscode.commands.registerCommand('kgpu.upload', async (arg?: unknown, second?: unknown): Promise<UploadResult | undefined> => {
+    services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
     const options: UploadCommandOptions = isPlainOptions(arg, ['localPaths', 'remoteDir']) ? (arg as UploadCommandOptions) : {};
     const target = kgpuUris(arg, second)[0];
     const pod = await services.pickPod(options.podId ?? target ?? (isPlainOptions(arg, ['localPaths', 'remoteDir']) ? undefined : arg), { ready: true, title: 'Upload to which pod?' });
@@ -98,8 +101,17 @@ export function registerTransferCommands(services: KgpuServices, provider: KgpuF
       });
       fs.noteChanged(result.changes);
       const via = result.viaTransit ? ` (${result.viaTransit} through a transit object)` : '';
-      services.log.info(`Uploaded ${result.files} files, ${size(result.bytes)}, to ${pod.pod_id}:${remoteDir}${via}.`);
-      void vscode.window.showInformationMessage(`Uploaded ${result.files} file${result.files === 1 ? '' : 's'} (${size(result.bytes)}) to ${remoteDir}${via}.`);
+      const links = result.links ? `, ${result.links} symbolic link${result.links === 1 ? '' : 's'} recreated` : '';
+      services.log.info(`Uploaded ${result.files} files, ${size(result.bytes)}, to ${pod.pod_id}:${remoteDir}${via}${links}.`);
+      const text = `Uploaded ${result.files} file${result.files === 1 ? '' : 's'} (${size(result.bytes)}) to ${remoteDir}${via}${links}.`;
+      if (result.skipped.length) {
+        // Never followed out of the chosen folder: say which links were left out.
+        const skipped = describeSkippedLinks(result.skipped);
+        services.log.warn(`Upload to ${pod.pod_id}:${remoteDir}: ${skipped}.`);
+        void vscode.window.showWarningMessage(`${text} Symbolic links ${skipped.replace(/^not uploaded: /, 'not uploaded (never followed out of the folder): ')}.`);
+      } else {
+        void vscode.window.showInformationMessage(text);
+      }
       return result;
     } catch (e) {
       fs.noteChanged([{ type: 'changed', path: remoteDir }]);
@@ -113,6 +125,7 @@ export function registerTransferCommands(services: KgpuServices, provider: KgpuF
   });
 
   const download = vscode.commands.registerCommand('kgpu.download', async (arg?: unknown, second?: unknown): Promise<DownloadResult | undefined> => {
+    services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
     const options: DownloadCommandOptions = isPlainOptions(arg, ['remotePaths', 'localDir']) ? (arg as DownloadCommandOptions) : {};
     const uris = kgpuUris(arg, second);
     const pod = await services.pickPod(options.podId ?? uris[0] ?? (isPlainOptions(arg, ['remotePaths', 'localDir']) ? undefined : arg), { ready: true, title: 'Download from which pod?' });
@@ -137,7 +150,12 @@ export function registerTransferCommands(services: KgpuServices, provider: KgpuF
         return downloadFromPod(connector, paths, dir, { signal, onProgress: report });
       });
       services.log.info(`Downloaded ${result.files} files, ${size(result.bytes)}, from ${pod.pod_id} to ${dir}.`);
-      if (!options.localDir) {
+      if (result.refused.length) {
+        // Never written outside the chosen folder, nor under a name this system reads as a path.
+        const text = describeRefused(result.refused);
+        services.log.warn(`Download from ${pod.pod_id} to ${dir}: ${text}.`);
+        void vscode.window.showWarningMessage(`kgpu: downloaded ${result.files} file${result.files === 1 ? '' : 's'} to ${dir}; ${text}. Rename them in the pod, or check the local folders that are links, then download again.`);
+      } else if (!options.localDir) {
         void vscode.window.showInformationMessage(`Downloaded ${result.files} file${result.files === 1 ? '' : 's'} (${size(result.bytes)}) to ${dir}.`, 'Reveal').then((a) => {
           if (a) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(result.targets[0] ?? dir));
         });

@@ -27,6 +27,7 @@ function isOptions(arg: unknown): arg is OpenWorkspaceOptions {
 
 export function registerWorkspaceCommand(services: KgpuServices): vscode.Disposable {
   return vscode.commands.registerCommand('kgpu.openWorkspace', async (arg?: unknown, second?: unknown): Promise<vscode.Uri | undefined> => {
+    services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
     const options: OpenWorkspaceOptions = isOptions(arg) ? arg : isOptions(second) ? second : {};
     const pod = await services.pickPod(options.podId ?? (isOptions(arg) ? undefined : arg), { ready: true, title: "Open which pod's /workspace?" });
     if (!pod) return undefined;

@@ -31,6 +31,7 @@ import type {
   RotateKeyResponse,
   TransitObject,
 } from './api-types';
+import { BodyTooLargeError, readBodyText } from './bounded-body';
 import { abortableDelay, backoffDelayMs, DEFAULT_RETRY_POLICY, isRetryableStatus, parseRetryAfter, type RetryPolicy } from './retry';
 import { waitUntilReady, type WaitUntilReadyOptions } from './wait-ready';
 
@@ -50,7 +51,13 @@ export interface KgpuClientOptions {
   /** After an interrupted POST /pods found nothing in GET /pods, look once more after this long
    *  before concluding nothing was created (default 1 s). */
   rentSettleMs?: number;
+  /** The biggest response body read (default 16 MiB); a bigger one fails as a bad response. */
+  maxResponseBytes?: number;
 }
+
+const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+/** An object store's answer to a PUT is a short XML error at most. */
+const MAX_PUT_RESPONSE_BYTES = 64 * 1024;
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -103,6 +110,7 @@ export class KgpuClient {
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
   private readonly rentSettleMs: number;
+  private readonly maxResponseBytes: number;
   private closed = false;
 
   constructor(options: KgpuClientOptions) {
@@ -116,6 +124,7 @@ export class KgpuClient {
     this.ownsDispatcher = !options.dispatcher;
     this.dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 10_000, connections: 8 });
     this.rentSettleMs = options.rentSettleMs ?? 1_000;
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   }
 
   // ── read-only ────────────────────────────────────────────────────────────────
@@ -292,7 +301,10 @@ export class KgpuClient {
         headersTimeout: 0,
         bodyTimeout: 0,
       });
-      const text = await res.body.text();
+      const text = await readBodyText(res.body, MAX_PUT_RESPONSE_BYTES).catch((err: unknown) => {
+        if (err instanceof BodyTooLargeError) return res.statusCode >= 300 ? '' : 'ok'; // only an error's text matters here
+        throw err;
+      });
       if (res.statusCode >= 300) {
         const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? parseJson(text)?.error;
         throw new KgpuUploadError(res.statusCode, typeof code === 'string' ? code : `http_${res.statusCode}`, shownPath);
@@ -403,9 +415,16 @@ export class KgpuClient {
         bodyTimeout: timeoutMs,
       });
       phaseSent = true;
-      const text = await res.body.text();
+      const text = await readBodyText(res.body, this.maxResponseBytes).catch((err: unknown) => {
+        if (!(err instanceof BodyTooLargeError)) throw err;
+        throw new KgpuApiError(502, spec.method, spec.path, header(res.headers, 'x-request-id'), {
+          error: 'bad_response',
+          message: `${this.apiBase} sent a response larger than ${(err.maxBytes / 1048576).toFixed(err.maxBytes < 10 * 1048576 ? 1 : 0)} MiB; kgpu stopped reading it. Check that kgpu.apiBase is the kgpu API`,
+        }, spec.context);
+      });
       return { status: res.statusCode, headers: res.headers, text };
     } catch (e) {
+      if (e instanceof KgpuApiError) throw e;
       if (o.signal?.aborted) throw new KgpuAbortedError(`${spec.method} ${spec.path}`, o.signal.reason);
       throw this.networkError(e, spec.method, spec.path, timedOut, timeoutMs, this.apiBase, phaseSent);
     } finally {

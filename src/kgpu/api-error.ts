@@ -132,6 +132,8 @@ function buildUserMessage(p: MessageParts): string {
   const ref = p.requestId ? ` (request ${p.requestId})` : '';
   const server = p.serverMessage ? `: ${p.serverMessage}` : '';
   const ctx = p.context;
+  // Our own verdict on an answer we could not use (not JSON, too large): say that, not "server error".
+  if (p.code === 'bad_response' && p.serverMessage) return `${p.serverMessage} (${p.method} ${p.path}${p.requestId ? `, request ${p.requestId}` : ''}).`;
   switch (p.status) {
     case 400:
       return `kgpu rejected the request ${p.method} ${p.path} as malformed${server}${ref}.`;

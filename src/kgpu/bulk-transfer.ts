@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PodConnector } from './ssh-connection';
 import { exec, execStream, type ExecStream, type ExitStatus } from './ssh-exec';
@@ -77,24 +78,33 @@ async function backoff(attempt: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Read stdout up to the first newline; returns the line and pushes nothing back (callers only
- *  use header lines before binary data they handle themselves via `rest`). */
-function readHeader(s: ExecStream): Promise<{ line: string; rest: Buffer }> {
+/** The pod's answer line is a number or two: more than this without a newline is not an answer. */
+const MAX_ANSWER_LINE_BYTES = 4096;
+
+/** Read a stream up to its first newline, at most `maxBytes` (a pod that never sends a newline is
+ *  refused, not buffered); returns the line and what came after it (binary data the caller handles). */
+export function readAnswerLine(stdout: Readable, maxBytes = MAX_ANSWER_LINE_BYTES): Promise<{ line: string; rest: Buffer }> {
   return new Promise((resolve, reject) => {
     let acc = Buffer.alloc(0);
+    const stop = (): void => {
+      stdout.removeListener('data', onData);
+      stdout.removeListener('end', onEnd);
+      stdout.pause();
+    };
     const onData = (b: Buffer): void => {
       acc = Buffer.concat([acc, b]);
       const nl = acc.indexOf(0x0a);
-      if (nl >= 0) {
-        s.stdout.removeListener('data', onData);
-        s.stdout.removeListener('end', onEnd);
-        s.stdout.pause();
+      if (nl >= 0 && nl <= maxBytes) {
+        stop();
         resolve({ line: acc.subarray(0, nl).toString('utf8'), rest: acc.subarray(nl + 1) });
+      } else if (acc.length > maxBytes) {
+        stop();
+        reject(new SshError(`The pod sent no answer line within ${maxBytes} bytes (it starts ${JSON.stringify(acc.subarray(0, 32).toString('latin1'))}); is something in the pod's image replacing standard tools?`));
       }
     };
     const onEnd = (): void => reject(new TransferRetry('the remote side ended before its header'));
-    s.stdout.on('data', onData);
-    s.stdout.once('end', onEnd);
+    stdout.on('data', onData);
+    stdout.once('end', onEnd);
   });
 }
 
@@ -113,7 +123,7 @@ async function startWithHeader(
   const stderr = collect(s.stderr);
   s.done.catch(() => undefined);
   try {
-    const header = await Promise.race([readHeader(s), s.done.then(() => Promise.reject(new TransferRetry('no header')))]);
+    const header = await Promise.race([readAnswerLine(s.stdout), s.done.then(() => Promise.reject(new TransferRetry('no header')))]);
     return { s, stderr, header };
   } catch (e) {
     s.close();
@@ -328,9 +338,16 @@ async function downloadOnce(
   }
   const out = fs.createWriteStream(part, { flags: 'a', highWaterMark: 4 << 20 });
   let got = have;
+  let overrun = false;
   const onChunk = (b: Buffer): void => {
     got += b.length;
-    options.onProgress?.({ bytes: got, total: size });
+    // More than the pod said the file holds (a device such as /dev/zero says 0 and never ends):
+    // stop instead of filling this disk.
+    if (got > size && !overrun) {
+      overrun = true;
+      s.close();
+    }
+    options.onProgress?.({ bytes: Math.min(got, size), total: size });
   };
   options.onProgress?.({ bytes: have, total: size });
   if (header.rest.length) {
@@ -347,6 +364,10 @@ async function downloadOnce(
   s.stdout.unpipe(out);
   // Everything received is in `out`: close it so its size is the resume point.
   await new Promise<void>((resolve, reject) => out.end(() => resolve()).once('error', reject));
+  if (overrun) {
+    await fsp.rm(part, { force: true });
+    throw new SshError(`${remotePath} in the pod sent more bytes than its size (${size}): it is growing fast or is not a regular file (a device or a link to one). Nothing was written to this machine.`);
+  }
   if (status.status === 'rejected') throw status.reason;
   if (status.value.exitCode !== 0) throw new SshError(`Download of ${remotePath} failed in the pod: ${stderr() || `exit ${status.value.exitCode ?? status.value.signal}`}.`);
   return { identity: header.line, restart: false };

@@ -1,7 +1,7 @@
 /**
  * Host keys of SSH bastions, pinned on first use (TOFU): the first connection to a host:port
  * records its key fingerprint; later connections must present the same key or fail with
- * HostKeyChangedError.
+ * HostKeyChangedError (the way back: "kgpu: Forget Bastion Host Key…", or delete the entry).
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -11,6 +11,10 @@ export interface HostKeyStore {
   /** The pinned fingerprint ("SHA256:…") for "host:port", if any. */
   get(hostPort: string): Promise<string | undefined> | string | undefined;
   set(hostPort: string, keyFingerprint: string): Promise<void> | void;
+  /** Forget the pin of "host:port" (the next connection pins what it sees). */
+  delete(hostPort: string): Promise<void> | void;
+  /** Where the pins live, for messages that tell the user how to remove one (a file path). */
+  readonly location?: string;
 }
 
 /** OpenSSH-style SHA256 fingerprint of a public key blob (SSH wire format): "SHA256:<base64, no padding>". */
@@ -26,17 +30,27 @@ export class MemoryHostKeyStore implements HostKeyStore {
   set(hostPort: string, keyFingerprint: string): void {
     this.keys.set(hostPort, keyFingerprint);
   }
+  delete(hostPort: string): void {
+    this.keys.delete(hostPort);
+  }
 }
 
-/** A JSON file {"host:port": "SHA256:…"}; written atomically (temp file + rename), mode 0600. */
+/**
+ * A JSON file {"host:port": "SHA256:…"}; written atomically (temp file + rename), mode 0600.
+ * Read on every lookup and every change — never cached for the window's life — so an entry the
+ * user removed (by hand, or with "kgpu: Forget Bastion Host Key…" in another window) is gone at
+ * once, and a later write for another host cannot put it back.
+ */
 export class JsonFileHostKeyStore implements HostKeyStore {
-  private cache: Map<string, string> | undefined;
   private writing: Promise<void> = Promise.resolve();
 
   constructor(readonly filePath: string) {}
 
+  get location(): string {
+    return this.filePath;
+  }
+
   private async load(): Promise<Map<string, string>> {
-    if (this.cache) return this.cache;
     let parsed: unknown = {};
     try {
       parsed = JSON.parse(await fsp.readFile(this.filePath, 'utf8'));
@@ -49,24 +63,40 @@ export class JsonFileHostKeyStore implements HostKeyStore {
     if (parsed && typeof parsed === 'object') {
       for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) if (typeof v === 'string') map.set(k, v);
     }
-    this.cache = map;
     return map;
   }
 
   async get(hostPort: string): Promise<string | undefined> {
+    await this.writing.catch(() => undefined);
     return (await this.load()).get(hostPort);
   }
 
-  async set(hostPort: string, keyFingerprint: string): Promise<void> {
-    const map = await this.load();
-    map.set(hostPort, keyFingerprint);
-    const body = JSON.stringify(Object.fromEntries(map), null, 2) + '\n';
-    this.writing = this.writing.then(async () => {
+  /** Every pin, for a command that lists them. */
+  async entries(): Promise<Map<string, string>> {
+    await this.writing.catch(() => undefined);
+    return this.load();
+  }
+
+  set(hostPort: string, keyFingerprint: string): Promise<void> {
+    return this.change((map) => map.set(hostPort, keyFingerprint));
+  }
+
+  delete(hostPort: string): Promise<void> {
+    return this.change((map) => map.delete(hostPort));
+  }
+
+  /** Read-modify-write of the file as it is now, one change at a time. */
+  private change(edit: (map: Map<string, string>) => void): Promise<void> {
+    const next = this.writing.catch(() => undefined).then(async () => {
+      const map = await this.load();
+      edit(map);
+      const body = JSON.stringify(Object.fromEntries(map), null, 2) + '\n';
       await fsp.mkdir(path.dirname(this.filePath), { recursive: true });
       const tmp = `${this.filePath}.${process.pid}.tmp`;
       await fsp.writeFile(tmp, body, { mode: 0o600 });
       await fsp.rename(tmp, this.filePath);
     });
-    await this.writing;
+    this.writing = next;
+    return next;
   }
 }

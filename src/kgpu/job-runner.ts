@@ -13,6 +13,7 @@ import path from 'node:path';
 import { Emitter, type Event } from './emitter';
 import { isJobEnded, jobStatus, listJobs, newJobId, prepareStart, startError, startJob, statusAfterPodEnded, stopJob, type JobInfo, type JobStatus, type StartJobSpec } from './jobs';
 import { followLog, type FollowLogResult } from './log-follow';
+import { MAX_BACKOFF_MS } from './poll-schedule';
 import type { PodCommands } from './pod-commands';
 import { quote, quoteArgv } from './shell-quote';
 import { SshAbortedError } from './ssh-errors';
@@ -27,18 +28,24 @@ export type RunTarget =
   /** A file already in the pod (a kgpu:// editor): run in place. */
   | { kind: 'pod'; path: string };
 
-/** Everything needed to (re-)run a file; JSON, so it survives a reload. */
+/** Everything needed to (re-)run a file. */
 export interface RunRecipe {
   target: RunTarget;
   /** kgpu.python — a command prefix, e.g. "python" or "uv run python". */
   python: string;
   args: readonly string[];
+  /** kgpu.env: the job's extra environment. Values are secrets: they go to the job only (on the
+   *  start command's stdin), never into a command line or a stored recipe. */
   env: Record<string, string>;
   /** kgpu.syncExclude (gitignore syntax). */
   exclude?: readonly string[];
   /** Parent folder of synced folders in the pod (default /workspace). */
   remoteRoot?: string;
 }
+
+/** What is kept (workspaceState, JSON) to re-run a job: the recipe without the environment — a
+ *  re-run takes the environment from the settings of the moment. */
+export type StoredRecipe = Omit<RunRecipe, 'env'>;
 
 export interface RunFileSpec extends RunRecipe {
   podId: string;
@@ -107,8 +114,8 @@ export interface KeyValueStore {
 export interface TrackedJob {
   readonly podId: string;
   info: JobInfo;
-  /** How to run it again the way it was run (jobs started from this editor). */
-  recipe?: RunRecipe;
+  /** How to run it again the way it was run (jobs started from this editor), less its environment. */
+  recipe?: StoredRecipe;
   /** The pod's end reason when the job ended with its pod. */
   podEndReason?: string;
 }
@@ -160,7 +167,7 @@ export function planRun(recipe: RunRecipe): RunPlan {
     if (!p.startsWith('/')) throw new RunError(`The pod path must be absolute (got "${p}").`);
     const cwd = path.posix.dirname(p);
     const script = path.posix.basename(p);
-    return { command: `${python} ${quote(script)}${args}`, cwd, script, name: label(script) };
+    return { command: `${python} ${quote(scriptArg(script))}${args}`, cwd, script, name: label(script) };
   }
   const { folder, file } = recipe.target;
   const rel = path.relative(folder, file);
@@ -170,7 +177,34 @@ export function planRun(recipe: RunRecipe): RunPlan {
   if (!folderName || folderName === '.' || folderName === '..') throw new RunError(`Cannot sync the folder ${folder}: it has no name to use in the pod.`);
   const root = (recipe.remoteRoot ?? DEFAULT_REMOTE_ROOT).replace(/\/+$/, '') || '/';
   const remoteDir = path.posix.join(root, folderName);
-  return { command: `${python} ${quote(script)}${args}`, cwd: remoteDir, remoteDir, script, name: label(script) };
+  return { command: `${python} ${quote(scriptArg(script))}${args}`, cwd: remoteDir, remoteDir, script, name: label(script) };
+}
+
+/** The script as the interpreter's first argument: a name that starts with `-` (one legal file
+ *  name, e.g. `-cimport os;….py`) would be read as an option — `python -c<code>` runs the name as a
+ *  program — so it is passed as `./name`. (`--` is not an option: `python -- x.py` is not
+ *  understood by every interpreter a kgpu.python prefix may name.) */
+export function scriptArg(script: string): string {
+  return script.startsWith('-') ? `./${script}` : script;
+}
+
+/** How long a pod's job polling waits after `failures` failed polls in a row: pollMs doubled per
+ *  failure, at most MAX_BACKOFF_MS (5 min). */
+export function jobPollBackoffMs(pollMs: number, failures: number): number {
+  return Math.min(MAX_BACKOFF_MS, pollMs * 2 ** Math.min(failures, 20));
+}
+
+/** Versions before 0.1.1 stored each recipe's environment, values included: drop them. */
+function scrubStoredEnvironments(store: KeyValueStore | undefined): void {
+  const all = store?.get<Record<string, StoredRecipe & { env?: unknown }>>(RECIPES_KEY);
+  if (!store || !all || !Object.values(all).some((r) => r && typeof r === 'object' && 'env' in r)) return;
+  const clean: Record<string, StoredRecipe> = {};
+  for (const [k, r] of Object.entries(all)) {
+    const { env: _env, ...rest } = r;
+    void _env;
+    clean[k] = rest;
+  }
+  void store.update(RECIPES_KEY, clean);
 }
 
 /** A file name as a gitignore pattern that matches only itself. */
@@ -194,16 +228,23 @@ export class JobRunner {
   readonly onDidChange: Event<string> = this.changeEmitter.event;
   /** Fires when a job we knew as running has ended (incl. with its pod). */
   readonly onDidEnd: Event<JobEndEvent> = this.endEmitter.event;
-  private readonly timer: ReturnType<typeof setInterval> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly pollMs: number;
+  /** Pods whose last polls failed: how many in a row, and when to try again. */
+  private readonly backoff = new Map<string, { failures: number; nextAt: number }>();
   private polling = false;
   private disposed = false;
 
   constructor(private readonly options: JobRunnerOptions) {
-    const pollMs = options.pollMs ?? 5000;
-    if (pollMs > 0) {
-      this.timer = setInterval(() => void this.poll(), pollMs);
-      this.timer.unref?.();
-    }
+    scrubStoredEnvironments(options.store);
+    this.pollMs = options.pollMs ?? 5000;
+    this.schedulePoll();
+  }
+
+  private schedulePoll(): void {
+    if (this.pollMs <= 0 || this.disposed) return;
+    this.timer = setTimeout(() => void this.poll().finally(() => this.schedulePoll()), this.pollMs);
+    this.timer.unref?.();
   }
 
   /** The pod's jobs, newest first. */
@@ -232,7 +273,7 @@ export class JobRunner {
   async refresh(podId: string, signal?: AbortSignal): Promise<TrackedJob[]> {
     const pod = await this.options.commands(podId);
     const infos = await listJobs(pod, { jobsRoot: this.options.jobsRoot, signal });
-    const recipes = this.options.store?.get<Record<string, RunRecipe>>(RECIPES_KEY) ?? {};
+    const recipes = this.options.store?.get<Record<string, StoredRecipe>>(RECIPES_KEY) ?? {};
     let m = this.byPod.get(podId);
     if (!m) this.byPod.set(podId, (m = new Map()));
     const seen = new Set<string>();
@@ -267,17 +308,17 @@ export class JobRunner {
   runFile(spec: RunFileSpec): RunHandle {
     const t0 = performance.now();
     const plan = planRun(spec);
-    const recipe: RunRecipe = { target: spec.target, python: spec.python, args: [...spec.args], env: { ...spec.env }, exclude: spec.exclude ? [...spec.exclude] : undefined, remoteRoot: spec.remoteRoot };
+    const recipe: StoredRecipe = { target: spec.target, python: spec.python, args: [...spec.args], exclude: spec.exclude ? [...spec.exclude] : undefined, remoteRoot: spec.remoteRoot };
     const target = spec.target;
     if (target.kind === 'local' && target.onlyThisFile && path.dirname(path.resolve(target.file)) !== path.resolve(target.folder)) {
       throw new RunError(`${target.file} is not directly in ${target.folder}.`);
     }
     const exclude = target.kind === 'local' && target.onlyThisFile ? ['/*', `!/${gitignoreLiteral(path.basename(target.file))}`] : spec.exclude;
-    return this.launch(spec.podId, plan, recipe, spec, t0, async (pod, signal, startLine) => {
+    return this.launch(spec.podId, plan, recipe, spec, t0, async (pod, signal, start) => {
       if (target.kind !== 'local' || !plan.remoteDir) return undefined;
       try {
         // The job's start rides on the sync's own exec when the pod's copy is known complete there.
-        return await syncUp(pod, target.folder, plan.remoteDir, { exclude, stateDir: this.options.syncStateDir, signal, onProgress: spec.onSyncProgress, runAfter: startLine });
+        return await syncUp(pod, target.folder, plan.remoteDir, { exclude, stateDir: this.options.syncStateDir, signal, onProgress: spec.onSyncProgress, runAfter: start?.line, runAfterStdin: start?.stdin });
       } catch (e) {
         if (e instanceof SshAbortedError) throw e;
         throw new RunError(`Could not sync ${target.folder} to ${plan.remoteDir}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
@@ -285,24 +326,26 @@ export class JobRunner {
     });
   }
 
-  /** Run a job again: the same recipe (re-synced) when we know it, else the same command line in the same folder. */
-  rerun(podId: string, jobId: string, sink: Pick<RunFileSpec, 'onData' | 'onSyncProgress' | 'onReconnect' | 'signal'> = {}): RunHandle {
+  /** Run a job again: the same recipe (re-synced) when we know it, else the same command line in
+   *  the same folder — with `env` (the settings' environment now; none is stored). */
+  rerun(podId: string, jobId: string, sink: Pick<RunFileSpec, 'onData' | 'onSyncProgress' | 'onReconnect' | 'signal'> & { env?: Record<string, string> } = {}): RunHandle {
     const job = this.get(podId, jobId);
     if (!job) throw new RunError(`Job ${jobId} is not known on pod ${podId}; refresh the Rentals view.`);
-    if (job.recipe) return this.runFile({ ...job.recipe, ...sink, podId });
+    const env = sink.env ?? {};
+    if (job.recipe) return this.runFile({ ...job.recipe, ...sink, env, podId });
     if (!job.info.command || !job.info.cwd) throw new RunError(`Job ${jobId} has no recorded command to run again.`);
     const plan: RunPlan = { command: job.info.command, cwd: job.info.cwd, script: job.info.command, name: job.info.name };
-    return this.launch(podId, plan, undefined, sink, performance.now(), async () => undefined);
+    return this.launch(podId, plan, undefined, { ...sink, env }, performance.now(), async () => undefined);
   }
 
   private launch(
     podId: string,
     plan: RunPlan,
-    recipe: RunRecipe | undefined,
+    recipe: StoredRecipe | undefined,
     spec: Pick<RunFileSpec, 'onData' | 'onReconnect' | 'signal'> & { env?: Record<string, string> },
     t0: number,
-    /** Sync (or nothing); `startLine` may be run by it (SyncResult.ranAfter), else we start after. */
-    prepare: (pod: PodCommands, signal: AbortSignal, startLine: string | undefined) => Promise<SyncResult | undefined>,
+    /** Sync (or nothing); the start command (`line`, fed `stdin`) may be run by it (SyncResult.ranAfter), else we start after. */
+    prepare: (pod: PodCommands, signal: AbortSignal, start: { line: string; stdin: Buffer } | undefined) => Promise<SyncResult | undefined>,
   ): RunHandle {
     const jobId = newJobId();
     const abort = linkedAbort(spec.signal);
@@ -321,14 +364,14 @@ export class JobRunner {
       signal: abort.signal,
     });
     // 2. Sync, then 3. start — in the sync's exec when it can (one exec fewer), else on its own.
-    const startSpec: StartJobSpec = { command: plan.command, cwd: plan.cwd, env: recipe?.env ?? spec.env, name: plan.name, id: jobId, jobsRoot: this.options.jobsRoot, signal: abort.signal };
+    const startSpec: StartJobSpec = { command: plan.command, cwd: plan.cwd, env: spec.env, name: plan.name, id: jobId, jobsRoot: this.options.jobsRoot, signal: abort.signal };
     let prepared: ReturnType<typeof prepareStart> | undefined;
     try {
       prepared = prepareStart(startSpec);
     } catch {
       prepared = undefined; // startJob() below reports the same error
     }
-    const synced = podCommands.then((pod) => prepare(pod, abort.signal, prepared?.line));
+    const synced = podCommands.then((pod) => prepare(pod, abort.signal, prepared && { line: prepared.line, stdin: prepared.stdin }));
     const started = synced.then(async (sync) => {
       let info: JobInfo;
       if (sync?.ranAfter && prepared) {
@@ -435,10 +478,10 @@ export class JobRunner {
     void store.update(STREAMS_KEY, all);
   }
 
-  private storeRecipe(podId: string, jobId: string, recipe: RunRecipe): void {
+  private storeRecipe(podId: string, jobId: string, recipe: StoredRecipe): void {
     const store = this.options.store;
     if (!store) return;
-    const all = { ...(store.get<Record<string, RunRecipe>>(RECIPES_KEY) ?? {}) };
+    const all = { ...(store.get<Record<string, StoredRecipe>>(RECIPES_KEY) ?? {}) };
     all[jobKey(podId, jobId)] = recipe;
     const keys = Object.keys(all);
     // Job ids sort by start time: keep the newest.
@@ -446,7 +489,7 @@ export class JobRunner {
     void store.update(RECIPES_KEY, all);
   }
 
-  private track(podId: string, info: JobInfo, recipe?: RunRecipe): void {
+  private track(podId: string, info: JobInfo, recipe?: StoredRecipe): void {
     let m = this.byPod.get(podId);
     if (!m) this.byPod.set(podId, (m = new Map()));
     const known = m.get(info.id);
@@ -497,13 +540,30 @@ export class JobRunner {
     if (this.byPod.delete(podId)) this.changeEmitter.fire(podId);
   }
 
+  /** Refresh the pods with running jobs that no open log follows. A pod whose refresh fails (not
+   *  reachable, the key's passphrase cancelled) is tried again after 2, 4, 8… × pollMs (at most
+   *  5 min), not at every tick; the others keep the cadence. */
   private async poll(): Promise<void> {
     if (this.polling || this.disposed) return;
     this.polling = true;
     try {
       const pods = new Set<string>();
       for (const j of this.runningJobs()) if (!this.isStreaming(j.podId, j.info.id)) pods.add(j.podId);
-      await Promise.all([...pods].map((p) => this.refresh(p).catch(() => undefined)));
+      const now = Date.now();
+      for (const p of this.backoff.keys()) if (!pods.has(p)) this.backoff.delete(p);
+      await Promise.all(
+        [...pods]
+          .filter((p) => (this.backoff.get(p)?.nextAt ?? 0) <= now)
+          .map((p) =>
+            this.refresh(p).then(
+              () => void this.backoff.delete(p),
+              () => {
+                const failures = (this.backoff.get(p)?.failures ?? 0) + 1;
+                this.backoff.set(p, { failures, nextAt: Date.now() + jobPollBackoffMs(this.pollMs, failures) });
+              },
+            ),
+          ),
+      );
     } finally {
       this.polling = false;
     }
@@ -512,7 +572,7 @@ export class JobRunner {
   /** Stops every stream (their offsets stay stored, for the next instance) and the polling. */
   dispose(): void {
     this.disposed = true;
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     for (const s of [...this.streams]) s.abort();
     this.streams.clear();
     this.changeEmitter.dispose();

@@ -66,18 +66,22 @@ if [ "$rc" -gt 128 ] && [ "$rc" -le 192 ] && s=$(kill -l $((rc - 128)) 2>/dev/nu
 `;
 
 /**
- * Start: `sh -c START kgpu-start <jobsRoot> <id> <meta.json> <cwd> <command line> <WRAPPER> [NAME=VALUE…]`.
+ * Start: `sh -c START kgpu-start <jobsRoot> <id> <meta.json> <cwd> <command line> <WRAPPER>`, with
+ * the job's environment on stdin as `export NAME='value'` lines (values are secrets: never in an
+ * argument, where the pod's /proc/<pid>/cmdline and the bastion would show them).
  * Creates the job directory and an empty log (so a follower can attach at once), then detaches
  * the wrapper with `setsid -f … < /dev/null > /dev/null 2>&1` so the SSH call returns in ms.
- * Exit 3: the working directory does not exist; 4: the job id is taken.
+ * Exit 3: the working directory does not exist; 4: the job id is taken; 6: bad environment input.
  */
-export const START_SCRIPT = String.raw`root=$1; id=$2; d=$1/$2; meta=$3; cwd=$4; cmd=$5; wrapper=$6; shift 6
+export const START_SCRIPT = String.raw`root=$1; id=$2; d=$1/$2; meta=$3; cwd=$4; cmd=$5; wrapper=$6
+e=$(cat) || exit 6
 [ -d "$cwd" ] || { printf 'The working directory %s does not exist in the pod.\n' "$cwd" >&2; exit 3; }
 [ -d "$root" ] || mkdir -p "$root" || exit 5
 mkdir "$d" 2>/dev/null || { printf 'A job with the id %s already exists.\n' "$id" >&2; exit 4; }
 printf '%s\n' "$meta" > "$d/.meta.tmp" && mv -f "$d/.meta.tmp" "$d/meta.json" &&
 printf '%s\n' "$cmd" > "$d/cmd" && printf '%s\n' "$cwd" > "$d/cwd" && : > "$d/log" || exit 5
-for kv; do export "$kv"; done
+eval "$e" || { echo 'The job environment could not be read.' >&2; exit 6; }
+unset e
 setsid -f sh -c "$wrapper" kgpu-job "$root" "$id" "$cwd" "$cmd" < /dev/null > /dev/null 2>&1
 `;
 

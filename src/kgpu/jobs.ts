@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { PodCommands } from './pod-commands';
-import { quoteArgv } from './shell-quote';
+import { quote, quoteArgv } from './shell-quote';
 import { LIST_SCRIPT, START_SCRIPT, STATUS_SCRIPT, STOP_SCRIPT, WRAPPER_SCRIPT } from './job-wrapper';
 
 export const DEFAULT_JOBS_ROOT = '/workspace/.kgpu/jobs';
@@ -95,28 +95,29 @@ function root(loc: JobsLocation | undefined): string {
   return loc?.jobsRoot ?? DEFAULT_JOBS_ROOT;
 }
 
-/** The pod command line that launches a job, and the JobInfo it will have. Exit codes of the
- *  command: 0 launched, 3 no such working directory, 4 the id exists already, 5 cannot write. */
-export function prepareStart(spec: StartJobSpec): { line: string; info: JobInfo } {
+/** The pod command line that launches a job, what to send on its stdin (the environment: values
+ *  never go into the command line), and the JobInfo it will have. Exit codes of the command: 0
+ *  launched, 3 no such working directory, 4 the id exists already, 5 cannot write, 6 bad stdin. */
+export function prepareStart(spec: StartJobSpec): { line: string; stdin: Buffer; info: JobInfo } {
   if ((spec.command === undefined) === (spec.argv === undefined)) throw new JobError('Give a job either a command line or an argv.');
   const command = spec.command ?? quoteArgv(spec.argv ?? []);
   if (command.trim() === '') throw new JobError('The job has an empty command.');
   if (command.includes('\0')) throw new JobError('A job command cannot contain a NUL character.');
   const cwd = spec.cwd ?? '/workspace';
   const env: Record<string, string> = { PYTHONUNBUFFERED: '1', ...spec.env };
-  const envArgs: string[] = [];
+  const exports: string[] = [];
   for (const [k, v] of Object.entries(env)) {
     if (!ENV_NAME_RE.test(k)) throw new JobError(`"${k}" is not a valid environment variable name.`);
     if (v.includes('\0')) throw new JobError(`The value of ${k} contains a NUL character.`);
-    envArgs.push(`${k}=${v}`);
+    exports.push(`export ${k}=${quote(v)}\n`);
   }
   const id = spec.id ?? newJobId();
   assertJobId(id);
   const createdAt = Date.now();
   const name = spec.name ?? (command.length > 60 ? command.slice(0, 57) + '...' : command);
   const meta = JSON.stringify({ id, name, command, cwd, createdAt });
-  const line = quoteArgv(['sh', '-c', START_SCRIPT, 'kgpu-start', root(spec), id, meta, cwd, command, WRAPPER_SCRIPT, ...envArgs]);
-  return { line, info: { id, name, command, cwd, createdAt, status: { state: 'running' }, logSize: 0 } };
+  const line = quoteArgv(['sh', '-c', START_SCRIPT, 'kgpu-start', root(spec), id, meta, cwd, command, WRAPPER_SCRIPT]);
+  return { line, stdin: Buffer.from(exports.join(''), 'utf8'), info: { id, name, command, cwd, createdAt, status: { state: 'running' }, logSize: 0 } };
 }
 
 /** The error for a failed start command. */
@@ -128,8 +129,8 @@ export function startError(exitCode: number | null, signal: string | null, stder
 
 /** Start a detached job. Resolves as soon as it is launched (one short SSH exec). */
 export async function startJob(pod: PodCommands, spec: StartJobSpec): Promise<JobInfo> {
-  const { line, info } = prepareStart(spec);
-  const r = await pod.exec(line, { signal: spec.signal });
+  const { line, stdin, info } = prepareStart(spec);
+  const r = await pod.exec(line, { signal: spec.signal, stdin });
   if (r.exitCode !== 0) throw startError(r.exitCode, r.signal, r.stderr.toString('utf8'));
   return info;
 }

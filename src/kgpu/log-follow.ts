@@ -71,6 +71,8 @@ const STARTED_MARK = 'KGPU-STARTED';
 interface StartFirst {
   /** The start command; on success it prints STARTED_MARK on stderr and execs the follower. */
   line: string;
+  /** What the start command reads on stdin (the job's environment), then EOF. */
+  stdin: Buffer;
   started(): void;
   failed(e: Error): void;
 }
@@ -101,7 +103,8 @@ async function follow(pod: PodCommands, jobId: string, options: FollowLogOptions
     // second launch of the same id fails with exit 4, "exists", and nothing runs twice).
     const line = !started && start ? `${start.line} && { printf '${STARTED_MARK}\n' >&2; exec ${followLine}; }` : followLine;
     try {
-      const s = await pod.execStream(line, { signal });
+      // The start reads the job's environment from stdin (never from its command line).
+      const s = await pod.execStream(line, { signal, ...(!started && start ? { stdin: start.stdin } : {}) });
       s.stderr.on('data', (b: Buffer) => {
         if (stderr.length < MAX_STDERR) stderr += b.toString('utf8');
         if (!started && stderr.includes(STARTED_MARK)) markStarted();
@@ -187,7 +190,7 @@ export function startAndFollow(pod: PodCommands, spec: StartJobSpec, followOptio
     failed.catch(() => undefined);
     return { id: spec.id ?? '', started: failed, followed: failed };
   }
-  const { line, info } = prepared;
+  const { line, stdin, info } = prepared;
   let resolveStarted!: (j: JobInfo) => void;
   let rejectStarted!: (e: Error) => void;
   const started = new Promise<JobInfo>((res, rej) => {
@@ -197,6 +200,7 @@ export function startAndFollow(pod: PodCommands, spec: StartJobSpec, followOptio
   started.catch(() => undefined);
   const followed = follow(pod, info.id, { ...followOptions, jobsRoot, signal: followOptions.signal ?? spec.signal }, {
     line,
+    stdin,
     started: () => resolveStarted(info),
     failed: (e) => rejectStarted(e),
   });

@@ -19,6 +19,7 @@ import { tempSiblingName } from './temp-name';
 import { SshAbortedError, SshError } from './ssh-errors';
 import { ProgressTally, eachLimited, type TransferTotals } from './transfer-progress';
 import type { PathChange } from './change-coalescer';
+import { classifyLink, type SkippedLink } from './local-links';
 
 const posix = path.posix;
 
@@ -33,6 +34,10 @@ export interface UploadPlan {
   /** Pod folders to create, parents first. */
   dirs: string[];
   bytes: number;
+  /** Symbolic links inside a chosen folder, recreated as links in the pod (`target` relative). */
+  links: { remotePath: string; target: string }[];
+  /** Links not uploaded (out of the chosen folder, loops, dangling); `rel` starts with the chosen folder's name. */
+  skipped: SkippedLink[];
 }
 
 export interface PodUploadOptions {
@@ -53,24 +58,49 @@ export interface UploadResult {
   viaTransit: number;
   /** What changed in the pod (for the file system's listeners). */
   changes: PathChange[];
+  /** Symbolic links recreated as links in the pod. */
+  links: number;
+  /** Symbolic links not uploaded: they lead out of the chosen folder, loop, or dangle. */
+  skipped: SkippedLink[];
 }
 
-/** Walk the local selection: files go to `remoteDir/<name>`, folders are copied with their tree. */
+/**
+ * Walk the local selection: files go to `remoteDir/<name>`, folders are copied with their tree.
+ * What the user chose is taken as it is (a chosen link is followed once); below a chosen folder no
+ * link is followed out of it (local-links.ts): links inside are recreated, the rest listed.
+ */
 export async function planUpload(localPaths: readonly string[], remoteDir: string): Promise<UploadPlan> {
-  const plan: UploadPlan = { files: [], dirs: [], bytes: 0 };
-  const walk = async (local: string, remote: string): Promise<void> => {
-    const st = await fsp.stat(local);
+  const plan: UploadPlan = { files: [], dirs: [], bytes: 0, links: [], skipped: [] };
+  const walk = async (local: string, remote: string, root: { real: string; name: string; abs: string } | undefined): Promise<void> => {
+    const lst = await fsp.lstat(local);
+    if (lst.isSymbolicLink() && root) {
+      const rel = path.relative(root.abs, local).split(path.sep).join('/');
+      const v = await classifyLink(root.real, local, rel);
+      if (v.kind === 'skip') plan.skipped.push({ rel: `${root.name}/${rel}`, reason: v.reason });
+      else plan.links.push({ remotePath: remote, target: v.target });
+      return;
+    }
+    const st = lst.isSymbolicLink() ? await fsp.stat(local) : lst;
     if (st.isDirectory()) {
       plan.dirs.push(remote);
+      const here = root ?? { real: await fsp.realpath(local), name: path.basename(local), abs: local };
       const names = (await fsp.readdir(local)).sort();
-      for (const n of names) await walk(path.join(local, n), posix.join(remote, n));
+      for (const n of names) await walk(path.join(local, n), posix.join(remote, n), here);
     } else if (st.isFile()) {
       plan.files.push({ localPath: local, remotePath: remote, size: st.size });
       plan.bytes += st.size;
     }
   };
-  for (const l of localPaths) await walk(l, posix.join(remoteDir, path.basename(l)));
+  for (const l of localPaths) await walk(l, posix.join(remoteDir, path.basename(l)), undefined);
   return plan;
+}
+
+/** Recreate symbolic links in the pod, all in one exec (NUL-separated target/link pairs on stdin). */
+async function createLinks(connector: PodConnector, links: UploadPlan['links'], signal?: AbortSignal): Promise<void> {
+  if (links.length === 0) return;
+  const stdin = Buffer.from(links.map((l) => `${l.target}\0${l.remotePath}\0`).join(''), 'utf8');
+  const r = await exec(connector, `xargs -0 -r -n 2 sh -c 'ln -sfT -- "$0" "$1"'`, { stdin, signal });
+  if (r.exitCode !== 0) throw new SshError(`Could not create the folder's symbolic links in the pod: ${r.stderr.toString('utf8').trim() || `exit ${r.exitCode ?? r.signal}`}.`);
 }
 
 export async function uploadToPod(localPaths: readonly string[], remoteDir: string, options: PodUploadOptions): Promise<UploadResult> {
@@ -102,11 +132,13 @@ export async function uploadToPod(localPaths: readonly string[], remoteDir: stri
     }
     tally.finished(f.remotePath, f.size);
   });
+  aborted();
+  await createLinks(options.connector, plan.links, options.signal);
   const changes: PathChange[] = [...localPaths].map((l) => {
     const r = posix.join(remoteDir, path.basename(l));
     return { type: existed.has(r) ? 'changed' : 'created', path: r };
   });
-  return { files: plan.files.length, bytes: plan.bytes, viaTransit, changes };
+  return { files: plan.files.length, bytes: plan.bytes, viaTransit, changes, links: plan.links.length, skipped: plan.skipped };
 }
 
 export function transitFetchScript(tmp: string, target: string, size: number): string {

@@ -10,7 +10,7 @@
  */
 import path from 'node:path';
 import type { PodConnector } from './ssh-connection';
-import { exec, execStream, type ExecStream } from './ssh-exec';
+import { exec, execStream, ExecOutputTooLargeError, type ExecStream } from './ssh-exec';
 import { quote } from './shell-quote';
 import { BastionUnreachableError, ConnectionLostError } from './ssh-errors';
 import type { PathChange } from './change-coalescer';
@@ -38,6 +38,15 @@ export interface PodWatcherOptions {
   shouldStop?(): boolean;
   /** Backoff between reconnects: 250 ms doubling up to 10 s by default (tests shorten it). */
   retryDelayMs?: { base: number; max: number };
+  /** Polling: the most bytes of one listing (default 32 MiB, some 200 000 entries). A bigger tree
+   *  stops the watch with a message (onStopped) instead of holding ever bigger snapshots. */
+  maxListingBytes?: number;
+}
+
+const DEFAULT_MAX_LISTING_BYTES = 32 * 1024 * 1024;
+
+function bytesText(n: number): string {
+  return n < 1024 * 1024 ? `${Math.round(n / 1024)} KiB` : `${Math.round(n / (1024 * 1024))} MiB`;
 }
 
 /** Exit status of our inotify script when the pod has no inotifywait. */
@@ -84,11 +93,12 @@ export function inotifyScript(root: string, recursive: boolean, excludeNames: re
   ].join('\n');
 }
 
-export function pollScript(root: string, recursive: boolean, excludeNames: readonly string[]): string {
+export function pollScript(root: string, recursive: boolean, excludeNames: readonly string[], maxBytes = DEFAULT_MAX_LISTING_BYTES): string {
   const prune = recursive && excludeNames.length
     ? ` \\( ${excludeNames.map((n) => `-name ${quote(n)}`).join(' -o ')} \\) -prune`
     : '';
-  return `find ${quote(root)}${recursive ? '' : ' -maxdepth 1'} -printf '%y %T@ %s %P\\0'${prune} 2>/dev/null; exit 0`;
+  // Cut in the pod at the bound + 1 byte: a huge tree is not sent only to be refused here.
+  return `find ${quote(root)}${recursive ? '' : ' -maxdepth 1'} -printf '%y %T@ %s %P\\0'${prune} 2>/dev/null | head -c ${maxBytes + 1}; exit 0`;
 }
 
 function escapeRegex(s: string): string {
@@ -220,8 +230,9 @@ export class PodWatcher {
       return;
     }
     const { root, recursive } = this.options;
+    const max = this.options.maxListingBytes ?? DEFAULT_MAX_LISTING_BYTES;
     try {
-      const r = await exec(await this.options.connector(), pollScript(root, recursive, this.options.excludeNames ?? []));
+      const r = await exec(await this.options.connector(), pollScript(root, recursive, this.options.excludeNames ?? [], max), { maxOutputBytes: max });
       if (this.disposed) return;
       const next = new Map<string, string>();
       for (const rec of r.stdout.toString('utf8').split('\0')) {
@@ -252,6 +263,13 @@ export class PodWatcher {
       this.timer = setTimeout(() => void this.poll(), this.options.pollIntervalMs ?? 3000);
     } catch (e) {
       if (this.disposed) return;
+      if (e instanceof ExecOutputTooLargeError) {
+        this.disposed = true;
+        this.options.onStopped?.(
+          new Error(`Watching ${root} for changes stopped: its listing is more than ${bytesText(max)} (too many files to compare by polling). Install inotify-tools in the pod's image for live updates, or refresh the Explorer by hand.`),
+        );
+        return;
+      }
       this.retry(e, () => void this.poll());
     }
   }

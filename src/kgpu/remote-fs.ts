@@ -52,7 +52,7 @@ export interface RemoteDirEntry {
   stat: RemoteStat;
 }
 
-export type RemoteFsErrorCode = 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'EACCES' | 'EIO';
+export type RemoteFsErrorCode = 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'EACCES' | 'EIO' | 'EFBIG';
 
 /** A file-system error with a Node-style code, the path, and SFTP's status when there was one. */
 export class RemoteFsError extends Error {
@@ -66,6 +66,13 @@ interface Session {
   sftp: SFTPWrapper;
   conn: PodConnection;
   alive: boolean;
+}
+
+/** readFile's bound when the caller gives none. */
+const DEFAULT_MAX_READ_BYTES = 256 * 1024 * 1024;
+
+export function mib(n: number): string {
+  return `${(n / (1024 * 1024)).toFixed(n < 10 * 1024 * 1024 ? 1 : 0)} MiB`;
 }
 
 const SFTP_NO_SUCH_FILE = 2;
@@ -252,19 +259,25 @@ export class RemoteFs {
 
   // ---- whole files -------------------------------------------------------------------------
 
-  readFile(p: string): Promise<Buffer> {
+  /** The whole file, at most `maxBytes` (default 256 MiB): a file that is bigger — or never ends,
+   *  like a symlink to /dev/zero, whose size says 0 — fails with EFBIG after limit + 1 bytes. */
+  readFile(p: string, options: { maxBytes?: number } = {}): Promise<Buffer> {
+    const max = options.maxBytes ?? DEFAULT_MAX_READ_BYTES;
     return this.run('read', p, true, async (sftp) => {
       const h = await openHandle(sftp, p, 'r');
       try {
         const size = (await fstat(sftp, h)).size;
-        // Read past the size once more so a file that grew is read to its real end.
-        const parts = [await readRange(sftp, h, 0, size)];
-        for (let pos = parts[0].length; ; ) {
-          const more = await readRange(sftp, h, pos, 1024 * 1024);
+        // Read past the size once more so a file that grew is read to its real end — but never
+        // more than the limit + 1 byte, whatever the size said.
+        const parts = [await readRange(sftp, h, 0, Math.min(size, max + 1))];
+        let pos = parts[0].length;
+        while (pos <= max) {
+          const more = await readRange(sftp, h, pos, Math.min(1024 * 1024, max + 1 - pos));
           if (more.length === 0) break;
           parts.push(more);
           pos += more.length;
         }
+        if (pos > max) throw new RemoteFsError('EFBIG', p, `${p} in the pod is more than ${mib(max)} (or never ends, like a device); it was not read. Use Download… for big files.`);
         return parts.length === 1 ? parts[0] : Buffer.concat(parts);
       } finally {
         await closeHandle(sftp, h).catch(() => undefined);

@@ -360,7 +360,7 @@ export class PodConnector {
               } else if (expected === actual) {
                 verify(true);
               } else {
-                hostKeyError = new HostKeyChangedError(this.hostPort, expected, actual);
+                hostKeyError = new HostKeyChangedError(this.hostPort, expected, actual, this.options.hostKeys.location);
                 verify(false);
               }
             })

@@ -51,11 +51,13 @@ export class SshAbortedError extends SshError {
 
 /** The bastion presented a different host key than the one pinned on first use. */
 export class HostKeyChangedError extends SshError {
-  constructor(readonly hostPort: string, readonly expected: string, readonly actual: string) {
+  constructor(readonly hostPort: string, readonly expected: string, readonly actual: string, readonly pinFile?: string) {
     super(
       `WARNING: the SSH host key of ${hostPort} has changed (pinned ${expected}, now ${actual}). ` +
         'Someone could be intercepting the connection (man-in-the-middle), or the bastion was reinstalled. ' +
-        'kgpu did not connect. If kgpu announced a new bastion key, remove the old entry from the known-hosts store and retry.',
+        'kgpu did not connect. Only if kgpu announced a new bastion key: run "kgpu: Forget Bastion Host Key…" (it shows both fingerprints and asks)' +
+        (pinFile ? `, or remove the "${hostPort}" entry from ${pinFile},` : '') +
+        ' then try again.',
     );
   }
 }

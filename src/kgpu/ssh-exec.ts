@@ -6,7 +6,7 @@ import { Readable, type Duplex, type Writable } from 'node:stream';
 import type { ClientChannel, PseudoTtyOptions } from 'ssh2';
 import type { PodConnection, PodConnector } from './ssh-connection';
 import { quoteArgv } from './shell-quote';
-import { ChannelRefusedError, ConnectionLostError, SshAbortedError, isNotConnected } from './ssh-errors';
+import { ChannelRefusedError, ConnectionLostError, SshAbortedError, SshError, isNotConnected } from './ssh-errors';
 
 /** A command line (run by the pod's `sh -c`) or an argv, quoted for you. */
 export type Command = string | Buffer | readonly string[];
@@ -28,6 +28,23 @@ export interface ExecOptions {
    *  leaves `stdin` open for the caller to write and end. */
   stdin?: string | Buffer | Readable;
   signal?: AbortSignal;
+  /** exec() only: the most bytes kept of stdout, and of stderr (default 64 MiB each). A command
+   *  that prints more is stopped (its connection closed, which hangs it up in the pod) and exec()
+   *  fails with ExecOutputTooLargeError — what a pod prints is never held without a bound. */
+  maxOutputBytes?: number;
+}
+
+/** exec()'s default bound on the output it keeps in memory, per stream. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+
+/** A command printed more than exec() keeps in memory. */
+export class ExecOutputTooLargeError extends SshError {
+  constructor(what: string, readonly stream: 'stdout' | 'stderr', readonly maxBytes: number) {
+    super(
+      `${what[0].toUpperCase()}${what.slice(1)} printed more than ${(maxBytes / 1048576).toFixed(maxBytes < 10 * 1048576 ? 1 : 0)} MiB on ${stream}; kgpu stopped it (output is held in memory). ` +
+        'Write big output to a file in the pod and copy it with Download….',
+    );
+  }
 }
 
 export interface ExecStream {
@@ -74,11 +91,33 @@ function describe(command: Command): string {
 /** Run a command to completion, collecting stdout and stderr. */
 export async function exec(connector: PodConnector, command: Command, options: ExecOptions = {}): Promise<ExecResult> {
   const s = await execStream(connector, command, { ...options, stdin: options.stdin ?? Buffer.alloc(0) });
+  const max = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  let tooLarge: ExecOutputTooLargeError | undefined;
+  const keep = (stream: 'stdout' | 'stderr', into: Buffer[]) => {
+    let n = 0;
+    return (b: Buffer): void => {
+      if (tooLarge) return;
+      n += b.length;
+      if (n > max) {
+        tooLarge = new ExecOutputTooLargeError(describe(command), stream, max);
+        into.length = 0;
+        s.close(); // hangs the command up in the pod
+        return;
+      }
+      into.push(b);
+    };
+  };
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  s.stdout.on('data', (b: Buffer) => out.push(b));
-  s.stderr.on('data', (b: Buffer) => err.push(b));
-  const [status] = await Promise.all([s.done, drained(s.stdout), drained(s.stderr)]);
+  s.stdout.on('data', keep('stdout', out));
+  s.stderr.on('data', keep('stderr', err));
+  let status: ExitStatus;
+  try {
+    [status] = await Promise.all([s.done, drained(s.stdout), drained(s.stderr)]);
+  } catch (e) {
+    throw tooLarge ?? e;
+  }
+  if (tooLarge) throw tooLarge;
   return { ...status, stdout: Buffer.concat(out), stderr: Buffer.concat(err) };
 }
 

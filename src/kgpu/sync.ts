@@ -26,7 +26,9 @@ import { drained, type PodCommands } from './pod-commands';
 import { quoteArgv } from './shell-quote';
 import { tempSiblingName } from './temp-name';
 import { SshAbortedError } from './ssh-errors';
-import { walkTree, type LocalFile } from './ignore-rules';
+import { scanTree, type LocalFile } from './ignore-rules';
+import type { SkippedLink } from './local-links';
+import { LocalPathGuard, type RefusedEntry } from './local-path-guard';
 import { LocalHashCache, manifestLine, parseRemoteManifest, serializeRemoteManifest, sha256OfFile, type RemoteEntry, type RemoteManifest } from './sync-manifest';
 import { padding, readTar, TAR_END, tarHeader, type TarEntry, type TarEntrySink } from './tar-stream';
 
@@ -58,6 +60,10 @@ export interface SyncUpOptions {
    *  `ranAfter`; when it was not run there (nothing to upload after a probe), `ranAfter` is
    *  undefined and the caller runs it itself. */
   runAfter?: string;
+  /** What `runAfter` reads on its stdin (e.g. a job's environment — secrets, never in its command
+   *  line): sent inside the upload stream as a 0600 file that the pod opens and removes before it
+   *  runs the command. */
+  runAfterStdin?: Buffer;
 }
 
 export interface SyncResult {
@@ -75,6 +81,9 @@ export interface SyncResult {
   roundTrips: number;
   /** The outcome of `runAfter` when it ran in the sync's exec. */
   ranAfter?: { exitCode: number | null; stderr: string };
+  /** Symbolic links not synced: they lead out of the folder, loop, or dangle (see local-links.ts).
+   *  Links inside the folder are recreated as links in the pod. */
+  skippedLinks: SkippedLink[];
 }
 
 export class SyncError extends Error {
@@ -101,7 +110,7 @@ if ! tar -x $z --no-same-owner -f - -C "$S"; then rm -rf -- "$S"; echo 'the uplo
 if [ -d "$S/f" ]; then
   cd -- "$S/f" || exit 11
   find . -mindepth 1 -type d -exec sh -c 'cd -- "$0" && mkdir -p -- "$@"' "$R" {} + &&
-  find . -type f -exec sh -c 'for f; do mv -fT -- "$f" "$0/$f" || exit 1; done' "$R" {} + ||
+  find . \( -type f -o -type l \) -exec sh -c 'for f; do mv -fT -- "$f" "$0/$f" || exit 1; done' "$R" {} + ||
   { rm -rf -- "$S"; echo 'could not move the uploaded files into place' >&2; exit 11; }
 fi
 cd -- "$R" || exit 11
@@ -111,8 +120,10 @@ if [ -f "$S/v" ]; then printf '%s\0' "$had"; xargs -0 -r stat --printf '%s %Y %n
 # $3: a command line to run now that the copy is complete: with an expected stat list (e), only
 # when the pod had our manifest and the files not sent are exactly as we left them.
 if [ -n "$3" ] && { [ ! -f "$S/e" ] || { [ "$had" = 1 ] && cmp -s -- "$S/vs" "$S/e"; }; }; then
+  # Its stdin (a 0600 file in the stream) stays open while the file itself is removed now.
+  if [ -f "$S/i" ]; then exec 3< "$S/i"; else exec 3< /dev/null; fi
   rm -rf -- "$S"
-  sh -c "$3" < /dev/null >&2; rc=$?
+  sh -c "$3" <&3 >&2; rc=$?; exec 3<&-
   printf '\nKGPU-RAN-AFTER %s\n' "$rc" >&2
   exit 0
 fi
@@ -122,7 +133,7 @@ exit 0
 
 const PULL_SCRIPT = String.raw`cd -- "$1" 2>/dev/null && [ -e "$2" ] || { printf 'No such file or directory in the pod: %s\n' "$1/$2" >&2; exit 3; }
 printf 'KGPU-SIZE %s\n' "$(du -sb -- "$2" 2>/dev/null | cut -f1 | head -n 1)" >&2
-exec tar -c --format=pax -f - -- "$2"
+exec tar -c --format=pax --no-unquote -f - -- "$2"
 `;
 
 /** Uploads up to this many file bytes are gzipped on the wire. */
@@ -134,6 +145,11 @@ function aborted(signal: AbortSignal | undefined, what: string): void {
 
 function mtimeSec(f: LocalFile): number {
   return Math.floor(f.mtimeMs / 1000);
+}
+
+/** What the manifest records as a link's hash: its text's, marked (never equal to a file's). */
+function linkHash(target: string): string {
+  return 'symlink:' + createHash('sha256').update(target, 'utf8').digest('hex');
 }
 
 interface RemoteStat {
@@ -192,7 +208,7 @@ async function uploadRound(
   verify: readonly string[] | undefined,
   progress: (files: number, bytes: number) => void,
   signal: AbortSignal | undefined,
-  runAfter?: { line: string; expect?: Buffer },
+  runAfter?: { line: string; expect?: Buffer; stdin?: Buffer },
 ): Promise<UploadRound> {
   const newEntries = new Map<string, RemoteEntry>();
   let sentBytes = 0;
@@ -202,6 +218,13 @@ async function uploadRound(
   async function* tarBody(): AsyncGenerator<Buffer> {
     let sentFiles = 0;
     for (const f of uploads) {
+      if (f.link !== undefined) {
+        // A link inside the folder: recreated as a link (its target is synced on its own).
+        yield tarHeader({ path: `f/${f.rel}`, size: 0, mode: 0o777, mtime: mtimeSec(f), type: 'symlink', linkname: f.link });
+        newEntries.set(f.rel, { size: f.size, mtime: mtimeSec(f), sha256: linkHash(f.link) });
+        sentFiles++;
+        continue;
+      }
       yield tarHeader({ path: `f/${f.rel}`, size: f.size, mode: f.mode, mtime: mtimeSec(f) });
       const h = createHash('sha256');
       let sent = 0;
@@ -239,8 +262,9 @@ async function uploadRound(
     if (deletes.length > 0) members.push(['d', Buffer.from(deletes.map((p) => p + '\0').join(''), 'utf8')]);
     if (verify) members.push(['v', Buffer.from(verify.map((p) => p + '\0').join(''), 'utf8')]);
     if (runAfter?.expect) members.push(['e', runAfter.expect]);
+    if (runAfter?.stdin) members.push(['i', runAfter.stdin]);
     const chunks: Buffer[] = [];
-    for (const [name, body] of members) chunks.push(tarHeader({ path: name, size: body.length, mode: 0o644, mtime: now }), body, padding(body.length));
+    for (const [name, body] of members) chunks.push(tarHeader({ path: name, size: body.length, mode: name === 'i' ? 0o600 : 0o644, mtime: now }), body, padding(body.length));
     chunks.push(TAR_END);
     yield Buffer.concat(chunks);
   }
@@ -281,7 +305,7 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
   const emit = (p: SyncProgress): void => options.onProgress?.(p);
 
   emit({ phase: 'scanning', files: 0, bytes: 0, totalFiles: 0, totalBytes: 0 });
-  const files = await walkTree(localDir, { exclude: options.exclude, gitignore: options.gitignore, signal });
+  const { files, skippedLinks } = await scanTree(localDir, { exclude: options.exclude, gitignore: options.gitignore, signal });
   const totalBytes = files.reduce((n, f) => n + f.size, 0);
   const present = new Set(files.map((f) => f.rel));
 
@@ -292,7 +316,7 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
   let hashedBytes = 0;
   await mapLimit(files, 4, async (f) => {
     aborted(signal, what);
-    let h = cache.get(f.rel, f.size, f.mtimeMs);
+    let h = f.link !== undefined ? linkHash(f.link) : cache.get(f.rel, f.size, f.mtimeMs);
     if (!h) {
       h = await sha256OfFile(f.abs, signal);
       cache.set(f.rel, f.size, f.mtimeMs, h);
@@ -324,7 +348,7 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
     for (const [p, e] of manifest) if (e.sha256 === 'changed-during-upload') cache.set(p, -1, -1, '');
     cache.setSnapshot(target, manifest);
     await cache.save();
-    return { ...total, skippedFiles: files.length - uploadedNow.size, durationMs: Date.now() - t0, ...(ranAfter ? { ranAfter } : {}) };
+    return { ...total, skippedFiles: files.length - uploadedNow.size, durationMs: Date.now() - t0, skippedLinks, ...(ranAfter ? { ranAfter } : {}) };
   };
 
   // Fast path: we know what we left in this pod folder last time, so send what changed since then
@@ -342,7 +366,7 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
       const verify = files.filter((f) => !uploads.includes(f)).map((f) => f.rel);
       // What `stat` must print for the files not sent, if the pod still has them as we left them.
       const expect = options.runAfter === undefined ? undefined : verify.every((p) => snap.has(p)) ? Buffer.from(verify.map((p) => `${snap.get(p)!.size} ${snap.get(p)!.mtime} ${p}\0`).join(''), 'utf8') : undefined;
-      const runAfter = options.runAfter !== undefined && expect ? { line: options.runAfter, expect } : undefined;
+      const runAfter = options.runAfter !== undefined && expect ? { line: options.runAfter, expect, stdin: options.runAfterStdin } : undefined;
       const round = await uploadRound(pod, remoteDir, uploads, deletes, { kind: 'append' }, verify, progressFor(uploads), signal, runAfter);
       total.roundTrips++;
       total.uploadedFiles += uploads.length;
@@ -391,7 +415,7 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
 
   aborted(signal, what);
   const rewrite = !remote.manifestExists || remote.manifestLines > 2 * remote.manifest.size + 64;
-  const runAfter = options.runAfter !== undefined ? { line: options.runAfter } : undefined;
+  const runAfter = options.runAfter !== undefined ? { line: options.runAfter, stdin: options.runAfterStdin } : undefined;
   const round = await uploadRound(pod, remoteDir, uploads, deletes, rewrite ? { kind: 'rewrite', base: remote.manifest } : { kind: 'append' }, undefined, progressFor(uploads), signal, runAfter);
   total.roundTrips++;
   total.uploadedFiles += uploads.filter((f) => !uploadedNow.has(f.rel)).length;
@@ -414,6 +438,11 @@ export interface PullOptions {
   signal?: AbortSignal;
   /** Bytes and files written so far; totalBytes from `du` in the pod when known. */
   onProgress?(bytes: number, files: number, totalBytes?: number): void;
+  /** The folder the user chose: nothing is written outside it (local-path-guard.ts). Default: the
+   *  folder `localPath` is in. */
+  within?: string;
+  /** Whose file-name rules apply (default this machine's; tests pass 'win32'). */
+  platform?: NodeJS.Platform;
 }
 
 export interface PullResult {
@@ -421,6 +450,9 @@ export interface PullResult {
   bytes: number;
   /** Symlinks in the pod's tree are not recreated locally. */
   skippedSymlinks: number;
+  /** Entries not written because their local path would not be a plain path inside the chosen
+   *  folder (named by their path in the archive, e.g. "out/CON"); the rest was written. */
+  refused: RefusedEntry[];
   durationMs: number;
 }
 
@@ -435,6 +467,11 @@ export async function pull(pod: PodCommands, remotePath: string, localPath: stri
   if (!norm.startsWith('/') || norm === '' || norm === '/') throw new SyncError(`Pull needs an absolute pod path below / (got "${remotePath}").`);
   const dir = path.posix.dirname(norm);
   const base = path.posix.basename(norm);
+  const within = options.within ?? path.dirname(localPath);
+  const guard = new LocalPathGuard(within, options.platform);
+  // Where localPath is below the chosen folder (`/`-separated, to check with the entries' names).
+  const prefix = path.relative(within, localPath).split(path.sep).join('/');
+  if (prefix.startsWith('..') || path.isAbsolute(prefix)) throw new SyncError(`Pull target ${localPath} is not inside ${within}.`);
 
   const s = await pod.execStream(quoteArgv(['sh', '-c', PULL_SCRIPT, 'kgpu-pull', dir, base]), { signal });
   let stderr = '';
@@ -449,6 +486,7 @@ export async function pull(pod: PodCommands, remotePath: string, localPath: stri
   let files = 0;
   let bytes = 0;
   let skippedSymlinks = 0;
+  const refused: RefusedEntry[] = [];
   let openTemp: { fh: fsp.FileHandle; tmp: string } | undefined;
 
   const onEntry = async (e: TarEntry): Promise<TarEntrySink | undefined> => {
@@ -457,17 +495,23 @@ export async function pull(pod: PodCommands, remotePath: string, localPath: stri
     if (e.path === base) rel = '';
     else if (e.path.startsWith(base + '/')) rel = e.path.slice(base.length + 1);
     else throw new SyncError(`Unexpected entry "${e.path}" in the pod's archive.`);
-    if (rel !== '' && !safeRelPath(rel)) throw new SyncError(`Refusing the unsafe path "${e.path}" from the pod.`);
+    if (e.type === 'symlink') {
+      skippedSymlinks++;
+      return undefined;
+    }
+    if (e.type !== 'file' && e.type !== 'dir') return undefined;
+    // Every local target is checked: plain names here, and inside the chosen folder for real.
+    const relWithin = [prefix, rel].filter((x) => x !== '').join('/');
+    const why = await guard.check(relWithin, e.type);
+    if (why) {
+      refused.push({ path: e.path, reason: why });
+      return undefined;
+    }
     const target = rel === '' ? localPath : path.join(localPath, ...rel.split('/'));
     if (e.type === 'dir') {
       await fsp.mkdir(target, { recursive: true });
       return undefined;
     }
-    if (e.type === 'symlink') {
-      skippedSymlinks++;
-      return undefined;
-    }
-    if (e.type !== 'file') return undefined;
     await fsp.mkdir(path.dirname(target), { recursive: true });
     const tmp = path.join(path.dirname(target), tempSiblingName(path.basename(target), `.kgpu-part-${randomBytes(4).toString('hex')}`));
     const fh = await fsp.open(tmp, 'w', 0o600);
@@ -509,5 +553,5 @@ export async function pull(pod: PodCommands, remotePath: string, localPath: stri
     if (st instanceof Error) throw st;
     throw new SyncError(`Pulling ${norm} failed: ${(e as Error).message}`, { cause: e });
   }
-  return { files, bytes, skippedSymlinks, durationMs: Date.now() - t0 };
+  return { files, bytes, skippedSymlinks, refused, durationMs: Date.now() - t0 };
 }

@@ -14,7 +14,9 @@ export interface TarFileHeader {
   mode: number;
   /** Seconds since the epoch. */
   mtime: number;
-  type?: 'file' | 'dir';
+  type?: 'file' | 'dir' | 'symlink';
+  /** A symlink's target (type 'symlink'; size must be 0). */
+  linkname?: string;
 }
 
 function octal(n: number, width: number): string {
@@ -28,9 +30,10 @@ function paxRecord(key: string, value: string): Buffer {
   return Buffer.from(`${len}${body}`);
 }
 
-function rawHeader(name: Buffer, size: number, mode: number, mtime: number, type: string): Buffer {
+function rawHeader(name: Buffer, size: number, mode: number, mtime: number, type: string, linkname?: Buffer): Buffer {
   const h = Buffer.alloc(BLOCK);
   name.copy(h, 0, 0, Math.min(100, name.length));
+  linkname?.copy(h, 157, 0, Math.min(100, linkname.length));
   h.write(octal(mode & 0o7777, 8), 100, 'ascii');
   h.write(octal(0, 8), 108, 'ascii');
   h.write(octal(0, 8), 116, 'ascii');
@@ -53,20 +56,24 @@ export function padding(size: number): Buffer {
 
 /** The header block(s) for one entry (a pax record first when needed). */
 export function tarHeader(h: TarFileHeader): Buffer {
-  const type = h.type === 'dir' ? '5' : '0';
+  const type = h.type === 'dir' ? '5' : h.type === 'symlink' ? '2' : '0';
   const name = Buffer.from(h.type === 'dir' && !h.path.endsWith('/') ? h.path + '/' : h.path, 'utf8');
+  const link = h.type === 'symlink' ? Buffer.from(h.linkname ?? '', 'utf8') : undefined;
   const big = h.size >= 8 ** 11;
   const plain = name.length <= 100 && /^[\x20-\x7e]*$/.test(h.path);
-  if (plain && !big) return rawHeader(name, h.size, h.mode, h.mtime, type);
+  const plainLink = !link || (link.length <= 100 && /^[\x20-\x7e]*$/.test(h.linkname ?? ''));
+  if (plain && plainLink && !big) return rawHeader(name, h.size, h.mode, h.mtime, type, link);
   const records: Buffer[] = [];
   if (!plain) records.push(paxRecord('path', name.toString('utf8')));
+  if (!plainLink && link) records.push(paxRecord('linkpath', link.toString('utf8')));
   if (big) records.push(paxRecord('size', String(h.size)));
   const pax = Buffer.concat(records);
+  const ascii = (b: Buffer): Buffer => Buffer.from(b.toString('latin1').replace(/[^\x20-\x7e]/g, '_').slice(0, 100), 'latin1');
   return Buffer.concat([
     rawHeader(Buffer.from('PaxHeaders/kgpu'), pax.length, 0o644, h.mtime, 'x'),
     pax,
     padding(pax.length),
-    rawHeader(Buffer.from(name.toString('latin1').replace(/[^\x20-\x7e]/g, '_').slice(0, 100), 'latin1'), big ? 0 : h.size, h.mode, h.mtime, type),
+    rawHeader(ascii(name), big ? 0 : h.size, h.mode, h.mtime, type, link && ascii(link)),
   ]);
 }
 

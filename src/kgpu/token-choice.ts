@@ -1,9 +1,13 @@
 /**
  * Which account token to send: the one stored (SecretStorage) for the API base in use, else
- * `$KGPU_API_TOKEN` when it belongs to that base (`$KGPU_API_BASE` unset or equal) and the user has
- * not signed out this session; never a token the server refused with 401 (until a new sign-in), and
- * never an in-pod token (`kgpu_pod_…`, what `$KGPU_API_TOKEN` holds inside a pod).
+ * `$KGPU_API_TOKEN` when it belongs to that base — `$KGPU_API_BASE`, or kgpu's default base when
+ * that is unset (never a base some setting chose: the environment's token is for the environment's
+ * server) — and the user has not signed out this session; never a token the server refused with
+ * 401 (until a new sign-in), and never an in-pod token (`kgpu_pod_…`, what `$KGPU_API_TOKEN` holds
+ * inside a pod).
  */
+import { DEFAULT_API_BASE } from './setting-resolution';
+
 export type TokenSource = 'stored' | 'environment' | 'none';
 
 export interface TokenChoiceInputs {
@@ -34,7 +38,7 @@ export function chooseToken(i: TokenChoiceInputs): TokenChoice {
   // Inside a pod $KGPU_API_TOKEN is the scope-limited in-pod token (kgpu_pod_…), not an account
   // token: never use it (renting, exec and key rotation would all be 403s).
   const inPod = envToken?.startsWith('kgpu_pod_') ?? false;
-  const environment = envToken && !inPod && !i.environmentSuppressed && (!envBase || envBase === i.apiBase) ? envToken : undefined;
+  const environment = envToken && !inPod && !i.environmentSuppressed && (envBase ? envBase === i.apiBase : i.apiBase === DEFAULT_API_BASE) ? envToken : undefined;
   const candidate = stored ?? environment;
   const source: TokenSource = stored ? 'stored' : environment ? 'environment' : 'none';
   const rejected = candidate !== undefined && candidate === i.rejectedToken;

@@ -65,9 +65,10 @@ export function classify(e: unknown, podId: string, path: string): WorkspaceFsEr
       ENOTDIR: 'NotADirectory',
       EACCES: 'NoPermissions',
       EIO: 'Other',
+      EFBIG: 'TooLarge',
     };
     const kind = kinds[e.code];
-    return fsError(kind, podId, path, kind === 'Other' ? e.message : '', e);
+    return fsError(kind, podId, path, kind === 'Other' || kind === 'TooLarge' ? e.message : '', e);
   }
   if (e instanceof SshAbortedError) return fsError('Cancelled', podId, path, '', e);
   if (e instanceof AuthRejectedError) return fsError('Unavailable', podId, path, e.message, e);

@@ -17,7 +17,7 @@
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { PodConnection, PodConnector } from './ssh-connection';
-import { RemoteFs, type RemoteStat } from './remote-fs';
+import { RemoteFs, RemoteFsError, type RemoteStat } from './remote-fs';
 import { exec } from './ssh-exec';
 import { quote } from './shell-quote';
 import { MAX_NAME_BYTES, tempSiblingName } from './temp-name';
@@ -357,12 +357,18 @@ export class WorkspaceFs implements Disposable {
     return this.run(p, async (rfs) => {
       const st = this.cache.stat(p) ?? (await rfs.stat(p));
       if (st.type === 'directory') throw fsError('IsADirectory', this.podId, p, '');
-      const tooLarge = (size: number): WorkspaceFsError =>
-        fsError('TooLarge', this.podId, p, `It is ${mb(size)}; the limit is ${mb(max)} (setting kgpu.maxEditorFileSizeMB). Use "kgpu: Download…" to copy it to this machine instead.`);
+      const tooLarge = (size: number | undefined): WorkspaceFsError =>
+        fsError('TooLarge', this.podId, p, `It is ${size === undefined ? 'more than ' + mb(max) : mb(size)}; the limit is ${mb(max)} (setting kgpu.maxEditorFileSizeMB). Use "kgpu: Download…" to copy it to this machine instead.`);
       if (st.size > max) throw tooLarge(st.size);
       const hit = this.cache.content(p, st);
       if (hit) return hit;
-      const data = st.size <= STREAM_ABOVE ? await rfs.readFile(p) : await readStreamed(rfs, p, max);
+      // Bounded whatever the size said (a symlink to /dev/zero says 0 and never ends).
+      const data =
+        st.size <= STREAM_ABOVE
+          ? await rfs.readFile(p, { maxBytes: max }).catch((e: unknown) => {
+              throw e instanceof RemoteFsError && e.code === 'EFBIG' ? tooLarge(undefined) : e;
+            })
+          : await readStreamed(rfs, p, max);
       if (data.length > max) throw tooLarge(data.length);
       this.cache.putContent(p, data, { ...st, size: data.length });
       return data;

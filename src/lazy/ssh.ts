@@ -8,9 +8,11 @@ import type { ParsedKey } from 'ssh2';
 import type { PodConnector, PodConnectorOptions } from '../kgpu/ssh-connection';
 
 type SshConnectionModule = typeof import('../kgpu/ssh-connection');
+type HostKeyProbeModule = typeof import('../kgpu/host-key-probe');
 type Ssh2Module = typeof import('ssh2');
 
 let connection: SshConnectionModule | undefined;
+let probe: HostKeyProbeModule | undefined;
 let ssh2: Ssh2Module | undefined;
 
 /** A new PodConnector; the first call loads the SSH layer (and ssh2). */
@@ -25,4 +27,10 @@ export function parseSshKey(privateKey: string, passphrase?: string): ParsedKey 
   // esbuild maps 'ssh2' to dist/vendor-ssh2.js (see esbuild.mjs).
   ssh2 ??= require('ssh2') as Ssh2Module;
   return ssh2.utils.parseKey(privateKey, passphrase);
+}
+
+/** The host key fingerprint the bastion presents now, read without authenticating. */
+export function probeHostKey(host: string, port: number): Promise<string> {
+  probe ??= require('../kgpu/host-key-probe') as HostKeyProbeModule;
+  return probe.probeHostKey(host, port);
 }

@@ -10,14 +10,36 @@ const here = new URL('.', import.meta.url).pathname;
 export const SUITE_DIR = join(here, 'suite');
 export const OUT_DIR = join(here, 'out');
 
+export const SECURITY_DIR = join(here, 'security');
+export const SECURITY_OUT_DIR = join(here, 'out-security');
+
 export async function buildSuite() {
   rmSync(OUT_DIR, { recursive: true, force: true });
   const entryPoints = readdirSync(SUITE_DIR)
     .filter((f) => f === 'index.ts' || f.endsWith('.test.ts'))
     .map((f) => join(SUITE_DIR, f));
+  await bundle(entryPoints, OUT_DIR);
+  return { index: join(OUT_DIR, 'index.js'), files: entryPoints.length - 1 };
+}
+
+/** The security sessions (test/e2e/security/<name>.test.ts): each its own folder under
+ *  out-security/<name>/ with the suite's index.js, so a session runs exactly its one file. */
+export async function buildSecuritySessions() {
+  rmSync(SECURITY_OUT_DIR, { recursive: true, force: true });
+  const out = {};
+  for (const f of readdirSync(SECURITY_DIR).filter((n) => n.endsWith('.test.ts'))) {
+    const name = f.replace(/\.test\.ts$/, '');
+    const dir = join(SECURITY_OUT_DIR, name);
+    await bundle({ index: join(SUITE_DIR, 'index.ts'), [`${name}.test`]: join(SECURITY_DIR, f) }, dir);
+    out[name] = join(dir, 'index.js');
+  }
+  return out;
+}
+
+async function bundle(entryPoints, outdir) {
   await esbuild.build({
     entryPoints,
-    outdir: OUT_DIR,
+    outdir,
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -27,7 +49,6 @@ export async function buildSuite() {
     sourcemap: 'inline',
     logLevel: 'warning',
   });
-  return { index: join(OUT_DIR, 'index.js'), files: entryPoints.length - 1 };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setup } from './setup.mjs';
-import { ensureExtensionBuilt, ensureVsix, root } from './lib/build.mjs';
+import { devVsixPath, ensureExtensionBuilt, ensureVsix, root } from './lib/build.mjs';
 import { launchBrowser, newPage } from './lib/browser.mjs';
 import { installVsix, prepareProfile, startCodeServer } from './lib/code-server.mjs';
 import { freePort } from './lib/processes.mjs';
@@ -62,7 +62,7 @@ async function main() {
   const paths = await setup();
   if (!simulatorAvailable()) throw new Error('the kgpu simulator (test/sim/cli.ts) is not in this build yet — the demo needs it.');
   if (ensureExtensionBuilt()) say('built dist/extension.js');
-  const vsix = join(paths.cache, 'kgpu-dev.vsix');
+  const vsix = devVsixPath(paths.cache);
   if (ensureVsix(vsix)) say(`packaged ${vsix}`);
 
   const runDir = opts.check ? join(DEMO_DIR, 'check') : DEMO_DIR;

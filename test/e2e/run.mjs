@@ -5,7 +5,8 @@
 // Prints `e2e: N passed, M failed` (N/M = mocha tests + journeys) and exits non-zero on failure.
 //
 //   node test/e2e/run.mjs                 everything (npm run test:e2e)
-//   KGPU_E2E_ONLY=integration|ui|demo     one part (default: all, then `npm run demo -- --check`)
+//   KGPU_E2E_ONLY=integration|security|ui|demo   one part (default: all, then `npm run demo -- --check`);
+//                                         the security sessions (lib/security-sessions.mjs) also run with integration
 //   KGPU_E2E_GREP=<regexp>                integration tests whose full title matches
 //   KGPU_E2E_JOURNEYS=<regexp>            journeys whose file name matches
 //   KGPU_E2E_RUNNER=electron              the integration suite under @vscode/test-electron instead
@@ -18,20 +19,23 @@ import { join } from 'node:path';
 import { setup } from './setup.mjs';
 import { buildSuite, OUT_DIR } from './build-suite.mjs';
 import { mapStack } from './lib/source-maps.mjs';
-import { ensureExtensionBuilt, ensureVsix, root } from './lib/build.mjs';
+import { devVsixPath, ensureExtensionBuilt, ensureVsix, root } from './lib/build.mjs';
 import { launchBrowser, newPage } from './lib/browser.mjs';
 import { installVsix, prepareProfile, startCodeServer } from './lib/code-server.mjs';
 import { runExtensionTests } from './lib/extension-tests.mjs';
 import { simulatorAvailable, startSimulator } from './lib/simulator.mjs';
 import { createSampleProject } from './lib/workspace.mjs';
+import { runSecuritySessions } from './lib/security-sessions.mjs';
 import { createUi } from './ui/helpers.mjs';
 
-const TOTAL_TIMEOUT_MS = Number(process.env.KGPU_E2E_TIMEOUT_MS ?? 8 * 60_000);
+// 12 min: the security sessions open two more code-server windows (≈ 1.5–2 min at load average 10).
+const TOTAL_TIMEOUT_MS = Number(process.env.KGPU_E2E_TIMEOUT_MS ?? 12 * 60_000);
 const SUITE_TIMEOUT_MS = 4 * 60_000;
 const JOURNEY_TIMEOUT_MS = 90_000;
 const SHOTS = join(root, 'test-results', 'screenshots');
 const only = process.env.KGPU_E2E_ONLY;
 const runSuite = !only || only === 'integration';
+const runSecurity = (!only || only === 'integration' || only === 'security') && (!process.env.KGPU_E2E_GREP || /secur/i.test(process.env.KGPU_E2E_GREP));
 const runUi = !only || only === 'ui';
 const runDemo = !only || only === 'demo';
 
@@ -68,7 +72,7 @@ async function main() {
   let t = Date.now();
   if (ensureExtensionBuilt()) log('built dist/extension.js');
   const suite = await buildSuite();
-  const vsix = join(paths.cache, 'kgpu-dev.vsix');
+  const vsix = devVsixPath(paths.cache);
   if (ensureVsix(vsix)) log(`packaged ${vsix}`);
   timings.build = seconds(t);
 
@@ -84,7 +88,7 @@ async function main() {
   let simUi;
   if (simulatorAvailable()) {
     [simSuite, simUi] = await Promise.all([
-      !runSuite ? undefined : startSimulator({ dir: scratch, name: 'sim-suite', coldStartMs: 300 }),
+      !runSuite && !runSecurity ? undefined : startSimulator({ dir: scratch, name: 'sim-suite', coldStartMs: 300 }),
       !runUi ? undefined : startSimulator({ dir: scratch, name: 'sim-ui', coldStartMs: 300 }),
     ]);
     for (const s of [simSuite, simUi]) if (s) cleanups.unshift(() => s.stop());
@@ -108,10 +112,16 @@ async function main() {
   cleanups.unshift(() => browser.close());
 
   if (runSuite) await integrationSuite({ browser, workspace, suite, scratch, sim: simSuite });
+  if (runSecurity && simSuite) {
+    const t = Date.now();
+    log('security sessions: hostile workspace settings, Restricted Mode (a code-server each)');
+    await runSecuritySessions({ paths, browser, scratch, sim: simSuite, counts, log });
+    timings.security = seconds(t);
+  }
   if (runUi) await uiJourneys({ browser, workspace, sim: simUi });
   await runCleanups(); // frees the CPU for the demo's own code-server and simulator
   if (runDemo) await demoCheck();
-  log(`times: set-up ${timings.setup}, build ${timings.build}, integration ${timings.integration ?? '-'}, UI ${timings.ui ?? '-'}, demo --check ${timings.demo ?? '-'}, total ${seconds(t0)}`);
+  log(`times: set-up ${timings.setup}, build ${timings.build}, integration ${timings.integration ?? '-'}, security ${timings.security ?? '-'}, UI ${timings.ui ?? '-'}, demo --check ${timings.demo ?? '-'}, total ${seconds(t0)}`);
   await finish(counts.failed ? 1 : 0);
 }
 

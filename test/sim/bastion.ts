@@ -213,6 +213,9 @@ export const startBastion: StartBastion = async ({ directory, hostKeyPath, host 
         stream.pipe(child.stdin!);
         child.stdin!.on('error', () => undefined);
         stream.on('error', () => undefined);
+        // The client hanging up while the command still writes to stderr: sshd drops the rest
+        // (without this the write-after-end error of the stderr side was uncaught).
+        stream.stderr.on('error', () => undefined);
         let finished = false;
         child.on('error', (e) => {
           if (finished) return;

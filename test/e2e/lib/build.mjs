@@ -1,5 +1,6 @@
 // Builds what the e2e runs load: dist/extension.js (esbuild.mjs) when stale, and the VSIX users get.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -40,4 +41,11 @@ export function ensureVsix(outFile) {
   if (r.status !== 0) throw new Error(`vsce package failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
   renameSync(tmp, outFile);
   return true;
+}
+
+/** Where this checkout's development VSIX lives in the (possibly shared, KGPU_E2E_CACHE) cache:
+ *  one file per checkout, so a run from another worktree never installs this one's build (or the
+ *  other way round) just because its file is newer. */
+export function devVsixPath(cache) {
+  return join(cache, `kgpu-dev-${createHash('sha1').update(root).digest('hex').slice(0, 10)}.vsix`);
 }

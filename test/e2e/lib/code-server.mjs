@@ -64,18 +64,22 @@ export function installVsix(paths, profile, vsix) {
 /**
  * Starts code-server on a loopback port (0 = any free one) with the profile, opening `workspace`.
  * `env` is code-server's environment — and so the environment of the extension host.
+ * `workspaceTrust`: keep VS Code's workspace trust on (folders open in Restricted Mode until
+ * trusted; the profile should set security.workspace.trust.enabled); default off.
+ * `cleanEnv`: drop any KGPU_* variable this process has, so only `env` decides what the extension sees.
  * @returns {Promise<{ url: string, folderUrl: string, pid: number, stop: () => Promise<void>, logTail: (n?: number) => string, log: () => string }>}
  */
-export async function startCodeServer({ paths, profile, workspace, env = {}, port = 0, timeoutMs = 30_000 }) {
+export async function startCodeServer({ paths, profile, workspace, env = {}, port = 0, timeoutMs = 30_000, workspaceTrust = false, cleanEnv = false }) {
   const args = [
     paths.codeServer, ...profileArgs(profile),
     '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`,
-    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
+    '--disable-telemetry', '--disable-update-check', ...(workspaceTrust ? [] : ['--disable-workspace-trust']),
     '--disable-getting-started-override', '--ignore-last-opened',
     workspace,
   ];
+  const base = cleanEnv ? Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KGPU_'))) : process.env;
   const proc = startGroup(paths.node, args, {
-    env: { ...process.env, PATH: `${join(paths.nodeDir, 'bin')}:${process.env.PATH}`, ...env },
+    env: { ...base, PATH: `${join(paths.nodeDir, 'bin')}:${process.env.PATH}`, ...env },
     cwd: profile.dir,
     logFile: profile.log,
   });

@@ -88,6 +88,28 @@ describe('reliability: keys, settings and logs in the editor', () => {
     await target;
     assert.ok(settled instanceof Error, String(settled));
     assert.match(settled.message, /No passphrase given for .*locked/);
+
+    // Cancelled: background connections (job polling, watches) must not ask again every few
+    // seconds — refused at once, without an input box, until the user acts.
+    const again = await Promise.race([
+      services.podKeys.sshTarget(podId).then(() => 'resolved', (e: unknown) => e),
+      new Promise((r) => setTimeout(() => r('it asked again (an input box is open)'), 5_000)),
+    ]);
+    await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+    assert.ok(again instanceof Error && /will not ask again until you choose "Enter Passphrase…"/.test(again.message), String(again));
+    // The user acts (runs a command that connects): asked once more.
+    services.podKeys.allowPassphrasePrompt();
+    let settledAgain: unknown;
+    const target2 = services.podKeys.sshTarget(podId).then(
+      () => (settledAgain = 'resolved without asking'),
+      (e: unknown) => (settledAgain = e),
+    );
+    await waitUntil(async () => {
+      await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+      return settledAgain !== undefined;
+    }, 15_000, 'the passphrase prompt to be answered again');
+    await target2;
+    assert.ok(settledAgain instanceof Error && /No passphrase given/.test(settledAgain.message), String(settledAgain));
   });
 
   it('out-of-range and non-number settings fall back to their defaults', async () => {
