@@ -241,8 +241,9 @@ class Pod implements PodHandle {
       child.stdin!.end(o.stdin ?? Buffer.alloc(0));
       child.on('close', (code, signal) => {
         clearTimeout(timer);
-        // A command that left background processes holding the pipes has ended all the same.
-        killGroup(child.pid, 'SIGKILL');
+        // What the command left running on its own (`setsid -f job`, `job >log 2>&1 &`) keeps
+        // running, as Kubernetes' exec leaves it; only a timeout kills the whole group. (Killing
+        // the group here also caught a `setsid -f` child before its setsid(): 1 job in ~40 lost.)
         let stderr = Buffer.concat(err).toString('utf8');
         if (spawnError) stderr += `kgpu: could not start the command: ${spawnError.message}\n`;
         if (timedOut) stderr += `kgpu: command killed after the ${Math.round(o.timeoutMs / 1000)} s timeout\n`;
