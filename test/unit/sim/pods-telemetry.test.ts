@@ -88,9 +88,11 @@ function stream(h: PodHandle, command: string) {
   };
 }
 
-/** A detached busy loop holding ~`mib` MiB (touched, so resident) in the pod; prints nothing. */
+/** A detached busy loop holding ~`mib` MiB (touched, so resident) in the pod; prints nothing.
+ *  Returns once it runs as python3 (so in its own session: the exec's end, which kills what is
+ *  left in its process group, cannot catch it between setsid's fork and its setsid()). */
 const BUSY = (mib: number, env = '') =>
-  `${env} setsid -f python3 -c 'b = b"x" * (${mib} << 20)\nwhile True: pass' </dev/null >/dev/null 2>&1`;
+  `${env} setsid -f python3 -c 'b = b"x" * (${mib} << 20)\nwhile True: pass' </dev/null >/dev/null 2>&1; until pgrep -x python3 >/dev/null; do sleep 0.01; done`;
 
 describe('nvidia-smi telemetry in simulated pods', () => {
   let dir: string;
@@ -173,7 +175,8 @@ describe('nvidia-smi telemetry in simulated pods', () => {
     const smi = stream(two, `${QUERY} -lms 200`);
     try {
       await smi.until(() => true, 'the first line');
-      await exec(two, BUSY(96, 'LOCAL_RANK=1'));
+      const started = await exec(two, BUSY(96, 'LOCAL_RANK=1'));
+      assert.equal(started.exit_code, 0, started.stderr);
       const at = smi.lines.length;
       const i = await smi.until((l) => { const g = parseLine(l); return g.index === 1 && g.util >= 10 && g.used >= 96; }, 'GPU 1 busy', at);
       // The line before GPU 1's in the same tick is GPU 0's: untouched.
