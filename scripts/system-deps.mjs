@@ -1,7 +1,8 @@
 // Makes sure the Debian tools the simulator and the tests rely on are present: OpenSSH's client
 // (ssh, scp, sftp), its sftp-server, rsync, util-linux (unshare/nsenter/setsid), tmux, and the
 // Python stack of the simulated pods' default image (kgpu-pytorch:latest: PyTorch CPU, scikit-learn,
-// pandas, … — what Debian 12 has of what the contract lists; the README says what is missing).
+// pandas, …, pip and venv — what Debian 12 has of what the contract lists; the README says what is
+// missing).
 // As root it installs what is missing with one apt-get call; otherwise it prints the one command
 // to run and fails.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -35,7 +36,11 @@ const NEEDED = [
     ['python3-jupyter-client', 'jupyter_client'],
     ['python3-zmq', 'zmq'],
     ['python3-debugpy', 'debugpy'],
+    // pip, and venv with its bundled pip (the project's dependencies go into a venv per project).
+    ['python3-pip', 'pip'],
   ].map(([pkg, mod]) => ({ pkg, probe: `/usr/lib/python3/dist-packages/${mod}/__init__.py` })),
+  // Every Debian package ships its copyright file (kept even where docs are excluded).
+  { pkg: 'python3-venv', probe: '/usr/share/doc/python3-venv/copyright' },
 ];
 
 export function ensureSystemDeps(extra = []) {

@@ -94,6 +94,7 @@ async function main(): Promise<void> {
   console.log(`  KGPU_API_BASE=${sim.apiBase}`);
   console.log(`  KGPU_API_TOKEN=${sim.token}   (simulator account token; reissued on every fresh state dir)`);
   console.log(`  SSH bastion: ${sim.sshHost}:${sim.sshPort}${sim.sshPort === 0 ? ' (not available: test/sim/bastion.ts is missing)' : ''}`);
+  console.log(`  package index (the pods' PIP_INDEX_URL, a stand-in for PyPI): ${sim.packageIndex.url}`);
   console.log(`  state dir: ${sim.stateDir}   clock ×${sim.clock.speed}   pods: ${sim.runtimeKind === 'pods' ? 'namespaced (pods.ts)' : 'stand-in (no isolation)'}`);
   if (parsed.envFile) {
     const text = [

@@ -16,6 +16,7 @@ import { startRestServer, type RestServer } from './rest';
 import { accountRoutes } from './routes-account';
 import { objectRoutes } from './routes-objects';
 import { createStandInPodRuntime } from './pods-standin';
+import { startPackageIndex, type PackageIndex } from './package-index';
 import { listenForPods, type PodReachServer } from './pod-reach';
 import { podRoutes } from './routes-pods';
 import { SimState } from './state';
@@ -26,6 +27,7 @@ export type { Fleet, FleetModel } from './fleet';
 export type { ObjectLimits } from './objects';
 export type { SimState, PodRecord, Account } from './state';
 export type { RestFaults } from './faults';
+export type { PackageIndex, IndexedFile } from './package-index';
 
 export interface SimulatorOptions {
   /** Interface to listen on (default 127.0.0.1). */
@@ -75,6 +77,8 @@ export interface Simulator {
   readonly state: SimState;
   readonly objects: ObjectStore;
   readonly bastion: Bastion;
+  /** The pods' stand-in for PyPI (package-index.ts): its URL is their PIP_INDEX_URL. */
+  readonly packageIndex: PackageIndex;
   /** Which pod runtime is in use: the real one (./pods) or the stand-in (before pods.ts existed). */
   readonly runtimeKind: 'pods' | 'standin';
   /** Revoke the account token and return a fresh one (the dashboard's Reissue). */
@@ -104,6 +108,16 @@ async function loadOptional<T>(file: string, exportName: string): Promise<T | un
   const fn = mod[exportName];
   if (typeof fn !== 'function') throw new Error(`test/sim/${file} does not export ${exportName}`);
   return fn as T;
+}
+
+/** The Python that builds the index's wheels: the pods' own when pods.ts is there, else python3. */
+function pythonForIndex(): string {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional sibling module, as loadOptional
+    return (require(join(__dirname, 'pods')) as { realPython(): { exe: string } }).realPython().exe;
+  } catch {
+    return 'python3';
+  }
 }
 
 function nullBastion(host: string): Bastion {
@@ -158,6 +172,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   let rest: RestServer | undefined;
   let podNet: PodReachServer | undefined;
+  let index: PackageIndex | undefined;
   let bastion: Bastion = nullBastion(host);
   const state = new SimState({
     clock,
@@ -167,6 +182,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     coldStartMs: options.coldStartMs ?? 0,
     apiBase: () => `${rest?.origin ?? `http://${host}:0`}/v1`,
     podReach: () => podNet?.reach,
+    packageIndexUrl: () => index?.url,
     bastion: () => bastion,
     diskBytesPerGib: options.diskBytesPerGib,
     initialToken,
@@ -190,11 +206,21 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const routes = [...accountRoutes(state, objects.limits, () => (openapi ??= openApiDocument(`${rest!.origin}/v1`))), ...podRoutes(state), ...objectRoutes(objects)];
   try {
     rest = await startRestServer({ host, port: options.port ?? 0, routes, state, objects, faults });
-    if (runtimeKind === 'pods') podNet = await listenForPods(rest.server, { stateDir, host, port: rest.port });
+    index = await startPackageIndex({ host, python: pythonForIndex() });
+    if (runtimeKind === 'pods') {
+      podNet = await listenForPods(
+        [
+          { http: rest.server, host, port: rest.port, socket: 'api.sock' },
+          { http: index.server, host, port: index.port, socket: 'index.sock' },
+        ],
+        { stateDir },
+      );
+    }
     const startBastion = await loadOptional<StartBastion>('bastion', 'startBastion');
     if (startBastion) bastion = await startBastion({ directory: state, hostKeyPath: join(stateDir, 'ssh_host_ed25519_key'), host, port: options.sshPort ?? 0 });
   } catch (e) {
     await podNet?.close();
+    await index?.close();
     await rest?.close();
     await runtime.shutdown().catch(() => undefined);
     clock.stop();
@@ -202,6 +228,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     throw e;
   }
   const server = rest;
+  const packageIndex = index!;
   const diskEvery = options.diskCheckIntervalMs ?? 1000;
   const diskTimer = diskEvery > 0 ? setInterval(() => void state.checkDisks({ ifIdle: true }).catch(() => undefined), diskEvery) : undefined;
   diskTimer?.unref();
@@ -227,6 +254,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     get bastion() {
       return bastion;
     },
+    packageIndex,
     runtimeKind,
     reissueToken() {
       const t = state.reissueToken();
@@ -249,6 +277,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         faults.clear();
         if (diskTimer) clearInterval(diskTimer);
         await podNet?.close();
+        await packageIndex.close();
         await server.close();
         await bastion.stop().catch((e: unknown) => console.error(`kgpu-sim: stopping the bastion: ${(e as Error).message}`));
         await state.endAll('returned');

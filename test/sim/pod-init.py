@@ -1,11 +1,13 @@
-"""PID 1 of a simulated kgpu pod (test/sim/pods.ts starts it inside fresh mount + PID + network
-namespaces, already in the pod's cgroups).
+"""PID 1 of a simulated kgpu pod (test/sim/pods.ts starts it inside fresh mount + PID + network +
+UTS namespaces, already in the pod's cgroups).
 
 Its argv is `pod-init.py <pod id> <gpu model> <gpu count>` (the image's nvidia-smi shim reads it
 from /proc/1/cmdline) and its environment is the pod's (so /proc/1/environ carries KGPU_API_TOKEN,
 as in a real container). The first line of its stdin is the pod's set-up, as JSON:
 
-  binds     [{source, target, mode?}]  host folders at pod paths (/workspace, /tmp, …)
+  hostname  the pod's hostname (its own UTS namespace)
+  binds     [{source, target, mode?, readonly?}]  host folders or files at pod paths (/workspace,
+            /tmp, /etc/hosts, the image's patched files, …)
   views     [{source, target}]         the pod's own cgroup(s), read-only, where a container sees them
   dev       folder to build the pod's /dev in before it is moved onto /dev
   gpus      GPU count: /dev/nvidia0…N-1, /dev/nvidiactl, /dev/nvidia-uvm… (inert character devices,
@@ -155,8 +157,12 @@ def relay(listener, path):
 
 
 def set_up(cfg):
+    if cfg.get("hostname"):
+        socket.sethostname(cfg["hostname"])
     for b in cfg.get("binds", []):
         mount(b["source"], b["target"], None, MS_BIND | MS_REC)
+        if b.get("readonly"):
+            mount(None, b["target"], None, MS_REMOUNT | MS_BIND | MS_RDONLY)
         if "mode" in b:
             os.chmod(b["target"], int(b["mode"], 8))
     for v in cfg.get("views", []):

@@ -1,9 +1,10 @@
 /**
  * How a pod reaches the simulator. Pods live in their own network namespaces (nothing there but
- * their loopback), so the REST server (API + presigned object URLs) also listens on a Unix socket;
- * the socket's folder is bind-mounted into every pod, whose init relays its own
- * 127.0.0.1:<API port> to it. So `$KGPU_API_BASE` and the presigned URLs are the very same URLs
- * inside a pod as outside, and nothing else of this machine is reachable from a pod.
+ * their loopback), so the REST server (API + presigned object URLs) and the package index (the
+ * pods' stand-in for PyPI) also listen on Unix sockets; the sockets' folder is bind-mounted into
+ * every pod, whose init relays its own 127.0.0.1:<port> of each to its socket. So
+ * `$KGPU_API_BASE`, the presigned URLs and `$PIP_INDEX_URL` are the very same URLs inside a pod as
+ * outside, and nothing else of this machine is reachable from a pod.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -21,11 +22,21 @@ export interface PodReachServer {
 /** Longest Unix socket path Linux takes (sun_path is 108 bytes, NUL included). */
 const MAX_SOCKET_PATH = 107;
 
-/** Serve `http` on a Unix socket too, for the pods' relays to `host:port`. */
-export async function listenForPods(http: Server, o: { stateDir: string; host: string; port: number }): Promise<PodReachServer> {
+/** An HTTP server a pod may reach: it listens on host:port here, and on `socket` for the pods. */
+export interface PodService {
+  http: Server;
+  host: string;
+  port: number;
+  /** The Unix socket's file name, e.g. `api.sock`. */
+  socket: string;
+}
+
+/** Serve each service on a Unix socket too, for the pods' relays to its `host:port`. */
+export async function listenForPods(services: PodService[], o: { stateDir: string }): Promise<PodReachServer> {
   let dir = join(o.stateDir, 'pod-net');
   let ownDir = false;
-  if (Buffer.byteLength(join(dir, 'api.sock')) > MAX_SOCKET_PATH) {
+  const longest = services.reduce((a, s) => (s.socket.length > a.length ? s.socket : a), '');
+  if (Buffer.byteLength(join(dir, longest)) > MAX_SOCKET_PATH) {
     dir = mkdtempSync(join(tmpdir(), 'kgpu-sim-net-'));
     ownDir = true;
   } else {
@@ -33,28 +44,46 @@ export async function listenForPods(http: Server, o: { stateDir: string; host: s
     mkdirSync(dir, { recursive: true });
   }
   const sockets = new Set<Socket>();
-  const server: NetServer = createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    http.emit('connection', s);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(join(dir, 'api.sock'), () => {
-      server.off('error', reject);
-      resolve();
+  const servers: NetServer[] = [];
+  const closeAll = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      let left = servers.length;
+      const done = () => {
+        if (--left > 0) return;
+        if (ownDir) rmSync(dir, { recursive: true, force: true });
+        else for (const s of services) rmSync(join(dir, s.socket), { force: true });
+        resolve();
+      };
+      if (left === 0) {
+        left = 1;
+        done();
+      }
+      for (const server of servers) server.close(done);
+      for (const s of sockets) s.destroy();
     });
-  });
-  return {
-    // A pod's relay listens where the API lives (its loopback is all a pod has).
-    reach: { dir, relays: [{ host: o.host, port: o.port, socket: 'api.sock' }] },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => {
-          rmSync(ownDir ? dir : join(dir, 'api.sock'), { recursive: true, force: true });
+  try {
+    for (const service of services) {
+      const server: NetServer = createServer((s) => {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+        service.http.emit('connection', s);
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(join(dir, service.socket), () => {
+          server.off('error', reject);
           resolve();
         });
-        for (const s of sockets) s.destroy();
-      }),
+      });
+      servers.push(server);
+    }
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+  return {
+    // A pod's relay listens where each service lives (its loopback is all a pod has).
+    reach: { dir, relays: services.map((s) => ({ host: s.host, port: s.port, socket: s.socket })) },
+    close: closeAll,
   };
 }

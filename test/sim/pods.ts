@@ -1,13 +1,16 @@
 /**
  * The simulated pods' processes and disks (issues 5 and 17). Each pod is a directory under the
  * state dir (`<podId>/workspace`, `<podId>/tmp`) and one long-lived init process (pod-init.py) in
- * its own mount, PID, network and cgroup namespaces (`unshare --mount --pid --net --cgroup --fork
- * --mount-proc --propagation private`) and its own memory/CPU cgroups (pod-cgroups.ts). The init
- * sets the pod up: bind mounts put the pod's directories at /workspace and /tmp, a minimal /dev
- * with the rental's /dev/nvidia* entries, the loopback up, and relays from the pod's own
- * 127.0.0.1:<API port> to the simulator's Unix socket — the only thing a pod can reach (no
- * inbound, no other pod, no private range). Every process of the pod joins its cgroups and enters its namespaces
- * (`nsenter -t <init> -m -p -n -C`); destroying the pod kills the init, the kernel then kills every
+ * its own mount, PID, network, UTS and cgroup namespaces (`unshare --mount --pid --net --uts
+ * --cgroup --fork --mount-proc --propagation private`) and its own memory/CPU cgroups
+ * (pod-cgroups.ts). The init sets the pod up: its hostname (the pod id) with an /etc/hosts that
+ * resolves it to 127.0.0.1 (as a Kubernetes pod's resolves to its own address — torchrun's
+ * rendezvous needs that), bind mounts that put the pod's directories at /workspace and /tmp and the
+ * image's patched files (image-patches.ts) in place, a minimal /dev with the rental's /dev/nvidia*
+ * entries, the loopback up, and relays from the pod's own 127.0.0.1:<port> to the simulator's Unix
+ * sockets (its API and package index) — the only things a pod can reach (no inbound, no other pod,
+ * no private range). Every process of the pod joins its cgroups and enters its namespaces
+ * (`nsenter -t <init> -m -p -n -u -C`); destroying the pod kills the init, the kernel then kills every
  * process of the pod (detached `setsid -f` jobs included) and drops its network namespace, and the
  * cgroups are removed.
  *
@@ -16,10 +19,11 @@
  * once on stderr).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { CreatePodRuntime, ExecResult, PodHandle, PodProcess, PodRuntimeSpec, SpawnOptions } from './contracts';
+import { imagePatchBinds } from './image-patches';
 import { createCgroupRuntime, type CgroupRuntime, type PodCgroup } from './pod-cgroups';
 
 const HERE = __dirname;
@@ -42,15 +46,15 @@ const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 /** Debian's Python (where system-deps installs the image's packages; never a pyenv shim): what
  *  `python` is inside a pod. */
-let pythonCache: { exe: string; dir: string } | undefined;
-export function realPython(): { exe: string; dir: string } {
+let pythonCache: { exe: string; dir: string; sitePackages: string[] } | undefined;
+export function realPython(): { exe: string; dir: string; sitePackages: string[] } {
   if (pythonCache) return pythonCache;
   for (const cand of ['/usr/bin/python3', 'python3', 'python']) {
-    const r = spawnSync(cand, ['-c', 'import sys;print(sys.executable)'], { encoding: 'utf8' });
-    const exe = r.status === 0 ? r.stdout.trim() : '';
+    const r = spawnSync(cand, ['-c', 'import site, sys; print(sys.executable); print("\\n".join(site.getsitepackages()))'], { encoding: 'utf8' });
+    const [exe, ...sitePackages] = r.status === 0 ? r.stdout.trim().split('\n') : [''];
     if (exe && existsSync(exe)) {
       const real = realpathSync(exe);
-      pythonCache = { exe: real, dir: dirname(exe) };
+      pythonCache = { exe: real, dir: dirname(exe), sitePackages };
       return pythonCache;
     }
   }
@@ -161,7 +165,7 @@ class Pod implements PodHandle {
 
   private nsenter(argv: string[], env: Record<string, string>, stdio: ('pipe' | 'ignore')[]): ChildProcess {
     if (this.destroying) throw new Error(`pod ${this.podId} has ended`);
-    const [cmd, ...args] = inCgroups(this.cgroup, ['nsenter', '-t', String(this.initPid), '-m', '-p', '-n', '-C', '--wd=/workspace', '--', ...argv]);
+    const [cmd, ...args] = inCgroups(this.cgroup, ['nsenter', '-t', String(this.initPid), '-m', '-p', '-n', '-u', '-C', '--wd=/workspace', '--', ...argv]);
     const child = spawn(cmd, args, {
       env,
       stdio,
@@ -237,8 +241,9 @@ class Pod implements PodHandle {
       child.stdin!.end(o.stdin ?? Buffer.alloc(0));
       child.on('close', (code, signal) => {
         clearTimeout(timer);
-        // A command that left background processes holding the pipes has ended all the same.
-        killGroup(child.pid, 'SIGKILL');
+        // What the command left running on its own (`setsid -f job`, `job >log 2>&1 &`) keeps
+        // running, as Kubernetes' exec leaves it; only a timeout kills the whole group. (Killing
+        // the group here also caught a `setsid -f` child before its setsid(): 1 job in ~40 lost.)
         let stderr = Buffer.concat(err).toString('utf8');
         if (spawnError) stderr += `kgpu: could not start the command: ${spawnError.message}\n`;
         if (timedOut) stderr += `kgpu: command killed after the ${Math.round(o.timeoutMs / 1000)} s timeout\n`;
@@ -331,6 +336,10 @@ export const createPodRuntime: CreatePodRuntime = ({ stateDir }) => {
       const tmp = join(root, 'tmp');
       mkdirSync(ws, { recursive: true });
       mkdirSync(tmp, { recursive: true, mode: 0o1777 });
+      // Its hostname resolves to its own loopback (the only address it has), as in Kubernetes.
+      const hostname = spec.podId.toLowerCase().slice(0, 63);
+      writeFileSync(join(root, 'hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t${hostname}\n`);
+      writeFileSync(join(root, 'hostname'), `${hostname}\n`);
       // The mount points (empty on the host).
       if (!existsSync('/workspace')) mkdirSync('/workspace');
       for (const d of [IMAGE_MOUNT, NET_MOUNT, DEV_STAGING]) mkdirSync(d, { recursive: true });
@@ -356,14 +365,18 @@ export const createPodRuntime: CreatePodRuntime = ({ stateDir }) => {
       // The init carries the pod's environment, so /proc/1/environ inside the pod shows it. The
       // simulator's own files are mounted first so the init runs from there (see IMAGE_MOUNT).
       const initArgv = inCgroups(cgroup, [
-        'unshare', '--mount', '--pid', '--net', '--cgroup', '--fork', '--mount-proc', '--propagation', 'private', '--',
+        'unshare', '--mount', '--pid', '--net', '--uts', '--cgroup', '--fork', '--mount-proc', '--propagation', 'private', '--',
         '/bin/sh', '-c', `mount --bind "$0" ${IMAGE_MOUNT} && exec "$@"`, HERE, py.exe, POD_INIT, spec.podId, spec.gpuModel, String(spec.gpuCount),
       ]);
       const init = spawn(initArgv[0], initArgv.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
       const setup = {
+        hostname,
         // In this order: the host's /tmp (where these folders usually are) is hidden by the last.
         binds: [
+          ...imagePatchBinds(py),
           ...(spec.reach ? [{ source: spec.reach.dir, target: NET_MOUNT }] : []),
+          { source: join(root, 'hosts'), target: '/etc/hosts' },
+          { source: join(root, 'hostname'), target: '/etc/hostname' },
           { source: ws, target: '/workspace' },
           { source: tmp, target: '/tmp', mode: '1777' },
         ],

@@ -90,6 +90,8 @@ export interface StateOptions {
   apiBase: () => string;
   /** How pods reach the API base and the object store from their own network namespace. */
   podReach?: () => PodReach | undefined;
+  /** The package index pods use instead of PyPI (their PIP_INDEX_URL and UV_INDEX_URL). */
+  packageIndexUrl?: () => string | undefined;
   bastion: () => Bastion | undefined;
   /** Bytes of disk per GiB of ephemeral_storage_gib (tests shrink it to test eviction). */
   diskBytesPerGib?: number;
@@ -555,7 +557,10 @@ export class SimState implements BastionDirectory {
   }
 
   private async createRuntime(pod: PodRecord): Promise<void> {
+    const index = this.o.packageIndexUrl?.();
     const env: Record<string, string> = {
+      // The simulator's stand-in for PyPI (a rental's own env may point elsewhere).
+      ...(index ? { PIP_INDEX_URL: index, UV_INDEX_URL: index, UV_DEFAULT_INDEX: index } : {}),
       ...(pod.env ?? {}),
       KGPU_API_TOKEN: pod.podToken,
       KGPU_API_BASE: this.o.apiBase(),

@@ -88,6 +88,14 @@ describe('pod runtime', () => {
     assert.match(missing.stderr, /no-such-command-kgpu/);
   });
 
+  it('exec: what the command detaches keeps running after it returns (setsid -f, or a background job with its output redirected), as with Kubernetes\' exec', async () => {
+    const r = await exec(a, ['sh', '-c', 'sleep 300 >/dev/null 2>&1 & setsid -f sleep 301 </dev/null >/dev/null 2>&1; echo started']);
+    assert.deepEqual([r.exit_code, r.stdout], [0, 'started\n'], r.stderr);
+    const left = await exec(a, ['sh', '-c', 'pgrep -x sleep -a | sort']);
+    assert.deepEqual(left.stdout.trim().split('\n').map((l) => l.replace(/^\d+ /, '')), ['sleep 300', 'sleep 301']);
+    await exec(a, ['pkill', '-x', 'sleep']);
+  });
+
   it('exec: timeout kills the whole process group and returns partial output; output is capped', async () => {
     const t = Date.now();
     const r = await exec(a, ['sh', '-c', 'echo partial; sleep 30 & sleep 30; echo never'], { timeoutMs: 300 });
