@@ -502,7 +502,8 @@ class Server:
         write_atomic(self.pid_path, "%d %s %s %s\n" % (os.getpid(), self.hash, word, self.token))
 
     def why(self, code, reason):
-        write_atomic(self.why_path, "%s %s\n" % (code, " ".join(reason.split())[:300]))
+        # Line 1 is what a cold start says; line 2 tells `ensure --wait` which start it was.
+        write_atomic(self.why_path, "%s %s\ntoken %s\n" % (code, " ".join(reason.split())[:300], self.token))
 
     def mine(self, path):
         return read_text(path, 200).split(" ")[:1] == [str(os.getpid())]
@@ -696,15 +697,23 @@ class Server:
             self.children.discard(pid)
             if pid == self.replacement:
                 self.replacement = None
+                if not self.stale and self.socket_is_mine():
+                    self.state("ready")  # it ended without taking over: we serve on
 
     def spawn_replacement(self, env, preload):
         import subprocess
 
         args = [sys.executable, OWN_FILE, "serve", self.F, self.key, self.hash, self.token, "--preload=" + ",".join(preload), "--idle=%d" % self.idle]
         cwd = self.cwd0 if os.path.isdir(self.cwd0) else "/"
+        if not self.stale:
+            # Still serving; `ensure --wait` waits for the replacement, not for us. (Before it
+            # starts: it overwrites this with its own state.)
+            self.state("replacing")
         try:
             p = subprocess.Popen(args, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, close_fds=False)
         except OSError:
+            if not self.stale:
+                self.state("ready")
             return
         self.replacement = p.pid
         self.children.add(p.pid)
@@ -776,6 +785,7 @@ class Server:
     def check(self, req):
         if req.get("v") != PROTO or req.get("hash") != self.hash:
             self.stale = ("outdated", "the fork server was updated")
+            self.state("stale")
             return ("outdated", "the fork server is another version"), None
         if self.stale:
             return ("restarting", "the fork server is restarting: " + self.stale[1]), None
@@ -783,11 +793,13 @@ class Server:
         fresh = self.freshness()
         if fresh:
             self.stale = fresh
+            self.state("stale")
             self.spawn_replacement(self.env0, self.loaded)
             return fresh, None
         changed = self.env_change(env)
         if changed:
             self.stale = ("env", changed)
+            self.state("stale")
             self.spawn_replacement(env, self.loaded)
             return ("env", changed), None
         if req.get("python") != sys.executable:

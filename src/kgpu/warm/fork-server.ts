@@ -73,6 +73,8 @@ while [ $i -lt $n ]; do
     seen=1; gone=0; [ "$3" = ready ] && [ -S "$F/fs-$k.sock" ] && { echo "KGPU-WARM ready"; exit 0; }
   else
     gone=$((gone + 1))
+    # The server we started said why it stopped (line 2 of the why file names the start).
+    if [ "$st" = started ] && [ "$(sed -n 2p "$F/fs-$k.why" 2>/dev/null)" = "token $token" ] && ! head -n 1 "$F/fs-$k.why" | grep -q '^starting '; then gone=600; fi
     if { [ $seen = 1 ] && [ $gone -ge 20 ]; } || [ $gone -ge 600 ]; then
       echo "KGPU-WARM stopped $(head -n 1 "$F/fs-$k.why" 2>/dev/null | cut -c1-300)"; exit 0
     fi
