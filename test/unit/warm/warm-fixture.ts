@@ -38,7 +38,7 @@ export interface RunSpec {
   warm: boolean;
   preload?: string[];
   /** Each log chunk as it arrives (e.g. to act once a line is there). */
-  onData?(chunk: Buffer): void;
+  onData?(chunk: Buffer, job: JobInfo): void;
 }
 
 export interface RunResult {
@@ -90,7 +90,7 @@ export async function startWarmPod(): Promise<WarmPod> {
         jobsRoot: JOBS_ROOT,
         onData: (c) => {
           chunks.push(Buffer.from(c));
-          spec.onData?.(c);
+          spec.onData?.(c, info);
         },
       });
       const files = (await sh(`ls -A ${quote(`${JOBS_ROOT}/${info.id}`)}`)).split('\n').filter(Boolean).sort();
