@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { MODULE_NAME } from './kgpu/warm';
 
 /** The `kgpu.*` settings, read fresh on every access and validated at the edge: a bad value
  *  falls back to the default with one warning instead of breaking every feature. */
@@ -13,6 +14,9 @@ export interface KgpuSettings {
   syncExclude: string[];
   transitObjectThresholdBytes: number;
   maxEditorFileBytes: number;
+  /** kgpu.warmStart / kgpu.warmStartPreload (machine-scoped: the user's settings only). */
+  warmStart: 'auto' | 'off';
+  warmStartPreload: string[];
 }
 
 const DEFAULT_API_BASE = 'https://api.kgpu.net/v1';
@@ -46,7 +50,17 @@ export class Settings implements vscode.Disposable {
       syncExclude: (c.get<unknown[]>('syncExclude', []) ?? []).filter((p): p is string => typeof p === 'string'),
       transitObjectThresholdBytes: this.intIn(c, 'transitObjectThresholdMB', 256, 1, 1_000_000) * 1024 * 1024,
       maxEditorFileBytes: this.intIn(c, 'maxEditorFileSizeMB', 256, 1, 1_000_000) * 1024 * 1024,
+      warmStart: c.inspect<unknown>('warmStart')?.globalValue === 'off' ? 'off' : 'auto',
+      warmStartPreload: this.preload(c.inspect<unknown>('warmStartPreload')?.globalValue),
     };
+  }
+
+  /** Valid module names of kgpu.warmStartPreload; one warning naming the others. */
+  private preload(v: unknown): string[] {
+    const all = Array.isArray(v) ? v : [];
+    const ok = all.filter((m): m is string => typeof m === 'string' && MODULE_NAME.test(m.trim())).map((m) => m.trim());
+    if (ok.length !== all.length) this.warnOnce('warmStartPreload', `kgpu.warmStartPreload: ${all.filter((m) => !(typeof m === 'string' && MODULE_NAME.test(m.trim()))).map((m) => JSON.stringify(m)).join(', ')} is not a module name; ignored.`);
+    return ok;
   }
 
   /** The setting when the user set it; else $KGPU_API_BASE; else the public default. */
