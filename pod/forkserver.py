@@ -79,6 +79,39 @@ def recv_frame(sock):
     return json.loads(recv_exact(sock, n).decode("utf-8", "surrogatepass"))
 
 
+def frame_bytes(obj):
+    data = json.dumps(obj).encode("utf-8", "surrogatepass")
+    return struct.pack(">I", len(data)) + data
+
+
+def write_fd(fd, data):
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def read_fd_exact(fd, n):
+    parts = []
+    while n > 0:
+        b = os.read(fd, min(n, 1 << 16))
+        if not b:
+            raise EOFError("pipe closed")
+        parts.append(b)
+        n -= len(b)
+    return b"".join(parts)
+
+
+def read_fd_frame(fd):
+    """A length-prefixed frame from a pipe: (raw bytes with the prefix, parsed object)."""
+    head = read_fd_exact(fd, 4)
+    (n,) = struct.unpack(">I", head)
+    if n > MAX_FRAME:
+        raise ValueError("frame too large")
+    body = read_fd_exact(fd, n)
+    return head + body, json.loads(body.decode("utf-8", "surrogatepass"))
+
+
 def write_atomic(path, text):
     tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".tmp")
     with open(tmp, "w") as f:
@@ -190,12 +223,14 @@ def site_dirs():
     for p in sys.path:
         if os.path.basename(p.rstrip("/")) in ("site-packages", "dist-packages"):
             dirs.add(p)
-    return sorted(os.path.realpath(d) for d in dirs if d)
+    # As sys.path spells them (module __file__ paths start so) and resolved.
+    return sorted(set(d.rstrip("/") for d in dirs if d) | set(os.path.realpath(d) for d in dirs if d))
 
 
 def under(path, dirs):
-    rp = os.path.realpath(path)
-    return any(rp == d or rp.startswith(d.rstrip("/") + "/") for d in dirs)
+    """`path` is in one of `dirs` (a plain prefix test: no file system access, it runs per
+    module on every request)."""
+    return any(path.startswith(d + "/") for d in dirs)
 
 
 def installed_origin(name, sitedirs):
@@ -494,6 +529,8 @@ class Server:
         self.ino = None
         self.fingerprint = {}
         self.analysis_cache = {}
+        self._tops = None
+        self.spare = None  # (pid, write fd) of a pre-forked W → J → K waiting for a run
         self.last_request = time.monotonic()
         self.sitedirs = site_dirs()
 
@@ -695,6 +732,10 @@ class Server:
             if pid == 0:
                 return
             self.children.discard(pid)
+            if self.spare is not None and pid == self.spare[0]:
+                os.close(self.spare[1])
+                os.close(self.spare[2])
+                self.spare = None
             if pid == self.replacement:
                 self.replacement = None
                 if not self.stale and self.socket_is_mine():
@@ -740,6 +781,13 @@ class Server:
                 if time.monotonic() - self.last_request > self.idle and not self.replacement:
                     self.retire("none", "the fork server stopped after %d min without runs" % (self.idle // 60))
                     return None
+                if self.spare is None and not self.stale:
+                    # A quiet second: fork the next run's processes now, off its critical path
+                    # (not right after a run, whose own start would share the CPU with it).
+                    spare = self.make_chain()
+                    if spare[0] == "child":
+                        return spare[1]
+                    self.spare = spare[1]
                 continue
             job = self.handle(conn)
             if job is not None:
@@ -760,27 +808,66 @@ class Server:
                 pass
             conn.close()
             return None
+        # The request goes to the pre-forked processes first: K sets itself up (cwd, environment,
+        # compiles the script) while this process checks the run and the client's go travels.
+        chain, self.spare = self.spare, None
+        if chain is None:
+            made = self.make_chain(conn)
+            if made[0] == "child":
+                return made[1]
+            chain = made[1]
+        pid, wfd, gfd = chain
+        try:
+            write_fd(wfd, frame_bytes(req))
+        except OSError:
+            pass
+        os.close(wfd)
         try:
             verdict, analysis = self.check(req)
         except Exception as e:  # noqa: BLE001 — never run warm on a check that failed
             verdict, analysis = ("error", "the fork server could not check the run (%s)" % e), None
-        if verdict:
-            try:
+        go = b""
+        try:
+            if verdict:
                 send_frame(conn, {"code": verdict[0], "reason": verdict[1]})
+            else:
+                send_frame(conn, {"ok": 1, "pid": pid})
+                go = conn.recv(1)
+        except (OSError, socket.timeout):
+            go = b""
+        if go == b"G":
+            # From here on the job is ours, never also a cold one: the client has committed.
+            # One byte each for W, J and K (all read the same pipe).
+            try:
+                os.write(gfd, b"ggg")
             except OSError:
                 pass
-            conn.close()
-            return None
+        os.close(gfd)  # without the bytes: W, J and K see the pipe close and exit, nothing written
+        conn.close()
+        if go == b"G":
+            self.learn_from(req, analysis)
+        return None
+
+    def make_chain(self, conn=None):
+        """Fork W (which forks J, which forks K). They read the request from one pipe (W passes
+        it on to J, J to K) and their go from another (one byte each; EOF: exit).
+        ("server", (pid, request fd, go fd)) here; ("child", (request fd, go fd, sys.path)) in W."""
         for f in (sys.stdout, sys.stderr):
             f.flush()
+        r, w = os.pipe()
+        gr, gw = os.pipe()
         pid = os.fork()
         if pid == 0:
+            os.close(w)
+            os.close(gw)
             self.close_for_child()
-            return conn, req
+            if conn is not None:
+                conn.close()
+            return "child", (r, gr, self.sys_path_tail)
+        os.close(r)
+        os.close(gr)
         self.children.add(pid)
-        conn.close()
-        self.learn_from(req, analysis)
-        return None
+        return "server", (pid, w, gw)
 
     def check(self, req):
         if req.get("v") != PROTO or req.get("hash") != self.hash:
@@ -836,18 +923,22 @@ class Server:
             "excluded": sorted(self.excluded),
             "stale": self.stale[1] if self.stale else None,
             "replacement": self.replacement,
-            "jobs": len(self.children) - (1 if self.replacement else 0),
+            "jobs": len(self.children) - (1 if self.replacement else 0) - (1 if self.spare else 0),
+            "spare": self.spare[0] if self.spare else None,
             "rss_kb": rss_kb(),
         }
 
     def site_tops(self):
-        """Top-level names of the installed packages this process has imported."""
-        tops = set()
-        for name, m in list(sys.modules.items()):
-            f = getattr(m, "__file__", None)
-            if "." not in name and isinstance(f, str) and under(f, self.sitedirs):
-                tops.add(name)
-        return tops
+        """Top-level names of the installed packages this process has imported (recomputed
+        only when it has imported more)."""
+        if self._tops is None or self._tops[0] != len(sys.modules):
+            tops = set()
+            for name, m in list(sys.modules.items()):
+                f = getattr(m, "__file__", None)
+                if "." not in name and isinstance(f, str) and under(f, self.sitedirs):
+                    tops.add(name)
+            self._tops = (len(sys.modules), tops)
+        return self._tops[1]
 
     def learn_from(self, req, analysis):
         """After the fork: packages this run imports that are not preloaded yet → a replacement
@@ -869,6 +960,10 @@ class Server:
     def close_for_child(self):
         self.listener.close()
         self.listener = None
+        if self.spare is not None:
+            os.close(self.spare[1])
+            os.close(self.spare[2])
+            self.spare = None
 
 
 def serve(argv):
@@ -918,7 +1013,7 @@ def serve(argv):
         if job is None:
             srv.retire()
             return None
-        return job + (srv.sys_path_tail,)
+        return job
     except Stop:
         srv.retire("none", "the fork server was stopped")
         return None
@@ -972,31 +1067,64 @@ def name_process(name):
         pass
 
 
-def waiter(conn, req):
-    """W: the cold wrapper's part. Returns only in J."""
+def redirect_stdio(d):
+    """stdin from /dev/null, stdout and stderr appended to the job's log (`< /dev/null >> log 2>&1`)."""
+    null = os.open(os.devnull, os.O_RDONLY)
+    log = os.open(os.path.join(d, "log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(null)
+    os.close(log)
+
+
+def released(fd):
+    """Block until the parent says go (one byte) — or exit quietly when it went away without."""
+    try:
+        go = os.read(fd, 1)
+    except OSError:
+        go = b""
+    os.close(fd)
+    if go != b"g":
+        os._exit(0)
+
+
+def request_or_exit(fd):
+    """The request a chain process waits for; exit quietly when the pipe closes without one."""
+    try:
+        return read_fd_frame(fd)
+    except (OSError, EOFError, ValueError):
+        os._exit(0)
+
+
+def waiter(r, g):
+    """W, forked from the server (ahead of a run, or for it): the cold wrapper's part. Forks J at
+    once; passes the request on to J; on its go writes wpid and the start; waits for J and
+    records the end with the wrapper's own shell code. Nothing touches the job before the go.
+    Returns only in J (with the fds J reads)."""
     reset_signals(False)
     os.setsid()
     name_process("sh")
+    rj, wj = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(wj)
+        os.close(r)
+        return rj
+    os.close(rj)
+    raw, req = request_or_exit(r)
+    os.close(r)
     try:
-        send_frame(conn, {"ok": 1, "pid": os.getpid()})
-        conn.settimeout(30.0)
-        go = conn.recv(1)
-    except (OSError, socket.timeout):
-        go = b""
-    conn.close()
-    if go != b"G":
-        os._exit(0)  # the client gave up (and ran the job cold): nothing of ours exists
+        write_fd(wj, raw)
+    except OSError:
+        pass
+    os.close(wj)
+    released(g)  # the client's go-ahead, through the server (else: exit; J and K do too)
     os.umask(req["umask"])
     d = req["dir"]
     try:
         with open(os.path.join(d, "wpid"), "w") as f:
             f.write("%d\n" % os.getpid())
-        pid = os.fork()
-    except OSError:
-        os._exit(1)
-    if pid == 0:
-        return req
-    try:
         write_atomic(os.path.join(d, "started_at"), now_ms() + "\n")
         o = oom_kills()
         if o is not None:
@@ -1011,19 +1139,32 @@ def waiter(conn, req):
         os._exit(1)
 
 
-def job(req):
-    """J: what `setsid sh -c …` is in a cold run. Returns only in K."""
+def job(rj, g):
+    """J: what `setsid sh -c …` is in a cold run — session and process-group leader. Forks K at
+    once; passes the request on; on its go: stdio on the log, pid and pgid, cwd; waits for K and
+    exits as dash would. Returns only in K (with the fd K reads)."""
     os.setsid()
     name_process("sh")
+    reset_signals(False)
+    rk, wk = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(wk)
+        os.close(rj)
+        name_process(COMM[0])
+        return rk
+    os.close(rk)
+    raw, req = request_or_exit(rj)
+    os.close(rj)
+    try:
+        write_fd(wk, raw)
+    except OSError:
+        pass
+    os.close(wk)
+    released(g)
     d = req["dir"]
     try:
-        null = os.open(os.devnull, os.O_RDONLY)
-        log = os.open(os.path.join(d, "log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-        os.dup2(null, 0)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        os.close(null)
-        os.close(log)
+        redirect_stdio(d)
         for name in ("pid", "pgid"):
             with open(os.path.join(d, name), "w") as f:
                 f.write("%d\n" % os.getpid())
@@ -1034,11 +1175,6 @@ def job(req):
     except OSError:
         os.write(2, ("kgpu: cannot enter the working directory %s\n" % req["cwd"]).encode("utf-8", "surrogateescape"))
         os._exit(127)
-    reset_signals(False)
-    pid = os.fork()
-    if pid == 0:
-        name_process(COMM[0])
-        return req
     _, status = os.waitpid(pid, 0)
     if not os.WIFSIGNALED(status):
         os._exit(os.WEXITSTATUS(status))
@@ -1084,8 +1220,13 @@ def reseed():
         lg._startTime = time.time()
 
 
-def run_script(req, sys_path_tail):
-    """K: the script as `python script.py` runs it."""
+def run_script(rk, g, sys_path_tail):
+    """K: the script as `python script.py` runs it. Everything but the job's stdio is set up
+    when the request arrives (while the server checks the run and the client's go travels); on
+    its go, stdio on the log, then the script."""
+    _, req = request_or_exit(rk)
+    os.close(rk)
+    go_fd = g
     import builtins
     import importlib
     import importlib.machinery
@@ -1097,6 +1238,11 @@ def run_script(req, sys_path_tail):
     reset_signals(True)
     if fh:
         faulthandler.enable(all_threads=True)
+    try:
+        os.chdir(req["cwd"])
+    except OSError:
+        released(go_fd)  # J reports it (exit 127); never reached
+        os._exit(127)
     os.umask(req["umask"])
     os.environ.clear()
     for k, v in req["env"].items():
@@ -1117,11 +1263,19 @@ def run_script(req, sys_path_tail):
     g["__builtins__"] = builtins
     g["__file__"] = path
     g["__cached__"] = None
-    sys.modules["__main__"] = main
+    code = error = None
     try:
         with open(path, "rb") as f:
             source = f.read()
         code = compile(source, path, "exec", dont_inherit=True)
+    except BaseException as e:  # noqa: BLE001 — raised where a cold run raises it, below
+        error = e
+    released(go_fd)
+    redirect_stdio(req["dir"])
+    sys.modules["__main__"] = main
+    try:
+        if error is not None:
+            raise error
         exec(code, g)
     except SystemExit:
         raise  # the interpreter handles it as in a cold run (code, message, no traceback)
@@ -1170,10 +1324,10 @@ def main(argv):
         got = serve(argv[2:])
         if got is None:
             return 0
-        conn, req, tail = got
-        req = waiter(conn, req)  # W never returns
-        req = job(req)  # J never returns
-        run_script(req, tail)  # K
+        r, g, tail = got
+        rj = waiter(r, g)  # W never returns
+        rk = job(rj, g)  # J never returns
+        run_script(rk, g, tail)  # K
         return 0
     sys.stderr.write(__doc__)
     return 2

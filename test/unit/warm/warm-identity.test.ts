@@ -63,6 +63,7 @@ const SCRIPTS: Record<string, string> = {
     'print([l.strip() for l in open("/proc/self/status") if l.startswith(("SigIgn", "SigBlk"))])',
     'print("parent", open(f"/proc/{os.getppid()}/comm").read().strip(), "leader", os.getpid() == os.getpgid(0), "session", os.getsid(0) == os.getppid())',
     'print("comm", open("/proc/self/comm").read().strip(), "stdio", [f.isatty() for f in (sys.stdin, sys.stdout, sys.stderr)], sys.stdout.encoding, sys.stdout.line_buffering, sys.stdin.read())',
+    'print("fds", sorted(os.listdir("/proc/self/fd"), key=int))  # nothing of the fork server\'s leaks in',
     'os.setsid()  # works: like a cold run, the script is not a process group leader',
     'print("setsid ok")',
     '',
