@@ -16,6 +16,8 @@ like the cold wrapper's (src/kgpu/job-wrapper.ts):
 Usage (from the pod's shell; F is the private 0700 directory /tmp/kgpu-<uid>):
     python forkserver.py serve F KEY HASH TOKEN [--preload=a,b] [--learn=/abs/script.py] [--idle=S]
     python -I -S forkserver.py run F KEY HASH JOBDIR CWD PYWORD END_SCRIPT PRELOAD -- SCRIPT [ARG...]
+        (the start command imports it instead: `python -I -S -c 'import sys; sys.path.insert(0, F);
+        from forkserver_HASH import client; sys.exit(client(ARGS))'` — its bytecode is cached)
     python -I -S forkserver.py status F KEY
 
 `run` prints one line: `warm`, or `<code> <reason>` (exit 3: run it cold). Files in F, per KEY (a hash of
@@ -33,10 +35,10 @@ import sys
 # What the interpreter had imported before this file's own imports (≈ a cold run's start).
 BASE_MODULES = frozenset(sys.modules)
 
-import json  # noqa: E402
+# The client (`run`, in every warm start's start command) needs only these; the server imports
+# the rest when it starts.
 import os  # noqa: E402
-import socket
-import struct  # noqa: E402
+import socket  # noqa: E402
 import time  # noqa: E402
 
 PROTO = 1
@@ -54,11 +56,19 @@ COMM = [""]  # the server's process name (what exec gave it), for K
 
 
 # ---------------------------------------------------------------------------------------------
-# Framing: a 4-byte big-endian length, then JSON (strings carry bytes as surrogate escapes).
+# Framing: a 4-byte big-endian length, then a Python literal (repr; read back with
+# ast.literal_eval — strings carry non-UTF-8 bytes as surrogate escapes). Replies to the client
+# are one text line.
 
-def send_frame(sock, obj):
-    data = json.dumps(obj).encode("utf-8", "surrogatepass")
-    sock.sendall(struct.pack(">I", len(data)) + data)
+def frame_bytes(obj):
+    data = repr(obj).encode("utf-8")
+    return len(data).to_bytes(4, "big") + data
+
+
+def parse_frame(body):
+    import ast
+
+    return ast.literal_eval(body.decode("utf-8"))
 
 
 def recv_exact(sock, n):
@@ -73,15 +83,26 @@ def recv_exact(sock, n):
 
 
 def recv_frame(sock):
-    (n,) = struct.unpack(">I", recv_exact(sock, 4))
+    n = int.from_bytes(recv_exact(sock, 4), "big")
     if n > MAX_FRAME:
         raise ValueError("frame too large")
-    return json.loads(recv_exact(sock, n).decode("utf-8", "surrogatepass"))
+    return parse_frame(recv_exact(sock, n))
 
 
-def frame_bytes(obj):
-    data = json.dumps(obj).encode("utf-8", "surrogatepass")
-    return struct.pack(">I", len(data)) + data
+def recv_line(sock, limit=1 << 16):
+    data = b""
+    while not data.endswith(b"\n"):
+        b = sock.recv(4096)
+        if not b:
+            raise EOFError("connection closed")
+        data += b
+        if len(data) > limit:
+            raise ValueError("line too long")
+    return data.decode("utf-8", "replace").rstrip("\n")
+
+
+def send_line(sock, text):
+    sock.sendall((" ".join(text.split("\n")) + "\n").encode("utf-8", "replace"))
 
 
 def write_fd(fd, data):
@@ -103,13 +124,13 @@ def read_fd_exact(fd, n):
 
 
 def read_fd_frame(fd):
-    """A length-prefixed frame from a pipe: (raw bytes with the prefix, parsed object)."""
+    """A frame from a pipe: (raw bytes with the prefix, parsed object)."""
     head = read_fd_exact(fd, 4)
-    (n,) = struct.unpack(">I", head)
+    n = int.from_bytes(head, "big")
     if n > MAX_FRAME:
         raise ValueError("frame too large")
     body = read_fd_exact(fd, n)
-    return head + body, json.loads(body.decode("utf-8", "surrogatepass"))
+    return head + body, parse_frame(body)
 
 
 def write_atomic(path, text):
@@ -136,11 +157,11 @@ def status_client(argv):
     s.settimeout(CLIENT_TIMEOUT)
     try:
         s.connect(os.path.join(argv[0], "fs-%s.sock" % argv[1]))
-        send_frame(s, {"v": PROTO, "status": 1})
-        sys.stdout.write(json.dumps(recv_frame(s)) + "\n")
+        s.sendall(frame_bytes({"v": PROTO, "status": 1}))
+        sys.stdout.write(recv_line(s) + "\n")
         return 0
     except (OSError, EOFError, ValueError) as e:
-        sys.stdout.write(json.dumps({"error": str(e)}) + "\n")
+        sys.stdout.write('{"error": %r}\n' % str(e).replace("'", ""))
         return 3
 
 
@@ -187,22 +208,24 @@ def client(argv):
     except OSError as e:
         return cold("dead", "cannot reach the fork server (%s)" % e.strerror)
     try:
-        send_frame(s, req)
-        reply = recv_frame(s)
+        s.sendall(frame_bytes(req))
+        reply = recv_line(s).split(" ", 2)
     except socket.timeout:
         return cold("busy", "the fork server did not answer within %d s" % CLIENT_TIMEOUT)
     except (OSError, EOFError, ValueError):
         return cold("dead", "the fork server closed the connection")
-    if reply.get("ok"):
+    if reply[0] == "ok":
         try:
-            # The go-ahead: until the waiter reads it, nothing of the job exists; after it, the
+            # The go-ahead: until the server has it, nothing of the job exists; after it, the
             # job is the fork server's (never also a cold one).
             s.sendall(b"G")
         except OSError:
             return cold("dead", "the fork server closed the connection")
         sys.stdout.write("warm\n")
         return 0
-    return cold(reply.get("code", "refused"), reply.get("reason", "the fork server refused the run"))
+    if reply[0] == "cold" and len(reply) == 3:
+        return cold(reply[1], reply[2])
+    return cold("refused", "the fork server refused the run")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -802,8 +825,10 @@ class Server:
             conn.close()
             return None
         if req.get("status"):
+            import json
+
             try:
-                send_frame(conn, self.status())
+                send_line(conn, json.dumps(self.status()))
             except OSError:
                 pass
             conn.close()
@@ -829,9 +854,9 @@ class Server:
         go = b""
         try:
             if verdict:
-                send_frame(conn, {"code": verdict[0], "reason": verdict[1]})
+                send_line(conn, "cold %s %s" % (verdict[0], verdict[1]))
             else:
-                send_frame(conn, {"ok": 1, "pid": pid})
+                send_line(conn, "ok %d" % pid)
                 go = conn.recv(1)
         except (OSError, socket.timeout):
             go = b""
@@ -976,6 +1001,7 @@ def serve(argv):
                 opts["learn"].append(v)
         else:
             opts[k] = v
+    import ast  # noqa: F401 — for the requests (and in every forked process from here on)
     import signal
 
     def stop(signum, frame):

@@ -1,7 +1,7 @@
 /**
  * The warm start inside a job's ONE start exec: START_SCRIPT (job-wrapper.ts) creates the job's
  * directory and environment as always, then — where it would launch the cold wrapper — this code
- * asks the pod's fork server to fork the job (pod/forkserver.py `run`: connect, send, go-ahead)
+ * asks the pod's fork server to fork the job (pod/forkserver.py's client(): connect, send, go-ahead)
  * and, on any failure, launches the cold wrapper right there. A warm run costs no extra round
  * trip; a run without a server costs a `test -S`. The start's stderr then carries one line:
  * `KGPU-START warm` or `KGPU-START cold <code> <reason>`.
@@ -51,8 +51,10 @@ export function preloadList(preload: readonly string[] | undefined): string {
 export function warmLaunchShell(script: PodScript, run: WarmRun): string {
   if (warmUnsupported(run)) throw new Error(warmUnsupported(run));
   const py = quote(run.python.trim());
-  // "$F" "$k" "$d" "$cwd" are the shell's own variables; the rest are literals.
-  const client = ['run', '"$F"', '"$k"', quote(script.hash), '"$d"', '"$cwd"', quoteArgv([run.python.trim(), JOB_END_SCRIPT, preloadList(run.preload), '--', run.script, ...run.args])].join(' ');
+  // The client imports the placed module (its bytecode is cached in the pod) rather than running
+  // it as a script (compiled on every run). "$F" "$k" "$d" "$cwd" are the shell's own variables.
+  const importer = quote(`import sys; sys.path.insert(0, sys.argv[1]); from ${script.module} import client; sys.exit(client(sys.argv[2:]))`);
+  const client = [importer, '"$F"', '"$F"', '"$k"', quote(script.hash), '"$d"', '"$cwd"', quoteArgv([run.python.trim(), JOB_END_SCRIPT, preloadList(run.preload), '--', run.script, ...run.args])].join(' ');
   return [
     `cold() { ${COLD_LAUNCH}; }`,
     RESOLVE_SHELL,
@@ -62,7 +64,7 @@ export function warmLaunchShell(script: PodScript, run: WarmRun): string {
     `  p=$(kgpu_py ${py} "$cwd") && [ -f "$p" ] && [ -x "$p" ] || { echo "unsupported "${py}" is not an interpreter in the pod"; return 1; }`,
     '  k=$(kgpu_key "$p")',
     '  if [ ! -S "$F/fs-$k.sock" ]; then w=$(head -n 1 "$F/fs-$k.why" 2>/dev/null | cut -c1-300); echo "${w:-none no fork server yet}"; return 1; fi',
-    `  (cd "$cwd" && exec "$p" -I -S "$f" ${client}) 2>/dev/null`,
+    `  (cd "$cwd" && exec "$p" -I -S -c ${client}) 2>/dev/null`,
     '}',
     `if m=$(kgpu_warm); then printf 'KGPU-START %s\\n' "$m" >&2`,
     `else cold; printf 'KGPU-START cold %s\\n' "\${m:-client the fork server's client failed}" >&2; fi`,

@@ -1,6 +1,6 @@
 /**
  * Placing a pod-side script by content hash, in the same exec as what uses it: the pod keeps it at
- * `/tmp/kgpu-<uid>/<name>-<hash>.py`, in a directory private to the pod user (0700, a real
+ * `/tmp/kgpu-<uid>/<name>_<hash>.py`, in a directory private to the pod user (0700, a real
  * directory it owns; never /workspace, which is synced and visible). The exec's stdin ENDS with
  * the script's bytes: when the file is there they are drained, when it is not they are written to
  * a temp file, checked for size and renamed into place (concurrent first starts are safe) and other
@@ -33,7 +33,7 @@ export function placeScriptShell(script: PodScript): string {
     `chmod 700 "$F"`,
     `if [ -f "$f" ]; then cat > /dev/null; else t="$F/.${base}-$$.tmp"; ` +
       `if cat > "$t" && [ "$(wc -c < "$t")" -eq ${n} ] && mv -f "$t" "$f"; then ` +
-      `for o in "$F"/${base}-*.py; do [ "$o" = "$f" ] || rm -f "$o"; done; ` +
+      `for o in "$F"/${base}_*.py "$F"/__pycache__/${base}_*; do case $o in "$f"|"$F/__pycache__/${script.module}".*) ;; *) rm -f "$o";; esac; done; ` +
       `else rm -f "$t"; echo "kgpu: could not write $f" >&2; exit ${PLACE_WRITE_FAILED}; fi; fi`,
     `umask "$um"`,
   ].join('\n');

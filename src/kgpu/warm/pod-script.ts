@@ -12,14 +12,18 @@ export interface PodScript {
   source: Buffer;
   /** First 16 hex digits of the source's sha256. */
   hash: string;
-  /** Its name in the pod: "forkserver-<hash>.py". */
+  /** Its name in the pod: "forkserver_<hash>.py" (importable: a client imports it, so its
+   *  bytecode is cached instead of compiled on every run). */
   podName: string;
+  /** Its module name in the pod: "forkserver_<hash>". */
+  module: string;
 }
 
 export function podScriptFrom(name: string, source: Buffer): PodScript {
   if (!/^[a-z][a-z0-9_]*\.py$/.test(name)) throw new Error(`bad pod script name ${name}`);
   const hash = createHash('sha256').update(source).digest('hex').slice(0, 16);
-  return { name, source, hash, podName: `${name.slice(0, -3)}-${hash}.py` };
+  const module = `${name.slice(0, -3)}_${hash}`;
+  return { name, source, hash, podName: `${module}.py`, module };
 }
 
 /** `pod/<name>` above `from` (the bundle's dist/, or src/kgpu/warm/ under tsx). */
