@@ -40,6 +40,10 @@ export function jobsFor(services: KgpuServices): JobsHub {
     store: services.context.workspaceState,
     syncStateDir: typeof storage === 'string' ? path.join(storage, 'sync') : undefined,
     pollMs: 5000,
+    warmStart: () => {
+      const s = services.settings.get();
+      return { mode: s.warmStart, preload: s.warmStartPreload };
+    },
   });
   hub = {
     runner,

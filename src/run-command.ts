@@ -5,6 +5,7 @@ import { parseArgumentLine } from './kgpu/exec-request';
 import type { RunHandle, RunFileSpec, RunTarget } from './kgpu/job-runner';
 import type { SyncResult } from './kgpu/sync';
 import { describeSkippedLinks } from './kgpu/local-links';
+import { describeStartMode } from './kgpu/warm';
 import { JobLogPanel, panelName, priceTable } from './job-log-terminal';
 import { jobsFor } from './jobs-service';
 import { podDescription } from './kgpu/rentals-view-model';
@@ -251,6 +252,11 @@ export async function showRunHandle(
     const line = syncLine(synced, handle.plan.remoteDir);
     if (line) p.note(line);
     await handle.started;
+    const mode = await handle.startMode;
+    if (mode) {
+      p.note(`[kgpu] ${describeStartMode(mode)}`);
+      services.log.info(`Job ${handle.jobId}: ${describeStartMode(mode)}.`);
+    }
     void firstByteMs.then((ms) => ms !== undefined && services.log.info(`Job ${handle.jobId}: first log byte in the panel ${ms.toFixed(0)} ms after Run.`));
   } catch (e) {
     // The panel says what failed; the notification too.

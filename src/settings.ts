@@ -9,6 +9,7 @@ import {
   workspaceMayRunCode,
   type TrustContext,
 } from './kgpu/setting-resolution';
+import { MODULE_NAME } from './kgpu/warm';
 
 /** The `kgpu.*` settings, read fresh on every access and validated at the edge: a bad value
  *  falls back to the default with one warning instead of breaking every feature.
@@ -28,6 +29,9 @@ export interface KgpuSettings {
   syncExclude: string[];
   transitObjectThresholdBytes: number;
   maxEditorFileBytes: number;
+  /** kgpu.warmStart / kgpu.warmStartPreload (machine-scoped: the user's settings only). */
+  warmStart: 'auto' | 'off';
+  warmStartPreload: string[];
 }
 
 const POD_WINDOWS_TRUSTED_KEY = 'kgpu.trustedPodWindows';
@@ -86,6 +90,8 @@ export class Settings implements vscode.Disposable {
       syncExclude: (pick<unknown[]>('syncExclude') ?? (c.get<unknown[]>('syncExclude', []) ?? [])).filter((p): p is string => typeof p === 'string'),
       transitObjectThresholdBytes: this.intIn('transitObjectThresholdMB', pick<unknown>('transitObjectThresholdMB'), 256, 1, 1_000_000) * 1024 * 1024,
       maxEditorFileBytes: this.intIn('maxEditorFileSizeMB', pick<unknown>('maxEditorFileSizeMB'), 256, 1, 1_000_000) * 1024 * 1024,
+      warmStart: c.inspect<unknown>('warmStart')?.globalValue === 'off' ? 'off' : 'auto',
+      warmStartPreload: this.preload(c.inspect<unknown>('warmStartPreload')?.globalValue),
     };
     // Keys VS Code dropped before we could see them (machine scope, Restricted Mode): from the files.
     for (const k of this.ignoredInFiles) if (!(EXECUTION_SETTINGS as readonly string[]).includes(k.slice(5)) || !workspaceMayRunCode(trust)) this.ignored.add(k);
@@ -146,6 +152,14 @@ export class Settings implements vscode.Disposable {
           this.noticed.delete('pod-window');
         });
     }
+  }
+
+  /** Valid module names of kgpu.warmStartPreload; one warning naming the others. */
+  private preload(v: unknown): string[] {
+    const all = Array.isArray(v) ? v : [];
+    const ok = all.filter((m): m is string => typeof m === 'string' && MODULE_NAME.test(m.trim())).map((m) => m.trim());
+    if (ok.length !== all.length) this.warnOnce('warmStartPreload', `kgpu.warmStartPreload: ${all.filter((m) => !(typeof m === 'string' && MODULE_NAME.test(m.trim()))).map((m) => JSON.stringify(m)).join(', ')} is not a module name; ignored.`);
+    return ok;
   }
 
   private once(key: string): boolean {

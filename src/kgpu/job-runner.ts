@@ -18,6 +18,7 @@ import type { PodCommands } from './pod-commands';
 import { quote, quoteArgv } from './shell-quote';
 import { SshAbortedError } from './ssh-errors';
 import { syncUp, type SyncProgress, type SyncResult } from './sync';
+import { parseStartMode, startWithMode, WarmStart, type ForkServerResult, type StartMode, type WarmRun, type WarmStartSettings } from './warm';
 
 /** Where the file to run lives. */
 export type RunTarget =
@@ -85,6 +86,11 @@ export interface RunHandle {
   done: Promise<FollowLogResult>;
   /** The log stream feeding onData. */
   stream: LogStream;
+  /** Warm or cold (and why) — undefined when warm starts are off or it is unknown. */
+  startMode: Promise<StartMode | undefined>;
+  /** The fork server started in the background after a cold start for want of one (undefined:
+   *  none was needed). Never rejects. */
+  forkServer: Promise<ForkServerResult | undefined>;
 }
 
 export interface LogStream {
@@ -136,6 +142,9 @@ export interface JobRunnerOptions {
   pollMs?: number;
   /** Where job directories live in the pod (tests). */
   jobsRoot?: string;
+  /** Warm start (src/kgpu/warm/): 'auto' tries the pod's fork server for runs with a recipe and
+   *  starts one after a cold start; read per run (settings). Default off. */
+  warmStart?: WarmStartSettings | (() => WarmStartSettings);
 }
 
 export class RunError extends Error {
@@ -234,9 +243,12 @@ export class JobRunner {
   private readonly backoff = new Map<string, { failures: number; nextAt: number }>();
   private polling = false;
   private disposed = false;
+  private readonly warm: WarmStart | undefined;
 
   constructor(private readonly options: JobRunnerOptions) {
     scrubStoredEnvironments(options.store);
+    const w = options.warmStart;
+    this.warm = w ? new WarmStart(typeof w === 'function' ? w : () => w) : undefined;
     this.pollMs = options.pollMs ?? 5000;
     this.schedulePoll();
   }
@@ -363,8 +375,11 @@ export class JobRunner {
       onReconnect: spec.onReconnect,
       signal: abort.signal,
     });
-    // 2. Sync, then 3. start — in the sync's exec when it can (one exec fewer), else on its own.
-    const startSpec: StartJobSpec = { command: plan.command, cwd: plan.cwd, env: spec.env, name: plan.name, id: jobId, jobsRoot: this.options.jobsRoot, signal: abort.signal };
+    // 2. Sync, then 3. start — in the sync's exec when it can (one exec fewer), else on its own;
+    // warm (the pod's fork server forks the job) when it can, else cold, in that same exec.
+    const warmRun: Omit<WarmRun, 'preload'> | undefined = recipe && this.warm ? { python: recipe.python, script: plan.script, args: recipe.args, cwd: plan.cwd, env: spec.env ?? {} } : undefined;
+    const warm = warmRun ? this.warm?.launchFor(warmRun) : undefined;
+    const startSpec: StartJobSpec = { command: plan.command, cwd: plan.cwd, env: spec.env, name: plan.name, id: jobId, jobsRoot: this.options.jobsRoot, launch: warm?.launch, signal: abort.signal };
     let prepared: ReturnType<typeof prepareStart> | undefined;
     try {
       prepared = prepareStart(startSpec);
@@ -372,17 +387,29 @@ export class JobRunner {
       prepared = undefined; // startJob() below reports the same error
     }
     const synced = podCommands.then((pod) => prepare(pod, abort.signal, prepared && { line: prepared.line, stdin: prepared.stdin }));
+    let mode: StartMode | undefined;
     const started = synced.then(async (sync) => {
       let info: JobInfo;
       if (sync?.ranAfter && prepared) {
         if (sync.ranAfter.exitCode !== 0) throw startError(sync.ranAfter.exitCode, null, sync.ranAfter.stderr);
         info = prepared.info;
+        if (warm?.launch) mode = parseStartMode(sync.ranAfter.stderr);
+      } else if (warm?.launch) {
+        ({ info, mode } = await startWithMode(await podCommands, startSpec));
       } else {
         info = await startJob(await podCommands, startSpec);
       }
+      mode ??= warm?.mode;
       this.track(podId, info, recipe);
       return info;
     });
+    const startMode = started.then(
+      () => mode,
+      () => undefined,
+    );
+    // After a cold start for want of a fork server, start one for the next run (a connection of
+    // its own, in the background).
+    const forkServer = startMode.then((m) => (warmRun && this.warm ? this.warm.afterStart(() => this.options.commands(podId), m, warmRun) : undefined));
     // A failed sync/start ends the follower (which would wait for a job that never comes) with that error.
     const failure = started.then(
       () => undefined,
@@ -404,7 +431,7 @@ export class JobRunner {
     );
     synced.catch(() => undefined);
     started.catch(() => undefined);
-    return { podId, jobId, plan, synced, started, firstByte, done, stream };
+    return { podId, jobId, plan, synced, started, firstByte, done, stream, startMode, forkServer };
   }
 
   /** Follow a job's log from an offset, into `onData`. */

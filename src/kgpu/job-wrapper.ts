@@ -41,6 +41,17 @@ emit() {
 }
 `;
 
+/** The memory cgroup's oom_kill count (cgroup v2, else v1), empty when unreadable. */
+const OOMC = String.raw`oomc() { for f in /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control; do
+  if [ -r "$f" ]; then sed -n 's/^oom_kill //p' "$f" 2>/dev/null; return; fi; done; }`;
+
+/** How a job ended, from the exit status `$rc` of its process: ended_at, oom, then the end marker. */
+const RECORD_END = String.raw`ob=$(r "$d/oom_before"); oa=$(oomc)
+w ended_at "$(now)"
+if [ -n "$ob" ] && [ -n "$oa" ] && [ "$oa" -gt "$ob" ] 2>/dev/null; then w oom $((oa - ob)); fi
+if [ "$rc" -gt 128 ] && [ "$rc" -le 192 ] && s=$(kill -l $((rc - 128)) 2>/dev/null) && [ -n "$s" ]; then w signal "$s"; else w exit_code "$rc"; fi
+`;
+
 /**
  * The wrapper, run as `setsid -f sh -c WRAPPER kgpu-job <jobsRoot> <id> <cwd> <command line>`.
  * It records pids and times, runs the command in its own session/process group with the log as
@@ -48,8 +59,7 @@ emit() {
  */
 export const WRAPPER_SCRIPT = String.raw`id=$2; d=$1/$2
 ${PRELUDE}
-oomc() { for f in /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control; do
-  if [ -r "$f" ]; then sed -n 's/^oom_kill //p' "$f" 2>/dev/null; return; fi; done; }
+${OOMC}
 printf '%s\n' $$ > "$d/wpid"
 # Start time and the cgroup's OOM-kill count are recorded beside the job, not before it, so the
 # first log line is not delayed by them.
@@ -59,11 +69,20 @@ cd "$2" || { echo "kgpu: cannot enter the working directory $2" >&2; exit 127; }
 exec sh -c "$3"' kgpu-job-cmd "$d" "$3" "$4" < /dev/null >> "$d/log" 2>&1
 rc=$?
 wait
-ob=$(r "$d/oom_before"); oa=$(oomc)
-w ended_at "$(now)"
-if [ -n "$ob" ] && [ -n "$oa" ] && [ "$oa" -gt "$ob" ] 2>/dev/null; then w oom $((oa - ob)); fi
-if [ "$rc" -gt 128 ] && [ "$rc" -le 192 ] && s=$(kill -l $((rc - 128)) 2>/dev/null) && [ -n "$s" ]; then w signal "$s"; else w exit_code "$rc"; fi
-`;
+${RECORD_END}`;
+
+/**
+ * The end of a job whose waiter is not WRAPPER_SCRIPT — a warm start's (pod/forkserver.py execs it
+ * once the job's process has ended): `sh -c JOB_END kgpu-job-end <jobDir> <exit status>`. The same
+ * records, by the same code, as the wrapper's.
+ */
+export const JOB_END_SCRIPT = String.raw`d=$1; rc=$2
+${PRELUDE}
+${OOMC}
+${RECORD_END}`;
+
+/** How START_SCRIPT launches the wrapper (detached: the SSH call returns in ms). */
+export const COLD_LAUNCH = 'setsid -f sh -c "$wrapper" kgpu-job "$root" "$id" "$cwd" "$cmd" < /dev/null > /dev/null 2>&1';
 
 /**
  * Start: `sh -c START kgpu-start <jobsRoot> <id> <meta.json> <cwd> <command line> <WRAPPER>`, with
@@ -73,7 +92,11 @@ if [ "$rc" -gt 128 ] && [ "$rc" -le 192 ] && s=$(kill -l $((rc - 128)) 2>/dev/nu
  * the wrapper with `setsid -f … < /dev/null > /dev/null 2>&1` so the SSH call returns in ms.
  * Exit 3: the working directory does not exist; 4: the job id is taken; 6: bad environment input.
  */
-export const START_SCRIPT = String.raw`root=$1; id=$2; d=$1/$2; meta=$3; cwd=$4; cmd=$5; wrapper=$6
+/** START_SCRIPT with another last step: `launch` runs where COLD_LAUNCH would (it sees $root $id
+ *  $d $cwd $cmd $wrapper and the job's environment) — a warm start tries its fork server there and
+ *  falls back to COLD_LAUNCH. */
+export function startScript(launch: string = COLD_LAUNCH): string {
+  return String.raw`root=$1; id=$2; d=$1/$2; meta=$3; cwd=$4; cmd=$5; wrapper=$6
 e=$(cat) || exit 6
 [ -d "$cwd" ] || { printf 'The working directory %s does not exist in the pod.\n' "$cwd" >&2; exit 3; }
 [ -d "$root" ] || mkdir -p "$root" || exit 5
@@ -82,8 +105,11 @@ printf '%s\n' "$meta" > "$d/.meta.tmp" && mv -f "$d/.meta.tmp" "$d/meta.json" &&
 printf '%s\n' "$cmd" > "$d/cmd" && printf '%s\n' "$cwd" > "$d/cwd" && : > "$d/log" || exit 5
 eval "$e" || { echo 'The job environment could not be read.' >&2; exit 6; }
 unset e
-setsid -f sh -c "$wrapper" kgpu-job "$root" "$id" "$cwd" "$cmd" < /dev/null > /dev/null 2>&1
+${launch}
 `;
+}
+
+export const START_SCRIPT = startScript();
 
 /** List: `sh -c LIST kgpu-list <jobsRoot>` → one JSON line per job (see PRELUDE emit). */
 export const LIST_SCRIPT = String.raw`cd "$1" 2>/dev/null || exit 0

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PodCommands } from './pod-commands';
 import { quote, quoteArgv } from './shell-quote';
-import { LIST_SCRIPT, START_SCRIPT, STATUS_SCRIPT, STOP_SCRIPT, WRAPPER_SCRIPT } from './job-wrapper';
+import { LIST_SCRIPT, START_SCRIPT, STATUS_SCRIPT, STOP_SCRIPT, WRAPPER_SCRIPT, startScript } from './job-wrapper';
 
 export const DEFAULT_JOBS_ROOT = '/workspace/.kgpu/jobs';
 
@@ -61,6 +61,9 @@ export interface StartJobSpec extends JobsLocation {
   name?: string;
   /** The job id to use (from newJobId()), so a follower can be opened before startJob resolves. */
   id?: string;
+  /** Shell code that launches the wrapper instead of the plain detached start (see startScript in
+   *  job-wrapper.ts) — a warm start's (src/kgpu/warm/). */
+  launch?: string;
   signal?: AbortSignal;
 }
 
@@ -116,7 +119,7 @@ export function prepareStart(spec: StartJobSpec): { line: string; stdin: Buffer;
   const createdAt = Date.now();
   const name = spec.name ?? (command.length > 60 ? command.slice(0, 57) + '...' : command);
   const meta = JSON.stringify({ id, name, command, cwd, createdAt });
-  const line = quoteArgv(['sh', '-c', START_SCRIPT, 'kgpu-start', root(spec), id, meta, cwd, command, WRAPPER_SCRIPT]);
+  const line = quoteArgv(['sh', '-c', spec.launch ? startScript(spec.launch) : START_SCRIPT, 'kgpu-start', root(spec), id, meta, cwd, command, WRAPPER_SCRIPT]);
   return { line, stdin: Buffer.from(exports.join(''), 'utf8'), info: { id, name, command, cwd, createdAt, status: { state: 'running' }, logSize: 0 } };
 }
 

@@ -18,6 +18,7 @@ import { benchSync } from './sync-bytes';
 import { benchLogFollow } from './log-follow';
 import { benchActivation } from './activation';
 import { benchAgent } from './agent';
+import { benchWarmStart } from './warm-start';
 
 type Scenario = (env: BenchEnv, cfg: BenchConfig) => Promise<ScenarioResult[]>;
 const SCENARIOS: Record<string, Scenario> = {
@@ -28,6 +29,7 @@ const SCENARIOS: Record<string, Scenario> = {
   follow: benchLogFollow,
   activation: benchActivation,
   agent: benchAgent,
+  warm: benchWarmStart,
 };
 
 function parseArgs(argv: string[]): { quick: boolean; reps?: number; only?: string[]; out: string } {

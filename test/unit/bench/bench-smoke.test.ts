@@ -34,10 +34,15 @@ const EXPECTED: Record<string, { unit: string; reference: boolean }> = {
   agent_throughput: { unit: 'mbps', reference: true },
   agent_parallel_http: { unit: 'ms', reference: true },
   agent_stall: { unit: 'ms', reference: true },
+  warm_vs_manual: { unit: 'ms', reference: true },
+  warm_vs_cold: { unit: 'ms', reference: true },
+  warm_import_ms: { unit: 'ms', reference: false },
+  warm_server_rss: { unit: 'mb', reference: false },
+  warm_peak_memory: { unit: 'mb', reference: true },
 };
 
 // A bound against a hang, not a speed goal: --quick took 116 s at load 12 on 2 cores before the agent
-// scenario (120 s timed out at load ~20; up to ~200 s seen on the loaded machine).
+// and warm-start scenarios (120 s timed out at load ~20; up to ~200 s seen on the loaded machine).
 test('npm run bench -- --quick runs every scenario and writes bench-results.json with numbers', { timeout: 600_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kgpu-bench-smoke-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -80,7 +85,7 @@ test('npm run bench -- --quick runs every scenario and writes bench-results.json
   assert.ok((json.sync_bytes.ours_content_bytes as number) > 0 && (json.sync_bytes.ours_content_bytes as number) === json.sync_bytes.changed_file_bytes,
     'the re-sync sent exactly the edited file');
   // The table is printed with every row.
-  for (const label of ['1. iteration', '2. upload', '2. download', '3. listing', '4. re-sync', '5. follow', '6. activation', '6. VSIX', '7. agent']) {
+  for (const label of ['1. iteration', '2. upload', '2. download', '3. listing', '4. re-sync', '5. follow', '6. activation', '6. VSIX', '7. agent', '8. warm start']) {
     assert.ok(stdout.includes(label), `the table has a "${label}" row`);
   }
 });

@@ -32,8 +32,11 @@ test('npm run package: a VSIX under 500 KB holding only the bundle and its vendo
   }
   // Every file the build writes (the vendor files are required at run time), and no other script.
   assert.deepEqual(payload.filter((f) => f.startsWith('extension/dist/')).sort(), distFiles.map((f) => `extension/dist/${f}`).sort());
-  // The pod agent, found at run time next to dist/ (src/kgpu/agent/agent-script.ts), byte for byte.
-  assert.ok(payload.includes('extension/pod/agent.py'), 'the pod agent is shipped');
-  const shipped = execFileSync('unzip', ['-p', vsix, 'extension/pod/agent.py']);
-  assert.ok(shipped.equals(readFileSync(join(root, 'pod', 'agent.py'))), 'the shipped agent is pod/agent.py');
+  // The pod-side Python, found at run time next to dist/, byte for byte: the pod agent
+  // (src/kgpu/agent/agent-script.ts) and the warm start's fork server (src/kgpu/warm/pod-script.ts).
+  for (const [file, what] of [['agent.py', 'the pod agent'], ['forkserver.py', 'the fork server']]) {
+    assert.ok(payload.includes(`extension/pod/${file}`), `${what} is shipped`);
+    const shipped = execFileSync('unzip', ['-p', vsix, `extension/pod/${file}`]);
+    assert.ok(shipped.equals(readFileSync(join(root, 'pod', file))), `the shipped ${what} is pod/${file}`);
+  }
 });
