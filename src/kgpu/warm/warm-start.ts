@@ -63,8 +63,8 @@ export class WarmStart {
 
 /** startJob() that also returns the start mode the start command reported. */
 export async function startWithMode(pod: PodCommands, spec: StartJobSpec): Promise<{ info: JobInfo; mode?: StartMode }> {
-  const { line, info } = prepareStart(spec);
-  const r = await pod.exec(line, { signal: spec.signal });
+  const { line, stdin, info } = prepareStart(spec);
+  const r = await pod.exec(line, { signal: spec.signal, stdin });
   if (r.exitCode !== 0) throw startError(r.exitCode, r.signal, r.stderr.toString('utf8'));
   return { info, mode: parseStartMode(r.stderr.toString('utf8')) };
 }

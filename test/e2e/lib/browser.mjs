@@ -26,6 +26,9 @@ export async function launchBrowser({ executablePath, scratchDir }) {
 export async function newPage(browser) {
   const context = await browser.newContext({ viewport: VIEWPORT, colorScheme: 'light', deviceScaleFactor: 1 });
   context.setDefaultTimeout(20_000);
+  // Loading the workbench (≈ 10 MB of scripts) took over 20 s at load average 20 on 2 cores; a
+  // bound against a hang, not a speed goal.
+  context.setDefaultNavigationTimeout(120_000);
   const page = await context.newPage();
   return { context, page };
 }
