@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DepsInstallError, installPackages, missingModule } from '../../../src/kgpu/deps';
+import { DepsInstallError, installPackages, missingModule, projectPython } from '../../../src/kgpu/deps';
 import { ensureForkServer, loadPodScript } from '../../../src/kgpu/warm';
 import { startDepsPod, JOBS_ROOT, type DepsPod } from './deps-fixture';
 
@@ -27,8 +27,9 @@ describe("a project's dependencies, installed once in the pod", () => {
     await d?.stop();
   });
 
-  function project(name: string, files: Record<string, string>): { folder: string; file: (f: string) => string } {
-    const folder = path.join(d.tmp, name);
+  /** A local project folder (`inPod`: made right in the pod's /workspace, as after a sync). */
+  function project(name: string, files: Record<string, string>, inPod = false): { folder: string; file: (f: string) => string } {
+    const folder = path.join(inPod ? d.fx.hostDir : d.tmp, name);
     for (const [f, text] of Object.entries(files)) {
       fs.mkdirSync(path.dirname(path.join(folder, f)), { recursive: true });
       fs.writeFileSync(path.join(folder, f), text);
@@ -92,6 +93,26 @@ describe("a project's dependencies, installed once in the pod", () => {
     // The failed environment is not left as if installed: the next run tries again.
     const again = r.runFile({ podId: d.fx.podId, target: { kind: 'local', folder: p.folder, file: p.file('main.py') }, python: 'python', args: [], env: {} });
     await assert.rejects(again.done, DepsInstallError);
+  });
+
+  it("pyproject.toml's [project] dependencies and environment.yml (its pip: list; conda names the image has are skipped) through projectPython, the call for Debug and Notebook", async () => {
+    const pp = project('pp', { 'pyproject.toml': '[project]\nname = "pp"\nversion = "0"\ndependencies = ["kgpu-demo-utils==1.0.0"]\n' }, true);
+    const out: string[] = [];
+    const a = await projectPython(d.pod, { folder: pp.folder, remoteDir: '/workspace/pp', python: 'python' }, { onOutput: (l) => out.push(l) });
+    assert.equal(a.deps?.state, 'installed');
+    assert.equal(a.python, `${a.deps?.plan.venvDir}/bin/python`);
+    assert.equal((await d.sh(`${a.python} -c 'import kgpu_demo_utils; print(kgpu_demo_utils.__version__)'`)).trim(), '1.0.0');
+    assert.equal((await projectPython(d.pod, { folder: pp.folder, remoteDir: '/workspace/pp', python: 'python' })).deps?.state, 'reused');
+
+    const env = project('envyml', { 'environment.yml': 'name: envyml\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - numpy\n  - pip\n  - pip:\n    - tinyplot==0.1\n' }, true);
+    out.length = 0;
+    const b = await projectPython(d.pod, { folder: env.folder, remoteDir: '/workspace/envyml', python: 'python' }, { onOutput: (l) => out.push(l) });
+    assert.equal(b.deps?.state, 'installed');
+    assert.ok(out.includes('[kgpu] environment.yml: numpy is in the image already'), out.join('\n'));
+    assert.equal((await d.sh(`${b.python} -c 'import tinyplot, numpy; print(tinyplot.sparkline([1, 2]))'`)).trim(), '▁█');
+
+    const none = project('plain', { 'main.py': '' }, true);
+    assert.deepEqual(await projectPython(d.pod, { folder: none.folder, remoteDir: '/workspace/plain', python: 'python' }), { python: 'python' });
   });
 
   it('ModuleNotFoundError: names the package, which installs into the environment; the fork server is the environment\'s and restarts after the install', async () => {
