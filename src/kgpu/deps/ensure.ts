@@ -32,6 +32,8 @@ export class DepsInstallError extends Error {
 const RESULT = /^KGPU-DEPS (ready (installed|reused)|failed (.*))$/;
 /** Lines of output kept for the error (the installer's tail). */
 const KEEP = 60;
+/** Longest line handed on (characters). */
+const MAX_LINE = 8192;
 
 async function runDepsScript(pod: PodCommands, plan: DepsPlan, args: string[], what: string, options: EnsureDepsOptions): Promise<DepsState> {
   const script = options.script ?? loadPodScript('deps.py');
@@ -47,6 +49,7 @@ async function runDepsScript(pod: PodCommands, plan: DepsPlan, args: string[], w
       result = m;
       return;
     }
+    if (l.length > 500) l = `${l.slice(0, 500)}…`;
     tail.push(l);
     if (tail.length > KEEP) tail.shift();
     options.onOutput?.(l);
@@ -58,6 +61,11 @@ async function runDepsScript(pod: PodCommands, plan: DepsPlan, args: string[], w
     while ((i = pending.indexOf('\n')) >= 0) {
       onLine(pending.slice(0, i).replace(/\r$/, ''));
       pending = pending.slice(i + 1);
+    }
+    // Pod output is bounded: a line without an end is handed on in pieces.
+    if (pending.length > MAX_LINE) {
+      onLine(pending.slice(0, MAX_LINE));
+      pending = pending.slice(MAX_LINE);
     }
   });
   let stderr = '';
@@ -71,7 +79,7 @@ async function runDepsScript(pod: PodCommands, plan: DepsPlan, args: string[], w
   if (pending) onLine(pending);
   if (result?.[2]) return result[2] as DepsState;
   const why = result?.[3] ?? (stderr.trim() || `${plan.basePython} exited with ${status.exitCode ?? status.signal}`);
-  throw new DepsInstallError(`Could not install ${what} in the pod: ${why}`, tail);
+  throw new DepsInstallError(`Could not install ${what} in the pod: ${why.length > 2000 ? `${why.slice(0, 2000)}…` : why}`, tail);
 }
 
 /**
