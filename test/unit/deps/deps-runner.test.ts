@@ -128,8 +128,10 @@ describe("a project's dependencies, installed once in the pod", () => {
     assert.deepEqual(await first.startMode, { warm: false, code: 'none', reason: 'no fork server yet' });
     const remote = { python: plan.python, cwd: plan.projectDir, script: 'plot.py', args: [], env: {} };
     assert.equal((await ensureForkServer(d.pod, loadPodScript('forkserver.py'), remote, { waitS: 180 })).state, 'ready');
-    const warm = await d.finish(run());
-    assert.match(warm.log, new RegExp(`^prefix ${plan.venvDir}\\n`), 'a warm run has the environment too');
+    const warmRun = run();
+    const warm = await d.finish(warmRun);
+    assert.deepEqual(await warmRun.startMode, { warm: true });
+    assert.match(warm.log, new RegExp(`^prefix ${plan.venvDir}\\n`), "a warm run's sys.prefix is the environment: forked from the environment's own server");
 
     const out: string[] = [];
     await installPackages(d.pod, plan, ['tinyplot'], { onOutput: (l) => out.push(l) });
