@@ -451,9 +451,10 @@ export class JobRunner {
       async (e: unknown) => {
         const startError = await failure;
         if (startError) throw startError;
-        // The follower waits a bounded time for the job to appear; an install can take longer:
+        // The follower waits a bounded time for the job to appear; an install (or the wait for
+        // another run's install of the same environment) can take longer:
         // follow again (the panel's close still stops it: linked to the first stream's signal).
-        if (e instanceof JobNotFoundError && depsState === 'installed') return this.openStream(podId, jobId, stream.offset, { ...followSink, signal: stream.signal }).done;
+        if (e instanceof JobNotFoundError && depsState !== undefined) return this.openStream(podId, jobId, stream.offset, { ...followSink, signal: stream.signal }).done;
         throw e;
       },
     );
