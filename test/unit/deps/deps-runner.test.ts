@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DepsInstallError, installPackages, missingModule, projectPython } from '../../../src/kgpu/deps';
+import { depsPlan, DepsInstallError, installPackages, missingModule, projectPython } from '../../../src/kgpu/deps';
 import { ensureForkServer, loadPodScript } from '../../../src/kgpu/warm';
 import { startDepsPod, JOBS_ROOT, type DepsPod } from './deps-fixture';
 
@@ -73,6 +73,31 @@ describe("a project's dependencies, installed once in the pod", () => {
     assert.notEqual(deps3?.plan.venvDir, deps1.plan.venvDir);
     assert.equal(res3.log, `prefix ${deps3?.plan.venvDir}\nutils 1.1.0\nagain\n`);
     assert.equal(d.index.downloads('kgpu_demo_utils-1.1.0-py3-none-any.whl'), 1);
+  });
+
+  it("an install that outlasts the log follower's wait for the job (here: another install holds the environment's lock) still ends in the job's log", async () => {
+    const p = project('slow', { 'requirements.txt': 'kgpu-demo-utils==1.0.0\n', 'main.py': PROBE });
+    const plan = depsPlan({ folder: p.folder, remoteDir: '/workspace/slow', script: 'main.py', python: 'python', venvsRoot: '/workspace/.kgpu/venvs' })!;
+    // Another "install" holds the lock until told to let go.
+    const lockPy = `import fcntl, os, sys, time\nfd = os.open(sys.argv[1] + ".lock", os.O_CREAT | os.O_RDWR)\nfcntl.flock(fd, fcntl.LOCK_EX)\nopen(sys.argv[1] + ".held", "w").close()\nwhile not os.path.exists(sys.argv[1] + ".go"):\n    time.sleep(0.1)\n`;
+    await d.sh(`mkdir -p /workspace/.kgpu/venvs && cat > /tmp/holdlock.py <<'EOF'\n${lockPy}EOF\nsetsid -f python /tmp/holdlock.py ${plan.venvDir} >/dev/null 2>&1 </dev/null; i=0; while [ ! -f ${plan.venvDir}.held ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; test -f ${plan.venvDir}.held`);
+    const r = d.runner();
+    const out: string[] = [];
+    const h = r.runFile({ podId: d.fx.podId, target: { kind: 'local', folder: p.folder, file: p.file('main.py') }, python: 'python', args: [], env: {}, onDepsOutput: (l) => out.push(l) });
+    // The first follower (started with the run) waits a bounded time for the job, then gives up.
+    const followers = `python3 -c 'import os,sys\nn=0\nfor p in os.listdir("/proc"):\n  try: c=open("/proc/%s/cmdline"%p,"rb").read()\n  except Exception: continue\n  if b"kgpu-follow" in c and sys.argv[1].encode() in c and b"python3" not in c: n+=1\nprint(n)' ${h.jobId}`;
+    const count = async () => Number((await d.sh(followers)).trim());
+    const until = async (what: string, ok: (n: number) => boolean) => {
+      for (let i = 0; i < 600 && !ok(await count()); i++) await new Promise((res) => setTimeout(res, 500));
+      assert.ok(ok(await count()), what);
+    };
+    await until('the follower is waiting in the pod', (n) => n > 0);
+    await until("the follower gave up waiting for the job (its bound)", (n) => n === 0);
+    assert.ok(out.includes('[kgpu] waiting for another install into this environment...'), out.join('\n'));
+    await d.sh(`touch ${plan.venvDir}.go`);
+    const res = await d.finish(h);
+    assert.equal((await h.deps)?.state, 'installed');
+    assert.equal(res.log, `prefix ${plan.venvDir}\nutils 1.0.0\n`);
   });
 
   it("an install pip refuses stops the run with pip's error, and nothing starts", async () => {
