@@ -40,6 +40,8 @@ export function jobsFor(services: KgpuServices): JobsHub {
     store: services.context.workspaceState,
     syncStateDir: typeof storage === 'string' ? path.join(storage, 'sync') : undefined,
     pollMs: 5000,
+    // The synced project's requirements.txt / pyproject.toml / environment.yml, installed once (src/kgpu/deps/).
+    projectDeps: true,
     warmStart: () => {
       const s = services.settings.get();
       return { mode: s.warmStart, preload: s.warmStartPreload };

@@ -6,6 +6,7 @@ import type { RunHandle, RunFileSpec, RunTarget } from './kgpu/job-runner';
 import type { SyncResult } from './kgpu/sync';
 import { describeSkippedLinks } from './kgpu/local-links';
 import { describeStartMode } from './kgpu/warm';
+import { offerMissingModule } from './deps/missing-module-notification';
 import { JobLogPanel, panelName, priceTable } from './job-log-terminal';
 import { jobsFor } from './jobs-service';
 import { podDescription } from './kgpu/rentals-view-model';
@@ -207,7 +208,7 @@ export async function showRunHandle(
   podId: string,
   name: string,
   commandHint: { command: string; cwd: string } | undefined,
-  start: (sink: Pick<RunFileSpec, 'onData' | 'onReconnect'>) => RunHandle,
+  start: (sink: Pick<RunFileSpec, 'onData' | 'onReconnect' | 'onDepsOutput'>) => RunHandle,
   t0 = performance.now(),
 ): Promise<RunStarted | undefined> {
   const startedAt = Date.now();
@@ -215,13 +216,17 @@ export async function showRunHandle(
   const early: Buffer[] = [];
   let resolveFirst!: (ms: number | undefined) => void;
   const firstByteMs = new Promise<number | undefined>((r) => (resolveFirst = r));
+  let logTail = '';
   const handle = start({
     onData: (chunk) => {
       resolveFirst(performance.now() - t0);
+      logTail = (logTail + chunk.toString('utf8')).slice(-8192);
       if (panel) panel.write(chunk);
       else early.push(chunk);
     },
     onReconnect: (r) => panel?.note(`[kgpu] connection lost (${r.error.message}); resuming the log at byte ${r.offset}…`),
+    // The project's dependency install (src/kgpu/deps/): progress and the installer's output.
+    onDepsOutput: (line) => panel?.note(line),
   });
   const p = new JobLogPanel(podId, handle.jobId, panelName(handle.plan.name || name, startedAt), true);
   panel = p;
@@ -235,6 +240,20 @@ export async function showRunHandle(
   const done = handle.done.then(
     (r) => {
       p.finish(r, services.pods.get(podId) ?? pod, priceTable(services));
+      // Died of ModuleNotFoundError: one notification offering to install the module.
+      if (r.job.status.state === 'exited' && r.job.status.exitCode !== 0) {
+        const runner = jobsFor(services).runner;
+        void handle.deps.then((deps) =>
+          offerMissingModule(services, {
+            podId,
+            jobId: handle.jobId,
+            logTail,
+            deps: deps?.plan,
+            recipe: runner.get(podId, handle.jobId)?.recipe,
+            runAgain: () => void showRunHandle(services, podId, name, commandHint, (sink) => runner.rerun(podId, handle.jobId, { ...sink, env: services.settings.get().env })).catch((e: unknown) => services.showError(e, { prefix: 'Could not run the file:' })),
+          }),
+        );
+      }
       return { state: r.job.status.state, exitCode: r.job.status.state === 'exited' ? r.job.status.exitCode : undefined };
     },
     (e: unknown) => {
@@ -252,6 +271,8 @@ export async function showRunHandle(
     const line = syncLine(synced, handle.plan.remoteDir);
     if (line) p.note(line);
     await handle.started;
+    const deps = await handle.deps;
+    if (deps) p.note(`[kgpu] ${deps.state === 'installed' ? 'installed' : 'using'} ${deps.plan.files.join(', ')} in ${deps.plan.venvDir}${deps.state === 'reused' ? ' (unchanged)' : ''}`);
     const mode = await handle.startMode;
     if (mode) {
       p.note(`[kgpu] ${describeStartMode(mode)}`);

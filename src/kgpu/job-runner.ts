@@ -11,7 +11,8 @@
  */
 import path from 'node:path';
 import { Emitter, type Event } from './emitter';
-import { isJobEnded, jobStatus, listJobs, newJobId, prepareStart, startError, startJob, statusAfterPodEnded, stopJob, type JobInfo, type JobStatus, type StartJobSpec } from './jobs';
+import { depsMissing, depsPlan, ensureDeps, gateStart, type DepsPlan, type DepsState } from './deps';
+import { isJobEnded, JobNotFoundError, jobStatus, listJobs, newJobId, prepareStart, startError, startJob, statusAfterPodEnded, stopJob, type JobInfo, type JobStatus, type StartJobSpec } from './jobs';
 import { followLog, type FollowLogResult } from './log-follow';
 import { MAX_BACKOFF_MS } from './poll-schedule';
 import type { PodCommands } from './pod-commands';
@@ -55,6 +56,8 @@ export interface RunFileSpec extends RunRecipe {
   onSyncProgress?(p: SyncProgress): void;
   /** Called before each reconnect of the log follower after a dropped connection. */
   onReconnect?(info: { attempt: number; offset: number; error: Error }): void;
+  /** Each line of the project's dependency install (progress, the installer's output). */
+  onDepsOutput?(line: string): void;
   signal?: AbortSignal;
 }
 
@@ -91,6 +94,9 @@ export interface RunHandle {
   /** The fork server started in the background after a cold start for want of one (undefined:
    *  none was needed). Never rejects. */
   forkServer: Promise<ForkServerResult | undefined>;
+  /** The project's environment (src/kgpu/deps/) the job ran with, and whether this run installed
+   *  it; undefined when the project declares no dependencies (or the run failed). Never rejects. */
+  deps: Promise<{ plan: DepsPlan; state: DepsState } | undefined>;
 }
 
 export interface LogStream {
@@ -145,6 +151,10 @@ export interface JobRunnerOptions {
   /** Warm start (src/kgpu/warm/): 'auto' tries the pod's fork server for runs with a recipe and
    *  starts one after a cold start; read per run (settings). Default off. */
   warmStart?: WarmStartSettings | (() => WarmStartSettings);
+  /** Install the synced project's dependencies (requirements.txt, pyproject.toml,
+   *  environment.yml) into a virtual environment in the pod before a run, and run with it
+   *  (src/kgpu/deps/). Read per run. Default off. */
+  projectDeps?: boolean | (() => boolean);
 }
 
 export class RunError extends Error {
@@ -319,14 +329,16 @@ export class JobRunner {
   /** Sync (local files), start and follow — see the file comment. Returns at once. */
   runFile(spec: RunFileSpec): RunHandle {
     const t0 = performance.now();
-    const plan = planRun(spec);
+    let plan = planRun(spec);
+    const deps = this.depsFor(spec, plan);
+    if (deps) plan = planRun({ ...spec, python: deps.python });
     const recipe: StoredRecipe = { target: spec.target, python: spec.python, args: [...spec.args], exclude: spec.exclude ? [...spec.exclude] : undefined, remoteRoot: spec.remoteRoot };
     const target = spec.target;
     if (target.kind === 'local' && target.onlyThisFile && path.dirname(path.resolve(target.file)) !== path.resolve(target.folder)) {
       throw new RunError(`${target.file} is not directly in ${target.folder}.`);
     }
     const exclude = target.kind === 'local' && target.onlyThisFile ? ['/*', `!/${gitignoreLiteral(path.basename(target.file))}`] : spec.exclude;
-    return this.launch(spec.podId, plan, recipe, spec, t0, async (pod, signal, start) => {
+    return this.launch(spec.podId, plan, recipe, spec, t0, deps, async (pod, signal, start) => {
       if (target.kind !== 'local' || !plan.remoteDir) return undefined;
       try {
         // The job's start rides on the sync's own exec when the pod's copy is known complete there.
@@ -347,15 +359,26 @@ export class JobRunner {
     if (job.recipe) return this.runFile({ ...job.recipe, ...sink, env, podId });
     if (!job.info.command || !job.info.cwd) throw new RunError(`Job ${jobId} has no recorded command to run again.`);
     const plan: RunPlan = { command: job.info.command, cwd: job.info.cwd, script: job.info.command, name: job.info.name };
-    return this.launch(podId, plan, undefined, { ...sink, env }, performance.now(), async () => undefined);
+    return this.launch(podId, plan, undefined, { ...sink, env }, performance.now(), undefined, async () => undefined);
+  }
+
+  /** The environment a local run's project needs (its dependency files, read here), if any. */
+  private depsFor(spec: RunFileSpec, plan: RunPlan): DepsPlan | undefined {
+    const on = this.options.projectDeps;
+    const t = spec.target;
+    if (!(typeof on === 'function' ? on() : on) || t.kind !== 'local' || t.onlyThisFile || !plan.remoteDir) return undefined;
+    const root = (spec.remoteRoot ?? DEFAULT_REMOTE_ROOT).replace(/\/+$/, '') || '/';
+    return depsPlan({ folder: t.folder, remoteDir: plan.remoteDir, script: plan.script, python: spec.python, venvsRoot: path.posix.join(root, '.kgpu/venvs') });
   }
 
   private launch(
     podId: string,
     plan: RunPlan,
     recipe: StoredRecipe | undefined,
-    spec: Pick<RunFileSpec, 'onData' | 'onReconnect' | 'signal'> & { env?: Record<string, string> },
+    spec: Pick<RunFileSpec, 'onData' | 'onReconnect' | 'onDepsOutput' | 'signal'> & { env?: Record<string, string> },
     t0: number,
+    /** The project's environment: the start is gated on it, installed when missing (src/kgpu/deps/). */
+    deps: DepsPlan | undefined,
     /** Sync (or nothing); the start command (`line`, fed `stdin`) may be run by it (SyncResult.ranAfter), else we start after. */
     prepare: (pod: PodCommands, signal: AbortSignal, start: { line: string; stdin: Buffer } | undefined) => Promise<SyncResult | undefined>,
   ): RunHandle {
@@ -367,17 +390,17 @@ export class JobRunner {
     podCommands.catch(() => undefined);
 
     // 1. The follower first: it waits in the pod for the job directory.
-    const stream = this.openStream(podId, jobId, 0, {
-      onData: (chunk, offset) => {
+    const followSink = {
+      onData: (chunk: Buffer, offset: number) => {
         resolveFirst(performance.now() - t0);
         return spec.onData?.(chunk, offset);
       },
       onReconnect: spec.onReconnect,
-      signal: abort.signal,
-    });
+    };
+    const stream = this.openStream(podId, jobId, 0, { ...followSink, signal: abort.signal });
     // 2. Sync, then 3. start — in the sync's exec when it can (one exec fewer), else on its own;
     // warm (the pod's fork server forks the job) when it can, else cold, in that same exec.
-    const warmRun: Omit<WarmRun, 'preload'> | undefined = recipe && this.warm ? { python: recipe.python, script: plan.script, args: recipe.args, cwd: plan.cwd, env: spec.env ?? {} } : undefined;
+    const warmRun: Omit<WarmRun, 'preload'> | undefined = recipe && this.warm ? { python: deps?.python ?? recipe.python, script: plan.script, args: recipe.args, cwd: plan.cwd, env: spec.env ?? {} } : undefined;
     const warm = warmRun ? this.warm?.launchFor(warmRun) : undefined;
     const startSpec: StartJobSpec = { command: plan.command, cwd: plan.cwd, env: spec.env, name: plan.name, id: jobId, jobsRoot: this.options.jobsRoot, launch: warm?.launch, signal: abort.signal };
     let prepared: ReturnType<typeof prepareStart> | undefined;
@@ -386,14 +409,19 @@ export class JobRunner {
     } catch {
       prepared = undefined; // startJob() below reports the same error
     }
-    const synced = podCommands.then((pod) => prepare(pod, abort.signal, prepared && { line: prepared.line, stdin: prepared.stdin }));
+    // With a project environment the start runs only once it is installed (a marker check in the
+    // same exec); when it is not, the start did nothing: install (output to onDepsOutput), then start.
+    const synced = podCommands.then((pod) => prepare(pod, abort.signal, prepared && { line: deps ? gateStart(prepared.line, deps) : prepared.line, stdin: prepared.stdin }));
     let mode: StartMode | undefined;
+    let depsState: DepsState | undefined;
     const started = synced.then(async (sync) => {
       let info: JobInfo;
-      if (sync?.ranAfter && prepared) {
-        if (sync.ranAfter.exitCode !== 0) throw startError(sync.ranAfter.exitCode, null, sync.ranAfter.stderr);
+      const ranAfter = sync?.ranAfter && !(deps && depsMissing(sync.ranAfter)) ? sync.ranAfter : undefined;
+      if (deps) depsState = ranAfter ? 'reused' : await ensureDeps(await podCommands, deps, { onOutput: spec.onDepsOutput, signal: abort.signal });
+      if (ranAfter && prepared) {
+        if (ranAfter.exitCode !== 0) throw startError(ranAfter.exitCode, null, ranAfter.stderr);
         info = prepared.info;
-        if (warm?.launch) mode = parseStartMode(sync.ranAfter.stderr);
+        if (warm?.launch) mode = parseStartMode(ranAfter.stderr);
       } else if (warm?.launch) {
         ({ info, mode } = await startWithMode(await podCommands, startSpec));
       } else {
@@ -422,7 +450,12 @@ export class JobRunner {
       (r) => r,
       async (e: unknown) => {
         const startError = await failure;
-        throw startError ?? e;
+        if (startError) throw startError;
+        // The follower waits a bounded time for the job to appear; an install (or the wait for
+        // another run's install of the same environment) can take longer:
+        // follow again (the panel's close still stops it: linked to the first stream's signal).
+        if (e instanceof JobNotFoundError && depsState !== undefined) return this.openStream(podId, jobId, stream.offset, { ...followSink, signal: stream.signal }).done;
+        throw e;
       },
     );
     done.then(
@@ -431,7 +464,11 @@ export class JobRunner {
     );
     synced.catch(() => undefined);
     started.catch(() => undefined);
-    return { podId, jobId, plan, synced, started, firstByte, done, stream, startMode, forkServer };
+    const depsDone = started.then(
+      () => (deps && depsState ? { plan: deps, state: depsState } : undefined),
+      () => undefined,
+    );
+    return { podId, jobId, plan, synced, started, firstByte, done, stream, startMode, forkServer, deps: depsDone };
   }
 
   /** Follow a job's log from an offset, into `onData`. */

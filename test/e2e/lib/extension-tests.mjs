@@ -47,7 +47,8 @@ export async function runExtensionTests({ browser, baseUrl, workspace, devPath, 
       return JSON.stringify(config);
     };
   });
-  await page.goto(`${baseUrl}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+  // A generous bound: at load average 25-30 on 2 cores the workbench page took over 20 s (the default) to load.
+  await page.goto(`${baseUrl}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`, { timeout: 180_000 });
   await waitForWorkbench(page);
   let timer;
   let watcher;

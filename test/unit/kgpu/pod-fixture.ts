@@ -9,7 +9,7 @@ import { utils } from 'ssh2';
 import { mintKeyPair } from '../../sim/ssh-keys';
 import { startBastion } from '../../sim/bastion';
 import { createPodRuntime } from '../../sim/pods';
-import type { Bastion, BastionDirectory, PodHandle, PodRuntime } from '../../sim/contracts';
+import type { Bastion, BastionDirectory, PodHandle, PodReach, PodRuntime } from '../../sim/contracts';
 import { sshFingerprint, MemoryHostKeyStore, type HostKeyStore } from '../../../src/kgpu/host-keys';
 import { PodConnector } from '../../../src/kgpu/ssh-connection';
 
@@ -48,7 +48,9 @@ export function throwawayKey(): { privateKey: string; fingerprint: string } {
   return { privateKey: k.private, fingerprint: sshFingerprint(parsed.getPublicSSH()) };
 }
 
-export async function startPodFixture(): Promise<PodFixture> {
+/** `extra`: more of the pod's environment, and what it may reach of this machine (e.g. the
+ *  simulator's package index: deps-fixture.ts). */
+export async function startPodFixture(extra: { env?: Record<string, string>; reach?: PodReach } = {}): Promise<PodFixture> {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kgpu-ssh-test-'));
   const runtime: PodRuntime = createPodRuntime({ stateDir: path.join(stateDir, 'pods') });
   const podId = `gpu-rent-test-${process.pid}-${Math.random().toString(16).slice(2, 8)}`;
@@ -56,8 +58,9 @@ export async function startPodFixture(): Promise<PodFixture> {
     podId,
     gpuModel: 'rtx4090',
     gpuCount: 1,
-    env: { KGPU_RENT_ID: podId, KGPU_GPU_ID: podId, NVIDIA_VISIBLE_DEVICES: 'void', KGPU_API_TOKEN: 'kgpu_pod_test.sig', KGPU_API_BASE: 'http://127.0.0.1:1/v1' },
+    env: { ...extra.env, KGPU_RENT_ID: podId, KGPU_GPU_ID: podId, NVIDIA_VISIBLE_DEVICES: 'void', KGPU_API_TOKEN: 'kgpu_pod_test.sig', KGPU_API_BASE: 'http://127.0.0.1:1/v1' },
     diskLimitBytes: 10 * 1024 ** 3,
+    ...(extra.reach ? { reach: extra.reach } : {}),
   });
   const key = throwawayKey();
   const pins = new Map([[key.fingerprint, { podId, handle }]]);

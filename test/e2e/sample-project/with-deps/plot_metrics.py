@@ -1,10 +1,11 @@
 """Plots a training run's loss in the terminal: the metrics.jsonl train.py writes, as a sparkline
 (tinyplot), smoothed with kgpu-demo-utils — both from requirements.txt, not from the image.
 
-    python plot_metrics.py [../metrics.jsonl] [--smooth 5]
+    python plot_metrics.py [METRICS] [--smooth 5]    (default: the metrics.jsonl beside with-deps/)
 """
 import argparse
 import json
+import os
 
 import tinyplot
 from kgpu_demo_utils import moving_average
@@ -12,7 +13,9 @@ from kgpu_demo_utils import moving_average
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("metrics", nargs="?", default="../metrics.jsonl")
+    # Run Active File runs it from the synced folder, a terminal from with-deps/: the same default.
+    default = os.path.relpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "metrics.jsonl"))
+    parser.add_argument("metrics", nargs="?", default=default)
     parser.add_argument("--smooth", type=int, default=5)
     parser.add_argument("--width", type=int, default=60, help="at most this many characters")
     args = parser.parse_args()

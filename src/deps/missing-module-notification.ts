@@ -1,0 +1,106 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { installPackages, missingModule, withRequirement, type DepsPlan } from '../kgpu/deps';
+import type { StoredRecipe } from '../kgpu/job-runner';
+import { podCommands } from '../kgpu/pod-commands';
+import type { KgpuServices } from '../services';
+
+/**
+ * A job that died of `ModuleNotFoundError: No module named 'x'` gets ONE notification: "Install x
+ * in the pod (and add it to requirements.txt)". Install puts x into the project's environment in
+ * the pod (src/kgpu/deps/), then offers to append it to requirements.txt and to run again; for a
+ * project without an environment (no dependency file yet) the choice is to add it to
+ * requirements.txt and run again, which makes the environment with it. Returns what was done
+ * (tests, e2e).
+ */
+export interface MissingModuleJob {
+  podId: string;
+  jobId: string;
+  /** The end of the job's log (the traceback's last line names the module). */
+  logTail: string;
+  /** The project's environment the job ran with, if any. */
+  deps: DepsPlan | undefined;
+  /** How it was run (a local folder: where requirements.txt is). */
+  recipe: StoredRecipe | undefined;
+  /** Run the job again (a log panel of its own). */
+  runAgain(): void;
+}
+
+export type MissingModuleOutcome = 'installed' | 'added' | 'dismissed' | 'failed' | undefined;
+
+const INSTALL = 'Install';
+const ADD_AND_RUN = 'Add to requirements.txt and Run Again';
+const RUN_AGAIN = 'Run Again';
+const ADD = 'Add to requirements.txt';
+
+/** The requirements.txt a run's project uses: its environment's folder, else the synced folder. */
+function requirementsFile(job: MissingModuleJob): string | undefined {
+  if (job.deps) return path.join(job.deps.localDir, 'requirements.txt');
+  const t = job.recipe?.target;
+  return t?.kind === 'local' && !t.onlyThisFile ? path.join(t.folder, 'requirements.txt') : undefined;
+}
+
+async function appendRequirement(file: string, pkg: string): Promise<void> {
+  const uri = vscode.Uri.file(file);
+  const open = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === uri.fsPath);
+  if (open) {
+    const next = withRequirement(open.getText(), pkg);
+    if (next === open.getText()) return;
+    const edit = new vscode.WorkspaceEdit();
+    edit.insert(uri, open.lineAt(open.lineCount - 1).range.end, next.slice(open.getText().length));
+    await vscode.workspace.applyEdit(edit);
+    await open.save();
+    return;
+  }
+  let text = '';
+  try {
+    text = Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8');
+  } catch {
+    text = '';
+  }
+  const next = withRequirement(text, pkg);
+  if (next !== text) await vscode.workspace.fs.writeFile(uri, Buffer.from(next, 'utf8'));
+}
+
+export async function offerMissingModule(services: KgpuServices, job: MissingModuleJob): Promise<MissingModuleOutcome> {
+  const missing = missingModule(job.logTail);
+  const reqFile = requirementsFile(job);
+  if (!missing || (!job.deps && !reqFile)) return undefined;
+  const pkg = missing.package;
+  const buttons = job.deps ? [INSTALL, ...(reqFile ? [ADD_AND_RUN] : [])] : [ADD_AND_RUN];
+  const choice = await vscode.window.showWarningMessage(`kgpu: the job failed: no module named '${missing.module}'. Install ${pkg} in the pod (and add it to requirements.txt)?`, ...buttons);
+  if (choice === ADD_AND_RUN && reqFile) {
+    await appendRequirement(reqFile, pkg);
+    services.log.info(`Added ${pkg} to ${reqFile}; running job ${job.jobId} again (its environment is made with it).`);
+    job.runAgain();
+    return 'added';
+  }
+  if (choice !== INSTALL || !job.deps) return 'dismissed';
+  const plan = job.deps;
+  try {
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: installing ${pkg} in the pod`, cancellable: true }, async (progress, token) => {
+      const abort = new AbortController();
+      const sub = token.onCancellationRequested(() => abort.abort());
+      try {
+        const pod = podCommands(await services.connections.get(job.podId));
+        await installPackages(pod, plan, [pkg], {
+          signal: abort.signal,
+          onOutput: (line) => {
+            services.log.info(`[deps] ${line}`);
+            if (line.trim()) progress.report({ message: line.length > 80 ? `${line.slice(0, 77)}…` : line });
+          },
+        });
+      } finally {
+        sub.dispose();
+      }
+    });
+  } catch (e) {
+    services.showError(e);
+    return 'failed';
+  }
+  services.log.info(`Installed ${pkg} into ${plan.venvDir} on ${job.podId}.`);
+  const next = await vscode.window.showInformationMessage(`kgpu: ${pkg} is installed in the pod (${path.posix.basename(plan.venvDir)}).`, RUN_AGAIN, ...(reqFile ? [ADD] : []));
+  if (next === ADD && reqFile) await appendRequirement(reqFile, pkg);
+  if (next === RUN_AGAIN) job.runAgain();
+  return 'installed';
+}

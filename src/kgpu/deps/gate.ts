@@ -1,0 +1,22 @@
+/**
+ * A run's start, gated on its environment: the start command runs only when the environment's
+ * marker is there (it rides on the sync's exec as always — no extra round trip once installed);
+ * else it exits DEPS_MISSING_EXIT having started nothing, and the runner installs, then starts.
+ */
+import { quote } from '../shell-quote';
+import type { DepsPlan } from './plan';
+
+/** The marker pod/deps.py writes last into a ready environment. */
+export const DEPS_MARKER = '.kgpu-deps.json';
+export const DEPS_MISSING_EXIT = 97;
+const MISSING_LINE = 'KGPU-DEPS missing';
+
+/** `line` (a start command) run only when the plan's environment is ready. */
+export function gateStart(line: string, plan: DepsPlan): string {
+  return `if [ -f ${quote(`${plan.venvDir}/${DEPS_MARKER}`)} ]; then\n${line}\nelse echo '${MISSING_LINE}' >&2; exit ${DEPS_MISSING_EXIT}; fi`;
+}
+
+/** True when a gated start did not run for want of the environment. */
+export function depsMissing(r: { exitCode: number | null; stderr: string }): boolean {
+  return r.exitCode === DEPS_MISSING_EXIT && r.stderr.includes(MISSING_LINE);
+}
