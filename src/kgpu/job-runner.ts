@@ -19,6 +19,7 @@ import { quote, quoteArgv } from './shell-quote';
 import { SshAbortedError } from './ssh-errors';
 import { syncUp, type SyncProgress, type SyncResult } from './sync';
 import { parseStartMode, startWithMode, WarmStart, type ForkServerResult, type StartMode, type WarmRun, type WarmStartSettings } from './warm';
+import { torchrunPrefix, type Launcher } from './launch/torchrun';
 
 /** Where the file to run lives. */
 export type RunTarget =
@@ -42,6 +43,8 @@ export interface RunRecipe {
   exclude?: readonly string[];
   /** Parent folder of synced folders in the pod (default /workspace). */
   remoteRoot?: string;
+  /** torchrun with one worker per GPU instead of one python process (src/kgpu/launch/). */
+  launcher?: Launcher;
 }
 
 /** What is kept (workspaceState, JSON) to re-run a job: the recipe without the environment — a
@@ -69,6 +72,8 @@ export interface RunPlan {
   script: string;
   /** A short label: "train.py --epochs 3". */
   name: string;
+  /** torchrun's workers (the log's lines carry their rank); undefined for one python process. */
+  ranks?: number;
 }
 
 export interface RunHandle {
@@ -165,6 +170,12 @@ function jobKey(podId: string, jobId: string): string {
 
 /** What running a target means: the command line, its working directory, the sync folder. */
 export function planRun(recipe: RunRecipe): RunPlan {
+  const torchrun = recipe.launcher?.kind === 'torchrun' ? recipe.launcher : undefined;
+  const plan = planPython(torchrun ? { ...recipe, python: torchrunPrefix(recipe.python, torchrun.nprocPerNode) } : recipe);
+  return torchrun ? { ...plan, ranks: torchrun.nprocPerNode } : plan;
+}
+
+function planPython(recipe: RunRecipe): RunPlan {
   const python = recipe.python.trim() || 'python';
   const args = recipe.args.length ? ' ' + quoteArgv(recipe.args) : '';
   const label = (script: string): string => {
@@ -320,7 +331,7 @@ export class JobRunner {
   runFile(spec: RunFileSpec): RunHandle {
     const t0 = performance.now();
     const plan = planRun(spec);
-    const recipe: StoredRecipe = { target: spec.target, python: spec.python, args: [...spec.args], exclude: spec.exclude ? [...spec.exclude] : undefined, remoteRoot: spec.remoteRoot };
+    const recipe: StoredRecipe = { target: spec.target, python: spec.python, args: [...spec.args], exclude: spec.exclude ? [...spec.exclude] : undefined, remoteRoot: spec.remoteRoot, launcher: spec.launcher };
     const target = spec.target;
     if (target.kind === 'local' && target.onlyThisFile && path.dirname(path.resolve(target.file)) !== path.resolve(target.folder)) {
       throw new RunError(`${target.file} is not directly in ${target.folder}.`);
@@ -377,7 +388,7 @@ export class JobRunner {
     });
     // 2. Sync, then 3. start — in the sync's exec when it can (one exec fewer), else on its own;
     // warm (the pod's fork server forks the job) when it can, else cold, in that same exec.
-    const warmRun: Omit<WarmRun, 'preload'> | undefined = recipe && this.warm ? { python: recipe.python, script: plan.script, args: recipe.args, cwd: plan.cwd, env: spec.env ?? {} } : undefined;
+    const warmRun: Omit<WarmRun, 'preload'> | undefined = recipe && this.warm && recipe.launcher?.kind !== 'torchrun' ? { python: recipe.python, script: plan.script, args: recipe.args, cwd: plan.cwd, env: spec.env ?? {} } : undefined;
     const warm = warmRun ? this.warm?.launchFor(warmRun) : undefined;
     const startSpec: StartJobSpec = { command: plan.command, cwd: plan.cwd, env: spec.env, name: plan.name, id: jobId, jobsRoot: this.options.jobsRoot, launch: warm?.launch, signal: abort.signal };
     let prepared: ReturnType<typeof prepareStart> | undefined;
