@@ -72,6 +72,12 @@ export class JobLogPanel implements vscode.Disposable {
     return [...(JobLogPanel.open.get(`${podId}/${jobId}`) ?? [])];
   }
 
+  /** The panel shown in a terminal (the active one, for a command). */
+  static forTerminal(terminal: vscode.Terminal | undefined): JobLogPanel | undefined {
+    for (const set of JobLogPanel.open.values()) for (const p of set) if (p.terminal === terminal) return p;
+    return undefined;
+  }
+
   /** The text written to the panel (about the last 1 MiB). */
   get written(): string {
     return this.transcript.join('');
