@@ -25,8 +25,9 @@ import { torchrunPrefix, type Launcher } from './launch/torchrun';
 export type RunTarget =
   /** A file in a local folder: the folder is synced to `<remoteRoot>/<folder name>` first
    *  (`onlyThisFile`: only the file, which must be directly in `folder` — for a file outside any
-   *  workspace folder, whose directory may be the home directory). */
-  | { kind: 'local'; folder: string; file: string; onlyThisFile?: boolean }
+   *  workspace folder, whose directory may be the home directory; `synced`: the folder was just
+   *  synced to this pod — a sweep's later runs — so the job starts without syncing again). */
+  | { kind: 'local'; folder: string; file: string; onlyThisFile?: boolean; synced?: boolean }
   /** A file already in the pod (a kgpu:// editor): run in place. */
   | { kind: 'pod'; path: string };
 
@@ -338,7 +339,7 @@ export class JobRunner {
     }
     const exclude = target.kind === 'local' && target.onlyThisFile ? ['/*', `!/${gitignoreLiteral(path.basename(target.file))}`] : spec.exclude;
     return this.launch(spec.podId, plan, recipe, spec, t0, async (pod, signal, start) => {
-      if (target.kind !== 'local' || !plan.remoteDir) return undefined;
+      if (target.kind !== 'local' || !plan.remoteDir || target.synced) return undefined;
       try {
         // The job's start rides on the sync's own exec when the pod's copy is known complete there.
         return await syncUp(pod, target.folder, plan.remoteDir, { exclude, stateDir: this.options.syncStateDir, signal, onProgress: spec.onSyncProgress, runAfter: start?.line, runAfterStdin: start?.stdin });
