@@ -20,6 +20,7 @@ import { registerRotateKeyCommand } from './rotate-key-command';
 import { registerRunCommand } from './run-command';
 import { createServices, type KgpuServices } from './services';
 import { registerStatusBar } from './status-bar';
+import { registerSweeps } from './sweeps';
 import { registerTerminal } from './terminal';
 
 /** Composes the extension's contributions. Every contribution lives in its own module, takes the
@@ -46,6 +47,7 @@ export function activate(context: vscode.ExtensionContext): KgpuServices {
     registerRunCommand(services),
     registerJobLogCommands(services),
     registerRankFilterCommand(),
+    registerSweeps(services),
     registerJobs(services),
     registerTerminal(services),
     registerExecCommand(services),
