@@ -6,6 +6,7 @@ import { formatRunCredits } from '../kgpu/job-log-text';
 import { podRatePerHour } from '../kgpu/cost';
 import type { RunTarget } from '../kgpu/job-runner';
 import { parseSweepJson, parseSweepLine, SweepSpecError } from '../kgpu/sweeps/grid';
+import { largeFiles, TransitFanOut } from '../kgpu/sweeps/fanout';
 import { newSweepPlan, type SweepPlan } from '../kgpu/sweeps/sweep';
 import { priceTable } from '../job-log-terminal';
 import type { KgpuServices } from '../services';
@@ -140,10 +141,15 @@ async function runSweep(services: KgpuServices, o: RunSweepOptions): Promise<Swe
   }
 
   const folder = vscode.workspace.getWorkspaceFolder(fileUri)?.uri.fsPath;
-  const target: RunTarget = folder ? { kind: 'local', folder, file: fileUri.fsPath } : { kind: 'local', folder: path.dirname(fileUri.fsPath), file: fileUri.fsPath, onlyThisFile: true };
+  const target: Extract<RunTarget, { kind: 'local' }> = folder ? { kind: 'local', folder, file: fileUri.fsPath } : { kind: 'local', folder: path.dirname(fileUri.fsPath), file: fileUri.fsPath, onlyThisFile: true };
   const settings = services.settings.get();
-  const plan = newSweepPlan({ name, recipe: { target, python: settings.python, exclude: settings.syncExclude }, pods: pods.map((p) => p.pod_id), runs, releasePodsWhenDone: release });
-  const sweep = sweepsFor(services).start(plan);
+  // Files above the transit threshold: one transit object each, fetched by every pod.
+  const large = await largeFiles(target.folder, settings.transitObjectThresholdBytes, settings.syncExclude);
+  const inFolder = target.onlyThisFile ? large.filter((f) => path.join(target.folder, f.rel) === target.file) : large;
+  const fanOut = inFolder.length ? new TransitFanOut(services.client(), inFolder) : undefined;
+  const exclude = [...settings.syncExclude, ...(fanOut?.excludes() ?? [])];
+  const plan = newSweepPlan({ name, recipe: { target, python: settings.python, exclude }, pods: pods.map((p) => p.pod_id), runs, releasePodsWhenDone: release });
+  const sweep = sweepsFor(services).start(plan, fanOut);
   services.log.info(`Sweep ${plan.id}: ${runs.length} runs of ${name} on ${plan.pods.join(', ')}.`);
   void vscode.commands.executeCommand('kgpu.sweeps.focus').then(undefined, () => undefined);
   return { sweepId: plan.id, done: sweep.done, plan: () => sweep.plan };

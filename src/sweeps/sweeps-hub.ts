@@ -4,7 +4,19 @@ import { podRatePerHour } from '../kgpu/cost';
 import { storedSweeps, Sweep, forgetSweep, type SweepOptions, type SweepPlan } from '../kgpu/sweeps/sweep';
 import { priceTable } from '../job-log-terminal';
 import { jobsFor } from '../jobs-service';
+import { planRun } from '../kgpu/job-runner';
+import type { PodCommands } from '../kgpu/pod-commands';
+import { exec, execStream } from '../kgpu/ssh-exec';
+import type { TransitFanOut } from '../kgpu/sweeps/fanout';
 import type { KgpuServices } from '../services';
+
+async function podCommandsOf(services: KgpuServices, podId: string): Promise<PodCommands> {
+  await services.connections.get(podId);
+  return {
+    exec: async (command, options) => exec(await services.connections.get(podId), command, options),
+    execStream: async (command, options) => execStream(await services.connections.get(podId), command, options),
+  };
+}
 
 /**
  * The window's sweeps (issue 23): the Sweep of each plan started here or found again in
@@ -15,7 +27,8 @@ export interface SweepsHub extends vscode.Disposable {
   /** Every known sweep, newest first (running ones have a Sweep). */
   plans(): SweepPlan[];
   get(id: string): Sweep | undefined;
-  start(plan: SweepPlan): Sweep;
+  /** Start a new sweep; `fanOut`: its large files go to every pod through one transit object. */
+  start(plan: SweepPlan, fanOut?: TransitFanOut): Sweep;
   forget(id: string): void;
   /** Fires when a sweep or one of its runs changed. */
   readonly onDidChange: vscode.Event<void>;
@@ -77,8 +90,19 @@ export function sweepsFor(services: KgpuServices): SweepsHub {
   hub = {
     plans: () => [...storedSweeps(store)].reverse().map((p) => sweeps.get(p.id)?.plan ?? p),
     get: (id) => sweeps.get(id),
-    start: (plan) => {
-      const s = attach(new Sweep(plan, options()));
+    start: (plan, fanOut) => {
+      const remoteDir = planRun({ ...plan.recipe, args: [], env: {} }).remoteDir;
+      const extra: Partial<SweepOptions> =
+        fanOut && remoteDir
+          ? {
+              beforeFirstRun: async (podId) => {
+                const r = await fanOut.fetchInto(await podCommandsOf(services, podId), remoteDir);
+                if (r.fetched.length) services.log.info(`Sweep ${plan.id}: ${podId} fetched ${r.fetched.join(', ')} from transit objects.`);
+              },
+              onEnd: () => fanOut.dispose(),
+            }
+          : {};
+      const s = attach(new Sweep(plan, { ...options(), ...extra }));
       s.start();
       emitter.fire();
       return s;

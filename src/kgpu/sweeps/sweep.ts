@@ -62,6 +62,11 @@ export interface SweepOptions {
   /** Whether a pod is still alive (asked when a run's follow fails without the job's end: a
    *  dropped connection may be its pod ending before the pod watcher says so). */
   isPodLive?(podId: string): Promise<boolean>;
+  /** Before the first run on each pod (e.g. fetching the large files from their transit object:
+   *  fanout.ts); a failure fails that run. */
+  beforeFirstRun?(podId: string): Promise<void>;
+  /** The sweep has ended (e.g. delete its transit objects). */
+  onEnd?(): Promise<void>;
 }
 
 const STORE_KEY = 'kgpu.sweeps';
@@ -189,18 +194,24 @@ export class Sweep {
 
   private startRun(run: SweepRun, podId: string): void {
     this.busy.add(podId);
-    const firstOnPod = !this.synced.has(podId);
     Object.assign(run, { state: 'running', podId, jobId: undefined, end: undefined, exitCode: undefined, durationMs: undefined, credits: undefined, metrics: {} });
+    this.changed();
+    void this.launch(run, podId);
+  }
+
+  private async launch(run: SweepRun, podId: string): Promise<void> {
+    const firstOnPod = !this.synced.has(podId);
     const metrics = new MetricsReader();
     const recipe = this.plan.recipe;
     const target = recipe.target.kind === 'local' && !firstOnPod ? { ...recipe.target, synced: true } : recipe.target;
     let handle;
     try {
+      if (firstOnPod && this.options.beforeFirstRun) await this.options.beforeFirstRun(podId);
+      if (this.stopping) throw new SshAbortedError('The sweep');
       const spec: RunFileSpec = { ...recipe, target, args: run.args, env: this.options.env(), podId, onData: (c) => this.onMetrics(run, metrics, c) };
       handle = this.options.runner.runFile(spec);
     } catch (e) {
-      this.ended(run, podId, { error: e });
-      return;
+      return this.fail(run, podId, e);
     }
     run.jobId = handle.jobId;
     this.active.set(run.index, { podId, jobId: handle.jobId });
@@ -209,7 +220,7 @@ export class Sweep {
       (r) => r && this.synced.add(podId),
       () => undefined,
     );
-    void this.follow(run, podId, handle.done, metrics);
+    await this.follow(run, podId, handle.done, metrics);
   }
 
   private onMetrics(run: SweepRun, reader: MetricsReader, chunk: Buffer): void {
@@ -227,9 +238,14 @@ export class Sweep {
       run.metrics = { ...metrics.last };
       this.ended(run, podId, { job: r.job });
     } catch (e) {
-      if (!this.deadPods.has(podId) && this.options.isPodLive && !(await this.options.isPodLive(podId).catch(() => true))) this.deadPods.add(podId);
-      this.ended(run, podId, { error: e });
+      await this.fail(run, podId, e);
     }
+  }
+
+  /** A run ended without its job's end (the start or the follow failed): its pod may have ended. */
+  private async fail(run: SweepRun, podId: string, e: unknown): Promise<void> {
+    if (!this.deadPods.has(podId) && this.options.isPodLive && !(await this.options.isPodLive(podId).catch(() => true))) this.deadPods.add(podId);
+    this.ended(run, podId, { error: e });
   }
 
   private ended(run: SweepRun, podId: string, how: { job?: JobInfo; error?: unknown }): void {
@@ -262,6 +278,7 @@ export class Sweep {
     this.finished = true;
     this.plan.state = this.stopping ? 'stopped' : 'done';
     this.changed();
+    await this.options.onEnd?.().catch(() => undefined);
     if (this.plan.releasePodsWhenDone && this.options.releasePods) {
       const live = this.plan.pods.filter((p) => !this.deadPods.has(p));
       await this.options.releasePods(live).catch(() => undefined);

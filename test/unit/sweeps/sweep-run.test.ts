@@ -4,9 +4,11 @@
  * synced by a pod's first run only), each job's log has its own arguments, the metrics it printed
  * reach the Sweeps view's rows, the cost is the pod's rate × the job's duration; a pod released
  * mid-sweep has its run re-queued on the other; a sweep is found again after a "reload" (a new
- * runner and Sweep.resume from the stored plan).
+ * runner and Sweep.resume from the stored plan); a file above the transit threshold reaches
+ * every pod through one transit object.
  */
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +21,7 @@ import { MemoryHostKeyStore } from '../../../src/kgpu/host-keys';
 import { JobRunner } from '../../../src/kgpu/job-runner';
 import { podCommands, type PodCommands } from '../../../src/kgpu/pod-commands';
 import { PodConnector } from '../../../src/kgpu/ssh-connection';
+import { largeFiles, TransitFanOut } from '../../../src/kgpu/sweeps/fanout';
 import { parseSweepLine } from '../../../src/kgpu/sweeps/grid';
 import { newSweepPlan, storedSweeps, Sweep, type SweepPlan } from '../../../src/kgpu/sweeps/sweep';
 import { sweepRunRows } from '../../../src/kgpu/sweeps/sweep-view-model';
@@ -170,6 +173,44 @@ test('a pod released mid-sweep: its run is re-queued on the other pod, once; a r
   assert.equal(again.requeuedFrom?.podId, p2);
   assert.deepEqual(again.metrics, { started: 1, loss: 0.1 * Number(again.args[1]), acc: Number(again.args[1]) / 100 });
   for (const r of stored.runs) assert.equal(r.metrics.loss, 0.1 * Number(r.args[1]), `run ${r.index}'s metrics, also of the run followed again after the reload`);
+  sweep.dispose();
+  runner.dispose();
+});
+
+test('a file above the transit threshold goes to every pod through ONE transit object (uploaded once, fetched by each pod), not through the sync', async () => {
+  const dir = project('fanout', false);
+  fs.mkdirSync(path.join(dir, 'data'));
+  const big = crypto.randomBytes(200 * 1024);
+  fs.writeFileSync(path.join(dir, 'data', 'big.bin'), big);
+  fs.writeFileSync(path.join(dir, 'reads.py'), 'import hashlib, json\nd = open("data/big.bin", "rb").read()\nprint("sha", hashlib.sha256(d).hexdigest())\nprint(json.dumps({"metric": "bytes", "value": len(d)}))\n');
+  const calls: string[] = [];
+  const counting = {
+    createObject: (...a: Parameters<KgpuClient['createObject']>) => (calls.push('create'), client.createObject(...a)),
+    uploadToPutUrl: (...a: Parameters<KgpuClient['uploadToPutUrl']>) => (calls.push('put'), client.uploadToPutUrl(...a)),
+    getObject: (...a: Parameters<KgpuClient['getObject']>) => (calls.push('get'), client.getObject(...a)),
+    deleteObject: (...a: Parameters<KgpuClient['deleteObject']>) => (calls.push('delete'), client.deleteObject(...a)),
+  };
+  const files = await largeFiles(dir, 64 * 1024);
+  assert.deepEqual(files.map((f) => f.rel), ['data/big.bin']);
+  const fanOut = new TransitFanOut(counting, files);
+  assert.deepEqual(fanOut.excludes(), ['/data/big.bin']);
+  const runner = new JobRunner({ commands: async (p) => commands(p), pollMs: 0 });
+  const rate = await rates();
+  const two = pods.slice(0, 2);
+  const plan = newSweepPlan({ name: 'reads.py', recipe: { target: { kind: 'local', folder: dir, file: path.join(dir, 'reads.py') }, python: 'python3', exclude: fanOut.excludes() }, pods: two, runs: [[], [], []] });
+  const sweep = new Sweep(plan, { runner, env: () => ({}), ratePerHour: (p) => rate.get(p), beforeFirstRun: async (p) => void (await fanOut.fetchInto(commands(p), '/workspace/fanout')), onEnd: () => fanOut.dispose() }).start();
+  await sweep.done;
+  assert.deepEqual(plan.runs.map((r) => [r.state, r.metrics.bytes]), [['succeeded', big.length], ['succeeded', big.length], ['succeeded', big.length]], JSON.stringify(plan.runs));
+  const sha = crypto.createHash('sha256').update(big).digest('hex');
+  for (const r of plan.runs) assert.match(await sh(r.podId!, `cat /workspace/.kgpu/jobs/${r.jobId}/log`), new RegExp(`^sha ${sha}$`, 'm'));
+  assert.deepEqual(new Set(plan.runs.map((r) => r.podId)), new Set(two));
+  assert.deepEqual(calls, ['create', 'put', 'get', 'get', 'delete'], 'one object, uploaded once, a GET url per pod, deleted at the end');
+  // A pod that already has the same bytes fetches nothing.
+  const again = new TransitFanOut(counting, files);
+  calls.length = 0;
+  assert.deepEqual(await again.fetchInto(commands(two[0]), '/workspace/fanout'), { fetched: [], present: ['data/big.bin'] });
+  await again.dispose();
+  assert.deepEqual(calls, ['create', 'put', 'delete']);
   sweep.dispose();
   runner.dispose();
 });
