@@ -15,8 +15,9 @@ import { sweepsFor } from './sweeps-hub';
 /**
  * `kgpu: Run Sweep…` on the active file (issue 23): the argument sets (a typed grid such as
  * `--lr 1e-3,3e-4 --bs 32,64`, or the sweep.json beside the script), the ready pods to use
- * (several; their hourly rate shown, with what one hour of the sweep costs), and "Release the pods
- * when the sweep ends"; then every set runs as a normal job, queued per pod (src/kgpu/sweeps/).
+ * (several; their hourly rate shown, with what one hour of the sweep costs), optionally one more
+ * rented for it (kgpu: Rent a GPU…, which shows its price and checks the GPU cap and the balance),
+ * and "Release the pods when the sweep ends"; then every set runs as a normal job, queued per pod (src/kgpu/sweeps/).
  *
  * Argument (tests, e2e): `{ file, pods: string[], grid?: string, runs?: string[][],
  * releasePodsWhenDone?: boolean }` skips the prompts. Resolves with `{ sweepId, done, plan() }`
@@ -115,17 +116,31 @@ async function runSweep(services: KgpuServices, o: RunSweepOptions): Promise<Swe
       return undefined;
     }
     const RELEASE = '$(trash) Release these pods when the sweep ends';
+    const RENT = '$(add) Rent another GPU for this sweep…';
     const items = [
       ...ready.map((p) => {
         const rate = podRatePerHour(p, prices);
         return { label: `$(vm-running) ${p.name}`, description: `${p.gpu_model} × ${p.gpu_count}${rate !== undefined ? ` · ${formatRunCredits(rate)}/h` : ''}`, pod: p as Pod | undefined, picked: true };
       }),
+      { label: RENT, description: 'kgpu: Rent a GPU… (its price, your GPU cap and balance are checked there)', pod: undefined, picked: false },
       { label: RELEASE, description: 'stops their billing once the last run has ended', pod: undefined, picked: false },
     ];
     const picked = await vscode.window.showQuickPick(items, { title: `Sweep ${name}: ${runs.length} runs on which pods?`, canPickMany: true, placeHolder: 'Each pod runs one argument set at a time' });
     if (!picked) return undefined;
     pods = picked.map((i) => i.pod).filter((p): p is Pod => !!p);
     release = picked.some((i) => i.label === RELEASE);
+    if (picked.some((i) => i.label === RENT)) {
+      const podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent');
+      if (podId) {
+        const pod = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: waiting for ${podId} to be ready for the sweep…`, cancellable: true }, (_p, token) => {
+          const abort = new AbortController();
+          token.onCancellationRequested(() => abort.abort());
+          return services.client().waitUntilReady(podId, { signal: abort.signal });
+        });
+        await services.pods.refresh();
+        pods.push(services.pods.get(podId) ?? pod);
+      }
+    }
     if (pods.length === 0) return undefined;
   }
 
