@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { JobRunner, planRun, type RunHandle } from '../../../src/kgpu/job-runner';
+import { footerSummary } from '../../../src/kgpu/job-log-text';
 import { describeRankFailure, RankLog } from '../../../src/kgpu/launch/rank-log';
 import { torchrunRanks } from '../../../src/kgpu/launch/torchrun';
 import { MapStore, startRunFixture, waitFor, type RunFixture } from '../kgpu/run-fixture';
@@ -89,7 +90,9 @@ test('a 2-GPU pod runs ddp_train.py with torchrun as one job: both ranks in the 
   assert.deepEqual(done.map((l) => l.slice(0, 9)).sort(), ['[rank 0] ', '[rank 1] ']);
   assert.match(done.find((l) => l.startsWith('[rank 1]'))!, /^\[rank 1\] rank 1\/2 done in/);
   assert.match(plain(text), /^\[rank 0\] DDP: 2 processes, backend gloo/m);
-  assert.match(plain(text), /\r\[rank 0\] epoch 2\/2 loss [\d.]+/, 'a \\r progress line keeps its prefix');
+  // torchrun's tee reads each worker's output in text mode (universal newlines): a `\r` progress
+  // redraw arrives as a line of its own, behind its rank like every other.
+  assert.match(plain(text), /^\[rank 0\] epoch 2\/2 step 5\/5 loss [\d.]+\r\n\[rank 0\] epoch 2\/2 loss [\d.]+/m);
   assert.match(text, /\x1b\[36m\[rank 0\]/, 'rank 0 has its colour');
   assert.match(text, /\x1b\[35m\[rank 1\]/, 'rank 1 another');
   assert.deepEqual(log.ranksSeen, [0, 1]);
@@ -115,6 +118,8 @@ test('a failing rank: the job fails and the first failure is that rank with its 
   assert.equal(f.rank, 1);
   assert.equal(f.exitCode, 3);
   assert.match(describeRankFailure(f), /^rank 1 failed first: exit code 3/);
+  // The log panel's footer says it first, then torchrun's own end.
+  assert.match(footerSummary({ status: r.job.status, rankFailure: describeRankFailure(f) }), /^rank 1 failed first: exit code 3( \(and 1 other rank\))? · torchrun: exit code 1$/);
 });
 
 test('Stop ends every rank', async () => {
