@@ -9,6 +9,7 @@ import { registerGpuModelsView } from './gpu-models-view';
 import { registerHostKeyCommand } from './host-key-command';
 import { registerJobLogCommands } from './job-log-terminal';
 import { registerJobs } from './jobs-view';
+import { registerRankFilterCommand } from './launch/rank-filter-command';
 import { registerPendingCommands } from './placeholders';
 import { registerPodNotifications } from './pod-notifications';
 import { registerRefresh } from './refresh';
@@ -19,6 +20,7 @@ import { registerRotateKeyCommand } from './rotate-key-command';
 import { registerRunCommand } from './run-command';
 import { createServices, type KgpuServices } from './services';
 import { registerStatusBar } from './status-bar';
+import { registerSweeps } from './sweeps';
 import { registerTerminal } from './terminal';
 
 /** Composes the extension's contributions. Every contribution lives in its own module, takes the
@@ -44,6 +46,8 @@ export function activate(context: vscode.ExtensionContext): KgpuServices {
     registerFileSystem(services),
     registerRunCommand(services),
     registerJobLogCommands(services),
+    registerRankFilterCommand(),
+    registerSweeps(services),
     registerJobs(services),
     registerTerminal(services),
     registerExecCommand(services),

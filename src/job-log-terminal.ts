@@ -5,6 +5,8 @@ import { errorMessage } from './kgpu/error-dedup';
 import { isJobEnded, type JobInfo, type JobStatus } from './kgpu/jobs';
 import { crlf, jobDurationMs, logFooter, logHeader, runCost, TerminalText } from './kgpu/job-log-text';
 import type { LogStream } from './kgpu/job-runner';
+import { describeRankFailure, RankLog } from './kgpu/launch/rank-log';
+import { torchrunRanks } from './kgpu/launch/torchrun';
 import type { FollowLogResult } from './kgpu/log-follow';
 import { SshAbortedError } from './kgpu/ssh-errors';
 import { jobsFor } from './jobs-service';
@@ -34,6 +36,9 @@ export class JobLogPanel implements vscode.Disposable {
   private transcript: string[] = [];
   private transcriptChars = 0;
   private bufferedChars = 0;
+  /** A torchrun job's log (src/kgpu/launch/rank-log.ts): a rank prefix per line, a filter. */
+  private ranks: RankLog | undefined;
+  private headerText = '';
   readonly terminal: vscode.Terminal;
 
   constructor(
@@ -65,6 +70,12 @@ export class JobLogPanel implements vscode.Disposable {
   /** Open panels of a job. */
   static panelsOf(podId: string, jobId: string): JobLogPanel[] {
     return [...(JobLogPanel.open.get(`${podId}/${jobId}`) ?? [])];
+  }
+
+  /** The panel shown in a terminal (the active one, for a command). */
+  static forTerminal(terminal: vscode.Terminal | undefined): JobLogPanel | undefined {
+    for (const set of JobLogPanel.open.values()) for (const p of set) if (p.terminal === terminal) return p;
+    return undefined;
   }
 
   /** The text written to the panel (about the last 1 MiB). */
@@ -104,8 +115,10 @@ export class JobLogPanel implements vscode.Disposable {
   }
 
   header(pod: Pod | undefined, job: Pick<JobInfo, 'command' | 'cwd'> & { startedAt: number }, fromOffset = 0): void {
+    const ranks = torchrunRanks(job.command);
+    if (ranks && !this.ranks) this.ranks = new RankLog(ranks);
     this.emit(
-      logHeader({
+      (this.headerText = logHeader({
         jobId: this.jobId,
         podId: this.podId,
         podName: pod?.name,
@@ -114,44 +127,65 @@ export class JobLogPanel implements vscode.Disposable {
         cwd: job.cwd,
         startedAt: job.startedAt,
         fromOffset,
-      }),
+      })),
     );
+  }
+
+  /** A torchrun job's log: its ranks (undefined for other jobs). */
+  get rankLog(): RankLog | undefined {
+    return this.ranks;
+  }
+
+  /** Show only one rank's lines (undefined: all), redrawn from what the panel kept. */
+  filterRank(rank: number | undefined): void {
+    if (!this.ranks) return;
+    const what = rank === undefined ? 'all ranks' : `rank ${rank} only`;
+    this.emit(`\x1b[2J\x1b[3J\x1b[H${this.headerText}\x1b[2m[kgpu] showing ${what} (kgpu: Filter Log by Rank… to change)\x1b[0m\r\n${this.ranks.setFilter(rank)}`);
+  }
+
+  private get atLineStart(): boolean {
+    return this.ranks ? this.ranks.atLineStart : this.text.atLineStart;
+  }
+
+  private endText(): string {
+    return this.ranks ? this.ranks.end() + this.ranks.closeLine() : this.text.end();
   }
 
   /** A dim line of our own (sync progress, reconnects). */
   note(text: string): void {
-    const lead = this.text.atLineStart ? '' : '\r\n';
+    const lead = this.ranks ? this.ranks.closeLine() : this.text.atLineStart ? '' : '\r\n';
     this.emit(`${lead}\x1b[2m${crlf(text)}\x1b[0m\r\n`);
   }
 
   write(chunk: Buffer): void {
-    this.emit(this.text.push(chunk));
+    this.emit(this.ranks ? this.ranks.push(chunk) : this.text.push(chunk));
   }
 
   /** The footer, once the job has ended and its log is drained. */
   finish(result: FollowLogResult, pod: Pod | undefined, prices?: ReadonlyMap<string, number>): void {
     if (this.finished) return;
     this.finished = true;
-    this.emit(this.text.end());
+    this.emit(this.endText());
     const duration = jobDurationMs(result.job);
     const cost = pod && duration !== undefined ? runCost(pod, duration, prices) : undefined;
-    this.emit(logFooter({ status: result.job.status, durationMs: duration, cost, newlineFirst: !this.text.atLineStart }));
+    const failed = this.ranks?.failure();
+    this.emit(logFooter({ status: result.job.status, durationMs: duration, cost, newlineFirst: !this.atLineStart, rankFailure: failed && describeRankFailure(failed) }));
   }
 
   /** The job ended without its log being drained (its pod ended): the footer with the status. */
   ended(status: JobStatus, podEndReason?: string): void {
     if (this.finished) return;
     this.finished = true;
-    this.emit(this.text.end());
+    this.emit(this.endText());
     if (podEndReason) this.note(`[kgpu] the pod ended: ${describeEndReason(podEndReason as EndReason).label}`);
-    this.emit(logFooter({ status, newlineFirst: !this.text.atLineStart }));
+    this.emit(logFooter({ status, newlineFirst: !this.atLineStart }));
   }
 
   fail(error: unknown): void {
     if (this.finished) return;
     this.finished = true;
     if (error instanceof SshAbortedError) return;
-    const lead = this.text.atLineStart ? '' : '\r\n';
+    const lead = this.ranks ? this.ranks.closeLine() : this.text.atLineStart ? '' : '\r\n';
     this.emit(`${lead}\x1b[31m[kgpu] ${crlf(errorMessage(error))}\x1b[0m\r\n`);
   }
 

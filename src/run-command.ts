@@ -11,6 +11,7 @@ import { JobLogPanel, panelName, priceTable } from './job-log-terminal';
 import { jobsFor } from './jobs-service';
 import { podDescription } from './kgpu/rentals-view-model';
 import type { KgpuServices } from './services';
+import { launcherFor } from './launch/launcher-choice';
 
 /**
  * `kgpu: Run Active File on GPU` (editor title ▶, ctrl+alt+g, palette, a rental's menu). The pod:
@@ -29,6 +30,8 @@ export interface RunActiveFileOptions {
   file?: vscode.Uri | string;
   args?: string[];
   noPrompt?: boolean;
+  /** One process or all the pod's GPUs with torchrun (default: kgpu.launcher, the file's choice). */
+  launcher?: 'python' | 'torchrun';
 }
 
 export interface RunStarted {
@@ -103,6 +106,9 @@ async function runActiveFile(services: KgpuServices, arg: unknown): Promise<RunS
   if (!args) return undefined;
   services.log.debug(`Run: saved in ${(tSaved - t0).toFixed(0)} ms, pod in ${(tPod - tSaved).toFixed(0)} ms, arguments in ${(performance.now() - tPod).toFixed(0)} ms.`);
 
+  const launcher = await launcherFor(services, fileUri, pod, { explicit: options.launcher, noPrompt: options.noPrompt || !!options.args });
+  if (!launcher) return undefined;
+
   const settings = services.settings.get();
   let target: RunTarget;
   if (fileUri.scheme === 'kgpu') {
@@ -112,7 +118,7 @@ async function runActiveFile(services: KgpuServices, arg: unknown): Promise<RunS
     // A file outside every workspace folder: send that file only, never its whole directory (it may be $HOME).
     target = folder ? { kind: 'local', folder, file: fileUri.fsPath } : { kind: 'local', folder: path.dirname(fileUri.fsPath), file: fileUri.fsPath, onlyThisFile: true };
   }
-  const spec: Omit<RunFileSpec, 'onData' | 'onSyncProgress' | 'onReconnect'> = { podId: pod.pod_id, target, python: settings.python, args, env: settings.env, exclude: settings.syncExclude };
+  const spec: Omit<RunFileSpec, 'onData' | 'onSyncProgress' | 'onReconnect'> = { podId: pod.pod_id, target, python: settings.python, args, env: settings.env, exclude: settings.syncExclude, launcher };
   const runner = jobsFor(services).runner;
   return showRunHandle(services, pod.pod_id, path.basename(fileUri.path), undefined, (sink) => runner.runFile({ ...spec, ...sink }), t0);
 }

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { parseLauncherSetting, type LauncherSetting } from './kgpu/launch/torchrun';
 import {
   checkApiBase,
   CONNECTION_SETTINGS,
@@ -32,6 +33,8 @@ export interface KgpuSettings {
   /** kgpu.warmStart / kgpu.warmStartPreload (machine-scoped: the user's settings only). */
   warmStart: 'auto' | 'off';
   warmStartPreload: string[];
+  /** kgpu.launcher (an execution setting, like python): how a multi-GPU pod runs a file. */
+  launcher: LauncherSetting;
 }
 
 const POD_WINDOWS_TRUSTED_KEY = 'kgpu.trustedPodWindows';
@@ -92,6 +95,7 @@ export class Settings implements vscode.Disposable {
       maxEditorFileBytes: this.intIn('maxEditorFileSizeMB', pick<unknown>('maxEditorFileSizeMB'), 256, 1, 1_000_000) * 1024 * 1024,
       warmStart: c.inspect<unknown>('warmStart')?.globalValue === 'off' ? 'off' : 'auto',
       warmStartPreload: this.preload(c.inspect<unknown>('warmStartPreload')?.globalValue),
+      launcher: parseLauncherSetting(pick<unknown>('launcher')),
     };
     // Keys VS Code dropped before we could see them (machine scope, Restricted Mode): from the files.
     for (const k of this.ignoredInFiles) if (!(EXECUTION_SETTINGS as readonly string[]).includes(k.slice(5)) || !workspaceMayRunCode(trust)) this.ignored.add(k);

@@ -133,11 +133,13 @@ export interface LogFooterInfo {
   cost?: RunCost;
   /** Write a line break first (the log did not end with one). */
   newlineFirst?: boolean;
+  /** A torchrun job: its first failing rank ("rank 1 failed first: exit code 3"), said first. */
+  rankFailure?: string;
 }
 
 /** The one-line ending of a run: how it ended, the duration and what it cost. */
 export function footerSummary(f: LogFooterInfo): string {
-  const parts = [endLabel(f.status)];
+  const parts = f.rankFailure ? [f.rankFailure, `torchrun: ${endLabel(f.status)}`] : [endLabel(f.status)];
   if (f.durationMs !== undefined) parts.push(formatRunDuration(f.durationMs));
   if (f.cost) parts.push(`${formatRunCredits(f.cost.credits)} (${formatRunDollars(f.cost.dollars)})`);
   return parts.join(' · ');

@@ -20,13 +20,15 @@ import { quote, quoteArgv } from './shell-quote';
 import { SshAbortedError } from './ssh-errors';
 import { syncUp, type SyncProgress, type SyncResult } from './sync';
 import { parseStartMode, startWithMode, WarmStart, type ForkServerResult, type StartMode, type WarmRun, type WarmStartSettings } from './warm';
+import { torchrunPrefix, type Launcher } from './launch/torchrun';
 
 /** Where the file to run lives. */
 export type RunTarget =
   /** A file in a local folder: the folder is synced to `<remoteRoot>/<folder name>` first
    *  (`onlyThisFile`: only the file, which must be directly in `folder` — for a file outside any
-   *  workspace folder, whose directory may be the home directory). */
-  | { kind: 'local'; folder: string; file: string; onlyThisFile?: boolean }
+   *  workspace folder, whose directory may be the home directory; `synced`: the folder was just
+   *  synced to this pod — a sweep's later runs — so the job starts without syncing again). */
+  | { kind: 'local'; folder: string; file: string; onlyThisFile?: boolean; synced?: boolean }
   /** A file already in the pod (a kgpu:// editor): run in place. */
   | { kind: 'pod'; path: string };
 
@@ -43,6 +45,8 @@ export interface RunRecipe {
   exclude?: readonly string[];
   /** Parent folder of synced folders in the pod (default /workspace). */
   remoteRoot?: string;
+  /** torchrun with one worker per GPU instead of one python process (src/kgpu/launch/). */
+  launcher?: Launcher;
 }
 
 /** What is kept (workspaceState, JSON) to re-run a job: the recipe without the environment — a
@@ -72,6 +76,8 @@ export interface RunPlan {
   script: string;
   /** A short label: "train.py --epochs 3". */
   name: string;
+  /** torchrun's workers (the log's lines carry their rank); undefined for one python process. */
+  ranks?: number;
 }
 
 export interface RunHandle {
@@ -175,6 +181,12 @@ function jobKey(podId: string, jobId: string): string {
 
 /** What running a target means: the command line, its working directory, the sync folder. */
 export function planRun(recipe: RunRecipe): RunPlan {
+  const torchrun = recipe.launcher?.kind === 'torchrun' ? recipe.launcher : undefined;
+  const plan = planPython(torchrun ? { ...recipe, python: torchrunPrefix(recipe.python, torchrun.nprocPerNode) } : recipe);
+  return torchrun ? { ...plan, ranks: torchrun.nprocPerNode } : plan;
+}
+
+function planPython(recipe: RunRecipe): RunPlan {
   const python = recipe.python.trim() || 'python';
   const args = recipe.args.length ? ' ' + quoteArgv(recipe.args) : '';
   const label = (script: string): string => {
@@ -332,14 +344,14 @@ export class JobRunner {
     let plan = planRun(spec);
     const deps = this.depsFor(spec, plan);
     if (deps) plan = planRun({ ...spec, python: deps.python });
-    const recipe: StoredRecipe = { target: spec.target, python: spec.python, args: [...spec.args], exclude: spec.exclude ? [...spec.exclude] : undefined, remoteRoot: spec.remoteRoot };
+    const recipe: StoredRecipe = { target: spec.target, python: spec.python, args: [...spec.args], exclude: spec.exclude ? [...spec.exclude] : undefined, remoteRoot: spec.remoteRoot, launcher: spec.launcher };
     const target = spec.target;
     if (target.kind === 'local' && target.onlyThisFile && path.dirname(path.resolve(target.file)) !== path.resolve(target.folder)) {
       throw new RunError(`${target.file} is not directly in ${target.folder}.`);
     }
     const exclude = target.kind === 'local' && target.onlyThisFile ? ['/*', `!/${gitignoreLiteral(path.basename(target.file))}`] : spec.exclude;
     return this.launch(spec.podId, plan, recipe, spec, t0, deps, async (pod, signal, start) => {
-      if (target.kind !== 'local' || !plan.remoteDir) return undefined;
+      if (target.kind !== 'local' || !plan.remoteDir || target.synced) return undefined;
       try {
         // The job's start rides on the sync's own exec when the pod's copy is known complete there.
         return await syncUp(pod, target.folder, plan.remoteDir, { exclude, stateDir: this.options.syncStateDir, signal, onProgress: spec.onSyncProgress, runAfter: start?.line, runAfterStdin: start?.stdin });
@@ -400,7 +412,7 @@ export class JobRunner {
     const stream = this.openStream(podId, jobId, 0, { ...followSink, signal: abort.signal });
     // 2. Sync, then 3. start — in the sync's exec when it can (one exec fewer), else on its own;
     // warm (the pod's fork server forks the job) when it can, else cold, in that same exec.
-    const warmRun: Omit<WarmRun, 'preload'> | undefined = recipe && this.warm ? { python: deps?.python ?? recipe.python, script: plan.script, args: recipe.args, cwd: plan.cwd, env: spec.env ?? {} } : undefined;
+    const warmRun: Omit<WarmRun, 'preload'> | undefined = recipe && this.warm && recipe.launcher?.kind !== 'torchrun' ? { python: deps?.python ?? recipe.python, script: plan.script, args: recipe.args, cwd: plan.cwd, env: spec.env ?? {} } : undefined;
     const warm = warmRun ? this.warm?.launchFor(warmRun) : undefined;
     const startSpec: StartJobSpec = { command: plan.command, cwd: plan.cwd, env: spec.env, name: plan.name, id: jobId, jobsRoot: this.options.jobsRoot, launch: warm?.launch, signal: abort.signal };
     let prepared: ReturnType<typeof prepareStart> | undefined;

@@ -5,7 +5,7 @@
  *   account token and every synced file go: only the user's own value counts (machine scope);
  *   a workspace's or folder's value — a cloned repository's `.vscode/settings.json` — is ignored
  *   and reported;
- * - execution settings (`python`, `env`) legitimately differ per project, but they run code in
+ * - execution settings (`python`, `env`, `launcher`) legitimately differ per project, but they run code in
  *   the pod: a workspace's value counts only in a trusted workspace. A window on a pod's folder
  *   (`kgpu://…`) counts as untrusted for them unless the user trusted it: anything running in
  *   the pod can write that folder's `.vscode/settings.json`;
@@ -14,7 +14,7 @@
  */
 
 export const CONNECTION_SETTINGS = ['apiBase', 'sshHost', 'sshPort', 'sshIdentityFile'] as const;
-export const EXECUTION_SETTINGS = ['python', 'env'] as const;
+export const EXECUTION_SETTINGS = ['python', 'env', 'launcher'] as const;
 
 export const DEFAULT_API_BASE = 'https://api.kgpu.net/v1';
 

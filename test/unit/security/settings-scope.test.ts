@@ -28,7 +28,7 @@ test('connection settings: only the user\'s own value counts, in every workspace
 });
 
 test('execution settings: a workspace\'s value counts only when trusted — not in Restricted Mode, not from a pod window the user did not trust', () => {
-  for (const key of ['python', 'env']) {
+  for (const key of ['python', 'env', 'launcher']) {
     assert.deepEqual(resolveSetting(key, { globalValue: 'python3', workspaceValue: 'uv run python' }, TRUSTED), { value: 'uv run python', ignoredWorkspaceValue: false });
     assert.deepEqual(resolveSetting(key, { globalValue: 'python3', workspaceValue: 'python -c evil #' }, UNTRUSTED), { value: 'python3', ignoredWorkspaceValue: true });
     assert.deepEqual(resolveSetting(key, { workspaceValue: 'python -c evil #' }, POD_WINDOW), { value: undefined, ignoredWorkspaceValue: true });

@@ -1,0 +1,96 @@
+/**
+ * A sweep's large files (issue 23, the contract's "multi-pod fanout"): every file of the folder
+ * the sync would send that is above the transit threshold (kgpu.transitObjectThresholdMB) is put
+ * ONCE into a transit object (client → object store) and fetched from there by every pod of the
+ * sweep over HTTPS (a fresh GET url per pod: each is valid for an hour), never through the bastion.
+ * The sync of the sweep's runs then leaves those files out (`excludes()`). A pod that already holds
+ * the same bytes (sha256) fetches nothing. The objects are deleted when the sweep ends (they would
+ * expire after 24 h anyway).
+ */
+import path from 'node:path';
+import type { KgpuClient } from '../api-client';
+import { walkTree, type LocalFile } from '../ignore-rules';
+import { gitignoreLiteral } from '../job-runner';
+import type { PodCommands } from '../pod-commands';
+import { transitFetchScript } from '../pod-upload';
+import { quote } from '../shell-quote';
+import { sha256OfFile } from '../sync-manifest';
+
+export type FanOutClient = Pick<KgpuClient, 'createObject' | 'uploadToPutUrl' | 'getObject' | 'deleteObject'>;
+
+/** The files the sync would send (gitignore, kgpu.syncExclude) that are larger than the threshold. */
+export async function largeFiles(folder: string, thresholdBytes: number, exclude: readonly string[] = []): Promise<LocalFile[]> {
+  return (await walkTree(folder, { exclude })).filter((f) => !f.link && f.size > thresholdBytes);
+}
+
+export interface FanOutResult {
+  fetched: string[];
+  /** Already in the pod with the same content. */
+  present: string[];
+}
+
+export class TransitFanOut {
+  private uploads: Promise<Map<string, { objectId: string; sha256: string }>> | undefined;
+
+  constructor(
+    private readonly client: FanOutClient,
+    readonly files: readonly LocalFile[],
+  ) {}
+
+  /** gitignore patterns that keep the sync from sending these files itself. */
+  excludes(): string[] {
+    return this.files.map((f) => '/' + f.rel.split('/').map(gitignoreLiteral).join('/'));
+  }
+
+  /** Upload every file once (the first caller does it; the others wait for it). */
+  private upload(signal?: AbortSignal): Promise<Map<string, { objectId: string; sha256: string }>> {
+    this.uploads ??= (async () => {
+      const out = new Map<string, { objectId: string; sha256: string }>();
+      for (const f of this.files) {
+        const sha256 = await sha256OfFile(f.abs, signal);
+        const obj = await this.client.createObject(`kgpu-sweep ${path.basename(f.rel)}`.slice(0, 120), { signal, sizeBytes: f.size });
+        out.set(f.rel, { objectId: obj.object_id, sha256 });
+        await this.client.uploadToPutUrl(obj.put_url, { filePath: f.abs }, f.size, { signal });
+      }
+      return out;
+    })();
+    const p = this.uploads;
+    p.catch(() => {
+      if (this.uploads === p) this.uploads = undefined; // a later pod tries again
+    });
+    return p;
+  }
+
+  /** Put every large file into the pod's copy of the folder (`remoteDir`). */
+  async fetchInto(pod: PodCommands, remoteDir: string, signal?: AbortSignal): Promise<FanOutResult> {
+    const objects = await this.upload(signal);
+    const result: FanOutResult = { fetched: [], present: [] };
+    for (const f of this.files) {
+      const o = objects.get(f.rel)!;
+      const target = path.posix.join(remoteDir, f.rel);
+      const have = await pod.exec(`f=${quote(target)}; [ -f "$f" ] && [ ! -L "$f" ] && sha256sum < "$f" | cut -c1-64`, { signal });
+      if (have.exitCode === 0 && have.stdout.toString().trim() === o.sha256) {
+        result.present.push(f.rel);
+        continue;
+      }
+      const url = (await this.client.getObject(o.objectId, { signal })).get_url;
+      if (!url) throw new Error(`kgpu did not return a download link for transit object ${o.objectId}.`);
+      const tmp = path.posix.join(path.posix.dirname(target), `.${path.posix.basename(target)}.kgpu-fanout`);
+      const r = await pod.exec(`mkdir -p -- ${quote(path.posix.dirname(target))} && {\n${transitFetchScript(tmp, target, f.size)}\n}`, { stdin: `${url}\n`, signal });
+      if (r.exitCode !== 0) {
+        const why = r.stderr.toString('utf8').trim().replace(/https?:\/\/\S+/g, '<url>');
+        throw new Error(`The pod could not fetch ${f.rel} from its transit object (${why || `exit ${r.exitCode ?? r.signal}`}). Check the pod can reach the internet.`);
+      }
+      result.fetched.push(f.rel);
+    }
+    return result;
+  }
+
+  /** Delete the objects (the sweep has ended). */
+  async dispose(): Promise<void> {
+    const p = this.uploads;
+    this.uploads = undefined;
+    const objects = await p?.catch(() => undefined);
+    for (const o of objects?.values() ?? []) await this.client.deleteObject(o.objectId).catch(() => undefined);
+  }
+}

@@ -1,0 +1,306 @@
+/**
+ * A sweep across pods (issue 23): independent jobs, one argument set each, queued over the pods
+ * chosen — each pod runs one at a time; the folder is synced to a pod by its first run (the same
+ * sync as Run) and later runs there start without syncing again. Each run is a normal job
+ * (JobRunner.runFile), so its log, Stop and Re-run are those of any job. Per run: its state, exit,
+ * duration (pod clock), cost (the pod's rate × duration, as the log footer), and the last value of
+ * each metric it printed (metrics.ts).
+ *
+ * A pod that ends mid-sweep: its running run is re-queued on the others, once (a second pod end
+ * fails it). Stop: queued runs are dropped, running jobs stopped. The plan (runs, their pods and
+ * jobs, results) is stored after every change; `Sweep.resume` finds a stored sweep's jobs again
+ * after a window reload — a running or ended run's log is read again from byte 0 for its metrics
+ * and end, queued runs go on.
+ */
+import { Emitter, type Event } from '../emitter';
+import { isJobEnded, type JobInfo, type JobStatus } from '../jobs';
+import { endLabel, jobDurationMs } from '../job-log-text';
+import type { JobRunner, KeyValueStore, RunFileSpec, StoredRecipe } from '../job-runner';
+import { SshAbortedError } from '../ssh-errors';
+import { MetricsReader, type Metrics } from './metrics';
+
+export type SweepRunState = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped';
+
+export interface SweepRun {
+  index: number;
+  args: string[];
+  state: SweepRunState;
+  podId?: string;
+  jobId?: string;
+  /** How the job ended ("exit code 0", "stopped (SIGTERM)") or why the run failed. */
+  end?: string;
+  exitCode?: number;
+  durationMs?: number;
+  credits?: number;
+  metrics: Metrics;
+  /** Re-queued once after its pod ended (the pod and job of that attempt). */
+  requeuedFrom?: { podId: string; jobId?: string };
+}
+
+export interface SweepPlan {
+  id: string;
+  name: string;
+  createdAt: number;
+  /** How every run is launched, less its arguments (no environment: it is read at each start). */
+  recipe: Omit<StoredRecipe, 'args'>;
+  pods: string[];
+  runs: SweepRun[];
+  releasePodsWhenDone: boolean;
+  state: 'running' | 'done' | 'stopped';
+}
+
+export interface SweepOptions {
+  runner: JobRunner;
+  /** kgpu.env for each start (values go to the job only, never into the plan). */
+  env(): Record<string, string>;
+  /** Credits per hour of a pod (for each run's cost); undefined when unknown. */
+  ratePerHour?(podId: string): number | undefined;
+  /** Release the sweep's pods (when it ends with releasePodsWhenDone). */
+  releasePods?(podIds: string[]): Promise<void>;
+  /** Plans are stored here (workspaceState) after every change. */
+  store?: KeyValueStore;
+  /** Whether a pod is still alive (asked when a run's follow fails without the job's end: a
+   *  dropped connection may be its pod ending before the pod watcher says so). */
+  isPodLive?(podId: string): Promise<boolean>;
+  /** Before the first run on each pod (e.g. fetching the large files from their transit object:
+   *  fanout.ts); a failure fails that run. */
+  beforeFirstRun?(podId: string): Promise<void>;
+  /** The sweep has ended (e.g. delete its transit objects). */
+  onEnd?(): Promise<void>;
+}
+
+const STORE_KEY = 'kgpu.sweeps';
+const MAX_STORED = 20;
+
+export function storedSweeps(store: KeyValueStore | undefined): SweepPlan[] {
+  const all = store?.get<SweepPlan[]>(STORE_KEY);
+  return Array.isArray(all) ? all : [];
+}
+
+function runStateOf(status: JobStatus): SweepRunState {
+  if (status.state === 'exited') return status.exitCode === 0 ? 'succeeded' : 'failed';
+  if (status.state === 'killed' && status.stoppedByUser) return 'stopped';
+  return 'failed';
+}
+
+export function newSweepPlan(o: { name: string; recipe: Omit<StoredRecipe, 'args'>; pods: string[]; runs: string[][]; releasePodsWhenDone?: boolean; now?: number }): SweepPlan {
+  if (o.pods.length === 0) throw new Error('A sweep needs at least one ready pod.');
+  if (o.runs.length === 0) throw new Error('A sweep needs at least one argument set.');
+  const now = o.now ?? Date.now();
+  return {
+    id: `sweep-${now.toString(36)}-${Math.random().toString(36).slice(2, 6)}`,
+    name: o.name,
+    createdAt: now,
+    recipe: o.recipe,
+    pods: [...o.pods],
+    runs: o.runs.map((args, index) => ({ index, args: [...args], state: 'queued', metrics: {} })),
+    releasePodsWhenDone: !!o.releasePodsWhenDone,
+    state: 'running',
+  };
+}
+
+export class Sweep {
+  private readonly changeEmitter = new Emitter<SweepPlan>();
+  /** Fires (with the plan) when a run or the sweep changed state, or a metric arrived. */
+  readonly onDidChange: Event<SweepPlan> = this.changeEmitter.event;
+  private readonly busy = new Set<string>();
+  private readonly synced = new Set<string>();
+  private readonly deadPods = new Set<string>();
+  private readonly active = new Map<number, { podId: string; jobId: string }>();
+  private stopping = false;
+  private started = false;
+  private finished = false;
+  private resolveDone!: () => void;
+  /** Resolves when no run is queued or running any more. */
+  readonly done = new Promise<void>((r) => (this.resolveDone = r));
+  private readonly endSub: { dispose(): void };
+
+  constructor(
+    readonly plan: SweepPlan,
+    private readonly options: SweepOptions,
+  ) {
+    this.endSub = options.runner.onDidEnd((e) => {
+      if (e.job.podEndReason && this.plan.pods.includes(e.job.podId)) this.podEnded(e.job.podId);
+    });
+  }
+
+  /** Start (or go on with) the queued runs. */
+  start(): this {
+    this.started = true;
+    this.save();
+    this.pump();
+    return this;
+  }
+
+  /** A stored sweep after a reload: its started runs' jobs are followed again at once; the queue
+   *  goes on after start() (tell it first which of its pods have ended: podEnded()). */
+  static resume(plan: SweepPlan, options: SweepOptions): Sweep {
+    const s = new Sweep(plan, options);
+    for (const run of plan.runs) {
+      if (run.state !== 'running' || !run.podId || !run.jobId) continue;
+      const { podId, jobId } = run;
+      s.busy.add(podId);
+      s.synced.add(podId);
+      s.active.set(run.index, { podId, jobId });
+      const metrics = new MetricsReader();
+      const stream = options.runner.openLog(podId, jobId, { from: 0, onData: (c) => s.onMetrics(run, metrics, c) });
+      void s.follow(run, podId, stream.done, metrics);
+    }
+    return s;
+  }
+
+  get isRunning(): boolean {
+    return !this.finished;
+  }
+
+  /** A pod of the sweep ended: its run (if any) is re-queued by its follow's end. */
+  podEnded(podId: string): void {
+    if (this.deadPods.has(podId)) return;
+    this.deadPods.add(podId);
+    if (!this.busy.has(podId)) this.pump();
+  }
+
+  /** Drop the queue and stop the running jobs. */
+  async stop(): Promise<void> {
+    if (this.finished) return;
+    this.stopping = true;
+    for (const r of this.plan.runs) if (r.state === 'queued') r.state = 'stopped';
+    this.changed();
+    await Promise.all([...this.active.values()].map((a) => this.options.runner.stop(a.podId, a.jobId).catch(() => undefined)));
+    this.pump();
+    await this.done;
+  }
+
+  dispose(): void {
+    this.endSub.dispose();
+    this.changeEmitter.dispose();
+  }
+
+  private pump(): void {
+    if (this.finished || !this.started) return;
+    if (!this.stopping) {
+      for (const podId of this.plan.pods) {
+        if (this.busy.has(podId) || this.deadPods.has(podId)) continue;
+        const run = this.plan.runs.find((r) => r.state === 'queued');
+        if (!run) break;
+        this.startRun(run, podId);
+      }
+      if (this.busy.size === 0 && this.plan.pods.every((p) => this.deadPods.has(p))) {
+        for (const r of this.plan.runs) if (r.state === 'queued') Object.assign(r, { state: 'failed', end: 'every pod of the sweep ended' });
+      }
+    }
+    if (this.busy.size === 0 && !this.plan.runs.some((r) => r.state === 'queued' || r.state === 'running')) void this.finish();
+  }
+
+  private startRun(run: SweepRun, podId: string): void {
+    this.busy.add(podId);
+    Object.assign(run, { state: 'running', podId, jobId: undefined, end: undefined, exitCode: undefined, durationMs: undefined, credits: undefined, metrics: {} });
+    this.changed();
+    void this.launch(run, podId);
+  }
+
+  private async launch(run: SweepRun, podId: string): Promise<void> {
+    const firstOnPod = !this.synced.has(podId);
+    const metrics = new MetricsReader();
+    const recipe = this.plan.recipe;
+    const target = recipe.target.kind === 'local' && !firstOnPod ? { ...recipe.target, synced: true } : recipe.target;
+    let handle;
+    try {
+      if (firstOnPod && this.options.beforeFirstRun) await this.options.beforeFirstRun(podId);
+      if (this.stopping) throw new SshAbortedError('The sweep');
+      const spec: RunFileSpec = { ...recipe, target, args: run.args, env: this.options.env(), podId, onData: (c) => this.onMetrics(run, metrics, c) };
+      handle = this.options.runner.runFile(spec);
+    } catch (e) {
+      return this.fail(run, podId, e);
+    }
+    run.jobId = handle.jobId;
+    this.active.set(run.index, { podId, jobId: handle.jobId });
+    this.changed();
+    handle.synced.then(
+      (r) => r && this.synced.add(podId),
+      () => undefined,
+    );
+    await this.follow(run, podId, handle.done, metrics);
+  }
+
+  private onMetrics(run: SweepRun, reader: MetricsReader, chunk: Buffer): void {
+    const before = JSON.stringify(reader.last);
+    reader.push(chunk);
+    if (JSON.stringify(reader.last) === before) return;
+    run.metrics = { ...reader.last };
+    this.changed();
+  }
+
+  private async follow(run: SweepRun, podId: string, done: Promise<{ job: JobInfo }>, metrics: MetricsReader): Promise<void> {
+    try {
+      const r = await done;
+      metrics.end();
+      run.metrics = { ...metrics.last };
+      this.ended(run, podId, { job: r.job });
+    } catch (e) {
+      await this.fail(run, podId, e);
+    }
+  }
+
+  /** A run ended without its job's end (the start or the follow failed): its pod may have ended. */
+  private async fail(run: SweepRun, podId: string, e: unknown): Promise<void> {
+    if (!this.deadPods.has(podId) && this.options.isPodLive && !(await this.options.isPodLive(podId).catch(() => true))) this.deadPods.add(podId);
+    this.ended(run, podId, { error: e });
+  }
+
+  private ended(run: SweepRun, podId: string, how: { job?: JobInfo; error?: unknown }): void {
+    this.active.delete(run.index);
+    const podGone = this.deadPods.has(podId);
+    if (how.job && isJobEnded(how.job.status)) {
+      const duration = jobDurationMs(how.job);
+      const rate = this.options.ratePerHour?.(podId);
+      Object.assign(run, {
+        state: runStateOf(how.job.status),
+        end: endLabel(how.job.status),
+        exitCode: how.job.status.state === 'exited' ? how.job.status.exitCode : undefined,
+        durationMs: duration,
+        credits: rate !== undefined && duration !== undefined ? (rate * duration) / 3_600_000 : undefined,
+      });
+    } else if (podGone && !run.requeuedFrom && !this.stopping) {
+      // Its pod ended: once more on another pod.
+      Object.assign(run, { state: 'queued', requeuedFrom: { podId, jobId: run.jobId }, podId: undefined, jobId: undefined, metrics: {} });
+    } else {
+      const why = podGone ? (run.requeuedFrom ? 'its pod ended (for the second time)' : 'its pod ended') : how.error instanceof SshAbortedError && this.stopping ? 'stopped' : how.error instanceof Error ? how.error.message : String(how.error);
+      Object.assign(run, { state: this.stopping ? 'stopped' : 'failed', end: why });
+    }
+    this.busy.delete(podId);
+    this.changed();
+    this.pump();
+  }
+
+  private async finish(): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    this.plan.state = this.stopping ? 'stopped' : 'done';
+    this.changed();
+    await this.options.onEnd?.().catch(() => undefined);
+    if (this.plan.releasePodsWhenDone && this.options.releasePods) {
+      const live = this.plan.pods.filter((p) => !this.deadPods.has(p));
+      await this.options.releasePods(live).catch(() => undefined);
+    }
+    this.resolveDone();
+  }
+
+  private changed(): void {
+    this.save();
+    this.changeEmitter.fire(this.plan);
+  }
+
+  private save(): void {
+    const store = this.options.store;
+    if (!store) return;
+    const others = storedSweeps(store).filter((p) => p.id !== this.plan.id);
+    void store.update(STORE_KEY, [...others, this.plan].slice(-MAX_STORED));
+  }
+}
+
+/** Forget a stored sweep (the view's "Clear"). */
+export function forgetSweep(store: KeyValueStore | undefined, id: string): void {
+  if (!store) return;
+  void store.update(STORE_KEY, storedSweeps(store).filter((p) => p.id !== id));
+}

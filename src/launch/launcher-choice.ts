@@ -1,0 +1,36 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Pod } from '../kgpu/api-types';
+import { resolveLauncher, type Launcher, type LauncherChoice } from '../kgpu/launch/torchrun';
+import type { KgpuServices } from '../services';
+
+/**
+ * Which launcher Run uses on this pod (issue 23): `kgpu.launcher` (auto | python | torchrun); under
+ * `auto` a pod with several GPUs offers "All N GPUs with torchrun" or one process, once per file —
+ * the answer is remembered (workspaceState) and used without asking from then on. `explicit` (the
+ * command's argument, tests) wins; without a remembered answer a run that must not prompt
+ * (`noPrompt`) uses one process, as before this setting existed. Undefined: the user cancelled.
+ */
+const CHOICE_KEY = 'kgpu.runLauncher';
+
+export async function launcherFor(services: KgpuServices, fileUri: vscode.Uri, pod: Pod, o: { explicit?: LauncherChoice; noPrompt?: boolean }): Promise<Launcher | undefined> {
+  const n = Math.max(1, pod.gpu_count || 1);
+  if (o.explicit === 'torchrun') return { kind: 'torchrun', nprocPerNode: n };
+  if (o.explicit === 'python') return { kind: 'python' };
+  const all = services.context.workspaceState.get<Record<string, LauncherChoice>>(CHOICE_KEY) ?? {};
+  const key = fileUri.toString();
+  const resolved = resolveLauncher(services.settings.get().launcher, n, all[key]);
+  if (resolved) return resolved;
+  if (o.noPrompt) return { kind: 'python' };
+  const name = path.basename(fileUri.path);
+  const picked = await vscode.window.showQuickPick(
+    [
+      { label: `$(server-process) All ${n} GPUs with torchrun`, description: `torchrun --standalone --nproc_per_node=${n} ${name}`, detail: 'One job, one worker per GPU (torch.distributed); the log shows each line with its rank.', choice: 'torchrun' as const },
+      { label: '$(play) One process', description: `python ${name}`, detail: 'The script sees every GPU and decides itself how to use them.', choice: 'python' as const },
+    ],
+    { title: `Run ${name} on ${pod.name} (${pod.gpu_model} × ${n})`, placeHolder: 'Remembered for this file (kgpu.launcher sets it for every file)' },
+  );
+  if (!picked) return undefined;
+  await services.context.workspaceState.update(CHOICE_KEY, { ...all, [key]: picked.choice });
+  return picked.choice === 'torchrun' ? { kind: 'torchrun', nprocPerNode: n } : { kind: 'python' };
+}

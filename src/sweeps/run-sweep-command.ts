@@ -1,0 +1,171 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { isLivePod, type Pod } from '../kgpu/api-types';
+import { formatRunCredits } from '../kgpu/job-log-text';
+import { podRatePerHour } from '../kgpu/cost';
+import type { RunTarget } from '../kgpu/job-runner';
+import { parseSweepJson, parseSweepLine, SweepSpecError } from '../kgpu/sweeps/grid';
+import { largeFiles, TransitFanOut } from '../kgpu/sweeps/fanout';
+import { newSweepPlan, type SweepPlan } from '../kgpu/sweeps/sweep';
+import { priceTable } from '../job-log-terminal';
+import type { KgpuServices } from '../services';
+import { sweepsFor } from './sweeps-hub';
+
+/**
+ * `kgpu: Run Sweep…` on the active file (issue 23): the argument sets (a typed grid such as
+ * `--lr 1e-3,3e-4 --bs 32,64`, or the sweep.json beside the script), the ready pods to use
+ * (several; their hourly rate shown, with what one hour of the sweep costs), optionally one more
+ * rented for it (kgpu: Rent a GPU…, which shows its price and checks the GPU cap and the balance),
+ * and "Release the pods when the sweep ends"; then every set runs as a normal job, queued per pod (src/kgpu/sweeps/).
+ *
+ * Argument (tests, e2e): `{ file, pods: string[], grid?: string, runs?: string[][],
+ * releasePodsWhenDone?: boolean }` skips the prompts. Resolves with `{ sweepId, done, plan() }`
+ * (`done` resolves when the sweep has ended) or undefined when cancelled.
+ */
+export interface RunSweepOptions {
+  file?: vscode.Uri | string;
+  pods?: string[];
+  grid?: string;
+  runs?: string[][];
+  releasePodsWhenDone?: boolean;
+}
+
+export interface SweepStarted {
+  sweepId: string;
+  done: Promise<void>;
+  plan(): SweepPlan;
+}
+
+const GRID_KEY = 'kgpu.sweepGrid';
+
+export function registerRunSweepCommand(services: KgpuServices): vscode.Disposable {
+  return vscode.commands.registerCommand('kgpu.runSweep', async (arg?: unknown) => {
+    services.podKeys.allowPassphrasePrompt();
+    try {
+      return await runSweep(services, arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) ? (arg as RunSweepOptions) : { file: arg instanceof vscode.Uri ? arg : undefined });
+    } catch (e) {
+      if (e instanceof SweepSpecError) void vscode.window.showErrorMessage(`kgpu: ${e.message}`);
+      else services.showError(e, { prefix: 'Could not start the sweep:' });
+      return undefined;
+    }
+  });
+}
+
+async function runSweep(services: KgpuServices, o: RunSweepOptions): Promise<SweepStarted | undefined> {
+  const fileUri = o.file ? (typeof o.file === 'string' ? vscode.Uri.file(o.file) : o.file) : vscode.window.activeTextEditor?.document.uri;
+  if (!fileUri || fileUri.scheme !== 'file') {
+    void vscode.window.showErrorMessage('kgpu: open a local Python file to sweep it (its folder is synced to each pod).');
+    return undefined;
+  }
+  await vscode.workspace.saveAll(false);
+  const name = path.basename(fileUri.fsPath);
+
+  // 1. The argument sets.
+  let runs = o.runs;
+  if (!runs && o.grid !== undefined) runs = parseSweepLine(o.grid).runs;
+  if (!runs) {
+    const jsonPath = path.join(path.dirname(fileUri.fsPath), 'sweep.json');
+    const json = await fs.readFile(jsonPath, 'utf8').then(
+      (t) => (t.length > 1024 * 1024 ? undefined : t),
+      () => undefined,
+    );
+    const remembered = services.context.workspaceState.get<Record<string, string>>(GRID_KEY)?.[fileUri.toString()] ?? '';
+    const fromJson = json !== undefined ? parseSweepJson(json).runs : undefined;
+    const qp = await vscode.window.showQuickPick(
+      [
+        ...(fromJson ? [{ label: `$(json) sweep.json`, description: `${fromJson.length} argument sets beside ${name}`, use: 'json' as const }] : []),
+        { label: '$(edit) Type a grid…', description: 'e.g. --lr 1e-3,3e-4 --bs 32,64 (commas: alternatives)', use: 'typed' as const },
+      ],
+      { title: `Sweep ${name}: which argument sets?` },
+    );
+    if (!qp) return undefined;
+    if (qp.use === 'json') runs = fromJson;
+    else {
+      const line = await vscode.window.showInputBox({
+        title: `Sweep ${name}: the grid`,
+        value: remembered,
+        prompt: 'Arguments as for Run; a value with commas is a list of alternatives, every combination runs',
+        validateInput: (v) => {
+          try {
+            const n = parseSweepLine(v).runs.length;
+            return n > 0 ? undefined : 'No argument sets.';
+          } catch (e) {
+            return e instanceof Error ? e.message : String(e);
+          }
+        },
+      });
+      if (line === undefined) return undefined;
+      runs = parseSweepLine(line).runs;
+      await services.context.workspaceState.update(GRID_KEY, { ...(services.context.workspaceState.get<Record<string, string>>(GRID_KEY) ?? {}), [fileUri.toString()]: line });
+    }
+  }
+  if (!runs?.length) return undefined;
+
+  // 2. The pods.
+  const ready = services.pods.pods.filter((p) => isLivePod(p) && p.ready);
+  let pods: Pod[];
+  let release = !!o.releasePodsWhenDone;
+  const prices = priceTable(services);
+  if (o.pods) {
+    pods = o.pods.map((id) => services.pods.get(id)).filter((p): p is Pod => !!p && isLivePod(p) && p.ready);
+    if (pods.length !== o.pods.length) throw new Error(`Not every pod given is ready: ${o.pods.join(', ')}.`);
+  } else {
+    if (ready.length === 0) {
+      void vscode.window.showErrorMessage('kgpu: a sweep runs on your ready pods, and you have none. Rent GPUs first (kgpu: Rent a GPU…).');
+      return undefined;
+    }
+    const RELEASE = '$(trash) Release these pods when the sweep ends';
+    const RENT = '$(add) Rent another GPU for this sweep…';
+    const items = [
+      ...ready.map((p) => {
+        const rate = podRatePerHour(p, prices);
+        return { label: `$(vm-running) ${p.name}`, description: `${p.gpu_model} × ${p.gpu_count}${rate !== undefined ? ` · ${formatRunCredits(rate)}/h` : ''}`, pod: p as Pod | undefined, picked: true };
+      }),
+      { label: RENT, description: 'kgpu: Rent a GPU… (its price, your GPU cap and balance are checked there)', pod: undefined, picked: false },
+      { label: RELEASE, description: 'stops their billing once the last run has ended', pod: undefined, picked: false },
+    ];
+    const picked = await vscode.window.showQuickPick(items, { title: `Sweep ${name}: ${runs.length} runs on which pods?`, canPickMany: true, placeHolder: 'Each pod runs one argument set at a time' });
+    if (!picked) return undefined;
+    pods = picked.map((i) => i.pod).filter((p): p is Pod => !!p);
+    release = picked.some((i) => i.label === RELEASE);
+    if (picked.some((i) => i.label === RENT)) {
+      const podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent');
+      if (podId) {
+        const pod = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: waiting for ${podId} to be ready for the sweep…`, cancellable: true }, (_p, token) => {
+          const abort = new AbortController();
+          token.onCancellationRequested(() => abort.abort());
+          return services.client().waitUntilReady(podId, { signal: abort.signal });
+        });
+        await services.pods.refresh();
+        pods.push(services.pods.get(podId) ?? pod);
+      }
+    }
+    if (pods.length === 0) return undefined;
+  }
+
+  // 3. What it costs while it runs (the pods bill per minute whether they run a job or not).
+  const perHour = pods.reduce((s, p) => s + (podRatePerHour(p, prices) ?? 0), 0);
+  if (!o.pods) {
+    const go = await vscode.window.showInformationMessage(
+      `Run ${runs.length} argument sets of ${name} on ${pods.length} pod${pods.length === 1 ? '' : 's'}? Together they bill ${formatRunCredits(perHour)} per hour while the sweep runs${release ? ', and are released when it ends' : ''}.`,
+      { modal: true },
+      'Start Sweep',
+    );
+    if (go !== 'Start Sweep') return undefined;
+  }
+
+  const folder = vscode.workspace.getWorkspaceFolder(fileUri)?.uri.fsPath;
+  const target: Extract<RunTarget, { kind: 'local' }> = folder ? { kind: 'local', folder, file: fileUri.fsPath } : { kind: 'local', folder: path.dirname(fileUri.fsPath), file: fileUri.fsPath, onlyThisFile: true };
+  const settings = services.settings.get();
+  // Files above the transit threshold: one transit object each, fetched by every pod.
+  const large = await largeFiles(target.folder, settings.transitObjectThresholdBytes, settings.syncExclude);
+  const inFolder = target.onlyThisFile ? large.filter((f) => path.join(target.folder, f.rel) === target.file) : large;
+  const fanOut = inFolder.length ? new TransitFanOut(services.client(), inFolder) : undefined;
+  const exclude = [...settings.syncExclude, ...(fanOut?.excludes() ?? [])];
+  const plan = newSweepPlan({ name, recipe: { target, python: settings.python, exclude }, pods: pods.map((p) => p.pod_id), runs, releasePodsWhenDone: release });
+  const sweep = sweepsFor(services).start(plan, fanOut);
+  services.log.info(`Sweep ${plan.id}: ${runs.length} runs of ${name} on ${plan.pods.join(', ')}.`);
+  void vscode.commands.executeCommand('kgpu.sweeps.focus').then(undefined, () => undefined);
+  return { sweepId: plan.id, done: sweep.done, plan: () => sweep.plan };
+}

@@ -1,0 +1,128 @@
+import * as vscode from 'vscode';
+import { isLivePod } from '../kgpu/api-types';
+import { podRatePerHour } from '../kgpu/cost';
+import { storedSweeps, Sweep, forgetSweep, type SweepOptions, type SweepPlan } from '../kgpu/sweeps/sweep';
+import { priceTable } from '../job-log-terminal';
+import { jobsFor } from '../jobs-service';
+import { planRun } from '../kgpu/job-runner';
+import type { PodCommands } from '../kgpu/pod-commands';
+import { exec, execStream } from '../kgpu/ssh-exec';
+import type { TransitFanOut } from '../kgpu/sweeps/fanout';
+import type { KgpuServices } from '../services';
+
+async function podCommandsOf(services: KgpuServices, podId: string): Promise<PodCommands> {
+  await services.connections.get(podId);
+  return {
+    exec: async (command, options) => exec(await services.connections.get(podId), command, options),
+    execStream: async (command, options) => execStream(await services.connections.get(podId), command, options),
+  };
+}
+
+/**
+ * The window's sweeps (issue 23): the Sweep of each plan started here or found again in
+ * workspaceState after a reload (its running jobs followed again once the pods are known, its
+ * queue going on), the pods' ends passed on (a run re-queued), and the plans the Sweeps view shows.
+ */
+export interface SweepsHub extends vscode.Disposable {
+  /** Every known sweep, newest first (running ones have a Sweep). */
+  plans(): SweepPlan[];
+  get(id: string): Sweep | undefined;
+  /** Start a new sweep; `fanOut`: its large files go to every pod through one transit object. */
+  start(plan: SweepPlan, fanOut?: TransitFanOut): Sweep;
+  forget(id: string): void;
+  /** Fires when a sweep or one of its runs changed. */
+  readonly onDidChange: vscode.Event<void>;
+  /** Resolves when stored sweeps were found again (after the pods' first refresh). */
+  readonly resumed: Promise<void>;
+}
+
+const hubs = new WeakMap<KgpuServices, SweepsHub>();
+
+export function sweepsFor(services: KgpuServices): SweepsHub {
+  let hub = hubs.get(services);
+  if (hub) return hub;
+  const store = services.context.workspaceState;
+  const runner = jobsFor(services).runner;
+  const sweeps = new Map<string, Sweep>();
+  const emitter = new vscode.EventEmitter<void>();
+  const options = (): SweepOptions => ({
+    runner,
+    store,
+    env: () => services.settings.get().env,
+    ratePerHour: (podId) => {
+      const pod = services.pods.get(podId);
+      return pod ? podRatePerHour(pod, priceTable(services)) : undefined;
+    },
+    isPodLive: async (podId) => {
+      await services.pods.refresh();
+      const pod = services.pods.get(podId);
+      return !!pod && isLivePod(pod);
+    },
+    releasePods: async (podIds) => {
+      for (const id of podIds) await services.client().release(id);
+      await services.pods.refresh();
+      void vscode.window.showInformationMessage(`kgpu: the sweep has ended; released ${podIds.length} pod${podIds.length === 1 ? '' : 's'}.`);
+    },
+  });
+  const attach = (s: Sweep): Sweep => {
+    sweeps.set(s.plan.id, s);
+    s.onDidChange(() => emitter.fire());
+    return s;
+  };
+  const subs: vscode.Disposable[] = [
+    services.pods.onDidEndPod((e) => {
+      for (const s of sweeps.values()) if (s.plan.pods.includes(e.pod.pod_id)) s.podEnded(e.pod.pod_id);
+    }),
+  ];
+  const resumed = services.ready.then(() => {
+    for (const plan of storedSweeps(store)) {
+      if (plan.state !== 'running' || sweeps.has(plan.id)) continue;
+      const s = attach(Sweep.resume(plan, options()));
+      for (const podId of plan.pods) {
+        const pod = services.pods.get(podId);
+        if (!pod || !isLivePod(pod)) s.podEnded(podId);
+      }
+      s.start();
+      services.log.info(`Sweep ${plan.name} (${plan.id}) found again after a reload.`);
+    }
+    emitter.fire();
+  });
+  hub = {
+    plans: () => [...storedSweeps(store)].reverse().map((p) => sweeps.get(p.id)?.plan ?? p),
+    get: (id) => sweeps.get(id),
+    start: (plan, fanOut) => {
+      const remoteDir = planRun({ ...plan.recipe, args: [], env: {} }).remoteDir;
+      const extra: Partial<SweepOptions> =
+        fanOut && remoteDir
+          ? {
+              beforeFirstRun: async (podId) => {
+                const r = await fanOut.fetchInto(await podCommandsOf(services, podId), remoteDir);
+                if (r.fetched.length) services.log.info(`Sweep ${plan.id}: ${podId} fetched ${r.fetched.join(', ')} from transit objects.`);
+              },
+              onEnd: () => fanOut.dispose(),
+            }
+          : {};
+      const s = attach(new Sweep(plan, { ...options(), ...extra }));
+      s.start();
+      emitter.fire();
+      return s;
+    },
+    forget: (id) => {
+      const s = sweeps.get(id);
+      if (s?.isRunning) return;
+      s?.dispose();
+      sweeps.delete(id);
+      forgetSweep(store, id);
+      emitter.fire();
+    },
+    onDidChange: emitter.event,
+    resumed: resumed.catch(() => undefined),
+    dispose: () => {
+      for (const s of sweeps.values()) s.dispose();
+      for (const d of subs) d.dispose();
+      emitter.dispose();
+    },
+  };
+  hubs.set(services, hub);
+  return hub;
+}

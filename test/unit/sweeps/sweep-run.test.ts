@@ -1,0 +1,216 @@
+/**
+ * Sweeps across pods (issue 23), editor-free, against the simulator with two ready pods: four
+ * argument sets run as four normal jobs over the two pods (each pod one at a time; the folder
+ * synced by a pod's first run only), each job's log has its own arguments, the metrics it printed
+ * reach the Sweeps view's rows, the cost is the pod's rate × the job's duration; a pod released
+ * mid-sweep has its run re-queued on the other; a sweep is found again after a "reload" (a new
+ * runner and Sweep.resume from the stored plan); a file above the transit threshold reaches
+ * every pod through one transit object.
+ */
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { startSimulator, type Simulator } from '../../sim/index';
+import { KgpuClient } from '../../../src/kgpu/api-client';
+import { isLivePod } from '../../../src/kgpu/api-types';
+import { podRatePerHour } from '../../../src/kgpu/cost';
+import { MemoryHostKeyStore } from '../../../src/kgpu/host-keys';
+import { JobRunner } from '../../../src/kgpu/job-runner';
+import { podCommands, type PodCommands } from '../../../src/kgpu/pod-commands';
+import { PodConnector } from '../../../src/kgpu/ssh-connection';
+import { largeFiles, TransitFanOut } from '../../../src/kgpu/sweeps/fanout';
+import { parseSweepLine } from '../../../src/kgpu/sweeps/grid';
+import { newSweepPlan, storedSweeps, Sweep, type SweepPlan } from '../../../src/kgpu/sweeps/sweep';
+import { sweepRunRows } from '../../../src/kgpu/sweeps/sweep-view-model';
+import { throwawayEd25519 } from '../kgpu/api-fixture';
+import { MapStore, waitFor } from '../kgpu/run-fixture';
+
+const TRAIN = `import argparse, json, os, time
+p = argparse.ArgumentParser()
+p.add_argument("--lr", type=float, default=0.1)
+p.add_argument("--bs", type=int, default=1)
+a = p.parse_args()
+print(f"args lr={a.lr} bs={a.bs} pid={os.getpid()}", flush=True)
+print(json.dumps({"metric": "started", "value": 1}), flush=True)
+while os.path.exists("hold"):
+    time.sleep(0.05)
+print(json.dumps({"metric": "loss", "value": a.lr * a.bs}))
+print(json.dumps({"acc": a.bs / 100, "step": 7}))
+`;
+
+let sim: Simulator;
+let client: KgpuClient;
+let tmp: string;
+const pods: string[] = [];
+const connectors = new Map<string, PodConnector>();
+const all: PodConnector[] = [];
+const hostKeys = new MemoryHostKeyStore();
+const keys = new Map<string, string>();
+
+function commands(podId: string): PodCommands {
+  const c = new PodConnector({ host: sim.sshHost, port: sim.sshPort, privateKey: keys.get(podId)!, hostKeys, readyTimeoutMs: 10_000 });
+  all.push(c);
+  return podCommands(c);
+}
+async function sh(podId: string, line: string): Promise<string> {
+  const r = await commands(podId).exec(line);
+  if (r.exitCode !== 0) throw new Error(`${line}: ${r.stderr.toString()}`);
+  return r.stdout.toString();
+}
+
+before(async () => {
+  sim = await startSimulator({ clockSpeed: 0 });
+  client = new KgpuClient({ apiBase: sim.apiBase, getToken: async () => sim.token, retry: { baseDelayMs: 5, maxDelayMs: 20 } });
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kgpu-sweep-test-'));
+  for (const model of ['rtx3080', 'rtx5090', 'rtx3090']) {
+    const key = throwawayEd25519();
+    const rented = await client.rent({ gpu_model: model, ssh_pubkey: key.public });
+    await client.waitUntilReady(rented.pod_id, { intervalMs: 20, pollFloorMs: 0 });
+    pods.push(rented.pod_id);
+    keys.set(rented.pod_id, key.private);
+  }
+  void connectors;
+});
+after(async () => {
+  for (const c of all) c.dispose();
+  await client?.close();
+  await sim?.stop();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+function project(name: string, hold: boolean): string {
+  const dir = path.join(tmp, name);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'train.py'), TRAIN);
+  if (hold) fs.writeFileSync(path.join(dir, 'hold'), '');
+  return dir;
+}
+
+async function rates(): Promise<Map<string, number>> {
+  const m = new Map<string, number>();
+  for (const p of pods) m.set(p, podRatePerHour(await client.getPod(p))!);
+  return m;
+}
+
+async function isPodLive(podId: string): Promise<boolean> {
+  return isLivePod(await client.getPod(podId));
+}
+
+function sweepOf(runner: JobRunner, plan: SweepPlan, store: MapStore, rate: Map<string, number>): Sweep {
+  return new Sweep(plan, { runner, env: () => ({}), ratePerHour: (p) => rate.get(p), store, isPodLive });
+}
+
+test('4 argument sets over 2 pods: 4 jobs, the right arguments in each log, the metrics in the view model, cost = rate × duration', async () => {
+  const dir = project('grid', false);
+  const runner = new JobRunner({ commands: async (p) => commands(p), pollMs: 0 });
+  const store = new MapStore();
+  const rate = await rates();
+  const plan = newSweepPlan({ name: 'train.py', recipe: { target: { kind: 'local', folder: dir, file: path.join(dir, 'train.py') }, python: 'python3' }, pods: pods.slice(0, 2), runs: parseSweepLine('--lr 0.5,0.25 --bs 2,4').runs });
+  const sweep = sweepOf(runner, plan, store, rate).start();
+  let maxRunningPerPod = 0;
+  sweep.onDidChange((p) => {
+    for (const pod of p.pods) maxRunningPerPod = Math.max(maxRunningPerPod, p.runs.filter((r) => r.podId === pod && r.state === 'running').length);
+  });
+  await sweep.done;
+  assert.equal(plan.state, 'done');
+  assert.deepEqual(plan.runs.map((r) => r.state), ['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+  assert.equal(maxRunningPerPod, 1, 'one run at a time per pod');
+  assert.deepEqual(new Set(plan.runs.map((r) => r.podId)), new Set(pods.slice(0, 2)), 'both pods ran some');
+  for (const r of plan.runs) {
+    const log = await sh(r.podId!, `cat /workspace/.kgpu/jobs/${r.jobId}/log`);
+    const lr = r.args[1];
+    const bs = r.args[3];
+    assert.match(log, new RegExp(`^args lr=${Number(lr)} bs=${bs} `, 'm'), `run ${r.index}: ${log}`);
+    assert.equal(r.credits, (rate.get(r.podId!)! * r.durationMs!) / 3_600_000);
+  }
+  const rows = sweepRunRows(plan, { by: 'metric', metric: 'loss' });
+  assert.deepEqual(rows.map((r) => r.metrics), [
+    { started: 1, loss: 0.5, acc: 0.02 },
+    { started: 1, loss: 1, acc: 0.02 },
+    { started: 1, loss: 1, acc: 0.04 },
+    { started: 1, loss: 2, acc: 0.04 },
+  ]);
+  assert.deepEqual(storedSweeps(store).map((p) => [p.id, p.state]), [[plan.id, 'done']]);
+  sweep.dispose();
+  runner.dispose();
+});
+
+test('a pod released mid-sweep: its run is re-queued on the other pod, once; a reload finds the sweep again', async () => {
+  const dir = project('requeue', true);
+  const store = new MapStore();
+  const rate = await rates();
+  let runner = new JobRunner({ commands: async (p) => commands(p), pollMs: 0 });
+  const [p1, p2] = [pods[1], pods[2]];
+  const plan = newSweepPlan({ name: 'train.py', recipe: { target: { kind: 'local', folder: dir, file: path.join(dir, 'train.py') }, python: 'python3' }, pods: [p1, p2], runs: parseSweepLine('--bs 1,2,3').runs });
+  let sweep = sweepOf(runner, plan, store, rate).start();
+  await waitFor('a run started on each pod', () => plan.runs.filter((r) => r.state === 'running' && r.metrics.started === 1).length === 2, 60_000);
+  const onP2 = plan.runs.find((r) => r.podId === p2)!;
+  const jobOnP2 = onP2.jobId;
+
+  // The pod ends; the editor's pod watcher tells the runner (as src/jobs-view.ts does).
+  await client.release(p2);
+  runner.podEnded(p2, 'released');
+  await waitFor('the run re-queued', () => onP2.requeuedFrom !== undefined || (onP2.state === 'failed' && new Error(JSON.stringify(onP2))), 60_000);
+  assert.deepEqual(onP2.requeuedFrom, { podId: p2, jobId: jobOnP2 });
+
+  // A window reload: the sweep's plan is stored; a new runner finds its running job again.
+  sweep.dispose();
+  runner.dispose();
+  const stored = storedSweeps(store).find((p) => p.id === plan.id)!;
+  assert.ok(stored.runs.some((r) => r.state === 'running' && r.podId === p1));
+  runner = new JobRunner({ commands: async (p) => commands(p), pollMs: 0 });
+  sweep = Sweep.resume(stored, { runner, env: () => ({}), ratePerHour: (p) => rate.get(p), store, isPodLive });
+  sweep.podEnded(p2); // the new window knows p2 has ended
+  sweep.start();
+  await sh(p1, `rm /workspace/requeue/hold`);
+  await sweep.done;
+  assert.deepEqual(stored.runs.map((r) => r.state), ['succeeded', 'succeeded', 'succeeded'], JSON.stringify(stored.runs));
+  const again = stored.runs[onP2.index];
+  assert.equal(again.podId, p1, 're-run on the pod that is left');
+  assert.equal(again.requeuedFrom?.podId, p2);
+  assert.deepEqual(again.metrics, { started: 1, loss: 0.1 * Number(again.args[1]), acc: Number(again.args[1]) / 100 });
+  for (const r of stored.runs) assert.equal(r.metrics.loss, 0.1 * Number(r.args[1]), `run ${r.index}'s metrics, also of the run followed again after the reload`);
+  sweep.dispose();
+  runner.dispose();
+});
+
+test('a file above the transit threshold goes to every pod through ONE transit object (uploaded once, fetched by each pod), not through the sync', async () => {
+  const dir = project('fanout', false);
+  fs.mkdirSync(path.join(dir, 'data'));
+  const big = crypto.randomBytes(200 * 1024);
+  fs.writeFileSync(path.join(dir, 'data', 'big.bin'), big);
+  fs.writeFileSync(path.join(dir, 'reads.py'), 'import hashlib, json\nd = open("data/big.bin", "rb").read()\nprint("sha", hashlib.sha256(d).hexdigest())\nprint(json.dumps({"metric": "bytes", "value": len(d)}))\n');
+  const calls: string[] = [];
+  const counting = {
+    createObject: (...a: Parameters<KgpuClient['createObject']>) => (calls.push('create'), client.createObject(...a)),
+    uploadToPutUrl: (...a: Parameters<KgpuClient['uploadToPutUrl']>) => (calls.push('put'), client.uploadToPutUrl(...a)),
+    getObject: (...a: Parameters<KgpuClient['getObject']>) => (calls.push('get'), client.getObject(...a)),
+    deleteObject: (...a: Parameters<KgpuClient['deleteObject']>) => (calls.push('delete'), client.deleteObject(...a)),
+  };
+  const files = await largeFiles(dir, 64 * 1024);
+  assert.deepEqual(files.map((f) => f.rel), ['data/big.bin']);
+  const fanOut = new TransitFanOut(counting, files);
+  assert.deepEqual(fanOut.excludes(), ['/data/big.bin']);
+  const runner = new JobRunner({ commands: async (p) => commands(p), pollMs: 0 });
+  const rate = await rates();
+  const two = pods.slice(0, 2);
+  const plan = newSweepPlan({ name: 'reads.py', recipe: { target: { kind: 'local', folder: dir, file: path.join(dir, 'reads.py') }, python: 'python3', exclude: fanOut.excludes() }, pods: two, runs: [[], [], []] });
+  const sweep = new Sweep(plan, { runner, env: () => ({}), ratePerHour: (p) => rate.get(p), beforeFirstRun: async (p) => void (await fanOut.fetchInto(commands(p), '/workspace/fanout')), onEnd: () => fanOut.dispose() }).start();
+  await sweep.done;
+  assert.deepEqual(plan.runs.map((r) => [r.state, r.metrics.bytes]), [['succeeded', big.length], ['succeeded', big.length], ['succeeded', big.length]], JSON.stringify(plan.runs));
+  const sha = crypto.createHash('sha256').update(big).digest('hex');
+  for (const r of plan.runs) assert.match(await sh(r.podId!, `cat /workspace/.kgpu/jobs/${r.jobId}/log`), new RegExp(`^sha ${sha}$`, 'm'));
+  assert.deepEqual(new Set(plan.runs.map((r) => r.podId)), new Set(two));
+  assert.deepEqual(calls, ['create', 'put', 'get', 'get', 'delete'], 'one object, uploaded once, a GET url per pod, deleted at the end');
+  // A pod that already has the same bytes fetches nothing.
+  const again = new TransitFanOut(counting, files);
+  calls.length = 0;
+  assert.deepEqual(await again.fetchInto(commands(two[0]), '/workspace/fanout'), { fetched: [], present: ['data/big.bin'] });
+  await again.dispose();
+  assert.deepEqual(calls, ['create', 'put', 'delete']);
+  sweep.dispose();
+  runner.dispose();
+});
