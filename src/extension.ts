@@ -9,6 +9,7 @@ import { registerGpuModelsView } from './gpu-models-view';
 import { registerHostKeyCommand } from './host-key-command';
 import { registerJobLogCommands } from './job-log-terminal';
 import { registerJobs } from './jobs-view';
+import { registerNotebooks } from './notebook/notebook-controllers';
 import { registerPendingCommands } from './placeholders';
 import { registerPodNotifications } from './pod-notifications';
 import { registerRefresh } from './refresh';
@@ -47,6 +48,7 @@ export function activate(context: vscode.ExtensionContext): KgpuServices {
     registerJobs(services),
     registerTerminal(services),
     registerExecCommand(services),
+    registerNotebooks(services),
     registerPendingCommands(),
   );
   return services;
