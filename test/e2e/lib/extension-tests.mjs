@@ -47,7 +47,7 @@ export async function runExtensionTests({ browser, baseUrl, workspace, devPath, 
       return JSON.stringify(config);
     };
   });
-  await page.goto(`${baseUrl}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+  await page.goto(`${baseUrl}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`, { timeout: 120_000 });
   await waitForWorkbench(page);
   let timer;
   let watcher;
