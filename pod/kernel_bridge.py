@@ -415,7 +415,7 @@ def _existing(d):
     return pid
 
 
-def _serve(d, cwd, max_bytes, report):
+def _serve(d, cwd, max_bytes, report, extra_env):
     """In the detached child: start the kernel, listen, report readiness on `report` (an fd)."""
     log = open(os.path.join(d, "log"), "a", buffering=1)
     os.dup2(log.fileno(), 1)
@@ -436,9 +436,11 @@ def _serve(d, cwd, max_bytes, report):
     os.umask(old)
     listener.listen(8)
     listener.setblocking(False)
+    env = dict(os.environ)
+    env.update(extra_env)
     try:
         km = KernelManager(kernel_name="python3", connection_file=os.path.join(d, "kernel.json"))
-        km.start_kernel(cwd=cwd)
+        km.start_kernel(cwd=cwd, env=env)
         bridge = Bridge(km, cwd, max_bytes, listener, log)
         bridge.wait_ready()
     except Exception as e:  # noqa: BLE001 — reported to the editor as is
@@ -466,7 +468,21 @@ def _serve(d, cwd, max_bytes, report):
     return 0
 
 
+def _take_env():
+    """kgpu.env from the start exec (KGPU_KERNEL_ENV, a JSON object read from stdin by the shell):
+    for the kernel only — removed from this process's own environment."""
+    raw = os.environ.pop("KGPU_KERNEL_ENV", "") or "{}"
+    try:
+        env = json.loads(raw)
+    except ValueError:
+        return {}
+    if not isinstance(env, dict):
+        return {}
+    return {str(k): str(v) for k, v in env.items() if isinstance(k, str) and isinstance(v, str) and k and "=" not in k}
+
+
 def start(d, cwd, max_bytes):
+    extra_env = _take_env()
     old = os.umask(0o077)
     os.makedirs(d, mode=0o700, exist_ok=True)
     os.umask(old)
@@ -495,7 +511,7 @@ def start(d, cwd, max_bytes):
         lock.close()
         code = 1
         try:
-            code = _serve(d, cwd, max_bytes, w)
+            code = _serve(d, cwd, max_bytes, w, extra_env)
         finally:
             os._exit(code)
     os.close(w)

@@ -113,7 +113,9 @@ export class NotebookKernel implements vscode.Disposable {
           this.services.log.info(`Notebook: synced ${r.uploadedFiles} changed file(s) to ${place.sync.remoteDir} in ${r.durationMs} ms.`);
         }
         progress.report({ message: 'starting IPython…' });
-        const started = await startKernel(pod, { cwd: place.cwd, kernelId: kernelIdFor(podId, place.notebookPodPath), signal: abort.signal });
+        // kgpu.env (machine-scoped, from the user's settings only) goes to the kernel, as to a Run.
+        const env = this.services.settings.get().env;
+        const started = await startKernel(pod, { cwd: place.cwd, kernelId: kernelIdFor(podId, place.notebookPodPath), env, signal: abort.signal });
         this.services.log.info(`Notebook: ${started.existing ? 'reattached to' : 'started'} the kernel of ${place.notebookPodPath} on ${podId} (bridge pid ${started.pid}).`);
         const session = new KernelSession({
           open: (signal) => this.agents.get(podId).openStream({ kind: 'unix', path: started.socket }, { signal }),

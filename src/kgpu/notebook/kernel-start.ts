@@ -18,6 +18,9 @@ export interface KernelStartOptions {
   cwd: string;
   /** Names the kernel: the same id finds the same running kernel (see kernelIdFor). */
   kernelId: string;
+  /** kgpu.env: added to the kernel's environment. Secrets: sent on the exec's stdin (one JSON line
+   *  before the bridge's bytes), never in a command line; a kernel already running keeps its own. */
+  env?: Readonly<Record<string, string>>;
   /** Records kept for a disconnected editor, in bytes (default 64 MiB in the bridge). */
   maxBytes?: number;
   /** The bridge program (default: the shipped pod/kernel_bridge.py). */
@@ -60,6 +63,9 @@ export function kernelStartShell(script: PodScript, o: { cwd: string; kernelId: 
   if (!o.cwd.startsWith('/')) throw new Error(`The kernel's folder must be an absolute pod path (got "${o.cwd}").`);
   const args = ['start', '--cwd', o.cwd, ...(o.maxBytes ? ['--max-bytes', String(o.maxBytes)] : [])];
   return [
+    // The first stdin line is the environment (JSON); the placement reads the rest. `read` takes
+    // one byte at a time from a pipe, so nothing of the script is consumed with it.
+    'IFS= read -r KGPU_KERNEL_ENV || KGPU_KERNEL_ENV="{}"; export KGPU_KERNEL_ENV',
     placeScriptShell(script),
     'P=$(command -v python3 || command -v python) || { echo \'{"ok":false,"code":"no-python","error":"The pod has no python3."}\'; exit 3; }',
     `exec "$P" "$f" --dir "$F/kernel-${o.kernelId}" ${quoteArgv(args)}`,
@@ -70,7 +76,8 @@ export function kernelStartShell(script: PodScript, o: { cwd: string; kernelId: 
 export async function startKernel(pod: PodCommands, options: KernelStartOptions): Promise<KernelStarted> {
   const script = options.script ?? kernelBridgeScript();
   const line = quoteArgv(['sh', '-c', kernelStartShell(script, options)]);
-  const r = await pod.exec(line, { stdin: script.source, signal: options.signal });
+  const envLine = Buffer.from(`${JSON.stringify(options.env ?? {})}\n`);
+  const r = await pod.exec(line, { stdin: Buffer.concat([envLine, script.source]), signal: options.signal });
   const out = r.stdout.toString('utf8').trim().split('\n').pop() ?? '';
   let reply: { ok?: boolean; code?: string; error?: string; socket?: string; pid?: number; existing?: boolean } | undefined;
   try {

@@ -125,32 +125,45 @@ test('restart clears the state: a new kernel process, the old variable gone', as
   session.dispose();
 });
 
-const PRINT_LOOP = 'import time\nfor i in range(300):\n    print(f"line {i}", flush=True)\n    time.sleep(0.01)\nprint("done")';
+/** 300 lines; after line 99 it waits for the file `go` (so the cell is surely still running when
+ *  the test cuts the connection), then prints the rest at 100 a second. */
+const printLoop = (go: string): string =>
+  `import os, time\nfor i in range(300):\n    print(f"line {i}", flush=True)\n    time.sleep(0.01)\n    if i == 99:\n        while not os.path.exists(${JSON.stringify(go)}):\n            time.sleep(0.02)\nprint("done")`;
+const goFile = (): string => `/workspace/nb/go-${Math.random().toString(16).slice(2)}`;
 const EXPECTED = `${Array.from({ length: 300 }, (_, i) => `line ${i}\n`).join('')}done\n`;
 
 test('a connection cut in the middle of a printing cell: after the reattach no line is lost and none repeated', async () => {
   const { session, agent } = k.session(started);
   await session.ready;
-  const run = k.run(session, PRINT_LOOP);
+  const go = goFile();
+  const run = k.run(session, printLoop(go));
   await waitFor('some lines', () => run.stdout().includes('line 20'), 30_000);
-  // The SSH side goes away (the agent and its channel): the stream fails, the session reconnects.
+  // The SSH side goes away (the agent and its channel): the stream fails, the session reconnects;
+  // the cell goes on printing meanwhile.
   agent.closeAgent();
+  await k.f.sh(`touch ${go}`);
   await run.done;
   assert.equal(run.stdout(), EXPECTED);
   assert.ok(session.attaches >= 2, `reattached (${session.attaches})`);
   // And once more with the session's own stream dropped (a network error on that stream).
-  const run2 = k.run(session, PRINT_LOOP);
+  const go2 = goFile();
+  const run2 = k.run(session, printLoop(go2));
   await waitFor('some lines', () => run2.stdout().includes('line 20'), 30_000);
   session.dropConnection();
+  await k.f.sh(`touch ${go2}`);
   await run2.done;
   assert.equal(run2.stdout(), EXPECTED);
   session.dispose();
 });
 
 test('a new session (a reloaded window) reattaches to the running kernel and gets the running cell from its start', async () => {
+  // The cell prints 100 lines, then waits for a file the test writes once the new session is
+  // attached, then prints the rest: it is still running when the second session attaches.
+  const go = `/workspace/nb/go-${Math.random().toString(16).slice(2)}`;
+  const code = `import os, time\nfor i in range(300):\n    print(f"line {i}", flush=True)\n    if i == 99:\n        while not os.path.exists(${JSON.stringify(go)}):\n            time.sleep(0.02)\nprint("done")`;
   const first = k.session(started);
   await first.session.ready;
-  const run = k.run(first.session, PRINT_LOOP);
+  const run = k.run(first.session, code);
   await waitFor('some lines', () => run.stdout().includes('line 50'), 30_000);
   first.session.dispose();
   first.agent.dispose();
@@ -161,6 +174,7 @@ test('a new session (a reloaded window) reattaches to the running kernel and get
   const replay = k.track(second.session, run.id);
   const hello = await second.session.ready;
   assert.deepEqual(hello.execs.map((e) => e.id), [run.id], 'the running execution is named in the hello');
+  await k.f.sh(`touch ${go}`);
   await replay.done;
   assert.equal(replay.stdout(), EXPECTED);
   assert.equal(replay.records.filter((r) => r.ch === 'bridge' && r.type === 'execute').length, 1, 'replayed from the request on');
@@ -219,5 +233,21 @@ test('an idle kernel does not hold the connection: the session parks after its q
   await next.done;
   assert.equal(next.stdout(), 'again\n');
   assert.equal(session.attaches, 2);
+  session.dispose();
+});
+
+test('kgpu.env reaches the kernel through stdin: in its os.environ, in no command line in the pod', async () => {
+  const secret = `s3cret-${Math.random().toString(16).slice(2)}`;
+  const withEnv = await k.start(kernelIdFor(k.f.pod.podId, '/workspace/nb/env.ipynb'), '/workspace/nb', undefined, { KGPU_TEST_SECRET: secret, 'BAD=NAME': 'x' });
+  assert.equal(withEnv.existing, false);
+  const { session } = k.session(withEnv);
+  const run = k.run(session, 'import os\nprint(os.environ.get("KGPU_TEST_SECRET"), "KGPU_KERNEL_ENV" in os.environ)');
+  await run.done;
+  assert.equal(run.stdout(), `${secret} False\n`);
+  const cmdlines = await k.f.sh("for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done 2>/dev/null");
+  assert.ok(cmdlines.includes('kernel_bridge_'), 'the bridge is listed');
+  assert.ok(!cmdlines.includes(secret), 'the secret is in no command line');
+  session.shutdown();
+  await waitFor('the kernel to be shut down', async () => (await k.f.sh(`test -e ${withEnv.socket} && echo y || echo n`)).trim() === 'n', 30_000);
   session.dispose();
 });
