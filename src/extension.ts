@@ -10,6 +10,7 @@ import { registerHostKeyCommand } from './host-key-command';
 import { registerJobLogCommands } from './job-log-terminal';
 import { registerJobs } from './jobs-view';
 import { registerRankFilterCommand } from './launch/rank-filter-command';
+import { registerNotebooks } from './notebook/notebook-controllers';
 import { registerPendingCommands } from './placeholders';
 import { registerPodNotifications } from './pod-notifications';
 import { registerRefresh } from './refresh';
@@ -51,6 +52,7 @@ export function activate(context: vscode.ExtensionContext): KgpuServices {
     registerJobs(services),
     registerTerminal(services),
     registerExecCommand(services),
+    registerNotebooks(services),
     registerPendingCommands(),
   );
   return services;

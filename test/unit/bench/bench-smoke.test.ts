@@ -39,6 +39,11 @@ const EXPECTED: Record<string, { unit: string; reference: boolean }> = {
   warm_import_ms: { unit: 'ms', reference: false },
   warm_server_rss: { unit: 'mb', reference: false },
   warm_peak_memory: { unit: 'mb', reference: true },
+  notebook_first_output: { unit: 'ms', reference: false },
+  notebook_rtt: { unit: 'ms', reference: true },
+  notebook_rtt_wan: { unit: 'ms', reference: true },
+  notebook_reattach: { unit: 'ms', reference: false },
+  notebook_lines: { unit: 'mb', reference: false },
 };
 
 // A bound against a hang, not a speed goal: --quick took 116 s at load 12 on 2 cores before the agent

@@ -1,0 +1,541 @@
+"""kgpu kernel bridge: an IPython kernel in the pod that outlives the editor's connection.
+
+One bridge per notebook kernel, detached from any SSH channel (its own session), started beside
+the kernel and living as long as it. It holds the kernel's ZeroMQ connections (with the image's
+jupyter_client and pyzmq — the kernel needs ipykernel anyway) and serves the editor over a Unix
+socket that the editor reaches through the pod agent. The editor's side of the protocol is JSON
+lines, one object per line:
+
+  editor -> bridge
+    {"op":"attach","since":N|null}   replay every record after seq N (null: after the last ack),
+                                     then stream live; the first line back is a "hello" record
+    {"op":"ack","seq":N}             records up to N were taken for good: free them
+    {"op":"execute","id":ID,"code":S,"tag":any}  queue a cell (ID becomes the request's msg_id)
+    {"op":"input","value":S}         answer the pending input_request
+    {"op":"interrupt"} {"op":"restart"} {"op":"shutdown"}
+
+  bridge -> editor: records {"seq":N,"ch":C,"type":T,"parent":msg_id|null,"content":{...}}
+    ch "iopub" / "shell" / "stdin": the kernel's messages (stream, display_data, execute_result,
+    error, clear_output, status, execute_input, execute_reply, input_request, ...);
+    ch "bridge": "execute" (a request was queued: content {tag, code}), "restarting", "restarted",
+    "died" {exit}, "dropped" {from, to} (records lost to the memory bound), "shutdown".
+    The hello (seq 0, not stored) says {kernel pid, status, unfinished executions, last, acked}.
+
+Records are kept until acknowledged, bounded by --max-bytes (oldest dropped with a marker), so a
+dropped connection or a reloaded window loses nothing: the editor attaches again with the last
+seq it saw (or, a new editor instance, with null) and gets exactly what it missed.
+
+Usage: python3 kernel_bridge.py start --dir D --cwd CWD [--max-bytes N]
+  Prints one JSON line: {"ok":true,"pid":P,"socket":S,"existing":bool} or {"ok":false,"code","error"}.
+  D is a private directory (0700) for this kernel: s (the socket), pid, log.
+"""
+
+import argparse
+import collections
+import errno
+import fcntl
+import json
+import os
+import signal
+import socket
+import sys
+import time
+
+PROTO = 1
+READ_LIMIT = 16 * 1024 * 1024  # one editor line (an execute's code) at most
+
+
+def _json(o):
+    return json.dumps(o, default=str, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+class Client:
+    def __init__(self, sock):
+        self.sock = sock
+        self.inbuf = bytearray()
+        self.out = bytearray()
+        self.cursor = None  # next seq to send; None until attached
+
+    def fileno(self):
+        return self.sock.fileno()
+
+
+class Bridge:
+    def __init__(self, km, cwd, max_bytes, listener, log):
+        import zmq
+
+        self.zmq = zmq
+        self.km = km
+        self.cwd = cwd
+        self.max_bytes = max_bytes
+        self.listener = listener
+        self.log = log
+        self.session = km.session
+        ident = self.session.bsession
+        self.shell = km.connect_shell(identity=ident)
+        self.stdin = km.connect_stdin(identity=ident)
+        self.iopub = km.connect_iopub()
+        self.control = km.connect_control(identity=ident)
+        self.records = collections.deque()  # (seq, bytes)
+        self.bytes = 0
+        self.seq = 0
+        self.acked = 0
+        self.lost_upto = 0
+        self.clients = []
+        self.execs = collections.OrderedDict()  # msg_id -> {"tag", "state"}
+        self.seen = collections.OrderedDict()  # every execute id received (the last 100 000)
+        self.status = "starting"
+        self.pending_input = None  # the input_request message
+        self.internal = set()  # msg_ids of the bridge's own requests
+        self.dead = False
+        self.running = True
+
+    # --- records ---------------------------------------------------------------------------
+    def emit(self, ch, typ, parent, content):
+        self.seq += 1
+        line = _json({"seq": self.seq, "ch": ch, "type": typ, "parent": parent, "content": content})
+        self.records.append((self.seq, line))
+        self.bytes += len(line)
+        while self.bytes > self.max_bytes and len(self.records) > 1:
+            s, old = self.records.popleft()
+            self.bytes -= len(old)
+            self.lost_upto = s
+        for c in self.clients:
+            self.pump(c)
+
+    def first_seq(self):
+        return self.records[0][0] if self.records else self.seq + 1
+
+    def pump(self, c):
+        if c.cursor is None:
+            return
+        first = self.first_seq()
+        if c.cursor < first:
+            if c.cursor <= self.lost_upto:
+                # Records the client never got were dropped for the memory bound.
+                c.out += _json({"seq": None, "ch": "bridge", "type": "dropped", "parent": None, "content": {"from": c.cursor, "to": self.lost_upto}})
+            c.cursor = first
+        i = c.cursor - first
+        while len(c.out) < (1 << 20) and i < len(self.records):
+            c.out += self.records[i][1]
+            i += 1
+        c.cursor = first + i
+        self.flush(c)
+
+    def flush(self, c):
+        while c.out:
+            try:
+                n = c.sock.send(c.out)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self.drop(c)
+                return
+            del c.out[:n]
+            if not c.out and c.cursor is not None and c.cursor <= self.seq:
+                self.pump(c)
+                return
+
+    def drop(self, c):
+        if c in self.clients:
+            self.clients.remove(c)
+        try:
+            c.sock.close()
+        except OSError:
+            pass
+
+    def ack(self, seq):
+        seq = min(int(seq), self.seq)
+        if seq <= self.acked:
+            return
+        self.acked = seq
+        while self.records and self.records[0][0] <= seq:
+            _, line = self.records.popleft()
+            self.bytes -= len(line)
+
+    # --- the kernel ------------------------------------------------------------------------
+    def wait_ready(self, timeout=60.0):
+        """Until the kernel answers kernel_info on shell (and so iopub is connected too)."""
+        zmq = self.zmq
+        deadline = time.monotonic() + timeout
+        poller = zmq.Poller()
+        poller.register(self.shell, zmq.POLLIN)
+        while time.monotonic() < deadline:
+            if not self.km.is_alive():
+                raise RuntimeError("the kernel exited while starting (see the bridge log)")
+            self.internal.add(self.session.send(self.shell, "kernel_info_request", {})["header"]["msg_id"])
+            end = time.monotonic() + 1.0
+            while time.monotonic() < end:
+                if poller.poll(200):
+                    _, msg = self.session.recv(self.shell, mode=0)
+                    if msg and msg["msg_type"] == "kernel_info_reply":
+                        self.status = "idle"
+                        return
+        raise RuntimeError("the kernel did not answer within %d s" % timeout)
+
+    def on_kernel(self, sock, ch):
+        zmq = self.zmq
+        while True:
+            try:
+                _, msg = self.session.recv(sock, mode=zmq.NOBLOCK)
+            except zmq.ZMQError:
+                return
+            if msg is None:
+                return
+            typ = msg["msg_type"]
+            parent = (msg.get("parent_header") or {}).get("msg_id")
+            content = msg.get("content") or {}
+            if parent in self.internal:
+                continue  # the bridge's own kernel_info handshake: not a client's business
+            if ch == "iopub" and typ == "status":
+                state = content.get("execution_state")
+                if parent in self.execs:
+                    if state == "busy":
+                        self.execs[parent]["state"] = "running"
+                    elif state == "idle":
+                        self.execs.pop(parent, None)
+                self.status = state or self.status
+            if ch == "stdin" and typ == "input_request":
+                self.pending_input = msg
+            # Binary buffers (ipywidgets) are not forwarded.
+            self.emit(ch, typ, parent, content)
+
+    def execute(self, op):
+        msg_id = str(op.get("id") or "")
+        if not msg_id or msg_id in self.seen:
+            return  # sent again by an editor that could not know it arrived
+        self.seen[msg_id] = True
+        while len(self.seen) > 100000:
+            self.seen.popitem(last=False)
+        msg = self.session.msg(
+            "execute_request",
+            {"code": str(op.get("code", "")), "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": True, "stop_on_error": True},
+        )
+        msg["header"]["msg_id"] = msg_id
+        self.execs[msg_id] = {"tag": op.get("tag"), "state": "queued"}
+        self.emit("bridge", "execute", msg_id, {"tag": op.get("tag"), "code": str(op.get("code", ""))})
+        if self.dead:
+            self.execs.pop(msg_id, None)
+            self.emit("bridge", "died", msg_id, {"exit": None, "message": "The kernel is not running; restart it."})
+            return
+        self.session.send(self.shell, msg)
+
+    def finish_all(self, typ, content):
+        for msg_id in list(self.execs):
+            self.execs.pop(msg_id, None)
+        self.pending_input = None
+        self.emit("bridge", typ, None, content)
+
+    def restart(self):
+        self.emit("bridge", "restarting", None, {})
+        self.km.restart_kernel(now=True)
+        self.dead = False
+        self.status = "starting"
+        try:
+            self.wait_ready()
+        except RuntimeError as e:
+            self.dead = True
+            self.finish_all("died", {"exit": None, "message": str(e)})
+            return
+        self.finish_all("restarted", {"pid": self.kernel_pid()})
+
+    def kernel_pid(self):
+        try:
+            return self.km.provisioner.process.pid
+        except Exception:
+            return None
+
+    def hello(self):
+        return {
+            "seq": 0,
+            "ch": "bridge",
+            "type": "hello",
+            "parent": None,
+            "content": {
+                "proto": PROTO,
+                "pid": os.getpid(),
+                "kernel_pid": self.kernel_pid(),
+                "cwd": self.cwd,
+                "status": "dead" if self.dead else self.status,
+                "execs": [{"id": k, "tag": v["tag"], "state": v["state"]} for k, v in self.execs.items()],
+                "input": (self.pending_input or {}).get("content"),
+                "last": self.seq,
+                "acked": self.acked,
+            },
+        }
+
+    # --- the editor side -------------------------------------------------------------------
+    def on_client_line(self, c, line):
+        try:
+            op = json.loads(line)
+        except ValueError:
+            return
+        if not isinstance(op, dict):
+            return
+        kind = op.get("op")
+        if kind == "attach":
+            since = op.get("since")
+            since = self.acked if since is None else max(int(since), self.acked)
+            c.out += _json(self.hello())
+            c.cursor = since + 1
+            self.pump(c)
+        elif kind == "ack":
+            self.ack(op.get("seq", 0))
+        elif kind == "execute":
+            self.execute(op)
+        elif kind == "input":
+            req = self.pending_input
+            self.pending_input = None
+            if req is not None:
+                self.session.send(self.stdin, "input_reply", {"value": str(op.get("value", ""))}, parent=req["header"])
+        elif kind == "interrupt":
+            if not self.dead:
+                self.km.interrupt_kernel()
+        elif kind == "restart":
+            self.restart()
+        elif kind == "shutdown":
+            self.finish_all("shutdown", {})
+            for cl in list(self.clients):
+                cl.sock.setblocking(True)
+                self.flush(cl)
+            self.running = False
+
+    def on_client_readable(self, c):
+        try:
+            data = c.sock.recv(1 << 16)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.drop(c)
+            return
+        c.inbuf += data
+        while True:
+            nl = c.inbuf.find(b"\n")
+            if nl < 0:
+                if len(c.inbuf) > READ_LIMIT:
+                    self.drop(c)
+                return
+            line = bytes(c.inbuf[:nl])
+            del c.inbuf[: nl + 1]
+            self.on_client_line(c, line)
+
+    def check_kernel(self):
+        if self.dead or self.km.is_alive():
+            return
+        self.dead = True
+        code = None
+        try:
+            code = self.km.provisioner.process.returncode
+        except Exception:
+            pass
+        self.status = "dead"
+        self.finish_all("died", {"exit": code, "message": "The kernel process exited (code %s)." % code})
+
+    def serve(self):
+        zmq = self.zmq
+        poller = zmq.Poller()
+        for s in (self.shell, self.stdin, self.iopub, self.control):
+            poller.register(s, zmq.POLLIN)
+        poller.register(self.listener.fileno(), zmq.POLLIN)
+        registered = {}
+        names = {self.shell: "shell", self.stdin: "stdin", self.iopub: "iopub", self.control: "control"}
+        last_check = time.monotonic()
+        while self.running:
+            # Clients: read always, write while something waits.
+            live = {c.fileno(): c for c in self.clients}
+            for fd in list(registered):
+                if fd not in live:
+                    try:
+                        poller.unregister(fd)
+                    except KeyError:
+                        pass
+                    del registered[fd]
+            for fd, c in live.items():
+                mask = zmq.POLLIN | (zmq.POLLOUT if c.out else 0)
+                if registered.get(fd) != mask:
+                    if fd in registered:
+                        poller.modify(fd, mask)
+                    else:
+                        poller.register(fd, mask)
+                    registered[fd] = mask
+            for s, ev in poller.poll(500):
+                if s in names:
+                    self.on_kernel(s, names[s])
+                elif s == self.listener.fileno():
+                    try:
+                        conn, _ = self.listener.accept()
+                    except OSError:
+                        continue
+                    conn.setblocking(False)
+                    self.clients.append(Client(conn))
+                else:
+                    c = live.get(s)
+                    if c is None or c not in self.clients:
+                        continue
+                    if ev & zmq.POLLIN:
+                        self.on_client_readable(c)
+                    if c in self.clients and ev & zmq.POLLOUT:
+                        self.flush(c)
+            now = time.monotonic()
+            if now - last_check > 1.0:
+                last_check = now
+                self.check_kernel()
+        try:
+            self.km.shutdown_kernel(now=True)
+        except Exception:
+            pass
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError as e:
+        return e.errno == errno.EPERM
+
+
+def _existing(d):
+    try:
+        with open(os.path.join(d, "pid")) as f:
+            pid = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    if not _alive(pid):
+        return None
+    sock = os.path.join(d, "s")
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(5)
+        s.connect(sock)
+        s.close()
+    except OSError:
+        return None
+    return pid
+
+
+def _serve(d, cwd, max_bytes, report, extra_env):
+    """In the detached child: start the kernel, listen, report readiness on `report` (an fd)."""
+    log = open(os.path.join(d, "log"), "a", buffering=1)
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    try:
+        from jupyter_client.manager import KernelManager
+    except ImportError as e:
+        os.write(report, _json({"ok": False, "code": "no-jupyter", "error": "The pod's python3 has no jupyter_client/ipykernel (%s). Install them in the pod: pip install ipykernel" % e}))
+        return 3
+    sock_path = os.path.join(d, "s")
+    try:
+        os.unlink(sock_path)
+    except OSError:
+        pass
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o077)
+    listener.bind(sock_path)
+    os.umask(old)
+    listener.listen(8)
+    listener.setblocking(False)
+    env = dict(os.environ)
+    env.update(extra_env)
+    try:
+        km = KernelManager(kernel_name="python3", connection_file=os.path.join(d, "kernel.json"))
+        km.start_kernel(cwd=cwd, env=env)
+        bridge = Bridge(km, cwd, max_bytes, listener, log)
+        bridge.wait_ready()
+    except Exception as e:  # noqa: BLE001 — reported to the editor as is
+        os.write(report, _json({"ok": False, "code": "kernel-start", "error": "The kernel did not start: %s" % e}))
+        try:
+            km.shutdown_kernel(now=True)
+        except Exception:
+            pass
+        return 4
+    with open(os.path.join(d, "pid.tmp"), "w") as f:
+        f.write("%d %s\n" % (os.getpid(), bridge.kernel_pid()))
+    os.rename(os.path.join(d, "pid.tmp"), os.path.join(d, "pid"))
+    os.write(report, _json({"ok": True, "pid": os.getpid(), "kernel_pid": bridge.kernel_pid(), "socket": sock_path, "existing": False}))
+    os.close(report)
+    signal.signal(signal.SIGTERM, lambda *_: setattr(bridge, "running", False))
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        bridge.serve()
+    finally:
+        for name in ("s", "pid"):
+            try:
+                os.unlink(os.path.join(d, name))
+            except OSError:
+                pass
+    return 0
+
+
+def _take_env():
+    """kgpu.env from the start exec (KGPU_KERNEL_ENV, a JSON object read from stdin by the shell):
+    for the kernel only — removed from this process's own environment."""
+    raw = os.environ.pop("KGPU_KERNEL_ENV", "") or "{}"
+    try:
+        env = json.loads(raw)
+    except ValueError:
+        return {}
+    if not isinstance(env, dict):
+        return {}
+    return {str(k): str(v) for k, v in env.items() if isinstance(k, str) and isinstance(v, str) and k and "=" not in k}
+
+
+def start(d, cwd, max_bytes):
+    extra_env = _take_env()
+    old = os.umask(0o077)
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    os.umask(old)
+    st = os.lstat(d)
+    if not os.path.isdir(d) or os.path.islink(d) or st.st_uid != os.getuid():
+        print(json.dumps({"ok": False, "code": "unsafe-dir", "error": "%s is not a private directory" % d}))
+        return 2
+    lock = open(os.path.join(d, "lock"), "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    pid = _existing(d)
+    if pid is not None:
+        print(json.dumps({"ok": True, "pid": pid, "socket": os.path.join(d, "s"), "existing": True}))
+        return 0
+    if not os.path.isdir(cwd):
+        print(json.dumps({"ok": False, "code": "no-cwd", "error": "The folder %s is not in the pod" % cwd}))
+        return 2
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(r)
+        os.setsid()
+        if os.fork() != 0:
+            os._exit(0)
+        fd = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(fd, 0)
+        lock.close()
+        code = 1
+        try:
+            code = _serve(d, cwd, max_bytes, w, extra_env)
+        finally:
+            os._exit(code)
+    os.close(w)
+    os.waitpid(child, 0)
+    out = b""
+    while True:
+        b = os.read(r, 65536)
+        if not b:
+            break
+        out += b
+    line = out.decode("utf-8", "replace").strip() or json.dumps({"ok": False, "code": "bridge-died", "error": "The kernel bridge exited while starting; see %s/log" % d})
+    print(line)
+    return 0 if json.loads(line).get("ok") else 3
+
+
+def main(argv):
+    p = argparse.ArgumentParser(prog="kernel_bridge")
+    p.add_argument("cmd", choices=["start"])
+    p.add_argument("--dir", required=True)
+    p.add_argument("--cwd", required=True)
+    p.add_argument("--max-bytes", type=int, default=64 * 1024 * 1024)
+    a = p.parse_args(argv)
+    return start(a.dir, a.cwd, a.max_bytes)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,175 @@
+import * as vscode from 'vscode';
+import { isLivePod, type Pod } from '../kgpu/api-types';
+import { errorMessage } from '../kgpu/error-dedup';
+import type { KgpuServices } from '../services';
+import { NotebookKernel } from './notebook-kernel';
+import { PodAgents } from './pod-agents';
+
+const NOTEBOOK_TYPE = 'jupyter-notebook';
+export const RENT_CONTROLLER_ID = 'kgpu-rent';
+
+/** The controller id of a pod's kernel ("kgpu-<pod id>"). */
+export const controllerIdFor = (podId: string): string => `kgpu-${podId}`;
+
+/**
+ * Notebook kernels on rented GPUs: a NotebookController per ready rental ("kgpu · rtx4090 ·
+ * my-pod") and one "Rent a GPU…". Choosing a pod's controller for a notebook syncs the notebook's
+ * folder and starts (or finds) its IPython kernel in the pod; the kernel lives on in the pod when
+ * the notebook closes, the window reloads or the connection drops, and is found again by the
+ * notebook's path. Commands: restart, interrupt, shut down; the kernel's state in the status bar.
+ */
+export function registerNotebooks(services: KgpuServices): vscode.Disposable {
+  const agents = new PodAgents(services);
+  const controllers = new Map<string, vscode.NotebookController>();
+  /** notebook uri → its kernel (with the pod it runs on). */
+  const kernels = new Map<string, NotebookKernel>();
+  const status = vscode.window.createStatusBarItem('kgpu.notebookKernel', vscode.StatusBarAlignment.Right, 90);
+  status.name = 'kgpu notebook kernel';
+  const disposables: vscode.Disposable[] = [agents, status];
+
+  const kernelFor = (notebook: vscode.NotebookDocument, pod: Pod, controller: vscode.NotebookController): NotebookKernel => {
+    const key = notebook.uri.toString();
+    let k = kernels.get(key);
+    if (k && (k.pod.pod_id !== pod.pod_id || k.controller !== controller)) {
+      k.dispose();
+      k = undefined;
+    }
+    if (!k) {
+      k = new NotebookKernel(services, agents, controller, notebook, pod);
+      k.onDidChangeStatus(() => updateStatus());
+      kernels.set(key, k);
+    }
+    return k;
+  };
+
+  const updateStatus = (): void => {
+    const nb = vscode.window.activeNotebookEditor?.notebook;
+    const k = nb ? kernels.get(nb.uri.toString()) : undefined;
+    if (!k) return status.hide();
+    status.text = `$(${k.status === 'busy' ? 'loading~spin' : 'circuit-board'}) ${k.pod.gpu_model} · ${k.status}`;
+    status.tooltip = `kgpu notebook kernel on ${k.pod.name} (${k.pod.pod_id}): ${k.status}`;
+    status.command = 'kgpu.notebook.restartKernel';
+    status.show();
+  };
+
+  const makeController = (pod: Pod): vscode.NotebookController => {
+    const c = vscode.notebooks.createNotebookController(controllerIdFor(pod.pod_id), NOTEBOOK_TYPE, `kgpu · ${pod.gpu_model} · ${pod.name}`);
+    c.supportedLanguages = ['python'];
+    c.supportsExecutionOrder = true;
+    c.description = `${pod.gpu_count} × ${pod.gpu_model}`;
+    c.detail = `IPython in the pod ${pod.pod_id}; it keeps running when the connection drops`;
+    c.executeHandler = async (cells, notebook) => {
+      const current = services.pods.get(pod.pod_id) ?? pod;
+      await kernelFor(notebook, current, c).execute(cells);
+    };
+    c.interruptHandler = (notebook) => kernels.get(notebook.uri.toString())?.interrupt();
+    c.onDidChangeSelectedNotebooks(({ notebook, selected }) => {
+      if (selected) {
+        const k = kernelFor(notebook, services.pods.get(pod.pod_id) ?? pod, c);
+        k.connect().then(updateStatus, (e: unknown) => services.showError(e, { prefix: 'kgpu: the notebook kernel could not start:' }));
+      } else {
+        const k = kernels.get(notebook.uri.toString());
+        if (k?.controller === c) {
+          k.dispose();
+          kernels.delete(notebook.uri.toString());
+        }
+      }
+      updateStatus();
+    });
+    return c;
+  };
+
+  const rent = vscode.notebooks.createNotebookController(RENT_CONTROLLER_ID, NOTEBOOK_TYPE, 'kgpu · Rent a GPU…');
+  rent.supportedLanguages = ['python'];
+  rent.description = 'rent a GPU, then run this notebook on it';
+  let offering = false;
+  const offerRent = async (notebook: vscode.NotebookDocument): Promise<void> => {
+    if (offering) return;
+    offering = true;
+    try {
+      const RENT = 'Rent a GPU…';
+      const a = await vscode.window.showInformationMessage('kgpu: rent a GPU for this notebook? Its kernel is chosen for you once the pod is ready.', RENT);
+      if (a !== RENT) return;
+      const podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent');
+      if (!podId) return;
+      await services.pods.refresh();
+      const c = controllers.get(podId);
+      if (!c) {
+        void vscode.window.showInformationMessage(`kgpu: once ${services.pods.get(podId)?.name ?? podId} is ready, choose its kgpu kernel for this notebook.`);
+        return;
+      }
+      c.updateNotebookAffinity(notebook, vscode.NotebookControllerAffinity.Preferred);
+      if (vscode.window.activeNotebookEditor?.notebook === notebook) {
+        await vscode.commands.executeCommand('notebook.selectKernel', { id: c.id, extension: services.context.extension.id });
+      }
+    } finally {
+      offering = false;
+    }
+  };
+  rent.executeHandler = async (_cells, notebook) => offerRent(notebook);
+  rent.onDidChangeSelectedNotebooks(({ notebook, selected }) => {
+    if (selected) void offerRent(notebook);
+  });
+  disposables.push(rent);
+
+  const sync = (): void => {
+    const ready = new Map(services.pods.pods.filter((p) => isLivePod(p) && p.ready).map((p) => [p.pod_id, p]));
+    for (const [podId, c] of controllers) {
+      if (!ready.has(podId)) {
+        c.dispose();
+        controllers.delete(podId);
+      }
+    }
+    for (const [podId, pod] of ready) if (!controllers.has(podId)) controllers.set(podId, makeController(pod));
+  };
+  sync();
+
+  const active = (): NotebookKernel | undefined => {
+    const nb = vscode.window.activeNotebookEditor?.notebook;
+    const k = nb ? kernels.get(nb.uri.toString()) : undefined;
+    if (!k) void vscode.window.showInformationMessage('kgpu: the active notebook does not use a kgpu kernel.');
+    return k;
+  };
+
+  disposables.push(
+    services.pods.onDidChange(sync),
+    services.pods.onDidEndPod((e) => {
+      for (const [key, k] of kernels) {
+        if (k.pod.pod_id !== e.pod.pod_id) continue;
+        k.podEnded(e.endReason);
+        k.dispose();
+        kernels.delete(key);
+      }
+      agents.drop(e.pod.pod_id);
+      updateStatus();
+    }),
+    vscode.workspace.onDidCloseNotebookDocument((nb) => {
+      // The kernel stays in the pod (reopening the notebook reattaches); only the session ends.
+      kernels.get(nb.uri.toString())?.dispose();
+      kernels.delete(nb.uri.toString());
+      updateStatus();
+    }),
+    vscode.window.onDidChangeActiveNotebookEditor(updateStatus),
+    vscode.commands.registerCommand('kgpu.notebook.restartKernel', () => active()?.restart()),
+    vscode.commands.registerCommand('kgpu.notebook.interruptKernel', () => active()?.interrupt()),
+    vscode.commands.registerCommand('kgpu.notebook.shutdownKernel', async () => {
+      const k = active();
+      if (!k) return;
+      k.shutdown();
+    }),
+  );
+
+  return new vscode.Disposable(() => {
+    for (const k of kernels.values()) k.dispose();
+    kernels.clear();
+    for (const c of controllers.values()) c.dispose();
+    controllers.clear();
+    for (const d of disposables) {
+      try {
+        d.dispose();
+      } catch (e) {
+        services.log.warn(`Notebook: ${errorMessage(e)}`);
+      }
+    }
+  });
+}

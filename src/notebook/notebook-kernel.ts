@@ -1,0 +1,310 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import * as vscode from 'vscode';
+import { AgentOpenError } from '../kgpu/agent';
+import type { Pod } from '../kgpu/api-types';
+import { endReasonSentence } from '../kgpu/end-reason';
+import { errorMessage } from '../kgpu/error-dedup';
+import { CellOutputs, kernelIdFor, KernelSession, startKernel, type KernelHello, type KernelRecord } from '../kgpu/notebook';
+import { podCommands } from '../kgpu/pod-commands';
+import { syncUp } from '../kgpu/sync';
+import type { EndReason } from '../kgpu/api-types';
+import type { KgpuServices } from '../services';
+import type { PodAgents } from './pod-agents';
+import { toNotebookOutput } from './cell-output-items';
+
+/** Where a notebook's kernel runs in the pod, and what to sync there first. */
+export interface KernelPlace {
+  /** The kernel's working directory in the pod. */
+  cwd: string;
+  /** The notebook's path in the pod (names the kernel: the same path finds the same kernel). */
+  notebookPodPath: string;
+  /** A local folder to sync to `remoteDir` first (changed files only), if any. */
+  sync?: { folder: string; remoteDir: string };
+}
+
+export function kernelPlace(notebook: vscode.NotebookDocument, pod: Pod): KernelPlace | string {
+  const uri = notebook.uri;
+  if (uri.scheme === 'kgpu') {
+    if (uri.authority !== pod.pod_id) return `This notebook lives in pod ${uri.authority}; choose that pod's kgpu kernel.`;
+    return { cwd: path.posix.dirname(uri.path), notebookPodPath: uri.path };
+  }
+  if (uri.scheme === 'file') {
+    const folder = vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath;
+    if (folder) {
+      const remoteDir = path.posix.join('/workspace', path.basename(folder));
+      const rel = path.relative(folder, path.dirname(uri.fsPath)).split(path.sep).join('/');
+      const cwd = rel ? path.posix.join(remoteDir, rel) : remoteDir;
+      return { cwd, notebookPodPath: path.posix.join(cwd, path.basename(uri.fsPath)), sync: { folder, remoteDir } };
+    }
+  }
+  // Untitled, or outside every workspace folder: nothing synced (never a whole home directory).
+  return { cwd: '/workspace', notebookPodPath: `/workspace/${path.posix.basename(uri.path) || 'untitled.ipynb'}` };
+}
+
+interface Tag {
+  i: number;
+  h: string;
+}
+
+interface CellRun {
+  cell: vscode.NotebookCell;
+  execution: vscode.NotebookCellExecution;
+  outputs: CellOutputs;
+  started: boolean;
+  reply: boolean;
+  idle: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  rendering: Promise<unknown>;
+}
+
+const sourceHash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 16);
+
+/**
+ * One notebook's kernel in a pod, as the controller drives it: connect (sync, start or find the
+ * kernel, attach), execute cells (each a NotebookCellExecution fed from the kernel's records),
+ * interrupt, restart, shut down; runs a reloaded window finds in the kernel are adopted by their
+ * cell (tag: index and source hash) and rebuilt from their first output.
+ */
+export class NotebookKernel implements vscode.Disposable {
+  private session: KernelSession | undefined;
+  private connecting: Promise<KernelSession> | undefined;
+  private readonly runs = new Map<string, CellRun>();
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private disposed = false;
+  status = 'disconnected';
+  private readonly statusEmitter = new vscode.EventEmitter<string>();
+  readonly onDidChangeStatus = this.statusEmitter.event;
+
+  constructor(
+    private readonly services: KgpuServices,
+    private readonly agents: PodAgents,
+    readonly controller: vscode.NotebookController,
+    readonly notebook: vscode.NotebookDocument,
+    readonly pod: Pod,
+  ) {}
+
+  /** Sync, start (or find) the kernel and attach; shared by concurrent callers. */
+  connect(): Promise<KernelSession> {
+    if (this.session && this.session.state !== 'lost') return Promise.resolve(this.session);
+    this.connecting ??= this.doConnect().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async doConnect(): Promise<KernelSession> {
+    const place = kernelPlace(this.notebook, this.pod);
+    if (typeof place === 'string') throw new Error(place);
+    const podId = this.pod.pod_id;
+    return vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `kgpu: starting the notebook kernel on ${this.pod.name}`, cancellable: true },
+      async (progress, token) => {
+        const abort = new AbortController();
+        token.onCancellationRequested(() => abort.abort());
+        const pod = podCommands(await this.services.connections.get(podId));
+        if (place.sync) {
+          progress.report({ message: `syncing ${path.basename(place.sync.folder)} to ${place.sync.remoteDir}…` });
+          await vscode.workspace.saveAll(false);
+          const storage = this.services.context.globalStorageUri?.fsPath;
+          const r = await syncUp(pod, place.sync.folder, place.sync.remoteDir, {
+            exclude: this.services.settings.get().syncExclude,
+            stateDir: storage ? path.join(storage, 'sync') : undefined,
+            signal: abort.signal,
+          });
+          this.services.log.info(`Notebook: synced ${r.uploadedFiles} changed file(s) to ${place.sync.remoteDir} in ${r.durationMs} ms.`);
+        }
+        progress.report({ message: 'starting IPython…' });
+        // kgpu.env (machine-scoped, from the user's settings only) goes to the kernel, as to a Run.
+        const env = this.services.settings.get().env;
+        const started = await startKernel(pod, { cwd: place.cwd, kernelId: kernelIdFor(podId, place.notebookPodPath), env, signal: abort.signal });
+        this.services.log.info(`Notebook: ${started.existing ? 'reattached to' : 'started'} the kernel of ${place.notebookPodPath} on ${podId} (bridge pid ${started.pid}).`);
+        const session = new KernelSession({
+          open: (signal) => this.agents.get(podId).openStream({ kind: 'unix', path: started.socket }, { signal }),
+          isGone: (e) => e instanceof AgentOpenError && (e.code === 'ENOENT' || e.code === 'ECONNREFUSED'),
+          // An idle kernel lets go of the connection (the agent then closes after its own quiet
+          // period), so it never keeps the pod's SSH idle clock running; a running cell holds it.
+          quietCloseMs: 60_000,
+        });
+        this.session?.dispose();
+        this.session = session;
+        session.onRecord((r) => this.onRecord(r));
+        session.onDidAttach((h) => this.onAttach(h));
+        session.onDidChangeState((s) => {
+          if (s.state === 'lost') this.onLost(s.error);
+          if (s.state !== 'connected' && s.state !== 'parked') this.setStatus(s.state);
+        });
+        progress.report({ message: 'attaching…' });
+        await Promise.race([
+          session.ready,
+          new Promise((_, reject) => token.onCancellationRequested(() => reject(new vscode.CancellationError()))),
+        ]);
+        return session;
+      },
+    );
+  }
+
+  async execute(cells: vscode.NotebookCell[]): Promise<void> {
+    // Each cell's execution shows as pending at once, in order.
+    const pending = cells.filter((c) => c.kind === vscode.NotebookCellKind.Code).map((cell) => ({ cell, execution: this.controller.createNotebookCellExecution(cell) }));
+    let session: KernelSession;
+    try {
+      session = await this.connect();
+    } catch (e) {
+      for (const p of pending) {
+        p.execution.start(Date.now());
+        await p.execution.replaceOutput([toNotebookOutput({ kind: 'error', ename: 'kgpu', evalue: startFailure(e), traceback: [] })]);
+        p.execution.end(false, Date.now());
+      }
+      return;
+    }
+    for (const { cell, execution } of pending) {
+      const tag: Tag = { i: cell.index, h: sourceHash(cell.document.getText()) };
+      const id = `kgpu-${Math.random().toString(16).slice(2)}-${Date.now().toString(16)}`;
+      this.runs.set(id, newRun(cell, execution));
+      session.execute(cell.document.getText(), tag, id);
+    }
+  }
+
+  interrupt(): void {
+    this.session?.interrupt();
+  }
+
+  restart(): void {
+    this.session?.restart();
+  }
+
+  shutdown(): void {
+    this.session?.shutdown();
+  }
+
+  /** The pod ended: say so in every unfinished cell, with the reason. */
+  podEnded(reason: EndReason | string | null | undefined): void {
+    const text = `The pod ${this.pod.name} ended while this cell ran: ${endReasonSentence((reason || null) as EndReason | null)}`;
+    for (const [id, run] of this.runs) this.finish(id, run, false, { ename: 'kgpu', evalue: text });
+    this.setStatus('pod ended');
+    this.session?.dispose();
+    this.session = undefined;
+  }
+
+  private setStatus(s: string): void {
+    if (s === this.status) return;
+    this.status = s;
+    this.statusEmitter.fire(s);
+  }
+
+  private onAttach(hello: KernelHello): void {
+    this.setStatus(hello.status);
+    if (hello.input) void this.askInput(hello.input);
+  }
+
+  private onLost(error: Error | undefined): void {
+    const why = error?.message ?? 'the kernel is gone';
+    for (const [id, run] of this.runs) this.finish(id, run, false, { ename: 'kgpu', evalue: `The kernel in the pod is gone (${why}). Run the cell again to start a new kernel.` });
+    this.setStatus('disconnected');
+  }
+
+  private onRecord(r: KernelRecord): void {
+    if (r.ch === 'iopub' && r.type === 'status') this.setStatus(String(r.content.execution_state));
+    if (r.ch === 'bridge') {
+      if (r.type === 'execute' && r.parent && !this.runs.has(r.parent)) this.adopt(r.parent, r.content.tag as Tag | null);
+      if (r.type === 'restarted' || r.type === 'died' || r.type === 'shutdown') {
+        const why = r.type === 'restarted' ? 'The kernel was restarted.' : r.type === 'shutdown' ? 'The kernel was shut down.' : String(r.content.message ?? 'The kernel died.');
+        for (const [id, run] of this.runs) if (r.type !== 'died' || !r.parent || r.parent === id) this.finish(id, run, false, { ename: 'kgpu', evalue: why });
+        this.setStatus(r.type === 'restarted' ? 'idle' : r.type === 'shutdown' ? 'shut down' : 'dead');
+      }
+      if (r.type === 'dropped') {
+        for (const run of this.runs.values()) run.outputs.note('kgpu', `Some output was dropped in the pod while no editor was connected (records ${String(r.content.from)}–${String(r.content.to)}).`);
+      }
+      return;
+    }
+    if (!r.parent) return;
+    const run = this.runs.get(r.parent);
+    if (!run) return;
+    if (!run.started && r.ch === 'iopub' && (r.type === 'execute_input' || (r.type === 'status' && r.content.execution_state === 'busy'))) {
+      run.started = true;
+      run.execution.start(Date.now());
+    }
+    if (run.outputs.apply(r)) this.scheduleRender(run);
+    if (run.outputs.executionCount !== undefined) run.execution.executionOrder = run.outputs.executionCount;
+    if (r.ch === 'stdin' && r.type === 'input_request') void this.askInput(r.content as { prompt?: string; password?: boolean });
+    if (r.ch === 'shell' && r.type === 'execute_reply') run.reply = true;
+    if (r.ch === 'iopub' && r.type === 'status' && r.content.execution_state === 'idle') run.idle = true;
+    if (run.reply && run.idle) this.finish(r.parent, run, run.outputs.status === 'ok');
+  }
+
+  /** A run this window did not start (a reload): find its cell, clear it, rebuild it from the replay. */
+  private adopt(id: string, tag: Tag | null): void {
+    const cells = this.notebook.getCells();
+    let cell: vscode.NotebookCell | undefined;
+    if (tag && typeof tag.i === 'number') {
+      const at = cells[tag.i];
+      cell = at && sourceHash(at.document.getText()) === tag.h ? at : cells.find((c) => sourceHash(c.document.getText()) === tag.h);
+    }
+    if (!cell || cell.kind !== vscode.NotebookCellKind.Code) return;
+    let execution: vscode.NotebookCellExecution;
+    try {
+      execution = this.controller.createNotebookCellExecution(cell);
+    } catch (e) {
+      this.services.log.warn(`Notebook: could not show the running cell ${cell.index + 1}: ${errorMessage(e)}`);
+      return;
+    }
+    void execution.clearOutput();
+    this.runs.set(id, newRun(cell, execution));
+  }
+
+  private async askInput(req: { prompt?: string; password?: boolean }): Promise<void> {
+    const value = await vscode.window.showInputBox({ title: 'kgpu: the notebook asks for input', prompt: req.prompt || 'input()', password: req.password === true, ignoreFocusOut: true });
+    this.session?.input(value ?? '');
+  }
+
+  private scheduleRender(run: CellRun): void {
+    if (run.timer) return;
+    run.timer = setTimeout(() => {
+      run.timer = undefined;
+      this.render(run);
+    }, 40);
+  }
+
+  private render(run: CellRun): Promise<unknown> {
+    const outputs = run.outputs.outputs.map(toNotebookOutput);
+    run.rendering = run.rendering.then(() => run.execution.replaceOutput(outputs)).catch(() => undefined);
+    return run.rendering;
+  }
+
+  private finish(id: string, run: CellRun, success: boolean, note?: { ename: string; evalue: string }): void {
+    this.runs.delete(id);
+    if (run.timer) clearTimeout(run.timer);
+    run.timer = undefined;
+    if (note) run.outputs.note(note.ename, note.evalue);
+    if (!run.started) {
+      run.started = true;
+      run.execution.start(Date.now());
+    }
+    void this.render(run).finally(() => {
+      try {
+        run.execution.end(success, Date.now());
+      } catch {
+        // Already ended (the notebook was closed).
+      }
+    });
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const [id, run] of this.runs) this.finish(id, run, false, { ename: 'kgpu', evalue: 'Disconnected from the kernel; it keeps running in the pod — reopen the notebook to see the rest.' });
+    this.session?.dispose();
+    this.session = undefined;
+    this.statusEmitter.dispose();
+    for (const s of this.subscriptions) s.dispose();
+  }
+}
+
+function newRun(cell: vscode.NotebookCell, execution: vscode.NotebookCellExecution): CellRun {
+  return { cell, execution, outputs: new CellOutputs(), started: false, reply: false, idle: false, timer: undefined, rendering: Promise.resolve() };
+}
+
+function startFailure(e: unknown): string {
+  const code = (e as { code?: unknown })?.code;
+  if (code === 'no-jupyter') return `${errorMessage(e)}\nThe pod image needs ipykernel and jupyter_client (kgpu's default image has them): run \`pip install ipykernel\` in the pod's terminal, then run the cell again.`;
+  return `The kgpu kernel could not start: ${errorMessage(e)}`;
+}

@@ -1,0 +1,253 @@
+/**
+ * A real IPython kernel (Debian's ipykernel) in a simulator pod, driven the way the notebook
+ * controller drives it: pod/kernel_bridge.py started detached by startKernel, a KernelSession
+ * over the pod agent. Every output kind, input(), interrupt, restart, and the promises of the
+ * bridge: a connection cut in the middle of a printing cell loses no line and repeats none, and a
+ * new session (a reloaded window) reattaches to the running kernel and gets the running cell's
+ * output from its start.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { kernelIdFor, type KernelStarted } from '../../../src/kgpu/notebook';
+import { startKernelFixture, waitFor, type KernelFixture } from './kernel-fixture';
+
+let k: KernelFixture;
+let started: KernelStarted;
+before(async () => {
+  k = await startKernelFixture();
+  k.f.writeFile('nb/helper.py', Buffer.from('GREETING = "hello from helper"\n'));
+  started = await k.start(kernelIdFor(k.f.pod.podId, '/workspace/nb/a.ipynb'), '/workspace/nb');
+});
+after(async () => {
+  await k?.stop();
+});
+
+const ESC = '\u001b[';
+
+test('a cell runs in the notebook folder: stdout, execute_result, execution count; the same id finds the same kernel', async () => {
+  assert.equal(started.existing, false);
+  const { session } = k.session(started);
+  const hello = await session.ready;
+  assert.equal(hello.cwd, '/workspace/nb');
+  const run = k.run(session, 'import os, helper\nprint(os.getcwd(), helper.GREETING)\n1+1');
+  await run.done;
+  assert.equal(run.stdout(), '/workspace/nb hello from helper\n');
+  const result = run.outputs.outputs.find((o) => o.kind === 'data');
+  assert.deepEqual(result && result.kind === 'data' ? result.data : undefined, { 'text/plain': '2' });
+  assert.equal(run.outputs.status, 'ok');
+  assert.equal(typeof run.outputs.executionCount, 'number');
+  const again = await k.start(kernelIdFor(k.f.pod.podId, '/workspace/nb/a.ipynb'), '/workspace/nb');
+  assert.deepEqual(again, { ...started, existing: true });
+  session.dispose();
+});
+
+test('outputs: HTML, JSON, a matplotlib PNG, an error with its coloured traceback, clear_output, \\r progress, stderr', async () => {
+  const { session } = k.session(started);
+  const html = k.run(session, 'from IPython.display import HTML, JSON, display\ndisplay(HTML("<b>bold</b>"))\ndisplay(JSON({"a": [1, 2]}))');
+  await html.done;
+  const bundles = html.outputs.outputs.map((o) => (o.kind === 'data' ? o.data : undefined));
+  assert.equal(bundles[0]?.['text/html'], '<b>bold</b>');
+  assert.deepEqual(bundles[1]?.['application/json'], { a: [1, 2] });
+
+  const plot = k.run(session, 'import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.show()');
+  await plot.done;
+  const png = plot.outputs.outputs.find((o) => o.kind === 'data' && typeof o.data['image/png'] === 'string');
+  assert.ok(png && png.kind === 'data', `a PNG output: ${JSON.stringify(plot.records.map((r) => r.type))}`);
+  const bytes = Buffer.from(png.data['image/png'] as string, 'base64');
+  assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+  const err = k.run(session, 'def f():\n    return 1 / 0\nf()');
+  await err.done;
+  assert.equal(err.outputs.status, 'error');
+  const e = err.outputs.outputs.find((o) => o.kind === 'error');
+  assert.ok(e && e.kind === 'error');
+  assert.equal(e.ename, 'ZeroDivisionError');
+  assert.ok(e.traceback.some((l) => l.includes(ESC)), 'ANSI colours kept');
+  // eslint-disable-next-line no-control-regex
+  const plain = e.traceback.join('\n').replace(/\u001b\[[0-9;]*m/g, '');
+  assert.ok(plain.includes('return 1 / 0'), plain);
+
+  const clear = k.run(session, 'from IPython.display import clear_output\nprint("gone")\nclear_output()\nprint("kept")');
+  await clear.done;
+  assert.deepEqual(clear.outputs.outputs, [{ kind: 'stream', name: 'stdout', text: 'kept\n' }]);
+
+  const progress = k.run(session, 'import sys\nfor i in range(5):\n    sys.stdout.write(f"\\r{i * 25}%")\n    sys.stdout.flush()\nprint()\nprint("warn", file=sys.stderr)');
+  await progress.done;
+  const streams = progress.outputs.outputs.filter((o) => o.kind === 'stream');
+  assert.deepEqual(streams, [
+    { kind: 'stream', name: 'stdout', text: '100%\n' },
+    { kind: 'stream', name: 'stderr', text: 'warn\n' },
+  ]);
+  session.dispose();
+});
+
+test('input() is answered through the session', async () => {
+  const { session } = k.session(started);
+  const run = k.run(session, 'name = input("name? ")\nprint("hi", name)');
+  await waitFor('the input request', () => run.records.find((r) => r.ch === 'stdin' && r.type === 'input_request'));
+  assert.equal(run.records.find((r) => r.type === 'input_request')?.content.prompt, 'name? ');
+  session.input('bob');
+  await run.done;
+  assert.equal(run.stdout(), 'hi bob\n');
+  session.dispose();
+});
+
+test('interrupt stops a time.sleep loop (KeyboardInterrupt); the kernel keeps its state', async () => {
+  const { session } = k.session(started);
+  await k.run(session, 'state = 7').done;
+  const run = k.run(session, 'import time\nprint("looping", flush=True)\nwhile True:\n    time.sleep(0.05)');
+  await waitFor('the loop to print', () => run.stdout().includes('looping'), 30_000);
+  session.interrupt();
+  await run.done;
+  assert.equal(run.outputs.status, 'error');
+  const e = run.outputs.outputs.find((o) => o.kind === 'error');
+  assert.equal(e?.kind === 'error' ? e.ename : undefined, 'KeyboardInterrupt');
+  const after = k.run(session, 'print(state)');
+  await after.done;
+  assert.equal(after.stdout(), '7\n');
+  session.dispose();
+});
+
+test('restart clears the state: a new kernel process, the old variable gone', async () => {
+  const { session } = k.session(started);
+  const before = await session.ready;
+  await k.run(session, 'x = 41').done;
+  const restarted = new Promise<Record<string, unknown>>((resolve) => {
+    session.onRecord((r) => r.ch === 'bridge' && r.type === 'restarted' && resolve(r.content));
+  });
+  session.restart();
+  const info = await restarted;
+  assert.notEqual(info.pid, before.kernel_pid, 'a new kernel process');
+  const run = k.run(session, 'x + 1');
+  await run.done;
+  const e = run.outputs.outputs.find((o) => o.kind === 'error');
+  assert.equal(e?.kind === 'error' ? e.ename : undefined, 'NameError');
+  session.dispose();
+});
+
+/** 300 lines; after line 99 it waits for the file `go` (so the cell is surely still running when
+ *  the test cuts the connection), then prints the rest at 100 a second. */
+const printLoop = (go: string): string =>
+  `import os, time\nfor i in range(300):\n    print(f"line {i}", flush=True)\n    time.sleep(0.01)\n    if i == 99:\n        while not os.path.exists(${JSON.stringify(go)}):\n            time.sleep(0.02)\nprint("done")`;
+const goFile = (): string => `/workspace/nb/go-${Math.random().toString(16).slice(2)}`;
+const EXPECTED = `${Array.from({ length: 300 }, (_, i) => `line ${i}\n`).join('')}done\n`;
+
+test('a connection cut in the middle of a printing cell: after the reattach no line is lost and none repeated', async () => {
+  const { session, agent } = k.session(started);
+  await session.ready;
+  const go = goFile();
+  const run = k.run(session, printLoop(go));
+  await waitFor('some lines', () => run.stdout().includes('line 20'), 30_000);
+  // The SSH side goes away (the agent and its channel): the stream fails, the session reconnects;
+  // the cell goes on printing meanwhile.
+  agent.closeAgent();
+  await k.f.sh(`touch ${go}`);
+  await run.done;
+  assert.equal(run.stdout(), EXPECTED);
+  assert.ok(session.attaches >= 2, `reattached (${session.attaches})`);
+  // And once more with the session's own stream dropped (a network error on that stream).
+  const go2 = goFile();
+  const run2 = k.run(session, printLoop(go2));
+  await waitFor('some lines', () => run2.stdout().includes('line 20'), 30_000);
+  session.dropConnection();
+  await k.f.sh(`touch ${go2}`);
+  await run2.done;
+  assert.equal(run2.stdout(), EXPECTED);
+  session.dispose();
+});
+
+test('a new session (a reloaded window) reattaches to the running kernel and gets the running cell from its start', async () => {
+  // The cell prints 100 lines, then waits for a file the test writes once the new session is
+  // attached, then prints the rest: it is still running when the second session attaches.
+  const go = `/workspace/nb/go-${Math.random().toString(16).slice(2)}`;
+  const code = `import os, time\nfor i in range(300):\n    print(f"line {i}", flush=True)\n    if i == 99:\n        while not os.path.exists(${JSON.stringify(go)}):\n            time.sleep(0.02)\nprint("done")`;
+  const first = k.session(started);
+  await first.session.ready;
+  const run = k.run(first.session, code);
+  await waitFor('some lines', () => run.stdout().includes('line 50'), 30_000);
+  first.session.dispose();
+  first.agent.dispose();
+
+  const again = await k.start(kernelIdFor(k.f.pod.podId, '/workspace/nb/a.ipynb'), '/workspace/nb');
+  assert.equal(again.existing, true);
+  const second = k.session(again);
+  const replay = k.track(second.session, run.id);
+  const hello = await second.session.ready;
+  assert.deepEqual(hello.execs.map((e) => e.id), [run.id], 'the running execution is named in the hello');
+  await k.f.sh(`touch ${go}`);
+  await replay.done;
+  assert.equal(replay.stdout(), EXPECTED);
+  assert.equal(replay.records.filter((r) => r.ch === 'bridge' && r.type === 'execute').length, 1, 'replayed from the request on');
+  second.session.dispose();
+});
+
+test('an execute written into a connection that drops at once runs exactly once', async () => {
+  const { session } = k.session(started);
+  await session.ready;
+  await k.run(session, 'once = 0').done;
+  const run = k.run(session, 'once += 1\nprint("ran", once)');
+  session.dropConnection();
+  await run.done;
+  assert.equal(run.stdout(), 'ran 1\n');
+  const check = k.run(session, 'print(once)');
+  await check.done;
+  assert.equal(check.stdout(), '1\n', 'not run a second time after the reattach');
+  session.dispose();
+});
+
+test('with nobody attached the bridge keeps at most --max-bytes: the oldest records are dropped with a marker, the rest arrive in order', async () => {
+  const small = await k.start(kernelIdFor(k.f.pod.podId, '/workspace/nb/small.ipynb'), '/workspace/nb', 40_000);
+  const first = k.session(small);
+  await first.session.ready;
+  await k.f.sh('rm -f /tmp/nb-small-done');
+  const run = k.run(first.session, 'for i in range(2000):\n    print(i, flush=True)\nopen("/tmp/nb-small-done", "w").close()');
+  await waitFor('the request to reach the bridge', () => run.records.some((r) => r.type === 'execute'), 30_000);
+  first.session.dispose();
+  first.agent.dispose();
+  await waitFor('the cell to finish in the pod', async () => (await k.f.sh('test -f /tmp/nb-small-done && echo y || true')).trim() === 'y', 60_000);
+
+  const second = k.session(small);
+  const dropped: Record<string, unknown>[] = [];
+  second.session.onRecord((r) => r.type === 'dropped' && dropped.push(r.content));
+  const replay = k.track(second.session, run.id);
+  await replay.done;
+  assert.equal(dropped.length, 1, 'one marker');
+  const lines = replay.stdout().trim().split('\n').map(Number);
+  assert.equal(lines[lines.length - 1], 1999);
+  assert.ok(lines.length < 2000, `some dropped (${lines.length} kept)`);
+  assert.deepEqual(lines, Array.from({ length: lines.length }, (_, i) => 2000 - lines.length + i), 'a contiguous tail, in order');
+  second.session.shutdown();
+  await waitFor('the small kernel to be shut down', async () => (await k.f.sh(`test -e ${small.socket} && echo y || echo n`)).trim() === 'n', 30_000);
+});
+
+test('an idle kernel does not hold the connection: the session parks after its quiet period (the agent has no stream open) and the next cell reattaches', async () => {
+  const { session, agent } = k.session(started, { quietCloseMs: 300 });
+  await session.ready;
+  const run = k.run(session, 'import time\ntime.sleep(1)\nprint("slept")');
+  await run.done;
+  assert.equal(run.stdout(), 'slept\n', 'not parked while the cell ran');
+  await waitFor('the session to park', () => session.state === 'parked');
+  await waitFor('the agent to have no stream open', () => agent.openStreams === 0);
+  assert.equal(session.attaches, 1, 'no reattach while the cell ran (it was not quiet)');
+  const next = k.run(session, 'print("again")');
+  await next.done;
+  assert.equal(next.stdout(), 'again\n');
+  assert.equal(session.attaches, 2);
+  session.dispose();
+});
+
+test('kgpu.env reaches the kernel through stdin: in its os.environ, in no command line in the pod', async () => {
+  const secret = `s3cret-${Math.random().toString(16).slice(2)}`;
+  const withEnv = await k.start(kernelIdFor(k.f.pod.podId, '/workspace/nb/env.ipynb'), '/workspace/nb', undefined, { KGPU_TEST_SECRET: secret, 'BAD=NAME': 'x' });
+  assert.equal(withEnv.existing, false);
+  const { session } = k.session(withEnv);
+  const run = k.run(session, 'import os\nprint(os.environ.get("KGPU_TEST_SECRET"), "KGPU_KERNEL_ENV" in os.environ)');
+  await run.done;
+  assert.equal(run.stdout(), `${secret} False\n`);
+  const cmdlines = await k.f.sh("for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done 2>/dev/null");
+  assert.ok(cmdlines.includes('kernel_bridge_'), 'the bridge is listed');
+  assert.ok(!cmdlines.includes(secret), 'the secret is in no command line');
+  session.shutdown();
+  await waitFor('the kernel to be shut down', async () => (await k.f.sh(`test -e ${withEnv.socket} && echo y || echo n`)).trim() === 'n', 30_000);
+  session.dispose();
+});
