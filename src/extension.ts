@@ -11,6 +11,7 @@ import { registerJobLogCommands } from './job-log-terminal';
 import { registerJobs } from './jobs-view';
 import { registerPendingCommands } from './placeholders';
 import { registerPodNotifications } from './pod-notifications';
+import { registerPorts } from './ports/port-commands';
 import { registerRefresh } from './refresh';
 import { registerReleaseCommand } from './release-command';
 import { registerRentCommand } from './rent-command';
@@ -19,6 +20,7 @@ import { registerRotateKeyCommand } from './rotate-key-command';
 import { registerRunCommand } from './run-command';
 import { createServices, type KgpuServices } from './services';
 import { registerStatusBar } from './status-bar';
+import { registerTelemetry } from './telemetry/register-telemetry';
 import { registerTerminal } from './terminal';
 
 /** Composes the extension's contributions. Every contribution lives in its own module, takes the
@@ -47,6 +49,8 @@ export function activate(context: vscode.ExtensionContext): KgpuServices {
     registerJobs(services),
     registerTerminal(services),
     registerExecCommand(services),
+    registerPorts(services),
+    registerTelemetry(services),
     registerPendingCommands(),
   );
   return services;

@@ -3,6 +3,7 @@ import type { Pod } from './kgpu/api-types';
 import { errorMessage } from './kgpu/error-dedup';
 import { rentalItem } from './kgpu/rentals-view-model';
 import type { KgpuServices } from './services';
+import { telemetryFor } from './telemetry/telemetry-hub';
 import { toTreeItem } from './tree-item';
 
 /** A rental row; commands from its context menu receive it (services.pickPod understands it). */
@@ -29,7 +30,11 @@ export function registerRentalsView(services: KgpuServices): vscode.Disposable {
     getTreeItem: (node) => {
       if (isRental(node)) {
         const hasChildren = services.rentalChildren.childrenOf(node.pod).length > 0;
-        return toTreeItem(rentalItem(node.pod, Date.now()), hasChildren ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+        const item = toTreeItem(rentalItem(node.pod, Date.now()), hasChildren ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+        // Live GPU numbers while telemetry runs (src/telemetry/telemetry-hub.ts).
+        const gpu = telemetryFor(services).summary(node.pod.pod_id);
+        if (gpu) item.description = item.description ? `${String(item.description)} · ${gpu}` : gpu;
+        return item;
       }
       return services.rentalChildren.treeItemOf(node) ?? new vscode.TreeItem('?');
     },
@@ -68,6 +73,10 @@ export function registerRentalsView(services: KgpuServices): vscode.Disposable {
     services.pods.onDidChange(update),
     services.auth.onDidChange(update),
     services.rentalChildren.onDidChange(() => emitter.fire()),
+    telemetryFor(services).onDidChange((podId) => {
+      const n = nodes.get(podId);
+      if (n) emitter.fire(n);
+    }),
     vscode.commands.registerCommand('kgpu.clearEnded', async () => {
       await services.pods.clearEnded();
     }),
