@@ -77,6 +77,13 @@ export function registerRentalsView(services: KgpuServices): vscode.Disposable {
       const n = nodes.get(podId);
       if (n) emitter.fire(n);
     }),
+    // The row as this view renders it (the e2e suite checks its live GPU numbers); not in the palette.
+    vscode.commands.registerCommand('kgpu._rentalRow', (podId: string) => {
+      const n = nodes.get(podId);
+      if (!n) return undefined;
+      const item = provider.getTreeItem(n) as vscode.TreeItem;
+      return { label: item.label, description: item.description, contextValue: item.contextValue };
+    }),
     vscode.commands.registerCommand('kgpu.clearEnded', async () => {
       await services.pods.clearEnded();
     }),
