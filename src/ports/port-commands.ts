@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { errorMessage } from '../kgpu/error-dedup';
 import { isValidPort, listListeningSockets, PortWatcher, type ListeningSocket } from '../kgpu/ports';
+import { FocusClock, UNFOCUSED_STOP_MS } from '../kgpu/telemetry';
 import { jobsFor } from '../jobs-service';
 import type { KgpuServices } from '../services';
 import { forwardedPortsFor, type ForwardedPortNode } from './forwarded-ports';
@@ -133,14 +134,22 @@ async function pickForward(services: KgpuServices, arg: unknown): Promise<Forwar
 /**
  * While a job of this window runs on a pod, watch the pod's listening sockets and offer each new
  * one once ("train.py is listening on 6006 — Forward"), like VS Code's own port auto-forwarding.
- * The watch ends when no job of this window runs there any more.
+ * The watch ends when no job of this window runs there any more, and pauses once the window has
+ * been unfocused for 10 minutes (like the telemetry: an open agent stream is SSH activity, and a
+ * forgotten window must not keep a pod's idle clock from running).
  */
 function registerPortOffers(services: KgpuServices): vscode.Disposable {
   const watchers = new Map<string, PortWatcher>();
   const offered = new Set<string>();
   const hub = jobsFor(services);
+  const focus = new FocusClock(vscode.window.state.focused);
+  let focusTimer: ReturnType<typeof setTimeout> | undefined;
   const update = (): void => {
     const running = new Set(hub.runner.runningJobs().map((j) => j.podId));
+    if (focus.unfocusedForMs >= UNFOCUSED_STOP_MS) running.clear();
+    if (focusTimer) clearTimeout(focusTimer);
+    const left = focus.msUntilStop;
+    focusTimer = left !== undefined ? setTimeout(update, left + 50) : undefined;
     for (const [podId, w] of watchers) {
       if (running.has(podId)) continue;
       w.dispose();
@@ -169,10 +178,18 @@ function registerPortOffers(services: KgpuServices): vscode.Disposable {
     }
   };
   update();
-  return vscode.Disposable.from(hub.runner.onDidChange(update), {
-    dispose: () => {
-      for (const w of watchers.values()) w.dispose();
-      watchers.clear();
+  return vscode.Disposable.from(
+    hub.runner.onDidChange(update),
+    vscode.window.onDidChangeWindowState((st) => {
+      focus.set(st.focused);
+      update();
+    }),
+    {
+      dispose: () => {
+        if (focusTimer) clearTimeout(focusTimer);
+        for (const w of watchers.values()) w.dispose();
+        watchers.clear();
+      },
     },
-  });
+  );
 }
