@@ -65,7 +65,8 @@ export class PortForward implements Disposable {
     if (!isValidPort(options.podPort)) throw new PortForwardError(`${options.podPort} is not a port number (1–65535).`);
     const wanted = options.localPort ?? options.podPort;
     if (wanted !== 0 && !isValidPort(wanted)) throw new PortForwardError(`${wanted} is not a port number (1–65535).`);
-    const server = net.createServer({ pauseOnConnect: true });
+    // allowHalfOpen: a client that half-closes after its request (HTTP/1.0, nc -N) still gets the reply.
+    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
     try {
       await listenOn(server, wanted);
     } catch (e) {
