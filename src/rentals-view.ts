@@ -33,7 +33,12 @@ export function registerRentalsView(services: KgpuServices): vscode.Disposable {
         const item = toTreeItem(rentalItem(node.pod, Date.now()), hasChildren ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
         // Live GPU numbers while telemetry runs (src/telemetry/telemetry-hub.ts).
         const gpu = telemetryFor(services).summary(node.pod.pod_id);
-        if (gpu) item.description = item.description ? `${String(item.description)} · ${gpu}` : gpu;
+        if (gpu) {
+          // Right after the model (`rtx3090 × 1 · GPU 87% · 14.2/24 GiB · Running · …`): visible in a narrow sidebar.
+          const parts = item.description ? String(item.description).split(' · ') : [];
+          parts.splice(Math.min(1, parts.length), 0, gpu);
+          item.description = parts.join(' · ');
+        }
         return item;
       }
       return services.rentalChildren.treeItemOf(node) ?? new vscode.TreeItem('?');

@@ -52,6 +52,10 @@ export const journey = {
     await ui.pick('8000'); // the pod's listening ports, with their program
     await ui.answer('8000'); // the same local port when free
     await ui.screenshot('forward-started');
+    // The forward is a row under the rental: expand it.
+    const rental = ui.treeItem('Rentals', 'rtx3090 × 1');
+    const expanded = async () => (await rental.getAttribute('aria-expanded')) === 'true';
+    if (!(await expanded())) await rental.click();
     const row = ui.treeItem('Rentals', /localhost:\d+/);
     await row.waitFor({ state: 'visible', timeout: 20_000 });
     const label = await row.innerText();
