@@ -13,6 +13,7 @@ import { registerRankFilterCommand } from './launch/rank-filter-command';
 import { registerNotebooks } from './notebook/notebook-controllers';
 import { registerPendingCommands } from './placeholders';
 import { registerPodNotifications } from './pod-notifications';
+import { registerPorts } from './ports/port-commands';
 import { registerRefresh } from './refresh';
 import { registerReleaseCommand } from './release-command';
 import { registerRentCommand } from './rent-command';
@@ -22,6 +23,7 @@ import { registerRunCommand } from './run-command';
 import { createServices, type KgpuServices } from './services';
 import { registerStatusBar } from './status-bar';
 import { registerSweeps } from './sweeps';
+import { registerTelemetry } from './telemetry/register-telemetry';
 import { registerTerminal } from './terminal';
 
 /** Composes the extension's contributions. Every contribution lives in its own module, takes the
@@ -53,6 +55,8 @@ export function activate(context: vscode.ExtensionContext): KgpuServices {
     registerTerminal(services),
     registerExecCommand(services),
     registerNotebooks(services),
+    registerPorts(services),
+    registerTelemetry(services),
     registerPendingCommands(),
   );
   return services;

@@ -25,6 +25,8 @@ const MAX_KEPT = 1024 * 1024;
 
 export class JobLogPanel implements vscode.Disposable {
   private static readonly open = new Map<string, Set<JobLogPanel>>();
+  /** Extra footer parts for a finished job (the telemetry's peak GPU memory), set by the composition. */
+  static footerExtras: ((podId: string, jobId: string) => string | undefined)[] = [];
   private readonly writeEmitter = new vscode.EventEmitter<string>();
   private readonly closeEmitter = new vscode.EventEmitter<number | void>();
   private readonly text = new TerminalText();
@@ -169,7 +171,8 @@ export class JobLogPanel implements vscode.Disposable {
     const duration = jobDurationMs(result.job);
     const cost = pod && duration !== undefined ? runCost(pod, duration, prices) : undefined;
     const failed = this.ranks?.failure();
-    this.emit(logFooter({ status: result.job.status, durationMs: duration, cost, newlineFirst: !this.atLineStart, rankFailure: failed && describeRankFailure(failed) }));
+    const extra = JobLogPanel.footerExtras.map((f) => f(this.podId, this.jobId)).filter((x): x is string => !!x);
+    this.emit(logFooter({ status: result.job.status, durationMs: duration, cost, extra, newlineFirst: !this.atLineStart, rankFailure: failed && describeRankFailure(failed) }));
   }
 
   /** The job ended without its log being drained (its pod ended): the footer with the status. */

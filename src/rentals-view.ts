@@ -3,6 +3,7 @@ import type { Pod } from './kgpu/api-types';
 import { errorMessage } from './kgpu/error-dedup';
 import { rentalItem } from './kgpu/rentals-view-model';
 import type { KgpuServices } from './services';
+import { telemetryFor } from './telemetry/telemetry-hub';
 import { toTreeItem } from './tree-item';
 
 /** A rental row; commands from its context menu receive it (services.pickPod understands it). */
@@ -29,7 +30,16 @@ export function registerRentalsView(services: KgpuServices): vscode.Disposable {
     getTreeItem: (node) => {
       if (isRental(node)) {
         const hasChildren = services.rentalChildren.childrenOf(node.pod).length > 0;
-        return toTreeItem(rentalItem(node.pod, Date.now()), hasChildren ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+        const item = toTreeItem(rentalItem(node.pod, Date.now()), hasChildren ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+        // Live GPU numbers while telemetry runs (src/telemetry/telemetry-hub.ts).
+        const gpu = telemetryFor(services).summary(node.pod.pod_id);
+        if (gpu) {
+          // Right after the model (`rtx3090 × 1 · GPU 87% · 14.2/24 GiB · Running · …`): visible in a narrow sidebar.
+          const parts = item.description ? String(item.description).split(' · ') : [];
+          parts.splice(Math.min(1, parts.length), 0, gpu);
+          item.description = parts.join(' · ');
+        }
+        return item;
       }
       return services.rentalChildren.treeItemOf(node) ?? new vscode.TreeItem('?');
     },
@@ -68,6 +78,17 @@ export function registerRentalsView(services: KgpuServices): vscode.Disposable {
     services.pods.onDidChange(update),
     services.auth.onDidChange(update),
     services.rentalChildren.onDidChange(() => emitter.fire()),
+    telemetryFor(services).onDidChange((podId) => {
+      const n = nodes.get(podId);
+      if (n) emitter.fire(n);
+    }),
+    // The row as this view renders it (the e2e suite checks its live GPU numbers); not in the palette.
+    vscode.commands.registerCommand('kgpu._rentalRow', (podId: string) => {
+      const n = nodes.get(podId);
+      if (!n) return undefined;
+      const item = provider.getTreeItem(n) as vscode.TreeItem;
+      return { label: item.label, description: item.description, contextValue: item.contextValue };
+    }),
     vscode.commands.registerCommand('kgpu.clearEnded', async () => {
       await services.pods.clearEnded();
     }),

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { statusBarModel } from './kgpu/status-bar-model';
 import type { KgpuServices } from './services';
+import { telemetryFor } from './telemetry/telemetry-hub';
 
 /** "$(chip) 2 GPUs · $1.34/h · 5h12m left" while pods run; warning background under 1 h left;
  *  click shows the sidebar. The estimate is redrawn every minute between refreshes. */
@@ -15,7 +16,9 @@ export function registerStatusBar(services: KgpuServices): vscode.Disposable {
       return;
     }
     item.text = m.text;
-    const tooltip = new vscode.MarkdownString(m.tooltip);
+    const telemetry = telemetryFor(services);
+    const gpus = services.pods.pods.flatMap((p) => telemetry.lines(p.pod_id).map((l) => `${p.name} · ${l}`));
+    const tooltip = new vscode.MarkdownString(gpus.length ? `${m.tooltip}\n\n${gpus.join('  \n')}` : m.tooltip);
     tooltip.supportThemeIcons = true;
     item.tooltip = tooltip;
     item.backgroundColor = m.warning ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
@@ -24,5 +27,5 @@ export function registerStatusBar(services: KgpuServices): vscode.Disposable {
   update();
   const tick = setInterval(update, 60_000);
   tick.unref?.();
-  return vscode.Disposable.from(item, services.pods.onDidChange(update), services.auth.onDidChange(update), { dispose: () => clearInterval(tick) });
+  return vscode.Disposable.from(item, telemetryFor(services).onDidChange(update), services.pods.onDidChange(update), services.auth.onDidChange(update), { dispose: () => clearInterval(tick) });
 }

@@ -131,6 +131,8 @@ export interface LogFooterInfo {
   status: JobStatus;
   durationMs?: number;
   cost?: RunCost;
+  /** More parts, e.g. `peak GPU memory 14.2/24 GiB` (issue 19's telemetry). */
+  extra?: readonly string[];
   /** Write a line break first (the log did not end with one). */
   newlineFirst?: boolean;
   /** A torchrun job: its first failing rank ("rank 1 failed first: exit code 3"), said first. */
@@ -142,6 +144,7 @@ export function footerSummary(f: LogFooterInfo): string {
   const parts = f.rankFailure ? [f.rankFailure, `torchrun: ${endLabel(f.status)}`] : [endLabel(f.status)];
   if (f.durationMs !== undefined) parts.push(formatRunDuration(f.durationMs));
   if (f.cost) parts.push(`${formatRunCredits(f.cost.credits)} (${formatRunDollars(f.cost.dollars)})`);
+  if (f.extra) parts.push(...f.extra);
   return parts.join(' · ');
 }
 

@@ -13,6 +13,7 @@
  *   stall:      round trip of 64 bytes through a `cat` process stream while another stream sits
  *               stalled with its window full (never read) vs with no such stream; goal: no more
  *               than one frame (64 KiB at the measured stream throughput) slower.
+ *   telemetry:  GPU telemetry's wire bytes per second per GPU (telemetry-bytes.ts).
  * Our side is the product's AgentClient over the bench's PodConnector (no spare connections).
  */
 import { createHash } from 'node:crypto';
@@ -24,6 +25,7 @@ import type { PodConnector } from '../../src/kgpu/ssh-connection';
 import { httpGet, parsePort, parseResponse, podHttpServerArgv } from '../unit/agent/pod-http-server';
 import type { BenchEnv } from './env';
 import { startLatencyProxy } from './latency-proxy';
+import { benchTelemetryBytes } from './telemetry-bytes';
 import { interleave, now, summarize, type BenchConfig, type ScenarioResult } from './measure';
 
 const DIR = '/workspace/agent-bench';
@@ -246,6 +248,8 @@ export async function benchAgent(env: BenchEnv, cfg: BenchConfig): Promise<Scena
     const frameMs = FRAME / 1e6 / med(tput.ours) * 1000;
     const stallDiff = med(stalledMs) - med(baselineMs);
     const allOneConnection = connections.every((c) => c === 1);
+    const telemetryBytes = await benchTelemetryBytes(env, cfg);
+    phase('telemetry bytes');
     return [
       {
         key: 'agent_open',
@@ -297,6 +301,7 @@ export async function benchAgent(env: BenchEnv, cfg: BenchConfig): Promise<Scena
         met: stallDiff <= frameMs,
         extra: { frame_ms: frameMs, difference_ms: stallDiff, round_trips_per_rep: n, stalled_window_bytes: DEFAULT_AGENT_WINDOW },
       },
+      telemetryBytes,
     ];
   } finally {
     client.dispose();

@@ -1,0 +1,50 @@
+/**
+ * When a pod's GPU telemetry may run. It is a convenience, so it must never be what keeps a
+ * forgotten pod billing: it runs only while a kgpu view is visible or a job of this window runs
+ * on the pod, and never once the window has been unfocused for 10 minutes or while the idle
+ * guard's question waits for an answer. Then the agent closes after its quiet period and kgpu's
+ * own idle rule (12 h without SSH activity warns, 24 h releases) applies as before.
+ */
+export const UNFOCUSED_STOP_MS = 10 * 60_000;
+
+export interface TelemetryDemandInputs {
+  /** A kgpu view (Rentals, Jobs…) is visible. */
+  viewVisible: boolean;
+  /** A job started from this window is running on the pod. */
+  jobRunning: boolean;
+  /** How long the window has been unfocused (0 while focused). */
+  unfocusedForMs: number;
+  /** The idle guard asked about this pod and nobody answered yet. */
+  idleQuestionPending: boolean;
+}
+
+export function telemetryWanted(i: TelemetryDemandInputs): boolean {
+  if (i.unfocusedForMs >= UNFOCUSED_STOP_MS) return false;
+  if (i.idleQuestionPending) return false;
+  return i.viewVisible || i.jobRunning;
+}
+
+/** How long the window has been unfocused, from focus changes; `now` is injectable. */
+export class FocusClock {
+  private unfocusedSince: number | undefined;
+
+  constructor(focused: boolean, private readonly now: () => number = Date.now) {
+    if (!focused) this.unfocusedSince = now();
+  }
+
+  set(focused: boolean): void {
+    if (focused) this.unfocusedSince = undefined;
+    else this.unfocusedSince ??= this.now();
+  }
+
+  get unfocusedForMs(): number {
+    return this.unfocusedSince === undefined ? 0 : Math.max(0, this.now() - this.unfocusedSince);
+  }
+
+  /** Milliseconds until the 10-minute mark, if unfocused and not there yet. */
+  get msUntilStop(): number | undefined {
+    if (this.unfocusedSince === undefined) return undefined;
+    const left = UNFOCUSED_STOP_MS - this.unfocusedForMs;
+    return left > 0 ? left : undefined;
+  }
+}

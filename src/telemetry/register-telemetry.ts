@@ -1,0 +1,18 @@
+import * as vscode from 'vscode';
+import { JobLogPanel } from '../job-log-terminal';
+import type { KgpuServices } from '../services';
+import { registerReleaseWhenDone } from './release-when-done-command';
+import { telemetryFor } from './telemetry-hub';
+
+/** GPU telemetry (Rentals row, status-bar tooltip, job footer's peak memory), the idle guard and
+ *  "Release when done" (issue 19). */
+export function registerTelemetry(services: KgpuServices): vscode.Disposable {
+  const hub = telemetryFor(services);
+  const peak = (podId: string, jobId: string): string | undefined => hub.takePeak(podId, jobId);
+  JobLogPanel.footerExtras.push(peak);
+  return vscode.Disposable.from(registerReleaseWhenDone(services), {
+    dispose: () => {
+      JobLogPanel.footerExtras = JobLogPanel.footerExtras.filter((f) => f !== peak);
+    },
+  });
+}

@@ -1,0 +1,186 @@
+import * as vscode from 'vscode';
+import { isLivePod, type Pod } from '../kgpu/api-types';
+import { formatDollarsPerHour, podRatePerHour } from '../kgpu/cost';
+import {
+  DEFAULT_IDLE_GUARD_MINUTES,
+  FocusClock,
+  formatGiB,
+  formatGpuLines,
+  formatGpuSummary,
+  GpuTelemetry,
+  IdleGuard,
+  idleGuardMessage,
+  telemetryWanted,
+  type IdleAnswer,
+  type PeakTracker,
+} from '../kgpu/telemetry';
+import { jobsFor } from '../jobs-service';
+import { podAgentsFor } from '../ports/pod-agents';
+import { releasePod } from '../release-command';
+import type { KgpuServices } from '../services';
+
+/**
+ * Live GPU telemetry of the running rentals (issue 19): one nvidia-smi loop per pod through the
+ * pod agent, only while a kgpu view is visible or a job of this window runs on the pod, and never
+ * once the window has been unfocused for 10 minutes or while the idle guard's question is open
+ * (telemetry-demand.ts). Feeds the Rentals row (`GPU 87% · 14.2/24 GiB`), the status-bar tooltip,
+ * the peak memory in a job's log footer, and the idle guard ("<model> idle for 30 min at $x/h —
+ * Release · Keep · Remind me in 1 h"; kgpu.idleGuardMinutes, 0 = off).
+ */
+export class TelemetryHub implements vscode.Disposable {
+  private readonly pods = new Map<string, { telemetry: GpuTelemetry; guard: IdleGuard }>();
+  private readonly peaks = new Map<string, PeakTracker>();
+  private readonly emitter = new vscode.EventEmitter<string>();
+  /** A pod's numbers changed (or its telemetry started/stopped). */
+  readonly onDidChange = this.emitter.event;
+  private readonly focus = new FocusClock(vscode.window.state.focused);
+  private focusTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly disposables: vscode.Disposable[] = [this.emitter];
+
+  constructor(private readonly services: KgpuServices) {
+    const hub = jobsFor(services);
+    this.disposables.push(
+      services.pods.onDidChange(() => this.update()),
+      services.viewVisibility.onDidChange(() => this.update()),
+      hub.runner.onDidChange(() => this.update()),
+      hub.runner.onDidEnd(() => this.update()),
+      vscode.window.onDidChangeWindowState((s) => {
+        this.focus.set(s.focused);
+        this.update();
+      }),
+    );
+    this.update();
+  }
+
+  /** `GPU 87% · 14.2/24 GiB` for a pod whose telemetry runs; undefined otherwise. */
+  summary(podId: string): string | undefined {
+    const latest = this.pods.get(podId)?.telemetry.latest;
+    return latest ? formatGpuSummary(latest.gpus) : undefined;
+  }
+
+  /** One line per GPU. */
+  lines(podId: string): string[] {
+    const latest = this.pods.get(podId)?.telemetry.latest;
+    return latest ? formatGpuLines(latest.gpus) : [];
+  }
+
+  /** `peak GPU memory 14.2/24 GiB` for a job whose run was watched, then forgotten. */
+  takePeak(podId: string, jobId: string): string | undefined {
+    const k = `${podId}/${jobId}`;
+    const p = this.peaks.get(k);
+    if (!p) return undefined;
+    p.dispose();
+    this.peaks.delete(k);
+    return p.peakMiB !== undefined && p.totalMiB ? `peak GPU memory ${formatGiB(p.peakMiB, p.totalMiB)}` : undefined;
+  }
+
+  private minutes(): number {
+    const v = vscode.workspace.getConfiguration('kgpu').get<number>('idleGuardMinutes', DEFAULT_IDLE_GUARD_MINUTES);
+    return typeof v === 'number' && v >= 0 ? v : DEFAULT_IDLE_GUARD_MINUTES;
+  }
+
+  private update(): void {
+    const runner = jobsFor(this.services).runner;
+    const running = runner.runningJobs();
+    const live = new Set(this.services.pods.pods.filter((p) => isLivePod(p) && p.phase === 'Running' && p.ready).map((p) => p.pod_id));
+    for (const [podId, entry] of this.pods) {
+      if (live.has(podId)) continue;
+      entry.telemetry.dispose();
+      this.pods.delete(podId);
+      this.emitter.fire(podId);
+    }
+    for (const podId of live) {
+      let entry = this.pods.get(podId);
+      const jobRunning = running.some((j) => j.podId === podId);
+      const wanted = telemetryWanted({
+        viewVisible: this.services.viewVisibility.anyVisible,
+        jobRunning,
+        unfocusedForMs: this.focus.unfocusedForMs,
+        idleQuestionPending: entry?.guard.pending ?? false,
+      });
+      if (!entry && !wanted) continue;
+      if (!entry) entry = this.create(podId);
+      if (jobRunning) entry.guard.activity();
+      if (wanted && !entry.telemetry.running) entry.telemetry.start();
+      if (!wanted && entry.telemetry.running) entry.telemetry.stop();
+      // A running job's peak memory, for its log footer.
+      for (const j of running) {
+        const k = `${j.podId}/${j.info.id}`;
+        if (j.podId === podId && !this.peaks.has(k)) this.peaks.set(k, entry.telemetry.trackPeak());
+      }
+      // Peaks of jobs whose footer never came (no panel): keep the newest 64.
+      for (const [k, p] of this.peaks) {
+        if (this.peaks.size <= 64) break;
+        p.dispose();
+        this.peaks.delete(k);
+      }
+    }
+    // Re-judge when the 10-minute unfocused mark passes.
+    if (this.focusTimer) clearTimeout(this.focusTimer);
+    const left = this.focus.msUntilStop;
+    this.focusTimer = left !== undefined ? setTimeout(() => this.update(), left + 50) : undefined;
+    this.focusTimer?.unref?.();
+  }
+
+  private create(podId: string): { telemetry: GpuTelemetry; guard: IdleGuard } {
+    const agent = podAgentsFor(this.services).get(podId);
+    const telemetry = new GpuTelemetry({ openStream: (t, o) => agent.openStream(t, o) });
+    const guard = new IdleGuard(() => this.minutes());
+    const entry = { telemetry, guard };
+    telemetry.onDidSample((s) => {
+      this.emitter.fire(podId);
+      const jobRunning = jobsFor(this.services).runner.runningJobs().some((j) => j.podId === podId);
+      if (guard.observe(s, jobRunning)) void this.ask(podId, guard, s.at);
+    });
+    telemetry.onDidChangeRunning(() => this.emitter.fire(podId));
+    this.pods.set(podId, entry);
+    return entry;
+  }
+
+  private async ask(podId: string, guard: IdleGuard, at: number): Promise<void> {
+    const pod: Pod | undefined = this.services.pods.get(podId);
+    if (!pod) return;
+    this.update(); // the question is open: telemetry stops until it is answered
+    const rate = podRatePerHour(pod);
+    const text = idleGuardMessage(`${pod.name} (${pod.gpu_model} × ${pod.gpu_count})`, at - (guard.idleSinceMs ?? at), rate !== undefined ? formatDollarsPerHour(rate) : undefined);
+    this.services.log.info(`Idle guard: ${text}.`);
+    const choice = await vscode.window.showWarningMessage(`kgpu: ${text}.`, 'Release', 'Keep', 'Remind me in 1 h');
+    const answer: IdleAnswer | undefined = choice === 'Release' ? 'release' : choice === 'Remind me in 1 h' ? 'remind' : choice === 'Keep' ? 'keep' : undefined;
+    guard.answer(answer, Date.now());
+    this.update();
+    if (answer === 'release') {
+      try {
+        await releasePod(this.services, podId);
+      } catch (e) {
+        this.services.showError(e, { prefix: `Could not release ${pod.name}:` });
+      }
+    }
+  }
+
+  /** Diagnostics and tests: whether a pod's telemetry runs. */
+  isRunning(podId: string): boolean {
+    return this.pods.get(podId)?.telemetry.running ?? false;
+  }
+
+  dispose(): void {
+    if (this.focusTimer) clearTimeout(this.focusTimer);
+    for (const e of this.pods.values()) e.telemetry.dispose();
+    this.pods.clear();
+    for (const p of this.peaks.values()) p.dispose();
+    this.peaks.clear();
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+const all = new WeakMap<KgpuServices, TelemetryHub>();
+
+export function telemetryFor(services: KgpuServices): TelemetryHub {
+  let hub = all.get(services);
+  if (!hub) {
+    hub = new TelemetryHub(services);
+    all.set(services, hub);
+    services.context.subscriptions.push(hub);
+  }
+  return hub;
+}
+

@@ -1,0 +1,91 @@
+// Port forwarding and GPU telemetry through the pod agent, in a real VS Code against the
+// simulator: a web server started in the pod is forwarded to this machine's 127.0.0.1 and fetched
+// byte for byte; the forward is a row under its rental (copy address, stop); the rental row shows
+// live GPU numbers while the sidebar is visible.
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { KgpuServices } from '../../../src/services';
+import { openKgpuSidebar, waitUntil } from './helpers/extension';
+import { needsSimulator, simApi } from './helpers/simulator';
+
+describe('ports and telemetry through the pod agent', () => {
+  const sim = needsSimulator();
+  let services: KgpuServices;
+  let podId: string | undefined;
+  const page = `<html><body>kgpu forwarded ${Math.random().toString(36).slice(2)}</body></html>`;
+
+  before(async function () {
+    this.timeout(90_000);
+    const ext = await openKgpuSidebar();
+    services = ext.exports as KgpuServices;
+    await services.ready;
+    await waitUntil(() => services.auth.signedIn, 10_000, 'sign-in from the environment');
+    podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', { gpu_model: 'rtx3090', gpu_count: 1, name: 'e2e-ports', yes: true });
+    assert.equal(typeof podId, 'string', 'a pod');
+    await waitUntil(() => services.pods.get(podId!)?.ready === true, 20_000, 'the pod to be ready in the model');
+    // A web server in the pod, on its loopback only (the pod has no ingress), detached from the exec.
+    const start = await simApi<{ exit_code: number; stdout: string; stderr: string }>(sim(), `/pods/${podId}/exec`, {
+      method: 'POST',
+      body: JSON.stringify({
+        cmd: ['sh', '-c', 'mkdir -p /workspace/www && cat > /workspace/www/index.html && setsid -f python3 -m http.server 8000 --bind 127.0.0.1 --directory /workspace/www </dev/null >/dev/null 2>&1'],
+        stdin: page,
+      }),
+    });
+    assert.equal(start.exit_code, 0, start.stderr);
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    if (podId) await vscode.commands.executeCommand('kgpu.release', { podId, yes: true });
+  });
+
+  it('forwards a pod-side web server to 127.0.0.1 and fetches it; the forward is a row under its rental', async function () {
+    this.timeout(60_000);
+    let node: { podId: string; podPort: number; localPort: number } | undefined;
+    // The server may need a moment to bind: retry the fetch, not the forward.
+    node = await vscode.commands.executeCommand<typeof node>('kgpu.forwardPort', { podId, podPort: 8000, localPort: 0 });
+    assert.ok(node, 'the command resolves with the forward');
+    assert.equal(node.podPort, 8000);
+    let body = '';
+    await waitUntil(async () => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${node!.localPort}/index.html`);
+        body = await res.text();
+        return res.status === 200;
+      } catch {
+        return false;
+      }
+    }, 30_000, 'the forwarded page');
+    assert.equal(body, page);
+
+    const pod = services.pods.get(podId!)!;
+    const row = (services.rentalChildren.childrenOf(pod) as { kind?: string; podPort?: number }[]).find((r) => r.kind === 'forwardedPort' && r.podPort === 8000);
+    assert.ok(row, 'a forwarded-port row under the rental');
+    const item = services.rentalChildren.treeItemOf(row)!;
+    assert.equal(item.label, `localhost:${node.localPort}`);
+    assert.equal(item.contextValue, 'kgpu.forwardedPort');
+    assert.match(String(item.description), /→ pod port 8000/);
+    const external = await vscode.env.asExternalUri(vscode.Uri.parse(`http://127.0.0.1:${node.localPort}/`));
+    assert.ok(external.toString().length > 0);
+
+    const address = await vscode.commands.executeCommand<string>('kgpu.copyForwardedPortAddress', row);
+    assert.equal(address, `127.0.0.1:${node.localPort}`);
+    assert.equal(await vscode.env.clipboard.readText(), address);
+
+    assert.equal(await vscode.commands.executeCommand<boolean>('kgpu.stopForwardingPort', row), true);
+    await assert.rejects(fetch(`http://127.0.0.1:${node.localPort}/index.html`));
+    assert.equal((services.rentalChildren.childrenOf(pod) as { kind?: string }[]).some((r) => r.kind === 'forwardedPort'), false);
+  });
+
+  it('the rental row shows live GPU numbers while the sidebar is visible', async function () {
+    this.timeout(60_000);
+    await vscode.commands.executeCommand('workbench.view.extension.kgpu');
+    let description = '';
+    await waitUntil(async () => {
+      const row = await vscode.commands.executeCommand<{ description?: string } | undefined>('kgpu._rentalRow', podId);
+      description = String(row?.description ?? '');
+      return /GPU \d+% · [\d.]+\/24 GiB/.test(description);
+    }, 45_000, 'GPU numbers in the rental row');
+    assert.match(description, /GPU \d+% · [\d.]+\/24 GiB/);
+  });
+});
