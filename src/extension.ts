@@ -17,6 +17,7 @@ import { registerRentCommand } from './rent-command';
 import { registerRentalsView } from './rentals-view';
 import { registerRotateKeyCommand } from './rotate-key-command';
 import { registerRunCommand } from './run-command';
+import { registerDebug } from './debug';
 import { createServices, type KgpuServices } from './services';
 import { registerStatusBar } from './status-bar';
 import { registerTerminal } from './terminal';
@@ -43,6 +44,7 @@ export function activate(context: vscode.ExtensionContext): KgpuServices {
     registerCopyCommands(services),
     registerFileSystem(services),
     registerRunCommand(services),
+    registerDebug(services),
     registerJobLogCommands(services),
     registerJobs(services),
     registerTerminal(services),

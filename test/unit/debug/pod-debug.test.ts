@@ -15,6 +15,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { startPodDebug, type LaunchSpec } from '../../../src/kgpu/debug';
 import { podCommands } from '../../../src/kgpu/pod-commands';
+import { syncUp } from '../../../src/kgpu/sync';
 import { startAgentFixture, waitFor, type AgentFixture } from '../agent/agent-fixture';
 import { DapTestClient } from './dap-test-client';
 
@@ -234,4 +235,42 @@ test('a pod Python without debugpy: the launch fails saying how to install it', 
   } finally {
     s.bridge.dispose();
   }
+});
+
+test('attach: to a job that called debugpy.listen(), over an agent TCP stream; the breakpoint on the local path hits', async () => {
+  const source = 'import debugpy, sys\nhost, port = debugpy.listen(("127.0.0.1", 0))\nopen("port.txt", "w").write(str(port))\ndebugpy.wait_for_client()\nvalue = 41\nvalue += 1\nprint("value", value, flush=True)\n';
+  const { folder, file } = project('serve.py', source, 'attach proj');
+  // The job, as Run would start it (detached), from the synced copy.
+  await syncUp(podCommands(f.pod.connector()), folder, '/workspace/attach proj');
+  fs.rmSync(path.join(f.pod.hostDir, 'attach proj', 'port.txt'), { force: true });
+  await f.sh(`cd '/workspace/attach proj' && setsid -f python serve.py > out.log 2>&1`);
+  const port = await waitFor('the port debugpy listens on', () => {
+    const p = path.join(f.pod.hostDir, 'attach proj', 'port.txt');
+    return fs.existsSync(p) && Number(fs.readFileSync(p, 'utf8')) > 0 ? Number(fs.readFileSync(p, 'utf8')) : undefined;
+  }, 30_000);
+  const s = await startPodDebug({ request: 'attach', podId: f.pod.podId, agent: f.client(), python: 'python', port, localRoot: folder, remoteRoot: '/workspace/attach proj' });
+  const c = new DapTestClient(s.bridge);
+  try {
+    await c.ok('initialize', { adapterID: 'kgpu', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
+    const attached = c.request('attach', { type: 'kgpu', request: 'attach', name: 'attach', port });
+    await c.event('initialized');
+    const bps = await c.ok('setBreakpoints', { source: { path: file }, breakpoints: [{ line: 6 }] });
+    assert.equal(bps.breakpoints[0].verified, true);
+    await c.ok('configurationDone');
+    assert.ok((await attached).success);
+    const stop = await c.event('stopped');
+    const frame = await topFrame(c, stop.body.threadId);
+    assert.equal(frame.source.path, file);
+    assert.equal((await locals(c, frame.id)).get('value'), '41');
+    await c.ok('continue', { threadId: stop.body.threadId });
+    await waitFor('the job to finish', async () => (await f.sh(`cat '/workspace/attach proj/out.log'`)).includes('value 42'), 30_000);
+    await c.request('disconnect', {});
+  } finally {
+    s.bridge.dispose();
+  }
+});
+
+test('attach to a port where nothing listens says how to start the program', async () => {
+  const free = Number(await f.sh(`python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"`));
+  await assert.rejects(startPodDebug({ request: 'attach', podId: f.pod.podId, agent: f.client(), python: 'python', port: free }), /Nothing in pod .* listens on 127\.0\.0\.1:\d+ .*debugpy\.listen\(\d+\)/);
 });
