@@ -19,6 +19,7 @@ import { benchLogFollow } from './log-follow';
 import { benchActivation } from './activation';
 import { benchAgent } from './agent';
 import { benchWarmStart } from './warm-start';
+import { benchDebug } from './debug';
 
 type Scenario = (env: BenchEnv, cfg: BenchConfig) => Promise<ScenarioResult[]>;
 const SCENARIOS: Record<string, Scenario> = {
@@ -30,6 +31,7 @@ const SCENARIOS: Record<string, Scenario> = {
   activation: benchActivation,
   agent: benchAgent,
   warm: benchWarmStart,
+  debug: benchDebug,
 };
 
 function parseArgs(argv: string[]): { quick: boolean; reps?: number; only?: string[]; out: string } {

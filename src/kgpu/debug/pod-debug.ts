@@ -23,7 +23,7 @@ import { AgentOpenError } from '../agent/errors';
 import { parseArgumentLine } from '../exec-request';
 import { gitignoreLiteral, planRun, RunError, type RunPlan, type RunTarget } from '../job-runner';
 import type { PodCommands } from '../pod-commands';
-import { SshAbortedError, SshError } from '../ssh-errors';
+import { ConnectionLostError, SshAbortedError, SshError } from '../ssh-errors';
 import { syncUp, type SyncProgress, type SyncResult } from '../sync';
 import { DapBridge } from './dap-bridge';
 import { PodPathMap } from './path-map';
@@ -173,9 +173,11 @@ export function explainEnd(podId: string, python: string, info: { error?: Error;
     return `kgpu: debugpy is not installed for \`${python}\` in pod ${podId}. Install it there (\`${python} -m pip install debugpy\` in the pod's terminal, in the project's venv if it uses one) and debug again; kgpu's default image has it.`;
   }
   if (info.error && info.error instanceof SshError && !(info.error instanceof SshAbortedError)) {
+    // The error names the agent's stream (the adapter's whole argv): say what happened instead.
+    const what = info.error instanceof ConnectionLostError ? 'was lost' : `failed (${info.error.message.split('\n')[0]!.slice(0, 200)})`;
     return attach
-      ? `kgpu: the connection to pod ${podId} was lost (${info.error.message}). The debug session has ended; the program goes on running without the debugger — attach again, or stop the job from the Rentals view.`
-      : `kgpu: the connection to pod ${podId} was lost (${info.error.message}). The debug session has ended and the program in the pod was stopped (debugpy ends it when its debugger goes away); debug again to restart it.`;
+      ? `kgpu: the connection to pod ${podId} ${what}. The debug session has ended; the program goes on running without the debugger — attach again, or stop the job from the Rentals view.`
+      : `kgpu: the connection to pod ${podId} ${what}. The debug session has ended and the program in the pod was stopped (debugpy ends it when its debugger goes away); debug again to restart it.`;
   }
   const tail = info.stderr.trim().split('\n').slice(-6).join('\n');
   const why = info.error ? `: ${info.error.message}` : '';

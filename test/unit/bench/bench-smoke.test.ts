@@ -39,6 +39,8 @@ const EXPECTED: Record<string, { unit: string; reference: boolean }> = {
   warm_import_ms: { unit: 'ms', reference: false },
   warm_server_rss: { unit: 'mb', reference: false },
   warm_peak_memory: { unit: 'mb', reference: true },
+  debug_first_stop: { unit: 'ms', reference: false },
+  debug_step: { unit: 'ms', reference: true },
 };
 
 // A bound against a hang, not a speed goal: --quick took 116 s at load 12 on 2 cores before the agent
@@ -85,7 +87,7 @@ test('npm run bench -- --quick runs every scenario and writes bench-results.json
   assert.ok((json.sync_bytes.ours_content_bytes as number) > 0 && (json.sync_bytes.ours_content_bytes as number) === json.sync_bytes.changed_file_bytes,
     'the re-sync sent exactly the edited file');
   // The table is printed with every row.
-  for (const label of ['1. iteration', '2. upload', '2. download', '3. listing', '4. re-sync', '5. follow', '6. activation', '6. VSIX', '7. agent', '8. warm start']) {
+  for (const label of ['1. iteration', '2. upload', '2. download', '3. listing', '4. re-sync', '5. follow', '6. activation', '6. VSIX', '7. agent', '8. warm start', '9. debug']) {
     assert.ok(stdout.includes(label), `the table has a "${label}" row`);
   }
 });

@@ -5,8 +5,9 @@
  * quotes is synced as Run syncs it; breakpoints are set on the LOCAL path (one conditional, one on
  * a file that exists only in the pod, by its kgpu:// URI), hit in /workspace/<folder>, and the
  * stack shows the local path again; variables, evaluate, step, continue to the exit code; an
- * uncaught exception; a connection cut while paused stops the program in the pod; a pod Python
- * without debugpy says how to fix it.
+ * uncaught exception; a connection cut while paused, and the stream reset while the agent stays up
+ * (which fails without pod/debug_adapter.py: debugpy's program would live on, paused), stop the
+ * program in the pod; a pod Python without debugpy says how to fix it; attach to debugpy.listen().
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -273,4 +274,19 @@ test('attach: to a job that called debugpy.listen(), over an agent TCP stream; t
 test('attach to a port where nothing listens says how to start the program', async () => {
   const free = Number(await f.sh(`python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"`));
   await assert.rejects(startPodDebug({ request: 'attach', podId: f.pod.podId, agent: f.client(), python: 'python', port: free }), /Nothing in pod .* listens on 127\.0\.0\.1:\d+ .*debugpy\.listen\(\d+\)/);
+});
+
+test('the stream reset while paused (the editor went away without a disconnect) stops the program in the pod', async () => {
+  const { folder, file } = project('reset.py', 'import os, time\nopen("reset.pid", "w").write(str(os.getpid()))\nwhile True:\n    time.sleep(0.2)\n', 'reset proj');
+  const agent = f.client();
+  const s = await startPodDebug({ ...launchSpec({ folder, file }), agent });
+  const c = new DapTestClient(s.bridge);
+  await begin(c, file, { [file]: [{ line: 4 }] });
+  assert.equal((await c.event('stopped')).body.reason, 'breakpoint');
+  const pid = Number(fs.readFileSync(path.join(f.pod.hostDir, 'reset proj', 'reset.pid'), 'utf8'));
+  assert.ok(pid > 0 && (await f.alive(pid)));
+  // The agent and its SSH connection stay up; only this stream is reset (its process group signalled).
+  s.bridge.dispose();
+  await waitFor('the paused program to be stopped in the pod', async () => !(await f.alive(pid)), 30_000);
+  assert.equal(agent.state, 'running', 'the agent itself stayed up');
 });
