@@ -39,7 +39,7 @@ const EXPECTED: Record<string, { unit: string; reference: boolean }> = {
   warm_import_ms: { unit: 'ms', reference: false },
   warm_server_rss: { unit: 'mb', reference: false },
   warm_peak_memory: { unit: 'mb', reference: true },
-  debug_first_stop: { unit: 'ms', reference: false },
+  debug_first_stop: { unit: 'ms', reference: true },
   debug_step: { unit: 'ms', reference: true },
 };
 
