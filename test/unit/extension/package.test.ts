@@ -34,7 +34,7 @@ test('npm run package: a VSIX under 500 KB holding only the bundle and its vendo
   assert.deepEqual(payload.filter((f) => f.startsWith('extension/dist/')).sort(), distFiles.map((f) => `extension/dist/${f}`).sort());
   // The pod-side Python, found at run time next to dist/, byte for byte: the pod agent
   // (src/kgpu/agent/agent-script.ts) and the warm start's fork server (src/kgpu/warm/pod-script.ts).
-  for (const [file, what] of [['agent.py', 'the pod agent'], ['forkserver.py', 'the fork server']]) {
+  for (const [file, what] of [['agent.py', 'the pod agent'], ['forkserver.py', 'the fork server'], ['debug_adapter.py', 'the debug adapter shim']]) {
     assert.ok(payload.includes(`extension/pod/${file}`), `${what} is shipped`);
     const shipped = execFileSync('unzip', ['-p', vsix, `extension/pod/${file}`]);
     assert.ok(shipped.equals(readFileSync(join(root, 'pod', file))), `the shipped ${what} is pod/${file}`);
