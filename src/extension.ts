@@ -20,6 +20,7 @@ import { registerRentCommand } from './rent-command';
 import { registerRentalsView } from './rentals-view';
 import { registerRotateKeyCommand } from './rotate-key-command';
 import { registerRunCommand } from './run-command';
+import { registerDebug } from './debug';
 import { createServices, type KgpuServices } from './services';
 import { registerStatusBar } from './status-bar';
 import { registerSweeps } from './sweeps';
@@ -48,6 +49,7 @@ export function activate(context: vscode.ExtensionContext): KgpuServices {
     registerCopyCommands(services),
     registerFileSystem(services),
     registerRunCommand(services),
+    registerDebug(services),
     registerJobLogCommands(services),
     registerRankFilterCommand(),
     registerSweeps(services),

@@ -20,6 +20,7 @@ import { benchActivation } from './activation';
 import { benchAgent } from './agent';
 import { benchWarmStart } from './warm-start';
 import { benchNotebook } from './notebook';
+import { benchDebug } from './debug';
 
 type Scenario = (env: BenchEnv, cfg: BenchConfig) => Promise<ScenarioResult[]>;
 const SCENARIOS: Record<string, Scenario> = {
@@ -32,6 +33,7 @@ const SCENARIOS: Record<string, Scenario> = {
   agent: benchAgent,
   warm: benchWarmStart,
   notebook: benchNotebook,
+  debug: benchDebug,
 };
 
 function parseArgs(argv: string[]): { quick: boolean; reps?: number; only?: string[]; out: string } {

@@ -44,6 +44,8 @@ const EXPECTED: Record<string, { unit: string; reference: boolean }> = {
   notebook_rtt_wan: { unit: 'ms', reference: true },
   notebook_reattach: { unit: 'ms', reference: false },
   notebook_lines: { unit: 'mb', reference: false },
+  debug_first_stop: { unit: 'ms', reference: true },
+  debug_step: { unit: 'ms', reference: true },
 };
 
 // A bound against a hang, not a speed goal: --quick took 116 s at load 12 on 2 cores before the agent
@@ -90,7 +92,7 @@ test('npm run bench -- --quick runs every scenario and writes bench-results.json
   assert.ok((json.sync_bytes.ours_content_bytes as number) > 0 && (json.sync_bytes.ours_content_bytes as number) === json.sync_bytes.changed_file_bytes,
     'the re-sync sent exactly the edited file');
   // The table is printed with every row.
-  for (const label of ['1. iteration', '2. upload', '2. download', '3. listing', '4. re-sync', '5. follow', '6. activation', '6. VSIX', '7. agent', '8. warm start']) {
+  for (const label of ['1. iteration', '2. upload', '2. download', '3. listing', '4. re-sync', '5. follow', '6. activation', '6. VSIX', '7. agent', '8. warm start', '9. debug']) {
     assert.ok(stdout.includes(label), `the table has a "${label}" row`);
   }
 });

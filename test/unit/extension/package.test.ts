@@ -34,8 +34,8 @@ test('npm run package: a VSIX under 500 KB holding only the bundle and its vendo
   assert.deepEqual(payload.filter((f) => f.startsWith('extension/dist/')).sort(), distFiles.map((f) => `extension/dist/${f}`).sort());
   // The pod-side Python, found at run time next to dist/, byte for byte: the pod agent
   // (src/kgpu/agent/agent-script.ts), the warm start's fork server (src/kgpu/warm/pod-script.ts), the
-  // project dependencies' installer (src/kgpu/deps/) and the notebook kernel bridge (src/kgpu/notebook/kernel-start.ts).
-  for (const [file, what] of [['agent.py', 'the pod agent'], ['forkserver.py', 'the fork server'], ['deps.py', "the project dependencies' installer"], ['kernel_bridge.py', 'the notebook kernel bridge']]) {
+  // project dependencies' installer (src/kgpu/deps/) the notebook kernel bridge (src/kgpu/notebook/kernel-start.ts) and the debug adapter shim (src/kgpu/debug).
+  for (const [file, what] of [['agent.py', 'the pod agent'], ['forkserver.py', 'the fork server'], ['deps.py', "the project dependencies' installer"], ['kernel_bridge.py', 'the notebook kernel bridge'], ['debug_adapter.py', 'the debug adapter shim']]) {
     assert.ok(payload.includes(`extension/pod/${file}`), `${what} is shipped`);
     const shipped = execFileSync('unzip', ['-p', vsix, `extension/pod/${file}`]);
     assert.ok(shipped.equals(readFileSync(join(root, 'pod', file))), `the shipped ${what} is pod/${file}`);

@@ -1,0 +1,98 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { startPodDebug, type DapBridge, type PodDebugSession } from '../kgpu/debug';
+import { podCommands } from '../kgpu/pod-commands';
+import type { RunTarget } from '../kgpu/job-runner';
+import type { KgpuServices } from '../services';
+import { programUri, type KgpuDebugConfiguration } from './debug-configuration';
+import type { PodAgents } from './pod-agents';
+
+/**
+ * The `kgpu` debug adapter: an inline adapter (no process on this machine) bridging VS Code's
+ * DAP messages to debugpy in the pod over a pod agent stream (src/kgpu/debug/). Creating it does
+ * Run's sync first (with progress; cancellable), so a restart syncs again.
+ */
+export class KgpuDebugAdapterFactory implements vscode.DebugAdapterDescriptorFactory {
+  constructor(
+    private readonly services: KgpuServices,
+    private readonly agents: PodAgents,
+  ) {}
+
+  async createDebugAdapterDescriptor(session: vscode.DebugSession): Promise<vscode.DebugAdapterDescriptor> {
+    const c = session.configuration as KgpuDebugConfiguration;
+    const podId = c.pod;
+    if (!podId) throw new Error('kgpu: the debug configuration has no pod (it was not resolved).');
+    const started = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: starting the debugger on ${podId}`, cancellable: true }, async (progress, token) => {
+      const abort = new AbortController();
+      token.onCancellationRequested(() => abort.abort());
+      try {
+        return await this.start(session, c, podId, abort.signal, (m) => progress.report({ message: m }));
+      } catch (e) {
+        if (abort.signal.aborted) throw new Error('kgpu: debugging cancelled.');
+        throw new Error(`kgpu: could not start the debugger on ${podId}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    });
+    const bridge = started.bridge;
+    bridge.onDidEnd(({ message }) => {
+      if (message) void vscode.window.showWarningMessage(message);
+    });
+    if (started.plan) this.services.log.info(`Debug ${started.remoteProgram} on ${podId} (session ${session.id}).`);
+    return new vscode.DebugAdapterInlineImplementation(new InlineAdapter(bridge));
+  }
+
+  private async start(session: vscode.DebugSession, c: KgpuDebugConfiguration, podId: string, signal: AbortSignal, report: (m: string) => void): Promise<PodDebugSession> {
+    const settings = this.services.settings.get();
+    const agent = this.agents.get(podId);
+    const folder = session.workspaceFolder?.uri.scheme === 'file' ? session.workspaceFolder.uri.fsPath : vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file')?.uri.fsPath;
+    if (c.request === 'attach') {
+      report(`connecting to port ${c.port}…`);
+      return startPodDebug({ request: 'attach', podId, agent, python: settings.python, port: Number(c.port), justMyCode: c.justMyCode, localRoot: folder, remoteRoot: folder ? `/workspace/${path.basename(folder)}` : undefined, signal });
+    }
+    const uri = programUri(c.program ?? '');
+    let target: RunTarget;
+    if (uri.scheme === 'kgpu') {
+      target = { kind: 'pod', path: uri.path };
+    } else {
+      const ws = vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath;
+      target = ws ? { kind: 'local', folder: ws, file: uri.fsPath } : { kind: 'local', folder: path.dirname(uri.fsPath), file: uri.fsPath, onlyThisFile: true };
+      report('syncing changed files…');
+    }
+    const connector = await this.services.connections.get(podId);
+    const storage = this.services.context.globalStorageUri?.fsPath;
+    const env = { ...settings.env, ...Object.fromEntries(Object.entries(c.env ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')) };
+    const s = await startPodDebug({
+      request: 'launch',
+      podId,
+      agent,
+      pod: podCommands(connector),
+      target,
+      python: settings.python,
+      args: c.args ?? [],
+      env,
+      exclude: settings.syncExclude,
+      syncStateDir: typeof storage === 'string' ? path.join(storage, 'sync') : undefined,
+      stopOnEntry: c.stopOnEntry,
+      justMyCode: c.justMyCode,
+      signal,
+      onSyncProgress: (p) => report(p.phase === 'uploading' ? `syncing ${p.files}/${p.totalFiles} changed files…` : `syncing (${p.phase})…`),
+    });
+    return s;
+  }
+}
+
+/** VS Code's DebugAdapter over the bridge (the bridge's event has vscode.Event's shape). */
+class InlineAdapter implements vscode.DebugAdapter {
+  readonly onDidSendMessage: vscode.Event<vscode.DebugProtocolMessage>;
+
+  constructor(private readonly bridge: DapBridge) {
+    this.onDidSendMessage = bridge.onDidSendMessage as unknown as vscode.Event<vscode.DebugProtocolMessage>;
+  }
+
+  handleMessage(message: vscode.DebugProtocolMessage): void {
+    this.bridge.handleMessage(message as Parameters<DapBridge['handleMessage']>[0]);
+  }
+
+  dispose(): void {
+    this.bridge.dispose();
+  }
+}

@@ -1,0 +1,60 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { KgpuServices } from '../services';
+import { DEBUG_TYPE, type KgpuDebugConfiguration } from './debug-configuration';
+
+/**
+ * `kgpu: Debug Active File on GPU` (editor title beside Run, ctrl+alt+shift+g, palette): starts a
+ * `kgpu` launch session for the active (or given) Python file — the same as F5 with the
+ * configuration `{ "type": "kgpu", "request": "launch", "program": "${file}" }`.
+ * Argument (tests): `{ podId?, file?: Uri | string, args?: string[] }` or a Uri. Resolves with the
+ * started session (undefined when it did not start).
+ */
+export function registerDebugCommand(services: KgpuServices): vscode.Disposable {
+  return vscode.commands.registerCommand('kgpu.debugActiveFile', async (arg?: unknown) => {
+    services.podKeys.allowPassphrasePrompt();
+    try {
+      return await debugActiveFile(arg);
+    } catch (e) {
+      services.showError(e, { prefix: 'Could not debug the file:' });
+      return undefined;
+    }
+  });
+}
+
+async function debugActiveFile(arg: unknown): Promise<vscode.DebugSession | undefined> {
+  const o = (arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) ? arg : {}) as { podId?: string; file?: vscode.Uri | string; args?: string[] };
+  const given = arg instanceof vscode.Uri ? arg : o.file;
+  const uri = given ? (typeof given === 'string' ? (given.includes('://') ? vscode.Uri.parse(given) : vscode.Uri.file(given)) : given) : vscode.window.activeTextEditor?.document.uri;
+  if (!uri) {
+    void vscode.window.showErrorMessage('kgpu: open a Python file to debug it on a GPU.');
+    return undefined;
+  }
+  if (uri.scheme === 'untitled') {
+    void vscode.window.showErrorMessage('kgpu: save the file first — an untitled editor cannot be synced to the pod.');
+    return undefined;
+  }
+  if (uri.scheme !== 'file' && uri.scheme !== 'kgpu') {
+    void vscode.window.showErrorMessage(`kgpu: cannot debug ${uri.toString()}: only local files and kgpu:// files can run on a pod.`);
+    return undefined;
+  }
+  const config: KgpuDebugConfiguration = {
+    type: DEBUG_TYPE,
+    request: 'launch',
+    name: `kgpu: ${path.basename(uri.path)}`,
+    program: uri.scheme === 'file' ? uri.fsPath : uri.toString(),
+    args: o.args ?? [],
+    ...(o.podId ? { pod: o.podId } : {}),
+  };
+  const folder = vscode.workspace.getWorkspaceFolder(uri);
+  let session: vscode.DebugSession | undefined;
+  const sub = vscode.debug.onDidStartDebugSession((s) => {
+    if (s.type === DEBUG_TYPE && s.name === config.name) session ??= s;
+  });
+  try {
+    const ok = await vscode.debug.startDebugging(folder, config);
+    return ok ? session : undefined;
+  } finally {
+    sub.dispose();
+  }
+}

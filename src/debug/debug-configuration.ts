@@ -1,0 +1,93 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { isLivePod } from '../kgpu/api-types';
+import type { KgpuServices } from '../services';
+
+/**
+ * The `kgpu` debug type's configurations (launch.json):
+ *   { "type": "kgpu", "request": "launch", "name": "…", "program": "${file}", "args": [], "env": {}, "pod": "<optional id>",
+ *     "stopOnEntry": false, "justMyCode": true }
+ *   { "type": "kgpu", "request": "attach", "name": "…", "port": 5678, "pod": "<optional id>" }
+ * Resolution (after variables are substituted) saves unsaved editors and settles the pod: the
+ * configuration's `pod`, else the pod a kgpu:// program lives on, else the pod Run uses for this
+ * workspace, else a QuickPick of ready pods. The interpreter is kgpu.python — never a
+ * configuration field: a folder's launch.json cannot pick what runs.
+ */
+export interface KgpuDebugConfiguration extends vscode.DebugConfiguration {
+  program?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  pod?: string;
+  port?: number;
+  stopOnEntry?: boolean;
+  justMyCode?: boolean;
+}
+
+export const DEBUG_TYPE = 'kgpu';
+/** The pod Run Active File remembers for the workspace (src/run-command.ts). */
+const RUN_POD_KEY = 'kgpu.runPod';
+
+/** A launch.json program value as a Uri: a path, or a kgpu:// URI. */
+export function programUri(program: string): vscode.Uri {
+  return /^[a-z][a-z0-9+.-]+:\/\//i.test(program) ? vscode.Uri.parse(program) : vscode.Uri.file(program);
+}
+
+export class KgpuDebugConfigurationProvider implements vscode.DebugConfigurationProvider {
+  constructor(private readonly services: KgpuServices) {}
+
+  provideDebugConfigurations(): vscode.DebugConfiguration[] {
+    return [{ type: DEBUG_TYPE, request: 'launch', name: 'kgpu: Debug Current File on GPU', program: '${file}', args: [] }];
+  }
+
+  /** F5 with no launch.json on a Python file: debug it on the GPU. */
+  resolveDebugConfiguration(_folder: vscode.WorkspaceFolder | undefined, config: vscode.DebugConfiguration): vscode.DebugConfiguration | undefined {
+    if (!config.type && !config.request && !config.name) {
+      const doc = vscode.window.activeTextEditor?.document;
+      if (doc?.languageId !== 'python') return undefined;
+      return { type: DEBUG_TYPE, request: 'launch', name: 'kgpu: Debug Current File on GPU', program: '${file}' };
+    }
+    return config;
+  }
+
+  async resolveDebugConfigurationWithSubstitutedVariables(_folder: vscode.WorkspaceFolder | undefined, config: vscode.DebugConfiguration): Promise<vscode.DebugConfiguration | undefined> {
+    const c = config as KgpuDebugConfiguration;
+    if (c.request === 'launch') {
+      if (typeof c.program !== 'string' || !c.program) {
+        void vscode.window.showErrorMessage('kgpu: the debug configuration needs "program" (e.g. "${file}").');
+        return undefined;
+      }
+      const uri = programUri(c.program);
+      if (uri.scheme !== 'file' && uri.scheme !== 'kgpu') {
+        void vscode.window.showErrorMessage(`kgpu: cannot debug ${c.program}: only local files and kgpu:// files can run on a pod.`);
+        return undefined;
+      }
+      if (c.args !== undefined && (!Array.isArray(c.args) || c.args.some((a) => typeof a !== 'string'))) {
+        void vscode.window.showErrorMessage('kgpu: "args" must be a list of strings.');
+        return undefined;
+      }
+      await vscode.workspace.saveAll(false);
+      const podId = await this.pod(c, uri);
+      if (!podId) return undefined;
+      return { ...c, pod: podId };
+    }
+    if (c.request === 'attach') {
+      const podId = await this.pod(c, undefined);
+      if (!podId) return undefined;
+      return { ...c, pod: podId, port: c.port ?? 5678 };
+    }
+    void vscode.window.showErrorMessage(`kgpu: "request" must be "launch" or "attach" (got ${String(c.request)}).`);
+    return undefined;
+  }
+
+  private async pod(c: KgpuDebugConfiguration, uri: vscode.Uri | undefined): Promise<string | undefined> {
+    const { services } = this;
+    if (typeof c.pod === 'string' && c.pod) return (await services.pickPod(c.pod, { ready: true }))?.pod_id;
+    if (uri?.scheme === 'kgpu') return (await services.pickPod(uri, { ready: true }))?.pod_id;
+    const remembered = services.context.workspaceState.get<string>(RUN_POD_KEY);
+    const known = remembered ? services.pods.get(remembered) : undefined;
+    if (known && isLivePod(known) && known.ready) return known.pod_id;
+    const pod = await services.pickPod(undefined, { ready: true, title: `Debug ${uri ? path.basename(uri.path) : 'on'} which GPU?` });
+    if (pod) await services.context.workspaceState.update(RUN_POD_KEY, pod.pod_id);
+    return pod?.pod_id;
+  }
+}

@@ -1,0 +1,9 @@
+/**
+ * Debugging a file in a pod (issue 21): DAP over a pod agent stream to debugpy, paths mapped
+ * between this machine and /workspace/<folder>. startPodDebug() → a DapBridge the editor's inline
+ * adapter (src/debug/) feeds; tests drive the same bridge.
+ */
+export { DapBridge, type DapBridgeOptions } from './dap-bridge';
+export { DapDecoder, DapFramingError, encodeDap, type DapMessage } from './dap-codec';
+export { KGPU_URI_PREFIX, PodPathMap, walkSources, type PodPathMapOptions } from './path-map';
+export { DebugStartError, explainEnd, pythonArgv, startPodDebug, type AttachSpec, type LaunchSpec, type PodDebugSession, type PodDebugSpec, type StreamOpener } from './pod-debug';

@@ -1,0 +1,292 @@
+/**
+ * Debugging a file in a simulator pod, DAP end to end: the test speaks DAP to the DapBridge (as
+ * VS Code's inline adapter does), which speaks it over a pod agent stream to the real debugpy
+ * adapter (Debian's python3-debugpy) in the pod. A local folder whose file name has spaces and
+ * quotes is synced as Run syncs it; breakpoints are set on the LOCAL path (one conditional, one on
+ * a file that exists only in the pod, by its kgpu:// URI), hit in /workspace/<folder>, and the
+ * stack shows the local path again; variables, evaluate, step, continue to the exit code; an
+ * uncaught exception; a connection cut while paused, and the stream reset while the agent stays up
+ * (which fails without pod/debug_adapter.py: debugpy's program would live on, paused), stop the
+ * program in the pod; a pod Python without debugpy says how to fix it; attach to debugpy.listen().
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { startPodDebug, type LaunchSpec } from '../../../src/kgpu/debug';
+import { podCommands } from '../../../src/kgpu/pod-commands';
+import { syncUp } from '../../../src/kgpu/sync';
+import { startAgentFixture, waitFor, type AgentFixture } from '../agent/agent-fixture';
+import { DapTestClient } from './dap-test-client';
+
+let f: AgentFixture;
+let tmp: string;
+before(async () => {
+  f = await startAgentFixture();
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kgpu-debug-'));
+});
+after(async () => {
+  await f?.stop();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+const SCRIPT = `import os, sys
+sys.path.insert(0, "/workspace/podlib")
+import podhelper
+
+def square(v):
+    return v * v
+
+total = 0
+for i in range(3):
+    total += square(i)
+secret = os.environ.get("KGPU_TEST_SECRET")
+with open("pid.txt", "w") as fh:
+    fh.write(str(os.getpid()))
+print("secret-ok" if secret == "s3cr3t value" else "secret-missing", flush=True)
+marker = podhelper.helper(total)
+print("total", total, "marker", marker, flush=True)
+sys.exit(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+`;
+const LOOP_LINE = 10; // total += square(i)
+const MARKER_LINE = 15;
+
+/** A local project folder "my proj" with `name` in it; returns the file's path. */
+function project(name: string, source: string, folder = 'my proj'): { folder: string; file: string } {
+  const dir = path.join(tmp, folder);
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, source);
+  return { folder: dir, file };
+}
+
+function launchSpec(target: { folder: string; file: string }, extra: Partial<LaunchSpec> = {}): LaunchSpec {
+  return {
+    request: 'launch',
+    podId: f.pod.podId,
+    agent: f.client(),
+    pod: podCommands(f.pod.connector()),
+    target: { kind: 'local', ...target },
+    python: 'python',
+    args: [],
+    env: {},
+    ...extra,
+  };
+}
+
+/** initialize, launch, the breakpoints, configurationDone — as VS Code orders them. */
+async function begin(c: DapTestClient, file: string, breakpoints: Record<string, { line: number; condition?: string }[]>, filters: string[] = []): Promise<any[]> {
+  const caps = await c.ok('initialize', { clientID: 'kgpu-test', adapterID: 'kgpu', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path', supportsVariableType: true });
+  assert.equal(caps.supportsConfigurationDoneRequest, true);
+  const launched = c.request('launch', { type: 'kgpu', request: 'launch', name: 'test', program: file });
+  await c.event('initialized');
+  const results: any[] = [];
+  for (const [p, bps] of Object.entries(breakpoints)) results.push(await c.ok('setBreakpoints', { source: { path: p }, breakpoints: bps }));
+  await c.ok('setExceptionBreakpoints', { filters });
+  await c.ok('configurationDone');
+  const r = await launched;
+  assert.ok(r.success, `launch failed: ${r.message}`);
+  return results;
+}
+
+async function topFrame(c: DapTestClient, threadId: number): Promise<any> {
+  const st = await c.ok('stackTrace', { threadId, startFrame: 0, levels: 20 });
+  return st.stackFrames[0];
+}
+
+async function locals(c: DapTestClient, frameId: number): Promise<Map<string, string>> {
+  const { scopes } = await c.ok('scopes', { frameId });
+  const local = scopes.find((s: any) => /local/i.test(s.name)) ?? scopes[0];
+  const { variables } = await c.ok('variables', { variablesReference: local.variablesReference });
+  return new Map(variables.map((v: any) => [v.name, v.value]));
+}
+
+test('launch: a breakpoint on the local path hits in /workspace/<folder>; variables, evaluate, step, a pod-only file, continue to the exit code', async () => {
+  f.writeFile('podlib/podhelper.py', Buffer.from('def helper(x):\n    y = x * 10\n    return y\n'));
+  const { folder, file } = project(`it's a "quoted" name.py`, SCRIPT);
+  const secret = 's3cr3t value';
+  const s = await startPodDebug(launchSpec({ folder, file }, { args: ['7'], env: { KGPU_TEST_SECRET: secret } }));
+  assert.equal(s.remoteProgram, `/workspace/my proj/it's a "quoted" name.py`);
+  assert.equal(s.synced?.uploadedFiles, 1);
+  const c = new DapTestClient(s.bridge);
+  const podHelper = `kgpu://${f.pod.podId}/workspace/podlib/podhelper.py`;
+  try {
+    const [bps, helperBps] = await begin(c, file, { [file]: [{ line: LOOP_LINE, condition: 'i == 2' }, { line: MARKER_LINE }], [podHelper]: [{ line: 2 }] });
+    assert.deepEqual(bps.breakpoints.map((b: any) => b.verified), [true, true]);
+    assert.equal(helperBps.breakpoints[0].verified, true);
+
+    // The conditional breakpoint: only when i == 2.
+    const stop1 = await c.event('stopped');
+    assert.equal(stop1.body.reason, 'breakpoint');
+    const threadId = stop1.body.threadId as number;
+    const f1 = await topFrame(c, threadId);
+    assert.equal(f1.line, LOOP_LINE);
+    assert.equal(f1.source.path, file, 'the frame names the local file');
+    const v1 = await locals(c, f1.id);
+    assert.equal(v1.get('i'), '2');
+    assert.equal(v1.get('total'), '1');
+    const ev = await c.ok('evaluate', { expression: 'total + 100', frameId: f1.id, context: 'repl' });
+    assert.equal(ev.result, '101');
+    const cwd = await c.ok('evaluate', { expression: 'os.getcwd()', frameId: f1.id, context: 'repl' });
+    assert.equal(cwd.result, `'/workspace/my proj'`);
+
+    // Step over: back to the loop's header.
+    await c.ok('next', { threadId });
+    const stop2 = await c.event('stopped');
+    assert.equal(stop2.body.reason, 'step');
+    assert.equal((await topFrame(c, threadId)).line, LOOP_LINE - 1);
+
+    // On to the marker line: the program's output arrived as DAP output on the way.
+    await c.ok('continue', { threadId });
+    assert.equal((await c.event('stopped')).body.reason, 'breakpoint');
+    const f3 = await topFrame(c, threadId);
+    assert.equal(f3.line, MARKER_LINE);
+    await waitFor('the program output in the debug console', () => c.output().includes('secret-ok'));
+    // kgpu.env reached the program, and no command line in the pod holds it.
+    const cmdlines = await f.sh(`for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done`);
+    assert.ok(cmdlines.includes('debugpy'), 'the adapter runs');
+    assert.ok(!cmdlines.includes('s3cr3t'), 'the secret is on no command line in the pod');
+
+    // Step into the pod-only helper's breakpoint: its frame is a kgpu:// URI.
+    await c.ok('continue', { threadId });
+    const stop4 = await c.event('stopped');
+    assert.equal(stop4.body.reason, 'breakpoint');
+    const f4 = await topFrame(c, threadId);
+    assert.equal(f4.source.path, podHelper);
+    assert.equal(f4.line, 2);
+
+    await c.ok('continue', { threadId });
+    const exited = await c.event('exited');
+    assert.equal(exited.body.exitCode, 7);
+    await c.event('terminated');
+    assert.match(c.output(), /total 5 marker 50/);
+    await c.request('disconnect', { terminateDebuggee: true });
+  } finally {
+    s.bridge.dispose();
+  }
+});
+
+test('launch: an uncaught exception stops with its message; continuing ends with exit code 1', async () => {
+  const { folder, file } = project('boom.py', 'def fail(n):\n    raise ValueError(f"bad value {n}")\n\nfail(42)\n');
+  const s = await startPodDebug(launchSpec({ folder, file }));
+  const c = new DapTestClient(s.bridge);
+  try {
+    await begin(c, file, {}, ['uncaught']);
+    const stop = await c.event('stopped');
+    assert.equal(stop.body.reason, 'exception');
+    const info = await c.ok('exceptionInfo', { threadId: stop.body.threadId });
+    assert.match(String(info.description), /bad value 42/);
+    assert.match(String(info.exceptionId), /ValueError/);
+    const frame = await topFrame(c, stop.body.threadId);
+    assert.equal(frame.source.path, file);
+    assert.equal(frame.line, 2);
+    await c.ok('continue', { threadId: stop.body.threadId });
+    const exited = await c.event('exited');
+    assert.equal(exited.body.exitCode, 1);
+    await c.event('terminated');
+  } finally {
+    s.bridge.dispose();
+  }
+});
+
+test('a connection cut while paused at a breakpoint ends the session with a clear message and stops the program in the pod', async () => {
+  const { folder, file } = project('paused.py', 'import os, time\nopen("paused.pid", "w").write(str(os.getpid()))\nwhile True:\n    time.sleep(0.2)\n', 'cut proj');
+  f.gate.mode = 'hold';
+  const spec = launchSpec({ folder, file });
+  const held = f.gate.next().then((h) => {
+    h.pass();
+    return h;
+  });
+  const s = await startPodDebug(spec);
+  const conn = await held;
+  f.gate.mode = 'pass';
+  const c = new DapTestClient(s.bridge);
+  try {
+    await begin(c, file, { [file]: [{ line: 4 }] });
+    const stop = await c.event('stopped');
+    assert.equal(stop.body.reason, 'breakpoint');
+    const pid = Number(fs.readFileSync(path.join(f.pod.hostDir, 'cut proj', 'paused.pid'), 'utf8'));
+    assert.ok(pid > 0 && (await f.alive(pid)), 'the program runs (paused) in the pod');
+    const pending = c.request('threads');
+    conn.kill();
+    const out = await c.event('output', (m) => /connection to pod .* was lost/.test(String(m.body?.output)));
+    assert.match(String(out.body.output), /program in the pod was stopped/);
+    await c.event('terminated');
+    // A request in flight when the connection went gets an answer (VS Code would wait forever).
+    const r = await pending;
+    assert.ok(r.type === 'response');
+    await waitFor('the paused program to be stopped in the pod', async () => !(await f.alive(pid)), 30_000);
+  } finally {
+    f.gate.mode = 'pass';
+    s.bridge.dispose();
+  }
+});
+
+test('a pod Python without debugpy: the launch fails saying how to install it', async () => {
+  await f.sh('python3 -m venv --without-pip /tmp/kgpu-nodebugpy');
+  const { folder, file } = project('hello.py', 'print("hi")\n', 'nodbg proj');
+  const s = await startPodDebug(launchSpec({ folder, file }, { python: '/tmp/kgpu-nodebugpy/bin/python' }));
+  const c = new DapTestClient(s.bridge);
+  try {
+    const r = await c.request('initialize', { adapterID: 'kgpu', pathFormat: 'path' });
+    assert.equal(r.success, false);
+    assert.match(String(r.message), /debugpy is not installed for `\/tmp\/kgpu-nodebugpy\/bin\/python` in pod .*-m pip install debugpy/);
+    await c.event('terminated');
+  } finally {
+    s.bridge.dispose();
+  }
+});
+
+test('attach: to a job that called debugpy.listen(), over an agent TCP stream; the breakpoint on the local path hits', async () => {
+  const source = 'import debugpy, sys\nhost, port = debugpy.listen(("127.0.0.1", 0))\nopen("port.txt", "w").write(str(port))\ndebugpy.wait_for_client()\nvalue = 41\nvalue += 1\nprint("value", value, flush=True)\n';
+  const { folder, file } = project('serve.py', source, 'attach proj');
+  // The job, as Run would start it (detached), from the synced copy.
+  await syncUp(podCommands(f.pod.connector()), folder, '/workspace/attach proj');
+  fs.rmSync(path.join(f.pod.hostDir, 'attach proj', 'port.txt'), { force: true });
+  await f.sh(`cd '/workspace/attach proj' && setsid -f python serve.py > out.log 2>&1`);
+  const port = await waitFor('the port debugpy listens on', () => {
+    const p = path.join(f.pod.hostDir, 'attach proj', 'port.txt');
+    return fs.existsSync(p) && Number(fs.readFileSync(p, 'utf8')) > 0 ? Number(fs.readFileSync(p, 'utf8')) : undefined;
+  }, 30_000);
+  const s = await startPodDebug({ request: 'attach', podId: f.pod.podId, agent: f.client(), python: 'python', port, localRoot: folder, remoteRoot: '/workspace/attach proj' });
+  const c = new DapTestClient(s.bridge);
+  try {
+    await c.ok('initialize', { adapterID: 'kgpu', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
+    const attached = c.request('attach', { type: 'kgpu', request: 'attach', name: 'attach', port });
+    await c.event('initialized');
+    const bps = await c.ok('setBreakpoints', { source: { path: file }, breakpoints: [{ line: 6 }] });
+    assert.equal(bps.breakpoints[0].verified, true);
+    await c.ok('configurationDone');
+    assert.ok((await attached).success);
+    const stop = await c.event('stopped');
+    const frame = await topFrame(c, stop.body.threadId);
+    assert.equal(frame.source.path, file);
+    assert.equal((await locals(c, frame.id)).get('value'), '41');
+    await c.ok('continue', { threadId: stop.body.threadId });
+    await waitFor('the job to finish', async () => (await f.sh(`cat '/workspace/attach proj/out.log'`)).includes('value 42'), 30_000);
+    await c.request('disconnect', {});
+  } finally {
+    s.bridge.dispose();
+  }
+});
+
+test('attach to a port where nothing listens says how to start the program', async () => {
+  const free = Number(await f.sh(`python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"`));
+  await assert.rejects(startPodDebug({ request: 'attach', podId: f.pod.podId, agent: f.client(), python: 'python', port: free }), /Nothing in pod .* listens on 127\.0\.0\.1:\d+ .*debugpy\.listen\(\d+\)/);
+});
+
+test('the stream reset while paused (the editor went away without a disconnect) stops the program in the pod', async () => {
+  const { folder, file } = project('reset.py', 'import os, time\nopen("reset.pid", "w").write(str(os.getpid()))\nwhile True:\n    time.sleep(0.2)\n', 'reset proj');
+  const agent = f.client();
+  const s = await startPodDebug({ ...launchSpec({ folder, file }), agent });
+  const c = new DapTestClient(s.bridge);
+  await begin(c, file, { [file]: [{ line: 4 }] });
+  assert.equal((await c.event('stopped')).body.reason, 'breakpoint');
+  const pid = Number(fs.readFileSync(path.join(f.pod.hostDir, 'reset proj', 'reset.pid'), 'utf8'));
+  assert.ok(pid > 0 && (await f.alive(pid)));
+  // The agent and its SSH connection stay up; only this stream is reset (its process group signalled).
+  s.bridge.dispose();
+  await waitFor('the paused program to be stopped in the pod', async () => !(await f.alive(pid)), 30_000);
+  assert.equal(agent.state, 'running', 'the agent itself stayed up');
+});
