@@ -9,6 +9,7 @@ import { registerGpuModelsView } from './gpu-models-view';
 import { registerHostKeyCommand } from './host-key-command';
 import { registerJobLogCommands } from './job-log-terminal';
 import { registerJobs } from './jobs-view';
+import { registerTracebackLinks } from './links/traceback-link-provider';
 import { registerPendingCommands } from './placeholders';
 import { registerPodNotifications } from './pod-notifications';
 import { registerRefresh } from './refresh';
@@ -44,6 +45,7 @@ export function activate(context: vscode.ExtensionContext): KgpuServices {
     registerFileSystem(services),
     registerRunCommand(services),
     registerJobLogCommands(services),
+    registerTracebackLinks(services),
     registerJobs(services),
     registerTerminal(services),
     registerExecCommand(services),

@@ -67,6 +67,12 @@ export class JobLogPanel implements vscode.Disposable {
     return [...(JobLogPanel.open.get(`${podId}/${jobId}`) ?? [])];
   }
 
+  /** The open panel shown in a terminal (the traceback link provider, src/links/). */
+  static ofTerminal(terminal: vscode.Terminal): JobLogPanel | undefined {
+    for (const set of JobLogPanel.open.values()) for (const p of set) if (p.terminal === terminal) return p;
+    return undefined;
+  }
+
   /** The text written to the panel (about the last 1 MiB). */
   get written(): string {
     return this.transcript.join('');
