@@ -20,6 +20,7 @@ import { registerRotateKeyCommand } from './rotate-key-command';
 import { registerRunCommand } from './run-command';
 import { createServices, type KgpuServices } from './services';
 import { registerStatusBar } from './status-bar';
+import { registerTasks } from './tasks/kgpu-task-provider';
 import { registerTerminal } from './terminal';
 
 /** Composes the extension's contributions. Every contribution lives in its own module, takes the
@@ -48,6 +49,7 @@ export function activate(context: vscode.ExtensionContext): KgpuServices {
     registerTracebackLinks(services),
     registerJobs(services),
     registerTerminal(services),
+    registerTasks(services),
     registerExecCommand(services),
     registerPendingCommands(),
   );

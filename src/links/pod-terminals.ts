@@ -14,12 +14,15 @@ export interface PodTerminalInfo {
   mappings: FolderMapping[];
 }
 
-const registered = new WeakMap<vscode.Terminal, () => PodTerminalInfo | undefined>();
+const byName = new Map<string, () => PodTerminalInfo | undefined>();
 
-/** Terminals other than job log panels (a kgpu task's) say which pod they show. */
-export function registerPodTerminal(terminal: vscode.Terminal, info: () => PodTerminalInfo | undefined): vscode.Disposable {
-  registered.set(terminal, info);
-  return new vscode.Disposable(() => registered.delete(terminal));
+/** Terminals other than job log panels (a kgpu task's, which the workbench creates and names for
+ *  the task) say which pod they show, by terminal name while they run. */
+export function registerPodTerminal(name: string, info: () => PodTerminalInfo | undefined): vscode.Disposable {
+  byName.set(name, info);
+  return new vscode.Disposable(() => {
+    if (byName.get(name) === info) byName.delete(name);
+  });
 }
 
 /** Each local workspace folder is synced by Run to /workspace/<its name>. */
@@ -37,7 +40,7 @@ export function recipeMappings(recipe: StoredRecipe | undefined): FolderMapping[
 }
 
 export function podTerminalInfo(services: KgpuServices, terminal: vscode.Terminal): PodTerminalInfo | undefined {
-  const own = registered.get(terminal)?.();
+  const own = byName.get(terminal.name)?.();
   if (own) return own;
   const panel = JobLogPanel.ofTerminal(terminal);
   if (!panel) return undefined;
