@@ -22,6 +22,7 @@ import { createServices, type KgpuServices } from './services';
 import { registerStatusBar } from './status-bar';
 import { registerTasks } from './tasks/kgpu-task-provider';
 import { registerTerminal } from './terminal';
+import { registerDeepLinks } from './uri/deep-link-handler';
 
 /** Composes the extension's contributions. Every contribution lives in its own module, takes the
  *  shared services and returns a Disposable; nothing else happens here. The services are the
@@ -50,6 +51,7 @@ export function activate(context: vscode.ExtensionContext): KgpuServices {
     registerJobs(services),
     registerTerminal(services),
     registerTasks(services),
+    registerDeepLinks(services),
     registerExecCommand(services),
     registerPendingCommands(),
   );
