@@ -26,3 +26,8 @@ test('the $kgpu-python problem matcher maps a pod traceback frame to the workspa
   assert.equal(hit[m.pattern.message], 'main');
   assert.equal(re.exec('  File "/usr/lib/python3/dist-packages/torch/nn/module.py", line 1, in f'), null, 'a library frame is not a problem in the workspace');
 });
+
+test('the extension activates after start-up (not only when a view opens), so the status bar shows what billed pods cost after a restart', () => {
+  assert.ok(pkg.activationEvents.includes('onStartupFinished'));
+  assert.ok(!pkg.activationEvents.includes('*'), 'never "*": start-up must not wait for kgpu');
+});
