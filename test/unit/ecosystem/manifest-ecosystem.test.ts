@@ -31,3 +31,40 @@ test('the extension activates after start-up (not only when a view opens), so th
   assert.ok(pkg.activationEvents.includes('onStartupFinished'));
   assert.ok(!pkg.activationEvents.includes('*'), 'never "*": start-up must not wait for kgpu');
 });
+
+test('Run is in the shared editor/title/run group (one Run button with the other run actions), not a second play icon', () => {
+  assert.ok(!(c.menus['editor/title'] ?? []).some((m: { command: string }) => m.command === 'kgpu.runActiveFile'));
+  const run = c.menus['editor/title/run'].find((m: { command: string }) => m.command === 'kgpu.runActiveFile');
+  assert.ok(run, 'kgpu.runActiveFile in editor/title/run');
+  assert.match(run.when, /resourceLangId == python/);
+});
+
+test('each view has its own icon file', () => {
+  const views = c.views.kgpu as { id: string; icon: string }[];
+  const icons = views.map((v) => v.icon);
+  assert.equal(new Set(icons).size, icons.length, 'distinct icons');
+  for (const i of icons) assert.match(readFileSync(join(root, i), 'utf8'), /<svg[^>]*currentColor/, `${i} is a themable SVG`);
+  assert.ok(!icons.includes(c.viewsContainers.activitybar[0].icon), 'not the container icon');
+});
+
+test('configuration defaults touch only kgpu\'s own folder, never every workspace\'s checkpoints or caches', () => {
+  for (const [key, value] of Object.entries(c.configurationDefaults ?? {})) {
+    assert.deepEqual(Object.keys(value as object), ['**/.kgpu'], key);
+  }
+});
+
+test('the marketplace metadata is complete (bugs, homepage, categories, keywords, gallery banner)', () => {
+  assert.match(pkg.bugs.url, /^https:\/\/.+\/issues$/);
+  assert.match(pkg.homepage, /^https:\/\//);
+  assert.ok(pkg.categories.includes('Machine Learning'));
+  assert.ok(pkg.keywords.length >= 5 && pkg.keywords.length <= 30, 'the marketplace allows up to 30 keywords');
+  assert.match(pkg.galleryBanner.color, /^#[0-9a-f]{6}$/i);
+  assert.ok(['dark', 'light'].includes(pkg.galleryBanner.theme));
+});
+
+test('the CHANGELOG is for users: a section for the current version, no commit hashes or file paths', () => {
+  const log = readFileSync(join(root, 'CHANGELOG.md'), 'utf8');
+  assert.match(log, new RegExp(`^## ${pkg.version.replace(/\./g, '\\.')}\\b`, 'm'));
+  assert.doesNotMatch(log, /\b[0-9a-f]{7,40}\b/, 'no commit hashes');
+  assert.doesNotMatch(log, /\bsrc\/|\.ts\b|test\//, 'no source paths');
+});
