@@ -23,6 +23,7 @@ import { registerStatusBar } from './status-bar';
 import { registerTasks } from './tasks/kgpu-task-provider';
 import { registerTerminal } from './terminal';
 import { registerDeepLinks } from './uri/deep-link-handler';
+import { registerWalkthrough } from './walkthrough/walkthrough';
 
 /** Composes the extension's contributions. Every contribution lives in its own module, takes the
  *  shared services and returns a Disposable; nothing else happens here. The services are the
@@ -52,6 +53,7 @@ export function activate(context: vscode.ExtensionContext): KgpuServices {
     registerTerminal(services),
     registerTasks(services),
     registerDeepLinks(services),
+    registerWalkthrough(services),
     registerExecCommand(services),
     registerPendingCommands(),
   );

@@ -68,3 +68,30 @@ test('the CHANGELOG is for users: a section for the current version, no commit h
   assert.doesNotMatch(log, /\b[0-9a-f]{7,40}\b/, 'no commit hashes');
   assert.doesNotMatch(log, /\bsrc\/|\.ts\b|test\//, 'no source paths');
 });
+
+test('the walkthrough: sign in, rent, open the workspace, run, release — each step with its command, an image in the VSIX and a completion event', () => {
+  const [w] = c.walkthroughs;
+  assert.equal(w.id, 'gettingStarted');
+  const declared = new Set(c.commands.map((x: { command: string }) => x.command));
+  const ignore = readFileSync(join(root, '.vscodeignore'), 'utf8');
+  assert.deepEqual(w.steps.map((s: { id: string }) => s.id), ['signIn', 'trySimulator', 'rent', 'openWorkspace', 'run', 'release']);
+  for (const s of w.steps) {
+    const cmd = /\(command:([\w.]+)\)/.exec(s.description);
+    assert.ok(cmd && declared.has(cmd[1]), `${s.id} links a declared command`);
+    const img = s.media.svg ?? s.media.image;
+    assert.match(readFileSync(join(root, img), 'utf8'), /^<svg/, `${s.id}: ${img}`);
+    assert.ok(ignore.includes(`!${img.replace(/[^/]+$/, '*.svg')}`), `${img} ships in the VSIX`);
+    assert.ok(s.media.altText, `${s.id} has alt text`);
+    assert.ok(s.completionEvents.length > 0, `${s.id} completes`);
+  }
+  assert.ok(declared.has('kgpu.getStarted'), 'kgpu: Get Started opens it');
+});
+
+test('"Try the simulator" is offered only where a simulator is reachable (walkthrough step and welcome views)', () => {
+  const step = c.walkthroughs[0].steps.find((s: { id: string }) => s.id === 'trySimulator');
+  assert.match(step.when, /(^|&& )kgpu\.simulatorAvailable\b/);
+  for (const v of c.viewsWelcome as { contents: string; when: string }[]) {
+    if (v.contents.includes('kgpu.trySimulator')) assert.match(v.when, /(^|&& )kgpu\.simulatorAvailable\b/, v.contents);
+    else if (/!kgpu\.signedIn/.test(v.when)) assert.match(v.when, /!kgpu\.simulatorAvailable/, 'the other welcome has the opposite condition');
+  }
+});
