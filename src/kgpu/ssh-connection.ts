@@ -21,6 +21,7 @@
  * bastion does not close it, and ssh2 gives up on it only after four.
  */
 import net from 'node:net';
+import { HttpConnectTunnel } from './net/http-connect';
 import { Client, type ConnectConfig } from 'ssh2';
 import { sshFingerprint, type HostKeyStore } from './host-keys';
 import {
@@ -53,6 +54,8 @@ export interface PodConnectorOptions extends PodSshTarget {
   spareConnections?: number;
   /** Close the spares this long after the last `connect()` (default 45 000 ms). */
   spareIdleMs?: number;
+  /** Reach the bastion through this HTTP CONNECT proxy (src/kgpu/net/http-connect.ts). */
+  httpProxy?: { url: string; strictSSL?: boolean };
 }
 
 /** Upper bound for `spareConnections`. */
@@ -336,7 +339,15 @@ export class PodConnector {
         resolve(conn);
       });
 
-      const sock = net.connect({ host, port, noDelay: true });
+      let sock: net.Socket | HttpConnectTunnel;
+      try {
+        const proxy = this.options.httpProxy;
+        sock = proxy ? new HttpConnectTunnel({ proxy: proxy.url, strictSSL: proxy.strictSSL, host, port }) : net.connect({ host, port, noDelay: true });
+      } catch (e) {
+        registry.delete(conn);
+        fail(e instanceof Error ? e : new Error(String(e)));
+        return;
+      }
       const heard = { at: Date.now() };
       heardAt.set(conn, heard);
       sock.on('data', () => (heard.at = Date.now()));
