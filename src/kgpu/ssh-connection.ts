@@ -38,7 +38,9 @@ export interface PodSshTarget {
   /** Always "kgpu" on the real bastion (the default). */
   user?: string;
   /** OpenSSH or PEM private key pinned to the rental. Never logged. */
-  privateKey: string | Buffer;
+  privateKey?: string | Buffer;
+  /** Ask this SSH agent (socket path, or "pageant") for the key instead (src/kgpu/net/ssh-agent.ts). */
+  agent?: string;
   passphrase?: string;
 }
 
@@ -355,6 +357,7 @@ export class PodConnector {
         sock,
         username: this.options.user ?? 'kgpu',
         privateKey: this.options.privateKey,
+        agent: this.options.privateKey ? undefined : this.options.agent,
         passphrase: this.options.passphrase,
         readyTimeout: this.options.readyTimeoutMs ?? 20_000,
         keepaliveInterval: this.options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_MS,
