@@ -72,7 +72,9 @@ class PodTaskTerminal implements vscode.Pseudoterminal {
       }
       const local = this.folder?.uri.scheme === 'file' ? this.folder.uri.fsPath : undefined;
       const defaultCwd = local ? path.posix.join('/workspace', path.basename(local)) : undefined;
-      this.link = registerPodTerminal(this.name, () => ({ podId: pod.pod_id, cwd: this.def.cwd ?? defaultCwd, mappings: local && defaultCwd ? [{ remoteDir: defaultCwd, localDir: local }] : [] }));
+      const info = () => ({ podId: pod.pod_id, cwd: this.def.cwd ?? defaultCwd, mappings: local && defaultCwd ? [{ remoteDir: defaultCwd, localDir: local }] : [] });
+      // The workbench names a task's terminal after the task ("Task - <label>" in older versions).
+      this.link = vscode.Disposable.from(registerPodTerminal(this.name, info), registerPodTerminal(`Task - ${this.name}`, info));
       out(`\x1b[2m[kgpu] ${pod.name} (${pod.gpu_model}): ${this.def.command}\x1b[0m\r\n`);
       const commands: PodCommands = {
         exec: async (c, o) => exec(await this.services.connections.get(pod.pod_id), c, o),
