@@ -4,6 +4,7 @@ import type { Me } from './kgpu/api-types';
 import { formatCredits } from './kgpu/cost';
 import { errorMessage } from './kgpu/error-dedup';
 import { createKgpuClient } from './lazy/rest-client';
+import { editorProxySettings } from './net/proxy-settings';
 import { checkApiBase, tokenDestination } from './kgpu/setting-resolution';
 import type { KgpuServices } from './services';
 
@@ -33,7 +34,7 @@ export function registerAuth(services: KgpuServices): vscode.Disposable {
 
 /** GET /me with this token at this base. Throws KgpuApiError / KgpuNetworkError. */
 async function verifyToken(apiBase: string, token: string): Promise<Me> {
-  const client = createKgpuClient({ apiBase, getToken: async () => token, timeoutMs: 15_000, retry: { maxAttempts: 2 } });
+  const client = createKgpuClient({ apiBase, getToken: async () => token, timeoutMs: 15_000, retry: { maxAttempts: 2 }, proxy: editorProxySettings() });
   try {
     return await client.getMe();
   } finally {

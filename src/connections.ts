@@ -5,6 +5,7 @@ import type { RentalsModel } from './kgpu/rentals-model';
 import type { PodKeys } from './pod-keys';
 import type { Settings } from './settings';
 import { createPodConnector } from './lazy/ssh';
+import { sshProxyFor } from './net/proxy-settings';
 
 /**
  * Routes a pod id to ONE PodConnector (like vscode-sshfs routes a URI authority to one file
@@ -53,7 +54,7 @@ export class PodConnections implements vscode.Disposable {
       c = this.podKeys.sshTarget(podId).then(
         // 2 spare connections (closed 45 s after the last use, so they never keep the pod's idle
         // clock running): a run's follower and its sync+start each find one ready.
-        (t) => createPodConnector({ host: t.host, port: t.port, user: t.user, privateKey: t.privateKey, passphrase: t.passphrase, hostKeys: this.hostKeys, spareConnections: 2 }),
+        (t) => createPodConnector({ host: t.host, port: t.port, user: t.user, privateKey: t.privateKey, agent: t.agent, passphrase: t.passphrase, hostKeys: this.hostKeys, spareConnections: 2, httpProxy: sshProxyFor(t.host, t.port) }),
       );
       this.connectors.set(podId, c);
       // A failure (no key yet, passphrase cancelled) must not be cached.

@@ -11,6 +11,7 @@ import { registerJobLogCommands } from './job-log-terminal';
 import { registerJobs } from './jobs-view';
 import { registerRankFilterCommand } from './launch/rank-filter-command';
 import { registerNotebooks } from './notebook/notebook-controllers';
+import { registerTracebackLinks } from './links/traceback-link-provider';
 import { registerPendingCommands } from './placeholders';
 import { registerPodNotifications } from './pod-notifications';
 import { registerPorts } from './ports/port-commands';
@@ -25,7 +26,10 @@ import { createServices, type KgpuServices } from './services';
 import { registerStatusBar } from './status-bar';
 import { registerSweeps } from './sweeps';
 import { registerTelemetry } from './telemetry/register-telemetry';
+import { registerTasks } from './tasks/kgpu-task-provider';
 import { registerTerminal } from './terminal';
+import { registerDeepLinks } from './uri/deep-link-handler';
+import { registerWalkthrough } from './walkthrough/walkthrough';
 
 /** Composes the extension's contributions. Every contribution lives in its own module, takes the
  *  shared services and returns a Disposable; nothing else happens here. The services are the
@@ -53,8 +57,12 @@ export function activate(context: vscode.ExtensionContext): KgpuServices {
     registerJobLogCommands(services),
     registerRankFilterCommand(),
     registerSweeps(services),
+    registerTracebackLinks(services),
     registerJobs(services),
     registerTerminal(services),
+    registerTasks(services),
+    registerDeepLinks(services),
+    registerWalkthrough(services),
     registerExecCommand(services),
     registerNotebooks(services),
     registerPorts(services),

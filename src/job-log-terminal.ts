@@ -74,10 +74,15 @@ export class JobLogPanel implements vscode.Disposable {
     return [...(JobLogPanel.open.get(`${podId}/${jobId}`) ?? [])];
   }
 
-  /** The panel shown in a terminal (the active one, for a command). */
+  /** The open panel shown in a terminal (the active one for a command; the traceback link provider, src/links/). */
   static forTerminal(terminal: vscode.Terminal | undefined): JobLogPanel | undefined {
     for (const set of JobLogPanel.open.values()) for (const p of set) if (p.terminal === terminal) return p;
     return undefined;
+  }
+
+  /** The open panel shown in a terminal (the traceback link provider, src/links/). */
+  static ofTerminal(terminal: vscode.Terminal): JobLogPanel | undefined {
+    return JobLogPanel.forTerminal(terminal);
   }
 
   /** The text written to the panel (about the last 1 MiB). */

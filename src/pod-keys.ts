@@ -1,3 +1,4 @@
+import { sshAgentSocket } from './kgpu/net/ssh-agent';
 import * as vscode from 'vscode';
 import { promises as fsp, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -19,11 +20,13 @@ export interface SshTarget {
   host: string;
   port: number;
   user: string;
-  /** Never log it. */
-  privateKey: string;
+  /** Never log it. Undefined when an SSH agent holds the key (`agent`). */
+  privateKey?: string;
   passphrase?: string;
-  /** Where the key came from, for messages: the minted key of the pod, or the identity file path. */
-  keySource: 'minted' | string;
+  /** ssh-agent's socket (or "pageant" on Windows): used when no key of ours is known (src/kgpu/net/ssh-agent.ts). */
+  agent?: string;
+  /** Where the key came from, for messages: the minted key of the pod, the identity file path, or 'agent'. */
+  keySource: 'minted' | 'agent' | string;
 }
 
 export interface IdentityPublicKey {
@@ -118,7 +121,10 @@ export class PodKeys implements vscode.Disposable {
     if (minted) return { ...base, privateKey: minted, keySource: 'minted' };
     const file = this.identityFile();
     if (!file) {
-      throw new Error(`No SSH key for pod ${podId}: it was rented elsewhere or its minted key was lost. Run "kgpu: Rotate SSH Key" to get a new one, or set kgpu.sshIdentityFile.`);
+      // Rented elsewhere (the dashboard, another machine) with a key your SSH agent holds.
+      const agent = sshAgentSocket();
+      if (agent) return { ...base, agent, keySource: 'agent' };
+      throw new Error(`No SSH key for pod ${podId}: it was rented elsewhere or its minted key was lost. Run "kgpu: Rotate SSH Key" to get a new one, set kgpu.sshIdentityFile, or start ssh-agent with the key.`);
     }
     let privateKey: string;
     try {

@@ -27,6 +27,7 @@ import { PodEndedError } from './kgpu/wait-ready';
 import { awaitingReady } from './pod-notifications';
 import { releasePod } from './release-command';
 import type { KgpuServices } from './services';
+import { inputStep, pickStep, runSteps, type StepContext, type StepOutcome } from './multi-step/multi-step-input';
 
 /**
  * `kgpu: Rent GPU…`: model → GPU count → optional advanced fields (validated as you type) →
@@ -204,82 +205,87 @@ async function waitWithProgress(services: KgpuServices, podId: string, request: 
 
 // ── the wizard ────────────────────────────────────────────────────────────────
 
+const FIELD_TITLES = { name: 'name', image: 'image', cpu: 'CPU', memory: 'memory', disk: 'disk', env: 'environment' } as const;
+
 type ModelItem = vscode.QuickPickItem & { model: GpuModel; disabledReason?: string };
 
 async function runWizard(models: readonly GpuModel[], cap: number, pre: RentOptions): Promise<RentAnswers | undefined> {
   const answers: RentAnswers = { ...pre };
-  const preModel = models.find((m) => m.gpu_model === pre.gpu_model && m.free > 0);
-  const model = preModel ?? (await pickModel(models, cap, pre.gpu_model));
-  if (!model) return undefined;
-  answers.gpu_model = model.gpu_model;
-  const count = await pickCount(model, cap, pre.gpu_count);
-  if (count === undefined) return undefined;
-  answers.gpu_count = count;
+  let skipModel = models.some((m) => m.gpu_model === pre.gpu_model && m.free > 0);
+  let model = models.find((m) => m.gpu_model === pre.gpu_model);
+  let advanced = false;
   const hasAdvanced = pre.name !== undefined || pre.image !== undefined || pre.cpu !== undefined || pre.memory !== undefined || pre.ephemeral_storage_gib !== undefined || pre.env !== undefined;
-  const next = await vscode.window.showQuickPick(
-    [
-      { label: '$(rocket) Rent now', description: hasAdvanced ? 'with the options given' : `defaults: ${DEFAULT_IMAGE}, ${DEFAULT_CPU} CPU, ${DEFAULT_MEMORY}, ${DEFAULT_DISK_GIB} GiB disk`, advanced: false },
-      { label: '$(settings) Advanced options…', description: 'name, image, CPU, memory, disk, environment', advanced: true },
-    ],
-    { title: 'kgpu: Rent GPU (3/3)', placeHolder: `${model.gpu_model} × ${count}`, ignoreFocusOut: true },
-  );
-  if (!next) return undefined;
-  if (!next.advanced) return answers;
-  const ask = async (step: string, prompt: string, value: string | undefined, placeHolder: string, validate: (v: string) => string | undefined): Promise<string | undefined> =>
-    vscode.window.showInputBox({ title: `kgpu: Rent GPU — ${step}`, prompt, value: value ?? '', placeHolder, ignoreFocusOut: true, validateInput: validate });
-  const name = await ask('name', 'A label for the rental (DNS-safe, ≤ 30 chars; empty = "rent")', pre.name, DEFAULT_NAME, validateName);
-  if (name === undefined) return undefined;
-  const image = await ask('image', 'Container image (empty = the preloaded kgpu-pytorch:latest; others are pulled, e.g. ghcr.io/org/img:tag)', pre.image, DEFAULT_IMAGE, validateImage);
-  if (image === undefined) return undefined;
-  const cpu = await ask('CPU', 'CPU cores, ≤ 16', pre.cpu, DEFAULT_CPU, validateCpu);
-  if (cpu === undefined) return undefined;
-  const memory = await ask('memory', 'RAM, ≤ 128Gi (e.g. 16Gi, 512Mi)', pre.memory, DEFAULT_MEMORY, validateMemory);
-  if (memory === undefined) return undefined;
-  const disk = await ask('disk', 'Ephemeral disk in GiB, 1–2000 (exceeding it evicts the pod)', pre.ephemeral_storage_gib?.toString(), String(DEFAULT_DISK_GIB), validateDisk);
-  if (disk === undefined) return undefined;
   const envText = typeof pre.env === 'string' ? pre.env : pre.env ? Object.entries(pre.env).map(([k, v]) => `${k}=${v}`).join(' ') : '';
-  const env = await ask('environment', 'Extra environment variables: KEY=VALUE pairs separated by spaces or commas', envText, 'WANDB_MODE=offline HF_HOME=/workspace/hf', validateEnv);
-  if (env === undefined) return undefined;
-  return { ...answers, name, image, cpu, memory, ephemeral_storage_gib: disk === '' ? undefined : disk, env };
-}
-
-function pickModel(models: readonly GpuModel[], cap: number, preferred?: string): Promise<GpuModel | undefined> {
-  return new Promise((resolve) => {
-    const qp = vscode.window.createQuickPick<ModelItem>();
-    qp.title = 'kgpu: Rent GPU (1/3) — model';
-    qp.placeholder = cap > 0 ? `Pick a GPU model (you can rent up to ${cap} more GPU${cap === 1 ? '' : 's'})` : 'You are at the 4-GPU cap: release a pod first, or rent a CPU-only pod (0 GPUs)';
-    qp.ignoreFocusOut = true;
-    qp.matchOnDescription = true;
-    qp.items = modelChoices(models, cap).map((c) => ({
-      label: c.disabledReason ? `$(circle-slash) ${c.label}` : `$(chip) ${c.label}`,
-      description: c.description,
-      detail: c.disabledReason ? `Not available: ${c.disabledReason}` : undefined,
-      model: c.model,
-      disabledReason: c.model.free <= 0 ? c.disabledReason : undefined, // at the cap a CPU-only pod is still possible
-    }));
-    const first = qp.items.find((i) => i.model.gpu_model === preferred) ?? qp.items.find((i) => !i.disabledReason);
-    if (first) qp.activeItems = [first];
-    let done = false;
-    qp.onDidAccept(() => {
-      const item = qp.selectedItems[0] ?? qp.activeItems[0];
-      if (!item) return;
-      if (item.disabledReason) {
-        qp.title = `kgpu: ${item.model.gpu_model} is ${item.disabledReason} — pick another model`;
-        return;
+  const text: Record<'name' | 'image' | 'cpu' | 'memory' | 'disk' | 'env', string> = {
+    name: pre.name ?? '', image: pre.image ?? '', cpu: pre.cpu ?? '', memory: pre.memory ?? '', disk: pre.ephemeral_storage_gib?.toString() ?? '', env: envText,
+  };
+  const field = (key: keyof typeof text, prompt: string, placeholder: string, validate: (v: string) => string | undefined) => async (ctx: StepContext): Promise<'next' | 'back' | 'cancel'> => {
+    if (!advanced) return 'next';
+    const r = await inputStep({ ...ctx, title: `kgpu: Rent GPU — ${FIELD_TITLES[key]}` }, { prompt, value: text[key], placeholder, validate });
+    if (r.kind !== 'value') return r.kind;
+    text[key] = r.value;
+    return 'next';
+  };
+  const ok = await runSteps('kgpu: Rent GPU', [
+    async (ctx) => {
+      if (skipModel) {
+        skipModel = false;
+        return 'next';
       }
-      done = true;
-      resolve(item.model);
-      qp.hide();
-    });
-    qp.onDidHide(() => {
-      if (!done) resolve(undefined);
-      qp.dispose();
-    });
-    qp.show();
-  });
+      const r = await pickModelStep({ ...ctx, title: 'kgpu: Rent GPU — model' }, models, cap, model?.gpu_model);
+      if (r.kind !== 'value') return r.kind;
+      model = r.value;
+      return 'next';
+    },
+    async (ctx) => {
+      const r = await pickCountStep({ ...ctx, title: 'kgpu: Rent GPU — how many GPUs' }, model!, cap, answers.gpu_count);
+      if (r.kind !== 'value') return r.kind;
+      answers.gpu_count = r.value;
+      return 'next';
+    },
+    async (ctx) => {
+      const items = [
+        { label: '$(rocket) Rent now', description: hasAdvanced ? 'with the options given' : `defaults: ${DEFAULT_IMAGE}, ${DEFAULT_CPU} CPU, ${DEFAULT_MEMORY}, ${DEFAULT_DISK_GIB} GiB disk`, advanced: false },
+        { label: '$(settings) Advanced options…', description: 'name, image, CPU, memory, disk, environment', advanced: true },
+      ];
+      const r = await pickStep({ ...ctx, title: 'kgpu: Rent GPU — confirm or change options' }, { items, placeholder: `${model!.gpu_model} × ${answers.gpu_count}`, active: items[advanced ? 1 : 0] });
+      if (r.kind !== 'value') return r.kind;
+      advanced = r.value.advanced;
+      return 'next';
+    },
+    field('name', 'A label for the rental (DNS-safe, ≤ 30 chars; empty = "rent")', DEFAULT_NAME, validateName),
+    field('image', 'Container image (empty = the preloaded kgpu-pytorch:latest; others are pulled, e.g. ghcr.io/org/img:tag)', DEFAULT_IMAGE, validateImage),
+    field('cpu', 'CPU cores, ≤ 16', DEFAULT_CPU, validateCpu),
+    field('memory', 'RAM, ≤ 128Gi (e.g. 16Gi, 512Mi)', DEFAULT_MEMORY, validateMemory),
+    field('disk', 'Ephemeral disk in GiB, 1–2000 (exceeding it evicts the pod)', String(DEFAULT_DISK_GIB), validateDisk),
+    field('env', 'Extra environment variables: KEY=VALUE pairs separated by spaces or commas', 'WANDB_MODE=offline HF_HOME=/workspace/hf', validateEnv),
+  ], () => (advanced ? 9 : 3));
+  if (!ok || !model) return undefined;
+  answers.gpu_model = model.gpu_model;
+  if (!advanced) return answers;
+  return { ...answers, name: text.name, image: text.image, cpu: text.cpu, memory: text.memory, ephemeral_storage_gib: text.disk === '' ? undefined : text.disk, env: text.env };
 }
 
-async function pickCount(model: GpuModel, cap: number, preferred?: number): Promise<number | undefined> {
+
+function pickModelStep(ctx: StepContext, models: readonly GpuModel[], cap: number, preferred?: string): Promise<StepOutcome<GpuModel>> {
+  const items: ModelItem[] = modelChoices(models, cap).map((c) => ({
+    label: c.disabledReason ? `$(circle-slash) ${c.label}` : `$(chip) ${c.label}`,
+    description: c.description,
+    detail: c.disabledReason ? `Not available: ${c.disabledReason}` : undefined,
+    model: c.model,
+    disabledReason: c.model.free <= 0 ? c.disabledReason : undefined, // at the cap a CPU-only pod is still possible
+  }));
+  const active = items.find((i) => i.model.gpu_model === preferred) ?? items.find((i) => !i.disabledReason);
+  return pickStep(ctx, {
+    items,
+    active,
+    matchOnDescription: true,
+    placeholder: cap > 0 ? `Pick a GPU model (you can rent up to ${cap} more GPU${cap === 1 ? '' : 's'})` : 'You are at the 4-GPU cap: release a pod first, or rent a CPU-only pod (0 GPUs)',
+    refuse: (item) => (item.disabledReason ? `${item.model.gpu_model} is ${item.disabledReason}: pick another model` : undefined),
+  }).then((r) => (r.kind === 'value' ? { kind: 'value', value: r.value.model } : r));
+}
+
+function pickCountStep(ctx: StepContext, model: GpuModel, cap: number, preferred?: number): Promise<StepOutcome<number>> {
   const counts = gpuCountChoices(model, cap);
   const first = preferred !== undefined && counts.includes(preferred) ? preferred : counts[0];
   const ordered = [first, ...counts.filter((n) => n !== first)];
@@ -288,10 +294,7 @@ async function pickCount(model: GpuModel, cap: number, preferred?: number): Prom
     description: n === 0 ? 'still billed at the class rate' : `${((model.price_per_hour_credits * n) / 1500).toFixed(2)} $/h · ${model.price_per_hour_credits * n} credits/h`,
     n,
   }));
-  const qp = await vscode.window.showQuickPick(items, {
-    title: 'kgpu: Rent GPU (2/3) — how many GPUs',
-    placeHolder: `${model.gpu_model}: ${model.free} free; you can rent ${Math.min(cap, 4)} more (4 concurrent GPUs per account)`,
-    ignoreFocusOut: true,
-  });
-  return qp?.n;
+  return pickStep(ctx, { items, placeholder: `${model.gpu_model}: ${model.free} free; you can rent ${Math.min(cap, 4)} more (4 concurrent GPUs per account)` }).then((r) =>
+    r.kind === 'value' ? { kind: 'value', value: r.value.n } : r,
+  );
 }

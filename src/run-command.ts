@@ -12,6 +12,8 @@ import { jobsFor } from './jobs-service';
 import { podDescription } from './kgpu/rentals-view-model';
 import type { KgpuServices } from './services';
 import { launcherFor } from './launch/launcher-choice';
+import { podIdFromArg } from './pick-pod';
+import { isStarting, startingPodItem, startingPods, waitForStartingPod } from './run-when-ready/starting-pod';
 
 /**
  * `kgpu: Run Active File on GPU` (editor title ▶, ctrl+alt+g, palette, a rental's menu). The pod:
@@ -127,7 +129,8 @@ async function runActiveFile(services: KgpuServices, arg: unknown): Promise<RunS
 async function targetPod(services: KgpuServices, fileUri: vscode.Uri, podArg: unknown): Promise<Pod | undefined> {
   if (fileUri.scheme === 'kgpu') return services.pickPod(fileUri, { ready: true });
   if (podArg) {
-    const pod = await services.pickPod(podArg, { ready: true });
+    const asked = services.pods.get(podIdFromArg(podArg) ?? '');
+    const pod = isStarting(asked) ? await waitForStartingPod(services, asked, `run ${path.basename(fileUri.path)}`) : await services.pickPod(podArg, { ready: true });
     if (pod) await services.context.workspaceState.update(POD_KEY, pod.pod_id);
     return pod;
   }
@@ -135,18 +138,26 @@ async function targetPod(services: KgpuServices, fileUri: vscode.Uri, podArg: un
   const known = remembered ? services.pods.get(remembered) : undefined;
   if (known && isLivePod(known) && known.ready) return known;
   const ready = services.pods.pods.filter((p) => isLivePod(p) && p.ready);
+  const starting = startingPods(services);
   const RENT = '$(add) Rent a new GPU…';
   const picked = await vscode.window.showQuickPick(
-    [...ready.map((p) => ({ label: `$(vm-running) ${p.name}`, description: podDescription(p, Date.now()), detail: p.pod_id, pod: p as Pod | undefined })), { label: RENT, description: 'start a new rental and run there', pod: undefined }],
-    { title: `Run ${path.basename(fileUri.path)} on which GPU?`, placeHolder: ready.length ? 'The choice is remembered for this workspace' : 'You have no ready pod' },
+    [
+      ...ready.map((p) => ({ label: `$(vm-running) ${p.name}`, description: podDescription(p, Date.now()), detail: p.pod_id, pod: p as Pod | undefined })),
+      ...starting.map((p) => ({ ...startingPodItem(p), pod: p as Pod | undefined })),
+      { label: RENT, description: 'start a new rental and run there', pod: undefined },
+    ],
+    { title: `Run ${path.basename(fileUri.path)} on which GPU?`, placeHolder: ready.length ? 'The choice is remembered for this workspace' : starting.length ? 'Your rental is still starting: pick it to run as soon as it is ready' : 'You have no ready pod' },
   );
   if (!picked) return undefined;
   let pod = picked.pod;
+  if (isStarting(pod)) pod = await waitForStartingPod(services, pod, `run ${path.basename(fileUri.path)}`);
+  if (picked.pod && !pod) return undefined;
   if (!pod) {
     const podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent');
     if (!podId) return undefined;
     await services.pods.refresh();
     pod = services.pods.get(podId);
+    if (isStarting(pod)) pod = await waitForStartingPod(services, pod, `run ${path.basename(fileUri.path)}`);
     if (!pod || !pod.ready) {
       void vscode.window.showInformationMessage('kgpu: the new pod is not ready yet; run the file again once it is.');
       return undefined;

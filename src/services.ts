@@ -9,6 +9,7 @@ import { JsonFileHostKeyStore } from './kgpu/host-keys';
 import { PassphraseDeclinedError } from './kgpu/passphrase-gate';
 import { FORGET_HOST_KEY, hostKeyChanged } from './host-key-command';
 import { RentalsModel, type RentalsApi } from './kgpu/rentals-model';
+import { editorProxySettings } from './net/proxy-settings';
 import { createKgpuClient } from './lazy/rest-client';
 import { pickPod, type PickPodOptions } from './pick-pod';
 import { PodKeys } from './pod-keys';
@@ -87,6 +88,7 @@ class Services implements KgpuServices {
   readonly log: vscode.LogOutputChannel;
   readonly ready: Promise<void>;
   private current: KgpuClient | undefined;
+  private currentProxyKey: string | undefined;
   private readonly dedup = new ErrorDeduplicator();
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -135,9 +137,12 @@ class Services implements KgpuServices {
 
   client(): KgpuClient {
     const apiBase = this.settings.get().apiBase;
-    if (this.current?.apiBase !== apiBase) {
+    const proxy = editorProxySettings();
+    const proxyKey = JSON.stringify(proxy);
+    if (this.current?.apiBase !== apiBase || this.currentProxyKey !== proxyKey) {
       this.current?.dispose();
-      this.current = createKgpuClient({ apiBase, getToken: async () => this.auth.token() });
+      this.currentProxyKey = proxyKey;
+      this.current = createKgpuClient({ apiBase, getToken: async () => this.auth.token(), proxy });
     }
     return this.current;
   }

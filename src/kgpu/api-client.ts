@@ -11,7 +11,8 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
+import { restDispatcher, type ProxySettings } from './net/proxy-dispatcher';
 import { KgpuAbortedError, KgpuApiError, KgpuNetworkError, redactTokens, type ErrorContext, type NetworkErrorKind } from './api-error';
 import type {
   Balance,
@@ -48,6 +49,8 @@ export interface KgpuClientOptions {
   retry?: Partial<RetryPolicy>;
   /** Use this dispatcher instead of the client's own keep-alive Agent (not closed by close()). */
   dispatcher?: Dispatcher;
+  /** Proxy settings for the client's own dispatcher (src/kgpu/net/proxy-dispatcher.ts); default: the environment's. */
+  proxy?: ProxySettings;
   /** After an interrupted POST /pods found nothing in GET /pods, look once more after this long
    *  before concluding nothing was created (default 1 s). */
   rentSettleMs?: number;
@@ -122,7 +125,7 @@ export class KgpuClient {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.ownsDispatcher = !options.dispatcher;
-    this.dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 10_000, connections: 8 });
+    this.dispatcher = options.dispatcher ?? restDispatcher(options.proxy);
     this.rentSettleMs = options.rentSettleMs ?? 1_000;
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   }

@@ -16,6 +16,7 @@
  *   (and sha256 after a resume) and then renames it over the local target.
  */
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -68,14 +69,12 @@ export async function sha256File(file: string, signal?: AbortSignal): Promise<st
 }
 
 async function backoff(attempt: number, signal?: AbortSignal): Promise<void> {
-  const ms = Math.min(2000, 100 * 2 ** attempt);
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(new SshAbortedError('The transfer'));
-    }, { once: true });
-  });
+  try {
+    await sleep(Math.min(2000, 100 * 2 ** attempt), undefined, { signal });
+  } catch (e) {
+    if (signal?.aborted) throw new SshAbortedError('The transfer');
+    throw e;
+  }
 }
 
 /** The pod's answer line is a number or two: more than this without a newline is not an answer. */

@@ -6,6 +6,7 @@
  * offset, so nothing is lost or repeated. Memory stays bounded: chunks are passed on as they come
  * and the next one is not read until `onData` (if it returns a promise) has resolved.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { drained, type PodCommands } from './pod-commands';
 import { quoteArgv } from './shell-quote';
 import { FOLLOW_SCRIPT } from './job-wrapper';
@@ -46,19 +47,13 @@ function retryable(e: unknown): e is Error {
   return e instanceof ConnectionLostError || e instanceof BastionUnreachableError || e instanceof ChannelRefusedError;
 }
 
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new SshAbortedError('Following the job log'));
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(new SshAbortedError('Following the job log'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+async function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await sleep(ms, undefined, { signal });
+  } catch (e) {
+    if (signal?.aborted) throw new SshAbortedError('Following the job log');
+    throw e;
+  }
 }
 
 /** Stream a job's log from `fromOffset` until the job has ended and the log is drained. */

@@ -3,6 +3,7 @@
  * attempts, `Retry-After` respected. Only idempotent calls (GET, DELETE) are retried — the
  * client decides that; this module only says how long to wait.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { KgpuAbortedError } from './api-error';
 
 export interface RetryPolicy {
@@ -52,18 +53,13 @@ export function parseRetryAfter(value: string | string[] | undefined, nowMs: num
 }
 
 /** Wait `ms`, or reject with KgpuAbortedError as soon as `signal` aborts; never leaves a timer behind. */
-export function abortableDelay(ms: number, signal?: AbortSignal, what = 'The kgpu request'): Promise<void> {
-  if (signal?.aborted) return Promise.reject(new KgpuAbortedError(what, signal.reason));
-  if (ms <= 0) return Promise.resolve();
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new KgpuAbortedError(what, signal?.reason));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+export async function abortableDelay(ms: number, signal?: AbortSignal, what = 'The kgpu request'): Promise<void> {
+  if (signal?.aborted) throw new KgpuAbortedError(what, signal.reason);
+  if (ms <= 0) return;
+  try {
+    await sleep(ms, undefined, { signal });
+  } catch (e) {
+    if (signal?.aborted) throw new KgpuAbortedError(what, signal.reason);
+    throw e;
+  }
 }

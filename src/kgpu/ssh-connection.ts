@@ -21,6 +21,7 @@
  * bastion does not close it, and ssh2 gives up on it only after four.
  */
 import net from 'node:net';
+import { HttpConnectTunnel } from './net/http-connect';
 import { Client, type ConnectConfig } from 'ssh2';
 import { sshFingerprint, type HostKeyStore } from './host-keys';
 import {
@@ -37,7 +38,9 @@ export interface PodSshTarget {
   /** Always "kgpu" on the real bastion (the default). */
   user?: string;
   /** OpenSSH or PEM private key pinned to the rental. Never logged. */
-  privateKey: string | Buffer;
+  privateKey?: string | Buffer;
+  /** Ask this SSH agent (socket path, or "pageant") for the key instead (src/kgpu/net/ssh-agent.ts). */
+  agent?: string;
   passphrase?: string;
 }
 
@@ -53,6 +56,8 @@ export interface PodConnectorOptions extends PodSshTarget {
   spareConnections?: number;
   /** Close the spares this long after the last `connect()` (default 45 000 ms). */
   spareIdleMs?: number;
+  /** Reach the bastion through this HTTP CONNECT proxy (src/kgpu/net/http-connect.ts). */
+  httpProxy?: { url: string; strictSSL?: boolean };
 }
 
 /** Upper bound for `spareConnections`. */
@@ -336,7 +341,15 @@ export class PodConnector {
         resolve(conn);
       });
 
-      const sock = net.connect({ host, port, noDelay: true });
+      let sock: net.Socket | HttpConnectTunnel;
+      try {
+        const proxy = this.options.httpProxy;
+        sock = proxy ? new HttpConnectTunnel({ proxy: proxy.url, strictSSL: proxy.strictSSL, host, port }) : net.connect({ host, port, noDelay: true });
+      } catch (e) {
+        registry.delete(conn);
+        fail(e instanceof Error ? e : new Error(String(e)));
+        return;
+      }
       const heard = { at: Date.now() };
       heardAt.set(conn, heard);
       sock.on('data', () => (heard.at = Date.now()));
@@ -344,6 +357,7 @@ export class PodConnector {
         sock,
         username: this.options.user ?? 'kgpu',
         privateKey: this.options.privateKey,
+        agent: this.options.privateKey ? undefined : this.options.agent,
         passphrase: this.options.passphrase,
         readyTimeout: this.options.readyTimeoutMs ?? 20_000,
         keepaliveInterval: this.options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_MS,

@@ -161,6 +161,25 @@ function parseNum(b: Buffer): number {
   return s === '' ? 0 : parseInt(s, 8);
 }
 
+/** A corrupted tar stream is refused, not misread: the header's checksum (the byte sum with the
+ *  checksum field as spaces; some tars sum signed bytes) must match what it records. */
+export class TarCorruptError extends Error {}
+
+function checkHeader(h: Buffer): void {
+  const field = cstr(h.subarray(148, 156)).trim();
+  const recorded = /^[0-7]+$/.test(field) ? parseInt(field, 8) : NaN;
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : h[i];
+    unsigned += b;
+    signed += b > 127 ? b - 256 : b;
+  }
+  if (recorded !== unsigned && recorded !== signed) {
+    throw new TarCorruptError('The tar stream from the pod is corrupted (a header checksum does not match); nothing after it was read.');
+  }
+}
+
 function parsePax(b: Buffer): Map<string, string> {
   const m = new Map<string, string>();
   let i = 0;
@@ -194,6 +213,7 @@ export async function readTar(source: AsyncIterable<Buffer>, onEntry: (e: TarEnt
       await r.drain();
       return;
     }
+    checkHeader(h);
     const type = String.fromCharCode(h[156] || 0x30);
     let size = parseNum(h.subarray(124, 136));
     if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {

@@ -28,7 +28,7 @@ test('npm run package: a VSIX under 500 KB holding only the bundle and its vendo
   const listing = execFileSync('unzip', ['-Z1', vsix], { encoding: 'utf8' }).trim().split('\n');
   const payload = listing.filter((f) => f.startsWith('extension/'));
   for (const f of payload) {
-    assert.match(f, /^extension\/(dist\/[\w-]+\.js|pod\/[\w-]+\.py|media\/[\w.-]+\.(svg|png)|README\.md|LICENSE\.txt|CHANGELOG\.md|package\.json)$/, `unexpected file in VSIX: ${f}`);
+    assert.match(f, /^extension\/(dist\/[\w-]+\.js|pod\/[\w-]+\.py|media\/(walkthrough\/)?[\w.-]+\.(svg|png)|README\.md|LICENSE\.txt|CHANGELOG\.md|package\.json)$/, `unexpected file in VSIX: ${f}`);
   }
   // Every file the build writes (the vendor files are required at run time), and no other script.
   assert.deepEqual(payload.filter((f) => f.startsWith('extension/dist/')).sort(), distFiles.map((f) => `extension/dist/${f}`).sort());

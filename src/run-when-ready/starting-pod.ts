@@ -1,0 +1,93 @@
+import * as vscode from 'vscode';
+import { isAbortError } from '../kgpu/api-error';
+import { isLivePod, type Pod } from '../kgpu/api-types';
+import { PodEndedError } from '../kgpu/wait-ready';
+import { awaitingReady } from '../pod-notifications';
+import type { KgpuServices } from '../services';
+
+/**
+ * Run while a rental is still starting: the pod choice offers the starting pod
+ * ("rtx3090 · starting… — run when ready") and the run waits for it in a cancellable progress
+ * notification, then goes on. A pod whose rent progress is already polling it is followed through
+ * the model (no second poller: the contract's cadence); any other is polled at the contract's
+ * interval. Cancelling the wait cancels the run only; the rental keeps starting.
+ */
+export function isStarting(pod: Pod | undefined): pod is Pod {
+  return !!pod && isLivePod(pod) && !pod.ready;
+}
+
+export function startingPods(services: KgpuServices): Pod[] {
+  return services.pods.pods.filter(isStarting);
+}
+
+export function startingPodItem(pod: Pod): { label: string; description: string; detail: string } {
+  return { label: `$(loading~spin) ${pod.gpu_model} · starting… — run when ready`, description: pod.name, detail: pod.pod_id };
+}
+
+/** The pod once it is ready; undefined when the wait was cancelled or the pod ended (said). */
+export async function waitForStartingPod(services: KgpuServices, pod: Pod, what: string): Promise<Pod | undefined> {
+  const label = `${pod.name} (${pod.gpu_model} × ${pod.gpu_count})`;
+  const controller = new AbortController();
+  try {
+    const ready = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `kgpu: ${what} when ${label} is ready`, cancellable: true },
+      (progress, token) => {
+        token.onCancellationRequested(() => controller.abort());
+        progress.report({ message: `${pod.phase}…` });
+        if (awaitingReady.has(pod.pod_id)) return viaModel(services, pod.pod_id, controller.signal, (p) => progress.report({ message: `${p.phase}…` }));
+        return services.client().waitUntilReady(pod.pod_id, {
+          signal: controller.signal,
+          intervalMs: services.settings.get().pollIntervalSeconds * 1000,
+          onProgress: (p) => {
+            services.pods.upsert(p.pod);
+            progress.report({ message: p.ready ? 'ready' : `${p.phase}${p.pendingReason ? `: ${p.pendingReason}` : ''} (${Math.round(p.elapsedMs / 1000)} s)` });
+          },
+        });
+      },
+    );
+    services.pods.upsert(ready);
+    return ready;
+  } catch (e) {
+    if (isAbortError(e)) return undefined;
+    if (e instanceof PodEndedError) {
+      services.pods.upsert(e.pod);
+      void vscode.window.showErrorMessage(`kgpu: ${label} did not start — ${e.label}; not running. ${e.nextAction}`);
+      return undefined;
+    }
+    services.showError(e, { prefix: `Lost track of ${label} while waiting to run:` });
+    return undefined;
+  }
+}
+
+/** Follow the model (updated by the rent progress) until the pod is ready or has ended. */
+function viaModel(services: KgpuServices, podId: string, signal: AbortSignal, onChange: (p: Pod) => void): Promise<Pod> {
+  return new Promise<Pod>((resolve, reject) => {
+    const check = (): boolean => {
+      const p = services.pods.get(podId);
+      if (!p) return false;
+      if (p.ready && isLivePod(p)) {
+        done();
+        resolve(p);
+        return true;
+      }
+      if (!isLivePod(p)) {
+        done();
+        reject(new PodEndedError(podId, p.phase, p.end_reason ?? null, p));
+        return true;
+      }
+      onChange(p);
+      return false;
+    };
+    const sub = services.pods.onDidChange(() => void check());
+    const onAbort = (): void => {
+      done();
+      reject(Object.assign(new Error('cancelled'), { name: 'AbortError' }));
+    };
+    const done = (): void => {
+      sub.dispose();
+      signal.removeEventListener('abort', onAbort);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    check();
+  });
+}
