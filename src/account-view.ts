@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { accountItems } from './kgpu/account-view-model';
-import { errorMessage } from './kgpu/error-dedup';
+import { errorMessage } from './kgpu/api/error-dedup';
 import type { TreeItemModel } from './kgpu/tree-item-model';
 import type { KgpuServices } from './services';
 import { toTreeItem } from './tree-item';

@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
-import { KgpuApiError } from './kgpu/api-error';
-import type { Me } from './kgpu/api-types';
+import { KgpuApiError } from './kgpu/api/api-error';
+import type { Me } from './kgpu/api/api-types';
 import { formatCredits } from './kgpu/cost';
-import { errorMessage } from './kgpu/error-dedup';
+import { errorMessage } from './kgpu/api/error-dedup';
 import { createKgpuClient } from './lazy/rest-client';
 import { checkApiBase, tokenDestination } from './kgpu/setting-resolution';
 import type { KgpuServices } from './services';

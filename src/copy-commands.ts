@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { sshCommand } from './kgpu/ssh-command';
-import { errorMessage } from './kgpu/error-dedup';
+import { errorMessage } from './kgpu/api/error-dedup';
 import type { KgpuServices } from './services';
 
 /**

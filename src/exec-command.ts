@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { EXEC_DEFAULT_TIMEOUT_S, ExecInputError, formatExecReport, parseCommandLine, runExec, type ExecOutcome } from './kgpu/exec-request';
+import { EXEC_DEFAULT_TIMEOUT_S, ExecInputError, formatExecReport, parseCommandLine, runExec, type ExecOutcome } from './kgpu/api/exec-request';
 import type { KgpuServices } from './services';
 
 /**

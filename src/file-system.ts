@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { describeEndReason } from './kgpu/end-reason';
-import { isLivePod } from './kgpu/api-types';
+import { isLivePod } from './kgpu/api/api-types';
 import { WorkspaceFs, WorkspaceFsError, type PathChange } from './kgpu/workspace-fs';
 import type { KgpuServices } from './services';
 import { registerWorkspaceCommand } from './workspace-command';

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import type { GpuModel } from './kgpu/api-types';
-import { errorMessage } from './kgpu/error-dedup';
+import type { GpuModel } from './kgpu/api/api-types';
+import { errorMessage } from './kgpu/api/error-dedup';
 import { gpuModelItem, sortGpuModels } from './kgpu/gpu-models-view-model';
 import type { KgpuServices } from './services';
 import { toTreeItem } from './tree-item';

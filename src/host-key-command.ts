@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { errorMessage } from './kgpu/error-dedup';
+import { errorMessage } from './kgpu/api/error-dedup';
 import { HostKeyChangedError } from './kgpu/ssh-errors';
 import { probeHostKey } from './lazy/ssh';
 import type { KgpuServices } from './services';

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
-import type { EndReason, Pod } from './kgpu/api-types';
+import type { EndReason, Pod } from './kgpu/api/api-types';
 import { describeEndReason } from './kgpu/end-reason';
-import { errorMessage } from './kgpu/error-dedup';
+import { errorMessage } from './kgpu/api/error-dedup';
 import { isJobEnded, type JobInfo, type JobStatus } from './kgpu/jobs';
 import { crlf, jobDurationMs, logFooter, logHeader, runCost, TerminalText } from './kgpu/job-log-text';
 import type { LogStream } from './kgpu/job-runner';

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isLivePod } from './kgpu/api-types';
+import { isLivePod } from './kgpu/api/api-types';
 import { JobRunner, type TrackedJob } from './kgpu/job-runner';
 import { shortJobState } from './kgpu/job-log-text';
 import type { PodCommands } from './kgpu/pod-commands';

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { isLivePod, type Pod } from './kgpu/api-types';
+import { isLivePod, type Pod } from './kgpu/api/api-types';
 import { describeEndReason } from './kgpu/end-reason';
 import { describeJobStatus, isJobEnded } from './kgpu/jobs';
 import { jobContextValue, looksOutOfMemory, shortJobState } from './kgpu/job-log-text';

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { isLivePod, type Pod } from './kgpu/api-types';
+import { isLivePod, type Pod } from './kgpu/api/api-types';
 import type { RentalsModel } from './kgpu/rentals-model';
 import { podDescription } from './kgpu/rentals-view-model';
 

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
-import { KgpuApiError, isAbortError } from './kgpu/api-error';
-import type { GpuModel, RentRequest } from './kgpu/api-types';
-import { errorMessage } from './kgpu/error-dedup';
+import { KgpuApiError, isAbortError } from './kgpu/api/api-error';
+import type { GpuModel, RentRequest } from './kgpu/api/api-types';
+import { errorMessage } from './kgpu/api/error-dedup';
 import { safeBurn } from './kgpu/account-view-model';
 import {
   DEFAULT_CPU,
@@ -23,7 +23,7 @@ import {
   validateName,
   type RentAnswers,
 } from './kgpu/rent-options';
-import { PodEndedError } from './kgpu/wait-ready';
+import { PodEndedError } from './kgpu/api/wait-ready';
 import { awaitingReady } from './pod-notifications';
 import { releasePod } from './release-command';
 import type { KgpuServices } from './services';

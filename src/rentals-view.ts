@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import type { Pod } from './kgpu/api-types';
-import { errorMessage } from './kgpu/error-dedup';
+import type { Pod } from './kgpu/api/api-types';
+import { errorMessage } from './kgpu/api/error-dedup';
 import { rentalItem } from './kgpu/rentals-view-model';
 import type { KgpuServices } from './services';
 import { toTreeItem } from './tree-item';

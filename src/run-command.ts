@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isLivePod, type Pod } from './kgpu/api-types';
-import { parseArgumentLine } from './kgpu/exec-request';
+import { isLivePod, type Pod } from './kgpu/api/api-types';
+import { parseArgumentLine } from './kgpu/api/exec-request';
 import type { RunHandle, RunFileSpec, RunTarget } from './kgpu/job-runner';
 import type { SyncResult } from './kgpu/sync';
 import { describeSkippedLinks } from './kgpu/local-links';

@@ -1,10 +1,10 @@
 import * as vscode from 'vscode';
 import { Auth } from './auth';
 import { PodConnections } from './connections';
-import type { KgpuClient } from './kgpu/api-client';
-import { KgpuApiError, isAbortError } from './kgpu/api-error';
-import type { Pod } from './kgpu/api-types';
-import { ErrorDeduplicator, errorMessage } from './kgpu/error-dedup';
+import type { KgpuClient } from './kgpu/api/api-client';
+import { KgpuApiError, isAbortError } from './kgpu/api/api-error';
+import type { Pod } from './kgpu/api/api-types';
+import { ErrorDeduplicator, errorMessage } from './kgpu/api/error-dedup';
 import { JsonFileHostKeyStore } from './kgpu/host-keys';
 import { PassphraseDeclinedError } from './kgpu/passphrase-gate';
 import { FORGET_HOST_KEY, hostKeyChanged } from './host-key-command';

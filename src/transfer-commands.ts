@@ -6,7 +6,7 @@ import type { TransferTotals } from './kgpu/transfer-progress';
 import { describeSkippedLinks } from './kgpu/local-links';
 import { describeRefused } from './kgpu/local-path-guard';
 import { SshAbortedError } from './kgpu/ssh-errors';
-import { isAbortError } from './kgpu/api-error';
+import { isAbortError } from './kgpu/api/api-error';
 import type { KgpuFileSystemProvider } from './file-system';
 import type { KgpuServices } from './services';
 

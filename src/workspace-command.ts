@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { Pod } from './kgpu/api-types';
+import type { Pod } from './kgpu/api/api-types';
 import type { KgpuServices } from './services';
 
 /**

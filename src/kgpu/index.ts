@@ -1,9 +1,9 @@
 // Public API of the kgpu core library (never imports `vscode`). Append new exports; don't reorder.
-export * from './api-types';
-export * from './api-error';
-export * from './api-client';
-export * from './retry';
-export * from './wait-ready';
+export * from './api/api-types';
+export * from './api/api-error';
+export * from './api/api-client';
+export * from './api/retry';
+export * from './api/wait-ready';
 export * from './cost';
 export * from './end-reason';
 export * from './shell-quote';

@@ -10,7 +10,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { KgpuClient } from './api-client';
+import type { KgpuClient } from './api/api-client';
 import type { PodConnector } from './ssh-connection';
 import type { RemoteFs } from './remote-fs';
 import { exec } from './ssh-exec';

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { utils } from 'ssh2';
-import { KgpuClient } from '../../src/kgpu/api-client';
+import { KgpuClient } from '../../src/kgpu/api/api-client';
 import { MemoryHostKeyStore } from '../../src/kgpu/host-keys';
 import { PodConnector } from '../../src/kgpu/ssh-connection';
 import { podCommands, type PodCommands } from '../../src/kgpu/pod-commands';

@@ -13,9 +13,9 @@
  * The exec function is the only dependency: today `(cmd, o) => execStream(connector, cmd, o)`;
  * the PodSession (issue 18) will own one AgentClient per pod and pass its own exec and policy.
  */
-import { isAbortError } from '../api-error';
+import { isAbortError } from '../api/api-error';
 import { Emitter, type Disposable, type Event } from '../emitter';
-import { abortableDelay } from '../retry';
+import { abortableDelay } from '../api/retry';
 import type { ExecStream } from '../ssh-exec';
 import { SshAbortedError, SshError } from '../ssh-errors';
 import { AgentConnection, type AgentHello } from './agent-connection';

@@ -5,7 +5,7 @@
  * errors that are safe to retry.
  */
 import { BastionUnreachableError, ChannelRefusedError, ConnectionLostError } from '../ssh-errors';
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../retry';
+import { backoffDelayMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../api/retry';
 
 export interface ReconnectPolicy {
   /** Attempt `attempt` (1-based) failed with `error`: milliseconds to wait before the next, or

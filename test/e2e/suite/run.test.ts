@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { KgpuServices } from '../../../src/services';
 import type { RunStarted } from '../../../src/run-command';
-import type { ExecOutcome } from '../../../src/kgpu/exec-request';
+import type { ExecOutcome } from '../../../src/kgpu/api/exec-request';
 import { openKgpuSidebar, waitUntil } from './helpers/extension';
 import { needsSimulator, simApi } from './helpers/simulator';
 

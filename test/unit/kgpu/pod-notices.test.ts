@@ -1,7 +1,7 @@
 /** One notice per pod state change observed while polling, with the right next action. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiFixture } from './api-fixture';
+import { apiFixture } from './api/api-fixture';
 import { KgpuClient } from '../../../src/kgpu/index';
 import { RentalsModel, type PodStateChange } from '../../../src/kgpu/rentals-model';
 import { podNotice } from '../../../src/kgpu/pod-notices';

@@ -1,7 +1,7 @@
 /** The rent wizard's steps and validation as plain functions, checked against what the simulator accepts. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiFixture } from './api-fixture';
+import { apiFixture } from './api/api-fixture';
 import { KgpuApiError } from '../../../src/kgpu/index';
 import {
   balancePrecheck,

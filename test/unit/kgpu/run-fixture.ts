@@ -7,13 +7,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../sim/index';
-import { KgpuClient } from '../../../src/kgpu/api-client';
-import type { Pod } from '../../../src/kgpu/api-types';
+import { KgpuClient } from '../../../src/kgpu/api/api-client';
+import type { Pod } from '../../../src/kgpu/api/api-types';
 import { MemoryHostKeyStore } from '../../../src/kgpu/host-keys';
 import { podCommands, type PodCommands } from '../../../src/kgpu/pod-commands';
 import { PodConnector } from '../../../src/kgpu/ssh-connection';
 import type { KeyValueStore } from '../../../src/kgpu/job-runner';
-import { throwawayEd25519 } from './api-fixture';
+import { throwawayEd25519 } from './api/api-fixture';
 
 export class MapStore implements KeyValueStore {
   readonly map = new Map<string, unknown>();

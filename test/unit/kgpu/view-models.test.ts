@@ -1,7 +1,7 @@
 /** Tree rows, the Account rows and the status bar computed from simulator state (no VS Code). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiFixture } from './api-fixture';
+import { apiFixture } from './api/api-fixture';
 import { rentalItem, phaseText } from '../../../src/kgpu/rentals-view-model';
 import { gpuModelItem, sortGpuModels } from '../../../src/kgpu/gpu-models-view-model';
 import { accountItems, estimatedBalance } from '../../../src/kgpu/account-view-model';

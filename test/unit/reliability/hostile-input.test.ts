@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ExecInputError, runExec, type ExecApi } from '../../../src/kgpu/exec-request';
+import { ExecInputError, runExec, type ExecApi } from '../../../src/kgpu/api/exec-request';
 import { downloadFromPod } from '../../../src/kgpu/pod-download';
 import { uploadToPod } from '../../../src/kgpu/pod-upload';
 import { WorkspaceFsError } from '../../../src/kgpu/workspace-fs';

@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { KgpuClient } from '../../../src/kgpu/api-client';
+import { KgpuClient } from '../../../src/kgpu/api/api-client';
 import { describeEndReason } from '../../../src/kgpu/end-reason';
 import type { JobEndEvent } from '../../../src/kgpu/job-runner';
 import { podNotice } from '../../../src/kgpu/pod-notices';

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { apiFixture } from './api-fixture';
-import { KgpuApiError, PodEndedError, WaitTimeoutError, pollIntervalMs, waitUntilReady, type CallOptions, type WaitProgress } from '../../../src/kgpu/index';
+import { KgpuApiError, PodEndedError, WaitTimeoutError, pollIntervalMs, waitUntilReady, type CallOptions, type WaitProgress } from '../../../../src/kgpu/index';
 
 const FAST = { intervalMs: 5, pollFloorMs: 0 };
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { apiFixture, throwawayEd25519 } from './api-fixture';
-import { KgpuApiError, KgpuNetworkError, KgpuUploadError, isLivePod, type GpuModel, type Pod } from '../../../src/kgpu/index';
+import { KgpuApiError, KgpuNetworkError, KgpuUploadError, isLivePod, type GpuModel, type Pod } from '../../../../src/kgpu/index';
 
 test('gpu-models is public: no token is sent or needed', async (t) => {
   const { client, tokenAsks } = await apiFixture(t);

@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { apiFixture } from './api-fixture';
-import { startSimulator } from '../../sim/index';
-import { KgpuApiError, KgpuClient, KgpuNetworkError } from '../../../src/kgpu/index';
+import { startSimulator } from '../../../sim/index';
+import { KgpuApiError, KgpuClient, KgpuNetworkError } from '../../../../src/kgpu/index';
 
 const REQ = /\(request [0-9a-f]{16}\)/;
 

@@ -1,12 +1,12 @@
 /**
- * kgpu: Run Command… editor-free (src/kgpu/exec-request.ts) against the simulator's
+ * kgpu: Run Command… editor-free (src/kgpu/api/exec-request.ts) against the simulator's
  * POST /pods/{id}/exec: argv parsing and operator refusal, output / exit code / duration, the
  * 1 MiB truncation and the timeout said plainly, > 1 MiB stdin refused before sending.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { buildExecRequest, ExecInputError, formatExecReport, parseCommandLine, runExec, type ExecApi } from '../../../src/kgpu/exec-request';
-import { startRunFixture, type RunFixture } from './run-fixture';
+import { buildExecRequest, ExecInputError, formatExecReport, parseCommandLine, runExec, type ExecApi } from '../../../../src/kgpu/api/exec-request';
+import { startRunFixture, type RunFixture } from '../run-fixture';
 
 let fx: RunFixture;
 before(async () => {

@@ -1,8 +1,8 @@
 /** Shared set-up for the REST client tests: a fresh simulator and a client on it, both closed after the test. */
 import type { TestContext } from 'node:test';
-import { mintKeyPair } from '../../sim/ssh-keys';
-import { startSimulator, type Simulator, type SimulatorOptions } from '../../sim/index';
-import { KgpuClient, type KgpuClientOptions } from '../../../src/kgpu/index';
+import { mintKeyPair } from '../../../sim/ssh-keys';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../../sim/index';
+import { KgpuClient, type KgpuClientOptions } from '../../../../src/kgpu/index';
 
 export interface ApiFixture {
   sim: Simulator;

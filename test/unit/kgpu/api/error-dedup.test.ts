@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { apiFixture } from './api-fixture';
-import { KgpuApiError, KgpuClient, KgpuNetworkError } from '../../../src/kgpu/index';
-import { ErrorDeduplicator, errorMessage, errorSignature } from '../../../src/kgpu/error-dedup';
+import { KgpuApiError, KgpuClient, KgpuNetworkError } from '../../../../src/kgpu/index';
+import { ErrorDeduplicator, errorMessage, errorSignature } from '../../../../src/kgpu/api/error-dedup';
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
   try {

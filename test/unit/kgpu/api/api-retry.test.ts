@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import assert from 'node:assert/strict';
 import { apiFixture } from './api-fixture';
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, abortableDelay, isRetryableStatus, KgpuApiError, KgpuClient, KgpuNetworkError, parseRetryAfter, RentCancelledError } from '../../../src/kgpu/index';
+import { backoffDelayMs, DEFAULT_RETRY_POLICY, abortableDelay, isRetryableStatus, KgpuApiError, KgpuClient, KgpuNetworkError, parseRetryAfter, RentCancelledError } from '../../../../src/kgpu/index';
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
   try {

@@ -1,7 +1,7 @@
 /** Which token is sent: stored per API base, else $KGPU_API_TOKEN for its own base, never a refused one. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chooseToken } from '../../../src/kgpu/token-choice';
+import { chooseToken } from '../../../../src/kgpu/api/token-choice';
 
 const sim = 'http://127.0.0.1:4000/v1';
 const real = 'https://api.kgpu.net/v1';

@@ -1,0 +1,12 @@
+// api/: kgpu's REST API — the HTTP client, its errors and retries, waiting for a pod, POST /exec, the contract's types.
+// The folder's public face: import from here outside the folder (the editor imports single files where a
+// static import would load a heavy dependency at activation — see src/lazy/).
+export * from './api-client';
+export * from './api-error';
+export * from './api-types';
+export * from './bounded-body';
+export * from './error-dedup';
+export * from './exec-request';
+export * from './retry';
+export * from './token-choice';
+export * from './wait-ready';
