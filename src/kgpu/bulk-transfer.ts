@@ -23,8 +23,8 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PodConnector } from './ssh-connection';
 import { exec, execStream, type ExecStream, type ExitStatus } from './ssh-exec';
-import { quote } from './shell-quote';
-import { tempSiblingName } from './temp-name';
+import { quote } from './util/shell-quote';
+import { tempSiblingName } from './util/temp-name';
 import { BastionUnreachableError, ConnectionLostError, SshAbortedError, SshError } from './ssh-errors';
 
 export interface TransferProgress {

@@ -6,7 +6,7 @@ export * from './api/retry';
 export * from './api/wait-ready';
 export * from './cost';
 export * from './end-reason';
-export * from './shell-quote';
+export * from './util/shell-quote';
 export * from './ssh-errors';
 export * from './host-keys';
 export * from './ssh-connection';

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { PodCommands } from './pod-commands';
-import { quote, quoteArgv } from './shell-quote';
+import { quote, quoteArgv } from './util/shell-quote';
 import { LIST_SCRIPT, START_SCRIPT, STATUS_SCRIPT, STOP_SCRIPT, WRAPPER_SCRIPT, startScript } from './job-wrapper';
 
 export const DEFAULT_JOBS_ROOT = '/workspace/.kgpu/jobs';

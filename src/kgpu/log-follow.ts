@@ -7,7 +7,7 @@
  * and the next one is not read until `onData` (if it returns a promise) has resolved.
  */
 import { drained, type PodCommands } from './pod-commands';
-import { quoteArgv } from './shell-quote';
+import { quoteArgv } from './util/shell-quote';
 import { FOLLOW_SCRIPT } from './job-wrapper';
 import { assertJobId, DEFAULT_JOBS_ROOT, JobError, JobNotFoundError, parseJobLine, prepareStart, startError, type JobInfo, type JobsLocation, type StartJobSpec } from './jobs';
 import { BastionUnreachableError, ChannelRefusedError, ConnectionLostError, SshAbortedError } from './ssh-errors';

@@ -14,11 +14,11 @@ import type { KgpuClient } from './api/api-client';
 import type { PodConnector } from './ssh-connection';
 import type { RemoteFs } from './remote-fs';
 import { exec } from './ssh-exec';
-import { quote } from './shell-quote';
-import { tempSiblingName } from './temp-name';
+import { quote } from './util/shell-quote';
+import { tempSiblingName } from './util/temp-name';
 import { SshAbortedError, SshError } from './ssh-errors';
 import { ProgressTally, eachLimited, type TransferTotals } from './transfer-progress';
-import type { PathChange } from './change-coalescer';
+import type { PathChange } from './util/change-coalescer';
 import { classifyLink, type SkippedLink } from './local-links';
 
 const posix = path.posix;

@@ -11,9 +11,9 @@
 import path from 'node:path';
 import type { PodConnector } from './ssh-connection';
 import { exec, execStream, ExecOutputTooLargeError, type ExecStream } from './ssh-exec';
-import { quote } from './shell-quote';
+import { quote } from './util/shell-quote';
 import { BastionUnreachableError, ConnectionLostError } from './ssh-errors';
-import type { PathChange } from './change-coalescer';
+import type { PathChange } from './util/change-coalescer';
 
 const posix = path.posix;
 

@@ -11,7 +11,7 @@ import type { SFTPWrapper, Stats } from 'ssh2';
 import type { PodConnection, PodConnector } from './ssh-connection';
 import { DEFAULT_SFTP_SERVER, openSftpOverExec } from './sftp-over-exec';
 import { exec } from './ssh-exec';
-import { quote } from './shell-quote';
+import { quote } from './util/shell-quote';
 import { ConnectionLostError } from './ssh-errors';
 import {
   call,
@@ -27,7 +27,7 @@ import {
   writeAll,
 } from './sftp-io';
 import { download, upload, type TransferOptions, type TransferResult } from './bulk-transfer';
-import { tempSiblingName } from './temp-name';
+import { tempSiblingName } from './util/temp-name';
 
 const posix = path.posix;
 

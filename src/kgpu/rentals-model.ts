@@ -9,7 +9,7 @@
  */
 import type { GpuModel, Me, Pod } from './api/api-types';
 import { isLivePod } from './api/api-types';
-import { Emitter, type Disposable } from './emitter';
+import { Emitter, type Disposable } from './util/emitter';
 
 /** The REST calls the model needs (KgpuClient satisfies it through a thin adapter). */
 export interface RentalsApi {

@@ -19,16 +19,16 @@ import { randomBytes } from 'node:crypto';
 import type { PodConnection, PodConnector } from './ssh-connection';
 import { RemoteFs, RemoteFsError, type RemoteStat } from './remote-fs';
 import { exec } from './ssh-exec';
-import { quote } from './shell-quote';
-import { MAX_NAME_BYTES, tempSiblingName } from './temp-name';
+import { quote } from './util/shell-quote';
+import { MAX_NAME_BYTES, tempSiblingName } from './util/temp-name';
 import { ConnectionLostError } from './ssh-errors';
-import { Emitter, type Disposable, type Event } from './emitter';
+import { Emitter, type Disposable, type Event } from './util/emitter';
 import { WorkspaceFsCache } from './workspace-fs-cache';
-import { ChangeCoalescer, type PathChange } from './change-coalescer';
+import { ChangeCoalescer, type PathChange } from './util/change-coalescer';
 import { PodWatcher, type WatchMode } from './pod-watcher';
 import { WorkspaceFsError, classify, fsError, isTransportError } from './workspace-fs-error';
 
-export type { PathChange, ChangeType } from './change-coalescer';
+export type { PathChange, ChangeType } from './util/change-coalescer';
 export { WorkspaceFsError, type WorkspaceFsErrorKind } from './workspace-fs-error';
 
 const posix = path.posix;

@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { AgentClient, DEFAULT_AGENT_WINDOW, type AgentStream } from '../../src/kgpu/agent';
-import { quoteArgv } from '../../src/kgpu/shell-quote';
+import { quoteArgv } from '../../src/kgpu/util/shell-quote';
 import { execStream } from '../../src/kgpu/ssh-exec';
 import type { PodConnector } from '../../src/kgpu/ssh-connection';
 import { httpGet, parsePort, parseResponse, podHttpServerArgv } from '../unit/agent/pod-http-server';

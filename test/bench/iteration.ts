@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { syncUp } from '../../src/kgpu/sync';
 import { JobRunner } from '../../src/kgpu/job-runner';
-import { quote } from '../../src/kgpu/shell-quote';
+import { quote } from '../../src/kgpu/util/shell-quote';
 import type { BenchEnv, Transport } from './env';
 import { startLatencyProxy } from './latency-proxy';
 import { exited, now, runTool, summarize, type BenchConfig, type ScenarioResult } from './measure';

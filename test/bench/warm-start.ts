@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { JobRunner } from '../../src/kgpu/job-runner';
 import { syncUp } from '../../src/kgpu/sync';
-import { quote } from '../../src/kgpu/shell-quote';
+import { quote } from '../../src/kgpu/util/shell-quote';
 import { ensureForkServer, forkServerStatus, loadPodScript } from '../../src/kgpu/warm';
 import type { BenchEnv } from './env';
 import { exited, now, runTool, summarize, type BenchConfig, type ScenarioResult } from './measure';

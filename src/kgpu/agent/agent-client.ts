@@ -14,7 +14,7 @@
  * the PodSession (issue 18) will own one AgentClient per pod and pass its own exec and policy.
  */
 import { isAbortError } from '../api/api-error';
-import { Emitter, type Disposable, type Event } from '../emitter';
+import { Emitter, type Disposable, type Event } from '../util/emitter';
 import { abortableDelay } from '../api/retry';
 import type { ExecStream } from '../ssh-exec';
 import { SshAbortedError, SshError } from '../ssh-errors';

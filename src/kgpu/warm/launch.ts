@@ -7,7 +7,7 @@
  * `KGPU-START warm` or `KGPU-START cold <code> <reason>`.
  */
 import { COLD_LAUNCH, JOB_END_SCRIPT } from '../job-wrapper';
-import { quote, quoteArgv } from '../shell-quote';
+import { quote, quoteArgv } from '../util/shell-quote';
 import { MODULE_NAME, PLAIN_INTERPRETER, RESOLVE_SHELL } from './pod-shell';
 import { POD_PRIVATE_DIR } from './place-script';
 import type { PodScript } from './pod-script';

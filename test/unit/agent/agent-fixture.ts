@@ -10,7 +10,7 @@ import path from 'node:path';
 import { AgentClient, type AgentClientOptions } from '../../../src/kgpu/agent';
 import { PodConnector } from '../../../src/kgpu/ssh-connection';
 import { exec, execStream } from '../../../src/kgpu/ssh-exec';
-import { quoteArgv } from '../../../src/kgpu/shell-quote';
+import { quoteArgv } from '../../../src/kgpu/util/shell-quote';
 import { startPodFixture, type PodFixture } from '../kgpu/pod-fixture';
 import { startTcpGate, type TcpGate } from '../kgpu/tcp-gate';
 import { parsePort, podHttpServerArgv } from './pod-http-server';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { RemoteFs, RemoteFsError } from '../../../src/kgpu/remote-fs';
 import { exec } from '../../../src/kgpu/ssh-exec';
-import { quote } from '../../../src/kgpu/shell-quote';
+import { quote } from '../../../src/kgpu/util/shell-quote';
 import { SshAbortedError } from '../../../src/kgpu/ssh-errors';
 import { startPodFixture, type PodFixture } from './pod-fixture';
 

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { exec, execStream, shell } from '../../../src/kgpu/ssh-exec';
-import { quote, quoteArgv } from '../../../src/kgpu/shell-quote';
+import { quote, quoteArgv } from '../../../src/kgpu/util/shell-quote';
 import { AuthRejectedError, BastionUnreachableError, SshAbortedError } from '../../../src/kgpu/ssh-errors';
 import { PodConnector } from '../../../src/kgpu/ssh-connection';
 import { MemoryHostKeyStore } from '../../../src/kgpu/host-keys';

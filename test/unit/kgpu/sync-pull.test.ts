@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pull, SyncError } from '../../../src/kgpu/sync';
 import { SshAbortedError } from '../../../src/kgpu/ssh-errors';
-import { quote } from '../../../src/kgpu/shell-quote';
+import { quote } from '../../../src/kgpu/util/shell-quote';
 import { startJobsPod, type JobsPod } from './jobs-fixture';
 
 let pod: JobsPod;

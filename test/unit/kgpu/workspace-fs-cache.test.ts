@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkspaceFsCache } from '../../../src/kgpu/workspace-fs-cache';
-import { ChangeCoalescer, type PathChange } from '../../../src/kgpu/change-coalescer';
+import { ChangeCoalescer, type PathChange } from '../../../src/kgpu/util/change-coalescer';
 import type { RemoteStat } from '../../../src/kgpu/remote-fs';
 
 const st = (type: RemoteStat['type'], size = 1): RemoteStat => ({ type, isSymbolicLink: false, size, mode: 0o644, mtimeMs: 1000, atimeMs: 1000, uid: 0, gid: 0 });

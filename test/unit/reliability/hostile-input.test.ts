@@ -18,7 +18,7 @@ import { ExecInputError, runExec, type ExecApi } from '../../../src/kgpu/api/exe
 import { downloadFromPod } from '../../../src/kgpu/pod-download';
 import { uploadToPod } from '../../../src/kgpu/pod-upload';
 import { WorkspaceFsError } from '../../../src/kgpu/workspace-fs';
-import { tempSiblingName } from '../../../src/kgpu/temp-name';
+import { tempSiblingName } from '../../../src/kgpu/util/temp-name';
 import { sha, startFleet, type FleetPod } from './fleet-fixture';
 
 const TAG = `pwned-${process.pid}-${randomBytes(4).toString('hex')}`;

@@ -9,7 +9,7 @@ import { startPodFixture, type PodFixture } from '../kgpu/pod-fixture';
 import { podCommands, type PodCommands } from '../../../src/kgpu/pod-commands';
 import { startJob, type JobInfo } from '../../../src/kgpu/jobs';
 import { followLog } from '../../../src/kgpu/log-follow';
-import { quote, quoteArgv } from '../../../src/kgpu/shell-quote';
+import { quote, quoteArgv } from '../../../src/kgpu/util/shell-quote';
 import { ensureForkServer, loadPodScript, startWithMode, WarmStart, type ForkServerResult, type PodScript, type StartMode, type WarmRun } from '../../../src/kgpu/warm';
 
 export const JOBS_ROOT = '/workspace/.kgpu/jobs';

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { quote, quoteArgv } from '../../../src/kgpu/shell-quote';
+import { quote, quoteArgv } from '../../../../src/kgpu/util/shell-quote';
 
 const HOSTILE: string[] = [
   'plain', '', ' ', 'two words', "it's", '"double"', '$(touch /tmp/kgpu-pwned)', '`id`', '$HOME',

@@ -1,7 +1,7 @@
 /** The refresh cadence never polls faster than the contract asks. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nextPollDelayMs, PollTimer, LIVE_POLL_MS, HIDDEN_LIVE_POLL_MS, IDLE_POLL_MS, MAX_BACKOFF_MS, type PollInputs } from '../../../src/kgpu/poll-schedule';
+import { nextPollDelayMs, PollTimer, LIVE_POLL_MS, HIDDEN_LIVE_POLL_MS, IDLE_POLL_MS, MAX_BACKOFF_MS, type PollInputs } from '../../../../src/kgpu/util/poll-schedule';
 
 const base: PollInputs = { pollIntervalSeconds: 10, signedIn: true, hasPending: false, hasLive: false, viewsVisible: true, consecutiveFailures: 0 };
 
