@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { sshCommand } from './kgpu/ssh-command';
+import { sshCommand } from './kgpu/ssh/ssh-command';
 import { errorMessage } from './kgpu/api/error-dedup';
 import type { KgpuServices } from './services';
 

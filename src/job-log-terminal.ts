@@ -6,7 +6,7 @@ import { isJobEnded, type JobInfo, type JobStatus } from './kgpu/jobs';
 import { crlf, jobDurationMs, logFooter, logHeader, runCost, TerminalText } from './kgpu/job-log-text';
 import type { LogStream } from './kgpu/job-runner';
 import type { FollowLogResult } from './kgpu/log-follow';
-import { SshAbortedError } from './kgpu/ssh-errors';
+import { SshAbortedError } from './kgpu/ssh/ssh-errors';
 import { jobsFor } from './jobs-service';
 import type { KgpuServices } from './services';
 

@@ -3,8 +3,8 @@ import * as vscode from 'vscode';
 import { isLivePod } from './kgpu/api/api-types';
 import { JobRunner, type TrackedJob } from './kgpu/job-runner';
 import { shortJobState } from './kgpu/job-log-text';
-import type { PodCommands } from './kgpu/pod-commands';
-import { exec, execStream } from './kgpu/ssh-exec';
+import type { PodCommands } from './kgpu/ssh/pod-commands';
+import { exec, execStream } from './kgpu/ssh/ssh-exec';
 import type { KgpuServices } from './services';
 
 /**

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { creditsSpent } from './kgpu/rentals-view-model';
 import { formatCredits, formatDollars } from './kgpu/cost';
 import { errorMessage } from './kgpu/api/error-dedup';
-import { podCommands } from './kgpu/pod-commands';
+import { podCommands } from './kgpu/ssh/pod-commands';
 import { pull } from './kgpu/sync';
 import { describeRefused } from './kgpu/local-path-guard';
 import { releasedHere } from './pod-notifications';

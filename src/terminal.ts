@@ -1,12 +1,12 @@
 import * as vscode from 'vscode';
 import { describeEndReason } from './kgpu/end-reason';
 import { isLivePod } from './kgpu/api/api-types';
-import { PodShell } from './kgpu/pod-shell';
+import { PodShell } from './kgpu/ssh/pod-shell';
 import type { KgpuServices } from './services';
 
 /**
  * `kgpu: Open Terminal` on a ready pod: a Pseudoterminal over an ssh2 shell channel with a PTY
- * (src/kgpu/pod-shell.ts) — one bastion connection per terminal, resized with the panel, closed
+ * (src/kgpu/ssh/pod-shell.ts) — one bastion connection per terminal, resized with the panel, closed
  * with the shell's exit status. A dropped connection is said in the terminal (Enter reconnects);
  * the pod's end is said with its reason. Argument: a pod id, rental row or `{podId}`. Resolves
  * with the terminal's name.

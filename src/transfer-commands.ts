@@ -5,7 +5,7 @@ import { downloadFromPod, type DownloadResult } from './kgpu/pod-download';
 import type { TransferTotals } from './kgpu/transfer-progress';
 import { describeSkippedLinks } from './kgpu/local-links';
 import { describeRefused } from './kgpu/local-path-guard';
-import { SshAbortedError } from './kgpu/ssh-errors';
+import { SshAbortedError } from './kgpu/ssh/ssh-errors';
 import { isAbortError } from './kgpu/api/api-error';
 import type { KgpuFileSystemProvider } from './file-system';
 import type { KgpuServices } from './services';

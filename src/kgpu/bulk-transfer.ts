@@ -21,11 +21,11 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { PodConnector } from './ssh-connection';
-import { exec, execStream, type ExecStream, type ExitStatus } from './ssh-exec';
+import type { PodConnector } from './ssh/ssh-connection';
+import { exec, execStream, type ExecStream, type ExitStatus } from './ssh/ssh-exec';
 import { quote } from './util/shell-quote';
 import { tempSiblingName } from './util/temp-name';
-import { BastionUnreachableError, ConnectionLostError, SshAbortedError, SshError } from './ssh-errors';
+import { BastionUnreachableError, ConnectionLostError, SshAbortedError, SshError } from './ssh/ssh-errors';
 
 export interface TransferProgress {
   /** Bytes of the file now at the destination (counting bytes kept from before a resume). */

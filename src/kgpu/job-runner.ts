@@ -14,9 +14,9 @@ import { Emitter, type Event } from './util/emitter';
 import { isJobEnded, jobStatus, listJobs, newJobId, prepareStart, startError, startJob, statusAfterPodEnded, stopJob, type JobInfo, type JobStatus, type StartJobSpec } from './jobs';
 import { followLog, type FollowLogResult } from './log-follow';
 import { MAX_BACKOFF_MS } from './util/poll-schedule';
-import type { PodCommands } from './pod-commands';
+import type { PodCommands } from './ssh/pod-commands';
 import { quote, quoteArgv } from './util/shell-quote';
-import { SshAbortedError } from './ssh-errors';
+import { SshAbortedError } from './ssh/ssh-errors';
 import { syncUp, type SyncProgress, type SyncResult } from './sync';
 import { parseStartMode, startWithMode, WarmStart, type ForkServerResult, type StartMode, type WarmRun, type WarmStartSettings } from './warm';
 

@@ -4,7 +4,7 @@
  * job's state lives in files under `<jobsRoot>/<jobId>/` so any later connection can read it.
  */
 import { randomBytes } from 'node:crypto';
-import type { PodCommands } from './pod-commands';
+import type { PodCommands } from './ssh/pod-commands';
 import { quote, quoteArgv } from './util/shell-quote';
 import { LIST_SCRIPT, START_SCRIPT, STATUS_SCRIPT, STOP_SCRIPT, WRAPPER_SCRIPT, startScript } from './job-wrapper';
 

@@ -11,9 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { utils } from 'ssh2';
 import { KgpuClient } from '../../src/kgpu/api/api-client';
-import { MemoryHostKeyStore } from '../../src/kgpu/host-keys';
-import { PodConnector } from '../../src/kgpu/ssh-connection';
-import { podCommands, type PodCommands } from '../../src/kgpu/pod-commands';
+import { MemoryHostKeyStore } from '../../src/kgpu/ssh/host-keys';
+import { PodConnector } from '../../src/kgpu/ssh/ssh-connection';
+import { podCommands, type PodCommands } from '../../src/kgpu/ssh/pod-commands';
 
 export const repoRoot = path.join(__dirname, '..', '..');
 

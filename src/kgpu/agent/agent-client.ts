@@ -16,8 +16,8 @@
 import { isAbortError } from '../api/api-error';
 import { Emitter, type Disposable, type Event } from '../util/emitter';
 import { abortableDelay } from '../api/retry';
-import type { ExecStream } from '../ssh-exec';
-import { SshAbortedError, SshError } from '../ssh-errors';
+import type { ExecStream } from '../ssh/ssh-exec';
+import { SshAbortedError, SshError } from '../ssh/ssh-errors';
 import { AgentConnection, type AgentHello } from './agent-connection';
 import { agentCommand, loadAgentScript, type AgentScript } from './agent-script';
 import type { AgentStream, AgentTarget } from './agent-stream';

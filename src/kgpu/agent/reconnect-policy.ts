@@ -4,7 +4,7 @@
  * client's backoff (retry.ts: exponential, full jitter, bounded attempts) applied to the SSH
  * errors that are safe to retry.
  */
-import { BastionUnreachableError, ChannelRefusedError, ConnectionLostError } from '../ssh-errors';
+import { BastionUnreachableError, ChannelRefusedError, ConnectionLostError } from '../ssh/ssh-errors';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../api/retry';
 
 export interface ReconnectPolicy {

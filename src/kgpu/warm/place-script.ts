@@ -7,7 +7,7 @@
  * versions are removed. One exec either way, no extra round trip. (The pod agent places
  * pod/agent.py the same way; the two can share this.)
  */
-import type { PodCommands } from '../pod-commands';
+import type { PodCommands } from '../ssh/pod-commands';
 import { quoteArgv } from '../util/shell-quote';
 import type { PodScript } from './pod-script';
 

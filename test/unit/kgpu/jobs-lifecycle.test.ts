@@ -12,7 +12,7 @@ import {
   stopJob,
 } from '../../../src/kgpu/jobs';
 import { followLog } from '../../../src/kgpu/log-follow';
-import { podCommands } from '../../../src/kgpu/pod-commands';
+import { podCommands } from '../../../src/kgpu/ssh/pod-commands';
 import { startJobsPod, waitFor, type JobsPod } from './jobs-fixture';
 
 let pod: JobsPod;

@@ -5,7 +5,7 @@ import { apiFixture } from './api/api-fixture';
 import { KgpuClient } from '../../../src/kgpu/index';
 import { RentalsModel, type PodStateChange } from '../../../src/kgpu/rentals-model';
 import { podNotice } from '../../../src/kgpu/pod-notices';
-import { sshCommand } from '../../../src/kgpu/ssh-command';
+import { sshCommand } from '../../../src/kgpu/ssh/ssh-command';
 
 function watch(client: KgpuClient): { model: RentalsModel; changes: PodStateChange[] } {
   const model = new RentalsModel(() => ({

@@ -9,9 +9,9 @@ import path from 'node:path';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../sim/index';
 import { KgpuClient } from '../../../src/kgpu/api/api-client';
 import type { Pod } from '../../../src/kgpu/api/api-types';
-import { MemoryHostKeyStore } from '../../../src/kgpu/host-keys';
-import { podCommands, type PodCommands } from '../../../src/kgpu/pod-commands';
-import { PodConnector } from '../../../src/kgpu/ssh-connection';
+import { MemoryHostKeyStore } from '../../../src/kgpu/ssh/host-keys';
+import { podCommands, type PodCommands } from '../../../src/kgpu/ssh/pod-commands';
+import { PodConnector } from '../../../src/kgpu/ssh/ssh-connection';
 import type { KeyValueStore } from '../../../src/kgpu/job-runner';
 import { throwawayEd25519 } from './api/api-fixture';
 

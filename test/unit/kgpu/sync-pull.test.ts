@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pull, SyncError } from '../../../src/kgpu/sync';
-import { SshAbortedError } from '../../../src/kgpu/ssh-errors';
+import { SshAbortedError } from '../../../src/kgpu/ssh/ssh-errors';
 import { quote } from '../../../src/kgpu/util/shell-quote';
 import { startJobsPod, type JobsPod } from './jobs-fixture';
 

@@ -16,11 +16,11 @@ import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import type { SFTPWrapper } from 'ssh2';
 import { RemoteFs } from '../../../src/kgpu/remote-fs';
-import { openSftpOverExec } from '../../../src/kgpu/sftp-over-exec';
-import { maxWriteLen } from '../../../src/kgpu/sftp-io';
-import { startPodFixture } from './pod-fixture';
-import { PodConnector } from '../../../src/kgpu/ssh-connection';
-import { MemoryHostKeyStore } from '../../../src/kgpu/host-keys';
+import { openSftpOverExec } from '../../../src/kgpu/ssh/sftp-over-exec';
+import { maxWriteLen } from '../../../src/kgpu/ssh/sftp-io';
+import { startPodFixture } from './ssh/pod-fixture';
+import { PodConnector } from '../../../src/kgpu/ssh/ssh-connection';
+import { MemoryHostKeyStore } from '../../../src/kgpu/ssh/host-keys';
 
 /** Child mode: serve one pod, write its key to DIR/id (0600), print {host, port} and wait for stdin EOF. */
 async function serve(dir: string): Promise<void> {

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { utils } from 'ssh2';
 import { startSimulator, type Simulator } from '../../sim/index';
 import { KgpuClient } from '../../../src/kgpu/api/api-client';
-import { MemoryHostKeyStore } from '../../../src/kgpu/host-keys';
-import { PodConnector } from '../../../src/kgpu/ssh-connection';
+import { MemoryHostKeyStore } from '../../../src/kgpu/ssh/host-keys';
+import { PodConnector } from '../../../src/kgpu/ssh/ssh-connection';
 import { describeEndReason } from '../../../src/kgpu/end-reason';
 import { WorkspaceFs, type WorkspaceFsOptions } from '../../../src/kgpu/workspace-fs';
 

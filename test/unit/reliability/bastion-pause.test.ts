@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
-import { exec } from '../../../src/kgpu/ssh-exec';
-import { BastionUnreachableError } from '../../../src/kgpu/ssh-errors';
-import type { PodConnectorOptions } from '../../../src/kgpu/ssh-connection';
+import { exec } from '../../../src/kgpu/ssh/ssh-exec';
+import { BastionUnreachableError } from '../../../src/kgpu/ssh/ssh-errors';
+import type { PodConnectorOptions } from '../../../src/kgpu/ssh/ssh-connection';
 import { WorkspaceFsError } from '../../../src/kgpu/workspace-fs';
 import { podWrite, sha, startFleet, waitFor, type Fleet } from './fleet-fixture';
 

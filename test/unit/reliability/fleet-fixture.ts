@@ -11,10 +11,10 @@ import { createHash } from 'node:crypto';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../sim/index';
 import { KgpuClient, type KgpuClientOptions } from '../../../src/kgpu/api/api-client';
 import { describeEndReason } from '../../../src/kgpu/end-reason';
-import { MemoryHostKeyStore, type HostKeyStore } from '../../../src/kgpu/host-keys';
+import { MemoryHostKeyStore, type HostKeyStore } from '../../../src/kgpu/ssh/host-keys';
 import { JobRunner, type KeyValueStore } from '../../../src/kgpu/job-runner';
-import { podCommands, type PodCommands } from '../../../src/kgpu/pod-commands';
-import { PodConnector, type PodConnectorOptions } from '../../../src/kgpu/ssh-connection';
+import { podCommands, type PodCommands } from '../../../src/kgpu/ssh/pod-commands';
+import { PodConnector, type PodConnectorOptions } from '../../../src/kgpu/ssh/ssh-connection';
 import { WorkspaceFs, type WorkspaceFsOptions } from '../../../src/kgpu/workspace-fs';
 import { throwawayEd25519 } from '../kgpu/api/api-fixture';
 

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import { test } from 'node:test';
 import { startJob } from '../../../src/kgpu/jobs';
 import { followLog } from '../../../src/kgpu/log-follow';
-import { BastionUnreachableError, ConnectionLostError } from '../../../src/kgpu/ssh-errors';
+import { BastionUnreachableError, ConnectionLostError } from '../../../src/kgpu/ssh/ssh-errors';
 import { podWrite, sha, startFleet, waitFor } from './fleet-fixture';
 
 const GATED = `import os, time

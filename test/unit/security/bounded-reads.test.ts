@@ -14,7 +14,7 @@ import { KgpuClient } from '../../../src/kgpu/api/api-client';
 import { KgpuApiError } from '../../../src/kgpu/api/api-error';
 import { download, readAnswerLine } from '../../../src/kgpu/bulk-transfer';
 import { PodWatcher } from '../../../src/kgpu/pod-watcher';
-import { exec, execStream, ExecOutputTooLargeError } from '../../../src/kgpu/ssh-exec';
+import { exec, execStream, ExecOutputTooLargeError } from '../../../src/kgpu/ssh/ssh-exec';
 import { WorkspaceFsError } from '../../../src/kgpu/workspace-fs';
 import { startFleet, waitFor } from '../reliability/fleet-fixture';
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JobRunner, type RunHandle } from '../../../src/kgpu/job-runner';
-import { podCommands } from '../../../src/kgpu/pod-commands';
+import { podCommands } from '../../../src/kgpu/ssh/pod-commands';
 import { ensureForkServer, forkServerStatus, type WarmStartSettings } from '../../../src/kgpu/warm';
 import { startWarmPod, JOBS_ROOT, type WarmPod } from './warm-fixture';
 

@@ -16,7 +16,7 @@
  * SYMLINK's arguments the way OpenSSH's server expects.
  *
  * It depends on ssh2's internal `_protocol.subsystem`/`_protocol.exec` names, so ssh2 is pinned
- * (1.17.0) and test/unit/kgpu/sftp-over-exec.test.ts fails loudly if an upgrade changes them.
+ * (1.17.0) and test/unit/kgpu/ssh/sftp-over-exec.test.ts fails loudly if an upgrade changes them.
  */
 import type { Client, SFTPWrapper } from 'ssh2';
 import { ChannelRefusedError, ConnectionLostError, SshError, isNotConnected } from './ssh-errors';
@@ -35,7 +35,7 @@ export function ssh2ProtocolInternals(client: Client): ProtocolInternals {
   if (!proto || typeof proto.subsystem !== 'function' || typeof proto.exec !== 'function') {
     throw new SshError(
       'ssh2 internals changed: Client#_protocol.subsystem/exec are missing, so SFTP over exec cannot work. ' +
-        'kgpu pins ssh2 1.17.0; re-check src/kgpu/sftp-over-exec.ts before upgrading ssh2.',
+        'kgpu pins ssh2 1.17.0; re-check src/kgpu/ssh/sftp-over-exec.ts before upgrading ssh2.',
     );
   }
   return proto as ProtocolInternals;
@@ -75,7 +75,7 @@ export function openSftpOverExec(client: Client, serverPath: string = DEFAULT_SF
           reject(new ChannelRefusedError(`to start ${serverPath} for SFTP (${err.message}); custom images need \`apt install openssh-sftp-server\``, { cause: err }));
         } else if (!swapped) {
           sftp.end();
-          reject(new SshError('ssh2 internals changed: Client#sftp() no longer goes through _protocol.subsystem; see src/kgpu/sftp-over-exec.ts.'));
+          reject(new SshError('ssh2 internals changed: Client#sftp() no longer goes through _protocol.subsystem; see src/kgpu/ssh/sftp-over-exec.ts.'));
         } else {
           // The SFTP peer is OpenSSH's sftp-server even though the SSH server (the bastion) is
           // not OpenSSH; ssh2 decides OpenSSH quirks (e.g. SYMLINK's swapped arguments) from the

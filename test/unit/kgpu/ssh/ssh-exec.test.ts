@@ -1,11 +1,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { exec, execStream, shell } from '../../../src/kgpu/ssh-exec';
-import { quote, quoteArgv } from '../../../src/kgpu/util/shell-quote';
-import { AuthRejectedError, BastionUnreachableError, SshAbortedError } from '../../../src/kgpu/ssh-errors';
-import { PodConnector } from '../../../src/kgpu/ssh-connection';
-import { MemoryHostKeyStore } from '../../../src/kgpu/host-keys';
-import { RemoteFs } from '../../../src/kgpu/remote-fs';
+import { exec, execStream, shell } from '../../../../src/kgpu/ssh/ssh-exec';
+import { quote, quoteArgv } from '../../../../src/kgpu/util/shell-quote';
+import { AuthRejectedError, BastionUnreachableError, SshAbortedError } from '../../../../src/kgpu/ssh/ssh-errors';
+import { PodConnector } from '../../../../src/kgpu/ssh/ssh-connection';
+import { MemoryHostKeyStore } from '../../../../src/kgpu/ssh/host-keys';
+import { RemoteFs } from '../../../../src/kgpu/remote-fs';
 import { startPodFixture, throwawayKey, type PodFixture } from './pod-fixture';
 
 let pod: PodFixture;

@@ -3,7 +3,7 @@
  * `-i <key file> -o IdentitiesOnly=yes` when a specific key must be used. Arguments are quoted for
  * a POSIX shell.
  */
-import { quote } from './util/shell-quote';
+import { quote } from '../util/shell-quote';
 
 export interface SshCommandInput {
   host: string;

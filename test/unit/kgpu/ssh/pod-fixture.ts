@@ -6,12 +6,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { utils } from 'ssh2';
-import { mintKeyPair } from '../../sim/ssh-keys';
-import { startBastion } from '../../sim/bastion';
-import { createPodRuntime } from '../../sim/pods';
-import type { Bastion, BastionDirectory, PodHandle, PodRuntime } from '../../sim/contracts';
-import { sshFingerprint, MemoryHostKeyStore, type HostKeyStore } from '../../../src/kgpu/host-keys';
-import { PodConnector } from '../../../src/kgpu/ssh-connection';
+import { mintKeyPair } from '../../../sim/ssh-keys';
+import { startBastion } from '../../../sim/bastion';
+import { createPodRuntime } from '../../../sim/pods';
+import type { Bastion, BastionDirectory, PodHandle, PodRuntime } from '../../../sim/contracts';
+import { sshFingerprint, MemoryHostKeyStore, type HostKeyStore } from '../../../../src/kgpu/ssh/host-keys';
+import { PodConnector } from '../../../../src/kgpu/ssh/ssh-connection';
 
 export interface PodFixture {
   bastion: Bastion;

@@ -5,11 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { utils } from 'ssh2';
-import { startBastion } from '../../sim/bastion';
-import { JsonFileHostKeyStore, sshFingerprint } from '../../../src/kgpu/host-keys';
-import { HostKeyChangedError } from '../../../src/kgpu/ssh-errors';
-import { PodConnector } from '../../../src/kgpu/ssh-connection';
-import { exec } from '../../../src/kgpu/ssh-exec';
+import { startBastion } from '../../../sim/bastion';
+import { JsonFileHostKeyStore, sshFingerprint } from '../../../../src/kgpu/ssh/host-keys';
+import { HostKeyChangedError } from '../../../../src/kgpu/ssh/ssh-errors';
+import { PodConnector } from '../../../../src/kgpu/ssh/ssh-connection';
+import { exec } from '../../../../src/kgpu/ssh/ssh-exec';
 import { parseableKeyPair, startPodFixture, writeHostKey } from './pod-fixture';
 
 test('sshFingerprint matches ssh-keygen -lf', (t) => {

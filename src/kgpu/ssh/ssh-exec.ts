@@ -5,7 +5,7 @@
 import { Readable, type Duplex, type Writable } from 'node:stream';
 import type { ClientChannel, PseudoTtyOptions } from 'ssh2';
 import type { PodConnection, PodConnector } from './ssh-connection';
-import { quoteArgv } from './util/shell-quote';
+import { quoteArgv } from '../util/shell-quote';
 import { ChannelRefusedError, ConnectionLostError, SshAbortedError, SshError, isNotConnected } from './ssh-errors';
 
 /** A command line (run by the pod's `sh -c`) or an argv, quoted for you. */

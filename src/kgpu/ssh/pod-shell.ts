@@ -6,7 +6,7 @@
  * vscode.Pseudoterminal.
  */
 import { StringDecoder } from 'node:string_decoder';
-import { Emitter, type Event } from './util/emitter';
+import { Emitter, type Event } from '../util/emitter';
 import type { PodConnector } from './ssh-connection';
 import { shell, type ShellSession } from './ssh-exec';
 

@@ -1,5 +1,5 @@
 /**
- * Guard for the one ssh2-internals trick (src/kgpu/sftp-over-exec.ts). If an ssh2 upgrade changes
+ * Guard for the one ssh2-internals trick (src/kgpu/ssh/sftp-over-exec.ts). If an ssh2 upgrade changes
  * what we rely on, these fail loudly instead of SFTP silently breaking.
  */
 import { test } from 'node:test';
@@ -7,15 +7,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SFTPWrapper } from 'ssh2';
-import { openSftpOverExec, ssh2ProtocolInternals } from '../../../src/kgpu/sftp-over-exec';
+import { openSftpOverExec, ssh2ProtocolInternals } from '../../../../src/kgpu/ssh/sftp-over-exec';
 import { startPodFixture } from './pod-fixture';
 
 const ssh2Dir = path.dirname(require.resolve('ssh2/package.json'));
 
 test('ssh2 is pinned to the version the SFTP-over-exec trick was written for', () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(ssh2Dir, 'package.json'), 'utf8')) as { version: string };
-  assert.equal(pkg.version, '1.17.0', 'ssh2 changed: re-check src/kgpu/sftp-over-exec.ts, then update this pin');
-  const ours = JSON.parse(fs.readFileSync(path.join(__dirname, '../../../package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  assert.equal(pkg.version, '1.17.0', 'ssh2 changed: re-check src/kgpu/ssh/sftp-over-exec.ts, then update this pin');
+  const ours = JSON.parse(fs.readFileSync(path.join(__dirname, '../../../../package.json'), 'utf8')) as { dependencies: Record<string, string> };
   assert.equal(ours.dependencies.ssh2, '1.17.0', 'package.json must pin ssh2 exactly');
 });
 

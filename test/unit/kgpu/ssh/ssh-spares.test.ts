@@ -1,5 +1,5 @@
 /**
- * PodConnector's spare connections (src/kgpu/ssh-connection.ts) against the simulator's bastion,
+ * PodConnector's spare connections (src/kgpu/ssh/ssh-connection.ts) against the simulator's bastion,
  * reached through a TCP gate (tcp-gate.ts) that counts connections and can hold, cut or refuse
  * new ones: spares serve connect() without a new TCP connection, each still carries exactly one
  * channel, a dropped or failed spare is never handed out (the caller connects afresh), spares are
@@ -11,12 +11,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
 import type { ClientChannel } from 'ssh2';
-import { JobRunner } from '../../../src/kgpu/job-runner';
-import { podCommands } from '../../../src/kgpu/pod-commands';
-import { PodConnector, type PodConnectorOptions } from '../../../src/kgpu/ssh-connection';
-import { exec } from '../../../src/kgpu/ssh-exec';
-import { AuthRejectedError, BastionUnreachableError, SshAbortedError } from '../../../src/kgpu/ssh-errors';
-import { waitFor } from './jobs-fixture';
+import { JobRunner } from '../../../../src/kgpu/job-runner';
+import { podCommands } from '../../../../src/kgpu/ssh/pod-commands';
+import { PodConnector, type PodConnectorOptions } from '../../../../src/kgpu/ssh/ssh-connection';
+import { exec } from '../../../../src/kgpu/ssh/ssh-exec';
+import { AuthRejectedError, BastionUnreachableError, SshAbortedError } from '../../../../src/kgpu/ssh/ssh-errors';
+import { waitFor } from '../jobs-fixture';
 import { startPodFixture, type PodFixture } from './pod-fixture';
 import { startTcpGate, type TcpGate } from './tcp-gate';
 

@@ -1,13 +1,13 @@
 /**
- * The pod terminal without the editor (src/kgpu/pod-shell.ts) through the simulator's bastion:
+ * The pod terminal without the editor (src/kgpu/ssh/pod-shell.ts) through the simulator's bastion:
  * keyboard input and output round trip through the PTY, resize, a dropped connection said in
  * the terminal and Enter reconnecting, the exit status, the pod's end.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { PodShell } from '../../../src/kgpu/pod-shell';
-import { describeEndReason } from '../../../src/kgpu/end-reason';
-import { startRunFixture, waitFor, type RunFixture } from './run-fixture';
+import { PodShell } from '../../../../src/kgpu/ssh/pod-shell';
+import { describeEndReason } from '../../../../src/kgpu/end-reason';
+import { startRunFixture, waitFor, type RunFixture } from '../run-fixture';
 
 let fx: RunFixture;
 before(async () => {
