@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { describeEndReason } from './kgpu/end-reason';
 import { isLivePod } from './kgpu/api/api-types';
-import { WorkspaceFs, WorkspaceFsError, type PathChange } from './kgpu/workspace-fs';
+import { WorkspaceFs, WorkspaceFsError, type PathChange } from './kgpu/fs/workspace-fs';
 import type { KgpuServices } from './services';
 import { registerWorkspaceCommand } from './workspace-command';
 import { registerTransferCommands } from './transfer-commands';
@@ -9,7 +9,7 @@ import { registerTransferCommands } from './transfer-commands';
 /**
  * The `kgpu:` file system: `kgpu://<pod-id>/<absolute path in the pod>`, e.g.
  * `kgpu://gpu-rent-…/workspace/train.py`. A thin adapter: the authority routes to one
- * WorkspaceFs per pod (src/kgpu/workspace-fs.ts, where the logic and its tests live), whose typed
+ * WorkspaceFs per pod (src/kgpu/fs/workspace-fs.ts, where the logic and its tests live), whose typed
  * errors become `vscode.FileSystemError`s and whose changes become `onDidChangeFile` events.
  */
 export const KGPU_SCHEME = 'kgpu';

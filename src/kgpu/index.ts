@@ -12,5 +12,5 @@ export * from './ssh/host-keys';
 export * from './ssh/ssh-connection';
 export * from './ssh/ssh-exec';
 export * from './ssh/sftp-over-exec';
-export * from './remote-fs';
+export * from './fs/remote-fs';
 export { sha256File, type TransferOptions, type TransferProgress, type TransferResult } from './bulk-transfer';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { KgpuClient } from './api/api-client';
 import type { PodConnector } from './ssh/ssh-connection';
-import type { RemoteFs } from './remote-fs';
+import type { RemoteFs } from './fs/remote-fs';
 import { exec } from './ssh/ssh-exec';
 import { quote } from './util/shell-quote';
 import { tempSiblingName } from './util/temp-name';

@@ -15,7 +15,7 @@ import readline from 'node:readline';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import type { SFTPWrapper } from 'ssh2';
-import { RemoteFs } from '../../../src/kgpu/remote-fs';
+import { RemoteFs } from '../../../src/kgpu/fs/remote-fs';
 import { openSftpOverExec } from '../../../src/kgpu/ssh/sftp-over-exec';
 import { maxWriteLen } from '../../../src/kgpu/ssh/sftp-io';
 import { startPodFixture } from './ssh/pod-fixture';

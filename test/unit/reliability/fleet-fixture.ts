@@ -15,7 +15,7 @@ import { MemoryHostKeyStore, type HostKeyStore } from '../../../src/kgpu/ssh/hos
 import { JobRunner, type KeyValueStore } from '../../../src/kgpu/job-runner';
 import { podCommands, type PodCommands } from '../../../src/kgpu/ssh/pod-commands';
 import { PodConnector, type PodConnectorOptions } from '../../../src/kgpu/ssh/ssh-connection';
-import { WorkspaceFs, type WorkspaceFsOptions } from '../../../src/kgpu/workspace-fs';
+import { WorkspaceFs, type WorkspaceFsOptions } from '../../../src/kgpu/fs/workspace-fs';
 import { throwawayEd25519 } from '../kgpu/api/api-fixture';
 
 export const sha = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');

@@ -16,7 +16,7 @@ import { JsonFileHostKeyStore } from '../../../src/kgpu/ssh/host-keys';
 import { PodConnector } from '../../../src/kgpu/ssh/ssh-connection';
 import { exec } from '../../../src/kgpu/ssh/ssh-exec';
 import { HostKeyChangedError } from '../../../src/kgpu/ssh/ssh-errors';
-import { WorkspaceFs, WorkspaceFsError } from '../../../src/kgpu/workspace-fs';
+import { WorkspaceFs, WorkspaceFsError } from '../../../src/kgpu/fs/workspace-fs';
 import { throwawayEd25519 } from '../kgpu/api/api-fixture';
 
 async function rentedPod(sim: Awaited<ReturnType<typeof startSimulator>>): Promise<{ podId: string; privateKey: string; close(): Promise<void> }> {

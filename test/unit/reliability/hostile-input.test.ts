@@ -17,7 +17,7 @@ import { test } from 'node:test';
 import { ExecInputError, runExec, type ExecApi } from '../../../src/kgpu/api/exec-request';
 import { downloadFromPod } from '../../../src/kgpu/pod-download';
 import { uploadToPod } from '../../../src/kgpu/pod-upload';
-import { WorkspaceFsError } from '../../../src/kgpu/workspace-fs';
+import { WorkspaceFsError } from '../../../src/kgpu/fs/workspace-fs';
 import { tempSiblingName } from '../../../src/kgpu/util/temp-name';
 import { sha, startFleet, type FleetPod } from './fleet-fixture';
 

@@ -15,7 +15,7 @@ import { describeEndReason } from '../../../src/kgpu/end-reason';
 import type { JobEndEvent } from '../../../src/kgpu/job-runner';
 import { podNotice } from '../../../src/kgpu/pod-notices';
 import { RentalsModel, type PodStateChange, type RefreshFailure } from '../../../src/kgpu/rentals-model';
-import { WorkspaceFsError } from '../../../src/kgpu/workspace-fs';
+import { WorkspaceFsError } from '../../../src/kgpu/fs/workspace-fs';
 import type { EndReason } from '../../sim/contracts';
 import { podWrite, sha, startFleet, waitFor, type Fleet } from './fleet-fixture';
 

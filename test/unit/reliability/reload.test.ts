@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { uploadToPod } from '../../../src/kgpu/pod-upload';
-import { isTempName } from '../../../src/kgpu/workspace-fs';
+import { isTempName } from '../../../src/kgpu/fs/workspace-fs';
 import { sha, startFleet, waitFor } from './fleet-fixture';
 
 test('reload during an upload: no partial file under the target name, temp hidden, the re-run upload completes and cleans up', async (t) => {

@@ -13,9 +13,9 @@ import { test } from 'node:test';
 import { KgpuClient } from '../../../src/kgpu/api/api-client';
 import { KgpuApiError } from '../../../src/kgpu/api/api-error';
 import { download, readAnswerLine } from '../../../src/kgpu/bulk-transfer';
-import { PodWatcher } from '../../../src/kgpu/pod-watcher';
+import { PodWatcher } from '../../../src/kgpu/fs/pod-watcher';
 import { exec, execStream, ExecOutputTooLargeError } from '../../../src/kgpu/ssh/ssh-exec';
-import { WorkspaceFsError } from '../../../src/kgpu/workspace-fs';
+import { WorkspaceFsError } from '../../../src/kgpu/fs/workspace-fs';
 import { startFleet, waitFor } from '../reliability/fleet-fixture';
 
 const MiB = 1024 * 1024;

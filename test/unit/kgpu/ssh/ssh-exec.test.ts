@@ -5,7 +5,7 @@ import { quote, quoteArgv } from '../../../../src/kgpu/util/shell-quote';
 import { AuthRejectedError, BastionUnreachableError, SshAbortedError } from '../../../../src/kgpu/ssh/ssh-errors';
 import { PodConnector } from '../../../../src/kgpu/ssh/ssh-connection';
 import { MemoryHostKeyStore } from '../../../../src/kgpu/ssh/host-keys';
-import { RemoteFs } from '../../../../src/kgpu/remote-fs';
+import { RemoteFs } from '../../../../src/kgpu/fs/remote-fs';
 import { startPodFixture, throwawayKey, type PodFixture } from './pod-fixture';
 
 let pod: PodFixture;

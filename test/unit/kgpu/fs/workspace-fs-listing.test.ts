@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { FileKind } from '../../../src/kgpu/workspace-fs';
+import { FileKind } from '../../../../src/kgpu/fs/workspace-fs';
 import { startWsFixture } from './workspace-fs-fixture';
 
 test('1000-entry folder: cold and warm listing, stats of every entry from the listing', async (t) => {

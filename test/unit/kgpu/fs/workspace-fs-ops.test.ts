@@ -6,8 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { WorkspaceFsError, FileKind, type WorkspaceFs, type PathChange } from '../../../src/kgpu/workspace-fs';
-import { exec } from '../../../src/kgpu/ssh/ssh-exec';
+import { WorkspaceFsError, FileKind, type WorkspaceFs, type PathChange } from '../../../../src/kgpu/fs/workspace-fs';
+import { exec } from '../../../../src/kgpu/ssh/ssh-exec';
 import { startWsFixture, type WsFixture } from './workspace-fs-fixture';
 
 let f: WsFixture;

@@ -4,7 +4,7 @@
  * names the pod and the path and says what to do next.
  */
 import { RemoteFsError } from './remote-fs';
-import { AuthRejectedError, SshAbortedError, SshError } from './ssh/ssh-errors';
+import { AuthRejectedError, SshAbortedError, SshError } from '../ssh/ssh-errors';
 
 export type WorkspaceFsErrorKind =
   | 'NotFound'

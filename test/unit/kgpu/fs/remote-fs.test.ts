@@ -4,11 +4,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { RemoteFs, RemoteFsError } from '../../../src/kgpu/remote-fs';
-import { exec } from '../../../src/kgpu/ssh/ssh-exec';
-import { quote } from '../../../src/kgpu/util/shell-quote';
-import { SshAbortedError } from '../../../src/kgpu/ssh/ssh-errors';
-import { startPodFixture, type PodFixture } from './ssh/pod-fixture';
+import { RemoteFs, RemoteFsError } from '../../../../src/kgpu/fs/remote-fs';
+import { exec } from '../../../../src/kgpu/ssh/ssh-exec';
+import { quote } from '../../../../src/kgpu/util/shell-quote';
+import { SshAbortedError } from '../../../../src/kgpu/ssh/ssh-errors';
+import { startPodFixture, type PodFixture } from '../ssh/pod-fixture';
 
 let pod: PodFixture;
 let rfs: RemoteFs;

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
-import { WorkspaceFsError } from '../../../src/kgpu/workspace-fs';
+import { WorkspaceFsError } from '../../../../src/kgpu/fs/workspace-fs';
 import { startWsFixture, waitUntil } from './workspace-fs-fixture';
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');

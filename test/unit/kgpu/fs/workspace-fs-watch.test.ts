@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import type { PathChange } from '../../../src/kgpu/workspace-fs';
-import { exec } from '../../../src/kgpu/ssh/ssh-exec';
+import type { PathChange } from '../../../../src/kgpu/fs/workspace-fs';
+import { exec } from '../../../../src/kgpu/ssh/ssh-exec';
 import { startWsFixture, waitUntil, type WsFixture } from './workspace-fs-fixture';
 
 /** Start a detached job in the pod the contract's way (setsid -f), writing a checkpoint and a log. */

@@ -5,12 +5,12 @@
  */
 import path from 'node:path';
 import { utils } from 'ssh2';
-import { startSimulator, type Simulator } from '../../sim/index';
-import { KgpuClient } from '../../../src/kgpu/api/api-client';
-import { MemoryHostKeyStore } from '../../../src/kgpu/ssh/host-keys';
-import { PodConnector } from '../../../src/kgpu/ssh/ssh-connection';
-import { describeEndReason } from '../../../src/kgpu/end-reason';
-import { WorkspaceFs, type WorkspaceFsOptions } from '../../../src/kgpu/workspace-fs';
+import { startSimulator, type Simulator } from '../../../sim/index';
+import { KgpuClient } from '../../../../src/kgpu/api/api-client';
+import { MemoryHostKeyStore } from '../../../../src/kgpu/ssh/host-keys';
+import { PodConnector } from '../../../../src/kgpu/ssh/ssh-connection';
+import { describeEndReason } from '../../../../src/kgpu/end-reason';
+import { WorkspaceFs, type WorkspaceFsOptions } from '../../../../src/kgpu/fs/workspace-fs';
 
 export interface WsFixture {
   sim: Simulator;
@@ -73,7 +73,7 @@ export async function startWsFixture(): Promise<WsFixture> {
   }
 }
 
-import { waitFor as waitUntil } from '../wait-for';
+import { waitFor as waitUntil } from '../../wait-for';
 export { waitUntil };
 
 /** A throwaway ed25519 key pair. ssh2 1.17's generateKeyPairSync writes a malformed public key

@@ -8,11 +8,11 @@ import path from 'node:path';
 import { PassThrough, Writable, type Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import type { SFTPWrapper, Stats } from 'ssh2';
-import type { PodConnection, PodConnector } from './ssh/ssh-connection';
-import { DEFAULT_SFTP_SERVER, openSftpOverExec } from './ssh/sftp-over-exec';
-import { exec } from './ssh/ssh-exec';
-import { quote } from './util/shell-quote';
-import { ConnectionLostError } from './ssh/ssh-errors';
+import type { PodConnection, PodConnector } from '../ssh/ssh-connection';
+import { DEFAULT_SFTP_SERVER, openSftpOverExec } from '../ssh/sftp-over-exec';
+import { exec } from '../ssh/ssh-exec';
+import { quote } from '../util/shell-quote';
+import { ConnectionLostError } from '../ssh/ssh-errors';
 import {
   call,
   callVoid,
@@ -25,9 +25,9 @@ import {
   pipelinedWriteStream,
   readRange,
   writeAll,
-} from './ssh/sftp-io';
-import { download, upload, type TransferOptions, type TransferResult } from './bulk-transfer';
-import { tempSiblingName } from './util/temp-name';
+} from '../ssh/sftp-io';
+import { download, upload, type TransferOptions, type TransferResult } from '../bulk-transfer';
+import { tempSiblingName } from '../util/temp-name';
 
 const posix = path.posix;
 

@@ -9,11 +9,11 @@
  * long as it lasts) and reports a change of the root, since events may have been missed meanwhile.
  */
 import path from 'node:path';
-import type { PodConnector } from './ssh/ssh-connection';
-import { exec, execStream, ExecOutputTooLargeError, type ExecStream } from './ssh/ssh-exec';
-import { quote } from './util/shell-quote';
-import { BastionUnreachableError, ConnectionLostError } from './ssh/ssh-errors';
-import type { PathChange } from './util/change-coalescer';
+import type { PodConnector } from '../ssh/ssh-connection';
+import { exec, execStream, ExecOutputTooLargeError, type ExecStream } from '../ssh/ssh-exec';
+import { quote } from '../util/shell-quote';
+import { BastionUnreachableError, ConnectionLostError } from '../ssh/ssh-errors';
+import type { PathChange } from '../util/change-coalescer';
 
 const posix = path.posix;
 

@@ -16,19 +16,19 @@
  */
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { PodConnection, PodConnector } from './ssh/ssh-connection';
+import type { PodConnection, PodConnector } from '../ssh/ssh-connection';
 import { RemoteFs, RemoteFsError, type RemoteStat } from './remote-fs';
-import { exec } from './ssh/ssh-exec';
-import { quote } from './util/shell-quote';
-import { MAX_NAME_BYTES, tempSiblingName } from './util/temp-name';
-import { ConnectionLostError } from './ssh/ssh-errors';
-import { Emitter, type Disposable, type Event } from './util/emitter';
+import { exec } from '../ssh/ssh-exec';
+import { quote } from '../util/shell-quote';
+import { MAX_NAME_BYTES, tempSiblingName } from '../util/temp-name';
+import { ConnectionLostError } from '../ssh/ssh-errors';
+import { Emitter, type Disposable, type Event } from '../util/emitter';
 import { WorkspaceFsCache } from './workspace-fs-cache';
-import { ChangeCoalescer, type PathChange } from './util/change-coalescer';
+import { ChangeCoalescer, type PathChange } from '../util/change-coalescer';
 import { PodWatcher, type WatchMode } from './pod-watcher';
 import { WorkspaceFsError, classify, fsError, isTransportError } from './workspace-fs-error';
 
-export type { PathChange, ChangeType } from './util/change-coalescer';
+export type { PathChange, ChangeType } from '../util/change-coalescer';
 export { WorkspaceFsError, type WorkspaceFsErrorKind } from './workspace-fs-error';
 
 const posix = path.posix;

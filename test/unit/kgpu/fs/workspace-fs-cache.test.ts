@@ -1,9 +1,9 @@
 /** The pod file system's cache and event merging (pure logic; the simulator tests cover the rest). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WorkspaceFsCache } from '../../../src/kgpu/workspace-fs-cache';
-import { ChangeCoalescer, type PathChange } from '../../../src/kgpu/util/change-coalescer';
-import type { RemoteStat } from '../../../src/kgpu/remote-fs';
+import { WorkspaceFsCache } from '../../../../src/kgpu/fs/workspace-fs-cache';
+import { ChangeCoalescer, type PathChange } from '../../../../src/kgpu/util/change-coalescer';
+import type { RemoteStat } from '../../../../src/kgpu/fs/remote-fs';
 
 const st = (type: RemoteStat['type'], size = 1): RemoteStat => ({ type, isSymbolicLink: false, size, mode: 0o644, mtimeMs: 1000, atimeMs: 1000, uid: 0, gid: 0 });
 
