@@ -3,8 +3,8 @@ import { creditsSpent } from './kgpu/rentals-view-model';
 import { formatCredits, formatDollars } from './kgpu/cost';
 import { errorMessage } from './kgpu/api/error-dedup';
 import { podCommands } from './kgpu/ssh/pod-commands';
-import { pull } from './kgpu/sync';
-import { describeRefused } from './kgpu/local-path-guard';
+import { pull } from './kgpu/transfer/sync';
+import { describeRefused } from './kgpu/transfer/local-path-guard';
 import { releasedHere } from './pod-notifications';
 import type { KgpuServices } from './services';
 

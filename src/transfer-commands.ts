@@ -1,10 +1,10 @@
 import * as vscode from 'vscode';
 import path from 'node:path';
-import { uploadToPod, type UploadResult } from './kgpu/pod-upload';
-import { downloadFromPod, type DownloadResult } from './kgpu/pod-download';
-import type { TransferTotals } from './kgpu/transfer-progress';
-import { describeSkippedLinks } from './kgpu/local-links';
-import { describeRefused } from './kgpu/local-path-guard';
+import { uploadToPod, type UploadResult } from './kgpu/transfer/pod-upload';
+import { downloadFromPod, type DownloadResult } from './kgpu/transfer/pod-download';
+import type { TransferTotals } from './kgpu/transfer/transfer-progress';
+import { describeSkippedLinks } from './kgpu/transfer/local-links';
+import { describeRefused } from './kgpu/transfer/local-path-guard';
 import { SshAbortedError } from './kgpu/ssh/ssh-errors';
 import { isAbortError } from './kgpu/api/api-error';
 import type { KgpuFileSystemProvider } from './file-system';

@@ -17,7 +17,7 @@ import { MAX_BACKOFF_MS } from './util/poll-schedule';
 import type { PodCommands } from './ssh/pod-commands';
 import { quote, quoteArgv } from './util/shell-quote';
 import { SshAbortedError } from './ssh/ssh-errors';
-import { syncUp, type SyncProgress, type SyncResult } from './sync';
+import { syncUp, type SyncProgress, type SyncResult } from './transfer/sync';
 import { parseStartMode, startWithMode, WarmStart, type ForkServerResult, type StartMode, type WarmRun, type WarmStartSettings } from './warm';
 
 /** Where the file to run lives. */

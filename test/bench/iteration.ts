@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { syncUp } from '../../src/kgpu/sync';
+import { syncUp } from '../../src/kgpu/transfer/sync';
 import { JobRunner } from '../../src/kgpu/job-runner';
 import { quote } from '../../src/kgpu/util/shell-quote';
 import type { BenchEnv, Transport } from './env';

@@ -26,7 +26,7 @@ import {
   readRange,
   writeAll,
 } from '../ssh/sftp-io';
-import { download, upload, type TransferOptions, type TransferResult } from '../bulk-transfer';
+import { download, upload, type TransferOptions, type TransferResult } from '../transfer/bulk-transfer';
 import { tempSiblingName } from '../util/temp-name';
 
 const posix = path.posix;

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { uploadToPod } from '../../../src/kgpu/pod-upload';
+import { uploadToPod } from '../../../src/kgpu/transfer/pod-upload';
 import { isTempName } from '../../../src/kgpu/fs/workspace-fs';
 import { sha, startFleet, waitFor } from './fleet-fixture';
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { KgpuClient } from '../../../src/kgpu/api/api-client';
 import { KgpuApiError } from '../../../src/kgpu/api/api-error';
-import { download, readAnswerLine } from '../../../src/kgpu/bulk-transfer';
+import { download, readAnswerLine } from '../../../src/kgpu/transfer/bulk-transfer';
 import { PodWatcher } from '../../../src/kgpu/fs/pod-watcher';
 import { exec, execStream, ExecOutputTooLargeError } from '../../../src/kgpu/ssh/ssh-exec';
 import { WorkspaceFsError } from '../../../src/kgpu/fs/workspace-fs';

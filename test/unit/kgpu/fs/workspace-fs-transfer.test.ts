@@ -9,9 +9,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { uploadToPod } from '../../../../src/kgpu/pod-upload';
-import { downloadFromPod } from '../../../../src/kgpu/pod-download';
-import type { TransferTotals } from '../../../../src/kgpu/transfer-progress';
+import { uploadToPod } from '../../../../src/kgpu/transfer/pod-upload';
+import { downloadFromPod } from '../../../../src/kgpu/transfer/pod-download';
+import type { TransferTotals } from '../../../../src/kgpu/transfer/transfer-progress';
 import { startWsFixture } from './workspace-fs-fixture';
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');

@@ -10,15 +10,15 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { KgpuClient } from './api/api-client';
-import type { PodConnector } from './ssh/ssh-connection';
-import type { RemoteFs } from './fs/remote-fs';
-import { exec } from './ssh/ssh-exec';
-import { quote } from './util/shell-quote';
-import { tempSiblingName } from './util/temp-name';
-import { SshAbortedError, SshError } from './ssh/ssh-errors';
+import type { KgpuClient } from '../api/api-client';
+import type { PodConnector } from '../ssh/ssh-connection';
+import type { RemoteFs } from '../fs/remote-fs';
+import { exec } from '../ssh/ssh-exec';
+import { quote } from '../util/shell-quote';
+import { tempSiblingName } from '../util/temp-name';
+import { SshAbortedError, SshError } from '../ssh/ssh-errors';
 import { ProgressTally, eachLimited, type TransferTotals } from './transfer-progress';
-import type { PathChange } from './util/change-coalescer';
+import type { PathChange } from '../util/change-coalescer';
 import { classifyLink, type SkippedLink } from './local-links';
 
 const posix = path.posix;

@@ -1,6 +1,6 @@
 /**
  * Big-file copies between this machine and a pod, streamed over an exec channel (`cat` / `dd`).
- * Measured with test/unit/kgpu/transfer-measure.ts (200 MB, loopback, bastion in its own process,
+ * Measured with test/unit/kgpu/transfer/transfer-measure.ts (200 MB, loopback, bastion in its own process,
  * 2 noisy cores, medians of 5): upload 0.87–0.98× `scp -O`, download 0.77–0.88×; ssh2's pipelined
  * SFTP (fastPut/fastGet, 255 KiB chunks, 64 in flight) was no faster in the same runs, and the
  * streamed copy resumes simply and safely. (`tail -c +N` for the resume measured ~25 % slower
@@ -21,11 +21,11 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { PodConnector } from './ssh/ssh-connection';
-import { exec, execStream, type ExecStream, type ExitStatus } from './ssh/ssh-exec';
-import { quote } from './util/shell-quote';
-import { tempSiblingName } from './util/temp-name';
-import { BastionUnreachableError, ConnectionLostError, SshAbortedError, SshError } from './ssh/ssh-errors';
+import type { PodConnector } from '../ssh/ssh-connection';
+import { exec, execStream, type ExecStream, type ExitStatus } from '../ssh/ssh-exec';
+import { quote } from '../util/shell-quote';
+import { tempSiblingName } from '../util/temp-name';
+import { BastionUnreachableError, ConnectionLostError, SshAbortedError, SshError } from '../ssh/ssh-errors';
 
 export interface TransferProgress {
   /** Bytes of the file now at the destination (counting bytes kept from before a resume). */

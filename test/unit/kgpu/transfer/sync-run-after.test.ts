@@ -1,5 +1,5 @@
 /**
- * syncUp's `runAfter` (src/kgpu/sync.ts): a command line (a job's start) run at the end of the
+ * syncUp's `runAfter` (src/kgpu/transfer/sync.ts): a command line (a job's start) run at the end of the
  * sync's own exec, only once the pod's copy is known complete. It must see every file as synced —
  * also when the pod's copy changed under us (then the quick exec does not run it; the full sync
  * that follows does) — and it is left to the caller when the sync ran no upload after a probe.
@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { syncUp } from '../../../src/kgpu/sync';
-import { startJobsPod, type JobsPod } from './jobs-fixture';
+import { syncUp } from '../../../../src/kgpu/transfer/sync';
+import { startJobsPod, type JobsPod } from '../jobs-fixture';
 
 let pod: JobsPod;
 let tmp: string;

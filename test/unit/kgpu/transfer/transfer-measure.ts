@@ -5,7 +5,7 @@
  * Measures bulk transfer throughput through the simulator's bastion: our upload/download
  * (streamed exec), ssh2 pipelined SFTP (fastPut/fastGet, 255 KiB chunks) and OpenSSH `scp -O`,
  * interleaved in the same run. Not a test (no timing asserts):
- *   node --import tsx test/unit/kgpu/transfer-measure.ts [MB=200] [reps=3]
+ *   node --import tsx test/unit/kgpu/transfer/transfer-measure.ts [MB=200] [reps=3]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,12 +15,12 @@ import readline from 'node:readline';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import type { SFTPWrapper } from 'ssh2';
-import { RemoteFs } from '../../../src/kgpu/fs/remote-fs';
-import { openSftpOverExec } from '../../../src/kgpu/ssh/sftp-over-exec';
-import { maxWriteLen } from '../../../src/kgpu/ssh/sftp-io';
-import { startPodFixture } from './ssh/pod-fixture';
-import { PodConnector } from '../../../src/kgpu/ssh/ssh-connection';
-import { MemoryHostKeyStore } from '../../../src/kgpu/ssh/host-keys';
+import { RemoteFs } from '../../../../src/kgpu/fs/remote-fs';
+import { openSftpOverExec } from '../../../../src/kgpu/ssh/sftp-over-exec';
+import { maxWriteLen } from '../../../../src/kgpu/ssh/sftp-io';
+import { startPodFixture } from '../ssh/pod-fixture';
+import { PodConnector } from '../../../../src/kgpu/ssh/ssh-connection';
+import { MemoryHostKeyStore } from '../../../../src/kgpu/ssh/host-keys';
 
 /** Child mode: serve one pod, write its key to DIR/id (0600), print {host, port} and wait for stdin EOF. */
 async function serve(dir: string): Promise<void> {

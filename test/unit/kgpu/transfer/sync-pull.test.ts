@@ -4,10 +4,10 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pull, SyncError } from '../../../src/kgpu/sync';
-import { SshAbortedError } from '../../../src/kgpu/ssh/ssh-errors';
-import { quote } from '../../../src/kgpu/util/shell-quote';
-import { startJobsPod, type JobsPod } from './jobs-fixture';
+import { pull, SyncError } from '../../../../src/kgpu/transfer/sync';
+import { SshAbortedError } from '../../../../src/kgpu/ssh/ssh-errors';
+import { quote } from '../../../../src/kgpu/util/shell-quote';
+import { startJobsPod, type JobsPod } from '../jobs-fixture';
 
 let pod: JobsPod;
 let tmp: string;

@@ -6,8 +6,8 @@
  * in the result and the rest completes.
  */
 import path from 'node:path';
-import type { PodConnector } from './ssh/ssh-connection';
-import { podCommands } from './ssh/pod-commands';
+import type { PodConnector } from '../ssh/ssh-connection';
+import { podCommands } from '../ssh/pod-commands';
 import { pull } from './sync';
 import type { TransferTotals } from './transfer-progress';
 import { unsafeLocalName, type RefusedEntry } from './local-path-guard';

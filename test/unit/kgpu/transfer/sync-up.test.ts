@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { syncUp, type SyncUpOptions } from '../../../src/kgpu/sync';
-import { walkTree } from '../../../src/kgpu/ignore-rules';
-import { startJobsPod, type JobsPod } from './jobs-fixture';
+import { syncUp, type SyncUpOptions } from '../../../../src/kgpu/transfer/sync';
+import { walkTree } from '../../../../src/kgpu/transfer/ignore-rules';
+import { startJobsPod, type JobsPod } from '../jobs-fixture';
 
 let pod: JobsPod;
 let tmp: string;
