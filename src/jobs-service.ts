@@ -1,14 +1,14 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isLivePod } from './kgpu/api/api-types';
-import { JobRunner, type TrackedJob } from './kgpu/job-runner';
-import { shortJobState } from './kgpu/job-log-text';
+import { JobRunner, type TrackedJob } from './kgpu/jobs/job-runner';
+import { shortJobState } from './kgpu/jobs/job-log-text';
 import type { PodCommands } from './kgpu/ssh/pod-commands';
 import { exec, execStream } from './kgpu/ssh/ssh-exec';
 import type { KgpuServices } from './services';
 
 /**
- * The one JobRunner of the window (src/kgpu/job-runner.ts), shared by Run Active File, the job
+ * The one JobRunner of the window (src/kgpu/jobs/job-runner.ts), shared by Run Active File, the job
  * rows in the Rentals view, Stop / Re-run and Show Job Log. Created on first use with the pods'
  * connectors (services.connections), workspaceState (log offsets and re-run recipes survive a
  * reload) and global storage (the sync's hash cache); disposed with the extension.

@@ -1,9 +1,9 @@
 import * as vscode from 'vscode';
 import { isLivePod, type Pod } from './kgpu/api/api-types';
 import { describeEndReason } from './kgpu/end-reason';
-import { describeJobStatus, isJobEnded } from './kgpu/jobs';
-import { jobContextValue, looksOutOfMemory, shortJobState } from './kgpu/job-log-text';
-import type { JobEndEvent, TrackedJob } from './kgpu/job-runner';
+import { describeJobStatus, isJobEnded } from './kgpu/jobs/jobs';
+import { jobContextValue, looksOutOfMemory, shortJobState } from './kgpu/jobs/job-log-text';
+import type { JobEndEvent, TrackedJob } from './kgpu/jobs/job-runner';
 import { rentAgainOptions } from './kgpu/pod-notices';
 import type { RentAnswers } from './kgpu/rent-options';
 import { JobLogPanel, openJobLog } from './job-log-terminal';

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isLivePod, type Pod } from './kgpu/api/api-types';
 import { parseArgumentLine } from './kgpu/api/exec-request';
-import type { RunHandle, RunFileSpec, RunTarget } from './kgpu/job-runner';
+import type { RunHandle, RunFileSpec, RunTarget } from './kgpu/jobs/job-runner';
 import type { SyncResult } from './kgpu/transfer/sync';
 import { describeSkippedLinks } from './kgpu/transfer/local-links';
 import { describeStartMode } from './kgpu/warm';
@@ -17,7 +17,7 @@ import type { KgpuServices } from './services';
  * for this workspace (remembered), else a QuickPick of ready pods with "Rent a new GPU…". Unsaved
  * editors are saved; a local file's workspace folder is synced (only what changed) and the job
  * runs there; a kgpu:// file runs in place. The log panel opens at once and streams from byte 0.
- * The work is JobRunner.runFile (src/kgpu/job-runner.ts), the same path the benchmark measures.
+ * The work is JobRunner.runFile (src/kgpu/jobs/job-runner.ts), the same path the benchmark measures.
  *
  * Argument (tests, e2e): `{ podId?, file?: Uri | string, args?: string[], noPrompt?: boolean }`
  * (`noPrompt` or `args` skip the arguments prompt). Resolves with `{ podId, jobId, terminalName,

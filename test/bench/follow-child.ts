@@ -10,8 +10,8 @@ import fs from 'node:fs';
 import { MemoryHostKeyStore } from '../../src/kgpu/ssh/host-keys';
 import { PodConnector } from '../../src/kgpu/ssh/ssh-connection';
 import { podCommands } from '../../src/kgpu/ssh/pod-commands';
-import { startAndFollow } from '../../src/kgpu/log-follow';
-import { DEFAULT_JOBS_ROOT, newJobId } from '../../src/kgpu/jobs';
+import { startAndFollow } from '../../src/kgpu/jobs/log-follow';
+import { DEFAULT_JOBS_ROOT, newJobId } from '../../src/kgpu/jobs/jobs';
 
 interface Input {
   host: string;

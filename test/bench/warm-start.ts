@@ -14,7 +14,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { JobRunner } from '../../src/kgpu/job-runner';
+import { JobRunner } from '../../src/kgpu/jobs/job-runner';
 import { syncUp } from '../../src/kgpu/transfer/sync';
 import { quote } from '../../src/kgpu/util/shell-quote';
 import { ensureForkServer, forkServerStatus, loadPodScript } from '../../src/kgpu/warm';

@@ -6,7 +6,7 @@
  * trip; a run without a server costs a `test -S`. The start's stderr then carries one line:
  * `KGPU-START warm` or `KGPU-START cold <code> <reason>`.
  */
-import { COLD_LAUNCH, JOB_END_SCRIPT } from '../job-wrapper';
+import { COLD_LAUNCH, JOB_END_SCRIPT } from '../jobs/job-wrapper';
 import { quote, quoteArgv } from '../util/shell-quote';
 import { MODULE_NAME, PLAIN_INTERPRETER, RESOLVE_SHELL } from './pod-shell';
 import { POD_PRIVATE_DIR } from './place-script';

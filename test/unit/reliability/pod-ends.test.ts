@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KgpuClient } from '../../../src/kgpu/api/api-client';
 import { describeEndReason } from '../../../src/kgpu/end-reason';
-import type { JobEndEvent } from '../../../src/kgpu/job-runner';
+import type { JobEndEvent } from '../../../src/kgpu/jobs/job-runner';
 import { podNotice } from '../../../src/kgpu/pod-notices';
 import { RentalsModel, type PodStateChange, type RefreshFailure } from '../../../src/kgpu/rentals-model';
 import { WorkspaceFsError } from '../../../src/kgpu/fs/workspace-fs';

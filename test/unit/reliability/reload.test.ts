@@ -4,7 +4,7 @@
  * target name never holds a partial file, the leftover temp file is hidden from the explorer, and
  * the same upload started again after the "reload" completes byte-identical and leaves nothing
  * behind. (A reload during a running job — a new JobRunner finds it and resumes its log at the
- * stored offset — is in test/unit/kgpu/run-jobs.test.ts.)
+ * stored offset — is in test/unit/kgpu/jobs/run-jobs.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

@@ -18,7 +18,7 @@ import { startSimulator } from '../../sim/index';
 import { KgpuClient } from '../../../src/kgpu/api/api-client';
 import { describeExecResult, formatExecReport, runExec } from '../../../src/kgpu/api/exec-request';
 import { MemoryHostKeyStore } from '../../../src/kgpu/ssh/host-keys';
-import { JobRunner } from '../../../src/kgpu/job-runner';
+import { JobRunner } from '../../../src/kgpu/jobs/job-runner';
 import { podCommands } from '../../../src/kgpu/ssh/pod-commands';
 import { PodShell } from '../../../src/kgpu/ssh/pod-shell';
 import { exec } from '../../../src/kgpu/ssh/ssh-exec';

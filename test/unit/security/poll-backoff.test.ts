@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { JobRunner } from '../../../src/kgpu/job-runner';
+import { JobRunner } from '../../../src/kgpu/jobs/job-runner';
 import { PassphraseDeclinedError, PassphraseGate } from '../../../src/kgpu/ssh/passphrase-gate';
 import type { PodCommands } from '../../../src/kgpu/ssh/pod-commands';
 import { MapStore, podWrite, startFleet, waitFor } from '../reliability/fleet-fixture';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { buildExecRequest, ExecInputError, formatExecReport, parseCommandLine, runExec, type ExecApi } from '../../../../src/kgpu/api/exec-request';
-import { startRunFixture, type RunFixture } from '../run-fixture';
+import { startRunFixture, type RunFixture } from '../jobs/run-fixture';
 
 let fx: RunFixture;
 before(async () => {

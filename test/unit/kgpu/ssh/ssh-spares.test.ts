@@ -11,12 +11,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
 import type { ClientChannel } from 'ssh2';
-import { JobRunner } from '../../../../src/kgpu/job-runner';
+import { JobRunner } from '../../../../src/kgpu/jobs/job-runner';
 import { podCommands } from '../../../../src/kgpu/ssh/pod-commands';
 import { PodConnector, type PodConnectorOptions } from '../../../../src/kgpu/ssh/ssh-connection';
 import { exec } from '../../../../src/kgpu/ssh/ssh-exec';
 import { AuthRejectedError, BastionUnreachableError, SshAbortedError } from '../../../../src/kgpu/ssh/ssh-errors';
-import { waitFor } from '../jobs-fixture';
+import { waitFor } from '../jobs/jobs-fixture';
 import { startPodFixture, type PodFixture } from './pod-fixture';
 import { startTcpGate, type TcpGate } from './tcp-gate';
 

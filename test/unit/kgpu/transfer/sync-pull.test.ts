@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pull, SyncError } from '../../../../src/kgpu/transfer/sync';
 import { SshAbortedError } from '../../../../src/kgpu/ssh/ssh-errors';
 import { quote } from '../../../../src/kgpu/util/shell-quote';
-import { startJobsPod, type JobsPod } from '../jobs-fixture';
+import { startJobsPod, type JobsPod } from '../jobs/jobs-fixture';
 
 let pod: JobsPod;
 let tmp: string;

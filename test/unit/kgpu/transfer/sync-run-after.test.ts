@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { syncUp } from '../../../../src/kgpu/transfer/sync';
-import { startJobsPod, type JobsPod } from '../jobs-fixture';
+import { startJobsPod, type JobsPod } from '../jobs/jobs-fixture';
 
 let pod: JobsPod;
 let tmp: string;

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { syncUp, type SyncUpOptions } from '../../../../src/kgpu/transfer/sync';
 import { walkTree } from '../../../../src/kgpu/transfer/ignore-rules';
-import { startJobsPod, type JobsPod } from '../jobs-fixture';
+import { startJobsPod, type JobsPod } from '../jobs/jobs-fixture';
 
 let pod: JobsPod;
 let tmp: string;

@@ -1,5 +1,5 @@
 /**
- * The job manager across its life (src/kgpu/job-runner.ts) against the full simulator: a reload
+ * The job manager across its life (src/kgpu/jobs/job-runner.ts) against the full simulator: a reload
  * (a new JobRunner on the same workspaceState) finds the running job and resumes its log with no
  * byte lost or repeated; Stop kills the whole process group (a child too); a job killed like the
  * OOM killer kills, and a pod evicted for OOM, are reported as out of memory — also when the job
@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { JobRunner } from '../../../src/kgpu/job-runner';
-import { looksOutOfMemory, shortJobState, jobContextValue } from '../../../src/kgpu/job-log-text';
-import type { JobEndEvent } from '../../../src/kgpu/job-runner';
+import { JobRunner } from '../../../../src/kgpu/jobs/job-runner';
+import { looksOutOfMemory, shortJobState, jobContextValue } from '../../../../src/kgpu/jobs/job-log-text';
+import type { JobEndEvent } from '../../../../src/kgpu/jobs/job-runner';
 import { MapStore, startRunFixture, waitFor, type RunFixture } from './run-fixture';
 
 let fx: RunFixture;

@@ -10,15 +10,15 @@
  * ends. `runFile()` is the one code path the editor command and the benchmark both call.
  */
 import path from 'node:path';
-import { Emitter, type Event } from './util/emitter';
+import { Emitter, type Event } from '../util/emitter';
 import { isJobEnded, jobStatus, listJobs, newJobId, prepareStart, startError, startJob, statusAfterPodEnded, stopJob, type JobInfo, type JobStatus, type StartJobSpec } from './jobs';
 import { followLog, type FollowLogResult } from './log-follow';
-import { MAX_BACKOFF_MS } from './util/poll-schedule';
-import type { PodCommands } from './ssh/pod-commands';
-import { quote, quoteArgv } from './util/shell-quote';
-import { SshAbortedError } from './ssh/ssh-errors';
-import { syncUp, type SyncProgress, type SyncResult } from './transfer/sync';
-import { parseStartMode, startWithMode, WarmStart, type ForkServerResult, type StartMode, type WarmRun, type WarmStartSettings } from './warm';
+import { MAX_BACKOFF_MS } from '../util/poll-schedule';
+import type { PodCommands } from '../ssh/pod-commands';
+import { quote, quoteArgv } from '../util/shell-quote';
+import { SshAbortedError } from '../ssh/ssh-errors';
+import { syncUp, type SyncProgress, type SyncResult } from '../transfer/sync';
+import { parseStartMode, startWithMode, WarmStart, type ForkServerResult, type StartMode, type WarmRun, type WarmStartSettings } from '../warm';
 
 /** Where the file to run lives. */
 export type RunTarget =

@@ -6,11 +6,11 @@
  * offset, so nothing is lost or repeated. Memory stays bounded: chunks are passed on as they come
  * and the next one is not read until `onData` (if it returns a promise) has resolved.
  */
-import { drained, type PodCommands } from './ssh/pod-commands';
-import { quoteArgv } from './util/shell-quote';
+import { drained, type PodCommands } from '../ssh/pod-commands';
+import { quoteArgv } from '../util/shell-quote';
 import { FOLLOW_SCRIPT } from './job-wrapper';
 import { assertJobId, DEFAULT_JOBS_ROOT, JobError, JobNotFoundError, parseJobLine, prepareStart, startError, type JobInfo, type JobsLocation, type StartJobSpec } from './jobs';
-import { BastionUnreachableError, ChannelRefusedError, ConnectionLostError, SshAbortedError } from './ssh/ssh-errors';
+import { BastionUnreachableError, ChannelRefusedError, ConnectionLostError, SshAbortedError } from '../ssh/ssh-errors';
 
 export interface FollowLogOptions extends JobsLocation {
   /** Byte offset to start from (default 0). */

@@ -4,8 +4,8 @@
  * job's state lives in files under `<jobsRoot>/<jobId>/` so any later connection can read it.
  */
 import { randomBytes } from 'node:crypto';
-import type { PodCommands } from './ssh/pod-commands';
-import { quote, quoteArgv } from './util/shell-quote';
+import type { PodCommands } from '../ssh/pod-commands';
+import { quote, quoteArgv } from '../util/shell-quote';
 import { LIST_SCRIPT, START_SCRIPT, STATUS_SCRIPT, STOP_SCRIPT, WRAPPER_SCRIPT, startScript } from './job-wrapper';
 
 export const DEFAULT_JOBS_ROOT = '/workspace/.kgpu/jobs';

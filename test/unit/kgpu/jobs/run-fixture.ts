@@ -6,14 +6,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startSimulator, type Simulator, type SimulatorOptions } from '../../sim/index';
-import { KgpuClient } from '../../../src/kgpu/api/api-client';
-import type { Pod } from '../../../src/kgpu/api/api-types';
-import { MemoryHostKeyStore } from '../../../src/kgpu/ssh/host-keys';
-import { podCommands, type PodCommands } from '../../../src/kgpu/ssh/pod-commands';
-import { PodConnector } from '../../../src/kgpu/ssh/ssh-connection';
-import type { KeyValueStore } from '../../../src/kgpu/job-runner';
-import { throwawayEd25519 } from './api/api-fixture';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../../sim/index';
+import { KgpuClient } from '../../../../src/kgpu/api/api-client';
+import type { Pod } from '../../../../src/kgpu/api/api-types';
+import { MemoryHostKeyStore } from '../../../../src/kgpu/ssh/host-keys';
+import { podCommands, type PodCommands } from '../../../../src/kgpu/ssh/pod-commands';
+import { PodConnector } from '../../../../src/kgpu/ssh/ssh-connection';
+import type { KeyValueStore } from '../../../../src/kgpu/jobs/job-runner';
+import { throwawayEd25519 } from '../api/api-fixture';
 
 export class MapStore implements KeyValueStore {
   readonly map = new Map<string, unknown>();
@@ -89,4 +89,4 @@ export async function startRunFixture(simOptions: SimulatorOptions = {}, rent: R
   }
 }
 
-export { waitFor } from '../wait-for';
+export { waitFor } from '../../wait-for';

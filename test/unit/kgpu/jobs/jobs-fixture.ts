@@ -2,8 +2,8 @@
  * Helpers for the jobs/sync tests: a pod behind the simulator's real bastion (pod-fixture.ts),
  * PodCommands over the real SSH layer, and bounded condition polling (no sleeps as sync).
  */
-import { podCommands, type PodCommands } from '../../../src/kgpu/ssh/pod-commands';
-import { startPodFixture, type PodFixture } from './ssh/pod-fixture';
+import { podCommands, type PodCommands } from '../../../../src/kgpu/ssh/pod-commands';
+import { startPodFixture, type PodFixture } from '../ssh/pod-fixture';
 
 export interface JobsPod {
   fixture: PodFixture;
@@ -29,4 +29,4 @@ export async function startJobsPod(): Promise<JobsPod> {
   };
 }
 
-export { waitFor } from '../wait-for';
+export { waitFor } from '../../wait-for';

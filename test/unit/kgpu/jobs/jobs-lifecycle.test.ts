@@ -10,9 +10,9 @@ import {
   startJob,
   statusAfterPodEnded,
   stopJob,
-} from '../../../src/kgpu/jobs';
-import { followLog } from '../../../src/kgpu/log-follow';
-import { podCommands } from '../../../src/kgpu/ssh/pod-commands';
+} from '../../../../src/kgpu/jobs/jobs';
+import { followLog } from '../../../../src/kgpu/jobs/log-follow';
+import { podCommands } from '../../../../src/kgpu/ssh/pod-commands';
 import { startJobsPod, waitFor, type JobsPod } from './jobs-fixture';
 
 let pod: JobsPod;

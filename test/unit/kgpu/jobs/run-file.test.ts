@@ -1,5 +1,5 @@
 /**
- * Run Active File on GPU, editor-free (src/kgpu/job-runner.ts) against the full simulator: a local
+ * Run Active File on GPU, editor-free (src/kgpu/jobs/job-runner.ts) against the full simulator: a local
  * folder is synced and its train.py run as a job; the log (with `\r` progress and ANSI colours)
  * arrives in order and complete; the footer's exit code and cost; a one-line edit re-uploads only
  * that file; the first log byte of a warm re-run is measured.
@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { JobRunner, planRun, type RunHandle } from '../../../src/kgpu/job-runner';
-import { footerSummary, jobDurationMs, logFooter, runCost, TerminalText } from '../../../src/kgpu/job-log-text';
+import { JobRunner, planRun, type RunHandle } from '../../../../src/kgpu/jobs/job-runner';
+import { footerSummary, jobDurationMs, logFooter, runCost, TerminalText } from '../../../../src/kgpu/jobs/job-log-text';
 import { MapStore, startRunFixture, waitFor, type RunFixture } from './run-fixture';
 
 let fx: RunFixture;

@@ -1,10 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { JobError, newJobId, startJob } from '../../../src/kgpu/jobs';
-import { followLog, startAndFollow } from '../../../src/kgpu/log-follow';
-import { podCommands } from '../../../src/kgpu/ssh/pod-commands';
-import { SshAbortedError } from '../../../src/kgpu/ssh/ssh-errors';
+import { JobError, newJobId, startJob } from '../../../../src/kgpu/jobs/jobs';
+import { followLog, startAndFollow } from '../../../../src/kgpu/jobs/log-follow';
+import { podCommands } from '../../../../src/kgpu/ssh/pod-commands';
+import { SshAbortedError } from '../../../../src/kgpu/ssh/ssh-errors';
 import { startJobsPod, waitFor, type JobsPod } from './jobs-fixture';
 
 let pod: JobsPod;
