@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
-import { accountItems } from './kgpu/account-view-model';
+import { accountItems } from './kgpu/model/account-view-model';
 import { errorMessage } from './kgpu/api/error-dedup';
-import type { TreeItemModel } from './kgpu/tree-item-model';
+import type { TreeItemModel } from './kgpu/model/tree-item-model';
 import type { KgpuServices } from './services';
 import { toTreeItem } from './tree-item';
 

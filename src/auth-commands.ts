@@ -1,10 +1,10 @@
 import * as vscode from 'vscode';
 import { KgpuApiError } from './kgpu/api/api-error';
 import type { Me } from './kgpu/api/api-types';
-import { formatCredits } from './kgpu/cost';
+import { formatCredits } from './kgpu/model/cost';
 import { errorMessage } from './kgpu/api/error-dedup';
 import { createKgpuClient } from './lazy/rest-client';
-import { checkApiBase, tokenDestination } from './kgpu/setting-resolution';
+import { checkApiBase, tokenDestination } from './kgpu/model/setting-resolution';
 import type { KgpuServices } from './services';
 
 /**

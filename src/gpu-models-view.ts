@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { GpuModel } from './kgpu/api/api-types';
 import { errorMessage } from './kgpu/api/error-dedup';
-import { gpuModelItem, sortGpuModels } from './kgpu/gpu-models-view-model';
+import { gpuModelItem, sortGpuModels } from './kgpu/model/gpu-models-view-model';
 import type { KgpuServices } from './services';
 import { toTreeItem } from './tree-item';
 

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { EndReason, Pod } from './kgpu/api/api-types';
-import { describeEndReason } from './kgpu/end-reason';
+import { describeEndReason } from './kgpu/model/end-reason';
 import { errorMessage } from './kgpu/api/error-dedup';
 import { isJobEnded, type JobInfo, type JobStatus } from './kgpu/jobs/jobs';
 import { crlf, jobDurationMs, logFooter, logHeader, runCost, TerminalText } from './kgpu/jobs/job-log-text';

@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
 import { isLivePod, type Pod } from './kgpu/api/api-types';
-import { describeEndReason } from './kgpu/end-reason';
+import { describeEndReason } from './kgpu/model/end-reason';
 import { describeJobStatus, isJobEnded } from './kgpu/jobs/jobs';
 import { jobContextValue, looksOutOfMemory, shortJobState } from './kgpu/jobs/job-log-text';
 import type { JobEndEvent, TrackedJob } from './kgpu/jobs/job-runner';
-import { rentAgainOptions } from './kgpu/pod-notices';
-import type { RentAnswers } from './kgpu/rent-options';
+import { rentAgainOptions } from './kgpu/model/pod-notices';
+import type { RentAnswers } from './kgpu/model/rent-options';
 import { JobLogPanel, openJobLog } from './job-log-terminal';
 import { jobsFor } from './jobs-service';
 import { showRunHandle } from './run-command';

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import { creditsSpent } from './kgpu/rentals-view-model';
-import { formatCredits, formatDollars } from './kgpu/cost';
+import { creditsSpent } from './kgpu/model/rentals-view-model';
+import { formatCredits, formatDollars } from './kgpu/model/cost';
 import { errorMessage } from './kgpu/api/error-dedup';
 import { podCommands } from './kgpu/ssh/pod-commands';
 import { pull } from './kgpu/transfer/sync';

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { KgpuApiError, isAbortError } from './kgpu/api/api-error';
 import type { GpuModel, RentRequest } from './kgpu/api/api-types';
 import { errorMessage } from './kgpu/api/error-dedup';
-import { safeBurn } from './kgpu/account-view-model';
+import { safeBurn } from './kgpu/model/account-view-model';
 import {
   DEFAULT_CPU,
   DEFAULT_DISK_GIB,
@@ -22,7 +22,7 @@ import {
   validateMemory,
   validateName,
   type RentAnswers,
-} from './kgpu/rent-options';
+} from './kgpu/model/rent-options';
 import { PodEndedError } from './kgpu/api/wait-ready';
 import { awaitingReady } from './pod-notifications';
 import { releasePod } from './release-command';

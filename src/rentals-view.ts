@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { Pod } from './kgpu/api/api-types';
 import { errorMessage } from './kgpu/api/error-dedup';
-import { rentalItem } from './kgpu/rentals-view-model';
+import { rentalItem } from './kgpu/model/rentals-view-model';
 import type { KgpuServices } from './services';
 import { toTreeItem } from './tree-item';
 

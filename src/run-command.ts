@@ -8,7 +8,7 @@ import { describeSkippedLinks } from './kgpu/transfer/local-links';
 import { describeStartMode } from './kgpu/warm';
 import { JobLogPanel, panelName, priceTable } from './job-log-terminal';
 import { jobsFor } from './jobs-service';
-import { podDescription } from './kgpu/rentals-view-model';
+import { podDescription } from './kgpu/model/rentals-view-model';
 import type { KgpuServices } from './services';
 
 /**

@@ -8,7 +8,7 @@ import { ErrorDeduplicator, errorMessage } from './kgpu/api/error-dedup';
 import { JsonFileHostKeyStore } from './kgpu/ssh/host-keys';
 import { PassphraseDeclinedError } from './kgpu/ssh/passphrase-gate';
 import { FORGET_HOST_KEY, hostKeyChanged } from './host-key-command';
-import { RentalsModel, type RentalsApi } from './kgpu/rentals-model';
+import { RentalsModel, type RentalsApi } from './kgpu/model/rentals-model';
 import { createKgpuClient } from './lazy/rest-client';
 import { pickPod, type PickPodOptions } from './pick-pod';
 import { PodKeys } from './pod-keys';

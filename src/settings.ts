@@ -8,13 +8,13 @@ import {
   resolveSetting,
   workspaceMayRunCode,
   type TrustContext,
-} from './kgpu/setting-resolution';
+} from './kgpu/model/setting-resolution';
 import { MODULE_NAME } from './kgpu/warm';
 
 /** The `kgpu.*` settings, read fresh on every access and validated at the edge: a bad value
  *  falls back to the default with one warning instead of breaking every feature.
  *
- *  Who may set what (src/kgpu/setting-resolution.ts): where the token and files go (apiBase,
+ *  Who may set what (src/kgpu/model/setting-resolution.ts): where the token and files go (apiBase,
  *  sshHost, sshPort, sshIdentityFile) only the user — a workspace's values are ignored, with one
  *  notice; what runs in the pod (python, env) a workspace too, but only a trusted one (Restricted
  *  Mode, or a kgpu:// pod window the user has not trusted, use the user's values). */

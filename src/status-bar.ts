@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { statusBarModel } from './kgpu/status-bar-model';
+import { statusBarModel } from './kgpu/model/status-bar-model';
 import type { KgpuServices } from './services';
 
 /** "$(chip) 2 GPUs · $1.34/h · 5h12m left" while pods run; warning background under 1 h left;

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { describeEndReason } from './kgpu/end-reason';
+import { describeEndReason } from './kgpu/model/end-reason';
 import { isLivePod } from './kgpu/api/api-types';
 import { PodShell } from './kgpu/ssh/pod-shell';
 import type { KgpuServices } from './services';

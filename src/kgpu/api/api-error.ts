@@ -7,7 +7,7 @@
  * - KgpuAbortedError  — the caller's AbortSignal fired (name "AbortError").
  */
 import type { ErrorBody } from './api-types';
-import { groupDigits } from '../cost';
+import { groupDigits } from '../model/cost';
 
 /** What the client knew about the call, to build a message the user can act on. */
 export interface ErrorContext {

@@ -6,7 +6,7 @@
  * 401 (until a new sign-in), and never an in-pod token (`kgpu_pod_…`, what `$KGPU_API_TOKEN` holds
  * inside a pod).
  */
-import { DEFAULT_API_BASE } from '../setting-resolution';
+import { DEFAULT_API_BASE } from '../model/setting-resolution';
 
 export type TokenSource = 'stored' | 'environment' | 'none';
 

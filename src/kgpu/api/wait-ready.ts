@@ -5,7 +5,7 @@
 import { KgpuAbortedError, KgpuApiError } from './api-error';
 import type { CallOptions } from './api-client';
 import type { EndReason, Pod, PodPhase } from './api-types';
-import { describeEndReason } from '../end-reason';
+import { describeEndReason } from '../model/end-reason';
 import { abortableDelay } from './retry';
 
 /** The contract's cadence: never poll faster than this by default. */

@@ -13,7 +13,7 @@ import { request } from 'undici';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../sim/index';
 import { KgpuApiError, KgpuNetworkError } from '../../../src/kgpu/api/api-error';
 import { KgpuClient, type KgpuClientOptions } from '../../../src/kgpu/api/api-client';
-import { RentalsModel, type RefreshFailure } from '../../../src/kgpu/rentals-model';
+import { RentalsModel, type RefreshFailure } from '../../../src/kgpu/model/rentals-model';
 import { waitFor } from './fleet-fixture';
 
 async function setup(t: TestContext, simOptions: SimulatorOptions = {}, clientOptions: Partial<KgpuClientOptions> = {}): Promise<{ sim: Simulator; client: KgpuClient }> {

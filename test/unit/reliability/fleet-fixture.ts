@@ -10,7 +10,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../sim/index';
 import { KgpuClient, type KgpuClientOptions } from '../../../src/kgpu/api/api-client';
-import { describeEndReason } from '../../../src/kgpu/end-reason';
+import { describeEndReason } from '../../../src/kgpu/model/end-reason';
 import { MemoryHostKeyStore, type HostKeyStore } from '../../../src/kgpu/ssh/host-keys';
 import { JobRunner, type KeyValueStore } from '../../../src/kgpu/jobs/job-runner';
 import { podCommands, type PodCommands } from '../../../src/kgpu/ssh/pod-commands';

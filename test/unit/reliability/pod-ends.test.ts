@@ -11,10 +11,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KgpuClient } from '../../../src/kgpu/api/api-client';
-import { describeEndReason } from '../../../src/kgpu/end-reason';
+import { describeEndReason } from '../../../src/kgpu/model/end-reason';
 import type { JobEndEvent } from '../../../src/kgpu/jobs/job-runner';
-import { podNotice } from '../../../src/kgpu/pod-notices';
-import { RentalsModel, type PodStateChange, type RefreshFailure } from '../../../src/kgpu/rentals-model';
+import { podNotice } from '../../../src/kgpu/model/pod-notices';
+import { RentalsModel, type PodStateChange, type RefreshFailure } from '../../../src/kgpu/model/rentals-model';
 import { WorkspaceFsError } from '../../../src/kgpu/fs/workspace-fs';
 import type { EndReason } from '../../sim/contracts';
 import { podWrite, sha, startFleet, waitFor, type Fleet } from './fleet-fixture';

@@ -9,7 +9,7 @@ import { startSimulator, type Simulator } from '../../../sim/index';
 import { KgpuClient } from '../../../../src/kgpu/api/api-client';
 import { MemoryHostKeyStore } from '../../../../src/kgpu/ssh/host-keys';
 import { PodConnector } from '../../../../src/kgpu/ssh/ssh-connection';
-import { describeEndReason } from '../../../../src/kgpu/end-reason';
+import { describeEndReason } from '../../../../src/kgpu/model/end-reason';
 import { WorkspaceFs, type WorkspaceFsOptions } from '../../../../src/kgpu/fs/workspace-fs';
 
 export interface WsFixture {

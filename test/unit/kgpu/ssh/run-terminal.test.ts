@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { PodShell } from '../../../../src/kgpu/ssh/pod-shell';
-import { describeEndReason } from '../../../../src/kgpu/end-reason';
+import { describeEndReason } from '../../../../src/kgpu/model/end-reason';
 import { startRunFixture, waitFor, type RunFixture } from '../jobs/run-fixture';
 
 let fx: RunFixture;

@@ -3,7 +3,7 @@
  * pending_reason while Pending), age, credits spent so far, and for ended pods the end reason in
  * plain words. `contextValue` drives the context menu: rental.ready | rental.pending | rental.ended.
  */
-import { isLivePod, type Pod } from './api/api-types';
+import { isLivePod, type Pod } from '../api/api-types';
 import { creditsSpentBetween, formatCredits, formatDollars, formatDollarsPerHour, podRatePerHour } from './cost';
 import { describeEndReason } from './end-reason';
 import { formatAge, md, type TreeItemModel } from './tree-item-model';

@@ -2,7 +2,7 @@
  * What to tell the user when polling observes a pod state change: ONE notice per change, with the
  * right next action. Pure: the editor adapter shows it and runs the chosen action.
  */
-import type { Pod } from './api/api-types';
+import type { Pod } from '../api/api-types';
 import { formatCredits, podRatePerHour } from './cost';
 import { describeEndReason } from './end-reason';
 import type { PodStateChange } from './rentals-model';

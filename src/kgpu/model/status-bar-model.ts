@@ -2,7 +2,7 @@
  * The status bar entry while pods run: "$(chip) 2 GPUs · $1.34/h · 5h12m left", a warning when
  * under an hour of credits is left; nothing when no pod is live.
  */
-import { isLivePod, type Me, type Pod } from './api/api-types';
+import { isLivePod, type Me, type Pod } from '../api/api-types';
 import { formatCredits, formatDollars, formatDollarsPerHour, formatDuration, timeLeftMs } from './cost';
 import { estimatedBalance, safeBurn } from './account-view-model';
 import { phaseText } from './rentals-view-model';

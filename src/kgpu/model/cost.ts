@@ -3,7 +3,7 @@
  * per-minute deduction, an N-GPU rental bills N × the per-GPU rate and a 0-GPU (CPU-only) pod
  * still bills the class rate.
  */
-import type { Pod } from './api/api-types';
+import type { Pod } from '../api/api-types';
 
 export const CREDITS_PER_DOLLAR = 1500;
 

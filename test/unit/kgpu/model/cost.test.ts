@@ -15,8 +15,8 @@ import {
   podRatePerHour,
   rentalRatePerHour,
   timeLeftMs,
-} from '../../../src/kgpu/cost';
-import { describeEndReason, endReasonSentence } from '../../../src/kgpu/end-reason';
+} from '../../../../src/kgpu/model/cost';
+import { describeEndReason, endReasonSentence } from '../../../../src/kgpu/model/end-reason';
 
 test('credits ↔ dollars at 1 500 credits per dollar', () => {
   assert.equal(creditsToDollars(1500), 1);

@@ -1,8 +1,8 @@
 /** The rent wizard's steps and validation as plain functions, checked against what the simulator accepts. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiFixture } from './api/api-fixture';
-import { KgpuApiError } from '../../../src/kgpu/index';
+import { apiFixture } from '../api/api-fixture';
+import { KgpuApiError } from '../../../../src/kgpu/index';
 import {
   balancePrecheck,
   buildRentRequest,
@@ -16,7 +16,7 @@ import {
   validateImage,
   validateMemory,
   validateName,
-} from '../../../src/kgpu/rent-options';
+} from '../../../../src/kgpu/model/rent-options';
 
 test('field validation follows the contract limits', () => {
   assert.equal(validateName(''), undefined);

@@ -1,10 +1,10 @@
 /** The rentals model (what every view, the status bar and the notifications read) against the simulator. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiFixture } from './api/api-fixture';
-import { KgpuClient, type KgpuApiError } from '../../../src/kgpu/index';
-import { RentalsModel, type PodStateChange, type RentalsApi, type RefreshFailure } from '../../../src/kgpu/rentals-model';
-import { startSimulator } from '../../sim/index';
+import { apiFixture } from '../api/api-fixture';
+import { KgpuClient, type KgpuApiError } from '../../../../src/kgpu/index';
+import { RentalsModel, type PodStateChange, type RentalsApi, type RefreshFailure } from '../../../../src/kgpu/model/rentals-model';
+import { startSimulator } from '../../../sim/index';
 
 function apiOf(client: KgpuClient): RentalsApi {
   return { listPods: () => client.listPods(), getPod: (id) => client.getPod(id), me: () => client.getMe(), gpuModels: () => client.listGpuModels() };

@@ -6,7 +6,7 @@
  * Contract limits: name DNS-safe ≤ 30 chars; gpu_count 0–4 and ≤ 4 concurrent GPUs per account;
  * cpu ≤ 16 cores; memory ≤ 128 GiB; ephemeral_storage_gib 1–2000; env extra variables.
  */
-import { isLivePod, type GpuModel, type Me, type Pod, type RentRequest } from './api/api-types';
+import { isLivePod, type GpuModel, type Me, type Pod, type RentRequest } from '../api/api-types';
 import { formatCredits, formatDollarsPerHour, formatDuration, rentalRatePerHour, timeLeftMs } from './cost';
 
 export const DEFAULT_IMAGE = 'kgpu-pytorch:latest';

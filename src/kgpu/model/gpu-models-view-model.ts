@@ -2,7 +2,7 @@
  * Rows of the GPU Models view, from the public `GET /gpu-models`: free/total, credits per hour and
  * dollars per hour; sold-out models visibly so (contextValue gpuModel.soldOut, no Rent action).
  */
-import type { GpuModel } from './api/api-types';
+import type { GpuModel } from '../api/api-types';
 import { formatCreditsPerHour, formatDollarsPerHour } from './cost';
 import { md, type TreeItemModel } from './tree-item-model';
 

@@ -2,7 +2,7 @@
  * Rows of the Account view: who is signed in (and where the token comes from), balance in credits
  * and dollars, the burn rate of running pods, the time left at that burn, role and GPU quota.
  */
-import { isLivePod, type Me, type Pod } from './api/api-types';
+import { isLivePod, type Me, type Pod } from '../api/api-types';
 import { burnRatePerHour, formatCredits, formatDollars, formatDollarsPerHour, formatDuration, timeLeftMs } from './cost';
 import { DEFAULT_GPU_QUOTA, gpusInUse } from './rent-options';
 import { md, type TreeItemModel } from './tree-item-model';

@@ -1,12 +1,12 @@
 /** Tree rows, the Account rows and the status bar computed from simulator state (no VS Code). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiFixture } from './api/api-fixture';
-import { rentalItem, phaseText } from '../../../src/kgpu/rentals-view-model';
-import { gpuModelItem, sortGpuModels } from '../../../src/kgpu/gpu-models-view-model';
-import { accountItems, estimatedBalance } from '../../../src/kgpu/account-view-model';
-import { statusBarModel } from '../../../src/kgpu/status-bar-model';
-import { formatAge } from '../../../src/kgpu/tree-item-model';
+import { apiFixture } from '../api/api-fixture';
+import { rentalItem, phaseText } from '../../../../src/kgpu/model/rentals-view-model';
+import { gpuModelItem, sortGpuModels } from '../../../../src/kgpu/model/gpu-models-view-model';
+import { accountItems, estimatedBalance } from '../../../../src/kgpu/model/account-view-model';
+import { statusBarModel } from '../../../../src/kgpu/model/status-bar-model';
+import { formatAge } from '../../../../src/kgpu/model/tree-item-model';
 
 test('GPU model rows: free/total, credits/h and $/h; the only rtx4090 rented → sold out, no Rent action', async (t) => {
   const { client } = await apiFixture(t);

@@ -1,11 +1,11 @@
 /** One notice per pod state change observed while polling, with the right next action. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiFixture } from './api/api-fixture';
-import { KgpuClient } from '../../../src/kgpu/index';
-import { RentalsModel, type PodStateChange } from '../../../src/kgpu/rentals-model';
-import { podNotice } from '../../../src/kgpu/pod-notices';
-import { sshCommand } from '../../../src/kgpu/ssh/ssh-command';
+import { apiFixture } from '../api/api-fixture';
+import { KgpuClient } from '../../../../src/kgpu/index';
+import { RentalsModel, type PodStateChange } from '../../../../src/kgpu/model/rentals-model';
+import { podNotice } from '../../../../src/kgpu/model/pod-notices';
+import { sshCommand } from '../../../../src/kgpu/ssh/ssh-command';
 
 function watch(client: KgpuClient): { model: RentalsModel; changes: PodStateChange[] } {
   const model = new RentalsModel(() => ({

@@ -1,7 +1,7 @@
 /**
  * Why a rental ended, in plain words, with the next thing to do (contract, "Pod lifecycle").
  */
-import type { EndReason } from './api/api-types';
+import type { EndReason } from '../api/api-types';
 
 export type EndReasonKind = 'returned' | 'out_of_credits' | 'auto_idle' | 'disk_full' | 'out_of_memory' | 'start_failed' | 'other';
 

@@ -1,8 +1,8 @@
 /** The cost helpers against the simulator's real billing: burn rate, time left and spend agree with what it deducts. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiFixture } from './api/api-fixture';
-import { burnRatePerHour, creditsSpentBetween, formatTimeLeft, podRatePerHour, timeLeftMs } from '../../../src/kgpu/index';
+import { apiFixture } from '../api/api-fixture';
+import { burnRatePerHour, creditsSpentBetween, formatTimeLeft, podRatePerHour, timeLeftMs } from '../../../../src/kgpu/index';
 
 test('burn rate, spend over an interval and time left match the simulator’s per-minute billing', async (t) => {
   const { sim, client } = await apiFixture(t, { credits: 10_000 });

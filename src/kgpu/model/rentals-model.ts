@@ -7,9 +7,9 @@
  * `refresh()` calls share one request in flight. A failing part (e.g. `/me` while `/gpu-models`
  * works) keeps its last good value and reports the error through `lastError`/`onDidFail`.
  */
-import type { GpuModel, Me, Pod } from './api/api-types';
-import { isLivePod } from './api/api-types';
-import { Emitter, type Disposable } from './util/emitter';
+import type { GpuModel, Me, Pod } from '../api/api-types';
+import { isLivePod } from '../api/api-types';
+import { Emitter, type Disposable } from '../util/emitter';
 
 /** The REST calls the model needs (KgpuClient satisfies it through a thin adapter). */
 export interface RentalsApi {
