@@ -3,9 +3,9 @@ import { KgpuApiError } from './kgpu/api/api-error';
 import type { Me } from './kgpu/api/api-types';
 import { formatCredits } from './kgpu/model/cost';
 import { errorMessage } from './kgpu/api/error-dedup';
-import { createKgpuClient } from './lazy/rest-client';
+import { createKgpuClient } from './platform/lazy/rest-client';
 import { checkApiBase, tokenDestination } from './kgpu/model/setting-resolution';
-import type { KgpuServices } from './services';
+import type { KgpuServices } from './platform/services';
 
 /**
  * kgpu: Sign In / Sign Out / Connect to a Simulator…. The token is checked with GET /me before it

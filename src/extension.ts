@@ -1,23 +1,23 @@
 import * as vscode from 'vscode';
 import { registerAccountView } from './account-view';
 import { registerAuth } from './auth-commands';
-import { registerContextKeys } from './context-keys';
+import { registerContextKeys } from './platform/context-keys';
 import { registerCopyCommands } from './copy-commands';
 import { registerExecCommand } from './exec-command';
 import { registerFileSystem } from './file-system';
 import { registerGpuModelsView } from './gpu-models-view';
-import { registerHostKeyCommand } from './host-key-command';
+import { registerHostKeyCommand } from './platform/host-key-command';
 import { registerJobLogCommands } from './job-log-terminal';
 import { registerJobs } from './jobs-view';
 import { registerPendingCommands } from './placeholders';
-import { registerPodNotifications } from './pod-notifications';
-import { registerRefresh } from './refresh';
+import { registerPodNotifications } from './platform/pod-notifications';
+import { registerRefresh } from './platform/refresh';
 import { registerReleaseCommand } from './release-command';
 import { registerRentCommand } from './rent-command';
 import { registerRentalsView } from './rentals-view';
 import { registerRotateKeyCommand } from './rotate-key-command';
 import { registerRunCommand } from './run-command';
-import { createServices, type KgpuServices } from './services';
+import { createServices, type KgpuServices } from './platform/services';
 import { registerStatusBar } from './status-bar';
 import { registerTerminal } from './terminal';
 

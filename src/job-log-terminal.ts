@@ -7,8 +7,8 @@ import { crlf, jobDurationMs, logFooter, logHeader, runCost, TerminalText } from
 import type { LogStream } from './kgpu/jobs/job-runner';
 import type { FollowLogResult } from './kgpu/jobs/log-follow';
 import { SshAbortedError } from './kgpu/ssh/ssh-errors';
-import { jobsFor } from './jobs-service';
-import type { KgpuServices } from './services';
+import { jobsFor } from './platform/jobs-service';
+import type { KgpuServices } from './platform/services';
 
 /**
  * A job's log panel: a terminal backed by a `Pseudoterminal`, so ANSI colours and `\r` progress

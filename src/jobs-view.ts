@@ -7,9 +7,9 @@ import type { JobEndEvent, TrackedJob } from './kgpu/jobs/job-runner';
 import { rentAgainOptions } from './kgpu/model/pod-notices';
 import type { RentAnswers } from './kgpu/model/rent-options';
 import { JobLogPanel, openJobLog } from './job-log-terminal';
-import { jobsFor } from './jobs-service';
+import { jobsFor } from './platform/jobs-service';
 import { showRunHandle } from './run-command';
-import type { KgpuServices } from './services';
+import type { KgpuServices } from './platform/services';
 
 /** A job row under its rental; context-menu commands receive it (`podId` for pickPod). */
 export interface JobRow {

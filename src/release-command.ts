@@ -5,8 +5,8 @@ import { errorMessage } from './kgpu/api/error-dedup';
 import { podCommands } from './kgpu/ssh/pod-commands';
 import { pull } from './kgpu/transfer/sync';
 import { describeRefused } from './kgpu/transfer/local-path-guard';
-import { releasedHere } from './pod-notifications';
-import type { KgpuServices } from './services';
+import { releasedHere } from './platform/pod-notifications';
+import type { KgpuServices } from './platform/services';
 
 /**
  * `kgpu: Release`: confirm (with "Download results first…": pick a local folder, copy the pod's

@@ -24,9 +24,9 @@ import {
   type RentAnswers,
 } from './kgpu/model/rent-options';
 import { PodEndedError } from './kgpu/api/wait-ready';
-import { awaitingReady } from './pod-notifications';
+import { awaitingReady } from './platform/pod-notifications';
 import { releasePod } from './release-command';
-import type { KgpuServices } from './services';
+import type { KgpuServices } from './platform/services';
 
 /**
  * `kgpu: Rent GPU…`: model → GPU count → optional advanced fields (validated as you type) →

@@ -7,9 +7,9 @@ import type { SyncResult } from './kgpu/transfer/sync';
 import { describeSkippedLinks } from './kgpu/transfer/local-links';
 import { describeStartMode } from './kgpu/warm';
 import { JobLogPanel, panelName, priceTable } from './job-log-terminal';
-import { jobsFor } from './jobs-service';
+import { jobsFor } from './platform/jobs-service';
 import { podDescription } from './kgpu/model/rentals-view-model';
-import type { KgpuServices } from './services';
+import type { KgpuServices } from './platform/services';
 
 /**
  * `kgpu: Run Active File on GPU` (editor title ▶, ctrl+alt+g, palette, a rental's menu). The pod:

@@ -8,7 +8,7 @@ import { describeRefused } from './kgpu/transfer/local-path-guard';
 import { SshAbortedError } from './kgpu/ssh/ssh-errors';
 import { isAbortError } from './kgpu/api/api-error';
 import type { KgpuFileSystemProvider } from './file-system';
-import type { KgpuServices } from './services';
+import type { KgpuServices } from './platform/services';
 
 /**
  * `kgpu: Upload…` and `kgpu: Download…` (explorer context menu on kgpu:// items, the Rentals view,

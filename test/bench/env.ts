@@ -28,7 +28,7 @@ export interface Transport {
   /** `scp -O` argv (without the program). */
   scpArgs(...paths: string[]): string[];
   /** Commands over a new PodConnector with 2 spare connections, as the editor's connection router
-   *  (src/connections.ts) builds it; disposed by close(). */
+   *  (src/platform/connections.ts) builds it; disposed by close(). */
   sparePod(): PodCommands;
 }
 

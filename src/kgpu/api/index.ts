@@ -1,6 +1,6 @@
 // api/: kgpu's REST API — the HTTP client, its errors and retries, waiting for a pod, POST /exec, the contract's types.
 // The folder's public face: import from here outside the folder (the editor imports single files where a
-// static import would load a heavy dependency at activation — see src/lazy/).
+// static import would load a heavy dependency at activation — see src/platform/lazy/).
 export * from './api-client';
 export * from './api-error';
 export * from './api-types';

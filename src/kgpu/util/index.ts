@@ -1,6 +1,6 @@
 // util/: small blocks every layer uses — an event emitter, change coalescing, temp names, shell quoting, poll timers.
 // The folder's public face: import from here outside the folder (the editor imports single files where a
-// static import would load a heavy dependency at activation — see src/lazy/).
+// static import would load a heavy dependency at activation — see src/platform/lazy/).
 export * from './change-coalescer';
 export * from './emitter';
 export * from './poll-schedule';

@@ -8,7 +8,7 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { RunStarted } from '../../../src/run-command';
-import type { KgpuServices } from '../../../src/services';
+import type { KgpuServices } from '../../../src/platform/services';
 import { openKgpuSidebar, waitUntil } from '../suite/helpers/extension';
 
 async function attackerRecord(): Promise<{ requests: number; withAuthorization: number; sshConnections: number }> {

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
-import { isLivePod, type Pod } from './kgpu/api/api-types';
-import type { RentalsModel } from './kgpu/model/rentals-model';
-import { podDescription } from './kgpu/model/rentals-view-model';
+import { isLivePod, type Pod } from '../kgpu/api/api-types';
+import type { RentalsModel } from '../kgpu/model/rentals-model';
+import { podDescription } from '../kgpu/model/rentals-view-model';
 
 
 /**

@@ -4,15 +4,15 @@
  * activation time. Nothing else may import api-client.ts's values (`import type` only): one
  * static import would load it, and undici, when dist/extension.js is required.
  */
-import type { KgpuClient, KgpuClientOptions } from '../kgpu/api/api-client';
+import type { KgpuClient, KgpuClientOptions } from '../../kgpu/api/api-client';
 
-type ApiClientModule = typeof import('../kgpu/api/api-client');
+type ApiClientModule = typeof import('../../kgpu/api/api-client');
 
 let loaded: ApiClientModule | undefined;
 
 /** A new KgpuClient; the first call loads the client module (synchronously, ≈ 20–40 ms). */
 export function createKgpuClient(options: KgpuClientOptions): KgpuClient {
   // esbuild bundles this require into dist/extension.js as a lazily initialised module.
-  loaded ??= require('../kgpu/api/api-client') as ApiClientModule;
+  loaded ??= require('../../kgpu/api/api-client') as ApiClientModule;
   return new loaded.KgpuClient(options);
 }

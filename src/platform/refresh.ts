@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { nextPollDelayMs, PollTimer } from './kgpu/util/poll-schedule';
+import { nextPollDelayMs, PollTimer } from '../kgpu/util/poll-schedule';
 import { awaitingReady } from './pod-notifications';
 import type { KgpuServices } from './services';
 

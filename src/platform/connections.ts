@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
-import type { PodConnector } from './kgpu/ssh/ssh-connection';
-import type { HostKeyStore } from './kgpu/ssh/host-keys';
-import type { RentalsModel } from './kgpu/model/rentals-model';
+import type { PodConnector } from '../kgpu/ssh/ssh-connection';
+import type { HostKeyStore } from '../kgpu/ssh/host-keys';
+import type { RentalsModel } from '../kgpu/model/rentals-model';
 import type { PodKeys } from './pod-keys';
 import type { Settings } from './settings';
 import { createPodConnector } from './lazy/ssh';

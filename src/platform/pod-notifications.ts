@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { podNotice } from './kgpu/model/pod-notices';
+import { podNotice } from '../kgpu/model/pod-notices';
 import { jobsFor } from './jobs-service';
 import type { KgpuServices } from './services';
 

@@ -3,8 +3,8 @@ import { promises as fsp, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseSshKey } from './lazy/ssh';
-import { createTempKeyDir, removeStaleTempKeyDirs } from './kgpu/ssh/temp-key-files';
-import { PassphraseGate } from './kgpu/ssh/passphrase-gate';
+import { createTempKeyDir, removeStaleTempKeyDirs } from '../kgpu/ssh/temp-key-files';
+import { PassphraseGate } from '../kgpu/ssh/passphrase-gate';
 import type { Settings } from './settings';
 
 /**

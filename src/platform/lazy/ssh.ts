@@ -5,10 +5,10 @@
  * would load ssh2 when dist/extension.js is required.
  */
 import type { ParsedKey } from 'ssh2';
-import type { PodConnector, PodConnectorOptions } from '../kgpu/ssh/ssh-connection';
+import type { PodConnector, PodConnectorOptions } from '../../kgpu/ssh/ssh-connection';
 
-type SshConnectionModule = typeof import('../kgpu/ssh/ssh-connection');
-type HostKeyProbeModule = typeof import('../kgpu/ssh/host-key-probe');
+type SshConnectionModule = typeof import('../../kgpu/ssh/ssh-connection');
+type HostKeyProbeModule = typeof import('../../kgpu/ssh/host-key-probe');
 type Ssh2Module = typeof import('ssh2');
 
 let connection: SshConnectionModule | undefined;
@@ -18,7 +18,7 @@ let ssh2: Ssh2Module | undefined;
 /** A new PodConnector; the first call loads the SSH layer (and ssh2). */
 export function createPodConnector(options: PodConnectorOptions): PodConnector {
   // esbuild bundles this require into dist/extension.js as a lazily initialised module.
-  connection ??= require('../kgpu/ssh/ssh-connection') as SshConnectionModule;
+  connection ??= require('../../kgpu/ssh/ssh-connection') as SshConnectionModule;
   return new connection.PodConnector(options);
 }
 
@@ -31,6 +31,6 @@ export function parseSshKey(privateKey: string, passphrase?: string): ParsedKey 
 
 /** The host key fingerprint the bastion presents now, read without authenticating. */
 export function probeHostKey(host: string, port: number): Promise<string> {
-  probe ??= require('../kgpu/ssh/host-key-probe') as HostKeyProbeModule;
+  probe ??= require('../../kgpu/ssh/host-key-probe') as HostKeyProbeModule;
   return probe.probeHostKey(host, port);
 }

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import { errorMessage } from './kgpu/api/error-dedup';
-import { HostKeyChangedError } from './kgpu/ssh/ssh-errors';
+import { errorMessage } from '../kgpu/api/error-dedup';
+import { HostKeyChangedError } from '../kgpu/ssh/ssh-errors';
 import { probeHostKey } from './lazy/ssh';
 import type { KgpuServices } from './services';
 

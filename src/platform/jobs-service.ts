@@ -1,10 +1,10 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isLivePod } from './kgpu/api/api-types';
-import { JobRunner, type TrackedJob } from './kgpu/jobs/job-runner';
-import { shortJobState } from './kgpu/jobs/job-log-text';
-import type { PodCommands } from './kgpu/ssh/pod-commands';
-import { exec, execStream } from './kgpu/ssh/ssh-exec';
+import { isLivePod } from '../kgpu/api/api-types';
+import { JobRunner, type TrackedJob } from '../kgpu/jobs/job-runner';
+import { shortJobState } from '../kgpu/jobs/job-log-text';
+import type { PodCommands } from '../kgpu/ssh/pod-commands';
+import { exec, execStream } from '../kgpu/ssh/ssh-exec';
 import type { KgpuServices } from './services';
 
 /**

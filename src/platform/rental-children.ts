@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { Pod } from './kgpu/api/api-types';
+import type { Pod } from '../kgpu/api/api-types';
 
 /**
  * Rows other features show under a rental in the Rentals view (jobs, issue 9). A provider keeps

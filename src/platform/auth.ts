@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { chooseToken, type TokenChoice, type TokenSource } from './kgpu/api/token-choice';
+import { chooseToken, type TokenChoice, type TokenSource } from '../kgpu/api/token-choice';
 import type { Settings } from './settings';
 
 /**

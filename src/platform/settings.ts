@@ -8,8 +8,8 @@ import {
   resolveSetting,
   workspaceMayRunCode,
   type TrustContext,
-} from './kgpu/model/setting-resolution';
-import { MODULE_NAME } from './kgpu/warm';
+} from '../kgpu/model/setting-resolution';
+import { MODULE_NAME } from '../kgpu/warm';
 
 /** The `kgpu.*` settings, read fresh on every access and validated at the edge: a bad value
  *  falls back to the default with one warning instead of breaking every feature.

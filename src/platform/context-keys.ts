@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { isLivePod } from './kgpu/api/api-types';
+import { isLivePod } from '../kgpu/api/api-types';
 import type { KgpuServices } from './services';
 
 /** Keeps the manifest's `when` context keys in step with the account and the rentals model:
