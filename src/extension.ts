@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
-import { registerAccountView } from './account-view';
+import { registerAccountView } from './views/account-view';
 import { registerAuth } from './auth-commands';
 import { registerContextKeys } from './platform/context-keys';
 import { registerCopyCommands } from './copy-commands';
 import { registerExecCommand } from './exec-command';
 import { registerFileSystem } from './file-system';
-import { registerGpuModelsView } from './gpu-models-view';
+import { registerGpuModelsView } from './views/gpu-models-view';
 import { registerHostKeyCommand } from './platform/host-key-command';
 import { registerJobLogCommands } from './job-log-terminal';
 import { registerJobs } from './jobs-view';
@@ -14,11 +14,11 @@ import { registerPodNotifications } from './platform/pod-notifications';
 import { registerRefresh } from './platform/refresh';
 import { registerReleaseCommand } from './release-command';
 import { registerRentCommand } from './rent-command';
-import { registerRentalsView } from './rentals-view';
+import { registerRentalsView } from './views/rentals-view';
 import { registerRotateKeyCommand } from './rotate-key-command';
 import { registerRunCommand } from './run-command';
 import { createServices, type KgpuServices } from './platform/services';
-import { registerStatusBar } from './status-bar';
+import { registerStatusBar } from './views/status-bar';
 import { registerTerminal } from './terminal';
 
 /** Composes the extension's contributions. Every contribution lives in its own module, takes the

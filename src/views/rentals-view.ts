@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
-import type { Pod } from './kgpu/api/api-types';
-import { errorMessage } from './kgpu/api/error-dedup';
-import { rentalItem } from './kgpu/model/rentals-view-model';
-import type { KgpuServices } from './platform/services';
+import type { Pod } from '../kgpu/api/api-types';
+import { errorMessage } from '../kgpu/api/error-dedup';
+import { rentalItem } from '../kgpu/model/rentals-view-model';
+import type { KgpuServices } from '../platform/services';
 import { toTreeItem } from './tree-item';
 
 /** A rental row; commands from its context menu receive it (services.pickPod understands it). */

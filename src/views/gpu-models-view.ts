@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
-import type { GpuModel } from './kgpu/api/api-types';
-import { errorMessage } from './kgpu/api/error-dedup';
-import { gpuModelItem, sortGpuModels } from './kgpu/model/gpu-models-view-model';
-import type { KgpuServices } from './platform/services';
+import type { GpuModel } from '../kgpu/api/api-types';
+import { errorMessage } from '../kgpu/api/error-dedup';
+import { gpuModelItem, sortGpuModels } from '../kgpu/model/gpu-models-view-model';
+import type { KgpuServices } from '../platform/services';
 import { toTreeItem } from './tree-item';
 
 /** A row of the GPU Models view; `kgpu.rent` receives it from the inline "Rent…" action. */

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { TreeItemModel } from './kgpu/model/tree-item-model';
+import type { TreeItemModel } from '../kgpu/model/tree-item-model';
 
 /** A vscode.TreeItem from a view model row (computed by the pure functions in src/kgpu). */
 export function toTreeItem(m: TreeItemModel, collapsible = vscode.TreeItemCollapsibleState.None): vscode.TreeItem {

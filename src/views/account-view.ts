@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
-import { accountItems } from './kgpu/model/account-view-model';
-import { errorMessage } from './kgpu/api/error-dedup';
-import type { TreeItemModel } from './kgpu/model/tree-item-model';
-import type { KgpuServices } from './platform/services';
+import { accountItems } from '../kgpu/model/account-view-model';
+import { errorMessage } from '../kgpu/api/error-dedup';
+import type { TreeItemModel } from '../kgpu/model/tree-item-model';
+import type { KgpuServices } from '../platform/services';
 import { toTreeItem } from './tree-item';
 
 /** The Account view: who, balance (credits and $), burn rate, time left, GPU quota. Empty when
