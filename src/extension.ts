@@ -1,25 +1,25 @@
 import * as vscode from 'vscode';
 import { registerAccountView } from './views/account-view';
-import { registerAuth } from './auth-commands';
+import { registerAuth } from './commands/auth-commands';
 import { registerContextKeys } from './platform/context-keys';
-import { registerCopyCommands } from './copy-commands';
-import { registerExecCommand } from './exec-command';
+import { registerCopyCommands } from './commands/copy-commands';
+import { registerExecCommand } from './commands/exec-command';
 import { registerFileSystem } from './file-system';
 import { registerGpuModelsView } from './views/gpu-models-view';
 import { registerHostKeyCommand } from './platform/host-key-command';
 import { registerJobLogCommands } from './job-log-terminal';
 import { registerJobs } from './jobs-view';
-import { registerPendingCommands } from './placeholders';
+import { registerPendingCommands } from './commands/placeholders';
 import { registerPodNotifications } from './platform/pod-notifications';
 import { registerRefresh } from './platform/refresh';
-import { registerReleaseCommand } from './release-command';
-import { registerRentCommand } from './rent-command';
+import { registerReleaseCommand } from './commands/release-command';
+import { registerRentCommand } from './commands/rent-command';
 import { registerRentalsView } from './views/rentals-view';
-import { registerRotateKeyCommand } from './rotate-key-command';
+import { registerRotateKeyCommand } from './commands/rotate-key-command';
 import { registerRunCommand } from './run-command';
 import { createServices, type KgpuServices } from './platform/services';
 import { registerStatusBar } from './views/status-bar';
-import { registerTerminal } from './terminal';
+import { registerTerminal } from './commands/terminal';
 
 /** Composes the extension's contributions. Every contribution lives in its own module, takes the
  *  shared services and returns a Disposable; nothing else happens here. The services are the

@@ -2,7 +2,7 @@
  * The terminal into a pod, without the editor: an interactive shell with a PTY over ONE bastion
  * connection (the bastion is single-channel), resizable, reporting the shell's exit status. When
  * the connection drops it says so in the terminal and reconnects on Enter; when the pod has ended
- * it says why and takes no more input. The editor adapter (src/terminal.ts) wires this to a
+ * it says why and takes no more input. The editor adapter (src/commands/terminal.ts) wires this to a
  * vscode.Pseudoterminal.
  */
 import { StringDecoder } from 'node:string_decoder';

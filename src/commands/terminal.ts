@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
-import { describeEndReason } from './kgpu/model/end-reason';
-import { isLivePod } from './kgpu/api/api-types';
-import { PodShell } from './kgpu/ssh/pod-shell';
-import type { KgpuServices } from './platform/services';
+import { describeEndReason } from '../kgpu/model/end-reason';
+import { isLivePod } from '../kgpu/api/api-types';
+import { PodShell } from '../kgpu/ssh/pod-shell';
+import type { KgpuServices } from '../platform/services';
 
 /**
  * `kgpu: Open Terminal` on a ready pod: a Pseudoterminal over an ssh2 shell channel with a PTY

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
-import { sshCommand } from './kgpu/ssh/ssh-command';
-import { errorMessage } from './kgpu/api/error-dedup';
-import type { KgpuServices } from './platform/services';
+import { sshCommand } from '../kgpu/ssh/ssh-command';
+import { errorMessage } from '../kgpu/api/error-dedup';
+import type { KgpuServices } from '../platform/services';
 
 /**
  * `kgpu: Copy Pod ID` and `kgpu: Copy SSH Command` (`ssh -p PORT kgpu@HOST`, with `-i <key>` so

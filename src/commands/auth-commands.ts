@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
-import { KgpuApiError } from './kgpu/api/api-error';
-import type { Me } from './kgpu/api/api-types';
-import { formatCredits } from './kgpu/model/cost';
-import { errorMessage } from './kgpu/api/error-dedup';
-import { createKgpuClient } from './platform/lazy/rest-client';
-import { checkApiBase, tokenDestination } from './kgpu/model/setting-resolution';
-import type { KgpuServices } from './platform/services';
+import { KgpuApiError } from '../kgpu/api/api-error';
+import type { Me } from '../kgpu/api/api-types';
+import { formatCredits } from '../kgpu/model/cost';
+import { errorMessage } from '../kgpu/api/error-dedup';
+import { createKgpuClient } from '../platform/lazy/rest-client';
+import { checkApiBase, tokenDestination } from '../kgpu/model/setting-resolution';
+import type { KgpuServices } from '../platform/services';
 
 /**
  * kgpu: Sign In / Sign Out / Connect to a Simulator…. The token is checked with GET /me before it

@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
-import { KgpuApiError, isAbortError } from './kgpu/api/api-error';
-import type { GpuModel, RentRequest } from './kgpu/api/api-types';
-import { errorMessage } from './kgpu/api/error-dedup';
-import { safeBurn } from './kgpu/model/account-view-model';
+import { KgpuApiError, isAbortError } from '../kgpu/api/api-error';
+import type { GpuModel, RentRequest } from '../kgpu/api/api-types';
+import { errorMessage } from '../kgpu/api/error-dedup';
+import { safeBurn } from '../kgpu/model/account-view-model';
 import {
   DEFAULT_CPU,
   DEFAULT_DISK_GIB,
@@ -22,11 +22,11 @@ import {
   validateMemory,
   validateName,
   type RentAnswers,
-} from './kgpu/model/rent-options';
-import { PodEndedError } from './kgpu/api/wait-ready';
-import { awaitingReady } from './platform/pod-notifications';
+} from '../kgpu/model/rent-options';
+import { PodEndedError } from '../kgpu/api/wait-ready';
+import { awaitingReady } from '../platform/pod-notifications';
 import { releasePod } from './release-command';
-import type { KgpuServices } from './platform/services';
+import type { KgpuServices } from '../platform/services';
 
 /**
  * `kgpu: Rent GPU…`: model → GPU count → optional advanced fields (validated as you type) →

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { KgpuServices } from './platform/services';
+import type { KgpuServices } from '../platform/services';
 
 /**
  * `kgpu: Rotate SSH Key` (PATCH /pods/{id}): pins the kgpu.sshIdentityFile public key when set,

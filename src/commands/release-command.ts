@@ -1,12 +1,12 @@
 import * as vscode from 'vscode';
-import { creditsSpent } from './kgpu/model/rentals-view-model';
-import { formatCredits, formatDollars } from './kgpu/model/cost';
-import { errorMessage } from './kgpu/api/error-dedup';
-import { podCommands } from './kgpu/ssh/pod-commands';
-import { pull } from './kgpu/transfer/sync';
-import { describeRefused } from './kgpu/transfer/local-path-guard';
-import { releasedHere } from './platform/pod-notifications';
-import type { KgpuServices } from './platform/services';
+import { creditsSpent } from '../kgpu/model/rentals-view-model';
+import { formatCredits, formatDollars } from '../kgpu/model/cost';
+import { errorMessage } from '../kgpu/api/error-dedup';
+import { podCommands } from '../kgpu/ssh/pod-commands';
+import { pull } from '../kgpu/transfer/sync';
+import { describeRefused } from '../kgpu/transfer/local-path-guard';
+import { releasedHere } from '../platform/pod-notifications';
+import type { KgpuServices } from '../platform/services';
 
 /**
  * `kgpu: Release`: confirm (with "Download results first…": pick a local folder, copy the pod's

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import { EXEC_DEFAULT_TIMEOUT_S, ExecInputError, formatExecReport, parseCommandLine, runExec, type ExecOutcome } from './kgpu/api/exec-request';
-import type { KgpuServices } from './platform/services';
+import { EXEC_DEFAULT_TIMEOUT_S, ExecInputError, formatExecReport, parseCommandLine, runExec, type ExecOutcome } from '../kgpu/api/exec-request';
+import type { KgpuServices } from '../platform/services';
 
 /**
  * `kgpu: Run Command…` — a one-shot `POST /pods/{id}/exec`: the typed line is parsed into an argv
