@@ -4,7 +4,7 @@ import { registerAuth } from './commands/auth-commands';
 import { registerContextKeys } from './platform/context-keys';
 import { registerCopyCommands } from './commands/copy-commands';
 import { registerExecCommand } from './commands/exec-command';
-import { registerFileSystem } from './file-system';
+import { registerFileSystem } from './files/file-system';
 import { registerGpuModelsView } from './views/gpu-models-view';
 import { registerHostKeyCommand } from './platform/host-key-command';
 import { registerJobLogCommands } from './job-log-terminal';

@@ -1,14 +1,14 @@
 import * as vscode from 'vscode';
 import path from 'node:path';
-import { uploadToPod, type UploadResult } from './kgpu/transfer/pod-upload';
-import { downloadFromPod, type DownloadResult } from './kgpu/transfer/pod-download';
-import type { TransferTotals } from './kgpu/transfer/transfer-progress';
-import { describeSkippedLinks } from './kgpu/transfer/local-links';
-import { describeRefused } from './kgpu/transfer/local-path-guard';
-import { SshAbortedError } from './kgpu/ssh/ssh-errors';
-import { isAbortError } from './kgpu/api/api-error';
+import { uploadToPod, type UploadResult } from '../kgpu/transfer/pod-upload';
+import { downloadFromPod, type DownloadResult } from '../kgpu/transfer/pod-download';
+import type { TransferTotals } from '../kgpu/transfer/transfer-progress';
+import { describeSkippedLinks } from '../kgpu/transfer/local-links';
+import { describeRefused } from '../kgpu/transfer/local-path-guard';
+import { SshAbortedError } from '../kgpu/ssh/ssh-errors';
+import { isAbortError } from '../kgpu/api/api-error';
 import type { KgpuFileSystemProvider } from './file-system';
-import type { KgpuServices } from './platform/services';
+import type { KgpuServices } from '../platform/services';
 
 /**
  * `kgpu: Upload…` and `kgpu: Download…` (explorer context menu on kgpu:// items, the Rentals view,

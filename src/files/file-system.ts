@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
-import { describeEndReason } from './kgpu/model/end-reason';
-import { isLivePod } from './kgpu/api/api-types';
-import { WorkspaceFs, WorkspaceFsError, type PathChange } from './kgpu/fs/workspace-fs';
-import type { KgpuServices } from './platform/services';
+import { describeEndReason } from '../kgpu/model/end-reason';
+import { isLivePod } from '../kgpu/api/api-types';
+import { WorkspaceFs, WorkspaceFsError, type PathChange } from '../kgpu/fs/workspace-fs';
+import type { KgpuServices } from '../platform/services';
 import { registerWorkspaceCommand } from './workspace-command';
 import { registerTransferCommands } from './transfer-commands';
 

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import type { Pod } from './kgpu/api/api-types';
-import type { KgpuServices } from './platform/services';
+import type { Pod } from '../kgpu/api/api-types';
+import type { KgpuServices } from '../platform/services';
 
 /**
  * `kgpu: Open Workspace` — the pod's /workspace as a workspace folder named after the pod
