@@ -4,7 +4,7 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { KgpuServices } from '../../../src/platform/services';
-import type { RunStarted } from '../../../src/run-command';
+import type { RunStarted } from '../../../src/jobs/run-command';
 import type { ExecOutcome } from '../../../src/kgpu/api/exec-request';
 import { openKgpuSidebar, waitUntil } from './helpers/extension';
 import { needsSimulator, simApi } from './helpers/simulator';

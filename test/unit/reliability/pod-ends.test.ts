@@ -83,7 +83,7 @@ for (const c of cases) {
     const runner = f.runner();
     const wfs = pod.fs();
 
-    // The spine's wiring (src/jobs-view.ts, src/files/file-system.ts).
+    // The spine's wiring (src/jobs/jobs-view.ts, src/files/file-system.ts).
     const ended: Extract<PodStateChange, { kind: 'ended' }>[] = [];
     const failures: RefreshFailure[] = [];
     const jobEnds: JobEndEvent[] = [];

@@ -194,7 +194,7 @@ test("a job that goes over the rental's memory (the pod's real 128Mi limit) is O
       return p.end_reason ? p : undefined;
     });
     assert.equal(pod.end_reason, 'evicted_by_kubelet:OOMKilled');
-    // What the editor's spine does when the rentals model sees the end (src/jobs-view.ts).
+    // What the editor's spine does when the rentals model sees the end (src/jobs/jobs-view.ts).
     runner.podEnded(own.podId, pod.end_reason ?? '');
     const job = await waitFor('the job to end', () => {
       const j = runner.get(own.podId, h.jobId);

@@ -1,14 +1,14 @@
 import * as vscode from 'vscode';
-import type { EndReason, Pod } from './kgpu/api/api-types';
-import { describeEndReason } from './kgpu/model/end-reason';
-import { errorMessage } from './kgpu/api/error-dedup';
-import { isJobEnded, type JobInfo, type JobStatus } from './kgpu/jobs/jobs';
-import { crlf, jobDurationMs, logFooter, logHeader, runCost, TerminalText } from './kgpu/jobs/job-log-text';
-import type { LogStream } from './kgpu/jobs/job-runner';
-import type { FollowLogResult } from './kgpu/jobs/log-follow';
-import { SshAbortedError } from './kgpu/ssh/ssh-errors';
-import { jobsFor } from './platform/jobs-service';
-import type { KgpuServices } from './platform/services';
+import type { EndReason, Pod } from '../kgpu/api/api-types';
+import { describeEndReason } from '../kgpu/model/end-reason';
+import { errorMessage } from '../kgpu/api/error-dedup';
+import { isJobEnded, type JobInfo, type JobStatus } from '../kgpu/jobs/jobs';
+import { crlf, jobDurationMs, logFooter, logHeader, runCost, TerminalText } from '../kgpu/jobs/job-log-text';
+import type { LogStream } from '../kgpu/jobs/job-runner';
+import type { FollowLogResult } from '../kgpu/jobs/log-follow';
+import { SshAbortedError } from '../kgpu/ssh/ssh-errors';
+import { jobsFor } from '../platform/jobs-service';
+import type { KgpuServices } from '../platform/services';
 
 /**
  * A job's log panel: a terminal backed by a `Pseudoterminal`, so ANSI colours and `\r` progress

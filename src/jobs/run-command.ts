@@ -1,15 +1,15 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isLivePod, type Pod } from './kgpu/api/api-types';
-import { parseArgumentLine } from './kgpu/api/exec-request';
-import type { RunHandle, RunFileSpec, RunTarget } from './kgpu/jobs/job-runner';
-import type { SyncResult } from './kgpu/transfer/sync';
-import { describeSkippedLinks } from './kgpu/transfer/local-links';
-import { describeStartMode } from './kgpu/warm';
+import { isLivePod, type Pod } from '../kgpu/api/api-types';
+import { parseArgumentLine } from '../kgpu/api/exec-request';
+import type { RunHandle, RunFileSpec, RunTarget } from '../kgpu/jobs/job-runner';
+import type { SyncResult } from '../kgpu/transfer/sync';
+import { describeSkippedLinks } from '../kgpu/transfer/local-links';
+import { describeStartMode } from '../kgpu/warm';
 import { JobLogPanel, panelName, priceTable } from './job-log-terminal';
-import { jobsFor } from './platform/jobs-service';
-import { podDescription } from './kgpu/model/rentals-view-model';
-import type { KgpuServices } from './platform/services';
+import { jobsFor } from '../platform/jobs-service';
+import { podDescription } from '../kgpu/model/rentals-view-model';
+import type { KgpuServices } from '../platform/services';
 
 /**
  * `kgpu: Run Active File on GPU` (editor title ▶, ctrl+alt+g, palette, a rental's menu). The pod:

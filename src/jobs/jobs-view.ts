@@ -1,15 +1,15 @@
 import * as vscode from 'vscode';
-import { isLivePod, type Pod } from './kgpu/api/api-types';
-import { describeEndReason } from './kgpu/model/end-reason';
-import { describeJobStatus, isJobEnded } from './kgpu/jobs/jobs';
-import { jobContextValue, looksOutOfMemory, shortJobState } from './kgpu/jobs/job-log-text';
-import type { JobEndEvent, TrackedJob } from './kgpu/jobs/job-runner';
-import { rentAgainOptions } from './kgpu/model/pod-notices';
-import type { RentAnswers } from './kgpu/model/rent-options';
+import { isLivePod, type Pod } from '../kgpu/api/api-types';
+import { describeEndReason } from '../kgpu/model/end-reason';
+import { describeJobStatus, isJobEnded } from '../kgpu/jobs/jobs';
+import { jobContextValue, looksOutOfMemory, shortJobState } from '../kgpu/jobs/job-log-text';
+import type { JobEndEvent, TrackedJob } from '../kgpu/jobs/job-runner';
+import { rentAgainOptions } from '../kgpu/model/pod-notices';
+import type { RentAnswers } from '../kgpu/model/rent-options';
 import { JobLogPanel, openJobLog } from './job-log-terminal';
-import { jobsFor } from './platform/jobs-service';
+import { jobsFor } from '../platform/jobs-service';
 import { showRunHandle } from './run-command';
-import type { KgpuServices } from './platform/services';
+import type { KgpuServices } from '../platform/services';
 
 /** A job row under its rental; context-menu commands receive it (`podId` for pickPod). */
 export interface JobRow {
