@@ -5,8 +5,7 @@ import { downloadFromPod, type DownloadResult } from '../kgpu/transfer/pod-downl
 import type { TransferTotals } from '../kgpu/transfer/transfer-progress';
 import { describeSkippedLinks } from '../kgpu/transfer/local-links';
 import { describeRefused } from '../kgpu/transfer/local-path-guard';
-import { SshAbortedError } from '../kgpu/ssh/ssh-errors';
-import { isAbortError } from '../kgpu/api/api-error';
+import { isCancelled } from '../kgpu/util/cancelled';
 import type { KgpuFileSystemProvider } from './file-system';
 import type { KgpuServices } from '../platform/services';
 
@@ -64,10 +63,6 @@ function withTransferProgress<T>(title: string, run: (signal: AbortSignal, repor
   });
 }
 
-function cancelled(e: unknown): boolean {
-  return e instanceof SshAbortedError || isAbortError(e);
-}
-
 export function registerTransferCommands(services: KgpuServices, provider: KgpuFileSystemProvider): vscode.Disposable {
   const upload = vscode.commands.registerCommand('kgpu.upload', async (arg?: unknown, second?: unknown): Promise<UploadResult | undefined> => {
     services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
@@ -115,7 +110,7 @@ export function registerTransferCommands(services: KgpuServices, provider: KgpuF
       return result;
     } catch (e) {
       fs.noteChanged([{ type: 'changed', path: remoteDir }]);
-      if (cancelled(e)) {
+      if (isCancelled(e)) {
         void vscode.window.showInformationMessage('Upload cancelled. Files already copied were kept; no partial file was left under its name.');
         return undefined;
       }
@@ -162,7 +157,7 @@ export function registerTransferCommands(services: KgpuServices, provider: KgpuF
       }
       return result;
     } catch (e) {
-      if (cancelled(e)) {
+      if (isCancelled(e)) {
         void vscode.window.showInformationMessage('Download cancelled; no partial file was left under its name.');
         return undefined;
       }

@@ -6,6 +6,7 @@
  * - KgpuNetworkError  — no usable answer: unreachable, connection lost, timed out.
  * - KgpuAbortedError  — the caller's AbortSignal fired (name "AbortError").
  */
+import { CancelledError } from '../util/cancelled';
 import type { ErrorBody } from './api-types';
 import { groupDigits } from '../model/cost';
 
@@ -251,12 +252,10 @@ function formatMs(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
 }
 
-/** The caller cancelled (AbortSignal). `name` is "AbortError" like the platform's. */
-export class KgpuAbortedError extends Error {
-  readonly code = 'ABORT_ERR';
+/** The caller cancelled (AbortSignal): the REST layer's CancelledError. `name` is "AbortError" like the platform's. */
+export class KgpuAbortedError extends CancelledError {
   constructor(what: string, reason?: unknown) {
-    super(`${what} was cancelled.`, { cause: reason });
-    this.name = 'AbortError';
+    super(what, reason);
   }
 }
 

@@ -4,6 +4,7 @@
  * client decides that; this module only says how long to wait.
  */
 import { KgpuAbortedError } from './api-error';
+import { delay } from '../util/async';
 
 export interface RetryPolicy {
   /** Total attempts including the first (≥ 1). */
@@ -53,17 +54,5 @@ export function parseRetryAfter(value: string | string[] | undefined, nowMs: num
 
 /** Wait `ms`, or reject with KgpuAbortedError as soon as `signal` aborts; never leaves a timer behind. */
 export function abortableDelay(ms: number, signal?: AbortSignal, what = 'The kgpu request'): Promise<void> {
-  if (signal?.aborted) return Promise.reject(new KgpuAbortedError(what, signal.reason));
-  if (ms <= 0) return Promise.resolve();
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new KgpuAbortedError(what, signal?.reason));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+  return delay(ms, signal, () => new KgpuAbortedError(what, signal?.reason));
 }

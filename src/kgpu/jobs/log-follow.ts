@@ -10,7 +10,8 @@ import { drained, type PodCommands } from '../ssh/pod-commands';
 import { quoteArgv } from '../util/shell-quote';
 import { FOLLOW_SCRIPT } from './job-wrapper';
 import { assertJobId, DEFAULT_JOBS_ROOT, JobError, JobNotFoundError, parseJobLine, prepareStart, startError, type JobInfo, type JobsLocation, type StartJobSpec } from './jobs';
-import { BastionUnreachableError, ChannelRefusedError, ConnectionLostError, SshAbortedError } from '../ssh/ssh-errors';
+import { isTransientSshError, SshAbortedError } from '../ssh/ssh-errors';
+import { delay } from '../util/async';
 
 export interface FollowLogOptions extends JobsLocation {
   /** Byte offset to start from (default 0). */
@@ -42,24 +43,7 @@ export interface FollowLogResult {
 const STATUS_PREFIX = 'KGPU-JOB ';
 const MAX_STDERR = 64 * 1024;
 
-function retryable(e: unknown): e is Error {
-  return e instanceof ConnectionLostError || e instanceof BastionUnreachableError || e instanceof ChannelRefusedError;
-}
 
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new SshAbortedError('Following the job log'));
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(new SshAbortedError('Following the job log'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** Stream a job's log from `fromOffset` until the job has ended and the log is drained. */
 export function followLog(pod: PodCommands, jobId: string, options: FollowLogOptions): Promise<FollowLogResult> {
@@ -147,7 +131,7 @@ async function follow(pod: PodCommands, jobId: string, options: FollowLogOptions
         if (!started) start?.failed(err);
         throw err;
       }
-      if (!retryable(e)) {
+      if (!isTransientSshError(e)) {
         if (!started && e instanceof Error) start?.failed(e);
         throw e;
       }
@@ -161,7 +145,7 @@ async function follow(pod: PodCommands, jobId: string, options: FollowLogOptions
       }
       reconnects++;
       options.onReconnect?.({ attempt: failuresInARow, offset, error: e });
-      await delay(Math.min(2000, 50 * 2 ** (failuresInARow - 1)), signal);
+      await delay(Math.min(2000, 50 * 2 ** (failuresInARow - 1)), signal, () => new SshAbortedError('Following the job log'));
     }
   }
 }

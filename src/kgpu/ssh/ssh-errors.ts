@@ -44,6 +44,8 @@ export class ConnectionLostError extends SshError {
 
 /** The operation was cancelled through its AbortSignal. */
 export class SshAbortedError extends SshError {
+  /** The same `kind` as util's CancelledError: `isCancelled(e)` recognises both. */
+  readonly kind = 'cancelled' as const;
   constructor(what: string) {
     super(`${what} was cancelled.`);
   }
@@ -67,4 +69,11 @@ export class HostKeyChangedError extends SshError {
  *  connection, safe to retry. */
 export function isNotConnected(e: unknown): boolean {
   return e instanceof Error && e.message === 'Not connected';
+}
+
+/** The one retryable-error predicate of the SSH layer: a dropped connection, an unreachable
+ *  bastion, a refused channel are transient and worth another try (a rejected key, a changed
+ *  host key or a cancellation is not). Every SSH reconnect loop asks this. */
+export function isTransientSshError(e: unknown): e is Error {
+  return e instanceof ConnectionLostError || e instanceof BastionUnreachableError || e instanceof ChannelRefusedError;
 }

@@ -20,12 +20,13 @@ import fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { PodConnector } from '../ssh/ssh-connection';
 import { exec, execStream, type ExecStream, type ExitStatus } from '../ssh/ssh-exec';
 import { quote } from '../util/shell-quote';
 import { tempSiblingName } from '../util/temp-name';
-import { BastionUnreachableError, ConnectionLostError, SshAbortedError, SshError } from '../ssh/ssh-errors';
+import { isTransientSshError, SshAbortedError, SshError } from '../ssh/ssh-errors';
+import { delay } from '../util/async';
+import { sha256File } from '../util/hash';
 
 export interface TransferProgress {
   /** Bytes of the file now at the destination (counting bytes kept from before a resume). */
@@ -56,26 +57,15 @@ const UP_RETRY = 75; // lost a race on the temp file; try again
 const UP_MISMATCH = 76; // checksum mismatch: the temp file was removed
 
 function isRetryable(e: unknown): boolean {
-  return e instanceof ConnectionLostError || e instanceof BastionUnreachableError || (e instanceof TransferRetry);
+  return isTransientSshError(e) || e instanceof TransferRetry;
 }
 
 class TransferRetry extends Error {}
 
-export async function sha256File(file: string, signal?: AbortSignal): Promise<string> {
-  const h = createHash('sha256');
-  await pipeline(fs.createReadStream(file, { highWaterMark: 1 << 20 }), h, { signal });
-  return h.digest('hex');
-}
+export { sha256File };
 
 async function backoff(attempt: number, signal?: AbortSignal): Promise<void> {
-  const ms = Math.min(2000, 100 * 2 ** attempt);
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(new SshAbortedError('The transfer'));
-    }, { once: true });
-  });
+  await delay(Math.min(2000, 100 * 2 ** attempt), signal, () => new SshAbortedError('The transfer'));
 }
 
 /** The pod's answer line is a number or two: more than this without a newline is not an answer. */

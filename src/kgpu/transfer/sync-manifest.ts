@@ -12,9 +12,8 @@
  * never inside the user's folder.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import fs, { promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 
 export interface RemoteEntry {
   size: number;
@@ -147,8 +146,3 @@ export class LocalHashCache {
   }
 }
 
-export async function sha256OfFile(file: string, signal?: AbortSignal): Promise<string> {
-  const h = createHash('sha256');
-  await pipeline(fs.createReadStream(file, { highWaterMark: 1 << 20 }), h, { signal });
-  return h.digest('hex');
-}

@@ -26,10 +26,12 @@ import { drained, type PodCommands } from '../ssh/pod-commands';
 import { quoteArgv } from '../util/shell-quote';
 import { tempSiblingName } from '../util/temp-name';
 import { SshAbortedError } from '../ssh/ssh-errors';
+import { eachLimited } from '../util/async';
+import { sha256File } from '../util/hash';
 import { scanTree, type LocalFile } from './ignore-rules';
 import type { SkippedLink } from './local-links';
 import { LocalPathGuard, type RefusedEntry } from './local-path-guard';
-import { LocalHashCache, manifestLine, parseRemoteManifest, serializeRemoteManifest, sha256OfFile, type RemoteEntry, type RemoteManifest } from './sync-manifest';
+import { LocalHashCache, manifestLine, parseRemoteManifest, serializeRemoteManifest, type RemoteEntry, type RemoteManifest } from './sync-manifest';
 import { padding, readTar, TAR_END, tarHeader, type TarEntry, type TarEntrySink } from './tar-stream';
 
 export interface SyncProgress {
@@ -181,13 +183,6 @@ function parseStats(out: Buffer, from: number): Map<string, RemoteStat> {
   return stats;
 }
 
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 /** Upload what changed in `localDir` to `remoteDir` in the pod. */
 interface UploadRound {
@@ -314,11 +309,11 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
   const hashes = new Map<string, string>();
   let hashedFiles = 0;
   let hashedBytes = 0;
-  await mapLimit(files, 4, async (f) => {
+  await eachLimited(files, 4, async (f) => {
     aborted(signal, what);
     let h = f.link !== undefined ? linkHash(f.link) : cache.get(f.rel, f.size, f.mtimeMs);
     if (!h) {
-      h = await sha256OfFile(f.abs, signal);
+      h = await sha256File(f.abs, signal);
       cache.set(f.rel, f.size, f.mtimeMs, h);
       hashedBytes += f.size;
     }
