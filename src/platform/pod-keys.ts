@@ -103,7 +103,7 @@ export class PodKeys implements vscode.Disposable {
     try {
       text = await fsp.readFile(pubPath, 'utf8');
     } catch (e) {
-      throw new Error(`Cannot read the public key ${pubPath} for kgpu.sshIdentityFile (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}). Create it with \`ssh-keygen -y -f ${file} > ${pubPath}\`, or clear the setting to let kgpu mint a key.`);
+      throw new Error(`Cannot read the public key ${pubPath} for kgpu.sshIdentityFile (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}). Create it with \`ssh-keygen -y -f ${file} > ${pubPath}\`, or clear the setting to let kgpu mint a key.`, { cause: e });
     }
     const line = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l && !l.startsWith('#'));
     if (!line || !/^(ssh-|ecdsa-|sk-)/.test(line)) throw new Error(`${pubPath} does not hold an OpenSSH public key.`);
@@ -124,7 +124,7 @@ export class PodKeys implements vscode.Disposable {
     try {
       privateKey = await fsp.readFile(file, 'utf8');
     } catch (e) {
-      throw new Error(`Cannot read kgpu.sshIdentityFile ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}). Fix the setting or clear it to use minted keys.`);
+      throw new Error(`Cannot read kgpu.sshIdentityFile ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}). Fix the setting or clear it to use minted keys.`, { cause: e });
     }
     const passphrase = await this.passphraseFor(file, privateKey);
     return { ...base, privateKey, passphrase, keySource: file };

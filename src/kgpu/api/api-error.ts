@@ -28,7 +28,7 @@ export interface ErrorContext {
 
 /** Replace anything that looks like a kgpu token with a placeholder. */
 export function redactTokens(text: string): string {
-  return text.replace(/kgpu_[A-Za-z0-9_.\-]+/g, 'kgpu_…').replace(/Bearer\s+\S+/gi, 'Bearer …');
+  return text.replace(/kgpu_[A-Za-z0-9_.-]+/g, 'kgpu_…').replace(/Bearer\s+\S+/gi, 'Bearer …');
 }
 
 function redactBody(body: ErrorBody): ErrorBody {

@@ -56,7 +56,7 @@ export class JsonFileHostKeyStore implements HostKeyStore {
       parsed = JSON.parse(await fsp.readFile(this.filePath, 'utf8'));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new Error(`Cannot read the kgpu known-hosts file ${this.filePath}: ${(e as Error).message}. Fix or delete it.`);
+        throw new Error(`Cannot read the kgpu known-hosts file ${this.filePath}: ${(e as Error).message}. Fix or delete it.`, { cause: e });
       }
     }
     const map = new Map<string, string>();
