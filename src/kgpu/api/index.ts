@@ -10,3 +10,5 @@ export * from './exec-request';
 export * from './retry';
 export * from './token-choice';
 export * from './wait-ready';
+// The API document's schemas, generated (npm run openapi:types) from openapi.json.
+export type { components as ApiSchemas, paths as ApiPaths } from './openapi-types';
