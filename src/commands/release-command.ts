@@ -5,7 +5,6 @@ import { errorMessage } from '../kgpu/api/error-dedup';
 import { podCommands } from '../kgpu/ssh/pod-commands';
 import { pull } from '../kgpu/transfer/sync';
 import { describeRefused } from '../kgpu/transfer/local-path-guard';
-import { releasedHere } from '../platform/pod-notifications';
 import type { KgpuServices } from '../platform/services';
 
 /**
@@ -52,7 +51,7 @@ export async function releasePod(services: KgpuServices, podId: string, o: Relea
   }
   if (downloadTo && !(await download(services, podId, label, downloadTo))) return false;
 
-  releasedHere.add(podId);
+  services.podIntents.releasedHere.add(podId);
   try {
     const released = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: releasing ${label}…` }, () => services.client().release(podId));
     services.log.info(`Released ${podId}.`);
@@ -65,7 +64,7 @@ export async function releasePod(services: KgpuServices, podId: string, o: Relea
     void vscode.window.showInformationMessage(`kgpu: released ${label}${spent !== undefined ? ` — it cost ${formatCredits(spent)} (${formatDollars(spent)})` : ''}.`);
     return true;
   } catch (e) {
-    releasedHere.delete(podId);
+    services.podIntents.releasedHere.delete(podId);
     services.showError(e, { prefix: `Could not release ${label} (it may still be billing — try again):` });
     return false;
   }

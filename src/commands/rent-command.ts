@@ -24,7 +24,6 @@ import {
   type RentAnswers,
 } from '../kgpu/model/rent-options';
 import { PodEndedError } from '../kgpu/api/wait-ready';
-import { awaitingReady } from '../platform/pod-notifications';
 import { releasePod } from './release-command';
 import type { KgpuServices } from '../platform/services';
 
@@ -123,10 +122,10 @@ async function rent(services: KgpuServices, opts: RentOptions): Promise<string |
     reportRentError(services, e, answers, opts);
     return undefined;
   }
-  awaitingReady.add(podId);
+  services.podIntents.awaitingReady.add(podId);
   await services.pods.refresh();
   if (opts.wait === false) {
-    awaitingReady.delete(podId);
+    services.podIntents.awaitingReady.delete(podId);
     return podId;
   }
   return waitWithProgress(services, podId, request, opts);
@@ -165,7 +164,7 @@ async function waitWithProgress(services: KgpuServices, podId: string, request: 
       },
     );
     services.pods.upsert(pod);
-    awaitingReady.delete(podId);
+    services.podIntents.awaitingReady.delete(podId);
     if (!opts.yes) {
       void vscode.window.showInformationMessage(`kgpu: ${label} is ready.`, 'Open Workspace', 'Open Terminal', 'Copy SSH Command').then((a) => {
         const cmd = a === 'Open Workspace' ? 'kgpu.openWorkspace' : a === 'Open Terminal' ? 'kgpu.openTerminal' : a === 'Copy SSH Command' ? 'kgpu.copySshCommand' : undefined;
@@ -174,7 +173,7 @@ async function waitWithProgress(services: KgpuServices, podId: string, request: 
     }
     return podId;
   } catch (e) {
-    awaitingReady.delete(podId);
+    services.podIntents.awaitingReady.delete(podId);
     if (isAbortError(e)) {
       const choice = await vscode.window.showWarningMessage(
         `kgpu: ${label} is still starting and bills from now on. Release it?`,

@@ -3,17 +3,12 @@ import { podNotice } from '../kgpu/model/pod-notices';
 import { jobsFor } from './jobs-service';
 import type { KgpuServices } from './services';
 
-/** Pods this window released itself (no "released elsewhere" notice for them). */
-export const releasedHere = new Set<string>();
-/** Pods whose readiness a rent progress notification is showing (no separate "ready" notice). */
-export const awaitingReady = new Set<string>();
-
 /** ONE notification per pod state change seen while polling (idle warning, ended with its reason,
  *  released elsewhere, ready after the rent progress was dismissed), with the next action. */
 export function registerPodNotifications(services: KgpuServices): vscode.Disposable {
   return services.pods.onDidChangePodState((change) => {
     const jobReportsEviction = (podId: string): boolean => jobsFor(services).runner.runningJobs().some((j) => j.podId === podId);
-    const notice = podNotice(change, { releasedHere, awaitingReady, jobReportsEviction });
+    const notice = podNotice(change, { releasedHere: services.podIntents.releasedHere, awaitingReady: services.podIntents.awaitingReady, jobReportsEviction });
     if (change.kind === 'ended') services.log.info(`Pod ${change.pod.pod_id} ended: ${change.endReason || 'unknown reason'}.`);
     if (!notice) return;
     const show = notice.severity === 'error' ? vscode.window.showErrorMessage : notice.severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;

@@ -1,6 +1,5 @@
 import * as vscode from 'vscode';
 import { nextPollDelayMs, PollTimer } from '../kgpu/util/poll-schedule';
-import { awaitingReady } from './pod-notifications';
 import type { KgpuServices } from './services';
 
 /**
@@ -19,7 +18,7 @@ export function registerRefresh(services: KgpuServices): vscode.Disposable {
         pollIntervalSeconds: services.settings.get().pollIntervalSeconds,
         signedIn: services.auth.signedIn,
         // A pod whose rent progress polls it already (and updates the model) needs no second poller.
-        hasPending: services.pods.allPods.some((p) => p.phase === 'Pending' && !awaitingReady.has(p.pod_id)),
+        hasPending: services.pods.allPods.some((p) => p.phase === 'Pending' && !services.podIntents.awaitingReady.has(p.pod_id)),
         hasLive: services.pods.livePods.length > 0,
         viewsVisible: services.viewVisibility.anyVisible,
         consecutiveFailures: failures,

@@ -15,6 +15,7 @@ import { PodKeys } from './pod-keys';
 import { RentalChildren } from './rental-children';
 import { Settings } from './settings';
 import { ViewVisibility } from './view-visibility';
+import { PodIntents } from './pod-intents';
 
 /**
  * The services every contribution shares, created once in activate() and handed to each
@@ -53,6 +54,8 @@ export interface KgpuServices extends vscode.Disposable {
   showError(error: unknown, options?: ShowErrorOptions): void;
   readonly rentalChildren: RentalChildren;
   readonly viewVisibility: ViewVisibility;
+  /** What this window is doing to its pods (released here, awaiting ready): rent/release write it, refresh and the notices read it. */
+  readonly podIntents: PodIntents;
   readonly log: vscode.LogOutputChannel;
   /** Resolves once the stored token is loaded and the first refresh finished (tests, e2e). */
   readonly ready: Promise<void>;
@@ -84,6 +87,7 @@ class Services implements KgpuServices {
   readonly connections: PodConnections;
   readonly rentalChildren = new RentalChildren();
   readonly viewVisibility = new ViewVisibility();
+  readonly podIntents = new PodIntents();
   readonly log: vscode.LogOutputChannel;
   readonly ready: Promise<void>;
   private current: KgpuClient | undefined;
