@@ -19,8 +19,6 @@ export interface JobsHub {
   pickJob(options: { title: string; running?: boolean }): Promise<{ podId: string; jobId: string } | undefined>;
 }
 
-const hubs = new WeakMap<KgpuServices, JobsHub>();
-
 /** Commands that look the pod's connector up on every call, so a follow that reconnects after a
  *  key rotation (the old connector disposed) uses the new key. Rejects now if the pod cannot be reached. */
 async function podCommandsVia(services: KgpuServices, podId: string): Promise<PodCommands> {
@@ -31,9 +29,13 @@ async function podCommandsVia(services: KgpuServices, podId: string): Promise<Po
   };
 }
 
+/** The window's jobs hub: `services.jobs` (kept for the callers that use this name). */
 export function jobsFor(services: KgpuServices): JobsHub {
-  let hub = hubs.get(services);
-  if (hub) return hub;
+  return services.jobs;
+}
+
+/** Creates the hub; the services call this once, on first use of `services.jobs`. */
+export function createJobsHub(services: KgpuServices): JobsHub {
   const storage = services.context.globalStorageUri?.fsPath;
   const runner = new JobRunner({
     commands: (podId) => podCommandsVia(services, podId),
@@ -45,7 +47,7 @@ export function jobsFor(services: KgpuServices): JobsHub {
       return { mode: s.warmStart, preload: s.warmStartPreload };
     },
   });
-  hub = {
+  const hub: JobsHub = {
     runner,
     async pickJob(options) {
       const all: TrackedJob[] = [];
@@ -66,7 +68,6 @@ export function jobsFor(services: KgpuServices): JobsHub {
       return picked ? { podId: picked.job.podId, jobId: picked.job.info.id } : undefined;
     },
   };
-  hubs.set(services, hub);
   services.context.subscriptions.push({ dispose: () => runner.dispose() });
   return hub;
 }

@@ -16,6 +16,7 @@ import { RentalChildren } from './rental-children';
 import { Settings } from './settings';
 import { ViewVisibility } from './view-visibility';
 import { PodIntents } from './pod-intents';
+import { createJobsHub, type JobsHub } from './jobs-service';
 
 /**
  * The services every contribution shares, created once in activate() and handed to each
@@ -56,6 +57,8 @@ export interface KgpuServices extends vscode.Disposable {
   readonly viewVisibility: ViewVisibility;
   /** What this window is doing to its pods (released here, awaiting ready): rent/release write it, refresh and the notices read it. */
   readonly podIntents: PodIntents;
+  /** The window's one JobRunner and job picker, created on first use. */
+  readonly jobs: JobsHub;
   readonly log: vscode.LogOutputChannel;
   /** Resolves once the stored token is loaded and the first refresh finished (tests, e2e). */
   readonly ready: Promise<void>;
@@ -88,6 +91,10 @@ class Services implements KgpuServices {
   readonly rentalChildren = new RentalChildren();
   readonly viewVisibility = new ViewVisibility();
   readonly podIntents = new PodIntents();
+  private jobsHub: JobsHub | undefined;
+  get jobs(): JobsHub {
+    return (this.jobsHub ??= createJobsHub(this));
+  }
   readonly log: vscode.LogOutputChannel;
   readonly ready: Promise<void>;
   private current: KgpuClient | undefined;
