@@ -13,7 +13,8 @@ const nodeGlobals = Object.fromEntries(
 const browserGlobals = Object.fromEntries(['window', 'document', 'Element', 'HTMLElement', 'getComputedStyle'].map((n) => [n, 'readonly']));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.vscode-test/**', 'out/**', 'test/sim/image/**', '**/*.vsix'] },
+  // What .gitignore ignores (build outputs: dist/, the e2e suites compiled to out/ and out-security/), and the pod image's files.
+  { ignores: ['**/node_modules/**', 'dist/**', '**/out/**', '**/out-security/**', '.vscode-test/**', 'test-results/**', '.sim-state/**', 'test/sim/image/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
