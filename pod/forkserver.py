@@ -3,7 +3,7 @@
 One server per pod and interpreter imports the heavy third-party packages the user's scripts use
 (torch, numpy, ...: installed packages only, never the project's own modules), then waits on a
 Unix socket. A run asks it to fork; the forked processes are a normal kgpu job, laid out exactly
-like the cold wrapper's (src/kgpu/job-wrapper.ts):
+like the cold wrapper's (src/kgpu/jobs/job-wrapper.ts):
 
     W  the waiter (the cold wrapper's part): own session; writes wpid, started_at, oom_before;
        waits for J and records the end with the wrapper's own shell code (JOB_END_SCRIPT).

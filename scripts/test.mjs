@@ -26,6 +26,7 @@ let nodePassed = 0, nodeFailed = 0, e2ePassed = 0, e2eFailed = 0;
 const step = (name, status) => { results.push({ name, ok: status === 0 }); return status === 0; };
 
 if (!step('lint (tsc --noEmit)', run('lint: tsc --noEmit', 'npx', ['tsc', '-p', '.', '--noEmit']))) finish();
+if (!step('lint (eslint)', run('lint: eslint', 'npx', ['eslint', '.']))) finish();
 if (!step('build (esbuild)', run('build: esbuild', 'node', ['esbuild.mjs']))) finish();
 
 if (!e2eOnly) {

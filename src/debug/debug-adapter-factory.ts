@@ -1,9 +1,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { startPodDebug, type DapBridge, type PodDebugSession } from '../kgpu/debug';
-import { podCommands } from '../kgpu/pod-commands';
-import type { RunTarget } from '../kgpu/job-runner';
-import type { KgpuServices } from '../services';
+import { podCommands } from '../kgpu/ssh/pod-commands';
+import type { RunTarget } from '../kgpu/jobs/job-runner';
+import type { KgpuServices } from '../platform/services';
 import { programUri, type KgpuDebugConfiguration } from './debug-configuration';
 import type { PodAgents } from './pod-agents';
 
@@ -28,8 +28,8 @@ export class KgpuDebugAdapterFactory implements vscode.DebugAdapterDescriptorFac
       try {
         return await this.start(session, c, podId, abort.signal, (m) => progress.report({ message: m }));
       } catch (e) {
-        if (abort.signal.aborted) throw new Error('kgpu: debugging cancelled.');
-        throw new Error(`kgpu: could not start the debugger on ${podId}: ${e instanceof Error ? e.message : String(e)}`);
+        if (abort.signal.aborted) throw new Error('kgpu: debugging cancelled.', { cause: e });
+        throw new Error(`kgpu: could not start the debugger on ${podId}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
       }
     });
     const bridge = started.bridge;

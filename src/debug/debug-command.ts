@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { KgpuServices } from '../services';
+import type { KgpuServices } from '../platform/services';
 import { DEBUG_TYPE, type KgpuDebugConfiguration } from './debug-configuration';
 
 /**

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isLivePod } from '../kgpu/api-types';
-import type { KgpuServices } from '../services';
+import { isLivePod } from '../kgpu/api/api-types';
+import type { KgpuServices } from '../platform/services';
 
 /**
  * The `kgpu` debug type's configurations (launch.json):
@@ -24,7 +24,7 @@ export interface KgpuDebugConfiguration extends vscode.DebugConfiguration {
 }
 
 export const DEBUG_TYPE = 'kgpu';
-/** The pod Run Active File remembers for the workspace (src/run-command.ts). */
+/** The pod Run Active File remembers for the workspace (src/jobs/run-command.ts). */
 const RUN_POD_KEY = 'kgpu.runPod';
 
 /** A launch.json program value as a Uri: a path, or a kgpu:// URI. */

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { KgpuServices } from '../services';
+import type { KgpuServices } from '../platform/services';
 import { KgpuDebugAdapterFactory } from './debug-adapter-factory';
 import { registerDebugCommand } from './debug-command';
 import { DEBUG_TYPE, KgpuDebugConfigurationProvider } from './debug-configuration';

@@ -1,9 +1,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { installPackages, missingModule, withRequirement, type DepsPlan } from '../kgpu/deps';
-import type { StoredRecipe } from '../kgpu/job-runner';
-import { podCommands } from '../kgpu/pod-commands';
-import type { KgpuServices } from '../services';
+import type { StoredRecipe } from '../kgpu/jobs/job-runner';
+import { podCommands } from '../kgpu/ssh/pod-commands';
+import type { KgpuServices } from '../platform/services';
 
 /**
  * A job that died of `ModuleNotFoundError: No module named 'x'` gets ONE notification: "Install x

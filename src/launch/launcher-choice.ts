@@ -1,8 +1,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { Pod } from '../kgpu/api-types';
+import type { Pod } from '../kgpu/api/api-types';
 import { resolveLauncher, type Launcher, type LauncherChoice } from '../kgpu/launch/torchrun';
-import type { KgpuServices } from '../services';
+import type { KgpuServices } from '../platform/services';
 
 /**
  * Which launcher Run uses on this pod (issue 23): `kgpu.launcher` (auto | python | torchrun); under

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { findTracebackLinks, resolveLinkTarget } from '../kgpu/links/traceback-links';
-import { podUri } from '../file-system';
-import type { KgpuServices } from '../services';
+import { podUri } from '../files/file-system';
+import type { KgpuServices } from '../platform/services';
 import { podTerminalInfo, type PodTerminalInfo } from './pod-terminals';
 
 interface TracebackTerminalLink extends vscode.TerminalLink {

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
-import { isLivePod, type Pod } from '../kgpu/api-types';
-import { errorMessage } from '../kgpu/error-dedup';
-import type { KgpuServices } from '../services';
+import { isLivePod, type Pod } from '../kgpu/api/api-types';
+import { errorMessage } from '../kgpu/api/error-dedup';
+import type { KgpuServices } from '../platform/services';
 import { NotebookKernel } from './notebook-kernel';
 import { PodAgents } from './pod-agents';
 

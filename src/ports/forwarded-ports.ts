@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
-import { isLivePod } from '../kgpu/api-types';
-import { errorMessage } from '../kgpu/error-dedup';
+import { isLivePod } from '../kgpu/api/api-types';
+import { errorMessage } from '../kgpu/api/error-dedup';
 import { PortForward } from '../kgpu/ports';
-import type { KgpuServices } from '../services';
+import type { KgpuServices } from '../platform/services';
 import { podAgentsFor } from './pod-agents';
 
 /**

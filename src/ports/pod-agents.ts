@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { AgentClient } from '../kgpu/agent';
-import { execStream } from '../kgpu/ssh-exec';
-import type { KgpuServices } from '../services';
+import { execStream } from '../kgpu/ssh/ssh-exec';
+import type { KgpuServices } from '../platform/services';
 
 /**
  * One pod agent client per pod for the window (src/kgpu/agent/), shared by port forwarding,

@@ -1,9 +1,9 @@
 import * as vscode from 'vscode';
-import { errorMessage } from '../kgpu/error-dedup';
+import { errorMessage } from '../kgpu/api/error-dedup';
 import { isValidPort, listListeningSockets, PortWatcher, type ListeningSocket } from '../kgpu/ports';
 import { FocusClock, UNFOCUSED_STOP_MS } from '../kgpu/telemetry';
-import { jobsFor } from '../jobs-service';
-import type { KgpuServices } from '../services';
+import { jobsFor } from '../platform/jobs-service';
+import type { KgpuServices } from '../platform/services';
 import { forwardedPortsFor, type ForwardedPortNode } from './forwarded-ports';
 import { podAgentsFor } from './pod-agents';
 import { registerTensorBoardCommand } from './tensorboard-command';

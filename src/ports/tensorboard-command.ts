@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
 import type { AgentClient } from '../kgpu/agent';
 import { listListeningSockets } from '../kgpu/ports';
-import { quoteArgv } from '../kgpu/shell-quote';
-import type { KgpuServices } from '../services';
+import { quoteArgv } from '../kgpu/util/shell-quote';
+import type { KgpuServices } from '../platform/services';
 import { forwardedPortsFor } from './forwarded-ports';
 import { podAgentsFor } from './pod-agents';
 

@@ -1,9 +1,8 @@
 import * as vscode from 'vscode';
-import { isAbortError } from '../kgpu/api-error';
-import { isLivePod, type Pod } from '../kgpu/api-types';
-import { PodEndedError } from '../kgpu/wait-ready';
-import { awaitingReady } from '../pod-notifications';
-import type { KgpuServices } from '../services';
+import { isAbortError } from '../kgpu/api/api-error';
+import { isLivePod, type Pod } from '../kgpu/api/api-types';
+import { PodEndedError } from '../kgpu/api/wait-ready';
+import type { KgpuServices } from '../platform/services';
 
 /**
  * Run while a rental is still starting: the pod choice offers the starting pod
@@ -34,7 +33,7 @@ export async function waitForStartingPod(services: KgpuServices, pod: Pod, what:
       (progress, token) => {
         token.onCancellationRequested(() => controller.abort());
         progress.report({ message: `${pod.phase}…` });
-        if (awaitingReady.has(pod.pod_id)) return viaModel(services, pod.pod_id, controller.signal, (p) => progress.report({ message: `${p.phase}…` }));
+        if (services.podIntents.awaitingReady.has(pod.pod_id)) return viaModel(services, pod.pod_id, controller.signal, (p) => progress.report({ message: `${p.phase}…` }));
         return services.client().waitUntilReady(pod.pod_id, {
           signal: controller.signal,
           intervalMs: services.settings.get().pollIntervalSeconds * 1000,

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { KgpuServices } from '../services';
+import type { KgpuServices } from '../platform/services';
 import { registerRunSweepCommand } from './run-sweep-command';
 import { registerSweepsView } from './sweeps-view';
 

@@ -1,15 +1,15 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isLivePod, type Pod } from '../kgpu/api-types';
-import { formatRunCredits } from '../kgpu/job-log-text';
-import { podRatePerHour } from '../kgpu/cost';
-import type { RunTarget } from '../kgpu/job-runner';
+import { isLivePod, type Pod } from '../kgpu/api/api-types';
+import { formatRunCredits } from '../kgpu/jobs/job-log-text';
+import { podRatePerHour } from '../kgpu/model/cost';
+import type { RunTarget } from '../kgpu/jobs/job-runner';
 import { parseSweepJson, parseSweepLine, SweepSpecError } from '../kgpu/sweeps/grid';
 import { largeFiles, TransitFanOut } from '../kgpu/sweeps/fanout';
 import { newSweepPlan, type SweepPlan } from '../kgpu/sweeps/sweep';
-import { priceTable } from '../job-log-terminal';
-import type { KgpuServices } from '../services';
+import { priceTable } from '../jobs/job-log-terminal';
+import type { KgpuServices } from '../platform/services';
 import { sweepsFor } from './sweeps-hub';
 
 /**

@@ -1,14 +1,14 @@
 import * as vscode from 'vscode';
-import { isLivePod } from '../kgpu/api-types';
-import { podRatePerHour } from '../kgpu/cost';
+import { isLivePod } from '../kgpu/api/api-types';
+import { podRatePerHour } from '../kgpu/model/cost';
 import { storedSweeps, Sweep, forgetSweep, type SweepOptions, type SweepPlan } from '../kgpu/sweeps/sweep';
-import { priceTable } from '../job-log-terminal';
-import { jobsFor } from '../jobs-service';
-import { planRun } from '../kgpu/job-runner';
-import type { PodCommands } from '../kgpu/pod-commands';
-import { exec, execStream } from '../kgpu/ssh-exec';
+import { priceTable } from '../jobs/job-log-terminal';
+import { jobsFor } from '../platform/jobs-service';
+import { planRun } from '../kgpu/jobs/job-runner';
+import type { PodCommands } from '../kgpu/ssh/pod-commands';
+import { exec, execStream } from '../kgpu/ssh/ssh-exec';
 import type { TransitFanOut } from '../kgpu/sweeps/fanout';
-import type { KgpuServices } from '../services';
+import type { KgpuServices } from '../platform/services';
 
 async function podCommandsOf(services: KgpuServices, podId: string): Promise<PodCommands> {
   await services.connections.get(podId);

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { sweepMetricNames, sweepRow, sweepRunRows, type SweepRunRow, type SweepSort } from '../kgpu/sweeps/sweep-view-model';
 import type { SweepPlan } from '../kgpu/sweeps/sweep';
-import type { KgpuServices } from '../services';
+import type { KgpuServices } from '../platform/services';
 import { sweepsFor } from './sweeps-hub';
 
 /**

@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
 import path from 'node:path';
-import { exec, execStream } from '../kgpu/ssh-exec';
-import type { PodCommands } from '../kgpu/pod-commands';
+import { exec, execStream } from '../kgpu/ssh/ssh-exec';
+import type { PodCommands } from '../kgpu/ssh/pod-commands';
 import { runPodTask, type KgpuTaskDefinition } from '../kgpu/tasks/pod-task';
-import { errorMessage } from '../kgpu/error-dedup';
+import { errorMessage } from '../kgpu/api/error-dedup';
 import { registerPodTerminal } from '../links/pod-terminals';
-import type { KgpuServices } from '../services';
+import type { KgpuServices } from '../platform/services';
 
 export const KGPU_TASK_TYPE = 'kgpu';
 

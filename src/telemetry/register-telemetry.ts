@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import { JobLogPanel } from '../job-log-terminal';
-import type { KgpuServices } from '../services';
+import { JobLogPanel } from '../jobs/job-log-terminal';
+import type { KgpuServices } from '../platform/services';
 import { registerReleaseWhenDone } from './release-when-done-command';
 import { telemetryFor } from './telemetry-hub';
 

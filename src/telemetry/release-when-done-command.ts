@@ -1,12 +1,12 @@
 import * as vscode from 'vscode';
 import { isJobEnded } from '../kgpu/jobs';
-import { describeRefused } from '../kgpu/local-path-guard';
-import { downloadFromPod } from '../kgpu/pod-download';
+import { describeRefused } from '../kgpu/transfer/local-path-guard';
+import { downloadFromPod } from '../kgpu/transfer/pod-download';
 import { ReleaseWhenDone, type ReleasePlan } from '../kgpu/telemetry';
-import { jobsFor } from '../jobs-service';
-import { releasePod } from '../release-command';
-import type { RunStarted } from '../run-command';
-import type { KgpuServices } from '../services';
+import { jobsFor } from '../platform/jobs-service';
+import { releasePod } from '../commands/release-command';
+import type { RunStarted } from '../jobs/run-command';
+import type { KgpuServices } from '../platform/services';
 
 /**
  * "Release when done" (issue 19): when a job ends, download the paths the user chose, then release

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import { isLivePod, type Pod } from '../kgpu/api-types';
-import { formatDollarsPerHour, podRatePerHour } from '../kgpu/cost';
+import { isLivePod, type Pod } from '../kgpu/api/api-types';
+import { formatDollarsPerHour, podRatePerHour } from '../kgpu/model/cost';
 import {
   DEFAULT_IDLE_GUARD_MINUTES,
   FocusClock,
@@ -14,10 +14,10 @@ import {
   type IdleAnswer,
   type PeakTracker,
 } from '../kgpu/telemetry';
-import { jobsFor } from '../jobs-service';
+import { jobsFor } from '../platform/jobs-service';
 import { podAgentsFor } from '../ports/pod-agents';
-import { releasePod } from '../release-command';
-import type { KgpuServices } from '../services';
+import { releasePod } from '../commands/release-command';
+import type { KgpuServices } from '../platform/services';
 
 /**
  * Live GPU telemetry of the running rentals (issue 19): one nvidia-smi loop per pod through the

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { parseDeepLink } from '../kgpu/uri/deep-link';
-import type { KgpuServices } from '../services';
+import type { KgpuServices } from '../platform/services';
 
 /**
  * `vscode://kgpu.kgpu/open?pod=<id>` and `…/rent?gpu_model=<model>[&gpu_count=N]` (see

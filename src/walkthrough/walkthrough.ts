@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { simulatorReachable } from '../kgpu/walkthrough/simulator-offer';
-import type { KgpuServices } from '../services';
+import type { KgpuServices } from '../platform/services';
 
 /** The "Get started with kgpu" walkthrough (contributes.walkthroughs): `kgpu: Get Started` opens it,
  *  and the `kgpu.simulatorAvailable` context key lets the welcome views and the walkthrough offer

@@ -45,7 +45,7 @@ export async function benchActivation(env: BenchEnv, cfg: BenchConfig): Promise<
     const r = await runTool(process.execPath, [harness, bundle]);
     const m = JSON.parse(r.stdout.toString('utf8').trim()) as HarnessResult;
     if (m.commands === 0) throw new Error(`bench activation: activate() of ${bundle} registered no command`);
-    if (m.vendorLoaded.length > 0) throw new Error(`bench activation: require + activate() loaded ${m.vendorLoaded.join(', ')} (heavy dependencies belong to first use: src/lazy/)`);
+    if (m.vendorLoaded.length > 0) throw new Error(`bench activation: require + activate() loaded ${m.vendorLoaded.join(', ')} (heavy dependencies belong to first use: src/platform/lazy/)`);
     commands = m.commands;
     if (i < 0) continue; // warm-up (disk cache)
     total.push(m.totalMs);

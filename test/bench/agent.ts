@@ -19,9 +19,9 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { AgentClient, DEFAULT_AGENT_WINDOW, type AgentStream } from '../../src/kgpu/agent';
-import { quoteArgv } from '../../src/kgpu/shell-quote';
-import { execStream } from '../../src/kgpu/ssh-exec';
-import type { PodConnector } from '../../src/kgpu/ssh-connection';
+import { quoteArgv } from '../../src/kgpu/util/shell-quote';
+import { execStream } from '../../src/kgpu/ssh/ssh-exec';
+import type { PodConnector } from '../../src/kgpu/ssh/ssh-connection';
 import { httpGet, parsePort, parseResponse, podHttpServerArgv } from '../unit/agent/pod-http-server';
 import type { BenchEnv } from './env';
 import { startLatencyProxy } from './latency-proxy';

@@ -10,10 +10,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { utils } from 'ssh2';
-import { KgpuClient } from '../../src/kgpu/api-client';
-import { MemoryHostKeyStore } from '../../src/kgpu/host-keys';
-import { PodConnector } from '../../src/kgpu/ssh-connection';
-import { podCommands, type PodCommands } from '../../src/kgpu/pod-commands';
+import { KgpuClient } from '../../src/kgpu/api/api-client';
+import { MemoryHostKeyStore } from '../../src/kgpu/ssh/host-keys';
+import { PodConnector } from '../../src/kgpu/ssh/ssh-connection';
+import { podCommands, type PodCommands } from '../../src/kgpu/ssh/pod-commands';
 
 export const repoRoot = path.join(__dirname, '..', '..');
 
@@ -28,7 +28,7 @@ export interface Transport {
   /** `scp -O` argv (without the program). */
   scpArgs(...paths: string[]): string[];
   /** Commands over a new PodConnector with 2 spare connections, as the editor's connection router
-   *  (src/connections.ts) builds it; disposed by close(). */
+   *  (src/platform/connections.ts) builds it; disposed by close(). */
   sparePod(): PodCommands;
 }
 

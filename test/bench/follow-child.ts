@@ -7,11 +7,11 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import { MemoryHostKeyStore } from '../../src/kgpu/host-keys';
-import { PodConnector } from '../../src/kgpu/ssh-connection';
-import { podCommands } from '../../src/kgpu/pod-commands';
-import { startAndFollow } from '../../src/kgpu/log-follow';
-import { DEFAULT_JOBS_ROOT, newJobId } from '../../src/kgpu/jobs';
+import { MemoryHostKeyStore } from '../../src/kgpu/ssh/host-keys';
+import { PodConnector } from '../../src/kgpu/ssh/ssh-connection';
+import { podCommands } from '../../src/kgpu/ssh/pod-commands';
+import { startAndFollow } from '../../src/kgpu/jobs/log-follow';
+import { DEFAULT_JOBS_ROOT, newJobId } from '../../src/kgpu/jobs/jobs';
 
 interface Input {
   host: string;

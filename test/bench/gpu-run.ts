@@ -15,8 +15,8 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { pull } from '../../src/kgpu/sync';
-import { JobRunner } from '../../src/kgpu/job-runner';
+import { pull } from '../../src/kgpu/transfer/sync';
+import { JobRunner } from '../../src/kgpu/jobs/job-runner';
 import { startBenchEnv } from './env';
 import { now } from './measure';
 

@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { JobRunner } from '../../src/kgpu/job-runner';
+import { JobRunner } from '../../src/kgpu/jobs/job-runner';
 import { ensureForkServer, forkServerStatus, loadPodScript, type StartMode } from '../../src/kgpu/warm';
 import { startBenchEnv } from './env';
 import { now } from './measure';

@@ -1,7 +1,7 @@
 /**
  * Scenario 1 — iteration: edit one line of a 20-file project and run it on a warm pod until the
  * first log line arrives.
- *   ours:      the run feature's one code path, JobRunner.runFile (src/kgpu/job-runner.ts: the
+ *   ours:      the run feature's one code path, JobRunner.runFile (src/kgpu/jobs/job-runner.ts: the
  *              follower opened first, sync with the hash cache kept, start), timed until the first
  *              complete line reaches onData, over a PodConnector with 2 spare connections as the
  *              editor's connection router builds it; also without spares (the library's default).
@@ -13,9 +13,9 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { syncUp } from '../../src/kgpu/sync';
-import { JobRunner } from '../../src/kgpu/job-runner';
-import { quote } from '../../src/kgpu/shell-quote';
+import { syncUp } from '../../src/kgpu/transfer/sync';
+import { JobRunner } from '../../src/kgpu/jobs/job-runner';
+import { quote } from '../../src/kgpu/util/shell-quote';
 import type { BenchEnv, Transport } from './env';
 import { startLatencyProxy } from './latency-proxy';
 import { exited, now, runTool, summarize, type BenchConfig, type ScenarioResult } from './measure';

@@ -9,7 +9,7 @@
  *               process; warm = another `ls -l` in the same session, until a marker line after it.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { WorkspaceFs } from '../../src/kgpu/workspace-fs';
+import { WorkspaceFs } from '../../src/kgpu/fs/workspace-fs';
 import type { BenchEnv } from './env';
 import { exited, interleave, now, runTool, summarize, type BenchConfig, type ScenarioResult } from './measure';
 

@@ -13,9 +13,9 @@
  */
 import { AgentClient } from '../../src/kgpu/agent';
 import { CellOutputs, kernelIdFor, KernelSession, startKernel, type KernelStarted } from '../../src/kgpu/notebook';
-import { quoteArgv } from '../../src/kgpu/shell-quote';
-import { execStream, type ExecStream } from '../../src/kgpu/ssh-exec';
-import type { PodConnector } from '../../src/kgpu/ssh-connection';
+import { quoteArgv } from '../../src/kgpu/util/shell-quote';
+import { execStream, type ExecStream } from '../../src/kgpu/ssh/ssh-exec';
+import type { PodConnector } from '../../src/kgpu/ssh/ssh-connection';
 import type { BenchEnv } from './env';
 import { startLatencyProxy } from './latency-proxy';
 import { interleave, now, summarize, type BenchConfig, type ScenarioResult } from './measure';

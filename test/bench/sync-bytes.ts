@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { syncUp } from '../../src/kgpu/sync';
+import { syncUp } from '../../src/kgpu/transfer/sync';
 import type { BenchEnv } from './env';
 import { interleave, now, runTool, summarize, type BenchConfig, type ScenarioResult } from './measure';
 

@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 import { AgentClient } from '../../src/kgpu/agent';
-import { execStream, exec } from '../../src/kgpu/ssh-exec';
+import { execStream, exec } from '../../src/kgpu/ssh/ssh-exec';
 import { GpuTelemetry, telemetryArgv } from '../../src/kgpu/telemetry';
 import type { BenchEnv } from './env';
 import { now, summarize, type BenchConfig, type ScenarioResult } from './measure';

@@ -9,8 +9,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { RemoteFs } from '../../src/kgpu/remote-fs';
-import { sha256File } from '../../src/kgpu/bulk-transfer';
+import { RemoteFs } from '../../src/kgpu/fs/remote-fs';
+import { sha256File } from '../../src/kgpu/transfer/bulk-transfer';
 import type { BenchEnv } from './env';
 import { interleave, now, runTool, summarize, type BenchConfig, type ScenarioResult } from './measure';
 

@@ -14,9 +14,9 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { JobRunner } from '../../src/kgpu/job-runner';
-import { syncUp } from '../../src/kgpu/sync';
-import { quote } from '../../src/kgpu/shell-quote';
+import { JobRunner } from '../../src/kgpu/jobs/job-runner';
+import { syncUp } from '../../src/kgpu/transfer/sync';
+import { quote } from '../../src/kgpu/util/shell-quote';
 import { ensureForkServer, forkServerStatus, loadPodScript } from '../../src/kgpu/warm';
 import type { BenchEnv } from './env';
 import { exited, now, runTool, summarize, type BenchConfig, type ScenarioResult } from './measure';

@@ -6,7 +6,7 @@
 //   node test/e2e/setup.mjs            set up (or verify the cache) and print the paths
 //   import { setup } from './setup.mjs'; const env = await setup();
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const NODE_VERSION = '24.21.0';

@@ -13,11 +13,11 @@
  * The exec function is the only dependency: today `(cmd, o) => execStream(connector, cmd, o)`;
  * the PodSession (issue 18) will own one AgentClient per pod and pass its own exec and policy.
  */
-import { isAbortError } from '../api-error';
-import { Emitter, type Disposable, type Event } from '../emitter';
-import { abortableDelay } from '../retry';
-import type { ExecStream } from '../ssh-exec';
-import { SshAbortedError, SshError } from '../ssh-errors';
+import { isAbortError } from '../api/api-error';
+import { Emitter, type Disposable, type Event } from '../util/emitter';
+import { abortableDelay } from '../api/retry';
+import type { ExecStream } from '../ssh/ssh-exec';
+import { SshAbortedError, SshError } from '../ssh/ssh-errors';
 import { AgentConnection, type AgentHello } from './agent-connection';
 import { agentCommand, loadAgentScript, type AgentScript } from './agent-script';
 import type { AgentStream, AgentTarget } from './agent-stream';

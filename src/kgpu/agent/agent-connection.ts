@@ -7,8 +7,8 @@
  * The transport is an ExecStream (ssh-exec.ts), or anything with its shape: the fuzz tests drive
  * it from an in-process fake agent.
  */
-import type { ExecStream } from '../ssh-exec';
-import { ConnectionLostError, SshAbortedError } from '../ssh-errors';
+import type { ExecStream } from '../ssh/ssh-exec';
+import { ConnectionLostError, SshAbortedError } from '../ssh/ssh-errors';
 import { SEND_LINE, ERROR_LINE, type AgentScript } from './agent-script';
 import { AgentStream, targetJson, type AgentTarget, type StreamHost } from './agent-stream';
 import { AgentOpenError, AgentProtocolError, AgentStartError } from './errors';

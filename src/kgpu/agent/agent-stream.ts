@@ -17,8 +17,8 @@
  * host — and the error is kept in `failure`.
  */
 import { Duplex, Readable } from 'node:stream';
-import type { ExitStatus } from '../ssh-exec';
-import { SshAbortedError } from '../ssh-errors';
+import type { ExitStatus } from '../ssh/ssh-exec';
+import { SshAbortedError } from '../ssh/ssh-errors';
 import { AgentProtocolError, AgentStreamResetError } from './errors';
 import { encodeFrame, FrameType, MAX_DATA_CHUNK, MAX_WINDOW, u32 } from './protocol';
 

@@ -3,7 +3,7 @@
  * (from ../ssh-errors: safe to retry, and every retry predicate already knows it); these are the
  * agent's own cases. Each says what happened and what to do next.
  */
-import { SshError } from '../ssh-errors';
+import { SshError } from '../ssh/ssh-errors';
 
 /** The other side broke the framed protocol; the agent connection was closed (both sides). */
 export class AgentProtocolError extends SshError {

@@ -4,8 +4,8 @@
  * client's backoff (retry.ts: exponential, full jitter, bounded attempts) applied to the SSH
  * errors that are safe to retry.
  */
-import { BastionUnreachableError, ChannelRefusedError, ConnectionLostError } from '../ssh-errors';
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../retry';
+import { isTransientSshError } from '../ssh/ssh-errors';
+import { backoffDelayMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../api/retry';
 
 export interface ReconnectPolicy {
   /** Attempt `attempt` (1-based) failed with `error`: milliseconds to wait before the next, or
@@ -13,11 +13,7 @@ export interface ReconnectPolicy {
   retryDelayMs(attempt: number, error: Error): number | undefined;
 }
 
-/** A dropped connection, an unreachable bastion, a refused channel: transient, worth another try.
- *  (A rejected key, a changed host key or a cancellation is not.) */
-export function isTransientSshError(e: unknown): e is Error {
-  return e instanceof ConnectionLostError || e instanceof BastionUnreachableError || e instanceof ChannelRefusedError;
-}
+export { isTransientSshError };
 
 /** Exponential backoff with full jitter over transient SSH errors (defaults: 4 attempts, 250 ms doubling, at most 4 s). */
 export function backoffReconnectPolicy(options: Partial<Pick<RetryPolicy, 'maxAttempts' | 'baseDelayMs' | 'maxDelayMs' | 'random'>> = {}): ReconnectPolicy {

@@ -9,7 +9,7 @@
  *    still waiting, and `terminated`, so the session ends instead of hanging.
  */
 import type { Duplex, Readable } from 'node:stream';
-import { Emitter, type Disposable, type Event } from '../emitter';
+import { Emitter, type Disposable, type Event } from '../util/emitter';
 import { DapDecoder, encodeDap, type DapMessage } from './dap-codec';
 import type { PodPathMap } from './path-map';
 

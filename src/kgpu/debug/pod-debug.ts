@@ -20,11 +20,11 @@ import path from 'node:path';
 import { findExtensionRoot } from '../agent/agent-script';
 import type { AgentStream, AgentTarget } from '../agent/agent-stream';
 import { AgentOpenError } from '../agent/errors';
-import { parseArgumentLine } from '../exec-request';
-import { gitignoreLiteral, planRun, RunError, type RunPlan, type RunTarget } from '../job-runner';
-import type { PodCommands } from '../pod-commands';
-import { ConnectionLostError, SshAbortedError, SshError } from '../ssh-errors';
-import { syncUp, type SyncProgress, type SyncResult } from '../sync';
+import { parseArgumentLine } from '../api/exec-request';
+import { gitignoreLiteral, planRun, RunError, type RunPlan, type RunTarget } from '../jobs/job-runner';
+import type { PodCommands } from '../ssh/pod-commands';
+import { ConnectionLostError, SshAbortedError, SshError } from '../ssh/ssh-errors';
+import { syncUp, type SyncProgress, type SyncResult } from '../transfer/sync';
 import { DapBridge } from './dap-bridge';
 import { PodPathMap } from './path-map';
 

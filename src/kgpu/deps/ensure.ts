@@ -3,8 +3,8 @@
  * exec (one round trip), run with kgpu.python. Its output (the installer's, line by line) is
  * handed on as it comes; a failure rejects with the installer's own error.
  */
-import { quoteArgv } from '../shell-quote';
-import type { PodCommands } from '../pod-commands';
+import { quoteArgv } from '../util/shell-quote';
+import type { PodCommands } from '../ssh/pod-commands';
 import { loadPodScript, placeScriptShell, type PodScript } from '../warm';
 import type { DepsPlan } from './plan';
 

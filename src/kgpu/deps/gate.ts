@@ -3,7 +3,7 @@
  * marker is there (it rides on the sync's exec as always — no extra round trip once installed);
  * else it exits DEPS_MISSING_EXIT having started nothing, and the runner installs, then starts.
  */
-import { quote } from '../shell-quote';
+import { quote } from '../util/shell-quote';
 import type { DepsPlan } from './plan';
 
 /** The marker pod/deps.py writes last into a ready environment. */

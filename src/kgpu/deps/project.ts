@@ -3,7 +3,7 @@
  * kernels): after the sync, make sure the project's dependencies are installed in the pod and get
  * the interpreter to use — the environment's, or kgpu.python when the project declares none.
  */
-import type { PodCommands } from '../pod-commands';
+import type { PodCommands } from '../ssh/pod-commands';
 import { ensureDeps, type DepsState, type EnsureDepsOptions } from './ensure';
 import { depsPlan, type DepsPlan, type DepsPlanInput } from './plan';
 

@@ -11,7 +11,7 @@
  * prefixed `[default<local rank>]:` (TailLog; `default` is the `--role`). On one node (standalone)
  * the local rank is the global rank. src/kgpu/launch/rank-log.ts reads those prefixes back.
  */
-import { quote } from '../shell-quote';
+import { quote } from '../util/shell-quote';
 
 export type LauncherSetting = 'auto' | 'python' | 'torchrun';
 export const LAUNCHER_SETTINGS: readonly LauncherSetting[] = ['auto', 'python', 'torchrun'];

@@ -6,7 +6,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { isInside } from '../local-links';
+import { isInside } from '../transfer/local-links';
 
 export interface TracebackLink {
   /** Where the link starts in the line, and its length (the path and the line number). */

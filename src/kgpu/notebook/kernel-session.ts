@@ -12,8 +12,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { Emitter, type Disposable, type Event } from '../emitter';
-import { abortableDelay } from '../retry';
+import { Emitter, type Disposable, type Event } from '../util/emitter';
+import { abortableDelay } from '../api/retry';
 
 /** One record from the bridge (see pod/kernel_bridge.py). */
 export interface KernelRecord {

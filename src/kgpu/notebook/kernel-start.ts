@@ -7,8 +7,8 @@
  * kernel answers. The reply is one JSON line.
  */
 import { createHash } from 'node:crypto';
-import type { PodCommands } from '../pod-commands';
-import { quoteArgv } from '../shell-quote';
+import type { PodCommands } from '../ssh/pod-commands';
+import { quoteArgv } from '../util/shell-quote';
 import { loadPodScript, placeScriptShell, type PodScript } from '../warm';
 
 export const KERNEL_BRIDGE_SCRIPT = 'kernel_bridge.py';

@@ -8,7 +8,7 @@
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Emitter, type Disposable, type Event } from '../emitter';
+import { Emitter, type Disposable, type Event } from '../util/emitter';
 
 /** Opens one stream to the pod-side port (AgentClient.openStream bound to the target). */
 export type OpenPodStream = (signal: AbortSignal) => Promise<Duplex>;

@@ -5,7 +5,7 @@
  * watch starts are the baseline and never reported; a port is reported once per watcher. A failed
  * stream (the SSH connection dropped) is retried after `retryMs` while the watcher lives.
  */
-import { Emitter, type Disposable, type Event } from '../emitter';
+import { Emitter, type Disposable, type Event } from '../util/emitter';
 import type { AgentStream, AgentTarget } from '../agent';
 import { listenWatchArgv, readListenLines, type ListeningSocket } from './listening-sockets';
 

@@ -8,13 +8,13 @@
  * expire after 24 h anyway).
  */
 import path from 'node:path';
-import type { KgpuClient } from '../api-client';
-import { walkTree, type LocalFile } from '../ignore-rules';
-import { gitignoreLiteral } from '../job-runner';
-import type { PodCommands } from '../pod-commands';
-import { transitFetchScript } from '../pod-upload';
-import { quote } from '../shell-quote';
-import { sha256OfFile } from '../sync-manifest';
+import type { KgpuClient } from '../api/api-client';
+import { walkTree, type LocalFile } from '../transfer/ignore-rules';
+import { gitignoreLiteral } from '../jobs/job-runner';
+import type { PodCommands } from '../ssh/pod-commands';
+import { transitFetchScript } from '../transfer/pod-upload';
+import { quote } from '../util/shell-quote';
+import { sha256File } from '../util/hash';
 
 export type FanOutClient = Pick<KgpuClient, 'createObject' | 'uploadToPutUrl' | 'getObject' | 'deleteObject'>;
 
@@ -47,7 +47,7 @@ export class TransitFanOut {
     this.uploads ??= (async () => {
       const out = new Map<string, { objectId: string; sha256: string }>();
       for (const f of this.files) {
-        const sha256 = await sha256OfFile(f.abs, signal);
+        const sha256 = await sha256File(f.abs, signal);
         const obj = await this.client.createObject(`kgpu-sweep ${path.basename(f.rel)}`.slice(0, 120), { signal, sizeBytes: f.size });
         out.set(f.rel, { objectId: obj.object_id, sha256 });
         await this.client.uploadToPutUrl(obj.put_url, { filePath: f.abs }, f.size, { signal });

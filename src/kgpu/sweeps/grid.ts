@@ -9,7 +9,7 @@
  * (`args` are appended to every set; a grid key whose value list is `[true]`/`[false]` is a flag
  * present or absent). A value that itself contains a comma can only come from sweep.json.
  */
-import { parseArgumentLine } from '../exec-request';
+import { parseArgumentLine } from '../api/exec-request';
 
 export const MAX_SWEEP_RUNS = 256;
 

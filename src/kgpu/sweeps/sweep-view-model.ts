@@ -3,7 +3,7 @@
  * far) and one row per run — its arguments, state, duration, cost and the last value of each
  * metric — sortable by a metric (runs without it last), by duration or cost, or in run order.
  */
-import { formatRunCredits, formatRunDuration } from '../job-log-text';
+import { formatRunCredits, formatRunDuration } from '../jobs/job-log-text';
 import type { SweepPlan, SweepRun } from './sweep';
 
 export type SweepSort = { by: 'index' } | { by: 'duration' } | { by: 'cost' } | { by: 'metric'; metric: string; descending?: boolean };

@@ -12,11 +12,11 @@
  * after a window reload — a running or ended run's log is read again from byte 0 for its metrics
  * and end, queued runs go on.
  */
-import { Emitter, type Event } from '../emitter';
+import { Emitter, type Event } from '../util/emitter';
 import { isJobEnded, type JobInfo, type JobStatus } from '../jobs';
-import { endLabel, jobDurationMs } from '../job-log-text';
-import type { JobRunner, KeyValueStore, RunFileSpec, StoredRecipe } from '../job-runner';
-import { SshAbortedError } from '../ssh-errors';
+import { endLabel, jobDurationMs } from '../jobs/job-log-text';
+import type { JobRunner, KeyValueStore, RunFileSpec, StoredRecipe } from '../jobs/job-runner';
+import { SshAbortedError } from '../ssh/ssh-errors';
 import { MetricsReader, type Metrics } from './metrics';
 
 export type SweepRunState = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped';

@@ -4,10 +4,10 @@
  * cancel hangs the command up (the channel and its connection close; the pod's shell sends the
  * command SIGHUP). Plain Node; the editor's Pseudoterminal (src/tasks/) is a thin adapter.
  */
-import type { PodCommands } from '../pod-commands';
-import { quoteArgv } from '../shell-quote';
-import { TerminalText } from '../job-log-text';
-import { SshAbortedError } from '../ssh-errors';
+import type { PodCommands } from '../ssh/pod-commands';
+import { quoteArgv } from '../util/shell-quote';
+import { TerminalText } from '../jobs/job-log-text';
+import { SshAbortedError } from '../ssh/ssh-errors';
 
 /** What a task in tasks.json says: `{"type": "kgpu", "command": "pytest -q", "pod": "…"}`. */
 export interface KgpuTaskDefinition {

@@ -8,7 +8,7 @@
  * connection dropped) is restarted after `retryMs` while still started.
  */
 import { StringDecoder } from 'node:string_decoder';
-import { Emitter, type Disposable, type Event } from '../emitter';
+import { Emitter, type Disposable, type Event } from '../util/emitter';
 import type { AgentStream, AgentTarget } from '../agent';
 import { parseGpuLine, telemetryArgv, type GpuReading, type GpuSnapshot } from './gpu-sample';
 

@@ -5,7 +5,7 @@
  * says why; a job that ended with its pod (lost) needs no release. One plan per job.
  */
 import type { JobInfo } from '../jobs';
-import type { DownloadResult } from '../pod-download';
+import type { DownloadResult } from '../transfer/pod-download';
 
 export interface ReleasePlan {
   podId: string;

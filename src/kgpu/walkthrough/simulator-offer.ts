@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { isLoopbackHost } from '../setting-resolution';
+import { isLoopbackHost } from '../model/setting-resolution';
 
 export interface SimulatorOfferInputs {
   /** The extension is not running as an installed extension (vscode.ExtensionMode.Production). */

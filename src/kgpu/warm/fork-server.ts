@@ -9,8 +9,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { PodCommands } from '../pod-commands';
-import { quote, quoteArgv } from '../shell-quote';
+import type { PodCommands } from '../ssh/pod-commands';
+import { quote, quoteArgv } from '../util/shell-quote';
 import { placeScriptShell, POD_PRIVATE_DIR } from './place-script';
 import { RESOLVE_SHELL } from './pod-shell';
 import { preloadList, warmUnsupported, type WarmRun } from './launch';

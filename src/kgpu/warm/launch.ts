@@ -6,8 +6,8 @@
  * trip; a run without a server costs a `test -S`. The start's stderr then carries one line:
  * `KGPU-START warm` or `KGPU-START cold <code> <reason>`.
  */
-import { COLD_LAUNCH, JOB_END_SCRIPT } from '../job-wrapper';
-import { quote, quoteArgv } from '../shell-quote';
+import { COLD_LAUNCH, JOB_END_SCRIPT } from '../jobs/job-wrapper';
+import { quote, quoteArgv } from '../util/shell-quote';
 import { MODULE_NAME, PLAIN_INTERPRETER, RESOLVE_SHELL } from './pod-shell';
 import { POD_PRIVATE_DIR } from './place-script';
 import type { PodScript } from './pod-script';

@@ -7,8 +7,8 @@
  * versions are removed. One exec either way, no extra round trip. (The pod agent places
  * pod/agent.py the same way; the two can share this.)
  */
-import type { PodCommands } from '../pod-commands';
-import { quoteArgv } from '../shell-quote';
+import type { PodCommands } from '../ssh/pod-commands';
+import { quoteArgv } from '../util/shell-quote';
 import type { PodScript } from './pod-script';
 
 /** The pod's private directory for kgpu's own files, as a shell expression. */

@@ -6,8 +6,8 @@
  *                    background for the next run — never on this run's critical path.
  * `startWithMode` is startJob() that also reads the start mode (for a start not in a sync's exec).
  */
-import { prepareStart, startError, type JobInfo, type StartJobSpec } from '../jobs';
-import type { PodCommands } from '../pod-commands';
+import { prepareStart, startError, type JobInfo, type StartJobSpec } from '../jobs/jobs';
+import type { PodCommands } from '../ssh/pod-commands';
 import { ensureForkServer, type ForkServerResult } from './fork-server';
 import { parseStartMode, wantsServer, warmLaunchShell, warmUnsupported, type StartMode, type WarmRun } from './launch';
 import { loadPodScript, type PodScript } from './pod-script';

@@ -7,8 +7,8 @@
 // per-project kgpu.python / kgpu.env still count (the folder is trusted).
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import type { RunStarted } from '../../../src/run-command';
-import type { KgpuServices } from '../../../src/services';
+import type { RunStarted } from '../../../src/jobs/run-command';
+import type { KgpuServices } from '../../../src/platform/services';
 import { openKgpuSidebar, waitUntil } from '../suite/helpers/extension';
 
 async function attackerRecord(): Promise<{ requests: number; withAuthorization: number; sshConnections: number }> {

@@ -6,8 +6,8 @@
 // must not reach the job.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import type { RunStarted } from '../../../src/run-command';
-import type { KgpuServices } from '../../../src/services';
+import type { RunStarted } from '../../../src/jobs/run-command';
+import type { KgpuServices } from '../../../src/platform/services';
 import { kgpuExtension, openKgpuSidebar, waitUntil } from '../suite/helpers/extension';
 import { needsSimulator, simApi } from '../suite/helpers/simulator';
 

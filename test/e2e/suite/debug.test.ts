@@ -5,7 +5,7 @@
 // and stopping the session ends it.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import type { KgpuServices } from '../../../src/services';
+import type { KgpuServices } from '../../../src/platform/services';
 import { openKgpuSidebar, waitUntil } from './helpers/extension';
 import { needsSimulator } from './helpers/simulator';
 

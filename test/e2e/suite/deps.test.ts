@@ -4,8 +4,8 @@
 // the log panel, and plots; the second reuses it.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import type { KgpuServices } from '../../../src/services';
-import type { RunStarted } from '../../../src/run-command';
+import type { KgpuServices } from '../../../src/platform/services';
+import type { RunStarted } from '../../../src/jobs/run-command';
 import { openKgpuSidebar, waitUntil } from './helpers/extension';
 import { needsSimulator } from './helpers/simulator';
 

@@ -2,8 +2,8 @@
 // waits for it and runs; a `kgpu` task from tasks.json runs in the pod and its exit code is the task's.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import type { KgpuServices } from '../../../src/services';
-import type { RunStarted } from '../../../src/run-command';
+import type { KgpuServices } from '../../../src/platform/services';
+import type { RunStarted } from '../../../src/jobs/run-command';
 import { openKgpuSidebar, waitUntil } from './helpers/extension';
 import { needsSimulator, simApi } from './helpers/simulator';
 

@@ -3,7 +3,7 @@
 // bastion presents now and pins exactly that one; nothing else in the pin file changes.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import type { KgpuServices } from '../../../src/services';
+import type { KgpuServices } from '../../../src/platform/services';
 import { openKgpuSidebar } from './helpers/extension';
 import { needsSimulator } from './helpers/simulator';
 

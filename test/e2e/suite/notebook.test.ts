@@ -4,7 +4,7 @@
 // progress bar come back as the cells' outputs; then a pod released during a long cell says so.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import type { KgpuServices } from '../../../src/services';
+import type { KgpuServices } from '../../../src/platform/services';
 import { EXTENSION_ID, openKgpuSidebar, waitUntil } from './helpers/extension';
 import { needsSimulator } from './helpers/simulator';
 

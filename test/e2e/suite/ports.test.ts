@@ -4,7 +4,7 @@
 // live GPU numbers while the sidebar is visible.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import type { KgpuServices } from '../../../src/services';
+import type { KgpuServices } from '../../../src/platform/services';
 import { openKgpuSidebar, waitUntil } from './helpers/extension';
 import { needsSimulator, simApi } from './helpers/simulator';
 
@@ -41,9 +41,8 @@ describe('ports and telemetry through the pod agent', () => {
 
   it('forwards a pod-side web server to 127.0.0.1 and fetches it; the forward is a row under its rental', async function () {
     this.timeout(60_000);
-    let node: { podId: string; podPort: number; localPort: number } | undefined;
     // The server may need a moment to bind: retry the fetch, not the forward.
-    node = await vscode.commands.executeCommand<typeof node>('kgpu.forwardPort', { podId, podPort: 8000, localPort: 0 });
+    const node = await vscode.commands.executeCommand<{ podId: string; podPort: number; localPort: number } | undefined>('kgpu.forwardPort', { podId, podPort: 8000, localPort: 0 });
     assert.ok(node, 'the command resolves with the forward');
     assert.equal(node.podPort, 8000);
     let body = '';

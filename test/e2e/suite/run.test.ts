@@ -3,9 +3,9 @@
 // run, its log streamed into a Pseudoterminal panel with the footer, the terminal opened.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import type { KgpuServices } from '../../../src/services';
-import type { RunStarted } from '../../../src/run-command';
-import type { ExecOutcome } from '../../../src/kgpu/exec-request';
+import type { KgpuServices } from '../../../src/platform/services';
+import type { RunStarted } from '../../../src/jobs/run-command';
+import type { ExecOutcome } from '../../../src/kgpu/api/exec-request';
 import { openKgpuSidebar, waitUntil } from './helpers/extension';
 import { needsSimulator, simApi } from './helpers/simulator';
 

@@ -5,9 +5,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import type { KgpuServices } from '../../../src/services';
-import { rentalItem } from '../../../src/kgpu/rentals-view-model';
-import { gpuModelItem } from '../../../src/kgpu/gpu-models-view-model';
+import type { KgpuServices } from '../../../src/platform/services';
+import { rentalItem } from '../../../src/kgpu/model/rentals-view-model';
+import { gpuModelItem } from '../../../src/kgpu/model/gpu-models-view-model';
 import { openKgpuSidebar, waitUntil } from './helpers/extension';
 import { needsSimulator, simApi } from './helpers/simulator';
 

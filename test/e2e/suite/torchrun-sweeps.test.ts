@@ -4,14 +4,14 @@
 // two pods with the Sweeps view's rows filled (arguments, state, metrics).
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import type { KgpuServices } from '../../../src/services';
-import type { RunStarted } from '../../../src/run-command';
+import type { KgpuServices } from '../../../src/platform/services';
+import type { RunStarted } from '../../../src/jobs/run-command';
 import type { SweepStarted } from '../../../src/sweeps/run-sweep-command';
 import type { SweepRow, SweepRunRow } from '../../../src/kgpu/sweeps/sweep-view-model';
 import { openKgpuSidebar, waitUntil } from './helpers/extension';
 import { needsSimulator } from './helpers/simulator';
 
-// eslint-disable-next-line no-control-regex
+ 
 const plain = (s: string): string => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
 
 describe('torchrun on every GPU of a pod, sweeps across pods', () => {

@@ -9,8 +9,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, existsSync } 
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { PodKeys } from '../../../src/pod-keys';
-import type { KgpuServices } from '../../../src/services';
+import { PodKeys } from '../../../src/platform/pod-keys';
+import type { KgpuServices } from '../../../src/platform/services';
 import { openKgpuSidebar, waitUntil } from './helpers/extension';
 import { simulatorEnv } from './helpers/simulator';
 

@@ -1,5 +1,5 @@
 /**
- * One simulator pod for the agent tests, reached through a TCP gate (test/unit/kgpu/tcp-gate.ts)
+ * One simulator pod for the agent tests, reached through a TCP gate (test/unit/kgpu/ssh/tcp-gate.ts)
  * that counts the SSH connections the agent makes, an AgentClient factory over that gate, a
  * direct shell for checks in the pod (not counted), and a static HTTP server on the pod's
  * loopback serving files the test writes into the pod's /workspace.
@@ -8,11 +8,11 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AgentClient, type AgentClientOptions } from '../../../src/kgpu/agent';
-import { PodConnector } from '../../../src/kgpu/ssh-connection';
-import { exec, execStream } from '../../../src/kgpu/ssh-exec';
-import { quoteArgv } from '../../../src/kgpu/shell-quote';
-import { startPodFixture, type PodFixture } from '../kgpu/pod-fixture';
-import { startTcpGate, type TcpGate } from '../kgpu/tcp-gate';
+import { PodConnector } from '../../../src/kgpu/ssh/ssh-connection';
+import { exec, execStream } from '../../../src/kgpu/ssh/ssh-exec';
+import { quoteArgv } from '../../../src/kgpu/util/shell-quote';
+import { startPodFixture, type PodFixture } from '../kgpu/ssh/pod-fixture';
+import { startTcpGate, type TcpGate } from '../kgpu/ssh/tcp-gate';
 import { parsePort, podHttpServerArgv } from './pod-http-server';
 
 import { waitFor } from '../wait-for';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { AgentStartError, agentScriptFrom, backoffReconnectPolicy, loadAgentScript, type AgentScript } from '../../../src/kgpu/agent';
-import { AuthRejectedError, BastionUnreachableError, ChannelRefusedError, ConnectionLostError, SshAbortedError } from '../../../src/kgpu/ssh-errors';
+import { AuthRejectedError, BastionUnreachableError, ChannelRefusedError, ConnectionLostError, SshAbortedError } from '../../../src/kgpu/ssh/ssh-errors';
 import { sha256, startAgentFixture, waitFor, type AgentFixture } from './agent-fixture';
 
 let f: AgentFixture;

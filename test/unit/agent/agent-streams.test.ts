@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { AgentOpenError, DEFAULT_AGENT_MAX_WINDOW, DEFAULT_AGENT_WINDOW, type AgentStream } from '../../../src/kgpu/agent';
-import { ConnectionLostError } from '../../../src/kgpu/ssh-errors';
+import { ConnectionLostError } from '../../../src/kgpu/ssh/ssh-errors';
 import { sha256, startAgentFixture, waitFor, type AgentFixture } from './agent-fixture';
 import { httpGet, parseResponse } from './pod-http-server';
 

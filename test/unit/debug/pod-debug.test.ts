@@ -15,8 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { startPodDebug, type LaunchSpec } from '../../../src/kgpu/debug';
-import { podCommands } from '../../../src/kgpu/pod-commands';
-import { syncUp } from '../../../src/kgpu/sync';
+import { podCommands } from '../../../src/kgpu/ssh/pod-commands';
+import { syncUp } from '../../../src/kgpu/transfer/sync';
 import { startAgentFixture, waitFor, type AgentFixture } from '../agent/agent-fixture';
 import { DapTestClient } from './dap-test-client';
 

@@ -9,9 +9,9 @@ import path from 'node:path';
 import { startPackageIndex, type PackageIndex } from '../../sim/package-index';
 import { listenForPods, type PodReachServer } from '../../sim/pod-reach';
 import { realPython } from '../../sim/pods';
-import { startPodFixture, type PodFixture } from '../kgpu/pod-fixture';
-import { podCommands, type PodCommands } from '../../../src/kgpu/pod-commands';
-import { JobRunner, type RunHandle } from '../../../src/kgpu/job-runner';
+import { startPodFixture, type PodFixture } from '../kgpu/ssh/pod-fixture';
+import { podCommands, type PodCommands } from '../../../src/kgpu/ssh/pod-commands';
+import { JobRunner, type RunHandle } from '../../../src/kgpu/jobs/job-runner';
 import type { WarmStartSettings } from '../../../src/kgpu/warm';
 
 export const JOBS_ROOT = '/workspace/.kgpu/jobs';

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { runPodTask } from '../../../src/kgpu/tasks/pod-task';
-import { startJobsPod, waitFor, type JobsPod } from '../kgpu/jobs-fixture';
+import { startJobsPod, waitFor, type JobsPod } from '../kgpu/jobs/jobs-fixture';
 
 let pod: JobsPod;
 before(async () => {

@@ -1,11 +1,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { KgpuClient } from '../../../src/kgpu/api-client';
+import { KgpuClient } from '../../../src/kgpu/api/api-client';
 import { noProxyMatches, resolveProxy } from '../../../src/kgpu/net/proxy-env';
-import { PodConnector } from '../../../src/kgpu/ssh-connection';
-import { exec } from '../../../src/kgpu/ssh-exec';
+import { PodConnector } from '../../../src/kgpu/ssh/ssh-connection';
+import { exec } from '../../../src/kgpu/ssh/ssh-exec';
 import { startSimulator, type Simulator } from '../../sim/index';
-import { startPodFixture, type PodFixture } from '../kgpu/pod-fixture';
+import { startPodFixture, type PodFixture } from '../kgpu/ssh/pod-fixture';
 import { startConnectProxy, type ConnectProxy } from './connect-proxy';
 
 let sim: Simulator;

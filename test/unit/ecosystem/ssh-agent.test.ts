@@ -5,9 +5,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sshAgentSocket } from '../../../src/kgpu/net/ssh-agent';
-import { PodConnector } from '../../../src/kgpu/ssh-connection';
-import { exec } from '../../../src/kgpu/ssh-exec';
-import { startPodFixture, throwawayKey, type PodFixture } from '../kgpu/pod-fixture';
+import { PodConnector } from '../../../src/kgpu/ssh/ssh-connection';
+import { exec } from '../../../src/kgpu/ssh/ssh-exec';
+import { startPodFixture, throwawayKey, type PodFixture } from '../kgpu/ssh/pod-fixture';
 import { waitFor } from '../wait-for';
 
 let pod: PodFixture;

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readTar, TarCorruptError, tarHeader, padding, TAR_END, type TarEntry } from '../../../src/kgpu/tar-stream';
+import { readTar, TarCorruptError, tarHeader, padding, TAR_END, type TarEntry } from '../../../src/kgpu/transfer/tar-stream';
 
 let tmp: string;
 before(() => {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { findTracebackLinks, resolveLinkTarget, type FolderMapping } from '../../../src/kgpu/links/traceback-links';
-import { startJobsPod, type JobsPod } from '../kgpu/jobs-fixture';
+import { startJobsPod, type JobsPod } from '../kgpu/jobs/jobs-fixture';
 
 let pod: JobsPod;
 let tmp: string;

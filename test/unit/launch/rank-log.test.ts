@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { describeRankFailure, parseTorchrunFailure, RankLog, RankSplitter } from '../../../src/kgpu/launch/rank-log';
 import { parseLauncherSetting, resolveLauncher, torchrunPrefix } from '../../../src/kgpu/launch/torchrun';
 
-// eslint-disable-next-line no-control-regex
+ 
 const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
 test('RankSplitter: a header cut between chunks, partial lines continued after another rank, torchrun lines after a newline', () => {

@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { JobRunner, planRun, type RunHandle } from '../../../src/kgpu/job-runner';
-import { footerSummary } from '../../../src/kgpu/job-log-text';
+import { JobRunner, planRun, type RunHandle } from '../../../src/kgpu/jobs/job-runner';
+import { footerSummary } from '../../../src/kgpu/jobs/job-log-text';
 import { describeRankFailure, RankLog } from '../../../src/kgpu/launch/rank-log';
 import { torchrunRanks } from '../../../src/kgpu/launch/torchrun';
-import { MapStore, startRunFixture, waitFor, type RunFixture } from '../kgpu/run-fixture';
+import { MapStore, startRunFixture, waitFor, type RunFixture } from '../kgpu/jobs/run-fixture';
 
 const SAMPLE = path.join(__dirname, '..', '..', 'e2e', 'sample-project');
 
@@ -83,7 +83,7 @@ test('a 2-GPU pod runs ddp_train.py with torchrun as one job: both ranks in the 
   const text = out.join('');
   assert.deepEqual(r.job.status, { state: 'exited', exitCode: 0 }, text);
   assert.match(r.job.command ?? '', /-m torch\.distributed\.run --standalone --nproc_per_node=2 /);
-  // eslint-disable-next-line no-control-regex
+   
   const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
   for (const l of lines(text)) assert.match(plain(l), /^\[(rank \d|torchrun)\] /, `every line is prefixed: ${JSON.stringify(l)}`);
   const done = lines(plain(text)).filter((l) => /done in/.test(l));
@@ -129,7 +129,7 @@ test('Stop ends every rank', async () => {
   const pids = await waitFor(
     'both ranks started',
     () => {
-      // eslint-disable-next-line no-control-regex
+       
       const ps = [...out.join('').replace(/\x1b\[[0-9;]*m/g, '').matchAll(/\[rank (\d)\] rank \d pid (\d+)/g)].map((m) => m[2]);
       return ps.length === 2 ? ps : undefined;
     },

@@ -6,7 +6,7 @@
  */
 import { AgentOpenError, type AgentClient } from '../../../src/kgpu/agent';
 import { CellOutputs, KernelSession, startKernel, type KernelRecord, type KernelStarted } from '../../../src/kgpu/notebook';
-import { podCommands } from '../../../src/kgpu/pod-commands';
+import { podCommands } from '../../../src/kgpu/ssh/pod-commands';
 import { startAgentFixture, waitFor, type AgentFixture } from '../agent/agent-fixture';
 
 export { waitFor };

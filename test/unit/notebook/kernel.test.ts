@@ -63,7 +63,7 @@ test('outputs: HTML, JSON, a matplotlib PNG, an error with its coloured tracebac
   assert.ok(e && e.kind === 'error');
   assert.equal(e.ename, 'ZeroDivisionError');
   assert.ok(e.traceback.some((l) => l.includes(ESC)), 'ANSI colours kept');
-  // eslint-disable-next-line no-control-regex
+   
   const plain = e.traceback.join('\n').replace(/\u001b\[[0-9;]*m/g, '');
   assert.ok(plain.includes('return 1 / 0'), plain);
 

@@ -3,7 +3,7 @@
  * trace_id), latency spikes, each bad rent field (422), an expired object (410) and a timeout on
  * POST /pods. Each becomes ONE clear message that names what to do and quotes the request or trace
  * id; none leaves half-made state (the pod a timed-out rent created is in the rentals model).
- * (401 after a reissue, 402, 409 quota/capacity and 404 are in test/unit/kgpu/api-errors.test.ts.)
+ * (401 after a reissue, 402, 409 quota/capacity and 404 are in test/unit/kgpu/api/api-errors.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -11,9 +11,9 @@ import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { request } from 'undici';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../sim/index';
-import { KgpuApiError, KgpuNetworkError } from '../../../src/kgpu/api-error';
-import { KgpuClient, type KgpuClientOptions } from '../../../src/kgpu/api-client';
-import { RentalsModel, type RefreshFailure } from '../../../src/kgpu/rentals-model';
+import { KgpuApiError, KgpuNetworkError } from '../../../src/kgpu/api/api-error';
+import { KgpuClient, type KgpuClientOptions } from '../../../src/kgpu/api/api-client';
+import { RentalsModel, type RefreshFailure } from '../../../src/kgpu/model/rentals-model';
 import { waitFor } from './fleet-fixture';
 
 async function setup(t: TestContext, simOptions: SimulatorOptions = {}, clientOptions: Partial<KgpuClientOptions> = {}): Promise<{ sim: Simulator; client: KgpuClient }> {

@@ -8,10 +8,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
-import { exec } from '../../../src/kgpu/ssh-exec';
-import { BastionUnreachableError } from '../../../src/kgpu/ssh-errors';
-import type { PodConnectorOptions } from '../../../src/kgpu/ssh-connection';
-import { WorkspaceFsError } from '../../../src/kgpu/workspace-fs';
+import { exec } from '../../../src/kgpu/ssh/ssh-exec';
+import { BastionUnreachableError } from '../../../src/kgpu/ssh/ssh-errors';
+import type { PodConnectorOptions } from '../../../src/kgpu/ssh/ssh-connection';
+import { WorkspaceFsError } from '../../../src/kgpu/fs/workspace-fs';
 import { podWrite, sha, startFleet, waitFor, type Fleet } from './fleet-fixture';
 
 /** The ready timeout while the bastion is paused, instead of the product's 20 s (and a 150 ms

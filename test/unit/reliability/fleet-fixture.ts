@@ -9,18 +9,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../sim/index';
-import { KgpuClient, type KgpuClientOptions } from '../../../src/kgpu/api-client';
-import { describeEndReason } from '../../../src/kgpu/end-reason';
-import { MemoryHostKeyStore, type HostKeyStore } from '../../../src/kgpu/host-keys';
-import { JobRunner, type KeyValueStore } from '../../../src/kgpu/job-runner';
-import { podCommands, type PodCommands } from '../../../src/kgpu/pod-commands';
-import { PodConnector, type PodConnectorOptions } from '../../../src/kgpu/ssh-connection';
-import { WorkspaceFs, type WorkspaceFsOptions } from '../../../src/kgpu/workspace-fs';
-import { throwawayEd25519 } from '../kgpu/api-fixture';
+import { KgpuClient, type KgpuClientOptions } from '../../../src/kgpu/api/api-client';
+import { describeEndReason } from '../../../src/kgpu/model/end-reason';
+import { MemoryHostKeyStore, type HostKeyStore } from '../../../src/kgpu/ssh/host-keys';
+import { JobRunner, type KeyValueStore } from '../../../src/kgpu/jobs/job-runner';
+import { podCommands, type PodCommands } from '../../../src/kgpu/ssh/pod-commands';
+import { PodConnector, type PodConnectorOptions } from '../../../src/kgpu/ssh/ssh-connection';
+import { WorkspaceFs, type WorkspaceFsOptions } from '../../../src/kgpu/fs/workspace-fs';
+import { throwawayEd25519 } from '../kgpu/api/api-fixture';
 
 export const sha = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
 
-import { MapStore } from '../kgpu/run-fixture';
+import { MapStore } from '../kgpu/jobs/run-fixture';
 export { MapStore };
 
 export interface FleetPod {

@@ -3,7 +3,7 @@
  * NEW host key (a reinstall — or a man-in-the-middle). Connections are refused with
  * HostKeyChangedError and its warning — also through WorkspaceFs, as the editor would show it —
  * and the pin in the persistent store is not replaced. (Same bastion object restarted with another
- * key file: test/unit/kgpu/host-keys.test.ts.)
+ * key file: test/unit/kgpu/ssh/host-keys.test.ts.)
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -11,13 +11,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { startSimulator } from '../../sim/index';
-import { KgpuClient } from '../../../src/kgpu/api-client';
-import { JsonFileHostKeyStore } from '../../../src/kgpu/host-keys';
-import { PodConnector } from '../../../src/kgpu/ssh-connection';
-import { exec } from '../../../src/kgpu/ssh-exec';
-import { HostKeyChangedError } from '../../../src/kgpu/ssh-errors';
-import { WorkspaceFs, WorkspaceFsError } from '../../../src/kgpu/workspace-fs';
-import { throwawayEd25519 } from '../kgpu/api-fixture';
+import { KgpuClient } from '../../../src/kgpu/api/api-client';
+import { JsonFileHostKeyStore } from '../../../src/kgpu/ssh/host-keys';
+import { PodConnector } from '../../../src/kgpu/ssh/ssh-connection';
+import { exec } from '../../../src/kgpu/ssh/ssh-exec';
+import { HostKeyChangedError } from '../../../src/kgpu/ssh/ssh-errors';
+import { WorkspaceFs, WorkspaceFsError } from '../../../src/kgpu/fs/workspace-fs';
+import { throwawayEd25519 } from '../kgpu/api/api-fixture';
 
 async function rentedPod(sim: Awaited<ReturnType<typeof startSimulator>>): Promise<{ podId: string; privateKey: string; close(): Promise<void> }> {
   const client = new KgpuClient({ apiBase: sim.apiBase, getToken: async () => sim.token });

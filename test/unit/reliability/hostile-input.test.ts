@@ -5,7 +5,7 @@
  * newlines, a leading `-`, globs and `;`; canaries (`$(cd;touch pwned-…)`, `` `cd;touch pwned-…` ``,
  * `;cd;touch pwned-…;`) must never run — the canary file appears neither in the pod nor here.
  * Over-long names are refused clearly; a save over the editor limit and an exec with > 1 MiB of
- * stdin are refused before anything is sent. (Sync's hostile names: test/unit/kgpu/sync-up.test.ts;
+ * stdin are refused before anything is sent. (Sync's hostile names: test/unit/kgpu/transfer/sync-up.test.ts;
  * quote(): shell-quote.test.ts, incl. non-UTF-8 bytes.)
  */
 import assert from 'node:assert/strict';
@@ -14,11 +14,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ExecInputError, runExec, type ExecApi } from '../../../src/kgpu/exec-request';
-import { downloadFromPod } from '../../../src/kgpu/pod-download';
-import { uploadToPod } from '../../../src/kgpu/pod-upload';
-import { WorkspaceFsError } from '../../../src/kgpu/workspace-fs';
-import { tempSiblingName } from '../../../src/kgpu/temp-name';
+import { ExecInputError, runExec, type ExecApi } from '../../../src/kgpu/api/exec-request';
+import { downloadFromPod } from '../../../src/kgpu/transfer/pod-download';
+import { uploadToPod } from '../../../src/kgpu/transfer/pod-upload';
+import { WorkspaceFsError } from '../../../src/kgpu/fs/workspace-fs';
+import { tempSiblingName } from '../../../src/kgpu/util/temp-name';
 import { sha, startFleet, type FleetPod } from './fleet-fixture';
 
 const TAG = `pwned-${process.pid}-${randomBytes(4).toString('hex')}`;

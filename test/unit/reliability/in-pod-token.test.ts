@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { KgpuApiError } from '../../../src/kgpu/api-error';
-import { KgpuClient } from '../../../src/kgpu/api-client';
-import { chooseToken } from '../../../src/kgpu/token-choice';
+import { KgpuApiError } from '../../../src/kgpu/api/api-error';
+import { KgpuClient } from '../../../src/kgpu/api/api-client';
+import { chooseToken } from '../../../src/kgpu/api/token-choice';
 import { startFleet } from './fleet-fixture';
 
 test('the in-pod token gets 403 with a message saying to use the account token, and the extension never picks it from $KGPU_API_TOKEN', async (t) => {

@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
-import { startJob } from '../../../src/kgpu/jobs';
-import { followLog } from '../../../src/kgpu/log-follow';
-import { BastionUnreachableError, ConnectionLostError } from '../../../src/kgpu/ssh-errors';
+import { startJob } from '../../../src/kgpu/jobs/jobs';
+import { followLog } from '../../../src/kgpu/jobs/log-follow';
+import { BastionUnreachableError, ConnectionLostError } from '../../../src/kgpu/ssh/ssh-errors';
 import { podWrite, sha, startFleet, waitFor } from './fleet-fixture';
 
 const GATED = `import os, time

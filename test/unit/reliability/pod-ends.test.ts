@@ -10,12 +10,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { KgpuClient } from '../../../src/kgpu/api-client';
-import { describeEndReason } from '../../../src/kgpu/end-reason';
-import type { JobEndEvent } from '../../../src/kgpu/job-runner';
-import { podNotice } from '../../../src/kgpu/pod-notices';
-import { RentalsModel, type PodStateChange, type RefreshFailure } from '../../../src/kgpu/rentals-model';
-import { WorkspaceFsError } from '../../../src/kgpu/workspace-fs';
+import { KgpuClient } from '../../../src/kgpu/api/api-client';
+import { describeEndReason } from '../../../src/kgpu/model/end-reason';
+import type { JobEndEvent } from '../../../src/kgpu/jobs/job-runner';
+import { podNotice } from '../../../src/kgpu/model/pod-notices';
+import { RentalsModel, type PodStateChange, type RefreshFailure } from '../../../src/kgpu/model/rentals-model';
+import { WorkspaceFsError } from '../../../src/kgpu/fs/workspace-fs';
 import type { EndReason } from '../../sim/contracts';
 import { podWrite, sha, startFleet, waitFor, type Fleet } from './fleet-fixture';
 
@@ -83,7 +83,7 @@ for (const c of cases) {
     const runner = f.runner();
     const wfs = pod.fs();
 
-    // The spine's wiring (src/jobs-view.ts, src/file-system.ts).
+    // The spine's wiring (src/jobs/jobs-view.ts, src/files/file-system.ts).
     const ended: Extract<PodStateChange, { kind: 'ended' }>[] = [];
     const failures: RefreshFailure[] = [];
     const jobEnds: JobEndEvent[] = [];

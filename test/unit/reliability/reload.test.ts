@@ -4,15 +4,15 @@
  * target name never holds a partial file, the leftover temp file is hidden from the explorer, and
  * the same upload started again after the "reload" completes byte-identical and leaves nothing
  * behind. (A reload during a running job — a new JobRunner finds it and resumes its log at the
- * stored offset — is in test/unit/kgpu/run-jobs.test.ts.)
+ * stored offset — is in test/unit/kgpu/jobs/run-jobs.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { uploadToPod } from '../../../src/kgpu/pod-upload';
-import { isTempName } from '../../../src/kgpu/workspace-fs';
+import { uploadToPod } from '../../../src/kgpu/transfer/pod-upload';
+import { isTempName } from '../../../src/kgpu/fs/workspace-fs';
 import { sha, startFleet, waitFor } from './fleet-fixture';
 
 test('reload during an upload: no partial file under the target name, temp hidden, the re-run upload completes and cleans up', async (t) => {

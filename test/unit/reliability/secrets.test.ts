@@ -15,15 +15,15 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import { test } from 'node:test';
 import { startSimulator } from '../../sim/index';
-import { KgpuClient } from '../../../src/kgpu/api-client';
-import { describeExecResult, formatExecReport, runExec } from '../../../src/kgpu/exec-request';
-import { MemoryHostKeyStore } from '../../../src/kgpu/host-keys';
-import { JobRunner } from '../../../src/kgpu/job-runner';
-import { podCommands } from '../../../src/kgpu/pod-commands';
-import { PodShell } from '../../../src/kgpu/pod-shell';
-import { exec } from '../../../src/kgpu/ssh-exec';
-import { PodConnector } from '../../../src/kgpu/ssh-connection';
-import { throwawayEd25519 } from '../kgpu/api-fixture';
+import { KgpuClient } from '../../../src/kgpu/api/api-client';
+import { describeExecResult, formatExecReport, runExec } from '../../../src/kgpu/api/exec-request';
+import { MemoryHostKeyStore } from '../../../src/kgpu/ssh/host-keys';
+import { JobRunner } from '../../../src/kgpu/jobs/job-runner';
+import { podCommands } from '../../../src/kgpu/ssh/pod-commands';
+import { PodShell } from '../../../src/kgpu/ssh/pod-shell';
+import { exec } from '../../../src/kgpu/ssh/ssh-exec';
+import { PodConnector } from '../../../src/kgpu/ssh/ssh-connection';
+import { throwawayEd25519 } from '../kgpu/api/api-fixture';
 import { MapStore, waitFor } from './fleet-fixture';
 
 function filesUnder(dir: string): string[] {

@@ -10,12 +10,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
-import { KgpuClient } from '../../../src/kgpu/api-client';
-import { KgpuApiError } from '../../../src/kgpu/api-error';
-import { download, readAnswerLine } from '../../../src/kgpu/bulk-transfer';
-import { PodWatcher } from '../../../src/kgpu/pod-watcher';
-import { exec, execStream, ExecOutputTooLargeError } from '../../../src/kgpu/ssh-exec';
-import { WorkspaceFsError } from '../../../src/kgpu/workspace-fs';
+import { KgpuClient } from '../../../src/kgpu/api/api-client';
+import { KgpuApiError } from '../../../src/kgpu/api/api-error';
+import { download, readAnswerLine } from '../../../src/kgpu/transfer/bulk-transfer';
+import { PodWatcher } from '../../../src/kgpu/fs/pod-watcher';
+import { exec, execStream, ExecOutputTooLargeError } from '../../../src/kgpu/ssh/ssh-exec';
+import { WorkspaceFsError } from '../../../src/kgpu/fs/workspace-fs';
 import { startFleet, waitFor } from '../reliability/fleet-fixture';
 
 const MiB = 1024 * 1024;

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { planRun } from '../../../src/kgpu/job-runner';
+import { planRun } from '../../../src/kgpu/jobs/job-runner';
 import { startFleet, podWrite } from '../reliability/fleet-fixture';
 
 const TAG = `dash-canary-${process.pid}-${randomBytes(3).toString('hex')}`;

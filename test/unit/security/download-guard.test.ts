@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { unsafeLocalName } from '../../../src/kgpu/local-path-guard';
-import { downloadFromPod } from '../../../src/kgpu/pod-download';
-import { pull } from '../../../src/kgpu/sync';
+import { unsafeLocalName } from '../../../src/kgpu/transfer/local-path-guard';
+import { downloadFromPod } from '../../../src/kgpu/transfer/pod-download';
+import { pull } from '../../../src/kgpu/transfer/sync';
 import { podWrite, startFleet } from '../reliability/fleet-fixture';
 
 test('unsafeLocalName: Windows rules (separators, drive/stream colons, reserved device names, trailing dot/space) — only on win32', () => {

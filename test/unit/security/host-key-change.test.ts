@@ -11,13 +11,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { startSimulator } from '../../sim/index';
-import { KgpuClient } from '../../../src/kgpu/api-client';
-import { probeHostKey } from '../../../src/kgpu/host-key-probe';
-import { JsonFileHostKeyStore } from '../../../src/kgpu/host-keys';
-import { PodConnector } from '../../../src/kgpu/ssh-connection';
-import { exec } from '../../../src/kgpu/ssh-exec';
-import { HostKeyChangedError } from '../../../src/kgpu/ssh-errors';
-import { throwawayEd25519 } from '../kgpu/api-fixture';
+import { KgpuClient } from '../../../src/kgpu/api/api-client';
+import { probeHostKey } from '../../../src/kgpu/ssh/host-key-probe';
+import { JsonFileHostKeyStore } from '../../../src/kgpu/ssh/host-keys';
+import { PodConnector } from '../../../src/kgpu/ssh/ssh-connection';
+import { exec } from '../../../src/kgpu/ssh/ssh-exec';
+import { HostKeyChangedError } from '../../../src/kgpu/ssh/ssh-errors';
+import { throwawayEd25519 } from '../kgpu/api/api-fixture';
 
 async function rentedPod(sim: Awaited<ReturnType<typeof startSimulator>>): Promise<{ podId: string; privateKey: string; close(): Promise<void> }> {
   const client = new KgpuClient({ apiBase: sim.apiBase, getToken: async () => sim.token });

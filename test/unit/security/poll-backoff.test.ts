@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { JobRunner } from '../../../src/kgpu/job-runner';
-import { PassphraseDeclinedError, PassphraseGate } from '../../../src/kgpu/passphrase-gate';
-import type { PodCommands } from '../../../src/kgpu/pod-commands';
+import { JobRunner } from '../../../src/kgpu/jobs/job-runner';
+import { PassphraseDeclinedError, PassphraseGate } from '../../../src/kgpu/ssh/passphrase-gate';
+import type { PodCommands } from '../../../src/kgpu/ssh/pod-commands';
 import { MapStore, podWrite, startFleet, waitFor } from '../reliability/fleet-fixture';
 
 test('job polling backs off while a pod cannot be reached, and returns to its cadence once it can', async (t) => {

@@ -12,9 +12,9 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { JobRunner } from '../../../src/kgpu/job-runner';
-import type { PodCommands } from '../../../src/kgpu/pod-commands';
-import { createTempKeyDir, removeStaleTempKeyDirs } from '../../../src/kgpu/temp-key-files';
+import { JobRunner } from '../../../src/kgpu/jobs/job-runner';
+import type { PodCommands } from '../../../src/kgpu/ssh/pod-commands';
+import { createTempKeyDir, removeStaleTempKeyDirs } from '../../../src/kgpu/ssh/temp-key-files';
 import { MapStore, startFleet, type FleetPod } from '../reliability/fleet-fixture';
 
 const SECRET = `sk-live-${randomBytes(12).toString('hex')}`;

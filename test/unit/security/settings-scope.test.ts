@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { checkApiBase, DEFAULT_API_BASE, kgpuKeysIn, resolveSetting, tokenDestination, type TrustContext } from '../../../src/kgpu/setting-resolution';
-import { chooseToken } from '../../../src/kgpu/token-choice';
+import { checkApiBase, DEFAULT_API_BASE, kgpuKeysIn, resolveSetting, tokenDestination, type TrustContext } from '../../../src/kgpu/model/setting-resolution';
+import { chooseToken } from '../../../src/kgpu/api/token-choice';
 
 const TRUSTED: TrustContext = { isTrusted: true, podWindow: false, podWindowTrusted: false };
 const UNTRUSTED: TrustContext = { isTrusted: false, podWindow: false, podWindowTrusted: false };

@@ -11,9 +11,9 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { uploadToPod } from '../../../src/kgpu/pod-upload';
-import { describeSkippedLinks } from '../../../src/kgpu/local-links';
-import { syncUp } from '../../../src/kgpu/sync';
+import { uploadToPod } from '../../../src/kgpu/transfer/pod-upload';
+import { describeSkippedLinks } from '../../../src/kgpu/transfer/local-links';
+import { syncUp } from '../../../src/kgpu/transfer/sync';
 import { startFleet, type FleetPod } from '../reliability/fleet-fixture';
 
 const SECRET = `TOP-SECRET-${randomBytes(8).toString('hex')}`;

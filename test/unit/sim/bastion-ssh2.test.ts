@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Client, type ClientChannel } from 'ssh2';
-import { openSftpOverExec } from '../../../src/kgpu/sftp-over-exec';
+import { openSftpOverExec } from '../../../src/kgpu/ssh/sftp-over-exec';
 import { startBastionFixture, waitFor, type BastionFixture, type TestKey } from './bastion-fixture';
 
 function connectClient(fx: BastionFixture, key: TestKey, o: { readyTimeout?: number } = {}): Promise<Client> {

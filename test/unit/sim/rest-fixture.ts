@@ -13,7 +13,7 @@ import { startSimulator, type Simulator, type SimulatorOptions } from '../../sim
 
 export interface Res {
   status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON bodies are checked field by field
+   
   body: any;
   text: string;
   headers: Headers;

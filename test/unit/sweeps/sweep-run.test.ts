@@ -14,19 +14,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { startSimulator, type Simulator } from '../../sim/index';
-import { KgpuClient } from '../../../src/kgpu/api-client';
-import { isLivePod } from '../../../src/kgpu/api-types';
-import { podRatePerHour } from '../../../src/kgpu/cost';
-import { MemoryHostKeyStore } from '../../../src/kgpu/host-keys';
-import { JobRunner } from '../../../src/kgpu/job-runner';
-import { podCommands, type PodCommands } from '../../../src/kgpu/pod-commands';
-import { PodConnector } from '../../../src/kgpu/ssh-connection';
+import { KgpuClient } from '../../../src/kgpu/api/api-client';
+import { isLivePod } from '../../../src/kgpu/api/api-types';
+import { podRatePerHour } from '../../../src/kgpu/model/cost';
+import { MemoryHostKeyStore } from '../../../src/kgpu/ssh/host-keys';
+import { JobRunner } from '../../../src/kgpu/jobs/job-runner';
+import { podCommands, type PodCommands } from '../../../src/kgpu/ssh/pod-commands';
+import { PodConnector } from '../../../src/kgpu/ssh/ssh-connection';
 import { largeFiles, TransitFanOut } from '../../../src/kgpu/sweeps/fanout';
 import { parseSweepLine } from '../../../src/kgpu/sweeps/grid';
 import { newSweepPlan, storedSweeps, Sweep, type SweepPlan } from '../../../src/kgpu/sweeps/sweep';
 import { sweepRunRows } from '../../../src/kgpu/sweeps/sweep-view-model';
-import { throwawayEd25519 } from '../kgpu/api-fixture';
-import { MapStore, waitFor } from '../kgpu/run-fixture';
+import { throwawayEd25519 } from '../kgpu/api/api-fixture';
+import { MapStore, waitFor } from '../kgpu/jobs/run-fixture';
 
 const TRAIN = `import argparse, json, os, time
 p = argparse.ArgumentParser()
@@ -150,7 +150,7 @@ test('a pod released mid-sweep: its run is re-queued on the other pod, once; a r
   const onP2 = plan.runs.find((r) => r.podId === p2)!;
   const jobOnP2 = onP2.jobId;
 
-  // The pod ends; the editor's pod watcher tells the runner (as src/jobs-view.ts does).
+  // The pod ends; the editor's pod watcher tells the runner (as src/jobs/jobs-view.ts does).
   await client.release(p2);
   runner.podEnded(p2, 'released');
   await waitFor('the run re-queued', () => onP2.requeuedFrom !== undefined || (onP2.state === 'failed' && new Error(JSON.stringify(onP2))), 60_000);

@@ -11,10 +11,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { AgentClient } from '../../../src/kgpu/agent';
-import { formatDollarsPerHour, podRatePerHour } from '../../../src/kgpu/cost';
+import { formatDollarsPerHour, podRatePerHour } from '../../../src/kgpu/model/cost';
 import { startJob } from '../../../src/kgpu/jobs';
-import { downloadFromPod } from '../../../src/kgpu/pod-download';
-import { execStream } from '../../../src/kgpu/ssh-exec';
+import { downloadFromPod } from '../../../src/kgpu/transfer/pod-download';
+import { execStream } from '../../../src/kgpu/ssh/ssh-exec';
 import { GpuTelemetry, IdleGuard, idleGuardMessage, ReleaseWhenDone, type GpuSnapshot, type ReleaseOutcome, type ReleasePlan } from '../../../src/kgpu/telemetry';
 import { startFleet, waitFor, type Fleet } from '../reliability/fleet-fixture';
 

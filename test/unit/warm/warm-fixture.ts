@@ -5,11 +5,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { startPodFixture, type PodFixture } from '../kgpu/pod-fixture';
-import { podCommands, type PodCommands } from '../../../src/kgpu/pod-commands';
-import { startJob, type JobInfo } from '../../../src/kgpu/jobs';
-import { followLog } from '../../../src/kgpu/log-follow';
-import { quote, quoteArgv } from '../../../src/kgpu/shell-quote';
+import { startPodFixture, type PodFixture } from '../kgpu/ssh/pod-fixture';
+import { podCommands, type PodCommands } from '../../../src/kgpu/ssh/pod-commands';
+import { startJob, type JobInfo } from '../../../src/kgpu/jobs/jobs';
+import { followLog } from '../../../src/kgpu/jobs/log-follow';
+import { quote, quoteArgv } from '../../../src/kgpu/util/shell-quote';
 import { ensureForkServer, loadPodScript, startWithMode, WarmStart, type ForkServerResult, type PodScript, type StartMode, type WarmRun } from '../../../src/kgpu/warm';
 
 export const JOBS_ROOT = '/workspace/.kgpu/jobs';

@@ -8,7 +8,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { stopJob } from '../../../src/kgpu/jobs';
+import { stopJob } from '../../../src/kgpu/jobs/jobs';
 import { forkServerStatus, WarmStart } from '../../../src/kgpu/warm';
 import { JOBS_ROOT, outcome, startWarmPod, type RunSpec, type WarmPod } from './warm-fixture';
 

@@ -8,8 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { JobRunner, type RunHandle } from '../../../src/kgpu/job-runner';
-import { podCommands } from '../../../src/kgpu/pod-commands';
+import { JobRunner, type RunHandle } from '../../../src/kgpu/jobs/job-runner';
+import { podCommands } from '../../../src/kgpu/ssh/pod-commands';
 import { ensureForkServer, forkServerStatus, type WarmStartSettings } from '../../../src/kgpu/warm';
 import { startWarmPod, JOBS_ROOT, type WarmPod } from './warm-fixture';
 

@@ -1,0 +1,64 @@
+import * as vscode from 'vscode';
+import type { Pod } from '../kgpu/api/api-types';
+import type { KgpuServices } from '../platform/services';
+
+/**
+ * `kgpu: Open Workspace` — the pod's /workspace as a workspace folder named after the pod
+ * (added to this window) or in a new window; the user chooses unless `mode` is given.
+ * Options (tests, other commands): `{ podId, mode: 'add' | 'newWindow', path }`.
+ */
+export interface OpenWorkspaceOptions {
+  podId?: string;
+  mode?: 'add' | 'newWindow';
+  /** Folder in the pod (default /workspace). */
+  path?: string;
+}
+
+const ADD = 'Add to Workspace';
+const NEW_WINDOW = 'Open in New Window';
+
+export function workspaceFolderName(pod: Pick<Pod, 'pod_id' | 'name'>): string {
+  return pod.name && pod.name !== 'rent' ? `${pod.name} (${pod.pod_id})` : pod.pod_id;
+}
+
+function isOptions(arg: unknown): arg is OpenWorkspaceOptions {
+  return typeof arg === 'object' && arg !== null && !(arg instanceof vscode.Uri) && ('mode' in arg || 'path' in arg) && !('pod' in arg);
+}
+
+export function registerWorkspaceCommand(services: KgpuServices): vscode.Disposable {
+  return vscode.commands.registerCommand('kgpu.openWorkspace', async (arg?: unknown, second?: unknown): Promise<vscode.Uri | undefined> => {
+    services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
+    const options: OpenWorkspaceOptions = isOptions(arg) ? arg : isOptions(second) ? second : {};
+    const pod = await services.pickPod(options.podId ?? (isOptions(arg) ? undefined : arg), { ready: true, title: "Open which pod's /workspace?" });
+    if (!pod) return undefined;
+    const uri = vscode.Uri.from({ scheme: 'kgpu', authority: pod.pod_id, path: options.path ?? '/workspace' });
+    const open = vscode.workspace.workspaceFolders?.find((f) => f.uri.toString() === uri.toString());
+    if (open) {
+      await vscode.commands.executeCommand('workbench.view.explorer');
+      return uri;
+    }
+    let mode = options.mode;
+    if (!mode) {
+      const choice = await vscode.window.showInformationMessage(
+        `Open ${uri.path} of ${pod.pod_id}?`,
+        { modal: true, detail: 'Files are edited in the pod over SSH; the pod disk is destroyed when the rental ends.' },
+        ADD,
+        NEW_WINDOW,
+      );
+      if (!choice) return undefined;
+      mode = choice === ADD ? 'add' : 'newWindow';
+    }
+    if (mode === 'newWindow') {
+      await vscode.commands.executeCommand('vscode.openFolder', uri, { forceNewWindow: true });
+      return uri;
+    }
+    const at = vscode.workspace.workspaceFolders?.length ?? 0;
+    const ok = vscode.workspace.updateWorkspaceFolders(at, 0, { uri, name: workspaceFolderName(pod) });
+    if (!ok) {
+      void vscode.window.showErrorMessage(`Could not add ${uri.path} of ${pod.pod_id} to the workspace; try "Open in New Window".`);
+      return undefined;
+    }
+    await vscode.commands.executeCommand('workbench.view.explorer');
+    return uri;
+  });
+}

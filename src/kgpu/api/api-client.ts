@@ -1,0 +1,625 @@
+/**
+ * The typed kgpu REST client (undici). One instance per API base; `close()` it when done.
+ *
+ * - Every call has a timeout (headers + body) and takes an AbortSignal.
+ * - The token comes from a provider asked on each call; after a 401 it is asked once more with
+ *   `forceRefresh: true` and the call is repeated once; a second 401 is a KgpuApiError(401).
+ * - Only GET and DELETE are retried (network errors, 429, 5xx; exponential backoff with jitter,
+ *   Retry-After respected). POST /pods is never retried blindly: after a lost answer the client
+ *   looks in GET /pods for the pod this request created (see `rent`).
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { Readable, Transform } from 'node:stream';
+import { request, type Dispatcher } from 'undici';
+import { restDispatcher, type ProxySettings } from '../net/proxy-dispatcher';
+import { KgpuAbortedError, KgpuApiError, KgpuNetworkError, redactTokens, type ErrorContext, type NetworkErrorKind } from './api-error';
+import type {
+  Balance,
+  Cluster,
+  CreatedObject,
+  CreateObjectRequest,
+  ErrorBody,
+  ExecRequest,
+  ExecResponse,
+  GpuModel,
+  Me,
+  Pod,
+  ReleaseResponse,
+  RentRequest,
+  RentResult,
+  RotateKeyRequest,
+  RotateKeyResponse,
+  TransitObject,
+} from './api-types';
+import { BodyTooLargeError, readBodyText } from './bounded-body';
+import { abortableDelay, backoffDelayMs, DEFAULT_RETRY_POLICY, isRetryableStatus, parseRetryAfter, type RetryPolicy } from './retry';
+import { waitUntilReady, type WaitUntilReadyOptions } from './wait-ready';
+
+/** Returns the account token, or undefined when signed out. `forceRefresh` after a 401: re-read
+ *  the stored token (it may have been reissued) rather than a cached copy. */
+export type TokenProvider = (options: { forceRefresh: boolean }) => Promise<string | undefined>;
+
+export interface KgpuClientOptions {
+  /** e.g. https://api.kgpu.net/v1 (a trailing slash is ignored). */
+  apiBase: string;
+  getToken: TokenProvider;
+  /** Per-attempt deadline for headers + body, default 30 s. */
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Use this dispatcher instead of the client's own keep-alive Agent (not closed by close()). */
+  dispatcher?: Dispatcher;
+  /** Proxy settings for the client's own dispatcher (src/kgpu/net/proxy-dispatcher.ts); default: the environment's. */
+  proxy?: ProxySettings;
+  /** After an interrupted POST /pods found nothing in GET /pods, look once more after this long
+   *  before concluding nothing was created (default 1 s). */
+  rentSettleMs?: number;
+  /** The biggest response body read (default 16 MiB); a bigger one fails as a bad response. */
+  maxResponseBytes?: number;
+}
+
+const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+/** An object store's answer to a PUT is a short XML error at most. */
+const MAX_PUT_RESPONSE_BYTES = 64 * 1024;
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Overrides the client's per-attempt timeout for this call. */
+  timeoutMs?: number;
+}
+
+export interface CreateObjectOptions extends CallOptions {
+  /** Announce the size: an over-quota or too-large object is refused before any upload. */
+  sizeBytes?: number;
+}
+
+export interface UploadOptions extends CallOptions {
+  /** Bytes sent so far. */
+  onProgress?: (sentBytes: number, totalBytes: number) => void;
+}
+
+/** What `uploadToPutUrl` sends: bytes, a stream of exactly `size` bytes, or a local file. */
+export type UploadSource = Uint8Array | Readable | { filePath: string };
+
+type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+interface CallSpec {
+  method: Method;
+  path: string;
+  body?: unknown;
+  /** Send the Bearer token (false only for GET /gpu-models). */
+  auth: boolean;
+  context?: ErrorContext;
+  /** Extra time on top of the timeout (exec waits up to timeout_seconds). */
+  extraTimeoutMs?: number;
+}
+
+interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_RENT: { name: string; gpu_model: string; gpu_count: number } = { name: 'rent', gpu_model: 'rtx4090', gpu_count: 1 };
+
+export class KgpuClient {
+  readonly apiBase: string;
+  private readonly origin: string;
+  private readonly basePath: string;
+  private readonly getToken: TokenProvider;
+  private readonly timeoutMs: number;
+  private readonly retryPolicy: RetryPolicy;
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly rentSettleMs: number;
+  private readonly maxResponseBytes: number;
+  private closed = false;
+
+  constructor(options: KgpuClientOptions) {
+    const url = new URL(options.apiBase);
+    this.apiBase = options.apiBase.replace(/\/+$/, '');
+    this.origin = url.origin;
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.getToken = options.getToken;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.ownsDispatcher = !options.dispatcher;
+    this.dispatcher = options.dispatcher ?? restDispatcher(options.proxy);
+    this.rentSettleMs = options.rentSettleMs ?? 1_000;
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  }
+
+  // ── read-only ────────────────────────────────────────────────────────────────
+
+  /** `GET /gpu-models` — public, no token needed. */
+  async listGpuModels(o: CallOptions = {}): Promise<GpuModel[]> {
+    return expectArray<GpuModel>(await this.call({ method: 'GET', path: '/gpu-models', auth: false }, o), 'models');
+  }
+
+  async getMe(o: CallOptions = {}): Promise<Me> {
+    return (await this.call({ method: 'GET', path: '/me', auth: true }, o)) as Me;
+  }
+
+  async getBalance(o: CallOptions = {}): Promise<Balance> {
+    return (await this.call({ method: 'GET', path: '/balance', auth: true }, o)) as Balance;
+  }
+
+  async getCluster(o: CallOptions = {}): Promise<Cluster> {
+    const r = await this.call({ method: 'GET', path: '/cluster', auth: true }, o);
+    return (Array.isArray(r) ? { nodes: r } : r) as Cluster;
+  }
+
+  /** `GET /pods` — your pods, newest first (ended ones included). */
+  async listPods(o: CallOptions = {}): Promise<Pod[]> {
+    return expectArray<Pod>(await this.call({ method: 'GET', path: '/pods', auth: true }, o), 'pods');
+  }
+
+  /** `GET /pods/{id}` — works after the pod is gone (historical row with end_reason). */
+  async getPod(podId: string, o: CallOptions = {}): Promise<Pod> {
+    return (await this.call({ method: 'GET', path: `/pods/${enc(podId)}`, auth: true, context: { podId } }, o)) as Pod;
+  }
+
+  // ── pods ─────────────────────────────────────────────────────────────────────
+
+  /**
+   * `POST /pods`. Never rents twice: the request carries a unique `env.KGPU_CLIENT_REQUEST_ID`
+   * and, when its answer is lost (connection dropped, timeout, 5xx), the client looks in
+   * `GET /pods` for a pod this request created (new since just before the POST, same name,
+   * model and count — and the marker when the server shows env). Found → it is returned with
+   * `recovered: true` (a server-minted key is re-minted with PATCH, since the lost answer held
+   * the only copy). Not found → retried once only when the server clearly did not create one.
+   */
+  async rent(req: RentRequest = {}, o: CallOptions = {}): Promise<RentResult> {
+    const marker = randomBytes(8).toString('hex');
+    const body: RentRequest = { ...req, env: { ...(req.env ?? {}), KGPU_CLIENT_REQUEST_ID: marker } };
+    const want = {
+      name: req.name ?? DEFAULT_RENT.name,
+      gpu_model: req.gpu_model ?? DEFAULT_RENT.gpu_model,
+      gpu_count: req.gpu_count ?? DEFAULT_RENT.gpu_count,
+    };
+    const context: ErrorContext = { rent: { gpu_model: want.gpu_model, gpu_count: want.gpu_count } };
+    const before = new Set((await this.listPods(o)).map((p) => p.pod_id));
+    const maxAttempts = 2;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = (await this.call({ method: 'POST', path: '/pods', body, auth: true, context }, o)) as RentResult;
+        return { ...r, recovered: false, client_request_id: marker };
+      } catch (e) {
+        if (e instanceof KgpuAbortedError && !(e instanceof RentCancelledError)) throw await this.cancelRent(before, want, marker);
+        const lostAnswer = e instanceof KgpuNetworkError || (e instanceof KgpuApiError && e.status >= 500);
+        if (!lostAnswer) {
+          if (e instanceof KgpuApiError && (e.status === 402 || e.status === 409)) throw await this.enrichRentError(e, want, o);
+          throw e;
+        }
+        if (!(e instanceof KgpuNetworkError && !e.requestSent)) {
+          // The server may have created the pod: look for it (twice, in case it is still settling).
+          let found = await this.findRentedPod(before, want, marker, o);
+          if (!found && !(e instanceof KgpuApiError)) {
+            await abortableDelay(this.rentSettleMs, o.signal, 'Renting');
+            found = await this.findRentedPod(before, want, marker, o);
+          }
+          if (found) return await this.recoverRent(found, req, marker, o);
+        }
+        // A timeout leaves it open whether the server is still working on it: do not retry.
+        if (attempt >= maxAttempts || (e instanceof KgpuNetworkError && e.kind === 'timeout')) throw e;
+        await abortableDelay(backoffDelayMs(this.retryPolicy, attempt), o.signal, 'Renting');
+      }
+    }
+  }
+
+  /** `PATCH /pods/{id}`: pin `ssh_pubkey`, or (empty body) have a fresh key pair minted — returned once. */
+  async rotateSshKey(podId: string, req: RotateKeyRequest = {}, o: CallOptions = {}): Promise<RotateKeyResponse> {
+    return (await this.call({ method: 'PATCH', path: `/pods/${enc(podId)}`, body: req, auth: true, context: { podId } }, o)) as RotateKeyResponse;
+  }
+
+  /** `DELETE /pods/{id}` — release (idempotent, so retried). */
+  async release(podId: string, o: CallOptions = {}): Promise<ReleaseResponse> {
+    const r = await this.call({ method: 'DELETE', path: `/pods/${enc(podId)}`, auth: true, context: { podId } }, o);
+    return (r ?? { pod_id: podId }) as ReleaseResponse;
+  }
+
+  /** `POST /pods/{id}/exec` — one-shot command; the call waits up to `timeout_seconds` on top of the client timeout. Not retried. */
+  async exec(podId: string, req: ExecRequest, o: CallOptions = {}): Promise<ExecResponse> {
+    const extra = (req.timeout_seconds ?? 60) * 1000;
+    return (await this.call({ method: 'POST', path: `/pods/${enc(podId)}/exec`, body: req, auth: true, context: { podId }, extraTimeoutMs: extra }, o)) as ExecResponse;
+  }
+
+  /** Poll until the pod is ready; see wait-ready.ts. */
+  waitUntilReady(podId: string, options: WaitUntilReadyOptions = {}): Promise<Pod> {
+    return waitUntilReady(this, podId, options);
+  }
+
+  // ── transit objects ──────────────────────────────────────────────────────────
+
+  /** `POST /objects` — a 24 h object with a presigned PUT (valid 1 h). Not retried. */
+  async createObject(label?: string, o: CreateObjectOptions = {}): Promise<CreatedObject> {
+    const body: CreateObjectRequest = {};
+    if (label !== undefined) body.label = label;
+    if (o.sizeBytes !== undefined) body.size_bytes = o.sizeBytes;
+    return (await this.call({ method: 'POST', path: '/objects', body, auth: true }, o)) as CreatedObject;
+  }
+
+  async listObjects(o: CallOptions = {}): Promise<TransitObject[]> {
+    return expectArray<TransitObject>(await this.call({ method: 'GET', path: '/objects', auth: true }, o), 'objects');
+  }
+
+  /** `GET /objects/{id}` — with a fresh presigned `get_url` (reusable by many pods for 1 h). */
+  async getObject(objectId: string, o: CallOptions = {}): Promise<TransitObject> {
+    return (await this.call({ method: 'GET', path: `/objects/${enc(objectId)}`, auth: true, context: { objectId } }, o)) as TransitObject;
+  }
+
+  /** `DELETE /objects/{id}` — idempotent. */
+  async deleteObject(objectId: string, o: CallOptions = {}): Promise<void> {
+    await this.call({ method: 'DELETE', path: `/objects/${enc(objectId)}`, auth: true, context: { objectId } }, o);
+  }
+
+  /**
+   * PUT `size` bytes to a presigned URL: Content-Length and nothing else (extra headers break the
+   * signature; no Authorization — the URL is the credential). The timeout is an inactivity
+   * timeout here (no bytes moving for that long), so big uploads are not cut off. Not retried.
+   */
+  async uploadToPutUrl(putUrl: string, source: UploadSource, size: number, o: UploadOptions = {}): Promise<void> {
+    const url = new URL(putUrl);
+    const shownPath = url.pathname; // never the query string: it holds the signature
+    const idleMs = o.timeoutMs ?? this.timeoutMs;
+    const ctrl = new AbortController();
+    let timedOut = false;
+    let sent = 0;
+    let watchdog: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        timedOut = true;
+        ctrl.abort();
+      }, idleMs);
+    };
+    const onAbort = (): void => ctrl.abort();
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    if (o.signal?.aborted) ctrl.abort();
+    const input: Readable =
+      source instanceof Readable ? source : source instanceof Uint8Array ? Readable.from([Buffer.from(source)]) : createReadStream(source.filePath);
+    const counted = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        sent += chunk.length;
+        arm();
+        o.onProgress?.(sent, size);
+        done(null, chunk);
+      },
+    });
+    let sourceError: unknown;
+    input.once('error', (err) => {
+      sourceError = err;
+      counted.destroy(err);
+    });
+    input.pipe(counted);
+    arm();
+    try {
+      const res = await request(url, {
+        dispatcher: this.dispatcher,
+        method: 'PUT',
+        headers: { 'content-length': String(size) },
+        body: counted,
+        signal: ctrl.signal,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+      const text = await readBodyText(res.body, MAX_PUT_RESPONSE_BYTES).catch((err: unknown) => {
+        if (err instanceof BodyTooLargeError) return res.statusCode >= 300 ? '' : 'ok'; // only an error's text matters here
+        throw err;
+      });
+      if (res.statusCode >= 300) {
+        const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? parseJson(text)?.error;
+        throw new KgpuUploadError(res.statusCode, typeof code === 'string' ? code : `http_${res.statusCode}`, shownPath);
+      }
+    } catch (e) {
+      input.destroy(); // a failed upload leaves no file handle open
+      if (e instanceof KgpuUploadError) throw e;
+      if (o.signal?.aborted) throw new KgpuAbortedError('The upload', o.signal.reason);
+      if (sourceError !== undefined) throw sourceError; // reading the local file/stream failed, not the network
+      throw this.networkError(e, 'PUT', shownPath, timedOut, idleMs, url.origin, sent > 0);
+    } finally {
+      clearTimeout(watchdog);
+      o.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Close the client's connections. Calls after close() fail. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+
+  dispose(): void {
+    void this.close();
+  }
+
+  // ── internals ────────────────────────────────────────────────────────────────
+
+  private async call(spec: CallSpec, o: CallOptions): Promise<unknown> {
+    if (this.closed) throw new Error('KgpuClient is closed');
+    const retryable = spec.method === 'GET' || spec.method === 'DELETE';
+    const maxAttempts = retryable ? Math.max(1, this.retryPolicy.maxAttempts) : 1;
+    let token = spec.auth ? await this.getToken({ forceRefresh: false }) : undefined;
+    if (spec.auth && !token) {
+      throw new KgpuApiError(401, spec.method, spec.path, undefined, { error: 'unauthorized', message: 'not signed in' }, spec.context);
+    }
+    let reauthed = false;
+    for (let attempt = 1; ; attempt++) {
+      let res: RawResponse;
+      try {
+        res = await this.once(spec, token, o);
+      } catch (e) {
+        if (retryable && e instanceof KgpuNetworkError && attempt < maxAttempts) {
+          await abortableDelay(backoffDelayMs(this.retryPolicy, attempt), o.signal);
+          continue;
+        }
+        throw e;
+      }
+      const requestId = header(res.headers, 'x-request-id');
+      if (res.status === 401 && spec.auth && !reauthed) {
+        reauthed = true;
+        const fresh = await this.getToken({ forceRefresh: true });
+        if (fresh) {
+          token = fresh;
+          attempt--; // a re-auth is not a retry
+          continue;
+        }
+      }
+      if (res.status >= 400) {
+        const retryAfter = parseRetryAfter(res.headers['retry-after']);
+        if (retryable && isRetryableStatus(res.status) && attempt < maxAttempts) {
+          if (retryAfter === undefined || retryAfter <= this.retryPolicy.maxRetryAfterMs) {
+            await abortableDelay(backoffDelayMs(this.retryPolicy, attempt, retryAfter), o.signal);
+            continue;
+          }
+        }
+        const context = retryAfter === undefined ? spec.context : { ...spec.context, retryAfterMs: retryAfter };
+        throw new KgpuApiError(res.status, spec.method, spec.path, requestId, errorBody(res), context);
+      }
+      if (res.text === '') return undefined;
+      const parsed = parseJson(res.text);
+      if (parsed === undefined) {
+        throw new KgpuApiError(502, spec.method, spec.path, requestId, { error: 'bad_response', message: 'kgpu sent a response that is not JSON' }, spec.context);
+      }
+      return parsed;
+    }
+  }
+
+  /** One HTTP exchange with a deadline covering headers and body. */
+  private async once(spec: CallSpec, token: string | undefined, o: CallOptions): Promise<RawResponse> {
+    if (o.signal?.aborted) throw new KgpuAbortedError(`${spec.method} ${spec.path}`, o.signal.reason);
+    const timeoutMs = (o.timeoutMs ?? this.timeoutMs) + (spec.extraTimeoutMs ?? 0);
+    const ctrl = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ctrl.abort();
+    }, timeoutMs);
+    const onAbort = (): void => ctrl.abort();
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    let body: string | undefined;
+    if (spec.body !== undefined) {
+      body = JSON.stringify(spec.body);
+      headers['content-type'] = 'application/json';
+    }
+    let phaseSent = false;
+    try {
+      const res = await request(`${this.origin}${this.basePath}${spec.path}`, {
+        dispatcher: this.dispatcher,
+        method: spec.method,
+        headers,
+        body,
+        signal: ctrl.signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      phaseSent = true;
+      const text = await readBodyText(res.body, this.maxResponseBytes).catch((err: unknown) => {
+        if (!(err instanceof BodyTooLargeError)) throw err;
+        throw new KgpuApiError(502, spec.method, spec.path, header(res.headers, 'x-request-id'), {
+          error: 'bad_response',
+          message: `${this.apiBase} sent a response larger than ${(err.maxBytes / 1048576).toFixed(err.maxBytes < 10 * 1048576 ? 1 : 0)} MiB; kgpu stopped reading it. Check that kgpu.apiBase is the kgpu API`,
+        }, spec.context);
+      });
+      return { status: res.statusCode, headers: res.headers, text };
+    } catch (e) {
+      if (e instanceof KgpuApiError) throw e;
+      if (o.signal?.aborted) throw new KgpuAbortedError(`${spec.method} ${spec.path}`, o.signal.reason);
+      throw this.networkError(e, spec.method, spec.path, timedOut, timeoutMs, this.apiBase, phaseSent);
+    } finally {
+      clearTimeout(timer);
+      o.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private networkError(e: unknown, method: string, path: string, timedOut: boolean, timeoutMs: number, base: string, gotHeaders: boolean): KgpuNetworkError {
+    const code = errorCode(e);
+    let kind: NetworkErrorKind;
+    if (timedOut || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') kind = 'timeout';
+    else if (code !== undefined && NEVER_SENT_CODES.has(code)) kind = 'unreachable';
+    else kind = 'connection_lost';
+    const requestSent = kind !== 'unreachable' || gotHeaders;
+    return new KgpuNetworkError(kind, base, method, path, code, requestSent, { cause: e, timeoutMs });
+  }
+
+  private async findRentedPod(before: Set<string>, want: { name: string; gpu_model: string; gpu_count: number }, marker: string, o: CallOptions): Promise<Pod | undefined> {
+    const pods = await this.listPods(o);
+    const fresh = pods.filter((p) => !before.has(p.pod_id) && p.gpu_model === want.gpu_model && p.gpu_count === want.gpu_count && (p.name === undefined || p.name === want.name));
+    const byMarker = fresh.find((p) => {
+      const env = p.env;
+      return typeof env === 'object' && env !== null && (env as Record<string, unknown>).KGPU_CLIENT_REQUEST_ID === marker;
+    });
+    return byMarker ?? fresh[0];
+  }
+
+  /**
+   * The caller cancelled while POST /pods was in flight: kgpu may have rented anyway. Look (without
+   * the aborted signal, briefly) and release what this request created, so a cancelled rent leaves
+   * nothing billing; the error says what happened.
+   */
+  private async cancelRent(before: Set<string>, want: { name: string; gpu_model: string; gpu_count: number }, marker: string): Promise<RentCancelledError> {
+    const quick: CallOptions = { timeoutMs: Math.min(5_000, this.timeoutMs) };
+    let found: Pod | undefined;
+    try {
+      found = await this.findRentedPod(before, want, marker, quick);
+      if (!found && this.rentSettleMs > 0) {
+        await abortableDelay(this.rentSettleMs);
+        found = await this.findRentedPod(before, want, marker, quick);
+      }
+    } catch {
+      return new RentCancelledError(undefined, false, true);
+    }
+    if (!found) return new RentCancelledError(undefined, false, false);
+    try {
+      await this.release(found.pod_id, quick);
+      return new RentCancelledError(found.pod_id, true, false);
+    } catch {
+      return new RentCancelledError(found.pod_id, false, false);
+    }
+  }
+
+  private async recoverRent(pod: Pod, req: RentRequest, marker: string, o: CallOptions): Promise<RentResult> {
+    let sshAccess: RotateKeyResponse['ssh_access'] | undefined;
+    try {
+      // The lost answer held the only copy of a minted private key (or the fingerprint): rotate to get one.
+      sshAccess = (await this.rotateSshKey(pod.pod_id, req.ssh_pubkey ? { ssh_pubkey: req.ssh_pubkey } : {}, o)).ssh_access;
+    } catch {
+      sshAccess = undefined; // the pod exists and bills: return it anyway; the user can rotate the key later
+    }
+    let balance = Number.NaN;
+    try {
+      balance = (await this.getBalance(o)).credits;
+    } catch {
+      // informational only
+    }
+    return {
+      pod_id: pod.pod_id,
+      gpu_model: pod.gpu_model,
+      price_per_hour_credits: pod.price_per_hour_credits,
+      balance_after_precheck: balance,
+      ...(sshAccess ? { ssh_access: sshAccess } : {}),
+      recovered: true,
+      client_request_id: marker,
+    };
+  }
+
+  /** Add balance/price (402) or GPUs in use/quota (409) to a rent error when its body lacks them. Best effort. */
+  private async enrichRentError(e: KgpuApiError, want: { gpu_model: string; gpu_count: number }, o: CallOptions): Promise<KgpuApiError> {
+    const quick: CallOptions = { signal: o.signal, timeoutMs: Math.min(5_000, o.timeoutMs ?? this.timeoutMs) };
+    const ctx: ErrorContext = { ...e.context };
+    const has = (k: string): boolean => typeof e.body?.[k] === 'number';
+    if (e.status === 402 && has('balance') && has('needed_per_hour')) return e;
+    if (e.status === 409 && has('gpus_in_use') && has('max_gpus')) return e;
+    try {
+      if (e.status === 402) {
+        const [balance, models] = await Promise.all([this.getBalance(quick), this.listGpuModels(quick)]);
+        ctx.balance = balance.credits;
+        const price = models.find((m) => m.gpu_model === want.gpu_model)?.price_per_hour_credits;
+        if (price !== undefined) ctx.neededPerHour = price * Math.max(want.gpu_count, 1);
+      } else if (e.status === 409 && !/not_ready|capacity|unavailable|sold_out|no_free/i.test(e.code)) {
+        const [me, pods] = await Promise.all([this.getMe(quick), this.listPods(quick)]);
+        if (typeof me.quota?.max_gpus === 'number') ctx.gpuQuota = me.quota.max_gpus;
+        ctx.gpusInUse = pods.filter((p) => p.phase === 'Pending' || p.phase === 'Running').reduce((n, p) => n + p.gpu_count, 0);
+      } else {
+        return e;
+      }
+    } catch {
+      return e;
+    }
+    return new KgpuApiError(e.status, e.method, e.path, e.requestId, e.body, ctx);
+  }
+}
+
+/** `rent()` was cancelled through its AbortSignal (name "AbortError"). If kgpu had already rented,
+ *  the pod was released (`released`), or — if that failed — `podId` names the pod still billing. */
+export class RentCancelledError extends KgpuAbortedError {
+  constructor(
+    readonly podId: string | undefined,
+    readonly released: boolean,
+    /** True when we could not check whether kgpu rented anyway. */
+    readonly unknown: boolean,
+  ) {
+    super('Renting');
+    this.message = podId
+      ? released
+        ? `Renting was cancelled; kgpu had already created ${podId}, so it was released.`
+        : `Renting was cancelled, but kgpu had already created ${podId} and releasing it failed — release it from the Rentals view; it bills until then.`
+      : unknown
+        ? 'Renting was cancelled; kgpu could not be asked whether the pod was created — check the Rentals view.'
+        : 'Renting was cancelled; nothing was rented.';
+  }
+}
+
+/** An upload to a presigned URL was refused by the object store. */
+export class KgpuUploadError extends Error {
+  get userMessage(): string {
+    return this.message;
+  }
+
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly path: string,
+  ) {
+    super(
+      `The object store refused the upload (${status} ${code}) — the upload link may have expired (valid 1 h) or been altered; create a new transit object and upload again.`,
+    );
+    this.name = 'KgpuUploadError';
+  }
+}
+
+/** Codes meaning the request never reached the server. */
+const NEVER_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT']);
+
+function errorCode(e: unknown): string | undefined {
+  let cur: unknown = e;
+  let fallback: string | undefined;
+  for (let i = 0; i < 4 && cur instanceof Error; i++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      if (!code.startsWith('UND_ERR_') || code === 'UND_ERR_CONNECT_TIMEOUT' || code.endsWith('_TIMEOUT')) return code;
+      fallback ??= code;
+    }
+    if (cur instanceof AggregateError && cur.errors.length > 0) cur = cur.errors[0];
+    else cur = (cur as { cause?: unknown }).cause;
+  }
+  return fallback;
+}
+
+function enc(id: string): string {
+  return encodeURIComponent(id);
+}
+
+function header(headers: RawResponse['headers'], name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function parseJson(text: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function errorBody(res: RawResponse): ErrorBody {
+  const parsed = parseJson(res.text);
+  if (parsed && typeof parsed.error === 'string') return parsed as ErrorBody;
+  return { error: res.status === 401 ? 'unauthorized' : `http_${res.status}`, message: redactTokens(res.text.slice(0, 200)) };
+}
+
+/** A list endpoint returns an array (or, tolerated, `{<key>: [...]}`). */
+function expectArray<T>(value: unknown, key: string): T[] {
+  if (Array.isArray(value)) return value as T[];
+  if (typeof value === 'object' && value !== null) {
+    const inner = (value as Record<string, unknown>)[key];
+    if (Array.isArray(inner)) return inner as T[];
+  }
+  throw new Error(`kgpu sent an unexpected response shape (expected a list of ${key})`);
+}

@@ -1,0 +1,466 @@
+/**
+ * A pod's file system over SFTP (over exec — see sftp-over-exec.ts). One long-lived SFTP
+ * connection per pod, reopened transparently when it drops; an idempotent operation that was in
+ * flight when it dropped is retried once on the fresh connection. Bulk copies go through
+ * bulk-transfer.ts (streamed exec, resumable).
+ */
+import path from 'node:path';
+import { PassThrough, Writable, type Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import type { SFTPWrapper, Stats } from 'ssh2';
+import type { PodConnection, PodConnector } from '../ssh/ssh-connection';
+import { DEFAULT_SFTP_SERVER, openSftpOverExec } from '../ssh/sftp-over-exec';
+import { exec } from '../ssh/ssh-exec';
+import { quote } from '../util/shell-quote';
+import { ConnectionLostError } from '../ssh/ssh-errors';
+import {
+  call,
+  callVoid,
+  closeHandle,
+  fstat,
+  hasExtension,
+  markSftpDead,
+  openHandle,
+  pipelinedReadStream,
+  pipelinedWriteStream,
+  readRange,
+  writeAll,
+} from '../ssh/sftp-io';
+import { download, upload, type TransferOptions, type TransferResult } from '../transfer/bulk-transfer';
+import { tempSiblingName } from '../util/temp-name';
+
+const posix = path.posix;
+
+export type RemoteFileType = 'file' | 'directory' | 'symlink' | 'other';
+
+export interface RemoteStat {
+  /** For stat(): the type of what a symlink points to ('symlink' only for a dangling link). */
+  type: RemoteFileType;
+  /** True when the path itself is a symbolic link. */
+  isSymbolicLink: boolean;
+  size: number;
+  /** Permission bits (e.g. 0o644), without the file-type bits. */
+  mode: number;
+  mtimeMs: number;
+  atimeMs: number;
+  uid: number;
+  gid: number;
+}
+
+export interface RemoteDirEntry {
+  name: string;
+  stat: RemoteStat;
+}
+
+export type RemoteFsErrorCode = 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'EACCES' | 'EIO' | 'EFBIG';
+
+/** A file-system error with a Node-style code, the path, and SFTP's status when there was one. */
+export class RemoteFsError extends Error {
+  constructor(readonly code: RemoteFsErrorCode, readonly path: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RemoteFsError';
+  }
+}
+
+interface Session {
+  sftp: SFTPWrapper;
+  conn: PodConnection;
+  alive: boolean;
+}
+
+/** readFile's bound when the caller gives none. */
+const DEFAULT_MAX_READ_BYTES = 256 * 1024 * 1024;
+
+export function mib(n: number): string {
+  return `${(n / (1024 * 1024)).toFixed(n < 10 * 1024 * 1024 ? 1 : 0)} MiB`;
+}
+
+const SFTP_NO_SUCH_FILE = 2;
+const SFTP_PERMISSION_DENIED = 3;
+
+function toStat(s: Stats, isLink: boolean, target?: Stats): RemoteStat {
+  const t = target ?? s;
+  const type: RemoteFileType = target === undefined && isLink ? 'symlink' : t.isDirectory() ? 'directory' : t.isFile() ? 'file' : t.isSymbolicLink() ? 'symlink' : 'other';
+  return {
+    type,
+    isSymbolicLink: isLink,
+    size: t.size,
+    mode: t.mode & 0o7777,
+    mtimeMs: t.mtime * 1000,
+    atimeMs: t.atime * 1000,
+    uid: t.uid,
+    gid: t.gid,
+  };
+}
+
+/** An SFTP status error (numeric code) as opposed to a lost channel/connection. */
+function isStatusError(e: unknown): e is Error & { code: number } {
+  return e instanceof Error && typeof (e as { code?: unknown }).code === 'number';
+}
+
+export interface RemoteFsOptions {
+  /** Path of sftp-server in the pod's image. */
+  sftpServerPath?: string;
+}
+
+export class RemoteFs {
+  private session: Promise<Session> | undefined;
+  private current: Session | undefined;
+  private disposed = false;
+
+  constructor(private readonly connector: PodConnector, private readonly options: RemoteFsOptions = {}) {}
+
+  // ---- connection management -------------------------------------------------------------
+
+  private async open(): Promise<Session> {
+    const conn = await this.connector.connect();
+    let sftp: SFTPWrapper;
+    try {
+      sftp = await openSftpOverExec(conn.client, this.options.sftpServerPath ?? DEFAULT_SFTP_SERVER);
+    } catch (e) {
+      conn.close();
+      throw e;
+    }
+    const s: Session = { sftp, conn, alive: true };
+    const dead = (): void => {
+      markSftpDead(sftp);
+      s.alive = false;
+      if (this.current === s) {
+        this.current = undefined;
+        this.session = undefined;
+      }
+      conn.close();
+    };
+    sftp.on('close', dead);
+    sftp.on('end', dead);
+    sftp.on('error', () => undefined);
+    conn.client.on('close', dead);
+    conn.client.on('error', () => undefined);
+    this.current = s;
+    return s;
+  }
+
+  private async sftp(): Promise<Session> {
+    if (this.disposed) throw new Error('The pod file system was disposed.');
+    if (!this.session) {
+      const p = this.open();
+      this.session = p;
+      p.catch(() => {
+        if (this.session === p) this.session = undefined;
+      });
+    }
+    const pending = this.session;
+    const s = await pending;
+    if (!s.alive) {
+      if (this.session === pending) this.session = undefined;
+      return this.sftp();
+    }
+    return s;
+  }
+
+  /** Run an SFTP operation; on a lost connection reopen, and retry once when `idempotent`. */
+  private async run<T>(what: string, target: string, idempotent: boolean, op: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const s = await this.sftp();
+      try {
+        return await op(s.sftp);
+      } catch (e) {
+        if (isStatusError(e) || e instanceof RemoteFsError) throw this.mapError(e, what, target);
+        // Not an SFTP status: the channel or connection is gone.
+        markSftpDead(s.sftp);
+        s.alive = false;
+        if (this.current === s) {
+          this.current = undefined;
+          this.session = undefined;
+        }
+        s.conn.close();
+        if (idempotent && attempt === 0 && !this.disposed) continue;
+        throw new ConnectionLostError(`${what} ${target}`, { cause: e });
+      }
+    }
+  }
+
+  private mapError(e: unknown, what: string, target: string): Error {
+    if (e instanceof RemoteFsError) return e;
+    const status = (e as { code: number }).code;
+    const msg = (e as Error).message;
+    if (status === SFTP_NO_SUCH_FILE) return new RemoteFsError('ENOENT', target, `${what}: no such file or directory in the pod: ${target}`, { cause: e });
+    if (status === SFTP_PERMISSION_DENIED) return new RemoteFsError('EACCES', target, `${what}: permission denied in the pod: ${target}`, { cause: e });
+    return new RemoteFsError('EIO', target, `${what} ${target} failed in the pod: ${msg}`, { cause: e });
+  }
+
+  // ---- metadata ----------------------------------------------------------------------------
+
+  /** stat, following symlinks; `isSymbolicLink` tells whether `p` itself is a link. */
+  stat(p: string): Promise<RemoteStat> {
+    return this.run('stat', p, true, async (sftp) => {
+      // Both requests in flight at once: one round trip.
+      const [l, t] = await Promise.allSettled([call<Stats>(sftp, (cb) => sftp.lstat(p, cb)), call<Stats>(sftp, (cb) => sftp.stat(p, cb))]);
+      if (l.status === 'rejected') throw l.reason;
+      const isLink = l.value.isSymbolicLink();
+      if (t.status === 'rejected') {
+        if (isLink && isStatusError(t.reason) && t.reason.code === SFTP_NO_SUCH_FILE) return toStat(l.value, true); // dangling link
+        throw t.reason;
+      }
+      return toStat(l.value, isLink, t.value);
+    });
+  }
+
+  /** lstat: a symlink is reported as itself. */
+  lstat(p: string): Promise<RemoteStat> {
+    return this.run('lstat', p, true, async (sftp) => {
+      const l = await call<Stats>(sftp, (cb) => sftp.lstat(p, cb));
+      return toStat(l, l.isSymbolicLink(), l.isSymbolicLink() ? undefined : l);
+    });
+  }
+
+  /** stat, or undefined when nothing is there. */
+  async tryStat(p: string): Promise<RemoteStat | undefined> {
+    try {
+      return await this.stat(p);
+    } catch (e) {
+      if (e instanceof RemoteFsError && e.code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  /** Directory entries with their attributes (from the READDIR replies themselves); symlinks are
+   *  followed (their targets stat'ed in parallel) so `type` is what they point to. */
+  readdir(dir: string): Promise<RemoteDirEntry[]> {
+    return this.run('readdir', dir, true, async (sftp) => {
+      const list = await call<{ filename: string; attrs: Stats }[]>(sftp, (cb) => sftp.readdir(dir, cb as never));
+      const entries = list.filter((e) => e.filename !== '.' && e.filename !== '..');
+      return Promise.all(
+        entries.map(async (e) => {
+          const attrs = e.attrs;
+          if (!attrs.isSymbolicLink()) return { name: e.filename, stat: toStat(attrs, false, attrs) };
+          const t = await call<Stats>(sftp, (cb) => sftp.stat(posix.join(dir, e.filename), cb)).catch(() => undefined);
+          return { name: e.filename, stat: toStat(attrs, true, t) };
+        }),
+      );
+    });
+  }
+
+  realpath(p: string): Promise<string> {
+    return this.run('realpath', p, true, (sftp) => call<string>(sftp, (cb) => sftp.realpath(p, cb)));
+  }
+
+  readlink(p: string): Promise<string> {
+    return this.run('readlink', p, true, (sftp) => call<string>(sftp, (cb) => sftp.readlink(p, cb)));
+  }
+
+  symlink(target: string, linkPath: string): Promise<void> {
+    return this.run('symlink', linkPath, false, (sftp) => callVoid(sftp, (cb) => sftp.symlink(target, linkPath, cb)));
+  }
+
+  chmod(p: string, mode: number): Promise<void> {
+    return this.run('chmod', p, true, (sftp) => callVoid(sftp, (cb) => sftp.chmod(p, mode, cb)));
+  }
+
+  // ---- whole files -------------------------------------------------------------------------
+
+  /** The whole file, at most `maxBytes` (default 256 MiB): a file that is bigger — or never ends,
+   *  like a symlink to /dev/zero, whose size says 0 — fails with EFBIG after limit + 1 bytes. */
+  readFile(p: string, options: { maxBytes?: number } = {}): Promise<Buffer> {
+    const max = options.maxBytes ?? DEFAULT_MAX_READ_BYTES;
+    return this.run('read', p, true, async (sftp) => {
+      const h = await openHandle(sftp, p, 'r');
+      try {
+        const size = (await fstat(sftp, h)).size;
+        // Read past the size once more so a file that grew is read to its real end — but never
+        // more than the limit + 1 byte, whatever the size said.
+        const parts = [await readRange(sftp, h, 0, Math.min(size, max + 1))];
+        let pos = parts[0].length;
+        while (pos <= max) {
+          const more = await readRange(sftp, h, pos, Math.min(1024 * 1024, max + 1 - pos));
+          if (more.length === 0) break;
+          parts.push(more);
+          pos += more.length;
+        }
+        if (pos > max) throw new RemoteFsError('EFBIG', p, `${p} in the pod is more than ${mib(max)} (or never ends, like a device); it was not read. Use Download… for big files.`);
+        return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+      } finally {
+        await closeHandle(sftp, h).catch(() => undefined);
+      }
+    });
+  }
+
+  /** Truncate-and-write (not atomic; see atomicWrite). Creates the file with `mode` (default 0o644). */
+  writeFile(p: string, data: Buffer | string, options: { mode?: number } = {}): Promise<void> {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    return this.run('write', p, true, async (sftp) => {
+      const h = await openHandle(sftp, p, 'w', { mode: options.mode ?? 0o644 });
+      try {
+        await writeAll(sftp, h, buf);
+      } finally {
+        await closeHandle(sftp, h).catch(() => undefined);
+      }
+    });
+  }
+
+  /** Replace `p` atomically: write a temp file in the same directory, fsync it (when the server
+   *  offers fsync@openssh.com), rename it over `p` (posix-rename). Keeps `p`'s mode if it exists.
+   *  On failure the temp file is removed and `p` is untouched — unless the connection dropped after
+   *  the rename was sent (`onRename` is called just before): then `p` holds the old or the new
+   *  content, whole, and only the pod knows which. */
+  atomicWrite(p: string, data: Buffer | string, options: { mode?: number; onRename?: () => void } = {}): Promise<void> {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    return this.run('atomic write', p, true, async (sftp) => {
+      // A fresh temp name per attempt: a retry must not collide with the cleanup of the last one.
+      const tmp = posix.join(posix.dirname(p), tempSiblingName(posix.basename(p), `.kgpu-${randomBytes(6).toString('hex')}.tmp`));
+      const existing = await call<Stats>(sftp, (cb) => sftp.stat(p, cb)).catch((e: unknown) => {
+        if (isStatusError(e) && e.code === SFTP_NO_SUCH_FILE) return undefined;
+        throw e;
+      });
+      if (existing?.isDirectory()) throw new RemoteFsError('EISDIR', p, `Cannot write ${p} in the pod: it is a directory.`);
+      const mode = existing ? existing.mode & 0o7777 : (options.mode ?? 0o644);
+      let renamed = false;
+      try {
+        const h = await openHandle(sftp, tmp, 'w', { mode });
+        try {
+          await writeAll(sftp, h, buf);
+          if (hasExtension(sftp, 'fsync@openssh.com')) await callVoid(sftp, (cb) => sftp.ext_openssh_fsync(h, cb));
+        } finally {
+          await closeHandle(sftp, h).catch(() => undefined);
+        }
+        // The server applies the umask at open; set the exact mode before the swap.
+        await callVoid(sftp, (cb) => sftp.chmod(tmp, mode, cb));
+        options.onRename?.();
+        await this.renameOver(sftp, tmp, p);
+        renamed = true;
+      } finally {
+        if (!renamed) await callVoid(sftp, (cb) => sftp.unlink(tmp, cb)).catch(() => this.removeLater(tmp));
+      }
+    });
+  }
+
+  /** Best effort removal on a fresh connection (the temp of a write whose connection dropped). */
+  private removeLater(p: string): void {
+    void this.run('remove', p, true, (sftp) => callVoid(sftp, (cb) => sftp.unlink(p, cb))).catch(() => undefined);
+  }
+
+  private async renameOver(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
+    if (hasExtension(sftp, 'posix-rename@openssh.com')) {
+      await callVoid(sftp, (cb) => sftp.ext_openssh_rename(from, to, cb));
+      return;
+    }
+    // No atomic replace offered: remove the target first (a short window without it).
+    await callVoid(sftp, (cb) => sftp.unlink(to, cb)).catch(() => undefined);
+    await callVoid(sftp, (cb) => sftp.rename(from, to, cb));
+  }
+
+  /** Rename; with `overwrite` an existing file at `to` is replaced atomically, without it an
+   *  existing `to` fails with EEXIST. */
+  rename(from: string, to: string, options: { overwrite: boolean }): Promise<void> {
+    return this.run('rename', from, false, async (sftp) => {
+      if (options.overwrite) return this.renameOver(sftp, from, to);
+      const exists = await call<Stats>(sftp, (cb) => sftp.lstat(to, cb)).then(
+        () => true,
+        (e: unknown) => {
+          if (isStatusError(e) && e.code === SFTP_NO_SUCH_FILE) return false;
+          throw e;
+        },
+      );
+      if (exists) throw new RemoteFsError('EEXIST', to, `Cannot rename ${from} to ${to} in the pod: ${to} already exists.`);
+      // Plain SFTP rename never replaces an existing file on OpenSSH's server.
+      await callVoid(sftp, (cb) => sftp.rename(from, to, cb));
+    });
+  }
+
+  unlink(p: string): Promise<void> {
+    return this.run('delete', p, false, (sftp) => callVoid(sftp, (cb) => sftp.unlink(p, cb)));
+  }
+
+  // ---- streams -----------------------------------------------------------------------------
+
+  /** A pipelined read stream (many requests in flight). Not retried if the connection drops. */
+  createReadStream(p: string, options: { start?: number; end?: number } = {}): Readable {
+    const out = new PassThrough();
+    this.run('read', p, true, (sftp) => openHandle(sftp, p, 'r').then((h) => ({ sftp, h }))).then(
+      ({ sftp, h }) => {
+        const src = pipelinedReadStream(sftp, h, options.start ?? 0, options.end === undefined ? Infinity : options.end + 1);
+        src.on('error', (e) => out.destroy(e));
+        src.pipe(out);
+      },
+      (e: Error) => out.destroy(e),
+    );
+    return out;
+  }
+
+  /** A pipelined write stream (truncates `p`); 'finish' once every byte is acknowledged and the file closed. */
+  createWriteStream(p: string, options: { mode?: number; append?: boolean } = {}): Writable {
+    const opened = this.run('write', p, true, async (sftp) => {
+      const h = await openHandle(sftp, p, options.append ? 'a' : 'w', { mode: options.mode ?? 0o644 });
+      const start = options.append ? (await fstat(sftp, h)).size : 0;
+      return pipelinedWriteStream(sftp, h, start);
+    });
+    opened.catch(() => undefined);
+    let sink: Writable | undefined;
+    return new Writable({
+      write(chunk: Buffer, _e, cb) {
+        opened.then((s) => {
+          sink = s;
+          if (s.write(chunk)) cb();
+          else s.once('drain', () => cb());
+        }, cb);
+      },
+      final(cb) {
+        opened.then((s) => {
+          s.once('error', cb);
+          s.end(() => cb());
+        }, cb);
+      },
+      destroy(err, cb) {
+        sink?.destroy(err ?? undefined);
+        cb(err);
+      },
+    });
+  }
+
+  // ---- directories -------------------------------------------------------------------------
+
+  /** mkdir -p. */
+  async mkdirp(dir: string): Promise<void> {
+    const st = await this.tryStat(dir);
+    if (st) {
+      if (st.type === 'directory') return;
+      throw new RemoteFsError('ENOTDIR', dir, `Cannot create directory ${dir} in the pod: a file is in the way.`);
+    }
+    const parent = posix.dirname(dir);
+    if (parent !== dir) await this.mkdirp(parent);
+    await this.run('mkdir', dir, false, (sftp) => callVoid(sftp, (cb) => sftp.mkdir(dir, cb))).catch(async (e: unknown) => {
+      // Lost a race with another mkdir, or a retry after a drop: fine if it is a directory now.
+      if ((await this.tryStat(dir))?.type !== 'directory') throw e;
+    });
+  }
+
+  /** rm -rf in the pod (one exec instead of a round trip per file). */
+  async rmrf(p: string): Promise<void> {
+    const norm = posix.normalize(p);
+    if (norm === '/' || norm === '.' || norm === '' || norm === '//') throw new Error(`Refusing to remove ${JSON.stringify(p)} recursively.`);
+    const r = await exec(this.connector, `rm -rf -- ${quote(norm)}`);
+    if (r.exitCode !== 0) {
+      throw new RemoteFsError('EIO', p, `Removing ${p} in the pod failed: ${r.stderr.toString('utf8').trim() || `exit ${r.exitCode ?? r.signal}`}`);
+    }
+  }
+
+  // ---- bulk transfers ----------------------------------------------------------------------
+
+  /** Copy a local file to the pod (streamed, resumable, atomic replace of the target). */
+  upload(localPath: string, remotePath: string, options: TransferOptions = {}): Promise<TransferResult> {
+    return upload(this.connector, localPath, remotePath, options);
+  }
+
+  /** Copy a pod file to a local path (streamed, resumable, atomic replace of the local file). */
+  download(remotePath: string, localPath: string, options: TransferOptions = {}): Promise<TransferResult> {
+    return download(this.connector, remotePath, localPath, options);
+  }
+
+  /** Close the SFTP connection. */
+  dispose(): void {
+    this.disposed = true;
+    this.current?.conn.close();
+    this.current = undefined;
+    this.session = undefined;
+  }
+}

@@ -1,0 +1,397 @@
+/**
+ * Connections to one pod through the kgpu bastion.
+ *
+ * The bastion serves exactly ONE channel per SSH connection (a second session channel is refused;
+ * the contract warns against ControlMaster for the same reason), so every exec, shell or SFTP
+ * session gets a fresh connection from `PodConnector.connect()` and closes it with its channel.
+ * Connections are cheap when Nagle is off on the socket (measured: handshake+auth ~95 ms with
+ * Nagle, ~8 ms without), keep alive every 15 s, and pin the bastion's host key on first use.
+ *
+ * Spare connections (opt-in, `spareConnections`): over a real link a connection costs TCP + key
+ * exchange + auth, ~7 round trips (280 ms at 40 ms RTT), and a run needs several in a row. The
+ * connector can keep up to N connections connected and authenticated in the background, so the
+ * next `connect()` costs nothing and the channel open + request ~2 round trips. A spare is still
+ * used for exactly ONE channel and then closed (never a second channel on a connection); it is
+ * replaced in the background after each use. Spares only live for `spareIdleMs` after the last
+ * `connect()`: then they are closed and not replaced until the next one, so they never keep the
+ * pod's idle clock ("12 h of no SSH activity") running on their own. A spare that dropped or
+ * failed to connect (key rotated, rental ended, network) is never handed out: `connect()` then
+ * opens a fresh connection and reports that one's error, as without spares. Nor is one that has
+ * heard nothing from the bastion for two keepalive intervals (an answer is overdue): a stalled
+ * bastion does not close it, and ssh2 gives up on it only after four.
+ */
+import net from 'node:net';
+import { HttpConnectTunnel } from '../net/http-connect';
+import { Client, type ConnectConfig } from 'ssh2';
+import { sshFingerprint, type HostKeyStore } from './host-keys';
+import {
+  AuthRejectedError,
+  BastionUnreachableError,
+  HostKeyChangedError,
+  SshAbortedError,
+  SshError,
+} from './ssh-errors';
+
+export interface PodSshTarget {
+  host: string;
+  port: number;
+  /** Always "kgpu" on the real bastion (the default). */
+  user?: string;
+  /** OpenSSH or PEM private key pinned to the rental. Never logged. */
+  privateKey?: string | Buffer;
+  /** Ask this SSH agent (socket path, or "pageant") for the key instead (src/kgpu/net/ssh-agent.ts). */
+  agent?: string;
+  passphrase?: string;
+}
+
+export interface PodConnectorOptions extends PodSshTarget {
+  /** Trust-on-first-use store for the bastion's host key. */
+  hostKeys: HostKeyStore;
+  /** TCP connect + SSH handshake + auth must finish within this (default 20 000 ms). */
+  readyTimeoutMs?: number;
+  /** SSH keepalive interval (default 15 000 ms); the connection is dropped after 3 unanswered. */
+  keepaliveIntervalMs?: number;
+  /** Keep up to this many authenticated connections ready for the next `connect()` calls
+   *  (default 0: off; at most MAX_SPARE_CONNECTIONS). See the file comment. */
+  spareConnections?: number;
+  /** Close the spares this long after the last `connect()` (default 45 000 ms). */
+  spareIdleMs?: number;
+  /** Reach the bastion through this HTTP CONNECT proxy (src/kgpu/net/http-connect.ts). */
+  httpProxy?: { url: string; strictSSL?: boolean };
+}
+
+/** Upper bound for `spareConnections`. */
+export const MAX_SPARE_CONNECTIONS = 4;
+const DEFAULT_SPARE_IDLE_MS = 45_000;
+const DEFAULT_KEEPALIVE_MS = 15_000;
+
+/** When each connection last received anything from the bastion (keepalive answers included). */
+const heardAt = new WeakMap<PodConnection, { at: number }>();
+
+/** A spare: connecting, or connected and waiting for its one channel. */
+class Spare {
+  /** Set once connected. */
+  conn: PodConnection | undefined;
+  /** It closed, failed or was torn down: never to be handed out. */
+  dead = false;
+  /** Resolves with the connection, or undefined when it could not connect (the error is dropped). */
+  readonly ready: Promise<PodConnection | undefined>;
+  /** Its connection while the handshake runs (so that destroy() can cut it). */
+  private readonly connecting = new Set<PodConnection>();
+
+  constructor(dial: (registry: Set<PodConnection>) => Promise<PodConnection>, gone: (spare: Spare, failed: boolean) => void) {
+    this.ready = dial(this.connecting).then(
+      (conn) => {
+        this.connecting.delete(conn);
+        if (this.dead) {
+          conn.close();
+          return undefined;
+        }
+        this.conn = conn;
+        // Dropped while waiting (bastion restart, network): out of the pool, not replaced now.
+        // Also as soon as ssh2 gives up on it ('error', e.g. a keepalive timeout, then end()):
+        // its socket is no longer writable, but 'close' waits for the peer — forever while the
+        // bastion stalls — and a channel asked of it would throw "Not connected".
+        let out = false;
+        const lost = (): void => {
+          this.dead = true;
+          if (out) return;
+          out = true;
+          gone(this, false);
+        };
+        conn.client.once('error', lost);
+        conn.client.once('end', lost);
+        void conn.closed.then(lost);
+        return conn;
+      },
+      () => {
+        // A spare we tore down ourselves (idle, abort, dispose) did not fail.
+        const failed = !this.dead;
+        this.dead = true;
+        gone(this, failed);
+        return undefined;
+      },
+    );
+  }
+
+  /** Tear it down, connecting or connected. */
+  destroy(): void {
+    this.dead = true;
+    for (const c of this.connecting) c.client.destroy();
+    this.connecting.clear();
+    this.conn?.close();
+  }
+}
+
+/** One live SSH connection, for exactly one channel. */
+export interface PodConnection {
+  readonly client: Client;
+  /** Resolves when the connection has closed (for any reason). */
+  readonly closed: Promise<void>;
+  /** End the connection (idempotent). */
+  close(): void;
+}
+
+export class PodConnector {
+  readonly hostPort: string;
+  /** Connections handed out (and those connecting for a caller). */
+  private readonly open = new Set<PodConnection>();
+  private readonly spares: Spare[] = [];
+  private readonly spareTarget: number;
+  private readonly spareIdleMs: number;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Date.now() of the last connect() (wall clock: a timer can fire late after a laptop sleeps). */
+  private lastUse = 0;
+  /** A spare failed to connect: no more spares until a caller's own connection succeeds. */
+  private sparesHeld = false;
+  private disposed = false;
+  private readonly counts = { fromSpare: 0, fresh: 0 };
+
+  constructor(private readonly options: PodConnectorOptions) {
+    this.hostPort = `${options.host}:${options.port}`;
+    const n = Math.floor(options.spareConnections ?? 0);
+    this.spareTarget = Number.isFinite(n) ? Math.max(0, Math.min(MAX_SPARE_CONNECTIONS, n)) : 0;
+    this.spareIdleMs = Math.max(0, options.spareIdleMs ?? DEFAULT_SPARE_IDLE_MS);
+  }
+
+  /** Number of connections currently open for callers, spares not included (for tests and diagnostics). */
+  get openConnections(): number {
+    return this.open.size;
+  }
+
+  /** Spares connected and ready to hand out (for tests and diagnostics). */
+  get readySpares(): number {
+    return this.spares.filter((s) => s.conn && !s.dead).length;
+  }
+
+  /** Spares connected or still connecting (for tests and diagnostics). */
+  get spareConnections(): number {
+    return this.spares.length;
+  }
+
+  /** How many connect() calls were served by a spare and how many opened a fresh connection. */
+  get connectStats(): { fromSpare: number; fresh: number } {
+    return { ...this.counts };
+  }
+
+  /** An authenticated connection for ONE channel (a spare when one is ready); close() it after. */
+  async connect(options: { signal?: AbortSignal } = {}): Promise<PodConnection> {
+    const signal = options.signal;
+    if (this.disposed) throw new SshError(`The SSH connector for ${this.hostPort} was disposed.`);
+    if (signal?.aborted) throw new SshAbortedError('Connecting to the pod');
+    if (this.spareTarget === 0) return this.fresh(signal);
+
+    const now = Date.now();
+    // The idle window passed while its timer could not run (e.g. the machine slept): the spares
+    // may be dead without us knowing. Drop them; this call connects afresh.
+    if (this.lastUse > 0 && now - this.lastUse > this.spareIdleMs) this.dropSpares();
+    this.lastUse = now;
+    this.armIdleTimer();
+    const spare = this.takeSpare();
+    this.refill();
+    if (spare) {
+      const conn = await this.awaitSpare(spare, signal);
+      if (conn) {
+        this.counts.fromSpare++;
+        this.open.add(conn);
+        // The caller's close() also removes it from `open` (see dial()).
+        return conn;
+      }
+      if (signal?.aborted) throw new SshAbortedError('Connecting to the pod');
+    }
+    return this.fresh(signal);
+  }
+
+  /** Close every open connection and spare, and refuse new ones. */
+  dispose(): void {
+    this.disposed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    this.dropSpares();
+    for (const c of [...this.open]) c.client.destroy();
+    this.open.clear();
+  }
+
+  private async fresh(signal: AbortSignal | undefined): Promise<PodConnection> {
+    const conn = await this.dial(signal, this.open);
+    this.counts.fresh++;
+    if (this.sparesHeld) {
+      // Connecting works again (a transient failure, or a new key): spares may be refilled.
+      this.sparesHeld = false;
+      if (this.spareTarget > 0 && Date.now() - this.lastUse <= this.spareIdleMs) this.refill();
+    }
+    return conn;
+  }
+
+  /** The first live connected spare, else the oldest one still connecting; removed from the pool. */
+  private takeSpare(): Spare | undefined {
+    const quietLimit = 2 * (this.options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_MS);
+    for (let i = this.spares.length - 1; i >= 0; i--) {
+      const s = this.spares[i];
+      // Quiet past an overdue keepalive answer: the bastion may be stalled (it was, whenever seen).
+      if (s.conn && !s.dead && Date.now() - (heardAt.get(s.conn)?.at ?? 0) > quietLimit) s.destroy();
+      if (s.dead) this.spares.splice(i, 1);
+    }
+    const i = this.spares.findIndex((s) => s.conn !== undefined);
+    if (i >= 0) return this.spares.splice(i, 1)[0];
+    return this.spares.shift();
+  }
+
+  /** The spare's connection once it is connected and alive; undefined if it failed or the caller gave up. */
+  private awaitSpare(spare: Spare, signal: AbortSignal | undefined): Promise<PodConnection | undefined> {
+    if (spare.conn) return Promise.resolve(spare.dead ? undefined : spare.conn);
+    return new Promise<PodConnection | undefined>((resolve) => {
+      const onAbort = (): void => {
+        spare.destroy();
+        resolve(undefined);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      void spare.ready.then((conn) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(conn && !spare.dead && !signal?.aborted ? conn : undefined);
+        if (conn && signal?.aborted) conn.close();
+      });
+    });
+  }
+
+  /** Start connecting spares up to the target (no-op when disposed, held, or outside the idle window). */
+  private refill(): void {
+    while (!this.disposed && !this.sparesHeld && this.spares.length < this.spareTarget) {
+      const spare = new Spare(
+        (registry) => this.dial(undefined, registry),
+        (gone, failed) => {
+          // Never surfaced: the caller that would take this spare connects afresh and gets that error.
+          if (failed) this.sparesHeld = true;
+          const i = this.spares.indexOf(gone);
+          if (i >= 0) this.spares.splice(i, 1);
+        },
+      );
+      this.spares.push(spare);
+    }
+  }
+
+  private armIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      this.dropSpares();
+    }, this.spareIdleMs);
+    this.idleTimer.unref?.();
+  }
+
+  private dropSpares(): void {
+    for (const s of this.spares.splice(0)) s.destroy();
+  }
+
+  /** Open a fresh, authenticated connection, kept in `registry` until it closes. */
+  private dial(signal: AbortSignal | undefined, registry: Set<PodConnection>): Promise<PodConnection> {
+    const { host, port } = this.options;
+    if (this.disposed) return Promise.reject(new SshError(`The SSH connector for ${this.hostPort} was disposed.`));
+    if (signal?.aborted) return Promise.reject(new SshAbortedError('Connecting to the pod'));
+
+    return new Promise<PodConnection>((resolve, reject) => {
+      const client = new Client();
+      let settled = false;
+      let hostKeyError: HostKeyChangedError | undefined;
+      let resolveClosed!: () => void;
+      const closed = new Promise<void>((r) => (resolveClosed = r));
+      const conn: PodConnection = {
+        client,
+        closed,
+        close: () => {
+          registry.delete(conn);
+          this.open.delete(conn);
+          client.end();
+          // end() is graceful; make sure the socket goes even if the peer stalls.
+          setImmediate(() => client.destroy());
+        },
+      };
+      registry.add(conn);
+      const fail = (err: Error): void => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        client.destroy();
+        reject(err);
+      };
+      const onAbort = (): void => fail(new SshAbortedError('Connecting to the pod'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+
+      client.on('close', () => {
+        registry.delete(conn);
+        this.open.delete(conn);
+        resolveClosed();
+        fail(new BastionUnreachableError(host, port, 'the connection closed during the SSH handshake'));
+      });
+      client.on('error', (err: Error & { level?: string; code?: string }) => {
+        if (settled) return; // errors after ready are reported by the channel's user
+        if (hostKeyError) return fail(hostKeyError);
+        if (err.level === 'client-authentication') return fail(new AuthRejectedError(host, port, { cause: err }));
+        if (err.level === 'client-timeout') return fail(new BastionUnreachableError(host, port, 'no SSH handshake within the time limit', { cause: err }));
+        const reason = err.code ? `${err.code}` : err.message;
+        fail(new BastionUnreachableError(host, port, reason, { cause: err }));
+      });
+      client.on('ready', () => {
+        if (settled) {
+          client.destroy();
+          return;
+        }
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        resolve(conn);
+      });
+
+      let sock: net.Socket | HttpConnectTunnel;
+      try {
+        const proxy = this.options.httpProxy;
+        sock = proxy ? new HttpConnectTunnel({ proxy: proxy.url, strictSSL: proxy.strictSSL, host, port }) : net.connect({ host, port, noDelay: true });
+      } catch (e) {
+        registry.delete(conn);
+        fail(e instanceof Error ? e : new Error(String(e)));
+        return;
+      }
+      const heard = { at: Date.now() };
+      heardAt.set(conn, heard);
+      sock.on('data', () => (heard.at = Date.now()));
+      const config: ConnectConfig = {
+        sock,
+        username: this.options.user ?? 'kgpu',
+        privateKey: this.options.privateKey,
+        agent: this.options.privateKey ? undefined : this.options.agent,
+        passphrase: this.options.passphrase,
+        readyTimeout: this.options.readyTimeoutMs ?? 20_000,
+        keepaliveInterval: this.options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_MS,
+        keepaliveCountMax: 3,
+        // Only public-key auth exists on the bastion; no agent, no keyboard-interactive prompts.
+        tryKeyboard: false,
+        hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
+          const actual = sshFingerprint(key);
+          void Promise.resolve(this.options.hostKeys.get(this.hostPort))
+            .then(async (expected) => {
+              if (expected === undefined) {
+                await this.options.hostKeys.set(this.hostPort, actual);
+                verify(true);
+              } else if (expected === actual) {
+                verify(true);
+              } else {
+                hostKeyError = new HostKeyChangedError(this.hostPort, expected, actual, this.options.hostKeys.location);
+                verify(false);
+              }
+            })
+            .catch((e: unknown) => {
+              hostKeyError = undefined;
+              fail(e instanceof Error ? e : new Error(String(e)));
+            });
+        },
+      };
+      try {
+        client.connect(config);
+      } catch (e) {
+        // e.g. a malformed private key: ssh2 throws synchronously.
+        sock.destroy();
+        registry.delete(conn);
+        fail(new SshError(`Cannot use the SSH key for ${this.hostPort}: ${(e as Error).message}`, { cause: e }));
+      }
+    });
+  }
+}

@@ -1,0 +1,75 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { isLivePod } from '../kgpu/api/api-types';
+import { JobRunner, type TrackedJob } from '../kgpu/jobs/job-runner';
+import { shortJobState } from '../kgpu/jobs/job-log-text';
+import type { PodCommands } from '../kgpu/ssh/pod-commands';
+import { exec, execStream } from '../kgpu/ssh/ssh-exec';
+import type { KgpuServices } from './services';
+
+/**
+ * The one JobRunner of the window (src/kgpu/jobs/job-runner.ts), shared by Run Active File, the job
+ * rows in the Rentals view, Stop / Re-run and Show Job Log. Created on first use with the pods'
+ * connectors (services.connections), workspaceState (log offsets and re-run recipes survive a
+ * reload) and global storage (the sync's hash cache); disposed with the extension.
+ */
+export interface JobsHub {
+  readonly runner: JobRunner;
+  /** A QuickPick of known jobs (running ones only with `running`). */
+  pickJob(options: { title: string; running?: boolean }): Promise<{ podId: string; jobId: string } | undefined>;
+}
+
+/** Commands that look the pod's connector up on every call, so a follow that reconnects after a
+ *  key rotation (the old connector disposed) uses the new key. Rejects now if the pod cannot be reached. */
+async function podCommandsVia(services: KgpuServices, podId: string): Promise<PodCommands> {
+  await services.connections.get(podId);
+  return {
+    exec: async (command, options) => exec(await services.connections.get(podId), command, options),
+    execStream: async (command, options) => execStream(await services.connections.get(podId), command, options),
+  };
+}
+
+/** The window's jobs hub: `services.jobs` (kept for the callers that use this name). */
+export function jobsFor(services: KgpuServices): JobsHub {
+  return services.jobs;
+}
+
+/** Creates the hub; the services call this once, on first use of `services.jobs`. */
+export function createJobsHub(services: KgpuServices): JobsHub {
+  const storage = services.context.globalStorageUri?.fsPath;
+  const runner = new JobRunner({
+    commands: (podId) => podCommandsVia(services, podId),
+    store: services.context.workspaceState,
+    syncStateDir: typeof storage === 'string' ? path.join(storage, 'sync') : undefined,
+    pollMs: 5000,
+    // The synced project's requirements.txt / pyproject.toml / environment.yml, installed once (src/kgpu/deps/).
+    projectDeps: true,
+    warmStart: () => {
+      const s = services.settings.get();
+      return { mode: s.warmStart, preload: s.warmStartPreload };
+    },
+  });
+  const hub: JobsHub = {
+    runner,
+    async pickJob(options) {
+      const all: TrackedJob[] = [];
+      for (const pod of services.pods.pods) {
+        if (!isLivePod(pod)) continue;
+        if (runner.jobs(pod.pod_id).length === 0) await runner.refresh(pod.pod_id).catch(() => undefined);
+        all.push(...runner.jobs(pod.pod_id).filter((j) => !options.running || j.info.status.state === 'running'));
+      }
+      if (all.length === 0) {
+        void vscode.window.showInformationMessage(`kgpu: no ${options.running ? 'running ' : ''}jobs on your pods.`);
+        return undefined;
+      }
+      if (all.length === 1) return { podId: all[0].podId, jobId: all[0].info.id };
+      const picked = await vscode.window.showQuickPick(
+        all.map((j) => ({ label: j.info.name, description: shortJobState(j.info.status), detail: `${services.pods.get(j.podId)?.name ?? j.podId} · ${j.info.id}`, job: j })),
+        { title: options.title },
+      );
+      return picked ? { podId: picked.job.podId, jobId: picked.job.info.id } : undefined;
+    },
+  };
+  services.context.subscriptions.push({ dispose: () => runner.dispose() });
+  return hub;
+}
