@@ -123,6 +123,16 @@ function cpuTicks(pid: number): number {
   }
 }
 
+/** The one-letter state of a host process (R runnable, S sleeping, …), or undefined when it is gone. */
+function procState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
 /** argv that joins the pod's cgroups first (nothing to join: argv as is). */
 function inCgroups(cg: PodCgroup | undefined, argv: string[]): string[] {
   return cg ? ['/bin/sh', '-c', JOIN_CGROUPS, 'kgpu-cgroup', ...cg.procsFiles, '--', ...argv] : argv;
@@ -279,9 +289,21 @@ class Pod implements PodHandle {
     if (this.destroying) return false;
     const pids = pidsInNs(this.ns);
     const before = new Map(pids.map((p) => [p, cpuTicks(p)]));
-    const windowMs = 200;
-    await new Promise((r) => setTimeout(r, windowMs));
+    // The contract's "a process > 10 % CPU" means CPU the process would use on the rental's own
+    // cores. The simulator's host is shared (a CI runner at a load average of 20 gives a spinning
+    // process ~5 % of a core), so a process also counts when it wanted a CPU the whole window:
+    // runnable (state R: on a CPU, waiting for one, or held back by the pod's CPU quota) at nearly
+    // every look. A sleeping process (a `tail -f`, a shell waiting on a job) is R only in the
+    // instants it wakes.
+    const samples = 10;
+    const runnable = new Map<number, number>();
+    for (let i = 0; i < samples; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      for (const p of pidsInNs(this.ns)) if (procState(p) === 'R') runnable.set(p, (runnable.get(p) ?? 0) + 1);
+    }
+    if ([...runnable.values()].some((n) => n >= samples * 0.8)) return true;
     // > 10 % of one CPU over the window (USER_HZ = 100 on Linux): more than windowMs/100 ticks.
+    const windowMs = samples * 20;
     const threshold = (windowMs / 1000) * 100 * 0.1;
     for (const p of pidsInNs(this.ns)) {
       const delta = cpuTicks(p) - (before.get(p) ?? 0);

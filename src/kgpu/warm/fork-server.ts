@@ -73,10 +73,14 @@ while [ $i -lt $n ]; do
     seen=1; gone=0; [ "$3" = ready ] && [ -S "$F/fs-$k.sock" ] && { echo "KGPU-WARM ready"; exit 0; }
   else
     gone=$((gone + 1))
-    # The server we started said why it stopped (line 2 of the why file names the start).
-    if [ "$st" = started ] && [ "$(sed -n 2p "$F/fs-$k.why" 2>/dev/null)" = "token $token" ] && ! head -n 1 "$F/fs-$k.why" | grep -q '^starting '; then gone=600; fi
+    # The server we started said why it stopped (line 2 of the why file names the start). Both
+    # lines from ONE read: a starting server's "starting" note goes the moment it serves, and two
+    # reads could see its token, then no note at all (read as a stop).
+    w=$(head -n 2 "$F/fs-$k.why" 2>/dev/null)
+    if [ "$st" = started ] && [ "${'$'}{w#*
+}" = "token $token" ] && [ "${'$'}{w#starting }" = "$w" ]; then gone=600; fi
     if { [ $seen = 1 ] && [ $gone -ge 20 ]; } || [ $gone -ge 600 ]; then
-      echo "KGPU-WARM stopped $(head -n 1 "$F/fs-$k.why" 2>/dev/null | cut -c1-300)"; exit 0
+      echo "KGPU-WARM stopped $(printf '%s\n' "$w" | head -n 1 | cut -c1-300)"; exit 0
     fi
   fi
   sleep 0.05; i=$((i + 1))

@@ -195,10 +195,22 @@ describe('bastion with real OpenSSH clients', () => {
 
   it('setsid -f returns at once, the job outlives the connection, and release kills it and refuses the key', async () => {
     const { key, handle } = await fx.rentPod('pod-job');
-    writeFileSync(join(handle.workspaceDir, 'train.py'), 'import time, sys\nfor i in range(100000):\n    print("step", i, flush=True)\n    time.sleep(0.02)\n');
-    const start = await fx.run('ssh', [...fx.sshOpts(key), DEST, 'setsid -f python /workspace/train.py < /dev/null > /tmp/train.log 2>&1']);
+    // The job cannot get past its gate until /workspace/go exists, and the test makes that file
+    // only after the ssh command returned: its return proves setsid -f did not wait for the job
+    // (with no clock: a setsid that waited would hang until the 60 s bound and fail the code check).
+    writeFileSync(
+      join(handle.workspaceDir, 'train.py'),
+      'import os, time\nprint("waiting", flush=True)\nwhile not os.path.exists("/workspace/go"):\n    time.sleep(0.02)\nfor i in range(100000):\n    print("step", i, flush=True)\n    time.sleep(0.02)\n',
+    );
+    const start = await fx.run('ssh', [...fx.sshOpts(key), DEST, 'setsid -f python /workspace/train.py < /dev/null > /tmp/train.log 2>&1'], { timeoutMs: 60_000 });
     assert.equal(start.code, 0, start.stderr);
-    assert.ok(start.ms < 1000, `setsid -f took ${start.ms} ms`);
+    const log = async (): Promise<string> => (await fx.run('ssh', [...fx.sshOpts(key), DEST, 'cat /tmp/train.log'])).stdout;
+    const gated = await waitFor('the job to start and wait at its gate', async () => {
+      const l = await log();
+      return l.includes('waiting') ? l : undefined;
+    }, 60_000);
+    assert.doesNotMatch(gated, /step/, 'the job is still at its gate: the exec returned before it could end');
+    writeFileSync(join(handle.workspaceDir, 'go'), '');
     const step = async (): Promise<number> => {
       const r = await fx.run('ssh', [...fx.sshOpts(key), DEST, 'tail -n 1 /tmp/train.log']);
       const m = /step (\d+)/.exec(r.stdout);

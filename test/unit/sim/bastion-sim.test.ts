@@ -89,23 +89,26 @@ describe('bastion end to end through startSimulator', () => {
     assert.equal(lines[1], podId);
     assert.equal((JSON.parse(lines[2]) as { pod_id: string }).pod_id, podId, 'the in-pod token reads its own pod');
 
-    const job = await ssh(k1.path, 'setsid -f sh -c "while :; do date +%s%N >> /tmp/tick.log; sleep 0.05; done" < /dev/null > /dev/null 2>&1');
+    // The job ticks only once /tmp/go exists, which the test makes after the exec returned: the
+    // return proves setsid -f did not wait for the job (no clock involved).
+    const job = await ssh(k1.path, 'setsid -f sh -c "while [ ! -e /tmp/go ]; do sleep 0.05; done; while :; do date +%s%N >> /tmp/tick.log; sleep 0.05; done" < /dev/null > /dev/null 2>&1');
     assert.equal(job.code, 0, job.stderr);
-    assert.ok(job.ms < 1000, `setsid -f took ${job.ms} ms`);
     const handle = sim.state.pods.get(podId)?.handle;
     assert.ok(handle);
     const jobPids = await waitFor('the job in the host process table', () => {
       const p = hostPidsOfPod(handle);
       return p.length >= 2 ? p : undefined;
     });
+    const gated = await ssh(k1.path, 'test -e /tmp/tick.log && echo ticked; touch /tmp/go');
+    assert.equal(gated.code, 0, gated.stderr);
+    assert.equal(gated.stdout, '', 'the job waited at its gate until after the exec returned');
 
     const k2 = newKey('k2');
     const patch = await api('PATCH', `/pods/${podId}`, { ssh_pubkey: k2.pub });
     assert.equal(patch.status, 200, JSON.stringify(patch.body));
     const old = await ssh(k1.path, 'true');
     assert.match(old.stderr, /Permission denied \(publickey\)/);
-    const fresh = await ssh(k2.path, 'test -s /tmp/tick.log && echo ticking');
-    assert.equal(fresh.stdout, 'ticking\n', fresh.stderr);
+    await waitFor('the detached job to tick (reached over the new key)', async () => (await ssh(k2.path, 'test -s /tmp/tick.log && echo ticking')).stdout === 'ticking\n', 60_000);
 
     const del = await api('DELETE', `/pods/${podId}`);
     assert.equal(del.status, 200, JSON.stringify(del.body));

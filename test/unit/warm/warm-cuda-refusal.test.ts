@@ -41,7 +41,8 @@ test('a preload that initialised CUDA is refused: the server exits, the run is c
   assert.deepEqual(outcome(tried), outcome(cold));
 
   // The next server (the job runner starts one after such a cold start) leaves torch out.
-  assert.equal((await w.ensure({ cwd: DIR, script: 'train.py', python: PY })).state, 'ready');
+  const next = await w.ensure({ cwd: DIR, script: 'train.py', python: PY });
+  assert.equal(next.state, 'ready', JSON.stringify(next));
   const status = await forkServerStatus(w.pod, w.script, { python: PY, cwd: DIR });
   assert.deepEqual([status?.preloaded, status?.excluded], [[], ['torch']]);
   const warm = await w.run({ cwd: DIR, script: 'train.py', python: PY, warm: true });

@@ -167,10 +167,9 @@ test('upload: an inactivity timeout (not a total one) and cancellation', async (
   const { sim, client } = await apiFixture(t);
   const created = await client.createObject('slow');
   sim.faults.addLatency('PUT', '/_objects/**', 3_000, { count: 1 });
-  const t0 = Date.now();
   const e = await client.uploadToPutUrl(created.put_url, Buffer.from('abc'), 3, { timeoutMs: 200 }).catch((x: unknown) => x);
   assert.ok(e instanceof KgpuNetworkError && e.kind === 'timeout', String(e));
-  assert.ok(Date.now() - t0 < 2_000);
+  // 'timeout' itself proves it gave up before the 3 s answer (which would have succeeded).
   assert.doesNotMatch(String(e), /X-Amz-Signature/);
   const ac = new AbortController();
   ac.abort();

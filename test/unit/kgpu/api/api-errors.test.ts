@@ -148,11 +148,10 @@ test('network errors: unreachable and timeout say where and what to check', asyn
 
   const { sim: slow, client: impatient } = await apiFixture(t, {}, { timeoutMs: 150, retry: { maxAttempts: 1 } });
   slow.faults.addLatency('GET', '/me', 1_000, { count: 1 });
-  const started = Date.now();
   const te = await failure(impatient.getMe());
   assert.ok(te instanceof KgpuNetworkError);
   assert.equal(te.kind, 'timeout');
-  assert.ok(Date.now() - started < 900, 'the timeout fired before the answer');
+  // 'timeout' itself proves the 150 ms timeout fired before the 1 s answer (which would have succeeded).
   assert.match(String(te), new RegExp(`^kgpu at ${slow.apiBase.replace(/[.]/g, '\\.')} did not answer GET /me within 150 ms — check your network`));
   // The per-call timeout overrides the client's.
   slow.faults.addLatency('GET', '/me', 300, { count: 1 });
@@ -165,10 +164,11 @@ test('AbortSignal cancels a call in flight at once, with an AbortError (not a ne
   const ac = new AbortController();
   const call = client.listPods({ signal: ac.signal });
   setImmediate(() => ac.abort());
-  const t0 = Date.now();
-  const e = await failure(call);
+  // At once = before the delayed answer could come (an order, not a clock: the abort's rejection is
+  // settled before any timer of this process fires again).
+  const answer = new Promise<Error>((r) => setTimeout(() => r(new Error('the delayed answer came first')), 5_000).unref());
+  const e = await Promise.race([failure(call), answer]);
   assert.ok(e instanceof Error && e.name === 'AbortError', String(e));
-  assert.ok(Date.now() - t0 < 1_000);
   await assert.rejects(client.getMe({ signal: AbortSignal.abort() }), { name: 'AbortError' });
 });
 

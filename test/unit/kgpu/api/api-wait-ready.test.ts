@@ -102,7 +102,7 @@ test('cancel: AbortSignal rejects promptly with an AbortError at the default 10 
   const t0 = Date.now();
   ac.abort();
   await assert.rejects(waiting, { name: 'AbortError' });
-  assert.ok(Date.now() - t0 < 500, 'rejected promptly, not after the interval');
+  assert.ok(Date.now() - t0 < 5_000, 'rejected without sleeping out the 10 s interval (a hang bound, not a speed goal)');
   assert.equal(polls, 1);
   assert.equal(timers(), timersBefore, 'the interval timer was cleared');
   // Aborted before it starts: rejects without a request.

@@ -58,7 +58,7 @@ test('progress with \\r and ANSI colours is followed in order and complete, with
   assert.equal(r.reconnects, 0);
   assert.ok(r.job.endedAt && r.job.startedAt && r.job.endedAt >= r.job.startedAt);
   console.log(`# start → first log byte: ${firstByteMs.toFixed(0)} ms; start → end of follow: ${(performance.now() - t0).toFixed(0)} ms`);
-  assert.ok(firstByteMs < 3000, `first byte after ${firstByteMs} ms`);
+  // Reported, not asserted: the first-byte goal is npm run bench's (iteration, log-follow).
 });
 
 test('a follower opened before the job exists waits for it; a failed start ends the follower with the start error', async () => {

@@ -39,10 +39,9 @@ test('job ids sort by start time', () => {
 
 test('a job survives the connection that started it and is found by listJobs from a fresh connection', async () => {
   const starter = pod.fixture.connector();
-  const t0 = Date.now();
+  // startJob returns while the job still runs (found 'running' below): it does not wait for it.
+  // (How fast it returns is npm run bench's business, not a unit test's.)
   const job = await startJob(podCommands(starter), { command: 'echo started; exec sleep 300', name: 'survivor' });
-  const startMs = Date.now() - t0;
-  assert.ok(startMs < 2000, `startJob returns at once (took ${startMs} ms)`);
   starter.dispose(); // the connection (and the connector) are gone
   assert.equal(starter.openConnections, 0);
 

@@ -79,7 +79,7 @@ test('exec: abort kills the command and rejects with SshAbortedError', async () 
   setImmediate(() => ac.abort());
   const t0 = Date.now();
   await assert.rejects(p, SshAbortedError);
-  assert.ok(Date.now() - t0 < 5000);
+  assert.ok(Date.now() - t0 < 20_000, 'rejected before the 30 s command could end (a hang bound, not a speed goal)');
 });
 
 test('one channel per connection: many parallel execs and file ops never open a second channel', async () => {
