@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { FolderMapping } from '../kgpu/links/traceback-links';
 import { planRun, type StoredRecipe } from '../kgpu/jobs/job-runner';
 import { jobsFor } from '../platform/jobs-service';
-import { JobLogPanel } from '../jobs/job-log-terminal';
+import { JobLogPanel } from '../platform/job-log-terminal';
 import type { KgpuServices } from '../platform/services';
 
 /** What a terminal that shows a pod's output knows: the pod, the folder its commands ran in, and

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { JobLogPanel } from '../jobs/job-log-terminal';
+import { JobLogPanel } from '../platform/job-log-terminal';
 import type { KgpuServices } from '../platform/services';
 import { registerReleaseWhenDone } from './release-when-done-command';
 import { telemetryFor } from './telemetry-hub';
