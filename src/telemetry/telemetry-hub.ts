@@ -15,7 +15,7 @@ import {
   type PeakTracker,
 } from '../kgpu/telemetry';
 import { jobsFor } from '../platform/jobs-service';
-import { podAgentsFor } from '../ports/pod-agents';
+import { podAgentsFor } from '../platform/pod-agents';
 import { releasePod } from '../commands/release-command';
 import type { KgpuServices } from '../platform/services';
 
