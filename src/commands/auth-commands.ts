@@ -4,7 +4,7 @@ import type { Me } from '../kgpu/api/api-types';
 import { formatCredits } from '../kgpu/model/cost';
 import { errorMessage } from '../kgpu/api/error-dedup';
 import { createKgpuClient } from '../platform/lazy/rest-client';
-import { editorProxySettings } from '../net/proxy-settings';
+import { editorProxySettings } from '../platform/proxy-settings';
 import { checkApiBase, tokenDestination } from '../kgpu/model/setting-resolution';
 import type { KgpuServices } from '../platform/services';
 

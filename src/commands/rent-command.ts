@@ -26,7 +26,7 @@ import {
 import { PodEndedError } from '../kgpu/api/wait-ready';
 import { releasePod } from './release-command';
 import type { KgpuServices } from '../platform/services';
-import { inputStep, pickStep, runSteps, type StepContext, type StepOutcome } from '../multi-step/multi-step-input';
+import { inputStep, pickStep, runSteps, type StepContext, type StepOutcome } from '../platform/multi-step-input';
 
 /**
  * `kgpu: Rent GPU…`: model → GPU count → optional advanced fields (validated as you type) →

@@ -5,7 +5,7 @@ import { podCommands } from '../kgpu/ssh/pod-commands';
 import type { RunTarget } from '../kgpu/jobs/job-runner';
 import type { KgpuServices } from '../platform/services';
 import { programUri, type KgpuDebugConfiguration } from './debug-configuration';
-import type { PodAgents } from './pod-agents';
+import type { PodAgents } from '../platform/pod-agents';
 
 /**
  * The `kgpu` debug adapter: an inline adapter (no process on this machine) bridging VS Code's

@@ -3,6 +3,7 @@ import { describeEndReason } from '../kgpu/model/end-reason';
 import { isLivePod } from '../kgpu/api/api-types';
 import { WorkspaceFs, WorkspaceFsError, type PathChange } from '../kgpu/fs/workspace-fs';
 import type { KgpuServices } from '../platform/services';
+import { KGPU_SCHEME, podUri } from '../platform/pod-uri';
 import { registerWorkspaceCommand } from './workspace-command';
 import { registerTransferCommands } from './transfer-commands';
 
@@ -12,11 +13,9 @@ import { registerTransferCommands } from './transfer-commands';
  * WorkspaceFs per pod (src/kgpu/fs/workspace-fs.ts, where the logic and its tests live), whose typed
  * errors become `vscode.FileSystemError`s and whose changes become `onDidChangeFile` events.
  */
-export const KGPU_SCHEME = 'kgpu';
+export { KGPU_SCHEME };
 
-export function podUri(podId: string, podPath: string): vscode.Uri {
-  return vscode.Uri.from({ scheme: KGPU_SCHEME, authority: podId, path: podPath });
-}
+export { podUri };
 
 export class KgpuFileSystemProvider implements vscode.FileSystemProvider, vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<vscode.FileChangeEvent[]>();

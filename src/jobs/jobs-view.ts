@@ -6,7 +6,7 @@ import { jobContextValue, looksOutOfMemory, shortJobState } from '../kgpu/jobs/j
 import type { JobEndEvent, TrackedJob } from '../kgpu/jobs/job-runner';
 import { rentAgainOptions } from '../kgpu/model/pod-notices';
 import type { RentAnswers } from '../kgpu/model/rent-options';
-import { JobLogPanel, openJobLog } from './job-log-terminal';
+import { JobLogPanel, openJobLog } from '../platform/job-log-terminal';
 import { jobsFor } from '../platform/jobs-service';
 import { showRunHandle } from './run-command';
 import type { KgpuServices } from '../platform/services';

@@ -6,14 +6,15 @@ import type { RunHandle, RunFileSpec, RunTarget } from '../kgpu/jobs/job-runner'
 import type { SyncResult } from '../kgpu/transfer/sync';
 import { describeSkippedLinks } from '../kgpu/transfer/local-links';
 import { describeStartMode } from '../kgpu/warm';
-import { offerMissingModule } from '../deps/missing-module-notification';
-import { JobLogPanel, panelName, priceTable } from './job-log-terminal';
+import { offerMissingModule } from '../jobs/missing-module-notification';
+import { JobLogPanel, panelName, priceTable } from '../platform/job-log-terminal';
 import { jobsFor } from '../platform/jobs-service';
 import { podDescription } from '../kgpu/model/rentals-view-model';
 import type { KgpuServices } from '../platform/services';
-import { launcherFor } from '../launch/launcher-choice';
+import type { RunStarted } from '../platform/run-started';
+import { launcherFor } from '../jobs/launcher-choice';
 import { podIdFromArg } from '../platform/pick-pod';
-import { isStarting, startingPodItem, startingPods, waitForStartingPod } from '../run-when-ready/starting-pod';
+import { isStarting, startingPodItem, startingPods, waitForStartingPod } from '../jobs/starting-pod';
 
 /**
  * `kgpu: Run Active File on GPU` (editor title ▶, ctrl+alt+g, palette, a rental's menu). The pod:
@@ -36,18 +37,7 @@ export interface RunActiveFileOptions {
   launcher?: 'python' | 'torchrun';
 }
 
-export interface RunStarted {
-  podId: string;
-  jobId: string;
-  terminalName: string;
-  /** Resolves when the job has ended and its log is drained: its state ("exited", …) and exit code. */
-  done: Promise<{ state: string; exitCode?: number }>;
-  /** What the log panel shows so far (terminal text: header, log, footer). */
-  text(): string;
-  /** Milliseconds from the command's start (save, pod, sync, start, follow) to the first log byte
-   *  in the panel; undefined when the job printed nothing. */
-  firstByteMs: Promise<number | undefined>;
-}
+export type { RunStarted };
 
 const POD_KEY = 'kgpu.runPod';
 const ARGS_KEY = 'kgpu.runArgs';

@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
 import { findTracebackLinks, resolveLinkTarget } from '../kgpu/links/traceback-links';
-import { podUri } from '../files/file-system';
+import { podUri } from '../platform/pod-uri';
 import type { KgpuServices } from '../platform/services';
-import { podTerminalInfo, type PodTerminalInfo } from './pod-terminals';
+import { podTerminalInfo, type PodTerminalInfo } from '../platform/pod-terminals';
 
 interface TracebackTerminalLink extends vscode.TerminalLink {
   path: string;

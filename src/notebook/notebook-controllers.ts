@@ -3,7 +3,7 @@ import { isLivePod, type Pod } from '../kgpu/api/api-types';
 import { errorMessage } from '../kgpu/api/error-dedup';
 import type { KgpuServices } from '../platform/services';
 import { NotebookKernel } from './notebook-kernel';
-import { PodAgents } from './pod-agents';
+import { podAgentsFor } from '../platform/pod-agents';
 
 const NOTEBOOK_TYPE = 'jupyter-notebook';
 export const RENT_CONTROLLER_ID = 'kgpu-rent';
@@ -19,13 +19,13 @@ export const controllerIdFor = (podId: string): string => `kgpu-${podId}`;
  * notebook's path. Commands: restart, interrupt, shut down; the kernel's state in the status bar.
  */
 export function registerNotebooks(services: KgpuServices): vscode.Disposable {
-  const agents = new PodAgents(services);
+  const agents = podAgentsFor(services); // the window's agent per pod (ports, telemetry, debug share it)
   const controllers = new Map<string, vscode.NotebookController>();
   /** notebook uri → its kernel (with the pod it runs on). */
   const kernels = new Map<string, NotebookKernel>();
   const status = vscode.window.createStatusBarItem('kgpu.notebookKernel', vscode.StatusBarAlignment.Right, 90);
   status.name = 'kgpu notebook kernel';
-  const disposables: vscode.Disposable[] = [agents, status];
+  const disposables: vscode.Disposable[] = [status];
 
   const kernelFor = (notebook: vscode.NotebookDocument, pod: Pod, controller: vscode.NotebookController): NotebookKernel => {
     const key = notebook.uri.toString();
@@ -140,7 +140,6 @@ export function registerNotebooks(services: KgpuServices): vscode.Disposable {
         k.dispose();
         kernels.delete(key);
       }
-      agents.drop(e.pod.pod_id);
       updateStatus();
     }),
     vscode.workspace.onDidCloseNotebookDocument((nb) => {

@@ -10,7 +10,7 @@ import { podCommands } from '../kgpu/ssh/pod-commands';
 import { syncUp } from '../kgpu/transfer/sync';
 import type { EndReason } from '../kgpu/api/api-types';
 import type { KgpuServices } from '../platform/services';
-import type { PodAgents } from './pod-agents';
+import type { PodAgents } from '../platform/pod-agents';
 import { toNotebookOutput } from './cell-output-items';
 
 /** Where a notebook's kernel runs in the pod, and what to sync there first. */

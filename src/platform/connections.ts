@@ -5,7 +5,7 @@ import type { RentalsModel } from '../kgpu/model/rentals-model';
 import type { PodKeys } from './pod-keys';
 import type { Settings } from './settings';
 import { createPodConnector } from './lazy/ssh';
-import { sshProxyFor } from '../net/proxy-settings';
+import { sshProxyFor } from './proxy-settings';
 
 /**
  * Routes a pod id to ONE PodConnector (like vscode-sshfs routes a URI authority to one file

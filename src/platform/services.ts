@@ -9,7 +9,7 @@ import { JsonFileHostKeyStore } from '../kgpu/ssh/host-keys';
 import { PassphraseDeclinedError } from '../kgpu/ssh/passphrase-gate';
 import { FORGET_HOST_KEY, hostKeyChanged } from './host-key-command';
 import { RentalsModel, type RentalsApi } from '../kgpu/model/rentals-model';
-import { editorProxySettings } from '../net/proxy-settings';
+import { editorProxySettings } from './proxy-settings';
 import { createKgpuClient } from './lazy/rest-client';
 import { pickPod, type PickPodOptions } from './pick-pod';
 import { PodKeys } from './pod-keys';

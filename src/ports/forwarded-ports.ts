@@ -3,7 +3,7 @@ import { isLivePod } from '../kgpu/api/api-types';
 import { errorMessage } from '../kgpu/api/error-dedup';
 import { PortForward } from '../kgpu/ports';
 import type { KgpuServices } from '../platform/services';
-import { podAgentsFor } from './pod-agents';
+import { podAgentsFor } from '../platform/pod-agents';
 
 /**
  * The window's forwarded ports (issue 19): each a PortForward (127.0.0.1 listener, one agent

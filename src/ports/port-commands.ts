@@ -5,7 +5,7 @@ import { FocusClock, UNFOCUSED_STOP_MS } from '../kgpu/telemetry';
 import { jobsFor } from '../platform/jobs-service';
 import type { KgpuServices } from '../platform/services';
 import { forwardedPortsFor, type ForwardedPortNode } from './forwarded-ports';
-import { podAgentsFor } from './pod-agents';
+import { podAgentsFor } from '../platform/pod-agents';
 import { registerTensorBoardCommand } from './tensorboard-command';
 
 /**

@@ -4,7 +4,7 @@ import { listListeningSockets } from '../kgpu/ports';
 import { quoteArgv } from '../kgpu/util/shell-quote';
 import type { KgpuServices } from '../platform/services';
 import { forwardedPortsFor } from './forwarded-ports';
-import { podAgentsFor } from './pod-agents';
+import { podAgentsFor } from '../platform/pod-agents';
 
 /**
  * `kgpu: Open TensorBoard…`: when the pod has TensorBoard (on PATH, in /workspace/.venv, or as a

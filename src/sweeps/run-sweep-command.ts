@@ -8,7 +8,7 @@ import type { RunTarget } from '../kgpu/jobs/job-runner';
 import { parseSweepJson, parseSweepLine, SweepSpecError } from '../kgpu/sweeps/grid';
 import { largeFiles, TransitFanOut } from '../kgpu/sweeps/fanout';
 import { newSweepPlan, type SweepPlan } from '../kgpu/sweeps/sweep';
-import { priceTable } from '../jobs/job-log-terminal';
+import { priceTable } from '../platform/job-log-terminal';
 import type { KgpuServices } from '../platform/services';
 import { sweepsFor } from './sweeps-hub';
 

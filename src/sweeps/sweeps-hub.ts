@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { isLivePod } from '../kgpu/api/api-types';
 import { podRatePerHour } from '../kgpu/model/cost';
 import { storedSweeps, Sweep, forgetSweep, type SweepOptions, type SweepPlan } from '../kgpu/sweeps/sweep';
-import { priceTable } from '../jobs/job-log-terminal';
+import { priceTable } from '../platform/job-log-terminal';
 import { jobsFor } from '../platform/jobs-service';
 import { planRun } from '../kgpu/jobs/job-runner';
 import type { PodCommands } from '../kgpu/ssh/pod-commands';

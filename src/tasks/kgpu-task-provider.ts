@@ -4,7 +4,7 @@ import { exec, execStream } from '../kgpu/ssh/ssh-exec';
 import type { PodCommands } from '../kgpu/ssh/pod-commands';
 import { runPodTask, type KgpuTaskDefinition } from '../kgpu/tasks/pod-task';
 import { errorMessage } from '../kgpu/api/error-dedup';
-import { registerPodTerminal } from '../links/pod-terminals';
+import { registerPodTerminal } from '../platform/pod-terminals';
 import type { KgpuServices } from '../platform/services';
 
 export const KGPU_TASK_TYPE = 'kgpu';

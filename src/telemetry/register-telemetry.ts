@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
-import { JobLogPanel } from '../jobs/job-log-terminal';
+import { JobLogPanel } from '../platform/job-log-terminal';
 import type { KgpuServices } from '../platform/services';
 import { registerReleaseWhenDone } from './release-when-done-command';
-import { telemetryFor } from './telemetry-hub';
+import { telemetryFor } from '../platform/telemetry-hub';
 
 /** GPU telemetry (Rentals row, status-bar tooltip, job footer's peak memory), the idle guard and
  *  "Release when done" (issue 19). */

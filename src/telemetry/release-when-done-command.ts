@@ -4,8 +4,7 @@ import { describeRefused } from '../kgpu/transfer/local-path-guard';
 import { downloadFromPod } from '../kgpu/transfer/pod-download';
 import { ReleaseWhenDone, type ReleasePlan } from '../kgpu/telemetry';
 import { jobsFor } from '../platform/jobs-service';
-import { releasePod } from '../commands/release-command';
-import type { RunStarted } from '../jobs/run-command';
+import type { RunStarted } from '../platform/run-started';
 import type { KgpuServices } from '../platform/services';
 
 /**
@@ -31,7 +30,7 @@ export function registerReleaseWhenDone(services: KgpuServices): vscode.Disposab
         );
       },
       release: async (podId) => {
-        if (!(await releasePod(services, podId, { yes: true }))) throw new Error('the release did not complete');
+        if ((await vscode.commands.executeCommand<boolean>('kgpu.release', { podId, yes: true })) !== true) throw new Error('the release did not complete');
       },
       save: (all) => void state.update(STATE_KEY, all),
     },

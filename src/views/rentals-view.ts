@@ -3,7 +3,7 @@ import type { Pod } from '../kgpu/api/api-types';
 import { errorMessage } from '../kgpu/api/error-dedup';
 import { rentalItem } from '../kgpu/model/rentals-view-model';
 import type { KgpuServices } from '../platform/services';
-import { telemetryFor } from '../telemetry/telemetry-hub';
+import { telemetryFor } from '../platform/telemetry-hub';
 import { toTreeItem } from './tree-item';
 
 /** A rental row; commands from its context menu receive it (services.pickPod understands it). */
@@ -31,7 +31,7 @@ export function registerRentalsView(services: KgpuServices): vscode.Disposable {
       if (isRental(node)) {
         const hasChildren = services.rentalChildren.childrenOf(node.pod).length > 0;
         const item = toTreeItem(rentalItem(node.pod, Date.now()), hasChildren ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
-        // Live GPU numbers while telemetry runs (src/telemetry/telemetry-hub.ts).
+        // Live GPU numbers while telemetry runs (src/platform/telemetry-hub.ts).
         const gpu = telemetryFor(services).summary(node.pod.pod_id);
         if (gpu) {
           // Right after the model (`rtx3090 × 1 · GPU 87% · 14.2/24 GiB · Running · …`): visible in a narrow sidebar.

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { statusBarModel } from '../kgpu/model/status-bar-model';
 import type { KgpuServices } from '../platform/services';
-import { telemetryFor } from '../telemetry/telemetry-hub';
+import { telemetryFor } from '../platform/telemetry-hub';
 
 /** "$(chip) 2 GPUs · $1.34/h · 5h12m left" while pods run; warning background under 1 h left;
  *  click shows the sidebar. The estimate is redrawn every minute between refreshes. */

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { JobLogPanel } from '../jobs/job-log-terminal';
+import { JobLogPanel } from '../platform/job-log-terminal';
 
 /**
  * `kgpu: Filter Log by Rank…` — a torchrun job's log panel shows every rank's lines (each with

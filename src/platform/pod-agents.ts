@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
 import { AgentClient } from '../kgpu/agent';
 import { execStream } from '../kgpu/ssh/ssh-exec';
-import type { KgpuServices } from '../platform/services';
+import type { KgpuServices } from './services';
 
 /**
  * One pod agent client per pod for the window (src/kgpu/agent/), shared by port forwarding,
- * port offers, TensorBoard and GPU telemetry. Its exec looks the pod's connector up on every start,
+ * port offers, TensorBoard, GPU telemetry, notebook kernels and debug sessions. Its exec looks the pod's connector up on every start,
  * so after a key rotation or a settings change the next start uses the new connection; the agent
  * of an ended pod is disposed. The agent itself starts on first use and closes after 60 s without
  * an open stream, so it never keeps the pod's idle clock running.
@@ -33,7 +33,7 @@ export function podAgentsFor(services: KgpuServices): PodAgents {
   agents = {
     get(podId) {
       let c = clients.get(podId);
-      if (!c) {
+      if (!c || c.state === 'disposed') {
         c = new AgentClient({ exec: async (cmd, o) => execStream(await services.connections.get(podId), cmd, o) });
         clients.set(podId, c);
       }

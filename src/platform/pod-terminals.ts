@@ -2,9 +2,9 @@ import * as vscode from 'vscode';
 import path from 'node:path';
 import type { FolderMapping } from '../kgpu/links/traceback-links';
 import { planRun, type StoredRecipe } from '../kgpu/jobs/job-runner';
-import { jobsFor } from '../platform/jobs-service';
-import { JobLogPanel } from '../jobs/job-log-terminal';
-import type { KgpuServices } from '../platform/services';
+import { jobsFor } from './jobs-service';
+import { JobLogPanel } from './job-log-terminal';
+import type { KgpuServices } from './services';
 
 /** What a terminal that shows a pod's output knows: the pod, the folder its commands ran in, and
  *  which pod folders are copies of local folders. */

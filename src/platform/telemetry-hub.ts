@@ -14,10 +14,9 @@ import {
   type IdleAnswer,
   type PeakTracker,
 } from '../kgpu/telemetry';
-import { jobsFor } from '../platform/jobs-service';
-import { podAgentsFor } from '../ports/pod-agents';
-import { releasePod } from '../commands/release-command';
-import type { KgpuServices } from '../platform/services';
+import { jobsFor } from './jobs-service';
+import { podAgentsFor } from './pod-agents';
+import type { KgpuServices } from './services';
 
 /**
  * Live GPU telemetry of the running rentals (issue 19): one nvidia-smi loop per pod through the
@@ -150,7 +149,7 @@ export class TelemetryHub implements vscode.Disposable {
     this.update();
     if (answer === 'release') {
       try {
-        await releasePod(this.services, podId);
+        await vscode.commands.executeCommand('kgpu.release', podId); // the Release command (src/commands) asks and releases
       } catch (e) {
         this.services.showError(e, { prefix: `Could not release ${pod.name}:` });
       }

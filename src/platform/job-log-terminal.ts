@@ -9,8 +9,8 @@ import { describeRankFailure, RankLog } from '../kgpu/launch/rank-log';
 import { torchrunRanks } from '../kgpu/launch/torchrun';
 import type { FollowLogResult } from '../kgpu/jobs/log-follow';
 import { SshAbortedError } from '../kgpu/ssh/ssh-errors';
-import { jobsFor } from '../platform/jobs-service';
-import type { KgpuServices } from '../platform/services';
+import { jobsFor } from './jobs-service';
+import type { KgpuServices } from './services';
 
 /**
  * A job's log panel: a terminal backed by a `Pseudoterminal`, so ANSI colours and `\r` progress
