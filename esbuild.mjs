@@ -52,7 +52,13 @@ export function buildOptions({ production = false, outdir = path.join(root, 'dis
     legalComments: 'none',
   };
   return [
-    { ...common, entryPoints: ['src/extension.ts'], outfile: path.join(outdir, 'extension.js'), external: ['vscode'], plugins: [vendorFiles] },
+    {
+      ...common,
+      entryPoints: ['src/extension.ts'],
+      outfile: path.join(outdir, 'extension.js'),
+      external: ['vscode'],
+      plugins: [vendorFiles],
+    },
     ...Object.entries(VENDOR_FILES).map(([pkg, file]) => ({
       ...common,
       entryPoints: [require.resolve(pkg)],

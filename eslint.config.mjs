@@ -6,15 +6,48 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const nodeGlobals = Object.fromEntries(
-  ['process', 'console', 'Buffer', '__dirname', '__filename', 'require', 'module', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval',
-    'setImmediate', 'clearImmediate', 'URL', 'URLSearchParams', 'AbortController', 'AbortSignal', 'TextEncoder', 'TextDecoder', 'fetch',
-    'structuredClone', 'queueMicrotask', 'performance'].map((n) => [n, 'readonly']),
+  [
+    'process',
+    'console',
+    'Buffer',
+    '__dirname',
+    '__filename',
+    'require',
+    'module',
+    'setTimeout',
+    'clearTimeout',
+    'setInterval',
+    'clearInterval',
+    'setImmediate',
+    'clearImmediate',
+    'URL',
+    'URLSearchParams',
+    'AbortController',
+    'AbortSignal',
+    'TextEncoder',
+    'TextDecoder',
+    'fetch',
+    'structuredClone',
+    'queueMicrotask',
+    'performance',
+  ].map((n) => [n, 'readonly']),
 );
 const browserGlobals = Object.fromEntries(['window', 'document', 'Element', 'HTMLElement', 'getComputedStyle'].map((n) => [n, 'readonly']));
 
 export default tseslint.config(
   // What .gitignore ignores (build outputs: dist/, the e2e suites compiled to out/ and out-security/), and the pod image's files.
-  { ignores: ['**/node_modules/**', 'dist/**', '**/out/**', '**/out-security/**', '.vscode-test/**', 'test-results/**', '.sim-state/**', 'test/sim/image/**'] },
+  {
+    ignores: [
+      '**/node_modules/**',
+      'dist/**',
+      '**/out/**',
+      '**/out-security/**',
+      '.vscode-test/**',
+      'test-results/**',
+      '.sim-state/**',
+      'test/sim/image/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -6,6 +6,9 @@ import { ensureSystemDeps } from './system-deps.mjs';
 
 ensureSystemDeps();
 const root = new URL('..', import.meta.url).pathname;
-const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', `${root}test/bench/main.ts`, ...process.argv.slice(2)], { stdio: 'inherit', cwd: root });
+const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', `${root}test/bench/main.ts`, ...process.argv.slice(2)], {
+  stdio: 'inherit',
+  cwd: root,
+});
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

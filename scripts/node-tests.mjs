@@ -41,10 +41,20 @@ function glob(pattern) {
       paths = paths.map((p) => join(p, part)).filter((p) => existsSync(join(root, p)));
       continue;
     }
-    const re = new RegExp(`^${part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+    const re = new RegExp(
+      `^${part
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]')}$`,
+    );
     paths = paths.flatMap((p) => {
       const dir = join(root, p);
-      return existsSync(dir) && statSync(dir).isDirectory() ? readdirSync(dir).filter((n) => re.test(n)).sort().map((n) => join(p, n)) : [];
+      return existsSync(dir) && statSync(dir).isDirectory()
+        ? readdirSync(dir)
+            .filter((n) => re.test(n))
+            .sort()
+            .map((n) => join(p, n))
+        : [];
     });
   }
   return paths;

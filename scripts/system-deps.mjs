@@ -52,7 +52,10 @@ export function ensureSystemDeps(extra = []) {
     process.exit(1);
   }
   console.log(`kgpu: installing ${missing.join(', ')} with apt-get…`);
-  const r = spawnSync('sh', ['-c', cmd], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const r = spawnSync('sh', ['-c', cmd], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
   if (r.status !== 0) {
     console.error(`kgpu: apt-get failed (exit ${r.status}). Run it yourself: ${cmd}`);
     process.exit(1);

@@ -30,7 +30,10 @@ if (spawnSync(process.execPath, ['esbuild.mjs'], { stdio: 'inherit' }).status !=
 const files = patterns.length ? expandTestArgs(patterns) : findTests('test');
 const logDir = mkdtempSync(join(tmpdir(), 'kgpu-test-repeat-'));
 const stats = new Map(files.map((f) => [f, { runs: 0, failures: 0, tests: new Map() }]));
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 console.log(`test:repeat: ${files.length} files × ${times} runs (2 files at a time, as npm test); load average ${load()}`);
 
 let failedRuns = 0;
@@ -44,7 +47,12 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 for (let run = 1; run <= times; run++) {
   const t0 = Date.now();
   const log = join(logDir, `run-${run}.log`);
-  const reporters = [`--test-reporter=${join(root, 'scripts', 'test-repeat-reporter.mjs')}`, '--test-reporter-destination=stdout', '--test-reporter=spec', `--test-reporter-destination=${log}`];
+  const reporters = [
+    `--test-reporter=${join(root, 'scripts', 'test-repeat-reporter.mjs')}`,
+    '--test-reporter-destination=stdout',
+    '--test-reporter=spec',
+    `--test-reporter-destination=${log}`,
+  ];
   const node = nodeTestCommand(files, reporters);
   const { lines, hung } = await new Promise((resolve) => {
     // Its own process group, so that a hung run can be stopped with everything it started.
@@ -63,7 +71,8 @@ for (let run = 1; run <= times; run++) {
       resolve({ lines: out.split('\n').filter((l) => l.startsWith('{')), hung });
     });
   });
-  for (const file of hung) lines.push(JSON.stringify({ file: join(root, file), name: `(hung: still running after ${runTimeoutS} s)`, ok: false }));
+  for (const file of hung)
+    lines.push(JSON.stringify({ file: join(root, file), name: `(hung: still running after ${runTimeoutS} s)`, ok: false }));
   const failedHere = new Set();
   for (const line of lines) {
     const r = JSON.parse(line);
@@ -80,7 +89,9 @@ for (let run = 1; run <= times; run++) {
   if (failedHere.size) failedRuns++;
   else rmSync(log);
   const failing = files.filter((f) => failedHere.has(stats.get(f)));
-  console.log(`run ${run}/${times}: ${((Date.now() - t0) / 1000).toFixed(0)} s, load ${load()}, ${failing.length ? `FAILED ${failing.join(' ')} (log: ${log})` : 'all passed'}`);
+  console.log(
+    `run ${run}/${times}: ${((Date.now() - t0) / 1000).toFixed(0)} s, load ${load()}, ${failing.length ? `FAILED ${failing.join(' ')} (log: ${log})` : 'all passed'}`,
+  );
 }
 
 /** The test files the runner `pid` still has a child process for (Linux /proc). */
@@ -88,9 +99,13 @@ function runningTestFiles(pid) {
   const found = [];
   for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
     try {
-      const ppid = readFileSync(`/proc/${p}/stat`, 'utf8').replace(/^.*\) \S+ /, '').split(' ')[0];
+      const ppid = readFileSync(`/proc/${p}/stat`, 'utf8')
+        .replace(/^.*\) \S+ /, '')
+        .split(' ')[0];
       if (Number(ppid) !== pid) continue;
-      const file = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').find((a) => a.endsWith('.test.ts'));
+      const file = readFileSync(`/proc/${p}/cmdline`, 'utf8')
+        .split('\0')
+        .find((a) => a.endsWith('.test.ts'));
       if (file) found.push(relative(root, file));
     } catch {
       /* gone meanwhile */
@@ -103,7 +118,9 @@ const width = Math.max(...files.map((f) => f.length), 4);
 console.log(`\n${'file'.padEnd(width)}  runs  failed   rate  failing tests`);
 for (const [file, s] of stats) {
   const tests = [...s.tests].map(([n, c]) => `${n} (${c}×)`).join('; ');
-  console.log(`${file.padEnd(width)}  ${String(s.runs).padStart(4)}  ${String(s.failures).padStart(6)}  ${`${Math.round((100 * s.failures) / s.runs)}%`.padStart(5)}  ${tests}`);
+  console.log(
+    `${file.padEnd(width)}  ${String(s.runs).padStart(4)}  ${String(s.failures).padStart(6)}  ${`${Math.round((100 * s.failures) / s.runs)}%`.padStart(5)}  ${tests}`,
+  );
 }
 console.log(`\n${failedRuns} of ${times} runs had a failure${failedRuns ? `; logs in ${logDir}` : ''}`);
 if (!failedRuns) rmSync(logDir, { recursive: true, force: true });

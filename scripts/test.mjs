@@ -22,11 +22,24 @@ function run(label, cmd, cmdArgs, opts = {}) {
 
 ensureSystemDeps();
 const results = [];
-let nodePassed = 0, nodeFailed = 0, e2ePassed = 0, e2eFailed = 0;
-const step = (name, status) => { results.push({ name, ok: status === 0 }); return status === 0; };
+let nodePassed = 0,
+  nodeFailed = 0,
+  e2ePassed = 0,
+  e2eFailed = 0;
+const step = (name, status) => {
+  results.push({ name, ok: status === 0 });
+  return status === 0;
+};
 
 if (!step('lint (tsc --noEmit)', run('lint: tsc --noEmit', 'npx', ['tsc', '-p', '.', '--noEmit']))) finish();
 if (!step('lint (eslint)', run('lint: eslint', 'npx', ['eslint', '.']))) finish();
+if (
+  !step(
+    'format (prettier --check)',
+    run('format: prettier --check (npm run format fixes it)', 'npx', ['prettier', '--check', '--log-level', 'warn', '.']),
+  )
+)
+  finish();
 if (!step('build (esbuild)', run('build: esbuild', 'node', ['esbuild.mjs']))) finish();
 
 if (!e2eOnly) {
@@ -34,7 +47,10 @@ if (!e2eOnly) {
   console.log(`\n▶ node tests: ${files.length} files`);
   const node = nodeTestCommand(files);
   const r = spawnSync(node.cmd, node.args, {
-    stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: node.env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+    env: node.env,
   });
   process.stdout.write(r.stdout);
   nodePassed = Number(/ℹ pass (\d+)/.exec(r.stdout)?.[1] ?? 0);
@@ -48,7 +64,10 @@ if (!unitOnly && existsSync('test/e2e/run.mjs')) {
   const r = await new Promise((resolve) => {
     const child = spawn(process.execPath, ['test/e2e/run.mjs'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
-    child.stdout.on('data', (d) => { stdout += d; process.stdout.write(d); });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      process.stdout.write(d);
+    });
     child.on('close', (status) => resolve({ status, stdout }));
   });
   e2ePassed = Number(/e2e: (\d+) passed/.exec(r.stdout)?.[1] ?? 0);

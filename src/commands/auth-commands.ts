@@ -34,7 +34,13 @@ export function registerAuth(services: KgpuServices): vscode.Disposable {
 
 /** GET /me with this token at this base. Throws KgpuApiError / KgpuNetworkError. */
 async function verifyToken(apiBase: string, token: string): Promise<Me> {
-  const client = createKgpuClient({ apiBase, getToken: async () => token, timeoutMs: 15_000, retry: { maxAttempts: 2 }, proxy: editorProxySettings() });
+  const client = createKgpuClient({
+    apiBase,
+    getToken: async () => token,
+    timeoutMs: 15_000,
+    retry: { maxAttempts: 2 },
+    proxy: editorProxySettings(),
+  });
   try {
     return await client.getMe();
   } finally {
@@ -80,7 +86,10 @@ async function signIn(services: KgpuServices, args?: SignInArgs): Promise<boolea
 async function verifyAndStore(services: KgpuServices, apiBase: string, token: string): Promise<boolean> {
   let me: Me;
   try {
-    me = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: checking the token with ${apiBase}…` }, () => verifyToken(apiBase, token));
+    me = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `kgpu: checking the token with ${apiBase}…` },
+      () => verifyToken(apiBase, token),
+    );
   } catch (e) {
     const text =
       e instanceof KgpuApiError && e.status === 401
@@ -141,13 +150,32 @@ async function connectToSimulator(services: KgpuServices, args: SimulatorArgs = 
   let sshPort = String(args.sshPort ?? env.KGPU_SSH_PORT ?? '2222');
   let token = args.token ?? '';
   if (interactive) {
-    const h = await vscode.window.showInputBox({ title: `${title} (2/4)`, prompt: 'SSH bastion host of the simulator', value: sshHost, ignoreFocusOut: true, validateInput: (v) => (/^[A-Za-z0-9.:[\]-]+$/.test(v.trim()) ? undefined : 'A host name or IP address.') });
+    const h = await vscode.window.showInputBox({
+      title: `${title} (2/4)`,
+      prompt: 'SSH bastion host of the simulator',
+      value: sshHost,
+      ignoreFocusOut: true,
+      validateInput: (v) => (/^[A-Za-z0-9.:[\]-]+$/.test(v.trim()) ? undefined : 'A host name or IP address.'),
+    });
     if (h === undefined) return false;
     sshHost = h.trim();
-    const p = await vscode.window.showInputBox({ title: `${title} (3/4)`, prompt: 'SSH bastion port of the simulator', value: sshPort, ignoreFocusOut: true, validateInput: validatePort });
+    const p = await vscode.window.showInputBox({
+      title: `${title} (3/4)`,
+      prompt: 'SSH bastion port of the simulator',
+      value: sshPort,
+      ignoreFocusOut: true,
+      validateInput: validatePort,
+    });
     if (p === undefined) return false;
     sshPort = p.trim();
-    const t = await vscode.window.showInputBox({ title: `${title} (4/4)`, prompt: 'Token the simulator printed (KGPU_API_TOKEN)', value: env.KGPU_API_TOKEN ?? '', password: true, ignoreFocusOut: true, validateInput: tokenValidation });
+    const t = await vscode.window.showInputBox({
+      title: `${title} (4/4)`,
+      prompt: 'Token the simulator printed (KGPU_API_TOKEN)',
+      value: env.KGPU_API_TOKEN ?? '',
+      password: true,
+      ignoreFocusOut: true,
+      validateInput: tokenValidation,
+    });
     if (t === undefined) return false;
     token = t.trim();
   }
@@ -157,7 +185,9 @@ async function connectToSimulator(services: KgpuServices, args: SimulatorArgs = 
   }
   // Check before changing anything, so a typo does not leave the settings pointing nowhere.
   try {
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: checking ${apiBase}…` }, () => verifyToken(apiBase, token));
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: checking ${apiBase}…` }, () =>
+      verifyToken(apiBase, token),
+    );
   } catch (e) {
     void vscode.window.showErrorMessage(`kgpu: cannot use the simulator at ${apiBase} — ${errorMessage(e)}`);
     return false;

@@ -1,5 +1,12 @@
 import * as vscode from 'vscode';
-import { EXEC_DEFAULT_TIMEOUT_S, ExecInputError, formatExecReport, parseCommandLine, runExec, type ExecOutcome } from '../kgpu/api/exec-request';
+import {
+  EXEC_DEFAULT_TIMEOUT_S,
+  ExecInputError,
+  formatExecReport,
+  parseCommandLine,
+  runExec,
+  type ExecOutcome,
+} from '../kgpu/api/exec-request';
 import type { KgpuServices } from '../platform/services';
 
 /**
@@ -34,7 +41,8 @@ export function registerExecCommand(services: KgpuServices): vscode.Disposable {
         o.command ??
         (await vscode.window.showInputBox({
           title: `Run a command on ${pod.name}`,
-          prompt: 'One-shot, no shell, up to 60 s and 1 MiB of output (use the terminal for more). E.g. nvidia-smi, or bash -c \'ls | wc -l\'',
+          prompt:
+            "One-shot, no shell, up to 60 s and 1 MiB of output (use the terminal for more). E.g. nvidia-smi, or bash -c 'ls | wc -l'",
           value: history[0] ?? '',
           validateInput: (v) => (v.trim() ? parseCommandLine(v).error : undefined),
         }));
@@ -45,7 +53,8 @@ export function registerExecCommand(services: KgpuServices): vscode.Disposable {
         return undefined;
       }
       argv = parsed.argv;
-      if (o.command === undefined) await services.context.workspaceState.update(HISTORY_KEY, [line, ...history.filter((h) => h !== line)].slice(0, 20));
+      if (o.command === undefined)
+        await services.context.workspaceState.update(HISTORY_KEY, [line, ...history.filter((h) => h !== line)].slice(0, 20));
     }
     const timeoutSeconds = o.timeoutSeconds ?? EXEC_DEFAULT_TIMEOUT_S;
     let outcome: ExecOutcome;
@@ -68,7 +77,9 @@ export function registerExecCommand(services: KgpuServices): vscode.Disposable {
     out.show(true);
     const msg = `kgpu: ${argv[0]} on ${pod.name} — ${outcome.summary}.`;
     if (outcome.notes.length) {
-      void vscode.window.showWarningMessage(`${msg} ${outcome.notes.join(' ')}`, 'Open Terminal').then((a) => a && vscode.commands.executeCommand('kgpu.openTerminal', pod.pod_id));
+      void vscode.window
+        .showWarningMessage(`${msg} ${outcome.notes.join(' ')}`, 'Open Terminal')
+        .then((a) => a && vscode.commands.executeCommand('kgpu.openTerminal', pod.pod_id));
     } else if (outcome.response.exit_code !== 0) {
       void vscode.window.showWarningMessage(msg);
     }

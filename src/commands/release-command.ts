@@ -38,13 +38,22 @@ export async function releasePod(services: KgpuServices, podId: string, o: Relea
     const ready = pod?.ready === true;
     const choice = await vscode.window.showWarningMessage(
       `Release ${label}?`,
-      { modal: true, detail: `Its container and disk are destroyed: copy your results out first.${pod ? ` It has cost ${formatCredits(creditsSpent(pod, Date.now()))} so far.` : ''}` },
+      {
+        modal: true,
+        detail: `Its container and disk are destroyed: copy your results out first.${pod ? ` It has cost ${formatCredits(creditsSpent(pod, Date.now()))} so far.` : ''}`,
+      },
       'Release',
       ...(ready ? ['Download Results First…'] : []),
     );
     if (!choice) return false;
     if (choice !== 'Release') {
-      const folder = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, openLabel: 'Download /workspace here', title: `Download ${label}'s /workspace to…` });
+      const folder = await vscode.window.showOpenDialog({
+        canSelectFolders: true,
+        canSelectFiles: false,
+        canSelectMany: false,
+        openLabel: 'Download /workspace here',
+        title: `Download ${label}'s /workspace to…`,
+      });
       if (!folder?.[0]) return false;
       downloadTo = folder[0].fsPath;
     }
@@ -53,15 +62,27 @@ export async function releasePod(services: KgpuServices, podId: string, o: Relea
 
   services.podIntents.releasedHere.add(podId);
   try {
-    const released = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: releasing ${label}…` }, () => services.client().release(podId));
+    const released = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `kgpu: releasing ${label}…` },
+      () => services.client().release(podId),
+    );
     services.log.info(`Released ${podId}.`);
     await services.podKeys.forget(podId); // its key (and any 0600 temp copy) is useless now
     const current = services.pods.get(podId);
-    if (current) services.pods.upsert({ ...current, ...released, phase: released.phase ?? 'Terminating', ready: false, end_reason: released.end_reason ?? 'returned' });
+    if (current)
+      services.pods.upsert({
+        ...current,
+        ...released,
+        phase: released.phase ?? 'Terminating',
+        ready: false,
+        end_reason: released.end_reason ?? 'returned',
+      });
     await services.pods.refresh();
     const final = services.pods.get(podId);
     const spent = final ? creditsSpent(final, Date.now()) : undefined;
-    void vscode.window.showInformationMessage(`kgpu: released ${label}${spent !== undefined ? ` — it cost ${formatCredits(spent)} (${formatDollars(spent)})` : ''}.`);
+    void vscode.window.showInformationMessage(
+      `kgpu: released ${label}${spent !== undefined ? ` — it cost ${formatCredits(spent)} (${formatDollars(spent)})` : ''}.`,
+    );
     return true;
   } catch (e) {
     services.podIntents.releasedHere.delete(podId);
@@ -82,7 +103,9 @@ async function download(services: KgpuServices, podId: string, label: string, fo
           within: folder,
           signal: controller.signal,
           onProgress: (bytes, files, totalBytes) =>
-            progress.report({ message: `${files} files, ${(bytes / 1048576).toFixed(1)}${totalBytes ? ` of ${(totalBytes / 1048576).toFixed(1)}` : ''} MiB` }),
+            progress.report({
+              message: `${files} files, ${(bytes / 1048576).toFixed(1)}${totalBytes ? ` of ${(totalBytes / 1048576).toFixed(1)}` : ''} MiB`,
+            }),
         });
       },
     );
@@ -91,12 +114,19 @@ async function download(services: KgpuServices, podId: string, label: string, fo
       // Some results could not be written inside the chosen folder: ask before the pod (and they) go.
       const text = describeRefused(result.refused);
       services.log.warn(`Download from ${podId}:/workspace to ${folder}: ${text}.`);
-      const a = await vscode.window.showWarningMessage(`kgpu: ${text} — they are still only in the pod. Release ${label} anyway?`, { modal: true }, 'Release Anyway');
+      const a = await vscode.window.showWarningMessage(
+        `kgpu: ${text} — they are still only in the pod. Release ${label} anyway?`,
+        { modal: true },
+        'Release Anyway',
+      );
       return a === 'Release Anyway';
     }
     return true;
   } catch (e) {
-    const a = await vscode.window.showErrorMessage(`kgpu: downloading ${label}'s /workspace failed — ${errorMessage(e)} The pod was NOT released.`, 'Release Anyway');
+    const a = await vscode.window.showErrorMessage(
+      `kgpu: downloading ${label}'s /workspace failed — ${errorMessage(e)} The pod was NOT released.`,
+      'Release Anyway',
+    );
     return a === 'Release Anyway';
   }
 }

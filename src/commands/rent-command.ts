@@ -100,7 +100,11 @@ async function rent(services: KgpuServices, opts: RentOptions): Promise<string |
     return undefined;
   }
   if (!opts.yes) {
-    const go = await vscode.window.showInformationMessage(`Rent ${request.gpu_model} × ${request.gpu_count}?`, { modal: true, detail: `${summarizeRequest(request)}\n\n${check.message}\n\nBilled per minute until you release it.` }, 'Rent');
+    const go = await vscode.window.showInformationMessage(
+      `Rent ${request.gpu_model} × ${request.gpu_count}?`,
+      { modal: true, detail: `${summarizeRequest(request)}\n\n${check.message}\n\nBilled per minute until you release it.` },
+      'Rent',
+    );
     if (go !== 'Rent') return undefined;
   }
 
@@ -115,10 +119,15 @@ async function rent(services: KgpuServices, opts: RentOptions): Promise<string |
 
   let podId: string;
   try {
-    const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: renting ${request.gpu_model} × ${request.gpu_count}…` }, () => services.client().rent(request));
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `kgpu: renting ${request.gpu_model} × ${request.gpu_count}…` },
+      () => services.client().rent(request),
+    );
     podId = result.pod_id;
     if (result.ssh_access?.private_key) await services.podKeys.storeMinted(podId, result.ssh_access.private_key);
-    services.log.info(`Rented ${podId} (${request.gpu_model} × ${request.gpu_count}${result.recovered ? ', recovered after a lost response' : ''}); key ${request.ssh_pubkey ? 'from kgpu.sshIdentityFile' : 'minted, in secret storage'}.`);
+    services.log.info(
+      `Rented ${podId} (${request.gpu_model} × ${request.gpu_count}${result.recovered ? ', recovered after a lost response' : ''}); key ${request.ssh_pubkey ? 'from kgpu.sshIdentityFile' : 'minted, in secret storage'}.`,
+    );
   } catch (e) {
     reportRentError(services, e, answers, opts);
     return undefined;
@@ -145,7 +154,12 @@ function reportRentError(services: KgpuServices, e: unknown, answers: RentAnswer
   });
 }
 
-async function waitWithProgress(services: KgpuServices, podId: string, request: RentRequest, opts: RentOptions): Promise<string | undefined> {
+async function waitWithProgress(
+  services: KgpuServices,
+  podId: string,
+  request: RentRequest,
+  opts: RentOptions,
+): Promise<string | undefined> {
   const label = `${request.name ?? DEFAULT_NAME} (${request.gpu_model} × ${request.gpu_count})`;
   const controller = new AbortController();
   try {
@@ -159,7 +173,11 @@ async function waitWithProgress(services: KgpuServices, podId: string, request: 
           intervalMs: services.settings.get().pollIntervalSeconds * 1000,
           onProgress: (p) => {
             services.pods.upsert(p.pod);
-            progress.report({ message: p.ready ? 'ready' : `${p.phase}${p.pendingReason ? `: ${p.pendingReason}` : ''} (${Math.round(p.elapsedMs / 1000)} s)` });
+            progress.report({
+              message: p.ready
+                ? 'ready'
+                : `${p.phase}${p.pendingReason ? `: ${p.pendingReason}` : ''} (${Math.round(p.elapsedMs / 1000)} s)`,
+            });
           },
         });
       },
@@ -167,10 +185,19 @@ async function waitWithProgress(services: KgpuServices, podId: string, request: 
     services.pods.upsert(pod);
     services.podIntents.awaitingReady.delete(podId);
     if (!opts.yes) {
-      void vscode.window.showInformationMessage(`kgpu: ${label} is ready.`, 'Open Workspace', 'Open Terminal', 'Copy SSH Command').then((a) => {
-        const cmd = a === 'Open Workspace' ? 'kgpu.openWorkspace' : a === 'Open Terminal' ? 'kgpu.openTerminal' : a === 'Copy SSH Command' ? 'kgpu.copySshCommand' : undefined;
-        if (cmd) void vscode.commands.executeCommand(cmd, podId);
-      });
+      void vscode.window
+        .showInformationMessage(`kgpu: ${label} is ready.`, 'Open Workspace', 'Open Terminal', 'Copy SSH Command')
+        .then((a) => {
+          const cmd =
+            a === 'Open Workspace'
+              ? 'kgpu.openWorkspace'
+              : a === 'Open Terminal'
+                ? 'kgpu.openTerminal'
+                : a === 'Copy SSH Command'
+                  ? 'kgpu.copySshCommand'
+                  : undefined;
+          if (cmd) void vscode.commands.executeCommand(cmd, podId);
+        });
     }
     return podId;
   } catch (e) {
@@ -190,9 +217,11 @@ async function waitWithProgress(services: KgpuServices, podId: string, request: 
     }
     if (e instanceof PodEndedError) {
       services.pods.upsert(e.pod);
-      void vscode.window.showErrorMessage(`kgpu: ${label} did not start — ${e.label}. ${e.nextAction}`, ...(opts.yes ? [] : ['Rent Again…'])).then((a) => {
-        if (a) void vscode.commands.executeCommand('kgpu.rent', { ...request, ssh_pubkey: undefined, yes: false });
-      });
+      void vscode.window
+        .showErrorMessage(`kgpu: ${label} did not start — ${e.label}. ${e.nextAction}`, ...(opts.yes ? [] : ['Rent Again…']))
+        .then((a) => {
+          if (a) void vscode.commands.executeCommand('kgpu.rent', { ...request, ssh_pubkey: undefined, yes: false });
+        });
       return undefined;
     }
     services.showError(e, { prefix: `Lost track of ${label} while it started (it may still be starting; see the Rentals view):` });
@@ -213,58 +242,111 @@ async function runWizard(models: readonly GpuModel[], cap: number, pre: RentOpti
   let skipModel = models.some((m) => m.gpu_model === pre.gpu_model && m.free > 0);
   let model = models.find((m) => m.gpu_model === pre.gpu_model);
   let advanced = false;
-  const hasAdvanced = pre.name !== undefined || pre.image !== undefined || pre.cpu !== undefined || pre.memory !== undefined || pre.ephemeral_storage_gib !== undefined || pre.env !== undefined;
-  const envText = typeof pre.env === 'string' ? pre.env : pre.env ? Object.entries(pre.env).map(([k, v]) => `${k}=${v}`).join(' ') : '';
+  const hasAdvanced =
+    pre.name !== undefined ||
+    pre.image !== undefined ||
+    pre.cpu !== undefined ||
+    pre.memory !== undefined ||
+    pre.ephemeral_storage_gib !== undefined ||
+    pre.env !== undefined;
+  const envText =
+    typeof pre.env === 'string'
+      ? pre.env
+      : pre.env
+        ? Object.entries(pre.env)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')
+        : '';
   const text: Record<'name' | 'image' | 'cpu' | 'memory' | 'disk' | 'env', string> = {
-    name: pre.name ?? '', image: pre.image ?? '', cpu: pre.cpu ?? '', memory: pre.memory ?? '', disk: pre.ephemeral_storage_gib?.toString() ?? '', env: envText,
+    name: pre.name ?? '',
+    image: pre.image ?? '',
+    cpu: pre.cpu ?? '',
+    memory: pre.memory ?? '',
+    disk: pre.ephemeral_storage_gib?.toString() ?? '',
+    env: envText,
   };
-  const field = (key: keyof typeof text, prompt: string, placeholder: string, validate: (v: string) => string | undefined) => async (ctx: StepContext): Promise<'next' | 'back' | 'cancel'> => {
-    if (!advanced) return 'next';
-    const r = await inputStep({ ...ctx, title: `kgpu: Rent GPU — ${FIELD_TITLES[key]}` }, { prompt, value: text[key], placeholder, validate });
-    if (r.kind !== 'value') return r.kind;
-    text[key] = r.value;
-    return 'next';
-  };
-  const ok = await runSteps('kgpu: Rent GPU', [
-    async (ctx) => {
-      if (skipModel) {
-        skipModel = false;
+  const field =
+    (key: keyof typeof text, prompt: string, placeholder: string, validate: (v: string) => string | undefined) =>
+    async (ctx: StepContext): Promise<'next' | 'back' | 'cancel'> => {
+      if (!advanced) return 'next';
+      const r = await inputStep(
+        { ...ctx, title: `kgpu: Rent GPU — ${FIELD_TITLES[key]}` },
+        { prompt, value: text[key], placeholder, validate },
+      );
+      if (r.kind !== 'value') return r.kind;
+      text[key] = r.value;
+      return 'next';
+    };
+  const ok = await runSteps(
+    'kgpu: Rent GPU',
+    [
+      async (ctx) => {
+        if (skipModel) {
+          skipModel = false;
+          return 'next';
+        }
+        const r = await pickModelStep({ ...ctx, title: 'kgpu: Rent GPU — model' }, models, cap, model?.gpu_model);
+        if (r.kind !== 'value') return r.kind;
+        model = r.value;
         return 'next';
-      }
-      const r = await pickModelStep({ ...ctx, title: 'kgpu: Rent GPU — model' }, models, cap, model?.gpu_model);
-      if (r.kind !== 'value') return r.kind;
-      model = r.value;
-      return 'next';
-    },
-    async (ctx) => {
-      const r = await pickCountStep({ ...ctx, title: 'kgpu: Rent GPU — how many GPUs' }, model!, cap, answers.gpu_count);
-      if (r.kind !== 'value') return r.kind;
-      answers.gpu_count = r.value;
-      return 'next';
-    },
-    async (ctx) => {
-      const items = [
-        { label: '$(rocket) Rent now', description: hasAdvanced ? 'with the options given' : `defaults: ${DEFAULT_IMAGE}, ${DEFAULT_CPU} CPU, ${DEFAULT_MEMORY}, ${DEFAULT_DISK_GIB} GiB disk`, advanced: false },
-        { label: '$(settings) Advanced options…', description: 'name, image, CPU, memory, disk, environment', advanced: true },
-      ];
-      const r = await pickStep({ ...ctx, title: 'kgpu: Rent GPU — confirm or change options' }, { items, placeholder: `${model!.gpu_model} × ${answers.gpu_count}`, active: items[advanced ? 1 : 0] });
-      if (r.kind !== 'value') return r.kind;
-      advanced = r.value.advanced;
-      return 'next';
-    },
-    field('name', 'A label for the rental (DNS-safe, ≤ 30 chars; empty = "rent")', DEFAULT_NAME, validateName),
-    field('image', 'Container image (empty = the preloaded kgpu-pytorch:latest; others are pulled, e.g. ghcr.io/org/img:tag)', DEFAULT_IMAGE, validateImage),
-    field('cpu', 'CPU cores, ≤ 16', DEFAULT_CPU, validateCpu),
-    field('memory', 'RAM, ≤ 128Gi (e.g. 16Gi, 512Mi)', DEFAULT_MEMORY, validateMemory),
-    field('disk', 'Ephemeral disk in GiB, 1–2000 (exceeding it evicts the pod)', String(DEFAULT_DISK_GIB), validateDisk),
-    field('env', 'Extra environment variables: KEY=VALUE pairs separated by spaces or commas', 'WANDB_MODE=offline HF_HOME=/workspace/hf', validateEnv),
-  ], () => (advanced ? 9 : 3));
+      },
+      async (ctx) => {
+        const r = await pickCountStep({ ...ctx, title: 'kgpu: Rent GPU — how many GPUs' }, model!, cap, answers.gpu_count);
+        if (r.kind !== 'value') return r.kind;
+        answers.gpu_count = r.value;
+        return 'next';
+      },
+      async (ctx) => {
+        const items = [
+          {
+            label: '$(rocket) Rent now',
+            description: hasAdvanced
+              ? 'with the options given'
+              : `defaults: ${DEFAULT_IMAGE}, ${DEFAULT_CPU} CPU, ${DEFAULT_MEMORY}, ${DEFAULT_DISK_GIB} GiB disk`,
+            advanced: false,
+          },
+          { label: '$(settings) Advanced options…', description: 'name, image, CPU, memory, disk, environment', advanced: true },
+        ];
+        const r = await pickStep(
+          { ...ctx, title: 'kgpu: Rent GPU — confirm or change options' },
+          { items, placeholder: `${model!.gpu_model} × ${answers.gpu_count}`, active: items[advanced ? 1 : 0] },
+        );
+        if (r.kind !== 'value') return r.kind;
+        advanced = r.value.advanced;
+        return 'next';
+      },
+      field('name', 'A label for the rental (DNS-safe, ≤ 30 chars; empty = "rent")', DEFAULT_NAME, validateName),
+      field(
+        'image',
+        'Container image (empty = the preloaded kgpu-pytorch:latest; others are pulled, e.g. ghcr.io/org/img:tag)',
+        DEFAULT_IMAGE,
+        validateImage,
+      ),
+      field('cpu', 'CPU cores, ≤ 16', DEFAULT_CPU, validateCpu),
+      field('memory', 'RAM, ≤ 128Gi (e.g. 16Gi, 512Mi)', DEFAULT_MEMORY, validateMemory),
+      field('disk', 'Ephemeral disk in GiB, 1–2000 (exceeding it evicts the pod)', String(DEFAULT_DISK_GIB), validateDisk),
+      field(
+        'env',
+        'Extra environment variables: KEY=VALUE pairs separated by spaces or commas',
+        'WANDB_MODE=offline HF_HOME=/workspace/hf',
+        validateEnv,
+      ),
+    ],
+    () => (advanced ? 9 : 3),
+  );
   if (!ok || !model) return undefined;
   answers.gpu_model = model.gpu_model;
   if (!advanced) return answers;
-  return { ...answers, name: text.name, image: text.image, cpu: text.cpu, memory: text.memory, ephemeral_storage_gib: text.disk === '' ? undefined : text.disk, env: text.env };
+  return {
+    ...answers,
+    name: text.name,
+    image: text.image,
+    cpu: text.cpu,
+    memory: text.memory,
+    ephemeral_storage_gib: text.disk === '' ? undefined : text.disk,
+    env: text.env,
+  };
 }
-
 
 function pickModelStep(ctx: StepContext, models: readonly GpuModel[], cap: number, preferred?: string): Promise<StepOutcome<GpuModel>> {
   const items: ModelItem[] = modelChoices(models, cap).map((c) => ({
@@ -279,7 +361,10 @@ function pickModelStep(ctx: StepContext, models: readonly GpuModel[], cap: numbe
     items,
     active,
     matchOnDescription: true,
-    placeholder: cap > 0 ? `Pick a GPU model (you can rent up to ${cap} more GPU${cap === 1 ? '' : 's'})` : 'You are at the 4-GPU cap: release a pod first, or rent a CPU-only pod (0 GPUs)',
+    placeholder:
+      cap > 0
+        ? `Pick a GPU model (you can rent up to ${cap} more GPU${cap === 1 ? '' : 's'})`
+        : 'You are at the 4-GPU cap: release a pod first, or rent a CPU-only pod (0 GPUs)',
     refuse: (item) => (item.disabledReason ? `${item.model.gpu_model} is ${item.disabledReason}: pick another model` : undefined),
   }).then((r) => (r.kind === 'value' ? { kind: 'value', value: r.value.model } : r));
 }
@@ -290,10 +375,14 @@ function pickCountStep(ctx: StepContext, model: GpuModel, cap: number, preferred
   const ordered = [first, ...counts.filter((n) => n !== first)];
   const items = ordered.map((n) => ({
     label: n === 0 ? '0 — CPU only' : `${n} GPU${n === 1 ? '' : 's'}`,
-    description: n === 0 ? 'still billed at the class rate' : `${((model.price_per_hour_credits * n) / 1500).toFixed(2)} $/h · ${model.price_per_hour_credits * n} credits/h`,
+    description:
+      n === 0
+        ? 'still billed at the class rate'
+        : `${((model.price_per_hour_credits * n) / 1500).toFixed(2)} $/h · ${model.price_per_hour_credits * n} credits/h`,
     n,
   }));
-  return pickStep(ctx, { items, placeholder: `${model.gpu_model}: ${model.free} free; you can rent ${Math.min(cap, 4)} more (4 concurrent GPUs per account)` }).then((r) =>
-    r.kind === 'value' ? { kind: 'value', value: r.value.n } : r,
-  );
+  return pickStep(ctx, {
+    items,
+    placeholder: `${model.gpu_model}: ${model.free} free; you can rent ${Math.min(cap, 4)} more (4 concurrent GPUs per account)`,
+  }).then((r) => (r.kind === 'value' ? { kind: 'value', value: r.value.n } : r));
 }

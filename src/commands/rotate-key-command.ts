@@ -16,21 +16,30 @@ export function registerRotateKeyCommand(services: KgpuServices): vscode.Disposa
     if (!yes) {
       const go = await vscode.window.showWarningMessage(
         `Rotate the SSH key of ${label}?`,
-        { modal: true, detail: 'The current key stops working at once (also in ssh sessions and tools you started yourself). Open terminals and files reconnect with the new key.' },
+        {
+          modal: true,
+          detail:
+            'The current key stops working at once (also in ssh sessions and tools you started yourself). Open terminals and files reconnect with the new key.',
+        },
         'Rotate',
       );
       if (go !== 'Rotate') return false;
     }
     try {
       const identity = await services.podKeys.identityPublicKey();
-      const res = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: rotating the SSH key of ${label}…` }, () =>
-        services.client().rotateSshKey(pod.pod_id, identity ? { ssh_pubkey: identity.publicKey } : {}),
+      const res = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `kgpu: rotating the SSH key of ${label}…` },
+        () => services.client().rotateSshKey(pod.pod_id, identity ? { ssh_pubkey: identity.publicKey } : {}),
       );
       if (res.ssh_access.private_key) await services.podKeys.storeMinted(pod.pod_id, res.ssh_access.private_key);
       else await services.podKeys.forget(pod.pod_id);
       services.connections.reset(pod.pod_id, 'key');
-      services.log.info(`Rotated the SSH key of ${pod.pod_id}: ${res.ssh_access.fingerprint} (${identity ? `from ${identity.privateKeyPath}` : 'minted, in secret storage'}).`);
-      void vscode.window.showInformationMessage(`kgpu: new SSH key for ${label} (${res.ssh_access.fingerprint}); the old one no longer works.`);
+      services.log.info(
+        `Rotated the SSH key of ${pod.pod_id}: ${res.ssh_access.fingerprint} (${identity ? `from ${identity.privateKeyPath}` : 'minted, in secret storage'}).`,
+      );
+      void vscode.window.showInformationMessage(
+        `kgpu: new SSH key for ${label} (${res.ssh_access.fingerprint}); the old one no longer works.`,
+      );
       await services.pods.refresh();
       return true;
     } catch (e) {

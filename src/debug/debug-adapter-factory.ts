@@ -22,16 +22,19 @@ export class KgpuDebugAdapterFactory implements vscode.DebugAdapterDescriptorFac
     const c = session.configuration as KgpuDebugConfiguration;
     const podId = c.pod;
     if (!podId) throw new Error('kgpu: the debug configuration has no pod (it was not resolved).');
-    const started = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: starting the debugger on ${podId}`, cancellable: true }, async (progress, token) => {
-      const abort = new AbortController();
-      token.onCancellationRequested(() => abort.abort());
-      try {
-        return await this.start(session, c, podId, abort.signal, (m) => progress.report({ message: m }));
-      } catch (e) {
-        if (abort.signal.aborted) throw new Error('kgpu: debugging cancelled.', { cause: e });
-        throw new Error(`kgpu: could not start the debugger on ${podId}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-      }
-    });
+    const started = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `kgpu: starting the debugger on ${podId}`, cancellable: true },
+      async (progress, token) => {
+        const abort = new AbortController();
+        token.onCancellationRequested(() => abort.abort());
+        try {
+          return await this.start(session, c, podId, abort.signal, (m) => progress.report({ message: m }));
+        } catch (e) {
+          if (abort.signal.aborted) throw new Error('kgpu: debugging cancelled.', { cause: e });
+          throw new Error(`kgpu: could not start the debugger on ${podId}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        }
+      },
+    );
     const bridge = started.bridge;
     bridge.onDidEnd(({ message }) => {
       if (message) void vscode.window.showWarningMessage(message);
@@ -40,13 +43,32 @@ export class KgpuDebugAdapterFactory implements vscode.DebugAdapterDescriptorFac
     return new vscode.DebugAdapterInlineImplementation(new InlineAdapter(bridge));
   }
 
-  private async start(session: vscode.DebugSession, c: KgpuDebugConfiguration, podId: string, signal: AbortSignal, report: (m: string) => void): Promise<PodDebugSession> {
+  private async start(
+    session: vscode.DebugSession,
+    c: KgpuDebugConfiguration,
+    podId: string,
+    signal: AbortSignal,
+    report: (m: string) => void,
+  ): Promise<PodDebugSession> {
     const settings = this.services.settings.get();
     const agent = this.agents.get(podId);
-    const folder = session.workspaceFolder?.uri.scheme === 'file' ? session.workspaceFolder.uri.fsPath : vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file')?.uri.fsPath;
+    const folder =
+      session.workspaceFolder?.uri.scheme === 'file'
+        ? session.workspaceFolder.uri.fsPath
+        : vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file')?.uri.fsPath;
     if (c.request === 'attach') {
       report(`connecting to port ${c.port}…`);
-      return startPodDebug({ request: 'attach', podId, agent, python: settings.python, port: Number(c.port), justMyCode: c.justMyCode, localRoot: folder, remoteRoot: folder ? `/workspace/${path.basename(folder)}` : undefined, signal });
+      return startPodDebug({
+        request: 'attach',
+        podId,
+        agent,
+        python: settings.python,
+        port: Number(c.port),
+        justMyCode: c.justMyCode,
+        localRoot: folder,
+        remoteRoot: folder ? `/workspace/${path.basename(folder)}` : undefined,
+        signal,
+      });
     }
     const uri = programUri(c.program ?? '');
     let target: RunTarget;
@@ -54,12 +76,17 @@ export class KgpuDebugAdapterFactory implements vscode.DebugAdapterDescriptorFac
       target = { kind: 'pod', path: uri.path };
     } else {
       const ws = vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath;
-      target = ws ? { kind: 'local', folder: ws, file: uri.fsPath } : { kind: 'local', folder: path.dirname(uri.fsPath), file: uri.fsPath, onlyThisFile: true };
+      target = ws
+        ? { kind: 'local', folder: ws, file: uri.fsPath }
+        : { kind: 'local', folder: path.dirname(uri.fsPath), file: uri.fsPath, onlyThisFile: true };
       report('syncing changed files…');
     }
     const connector = await this.services.connections.get(podId);
     const storage = this.services.context.globalStorageUri?.fsPath;
-    const env = { ...settings.env, ...Object.fromEntries(Object.entries(c.env ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')) };
+    const env = {
+      ...settings.env,
+      ...Object.fromEntries(Object.entries(c.env ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
+    };
     const s = await startPodDebug({
       request: 'launch',
       podId,
@@ -74,7 +101,8 @@ export class KgpuDebugAdapterFactory implements vscode.DebugAdapterDescriptorFac
       stopOnEntry: c.stopOnEntry,
       justMyCode: c.justMyCode,
       signal,
-      onSyncProgress: (p) => report(p.phase === 'uploading' ? `syncing ${p.files}/${p.totalFiles} changed files…` : `syncing (${p.phase})…`),
+      onSyncProgress: (p) =>
+        report(p.phase === 'uploading' ? `syncing ${p.files}/${p.totalFiles} changed files…` : `syncing (${p.phase})…`),
     });
     return s;
   }

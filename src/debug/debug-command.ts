@@ -23,9 +23,19 @@ export function registerDebugCommand(services: KgpuServices): vscode.Disposable 
 }
 
 async function debugActiveFile(arg: unknown): Promise<vscode.DebugSession | undefined> {
-  const o = (arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) ? arg : {}) as { podId?: string; file?: vscode.Uri | string; args?: string[] };
+  const o = (arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) ? arg : {}) as {
+    podId?: string;
+    file?: vscode.Uri | string;
+    args?: string[];
+  };
   const given = arg instanceof vscode.Uri ? arg : o.file;
-  const uri = given ? (typeof given === 'string' ? (given.includes('://') ? vscode.Uri.parse(given) : vscode.Uri.file(given)) : given) : vscode.window.activeTextEditor?.document.uri;
+  const uri = given
+    ? typeof given === 'string'
+      ? given.includes('://')
+        ? vscode.Uri.parse(given)
+        : vscode.Uri.file(given)
+      : given
+    : vscode.window.activeTextEditor?.document.uri;
   if (!uri) {
     void vscode.window.showErrorMessage('kgpu: open a Python file to debug it on a GPU.');
     return undefined;

@@ -40,7 +40,10 @@ export class KgpuDebugConfigurationProvider implements vscode.DebugConfiguration
   }
 
   /** F5 with no launch.json on a Python file: debug it on the GPU. */
-  resolveDebugConfiguration(_folder: vscode.WorkspaceFolder | undefined, config: vscode.DebugConfiguration): vscode.DebugConfiguration | undefined {
+  resolveDebugConfiguration(
+    _folder: vscode.WorkspaceFolder | undefined,
+    config: vscode.DebugConfiguration,
+  ): vscode.DebugConfiguration | undefined {
     if (!config.type && !config.request && !config.name) {
       const doc = vscode.window.activeTextEditor?.document;
       if (doc?.languageId !== 'python') return undefined;
@@ -49,7 +52,10 @@ export class KgpuDebugConfigurationProvider implements vscode.DebugConfiguration
     return config;
   }
 
-  async resolveDebugConfigurationWithSubstitutedVariables(_folder: vscode.WorkspaceFolder | undefined, config: vscode.DebugConfiguration): Promise<vscode.DebugConfiguration | undefined> {
+  async resolveDebugConfigurationWithSubstitutedVariables(
+    _folder: vscode.WorkspaceFolder | undefined,
+    config: vscode.DebugConfiguration,
+  ): Promise<vscode.DebugConfiguration | undefined> {
     const c = config as KgpuDebugConfiguration;
     if (c.request === 'launch') {
       if (typeof c.program !== 'string' || !c.program) {

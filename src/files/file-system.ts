@@ -42,7 +42,10 @@ export class KgpuFileSystemProvider implements vscode.FileSystemProvider, vscode
       },
       maxFileBytes: () => services.settings.get().maxEditorFileBytes,
       checkEnded: async () => {
-        const pod = await services.client().getPod(podId).catch(() => services.pods.get(podId));
+        const pod = await services
+          .client()
+          .getPod(podId)
+          .catch(() => services.pods.get(podId));
         if (!pod || isLivePod(pod)) return undefined;
         return describeEndReason(pod.end_reason).label;
       },
@@ -74,7 +77,13 @@ export class KgpuFileSystemProvider implements vscode.FileSystemProvider, vscode
 
   async stat(uri: vscode.Uri): Promise<vscode.FileStat> {
     const s = await this.call(uri, (fs) => fs.stat(uri.path));
-    return { type: s.type, ctime: s.ctime, mtime: s.mtime, size: s.size, permissions: s.readonly ? vscode.FilePermission.Readonly : undefined };
+    return {
+      type: s.type,
+      ctime: s.ctime,
+      mtime: s.mtime,
+      size: s.size,
+      permissions: s.readonly ? vscode.FilePermission.Readonly : undefined,
+    };
   }
 
   readDirectory(uri: vscode.Uri): Promise<[string, vscode.FileType][]> {
@@ -99,7 +108,9 @@ export class KgpuFileSystemProvider implements vscode.FileSystemProvider, vscode
 
   rename(oldUri: vscode.Uri, newUri: vscode.Uri, options: { readonly overwrite: boolean }): Promise<void> {
     if (oldUri.authority !== newUri.authority) {
-      throw vscode.FileSystemError.NoPermissions(`Moving files between pods is not supported (${oldUri.authority} → ${newUri.authority}); download and upload instead.`);
+      throw vscode.FileSystemError.NoPermissions(
+        `Moving files between pods is not supported (${oldUri.authority} → ${newUri.authority}); download and upload instead.`,
+      );
     }
     return this.call(oldUri, (fs) => fs.rename(oldUri.path, newUri.path, options));
   }
@@ -122,7 +133,12 @@ export class KgpuFileSystemProvider implements vscode.FileSystemProvider, vscode
 }
 
 function toEvent(podId: string, c: PathChange): vscode.FileChangeEvent {
-  const type = c.type === 'created' ? vscode.FileChangeType.Created : c.type === 'deleted' ? vscode.FileChangeType.Deleted : vscode.FileChangeType.Changed;
+  const type =
+    c.type === 'created'
+      ? vscode.FileChangeType.Created
+      : c.type === 'deleted'
+        ? vscode.FileChangeType.Deleted
+        : vscode.FileChangeType.Changed;
   return { type, uri: podUri(podId, c.path) };
 }
 

@@ -45,7 +45,10 @@ function size(n: number): string {
 }
 
 /** Run a transfer in a cancellable progress notification; the AbortSignal follows the Cancel button. */
-function withTransferProgress<T>(title: string, run: (signal: AbortSignal, report: (t: TransferTotals) => void) => Promise<T>): Thenable<T> {
+function withTransferProgress<T>(
+  title: string,
+  run: (signal: AbortSignal, report: (t: TransferTotals) => void) => Promise<T>,
+): Thenable<T> {
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => {
     const ctrl = new AbortController();
     token.onCancellationRequested(() => ctrl.abort());
@@ -56,7 +59,10 @@ function withTransferProgress<T>(title: string, run: (signal: AbortSignal, repor
       if (now - last < 100 && t.filesDone < t.filesTotal) return;
       last = now;
       const pct = t.bytesTotal > 0 ? Math.min(100, (t.bytesDone / t.bytesTotal) * 100) : 0;
-      progress.report({ increment: Math.max(0, pct - shown), message: `${t.filesDone}/${t.filesTotal} files · ${size(t.bytesDone)} of ${size(t.bytesTotal)}` });
+      progress.report({
+        increment: Math.max(0, pct - shown),
+        message: `${t.filesDone}/${t.filesTotal} files · ${size(t.bytesDone)} of ${size(t.bytesTotal)}`,
+      });
       shown = Math.max(shown, pct);
     };
     return run(ctrl.signal, report);
@@ -64,107 +70,147 @@ function withTransferProgress<T>(title: string, run: (signal: AbortSignal, repor
 }
 
 export function registerTransferCommands(services: KgpuServices, provider: KgpuFileSystemProvider): vscode.Disposable {
-  const upload = vscode.commands.registerCommand('kgpu.upload', async (arg?: unknown, second?: unknown): Promise<UploadResult | undefined> => {
-    services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
-    const options: UploadCommandOptions = isPlainOptions(arg, ['localPaths', 'remoteDir']) ? (arg as UploadCommandOptions) : {};
-    const target = kgpuUris(arg, second)[0];
-    const pod = await services.pickPod(options.podId ?? target ?? (isPlainOptions(arg, ['localPaths', 'remoteDir']) ? undefined : arg), { ready: true, title: 'Upload to which pod?' });
-    if (!pod) return undefined;
-    let remoteDir = options.remoteDir ?? (target ? target.path : '/workspace');
-    const fs = provider.forPod(pod.pod_id);
-    if (target && !options.remoteDir) {
-      const st = await fs.stat(remoteDir).catch(() => undefined);
-      if (st && (st.type & 2) === 0) remoteDir = path.posix.dirname(remoteDir);
-    }
-    let localPaths = options.localPaths;
-    if (!localPaths) {
-      const picked = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: true, canSelectMany: true, openLabel: 'Upload', title: `Upload to ${pod.pod_id}:${remoteDir}` });
-      if (!picked?.length) return undefined;
-      localPaths = picked.map((u) => u.fsPath);
-    }
-    const paths = localPaths;
-    try {
-      const result = await withTransferProgress(`Uploading to ${pod.pod_id}:${remoteDir}`, async (signal, report) => {
-        const { connector, rfs } = await fs.connection();
-        return uploadToPod(paths, remoteDir, {
-          connector,
-          rfs,
-          transit: { client: services.client(), thresholdBytes: services.settings.get().transitObjectThresholdBytes },
-          signal,
-          onProgress: report,
-        });
+  const upload = vscode.commands.registerCommand(
+    'kgpu.upload',
+    async (arg?: unknown, second?: unknown): Promise<UploadResult | undefined> => {
+      services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
+      const options: UploadCommandOptions = isPlainOptions(arg, ['localPaths', 'remoteDir']) ? (arg as UploadCommandOptions) : {};
+      const target = kgpuUris(arg, second)[0];
+      const pod = await services.pickPod(options.podId ?? target ?? (isPlainOptions(arg, ['localPaths', 'remoteDir']) ? undefined : arg), {
+        ready: true,
+        title: 'Upload to which pod?',
       });
-      fs.noteChanged(result.changes);
-      const via = result.viaTransit ? ` (${result.viaTransit} through a transit object)` : '';
-      const links = result.links ? `, ${result.links} symbolic link${result.links === 1 ? '' : 's'} recreated` : '';
-      services.log.info(`Uploaded ${result.files} files, ${size(result.bytes)}, to ${pod.pod_id}:${remoteDir}${via}${links}.`);
-      const text = `Uploaded ${result.files} file${result.files === 1 ? '' : 's'} (${size(result.bytes)}) to ${remoteDir}${via}${links}.`;
-      if (result.skipped.length) {
-        // Never followed out of the chosen folder: say which links were left out.
-        const skipped = describeSkippedLinks(result.skipped);
-        services.log.warn(`Upload to ${pod.pod_id}:${remoteDir}: ${skipped}.`);
-        void vscode.window.showWarningMessage(`${text} Symbolic links ${skipped.replace(/^not uploaded: /, 'not uploaded (never followed out of the folder): ')}.`);
-      } else {
-        void vscode.window.showInformationMessage(text);
+      if (!pod) return undefined;
+      let remoteDir = options.remoteDir ?? (target ? target.path : '/workspace');
+      const fs = provider.forPod(pod.pod_id);
+      if (target && !options.remoteDir) {
+        const st = await fs.stat(remoteDir).catch(() => undefined);
+        if (st && (st.type & 2) === 0) remoteDir = path.posix.dirname(remoteDir);
       }
-      return result;
-    } catch (e) {
-      fs.noteChanged([{ type: 'changed', path: remoteDir }]);
-      if (isCancelled(e)) {
-        void vscode.window.showInformationMessage('Upload cancelled. Files already copied were kept; no partial file was left under its name.');
+      let localPaths = options.localPaths;
+      if (!localPaths) {
+        const picked = await vscode.window.showOpenDialog({
+          canSelectFiles: true,
+          canSelectFolders: true,
+          canSelectMany: true,
+          openLabel: 'Upload',
+          title: `Upload to ${pod.pod_id}:${remoteDir}`,
+        });
+        if (!picked?.length) return undefined;
+        localPaths = picked.map((u) => u.fsPath);
+      }
+      const paths = localPaths;
+      try {
+        const result = await withTransferProgress(`Uploading to ${pod.pod_id}:${remoteDir}`, async (signal, report) => {
+          const { connector, rfs } = await fs.connection();
+          return uploadToPod(paths, remoteDir, {
+            connector,
+            rfs,
+            transit: { client: services.client(), thresholdBytes: services.settings.get().transitObjectThresholdBytes },
+            signal,
+            onProgress: report,
+          });
+        });
+        fs.noteChanged(result.changes);
+        const via = result.viaTransit ? ` (${result.viaTransit} through a transit object)` : '';
+        const links = result.links ? `, ${result.links} symbolic link${result.links === 1 ? '' : 's'} recreated` : '';
+        services.log.info(`Uploaded ${result.files} files, ${size(result.bytes)}, to ${pod.pod_id}:${remoteDir}${via}${links}.`);
+        const text = `Uploaded ${result.files} file${result.files === 1 ? '' : 's'} (${size(result.bytes)}) to ${remoteDir}${via}${links}.`;
+        if (result.skipped.length) {
+          // Never followed out of the chosen folder: say which links were left out.
+          const skipped = describeSkippedLinks(result.skipped);
+          services.log.warn(`Upload to ${pod.pod_id}:${remoteDir}: ${skipped}.`);
+          void vscode.window.showWarningMessage(
+            `${text} Symbolic links ${skipped.replace(/^not uploaded: /, 'not uploaded (never followed out of the folder): ')}.`,
+          );
+        } else {
+          void vscode.window.showInformationMessage(text);
+        }
+        return result;
+      } catch (e) {
+        fs.noteChanged([{ type: 'changed', path: remoteDir }]);
+        if (isCancelled(e)) {
+          void vscode.window.showInformationMessage(
+            'Upload cancelled. Files already copied were kept; no partial file was left under its name.',
+          );
+          return undefined;
+        }
+        services.showError(e, { prefix: `Upload to ${pod.pod_id}:${remoteDir} failed:` });
         return undefined;
       }
-      services.showError(e, { prefix: `Upload to ${pod.pod_id}:${remoteDir} failed:` });
-      return undefined;
-    }
-  });
+    },
+  );
 
-  const download = vscode.commands.registerCommand('kgpu.download', async (arg?: unknown, second?: unknown): Promise<DownloadResult | undefined> => {
-    services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
-    const options: DownloadCommandOptions = isPlainOptions(arg, ['remotePaths', 'localDir']) ? (arg as DownloadCommandOptions) : {};
-    const uris = kgpuUris(arg, second);
-    const pod = await services.pickPod(options.podId ?? uris[0] ?? (isPlainOptions(arg, ['remotePaths', 'localDir']) ? undefined : arg), { ready: true, title: 'Download from which pod?' });
-    if (!pod) return undefined;
-    let remotePaths = options.remotePaths ?? uris.filter((u) => u.authority === pod.pod_id).map((u) => u.path);
-    if (remotePaths.length === 0) {
-      const typed = await vscode.window.showInputBox({ title: `Download from ${pod.pod_id}`, prompt: 'File or folder in the pod', value: '/workspace', validateInput: (v) => (v.startsWith('/') && v.length > 1 ? undefined : 'An absolute path in the pod, e.g. /workspace/out') });
-      if (!typed) return undefined;
-      remotePaths = [typed];
-    }
-    let localDir = options.localDir;
-    if (!localDir) {
-      const picked = await vscode.window.showOpenDialog({ canSelectFiles: false, canSelectFolders: true, canSelectMany: false, openLabel: 'Download Here', title: `Download ${remotePaths.length === 1 ? path.posix.basename(remotePaths[0]) : `${remotePaths.length} items`} to…` });
-      if (!picked?.length) return undefined;
-      localDir = picked[0].fsPath;
-    }
-    const dir = localDir;
-    const paths = remotePaths;
-    try {
-      const result = await withTransferProgress(`Downloading from ${pod.pod_id}`, async (signal, report) => {
-        const { connector } = await provider.forPod(pod.pod_id).connection();
-        return downloadFromPod(connector, paths, dir, { signal, onProgress: report });
+  const download = vscode.commands.registerCommand(
+    'kgpu.download',
+    async (arg?: unknown, second?: unknown): Promise<DownloadResult | undefined> => {
+      services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
+      const options: DownloadCommandOptions = isPlainOptions(arg, ['remotePaths', 'localDir']) ? (arg as DownloadCommandOptions) : {};
+      const uris = kgpuUris(arg, second);
+      const pod = await services.pickPod(options.podId ?? uris[0] ?? (isPlainOptions(arg, ['remotePaths', 'localDir']) ? undefined : arg), {
+        ready: true,
+        title: 'Download from which pod?',
       });
-      services.log.info(`Downloaded ${result.files} files, ${size(result.bytes)}, from ${pod.pod_id} to ${dir}.`);
-      if (result.refused.length) {
-        // Never written outside the chosen folder, nor under a name this system reads as a path.
-        const text = describeRefused(result.refused);
-        services.log.warn(`Download from ${pod.pod_id} to ${dir}: ${text}.`);
-        void vscode.window.showWarningMessage(`kgpu: downloaded ${result.files} file${result.files === 1 ? '' : 's'} to ${dir}; ${text}. Rename them in the pod, or check the local folders that are links, then download again.`);
-      } else if (!options.localDir) {
-        void vscode.window.showInformationMessage(`Downloaded ${result.files} file${result.files === 1 ? '' : 's'} (${size(result.bytes)}) to ${dir}.`, 'Reveal').then((a) => {
-          if (a) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(result.targets[0] ?? dir));
+      if (!pod) return undefined;
+      let remotePaths = options.remotePaths ?? uris.filter((u) => u.authority === pod.pod_id).map((u) => u.path);
+      if (remotePaths.length === 0) {
+        const typed = await vscode.window.showInputBox({
+          title: `Download from ${pod.pod_id}`,
+          prompt: 'File or folder in the pod',
+          value: '/workspace',
+          validateInput: (v) => (v.startsWith('/') && v.length > 1 ? undefined : 'An absolute path in the pod, e.g. /workspace/out'),
         });
+        if (!typed) return undefined;
+        remotePaths = [typed];
       }
-      return result;
-    } catch (e) {
-      if (isCancelled(e)) {
-        void vscode.window.showInformationMessage('Download cancelled; no partial file was left under its name.');
+      let localDir = options.localDir;
+      if (!localDir) {
+        const picked = await vscode.window.showOpenDialog({
+          canSelectFiles: false,
+          canSelectFolders: true,
+          canSelectMany: false,
+          openLabel: 'Download Here',
+          title: `Download ${remotePaths.length === 1 ? path.posix.basename(remotePaths[0]) : `${remotePaths.length} items`} to…`,
+        });
+        if (!picked?.length) return undefined;
+        localDir = picked[0].fsPath;
+      }
+      const dir = localDir;
+      const paths = remotePaths;
+      try {
+        const result = await withTransferProgress(`Downloading from ${pod.pod_id}`, async (signal, report) => {
+          const { connector } = await provider.forPod(pod.pod_id).connection();
+          return downloadFromPod(connector, paths, dir, { signal, onProgress: report });
+        });
+        services.log.info(`Downloaded ${result.files} files, ${size(result.bytes)}, from ${pod.pod_id} to ${dir}.`);
+        if (result.refused.length) {
+          // Never written outside the chosen folder, nor under a name this system reads as a path.
+          const text = describeRefused(result.refused);
+          services.log.warn(`Download from ${pod.pod_id} to ${dir}: ${text}.`);
+          void vscode.window.showWarningMessage(
+            `kgpu: downloaded ${result.files} file${result.files === 1 ? '' : 's'} to ${dir}; ${text}. Rename them in the pod, or check the local folders that are links, then download again.`,
+          );
+        } else if (!options.localDir) {
+          void vscode.window
+            .showInformationMessage(
+              `Downloaded ${result.files} file${result.files === 1 ? '' : 's'} (${size(result.bytes)}) to ${dir}.`,
+              'Reveal',
+            )
+            .then((a) => {
+              if (a) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(result.targets[0] ?? dir));
+            });
+        }
+        return result;
+      } catch (e) {
+        if (isCancelled(e)) {
+          void vscode.window.showInformationMessage('Download cancelled; no partial file was left under its name.');
+          return undefined;
+        }
+        services.showError(e, { prefix: `Download from ${pod.pod_id} failed:` });
         return undefined;
       }
-      services.showError(e, { prefix: `Download from ${pod.pod_id} failed:` });
-      return undefined;
-    }
-  });
+    },
+  );
 
   return vscode.Disposable.from(upload, download);
 }

@@ -29,7 +29,10 @@ export function registerWorkspaceCommand(services: KgpuServices): vscode.Disposa
   return vscode.commands.registerCommand('kgpu.openWorkspace', async (arg?: unknown, second?: unknown): Promise<vscode.Uri | undefined> => {
     services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
     const options: OpenWorkspaceOptions = isOptions(arg) ? arg : isOptions(second) ? second : {};
-    const pod = await services.pickPod(options.podId ?? (isOptions(arg) ? undefined : arg), { ready: true, title: "Open which pod's /workspace?" });
+    const pod = await services.pickPod(options.podId ?? (isOptions(arg) ? undefined : arg), {
+      ready: true,
+      title: "Open which pod's /workspace?",
+    });
     if (!pod) return undefined;
     const uri = vscode.Uri.from({ scheme: 'kgpu', authority: pod.pod_id, path: options.path ?? '/workspace' });
     const open = vscode.workspace.workspaceFolders?.find((f) => f.uri.toString() === uri.toString());

@@ -38,13 +38,21 @@ export function registerJobs(services: KgpuServices): vscode.Disposable {
     const live = services.pods.pods.filter(isLivePod);
     const all = live.flatMap((p) => runner.jobs(p.pod_id));
     void vscode.commands.executeCommand('setContext', 'kgpu.hasJobs', all.length > 0);
-    void vscode.commands.executeCommand('setContext', 'kgpu.hasRunningJob', all.some((j) => !isJobEnded(j.info.status)));
+    void vscode.commands.executeCommand(
+      'setContext',
+      'kgpu.hasRunningJob',
+      all.some((j) => !isJobEnded(j.info.status)),
+    );
   };
 
   disposables.push(
     services.rentalChildren.register<JobRow>({
       onDidChange: changed.event,
-      getChildren: (pod: Pod) => runner.jobs(pod.pod_id).slice(0, MAX_ROWS).map((j) => ({ kind: 'job', podId: pod.pod_id, jobId: j.info.id })),
+      getChildren: (pod: Pod) =>
+        runner
+          .jobs(pod.pod_id)
+          .slice(0, MAX_ROWS)
+          .map((j) => ({ kind: 'job', podId: pod.pod_id, jobId: j.info.id })),
       getTreeItem: (row) => jobTreeItem(runner.get(row.podId, row.jobId), row),
     }),
   );
@@ -86,7 +94,8 @@ export function registerJobs(services: KgpuServices): vscode.Disposable {
 
   const endSub = runner.onDidEnd((e) => {
     // Panels whose follow could not drain the log (the pod ended) still get a footer.
-    if (e.job.podEndReason) for (const p of JobLogPanel.panelsOf(e.job.podId, e.job.info.id)) p.ended(e.job.info.status, e.job.podEndReason);
+    if (e.job.podEndReason)
+      for (const p of JobLogPanel.panelsOf(e.job.podId, e.job.info.id)) p.ended(e.job.info.status, e.job.podEndReason);
     notifyEnd(services, e);
   });
   disposables.push({ dispose: () => endSub.dispose() });
@@ -95,7 +104,8 @@ export function registerJobs(services: KgpuServices): vscode.Disposable {
     vscode.commands.registerCommand('kgpu.stopJob', async (arg?: unknown) => {
       services.podKeys.allowPassphrasePrompt();
       const o = (arg && typeof arg === 'object' ? arg : {}) as { podId?: string; jobId?: string; yes?: boolean; graceMs?: number };
-      const picked = o.podId && o.jobId ? { podId: o.podId, jobId: o.jobId } : await jobs.pickJob({ title: 'Stop which job?', running: true });
+      const picked =
+        o.podId && o.jobId ? { podId: o.podId, jobId: o.jobId } : await jobs.pickJob({ title: 'Stop which job?', running: true });
       if (!picked) return undefined;
       const job = runner.get(picked.podId, picked.jobId);
       const name = job?.info.name ?? picked.jobId;
@@ -106,13 +116,19 @@ export function registerJobs(services: KgpuServices): vscode.Disposable {
       if (!o.yes) {
         const go = await vscode.window.showWarningMessage(
           `Stop ${name}?`,
-          { modal: true, detail: 'Its whole process group (the script and every process it started) gets SIGTERM, then SIGKILL after 5 s. Its log and files stay in the pod.' },
+          {
+            modal: true,
+            detail:
+              'Its whole process group (the script and every process it started) gets SIGTERM, then SIGKILL after 5 s. Its log and files stay in the pod.',
+          },
           'Stop',
         );
         if (go !== 'Stop') return undefined;
       }
       try {
-        const info = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `kgpu: stopping ${name}…` }, () => runner.stop(picked.podId, picked.jobId, { graceMs: o.graceMs }));
+        const info = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `kgpu: stopping ${name}…` }, () =>
+          runner.stop(picked.podId, picked.jobId, { graceMs: o.graceMs }),
+        );
         services.log.info(`Stopped job ${picked.jobId} on ${picked.podId}: ${describeJobStatus(info.status)}.`);
         return info.status;
       } catch (e) {
@@ -132,7 +148,13 @@ export function registerJobs(services: KgpuServices): vscode.Disposable {
       }
       await vscode.workspace.saveAll(false);
       try {
-        return await showRunHandle(services, picked.podId, job.info.name, job.recipe ? undefined : { command: job.info.command, cwd: job.info.cwd }, (sink) => runner.rerun(picked.podId, picked.jobId, { ...sink, env: services.settings.get().env }));
+        return await showRunHandle(
+          services,
+          picked.podId,
+          job.info.name,
+          job.recipe ? undefined : { command: job.info.command, cwd: job.info.cwd },
+          (sink) => runner.rerun(picked.podId, picked.jobId, { ...sink, env: services.settings.get().env }),
+        );
       } catch (e) {
         services.showError(e, { prefix: `Could not re-run ${job.info.name}:` });
         return undefined;
@@ -165,9 +187,21 @@ function jobTreeItem(job: TrackedJob | undefined, row: JobRow): vscode.TreeItem 
           : new vscode.ThemeIcon('debug-stop');
   const started = job.info.startedAt ?? job.info.createdAt;
   item.tooltip = new vscode.MarkdownString(
-    [`**${job.info.name}** — ${describeJobStatus(status)}`, '', `\`${job.info.command}\``, '', `in \`${job.info.cwd}\``, '', `started ${started ? new Date(started).toLocaleString() : '?'} · job \`${job.info.id}\``].join('\n'),
+    [
+      `**${job.info.name}** — ${describeJobStatus(status)}`,
+      '',
+      `\`${job.info.command}\``,
+      '',
+      `in \`${job.info.cwd}\``,
+      '',
+      `started ${started ? new Date(started).toLocaleString() : '?'} · job \`${job.info.id}\``,
+    ].join('\n'),
   );
-  item.command = { command: 'kgpu.showJobLog', title: 'Show Job Log', arguments: [{ podId: row.podId, jobId: row.jobId, from: 'start', reveal: true }] };
+  item.command = {
+    command: 'kgpu.showJobLog',
+    title: 'Show Job Log',
+    arguments: [{ podId: row.podId, jobId: row.jobId, from: 'start', reveal: true }],
+  };
   return item;
 }
 
@@ -205,13 +239,20 @@ function notifyEnd(services: KgpuServices, e: JobEndEvent): void {
       actions.push({ title: 'Re-run on a bigger GPU…', options: rest });
     }
   }
-  void vscode.window.showWarningMessage(`kgpu: ${name} ended — ${why}. Re-run on a pod with more ${disk ? 'disk' : 'memory / a bigger GPU'}.`, ...actions.map((a) => a.title)).then(async (title) => {
-    const action = actions.find((a) => a.title === title);
-    if (!action) return;
-    const podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', { ...action.options });
-    if (!podId || !job.recipe || job.recipe.target.kind !== 'local') return;
-    // The new pod is ready: run the same file there (a file that lived on the old pod is gone with it).
-    const recipe = job.recipe;
-    await showRunHandle(services, podId, name, undefined, (sink) => jobsFor(services).runner.runFile({ ...recipe, ...sink, env: services.settings.get().env, podId })).catch((err: unknown) => services.showError(err, { prefix: `Could not re-run ${name}:` }));
-  });
+  void vscode.window
+    .showWarningMessage(
+      `kgpu: ${name} ended — ${why}. Re-run on a pod with more ${disk ? 'disk' : 'memory / a bigger GPU'}.`,
+      ...actions.map((a) => a.title),
+    )
+    .then(async (title) => {
+      const action = actions.find((a) => a.title === title);
+      if (!action) return;
+      const podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', { ...action.options });
+      if (!podId || !job.recipe || job.recipe.target.kind !== 'local') return;
+      // The new pod is ready: run the same file there (a file that lived on the old pod is gone with it).
+      const recipe = job.recipe;
+      await showRunHandle(services, podId, name, undefined, (sink) =>
+        jobsFor(services).runner.runFile({ ...recipe, ...sink, env: services.settings.get().env, podId }),
+      ).catch((err: unknown) => services.showError(err, { prefix: `Could not re-run ${name}:` }));
+    });
 }

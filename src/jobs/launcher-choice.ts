@@ -13,7 +13,12 @@ import type { KgpuServices } from '../platform/services';
  */
 const CHOICE_KEY = 'kgpu.runLauncher';
 
-export async function launcherFor(services: KgpuServices, fileUri: vscode.Uri, pod: Pod, o: { explicit?: LauncherChoice; noPrompt?: boolean }): Promise<Launcher | undefined> {
+export async function launcherFor(
+  services: KgpuServices,
+  fileUri: vscode.Uri,
+  pod: Pod,
+  o: { explicit?: LauncherChoice; noPrompt?: boolean },
+): Promise<Launcher | undefined> {
   const n = Math.max(1, pod.gpu_count || 1);
   if (o.explicit === 'torchrun') return { kind: 'torchrun', nprocPerNode: n };
   if (o.explicit === 'python') return { kind: 'python' };
@@ -25,10 +30,23 @@ export async function launcherFor(services: KgpuServices, fileUri: vscode.Uri, p
   const name = path.basename(fileUri.path);
   const picked = await vscode.window.showQuickPick(
     [
-      { label: `$(server-process) All ${n} GPUs with torchrun`, description: `torchrun --standalone --nproc_per_node=${n} ${name}`, detail: 'One job, one worker per GPU (torch.distributed); the log shows each line with its rank.', choice: 'torchrun' as const },
-      { label: '$(play) One process', description: `python ${name}`, detail: 'The script sees every GPU and decides itself how to use them.', choice: 'python' as const },
+      {
+        label: `$(server-process) All ${n} GPUs with torchrun`,
+        description: `torchrun --standalone --nproc_per_node=${n} ${name}`,
+        detail: 'One job, one worker per GPU (torch.distributed); the log shows each line with its rank.',
+        choice: 'torchrun' as const,
+      },
+      {
+        label: '$(play) One process',
+        description: `python ${name}`,
+        detail: 'The script sees every GPU and decides itself how to use them.',
+        choice: 'python' as const,
+      },
     ],
-    { title: `Run ${name} on ${pod.name} (${pod.gpu_model} × ${n})`, placeHolder: 'Remembered for this file (kgpu.launcher sets it for every file)' },
+    {
+      title: `Run ${name} on ${pod.name} (${pod.gpu_model} × ${n})`,
+      placeHolder: 'Remembered for this file (kgpu.launcher sets it for every file)',
+    },
   );
   if (!picked) return undefined;
   await services.context.workspaceState.update(CHOICE_KEY, { ...all, [key]: picked.choice });

@@ -68,7 +68,10 @@ export async function offerMissingModule(services: KgpuServices, job: MissingMod
   if (!missing || (!job.deps && !reqFile)) return undefined;
   const pkg = missing.package;
   const buttons = job.deps ? [INSTALL, ...(reqFile ? [ADD_AND_RUN] : [])] : [ADD_AND_RUN];
-  const choice = await vscode.window.showWarningMessage(`kgpu: the job failed: no module named '${missing.module}'. Install ${pkg} in the pod (and add it to requirements.txt)?`, ...buttons);
+  const choice = await vscode.window.showWarningMessage(
+    `kgpu: the job failed: no module named '${missing.module}'. Install ${pkg} in the pod (and add it to requirements.txt)?`,
+    ...buttons,
+  );
   if (choice === ADD_AND_RUN && reqFile) {
     await appendRequirement(reqFile, pkg);
     services.log.info(`Added ${pkg} to ${reqFile}; running job ${job.jobId} again (its environment is made with it).`);
@@ -78,28 +81,35 @@ export async function offerMissingModule(services: KgpuServices, job: MissingMod
   if (choice !== INSTALL || !job.deps) return 'dismissed';
   const plan = job.deps;
   try {
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: installing ${pkg} in the pod`, cancellable: true }, async (progress, token) => {
-      const abort = new AbortController();
-      const sub = token.onCancellationRequested(() => abort.abort());
-      try {
-        const pod = podCommands(await services.connections.get(job.podId));
-        await installPackages(pod, plan, [pkg], {
-          signal: abort.signal,
-          onOutput: (line) => {
-            services.log.info(`[deps] ${line}`);
-            if (line.trim()) progress.report({ message: line.length > 80 ? `${line.slice(0, 77)}…` : line });
-          },
-        });
-      } finally {
-        sub.dispose();
-      }
-    });
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `kgpu: installing ${pkg} in the pod`, cancellable: true },
+      async (progress, token) => {
+        const abort = new AbortController();
+        const sub = token.onCancellationRequested(() => abort.abort());
+        try {
+          const pod = podCommands(await services.connections.get(job.podId));
+          await installPackages(pod, plan, [pkg], {
+            signal: abort.signal,
+            onOutput: (line) => {
+              services.log.info(`[deps] ${line}`);
+              if (line.trim()) progress.report({ message: line.length > 80 ? `${line.slice(0, 77)}…` : line });
+            },
+          });
+        } finally {
+          sub.dispose();
+        }
+      },
+    );
   } catch (e) {
     services.showError(e);
     return 'failed';
   }
   services.log.info(`Installed ${pkg} into ${plan.venvDir} on ${job.podId}.`);
-  const next = await vscode.window.showInformationMessage(`kgpu: ${pkg} is installed in the pod (${path.posix.basename(plan.venvDir)}).`, RUN_AGAIN, ...(reqFile ? [ADD] : []));
+  const next = await vscode.window.showInformationMessage(
+    `kgpu: ${pkg} is installed in the pod (${path.posix.basename(plan.venvDir)}).`,
+    RUN_AGAIN,
+    ...(reqFile ? [ADD] : []),
+  );
   if (next === ADD && reqFile) await appendRequirement(reqFile, pkg);
   if (next === RUN_AGAIN) job.runAgain();
   return 'installed';

@@ -8,22 +8,33 @@ import { JobLogPanel } from '../platform/job-log-terminal';
  * shown ('all'), or undefined when there is no torchrun panel or the pick was cancelled.
  */
 export function registerRankFilterCommand(): vscode.Disposable {
-  return vscode.commands.registerCommand('kgpu.filterLogByRank', async (arg?: { podId?: string; jobId?: string; rank?: number | 'all' }) => {
-    const panel = arg?.podId && arg.jobId ? JobLogPanel.panelsOf(arg.podId, arg.jobId)[0] : JobLogPanel.forTerminal(vscode.window.activeTerminal);
-    const ranks = panel?.rankLog;
-    if (!panel || !ranks) {
-      void vscode.window.showInformationMessage('kgpu: the active terminal is not the log of a torchrun job.');
-      return undefined;
-    }
-    let rank = arg?.rank;
-    if (rank === undefined) {
-      const items = [{ label: 'All ranks', rank: 'all' as number | 'all' }, ...Array.from({ length: ranks.ranks }, (_, r) => ({ label: `Rank ${r}`, description: ranks.only === r ? 'shown now' : undefined, rank: r as number | 'all' }))];
-      const picked = await vscode.window.showQuickPick(items, { title: 'Show which rank of the torchrun job?' });
-      if (!picked) return undefined;
-      rank = picked.rank;
-    }
-    panel.filterRank(rank === 'all' ? undefined : rank);
-    panel.terminal.show(true);
-    return rank;
-  });
+  return vscode.commands.registerCommand(
+    'kgpu.filterLogByRank',
+    async (arg?: { podId?: string; jobId?: string; rank?: number | 'all' }) => {
+      const panel =
+        arg?.podId && arg.jobId ? JobLogPanel.panelsOf(arg.podId, arg.jobId)[0] : JobLogPanel.forTerminal(vscode.window.activeTerminal);
+      const ranks = panel?.rankLog;
+      if (!panel || !ranks) {
+        void vscode.window.showInformationMessage('kgpu: the active terminal is not the log of a torchrun job.');
+        return undefined;
+      }
+      let rank = arg?.rank;
+      if (rank === undefined) {
+        const items = [
+          { label: 'All ranks', rank: 'all' as number | 'all' },
+          ...Array.from({ length: ranks.ranks }, (_, r) => ({
+            label: `Rank ${r}`,
+            description: ranks.only === r ? 'shown now' : undefined,
+            rank: r as number | 'all',
+          })),
+        ];
+        const picked = await vscode.window.showQuickPick(items, { title: 'Show which rank of the torchrun job?' });
+        if (!picked) return undefined;
+        rank = picked.rank;
+      }
+      panel.filterRank(rank === 'all' ? undefined : rank);
+      panel.terminal.show(true);
+      return rank;
+    },
+  );
 }

@@ -68,7 +68,13 @@ function asOptions(arg: unknown): { options: RunActiveFileOptions; podArg?: unkn
 async function runActiveFile(services: KgpuServices, arg: unknown): Promise<RunStarted | undefined> {
   const t0 = performance.now();
   const { options, podArg, uri: argUri } = asOptions(arg);
-  const fileUri = options.file ? (typeof options.file === 'string' ? (options.file.includes('://') ? vscode.Uri.parse(options.file) : vscode.Uri.file(options.file)) : options.file) : (argUri ?? vscode.window.activeTextEditor?.document.uri);
+  const fileUri = options.file
+    ? typeof options.file === 'string'
+      ? options.file.includes('://')
+        ? vscode.Uri.parse(options.file)
+        : vscode.Uri.file(options.file)
+      : options.file
+    : (argUri ?? vscode.window.activeTextEditor?.document.uri);
   if (!fileUri) {
     void vscode.window.showErrorMessage('kgpu: open a Python file to run it on a GPU.');
     return undefined;
@@ -96,7 +102,9 @@ async function runActiveFile(services: KgpuServices, arg: unknown): Promise<RunS
 
   const args = await argumentsFor(services, fileUri, options);
   if (!args) return undefined;
-  services.log.debug(`Run: saved in ${(tSaved - t0).toFixed(0)} ms, pod in ${(tPod - tSaved).toFixed(0)} ms, arguments in ${(performance.now() - tPod).toFixed(0)} ms.`);
+  services.log.debug(
+    `Run: saved in ${(tSaved - t0).toFixed(0)} ms, pod in ${(tPod - tSaved).toFixed(0)} ms, arguments in ${(performance.now() - tPod).toFixed(0)} ms.`,
+  );
 
   const launcher = await launcherFor(services, fileUri, pod, { explicit: options.launcher, noPrompt: options.noPrompt || !!options.args });
   if (!launcher) return undefined;
@@ -108,9 +116,19 @@ async function runActiveFile(services: KgpuServices, arg: unknown): Promise<RunS
   } else {
     const folder = vscode.workspace.getWorkspaceFolder(fileUri)?.uri.fsPath;
     // A file outside every workspace folder: send that file only, never its whole directory (it may be $HOME).
-    target = folder ? { kind: 'local', folder, file: fileUri.fsPath } : { kind: 'local', folder: path.dirname(fileUri.fsPath), file: fileUri.fsPath, onlyThisFile: true };
+    target = folder
+      ? { kind: 'local', folder, file: fileUri.fsPath }
+      : { kind: 'local', folder: path.dirname(fileUri.fsPath), file: fileUri.fsPath, onlyThisFile: true };
   }
-  const spec: Omit<RunFileSpec, 'onData' | 'onSyncProgress' | 'onReconnect'> = { podId: pod.pod_id, target, python: settings.python, args, env: settings.env, exclude: settings.syncExclude, launcher };
+  const spec: Omit<RunFileSpec, 'onData' | 'onSyncProgress' | 'onReconnect'> = {
+    podId: pod.pod_id,
+    target,
+    python: settings.python,
+    args,
+    env: settings.env,
+    exclude: settings.syncExclude,
+    launcher,
+  };
   const runner = jobsFor(services).runner;
   return showRunHandle(services, pod.pod_id, path.basename(fileUri.path), undefined, (sink) => runner.runFile({ ...spec, ...sink }), t0);
 }
@@ -120,7 +138,9 @@ async function targetPod(services: KgpuServices, fileUri: vscode.Uri, podArg: un
   if (fileUri.scheme === 'kgpu') return services.pickPod(fileUri, { ready: true });
   if (podArg) {
     const asked = services.pods.get(podIdFromArg(podArg) ?? '');
-    const pod = isStarting(asked) ? await waitForStartingPod(services, asked, `run ${path.basename(fileUri.path)}`) : await services.pickPod(podArg, { ready: true });
+    const pod = isStarting(asked)
+      ? await waitForStartingPod(services, asked, `run ${path.basename(fileUri.path)}`)
+      : await services.pickPod(podArg, { ready: true });
     if (pod) await services.context.workspaceState.update(POD_KEY, pod.pod_id);
     return pod;
   }
@@ -132,11 +152,23 @@ async function targetPod(services: KgpuServices, fileUri: vscode.Uri, podArg: un
   const RENT = '$(add) Rent a new GPU…';
   const picked = await vscode.window.showQuickPick(
     [
-      ...ready.map((p) => ({ label: `$(vm-running) ${p.name}`, description: podDescription(p, Date.now()), detail: p.pod_id, pod: p as Pod | undefined })),
+      ...ready.map((p) => ({
+        label: `$(vm-running) ${p.name}`,
+        description: podDescription(p, Date.now()),
+        detail: p.pod_id,
+        pod: p as Pod | undefined,
+      })),
       ...starting.map((p) => ({ ...startingPodItem(p), pod: p as Pod | undefined })),
       { label: RENT, description: 'start a new rental and run there', pod: undefined },
     ],
-    { title: `Run ${path.basename(fileUri.path)} on which GPU?`, placeHolder: ready.length ? 'The choice is remembered for this workspace' : starting.length ? 'Your rental is still starting: pick it to run as soon as it is ready' : 'You have no ready pod' },
+    {
+      title: `Run ${path.basename(fileUri.path)} on which GPU?`,
+      placeHolder: ready.length
+        ? 'The choice is remembered for this workspace'
+        : starting.length
+          ? 'Your rental is still starting: pick it to run as soon as it is ready'
+          : 'You have no ready pod',
+    },
   );
   if (!picked) return undefined;
   let pod = picked.pod;
@@ -170,7 +202,9 @@ async function argumentsFor(services: KgpuServices, fileUri: vscode.Uri, options
   const historyItems = history.map((h) => ({ label: h, description: 'recent' }));
   const update = (): void => {
     const typed = qp.value.trim();
-    const first = typed ? [{ label: typed, description: 'run with these arguments' }] : [{ label: '', description: 'run without arguments', alwaysShow: true }];
+    const first = typed
+      ? [{ label: typed, description: 'run with these arguments' }]
+      : [{ label: '', description: 'run without arguments', alwaysShow: true }];
     qp.items = [...first, ...historyItems.filter((h) => h.label !== typed)];
   };
   update();
@@ -257,7 +291,10 @@ export async function showRunHandle(
             logTail,
             deps: deps?.plan,
             recipe: runner.get(podId, handle.jobId)?.recipe,
-            runAgain: () => void showRunHandle(services, podId, name, commandHint, (sink) => runner.rerun(podId, handle.jobId, { ...sink, env: services.settings.get().env })).catch((e: unknown) => services.showError(e, { prefix: 'Could not run the file:' })),
+            runAgain: () =>
+              void showRunHandle(services, podId, name, commandHint, (sink) =>
+                runner.rerun(podId, handle.jobId, { ...sink, env: services.settings.get().env }),
+              ).catch((e: unknown) => services.showError(e, { prefix: 'Could not run the file:' })),
           }),
         );
       }
@@ -279,13 +316,18 @@ export async function showRunHandle(
     if (line) p.note(line);
     await handle.started;
     const deps = await handle.deps;
-    if (deps) p.note(`[kgpu] ${deps.state === 'installed' ? 'installed' : 'using'} ${deps.plan.files.join(', ')} in ${deps.plan.venvDir}${deps.state === 'reused' ? ' (unchanged)' : ''}`);
+    if (deps)
+      p.note(
+        `[kgpu] ${deps.state === 'installed' ? 'installed' : 'using'} ${deps.plan.files.join(', ')} in ${deps.plan.venvDir}${deps.state === 'reused' ? ' (unchanged)' : ''}`,
+      );
     const mode = await handle.startMode;
     if (mode) {
       p.note(`[kgpu] ${describeStartMode(mode)}`);
       services.log.info(`Job ${handle.jobId}: ${describeStartMode(mode)}.`);
     }
-    void firstByteMs.then((ms) => ms !== undefined && services.log.info(`Job ${handle.jobId}: first log byte in the panel ${ms.toFixed(0)} ms after Run.`));
+    void firstByteMs.then(
+      (ms) => ms !== undefined && services.log.info(`Job ${handle.jobId}: first log byte in the panel ${ms.toFixed(0)} ms after Run.`),
+    );
   } catch (e) {
     // The panel says what failed; the notification too.
     await done.catch(() => undefined);

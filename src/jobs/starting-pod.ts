@@ -33,13 +33,18 @@ export async function waitForStartingPod(services: KgpuServices, pod: Pod, what:
       (progress, token) => {
         token.onCancellationRequested(() => controller.abort());
         progress.report({ message: `${pod.phase}…` });
-        if (services.podIntents.awaitingReady.has(pod.pod_id)) return viaModel(services, pod.pod_id, controller.signal, (p) => progress.report({ message: `${p.phase}…` }));
+        if (services.podIntents.awaitingReady.has(pod.pod_id))
+          return viaModel(services, pod.pod_id, controller.signal, (p) => progress.report({ message: `${p.phase}…` }));
         return services.client().waitUntilReady(pod.pod_id, {
           signal: controller.signal,
           intervalMs: services.settings.get().pollIntervalSeconds * 1000,
           onProgress: (p) => {
             services.pods.upsert(p.pod);
-            progress.report({ message: p.ready ? 'ready' : `${p.phase}${p.pendingReason ? `: ${p.pendingReason}` : ''} (${Math.round(p.elapsedMs / 1000)} s)` });
+            progress.report({
+              message: p.ready
+                ? 'ready'
+                : `${p.phase}${p.pendingReason ? `: ${p.pendingReason}` : ''} (${Math.round(p.elapsedMs / 1000)} s)`,
+            });
           },
         });
       },

@@ -12,7 +12,13 @@ export function toNotebookOutput(o: CellOutput): vscode.NotebookCellOutput {
     }
     case 'error':
       return new vscode.NotebookCellOutput(
-        [vscode.NotebookCellOutputItem.error({ name: o.ename, message: o.evalue, stack: o.traceback.length ? o.traceback.join('\n') : undefined })],
+        [
+          vscode.NotebookCellOutputItem.error({
+            name: o.ename,
+            message: o.evalue,
+            stack: o.traceback.length ? o.traceback.join('\n') : undefined,
+          }),
+        ],
         { outputType: 'error', originalError: { output_type: 'error', ename: o.ename, evalue: o.evalue, traceback: o.traceback } },
       );
     case 'data': {

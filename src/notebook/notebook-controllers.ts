@@ -53,7 +53,11 @@ export function registerNotebooks(services: KgpuServices): vscode.Disposable {
   };
 
   const makeController = (pod: Pod): vscode.NotebookController => {
-    const c = vscode.notebooks.createNotebookController(controllerIdFor(pod.pod_id), NOTEBOOK_TYPE, `kgpu · ${pod.gpu_model} · ${pod.name}`);
+    const c = vscode.notebooks.createNotebookController(
+      controllerIdFor(pod.pod_id),
+      NOTEBOOK_TYPE,
+      `kgpu · ${pod.gpu_model} · ${pod.name}`,
+    );
     c.supportedLanguages = ['python'];
     c.supportsExecutionOrder = true;
     c.description = `${pod.gpu_count} × ${pod.gpu_model}`;
@@ -88,14 +92,19 @@ export function registerNotebooks(services: KgpuServices): vscode.Disposable {
     offering = true;
     try {
       const RENT = 'Rent a GPU…';
-      const a = await vscode.window.showInformationMessage('kgpu: rent a GPU for this notebook? Its kernel is chosen for you once the pod is ready.', RENT);
+      const a = await vscode.window.showInformationMessage(
+        'kgpu: rent a GPU for this notebook? Its kernel is chosen for you once the pod is ready.',
+        RENT,
+      );
       if (a !== RENT) return;
       const podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent');
       if (!podId) return;
       await services.pods.refresh();
       const c = controllers.get(podId);
       if (!c) {
-        void vscode.window.showInformationMessage(`kgpu: once ${services.pods.get(podId)?.name ?? podId} is ready, choose its kgpu kernel for this notebook.`);
+        void vscode.window.showInformationMessage(
+          `kgpu: once ${services.pods.get(podId)?.name ?? podId} is ready, choose its kgpu kernel for this notebook.`,
+        );
         return;
       }
       c.updateNotebookAffinity(notebook, vscode.NotebookControllerAffinity.Preferred);

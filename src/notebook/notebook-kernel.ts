@@ -96,7 +96,11 @@ export class NotebookKernel implements vscode.Disposable {
     if (typeof place === 'string') throw new Error(place);
     const podId = this.pod.pod_id;
     return vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `kgpu: starting the notebook kernel on ${this.pod.name}`, cancellable: true },
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `kgpu: starting the notebook kernel on ${this.pod.name}`,
+        cancellable: true,
+      },
       async (progress, token) => {
         const abort = new AbortController();
         token.onCancellationRequested(() => abort.abort());
@@ -115,8 +119,15 @@ export class NotebookKernel implements vscode.Disposable {
         progress.report({ message: 'starting IPython…' });
         // kgpu.env (machine-scoped, from the user's settings only) goes to the kernel, as to a Run.
         const env = this.services.settings.get().env;
-        const started = await startKernel(pod, { cwd: place.cwd, kernelId: kernelIdFor(podId, place.notebookPodPath), env, signal: abort.signal });
-        this.services.log.info(`Notebook: ${started.existing ? 'reattached to' : 'started'} the kernel of ${place.notebookPodPath} on ${podId} (bridge pid ${started.pid}).`);
+        const started = await startKernel(pod, {
+          cwd: place.cwd,
+          kernelId: kernelIdFor(podId, place.notebookPodPath),
+          env,
+          signal: abort.signal,
+        });
+        this.services.log.info(
+          `Notebook: ${started.existing ? 'reattached to' : 'started'} the kernel of ${place.notebookPodPath} on ${podId} (bridge pid ${started.pid}).`,
+        );
         const session = new KernelSession({
           open: (signal) => this.agents.get(podId).openStream({ kind: 'unix', path: started.socket }, { signal }),
           isGone: (e) => e instanceof AgentOpenError && (e.code === 'ENOENT' || e.code === 'ECONNREFUSED'),
@@ -144,7 +155,9 @@ export class NotebookKernel implements vscode.Disposable {
 
   async execute(cells: vscode.NotebookCell[]): Promise<void> {
     // Each cell's execution shows as pending at once, in order.
-    const pending = cells.filter((c) => c.kind === vscode.NotebookCellKind.Code).map((cell) => ({ cell, execution: this.controller.createNotebookCellExecution(cell) }));
+    const pending = cells
+      .filter((c) => c.kind === vscode.NotebookCellKind.Code)
+      .map((cell) => ({ cell, execution: this.controller.createNotebookCellExecution(cell) }));
     let session: KernelSession;
     try {
       session = await this.connect();
@@ -198,7 +211,11 @@ export class NotebookKernel implements vscode.Disposable {
 
   private onLost(error: Error | undefined): void {
     const why = error?.message ?? 'the kernel is gone';
-    for (const [id, run] of this.runs) this.finish(id, run, false, { ename: 'kgpu', evalue: `The kernel in the pod is gone (${why}). Run the cell again to start a new kernel.` });
+    for (const [id, run] of this.runs)
+      this.finish(id, run, false, {
+        ename: 'kgpu',
+        evalue: `The kernel in the pod is gone (${why}). Run the cell again to start a new kernel.`,
+      });
     this.setStatus('disconnected');
   }
 
@@ -207,12 +224,22 @@ export class NotebookKernel implements vscode.Disposable {
     if (r.ch === 'bridge') {
       if (r.type === 'execute' && r.parent && !this.runs.has(r.parent)) this.adopt(r.parent, r.content.tag as Tag | null);
       if (r.type === 'restarted' || r.type === 'died' || r.type === 'shutdown') {
-        const why = r.type === 'restarted' ? 'The kernel was restarted.' : r.type === 'shutdown' ? 'The kernel was shut down.' : String(r.content.message ?? 'The kernel died.');
-        for (const [id, run] of this.runs) if (r.type !== 'died' || !r.parent || r.parent === id) this.finish(id, run, false, { ename: 'kgpu', evalue: why });
+        const why =
+          r.type === 'restarted'
+            ? 'The kernel was restarted.'
+            : r.type === 'shutdown'
+              ? 'The kernel was shut down.'
+              : String(r.content.message ?? 'The kernel died.');
+        for (const [id, run] of this.runs)
+          if (r.type !== 'died' || !r.parent || r.parent === id) this.finish(id, run, false, { ename: 'kgpu', evalue: why });
         this.setStatus(r.type === 'restarted' ? 'idle' : r.type === 'shutdown' ? 'shut down' : 'dead');
       }
       if (r.type === 'dropped') {
-        for (const run of this.runs.values()) run.outputs.note('kgpu', `Some output was dropped in the pod while no editor was connected (records ${String(r.content.from)}–${String(r.content.to)}).`);
+        for (const run of this.runs.values())
+          run.outputs.note(
+            'kgpu',
+            `Some output was dropped in the pod while no editor was connected (records ${String(r.content.from)}–${String(r.content.to)}).`,
+          );
       }
       return;
     }
@@ -252,7 +279,12 @@ export class NotebookKernel implements vscode.Disposable {
   }
 
   private async askInput(req: { prompt?: string; password?: boolean }): Promise<void> {
-    const value = await vscode.window.showInputBox({ title: 'kgpu: the notebook asks for input', prompt: req.prompt || 'input()', password: req.password === true, ignoreFocusOut: true });
+    const value = await vscode.window.showInputBox({
+      title: 'kgpu: the notebook asks for input',
+      prompt: req.prompt || 'input()',
+      password: req.password === true,
+      ignoreFocusOut: true,
+    });
     this.session?.input(value ?? '');
   }
 
@@ -291,7 +323,11 @@ export class NotebookKernel implements vscode.Disposable {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const [id, run] of this.runs) this.finish(id, run, false, { ename: 'kgpu', evalue: 'Disconnected from the kernel; it keeps running in the pod — reopen the notebook to see the rest.' });
+    for (const [id, run] of this.runs)
+      this.finish(id, run, false, {
+        ename: 'kgpu',
+        evalue: 'Disconnected from the kernel; it keeps running in the pod — reopen the notebook to see the rest.',
+      });
     this.session?.dispose();
     this.session = undefined;
     this.statusEmitter.dispose();
@@ -300,11 +336,21 @@ export class NotebookKernel implements vscode.Disposable {
 }
 
 function newRun(cell: vscode.NotebookCell, execution: vscode.NotebookCellExecution): CellRun {
-  return { cell, execution, outputs: new CellOutputs(), started: false, reply: false, idle: false, timer: undefined, rendering: Promise.resolve() };
+  return {
+    cell,
+    execution,
+    outputs: new CellOutputs(),
+    started: false,
+    reply: false,
+    idle: false,
+    timer: undefined,
+    rendering: Promise.resolve(),
+  };
 }
 
 function startFailure(e: unknown): string {
   const code = (e as { code?: unknown })?.code;
-  if (code === 'no-jupyter') return `${errorMessage(e)}\nThe pod image needs ipykernel and jupyter_client (kgpu's default image has them): run \`pip install ipykernel\` in the pod's terminal, then run the cell again.`;
+  if (code === 'no-jupyter')
+    return `${errorMessage(e)}\nThe pod image needs ipykernel and jupyter_client (kgpu's default image has them): run \`pip install ipykernel\` in the pod's terminal, then run the cell again.`;
   return `The kgpu kernel could not start: ${errorMessage(e)}`;
 }

@@ -56,7 +56,13 @@ export class Auth implements vscode.Disposable {
     const beforeToken = this.token();
     this.stored = value === undefined ? undefined : { token: value, apiBase: key.slice(SECRET_PREFIX.length) };
     const after = this.state;
-    if (before.signedIn !== after.signedIn || before.source !== after.source || before.rejected !== after.rejected || beforeToken !== this.token()) this.emitter.fire(after);
+    if (
+      before.signedIn !== after.signedIn ||
+      before.source !== after.source ||
+      before.rejected !== after.rejected ||
+      beforeToken !== this.token()
+    )
+      this.emitter.fire(after);
   }
 
   /** The token to send, or undefined (signed out / rejected). */

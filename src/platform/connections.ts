@@ -54,7 +54,18 @@ export class PodConnections implements vscode.Disposable {
       c = this.podKeys.sshTarget(podId).then(
         // 2 spare connections (closed 45 s after the last use, so they never keep the pod's idle
         // clock running): a run's follower and its sync+start each find one ready.
-        (t) => createPodConnector({ host: t.host, port: t.port, user: t.user, privateKey: t.privateKey, agent: t.agent, passphrase: t.passphrase, hostKeys: this.hostKeys, spareConnections: 2, httpProxy: sshProxyFor(t.host, t.port) }),
+        (t) =>
+          createPodConnector({
+            host: t.host,
+            port: t.port,
+            user: t.user,
+            privateKey: t.privateKey,
+            agent: t.agent,
+            passphrase: t.passphrase,
+            hostKeys: this.hostKeys,
+            spareConnections: 2,
+            httpProxy: sshProxyFor(t.host, t.port),
+          }),
       );
       this.connectors.set(podId, c);
       // A failure (no key yet, passphrase cancelled) must not be cached.
@@ -69,12 +80,20 @@ export class PodConnections implements vscode.Disposable {
   reset(podId: string, reason: ConnectionReset['reason']): void {
     const c = this.connectors.get(podId);
     this.connectors.delete(podId);
-    if (c) void c.then((connector) => connector.dispose(), () => undefined);
+    if (c)
+      void c.then(
+        (connector) => connector.dispose(),
+        () => undefined,
+      );
     this.emitter.fire({ podId, reason });
   }
 
   dispose(): void {
-    for (const c of this.connectors.values()) void c.then((connector) => connector.dispose(), () => undefined);
+    for (const c of this.connectors.values())
+      void c.then(
+        (connector) => connector.dispose(),
+        () => undefined,
+      );
     this.connectors.clear();
     for (const d of this.disposables) d.dispose();
   }

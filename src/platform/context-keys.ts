@@ -18,8 +18,14 @@ export function registerContextKeys(services: KgpuServices): vscode.Disposable {
     set('kgpu.signedIn', signedIn);
     set('kgpu.hasPods', pods.length > 0);
     set('kgpu.hasLivePod', pods.some(isLivePod));
-    set('kgpu.hasReadyPod', pods.some((p) => isLivePod(p) && p.ready));
-    set('kgpu.hasEndedPods', pods.some((p) => !isLivePod(p)));
+    set(
+      'kgpu.hasReadyPod',
+      pods.some((p) => isLivePod(p) && p.ready),
+    );
+    set(
+      'kgpu.hasEndedPods',
+      pods.some((p) => !isLivePod(p)),
+    );
   };
   update();
   return vscode.Disposable.from(services.auth.onDidChange(update), services.pods.onDidChange(update));

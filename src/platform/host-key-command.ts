@@ -31,14 +31,21 @@ export function registerHostKeyCommand(services: KgpuServices): vscode.Disposabl
     const store = services.hostKeys;
     const pinned = await store.get(hostPort);
     if (!pinned) {
-      void vscode.window.showInformationMessage(`kgpu: no host key is pinned for ${hostPort}; kgpu pins the bastion's key on the next connection.`);
+      void vscode.window.showInformationMessage(
+        `kgpu: no host key is pinned for ${hostPort}; kgpu pins the bastion's key on the next connection.`,
+      );
       return undefined;
     }
     let now: string;
     try {
-      now = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: reading the host key of ${hostPort}…` }, () => probeHostKey(host, port));
+      now = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `kgpu: reading the host key of ${hostPort}…` },
+        () => probeHostKey(host, port),
+      );
     } catch (e) {
-      void vscode.window.showErrorMessage(`kgpu: cannot read the current host key of ${hostPort} — ${errorMessage(e)} Nothing was changed.`);
+      void vscode.window.showErrorMessage(
+        `kgpu: cannot read the current host key of ${hostPort} — ${errorMessage(e)} Nothing was changed.`,
+      );
       return undefined;
     }
     if (now === pinned) {

@@ -147,7 +147,9 @@ export class JobLogPanel implements vscode.Disposable {
   filterRank(rank: number | undefined): void {
     if (!this.ranks) return;
     const what = rank === undefined ? 'all ranks' : `rank ${rank} only`;
-    this.emit(`\x1b[2J\x1b[3J\x1b[H${this.headerText}\x1b[2m[kgpu] showing ${what} (kgpu: Filter Log by Rank… to change)\x1b[0m\r\n${this.ranks.setFilter(rank)}`);
+    this.emit(
+      `\x1b[2J\x1b[3J\x1b[H${this.headerText}\x1b[2m[kgpu] showing ${what} (kgpu: Filter Log by Rank… to change)\x1b[0m\r\n${this.ranks.setFilter(rank)}`,
+    );
   }
 
   private get atLineStart(): boolean {
@@ -177,7 +179,16 @@ export class JobLogPanel implements vscode.Disposable {
     const cost = pod && duration !== undefined ? runCost(pod, duration, prices) : undefined;
     const failed = this.ranks?.failure();
     const extra = JobLogPanel.footerExtras.map((f) => f(this.podId, this.jobId)).filter((x): x is string => !!x);
-    this.emit(logFooter({ status: result.job.status, durationMs: duration, cost, extra, newlineFirst: !this.atLineStart, rankFailure: failed && describeRankFailure(failed) }));
+    this.emit(
+      logFooter({
+        status: result.job.status,
+        durationMs: duration,
+        cost,
+        extra,
+        newlineFirst: !this.atLineStart,
+        rankFailure: failed && describeRankFailure(failed),
+      }),
+    );
   }
 
   /** The job ended without its log being drained (its pod ended): the footer with the status. */
@@ -232,7 +243,13 @@ export interface ShowJobLogOptions {
 }
 
 /** Open a panel following a job's log. */
-export function openJobLog(services: KgpuServices, podId: string, job: JobInfo, from: 'start' | 'end' | 'stored' | number, show = true): JobLogPanel {
+export function openJobLog(
+  services: KgpuServices,
+  podId: string,
+  job: JobInfo,
+  from: 'start' | 'end' | 'stored' | number,
+  show = true,
+): JobLogPanel {
   const jobs = jobsFor(services);
   const panel = new JobLogPanel(podId, job.id, panelName(job.name, job.startedAt ?? job.createdAt), show);
   const pod = services.pods.get(podId);
@@ -244,7 +261,10 @@ export function openJobLog(services: KgpuServices, podId: string, job: JobInfo, 
   panel.attach(stream);
   const startOffset = typeof from === 'number' ? from : from === 'start' ? 0 : undefined;
   panel.header(pod, { command: job.command, cwd: job.cwd, startedAt: job.startedAt ?? job.createdAt }, startOffset);
-  if (from === 'end') panel.note(isJobEnded(job.status) ? '(the job has ended; showing only output written from now on — none)' : '(showing only new output)');
+  if (from === 'end')
+    panel.note(
+      isJobEnded(job.status) ? '(the job has ended; showing only output written from now on — none)' : '(showing only new output)',
+    );
   stream.done.then(
     (r) => panel.finish(r, services.pods.get(podId) ?? pod, priceTable(services)),
     (e: unknown) => panel.fail(e),
@@ -285,7 +305,11 @@ export function registerJobLogCommands(services: KgpuServices): vscode.Disposabl
       const choice = await vscode.window.showQuickPick(
         [
           { label: '$(debug-restart) From the Start', description: 'the whole log', from: 'start' as const },
-          { label: '$(arrow-down) Only New Output', description: isJobEnded(tracked.info.status) ? 'the job has ended' : 'what the job prints from now on', from: 'end' as const },
+          {
+            label: '$(arrow-down) Only New Output',
+            description: isJobEnded(tracked.info.status) ? 'the job has ended' : 'what the job prints from now on',
+            from: 'end' as const,
+          },
         ],
         { title: `Show the log of ${tracked.info.name}`, placeHolder: 'Where should the log start?' },
       );

@@ -64,7 +64,12 @@ export function createJobsHub(services: KgpuServices): JobsHub {
       }
       if (all.length === 1) return { podId: all[0].podId, jobId: all[0].info.id };
       const picked = await vscode.window.showQuickPick(
-        all.map((j) => ({ label: j.info.name, description: shortJobState(j.info.status), detail: `${services.pods.get(j.podId)?.name ?? j.podId} · ${j.info.id}`, job: j })),
+        all.map((j) => ({
+          label: j.info.name,
+          description: shortJobState(j.info.status),
+          detail: `${services.pods.get(j.podId)?.name ?? j.podId} · ${j.info.id}`,
+          job: j,
+        })),
         { title: options.title },
       );
       return picked ? { podId: picked.job.podId, jobId: picked.job.info.id } : undefined;

@@ -14,7 +14,11 @@ export interface StepContext {
 }
 
 /** Run steps in order; a step returning 'back' goes to the one before. Resolves false when cancelled. */
-export async function runSteps(title: string, steps: readonly ((ctx: StepContext) => Promise<'next' | 'back' | 'cancel'>)[], totalSteps: () => number = () => steps.length): Promise<boolean> {
+export async function runSteps(
+  title: string,
+  steps: readonly ((ctx: StepContext) => Promise<'next' | 'back' | 'cancel'>)[],
+  totalSteps: () => number = () => steps.length,
+): Promise<boolean> {
   let i = 0;
   while (i < steps.length) {
     const r = await steps[i]({ title, step: i + 1, totalSteps: Math.max(totalSteps(), i + 1) });
@@ -37,7 +41,13 @@ export interface PickStepOptions<I extends vscode.QuickPickItem> {
 export function pickStep<I extends vscode.QuickPickItem>(ctx: StepContext, o: PickStepOptions<I>): Promise<StepOutcome<I>> {
   return new Promise((resolve) => {
     const qp = vscode.window.createQuickPick<I>();
-    Object.assign(qp, { title: ctx.title, step: ctx.step, totalSteps: ctx.totalSteps, ignoreFocusOut: true, matchOnDescription: o.matchOnDescription ?? false });
+    Object.assign(qp, {
+      title: ctx.title,
+      step: ctx.step,
+      totalSteps: ctx.totalSteps,
+      ignoreFocusOut: true,
+      matchOnDescription: o.matchOnDescription ?? false,
+    });
     qp.placeholder = o.placeholder;
     qp.items = o.items;
     if (o.active) qp.activeItems = [o.active];
@@ -78,7 +88,15 @@ export interface InputStepOptions {
 export function inputStep(ctx: StepContext, o: InputStepOptions): Promise<StepOutcome<string>> {
   return new Promise((resolve) => {
     const box = vscode.window.createInputBox();
-    Object.assign(box, { title: ctx.title, step: ctx.step, totalSteps: ctx.totalSteps, ignoreFocusOut: true, prompt: o.prompt, value: o.value ?? '', placeholder: o.placeholder });
+    Object.assign(box, {
+      title: ctx.title,
+      step: ctx.step,
+      totalSteps: ctx.totalSteps,
+      ignoreFocusOut: true,
+      prompt: o.prompt,
+      value: o.value ?? '',
+      placeholder: o.placeholder,
+    });
     if (ctx.step > 1) box.buttons = [vscode.QuickInputButtons.Back];
     let settled = false;
     const finish = (r: StepOutcome<string>): void => {

@@ -3,7 +3,6 @@ import { isLivePod, type Pod } from '../kgpu/api/api-types';
 import type { RentalsModel } from '../kgpu/model/rentals-model';
 import { podDescription } from '../kgpu/model/rentals-view-model';
 
-
 /**
  * Resolve the pod a command acts on, so commands work from the palette, a tree item and
  * `executeCommand` alike. `arg` may be:

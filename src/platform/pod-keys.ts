@@ -106,9 +106,15 @@ export class PodKeys implements vscode.Disposable {
     try {
       text = await fsp.readFile(pubPath, 'utf8');
     } catch (e) {
-      throw new Error(`Cannot read the public key ${pubPath} for kgpu.sshIdentityFile (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}). Create it with \`ssh-keygen -y -f ${file} > ${pubPath}\`, or clear the setting to let kgpu mint a key.`, { cause: e });
+      throw new Error(
+        `Cannot read the public key ${pubPath} for kgpu.sshIdentityFile (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}). Create it with \`ssh-keygen -y -f ${file} > ${pubPath}\`, or clear the setting to let kgpu mint a key.`,
+        { cause: e },
+      );
     }
-    const line = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l && !l.startsWith('#'));
+    const line = text
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .find((l) => l && !l.startsWith('#'));
     if (!line || !/^(ssh-|ecdsa-|sk-)/.test(line)) throw new Error(`${pubPath} does not hold an OpenSSH public key.`);
     return { privateKeyPath: file, publicKey: line };
   }
@@ -124,13 +130,18 @@ export class PodKeys implements vscode.Disposable {
       // Rented elsewhere (the dashboard, another machine) with a key your SSH agent holds.
       const agent = sshAgentSocket();
       if (agent) return { ...base, agent, keySource: 'agent' };
-      throw new Error(`No SSH key for pod ${podId}: it was rented elsewhere or its minted key was lost. Run "kgpu: Rotate SSH Key" to get a new one, set kgpu.sshIdentityFile, or start ssh-agent with the key.`);
+      throw new Error(
+        `No SSH key for pod ${podId}: it was rented elsewhere or its minted key was lost. Run "kgpu: Rotate SSH Key" to get a new one, set kgpu.sshIdentityFile, or start ssh-agent with the key.`,
+      );
     }
     let privateKey: string;
     try {
       privateKey = await fsp.readFile(file, 'utf8');
     } catch (e) {
-      throw new Error(`Cannot read kgpu.sshIdentityFile ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}). Fix the setting or clear it to use minted keys.`, { cause: e });
+      throw new Error(
+        `Cannot read kgpu.sshIdentityFile ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}). Fix the setting or clear it to use minted keys.`,
+        { cause: e },
+      );
     }
     const passphrase = await this.passphraseFor(file, privateKey);
     return { ...base, privateKey, passphrase, keySource: file };
@@ -167,7 +178,9 @@ export class PodKeys implements vscode.Disposable {
     if (!(parsed instanceof Error)) {
       // ssh2 parses public keys too: a .pub file here would only fail later, at connect time.
       if (!parsed.isPrivateKey()) {
-        throw new Error(`kgpu.sshIdentityFile ${file} holds a public key, not a private key. Point the setting at the private key (the file without .pub, e.g. ~/.ssh/id_ed25519), or clear it to let kgpu mint a key.`);
+        throw new Error(
+          `kgpu.sshIdentityFile ${file} holds a public key, not a private key. Point the setting at the private key (the file without .pub, e.g. ~/.ssh/id_ed25519), or clear it to let kgpu mint a key.`,
+        );
       }
       return undefined;
     }
@@ -197,7 +210,10 @@ export class PodKeys implements vscode.Disposable {
     const file = this.identityFile();
     if (!file) return false;
     const privateKey = await fsp.readFile(file, 'utf8');
-    return (await this.passphraseFor(file, privateKey).then(() => true, () => false));
+    return await this.passphraseFor(file, privateKey).then(
+      () => true,
+      () => false,
+    );
   }
 
   dispose(): void {

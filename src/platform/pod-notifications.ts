@@ -7,11 +7,23 @@ import type { KgpuServices } from './services';
  *  released elsewhere, ready after the rent progress was dismissed), with the next action. */
 export function registerPodNotifications(services: KgpuServices): vscode.Disposable {
   return services.pods.onDidChangePodState((change) => {
-    const jobReportsEviction = (podId: string): boolean => jobsFor(services).runner.runningJobs().some((j) => j.podId === podId);
-    const notice = podNotice(change, { releasedHere: services.podIntents.releasedHere, awaitingReady: services.podIntents.awaitingReady, jobReportsEviction });
+    const jobReportsEviction = (podId: string): boolean =>
+      jobsFor(services)
+        .runner.runningJobs()
+        .some((j) => j.podId === podId);
+    const notice = podNotice(change, {
+      releasedHere: services.podIntents.releasedHere,
+      awaitingReady: services.podIntents.awaitingReady,
+      jobReportsEviction,
+    });
     if (change.kind === 'ended') services.log.info(`Pod ${change.pod.pod_id} ended: ${change.endReason || 'unknown reason'}.`);
     if (!notice) return;
-    const show = notice.severity === 'error' ? vscode.window.showErrorMessage : notice.severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    const show =
+      notice.severity === 'error'
+        ? vscode.window.showErrorMessage
+        : notice.severity === 'warning'
+          ? vscode.window.showWarningMessage
+          : vscode.window.showInformationMessage;
     void show(notice.message, ...notice.actions.map((a) => a.title)).then((title) => {
       const action = notice.actions.find((a) => a.title === title);
       if (action) void vscode.commands.executeCommand(action.command, ...action.args);

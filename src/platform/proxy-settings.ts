@@ -10,7 +10,11 @@ import { noProxyMatches, resolveProxy, type ProxySettings } from '../kgpu/net/pr
  */
 export function editorProxySettings(): ProxySettings {
   const http = vscode.workspace.getConfiguration('http');
-  return { proxy: http.get<string>('proxy') ?? '', strictSSL: http.get<boolean>('proxyStrictSSL') ?? true, noProxy: http.get<string[]>('noProxy') ?? [] };
+  return {
+    proxy: http.get<string>('proxy') ?? '',
+    strictSSL: http.get<boolean>('proxyStrictSSL') ?? true,
+    noProxy: http.get<string[]>('noProxy') ?? [],
+  };
 }
 
 export function sshProxyFor(host: string, port: number): { url: string; strictSSL?: boolean } | undefined {

@@ -116,7 +116,14 @@ class Services implements KgpuServices {
     this.hostKeys = new JsonFileHostKeyStore(vscode.Uri.joinPath(context.globalStorageUri, 'known-hosts.json').fsPath);
     this.connections = new PodConnections(this.podKeys, this.pods, this.settings, this.hostKeys);
     this.disposables.push(
-      this.log, this.settings, this.auth, this.pods, this.podKeys, this.connections, this.rentalChildren, this.viewVisibility,
+      this.log,
+      this.settings,
+      this.auth,
+      this.pods,
+      this.podKeys,
+      this.connections,
+      this.rentalChildren,
+      this.viewVisibility,
       this.pods.onDidFail((f) => this.showError(f.error, { channel: 'refresh' })),
       // The key of an ended pod is useless (the bastion refuses it): drop it and its temp file.
       this.pods.onDidEndPod((e) => void this.podKeys.forget(e.pod.pod_id)),
@@ -124,13 +131,17 @@ class Services implements KgpuServices {
         if (!this.pods.lastError && this.dedup.succeeded('refresh')) this.log.info('kgpu is reachable again.');
       }),
       this.auth.onDidChange((s) => {
-        this.log.info(`Account: ${s.signedIn ? `signed in (token from ${s.source === 'stored' ? 'secret storage' : '$KGPU_API_TOKEN'})` : s.rejected ? 'token rejected' : 'signed out'}.`);
+        this.log.info(
+          `Account: ${s.signedIn ? `signed in (token from ${s.source === 'stored' ? 'secret storage' : '$KGPU_API_TOKEN'})` : s.rejected ? 'token rejected' : 'signed out'}.`,
+        );
         this.dedup.clear();
         this.pods.reset();
         void this.pods.refresh();
       }),
       this.settings.onDidChangeConnection(() => {
-        this.log.info(`Settings changed: API ${this.settings.get().apiBase}, SSH ${this.settings.get().sshHost}:${this.settings.get().sshPort}.`);
+        this.log.info(
+          `Settings changed: API ${this.settings.get().apiBase}, SSH ${this.settings.get().sshHost}:${this.settings.get().sshPort}.`,
+        );
         this.dedup.clear();
         this.pods.reset();
         void this.pods.refresh();
@@ -178,7 +189,10 @@ class Services implements KgpuServices {
       this.log.warn(error.userMessage);
       if (this.auth.markRejected(this.auth.token())) {
         void vscode.window
-          .showWarningMessage(`kgpu: your token was not accepted (invalid, reissued on the dashboard, or the account is not approved yet)${error.requestId ? ` — request ${error.requestId}` : ''}.`, 'Sign in again')
+          .showWarningMessage(
+            `kgpu: your token was not accepted (invalid, reissued on the dashboard, or the account is not approved yet)${error.requestId ? ` — request ${error.requestId}` : ''}.`,
+            'Sign in again',
+          )
           .then((a) => a && vscode.commands.executeCommand('kgpu.signIn'));
       }
       return;

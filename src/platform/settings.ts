@@ -89,16 +89,22 @@ export class Settings implements vscode.Disposable {
       sshIdentityFile: (pick<string>('sshIdentityFile') ?? '').trim(),
       pollIntervalSeconds: this.intIn('pollIntervalSeconds', pick<unknown>('pollIntervalSeconds'), 10, 10, 60),
       python: (typeof python === 'string' ? python.trim() : '') || 'python',
-      env: Object.fromEntries(Object.entries(env && typeof env === 'object' ? env : {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
-      syncExclude: (pick<unknown[]>('syncExclude') ?? (c.get<unknown[]>('syncExclude', []) ?? [])).filter((p): p is string => typeof p === 'string'),
-      transitObjectThresholdBytes: this.intIn('transitObjectThresholdMB', pick<unknown>('transitObjectThresholdMB'), 256, 1, 1_000_000) * 1024 * 1024,
+      env: Object.fromEntries(
+        Object.entries(env && typeof env === 'object' ? env : {}).filter((e): e is [string, string] => typeof e[1] === 'string'),
+      ),
+      syncExclude: (pick<unknown[]>('syncExclude') ?? c.get<unknown[]>('syncExclude', []) ?? []).filter(
+        (p): p is string => typeof p === 'string',
+      ),
+      transitObjectThresholdBytes:
+        this.intIn('transitObjectThresholdMB', pick<unknown>('transitObjectThresholdMB'), 256, 1, 1_000_000) * 1024 * 1024,
       maxEditorFileBytes: this.intIn('maxEditorFileSizeMB', pick<unknown>('maxEditorFileSizeMB'), 256, 1, 1_000_000) * 1024 * 1024,
       warmStart: c.inspect<unknown>('warmStart')?.globalValue === 'off' ? 'off' : 'auto',
       warmStartPreload: this.preload(c.inspect<unknown>('warmStartPreload')?.globalValue),
       launcher: parseLauncherSetting(pick<unknown>('launcher')),
     };
     // Keys VS Code dropped before we could see them (machine scope, Restricted Mode): from the files.
-    for (const k of this.ignoredInFiles) if (!(EXECUTION_SETTINGS as readonly string[]).includes(k.slice(5)) || !workspaceMayRunCode(trust)) this.ignored.add(k);
+    for (const k of this.ignoredInFiles)
+      if (!(EXECUTION_SETTINGS as readonly string[]).includes(k.slice(5)) || !workspaceMayRunCode(trust)) this.ignored.add(k);
     this.notice(trust);
     return settings;
   }
@@ -142,7 +148,10 @@ export class Settings implements vscode.Disposable {
     if (!execution.length) return;
     if (!trust.isTrusted && this.once('untrusted')) {
       void vscode.window
-        .showWarningMessage(`kgpu: Restricted Mode — this workspace's ${execution.join(' and ')} are not used until you trust the workspace; jobs run with your user settings.`, 'Manage Workspace Trust')
+        .showWarningMessage(
+          `kgpu: Restricted Mode — this workspace's ${execution.join(' and ')} are not used until you trust the workspace; jobs run with your user settings.`,
+          'Manage Workspace Trust',
+        )
         .then((a) => a && vscode.commands.executeCommand('workbench.trust.manage'));
     } else if (trust.isTrusted && trust.podWindow && this.once('pod-window')) {
       void vscode.window
@@ -162,7 +171,14 @@ export class Settings implements vscode.Disposable {
   private preload(v: unknown): string[] {
     const all = Array.isArray(v) ? v : [];
     const ok = all.filter((m): m is string => typeof m === 'string' && MODULE_NAME.test(m.trim())).map((m) => m.trim());
-    if (ok.length !== all.length) this.warnOnce('warmStartPreload', `kgpu.warmStartPreload: ${all.filter((m) => !(typeof m === 'string' && MODULE_NAME.test(m.trim()))).map((m) => JSON.stringify(m)).join(', ')} is not a module name; ignored.`);
+    if (ok.length !== all.length)
+      this.warnOnce(
+        'warmStartPreload',
+        `kgpu.warmStartPreload: ${all
+          .filter((m) => !(typeof m === 'string' && MODULE_NAME.test(m.trim())))
+          .map((m) => JSON.stringify(m))
+          .join(', ')} is not a module name; ignored.`,
+      );
     return ok;
   }
 

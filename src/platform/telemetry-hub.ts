@@ -128,7 +128,9 @@ export class TelemetryHub implements vscode.Disposable {
     const entry = { telemetry, guard };
     telemetry.onDidSample((s) => {
       this.emitter.fire(podId);
-      const jobRunning = jobsFor(this.services).runner.runningJobs().some((j) => j.podId === podId);
+      const jobRunning = jobsFor(this.services)
+        .runner.runningJobs()
+        .some((j) => j.podId === podId);
       if (guard.observe(s, jobRunning)) void this.ask(podId, guard, s.at);
     });
     telemetry.onDidChangeRunning(() => this.emitter.fire(podId));
@@ -141,10 +143,15 @@ export class TelemetryHub implements vscode.Disposable {
     if (!pod) return;
     this.update(); // the question is open: telemetry stops until it is answered
     const rate = podRatePerHour(pod);
-    const text = idleGuardMessage(`${pod.name} (${pod.gpu_model} × ${pod.gpu_count})`, at - (guard.idleSinceMs ?? at), rate !== undefined ? formatDollarsPerHour(rate) : undefined);
+    const text = idleGuardMessage(
+      `${pod.name} (${pod.gpu_model} × ${pod.gpu_count})`,
+      at - (guard.idleSinceMs ?? at),
+      rate !== undefined ? formatDollarsPerHour(rate) : undefined,
+    );
     this.services.log.info(`Idle guard: ${text}.`);
     const choice = await vscode.window.showWarningMessage(`kgpu: ${text}.`, 'Release', 'Keep', 'Remind me in 1 h');
-    const answer: IdleAnswer | undefined = choice === 'Release' ? 'release' : choice === 'Remind me in 1 h' ? 'remind' : choice === 'Keep' ? 'keep' : undefined;
+    const answer: IdleAnswer | undefined =
+      choice === 'Release' ? 'release' : choice === 'Remind me in 1 h' ? 'remind' : choice === 'Keep' ? 'keep' : undefined;
     guard.answer(answer, Date.now());
     this.update();
     if (answer === 'release') {
@@ -182,4 +189,3 @@ export function telemetryFor(services: KgpuServices): TelemetryHub {
   }
   return hub;
 }
-

@@ -48,7 +48,10 @@ export class ForwardedPorts implements vscode.Disposable {
 
   /** Forwards of a pod, by pod port. */
   of(podId: string): ForwardedPortNode[] {
-    return [...this.forwards.values()].filter((f) => f.node.podId === podId).map((f) => f.node).sort((a, b) => a.podPort - b.podPort);
+    return [...this.forwards.values()]
+      .filter((f) => f.node.podId === podId)
+      .map((f) => f.node)
+      .sort((a, b) => a.podPort - b.podPort);
   }
 
   find(podId: string, podPort: number): ForwardedPortNode | undefined {
@@ -56,7 +59,11 @@ export class ForwardedPorts implements vscode.Disposable {
   }
 
   /** Forward `podPort` of the pod (a no-op returning the existing one when already forwarded). */
-  async forward(podId: string, podPort: number, options: { localPort?: number; ifTaken?: 'any' | 'fail'; label?: string } = {}): Promise<ForwardedPortNode> {
+  async forward(
+    podId: string,
+    podPort: number,
+    options: { localPort?: number; ifTaken?: 'any' | 'fail'; label?: string } = {},
+  ): Promise<ForwardedPortNode> {
     const known = this.forwards.get(key(podId, podPort));
     if (known) return known.node;
     const agent = podAgentsFor(this.services).get(podId);
@@ -72,7 +79,9 @@ export class ForwardedPorts implements vscode.Disposable {
       return raced.node;
     }
     const node: ForwardedPortNode = { kind: 'forwardedPort', podId, podPort, localPort: forward.localPort, label: options.label };
-    forward.onDidFailConnection((e) => this.services.log.warn(`Forwarded port ${forward.address} → ${podId}:${podPort}: ${errorMessage(e)}`));
+    forward.onDidFailConnection((e) =>
+      this.services.log.warn(`Forwarded port ${forward.address} → ${podId}:${podPort}: ${errorMessage(e)}`),
+    );
     this.forwards.set(key(podId, podPort), { node, forward });
     this.services.log.info(`Forwarding ${forward.address} → ${podId} port ${podPort}.`);
     this.save();
@@ -105,7 +114,11 @@ export class ForwardedPorts implements vscode.Disposable {
       changed = true;
     }
     const saved = this.saved();
-    if (saved.some((s) => s.podId === podId)) void this.services.context.workspaceState.update(STATE_KEY, saved.filter((s) => s.podId !== podId));
+    if (saved.some((s) => s.podId === podId))
+      void this.services.context.workspaceState.update(
+        STATE_KEY,
+        saved.filter((s) => s.podId !== podId),
+      );
     if (changed) this.emitter.fire();
   }
 
@@ -114,14 +127,25 @@ export class ForwardedPorts implements vscode.Disposable {
     if (!Array.isArray(raw)) return [];
     return raw.filter(
       (s): s is Saved =>
-        typeof s === 'object' && s !== null && typeof (s as Saved).podId === 'string' && Number.isInteger((s as Saved).podPort) && Number.isInteger((s as Saved).localPort),
+        typeof s === 'object' &&
+        s !== null &&
+        typeof (s as Saved).podId === 'string' &&
+        Number.isInteger((s as Saved).podPort) &&
+        Number.isInteger((s as Saved).localPort),
     );
   }
 
   private save(): void {
-    const live = [...this.forwards.values()].map((f) => ({ podId: f.node.podId, podPort: f.node.podPort, localPort: f.node.localPort, ...(f.node.label ? { label: f.node.label } : {}) }));
+    const live = [...this.forwards.values()].map((f) => ({
+      podId: f.node.podId,
+      podPort: f.node.podPort,
+      localPort: f.node.localPort,
+      ...(f.node.label ? { label: f.node.label } : {}),
+    }));
     // Saved forwards of pods this window has not seen yet (not loaded) are kept.
-    const others = this.saved().filter((s) => !this.services.pods.get(s.podId) && !live.some((l) => l.podId === s.podId && l.podPort === s.podPort));
+    const others = this.saved().filter(
+      (s) => !this.services.pods.get(s.podId) && !live.some((l) => l.podId === s.podId && l.podPort === s.podPort),
+    );
     void this.services.context.workspaceState.update(STATE_KEY, [...others, ...live]);
   }
 
@@ -146,7 +170,10 @@ export class ForwardedPorts implements vscode.Disposable {
         }
         if (ended.length) {
           const gone = new Set(ended.map((s) => s.podId));
-          void this.services.context.workspaceState.update(STATE_KEY, this.saved().filter((s) => !gone.has(s.podId)));
+          void this.services.context.workspaceState.update(
+            STATE_KEY,
+            this.saved().filter((s) => !gone.has(s.podId)),
+          );
         }
       } finally {
         this.restoring = undefined;

@@ -88,7 +88,9 @@ async function forwardPortCommand(services: KgpuServices, arg: unknown): Promise
   try {
     const node = await ports.forward(pod.pod_id, podPort, { localPort, ifTaken: 'any', label });
     if (localPort !== undefined && node.localPort !== localPort) {
-      void vscode.window.showInformationMessage(`kgpu: local port ${localPort} is in use; pod port ${podPort} is forwarded to 127.0.0.1:${node.localPort} instead.`);
+      void vscode.window.showInformationMessage(
+        `kgpu: local port ${localPort} is in use; pod port ${podPort} is forwarded to 127.0.0.1:${node.localPort} instead.`,
+      );
     }
     return node;
   } catch (e) {
@@ -102,16 +104,33 @@ async function askPodPort(services: KgpuServices, podId: string): Promise<{ port
   const agent = podAgentsFor(services).get(podId);
   let listening: ListeningSocket[] = [];
   try {
-    listening = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'kgpu: reading the pod\'s listening ports…' }, () => listListeningSockets((t, o) => agent.openStream(t, o)));
+    listening = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: "kgpu: reading the pod's listening ports…" },
+      () => listListeningSockets((t, o) => agent.openStream(t, o)),
+    );
   } catch (e) {
     services.log.warn(`Could not list the pod's listening ports: ${errorMessage(e)}`);
   }
   const other: vscode.QuickPickItem & { port: number; name?: string } = { label: '$(edit) Other port…', port: 0 };
-  const items = [...listening.map((s) => ({ label: String(s.port), description: s.name ? `${s.name}${s.pid ? ` (pid ${s.pid})` : ''}` : undefined, port: s.port, name: s.name })), other];
-  const picked = listening.length ? await vscode.window.showQuickPick(items, { title: 'kgpu: forward which port of the pod?', placeHolder: 'Listening in the pod now' }) : other;
+  const items = [
+    ...listening.map((s) => ({
+      label: String(s.port),
+      description: s.name ? `${s.name}${s.pid ? ` (pid ${s.pid})` : ''}` : undefined,
+      port: s.port,
+      name: s.name,
+    })),
+    other,
+  ];
+  const picked = listening.length
+    ? await vscode.window.showQuickPick(items, { title: 'kgpu: forward which port of the pod?', placeHolder: 'Listening in the pod now' })
+    : other;
   if (!picked) return undefined;
   if (picked !== other) return { port: picked.port, name: picked.name };
-  const text = await vscode.window.showInputBox({ title: 'kgpu: forward which port of the pod?', prompt: 'A TCP port on the pod\'s 127.0.0.1 (e.g. 6006 for TensorBoard, 8888 for Jupyter)', validateInput: (v) => (isValidPort(Number(v)) ? undefined : 'A port number, 1–65535') });
+  const text = await vscode.window.showInputBox({
+    title: 'kgpu: forward which port of the pod?',
+    prompt: "A TCP port on the pod's 127.0.0.1 (e.g. 6006 for TensorBoard, 8888 for Jupyter)",
+    validateInput: (v) => (isValidPort(Number(v)) ? undefined : 'A port number, 1–65535'),
+  });
   return text === undefined ? undefined : { port: Number(text) };
 }
 
@@ -125,7 +144,11 @@ async function pickForward(services: KgpuServices, arg: unknown): Promise<Forwar
     return all[0];
   }
   const picked = await vscode.window.showQuickPick(
-    all.map((n) => ({ label: `localhost:${n.localPort}`, description: `→ ${services.pods.get(n.podId)?.name ?? n.podId} port ${n.podPort}`, node: n })),
+    all.map((n) => ({
+      label: `localhost:${n.localPort}`,
+      description: `→ ${services.pods.get(n.podId)?.name ?? n.podId} port ${n.podPort}`,
+      node: n,
+    })),
     { title: 'kgpu: which forwarded port?' },
   );
   return picked?.node;
@@ -168,7 +191,11 @@ function registerPortOffers(services: KgpuServices): vscode.Disposable {
     const ports = forwardedPortsFor(services);
     if (offered.has(k) || ports.find(podId, s.port)) return;
     offered.add(k);
-    const choice = await vscode.window.showInformationMessage(`kgpu: ${s.name ?? 'a process'} is listening on ${s.port} in ${services.pods.get(podId)?.name ?? podId}.`, 'Forward', 'Forward and Open');
+    const choice = await vscode.window.showInformationMessage(
+      `kgpu: ${s.name ?? 'a process'} is listening on ${s.port} in ${services.pods.get(podId)?.name ?? podId}.`,
+      'Forward',
+      'Forward and Open',
+    );
     if (!choice) return;
     try {
       const node = await ports.forward(podId, s.port, { label: s.name });

@@ -43,7 +43,12 @@ export function registerRunSweepCommand(services: KgpuServices): vscode.Disposab
   return vscode.commands.registerCommand('kgpu.runSweep', async (arg?: unknown) => {
     services.podKeys.allowPassphrasePrompt();
     try {
-      return await runSweep(services, arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) ? (arg as RunSweepOptions) : { file: arg instanceof vscode.Uri ? arg : undefined });
+      return await runSweep(
+        services,
+        arg && typeof arg === 'object' && !(arg instanceof vscode.Uri)
+          ? (arg as RunSweepOptions)
+          : { file: arg instanceof vscode.Uri ? arg : undefined },
+      );
     } catch (e) {
       if (e instanceof SweepSpecError) void vscode.window.showErrorMessage(`kgpu: ${e.message}`);
       else services.showError(e, { prefix: 'Could not start the sweep:' });
@@ -74,7 +79,9 @@ async function runSweep(services: KgpuServices, o: RunSweepOptions): Promise<Swe
     const fromJson = json !== undefined ? parseSweepJson(json).runs : undefined;
     const qp = await vscode.window.showQuickPick(
       [
-        ...(fromJson ? [{ label: `$(json) sweep.json`, description: `${fromJson.length} argument sets beside ${name}`, use: 'json' as const }] : []),
+        ...(fromJson
+          ? [{ label: `$(json) sweep.json`, description: `${fromJson.length} argument sets beside ${name}`, use: 'json' as const }]
+          : []),
         { label: '$(edit) Type a grid…', description: 'e.g. --lr 1e-3,3e-4 --bs 32,64 (commas: alternatives)', use: 'typed' as const },
       ],
       { title: `Sweep ${name}: which argument sets?` },
@@ -97,7 +104,10 @@ async function runSweep(services: KgpuServices, o: RunSweepOptions): Promise<Swe
       });
       if (line === undefined) return undefined;
       runs = parseSweepLine(line).runs;
-      await services.context.workspaceState.update(GRID_KEY, { ...(services.context.workspaceState.get<Record<string, string>>(GRID_KEY) ?? {}), [fileUri.toString()]: line });
+      await services.context.workspaceState.update(GRID_KEY, {
+        ...(services.context.workspaceState.get<Record<string, string>>(GRID_KEY) ?? {}),
+        [fileUri.toString()]: line,
+      });
     }
   }
   if (!runs?.length) return undefined;
@@ -120,23 +130,44 @@ async function runSweep(services: KgpuServices, o: RunSweepOptions): Promise<Swe
     const items = [
       ...ready.map((p) => {
         const rate = podRatePerHour(p, prices);
-        return { label: `$(vm-running) ${p.name}`, description: `${p.gpu_model} × ${p.gpu_count}${rate !== undefined ? ` · ${formatRunCredits(rate)}/h` : ''}`, pod: p as Pod | undefined, picked: true };
+        return {
+          label: `$(vm-running) ${p.name}`,
+          description: `${p.gpu_model} × ${p.gpu_count}${rate !== undefined ? ` · ${formatRunCredits(rate)}/h` : ''}`,
+          pod: p as Pod | undefined,
+          picked: true,
+        };
       }),
-      { label: RENT, description: 'kgpu: Rent a GPU… (its price, your GPU cap and balance are checked there)', pod: undefined, picked: false },
+      {
+        label: RENT,
+        description: 'kgpu: Rent a GPU… (its price, your GPU cap and balance are checked there)',
+        pod: undefined,
+        picked: false,
+      },
       { label: RELEASE, description: 'stops their billing once the last run has ended', pod: undefined, picked: false },
     ];
-    const picked = await vscode.window.showQuickPick(items, { title: `Sweep ${name}: ${runs.length} runs on which pods?`, canPickMany: true, placeHolder: 'Each pod runs one argument set at a time' });
+    const picked = await vscode.window.showQuickPick(items, {
+      title: `Sweep ${name}: ${runs.length} runs on which pods?`,
+      canPickMany: true,
+      placeHolder: 'Each pod runs one argument set at a time',
+    });
     if (!picked) return undefined;
     pods = picked.map((i) => i.pod).filter((p): p is Pod => !!p);
     release = picked.some((i) => i.label === RELEASE);
     if (picked.some((i) => i.label === RENT)) {
       const podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent');
       if (podId) {
-        const pod = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: waiting for ${podId} to be ready for the sweep…`, cancellable: true }, (_p, token) => {
-          const abort = new AbortController();
-          token.onCancellationRequested(() => abort.abort());
-          return services.client().waitUntilReady(podId, { signal: abort.signal });
-        });
+        const pod = await vscode.window.withProgress(
+          {
+            location: vscode.ProgressLocation.Notification,
+            title: `kgpu: waiting for ${podId} to be ready for the sweep…`,
+            cancellable: true,
+          },
+          (_p, token) => {
+            const abort = new AbortController();
+            token.onCancellationRequested(() => abort.abort());
+            return services.client().waitUntilReady(podId, { signal: abort.signal });
+          },
+        );
         await services.pods.refresh();
         pods.push(services.pods.get(podId) ?? pod);
       }
@@ -156,14 +187,22 @@ async function runSweep(services: KgpuServices, o: RunSweepOptions): Promise<Swe
   }
 
   const folder = vscode.workspace.getWorkspaceFolder(fileUri)?.uri.fsPath;
-  const target: Extract<RunTarget, { kind: 'local' }> = folder ? { kind: 'local', folder, file: fileUri.fsPath } : { kind: 'local', folder: path.dirname(fileUri.fsPath), file: fileUri.fsPath, onlyThisFile: true };
+  const target: Extract<RunTarget, { kind: 'local' }> = folder
+    ? { kind: 'local', folder, file: fileUri.fsPath }
+    : { kind: 'local', folder: path.dirname(fileUri.fsPath), file: fileUri.fsPath, onlyThisFile: true };
   const settings = services.settings.get();
   // Files above the transit threshold: one transit object each, fetched by every pod.
   const large = await largeFiles(target.folder, settings.transitObjectThresholdBytes, settings.syncExclude);
   const inFolder = target.onlyThisFile ? large.filter((f) => path.join(target.folder, f.rel) === target.file) : large;
   const fanOut = inFolder.length ? new TransitFanOut(services.client(), inFolder) : undefined;
   const exclude = [...settings.syncExclude, ...(fanOut?.excludes() ?? [])];
-  const plan = newSweepPlan({ name, recipe: { target, python: settings.python, exclude }, pods: pods.map((p) => p.pod_id), runs, releasePodsWhenDone: release });
+  const plan = newSweepPlan({
+    name,
+    recipe: { target, python: settings.python, exclude },
+    pods: pods.map((p) => p.pod_id),
+    runs,
+    releasePodsWhenDone: release,
+  });
   const sweep = sweepsFor(services).start(plan, fanOut);
   services.log.info(`Sweep ${plan.id}: ${runs.length} runs of ${name} on ${plan.pods.join(', ')}.`);
   void vscode.commands.executeCommand('kgpu.sweeps.focus').then(undefined, () => undefined);

@@ -61,7 +61,9 @@ export function sweepsFor(services: KgpuServices): SweepsHub {
     releasePods: async (podIds) => {
       for (const id of podIds) await services.client().release(id);
       await services.pods.refresh();
-      void vscode.window.showInformationMessage(`kgpu: the sweep has ended; released ${podIds.length} pod${podIds.length === 1 ? '' : 's'}.`);
+      void vscode.window.showInformationMessage(
+        `kgpu: the sweep has ended; released ${podIds.length} pod${podIds.length === 1 ? '' : 's'}.`,
+      );
     },
   });
   const attach = (s: Sweep): Sweep => {

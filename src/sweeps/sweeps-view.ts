@@ -28,7 +28,8 @@ export function registerSweepsView(services: KgpuServices): vscode.Disposable {
     onDidChangeTreeData: emitter.event,
     getChildren: (node) => {
       if (!node) return hub.plans().map((plan) => ({ kind: 'sweep' as const, plan }));
-      if (node.kind === 'sweep') return sweepRunRows(node.plan, sorts.get(node.plan.id)).map((row) => ({ kind: 'run' as const, plan: node.plan, row }));
+      if (node.kind === 'sweep')
+        return sweepRunRows(node.plan, sorts.get(node.plan.id)).map((row) => ({ kind: 'run' as const, plan: node.plan, row }));
       return [];
     },
     getTreeItem: (node) => {
@@ -57,7 +58,7 @@ export function registerSweepsView(services: KgpuServices): vscode.Disposable {
     if (arg && typeof arg === 'object' && 'plan' in arg) return (arg as Node).plan;
     const id = arg && typeof arg === 'object' && 'sweepId' in arg ? String((arg as { sweepId: unknown }).sweepId) : undefined;
     const plans = hub.plans();
-    return id ? plans.find((p) => p.id === id) : plans.find((p) => p.state === 'running') ?? plans[0];
+    return id ? plans.find((p) => p.id === id) : (plans.find((p) => p.state === 'running') ?? plans[0]);
   };
   return vscode.Disposable.from(
     view,
@@ -66,7 +67,12 @@ export function registerSweepsView(services: KgpuServices): vscode.Disposable {
     hub.onDidChange(() => emitter.fire(undefined)),
     vscode.commands.registerCommand('kgpu.openSweepRunLog', async (node?: Node) => {
       if (node?.kind !== 'run' || !node.row.podId || !node.row.jobId) return undefined;
-      return vscode.commands.executeCommand('kgpu.showJobLog', { podId: node.row.podId, jobId: node.row.jobId, from: 'start', reveal: true });
+      return vscode.commands.executeCommand('kgpu.showJobLog', {
+        podId: node.row.podId,
+        jobId: node.row.jobId,
+        from: 'start',
+        reveal: true,
+      });
     }),
     vscode.commands.registerCommand('kgpu.stopSweep', async (arg?: unknown) => {
       const plan = planOf(arg);
@@ -75,7 +81,10 @@ export function registerSweepsView(services: KgpuServices): vscode.Disposable {
         void vscode.window.showInformationMessage('kgpu: no sweep is running.');
         return false;
       }
-      await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: stopping the sweep ${plan.name}…` }, () => sweep.stop());
+      await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `kgpu: stopping the sweep ${plan.name}…` },
+        () => sweep.stop(),
+      );
       return true;
     }),
     vscode.commands.registerCommand('kgpu.clearSweep', (arg?: unknown) => {

@@ -65,14 +65,21 @@ class PodTaskTerminal implements vscode.Pseudoterminal {
     let code = 1;
     try {
       const byName = this.def.pod ? this.services.pods.pods.find((p) => p.name === this.def.pod) : undefined;
-      const pod = await this.services.pickPod(byName?.pod_id ?? this.def.pod, { ready: true, title: `Run the task "${this.def.command}" on which pod?` });
+      const pod = await this.services.pickPod(byName?.pod_id ?? this.def.pod, {
+        ready: true,
+        title: `Run the task "${this.def.command}" on which pod?`,
+      });
       if (!pod) {
         out('\x1b[31m[kgpu] no ready pod to run the task on.\x1b[0m\r\n');
         return;
       }
       const local = this.folder?.uri.scheme === 'file' ? this.folder.uri.fsPath : undefined;
       const defaultCwd = local ? path.posix.join('/workspace', path.basename(local)) : undefined;
-      const info = () => ({ podId: pod.pod_id, cwd: this.def.cwd ?? defaultCwd, mappings: local && defaultCwd ? [{ remoteDir: defaultCwd, localDir: local }] : [] });
+      const info = () => ({
+        podId: pod.pod_id,
+        cwd: this.def.cwd ?? defaultCwd,
+        mappings: local && defaultCwd ? [{ remoteDir: defaultCwd, localDir: local }] : [],
+      });
       // The workbench names a task's terminal after the task ("Task - <label>" in older versions).
       this.link = vscode.Disposable.from(registerPodTerminal(this.name, info), registerPodTerminal(`Task - ${this.name}`, info));
       out(`\x1b[2m[kgpu] ${pod.name} (${pod.gpu_model}): ${this.def.command}\x1b[0m\r\n`);
@@ -80,7 +87,11 @@ class PodTaskTerminal implements vscode.Pseudoterminal {
         exec: async (c, o) => exec(await this.services.connections.get(pod.pod_id), c, o),
         execStream: async (c, o) => execStream(await this.services.connections.get(pod.pod_id), c, o),
       };
-      const r = await runPodTask(commands, { command: this.def.command, cwd: this.def.cwd, defaultCwd }, { write: out, signal: this.abort.signal });
+      const r = await runPodTask(
+        commands,
+        { command: this.def.command, cwd: this.def.cwd, defaultCwd },
+        { write: out, signal: this.abort.signal },
+      );
       if ('exitCode' in r) {
         code = r.exitCode;
         out(`\x1b[2m[kgpu] exit code ${r.exitCode}\x1b[0m\r\n`);

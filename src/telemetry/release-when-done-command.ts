@@ -25,12 +25,14 @@ export function registerReleaseWhenDone(services: KgpuServices): vscode.Disposab
     {
       download: async (podId, paths, localDir) => {
         const connector = await services.connections.get(podId);
-        return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: downloading ${paths.join(', ')} before releasing…` }, () =>
-          downloadFromPod(connector, paths, localDir),
+        return vscode.window.withProgress(
+          { location: vscode.ProgressLocation.Notification, title: `kgpu: downloading ${paths.join(', ')} before releasing…` },
+          () => downloadFromPod(connector, paths, localDir),
         );
       },
       release: async (podId) => {
-        if ((await vscode.commands.executeCommand<boolean>('kgpu.release', { podId, yes: true })) !== true) throw new Error('the release did not complete');
+        if ((await vscode.commands.executeCommand<boolean>('kgpu.release', { podId, yes: true })) !== true)
+          throw new Error('the release did not complete');
       },
       save: (all) => void state.update(STATE_KEY, all),
     },
@@ -47,9 +49,15 @@ export function registerReleaseWhenDone(services: KgpuServices): vscode.Disposab
       services.log.info(`Release when done: released ${podId}${got} (job ${jobId} ended).`);
       void vscode.window.showInformationMessage(`kgpu: ${job.info.name} ended — ${pod} released${got}.`);
     } else if (o.kind === 'kept') {
-      const why = o.download?.refused.length ? `${o.reason}: ${describeRefused(o.download.refused)}` : o.error ? `${o.reason}: ${o.error instanceof Error ? o.error.message : String(o.error)}` : o.reason;
+      const why = o.download?.refused.length
+        ? `${o.reason}: ${describeRefused(o.download.refused)}`
+        : o.error
+          ? `${o.reason}: ${o.error instanceof Error ? o.error.message : String(o.error)}`
+          : o.reason;
       services.log.warn(`Release when done: kept ${podId} — ${why}.`);
-      void vscode.window.showWarningMessage(`kgpu: ${job.info.name} ended, but ${pod} was NOT released: ${why}. It is still billed.`, 'Release…').then((a) => a && vscode.commands.executeCommand('kgpu.release', podId));
+      void vscode.window
+        .showWarningMessage(`kgpu: ${job.info.name} ended, but ${pod} was NOT released: ${why}. It is still billed.`, 'Release…')
+        .then((a) => a && vscode.commands.executeCommand('kgpu.release', podId));
     }
   };
   const catchUp = (): void => {
@@ -67,16 +75,27 @@ export function registerReleaseWhenDone(services: KgpuServices): vscode.Disposab
         prompt: 'These are copied to a local folder when the job ends; then the pod is released.',
       });
       if (text === undefined) return undefined;
-      paths = text.split(',').map((s) => s.trim()).filter(Boolean);
+      paths = text
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     }
     if (paths.length && !localDir) {
-      const folder = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, openLabel: 'Download here', title: 'Download the results to…' });
+      const folder = await vscode.window.showOpenDialog({
+        canSelectFolders: true,
+        canSelectFiles: false,
+        canSelectMany: false,
+        openLabel: 'Download here',
+        title: 'Download the results to…',
+      });
       if (!folder?.[0]) return undefined;
       localDir = folder[0].fsPath;
     }
     const plan: ReleasePlan = { podId, jobId, paths, localDir };
     plans.add(plan);
-    services.log.info(`Release when done: ${podId} after job ${jobId}${paths.length ? `, downloading ${paths.join(', ')} to ${localDir}` : ''}.`);
+    services.log.info(
+      `Release when done: ${podId} after job ${jobId}${paths.length ? `, downloading ${paths.join(', ')} to ${localDir}` : ''}.`,
+    );
     void carryOut(podId, jobId); // it may have ended already
     return plan;
   };
@@ -86,9 +105,16 @@ export function registerReleaseWhenDone(services: KgpuServices): vscode.Disposab
     hub.runner.onDidChange(catchUp),
     services.pods.onDidEndPod((e) => plans.podEnded(e.pod.pod_id)),
     vscode.commands.registerCommand('kgpu.releaseWhenDone', async (arg?: unknown) => {
-      const o = (arg && typeof arg === 'object' ? arg : {}) as { podId?: string; jobId?: string; info?: { id?: string }; paths?: unknown; localDir?: unknown };
+      const o = (arg && typeof arg === 'object' ? arg : {}) as {
+        podId?: string;
+        jobId?: string;
+        info?: { id?: string };
+        paths?: unknown;
+        localDir?: unknown;
+      };
       const jobId = o.jobId ?? o.info?.id;
-      const picked = o.podId && jobId ? { podId: o.podId, jobId } : await hub.pickJob({ title: 'Release the pod when which job ends?', running: true });
+      const picked =
+        o.podId && jobId ? { podId: o.podId, jobId } : await hub.pickJob({ title: 'Release the pod when which job ends?', running: true });
       if (!picked) return undefined;
       return add(picked.podId, picked.jobId, o);
     }),
@@ -97,7 +123,10 @@ export function registerReleaseWhenDone(services: KgpuServices): vscode.Disposab
       if (!started) return undefined;
       const o = (arg && typeof arg === 'object' ? arg : {}) as { paths?: unknown; localDir?: unknown };
       const plan = await add(started.podId, started.jobId, o);
-      void started.done.then(() => carryOut(started.podId, started.jobId), () => undefined);
+      void started.done.then(
+        () => carryOut(started.podId, started.jobId),
+        () => undefined,
+      );
       return plan ? { ...started, plan } : started;
     }),
   );

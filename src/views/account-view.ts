@@ -28,5 +28,11 @@ export function registerAccountView(services: KgpuServices): vscode.Disposable {
   };
   const view = vscode.window.createTreeView('kgpu.account', { treeDataProvider: provider });
   const update = (): void => emitter.fire();
-  return vscode.Disposable.from(view, emitter, services.viewVisibility.track('kgpu.account', view), services.pods.onDidChange(update), services.auth.onDidChange(update));
+  return vscode.Disposable.from(
+    view,
+    emitter,
+    services.viewVisibility.track('kgpu.account', view),
+    services.pods.onDidChange(update),
+    services.auth.onDidChange(update),
+  );
 }

@@ -17,13 +17,15 @@ export function registerGpuModelsView(services: KgpuServices): vscode.Disposable
   const provider: vscode.TreeDataProvider<GpuModelNode> = {
     onDidChangeTreeData: emitter.event,
     getTreeItem: (node) => toTreeItem(gpuModelItem(node.model)),
-    getChildren: (node) => (node ? [] : sortGpuModels(services.pods.gpuModels ?? []).map((model) => ({ kind: 'gpuModel' as const, model }))),
+    getChildren: (node) =>
+      node ? [] : sortGpuModels(services.pods.gpuModels ?? []).map((model) => ({ kind: 'gpuModel' as const, model })),
   };
   const view = vscode.window.createTreeView('kgpu.gpuModels', { treeDataProvider: provider });
   const update = (): void => {
     const failure = services.pods.lastError;
     if (failure && !services.pods.gpuModels) view.message = `Cannot load GPU models: ${errorMessage(failure.error)}`;
-    else if (failure?.part === 'gpu-models') view.message = `Showing the last known menu; refreshing failed: ${errorMessage(failure.error)}`;
+    else if (failure?.part === 'gpu-models')
+      view.message = `Showing the last known menu; refreshing failed: ${errorMessage(failure.error)}`;
     else if (!services.pods.gpuModels) view.message = 'Loading GPU models…';
     else if (services.pods.gpuModels.length === 0) view.message = 'No GPU models are offered right now.';
     else view.message = undefined;

@@ -30,7 +30,10 @@ export function registerRentalsView(services: KgpuServices): vscode.Disposable {
     getTreeItem: (node) => {
       if (isRental(node)) {
         const hasChildren = services.rentalChildren.childrenOf(node.pod).length > 0;
-        const item = toTreeItem(rentalItem(node.pod, Date.now()), hasChildren ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+        const item = toTreeItem(
+          rentalItem(node.pod, Date.now()),
+          hasChildren ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None,
+        );
         // Live GPU numbers while telemetry runs (src/platform/telemetry-hub.ts).
         const gpu = telemetryFor(services).summary(node.pod.pod_id);
         if (gpu) {
@@ -67,7 +70,10 @@ export function registerRentalsView(services: KgpuServices): vscode.Disposable {
   const view = vscode.window.createTreeView('kgpu.rentals', { treeDataProvider: provider, showCollapseAll: false });
   const update = (): void => {
     const failure = services.pods.lastError;
-    view.message = services.auth.signedIn && failure && failure.part === 'pods' ? `Showing the last known state; refreshing failed: ${errorMessage(failure.error)}` : undefined;
+    view.message =
+      services.auth.signedIn && failure && failure.part === 'pods'
+        ? `Showing the last known state; refreshing failed: ${errorMessage(failure.error)}`
+        : undefined;
     emitter.fire();
   };
   update();

@@ -10,7 +10,9 @@ export function registerStatusBar(services: KgpuServices): vscode.Disposable {
   item.name = 'kgpu cost';
   item.command = { title: 'Show kgpu', command: 'workbench.view.extension.kgpu' };
   const update = (): void => {
-    const m = services.auth.signedIn ? statusBarModel(services.pods.pods, services.pods.me, services.pods.lastRefreshAt, Date.now()) : undefined;
+    const m = services.auth.signedIn
+      ? statusBarModel(services.pods.pods, services.pods.me, services.pods.lastRefreshAt, Date.now())
+      : undefined;
     if (!m) {
       item.hide();
       return;
@@ -27,5 +29,11 @@ export function registerStatusBar(services: KgpuServices): vscode.Disposable {
   update();
   const tick = setInterval(update, 60_000);
   tick.unref?.();
-  return vscode.Disposable.from(item, telemetryFor(services).onDidChange(update), services.pods.onDidChange(update), services.auth.onDidChange(update), { dispose: () => clearInterval(tick) });
+  return vscode.Disposable.from(
+    item,
+    telemetryFor(services).onDidChange(update),
+    services.pods.onDidChange(update),
+    services.auth.onDidChange(update),
+    { dispose: () => clearInterval(tick) },
+  );
 }

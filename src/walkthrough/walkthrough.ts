@@ -20,6 +20,8 @@ export function registerWalkthrough(services: KgpuServices): vscode.Disposable {
   update();
   return vscode.Disposable.from(
     services.settings.onDidChangeConnection(update),
-    vscode.commands.registerCommand('kgpu.getStarted', () => vscode.commands.executeCommand('workbench.action.openWalkthrough', WALKTHROUGH_ID, false)),
+    vscode.commands.registerCommand('kgpu.getStarted', () =>
+      vscode.commands.executeCommand('workbench.action.openWalkthrough', WALKTHROUGH_ID, false),
+    ),
   );
 }

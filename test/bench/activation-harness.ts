@@ -32,7 +32,9 @@ async function main(): Promise<void> {
   await ext.activate(fake.context);
   const t2 = performance.now();
   const commands = fake.registeredCommands.size;
-  const vendorLoaded = Object.keys(load.cache).filter((f) => /[/\\]vendor-[\w-]+\.js$/.test(f)).map((f) => f.split(/[/\\]/).pop());
+  const vendorLoaded = Object.keys(load.cache)
+    .filter((f) => /[/\\]vendor-[\w-]+\.js$/.test(f))
+    .map((f) => f.split(/[/\\]/).pop());
   for (const d of fake.context.subscriptions) d.dispose();
   await ext.deactivate?.();
   process.stdout.write(JSON.stringify({ requireMs: t1 - t0, activateMs: t2 - t1, totalMs: t2 - t0, commands, vendorLoaded }) + '\n');

@@ -32,8 +32,13 @@ export async function benchActivation(env: BenchEnv, cfg: BenchConfig): Promise<
   const bundle = path.join(dist, 'extension.js');
   const harness = path.join(env.tmp, 'activation-harness.js');
   await esbuild.build({
-    entryPoints: [path.join(__dirname, 'activation-harness.ts')], outfile: harness,
-    bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'silent',
+    entryPoints: [path.join(__dirname, 'activation-harness.ts')],
+    outfile: harness,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    logLevel: 'silent',
   });
 
   const runs = cfg.quick ? 2 : 15;
@@ -45,7 +50,10 @@ export async function benchActivation(env: BenchEnv, cfg: BenchConfig): Promise<
     const r = await runTool(process.execPath, [harness, bundle]);
     const m = JSON.parse(r.stdout.toString('utf8').trim()) as HarnessResult;
     if (m.commands === 0) throw new Error(`bench activation: activate() of ${bundle} registered no command`);
-    if (m.vendorLoaded.length > 0) throw new Error(`bench activation: require + activate() loaded ${m.vendorLoaded.join(', ')} (heavy dependencies belong to first use: src/platform/lazy/)`);
+    if (m.vendorLoaded.length > 0)
+      throw new Error(
+        `bench activation: require + activate() loaded ${m.vendorLoaded.join(', ')} (heavy dependencies belong to first use: src/platform/lazy/)`,
+      );
     commands = m.commands;
     if (i < 0) continue; // warm-up (disk cache)
     total.push(m.totalMs);
@@ -58,7 +66,11 @@ export async function benchActivation(env: BenchEnv, cfg: BenchConfig): Promise<
     if (existsSync(path.join(repoRoot, f))) cpSync(path.join(repoRoot, f), path.join(dir, f), { recursive: true });
   }
   const vsix = path.join(env.tmp, 'kgpu-bench.vsix');
-  await runTool(process.execPath, [path.join(repoRoot, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--out', vsix], { cwd: dir });
+  await runTool(
+    process.execPath,
+    [path.join(repoRoot, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--out', vsix],
+    { cwd: dir },
+  );
   const vsixKb = statSync(vsix).size / 1024;
   const filesKb = Object.fromEntries((await extensionOutputFiles()).map((f) => [f, Math.round(statSync(path.join(dist, f)).size / 1024)]));
 
@@ -72,8 +84,12 @@ export async function benchActivation(env: BenchEnv, cfg: BenchConfig): Promise<
       goal: '< 30 ms',
       met: med < 30,
       extra: {
-        require_ms: summarize(req).median, activate_ms: summarize(act).median, commands_registered: commands, dist_kb: filesKb,
-        measure: 'fresh node process per run; fake vscode module; production build (esbuild.mjs: undici and ssh2 in dist/vendor-*.js, loaded on first use)',
+        require_ms: summarize(req).median,
+        activate_ms: summarize(act).median,
+        commands_registered: commands,
+        dist_kb: filesKb,
+        measure:
+          'fresh node process per run; fake vscode module; production build (esbuild.mjs: undici and ssh2 in dist/vendor-*.js, loaded on first use)',
       },
     },
     {

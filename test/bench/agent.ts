@@ -139,7 +139,8 @@ export async function benchAgent(env: BenchEnv, cfg: BenchConfig): Promise<Scena
         const r = await timeStream(s, rep < 0);
         if (r.data) {
           const body = parseResponse(r.data).body;
-          if (body.length !== bigBytes || sha(body) !== hashes.get('big.bin')) throw new Error('bench agent: the stream through the agent differs from the pod file');
+          if (body.length !== bigBytes || sha(body) !== hashes.get('big.bin'))
+            throw new Error('bench agent: the stream through the agent differs from the pod file');
           verified = true;
         } else if (r.bytes < bigBytes) throw new Error(`bench agent: short stream through the agent (${r.bytes})`);
         return r.bytes / 1e6 / (r.ms / 1000);
@@ -184,7 +185,10 @@ export async function benchAgent(env: BenchEnv, cfg: BenchConfig): Promise<Scena
         const t0 = now();
         await Promise.all(
           names.map(async (name) => {
-            const e = await execStream(env.connector, `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET /${name} HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3`);
+            const e = await execStream(
+              env.connector,
+              `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET /${name} HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3`,
+            );
             e.stderr.resume();
             const out = await readAll(e.stdout);
             await e.done;
@@ -245,7 +249,7 @@ export async function benchAgent(env: BenchEnv, cfg: BenchConfig): Promise<Scena
     const openRatio = med(open.ours) / med(open.reference);
     const wanRatio = med(openWan.ours) / med(openWan.reference);
     const tputRatio = med(tput.ours) / med(tput.reference);
-    const frameMs = FRAME / 1e6 / med(tput.ours) * 1000;
+    const frameMs = (FRAME / 1e6 / med(tput.ours)) * 1000;
     const stallDiff = med(stalledMs) - med(baselineMs);
     const allOneConnection = connections.every((c) => c === 1);
     const telemetryBytes = await benchTelemetryBytes(env, cfg);

@@ -67,7 +67,11 @@ function throwawayKey(): { public: string; private: string } {
   }
 }
 
-async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -121,10 +125,14 @@ export async function startBenchEnv(): Promise<BenchEnv> {
     if (!exited) sim.child.kill('SIGKILL');
   };
   try {
-    const { apiBase, token, sshHost, sshPort } = await waitFor('the simulator to start', () => {
-      if (exited) throw new Error(`bench: the simulator exited:\n${redact(sim.output())}`);
-      return parseReady(sim.output());
-    }, 30_000);
+    const { apiBase, token, sshHost, sshPort } = await waitFor(
+      'the simulator to start',
+      () => {
+        if (exited) throw new Error(`bench: the simulator exited:\n${redact(sim.output())}`);
+        return parseReady(sim.output());
+      },
+      30_000,
+    );
     if (!(sshPort > 0)) throw new Error('bench: the simulator has no SSH bastion');
 
     const client = new KgpuClient({ apiBase, getToken: async () => token });
@@ -141,12 +149,18 @@ export async function startBenchEnv(): Promise<BenchEnv> {
     const keyFile = path.join(tmp, 'id_ed25519');
     fs.writeFileSync(keyFile, key.private, { mode: 0o600 });
     const sshOptions = [
-      '-i', keyFile,
-      '-o', 'IdentitiesOnly=yes',
-      '-o', 'BatchMode=yes',
-      '-o', 'StrictHostKeyChecking=no',
-      '-o', 'UserKnownHostsFile=/dev/null',
-      '-o', 'LogLevel=ERROR',
+      '-i',
+      keyFile,
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'LogLevel=ERROR',
     ];
     const transport = (port: number): Transport => {
       const options = { host: sshHost, port, privateKey: key.private, hostKeys: new MemoryHostKeyStore(), readyTimeoutMs: 20_000 };
@@ -182,7 +196,8 @@ export async function startBenchEnv(): Promise<BenchEnv> {
       remote: (p) => `kgpu@${sshHost}:${p}`,
       async sh(line, stdin) {
         const r = await pod.exec(line, stdin ? { stdin } : {});
-        if (r.exitCode !== 0) throw new Error(`bench: pod command failed (${r.exitCode ?? r.signal}): ${line.slice(0, 200)}\n${r.stderr.toString('utf8')}`);
+        if (r.exitCode !== 0)
+          throw new Error(`bench: pod command failed (${r.exitCode ?? r.signal}): ${line.slice(0, 200)}\n${r.stderr.toString('utf8')}`);
         return r.stdout.toString('utf8');
       },
       async close() {

@@ -24,7 +24,12 @@ interface Input {
 
 async function main(): Promise<void> {
   const input = JSON.parse(process.argv[2] ?? '{}') as Input;
-  const connector = new PodConnector({ host: input.host, port: input.port, privateKey: fs.readFileSync(input.keyFile), hostKeys: new MemoryHostKeyStore() });
+  const connector = new PodConnector({
+    host: input.host,
+    port: input.port,
+    privateKey: fs.readFileSync(input.keyFile),
+    hostKeys: new MemoryHostKeyStore(),
+  });
   const pod = podCommands(connector);
   (globalThis as { gc?: () => void }).gc?.();
   const baselineRss = process.memoryUsage().rss;
@@ -39,17 +44,21 @@ async function main(): Promise<void> {
   const id = newJobId();
   const t0 = performance.now();
   let ms = 0;
-  const run = startAndFollow(pod, { command: input.command, id, name: 'bench writer' }, {
-    onData(chunk) {
-      hash.update(chunk);
-      received += chunk.length;
-      if (received >= input.bytes && ms === 0) {
-        ms = performance.now() - t0;
-        resolveAll();
-      }
-      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  const run = startAndFollow(
+    pod,
+    { command: input.command, id, name: 'bench writer' },
+    {
+      onData(chunk) {
+        hash.update(chunk);
+        received += chunk.length;
+        if (received >= input.bytes && ms === 0) {
+          ms = performance.now() - t0;
+          resolveAll();
+        }
+        peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      },
     },
-  });
+  );
   const result = await Promise.race([all.then(() => run.followed), run.followed]);
   if (ms === 0) ms = performance.now() - t0;
   clearInterval(sample);
@@ -59,7 +68,17 @@ async function main(): Promise<void> {
   const afterGcRss = process.memoryUsage().rss;
   connector.dispose();
   process.stdout.write(
-    JSON.stringify({ ms, bytes: received, sha256: hash.digest('hex'), jobId: id, logPath: `${DEFAULT_JOBS_ROOT}/${id}/log`, baselineRss, peakRss, afterGcRss, followedOffset: result.offset }) + '\n',
+    JSON.stringify({
+      ms,
+      bytes: received,
+      sha256: hash.digest('hex'),
+      jobId: id,
+      logPath: `${DEFAULT_JOBS_ROOT}/${id}/log`,
+      baselineRss,
+      peakRss,
+      afterGcRss,
+      followedOffset: result.offset,
+    }) + '\n',
   );
 }
 

@@ -100,7 +100,10 @@ async function main(): Promise<void> {
       const probe = await env.pod.exec(['python', '-c', 'import torch; print(torch.__version__, torch.cuda.is_available())']);
       const text = probe.stdout.toString('utf8').trim();
       console.log(`pod python: torch ${text || probe.stderr.toString('utf8').trim()}`);
-      if (probe.exitCode !== 0 || !text.endsWith('True')) throw new Error('gpu-run: no CUDA-enabled PyTorch in the pod (install torch for this machine\'s python3, or use --stub to check the orchestration only)');
+      if (probe.exitCode !== 0 || !text.endsWith('True'))
+        throw new Error(
+          "gpu-run: no CUDA-enabled PyTorch in the pod (install torch for this machine's python3, or use --stub to check the orchestration only)",
+        );
     }
 
     // Run it in the pod the way "Run Active File on GPU" does: JobRunner.runFile (follow, sync, start).
@@ -122,21 +125,29 @@ async function main(): Promise<void> {
     const sync = await run.synced;
     const followed = await run.done.finally(() => runner.dispose());
     const podMs = now() - t0;
-    if (followed.job.status.state !== 'exited' || followed.job.status.exitCode !== 0) throw new Error(`gpu-run: the job ended ${JSON.stringify(followed.job.status)}:\n${log.slice(-2000)}`);
+    if (followed.job.status.state !== 'exited' || followed.job.status.exitCode !== 0)
+      throw new Error(`gpu-run: the job ended ${JSON.stringify(followed.job.status)}:\n${log.slice(-2000)}`);
     const podSteps = stepsPerS(log);
 
     // The same script directly on this machine.
     const direct = await new Promise<string>((resolve, reject) => {
-      const c = spawn('python3', ['train.py', '--steps', String(steps), '--out', path.join(env.tmp, 'direct.pt')], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn('python3', ['train.py', '--steps', String(steps), '--out', path.join(env.tmp, 'direct.pt')], {
+        cwd: project,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       c.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
       c.stderr.on('data', (b: Buffer) => (out += b.toString('utf8')));
-      c.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`gpu-run: direct run failed (${code}):\n${out.slice(-2000)}`))));
+      c.on('close', (code) =>
+        code === 0 ? resolve(out) : reject(new Error(`gpu-run: direct run failed (${code}):\n${out.slice(-2000)}`)),
+      );
     });
     const directSteps = stepsPerS(direct);
 
     // Pull the checkpoint, compare with the pod's copy.
-    const [podHash, podSize] = (await env.sh(`sha256sum ${remote}/checkpoint.pt | cut -d' ' -f1; stat -c %s ${remote}/checkpoint.pt`)).trim().split('\n');
+    const [podHash, podSize] = (await env.sh(`sha256sum ${remote}/checkpoint.pt | cut -d' ' -f1; stat -c %s ${remote}/checkpoint.pt`))
+      .trim()
+      .split('\n');
     const local = path.join(env.tmp, 'pulled.pt');
     await pull(env.pod, `${remote}/checkpoint.pt`, local);
     const localHash = sha256(local);
@@ -160,7 +171,7 @@ async function main(): Promise<void> {
     };
     fs.writeFileSync(outFile, JSON.stringify(result, null, 2) + '\n');
     console.log(JSON.stringify(result, null, 2));
-    if (!result.checkpoint_identical) throw new Error('gpu-run: the pulled checkpoint differs from the pod\'s');
+    if (!result.checkpoint_identical) throw new Error("gpu-run: the pulled checkpoint differs from the pod's");
     console.log(`wrote ${outFile}; releasing the pod…`);
   } finally {
     await env.close();

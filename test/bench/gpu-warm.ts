@@ -37,7 +37,9 @@ async function main(): Promise<void> {
   const env = await startBenchEnv();
   try {
     const dev = stub ? 'cpu' : 'cuda';
-    const probe = (await env.pod.exec(['python', '-c', 'import torch; print(torch.__version__, torch.cuda.is_available())'])).stdout.toString('utf8').trim();
+    const probe = (await env.pod.exec(['python', '-c', 'import torch; print(torch.__version__, torch.cuda.is_available())'])).stdout
+      .toString('utf8')
+      .trim();
     console.log(`pod python: torch ${probe}`);
     if (!stub && !probe.endsWith('True')) throw new Error('gpu-warm: no CUDA-enabled PyTorch in the pod (or use --stub)');
     const project = path.join(env.tmp, 'gpu-warm');
@@ -48,12 +50,25 @@ async function main(): Promise<void> {
     const script = loadPodScript('forkserver.py');
     const stateDir = path.join(env.tmp, 'state');
     const runOnce = async (warm: boolean): Promise<{ log: string; ms: number; mode: StartMode | undefined }> => {
-      const runner = new JobRunner({ commands: async () => env.pod, syncStateDir: stateDir, pollMs: 0, warmStart: { mode: warm ? 'auto' : 'off' } });
+      const runner = new JobRunner({
+        commands: async () => env.pod,
+        syncStateDir: stateDir,
+        pollMs: 0,
+        warmStart: { mode: warm ? 'auto' : 'off' },
+      });
       let log = '';
       const t0 = now();
-      const h = runner.runFile({ podId: env.podId, target: { kind: 'local', folder: project, file }, python: 'python', args: [], env: {}, onData: (c) => void (log += c.toString('utf8')) });
+      const h = runner.runFile({
+        podId: env.podId,
+        target: { kind: 'local', folder: project, file },
+        python: 'python',
+        args: [],
+        env: {},
+        onData: (c) => void (log += c.toString('utf8')),
+      });
       const end = await h.done.finally(() => runner.dispose());
-      if (end.job.status.state !== 'exited' || end.job.status.exitCode !== 0) throw new Error(`gpu-warm: the job ended ${JSON.stringify(end.job.status)}:\n${log}`);
+      if (end.job.status.state !== 'exited' || end.job.status.exitCode !== 0)
+        throw new Error(`gpu-warm: the job ended ${JSON.stringify(end.job.status)}:\n${log}`);
       return { log, ms: now() - t0, mode: await h.startMode };
     };
     /** The server holds no CUDA device open and has no CUDA context (nvidia-smi does not list it). */
@@ -77,10 +92,17 @@ async function main(): Promise<void> {
     const afterRuns = await serverClean();
 
     // A preload that initialises CUDA: refused, the server exits.
-    await env.sh(`python -m venv --without-pip --system-site-packages /workspace/cudavenv && mkdir -p /workspace/cudavenv/lib/$(python -c 'import sys; print(f"python{sys.version_info[0]}.{sys.version_info[1]}")')/site-packages/initcuda`);
+    await env.sh(
+      `python -m venv --without-pip --system-site-packages /workspace/cudavenv && mkdir -p /workspace/cudavenv/lib/$(python -c 'import sys; print(f"python{sys.version_info[0]}.{sys.version_info[1]}")')/site-packages/initcuda`,
+    );
     const site = (await env.sh(`/workspace/cudavenv/bin/python -c 'import site; print(site.getsitepackages()[0])'`)).trim();
     await env.sh(`cat > ${site}/initcuda/__init__.py`, Buffer.from(INIT_CUDA));
-    const refused = await ensureForkServer(env.pod, script, { ...remote, python: '/workspace/cudavenv/bin/python', preload: ['initcuda'] }, { waitS: 600 });
+    const refused = await ensureForkServer(
+      env.pod,
+      script,
+      { ...remote, python: '/workspace/cudavenv/bin/python', preload: ['initcuda'] },
+      { waitS: 600 },
+    );
 
     const result = {
       when: new Date().toISOString(),

@@ -87,8 +87,10 @@ export async function benchIteration(env: BenchEnv, cfg: BenchConfig): Promise<S
       const line = await Promise.race([firstLine, handle.done.then(() => firstLine)]);
       const ms = now() - t0;
       await handle.done;
-      if (handle.plan.remoteDir !== remoteOurs) throw new Error(`bench iteration (ours): synced to ${handle.plan.remoteDir}, expected ${remoteOurs}`);
-      if (!line.includes(`version=${v} `)) throw new Error(`bench iteration (ours): the first line is ${JSON.stringify(line)}, expected version=${v}`);
+      if (handle.plan.remoteDir !== remoteOurs)
+        throw new Error(`bench iteration (ours): synced to ${handle.plan.remoteDir}, expected ${remoteOurs}`);
+      if (!line.includes(`version=${v} `))
+        throw new Error(`bench iteration (ours): the first line is ${JSON.stringify(line)}, expected version=${v}`);
       return ms;
     };
 
@@ -111,7 +113,8 @@ export async function benchIteration(env: BenchEnv, cfg: BenchConfig): Promise<S
       });
       const ms = now() - t0;
       await exited(tail, true);
-      if (!line.includes(`version=${v} `)) throw new Error(`bench iteration (reference): the first line is ${JSON.stringify(line)}, expected version=${v}`);
+      if (!line.includes(`version=${v} `))
+        throw new Error(`bench iteration (reference): the first line is ${JSON.stringify(line)}, expected version=${v}`);
       return ms;
     };
 
@@ -149,7 +152,11 @@ export async function benchIteration(env: BenchEnv, cfg: BenchConfig): Promise<S
       reference: r.reference,
       goal: 'ratio ≤ 0.3 and < 1000 ms',
       met: ratio <= 0.3 && oursMed < 1000,
-      extra: { files: FILES + 1, ours_path: 'JobRunner.runFile (follower first; syncUp with the start in its exec) over a PodConnector with 2 spare connections', reference_path: 'scp -O file; ssh setsid -f python; ssh tail -f' },
+      extra: {
+        files: FILES + 1,
+        ours_path: 'JobRunner.runFile (follower first; syncUp with the start in its exec) over a PodConnector with 2 spare connections',
+        reference_path: 'scp -O file; ssh setsid -f python; ssh tail -f',
+      },
     },
     {
       key: 'iteration_wan',
@@ -183,4 +190,3 @@ export async function benchIteration(env: BenchEnv, cfg: BenchConfig): Promise<S
     },
   ];
 }
-

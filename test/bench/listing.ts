@@ -94,9 +94,17 @@ export async function benchListing(env: BenchEnv, cfg: BenchConfig): Promise<Sce
     },
     async () => {
       const t0 = now();
-      const r = await runTool('sftp', [...env.sshOptions, '-P', String(env.sshPort), '-s', SFTP_SERVER, '-b', '-', `kgpu@${env.sshHost}`], { stdin: `ls -l ${dir}\n` });
+      const r = await runTool('sftp', [...env.sshOptions, '-P', String(env.sshPort), '-s', SFTP_SERVER, '-b', '-', `kgpu@${env.sshHost}`], {
+        stdin: `ls -l ${dir}\n`,
+      });
       const ms = now() - t0;
-      check(r.stdout.toString('utf8').split('\n').filter((l) => l.includes('file-')).length, 'sftp cold');
+      check(
+        r.stdout
+          .toString('utf8')
+          .split('\n')
+          .filter((l) => l.includes('file-')).length,
+        'sftp cold',
+      );
       return ms;
     },
   );
@@ -136,9 +144,35 @@ export async function benchListing(env: BenchEnv, cfg: BenchConfig): Promise<Sce
     );
     const warmMed = summarize(warm.ours).median;
     return [
-      { key: 'listing_cold', label: `3. listing ${n} entries, cold (WorkspaceFs vs sftp -s ls -l)`, unit: 'ms', ours: cold.ours, reference: cold.reference, goal: '—', met: null, extra: { entries: n, ours_path: 'new WorkspaceFs: connect + SFTP + readDirectory + stat each' } },
-      { key: 'listing_warm', label: `3. listing ${n} entries, warm`, unit: 'ms', ours: warm.ours, reference: warm.reference, goal: '< 50 ms', met: warmMed < 50, extra: { entries: n, ours_path: 'open WorkspaceFs, cache expired: readDirectory (READDIR with attributes)' } },
-      { key: 'listing_cached', label: `3. listing ${n} entries, cached (+${n} stats)`, unit: 'ms', ours: cached.ours, goal: '—', met: null, extra: { entries: n, ours_path: 'WorkspaceFs within its 2 s cache: readDirectory + stat each' } },
+      {
+        key: 'listing_cold',
+        label: `3. listing ${n} entries, cold (WorkspaceFs vs sftp -s ls -l)`,
+        unit: 'ms',
+        ours: cold.ours,
+        reference: cold.reference,
+        goal: '—',
+        met: null,
+        extra: { entries: n, ours_path: 'new WorkspaceFs: connect + SFTP + readDirectory + stat each' },
+      },
+      {
+        key: 'listing_warm',
+        label: `3. listing ${n} entries, warm`,
+        unit: 'ms',
+        ours: warm.ours,
+        reference: warm.reference,
+        goal: '< 50 ms',
+        met: warmMed < 50,
+        extra: { entries: n, ours_path: 'open WorkspaceFs, cache expired: readDirectory (READDIR with attributes)' },
+      },
+      {
+        key: 'listing_cached',
+        label: `3. listing ${n} entries, cached (+${n} stats)`,
+        unit: 'ms',
+        ours: cached.ours,
+        goal: '—',
+        met: null,
+        extra: { entries: n, ours_path: 'WorkspaceFs within its 2 s cache: readDirectory + stat each' },
+      },
     ];
   } finally {
     warmFs.dispose();

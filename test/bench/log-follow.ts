@@ -41,9 +41,16 @@ export async function benchLogFollow(env: BenchEnv, cfg: BenchConfig): Promise<S
   const ours = async (rep: number): Promise<number> => {
     const bytes = rep < 0 ? warmup : full;
     const input = { host: env.sshHost, port: env.sshPort, keyFile: env.keyFile, bytes, command: writer(bytes) };
-    const r = await runTool(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(__dirname, 'follow-child.ts'), JSON.stringify(input)]);
+    const r = await runTool(process.execPath, [
+      '--expose-gc',
+      '--import',
+      'tsx',
+      path.join(__dirname, 'follow-child.ts'),
+      JSON.stringify(input),
+    ]);
     const res = JSON.parse(r.stdout.toString('utf8').trim().split('\n').pop() ?? '{}') as ChildResult;
-    if (res.bytes !== bytes || res.followedOffset !== bytes) throw new Error(`bench follow (ours): got ${res.bytes} bytes (follow ended at ${res.followedOffset}), expected ${bytes}`);
+    if (res.bytes !== bytes || res.followedOffset !== bytes)
+      throw new Error(`bench follow (ours): got ${res.bytes} bytes (follow ended at ${res.followedOffset}), expected ${bytes}`);
     const there = await podSha(env, res.logPath);
     if (there !== res.sha256) throw new Error('bench follow (ours): the followed stream differs from the log in the pod');
     await env.sh(`rm -rf ${path.posix.dirname(res.logPath)}`);
@@ -72,7 +79,8 @@ export async function benchLogFollow(env: BenchEnv, cfg: BenchConfig): Promise<S
       tail.on('close', (code) => reject(new Error(`bench follow (reference): ssh tail -f ended (${code}) after ${got} bytes`)));
     });
     await exited(tail, true);
-    if (hash.digest('hex') !== (await podSha(env, log))) throw new Error('bench follow (reference): the stream differs from the log in the pod');
+    if (hash.digest('hex') !== (await podSha(env, log)))
+      throw new Error('bench follow (reference): the stream differs from the log in the pod');
     await env.sh(`rm -f ${log}`);
     return bytes / 1e6 / (ms / 1000);
   };
@@ -98,8 +106,11 @@ export async function benchLogFollow(env: BenchEnv, cfg: BenchConfig): Promise<S
       ours: growth.map(mib),
       goal: '< 64 MB',
       met: mib(maxGrowth) < 64,
-      extra: { max_growth_mib: mib(maxGrowth), rss_after_gc_growth_mib: retained.map(mib), measure: 'peak RSS (sampled every 5 ms) − RSS after a GC before the follow, in a child process; MiB' },
+      extra: {
+        max_growth_mib: mib(maxGrowth),
+        rss_after_gc_growth_mib: retained.map(mib),
+        measure: 'peak RSS (sampled every 5 ms) − RSS after a GC before the follow, in a child process; MiB',
+      },
     },
   ];
 }
-

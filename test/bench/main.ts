@@ -52,7 +52,10 @@ function parseArgs(argv: string[]): { quick: boolean; reps?: number; only?: stri
     else if (a === '--reps') reps = Number(val());
     else if (a === '--only') only = val().split(',');
     else if (a === '--out') out = path.resolve(val());
-    else throw new Error(`unknown option ${a}; usage: npm run bench -- [--quick] [--reps N] [--only ${Object.keys(SCENARIOS).join(',')}] [--out FILE]`);
+    else
+      throw new Error(
+        `unknown option ${a}; usage: npm run bench -- [--quick] [--reps N] [--only ${Object.keys(SCENARIOS).join(',')}] [--out FILE]`,
+      );
   }
   for (const o of only ?? []) if (!SCENARIOS[o]) throw new Error(`unknown scenario ${o} (have ${Object.keys(SCENARIOS).join(', ')})`);
   if (reps !== undefined && !(Number.isInteger(reps) && reps >= 1)) throw new Error('--reps needs a whole number ≥ 1');
@@ -119,7 +122,9 @@ async function main(): Promise<void> {
   const names = args.only ?? Object.keys(SCENARIOS);
   const t0 = Date.now();
   const loadBefore = os.loadavg();
-  console.log(`kgpu bench${args.quick ? ' --quick' : ''}: ${names.join(', ')}; ${cfg.reps} repetition(s) after a warm-up; ${os.cpus().length} CPU(s), Node ${process.version}`);
+  console.log(
+    `kgpu bench${args.quick ? ' --quick' : ''}: ${names.join(', ')}; ${cfg.reps} repetition(s) after a warm-up; ${os.cpus().length} CPU(s), Node ${process.version}`,
+  );
   const env = await startBenchEnv();
   // Stopped (Ctrl-C, or a test that gave up on us): the simulator process goes too.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -148,9 +153,23 @@ async function main(): Promise<void> {
   console.log('');
   console.log(renderTable(results));
   const la = (v: number[]): string => v.map((x) => x.toFixed(1)).join(' ');
-  console.log(`load average before ${la(loadBefore)}, after ${la(os.loadavg())} (${os.cpus().length} CPUs: above ~${os.cpus().length} other work was competing)`);
+  console.log(
+    `load average before ${la(loadBefore)}, after ${la(os.loadavg())} (${os.cpus().length} CPUs: above ~${os.cpus().length} other work was competing)`,
+  );
   const json = {
-    _meta: { when: new Date().toISOString(), quick: args.quick, reps: cfg.reps, cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? '', node: process.version, platform: `${os.platform()} ${os.release()}`, seconds: (Date.now() - t0) / 1000, loadavg_before: loadBefore.map((v) => Number(v.toFixed(2))), loadavg_after: os.loadavg().map((v) => Number(v.toFixed(2))), setup: 'loopback simulator in its own process; reference = OpenSSH ssh/scp -O/sftp -s' },
+    _meta: {
+      when: new Date().toISOString(),
+      quick: args.quick,
+      reps: cfg.reps,
+      cpus: os.cpus().length,
+      cpu: os.cpus()[0]?.model ?? '',
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+      seconds: (Date.now() - t0) / 1000,
+      loadavg_before: loadBefore.map((v) => Number(v.toFixed(2))),
+      loadavg_after: os.loadavg().map((v) => Number(v.toFixed(2))),
+      setup: 'loopback simulator in its own process; reference = OpenSSH ssh/scp -O/sftp -s',
+    },
     ...toJson(results),
   };
   fs.writeFileSync(args.out, JSON.stringify(json, null, 2) + '\n');

@@ -10,7 +10,11 @@ export const now = (): number => performance.now();
  * closes its stdin) before reading all of `stdin` gives its own error — never an unhandled
  * `write EPIPE` that takes the whole run down.
  */
-export function runTool(cmd: string, args: string[], options: { stdin?: string | Buffer; cwd?: string } = {}): Promise<{ stdout: Buffer; stderr: string }> {
+export function runTool(
+  cmd: string,
+  args: string[],
+  options: { stdin?: string | Buffer; cwd?: string } = {},
+): Promise<{ stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: options.cwd });
     const input = options.stdin ?? '';
@@ -25,8 +29,12 @@ export function runTool(cmd: string, args: string[], options: { stdin?: string |
     child.stdin.on('error', (e: NodeJS.ErrnoException) => (unread = e));
     child.on('error', (e) => reject(new Error(`${cmd} could not be started: ${e.message}`, { cause: e })));
     child.on('close', (code, signal) => {
-      const name = `${cmd} ${args.filter((a) => !a.startsWith('-')).slice(-2).join(' ')}`.trim();
-      const stdinNote = unread && input.length > 0 ? ` before reading all of its ${input.length}-byte input (${unread.code ?? unread.message})` : '';
+      const name = `${cmd} ${args
+        .filter((a) => !a.startsWith('-'))
+        .slice(-2)
+        .join(' ')}`.trim();
+      const stdinNote =
+        unread && input.length > 0 ? ` before reading all of its ${input.length}-byte input (${unread.code ?? unread.message})` : '';
       if (code === 0 && !stdinNote) resolve({ stdout: Buffer.concat(out), stderr: err });
       else if (code === 0) reject(new Error(`${name} exited${stdinNote}${err.trim() ? `: ${err.trim()}` : ''}`));
       else reject(new Error(`${name} failed (${code ?? signal})${stdinNote}: ${err.trim()}`));
@@ -87,7 +95,11 @@ export interface BenchConfig {
  * Run `ours` and `reference` alternately (the order flips every repetition, so slow phases of the
  * shared machine hit both), after one unmeasured warm-up of each. Each returns its measurement.
  */
-export async function interleave(cfg: BenchConfig, ours: (rep: number) => Promise<number>, reference: ((rep: number) => Promise<number>) | undefined): Promise<{ ours: number[]; reference: number[] }> {
+export async function interleave(
+  cfg: BenchConfig,
+  ours: (rep: number) => Promise<number>,
+  reference: ((rep: number) => Promise<number>) | undefined,
+): Promise<{ ours: number[]; reference: number[] }> {
   const o: number[] = [];
   const r: number[] = [];
   await ours(-1);

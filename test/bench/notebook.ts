@@ -70,7 +70,11 @@ function session(connector: PodConnector, started: KernelStarted): { s: KernelSe
 }
 
 /** Execute and resolve when the reply and idle came; the first output's time too. */
-function run(s: KernelSession, code: string, onRecord?: (r: Parameters<Parameters<KernelSession['onRecord']>[0]>[0]) => void): Promise<{ ms: number; firstOutputMs?: number }> {
+function run(
+  s: KernelSession,
+  code: string,
+  onRecord?: (r: Parameters<Parameters<KernelSession['onRecord']>[0]>[0]) => void,
+): Promise<{ ms: number; firstOutputMs?: number }> {
   const t0 = now();
   const id = `b-${Math.random().toString(16).slice(2)}`;
   let reply = false;
@@ -103,9 +107,19 @@ export async function benchNotebook(env: BenchEnv, cfg: BenchConfig): Promise<Sc
   await a.s.ready;
   const first = await run(a.s, 'print("hello")');
   const firstOutput = now() - t0 - first.ms + (first.firstOutputMs ?? first.ms);
-  results.push({ key: 'notebook_first_output', label: 'notebook: new kernel → first output', unit: 'ms', ours: [firstOutput], goal: '≤ 5 s', met: firstOutput <= 5000 });
+  results.push({
+    key: 'notebook_first_output',
+    label: 'notebook: new kernel → first output',
+    unit: 'ms',
+    ours: [firstOutput],
+    goal: '≤ 5 s',
+    met: firstOutput <= 5000,
+  });
 
-  const floorProc = await execStream(env.connector, quoteArgv(['python3', '-c', FLOOR, `${started.socket.replace(/\/s$/, '')}/kernel.json`]));
+  const floorProc = await execStream(
+    env.connector,
+    quoteArgv(['python3', '-c', FLOOR, `${started.socket.replace(/\/s$/, '')}/kernel.json`]),
+  );
   floorProc.stderr.resume();
   floorProc.done.catch(() => undefined); // closed by us at the end
   const floor = new LineReader(floorProc);
@@ -120,11 +134,31 @@ export async function benchNotebook(env: BenchEnv, cfg: BenchConfig): Promise<Sc
     const reps = cfg.quick ? cfg.reps : Math.max(cfg.reps, 30);
     const lan = await interleave({ ...cfg, reps }, async () => (await run(a.s, '1+1')).ms, floorRtt);
     const dl = summarize(lan.ours).median - summarize(lan.reference).median;
-    results.push({ key: 'notebook_rtt', label: 'notebook: 1+1 round trip vs jupyter_client in the pod', unit: 'ms', ...lan, goal: '≤ floor + 15 ms', met: dl <= 15, extra: { above_floor_ms: dl } });
+    results.push({
+      key: 'notebook_rtt',
+      label: 'notebook: 1+1 round trip vs jupyter_client in the pod',
+      unit: 'ms',
+      ...lan,
+      goal: '≤ floor + 15 ms',
+      met: dl <= 15,
+      extra: { above_floor_ms: dl },
+    });
     await wan.s.ready;
-    const wanRun = await interleave({ ...cfg, reps: cfg.quick ? cfg.reps : Math.max(cfg.reps, 15) }, async () => (await run(wan.s, '1+1')).ms, floorRtt);
+    const wanRun = await interleave(
+      { ...cfg, reps: cfg.quick ? cfg.reps : Math.max(cfg.reps, 15) },
+      async () => (await run(wan.s, '1+1')).ms,
+      floorRtt,
+    );
     const dw = summarize(wanRun.ours).median - summarize(wanRun.reference).median;
-    results.push({ key: 'notebook_rtt_wan', label: `notebook: 1+1 round trip at ${RTT_MS} ms RTT vs the floor`, unit: 'ms', ...wanRun, goal: `≤ floor + ${1.5 * RTT_MS} ms`, met: dw <= 1.5 * RTT_MS, extra: { above_floor_ms: dw, rtt_ms: RTT_MS } });
+    results.push({
+      key: 'notebook_rtt_wan',
+      label: `notebook: 1+1 round trip at ${RTT_MS} ms RTT vs the floor`,
+      unit: 'ms',
+      ...wanRun,
+      goal: `≤ floor + ${1.5 * RTT_MS} ms`,
+      met: dw <= 1.5 * RTT_MS,
+      extra: { above_floor_ms: dw, rtt_ms: RTT_MS },
+    });
 
     // Reattach: a new session to the running kernel (what a reloaded window does).
     const reattach: number[] = [];
@@ -137,7 +171,14 @@ export async function benchNotebook(env: BenchEnv, cfg: BenchConfig): Promise<Sc
       b.s.dispose();
       b.agent.dispose();
     }
-    results.push({ key: 'notebook_reattach', label: 'notebook: reattach (new window) → attached', unit: 'ms', ours: reattach, goal: '≤ 2 s', met: summarize(reattach).median <= 2000 });
+    results.push({
+      key: 'notebook_reattach',
+      label: 'notebook: reattach (new window) → attached',
+      unit: 'ms',
+      ours: reattach,
+      goal: '≤ 2 s',
+      met: summarize(reattach).median <= 2000,
+    });
 
     // Many lines: all delivered, in order; the cell's kept text bounded.
     const n = cfg.quick ? 10_000 : 100_000;

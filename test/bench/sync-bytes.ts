@@ -95,7 +95,15 @@ export async function benchSync(env: BenchEnv, cfg: BenchConfig): Promise<Scenar
       reference: refBytes,
       goal: `≤ 2× the changed file (${changed} B)`,
       met: wireMed <= 2 * changed,
-      extra: { changed_file_bytes: changed, ours_content_bytes: summarize(content).median, tree_bytes: treeBytes, first_sync_ms: firstMs, first_sync_wire_bytes: first.wireBytes, ours_measure: 'SyncResult.wireBytes (all bytes written to the pod, after gzip)', reference_measure: 'tree size (scp -O -r sends every file)' },
+      extra: {
+        changed_file_bytes: changed,
+        ours_content_bytes: summarize(content).median,
+        tree_bytes: treeBytes,
+        first_sync_ms: firstMs,
+        first_sync_wire_bytes: first.wireBytes,
+        ours_measure: 'SyncResult.wireBytes (all bytes written to the pod, after gzip)',
+        reference_measure: 'tree size (scp -O -r sends every file)',
+      },
     },
     {
       key: 'sync_time',

@@ -129,7 +129,8 @@ export async function benchTransfer(env: BenchEnv, cfg: BenchConfig): Promise<Sc
           // CPU seconds per copy (median): where the time goes on a 2-core machine shared with the bastion.
           ours_cpu_s: cpu.median(`ours-${key}`),
           reference_cpu_s: cpu.median(`scp-${key}`),
-          cpu_measure: 'ours: process.cpuUsage() of the bench process (incl. libuv threads); scp: /usr/bin/time user+sys (null when absent)',
+          cpu_measure:
+            'ours: process.cpuUsage() of the bench process (incl. libuv threads); scp: /usr/bin/time user+sys (null when absent)',
         },
       };
     };

@@ -25,13 +25,13 @@ function writeScript(dir: string, lib: string, version: number): void {
   const text = [
     `import ${lib} as lib`,
     `VERSION = ${version}`,
-    'print(f"version={VERSION} lib={lib.__name__} {getattr(lib, \'__version__\', \'\')}", flush=True)',
+    "print(f\"version={VERSION} lib={lib.__name__} {getattr(lib, '__version__', '')}\", flush=True)",
     lib === 'torch' ? 'x = lib.ones(512, 512)\nprint("checksum", (x @ x).sum().item(), flush=True)' : '',
     'with open("/proc/self/status") as f:',
     '    print("peak_kb=" + [l.split()[1] for l in f if l.startswith("VmHWM:")][0], flush=True)',
     'with open("/proc/self/smaps_rollup") as f:',
     '    m = {l.split(":")[0]: int(l.split()[1]) for l in f if l.endswith("kB\\n")}',
-    'print(f"pss_kb={m.get(\'Pss\', 0)} private_kb={m.get(\'Private_Clean\', 0) + m.get(\'Private_Dirty\', 0)}", flush=True)',
+    "print(f\"pss_kb={m.get('Pss', 0)} private_kb={m.get('Private_Clean', 0) + m.get('Private_Dirty', 0)}\", flush=True)",
     '',
   ].join('\n');
   fs.writeFileSync(path.join(dir, 'train.py'), text);
@@ -91,9 +91,12 @@ export async function benchWarmStart(env: BenchEnv, cfg: BenchConfig): Promise<S
     const ms = now() - t;
     const end = await handle.done;
     const mode = await handle.startMode;
-    if (kind === 'warm' && !mode?.warm) throw new Error(`bench warm: a warm run started cold (${mode && !mode.warm ? mode.reason : 'no start mode'})`);
-    if (!line.includes(`version=${v} `)) throw new Error(`bench warm (${kind}): the first line is ${JSON.stringify(line)}, expected version=${v}`);
-    if (end.job.status.state !== 'exited' || end.job.status.exitCode !== 0) throw new Error(`bench warm (${kind}): the run ended ${JSON.stringify(end.job.status)}:\n${text}`);
+    if (kind === 'warm' && !mode?.warm)
+      throw new Error(`bench warm: a warm run started cold (${mode && !mode.warm ? mode.reason : 'no start mode'})`);
+    if (!line.includes(`version=${v} `))
+      throw new Error(`bench warm (${kind}): the first line is ${JSON.stringify(line)}, expected version=${v}`);
+    if (end.job.status.state !== 'exited' || end.job.status.exitCode !== 0)
+      throw new Error(`bench warm (${kind}): the run ended ${JSON.stringify(end.job.status)}:\n${text}`);
     peaks[kind].push(peakOf(text));
     ends[kind].push({ pss: kbOf(text, 'pss_kb'), priv: kbOf(text, 'private_kb') });
     return ms;
@@ -118,7 +121,8 @@ export async function benchWarmStart(env: BenchEnv, cfg: BenchConfig): Promise<S
     });
     const ms = now() - t;
     await exited(tail, true);
-    if (!line.includes(`version=${v} `)) throw new Error(`bench warm (manual): the first line is ${JSON.stringify(line)}, expected version=${v}`);
+    if (!line.includes(`version=${v} `))
+      throw new Error(`bench warm (manual): the first line is ${JSON.stringify(line)}, expected version=${v}`);
     return ms;
   };
 
@@ -150,7 +154,9 @@ export async function benchWarmStart(env: BenchEnv, cfg: BenchConfig): Promise<S
   // `import <lib>` in a fresh interpreter in the pod, timed inside it.
   const importMs: number[] = [];
   for (let i = first; i < cfg.reps; i++) {
-    const ms = Number(await env.sh(`python -c 'import time; t = time.perf_counter(); import ${lib}; print((time.perf_counter() - t) * 1000)'`));
+    const ms = Number(
+      await env.sh(`python -c 'import time; t = time.perf_counter(); import ${lib}; print((time.perf_counter() - t) * 1000)'`),
+    );
     if (i >= 0) importMs.push(ms);
   }
   // The fork server's memory in the pod.
@@ -164,7 +170,12 @@ export async function benchWarmStart(env: BenchEnv, cfg: BenchConfig): Promise<S
   const toCold = wMed / summarize(cold).median;
   const peakRatio = summarize(peaks.warm).median / summarize(peaks.cold).median;
   const importMed = summarize(importMs).median;
-  const common = { lib, import_ms: Number(importMed.toFixed(1)), fork_server_start_ms: Math.round(serverStartMs), preloaded: status.preloaded };
+  const common = {
+    lib,
+    import_ms: Number(importMed.toFixed(1)),
+    fork_server_start_ms: Math.round(serverStartMs),
+    preloaded: status.preloaded,
+  };
   return [
     {
       key: 'warm_vs_manual',
@@ -174,7 +185,11 @@ export async function benchWarmStart(env: BenchEnv, cfg: BenchConfig): Promise<S
       reference: ref,
       goal: 'ratio ≤ 0.15',
       met: cfg.quick ? null : toManual <= 0.15,
-      extra: { ...common, ours_path: 'JobRunner.runFile, warmStart auto (the fork server forks the job in the start exec)', reference_path: 'scp -O file; ssh setsid -f python; ssh tail -f' },
+      extra: {
+        ...common,
+        ours_path: 'JobRunner.runFile, warmStart auto (the fork server forks the job in the start exec)',
+        reference_path: 'scp -O file; ssh setsid -f python; ssh tail -f',
+      },
     },
     {
       key: 'warm_vs_cold',

@@ -76,7 +76,9 @@ async function main() {
 
   say(`starting the kgpu simulator (pods start in ${Number(opts['cold-start-ms']) / 1000} s)…`);
   const sim = await startSimulator({
-    dir: runDir, name: 'simulator', coldStartMs: Number(opts['cold-start-ms']),
+    dir: runDir,
+    name: 'simulator',
+    coldStartMs: Number(opts['cold-start-ms']),
     args: simulatorOptions({ credits: Number(opts.credits) }),
   });
   running.push(sim);
@@ -136,7 +138,9 @@ async function check(paths, cs, project) {
     for (const title of ['Account', 'GPU Models', 'Rentals']) await ui.view(title).waitFor({ state: 'visible' });
     // The extension found the simulator through code-server's environment: signed in, balance shown.
     await ui.waitForText(/credits/, { within: ui.view('Account'), timeoutMs: 30_000 }).catch((e) => {
-      throw new Error(`the Account view never showed the simulator account's credits — did the extension get KGPU_API_BASE/KGPU_API_TOKEN? (${e.message.split('\n')[0]})`);
+      throw new Error(
+        `the Account view never showed the simulator account's credits — did the extension get KGPU_API_BASE/KGPU_API_TOKEN? (${e.message.split('\n')[0]})`,
+      );
     });
     const file = await ui.screenshot('workbench');
     say(`ok: workbench, kgpu icon, its three views and the simulator account loaded in ${Date.now() - t0} ms (screenshot ${file})`);
@@ -147,8 +151,16 @@ async function check(paths, cs, project) {
   }
 }
 
-const deadline = opts.check ? setTimeout(() => { console.error('[demo] --check took longer than 120 s'); void stopAll(1); }, 120_000) : undefined;
-main().then(() => clearTimeout(deadline), async (e) => {
-  console.error(`[demo] ✖ ${e instanceof Error ? e.message : e}`);
-  await stopAll(1);
-});
+const deadline = opts.check
+  ? setTimeout(() => {
+      console.error('[demo] --check took longer than 120 s');
+      void stopAll(1);
+    }, 120_000)
+  : undefined;
+main().then(
+  () => clearTimeout(deadline),
+  async (e) => {
+    console.error(`[demo] ✖ ${e instanceof Error ? e.message : e}`);
+    await stopAll(1);
+  },
+);

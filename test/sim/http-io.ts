@@ -7,7 +7,12 @@ export const REQUEST_ID_HEADER = 'X-Request-ID';
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+  });
   res.end(text);
 }
 
@@ -19,11 +24,22 @@ export function sendError(res: ServerResponse, requestId: string, e: ApiError): 
 }
 
 /** S3-style XML error (the presigned object URLs speak S3, like R2 does). */
-export function sendS3Error(res: ServerResponse, status: number, code: string, message: string, requestId: string, closeAfter = false): void {
+export function sendS3Error(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  requestId: string,
+  closeAfter = false,
+): void {
   if (res.headersSent || res.destroyed) return;
   const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   const text = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${esc(code)}</Code><Message>${esc(message)}</Message><RequestId>${requestId}</RequestId></Error>\n`;
-  res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(text), ...(closeAfter ? { Connection: 'close' } : {}) });
+  res.writeHead(status, {
+    'Content-Type': 'application/xml',
+    'Content-Length': Buffer.byteLength(text),
+    ...(closeAfter ? { Connection: 'close' } : {}),
+  });
   res.end(text);
 }
 
@@ -61,7 +77,12 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 function tooLarge(limit: number): ApiError {
-  return new ApiError(413, 'payload_too_large', `the request body is larger than ${limit} bytes; send less (exec stdin ≤ 1 MiB — use SSH or /objects for bigger data)`, { max_bytes: limit });
+  return new ApiError(
+    413,
+    'payload_too_large',
+    `the request body is larger than ${limit} bytes; send less (exec stdin ≤ 1 MiB — use SSH or /objects for bigger data)`,
+    { max_bytes: limit },
+  );
 }
 
 /** A JSON object body; empty body → {} (every field optional). */
@@ -74,7 +95,8 @@ export function parseJsonObject(buf: Buffer): Record<string, unknown> {
   } catch (e) {
     throw new ApiError(400, 'invalid_json', `the request body is not valid JSON: ${(e as Error).message.slice(0, 120)}`);
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ApiError(400, 'invalid_body', 'the request body must be a JSON object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new ApiError(400, 'invalid_body', 'the request body must be a JSON object');
   return v as Record<string, unknown>;
 }
 

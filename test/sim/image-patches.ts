@@ -36,7 +36,7 @@ const PATCHES: Patch[] = [
     folder: 'torch/distributed/elastic/multiprocessing',
     file: 'api.py',
     old: '            v = int(v)\n            for s in Std:\n                if s == v:\n                    return s\n',
-    new: '            return Std(int(v))  # kgpu simulator: PyTorch 2.0\'s fix for Python 3.11\n',
+    new: "            return Std(int(v))  # kgpu simulator: PyTorch 2.0's fix for Python 3.11\n",
   },
 ];
 
@@ -68,7 +68,11 @@ export function imagePatchBinds(py: { exe: string; sitePackages: string[] }): Pa
       try {
         cpSync(target, staging, { recursive: true, preserveTimestamps: true });
         writeFileSync(join(staging, p.file), original.replace(p.old, p.new));
-        const compiled = spawnSync(python, ['-c', 'import py_compile, sys; py_compile.compile(sys.argv[1], doraise=True)', join(staging, p.file)], { encoding: 'utf8' });
+        const compiled = spawnSync(
+          python,
+          ['-c', 'import py_compile, sys; py_compile.compile(sys.argv[1], doraise=True)', join(staging, p.file)],
+          { encoding: 'utf8' },
+        );
         if (compiled.status !== 0) throw new Error(`kgpu simulator: patching ${p.what} failed: ${compiled.stderr}`);
         renameSync(staging, source);
       } catch (e) {

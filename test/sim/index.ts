@@ -96,7 +96,8 @@ export interface Simulator {
 }
 
 function resolveFleet(o: SimulatorOptions): Fleet {
-  const base = o.fleet === undefined ? DEFAULT_FLEET : typeof o.fleet === 'string' ? loadFleetFile(o.fleet) : parseFleet(o.fleet, 'options.fleet');
+  const base =
+    o.fleet === undefined ? DEFAULT_FLEET : typeof o.fleet === 'string' ? loadFleetFile(o.fleet) : parseFleet(o.fleet, 'options.fleet');
   return { models: base.models, images: [...base.images, ...(o.images ?? [])] };
 }
 
@@ -203,7 +204,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   for (const r of rules) faults.add(r);
 
   let openapi: Record<string, unknown> | undefined;
-  const routes = [...accountRoutes(state, objects.limits, () => (openapi ??= openApiDocument(`${rest!.origin}/v1`))), ...podRoutes(state), ...objectRoutes(objects)];
+  const routes = [
+    ...accountRoutes(state, objects.limits, () => (openapi ??= openApiDocument(`${rest!.origin}/v1`))),
+    ...podRoutes(state),
+    ...objectRoutes(objects),
+  ];
   try {
     rest = await startRestServer({ host, port: options.port ?? 0, routes, state, objects, faults });
     index = await startPackageIndex({ host, python: pythonForIndex() });
@@ -217,7 +222,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       );
     }
     const startBastion = await loadOptional<StartBastion>('bastion', 'startBastion');
-    if (startBastion) bastion = await startBastion({ directory: state, hostKeyPath: join(stateDir, 'ssh_host_ed25519_key'), host, port: options.sshPort ?? 0 });
+    if (startBastion)
+      bastion = await startBastion({
+        directory: state,
+        hostKeyPath: join(stateDir, 'ssh_host_ed25519_key'),
+        host,
+        port: options.sshPort ?? 0,
+      });
   } catch (e) {
     await podNet?.close();
     await index?.close();
@@ -230,7 +241,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const server = rest;
   const packageIndex = index!;
   const diskEvery = options.diskCheckIntervalMs ?? 1000;
-  const diskTimer = diskEvery > 0 ? setInterval(() => void state.checkDisks({ ifIdle: true }).catch(() => undefined), diskEvery) : undefined;
+  const diskTimer =
+    diskEvery > 0 ? setInterval(() => void state.checkDisks({ ifIdle: true }).catch(() => undefined), diskEvery) : undefined;
   diskTimer?.unref();
 
   let stopping: Promise<void> | undefined;

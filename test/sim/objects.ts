@@ -46,12 +46,28 @@ export interface ObjectRecord {
 
 /** What HTTP clients send by themselves (curl --upload-file, Node's http/undici/fetch): a presigned
  *  PUT may carry these besides its signed headers; anything else breaks the signature. */
-const TRANSPORT_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'connection', 'keep-alive', 'expect', 'te', 'sec-fetch-mode']);
+const TRANSPORT_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'user-agent',
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'connection',
+  'keep-alive',
+  'expect',
+  'te',
+  'sec-fetch-mode',
+]);
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 function amzDate(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 function parseAmzDate(s: string): number | undefined {
@@ -64,9 +80,7 @@ export class ObjectStore {
   readonly objects = new Map<string, ObjectRecord>();
   private readonly secret = randomBytes(32);
 
-  constructor(
-    private readonly o: { dir: string; clock: SimClockImpl; limits: ObjectLimits; origin: () => string },
-  ) {
+  constructor(private readonly o: { dir: string; clock: SimClockImpl; limits: ObjectLimits; origin: () => string }) {
     mkdirSync(o.dir, { recursive: true });
   }
 
@@ -83,20 +97,30 @@ export class ObjectStore {
 
   create(account: Account, body: Record<string, unknown>): Record<string, unknown> {
     const label = body.label ?? null;
-    if (label !== null && (typeof label !== 'string' || label.length > 200)) throw invalid('label', 'label must be a string of at most 200 characters');
+    if (label !== null && (typeof label !== 'string' || label.length > 200))
+      throw invalid('label', 'label must be a string of at most 200 characters');
     const size = body.size_bytes;
     if (size !== undefined && size !== null) {
-      if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) throw invalid('size_bytes', 'size_bytes must be a non-negative integer');
+      if (typeof size !== 'number' || !Number.isInteger(size) || size < 0)
+        throw invalid('size_bytes', 'size_bytes must be a non-negative integer');
       if (size > this.o.limits.perObjectBytes) {
-        throw new ApiError(422, 'object_too_large', `an object may hold at most ${this.o.limits.perObjectBytes} bytes; split it`, { field: 'size_bytes', max_bytes: this.o.limits.perObjectBytes });
+        throw new ApiError(422, 'object_too_large', `an object may hold at most ${this.o.limits.perObjectBytes} bytes; split it`, {
+          field: 'size_bytes',
+          max_bytes: this.o.limits.perObjectBytes,
+        });
       }
     }
     const used = this.liveBytes(account.user_id);
     if (used + (typeof size === 'number' ? size : 0) > this.o.limits.perUserBytes || used >= this.o.limits.perUserBytes) {
-      throw new ApiError(409, 'quota_exceeded', `your live transit objects hold ${used} bytes of your ${this.o.limits.perUserBytes}-byte quota; delete some (DELETE /objects/{id})`, {
-        used_bytes: used,
-        quota_bytes: this.o.limits.perUserBytes,
-      });
+      throw new ApiError(
+        409,
+        'quota_exceeded',
+        `your live transit objects hold ${used} bytes of your ${this.o.limits.perUserBytes}-byte quota; delete some (DELETE /objects/{id})`,
+        {
+          used_bytes: used,
+          quota_bytes: this.o.limits.perUserBytes,
+        },
+      );
     }
     const now = this.o.clock.now();
     const rec: ObjectRecord = {
@@ -133,16 +157,26 @@ export class ObjectStore {
   get(account: Account, id: string): Record<string, unknown> {
     const rec = this.find(account, id);
     if (rec.state === 'expired') {
-      throw new ApiError(410, 'object_expired', `object ${id} expired at ${iso(rec.expires_at)} (objects live 24 h after creation); upload it again`, { object_id: id, expired_at: iso(rec.expires_at) });
+      throw new ApiError(
+        410,
+        'object_expired',
+        `object ${id} expired at ${iso(rec.expires_at)} (objects live 24 h after creation); upload it again`,
+        { object_id: id, expired_at: iso(rec.expires_at) },
+      );
     }
     const now = this.o.clock.now();
-    return { ...this.view(rec), get_url: this.presign('GET', id), get_url_expires_at: iso(Math.min(now + URL_TTL_S * 1000, rec.expires_at)) };
+    return {
+      ...this.view(rec),
+      get_url: this.presign('GET', id),
+      get_url_expires_at: iso(Math.min(now + URL_TTL_S * 1000, rec.expires_at)),
+    };
   }
 
   /** DELETE /objects/{id}: idempotent (an already deleted or expired object answers the same). */
   delete(account: Account, id: string): Record<string, unknown> {
     const rec = this.objects.get(id);
-    if (!rec || rec.owner !== account.user_id) throw new ApiError(404, 'not_found', `no object ${id.slice(0, 80)} in your account (GET /objects lists them)`);
+    if (!rec || rec.owner !== account.user_id)
+      throw new ApiError(404, 'not_found', `no object ${id.slice(0, 80)} in your account (GET /objects lists them)`);
     if (rec.state === 'live') {
       rec.state = 'deleted';
       rec.expiry?.cancel();
@@ -153,7 +187,8 @@ export class ObjectStore {
 
   private find(account: Account, id: string): ObjectRecord {
     const rec = this.objects.get(id);
-    if (!rec || rec.owner !== account.user_id || rec.state === 'deleted') throw new ApiError(404, 'not_found', `no object ${id.slice(0, 80)} in your account (GET /objects lists them)`);
+    if (!rec || rec.owner !== account.user_id || rec.state === 'deleted')
+      throw new ApiError(404, 'not_found', `no object ${id.slice(0, 80)} in your account (GET /objects lists them)`);
     return rec;
   }
 
@@ -201,7 +236,9 @@ export class ObjectStore {
   }
 
   private sign(method: string, path: string, date: string, expires: string, signedHeaders: string, values: string[]): string {
-    return createHmac('sha256', this.secret).update([method, path, date, expires, signedHeaders, ...values].join('\n')).digest('hex');
+    return createHmac('sha256', this.secret)
+      .update([method, path, date, expires, signedHeaders, ...values].join('\n'))
+      .digest('hex');
   }
 
   /** Serves `/_objects/<id>` (GET/PUT with a presigned query). */
@@ -214,34 +251,55 @@ export class ObjectStore {
       sendS3Error(res, status, code, message, requestId, method === 'PUT');
     };
     const id = url.pathname.slice('/_objects/'.length);
-    if (method !== 'GET' && method !== 'PUT' && method !== 'HEAD') return fail(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
+    if (method !== 'GET' && method !== 'PUT' && method !== 'HEAD')
+      return fail(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
     const q = url.searchParams;
     const date = q.get('X-Amz-Date') ?? '';
     const expires = q.get('X-Amz-Expires') ?? '';
     const signedHeaders = q.get('X-Amz-SignedHeaders') ?? '';
     const signature = q.get('X-Amz-Signature') ?? '';
-    if (!date || !expires || !signedHeaders || !signature) return fail(403, 'AccessDenied', 'Query-string authentication requires X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature.');
+    if (!date || !expires || !signedHeaders || !signature)
+      return fail(
+        403,
+        'AccessDenied',
+        'Query-string authentication requires X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature.',
+      );
     const names = signedHeaders.toLowerCase().split(';');
     const values = names.map((h) => String(req.headers[h] ?? ''));
     const expected = Buffer.from(this.sign(method === 'HEAD' ? 'GET' : method, url.pathname, date, expires, signedHeaders, values));
     const given = Buffer.from(signature);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
-      return fail(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.');
+      return fail(
+        403,
+        'SignatureDoesNotMatch',
+        'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+      );
     }
     const unsigned = Object.keys(req.headers).filter((h) => h.startsWith('x-amz-') && !names.includes(h));
-    if (unsigned.length) return fail(403, 'AccessDenied', `There were headers present in the request which were not signed: ${unsigned.join(', ')}`);
+    if (unsigned.length)
+      return fail(403, 'AccessDenied', `There were headers present in the request which were not signed: ${unsigned.join(', ')}`);
     if (method === 'PUT' && Object.keys(req.headers).some((h) => !names.includes(h) && !TRANSPORT_HEADERS.has(h))) {
-      return fail(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.');
+      return fail(
+        403,
+        'SignatureDoesNotMatch',
+        'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+      );
     }
     const start = parseAmzDate(date);
     const ttl = Number(expires);
-    if (start === undefined || !Number.isInteger(ttl) || ttl < 1 || ttl > 604800) return fail(403, 'AuthorizationQueryParametersError', 'X-Amz-Date or X-Amz-Expires is malformed.');
+    if (start === undefined || !Number.isInteger(ttl) || ttl < 1 || ttl > 604800)
+      return fail(403, 'AuthorizationQueryParametersError', 'X-Amz-Date or X-Amz-Expires is malformed.');
     if (this.o.clock.now() > start + ttl * 1000) return fail(403, 'AccessDenied', 'Request has expired');
     const rec = this.objects.get(id);
     if (!rec || rec.state !== 'live') return fail(404, 'NoSuchKey', 'The specified key does not exist.');
     if (method === 'PUT') return this.put(req, res, rec, fail);
     if (rec.size_bytes === null) return fail(404, 'NoSuchKey', 'The specified key does not exist (nothing was uploaded yet).');
-    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': rec.size_bytes, ETag: `"${rec.etag}"`, 'Last-Modified': new Date(rec.uploaded_at ?? rec.created_at).toUTCString() });
+    res.writeHead(200, {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': rec.size_bytes,
+      ETag: `"${rec.etag}"`,
+      'Last-Modified': new Date(rec.uploaded_at ?? rec.created_at).toUTCString(),
+    });
     if (method === 'HEAD') {
       res.end();
       return;
@@ -257,13 +315,29 @@ export class ObjectStore {
     });
   }
 
-  private async put(req: IncomingMessage, res: ServerResponse, rec: ObjectRecord, fail: (s: number, c: string, m: string) => Promise<void>): Promise<void> {
+  private async put(
+    req: IncomingMessage,
+    res: ServerResponse,
+    rec: ObjectRecord,
+    fail: (s: number, c: string, m: string) => Promise<void>,
+  ): Promise<void> {
     const cl = req.headers['content-length'];
-    if (cl === undefined || !/^\d+$/.test(cl)) return fail(411, 'MissingContentLength', 'You must provide the Content-Length HTTP header (curl: use --upload-file, not -d @-).');
+    if (cl === undefined || !/^\d+$/.test(cl))
+      return fail(411, 'MissingContentLength', 'You must provide the Content-Length HTTP header (curl: use --upload-file, not -d @-).');
     const length = Number(cl);
-    if (length > this.o.limits.perObjectBytes) return fail(422, 'EntityTooLarge', `Your proposed upload exceeds the maximum allowed object size (${this.o.limits.perObjectBytes} bytes).`);
+    if (length > this.o.limits.perObjectBytes)
+      return fail(
+        422,
+        'EntityTooLarge',
+        `Your proposed upload exceeds the maximum allowed object size (${this.o.limits.perObjectBytes} bytes).`,
+      );
     const used = this.liveBytes(rec.owner) - (rec.size_bytes ?? 0);
-    if (used + length > this.o.limits.perUserBytes) return fail(409, 'QuotaExceeded', `This upload would exceed your transit-object quota (${used} of ${this.o.limits.perUserBytes} bytes in use).`);
+    if (used + length > this.o.limits.perUserBytes)
+      return fail(
+        409,
+        'QuotaExceeded',
+        `This upload would exceed your transit-object quota (${used} of ${this.o.limits.perUserBytes} bytes in use).`,
+      );
     rec.uploading += length;
     const tmp = `${this.path(rec.object_id)}.part-${randomBytes(4).toString('hex')}`;
     const hash = createHash('md5');
@@ -292,7 +366,11 @@ export class ObjectStore {
     if (!ok || rec.state !== 'live') {
       rmSync(tmp, { force: true });
       if (rec.state !== 'live') return fail(404, 'NoSuchKey', 'The object was deleted or expired during the upload.');
-      return fail(400, 'IncompleteBody', `You did not provide the number of bytes specified by the Content-Length HTTP header (${received} of ${length}).`);
+      return fail(
+        400,
+        'IncompleteBody',
+        `You did not provide the number of bytes specified by the Content-Length HTTP header (${received} of ${length}).`,
+      );
     }
     renameSync(tmp, this.path(rec.object_id));
     rec.size_bytes = length;

@@ -86,7 +86,14 @@ export async function startPackageIndex(o: { host?: string; python: string }): P
   const byFile = new Map(files.map((f) => [f.file, f]));
   const counts = new Map<string, number>();
 
-  const send = (res: ServerResponse, status: number, type: string, body: string | Buffer, head: boolean, extra: Record<string, string> = {}): void => {
+  const send = (
+    res: ServerResponse,
+    status: number,
+    type: string,
+    body: string | Buffer,
+    head: boolean,
+    extra: Record<string, string> = {},
+  ): void => {
     const data = typeof body === 'string' ? Buffer.from(body) : body;
     res.writeHead(status, { 'Content-Type': type, 'Content-Length': String(data.length), ...extra });
     res.end(head ? undefined : data);
@@ -123,7 +130,9 @@ export async function startPackageIndex(o: { host?: string; python: string }): P
         send(res, 301, 'text/plain', '', head, { Location: `/simple/${norm}/` });
         return;
       }
-      const links = projects.get(norm)!.map((f) => `<a href="/files/${f.file}#sha256=${f.sha256}" data-requires-python="${escapeHtml(f.requires_python)}">${f.file}</a>`);
+      const links = projects
+        .get(norm)!
+        .map((f) => `<a href="/files/${f.file}#sha256=${f.sha256}" data-requires-python="${escapeHtml(f.requires_python)}">${f.file}</a>`);
       send(res, 200, 'text/html; charset=utf-8', page(`Links for ${norm}`, links), head);
       return;
     }

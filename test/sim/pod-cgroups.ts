@@ -100,7 +100,12 @@ function findHierarchies(): { version: 1 | 2; hierarchies: Hierarchy[] } | { err
       const ctrls = (['memory', 'cpu'] as const).filter((c) => opts.includes(c));
       if (ctrls.length === 0) continue;
       const key = [...own.keys()].find((k) => k.split(',').some((c) => ctrls.includes(c as 'memory' | 'cpu')));
-      v1.push({ controllers: [...ctrls], mount: mountPoint, podTarget: mountPoint.replace(/^.*\/sys\/fs\/cgroup/, '/sys/fs/cgroup'), own: (key && own.get(key)) || '/' });
+      v1.push({
+        controllers: [...ctrls],
+        mount: mountPoint,
+        podTarget: mountPoint.replace(/^.*\/sys\/fs\/cgroup/, '/sys/fs/cgroup'),
+        own: (key && own.get(key)) || '/',
+      });
     } else if (fstype === 'cgroup2') {
       let controllers: string[] = [];
       try {
@@ -109,12 +114,19 @@ function findHierarchies(): { version: 1 | 2; hierarchies: Hierarchy[] } | { err
         /* unreadable: unusable */
       }
       if (!controllers.includes('memory')) continue;
-      v2 = { controllers: controllers.includes('cpu') ? ['memory', 'cpu'] : ['memory'], mount: mountPoint, podTarget: '/sys/fs/cgroup', own: own.get('') ?? '/' };
+      v2 = {
+        controllers: controllers.includes('cpu') ? ['memory', 'cpu'] : ['memory'],
+        mount: mountPoint,
+        podTarget: '/sys/fs/cgroup',
+        own: own.get('') ?? '/',
+      };
     }
   }
   if (v1.some((h) => h.controllers.includes('memory'))) return { version: 1, hierarchies: v1 };
   if (v2) return { version: 2, hierarchies: [v2] };
-  return { error: 'no cgroup memory controller is mounted (neither a v1 `memory` hierarchy nor a v2 one with `memory` in cgroup.controllers)' };
+  return {
+    error: 'no cgroup memory controller is mounted (neither a v1 `memory` hierarchy nor a v2 one with `memory` in cgroup.controllers)',
+  };
 }
 
 /** Kill every process in a cgroup folder tree and remove it (a crashed simulator's leftovers);
@@ -132,7 +144,9 @@ function removeTree(dir: string): void {
 function removeTreeNow(dir: string): boolean {
   let entries: string[] = [];
   try {
-    entries = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    entries = readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
   } catch {
     return !existsSync(dir);
   }

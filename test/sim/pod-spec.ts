@@ -18,7 +18,14 @@ export interface RentSpec {
   fingerprint: string | null;
 }
 
-export const LIMITS = { maxGpusPerPod: 4, maxCpu: 16, maxMemoryBytes: 128 * 2 ** 30, minDiskGib: 1, maxDiskGib: 2000, nameMax: 30 } as const;
+export const LIMITS = {
+  maxGpusPerPod: 4,
+  maxCpu: 16,
+  maxMemoryBytes: 128 * 2 ** 30,
+  minDiskGib: 1,
+  maxDiskGib: 2000,
+  nameMax: 30,
+} as const;
 
 const UNITS: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
 
@@ -40,14 +47,19 @@ export function validateRent(body: Record<string, unknown>, models: readonly str
   const name = body.name ?? 'rent';
   if (typeof name !== 'string') throw invalid('name', 'name must be a string');
   if (name.length > LIMITS.nameMax || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) {
-    throw invalid('name', `name must be DNS-safe (lower-case letters, digits and '-', not starting or ending with '-') and at most ${LIMITS.nameMax} characters`);
+    throw invalid(
+      'name',
+      `name must be DNS-safe (lower-case letters, digits and '-', not starting or ending with '-') and at most ${LIMITS.nameMax} characters`,
+    );
   }
   const image = body.image ?? DEFAULT_IMAGE;
-  if (typeof image !== 'string' || image.trim() === '' || image.length > 255 || /\s/.test(image)) throw invalid('image', 'image must be an image reference such as "kgpu-pytorch:latest" or "ghcr.io/org/img:tag"');
+  if (typeof image !== 'string' || image.trim() === '' || image.length > 255 || /\s/.test(image))
+    throw invalid('image', 'image must be an image reference such as "kgpu-pytorch:latest" or "ghcr.io/org/img:tag"');
 
   const gpuModel = body.gpu_model ?? 'rtx4090';
   if (typeof gpuModel !== 'string') throw invalid('gpu_model', 'gpu_model must be a string; see GET /gpu-models');
-  if (!models.includes(gpuModel)) throw invalid('gpu_model', `unknown gpu_model "${gpuModel.slice(0, 40)}"; available: ${models.join(', ')} (GET /gpu-models)`);
+  if (!models.includes(gpuModel))
+    throw invalid('gpu_model', `unknown gpu_model "${gpuModel.slice(0, 40)}"; available: ${models.join(', ')} (GET /gpu-models)`);
 
   const gpuCount = body.gpu_count ?? 1;
   if (typeof gpuCount !== 'number' || !Number.isInteger(gpuCount) || gpuCount < 0 || gpuCount > LIMITS.maxGpusPerPod) {
@@ -75,7 +87,8 @@ export function validateRent(body: Record<string, unknown>, models: readonly str
   const envRaw = body.env ?? null;
   let env: Record<string, string> | null = null;
   if (envRaw !== null) {
-    if (typeof envRaw !== 'object' || Array.isArray(envRaw)) throw invalid('env', 'env must be an object of string values, e.g. {"WANDB_MODE":"offline"}');
+    if (typeof envRaw !== 'object' || Array.isArray(envRaw))
+      throw invalid('env', 'env must be an object of string values, e.g. {"WANDB_MODE":"offline"}');
     env = {};
     for (const [k, v] of Object.entries(envRaw as Record<string, unknown>)) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw invalid('env', `env name "${k.slice(0, 40)}" is not a valid variable name`);
@@ -92,5 +105,17 @@ export function validateRent(body: Record<string, unknown>, models: readonly str
     if ('error' in parsed) throw invalid('ssh_pubkey', parsed.error);
     fingerprint = parsed.fingerprint;
   }
-  return { name, image, gpu_model: gpuModel, gpu_count: gpuCount, cpu: cpuText, memory, memoryBytes, ephemeral_storage_gib: disk, env, ssh_pubkey: pub, fingerprint };
+  return {
+    name,
+    image,
+    gpu_model: gpuModel,
+    gpu_count: gpuCount,
+    cpu: cpuText,
+    memory,
+    memoryBytes,
+    ephemeral_storage_gib: disk,
+    env,
+    ssh_pubkey: pub,
+    fingerprint,
+  };
 }

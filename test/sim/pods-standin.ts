@@ -39,7 +39,9 @@ export const createStandInPodRuntime: CreatePodRuntime = ({ stateDir }) => {
         spawn(command: string | null, o = {}): PodProcess {
           const e: Record<string, string> = { ...env, ...o.env };
           if (o.stripToken) delete e.KGPU_API_TOKEN;
-          const child = track(spawn('sh', command === null ? ['-l'] : ['-c', command], { cwd: workspaceDir, env: e, detached: true, stdio: 'pipe' }));
+          const child = track(
+            spawn('sh', command === null ? ['-l'] : ['-c', command], { cwd: workspaceDir, env: e, detached: true, stdio: 'pipe' }),
+          );
           return { child, resize: () => undefined };
         },
         exec(argv, o): Promise<ExecResult> {
@@ -76,7 +78,11 @@ export const createStandInPodRuntime: CreatePodRuntime = ({ stateDir }) => {
             child.stdin?.end(o.stdin ?? Buffer.alloc(0));
             child.on('close', (code, signal) => {
               clearTimeout(timer);
-              const stderr = Buffer.concat(err).toString('utf8') + (spawnError ? `${argv[0]}: ${(spawnError as NodeJS.ErrnoException).code === 'ENOENT' ? 'command not found' : spawnError.message}\n` : '');
+              const stderr =
+                Buffer.concat(err).toString('utf8') +
+                (spawnError
+                  ? `${argv[0]}: ${(spawnError as NodeJS.ErrnoException).code === 'ENOENT' ? 'command not found' : spawnError.message}\n`
+                  : '');
               resolve({
                 exit_code: spawnError ? 127 : (code ?? 128 + (signal === 'SIGKILL' ? 9 : 15)),
                 stdout: Buffer.concat(out).toString('utf8'),

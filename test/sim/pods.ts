@@ -50,7 +50,9 @@ let pythonCache: { exe: string; dir: string; sitePackages: string[] } | undefine
 export function realPython(): { exe: string; dir: string; sitePackages: string[] } {
   if (pythonCache) return pythonCache;
   for (const cand of ['/usr/bin/python3', 'python3', 'python']) {
-    const r = spawnSync(cand, ['-c', 'import site, sys; print(sys.executable); print("\\n".join(site.getsitepackages()))'], { encoding: 'utf8' });
+    const r = spawnSync(cand, ['-c', 'import site, sys; print(sys.executable); print("\\n".join(site.getsitepackages()))'], {
+      encoding: 'utf8',
+    });
     const [exe, ...sitePackages] = r.status === 0 ? r.stdout.trim().split('\n') : [''];
     if (exe && existsSync(exe)) {
       const real = realpathSync(exe);
@@ -175,7 +177,19 @@ class Pod implements PodHandle {
 
   private nsenter(argv: string[], env: Record<string, string>, stdio: ('pipe' | 'ignore')[]): ChildProcess {
     if (this.destroying) throw new Error(`pod ${this.podId} has ended`);
-    const [cmd, ...args] = inCgroups(this.cgroup, ['nsenter', '-t', String(this.initPid), '-m', '-p', '-n', '-u', '-C', '--wd=/workspace', '--', ...argv]);
+    const [cmd, ...args] = inCgroups(this.cgroup, [
+      'nsenter',
+      '-t',
+      String(this.initPid),
+      '-m',
+      '-p',
+      '-n',
+      '-u',
+      '-C',
+      '--wd=/workspace',
+      '--',
+      ...argv,
+    ]);
     const child = spawn(cmd, args, {
       env,
       stdio,
@@ -200,7 +214,12 @@ class Pod implements PodHandle {
     env.TERM = options.pty.term || 'xterm-256color';
     const cols = Math.max(1, Math.floor(options.pty.cols) || 80);
     const rows = Math.max(1, Math.floor(options.pty.rows) || 24);
-    const child = this.nsenter([realPython().exe, PTY_HELPER, String(cols), String(rows), ...shellArgv], env, ['pipe', 'pipe', 'pipe', 'pipe']);
+    const child = this.nsenter([realPython().exe, PTY_HELPER, String(cols), String(rows), ...shellArgv], env, [
+      'pipe',
+      'pipe',
+      'pipe',
+      'pipe',
+    ]);
     const ctl = child.stdio[3] as NodeJS.WritableStream | null;
     ctl?.on('error', () => undefined);
     return {
@@ -257,7 +276,16 @@ class Pod implements PodHandle {
         let stderr = Buffer.concat(err).toString('utf8');
         if (spawnError) stderr += `kgpu: could not start the command: ${spawnError.message}\n`;
         if (timedOut) stderr += `kgpu: command killed after the ${Math.round(o.timeoutMs / 1000)} s timeout\n`;
-        const sigNo: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+        const sigNo: Record<string, number> = {
+          SIGHUP: 1,
+          SIGINT: 2,
+          SIGQUIT: 3,
+          SIGABRT: 6,
+          SIGKILL: 9,
+          SIGSEGV: 11,
+          SIGPIPE: 13,
+          SIGTERM: 15,
+        };
         resolve({
           exit_code: spawnError ? 127 : (code ?? 128 + (signal ? (sigNo[signal] ?? 1) : 1)),
           stdout: Buffer.concat(out).toString('utf8'),
@@ -328,7 +356,9 @@ class Pod implements PodHandle {
       const deadline = Date.now() + 5000;
       while (pidsInNs(this.ns).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       await Promise.all([...this.children].map(waitExit));
-      await this.cgroup?.remove().catch((e: unknown) => console.error(`kgpu-sim: removing the cgroup of ${this.podId}: ${(e as Error).message}`));
+      await this.cgroup
+        ?.remove()
+        .catch((e: unknown) => console.error(`kgpu-sim: removing the cgroup of ${this.podId}: ${(e as Error).message}`));
       rmSync(this.root, { recursive: true, force: true });
       this.onGone(this);
     })();
@@ -387,8 +417,26 @@ export const createPodRuntime: CreatePodRuntime = ({ stateDir }) => {
       // The init carries the pod's environment, so /proc/1/environ inside the pod shows it. The
       // simulator's own files are mounted first so the init runs from there (see IMAGE_MOUNT).
       const initArgv = inCgroups(cgroup, [
-        'unshare', '--mount', '--pid', '--net', '--uts', '--cgroup', '--fork', '--mount-proc', '--propagation', 'private', '--',
-        '/bin/sh', '-c', `mount --bind "$0" ${IMAGE_MOUNT} && exec "$@"`, HERE, py.exe, POD_INIT, spec.podId, spec.gpuModel, String(spec.gpuCount),
+        'unshare',
+        '--mount',
+        '--pid',
+        '--net',
+        '--uts',
+        '--cgroup',
+        '--fork',
+        '--mount-proc',
+        '--propagation',
+        'private',
+        '--',
+        '/bin/sh',
+        '-c',
+        `mount --bind "$0" ${IMAGE_MOUNT} && exec "$@"`,
+        HERE,
+        py.exe,
+        POD_INIT,
+        spec.podId,
+        spec.gpuModel,
+        String(spec.gpuCount),
       ]);
       const init = spawn(initArgv[0], initArgv.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
       const setup = {
@@ -461,4 +509,3 @@ export const createPodRuntime: CreatePodRuntime = ({ stateDir }) => {
 export function hostPidsOfPod(handle: PodHandle): number[] {
   return handle instanceof Pod ? pidsInNs(handle.ns) : [];
 }
-

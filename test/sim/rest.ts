@@ -94,8 +94,14 @@ export async function startRestServer(o: {
     if (!socket.writable) return socket.destroy();
     const id = newRequestId();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    const text = JSON.stringify({ error: status === 431 ? 'headers_too_large' : 'bad_request', message: `the HTTP request could not be parsed (${err.code ?? err.message})`, request_id: id });
-    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n${REQUEST_ID_HEADER}: ${id}\r\nConnection: close\r\n\r\n${text}`);
+    const text = JSON.stringify({
+      error: status === 431 ? 'headers_too_large' : 'bad_request',
+      message: `the HTTP request could not be parsed (${err.code ?? err.message})`,
+      request_id: id,
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n${REQUEST_ID_HEADER}: ${id}\r\nConnection: close\r\n\r\n${text}`,
+    );
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -119,7 +125,17 @@ export async function startRestServer(o: {
     if (fault.fail) {
       const f = fault.fail;
       drain(req);
-      return sendError(res, requestId, new ApiError(f.status, f.error ?? STATUS_CODES[f.status] ?? 'injected_fault', f.message ?? `injected fault: ${method} ${path} answers ${f.status}`, {}, { Connection: 'close' }));
+      return sendError(
+        res,
+        requestId,
+        new ApiError(
+          f.status,
+          f.error ?? STATUS_CODES[f.status] ?? 'injected_fault',
+          f.message ?? `injected fault: ${method} ${path} answers ${f.status}`,
+          {},
+          { Connection: 'close' },
+        ),
+      );
     }
 
     if (path.startsWith('/_objects/')) {
@@ -141,9 +157,23 @@ export async function startRestServer(o: {
     if (!matched) {
       drain(req);
       if (allowed.length) {
-        return sendError(res, requestId, new ApiError(405, 'method_not_allowed', `${method} is not allowed on ${path.slice(0, 100)}; allowed: ${allowed.join(', ')}`, {}, { Allow: allowed.join(', ') }));
+        return sendError(
+          res,
+          requestId,
+          new ApiError(
+            405,
+            'method_not_allowed',
+            `${method} is not allowed on ${path.slice(0, 100)}; allowed: ${allowed.join(', ')}`,
+            {},
+            { Allow: allowed.join(', ') },
+          ),
+        );
       }
-      return sendError(res, requestId, new ApiError(404, 'not_found', `no such endpoint: ${method} ${path.slice(0, 100)} (the API lives under /v1; see /v1/openapi.json)`));
+      return sendError(
+        res,
+        requestId,
+        new ApiError(404, 'not_found', `no such endpoint: ${method} ${path.slice(0, 100)} (the API lives under /v1; see /v1/openapi.json)`),
+      );
     }
     const { route, params } = matched;
     try {
@@ -151,12 +181,24 @@ export async function startRestServer(o: {
       if (route.access !== 'public') {
         const auth = String(req.headers.authorization ?? '');
         const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-        if (!m) throw new ApiError(401, 'unauthorized', 'missing bearer token: send "Authorization: Bearer $KGPU_API_TOKEN"', {}, { 'WWW-Authenticate': 'Bearer realm="kgpu"' });
+        if (!m)
+          throw new ApiError(
+            401,
+            'unauthorized',
+            'missing bearer token: send "Authorization: Bearer $KGPU_API_TOKEN"',
+            {},
+            { 'WWW-Authenticate': 'Bearer realm="kgpu"' },
+          );
         const who = o.state.authenticate(m[1]);
-        if ('error' in who) throw new ApiError(401, who.error, who.message, {}, { 'WWW-Authenticate': 'Bearer realm="kgpu", error="invalid_token"' });
+        if ('error' in who)
+          throw new ApiError(401, who.error, who.message, {}, { 'WWW-Authenticate': 'Bearer realm="kgpu", error="invalid_token"' });
         principal = who;
         if (route.access === 'account' && who.kind === 'pod') {
-          throw new ApiError(403, 'forbidden_scope', `the in-pod token cannot ${method} ${path}; it may read /me, read or release its own pod and use /objects — use your account token`);
+          throw new ApiError(
+            403,
+            'forbidden_scope',
+            `the in-pod token cannot ${method} ${path}; it may read /me, read or release its own pod and use /objects — use your account token`,
+          );
         }
       }
       let bodyRead: Promise<Record<string, unknown>> | undefined;
@@ -172,7 +214,11 @@ export async function startRestServer(o: {
       const reply = await route.handler(ctx);
       if (!bodyRead) drain(req);
       if (reply.raw) {
-        res.writeHead(reply.status ?? 200, { ...reply.headers, 'Content-Type': reply.raw.contentType, 'Content-Length': Buffer.byteLength(reply.raw.text) });
+        res.writeHead(reply.status ?? 200, {
+          ...reply.headers,
+          'Content-Type': reply.raw.contentType,
+          'Content-Length': Buffer.byteLength(reply.raw.text),
+        });
         res.end(reply.raw.text);
         return;
       }
@@ -181,7 +227,11 @@ export async function startRestServer(o: {
       await finishReading(req);
       if (e instanceof ApiError) return sendError(res, requestId, e);
       console.error(`kgpu-sim: ${method} ${path} failed (request ${requestId}): ${(e as Error)?.stack ?? String(e)}`);
-      return sendError(res, requestId, new ApiError(500, 'internal_error', `the simulator failed on ${method} ${path}; quote trace ${requestId}`));
+      return sendError(
+        res,
+        requestId,
+        new ApiError(500, 'internal_error', `the simulator failed on ${method} ${path}; quote trace ${requestId}`),
+      );
     }
   }
 

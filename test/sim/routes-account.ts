@@ -36,7 +36,12 @@ export function accountRoutes(state: SimState, objectLimits: ObjectLimits, opena
         };
       },
     },
-    { method: 'GET', pattern: /^\/v1\/balance\/?$/, access: 'account', handler: ({ principal }) => ({ body: { credits: roundCredits(principal.account.credits) } }) },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/balance\/?$/,
+      access: 'account',
+      handler: ({ principal }) => ({ body: { credits: roundCredits(principal.account.credits) } }),
+    },
     { method: 'GET', pattern: /^\/v1\/cluster\/?$/, access: 'account', handler: () => ({ body: { nodes: state.cluster() } }) },
     { method: 'GET', pattern: /^(?:\/v1)?\/openapi\.json$/, access: 'public', handler: () => ({ body: openapi() }) },
     {

@@ -13,10 +13,15 @@ const EXEC_BODY_LIMIT = 8 * 1024 * 1024;
 
 /** The contract: stdin ≤ 1 MiB, and a validation failure is a 422 naming the field. */
 function stdinTooLarge(what: string): ApiError {
-  return new ApiError(422, 'validation_failed', `${what}; exec takes at most ${EXEC_MAX_STDIN} bytes (1 MiB) of stdin — copy bigger data over SSH (scp -O) or a transit object`, {
-    field: 'stdin',
-    max_bytes: EXEC_MAX_STDIN,
-  });
+  return new ApiError(
+    422,
+    'validation_failed',
+    `${what}; exec takes at most ${EXEC_MAX_STDIN} bytes (1 MiB) of stdin — copy bigger data over SSH (scp -O) or a transit object`,
+    {
+      field: 'stdin',
+      max_bytes: EXEC_MAX_STDIN,
+    },
+  );
 }
 
 export function podRoutes(state: SimState): Route[] {
@@ -27,12 +32,18 @@ export function podRoutes(state: SimState): Route[] {
     if (c.principal.kind === 'pod' && c.principal.pod.pod_id !== id) {
       throw new ApiError(403, 'forbidden_scope', 'the in-pod token can only read or release its own pod; use your account token');
     }
-    if (!pod || pod.owner !== c.principal.account.user_id) throw new ApiError(404, 'not_found', `no pod ${id.slice(0, 80)} in your account (GET /pods lists them)`);
+    if (!pod || pod.owner !== c.principal.account.user_id)
+      throw new ApiError(404, 'not_found', `no pod ${id.slice(0, 80)} in your account (GET /pods lists them)`);
     return pod;
   }
 
   return [
-    { method: 'GET', pattern: /^\/v1\/pods\/?$/, access: 'account', handler: (c) => ({ body: state.podsOf(c.principal.account).map((p) => state.podView(p)) }) },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/pods\/?$/,
+      access: 'account',
+      handler: (c) => ({ body: state.podsOf(c.principal.account).map((p) => state.podView(p)) }),
+    },
     {
       method: 'POST',
       pattern: /^\/v1\/pods\/?$/,
@@ -64,7 +75,11 @@ export function podRoutes(state: SimState): Route[] {
         const pub = body.ssh_pubkey ?? null;
         let fp: string | null = null;
         if (pub !== null) {
-          if (typeof pub !== 'string') throw invalid('ssh_pubkey', 'ssh_pubkey must be a string (one line of an OpenSSH public key), or omit it to have a key pair minted');
+          if (typeof pub !== 'string')
+            throw invalid(
+              'ssh_pubkey',
+              'ssh_pubkey must be a string (one line of an OpenSSH public key), or omit it to have a key pair minted',
+            );
           const parsed = parsePublicKey(pub);
           if ('error' in parsed) throw invalid('ssh_pubkey', parsed.error);
           fp = parsed.fingerprint;
@@ -111,7 +126,12 @@ export function podRoutes(state: SimState): Route[] {
           throw new ApiError(409, 'pod_not_ready', `pod ${pod.pod_id} has ended (${pod.end_reason}); rent a new one`, { phase: pod.phase });
         }
         if (!pod.ready || !pod.handle) {
-          throw new ApiError(409, 'pod_not_ready', `pod ${pod.pod_id} is not ready yet (phase ${pod.phase}${pod.pending_reason ? `, ${pod.pending_reason}` : ''}); poll GET /pods/{id} until ready is true`, { phase: pod.phase });
+          throw new ApiError(
+            409,
+            'pod_not_ready',
+            `pod ${pod.pod_id} is not ready yet (phase ${pod.phase}${pod.pending_reason ? `, ${pod.pending_reason}` : ''}); poll GET /pods/{id} until ready is true`,
+            { phase: pod.phase },
+          );
         }
         // Exec is not "SSH activity": it does not reset the idle clock (the contract's idle rule counts SSH only).
         const result = await pod.handle.exec(cmd as string[], { stdin, timeoutMs: timeout * 1000, maxOutputBytes: EXEC_MAX_OUTPUT });

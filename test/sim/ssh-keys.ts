@@ -10,7 +10,8 @@ export function fingerprintOfBlob(blob: Buffer): string {
 /** Parses a one-line OpenSSH public key; returns its fingerprint, or an error message. */
 export function parsePublicKey(line: string): { fingerprint: string; type: string } | { error: string } {
   const text = line.trim();
-  if (text === '' || /[\r\n]/.test(text)) return { error: 'ssh_pubkey must be one line of an OpenSSH public key ("ssh-ed25519 AAAA… comment")' };
+  if (text === '' || /[\r\n]/.test(text))
+    return { error: 'ssh_pubkey must be one line of an OpenSSH public key ("ssh-ed25519 AAAA… comment")' };
   let parsed: ReturnType<typeof utils.parseKey>;
   try {
     parsed = utils.parseKey(text);
@@ -18,7 +19,8 @@ export function parsePublicKey(line: string): { fingerprint: string; type: strin
     return { error: `ssh_pubkey is not an OpenSSH public key: ${(e as Error).message}` };
   }
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!key || key instanceof Error) return { error: `ssh_pubkey is not an OpenSSH public key${key instanceof Error ? `: ${key.message}` : ''}` };
+  if (!key || key instanceof Error)
+    return { error: `ssh_pubkey is not an OpenSSH public key${key instanceof Error ? `: ${key.message}` : ''}` };
   if (key.isPrivateKey()) return { error: 'ssh_pubkey is a private key — send only the public half (the .pub file)' };
   return { fingerprint: fingerprintOfBlob(key.getPublicSSH()), type: key.type };
 }

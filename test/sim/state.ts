@@ -124,7 +124,12 @@ export class SimState implements BastionDirectory {
     this.clock = o.clock;
     this.nodes = layoutNodes(o.fleet).map((n) => ({ ...n, busy: 0 }));
     this.images = new Set([DEFAULT_IMAGE, ...o.fleet.images]);
-    const { account, token } = this.addAccount({ credits: o.credits, name: 'Sim Researcher', email: 'researcher@sim.kgpu.test', token: o.initialToken });
+    const { account, token } = this.addAccount({
+      credits: o.credits,
+      name: 'Sim Researcher',
+      email: 'researcher@sim.kgpu.test',
+      token: o.initialToken,
+    });
     this.primary = account;
     this.primaryToken = token;
   }
@@ -137,7 +142,10 @@ export class SimState implements BastionDirectory {
   // ── accounts & tokens ────────────────────────────────────────────────────────────────────
 
   /** Another account (tests: "another user's pod"). */
-  addAccount(o: { credits?: number; name?: string; email?: string; role?: Account['role']; token?: string } = {}): { account: Account; token: string } {
+  addAccount(o: { credits?: number; name?: string; email?: string; role?: Account['role']; token?: string } = {}): {
+    account: Account;
+    token: string;
+  } {
     const n = this.accounts.size + 1;
     const token = o.token ?? newAccountToken();
     const salt = randomBytes(16).toString('hex');
@@ -169,13 +177,18 @@ export class SimState implements BastionDirectory {
       const podId = this.signer.verify(token);
       const pod = podId ? this.pods.get(podId) : undefined;
       if (!pod) return { error: 'invalid_token', message: 'this in-pod token is not valid' };
-      if (pod.ended_at !== null) return { error: 'token_expired', message: `this in-pod token died when rental ${pod.pod_id} ended (${pod.end_reason}); use your account token` };
+      if (pod.ended_at !== null)
+        return {
+          error: 'token_expired',
+          message: `this in-pod token died when rental ${pod.pod_id} ended (${pod.end_reason}); use your account token`,
+        };
       const account = this.accounts.get(pod.owner)!;
       return { kind: 'pod', account, pod };
     }
     for (const account of this.accounts.values()) {
       if (sameHash(hashToken(token, account.salt), account.tokenHash)) {
-        if (account.status !== 'approved') return { error: 'account_not_approved', message: `this account is ${account.status}; wait for approval or contact a maintainer` };
+        if (account.status !== 'approved')
+          return { error: 'account_not_approved', message: `this account is ${account.status}; wait for approval or contact a maintainer` };
         return { kind: 'account', account };
       }
     }
@@ -187,7 +200,12 @@ export class SimState implements BastionDirectory {
   gpuModels(): { gpu_model: string; total: number; free: number; price_per_hour_credits: number }[] {
     return [...this.o.fleet.models]
       .sort((a, b) => a.gpu_model.localeCompare(b.gpu_model))
-      .map((m) => ({ gpu_model: m.gpu_model, total: m.total, free: this.freeGpus(m.gpu_model), price_per_hour_credits: m.price_per_hour_credits }));
+      .map((m) => ({
+        gpu_model: m.gpu_model,
+        total: m.total,
+        free: this.freeGpus(m.gpu_model),
+        price_per_hour_credits: m.price_per_hour_credits,
+      }));
   }
 
   cluster(): { hostname: string; gpu_model: string; total: number; busy: number; free: number; pods: number }[] {
@@ -216,7 +234,9 @@ export class SimState implements BastionDirectory {
   // ── pods ───────────────────────────────────────────────────────────────────────────────
 
   podsOf(account: Account): PodRecord[] {
-    return [...this.pods.values()].filter((p) => p.owner === account.user_id).sort((a, b) => b.created_at - a.created_at || (b.pod_id < a.pod_id ? -1 : 1));
+    return [...this.pods.values()]
+      .filter((p) => p.owner === account.user_id)
+      .sort((a, b) => b.created_at - a.created_at || (b.pod_id < a.pod_id ? -1 : 1));
   }
 
   rent(account: Account, spec: RentSpec): { pod: PodRecord; sshAccess: SshAccessOut; balanceAfter: number } {
@@ -224,29 +244,49 @@ export class SimState implements BastionDirectory {
     const perHour = model.price_per_hour_credits * Math.max(1, spec.gpu_count);
     const perMinute = perHour / 60;
     if (account.credits + 1e-9 < perMinute) {
-      throw new ApiError(402, 'insufficient_credits', `not enough credits to rent ${spec.gpu_count}× ${spec.gpu_model}: balance ${round(account.credits)}, the first minute costs ${round(perMinute)} (${perHour} per hour); ask a maintainer to top up`, {
-        balance: round(account.credits),
-        needed_per_hour: perHour,
-        needed_per_minute: round(perMinute),
-      });
+      throw new ApiError(
+        402,
+        'insufficient_credits',
+        `not enough credits to rent ${spec.gpu_count}× ${spec.gpu_model}: balance ${round(account.credits)}, the first minute costs ${round(perMinute)} (${perHour} per hour); ask a maintainer to top up`,
+        {
+          balance: round(account.credits),
+          needed_per_hour: perHour,
+          needed_per_minute: round(perMinute),
+        },
+      );
     }
     if (spec.fingerprint !== null && this.fingerprints.has(spec.fingerprint)) {
-      throw new ApiError(409, 'duplicate_key', 'this public key is already pinned to another live rental (the bastion routes each key to exactly one pod); use a distinct key per rental, or omit ssh_pubkey to get a minted one', { field: 'ssh_pubkey' });
+      throw new ApiError(
+        409,
+        'duplicate_key',
+        'this public key is already pinned to another live rental (the bastion routes each key to exactly one pod); use a distinct key per rental, or omit ssh_pubkey to get a minted one',
+        { field: 'ssh_pubkey' },
+      );
     }
     const inUse = this.gpusInUse(account);
     if (inUse + spec.gpu_count > MAX_GPUS_PER_ACCOUNT) {
-      throw new ApiError(409, 'quota_exceeded', `renting ${spec.gpu_count} GPU(s) would exceed your cap of ${MAX_GPUS_PER_ACCOUNT} concurrent GPUs (${inUse} in use); release a pod or rent fewer`, {
-        gpus_in_use: inUse,
-        max_gpus: MAX_GPUS_PER_ACCOUNT,
-      });
+      throw new ApiError(
+        409,
+        'quota_exceeded',
+        `renting ${spec.gpu_count} GPU(s) would exceed your cap of ${MAX_GPUS_PER_ACCOUNT} concurrent GPUs (${inUse} in use); release a pod or rent fewer`,
+        {
+          gpus_in_use: inUse,
+          max_gpus: MAX_GPUS_PER_ACCOUNT,
+        },
+      );
     }
     const free = this.freeGpus(spec.gpu_model);
     if (spec.gpu_count > free) {
-      throw new ApiError(409, 'no_capacity', `only ${free} ${spec.gpu_model} GPU(s) free right now, ${spec.gpu_count} requested; pick another model (GET /gpu-models) or try later`, {
-        gpu_model: spec.gpu_model,
-        free,
-        requested: spec.gpu_count,
-      });
+      throw new ApiError(
+        409,
+        'no_capacity',
+        `only ${free} ${spec.gpu_model} GPU(s) free right now, ${spec.gpu_count} requested; pick another model (GET /gpu-models) or try later`,
+        {
+          gpu_model: spec.gpu_model,
+          free,
+          requested: spec.gpu_count,
+        },
+      );
     }
     const now = this.clock.now();
     let podId = newPodId(spec.name, now);
@@ -310,12 +350,15 @@ export class SimState implements BastionDirectory {
 
   /** PATCH /pods/{id}: pin a new key (or mint one); the old fingerprint stops routing at once. */
   rotateKey(pod: PodRecord, fingerprint: string | null): SshAccessOut {
-    if (pod.ended_at !== null) throw new ApiError(409, 'pod_ended', `rental ${pod.pod_id} has ended (${pod.end_reason}); there is no key to rotate`);
+    if (pod.ended_at !== null)
+      throw new ApiError(409, 'pod_ended', `rental ${pod.pod_id} has ended (${pod.end_reason}); there is no key to rotate`);
     const minted = fingerprint === null ? mintKeyPair(`kgpu-${pod.pod_id}`) : undefined;
     const fp = fingerprint ?? minted!.fingerprint;
     const other = this.fingerprints.get(fp);
     if (other !== undefined && other !== pod.pod_id) {
-      throw new ApiError(409, 'duplicate_key', 'this public key is already pinned to another live rental; use a distinct key per rental', { field: 'ssh_pubkey' });
+      throw new ApiError(409, 'duplicate_key', 'this public key is already pinned to another live rental; use a distinct key per rental', {
+        field: 'ssh_pubkey',
+      });
     }
     this.fingerprints.delete(pod.fingerprint);
     pod.fingerprint = fp;

@@ -26,7 +26,12 @@ function tsFiles(dir: string): string[] {
 /** Module specifiers of static imports, re-exports and dynamic imports/requires. */
 export function specifiers(text: string): string[] {
   const out: string[] = [];
-  for (const re of [/\bfrom\s+['"]([^'"]+)['"]/g, /\bimport\s+['"]([^'"]+)['"]/g, /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g, /\brequire\(\s*['"]([^'"]+)['"]\s*\)/g]) {
+  for (const re of [
+    /\bfrom\s+['"]([^'"]+)['"]/g,
+    /\bimport\s+['"]([^'"]+)['"]/g,
+    /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g,
+    /\brequire\(\s*['"]([^'"]+)['"]\s*\)/g,
+  ]) {
     for (const m of text.matchAll(re)) out.push(m[1]);
   }
   return out;
@@ -110,5 +115,10 @@ test('the rule itself: what is allowed and what is not', () => {
   assert.match(forbidden('platform', 'jobs') ?? '', /services/);
   assert.match(forbidden('jobs', 'commands') ?? '', /contribution/);
   assert.match(forbidden('notebook', 'files') ?? '', /contribution/, 'a new feature folder is a contribution too');
-  assert.deepEqual(specifiers(`import x from './a';\nexport { y } from "../b";\nconst z = require('./c'); await import('./d');`), ['./a', '../b', './d', './c']);
+  assert.deepEqual(specifiers(`import x from './a';\nexport { y } from "../b";\nconst z = require('./c'); await import('./d');`), [
+    './a',
+    '../b',
+    './d',
+    './c',
+  ]);
 });

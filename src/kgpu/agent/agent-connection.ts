@@ -12,7 +12,18 @@ import { ConnectionLostError, SshAbortedError } from '../ssh/ssh-errors';
 import { SEND_LINE, ERROR_LINE, type AgentScript } from './agent-script';
 import { AgentStream, targetJson, type AgentTarget, type StreamHost } from './agent-stream';
 import { AgentOpenError, AgentProtocolError, AgentStartError } from './errors';
-import { encodeFrame, encodeJson, FrameDecoder, frameName, FrameType, MAX_PING, parseJsonPayload, PROTOCOL_VERSION, u32, type Frame } from './protocol';
+import {
+  encodeFrame,
+  encodeJson,
+  FrameDecoder,
+  frameName,
+  FrameType,
+  MAX_PING,
+  parseJsonPayload,
+  PROTOCOL_VERSION,
+  u32,
+  type Frame,
+} from './protocol';
 
 export const READY_LINE = 'KGPU-AGENT-READY';
 
@@ -82,7 +93,12 @@ export class AgentConnection implements StreamHost {
   }
 
   /** Start the agent over `exec` (its command is agentCommand(script)); resolves once it said HELLO. */
-  static async start(exec: ExecStream, script: AgentScript, options: AgentConnectionOptions, signal?: AbortSignal): Promise<AgentConnection> {
+  static async start(
+    exec: ExecStream,
+    script: AgentScript,
+    options: AgentConnectionOptions,
+    signal?: AbortSignal,
+  ): Promise<AgentConnection> {
     const conn = new AgentConnection(exec, script, options);
     await conn.run(signal);
     return conn;
@@ -108,14 +124,19 @@ export class AgentConnection implements StreamHost {
     exec.stdin.on('error', () => undefined);
     exec.done.then(
       (status) => {
-        const how = status.signal ? `was killed by ${status.signal.startsWith('SIG') ? status.signal : `SIG${status.signal}`}` : `exited with code ${status.exitCode}`;
+        const how = status.signal
+          ? `was killed by ${status.signal.startsWith('SIG') ? status.signal : `SIG${status.signal}`}`
+          : `exited with code ${status.exitCode}`;
         const why = this.stderrTail();
         if (this.phase === 'running') this.end(this.lost(`the agent ${how}${why ? `: ${why}` : ''}`));
         else this.end(new AgentStartError(`the agent ${how}${why ? `: ${why}` : ''}.`));
       },
-      (e: unknown) => this.end(e instanceof Error ? e : new ConnectionLostError('the kgpu pod agent\'s session', { cause: e })),
+      (e: unknown) => this.end(e instanceof Error ? e : new ConnectionLostError("the kgpu pod agent's session", { cause: e })),
     );
-    const timer = setTimeout(() => this.fail(new AgentStartError(`no answer within ${Math.round(this.options.startTimeoutMs / 1000)} s.`)), this.options.startTimeoutMs);
+    const timer = setTimeout(
+      () => this.fail(new AgentStartError(`no answer within ${Math.round(this.options.startTimeoutMs / 1000)} s.`)),
+      this.options.startTimeoutMs,
+    );
     const onAbort = (): void => this.fail(new SshAbortedError('Starting the kgpu pod agent'));
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
@@ -156,22 +177,27 @@ export class AgentConnection implements StreamHost {
     for (;;) {
       const nl = buf.indexOf(0x0a);
       if (nl < 0) {
-        if (this.preambleSeen + buf.length > MAX_PREAMBLE) throw new AgentStartError('the pod printed too much before the agent started (a login script writing to stdout?).');
+        if (this.preambleSeen + buf.length > MAX_PREAMBLE)
+          throw new AgentStartError('the pod printed too much before the agent started (a login script writing to stdout?).');
         this.preamble = buf;
         return Buffer.alloc(0);
       }
       const line = buf.subarray(0, nl).toString('utf8').replace(/\r$/, '');
       this.preambleSeen += nl + 1;
       buf = buf.subarray(nl + 1);
-      if (this.preambleSeen > MAX_PREAMBLE) throw new AgentStartError('the pod printed too much before the agent started (a login script writing to stdout?).');
+      if (this.preambleSeen > MAX_PREAMBLE)
+        throw new AgentStartError('the pod printed too much before the agent started (a login script writing to stdout?).');
       if (line.startsWith(SEND_LINE + ' ')) {
         const n = Number(line.slice(SEND_LINE.length + 1));
-        if (n !== this.script.source.length) throw new AgentStartError(`the pod asked for ${line.slice(SEND_LINE.length + 1)} bytes of the agent, which has ${this.script.source.length}.`);
+        if (n !== this.script.source.length)
+          throw new AgentStartError(
+            `the pod asked for ${line.slice(SEND_LINE.length + 1)} bytes of the agent, which has ${this.script.source.length}.`,
+          );
         this.placed = true;
         this.exec.stdin.write(this.script.source);
       } else if (line.startsWith(ERROR_LINE + ' ')) {
         const [code, ...rest] = line.slice(ERROR_LINE.length + 1).split(' ');
-        const hint = code === 'no-python' ? ' The agent needs Python ≥ 3.8 in the pod\'s image.' : '';
+        const hint = code === 'no-python' ? " The agent needs Python ≥ 3.8 in the pod's image." : '';
         throw new AgentStartError(`${rest.join(' ')} (${code}).${hint}`);
       } else if (line.startsWith(READY_LINE + ' ')) {
         this.preamble = Buffer.alloc(0);
@@ -184,9 +210,11 @@ export class AgentConnection implements StreamHost {
 
   private onFrame(f: Frame): void {
     if (this.phase === 'hello') {
-      if (f.type !== FrameType.HELLO || f.stream !== 0) throw new AgentProtocolError(`the first frame must be HELLO, got ${frameName(f.type)}`);
+      if (f.type !== FrameType.HELLO || f.stream !== 0)
+        throw new AgentProtocolError(`the first frame must be HELLO, got ${frameName(f.type)}`);
       const h = parseJsonPayload(f.payload, 'HELLO');
-      if (h.proto !== PROTOCOL_VERSION) throw new AgentStartError(`the agent in the pod speaks protocol ${String(h.proto)}, this extension ${PROTOCOL_VERSION}.`);
+      if (h.proto !== PROTOCOL_VERSION)
+        throw new AgentStartError(`the agent in the pod speaks protocol ${String(h.proto)}, this extension ${PROTOCOL_VERSION}.`);
       this.hello = { proto: PROTOCOL_VERSION, pid: Number(h.pid), python: String(h.python ?? ''), hash: String(h.hash ?? '') };
       this.phase = 'running';
       this.send(encodeJson(FrameType.HELLO, 0, { proto: PROTOCOL_VERSION, client: 'kgpu-vscode' }));
@@ -212,7 +240,8 @@ export class AgentConnection implements StreamHost {
     }
     const stream = this.streams.get(f.stream);
     if (!stream) {
-      if (f.stream >= this.nextId) throw new AgentProtocolError(`${frameName(f.type)} frame for stream ${f.stream}, which was never opened`);
+      if (f.stream >= this.nextId)
+        throw new AgentProtocolError(`${frameName(f.type)} frame for stream ${f.stream}, which was never opened`);
       return; // a stream we reset while the agent's frame was on its way
     }
     switch (f.type) {
@@ -365,7 +394,11 @@ export class AgentConnection implements StreamHost {
     const streams = [...this.streams.values()];
     this.streams.clear();
     for (const s of streams) {
-      s.fail(error instanceof ConnectionLostError ? new ConnectionLostError(`${s.label} through the kgpu pod agent${this.why ? ` (${this.why})` : ''}`, { cause: error }) : error);
+      s.fail(
+        error instanceof ConnectionLostError
+          ? new ConnectionLostError(`${s.label} through the kgpu pod agent${this.why ? ` (${this.why})` : ''}`, { cause: error })
+          : error,
+      );
     }
     if (streams.length) this.options.onStreamCount?.(0);
     starting?.reject(error);

@@ -35,7 +35,9 @@ export function findExtensionRoot(from: string = __dirname): string {
     if (up === dir) break;
     dir = up;
   }
-  throw new Error(`kgpu: the pod agent (${AGENT_RELATIVE_PATH}) was not found above ${from}; the extension's installation is incomplete — reinstall it.`);
+  throw new Error(
+    `kgpu: the pod agent (${AGENT_RELATIVE_PATH}) was not found above ${from}; the extension's installation is incomplete — reinstall it.`,
+  );
 }
 
 export function agentScriptFrom(source: Buffer): AgentScript {

@@ -32,7 +32,13 @@ export type AgentTarget =
    *  or 'discard'). `env` adds to the agent's environment. It gets its own process group, which
    *  is sent SIGTERM (then SIGKILL after 2 s) when the stream is destroyed, and SIGKILL when the
    *  agent ends. */
-  | { kind: 'process'; argv: readonly string[]; cwd?: string; env?: Readonly<Record<string, string>>; stderr?: 'pipe' | 'merge' | 'discard' };
+  | {
+      kind: 'process';
+      argv: readonly string[];
+      cwd?: string;
+      env?: Readonly<Record<string, string>>;
+      stderr?: 'pipe' | 'merge' | 'discard';
+    };
 
 export function describeTarget(t: AgentTarget): string {
   if (t.kind === 'tcp') return `${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`;
@@ -45,7 +51,13 @@ export function describeTarget(t: AgentTarget): string {
 export function targetJson(t: AgentTarget): Record<string, unknown> {
   if (t.kind === 'tcp') return { t: 'tcp', host: t.host, port: t.port };
   if (t.kind === 'unix') return { t: 'unix', path: t.path };
-  return { t: 'proc', argv: [...t.argv], ...(t.cwd !== undefined ? { cwd: t.cwd } : {}), ...(t.env ? { env: { ...t.env } } : {}), stderr: t.stderr ?? 'pipe' };
+  return {
+    t: 'proc',
+    argv: [...t.argv],
+    ...(t.cwd !== undefined ? { cwd: t.cwd } : {}),
+    ...(t.env ? { env: { ...t.env } } : {}),
+    stderr: t.stderr ?? 'pipe',
+  };
 }
 
 /** What a stream needs from its connection. */
@@ -203,7 +215,9 @@ export class AgentStream extends Duplex {
     }
     if (this.state !== 'closed') {
       this.state = 'closed';
-      this.host.send(encodeFrame(FrameType.RESET, this.id, Buffer.from(JSON.stringify({ code: 'ECANCELED', message: 'closed by the client' }))));
+      this.host.send(
+        encodeFrame(FrameType.RESET, this.id, Buffer.from(JSON.stringify({ code: 'ECANCELED', message: 'closed by the client' }))),
+      );
       this.host.forget(this);
       const e = err ?? new SshAbortedError(`The stream to ${this.label}`);
       this.rejectOpen(e);
@@ -287,7 +301,8 @@ export class AgentStream extends Duplex {
   }
 
   onExit(info: Record<string, unknown>): void {
-    if (this.state !== 'open' || !this.resolveExit) throw new AgentProtocolError(`EXIT for stream ${this.id}, which is not an open process`);
+    if (this.state !== 'open' || !this.resolveExit)
+      throw new AgentProtocolError(`EXIT for stream ${this.id}, which is not an open process`);
     const exitCode = typeof info.code === 'number' ? info.code : null;
     const signal = typeof info.signal === 'string' ? info.signal : null;
     this.resolveExit({ exitCode, signal });

@@ -7,7 +7,10 @@ import { SshError } from '../ssh/ssh-errors';
 
 /** The other side broke the framed protocol; the agent connection was closed (both sides). */
 export class AgentProtocolError extends SshError {
-  constructor(readonly detail: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
     super(
       `The kgpu pod agent's connection was closed after a malformed frame (${detail}). The agent starts again on the next use; if this repeats, please report it.`,
       options,
@@ -17,7 +20,10 @@ export class AgentProtocolError extends SshError {
 
 /** The agent could not be placed or started in the pod. */
 export class AgentStartError extends SshError {
-  constructor(readonly detail: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
     super(`The kgpu pod agent could not start in the pod: ${detail}`, options);
   }
 }
@@ -30,7 +36,9 @@ export class AgentOpenError extends SshError {
     readonly target: string,
     readonly reason: string,
   ) {
-    super(`The kgpu pod agent could not open ${target}: ${reason}${code === 'ECONNREFUSED' ? '. Is the server running in the pod and listening on that address?' : '.'}`);
+    super(
+      `The kgpu pod agent could not open ${target}: ${reason}${code === 'ECONNREFUSED' ? '. Is the server running in the pod and listening on that address?' : '.'}`,
+    );
   }
 }
 

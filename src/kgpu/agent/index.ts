@@ -4,7 +4,16 @@
  * no forwarding). pod/agent.py runs in the pod; docs/agent-protocol.md describes the wire format.
  * Start with `new AgentClient({ exec })` and `openStream(target)`.
  */
-export { AgentClient, DEFAULT_AGENT_IDLE_CLOSE_MS, DEFAULT_AGENT_MAX_WINDOW, DEFAULT_AGENT_WINDOW, type AgentClientOptions, type AgentClientStats, type AgentExec, type AgentState } from './agent-client';
+export {
+  AgentClient,
+  DEFAULT_AGENT_IDLE_CLOSE_MS,
+  DEFAULT_AGENT_MAX_WINDOW,
+  DEFAULT_AGENT_WINDOW,
+  type AgentClientOptions,
+  type AgentClientStats,
+  type AgentExec,
+  type AgentState,
+} from './agent-client';
 export type { AgentHello } from './agent-connection';
 export { AgentStream, describeTarget, type AgentTarget } from './agent-stream';
 export { agentCommand, agentScriptFrom, findExtensionRoot, loadAgentScript, AGENT_DIR, type AgentScript } from './agent-script';

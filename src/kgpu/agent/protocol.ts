@@ -118,7 +118,9 @@ export class FrameDecoder {
         const length = h.readUInt32BE(5);
         if (!NAMES.has(type)) throw (this.failed = new AgentProtocolError(`unknown frame type ${frameName(type)}`));
         if (length > MAX_PAYLOAD) {
-          throw (this.failed = new AgentProtocolError(`a ${frameName(type)} frame of ${length} bytes exceeds the ${MAX_PAYLOAD}-byte limit`));
+          throw (this.failed = new AgentProtocolError(
+            `a ${frameName(type)} frame of ${length} bytes exceeds the ${MAX_PAYLOAD}-byte limit`,
+          ));
         }
         this.head = { type: type as FrameType, stream: h.readUInt32BE(1), length };
       }

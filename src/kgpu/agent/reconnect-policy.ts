@@ -16,9 +16,12 @@ export interface ReconnectPolicy {
 export { isTransientSshError };
 
 /** Exponential backoff with full jitter over transient SSH errors (defaults: 4 attempts, 250 ms doubling, at most 4 s). */
-export function backoffReconnectPolicy(options: Partial<Pick<RetryPolicy, 'maxAttempts' | 'baseDelayMs' | 'maxDelayMs' | 'random'>> = {}): ReconnectPolicy {
+export function backoffReconnectPolicy(
+  options: Partial<Pick<RetryPolicy, 'maxAttempts' | 'baseDelayMs' | 'maxDelayMs' | 'random'>> = {},
+): ReconnectPolicy {
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, maxAttempts: 4, baseDelayMs: 250, maxDelayMs: 4_000, ...options };
   return {
-    retryDelayMs: (attempt, error) => (attempt < policy.maxAttempts && isTransientSshError(error) ? backoffDelayMs(policy, attempt) : undefined),
+    retryDelayMs: (attempt, error) =>
+      attempt < policy.maxAttempts && isTransientSshError(error) ? backoffDelayMs(policy, attempt) : undefined,
   };
 }

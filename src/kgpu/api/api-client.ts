@@ -210,7 +210,10 @@ export class KgpuClient {
 
   /** `PATCH /pods/{id}`: pin `ssh_pubkey`, or (empty body) have a fresh key pair minted — returned once. */
   async rotateSshKey(podId: string, req: RotateKeyRequest = {}, o: CallOptions = {}): Promise<RotateKeyResponse> {
-    return (await this.call({ method: 'PATCH', path: `/pods/${enc(podId)}`, body: req, auth: true, context: { podId } }, o)) as RotateKeyResponse;
+    return (await this.call(
+      { method: 'PATCH', path: `/pods/${enc(podId)}`, body: req, auth: true, context: { podId } },
+      o,
+    )) as RotateKeyResponse;
   }
 
   /** `DELETE /pods/{id}` — release (idempotent, so retried). */
@@ -222,7 +225,10 @@ export class KgpuClient {
   /** `POST /pods/{id}/exec` — one-shot command; the call waits up to `timeout_seconds` on top of the client timeout. Not retried. */
   async exec(podId: string, req: ExecRequest, o: CallOptions = {}): Promise<ExecResponse> {
     const extra = (req.timeout_seconds ?? 60) * 1000;
-    return (await this.call({ method: 'POST', path: `/pods/${enc(podId)}/exec`, body: req, auth: true, context: { podId }, extraTimeoutMs: extra }, o)) as ExecResponse;
+    return (await this.call(
+      { method: 'POST', path: `/pods/${enc(podId)}/exec`, body: req, auth: true, context: { podId }, extraTimeoutMs: extra },
+      o,
+    )) as ExecResponse;
   }
 
   /** Poll until the pod is ready; see wait-ready.ts. */
@@ -278,7 +284,11 @@ export class KgpuClient {
     o.signal?.addEventListener('abort', onAbort, { once: true });
     if (o.signal?.aborted) ctrl.abort();
     const input: Readable =
-      source instanceof Readable ? source : source instanceof Uint8Array ? Readable.from([Buffer.from(source)]) : createReadStream(source.filePath);
+      source instanceof Readable
+        ? source
+        : source instanceof Uint8Array
+          ? Readable.from([Buffer.from(source)])
+          : createReadStream(source.filePath);
     const counted = new Transform({
       transform(chunk: Buffer, _enc, done) {
         sent += chunk.length;
@@ -381,7 +391,14 @@ export class KgpuClient {
       if (res.text === '') return undefined;
       const parsed = parseJson(res.text);
       if (parsed === undefined) {
-        throw new KgpuApiError(502, spec.method, spec.path, requestId, { error: 'bad_response', message: 'kgpu sent a response that is not JSON' }, spec.context);
+        throw new KgpuApiError(
+          502,
+          spec.method,
+          spec.path,
+          requestId,
+          { error: 'bad_response', message: 'kgpu sent a response that is not JSON' },
+          spec.context,
+        );
       }
       return parsed;
     }
@@ -420,10 +437,17 @@ export class KgpuClient {
       phaseSent = true;
       const text = await readBodyText(res.body, this.maxResponseBytes).catch((err: unknown) => {
         if (!(err instanceof BodyTooLargeError)) throw err;
-        throw new KgpuApiError(502, spec.method, spec.path, header(res.headers, 'x-request-id'), {
-          error: 'bad_response',
-          message: `${this.apiBase} sent a response larger than ${(err.maxBytes / 1048576).toFixed(err.maxBytes < 10 * 1048576 ? 1 : 0)} MiB; kgpu stopped reading it. Check that kgpu.apiBase is the kgpu API`,
-        }, spec.context);
+        throw new KgpuApiError(
+          502,
+          spec.method,
+          spec.path,
+          header(res.headers, 'x-request-id'),
+          {
+            error: 'bad_response',
+            message: `${this.apiBase} sent a response larger than ${(err.maxBytes / 1048576).toFixed(err.maxBytes < 10 * 1048576 ? 1 : 0)} MiB; kgpu stopped reading it. Check that kgpu.apiBase is the kgpu API`,
+          },
+          spec.context,
+        );
       });
       return { status: res.statusCode, headers: res.headers, text };
     } catch (e) {
@@ -436,7 +460,15 @@ export class KgpuClient {
     }
   }
 
-  private networkError(e: unknown, method: string, path: string, timedOut: boolean, timeoutMs: number, base: string, gotHeaders: boolean): KgpuNetworkError {
+  private networkError(
+    e: unknown,
+    method: string,
+    path: string,
+    timedOut: boolean,
+    timeoutMs: number,
+    base: string,
+    gotHeaders: boolean,
+  ): KgpuNetworkError {
     const code = errorCode(e);
     let kind: NetworkErrorKind;
     if (timedOut || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') kind = 'timeout';
@@ -446,9 +478,20 @@ export class KgpuClient {
     return new KgpuNetworkError(kind, base, method, path, code, requestSent, { cause: e, timeoutMs });
   }
 
-  private async findRentedPod(before: Set<string>, want: { name: string; gpu_model: string; gpu_count: number }, marker: string, o: CallOptions): Promise<Pod | undefined> {
+  private async findRentedPod(
+    before: Set<string>,
+    want: { name: string; gpu_model: string; gpu_count: number },
+    marker: string,
+    o: CallOptions,
+  ): Promise<Pod | undefined> {
     const pods = await this.listPods(o);
-    const fresh = pods.filter((p) => !before.has(p.pod_id) && p.gpu_model === want.gpu_model && p.gpu_count === want.gpu_count && (p.name === undefined || p.name === want.name));
+    const fresh = pods.filter(
+      (p) =>
+        !before.has(p.pod_id) &&
+        p.gpu_model === want.gpu_model &&
+        p.gpu_count === want.gpu_count &&
+        (p.name === undefined || p.name === want.name),
+    );
     const byMarker = fresh.find((p) => {
       const env = p.env;
       return typeof env === 'object' && env !== null && (env as Record<string, unknown>).KGPU_CLIENT_REQUEST_ID === marker;
@@ -461,7 +504,11 @@ export class KgpuClient {
    * the aborted signal, briefly) and release what this request created, so a cancelled rent leaves
    * nothing billing; the error says what happened.
    */
-  private async cancelRent(before: Set<string>, want: { name: string; gpu_model: string; gpu_count: number }, marker: string): Promise<RentCancelledError> {
+  private async cancelRent(
+    before: Set<string>,
+    want: { name: string; gpu_model: string; gpu_count: number },
+    marker: string,
+  ): Promise<RentCancelledError> {
     const quick: CallOptions = { timeoutMs: Math.min(5_000, this.timeoutMs) };
     let found: Pod | undefined;
     try {
@@ -573,7 +620,16 @@ export class KgpuUploadError extends Error {
 }
 
 /** Codes meaning the request never reached the server. */
-const NEVER_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT']);
+const NEVER_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+]);
 
 function errorCode(e: unknown): string | undefined {
   let cur: unknown = e;

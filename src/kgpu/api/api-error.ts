@@ -107,7 +107,21 @@ export class KgpuApiError extends Error {
 
 /** A 422 message like "gpu_count must be 0–4" or "invalid field 'memory'": find the field name. */
 function fieldFromMessage(message: string): string | undefined {
-  const known = ['name', 'image', 'gpu_model', 'gpu_count', 'cpu', 'memory', 'ephemeral_storage_gib', 'env', 'ssh_pubkey', 'cmd', 'stdin', 'timeout_seconds', 'label'];
+  const known = [
+    'name',
+    'image',
+    'gpu_model',
+    'gpu_count',
+    'cpu',
+    'memory',
+    'ephemeral_storage_gib',
+    'env',
+    'ssh_pubkey',
+    'cmd',
+    'stdin',
+    'timeout_seconds',
+    'label',
+  ];
   for (const f of known) if (new RegExp(`(^|[^a-z_])${f}([^a-z_]|$)`).test(message)) return f;
   return undefined;
 }
@@ -134,7 +148,8 @@ function buildUserMessage(p: MessageParts): string {
   const server = p.serverMessage ? `: ${p.serverMessage}` : '';
   const ctx = p.context;
   // Our own verdict on an answer we could not use (not JSON, too large): say that, not "server error".
-  if (p.code === 'bad_response' && p.serverMessage) return `${p.serverMessage} (${p.method} ${p.path}${p.requestId ? `, request ${p.requestId}` : ''}).`;
+  if (p.code === 'bad_response' && p.serverMessage)
+    return `${p.serverMessage} (${p.method} ${p.path}${p.requestId ? `, request ${p.requestId}` : ''}).`;
   switch (p.status) {
     case 400:
       return `kgpu rejected the request ${p.method} ${p.path} as malformed${server}${ref}.`;
@@ -159,7 +174,10 @@ function buildUserMessage(p: MessageParts): string {
     case 409:
       return conflictMessage(p, ref);
     case 410:
-      return `Transit object ${ctx.objectId ?? ''} has expired (objects live 24 h after creation); upload it again${ref}.`.replace('object  has', 'object has');
+      return `Transit object ${ctx.objectId ?? ''} has expired (objects live 24 h after creation); upload it again${ref}.`.replace(
+        'object  has',
+        'object has',
+      );
     case 422: {
       const what = p.field ? `Invalid ${p.field}` : 'kgpu rejected a value in the request';
       return `${what}${server}${ref}. Fix it and try again.`;
@@ -183,7 +201,10 @@ function conflictMessage(p: MessageParts, ref: string): string {
   const code = p.code;
   const server = p.serverMessage ? ` (${p.serverMessage})` : '';
   if (code === 'pod_not_ready') {
-    return `Pod ${ctx.podId ?? ''} is not ready yet; wait until it is Running and ready, then try again${ref}.`.replace('Pod  is', 'The pod is');
+    return `Pod ${ctx.podId ?? ''} is not ready yet; wait until it is Running and ready, then try again${ref}.`.replace(
+      'Pod  is',
+      'The pod is',
+    );
   }
   if (/quota|gpu_cap|limit/i.test(code)) {
     const inUse = numberField(p.body, 'gpus_in_use', 'in_use', 'used') ?? ctx.gpusInUse;
@@ -226,11 +247,19 @@ export class KgpuNetworkError extends Error {
   }
 }
 
-function networkMessage(kind: NetworkErrorKind, base: string, method: string, path: string, code: string | undefined, timeoutMs?: number): string {
+function networkMessage(
+  kind: NetworkErrorKind,
+  base: string,
+  method: string,
+  path: string,
+  code: string | undefined,
+  timeoutMs?: number,
+): string {
   const c = code ? `: ${code}` : '';
   // A rent whose answer never came may have rented anyway: "try again" would rent twice.
   if (method === 'POST' && /\/pods\/?$/.test(path) && kind !== 'unreachable') {
-    const what = kind === 'timeout' ? `did not answer POST /pods within ${formatMs(timeoutMs ?? 0)}` : `lost the connection during POST /pods${c}`;
+    const what =
+      kind === 'timeout' ? `did not answer POST /pods within ${formatMs(timeoutMs ?? 0)}` : `lost the connection during POST /pods${c}`;
     return `kgpu at ${base} ${what}, and no new pod was found yet — a GPU may have been rented anyway. Refresh the Rentals view before renting again (release it there if you do not want it).`;
   }
   switch (kind) {

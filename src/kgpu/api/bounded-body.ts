@@ -10,7 +10,10 @@ export class BodyTooLargeError extends Error {
 }
 
 /** The body as UTF-8 text, at most `maxBytes`; destroys the body and throws BodyTooLargeError past it. */
-export async function readBodyText(body: AsyncIterable<Buffer | Uint8Array> & { destroy?(err?: Error): unknown }, maxBytes: number): Promise<string> {
+export async function readBodyText(
+  body: AsyncIterable<Buffer | Uint8Array> & { destroy?(err?: Error): unknown },
+  maxBytes: number,
+): Promise<string> {
   const parts: Buffer[] = [];
   let n = 0;
   for await (const chunk of body) {

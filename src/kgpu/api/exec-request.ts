@@ -13,7 +13,8 @@ export const EXEC_MAX_OUTPUT_BYTES = 1024 * 1024;
 export const EXEC_DEFAULT_TIMEOUT_S = 60;
 export const EXEC_MAX_TIMEOUT_S = 300;
 
-const BASH_HINT = "There is no shell here: the command runs as a plain argv. For pipes, redirections, globs or variables, wrap it: bash -c '…'";
+const BASH_HINT =
+  "There is no shell here: the command runs as a plain argv. For pipes, redirections, globs or variables, wrap it: bash -c '…'";
 
 export type ParsedCommand = { argv: string[]; error?: undefined } | { argv?: undefined; error: string };
 
@@ -69,12 +70,16 @@ export interface ExecInput {
 export function buildExecRequest(input: ExecInput): { request?: ExecRequest; error?: string } {
   const timeout = input.timeoutSeconds ?? EXEC_DEFAULT_TIMEOUT_S;
   if (!Number.isInteger(timeout) || timeout < 1 || timeout > EXEC_MAX_TIMEOUT_S) {
-    return { error: `The timeout must be a whole number of seconds from 1 to ${EXEC_MAX_TIMEOUT_S} (got ${timeout}). For longer work, use kgpu: Open Terminal or run it as a job.` };
+    return {
+      error: `The timeout must be a whole number of seconds from 1 to ${EXEC_MAX_TIMEOUT_S} (got ${timeout}). For longer work, use kgpu: Open Terminal or run it as a job.`,
+    };
   }
   if (input.stdin !== undefined) {
     const size = Buffer.byteLength(input.stdin, 'utf8');
     if (size > EXEC_MAX_STDIN_BYTES) {
-      return { error: `The input is ${size.toLocaleString('en-US')} bytes; Run Command takes at most 1 MiB of stdin. Upload the data to the pod (kgpu: Upload…) and read it from a file instead.` };
+      return {
+        error: `The input is ${size.toLocaleString('en-US')} bytes; Run Command takes at most 1 MiB of stdin. Upload the data to the pod (kgpu: Upload…) and read it from a file instead.`,
+      };
     }
   }
   if (input.argv.length === 0) return { error: 'Type a command to run, e.g. nvidia-smi.' };
@@ -105,8 +110,14 @@ function seconds(ms: number): string {
 export function describeExecResult(response: ExecResponse, timeoutSeconds: number): ExecOutcome {
   const timedOut = hitTimeout(response, timeoutSeconds);
   const notes: string[] = [];
-  if (response.truncated) notes.push('The output was truncated at 1 MiB (stdout and stderr together). For more output, use kgpu: Open Terminal, or redirect it to a file in the pod and download it.');
-  if (timedOut) notes.push(`The command was killed when it hit the ${timeoutSeconds} s timeout (Run Command allows at most ${EXEC_MAX_TIMEOUT_S} s). For longer work, use kgpu: Open Terminal or run it as a job.`);
+  if (response.truncated)
+    notes.push(
+      'The output was truncated at 1 MiB (stdout and stderr together). For more output, use kgpu: Open Terminal, or redirect it to a file in the pod and download it.',
+    );
+  if (timedOut)
+    notes.push(
+      `The command was killed when it hit the ${timeoutSeconds} s timeout (Run Command allows at most ${EXEC_MAX_TIMEOUT_S} s). For longer work, use kgpu: Open Terminal or run it as a job.`,
+    );
   const summary = `${timedOut ? 'killed by the timeout' : `exit code ${response.exit_code}`} in ${seconds(response.duration_ms)}${response.truncated ? ', output truncated at 1 MiB' : ''}`;
   return { response, timedOut, truncated: response.truncated, summary, notes };
 }
@@ -114,7 +125,9 @@ export function describeExecResult(response: ExecResponse, timeoutSeconds: numbe
 /** The text for the "kgpu: exec" output channel. */
 export function formatExecReport(podLabel: string, argv: readonly string[], outcome: ExecOutcome): string {
   const { response } = outcome;
-  const lines = [`$ ${argv.map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')}    (${podLabel})`];
+  const lines = [
+    `$ ${argv.map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')}    (${podLabel})`,
+  ];
   if (response.stdout) lines.push(response.stdout.replace(/\n$/, ''));
   if (response.stderr) lines.push('[stderr]', response.stderr.replace(/\n$/, ''));
   lines.push(`[${outcome.summary}]`);

@@ -38,7 +38,10 @@ export function chooseToken(i: TokenChoiceInputs): TokenChoice {
   // Inside a pod $KGPU_API_TOKEN is the scope-limited in-pod token (kgpu_pod_…), not an account
   // token: never use it (renting, exec and key rotation would all be 403s).
   const inPod = envToken?.startsWith('kgpu_pod_') ?? false;
-  const environment = envToken && !inPod && !i.environmentSuppressed && (envBase ? envBase === i.apiBase : i.apiBase === DEFAULT_API_BASE) ? envToken : undefined;
+  const environment =
+    envToken && !inPod && !i.environmentSuppressed && (envBase ? envBase === i.apiBase : i.apiBase === DEFAULT_API_BASE)
+      ? envToken
+      : undefined;
   const candidate = stored ?? environment;
   const source: TokenSource = stored ? 'stored' : environment ? 'environment' : 'none';
   const rejected = candidate !== undefined && candidate === i.rejectedToken;

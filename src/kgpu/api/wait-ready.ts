@@ -62,7 +62,9 @@ export class WaitTimeoutError extends Error {
     timeoutMs: number,
   ) {
     const where = lastPod ? `${lastPod.phase}${lastPod.pending_reason ? ` (${lastPod.pending_reason})` : ''}` : 'unknown';
-    super(`Pod ${podId} is still not ready after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`} — it is ${where}. Check the image name, or release it and rent again.`);
+    super(
+      `Pod ${podId} is still not ready after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`} — it is ${where}. Check the image name, or release it and rent again.`,
+    );
     this.name = 'WaitTimeoutError';
   }
 }

@@ -63,7 +63,8 @@ export class DapBridge implements Disposable {
   /** A message from the editor. */
   handleMessage(message: DapMessage): void {
     if (this.ended) {
-      if (message.type === 'request') this.failRequest(message as DapMessage & { seq: number; command: string }, 'The debug session in the pod has ended.');
+      if (message.type === 'request')
+        this.failRequest(message as DapMessage & { seq: number; command: string }, 'The debug session in the pod has ended.');
       return;
     }
     const msg = structuredClone(message) as DapMessage & { command?: string; arguments?: Record<string, unknown> };
@@ -101,9 +102,12 @@ export class DapBridge implements Disposable {
     this.ended = true;
     let message: string | undefined;
     if (!this.terminated) {
-      message = this.options.explainEnd?.({ error, stderr: this.stderrTail, sawResponse: this.sawResponse }) ?? (error ? `kgpu: the debug session in the pod ended: ${error.message}` : 'kgpu: the debug session in the pod ended.');
+      message =
+        this.options.explainEnd?.({ error, stderr: this.stderrTail, sawResponse: this.sawResponse }) ??
+        (error ? `kgpu: the debug session in the pod ended: ${error.message}` : 'kgpu: the debug session in the pod ended.');
       this.send({ type: 'event', event: 'output', body: { category: 'stderr', output: message + '\n' } });
-      for (const [seq, command] of [...this.pending]) this.failRequest({ seq, command } as DapMessage & { seq: number; command: string }, message);
+      for (const [seq, command] of [...this.pending])
+        this.failRequest({ seq, command } as DapMessage & { seq: number; command: string }, message);
       this.send({ type: 'event', event: 'terminated', body: {} });
       this.terminated = true;
     }

@@ -46,7 +46,8 @@ export class DapDecoder {
         const m = /(?:^|\r\n)Content-Length:\s*(\d+)\s*(?:\r\n|$)/i.exec(header);
         if (!m) throw new DapFramingError(`a DAP header without Content-Length: ${JSON.stringify(header.slice(0, 200))}`);
         const n = Number(m[1]);
-        if (!Number.isSafeInteger(n) || n > this.maxMessageBytes) throw new DapFramingError(`a DAP message of ${m[1]} bytes (the limit is ${this.maxMessageBytes})`);
+        if (!Number.isSafeInteger(n) || n > this.maxMessageBytes)
+          throw new DapFramingError(`a DAP message of ${m[1]} bytes (the limit is ${this.maxMessageBytes})`);
         this.bodyLength = n;
         this.buf = this.buf.subarray(end + 4);
       }
@@ -60,7 +61,8 @@ export class DapDecoder {
       } catch {
         throw new DapFramingError(`a DAP message that is not JSON: ${JSON.stringify(body.slice(0, 200))}`);
       }
-      if (!msg || typeof msg !== 'object' || typeof (msg as { type?: unknown }).type !== 'string') throw new DapFramingError('a DAP message without a type');
+      if (!msg || typeof msg !== 'object' || typeof (msg as { type?: unknown }).type !== 'string')
+        throw new DapFramingError('a DAP message without a type');
       out.push(msg as DapMessage);
     }
   }

@@ -6,4 +6,14 @@
 export { DapBridge, type DapBridgeOptions } from './dap-bridge';
 export { DapDecoder, DapFramingError, encodeDap, type DapMessage } from './dap-codec';
 export { KGPU_URI_PREFIX, PodPathMap, walkSources, type PodPathMapOptions } from './path-map';
-export { DebugStartError, explainEnd, pythonArgv, startPodDebug, type AttachSpec, type LaunchSpec, type PodDebugSession, type PodDebugSpec, type StreamOpener } from './pod-debug';
+export {
+  DebugStartError,
+  explainEnd,
+  pythonArgv,
+  startPodDebug,
+  type AttachSpec,
+  type LaunchSpec,
+  type PodDebugSession,
+  type PodDebugSpec,
+  type StreamOpener,
+} from './pod-debug';

@@ -84,7 +84,8 @@ export class PodPathMap {
     walkSources(message, (s) => {
       if (typeof s.path !== 'string') return;
       const mapped = this.toLocal(s.path);
-      if (mapped !== s.path && mapped.startsWith(KGPU_URI_PREFIX) && !s.presentationHint && !this.isUnderRoot(s.path)) s.presentationHint = 'deemphasize';
+      if (mapped !== s.path && mapped.startsWith(KGPU_URI_PREFIX) && !s.presentationHint && !this.isUnderRoot(s.path))
+        s.presentationHint = 'deemphasize';
       s.path = mapped;
     });
     return message;

@@ -93,7 +93,8 @@ function loadShim(): Promise<string> {
 /** kgpu.python as an argv (a shell-like prefix). */
 export function pythonArgv(python: string): string[] {
   const parsed = parseArgumentLine(python.trim() || 'python');
-  if (parsed.error !== undefined || !parsed.argv?.length) throw new DebugStartError(`kgpu.python ("${python}") is not a command: ${parsed.error ?? 'it is empty'}.`);
+  if (parsed.error !== undefined || !parsed.argv?.length)
+    throw new DebugStartError(`kgpu.python ("${python}") is not a command: ${parsed.error ?? 'it is empty'}.`);
   return parsed.argv;
 }
 
@@ -103,23 +104,45 @@ export async function startPodDebug(spec: PodDebugSpec): Promise<PodDebugSession
 
 async function startLaunch(spec: LaunchSpec): Promise<PodDebugSession> {
   const python = pythonArgv(spec.python);
-  const plan = planRun({ target: spec.target, python: spec.python, args: spec.args, env: {}, exclude: spec.exclude, remoteRoot: spec.remoteRoot });
+  const plan = planRun({
+    target: spec.target,
+    python: spec.python,
+    args: spec.args,
+    env: {},
+    exclude: spec.exclude,
+    remoteRoot: spec.remoteRoot,
+  });
   let synced: SyncResult | undefined;
   const target = spec.target;
   if (target.kind === 'local' && plan.remoteDir) {
     if (!spec.pod) throw new DebugStartError('Debugging a local file needs a connection to sync it.');
     const exclude = target.onlyThisFile ? ['/*', `!/${gitignoreLiteral(path.basename(target.file))}`] : spec.exclude;
     try {
-      synced = await syncUp(spec.pod, target.folder, plan.remoteDir, { exclude, stateDir: spec.syncStateDir, target: spec.podId, signal: spec.signal, onProgress: spec.onSyncProgress });
+      synced = await syncUp(spec.pod, target.folder, plan.remoteDir, {
+        exclude,
+        stateDir: spec.syncStateDir,
+        target: spec.podId,
+        signal: spec.signal,
+        onProgress: spec.onSyncProgress,
+      });
     } catch (e) {
       if (e instanceof SshAbortedError) throw e;
-      throw new DebugStartError(`Could not sync ${target.folder} to ${plan.remoteDir}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw new DebugStartError(`Could not sync ${target.folder} to ${plan.remoteDir}: ${e instanceof Error ? e.message : String(e)}`, {
+        cause: e,
+      });
     }
   }
   const remoteProgram = path.posix.join(plan.cwd, plan.script);
-  const paths = new PodPathMap({ podId: spec.podId, localRoot: target.kind === 'local' ? target.folder : undefined, remoteRoot: plan.remoteDir });
+  const paths = new PodPathMap({
+    podId: spec.podId,
+    localRoot: target.kind === 'local' ? target.folder : undefined,
+    remoteRoot: plan.remoteDir,
+  });
   const code = await loadShim();
-  const stream = await spec.agent.openStream({ kind: 'process', argv: [...python, '-c', code, ...python, '-m', 'debugpy.adapter'], cwd: plan.cwd, stderr: 'pipe' }, { signal: spec.signal });
+  const stream = await spec.agent.openStream(
+    { kind: 'process', argv: [...python, '-c', code, ...python, '-m', 'debugpy.adapter'], cwd: plan.cwd, stderr: 'pipe' },
+    { signal: spec.signal },
+  );
   const label = python.join(' ');
   const bridge = new DapBridge({
     stream,
@@ -147,28 +170,43 @@ async function startLaunch(spec: LaunchSpec): Promise<PodDebugSession> {
 }
 
 async function startAttach(spec: AttachSpec): Promise<PodDebugSession> {
-  if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535) throw new DebugStartError(`"port" must be a TCP port number (got ${String(spec.port)}).`);
+  if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535)
+    throw new DebugStartError(`"port" must be a TCP port number (got ${String(spec.port)}).`);
   const paths = new PodPathMap({ podId: spec.podId, localRoot: spec.localRoot, remoteRoot: spec.remoteRoot });
   let stream: AgentStream;
   try {
     stream = await spec.agent.openStream({ kind: 'tcp', host: '127.0.0.1', port: spec.port }, { signal: spec.signal });
   } catch (e) {
     if (e instanceof AgentOpenError) {
-      throw new DebugStartError(`Nothing in pod ${spec.podId} listens on 127.0.0.1:${spec.port} (${e.message}). Start the program with \`import debugpy; debugpy.listen(${spec.port})\` (and \`debugpy.wait_for_client()\` to stop before it runs), e.g. with kgpu: Run Active File on GPU, then attach.`, { cause: e });
+      throw new DebugStartError(
+        `Nothing in pod ${spec.podId} listens on 127.0.0.1:${spec.port} (${e.message}). Start the program with \`import debugpy; debugpy.listen(${spec.port})\` (and \`debugpy.wait_for_client()\` to stop before it runs), e.g. with kgpu: Run Active File on GPU, then attach.`,
+        { cause: e },
+      );
     }
     throw e;
   }
   const bridge = new DapBridge({
     stream,
     paths,
-    rewrite: (_command, editor) => ({ name: typeof editor.name === 'string' ? editor.name : 'kgpu', type: 'python', request: 'attach', justMyCode: spec.justMyCode ?? true, showReturnValue: true }),
+    rewrite: (_command, editor) => ({
+      name: typeof editor.name === 'string' ? editor.name : 'kgpu',
+      type: 'python',
+      request: 'attach',
+      justMyCode: spec.justMyCode ?? true,
+      showReturnValue: true,
+    }),
     explainEnd: (info) => explainEnd(spec.podId, `port ${spec.port}`, info, true),
   });
   return { bridge, paths };
 }
 
 /** The debug console's line when the stream to debugpy ended before the session did. */
-export function explainEnd(podId: string, python: string, info: { error?: Error; stderr: string; sawResponse: boolean }, attach = false): string {
+export function explainEnd(
+  podId: string,
+  python: string,
+  info: { error?: Error; stderr: string; sawResponse: boolean },
+  attach = false,
+): string {
   if (/No module named '?debugpy/.test(info.stderr)) {
     return `kgpu: debugpy is not installed for \`${python}\` in pod ${podId}. Install it there (\`${python} -m pip install debugpy\` in the pod's terminal, in the project's venv if it uses one) and debug again; kgpu's default image has it.`;
   }

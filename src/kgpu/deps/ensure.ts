@@ -35,7 +35,13 @@ const KEEP = 60;
 /** Longest line handed on (characters). */
 const MAX_LINE = 8192;
 
-async function runDepsScript(pod: PodCommands, plan: DepsPlan, args: string[], what: string, options: EnsureDepsOptions): Promise<DepsState> {
+async function runDepsScript(
+  pod: PodCommands,
+  plan: DepsPlan,
+  args: string[],
+  what: string,
+  options: EnsureDepsOptions,
+): Promise<DepsState> {
   const script = options.script ?? loadPodScript('deps.py');
   const line = quoteArgv(['sh', '-c', `${placeScriptShell(script)}\nexec "$0" "$f" "$@"`, plan.basePython, ...args]);
   const s = await pod.execStream(line, { signal: options.signal });
@@ -91,7 +97,14 @@ export function ensureDeps(pod: PodCommands, plan: DepsPlan, options: EnsureDeps
 }
 
 /** Install packages into the plan's (installed) environment — e.g. a module a job missed. */
-export async function installPackages(pod: PodCommands, plan: DepsPlan, packages: readonly string[], options: EnsureDepsOptions = {}): Promise<void> {
-  for (const p of packages) if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?([<>=!~]=?[A-Za-z0-9.*+!_-]+)?$/.test(p)) throw new DepsInstallError(`"${p}" is not a package name kgpu installs.`, []);
+export async function installPackages(
+  pod: PodCommands,
+  plan: DepsPlan,
+  packages: readonly string[],
+  options: EnsureDepsOptions = {},
+): Promise<void> {
+  for (const p of packages)
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?([<>=!~]=?[A-Za-z0-9.*+!_-]+)?$/.test(p))
+      throw new DepsInstallError(`"${p}" is not a package name kgpu installs.`, []);
   await runDepsScript(pod, plan, ['add', plan.venvDir, plan.projectDir, ...packages], packages.join(' '), options);
 }

@@ -1,6 +1,16 @@
 // A project's dependencies, installed once (issue 22): a virtual environment in the pod per
 // project and dependency-file hash, made before a run and reused while the files are unchanged.
-export { depsPlan, depsHash, venvName, DEP_FILES, MAX_DEP_FILE_BYTES, VENVS_DIR, type DepFile, type DepsPlan, type DepsPlanInput } from './plan';
+export {
+  depsPlan,
+  depsHash,
+  venvName,
+  DEP_FILES,
+  MAX_DEP_FILE_BYTES,
+  VENVS_DIR,
+  type DepFile,
+  type DepsPlan,
+  type DepsPlanInput,
+} from './plan';
 export { ensureDeps, installPackages, DepsInstallError, type DepsState, type EnsureDepsOptions } from './ensure';
 export { gateStart, depsMissing, DEPS_MARKER, DEPS_MISSING_EXIT } from './gate';
 export { projectPython, type ProjectPython } from './project';

@@ -36,7 +36,11 @@ export interface MissingModule {
 /** The module an uncaught ModuleNotFoundError named in the end of a job's log, if that is how it
  *  died (the last traceback line), else undefined. */
 export function missingModule(logTail: string): MissingModule | undefined {
-  const lines = logTail.replace(/\r/g, '\n').split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = logTail
+    .replace(/\r/g, '\n')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const last = lines.at(-1) ?? '';
   const m = /^ModuleNotFoundError: No module named '([^']+)'$/.exec(last);
   if (!m || !MODULE_RE.test(m[1])) return undefined;

@@ -76,7 +76,10 @@ function readDepFile(file: string): Buffer | undefined {
 /** The environment name's project part: the folder's name in characters safe in a path and a
  *  plain interpreter's name (warm starts need one). */
 export function venvName(folderName: string): string {
-  const s = folderName.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^[._-]+/, '').slice(0, 40);
+  const s = folderName
+    .replace(/[^A-Za-z0-9_.-]+/g, '_')
+    .replace(/^[._-]+/, '')
+    .slice(0, 40);
   return s || 'project';
 }
 
@@ -91,7 +94,12 @@ export function depsHash(python: string, files: readonly { name: string; bytes: 
 export function depsPlan(input: DepsPlanInput): DepsPlan | undefined {
   const python = input.python.trim() || 'python';
   if (!PLAIN_INTERPRETER.test(python)) return undefined;
-  const parts = input.script ? input.script.split('/').slice(0, -1).filter((p) => p && p !== '.') : [];
+  const parts = input.script
+    ? input.script
+        .split('/')
+        .slice(0, -1)
+        .filter((p) => p && p !== '.')
+    : [];
   if (parts.includes('..')) return undefined;
   for (let n = parts.length; n >= 0; n--) {
     const rel = parts.slice(0, n);

@@ -73,9 +73,7 @@ function newFolderScan(excludeNames: readonly string[]): string {
 }
 
 export function inotifyScript(root: string, recursive: boolean, excludeNames: readonly string[]): string {
-  const exclude = excludeNames.length
-    ? ` --exclude ${quote(`(^|/)(${excludeNames.map(escapeRegex).join('|')})/`)}`
-    : '';
+  const exclude = excludeNames.length ? ` --exclude ${quote(`(^|/)(${excludeNames.map(escapeRegex).join('|')})/`)}` : '';
   const filter = recursive ? ` | bash -c ${quote(newFolderScan(excludeNames))}` : '';
   return [
     'command -v inotifywait >/dev/null 2>&1 || exit 127',
@@ -93,10 +91,13 @@ export function inotifyScript(root: string, recursive: boolean, excludeNames: re
   ].join('\n');
 }
 
-export function pollScript(root: string, recursive: boolean, excludeNames: readonly string[], maxBytes = DEFAULT_MAX_LISTING_BYTES): string {
-  const prune = recursive && excludeNames.length
-    ? ` \\( ${excludeNames.map((n) => `-name ${quote(n)}`).join(' -o ')} \\) -prune`
-    : '';
+export function pollScript(
+  root: string,
+  recursive: boolean,
+  excludeNames: readonly string[],
+  maxBytes = DEFAULT_MAX_LISTING_BYTES,
+): string {
+  const prune = recursive && excludeNames.length ? ` \\( ${excludeNames.map((n) => `-name ${quote(n)}`).join(' -o ')} \\) -prune` : '';
   // Cut in the pod at the bound + 1 byte: a huge tree is not sent only to be refused here.
   return `find ${quote(root)}${recursive ? '' : ' -maxdepth 1'} -printf '%y %T@ %s %P\\0'${prune} 2>/dev/null | head -c ${maxBytes + 1}; exit 0`;
 }
@@ -195,7 +196,10 @@ export class PodWatcher {
       this.startPolling();
       return;
     }
-    this.retry(lost ?? new Error(`inotifywait ended (${stderr.trim() || `exit ${status?.exitCode ?? status?.signal}`})`), () => void this.runInotify());
+    this.retry(
+      lost ?? new Error(`inotifywait ended (${stderr.trim() || `exit ${status?.exitCode ?? status?.signal}`})`),
+      () => void this.runInotify(),
+    );
   }
 
   private retry(e: unknown, again: () => void): void {
@@ -232,7 +236,9 @@ export class PodWatcher {
     const { root, recursive } = this.options;
     const max = this.options.maxListingBytes ?? DEFAULT_MAX_LISTING_BYTES;
     try {
-      const r = await exec(await this.options.connector(), pollScript(root, recursive, this.options.excludeNames ?? [], max), { maxOutputBytes: max });
+      const r = await exec(await this.options.connector(), pollScript(root, recursive, this.options.excludeNames ?? [], max), {
+        maxOutputBytes: max,
+      });
       if (this.disposed) return;
       const next = new Map<string, string>();
       for (const rec of r.stdout.toString('utf8').split('\0')) {
@@ -266,7 +272,9 @@ export class PodWatcher {
       if (e instanceof ExecOutputTooLargeError) {
         this.disposed = true;
         this.options.onStopped?.(
-          new Error(`Watching ${root} for changes stopped: its listing is more than ${bytesText(max)} (too many files to compare by polling). Install inotify-tools in the pod's image for live updates, or refresh the Explorer by hand.`),
+          new Error(
+            `Watching ${root} for changes stopped: its listing is more than ${bytesText(max)} (too many files to compare by polling). Install inotify-tools in the pod's image for live updates, or refresh the Explorer by hand.`,
+          ),
         );
         return;
       }

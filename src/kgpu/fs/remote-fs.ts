@@ -56,7 +56,12 @@ export type RemoteFsErrorCode = 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'EA
 
 /** A file-system error with a Node-style code, the path, and SFTP's status when there was one. */
 export class RemoteFsError extends Error {
-  constructor(readonly code: RemoteFsErrorCode, readonly path: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: RemoteFsErrorCode,
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'RemoteFsError';
   }
@@ -80,7 +85,16 @@ const SFTP_PERMISSION_DENIED = 3;
 
 function toStat(s: Stats, isLink: boolean, target?: Stats): RemoteStat {
   const t = target ?? s;
-  const type: RemoteFileType = target === undefined && isLink ? 'symlink' : t.isDirectory() ? 'directory' : t.isFile() ? 'file' : t.isSymbolicLink() ? 'symlink' : 'other';
+  const type: RemoteFileType =
+    target === undefined && isLink
+      ? 'symlink'
+      : t.isDirectory()
+        ? 'directory'
+        : t.isFile()
+          ? 'file'
+          : t.isSymbolicLink()
+            ? 'symlink'
+            : 'other';
   return {
     type,
     isSymbolicLink: isLink,
@@ -108,7 +122,10 @@ export class RemoteFs {
   private current: Session | undefined;
   private disposed = false;
 
-  constructor(private readonly connector: PodConnector, private readonly options: RemoteFsOptions = {}) {}
+  constructor(
+    private readonly connector: PodConnector,
+    private readonly options: RemoteFsOptions = {},
+  ) {}
 
   // ---- connection management -------------------------------------------------------------
 
@@ -184,8 +201,10 @@ export class RemoteFs {
     if (e instanceof RemoteFsError) return e;
     const status = (e as { code: number }).code;
     const msg = (e as Error).message;
-    if (status === SFTP_NO_SUCH_FILE) return new RemoteFsError('ENOENT', target, `${what}: no such file or directory in the pod: ${target}`, { cause: e });
-    if (status === SFTP_PERMISSION_DENIED) return new RemoteFsError('EACCES', target, `${what}: permission denied in the pod: ${target}`, { cause: e });
+    if (status === SFTP_NO_SUCH_FILE)
+      return new RemoteFsError('ENOENT', target, `${what}: no such file or directory in the pod: ${target}`, { cause: e });
+    if (status === SFTP_PERMISSION_DENIED)
+      return new RemoteFsError('EACCES', target, `${what}: permission denied in the pod: ${target}`, { cause: e });
     return new RemoteFsError('EIO', target, `${what} ${target} failed in the pod: ${msg}`, { cause: e });
   }
 
@@ -277,7 +296,12 @@ export class RemoteFs {
           parts.push(more);
           pos += more.length;
         }
-        if (pos > max) throw new RemoteFsError('EFBIG', p, `${p} in the pod is more than ${mib(max)} (or never ends, like a device); it was not read. Use Download… for big files.`);
+        if (pos > max)
+          throw new RemoteFsError(
+            'EFBIG',
+            p,
+            `${p} in the pod is more than ${mib(max)} (or never ends, like a device); it was not read. Use Download… for big files.`,
+          );
         return parts.length === 1 ? parts[0] : Buffer.concat(parts);
       } finally {
         await closeHandle(sftp, h).catch(() => undefined);
@@ -437,10 +461,15 @@ export class RemoteFs {
   /** rm -rf in the pod (one exec instead of a round trip per file). */
   async rmrf(p: string): Promise<void> {
     const norm = posix.normalize(p);
-    if (norm === '/' || norm === '.' || norm === '' || norm === '//') throw new Error(`Refusing to remove ${JSON.stringify(p)} recursively.`);
+    if (norm === '/' || norm === '.' || norm === '' || norm === '//')
+      throw new Error(`Refusing to remove ${JSON.stringify(p)} recursively.`);
     const r = await exec(this.connector, `rm -rf -- ${quote(norm)}`);
     if (r.exitCode !== 0) {
-      throw new RemoteFsError('EIO', p, `Removing ${p} in the pod failed: ${r.stderr.toString('utf8').trim() || `exit ${r.exitCode ?? r.signal}`}`);
+      throw new RemoteFsError(
+        'EIO',
+        p,
+        `Removing ${p} in the pod failed: ${r.stderr.toString('utf8').trim() || `exit ${r.exitCode ?? r.signal}`}`,
+      );
     }
   }
 

@@ -76,10 +76,38 @@ export interface WorkspaceFsOptions {
 /** Names VS Code and its extensions look for when a folder opens. A stat for one of them lists the
  *  parent instead (one round trip answers all the siblings' probes too). */
 const PROBES = new Set([
-  '.vscode', '.git', 'node_modules', 'pyproject.toml', 'package.json', 'settings.json', 'tasks.json', 'launch.json',
-  'extensions.json', '.devcontainer', '.editorconfig', 'tsconfig.json', 'jsconfig.json', 'requirements.txt', 'setup.py',
-  'setup.cfg', '.gitignore', '.gitattributes', '.env', '.venv', 'venv', 'Pipfile', 'environment.yml', '.python-version',
-  '.github', 'mcp.json', '.code-workspace', 'AGENTS.md', 'CLAUDE.md', '.cursorrules', 'pyrightconfig.json', 'tox.ini',
+  '.vscode',
+  '.git',
+  'node_modules',
+  'pyproject.toml',
+  'package.json',
+  'settings.json',
+  'tasks.json',
+  'launch.json',
+  'extensions.json',
+  '.devcontainer',
+  '.editorconfig',
+  'tsconfig.json',
+  'jsconfig.json',
+  'requirements.txt',
+  'setup.py',
+  'setup.cfg',
+  '.gitignore',
+  '.gitattributes',
+  '.env',
+  '.venv',
+  'venv',
+  'Pipfile',
+  'environment.yml',
+  '.python-version',
+  '.github',
+  'mcp.json',
+  '.code-workspace',
+  'AGENTS.md',
+  'CLAUDE.md',
+  '.cursorrules',
+  'pyrightconfig.json',
+  'tox.ini',
 ]);
 
 /** Temp files of our own atomic writes, uploads and copies: hidden from listings and watch events. */
@@ -187,7 +215,11 @@ export class WorkspaceFs implements Disposable {
 
   /** Run `fn` against the pod, classifying failures. `idempotent` operations are run once more
    *  when the SFTP connection dropped under them and left them hanging (see guardSession). */
-  private async run<T>(p: string, fn: (rfs: RemoteFs, connector: PodConnector) => Promise<T>, options: { idempotent?: boolean } = {}): Promise<T> {
+  private async run<T>(
+    p: string,
+    fn: (rfs: RemoteFs, connector: PodConnector) => Promise<T>,
+    options: { idempotent?: boolean } = {},
+  ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       if (this.endReason !== undefined) throw this.endedError(p);
       let c: { connector: PodConnector; rfs: RemoteFs };
@@ -294,7 +326,10 @@ export class WorkspaceFs implements Disposable {
     const parent = posix.dirname(p);
     if (PROBES.has(posix.basename(p)) && parent !== p) {
       // List the parent once: this and every sibling probe are answered from it.
-      const listed = await this.listing(parent).then(() => true, () => false);
+      const listed = await this.listing(parent).then(
+        () => true,
+        () => false,
+      );
       if (listed) {
         const again = this.cache.stat(p);
         if (again === null) throw fsError('NotFound', this.podId, p, '');
@@ -302,11 +337,17 @@ export class WorkspaceFs implements Disposable {
       }
     }
     const gen = this.generation;
-    const st = await this.shared(`stat:${p}`, () => this.run(p, async (rfs) => {
-      const s = await rfs.tryStat(p);
-      await this.identity;
-      return s;
-    }, { idempotent: true }));
+    const st = await this.shared(`stat:${p}`, () =>
+      this.run(
+        p,
+        async (rfs) => {
+          const s = await rfs.tryStat(p);
+          await this.identity;
+          return s;
+        },
+        { idempotent: true },
+      ),
+    );
     if (gen === this.generation) this.cache.putStat(p, st ?? null);
     if (!st) throw fsError('NotFound', this.podId, p, '');
     return this.toStat(p, st);
@@ -317,21 +358,27 @@ export class WorkspaceFs implements Disposable {
     if (cached) return cached;
     if (this.endReason !== undefined) throw this.endedError(dir);
     const gen = this.generation;
-    const entries = await this.shared(`ls:${dir}`, () => this.run(dir, async (rfs) => {
-      try {
-        const list = await rfs.readdir(dir);
-        await this.identity;
-        return list;
-      } catch (e) {
-        const err = classify(e, this.podId, dir);
-        if (err.kind === 'Other' || err.kind === 'NotFound') {
-          // sftp-server answers "no such file" (ENOTDIR) or "failure" for opendir on a file.
-          const st = await rfs.tryStat(dir).catch(() => undefined);
-          if (st && st.type !== 'directory') throw fsError('NotADirectory', this.podId, dir, '');
-        }
-        throw err;
-      }
-    }, { idempotent: true }));
+    const entries = await this.shared(`ls:${dir}`, () =>
+      this.run(
+        dir,
+        async (rfs) => {
+          try {
+            const list = await rfs.readdir(dir);
+            await this.identity;
+            return list;
+          } catch (e) {
+            const err = classify(e, this.podId, dir);
+            if (err.kind === 'Other' || err.kind === 'NotFound') {
+              // sftp-server answers "no such file" (ENOTDIR) or "failure" for opendir on a file.
+              const st = await rfs.tryStat(dir).catch(() => undefined);
+              if (st && st.type !== 'directory') throw fsError('NotADirectory', this.podId, dir, '');
+            }
+            throw err;
+          }
+        },
+        { idempotent: true },
+      ),
+    );
     const map = new Map(entries.filter((e) => !isTempName(e.name)).map((e) => [e.name, e.stat] as [string, RemoteStat]));
     if (gen === this.generation) this.cache.putListing(dir, map);
     return map;
@@ -354,25 +401,34 @@ export class WorkspaceFs implements Disposable {
       throw this.endedError(p);
     }
     const max = this.options.maxFileBytes?.() ?? 256 * 1024 * 1024;
-    return this.run(p, async (rfs) => {
-      const st = this.cache.stat(p) ?? (await rfs.stat(p));
-      if (st.type === 'directory') throw fsError('IsADirectory', this.podId, p, '');
-      const tooLarge = (size: number | undefined): WorkspaceFsError =>
-        fsError('TooLarge', this.podId, p, `It is ${size === undefined ? 'more than ' + mb(max) : mb(size)}; the limit is ${mb(max)} (setting kgpu.maxEditorFileSizeMB). Use "kgpu: Download…" to copy it to this machine instead.`);
-      if (st.size > max) throw tooLarge(st.size);
-      const hit = this.cache.content(p, st);
-      if (hit) return hit;
-      // Bounded whatever the size said (a symlink to /dev/zero says 0 and never ends).
-      const data =
-        st.size <= STREAM_ABOVE
-          ? await rfs.readFile(p, { maxBytes: max }).catch((e: unknown) => {
-              throw e instanceof RemoteFsError && e.code === 'EFBIG' ? tooLarge(undefined) : e;
-            })
-          : await readStreamed(rfs, p, max);
-      if (data.length > max) throw tooLarge(data.length);
-      this.cache.putContent(p, data, { ...st, size: data.length });
-      return data;
-    }, { idempotent: true });
+    return this.run(
+      p,
+      async (rfs) => {
+        const st = this.cache.stat(p) ?? (await rfs.stat(p));
+        if (st.type === 'directory') throw fsError('IsADirectory', this.podId, p, '');
+        const tooLarge = (size: number | undefined): WorkspaceFsError =>
+          fsError(
+            'TooLarge',
+            this.podId,
+            p,
+            `It is ${size === undefined ? 'more than ' + mb(max) : mb(size)}; the limit is ${mb(max)} (setting kgpu.maxEditorFileSizeMB). Use "kgpu: Download…" to copy it to this machine instead.`,
+          );
+        if (st.size > max) throw tooLarge(st.size);
+        const hit = this.cache.content(p, st);
+        if (hit) return hit;
+        // Bounded whatever the size said (a symlink to /dev/zero says 0 and never ends).
+        const data =
+          st.size <= STREAM_ABOVE
+            ? await rfs.readFile(p, { maxBytes: max }).catch((e: unknown) => {
+                throw e instanceof RemoteFsError && e.code === 'EFBIG' ? tooLarge(undefined) : e;
+              })
+            : await readStreamed(rfs, p, max);
+        if (data.length > max) throw tooLarge(data.length);
+        this.cache.putContent(p, data, { ...st, size: data.length });
+        return data;
+      },
+      { idempotent: true },
+    );
   }
 
   /** Write a file atomically with `vscode.FileSystemProvider.writeFile`'s create/overwrite rules. */
@@ -383,18 +439,27 @@ export class WorkspaceFs implements Disposable {
     const max = this.options.maxFileBytes?.() ?? 256 * 1024 * 1024;
     if (content.byteLength > max) {
       // Refused before anything is sent: the pod's copy stays as it was, the editor keeps the text.
-      throw fsError('TooLarge', this.podId, p, `Not saved: it is ${mb(content.byteLength)}; the limit is ${mb(max)} (setting kgpu.maxEditorFileSizeMB). Save it locally and use "kgpu: Upload…" instead.`);
+      throw fsError(
+        'TooLarge',
+        this.podId,
+        p,
+        `Not saved: it is ${mb(content.byteLength)}; the limit is ${mb(max)} (setting kgpu.maxEditorFileSizeMB). Save it locally and use "kgpu: Upload…" instead.`,
+      );
     }
     const data = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
     let existed: boolean | undefined;
     if (!flags.create || !flags.overwrite) {
-      await this.run(p, async (rfs) => {
-        const st = await rfs.tryStat(p);
-        existed = st !== undefined;
-        if (!st && !flags.create) throw fsError('NotFound', this.podId, p, 'Nothing to overwrite.');
-        if (st?.type === 'directory') throw fsError('IsADirectory', this.podId, p, '');
-        if (st && !flags.overwrite) throw fsError('Exists', this.podId, p, '');
-      }, { idempotent: true });
+      await this.run(
+        p,
+        async (rfs) => {
+          const st = await rfs.tryStat(p);
+          existed = st !== undefined;
+          if (!st && !flags.create) throw fsError('NotFound', this.podId, p, 'Nothing to overwrite.');
+          if (st?.type === 'directory') throw fsError('IsADirectory', this.podId, p, '');
+          if (st && !flags.overwrite) throw fsError('Exists', this.podId, p, '');
+        },
+        { idempotent: true },
+      );
     } else {
       const c = this.cache.stat(p);
       if (c?.type === 'directory') throw fsError('IsADirectory', this.podId, p, '');
@@ -405,17 +470,21 @@ export class WorkspaceFs implements Disposable {
     let renameSent = false;
     let saved = false;
     try {
-      await this.run(p, async (rfs) => {
-        if (!saved) {
-          this.expectOwn([p]);
-          await rfs.atomicWrite(p, data, { onRename: () => (renameSent = true) });
-          saved = true;
-          this.cache.invalidate(p);
-        }
-        const st = await rfs.stat(p);
-        this.noteWritten(p, st, previous);
-        this.cache.putContent(p, new Uint8Array(data), st);
-      }, { idempotent: true });
+      await this.run(
+        p,
+        async (rfs) => {
+          if (!saved) {
+            this.expectOwn([p]);
+            await rfs.atomicWrite(p, data, { onRename: () => (renameSent = true) });
+            saved = true;
+            this.cache.invalidate(p);
+          }
+          const st = await rfs.stat(p);
+          this.noteWritten(p, st, previous);
+          this.cache.putContent(p, new Uint8Array(data), st);
+        },
+        { idempotent: true },
+      );
     } catch (e) {
       // The pod acknowledged the rename: the file is saved; only the stat after it was lost (the
       // next stat asks the pod again). A rename sent but not acknowledged may have landed: what
@@ -437,7 +506,10 @@ export class WorkspaceFs implements Disposable {
       if (!parent) throw fsError('NotFound', this.podId, posix.dirname(p), 'The parent folder does not exist.');
       if (parent.type !== 'directory') throw fsError('NotADirectory', this.podId, posix.dirname(p), '');
       this.expectOwn([p]);
-      await retryIfLost(() => rfs.mkdirp(p), async () => (await rfs.tryStat(p))?.type === 'directory');
+      await retryIfLost(
+        () => rfs.mkdirp(p),
+        async () => (await rfs.tryStat(p))?.type === 'directory',
+      );
       this.cache.invalidate(p);
     });
     this.own([{ type: 'created', path: p }]);
@@ -454,11 +526,19 @@ export class WorkspaceFs implements Disposable {
         else {
           const r = await exec(connector, `rmdir -- ${quote(p)}`);
           if (r.exitCode !== 0) {
-            throw fsError('Other', this.podId, p, `${r.stderr.toString('utf8').trim() || 'rmdir failed'}; delete it recursively to remove its contents.`);
+            throw fsError(
+              'Other',
+              this.podId,
+              p,
+              `${r.stderr.toString('utf8').trim() || 'rmdir failed'}; delete it recursively to remove its contents.`,
+            );
           }
         }
       } else {
-        await retryIfLost(() => rfs.unlink(p), async () => (await rfs.tryStat(p)) === undefined && !(await lexists(rfs, p)));
+        await retryIfLost(
+          () => rfs.unlink(p),
+          async () => (await rfs.tryStat(p)) === undefined && !(await lexists(rfs, p)),
+        );
       }
       this.cache.invalidateTree(p);
       this.cache.putStat(p, null);
@@ -474,7 +554,11 @@ export class WorkspaceFs implements Disposable {
     if (to.startsWith(`${from}/`)) throw fsError('Other', this.podId, to, `Cannot move ${from} into itself.`);
     let replaced = false;
     await this.run(from, async (rfs) => {
-      const [src, dst, parent] = await Promise.all([lstatOrUndefined(rfs, from), lstatOrUndefined(rfs, to), rfs.tryStat(posix.dirname(to))]);
+      const [src, dst, parent] = await Promise.all([
+        lstatOrUndefined(rfs, from),
+        lstatOrUndefined(rfs, to),
+        rfs.tryStat(posix.dirname(to)),
+      ]);
       if (!src) throw fsError('NotFound', this.podId, from, '');
       if (!parent) throw fsError('NotFound', this.podId, posix.dirname(to), 'The target folder does not exist.');
       if (dst && !options.overwrite) throw fsError('Exists', this.podId, to, '');
@@ -491,7 +575,10 @@ export class WorkspaceFs implements Disposable {
     });
     this.reported.delete(from);
     this.reported.delete(to);
-    this.own([{ type: 'deleted', path: from }, { type: replaced ? 'changed' : 'created', path: to }]);
+    this.own([
+      { type: 'deleted', path: from },
+      { type: replaced ? 'changed' : 'created', path: to },
+    ]);
   }
 
   /** Copy inside the pod (`cp -a`, into a temp name then moved over the target). */
@@ -517,7 +604,12 @@ export class WorkspaceFs implements Disposable {
       this.expectOwn([to]);
       const r = await exec(connector, script);
       if (r.exitCode !== 0) {
-        throw fsError('Other', this.podId, to, `Copying ${from} in the pod failed: ${r.stderr.toString('utf8').trim() || `exit ${r.exitCode ?? r.signal}`}.`);
+        throw fsError(
+          'Other',
+          this.podId,
+          to,
+          `Copying ${from} in the pod failed: ${r.stderr.toString('utf8').trim() || `exit ${r.exitCode ?? r.signal}`}.`,
+        );
       }
       this.cache.invalidateTree(to);
     });
@@ -613,7 +705,12 @@ function longestNameBytes(p: string): number {
 function assertNameLength(podId: string, p: string): void {
   const n = longestNameBytes(p);
   if (n > MAX_NAME_BYTES) {
-    throw fsError('Other', podId, p, `A file or folder name is ${n} bytes long; names in the pod can have at most ${MAX_NAME_BYTES} bytes. Choose a shorter name.`);
+    throw fsError(
+      'Other',
+      podId,
+      p,
+      `A file or folder name is ${n} bytes long; names in the pod can have at most ${MAX_NAME_BYTES} bytes. Choose a shorter name.`,
+    );
   }
 }
 

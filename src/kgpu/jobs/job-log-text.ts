@@ -122,7 +122,8 @@ export function logHeader(h: LogHeaderInfo): string {
     `${DIM}in       ${RESET}${h.cwd}`,
     `${DIM}started  ${RESET}${localTime(h.startedAt)}`,
   ];
-  if (h.fromOffset && h.fromOffset > 0) lines.push(`${DIM}(showing the log from byte ${groupDigits(h.fromOffset)}; Show Job Log → From the Start for all of it)${RESET}`);
+  if (h.fromOffset && h.fromOffset > 0)
+    lines.push(`${DIM}(showing the log from byte ${groupDigits(h.fromOffset)}; Show Job Log → From the Start for all of it)${RESET}`);
   lines.push(`${DIM}${'─'.repeat(60)}${RESET}`);
   return lines.join('\r\n') + '\r\n';
 }
@@ -180,7 +181,11 @@ export function shortJobState(status: JobStatus): string {
     case 'exited':
       return `exited with code ${status.exitCode}`;
     case 'killed':
-      return status.stoppedByUser ? 'stopped' : status.possiblyOom ? `killed (${status.signal}, possibly out of memory)` : `killed (${status.signal})`;
+      return status.stoppedByUser
+        ? 'stopped'
+        : status.possiblyOom
+          ? `killed (${status.signal}, possibly out of memory)`
+          : `killed (${status.signal})`;
     case 'oom':
       return 'out of memory';
     case 'lost':

@@ -12,14 +12,36 @@
 import path from 'node:path';
 import { Emitter, type Event } from '../util/emitter';
 import { depsMissing, depsPlan, ensureDeps, gateStart, type DepsPlan, type DepsState } from '../deps';
-import { isJobEnded, JobNotFoundError, jobStatus, listJobs, newJobId, prepareStart, startError, startJob, statusAfterPodEnded, stopJob, type JobInfo, type JobStatus, type StartJobSpec } from './jobs';
+import {
+  isJobEnded,
+  JobNotFoundError,
+  jobStatus,
+  listJobs,
+  newJobId,
+  prepareStart,
+  startError,
+  startJob,
+  statusAfterPodEnded,
+  stopJob,
+  type JobInfo,
+  type JobStatus,
+  type StartJobSpec,
+} from './jobs';
 import { followLog, type FollowLogResult } from './log-follow';
 import { MAX_BACKOFF_MS } from '../util/poll-schedule';
 import type { PodCommands } from '../ssh/pod-commands';
 import { quote, quoteArgv } from '../util/shell-quote';
 import { SshAbortedError } from '../ssh/ssh-errors';
 import { syncUp, type SyncProgress, type SyncResult } from '../transfer/sync';
-import { parseStartMode, startWithMode, WarmStart, type ForkServerResult, type StartMode, type WarmRun, type WarmStartSettings } from '../warm';
+import {
+  parseStartMode,
+  startWithMode,
+  WarmStart,
+  type ForkServerResult,
+  type StartMode,
+  type WarmRun,
+  type WarmStartSettings,
+} from '../warm';
 import { torchrunPrefix, type Launcher } from '../launch/torchrun';
 
 /** Where the file to run lives. */
@@ -205,7 +227,8 @@ function planPython(recipe: RunRecipe): RunPlan {
   if (!rel || rel.startsWith('..') || path.isAbsolute(rel)) throw new RunError(`${file} is not inside the folder ${folder}.`);
   const script = rel.split(path.sep).join('/');
   const folderName = path.basename(path.resolve(folder));
-  if (!folderName || folderName === '.' || folderName === '..') throw new RunError(`Cannot sync the folder ${folder}: it has no name to use in the pod.`);
+  if (!folderName || folderName === '.' || folderName === '..')
+    throw new RunError(`Cannot sync the folder ${folder}: it has no name to use in the pod.`);
   const root = (recipe.remoteRoot ?? DEFAULT_REMOTE_ROOT).replace(/\/+$/, '') || '/';
   const remoteDir = path.posix.join(root, folderName);
   return { command: `${python} ${quote(scriptArg(script))}${args}`, cwd: remoteDir, remoteDir, script, name: label(script) };
@@ -344,27 +367,48 @@ export class JobRunner {
     let plan = planRun(spec);
     const deps = this.depsFor(spec, plan);
     if (deps) plan = planRun({ ...spec, python: deps.python });
-    const recipe: StoredRecipe = { target: spec.target, python: spec.python, args: [...spec.args], exclude: spec.exclude ? [...spec.exclude] : undefined, remoteRoot: spec.remoteRoot, launcher: spec.launcher };
+    const recipe: StoredRecipe = {
+      target: spec.target,
+      python: spec.python,
+      args: [...spec.args],
+      exclude: spec.exclude ? [...spec.exclude] : undefined,
+      remoteRoot: spec.remoteRoot,
+      launcher: spec.launcher,
+    };
     const target = spec.target;
     if (target.kind === 'local' && target.onlyThisFile && path.dirname(path.resolve(target.file)) !== path.resolve(target.folder)) {
       throw new RunError(`${target.file} is not directly in ${target.folder}.`);
     }
-    const exclude = target.kind === 'local' && target.onlyThisFile ? ['/*', `!/${gitignoreLiteral(path.basename(target.file))}`] : spec.exclude;
+    const exclude =
+      target.kind === 'local' && target.onlyThisFile ? ['/*', `!/${gitignoreLiteral(path.basename(target.file))}`] : spec.exclude;
     return this.launch(spec.podId, plan, recipe, spec, t0, deps, async (pod, signal, start) => {
       if (target.kind !== 'local' || !plan.remoteDir || target.synced) return undefined;
       try {
         // The job's start rides on the sync's own exec when the pod's copy is known complete there.
-        return await syncUp(pod, target.folder, plan.remoteDir, { exclude, stateDir: this.options.syncStateDir, signal, onProgress: spec.onSyncProgress, runAfter: start?.line, runAfterStdin: start?.stdin });
+        return await syncUp(pod, target.folder, plan.remoteDir, {
+          exclude,
+          stateDir: this.options.syncStateDir,
+          signal,
+          onProgress: spec.onSyncProgress,
+          runAfter: start?.line,
+          runAfterStdin: start?.stdin,
+        });
       } catch (e) {
         if (e instanceof SshAbortedError) throw e;
-        throw new RunError(`Could not sync ${target.folder} to ${plan.remoteDir}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        throw new RunError(`Could not sync ${target.folder} to ${plan.remoteDir}: ${e instanceof Error ? e.message : String(e)}`, {
+          cause: e,
+        });
       }
     });
   }
 
   /** Run a job again: the same recipe (re-synced) when we know it, else the same command line in
    *  the same folder — with `env` (the settings' environment now; none is stored). */
-  rerun(podId: string, jobId: string, sink: Pick<RunFileSpec, 'onData' | 'onSyncProgress' | 'onReconnect' | 'signal'> & { env?: Record<string, string> } = {}): RunHandle {
+  rerun(
+    podId: string,
+    jobId: string,
+    sink: Pick<RunFileSpec, 'onData' | 'onSyncProgress' | 'onReconnect' | 'signal'> & { env?: Record<string, string> } = {},
+  ): RunHandle {
     const job = this.get(podId, jobId);
     if (!job) throw new RunError(`Job ${jobId} is not known on pod ${podId}; refresh the Rentals view.`);
     const env = sink.env ?? {};
@@ -380,7 +424,13 @@ export class JobRunner {
     const t = spec.target;
     if (!(typeof on === 'function' ? on() : on) || t.kind !== 'local' || t.onlyThisFile || !plan.remoteDir) return undefined;
     const root = (spec.remoteRoot ?? DEFAULT_REMOTE_ROOT).replace(/\/+$/, '') || '/';
-    return depsPlan({ folder: t.folder, remoteDir: plan.remoteDir, script: plan.script, python: spec.python, venvsRoot: path.posix.join(root, '.kgpu/venvs') });
+    return depsPlan({
+      folder: t.folder,
+      remoteDir: plan.remoteDir,
+      script: plan.script,
+      python: spec.python,
+      venvsRoot: path.posix.join(root, '.kgpu/venvs'),
+    });
   }
 
   private launch(
@@ -412,9 +462,21 @@ export class JobRunner {
     const stream = this.openStream(podId, jobId, 0, { ...followSink, signal: abort.signal });
     // 2. Sync, then 3. start — in the sync's exec when it can (one exec fewer), else on its own;
     // warm (the pod's fork server forks the job) when it can, else cold, in that same exec.
-    const warmRun: Omit<WarmRun, 'preload'> | undefined = recipe && this.warm && recipe.launcher?.kind !== 'torchrun' ? { python: deps?.python ?? recipe.python, script: plan.script, args: recipe.args, cwd: plan.cwd, env: spec.env ?? {} } : undefined;
+    const warmRun: Omit<WarmRun, 'preload'> | undefined =
+      recipe && this.warm && recipe.launcher?.kind !== 'torchrun'
+        ? { python: deps?.python ?? recipe.python, script: plan.script, args: recipe.args, cwd: plan.cwd, env: spec.env ?? {} }
+        : undefined;
     const warm = warmRun ? this.warm?.launchFor(warmRun) : undefined;
-    const startSpec: StartJobSpec = { command: plan.command, cwd: plan.cwd, env: spec.env, name: plan.name, id: jobId, jobsRoot: this.options.jobsRoot, launch: warm?.launch, signal: abort.signal };
+    const startSpec: StartJobSpec = {
+      command: plan.command,
+      cwd: plan.cwd,
+      env: spec.env,
+      name: plan.name,
+      id: jobId,
+      jobsRoot: this.options.jobsRoot,
+      launch: warm?.launch,
+      signal: abort.signal,
+    };
     let prepared: ReturnType<typeof prepareStart> | undefined;
     try {
       prepared = prepareStart(startSpec);
@@ -423,13 +485,16 @@ export class JobRunner {
     }
     // With a project environment the start runs only once it is installed (a marker check in the
     // same exec); when it is not, the start did nothing: install (output to onDepsOutput), then start.
-    const synced = podCommands.then((pod) => prepare(pod, abort.signal, prepared && { line: deps ? gateStart(prepared.line, deps) : prepared.line, stdin: prepared.stdin }));
+    const synced = podCommands.then((pod) =>
+      prepare(pod, abort.signal, prepared && { line: deps ? gateStart(prepared.line, deps) : prepared.line, stdin: prepared.stdin }),
+    );
     let mode: StartMode | undefined;
     let depsState: DepsState | undefined;
     const started = synced.then(async (sync) => {
       let info: JobInfo;
       const ranAfter = sync?.ranAfter && !(deps && depsMissing(sync.ranAfter)) ? sync.ranAfter : undefined;
-      if (deps) depsState = ranAfter ? 'reused' : await ensureDeps(await podCommands, deps, { onOutput: spec.onDepsOutput, signal: abort.signal });
+      if (deps)
+        depsState = ranAfter ? 'reused' : await ensureDeps(await podCommands, deps, { onOutput: spec.onDepsOutput, signal: abort.signal });
       if (ranAfter && prepared) {
         if (ranAfter.exitCode !== 0) throw startError(ranAfter.exitCode, null, ranAfter.stderr);
         info = prepared.info;
@@ -449,7 +514,9 @@ export class JobRunner {
     );
     // After a cold start for want of a fork server, start one for the next run (a connection of
     // its own, in the background).
-    const forkServer = startMode.then((m) => (warmRun && this.warm ? this.warm.afterStart(() => this.options.commands(podId), m, warmRun) : undefined));
+    const forkServer = startMode.then((m) =>
+      warmRun && this.warm ? this.warm.afterStart(() => this.options.commands(podId), m, warmRun) : undefined,
+    );
     // A failed sync/start ends the follower (which would wait for a job that never comes) with that error.
     const failure = started.then(
       () => undefined,
@@ -466,7 +533,8 @@ export class JobRunner {
         // The follower waits a bounded time for the job to appear; an install (or the wait for
         // another run's install of the same environment) can take longer:
         // follow again (the panel's close still stops it: linked to the first stream's signal).
-        if (e instanceof JobNotFoundError && depsState !== undefined) return this.openStream(podId, jobId, stream.offset, { ...followSink, signal: stream.signal }).done;
+        if (e instanceof JobNotFoundError && depsState !== undefined)
+          return this.openStream(podId, jobId, stream.offset, { ...followSink, signal: stream.signal }).done;
         throw e;
       },
     );
@@ -497,8 +565,15 @@ export class JobRunner {
     return new DeferredStream(podId, jobId, deferred, (offset) => this.openStream(podId, jobId, offset, options));
   }
 
-  private openStream(podId: string, jobId: string, fromOffset: number, options: Pick<OpenLogOptions, 'onData' | 'onReconnect' | 'signal'>): StreamImpl {
-    const s = new StreamImpl(podId, jobId, fromOffset, options.signal, (offset, forget) => this.storeOffset(podId, jobId, forget ? undefined : offset));
+  private openStream(
+    podId: string,
+    jobId: string,
+    fromOffset: number,
+    options: Pick<OpenLogOptions, 'onData' | 'onReconnect' | 'signal'>,
+  ): StreamImpl {
+    const s = new StreamImpl(podId, jobId, fromOffset, options.signal, (offset, forget) =>
+      this.storeOffset(podId, jobId, forget ? undefined : offset),
+    );
     this.streams.add(s);
     this.storeOffset(podId, jobId, fromOffset);
     const run = (async () => {
@@ -561,7 +636,8 @@ export class JobRunner {
     all[jobKey(podId, jobId)] = recipe;
     const keys = Object.keys(all);
     // Job ids sort by start time: keep the newest.
-    if (keys.length > MAX_RECIPES) for (const k of keys.sort((a, b) => (a.split('/')[1] < b.split('/')[1] ? -1 : 1)).slice(0, keys.length - MAX_RECIPES)) delete all[k];
+    if (keys.length > MAX_RECIPES)
+      for (const k of keys.sort((a, b) => (a.split('/')[1] < b.split('/')[1] ? -1 : 1)).slice(0, keys.length - MAX_RECIPES)) delete all[k];
     void store.update(RECIPES_KEY, all);
   }
 

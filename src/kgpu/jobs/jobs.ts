@@ -76,7 +76,9 @@ export class JobError extends Error {
 
 export class JobNotFoundError extends JobError {
   constructor(readonly jobId: string) {
-    super(`There is no job ${jobId} in this pod. It may have been started on a different pod (pod disks are not kept when a rental ends); refresh the job list.`);
+    super(
+      `There is no job ${jobId} in this pod. It may have been started on a different pod (pod disks are not kept when a rental ends); refresh the job list.`,
+    );
   }
 }
 
@@ -119,8 +121,23 @@ export function prepareStart(spec: StartJobSpec): { line: string; stdin: Buffer;
   const createdAt = Date.now();
   const name = spec.name ?? (command.length > 60 ? command.slice(0, 57) + '...' : command);
   const meta = JSON.stringify({ id, name, command, cwd, createdAt });
-  const line = quoteArgv(['sh', '-c', spec.launch ? startScript(spec.launch) : START_SCRIPT, 'kgpu-start', root(spec), id, meta, cwd, command, WRAPPER_SCRIPT]);
-  return { line, stdin: Buffer.from(exports.join(''), 'utf8'), info: { id, name, command, cwd, createdAt, status: { state: 'running' }, logSize: 0 } };
+  const line = quoteArgv([
+    'sh',
+    '-c',
+    spec.launch ? startScript(spec.launch) : START_SCRIPT,
+    'kgpu-start',
+    root(spec),
+    id,
+    meta,
+    cwd,
+    command,
+    WRAPPER_SCRIPT,
+  ]);
+  return {
+    line,
+    stdin: Buffer.from(exports.join(''), 'utf8'),
+    info: { id, name, command, cwd, createdAt, status: { state: 'running' }, logSize: 0 },
+  };
 }
 
 /** The error for a failed start command. */
@@ -161,17 +178,24 @@ export async function jobStatus(pod: PodCommands, jobId: string, options: JobsLo
  * (default 5 000). Resolves with the final status once the job has ended (one SSH exec, which
  * lasts at most the grace period plus a few seconds). Stopping an ended job is a no-op.
  */
-export async function stopJob(pod: PodCommands, jobId: string, options: JobsLocation & { graceMs?: number; signal?: AbortSignal } = {}): Promise<JobInfo> {
+export async function stopJob(
+  pod: PodCommands,
+  jobId: string,
+  options: JobsLocation & { graceMs?: number; signal?: AbortSignal } = {},
+): Promise<JobInfo> {
   assertJobId(jobId);
   const grace = Math.max(0, Math.round(options.graceMs ?? 5000));
-  const r = await pod.exec(quoteArgv(['sh', '-c', STOP_SCRIPT, 'kgpu-stop', root(options), jobId, String(grace)]), { signal: options.signal });
+  const r = await pod.exec(quoteArgv(['sh', '-c', STOP_SCRIPT, 'kgpu-stop', root(options), jobId, String(grace)]), {
+    signal: options.signal,
+  });
   return statusFromResult(jobId, r.exitCode, r.stdout, r.stderr);
 }
 
 function statusFromResult(jobId: string, exitCode: number | null, stdout: Buffer, stderr: Buffer): JobInfo {
   if (exitCode === 3) throw new JobNotFoundError(jobId);
   const job = parseJobLine(stdout.toString('utf8').trim());
-  if (exitCode !== 0 || !job) throw new JobError(`Reading job ${jobId} in the pod failed: ${stderr.toString('utf8').trim() || `exit ${exitCode}`}`);
+  if (exitCode !== 0 || !job)
+    throw new JobError(`Reading job ${jobId} in the pod failed: ${stderr.toString('utf8').trim() || `exit ${exitCode}`}`);
   return job;
 }
 
@@ -257,7 +281,9 @@ export function describeJobStatus(status: JobStatus): string {
       if (status.stoppedByUser) return `stopped (${status.signal})`;
       return status.possiblyOom ? `killed by ${status.signal} (possibly out of memory)` : `killed by ${status.signal}`;
     case 'oom':
-      return status.evidence === 'pod-evicted' ? 'out of memory (the pod was evicted: OOMKilled)' : 'out of memory (killed by the kernel OOM killer)';
+      return status.evidence === 'pod-evicted'
+        ? 'out of memory (the pod was evicted: OOMKilled)'
+        : 'out of memory (killed by the kernel OOM killer)';
     case 'lost':
       return `lost: ${status.reason}`;
   }

@@ -9,7 +9,18 @@
 import { drained, type PodCommands } from '../ssh/pod-commands';
 import { quoteArgv } from '../util/shell-quote';
 import { FOLLOW_SCRIPT } from './job-wrapper';
-import { assertJobId, DEFAULT_JOBS_ROOT, JobError, JobNotFoundError, parseJobLine, prepareStart, startError, type JobInfo, type JobsLocation, type StartJobSpec } from './jobs';
+import {
+  assertJobId,
+  DEFAULT_JOBS_ROOT,
+  JobError,
+  JobNotFoundError,
+  parseJobLine,
+  prepareStart,
+  startError,
+  type JobInfo,
+  type JobsLocation,
+  type StartJobSpec,
+} from './jobs';
 import { isTransientSshError, SshAbortedError } from '../ssh/ssh-errors';
 import { delay } from '../util/async';
 
@@ -42,8 +53,6 @@ export interface FollowLogResult {
 
 const STATUS_PREFIX = 'KGPU-JOB ';
 const MAX_STDERR = 64 * 1024;
-
-
 
 /** Stream a job's log from `fromOffset` until the job has ended and the log is drained. */
 export function followLog(pod: PodCommands, jobId: string, options: FollowLogOptions): Promise<FollowLogResult> {
@@ -121,7 +130,9 @@ async function follow(pod: PodCommands, jobId: string, options: FollowLogOptions
       const statusLine = stderr.split('\n').find((l) => l.startsWith(STATUS_PREFIX));
       const job = statusLine ? parseJobLine(statusLine.slice(STATUS_PREFIX.length)) : undefined;
       if (status.exitCode !== 0 || !job) {
-        throw new JobError(`Following the log of job ${jobId} failed: ${stderr.replace(STARTED_MARK, '').trim() || `exit ${status.exitCode ?? status.signal}`}`);
+        throw new JobError(
+          `Following the log of job ${jobId} failed: ${stderr.replace(STARTED_MARK, '').trim() || `exit ${status.exitCode ?? status.signal}`}`,
+        );
       }
       markStarted();
       return { job, offset, reconnects };
@@ -182,11 +193,16 @@ export function startAndFollow(pod: PodCommands, spec: StartJobSpec, followOptio
     rejectStarted = rej;
   });
   started.catch(() => undefined);
-  const followed = follow(pod, info.id, { ...followOptions, jobsRoot, signal: followOptions.signal ?? spec.signal }, {
-    line,
-    stdin,
-    started: () => resolveStarted(info),
-    failed: (e) => rejectStarted(e),
-  });
+  const followed = follow(
+    pod,
+    info.id,
+    { ...followOptions, jobsRoot, signal: followOptions.signal ?? spec.signal },
+    {
+      line,
+      stdin,
+      started: () => resolveStarted(info),
+      failed: (e) => rejectStarted(e),
+    },
+  );
   return { id: info.id, started, followed };
 }

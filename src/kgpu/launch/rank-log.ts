@@ -23,7 +23,9 @@ export interface RankSegment {
 
 const HEADER = new RegExp(`\\[${TORCHRUN_ROLE}(\\d{1,4})\\]:`, 'g');
 /** A suffix that may be the start of a header cut by the chunk's end. */
-const HEADER_START = new RegExp(`\\[${[...TORCHRUN_ROLE].map((c) => `(?:${c}`).join('')}(?:\\d{1,4}\\]?)?${')?'.repeat(TORCHRUN_ROLE.length)}$`);
+const HEADER_START = new RegExp(
+  `\\[${[...TORCHRUN_ROLE].map((c) => `(?:${c}`).join('')}(?:\\d{1,4}\\]?)?${')?'.repeat(TORCHRUN_ROLE.length)}$`,
+);
 
 export class RankSplitter {
   private held = '';
@@ -138,7 +140,9 @@ class RankRenderer {
   }
 
   prefix(rank: number | undefined): string {
-    return rank === undefined ? `\x1b[2m[torchrun]${RESET} ` : `\x1b[${rankColour(rank)}m[rank ${String(rank).padStart(this.width)}]${RESET} `;
+    return rank === undefined
+      ? `\x1b[2m[torchrun]${RESET} `
+      : `\x1b[${rankColour(rank)}m[rank ${String(rank).padStart(this.width)}]${RESET} `;
   }
 
   render(seg: RankSegment): string {

@@ -50,16 +50,18 @@ export interface FolderMapping {
   localDir: string;
 }
 
-export type LinkTarget =
-  | { kind: 'local'; file: string; line?: number }
-  | { kind: 'pod'; path: string; line?: number };
+export type LinkTarget = { kind: 'local'; file: string; line?: number } | { kind: 'pod'; path: string; line?: number };
 
 /**
  * Where a path from the log is: the local file when a mapping covers it and the file exists
  * locally (never outside the mapped folder, whatever `..` or symlinks say), else the pod's file.
  * `cwd` resolves relative paths (the job's folder in the pod).
  */
-export async function resolveLinkTarget(link: Pick<TracebackLink, 'path' | 'line'>, mappings: readonly FolderMapping[], cwd?: string): Promise<LinkTarget | undefined> {
+export async function resolveLinkTarget(
+  link: Pick<TracebackLink, 'path' | 'line'>,
+  mappings: readonly FolderMapping[],
+  cwd?: string,
+): Promise<LinkTarget | undefined> {
   const raw = link.path;
   if (!raw.startsWith('/') && !cwd) return undefined;
   const podPath = path.posix.normalize(raw.startsWith('/') ? raw : path.posix.join(cwd!, raw));

@@ -38,11 +38,25 @@ export function safeBurn(pods: readonly Pod[]): number {
 export function accountItems(i: AccountInputs): TreeItemModel[] {
   const items: TreeItemModel[] = [];
   if (i.error) {
-    items.push({ id: 'account:error', label: 'Cannot refresh', description: i.error, tooltip: md(i.error) + '  \nRetrying automatically; use Refresh to retry now.', contextValue: 'account.error', icon: { id: 'error', color: 'list.errorForeground' } });
+    items.push({
+      id: 'account:error',
+      label: 'Cannot refresh',
+      description: i.error,
+      tooltip: md(i.error) + '  \nRetrying automatically; use Refresh to retry now.',
+      contextValue: 'account.error',
+      icon: { id: 'error', color: 'list.errorForeground' },
+    });
   }
   const via = i.tokenSource === 'environment' ? 'token from $KGPU_API_TOKEN (environment)' : 'token in VS Code secret storage';
   if (!i.me) {
-    items.push({ id: 'account:loading', label: 'Signed in', description: via, tooltip: `Signed in at ${md(i.apiBase)} with a ${md(via)}.`, contextValue: 'account.user', icon: { id: 'account' } });
+    items.push({
+      id: 'account:loading',
+      label: 'Signed in',
+      description: via,
+      tooltip: `Signed in at ${md(i.apiBase)} with a ${md(via)}.`,
+      contextValue: 'account.user',
+      icon: { id: 'account' },
+    });
     return items;
   }
   const me = i.me;
@@ -50,7 +64,12 @@ export function accountItems(i: AccountInputs): TreeItemModel[] {
     id: 'account:user',
     label: me.name || me.email,
     description: `${me.email} · ${me.role}${i.tokenSource === 'environment' ? ' · via $KGPU_API_TOKEN' : ''}`,
-    tooltip: [`**${md(me.name)}** <${md(me.email)}>`, `Role: ${md(me.role)} · status: ${md(me.status)}`, `API: ${md(i.apiBase)}`, `Signed in with a ${md(via)}.`].join('  \n'),
+    tooltip: [
+      `**${md(me.name)}** <${md(me.email)}>`,
+      `Role: ${md(me.role)} · status: ${md(me.status)}`,
+      `API: ${md(i.apiBase)}`,
+      `Signed in with a ${md(via)}.`,
+    ].join('  \n'),
     contextValue: 'account.user',
     icon: { id: 'account' },
   });
@@ -68,8 +87,14 @@ export function accountItems(i: AccountInputs): TreeItemModel[] {
   items.push({
     id: 'account:burn',
     label: 'Burn rate',
-    description: burn > 0 ? `${formatCredits(burn)}/h (${formatDollarsPerHour(burn)}) · ${live.length} pod${live.length === 1 ? '' : 's'}` : 'nothing running',
-    tooltip: burn > 0 ? `${live.length} live pod${live.length === 1 ? '' : 's'} bill ${formatCredits(burn)} per hour.` : 'No pod is running; nothing is billed.',
+    description:
+      burn > 0
+        ? `${formatCredits(burn)}/h (${formatDollarsPerHour(burn)}) · ${live.length} pod${live.length === 1 ? '' : 's'}`
+        : 'nothing running',
+    tooltip:
+      burn > 0
+        ? `${live.length} live pod${live.length === 1 ? '' : 's'} bill ${formatCredits(burn)} per hour.`
+        : 'No pod is running; nothing is billed.',
     contextValue: 'account.burn',
     icon: { id: 'flame', color: burn > 0 ? 'charts.orange' : undefined },
   });
@@ -78,7 +103,10 @@ export function accountItems(i: AccountInputs): TreeItemModel[] {
     id: 'account:timeLeft',
     label: 'Time left',
     description: burn > 0 ? formatDuration(left) : '—',
-    tooltip: burn > 0 ? `At ${formatCredits(burn)}/h your balance lasts about ${formatDuration(left)}; then kgpu releases every pod (out_of_credits).` : 'Nothing is billed right now.',
+    tooltip:
+      burn > 0
+        ? `At ${formatCredits(burn)}/h your balance lasts about ${formatDuration(left)}; then kgpu releases every pod (out_of_credits).`
+        : 'Nothing is billed right now.',
     contextValue: 'account.timeLeft',
     icon: burn > 0 && left < 3_600_000 ? { id: 'warning', color: 'list.warningForeground' } : { id: 'watch' },
   });
@@ -87,7 +115,9 @@ export function accountItems(i: AccountInputs): TreeItemModel[] {
     id: 'account:quota',
     label: 'GPUs',
     description: `${gpusInUse(i.pods)} of ${quota} in use`,
-    tooltip: `Up to ${quota} concurrent GPUs across all your rentals.` + (Object.keys(me.quota ?? {}).length ? `  \nQuota: \`${md(JSON.stringify(me.quota))}\`` : ''),
+    tooltip:
+      `Up to ${quota} concurrent GPUs across all your rentals.` +
+      (Object.keys(me.quota ?? {}).length ? `  \nQuota: \`${md(JSON.stringify(me.quota))}\`` : ''),
     contextValue: 'account.quota',
     icon: { id: 'dashboard' },
   });

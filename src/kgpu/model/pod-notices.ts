@@ -32,7 +32,15 @@ export interface NoticeContext {
 
 /** The rent options to re-rent like `pod`, with what made it fail raised. */
 export function rentAgainOptions(pod: Pod, change: 'same' | 'more_disk' | 'more_memory'): RentAnswers {
-  const base: RentAnswers = { gpu_model: pod.gpu_model, gpu_count: pod.gpu_count, name: pod.name, image: pod.image, cpu: pod.cpu, memory: pod.memory, ephemeral_storage_gib: pod.ephemeral_storage_gib };
+  const base: RentAnswers = {
+    gpu_model: pod.gpu_model,
+    gpu_count: pod.gpu_count,
+    name: pod.name,
+    image: pod.image,
+    cpu: pod.cpu,
+    memory: pod.memory,
+    ephemeral_storage_gib: pod.ephemeral_storage_gib,
+  };
   if (change === 'more_disk') base.ephemeral_storage_gib = Math.min(MAX_DISK_GIB, Math.max(1, (pod.ephemeral_storage_gib ?? 100) * 2));
   if (change === 'more_memory') {
     const gib = parseMemoryGiB(pod.memory ?? '16Gi') ?? 16;
@@ -75,14 +83,26 @@ export function podNotice(change: PodStateChange, ctx: NoticeContext): PodNotice
       }
       const d = describeEndReason(reason);
       if ((d.kind === 'disk_full' || d.kind === 'out_of_memory') && ctx.jobReportsEviction?.(pod.pod_id)) return undefined;
-      const rent = (title: string, change: 'same' | 'more_disk' | 'more_memory'): NoticeAction => ({ title, command: 'kgpu.rent', args: [rentAgainOptions(pod, change)] });
+      const rent = (title: string, change: 'same' | 'more_disk' | 'more_memory'): NoticeAction => ({
+        title,
+        command: 'kgpu.rent',
+        args: [rentAgainOptions(pod, change)],
+      });
       switch (d.kind) {
         case 'out_of_credits':
           return { severity: 'error', message: `kgpu: ${name} — ${d.label}. ${d.nextAction}`, actions: [] };
         case 'disk_full':
-          return { severity: 'error', message: `kgpu: ${name} — ${d.label}. ${d.nextAction}`, actions: [rent('Rent with more disk…', 'more_disk')] };
+          return {
+            severity: 'error',
+            message: `kgpu: ${name} — ${d.label}. ${d.nextAction}`,
+            actions: [rent('Rent with more disk…', 'more_disk')],
+          };
         case 'out_of_memory':
-          return { severity: 'error', message: `kgpu: ${name} — ${d.label}. ${d.nextAction}`, actions: [rent('Rent with more memory…', 'more_memory')] };
+          return {
+            severity: 'error',
+            message: `kgpu: ${name} — ${d.label}. ${d.nextAction}`,
+            actions: [rent('Rent with more memory…', 'more_memory')],
+          };
         case 'auto_idle':
           return { severity: 'warning', message: `kgpu: ${name} — ${d.label}. ${d.nextAction}`, actions: [rent('Rent again…', 'same')] };
         case 'start_failed':

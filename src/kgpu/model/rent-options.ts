@@ -65,8 +65,10 @@ export function gpuCountChoices(model: GpuModel, remainingCap: number): number[]
 }
 
 export function validateGpuCount(value: number, model: GpuModel | undefined, remainingCap: number): Validation {
-  if (!Number.isInteger(value) || value < 0 || value > MAX_GPUS_PER_RENTAL) return `GPU count must be a whole number from 0 to ${MAX_GPUS_PER_RENTAL}.`;
-  if (value > remainingCap) return `You can rent at most ${remainingCap} more GPU${remainingCap === 1 ? '' : 's'} (4 concurrent GPUs per account); release a pod or rent fewer.`;
+  if (!Number.isInteger(value) || value < 0 || value > MAX_GPUS_PER_RENTAL)
+    return `GPU count must be a whole number from 0 to ${MAX_GPUS_PER_RENTAL}.`;
+  if (value > remainingCap)
+    return `You can rent at most ${remainingCap} more GPU${remainingCap === 1 ? '' : 's'} (4 concurrent GPUs per account); release a pod or rent fewer.`;
   if (model && value > model.free) return `Only ${model.free} ${model.gpu_model} ${model.free === 1 ? 'is' : 'are'} free right now.`;
   return undefined;
 }
@@ -76,7 +78,8 @@ export function validateName(value: string): Validation {
   const v = value.trim();
   if (v === '') return undefined;
   if (v.length > 30) return `At most 30 characters (this is ${v.length}).`;
-  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(v)) return 'Use lowercase letters, digits and "-", starting and ending with a letter or digit (DNS-safe).';
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(v))
+    return 'Use lowercase letters, digits and "-", starting and ending with a letter or digit (DNS-safe).';
   return undefined;
 }
 
@@ -85,7 +88,11 @@ export function validateImage(value: string): Validation {
   const v = value.trim();
   if (v === '') return undefined;
   if (/\s/.test(v)) return 'An image reference has no spaces.';
-  if (!/^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/.test(v)) {
+  if (
+    !/^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/.test(
+      v,
+    )
+  ) {
     return 'Not an image reference; use e.g. kgpu-pytorch:latest or ghcr.io/org/image:tag (lowercase repository).';
   }
   return undefined;
@@ -108,7 +115,17 @@ export function parseCpu(v: string): number | undefined {
   return m[2] ? Number(m[1]) / 1000 : Number(m[1]);
 }
 
-const MEMORY_UNITS: Record<string, number> = { '': 1 / 2 ** 30, Ki: 1 / 2 ** 20, Mi: 1 / 1024, Gi: 1, Ti: 1024, K: 1e3 / 2 ** 30, M: 1e6 / 2 ** 30, G: 1e9 / 2 ** 30, T: 1e12 / 2 ** 30 };
+const MEMORY_UNITS: Record<string, number> = {
+  '': 1 / 2 ** 30,
+  Ki: 1 / 2 ** 20,
+  Mi: 1 / 1024,
+  Gi: 1,
+  Ti: 1024,
+  K: 1e3 / 2 ** 30,
+  M: 1e6 / 2 ** 30,
+  G: 1e9 / 2 ** 30,
+  T: 1e12 / 2 ** 30,
+};
 
 /** Memory in GiB from a Kubernetes quantity ("16Gi", "512Mi", "8G"), undefined when malformed. */
 export function parseMemoryGiB(v: string): number | undefined {
@@ -151,14 +168,16 @@ export function parseEnv(value: string): { env: Record<string, string>; error?: 
   while ((m = re.exec(v)) !== null && m[0] !== '') {
     consumed = re.lastIndex;
     const key = m[1];
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) return { env, error: `"${key}" is not a valid variable name (letters, digits, _; not starting with a digit).` };
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
+      return { env, error: `"${key}" is not a valid variable name (letters, digits, _; not starting with a digit).` };
     if (RESERVED_ENV.test(key)) return { env, error: `${key} is set by kgpu inside the pod; choose another name.` };
     let val = m[2];
     if (val.startsWith('"')) val = val.slice(1, -1).replace(/\\(.)/g, '$1');
     else if (val.startsWith("'")) val = val.slice(1, -1);
     env[key] = val;
   }
-  if (consumed < v.length) return { env, error: `Cannot read "${v.slice(consumed).trim()}": use KEY=VALUE pairs separated by spaces or commas.` };
+  if (consumed < v.length)
+    return { env, error: `Cannot read "${v.slice(consumed).trim()}": use KEY=VALUE pairs separated by spaces or commas.` };
   return { env };
 }
 
@@ -185,7 +204,11 @@ export function balancePrecheck(balance: number, pricePerHourCredits: number, gp
   const cost = `${formatCredits(ratePerHour)}/h (${formatDollarsPerHour(ratePerHour)})`;
   const left = timeLeftMs(balance, total);
   if (balance < total / 60) {
-    return { ok: false, ratePerHour, message: `This rental costs ${cost}, but your balance is ${formatCredits(balance)} — not enough for a minute. Top up your credits or pick a cheaper GPU or fewer GPUs.` };
+    return {
+      ok: false,
+      ratePerHour,
+      message: `This rental costs ${cost}, but your balance is ${formatCredits(balance)} — not enough for a minute. Top up your credits or pick a cheaper GPU or fewer GPUs.`,
+    };
   }
   const lasts = `your ${formatCredits(balance)} last about ${formatDuration(left)}${currentBurnPerHour > 0 ? ' with the pods already running' : ''}`;
   if (left < 3_600_000) {
@@ -207,11 +230,15 @@ export interface RentAnswers {
 }
 
 /** Validate answers and build the POST /pods body (without the SSH key). Returns the problems when invalid. */
-export function buildRentRequest(a: RentAnswers, ctx: { models?: readonly GpuModel[]; remainingCap: number }): { request?: RentRequest; errors: string[] } {
+export function buildRentRequest(
+  a: RentAnswers,
+  ctx: { models?: readonly GpuModel[]; remainingCap: number },
+): { request?: RentRequest; errors: string[] } {
   const errors: string[] = [];
   const model = a.gpu_model ? ctx.models?.find((m) => m.gpu_model === a.gpu_model) : undefined;
   if (!a.gpu_model) errors.push('Pick a GPU model.');
-  else if (ctx.models && !model) errors.push(`kgpu has no GPU model "${a.gpu_model}" (available: ${ctx.models.map((m) => m.gpu_model).join(', ')}).`);
+  else if (ctx.models && !model)
+    errors.push(`kgpu has no GPU model "${a.gpu_model}" (available: ${ctx.models.map((m) => m.gpu_model).join(', ')}).`);
   const count = a.gpu_count ?? 1;
   const countError = validateGpuCount(count, model, ctx.remainingCap);
   if (countError) errors.push(countError);

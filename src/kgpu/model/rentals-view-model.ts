@@ -50,7 +50,8 @@ export function podDescription(pod: Pod, now: number): string {
 
 function icon(pod: Pod): TreeItemModel['icon'] {
   const state = rentalState(pod);
-  if (state === 'ready') return pod.idle_warning ? { id: 'watch', color: 'list.warningForeground' } : { id: 'vm-running', color: 'charts.green' };
+  if (state === 'ready')
+    return pod.idle_warning ? { id: 'watch', color: 'list.warningForeground' } : { id: 'vm-running', color: 'charts.green' };
   if (state === 'pending') {
     return pod.pending_reason && /BackOff|Err|fail/i.test(pod.pending_reason)
       ? { id: 'warning', color: 'list.warningForeground' }

@@ -77,9 +77,13 @@ export function checkApiBase(raw: string, what = 'kgpu.apiBase'): { ok: true; ba
     return { ok: false, why: `${what} "${raw}" is not a URL (e.g. ${DEFAULT_API_BASE}).` };
   }
   if (u.username || u.password) return { ok: false, why: `${what} "${raw}" must not contain a user name or password.` };
-  if (u.protocol === 'https:' || (u.protocol === 'http:' && isLoopbackHost(u.hostname))) return { ok: true, base: raw.trim().replace(/\/+$/, '') };
+  if (u.protocol === 'https:' || (u.protocol === 'http:' && isLoopbackHost(u.hostname)))
+    return { ok: true, base: raw.trim().replace(/\/+$/, '') };
   if (u.protocol === 'http:') {
-    return { ok: false, why: `${what} "${raw}" uses http:// for ${u.host}, which is not this machine: your token would travel unencrypted. Use https:// (http:// is allowed only for 127.0.0.1, ::1 and localhost).` };
+    return {
+      ok: false,
+      why: `${what} "${raw}" uses http:// for ${u.host}, which is not this machine: your token would travel unencrypted. Use https:// (http:// is allowed only for 127.0.0.1, ::1 and localhost).`,
+    };
   }
   return { ok: false, why: `${what} "${raw}" is not an http(s) URL.` };
 }
@@ -89,7 +93,11 @@ export function tokenDestination(apiBase: string): { host: string; official: boo
   const host = new URL(apiBase).host;
   const official = new URL(apiBase).origin === new URL(DEFAULT_API_BASE).origin;
   if (official) return { host, official };
-  return { host, official, warning: `The token will be sent to ${host} (kgpu.apiBase in your user settings), not to kgpu's api.kgpu.net. Only continue if you run or trust that server.` };
+  return {
+    host,
+    official,
+    warning: `The token will be sent to ${host} (kgpu.apiBase in your user settings), not to kgpu's api.kgpu.net. Only continue if you run or trust that server.`,
+  };
 }
 
 /** Setting keys a settings file's text sets (for a notice about values VS Code already dropped). */

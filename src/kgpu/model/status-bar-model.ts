@@ -17,7 +17,12 @@ export interface StatusBarModel {
 
 export const WARN_BELOW_MS = 3_600_000;
 
-export function statusBarModel(pods: readonly Pod[], me: Me | undefined, fetchedAt: number | undefined, now: number): StatusBarModel | undefined {
+export function statusBarModel(
+  pods: readonly Pod[],
+  me: Me | undefined,
+  fetchedAt: number | undefined,
+  now: number,
+): StatusBarModel | undefined {
   const live = pods.filter(isLivePod);
   if (live.length === 0) return undefined;
   const gpus = live.reduce((n, p) => n + p.gpu_count, 0);
@@ -30,7 +35,10 @@ export function statusBarModel(pods: readonly Pod[], me: Me | undefined, fetched
     const left = timeLeftMs(balance, burn);
     warning = left < WARN_BELOW_MS;
     parts.push(`${formatDuration(left)} left`);
-    lines.push('', `Balance ${formatCredits(balance)} (${formatDollars(balance)}), burning ${formatCredits(burn)}/h — about ${formatDuration(left)} left.`);
+    lines.push(
+      '',
+      `Balance ${formatCredits(balance)} (${formatDollars(balance)}), burning ${formatCredits(burn)}/h — about ${formatDuration(left)} left.`,
+    );
     if (warning) lines.push('', '⚠ Under an hour of credits left: top up or pods are released when credits run out.');
   }
   lines.push('', 'Click to show the kgpu sidebar.');

@@ -13,7 +13,11 @@ import { Duplex } from 'node:stream';
 const MAX_PROXY_ANSWER = 16 * 1024;
 
 export class ProxyTunnelError extends Error {
-  constructor(message: string, readonly status?: number, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    readonly status?: number,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.name = 'ProxyTunnelError';
   }
@@ -38,30 +42,49 @@ export class HttpConnectTunnel extends Duplex {
   constructor(o: TunnelOptions) {
     super();
     const proxy = new URL(o.proxy);
-    if (proxy.protocol !== 'http:' && proxy.protocol !== 'https:') throw new ProxyTunnelError(`The proxy "${proxy.protocol}//${proxy.host}" is not an http:// or https:// proxy.`);
+    if (proxy.protocol !== 'http:' && proxy.protocol !== 'https:')
+      throw new ProxyTunnelError(`The proxy "${proxy.protocol}//${proxy.host}" is not an http:// or https:// proxy.`);
     const port = Number(proxy.port || (proxy.protocol === 'https:' ? 443 : 80));
     const target = `${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`;
-    const auth = proxy.username ? `Proxy-Authorization: Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}\r\n` : '';
+    const auth = proxy.username
+      ? `Proxy-Authorization: Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}\r\n`
+      : '';
     const request = `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${auth}\r\n`;
     const hostname = proxy.hostname.replace(/^\[|\]$/g, '');
     this.socket =
       proxy.protocol === 'https:'
-        ? tls.connect({ host: hostname, port, servername: net.isIP(hostname) ? undefined : hostname, rejectUnauthorized: o.strictSSL !== false })
+        ? tls.connect({
+            host: hostname,
+            port,
+            servername: net.isIP(hostname) ? undefined : hostname,
+            rejectUnauthorized: o.strictSSL !== false,
+          })
         : net.connect({ host: hostname, port, noDelay: true });
     this.socket.once(proxy.protocol === 'https:' ? 'secureConnect' : 'connect', () => this.socket.write(request));
     const onAnswer = (chunk: Buffer): void => {
       this.answer = Buffer.concat([this.answer, chunk]);
       const end = this.answer.indexOf('\r\n\r\n');
       if (end < 0) {
-        if (this.answer.length > MAX_PROXY_ANSWER) this.destroy(new ProxyTunnelError(`The proxy ${proxy.host} sent no complete answer to CONNECT ${target}.`));
+        if (this.answer.length > MAX_PROXY_ANSWER)
+          this.destroy(new ProxyTunnelError(`The proxy ${proxy.host} sent no complete answer to CONNECT ${target}.`));
         return;
       }
       this.socket.off('data', onAnswer);
       const statusLine = this.answer.subarray(0, this.answer.indexOf('\r\n')).toString('latin1');
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1]);
       if (!(status >= 200 && status < 300)) {
-        const hint = status === 407 ? ' It wants credentials: put them in the proxy URL (http://user:password@host:port).' : status === 403 ? ` It does not allow tunnels to port ${o.port}.` : '';
-        this.destroy(new ProxyTunnelError(`The proxy ${proxy.host} refused to connect to ${target}: ${statusLine || 'no HTTP answer'}.${hint}`, status || undefined));
+        const hint =
+          status === 407
+            ? ' It wants credentials: put them in the proxy URL (http://user:password@host:port).'
+            : status === 403
+              ? ` It does not allow tunnels to port ${o.port}.`
+              : '';
+        this.destroy(
+          new ProxyTunnelError(
+            `The proxy ${proxy.host} refused to connect to ${target}: ${statusLine || 'no HTTP answer'}.${hint}`,
+            status || undefined,
+          ),
+        );
         return;
       }
       const rest = this.answer.subarray(end + 4);
@@ -78,7 +101,15 @@ export class HttpConnectTunnel extends Duplex {
     };
     this.socket.on('data', onAnswer);
     this.socket.on('end', () => this.push(null));
-    this.socket.on('error', (e) => this.destroy(this.open ? e : new ProxyTunnelError(`Cannot reach the proxy ${proxy.host}: ${(e as NodeJS.ErrnoException).code ?? e.message}.`, undefined, { cause: e })));
+    this.socket.on('error', (e) =>
+      this.destroy(
+        this.open
+          ? e
+          : new ProxyTunnelError(`Cannot reach the proxy ${proxy.host}: ${(e as NodeJS.ErrnoException).code ?? e.message}.`, undefined, {
+              cause: e,
+            }),
+      ),
+    );
     this.socket.on('close', () => {
       if (!this.destroyed) this.destroy();
     });

@@ -17,5 +17,13 @@ export function restDispatcher(s: ProxySettings = {}): Dispatcher {
   const strict = s.strictSSL !== false;
   const tls = strict ? {} : { rejectUnauthorized: false };
   if (!p.httpProxy && !p.httpsProxy) return new Agent({ ...AGENT_OPTIONS, connect: tls });
-  return new EnvHttpProxyAgent({ ...AGENT_OPTIONS, httpProxy: p.httpProxy, httpsProxy: p.httpsProxy, noProxy: p.noProxy, connect: tls, requestTls: tls, proxyTls: tls });
+  return new EnvHttpProxyAgent({
+    ...AGENT_OPTIONS,
+    httpProxy: p.httpProxy,
+    httpsProxy: p.httpsProxy,
+    noProxy: p.noProxy,
+    connect: tls,
+    requestTls: tls,
+    proxyTls: tls,
+  });
 }

@@ -25,7 +25,7 @@ export function resolveProxy(s: ProxySettings): ResolvedProxy {
   const setting = s.proxy?.trim() ?? '';
   const httpProxy = setting || env.http_proxy || env.HTTP_PROXY || '';
   const httpsProxy = setting || env.https_proxy || env.HTTPS_PROXY || httpProxy;
-  const noProxy = s.noProxy?.length ? s.noProxy.join(',') : env.no_proxy ?? env.NO_PROXY ?? '';
+  const noProxy = s.noProxy?.length ? s.noProxy.join(',') : (env.no_proxy ?? env.NO_PROXY ?? '');
   return { httpProxy, httpsProxy, noProxy };
 }
 

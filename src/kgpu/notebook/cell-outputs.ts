@@ -92,7 +92,12 @@ export class CellOutputs {
         case 'execute_result': {
           this.maybeClear();
           const displayId = typeof c.transient?.display_id === 'string' ? (c.transient.display_id as string) : undefined;
-          const out: CellOutput = { kind: 'data', data: (c.data ?? {}) as MimeBundle, metadata: (c.metadata ?? {}) as Record<string, unknown>, displayId };
+          const out: CellOutput = {
+            kind: 'data',
+            data: (c.data ?? {}) as MimeBundle,
+            metadata: (c.metadata ?? {}) as Record<string, unknown>,
+            displayId,
+          };
           if (r.type === 'execute_result' && typeof c.execution_count === 'number') {
             out.executionCount = c.execution_count;
             this.executionCount = c.execution_count;
@@ -114,7 +119,12 @@ export class CellOutputs {
         }
         case 'error':
           this.maybeClear();
-          this.outputs.push({ kind: 'error', ename: String(c.ename ?? 'Error'), evalue: String(c.evalue ?? ''), traceback: Array.isArray(c.traceback) ? c.traceback.map(String) : [] });
+          this.outputs.push({
+            kind: 'error',
+            ename: String(c.ename ?? 'Error'),
+            evalue: String(c.evalue ?? ''),
+            traceback: Array.isArray(c.traceback) ? c.traceback.map(String) : [],
+          });
           return true;
         case 'clear_output':
           if (c.wait) {

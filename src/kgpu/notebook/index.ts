@@ -5,5 +5,20 @@
  * messages into a cell's outputs.
  */
 export { appendStreamText, CellOutputs, displayStreamText, MAX_STREAM_CHARS, type CellOutput, type MimeBundle } from './cell-outputs';
-export { KernelSession, type KernelConnectionState, type KernelHello, type KernelRecord, type KernelSessionOptions } from './kernel-session';
-export { kernelBridgeScript, kernelIdFor, kernelStartShell, KernelStartError, startKernel, KERNEL_BRIDGE_SCRIPT, type KernelStartOptions, type KernelStarted } from './kernel-start';
+export {
+  KernelSession,
+  type KernelConnectionState,
+  type KernelHello,
+  type KernelRecord,
+  type KernelSessionOptions,
+} from './kernel-session';
+export {
+  kernelBridgeScript,
+  kernelIdFor,
+  kernelStartShell,
+  KernelStartError,
+  startKernel,
+  KERNEL_BRIDGE_SCRIPT,
+  type KernelStartOptions,
+  type KernelStarted,
+} from './kernel-start';

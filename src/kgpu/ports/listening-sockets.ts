@@ -120,7 +120,15 @@ while True:
 
 /** argv of the watcher (an agent process target). */
 export function listenWatchArgv(options: { intervalMs?: number; once?: boolean } = {}): string[] {
-  return ['python3', '-I', '-S', '-c', LISTEN_WATCH_SCRIPT, String(Math.max(0.2, (options.intervalMs ?? 2000) / 1000)), options.once ? 'once' : 'loop'];
+  return [
+    'python3',
+    '-I',
+    '-S',
+    '-c',
+    LISTEN_WATCH_SCRIPT,
+    String(Math.max(0.2, (options.intervalMs ?? 2000) / 1000)),
+    options.once ? 'once' : 'loop',
+  ];
 }
 
 /** One line of the watcher's output; undefined for anything malformed (pod data is bounded and checked). */

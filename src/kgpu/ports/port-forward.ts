@@ -76,7 +76,11 @@ export class PortForward implements Disposable {
       } else {
         server.close();
         throw new PortForwardError(
-          code === 'EADDRINUSE' ? `Local port ${wanted} is already in use on this machine; choose another one.` : code === 'EACCES' ? `Local port ${wanted} needs privileges on this machine; choose one above 1023.` : `Could not listen on 127.0.0.1:${wanted}: ${(e as Error).message}`,
+          code === 'EADDRINUSE'
+            ? `Local port ${wanted} is already in use on this machine; choose another one.`
+            : code === 'EACCES'
+              ? `Local port ${wanted} needs privileges on this machine; choose one above 1023.`
+              : `Could not listen on 127.0.0.1:${wanted}: ${(e as Error).message}`,
           { cause: e },
         );
       }

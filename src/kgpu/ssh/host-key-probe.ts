@@ -20,7 +20,9 @@ export function probeHostKey(host: string, port: number, options: { timeoutMs?: 
       if (seen) resolve(seen);
       else reject(err ?? new BastionUnreachableError(host, port, 'it closed the connection before showing its host key'));
     };
-    client.on('error', (e: Error & { code?: string }) => done(seen ? undefined : new BastionUnreachableError(host, port, e.code ?? e.message, { cause: e })));
+    client.on('error', (e: Error & { code?: string }) =>
+      done(seen ? undefined : new BastionUnreachableError(host, port, e.code ?? e.message, { cause: e })),
+    );
     client.on('close', () => done());
     client.on('ready', () => done()); // never: verification always refuses
     const sock = net.connect({ host, port, noDelay: true });

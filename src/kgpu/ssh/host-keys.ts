@@ -87,15 +87,17 @@ export class JsonFileHostKeyStore implements HostKeyStore {
 
   /** Read-modify-write of the file as it is now, one change at a time. */
   private change(edit: (map: Map<string, string>) => void): Promise<void> {
-    const next = this.writing.catch(() => undefined).then(async () => {
-      const map = await this.load();
-      edit(map);
-      const body = JSON.stringify(Object.fromEntries(map), null, 2) + '\n';
-      await fsp.mkdir(path.dirname(this.filePath), { recursive: true });
-      const tmp = `${this.filePath}.${process.pid}.tmp`;
-      await fsp.writeFile(tmp, body, { mode: 0o600 });
-      await fsp.rename(tmp, this.filePath);
-    });
+    const next = this.writing
+      .catch(() => undefined)
+      .then(async () => {
+        const map = await this.load();
+        edit(map);
+        const body = JSON.stringify(Object.fromEntries(map), null, 2) + '\n';
+        await fsp.mkdir(path.dirname(this.filePath), { recursive: true });
+        const tmp = `${this.filePath}.${process.pid}.tmp`;
+        await fsp.writeFile(tmp, body, { mode: 0o600 });
+        await fsp.rename(tmp, this.filePath);
+      });
     this.writing = next;
     return next;
   }

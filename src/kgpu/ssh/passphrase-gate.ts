@@ -7,7 +7,9 @@
  */
 export class PassphraseDeclinedError extends Error {
   constructor(readonly file: string) {
-    super(`No passphrase given for ${file}; kgpu will not ask again until you choose "Enter Passphrase…" or run a kgpu command that connects to the pod.`);
+    super(
+      `No passphrase given for ${file}; kgpu will not ask again until you choose "Enter Passphrase…" or run a kgpu command that connects to the pod.`,
+    );
     this.name = 'PassphraseDeclinedError';
   }
 }

@@ -131,7 +131,10 @@ export class PodShell {
     }
     this.set('disconnected');
     const why = e instanceof Error ? e.message : String(e);
-    this.outputEmitter.fire(message(YELLOW, `The connection to ${this.options.podLabel} was lost: ${why}`) + `${YELLOW}[kgpu] Press Enter to reconnect.${RESET}\r\n`);
+    this.outputEmitter.fire(
+      message(YELLOW, `The connection to ${this.options.podLabel} was lost: ${why}`) +
+        `${YELLOW}[kgpu] Press Enter to reconnect.${RESET}\r\n`,
+    );
   }
 
   /** Keyboard input: to the shell while open; Enter reconnects after a drop. */

@@ -223,7 +223,10 @@ export function pipelinedWriteStream(sftp: SFTPWrapper, handle: Buffer, start = 
     final(cb) {
       whenBelow(1, (err) => {
         if (err) return cb(err);
-        closeHandle(sftp, handle).then(() => cb(), (e: Error) => cb(e));
+        closeHandle(sftp, handle).then(
+          () => cb(),
+          (e: Error) => cb(e),
+        );
       });
     },
     destroy(err, cb) {

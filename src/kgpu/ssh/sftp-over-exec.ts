@@ -72,10 +72,19 @@ export function openSftpOverExec(client: Client, serverPath: string = DEFAULT_SF
           // e.g. "Received unexpected SFTP session termination"): lost, not refused.
           reject(new ConnectionLostError('opening the SFTP session', { cause: err }));
         } else if (err) {
-          reject(new ChannelRefusedError(`to start ${serverPath} for SFTP (${err.message}); custom images need \`apt install openssh-sftp-server\``, { cause: err }));
+          reject(
+            new ChannelRefusedError(
+              `to start ${serverPath} for SFTP (${err.message}); custom images need \`apt install openssh-sftp-server\``,
+              { cause: err },
+            ),
+          );
         } else if (!swapped) {
           sftp.end();
-          reject(new SshError('ssh2 internals changed: Client#sftp() no longer goes through _protocol.subsystem; see src/kgpu/ssh/sftp-over-exec.ts.'));
+          reject(
+            new SshError(
+              'ssh2 internals changed: Client#sftp() no longer goes through _protocol.subsystem; see src/kgpu/ssh/sftp-over-exec.ts.',
+            ),
+          );
         } else {
           // The SFTP peer is OpenSSH's sftp-server even though the SSH server (the bastion) is
           // not OpenSSH; ssh2 decides OpenSSH quirks (e.g. SYMLINK's swapped arguments) from the

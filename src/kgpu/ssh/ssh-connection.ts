@@ -24,13 +24,7 @@ import net from 'node:net';
 import { HttpConnectTunnel } from '../net/http-connect';
 import { Client, type ConnectConfig } from 'ssh2';
 import { sshFingerprint, type HostKeyStore } from './host-keys';
-import {
-  AuthRejectedError,
-  BastionUnreachableError,
-  HostKeyChangedError,
-  SshAbortedError,
-  SshError,
-} from './ssh-errors';
+import { AuthRejectedError, BastionUnreachableError, HostKeyChangedError, SshAbortedError, SshError } from './ssh-errors';
 
 export interface PodSshTarget {
   host: string;
@@ -327,7 +321,8 @@ export class PodConnector {
         if (settled) return; // errors after ready are reported by the channel's user
         if (hostKeyError) return fail(hostKeyError);
         if (err.level === 'client-authentication') return fail(new AuthRejectedError(host, port, { cause: err }));
-        if (err.level === 'client-timeout') return fail(new BastionUnreachableError(host, port, 'no SSH handshake within the time limit', { cause: err }));
+        if (err.level === 'client-timeout')
+          return fail(new BastionUnreachableError(host, port, 'no SSH handshake within the time limit', { cause: err }));
         const reason = err.code ? `${err.code}` : err.message;
         fail(new BastionUnreachableError(host, port, reason, { cause: err }));
       });
@@ -344,7 +339,9 @@ export class PodConnector {
       let sock: net.Socket | HttpConnectTunnel;
       try {
         const proxy = this.options.httpProxy;
-        sock = proxy ? new HttpConnectTunnel({ proxy: proxy.url, strictSSL: proxy.strictSSL, host, port }) : net.connect({ host, port, noDelay: true });
+        sock = proxy
+          ? new HttpConnectTunnel({ proxy: proxy.url, strictSSL: proxy.strictSSL, host, port })
+          : net.connect({ host, port, noDelay: true });
       } catch (e) {
         registry.delete(conn);
         fail(e instanceof Error ? e : new Error(String(e)));

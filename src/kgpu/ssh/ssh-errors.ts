@@ -12,7 +12,11 @@ export class SshError extends Error {
 
 /** The bastion refused our key: the rental has ended, or its key was rotated (PATCH /pods/{id}). */
 export class AuthRejectedError extends SshError {
-  constructor(readonly host: string, readonly port: number, options?: { cause?: unknown }) {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    options?: { cause?: unknown },
+  ) {
     super(
       `Permission denied (publickey) by the kgpu bastion at ${host}:${port}: the rental has ended or its SSH key was rotated. ` +
         'Check the pod in the Rentals view; if it is still running, rotate its SSH key to get a new one.',
@@ -23,22 +27,36 @@ export class AuthRejectedError extends SshError {
 
 /** No TCP connection / SSH handshake with the bastion (network down, wrong host or port, timeout). */
 export class BastionUnreachableError extends SshError {
-  constructor(readonly host: string, readonly port: number, reason: string, options?: { cause?: unknown }) {
-    super(`Cannot reach the bastion at ${host}:${port} (${reason}). Check your network and the kgpu.sshHost / kgpu.sshPort settings, then try again.`, options);
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Cannot reach the bastion at ${host}:${port} (${reason}). Check your network and the kgpu.sshHost / kgpu.sshPort settings, then try again.`,
+      options,
+    );
   }
 }
 
 /** The bastion refused to open a channel or to run what we asked on it (exec/shell/pty). */
 export class ChannelRefusedError extends SshError {
   constructor(what: string, options?: { cause?: unknown }) {
-    super(`The kgpu bastion refused ${what}. The bastion allows one session per connection and no forwarding; if this persists the pod may be ending.`, options);
+    super(
+      `The kgpu bastion refused ${what}. The bastion allows one session per connection and no forwarding; if this persists the pod may be ending.`,
+      options,
+    );
   }
 }
 
 /** An established connection dropped before the operation finished. */
 export class ConnectionLostError extends SshError {
   constructor(what: string, options?: { cause?: unknown }) {
-    super(`The SSH connection to the pod was lost during ${what}. It is safe to retry; check the pod is still running if this repeats.`, options);
+    super(
+      `The SSH connection to the pod was lost during ${what}. It is safe to retry; check the pod is still running if this repeats.`,
+      options,
+    );
   }
 }
 
@@ -53,7 +71,12 @@ export class SshAbortedError extends SshError {
 
 /** The bastion presented a different host key than the one pinned on first use. */
 export class HostKeyChangedError extends SshError {
-  constructor(readonly hostPort: string, readonly expected: string, readonly actual: string, readonly pinFile?: string) {
+  constructor(
+    readonly hostPort: string,
+    readonly expected: string,
+    readonly actual: string,
+    readonly pinFile?: string,
+  ) {
     super(
       `WARNING: the SSH host key of ${hostPort} has changed (pinned ${expected}, now ${actual}). ` +
         'Someone could be intercepting the connection (man-in-the-middle), or the bastion was reinstalled. ' +

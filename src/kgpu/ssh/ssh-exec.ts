@@ -39,7 +39,11 @@ export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 
 /** A command printed more than exec() keeps in memory. */
 export class ExecOutputTooLargeError extends SshError {
-  constructor(what: string, readonly stream: 'stdout' | 'stderr', readonly maxBytes: number) {
+  constructor(
+    what: string,
+    readonly stream: 'stdout' | 'stderr',
+    readonly maxBytes: number,
+  ) {
     super(
       `${what[0].toUpperCase()}${what.slice(1)} printed more than ${(maxBytes / 1048576).toFixed(maxBytes < 10 * 1048576 ? 1 : 0)} MiB on ${stream}; kgpu stopped it (output is held in memory). ` +
         'Write big output to a file in the pod and copy it with Download….',

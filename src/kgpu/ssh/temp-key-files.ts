@@ -41,7 +41,9 @@ export function removeStaleTempKeyDirs(tmpRoot: string = os.tmpdir(), now = Date
     const st = fs.lstatSync(dir, { throwIfNoEntry: false });
     if (!st?.isDirectory() || (uid !== undefined && st.uid !== uid)) continue;
     const m = /^kgpu-keys-(\d+)-[A-Za-z0-9]{6}$/.exec(name);
-    const stale = m ? Number(m[1]) !== process.pid && !alive(Number(m[1])) : /^kgpu-keys-[A-Za-z0-9]{6}$/.test(name) && now - st.mtimeMs > UNNAMED_STALE_MS;
+    const stale = m
+      ? Number(m[1]) !== process.pid && !alive(Number(m[1]))
+      : /^kgpu-keys-[A-Za-z0-9]{6}$/.test(name) && now - st.mtimeMs > UNNAMED_STALE_MS;
     if (!stale) continue;
     fs.rmSync(dir, { recursive: true, force: true });
     removed.push(dir);

@@ -76,10 +76,18 @@ export class TransitFanOut {
       const url = (await this.client.getObject(o.objectId, { signal })).get_url;
       if (!url) throw new Error(`kgpu did not return a download link for transit object ${o.objectId}.`);
       const tmp = path.posix.join(path.posix.dirname(target), `.${path.posix.basename(target)}.kgpu-fanout`);
-      const r = await pod.exec(`mkdir -p -- ${quote(path.posix.dirname(target))} && {\n${transitFetchScript(tmp, target, f.size)}\n}`, { stdin: `${url}\n`, signal });
+      const r = await pod.exec(`mkdir -p -- ${quote(path.posix.dirname(target))} && {\n${transitFetchScript(tmp, target, f.size)}\n}`, {
+        stdin: `${url}\n`,
+        signal,
+      });
       if (r.exitCode !== 0) {
-        const why = r.stderr.toString('utf8').trim().replace(/https?:\/\/\S+/g, '<url>');
-        throw new Error(`The pod could not fetch ${f.rel} from its transit object (${why || `exit ${r.exitCode ?? r.signal}`}). Check the pod can reach the internet.`);
+        const why = r.stderr
+          .toString('utf8')
+          .trim()
+          .replace(/https?:\/\/\S+/g, '<url>');
+        throw new Error(
+          `The pod could not fetch ${f.rel} from its transit object (${why || `exit ${r.exitCode ?? r.signal}`}). Check the pod can reach the internet.`,
+        );
       }
       result.fetched.push(f.rel);
     }

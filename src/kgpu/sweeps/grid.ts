@@ -31,7 +31,8 @@ function product(axes: string[][][]): string[][] {
     const next: string[][] = [];
     for (const prefix of out) for (const alt of axis) next.push([...prefix, ...alt]);
     out = next;
-    if (out.length > MAX_SWEEP_RUNS) throw new SweepSpecError(`The sweep has more than ${MAX_SWEEP_RUNS} argument sets; make the grid smaller.`);
+    if (out.length > MAX_SWEEP_RUNS)
+      throw new SweepSpecError(`The sweep has more than ${MAX_SWEEP_RUNS} argument sets; make the grid smaller.`);
   }
   return out;
 }
@@ -69,13 +70,15 @@ export function parseSweepJson(text: string): SweepArgs {
   } catch (e) {
     throw new SweepSpecError(`sweep.json is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
-  if (!spec || typeof spec !== 'object' || Array.isArray(spec)) throw new SweepSpecError('sweep.json must be an object with "grid" or "runs".');
+  if (!spec || typeof spec !== 'object' || Array.isArray(spec))
+    throw new SweepSpecError('sweep.json must be an object with "grid" or "runs".');
   const o = spec as { grid?: unknown; runs?: unknown; args?: unknown };
   const common = o.args === undefined ? [] : Array.isArray(o.args) ? o.args.map((a, i) => scalar(a, `args[${i}]`)) : [];
   if (o.args !== undefined && !Array.isArray(o.args)) throw new SweepSpecError('sweep.json: "args" must be a list.');
   let runs: string[][];
   if (o.runs !== undefined) {
-    if (!Array.isArray(o.runs) || o.runs.length === 0) throw new SweepSpecError('sweep.json: "runs" must be a non-empty list of argument lists.');
+    if (!Array.isArray(o.runs) || o.runs.length === 0)
+      throw new SweepSpecError('sweep.json: "runs" must be a non-empty list of argument lists.');
     if (o.runs.length > MAX_SWEEP_RUNS) throw new SweepSpecError(`The sweep has more than ${MAX_SWEEP_RUNS} argument sets.`);
     runs = o.runs.map((r, i) => {
       if (!Array.isArray(r)) throw new SweepSpecError(`sweep.json: runs[${i}] must be a list of arguments.`);

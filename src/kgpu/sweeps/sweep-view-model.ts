@@ -48,7 +48,12 @@ export function sweepRow(plan: SweepPlan): SweepRow {
   if (count('stopped')) parts.push(`${count('stopped')} stopped`);
   parts.push(`${plan.pods.length} pod${plan.pods.length === 1 ? '' : 's'}`);
   if (credits > 0) parts.push(formatRunCredits(credits));
-  return { id: plan.id, label: plan.name, description: parts.join(' · '), contextValue: plan.state === 'running' ? 'sweep-running' : 'sweep-ended' };
+  return {
+    id: plan.id,
+    label: plan.name,
+    description: parts.join(' · '),
+    contextValue: plan.state === 'running' ? 'sweep-running' : 'sweep-ended',
+  };
 }
 
 export function sweepRunRows(plan: SweepPlan, sort: SweepSort = { by: 'index' }): SweepRunRow[] {
@@ -79,7 +84,8 @@ export function sweepRunRows(plan: SweepPlan, sort: SweepSort = { by: 'index' })
       contextValue: r.jobId ? `sweep-run-job` : 'sweep-run',
     };
   });
-  const key = (r: SweepRunRow): number | undefined => (sort.by === 'duration' ? r.durationMs : sort.by === 'cost' ? r.credits : sort.by === 'metric' ? r.metrics[sort.metric] : r.index);
+  const key = (r: SweepRunRow): number | undefined =>
+    sort.by === 'duration' ? r.durationMs : sort.by === 'cost' ? r.credits : sort.by === 'metric' ? r.metrics[sort.metric] : r.index;
   const dir = sort.by === 'metric' && sort.descending ? -1 : 1;
   return rows.sort((a, b) => {
     const ka = key(a);

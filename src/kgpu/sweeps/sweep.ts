@@ -83,7 +83,14 @@ function runStateOf(status: JobStatus): SweepRunState {
   return 'failed';
 }
 
-export function newSweepPlan(o: { name: string; recipe: Omit<StoredRecipe, 'args'>; pods: string[]; runs: string[][]; releasePodsWhenDone?: boolean; now?: number }): SweepPlan {
+export function newSweepPlan(o: {
+  name: string;
+  recipe: Omit<StoredRecipe, 'args'>;
+  pods: string[];
+  runs: string[][];
+  releasePodsWhenDone?: boolean;
+  now?: number;
+}): SweepPlan {
   if (o.pods.length === 0) throw new Error('A sweep needs at least one ready pod.');
   if (o.runs.length === 0) throw new Error('A sweep needs at least one argument set.');
   const now = o.now ?? Date.now();
@@ -186,7 +193,8 @@ export class Sweep {
         this.startRun(run, podId);
       }
       if (this.busy.size === 0 && this.plan.pods.every((p) => this.deadPods.has(p))) {
-        for (const r of this.plan.runs) if (r.state === 'queued') Object.assign(r, { state: 'failed', end: 'every pod of the sweep ended' });
+        for (const r of this.plan.runs)
+          if (r.state === 'queued') Object.assign(r, { state: 'failed', end: 'every pod of the sweep ended' });
       }
     }
     if (this.busy.size === 0 && !this.plan.runs.some((r) => r.state === 'queued' || r.state === 'running')) void this.finish();
@@ -194,7 +202,16 @@ export class Sweep {
 
   private startRun(run: SweepRun, podId: string): void {
     this.busy.add(podId);
-    Object.assign(run, { state: 'running', podId, jobId: undefined, end: undefined, exitCode: undefined, durationMs: undefined, credits: undefined, metrics: {} });
+    Object.assign(run, {
+      state: 'running',
+      podId,
+      jobId: undefined,
+      end: undefined,
+      exitCode: undefined,
+      durationMs: undefined,
+      credits: undefined,
+      metrics: {},
+    });
     this.changed();
     void this.launch(run, podId);
   }
@@ -208,7 +225,14 @@ export class Sweep {
     try {
       if (firstOnPod && this.options.beforeFirstRun) await this.options.beforeFirstRun(podId);
       if (this.stopping) throw new SshAbortedError('The sweep');
-      const spec: RunFileSpec = { ...recipe, target, args: run.args, env: this.options.env(), podId, onData: (c) => this.onMetrics(run, metrics, c) };
+      const spec: RunFileSpec = {
+        ...recipe,
+        target,
+        args: run.args,
+        env: this.options.env(),
+        podId,
+        onData: (c) => this.onMetrics(run, metrics, c),
+      };
       handle = this.options.runner.runFile(spec);
     } catch (e) {
       return this.fail(run, podId, e);
@@ -244,7 +268,8 @@ export class Sweep {
 
   /** A run ended without its job's end (the start or the follow failed): its pod may have ended. */
   private async fail(run: SweepRun, podId: string, e: unknown): Promise<void> {
-    if (!this.deadPods.has(podId) && this.options.isPodLive && !(await this.options.isPodLive(podId).catch(() => true))) this.deadPods.add(podId);
+    if (!this.deadPods.has(podId) && this.options.isPodLive && !(await this.options.isPodLive(podId).catch(() => true)))
+      this.deadPods.add(podId);
     this.ended(run, podId, { error: e });
   }
 
@@ -265,7 +290,15 @@ export class Sweep {
       // Its pod ended: once more on another pod.
       Object.assign(run, { state: 'queued', requeuedFrom: { podId, jobId: run.jobId }, podId: undefined, jobId: undefined, metrics: {} });
     } else {
-      const why = podGone ? (run.requeuedFrom ? 'its pod ended (for the second time)' : 'its pod ended') : how.error instanceof SshAbortedError && this.stopping ? 'stopped' : how.error instanceof Error ? how.error.message : String(how.error);
+      const why = podGone
+        ? run.requeuedFrom
+          ? 'its pod ended (for the second time)'
+          : 'its pod ended'
+        : how.error instanceof SshAbortedError && this.stopping
+          ? 'stopped'
+          : how.error instanceof Error
+            ? how.error.message
+            : String(how.error);
       Object.assign(run, { state: this.stopping ? 'stopped' : 'failed', end: why });
     }
     this.busy.delete(podId);
@@ -302,5 +335,8 @@ export class Sweep {
 /** Forget a stored sweep (the view's "Clear"). */
 export function forgetSweep(store: KeyValueStore | undefined, id: string): void {
   if (!store) return;
-  void store.update(STORE_KEY, storedSweeps(store).filter((p) => p.id !== id));
+  void store.update(
+    STORE_KEY,
+    storedSweeps(store).filter((p) => p.id !== id),
+  );
 }

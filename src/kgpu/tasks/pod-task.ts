@@ -29,13 +29,18 @@ export interface PodTaskIo {
 export type PodTaskResult = { exitCode: number } | { signal: string } | { cancelled: true };
 
 /** The script: go to the folder (when it exists), then run the line with bash; $$ is the command's pid. */
-const TASK_SCRIPT = 'if [ -n "$1" ] && [ -d "$1" ]; then cd "$1" || exit 125; elif [ -n "$2" ]; then echo "kgpu: there is no folder $1 in the pod" >&2; exit 125; fi; exec bash -c "$3"';
+const TASK_SCRIPT =
+  'if [ -n "$1" ] && [ -d "$1" ]; then cd "$1" || exit 125; elif [ -n "$2" ]; then echo "kgpu: there is no folder $1 in the pod" >&2; exit 125; fi; exec bash -c "$3"';
 
 export function taskCommandLine(command: string, cwd: string | undefined, cwdRequired: boolean): string {
   return quoteArgv(['sh', '-c', TASK_SCRIPT, 'kgpu-task', cwd ?? '', cwdRequired ? '1' : '', command]);
 }
 
-export async function runPodTask(pod: PodCommands, def: Pick<KgpuTaskDefinition, 'command' | 'cwd'> & { defaultCwd?: string }, io: PodTaskIo): Promise<PodTaskResult> {
+export async function runPodTask(
+  pod: PodCommands,
+  def: Pick<KgpuTaskDefinition, 'command' | 'cwd'> & { defaultCwd?: string },
+  io: PodTaskIo,
+): Promise<PodTaskResult> {
   const line = taskCommandLine(def.command, def.cwd ?? def.defaultCwd, def.cwd !== undefined);
   let s;
   try {

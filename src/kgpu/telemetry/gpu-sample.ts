@@ -8,7 +8,13 @@ export const TELEMETRY_QUERY = 'index,utilization.gpu,memory.used,memory.total';
 
 /** The nvidia-smi argv of the 1 Hz loop (one process for all GPUs). */
 export function telemetryArgv(intervalMs = 1000): string[] {
-  return ['nvidia-smi', `--query-gpu=${TELEMETRY_QUERY}`, '--format=csv,noheader,nounits', '-lms', String(Math.max(100, Math.round(intervalMs)))];
+  return [
+    'nvidia-smi',
+    `--query-gpu=${TELEMETRY_QUERY}`,
+    '--format=csv,noheader,nounits',
+    '-lms',
+    String(Math.max(100, Math.round(intervalMs))),
+  ];
 }
 
 export interface GpuReading {

@@ -32,7 +32,10 @@ export class ReleaseWhenDone {
   private readonly plans = new Map<string, ReleasePlan>();
   private readonly busy = new Set<string>();
 
-  constructor(private readonly deps: ReleaseWhenDoneDeps, restored: readonly ReleasePlan[] = []) {
+  constructor(
+    private readonly deps: ReleaseWhenDoneDeps,
+    restored: readonly ReleasePlan[] = [],
+  ) {
     for (const p of restored) if (isPlan(p)) this.plans.set(key(p.podId, p.jobId), p);
   }
 
@@ -65,7 +68,8 @@ export class ReleaseWhenDone {
     try {
       this.plans.delete(k);
       this.save();
-      if (info.status.state === 'lost' || (info.status.state === 'oom' && info.status.evidence === 'pod-evicted')) return { kind: 'pod-gone', plan };
+      if (info.status.state === 'lost' || (info.status.state === 'oom' && info.status.evidence === 'pod-evicted'))
+        return { kind: 'pod-gone', plan };
       let download: DownloadResult | undefined;
       if (plan.paths.length > 0) {
         try {
@@ -73,7 +77,8 @@ export class ReleaseWhenDone {
         } catch (error) {
           return { kind: 'kept', plan, reason: 'the download failed', error };
         }
-        if (download.refused.length > 0) return { kind: 'kept', plan, reason: `${download.refused.length} item(s) could not be written locally`, download };
+        if (download.refused.length > 0)
+          return { kind: 'kept', plan, reason: `${download.refused.length} item(s) could not be written locally`, download };
       }
       try {
         await this.deps.release(podId);
@@ -105,5 +110,11 @@ function key(podId: string, jobId: string): string {
 function isPlan(p: unknown): p is ReleasePlan {
   if (typeof p !== 'object' || p === null) return false;
   const o = p as Record<string, unknown>;
-  return typeof o.podId === 'string' && typeof o.jobId === 'string' && Array.isArray(o.paths) && o.paths.every((x) => typeof x === 'string') && (o.localDir === undefined || typeof o.localDir === 'string');
+  return (
+    typeof o.podId === 'string' &&
+    typeof o.jobId === 'string' &&
+    Array.isArray(o.paths) &&
+    o.paths.every((x) => typeof x === 'string') &&
+    (o.localDir === undefined || typeof o.localDir === 'string')
+  );
 }

@@ -28,7 +28,10 @@ export function telemetryWanted(i: TelemetryDemandInputs): boolean {
 export class FocusClock {
   private unfocusedSince: number | undefined;
 
-  constructor(focused: boolean, private readonly now: () => number = Date.now) {
+  constructor(
+    focused: boolean,
+    private readonly now: () => number = Date.now,
+  ) {
     if (!focused) this.unfocusedSince = now();
   }
 

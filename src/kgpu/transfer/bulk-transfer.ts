@@ -89,7 +89,11 @@ export function readAnswerLine(stdout: Readable, maxBytes = MAX_ANSWER_LINE_BYTE
         resolve({ line: acc.subarray(0, nl).toString('utf8'), rest: acc.subarray(nl + 1) });
       } else if (acc.length > maxBytes) {
         stop();
-        reject(new SshError(`The pod sent no answer line within ${maxBytes} bytes (it starts ${JSON.stringify(acc.subarray(0, 32).toString('latin1'))}); is something in the pod's image replacing standard tools?`));
+        reject(
+          new SshError(
+            `The pod sent no answer line within ${maxBytes} bytes (it starts ${JSON.stringify(acc.subarray(0, 32).toString('latin1'))}); is something in the pod's image replacing standard tools?`,
+          ),
+        );
       }
     };
     const onEnd = (): void => reject(new TransferRetry('the remote side ended before its header'));
@@ -147,13 +151,20 @@ export function uploadScript(tmp: string, target: string, size: number, hash: st
     `echo "$n"`,
     `cat >&9 || exit 73`,
     `[ "$(stat -c %s -- "$t")" = ${size} ] || exit ${UP_SHORT}`,
-    hash ? `h=$(sha256sum <"$t") && [ "\${h%% *}" = ${hash} ] || { rm -f -- "$t"; echo "sha256 mismatch after resume" >&2; exit ${UP_MISMATCH}; }` : ':',
+    hash
+      ? `h=$(sha256sum <"$t") && [ "\${h%% *}" = ${hash} ] || { rm -f -- "$t"; echo "sha256 mismatch after resume" >&2; exit ${UP_MISMATCH}; }`
+      : ':',
     `if [ -e "$d" ]; then chmod --reference="$d" -- "$t" 2>/dev/null; fi`,
     `mv -f -- "$t" "$d"`,
   ].join('\n');
 }
 
-export async function upload(connector: PodConnector, localPath: string, remotePath: string, options: TransferOptions = {}): Promise<TransferResult> {
+export async function upload(
+  connector: PodConnector,
+  localPath: string,
+  remotePath: string,
+  options: TransferOptions = {},
+): Promise<TransferResult> {
   const st = await fsp.stat(localPath);
   const size = st.size;
   const tag = createHash('sha1').update(`${size}:${st.mtimeMs}:${localPath}`).digest('hex').slice(0, 12);
@@ -181,7 +192,10 @@ export async function upload(connector: PodConnector, localPath: string, remoteP
         best = reached;
         stalled = 0;
       } else if (++stalled >= (options.maxStalledAttempts ?? 5)) {
-        throw new SshError(`Uploading ${localPath} to ${remotePath} kept failing (${(e as Error).message}); the partial copy is kept in the pod as ${tmp} and a retry resumes from it.`, { cause: e });
+        throw new SshError(
+          `Uploading ${localPath} to ${remotePath} kept failing (${(e as Error).message}); the partial copy is kept in the pod as ${tmp} and a retry resumes from it.`,
+          { cause: e },
+        );
       }
       resumes++;
       if (hash === undefined && verifyMode !== 'never') hash = await sha256File(localPath, options.signal);
@@ -200,10 +214,17 @@ async function uploadOnce(
   options: TransferOptions,
   reached: (n: number) => void,
 ): Promise<void> {
-  const { s, stderr, header } = await startWithHeader(connector, uploadScript(tmp, remotePath, size, hash), options.signal, (status, stderr, cause) =>
-    status.exitCode === UP_RETRY || status.exitCode === 71
-      ? new TransferRetry('temp file busy')
-      : new SshError(`Cannot upload to ${remotePath} in the pod: ${stderr || cause.message} (exit ${status.exitCode ?? status.signal}). Check that the folder exists and is writable.`));
+  const { s, stderr, header } = await startWithHeader(
+    connector,
+    uploadScript(tmp, remotePath, size, hash),
+    options.signal,
+    (status, stderr, cause) =>
+      status.exitCode === UP_RETRY || status.exitCode === 71
+        ? new TransferRetry('temp file busy')
+        : new SshError(
+            `Cannot upload to ${remotePath} in the pod: ${stderr || cause.message} (exit ${status.exitCode ?? status.signal}). Check that the folder exists and is writable.`,
+          ),
+  );
   s.stdout.resume();
   const from = Number(header.line);
   if (!Number.isSafeInteger(from) || from < 0 || from > size) {
@@ -241,7 +262,12 @@ async function uploadOnce(
 
 // ---- download -------------------------------------------------------------------------------
 
-export async function download(connector: PodConnector, remotePath: string, localPath: string, options: TransferOptions = {}): Promise<TransferResult> {
+export async function download(
+  connector: PodConnector,
+  remotePath: string,
+  localPath: string,
+  options: TransferOptions = {},
+): Promise<TransferResult> {
   // `<name>.kgpu-part` beside the target, its name kept within the 255-byte cap (deterministic, so a resume finds it).
   const part = path.join(path.dirname(localPath), tempSiblingName(path.basename(localPath), '.kgpu-part').slice(1));
   const verifyMode = options.verify ?? 'auto';
@@ -251,7 +277,10 @@ export async function download(connector: PodConnector, remotePath: string, loca
   let identity: string | undefined; // "size mtime" of the remote file when the part file began
   for (let attempt = 0; ; attempt++) {
     if (options.signal?.aborted) throw new SshAbortedError('The download');
-    let have = await fsp.stat(part).then((s) => s.size, () => 0);
+    let have = await fsp.stat(part).then(
+      (s) => s.size,
+      () => 0,
+    );
     if (attempt === 0 && have > 0) {
       // A part file from an earlier run: we cannot know it is the same remote file; start over.
       await fsp.truncate(part, 0);
@@ -273,7 +302,9 @@ export async function download(connector: PodConnector, remotePath: string, loca
         const [local, remote] = await Promise.all([sha256File(part, options.signal), remoteSha256(connector, remotePath, options.signal)]);
         if (local !== remote) {
           await fsp.rm(part, { force: true });
-          throw new SshError(`The downloaded copy of ${remotePath} does not match the pod's file (sha256 differs; did it change during the copy?). Nothing was written to ${localPath}; try again.`);
+          throw new SshError(
+            `The downloaded copy of ${remotePath} does not match the pod's file (sha256 differs; did it change during the copy?). Nothing was written to ${localPath}; try again.`,
+          );
         }
         verified = true;
       }
@@ -287,7 +318,10 @@ export async function download(connector: PodConnector, remotePath: string, loca
         }
         throw e;
       }
-      const now = await fsp.stat(part).then((s) => s.size, () => 0);
+      const now = await fsp.stat(part).then(
+        (s) => s.size,
+        () => 0,
+      );
       if (now > best) {
         best = now;
         stalled = 0;
@@ -318,8 +352,12 @@ async function downloadOnce(
   // cat / dd write big blocks (tail writes 8 KiB ones, which measured ~25 % slower through the bastion).
   const copy = have === 0 ? `exec cat -- ${f}` : `exec dd if=${f} bs=256K skip=${have} iflag=skip_bytes status=none`;
   const script = `s=$(stat -L -c '%s %Y' -- ${f}) || exit 66\necho "$s"\n${copy}`;
-  const { s, stderr, header } = await startWithHeader(connector, script, options.signal, (_status, stderr, cause) =>
-    new SshError(`Cannot download ${remotePath} from the pod: ${stderr || cause.message}.`));
+  const { s, stderr, header } = await startWithHeader(
+    connector,
+    script,
+    options.signal,
+    (_status, stderr, cause) => new SshError(`Cannot download ${remotePath} from the pod: ${stderr || cause.message}.`),
+  );
   const size = Number(header.line.split(' ')[0]);
   if (identity !== undefined && identity !== header.line) {
     s.close(); // the remote file changed since the part file began
@@ -356,9 +394,14 @@ async function downloadOnce(
   await new Promise<void>((resolve, reject) => out.end(() => resolve()).once('error', reject));
   if (overrun) {
     await fsp.rm(part, { force: true });
-    throw new SshError(`${remotePath} in the pod sent more bytes than its size (${size}): it is growing fast or is not a regular file (a device or a link to one). Nothing was written to this machine.`);
+    throw new SshError(
+      `${remotePath} in the pod sent more bytes than its size (${size}): it is growing fast or is not a regular file (a device or a link to one). Nothing was written to this machine.`,
+    );
   }
   if (status.status === 'rejected') throw status.reason;
-  if (status.value.exitCode !== 0) throw new SshError(`Download of ${remotePath} failed in the pod: ${stderr() || `exit ${status.value.exitCode ?? status.value.signal}`}.`);
+  if (status.value.exitCode !== 0)
+    throw new SshError(
+      `Download of ${remotePath} failed in the pod: ${stderr() || `exit ${status.value.exitCode ?? status.value.signal}`}.`,
+    );
   return { identity: header.line, restart: false };
 }

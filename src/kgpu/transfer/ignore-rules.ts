@@ -74,7 +74,8 @@ export async function scanTree(root: string, options: WalkOptions = {}): Promise
   const realRoot = await fsp.realpath(root);
 
   async function visit(relDir: string, levels: { base: string; rules: Ignore }[]): Promise<void> {
-    if (options.signal?.aborted) throw options.signal.reason instanceof Error ? options.signal.reason : new Error('Scanning the folder was cancelled.');
+    if (options.signal?.aborted)
+      throw options.signal.reason instanceof Error ? options.signal.reason : new Error('Scanning the folder was cancelled.');
     const absDir = relDir === '' ? root : path.join(root, ...relDir.split('/'));
     const entries = await fsp.readdir(absDir, { withFileTypes: true });
     let here = levels;

@@ -20,8 +20,7 @@ export interface SkippedLink {
 
 export type LinkVerdict =
   /** `target`: the link's new text in the pod, relative to the link's folder (posix). */
-  | { kind: 'inside'; target: string; isDir: boolean }
-  | { kind: 'skip'; reason: SkipReason };
+  { kind: 'inside'; target: string; isDir: boolean } | { kind: 'skip'; reason: SkipReason };
 
 /** True when `p` is `root` or below it (both absolute, resolved). */
 export function isInside(root: string, p: string): boolean {
@@ -59,7 +58,10 @@ export function describeSkippedLinks(skipped: readonly SkippedLink[], maxNames =
   ];
   const parts: string[] = [];
   for (const [reason, one, many] of groups) {
-    const names = skipped.filter((s) => s.reason === reason).map((s) => s.rel).sort();
+    const names = skipped
+      .filter((s) => s.reason === reason)
+      .map((s) => s.rel)
+      .sort();
     if (names.length === 0) continue;
     const shown = names.slice(0, maxNames).join(', ') + (names.length > maxNames ? `, … and ${names.length - maxNames} more` : '');
     parts.push(`${names.length} ${names.length === 1 ? one : many} (${shown})`);

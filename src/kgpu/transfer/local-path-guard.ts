@@ -88,7 +88,13 @@ export class LocalPathGuard {
 async function deepestExisting(p: string): Promise<string> {
   let existing = p;
   for (;;) {
-    if (await fsp.lstat(existing).then(() => true, () => false)) return existing;
+    if (
+      await fsp.lstat(existing).then(
+        () => true,
+        () => false,
+      )
+    )
+      return existing;
     const up = path.dirname(existing);
     if (up === existing) return existing;
     existing = up;
@@ -98,7 +104,10 @@ async function deepestExisting(p: string): Promise<string> {
 /** "3 entries were not written: a (why); b (why); … and 1 more". */
 export function describeRefused(refused: readonly RefusedEntry[], maxShown = 5): string {
   if (refused.length === 0) return '';
-  const shown = refused.slice(0, maxShown).map((r) => `${r.path} (${r.reason})`).join('; ');
+  const shown = refused
+    .slice(0, maxShown)
+    .map((r) => `${r.path} (${r.reason})`)
+    .join('; ');
   const more = refused.length > maxShown ? `; … and ${refused.length - maxShown} more` : '';
   return `${refused.length} ${refused.length === 1 ? 'entry was' : 'entries were'} not written here: ${shown}${more}`;
 }

@@ -30,7 +30,12 @@ export interface DownloadResult {
   refused: RefusedEntry[];
 }
 
-export async function downloadFromPod(connector: PodConnector, remotePaths: readonly string[], localDir: string, options: PodDownloadOptions = {}): Promise<DownloadResult> {
+export async function downloadFromPod(
+  connector: PodConnector,
+  remotePaths: readonly string[],
+  localDir: string,
+  options: PodDownloadOptions = {},
+): Promise<DownloadResult> {
   const pod = podCommands(connector);
   const result: DownloadResult = { files: 0, bytes: 0, targets: [], skippedSymlinks: 0, refused: [] };
   for (const remote of remotePaths) {

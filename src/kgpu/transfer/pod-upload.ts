@@ -100,7 +100,10 @@ async function createLinks(connector: PodConnector, links: UploadPlan['links'], 
   if (links.length === 0) return;
   const stdin = Buffer.from(links.map((l) => `${l.target}\0${l.remotePath}\0`).join(''), 'utf8');
   const r = await exec(connector, `xargs -0 -r -n 2 sh -c 'ln -sfT -- "$0" "$1"'`, { stdin, signal });
-  if (r.exitCode !== 0) throw new SshError(`Could not create the folder's symbolic links in the pod: ${r.stderr.toString('utf8').trim() || `exit ${r.exitCode ?? r.signal}`}.`);
+  if (r.exitCode !== 0)
+    throw new SshError(
+      `Could not create the folder's symbolic links in the pod: ${r.stderr.toString('utf8').trim() || `exit ${r.exitCode ?? r.signal}`}.`,
+    );
 }
 
 export async function uploadToPod(localPaths: readonly string[], remoteDir: string, options: PodUploadOptions): Promise<UploadResult> {
@@ -125,7 +128,10 @@ export async function uploadToPod(localPaths: readonly string[], remoteDir: stri
     aborted();
     const onBytes = (n: number): void => tally.file(f.remotePath, n);
     if (options.transit && f.size > options.transit.thresholdBytes) {
-      await transitUpload(options.transit.client, options.connector, f.localPath, f.remotePath, f.size, { signal: options.signal, onProgress: onBytes });
+      await transitUpload(options.transit.client, options.connector, f.localPath, f.remotePath, f.size, {
+        signal: options.signal,
+        onProgress: onBytes,
+      });
       viaTransit++;
     } else {
       await options.rfs.upload(f.localPath, f.remotePath, { signal: options.signal, onProgress: (p) => onBytes(p.bytes) });
@@ -161,12 +167,22 @@ export async function transitUpload(
   size: number,
   options: { signal?: AbortSignal; onProgress?: (bytes: number) => void; label?: string } = {},
 ): Promise<void> {
-  const obj = await client.createObject(options.label ?? `kgpu-upload ${path.basename(localPath)}`.slice(0, 120), { signal: options.signal, sizeBytes: size });
-  const tmp = posix.join(posix.dirname(remotePath), tempSiblingName(posix.basename(remotePath), `.kgpu-transit-${randomBytes(6).toString('hex')}`));
+  const obj = await client.createObject(options.label ?? `kgpu-upload ${path.basename(localPath)}`.slice(0, 120), {
+    signal: options.signal,
+    sizeBytes: size,
+  });
+  const tmp = posix.join(
+    posix.dirname(remotePath),
+    tempSiblingName(posix.basename(remotePath), `.kgpu-transit-${randomBytes(6).toString('hex')}`),
+  );
   try {
-    await client.uploadToPutUrl(obj.put_url, { filePath: localPath }, size, { signal: options.signal, onProgress: (sent) => options.onProgress?.(Math.min(sent, size)) });
+    await client.uploadToPutUrl(obj.put_url, { filePath: localPath }, size, {
+      signal: options.signal,
+      onProgress: (sent) => options.onProgress?.(Math.min(sent, size)),
+    });
     const fetched = await client.getObject(obj.object_id, { signal: options.signal });
-    if (!fetched.get_url) throw new SshError(`kgpu did not return a download link for transit object ${obj.object_id}; try the upload again.`);
+    if (!fetched.get_url)
+      throw new SshError(`kgpu did not return a download link for transit object ${obj.object_id}; try the upload again.`);
     let r;
     try {
       r = await exec(connector, transitFetchScript(tmp, remotePath, size), { stdin: `${fetched.get_url}\n`, signal: options.signal });
@@ -176,8 +192,13 @@ export async function transitUpload(
       throw e;
     }
     if (r.exitCode !== 0) {
-      const why = r.stderr.toString('utf8').trim().replace(/https?:\/\/\S+/g, '<url>');
-      throw new SshError(`The pod could not fetch ${path.basename(localPath)} from the transit object (${why || `exit ${r.exitCode ?? r.signal}`}). Check the pod can reach the internet, then retry.`);
+      const why = r.stderr
+        .toString('utf8')
+        .trim()
+        .replace(/https?:\/\/\S+/g, '<url>');
+      throw new SshError(
+        `The pod could not fetch ${path.basename(localPath)} from the transit object (${why || `exit ${r.exitCode ?? r.signal}`}). Check the pod can reach the internet, then retry.`,
+      );
     }
   } finally {
     await client.deleteObject(obj.object_id).catch(() => undefined);

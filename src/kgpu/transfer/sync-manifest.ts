@@ -44,7 +44,8 @@ export function parseRemoteManifest(text: string): ParsedRemoteManifest {
     }
     if (typeof rec.p !== 'string') continue;
     if (rec.d) entries.delete(rec.p);
-    else if (typeof rec.s === 'number' && typeof rec.m === 'number' && typeof rec.h === 'string') entries.set(rec.p, { size: rec.s, mtime: rec.m, sha256: rec.h });
+    else if (typeof rec.s === 'number' && typeof rec.m === 'number' && typeof rec.h === 'string')
+      entries.set(rec.p, { size: rec.s, mtime: rec.m, sha256: rec.h });
   }
   return { entries, lines };
 }
@@ -85,7 +86,8 @@ export class LocalHashCache {
         files?: Record<string, [number, number, string]>;
         targets?: Record<string, Record<string, [number, number, string]>>;
       };
-      if (raw.v === 1 && raw.files) for (const [p, [size, mtimeMs, sha256]] of Object.entries(raw.files)) c.entries.set(p, { size, mtimeMs, sha256 });
+      if (raw.v === 1 && raw.files)
+        for (const [p, [size, mtimeMs, sha256]] of Object.entries(raw.files)) c.entries.set(p, { size, mtimeMs, sha256 });
       if (raw.v === 1 && raw.targets) {
         for (const [t, m] of Object.entries(raw.targets)) {
           c.targets.set(t, new Map(Object.entries(m).map(([p, [size, mtime, sha256]]) => [p, { size, mtime, sha256 }])));
@@ -145,4 +147,3 @@ export class LocalHashCache {
     this.dirty = false;
   }
 }
-

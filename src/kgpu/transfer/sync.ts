@@ -31,7 +31,14 @@ import { sha256File } from '../util/hash';
 import { scanTree, type LocalFile } from './ignore-rules';
 import type { SkippedLink } from './local-links';
 import { LocalPathGuard, type RefusedEntry } from './local-path-guard';
-import { LocalHashCache, manifestLine, parseRemoteManifest, serializeRemoteManifest, type RemoteEntry, type RemoteManifest } from './sync-manifest';
+import {
+  LocalHashCache,
+  manifestLine,
+  parseRemoteManifest,
+  serializeRemoteManifest,
+  type RemoteEntry,
+  type RemoteManifest,
+} from './sync-manifest';
 import { padding, readTar, TAR_END, tarHeader, type TarEntry, type TarEntrySink } from './tar-stream';
 
 export interface SyncProgress {
@@ -159,7 +166,12 @@ interface RemoteStat {
   mtime: number;
 }
 
-function parseProbe(out: Buffer): { manifest: RemoteManifest; manifestLines: number; manifestExists: boolean; stats: Map<string, RemoteStat> } {
+function parseProbe(out: Buffer): {
+  manifest: RemoteManifest;
+  manifestLines: number;
+  manifestExists: boolean;
+  stats: Map<string, RemoteStat>;
+} {
   const sep = out.indexOf(0);
   if (sep < 0) return { manifest: new Map(), manifestLines: 0, manifestExists: false, stats: new Map() };
   const text = out.subarray(0, sep).toString('utf8');
@@ -182,7 +194,6 @@ function parseStats(out: Buffer, from: number): Map<string, RemoteStat> {
   }
   return stats;
 }
-
 
 /** Upload what changed in `localDir` to `remoteDir` in the pod. */
 interface UploadRound {
@@ -224,7 +235,11 @@ async function uploadRound(
       const h = createHash('sha256');
       let sent = 0;
       if (f.size > 0) {
-        for await (const chunk of fs.createReadStream(f.abs, { start: 0, end: f.size - 1, highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
+        for await (const chunk of fs.createReadStream(f.abs, {
+          start: 0,
+          end: f.size - 1,
+          highWaterMark: 256 * 1024,
+        }) as AsyncIterable<Buffer>) {
           h.update(chunk);
           sent += chunk.length;
           sentBytes += chunk.length;
@@ -259,7 +274,8 @@ async function uploadRound(
     if (runAfter?.expect) members.push(['e', runAfter.expect]);
     if (runAfter?.stdin) members.push(['i', runAfter.stdin]);
     const chunks: Buffer[] = [];
-    for (const [name, body] of members) chunks.push(tarHeader({ path: name, size: body.length, mode: name === 'i' ? 0o600 : 0o644, mtime: now }), body, padding(body.length));
+    for (const [name, body] of members)
+      chunks.push(tarHeader({ path: name, size: body.length, mode: name === 'i' ? 0o600 : 0o644, mtime: now }), body, padding(body.length));
     chunks.push(TAR_END);
     yield Buffer.concat(chunks);
   }
@@ -275,11 +291,16 @@ async function uploadRound(
   });
   const body = Readable.from(tarBody());
   const stdin = gz ? body.pipe(createGzip({ level: 1 })).pipe(counter) : body.pipe(counter);
-  const up = await pod.exec(quoteArgv(['sh', '-c', UPLOAD_SCRIPT, 'kgpu-sync-upload', remoteDir, gz ? 'gz' : 'raw', runAfter?.line ?? '']), { stdin, signal });
+  const up = await pod.exec(
+    quoteArgv(['sh', '-c', UPLOAD_SCRIPT, 'kgpu-sync-upload', remoteDir, gz ? 'gz' : 'raw', runAfter?.line ?? '']),
+    { stdin, signal },
+  );
   const stderr = up.stderr.toString('utf8');
   const ran = /\nKGPU-RAN-AFTER (\d+)\n$/.exec(stderr);
   if (up.exitCode !== 0) {
-    throw new SyncError(`Uploading to ${remoteDir} in the pod failed: ${up.stderr.toString('utf8').trim() || `exit ${up.exitCode ?? up.signal}`}. Nothing was half-written; run the sync again.`);
+    throw new SyncError(
+      `Uploading to ${remoteDir} in the pod failed: ${up.stderr.toString('utf8').trim() || `exit ${up.exitCode ?? up.signal}`}. Nothing was half-written; run the sync again.`,
+    );
   }
   const round: UploadRound = { result: { newEntries, sentBytes, wireBytes } };
   if (ran) round.ranAfter = { exitCode: Number(ran[1]), stderr: stderr.slice(0, ran.index) };
@@ -328,7 +349,13 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
     if (!options.deleteRemoved) return out;
     for (const p of m.keys()) {
       if (present.has(p) || !safeRelPath(p)) continue;
-      if (await fsp.lstat(path.join(localDir, ...p.split('/'))).then(() => false, () => true)) out.push(p);
+      if (
+        await fsp.lstat(path.join(localDir, ...p.split('/'))).then(
+          () => false,
+          () => true,
+        )
+      )
+        out.push(p);
     }
     return out;
   };
@@ -336,14 +363,21 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
   const uploadedNow = new Set<string>();
   const progressFor = (uploads: readonly LocalFile[]) => {
     const bytes = uploads.reduce((n, f) => n + f.size, 0);
-    return (files: number, sent: number): void => emit({ phase: 'uploading', files, bytes: total.uploadedBytes + sent, totalFiles: uploads.length, totalBytes: bytes });
+    return (files: number, sent: number): void =>
+      emit({ phase: 'uploading', files, bytes: total.uploadedBytes + sent, totalFiles: uploads.length, totalBytes: bytes });
   };
   const target = `${options.target ?? ''}\0${remoteDir}`;
   const finish = async (manifest: RemoteManifest, ranAfter?: SyncResult['ranAfter']): Promise<SyncResult> => {
     for (const [p, e] of manifest) if (e.sha256 === 'changed-during-upload') cache.set(p, -1, -1, '');
     cache.setSnapshot(target, manifest);
     await cache.save();
-    return { ...total, skippedFiles: files.length - uploadedNow.size, durationMs: Date.now() - t0, skippedLinks, ...(ranAfter ? { ranAfter } : {}) };
+    return {
+      ...total,
+      skippedFiles: files.length - uploadedNow.size,
+      durationMs: Date.now() - t0,
+      skippedLinks,
+      ...(ranAfter ? { ranAfter } : {}),
+    };
   };
 
   // Fast path: we know what we left in this pod folder last time, so send what changed since then
@@ -360,8 +394,14 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
       aborted(signal, what);
       const verify = files.filter((f) => !uploads.includes(f)).map((f) => f.rel);
       // What `stat` must print for the files not sent, if the pod still has them as we left them.
-      const expect = options.runAfter === undefined ? undefined : verify.every((p) => snap.has(p)) ? Buffer.from(verify.map((p) => `${snap.get(p)!.size} ${snap.get(p)!.mtime} ${p}\0`).join(''), 'utf8') : undefined;
-      const runAfter = options.runAfter !== undefined && expect ? { line: options.runAfter, expect, stdin: options.runAfterStdin } : undefined;
+      const expect =
+        options.runAfter === undefined
+          ? undefined
+          : verify.every((p) => snap.has(p))
+            ? Buffer.from(verify.map((p) => `${snap.get(p)!.size} ${snap.get(p)!.mtime} ${p}\0`).join(''), 'utf8')
+            : undefined;
+      const runAfter =
+        options.runAfter !== undefined && expect ? { line: options.runAfter, expect, stdin: options.runAfterStdin } : undefined;
       const round = await uploadRound(pod, remoteDir, uploads, deletes, { kind: 'append' }, verify, progressFor(uploads), signal, runAfter);
       total.roundTrips++;
       total.uploadedFiles += uploads.length;
@@ -395,14 +435,23 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
   total.wireBytes += list.length;
   const probe = await pod.exec(quoteArgv(['sh', '-c', PROBE_SCRIPT, 'kgpu-sync-probe', remoteDir]), { stdin: list, signal });
   total.roundTrips++;
-  if (probe.exitCode !== 0) throw new SyncError(`Reading the pod's copy of ${remoteDir} failed: ${probe.stderr.toString('utf8').trim() || `exit ${probe.exitCode ?? probe.signal}`}`);
+  if (probe.exitCode !== 0)
+    throw new SyncError(
+      `Reading the pod's copy of ${remoteDir} failed: ${probe.stderr.toString('utf8').trim() || `exit ${probe.exitCode ?? probe.signal}`}`,
+    );
   const remote = parseProbe(probe.stdout);
 
   const uploads: LocalFile[] = [];
   for (const f of files) {
     const m = remote.manifest.get(f.rel);
     const st = remote.stats.get(f.rel);
-    const same = m !== undefined && st !== undefined && m.sha256 === hashes.get(f.rel) && st.size === m.size && st.mtime === m.mtime && m.size === f.size;
+    const same =
+      m !== undefined &&
+      st !== undefined &&
+      m.sha256 === hashes.get(f.rel) &&
+      st.size === m.size &&
+      st.mtime === m.mtime &&
+      m.size === f.size;
     if (!same) uploads.push(f);
   }
   const deletes = await locallyGone(remote.manifest);
@@ -411,7 +460,17 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
   aborted(signal, what);
   const rewrite = !remote.manifestExists || remote.manifestLines > 2 * remote.manifest.size + 64;
   const runAfter = options.runAfter !== undefined ? { line: options.runAfter, stdin: options.runAfterStdin } : undefined;
-  const round = await uploadRound(pod, remoteDir, uploads, deletes, rewrite ? { kind: 'rewrite', base: remote.manifest } : { kind: 'append' }, undefined, progressFor(uploads), signal, runAfter);
+  const round = await uploadRound(
+    pod,
+    remoteDir,
+    uploads,
+    deletes,
+    rewrite ? { kind: 'rewrite', base: remote.manifest } : { kind: 'append' },
+    undefined,
+    progressFor(uploads),
+    signal,
+    runAfter,
+  );
   total.roundTrips++;
   total.uploadedFiles += uploads.filter((f) => !uploadedNow.has(f.rel)).length;
   total.uploadedBytes += round.result.sentBytes;
@@ -459,7 +518,8 @@ export async function pull(pod: PodCommands, remotePath: string, localPath: stri
   const t0 = Date.now();
   const { signal } = options;
   const norm = path.posix.normalize(remotePath).replace(/\/+$/, '');
-  if (!norm.startsWith('/') || norm === '' || norm === '/') throw new SyncError(`Pull needs an absolute pod path below / (got "${remotePath}").`);
+  if (!norm.startsWith('/') || norm === '' || norm === '/')
+    throw new SyncError(`Pull needs an absolute pod path below / (got "${remotePath}").`);
   const dir = path.posix.dirname(norm);
   const base = path.posix.basename(norm);
   const within = options.within ?? path.dirname(localPath);
@@ -532,8 +592,10 @@ export async function pull(pod: PodCommands, remotePath: string, localPath: stri
   try {
     await readTar(s.stdout as AsyncIterable<Buffer>, onEntry);
     const [st] = await Promise.all([s.done, drained(s.stderr)]);
-    if (st.exitCode === 3) throw new SyncError(stderr.split('\n').find((l) => l.startsWith('No such')) ?? `No such file or directory in the pod: ${norm}`);
-    if (st.exitCode !== 0) throw new SyncError(`Pulling ${norm} failed: ${stderr.replace(/KGPU-SIZE.*\n/, '').trim() || `exit ${st.exitCode ?? st.signal}`}`);
+    if (st.exitCode === 3)
+      throw new SyncError(stderr.split('\n').find((l) => l.startsWith('No such')) ?? `No such file or directory in the pod: ${norm}`);
+    if (st.exitCode !== 0)
+      throw new SyncError(`Pulling ${norm} failed: ${stderr.replace(/KGPU-SIZE.*\n/, '').trim() || `exit ${st.exitCode ?? st.signal}`}`);
   } catch (e) {
     s.close();
     if (openTemp) {

@@ -68,7 +68,14 @@ export function tarHeader(h: TarFileHeader): Buffer {
   if (!plainLink && link) records.push(paxRecord('linkpath', link.toString('utf8')));
   if (big) records.push(paxRecord('size', String(h.size)));
   const pax = Buffer.concat(records);
-  const ascii = (b: Buffer): Buffer => Buffer.from(b.toString('latin1').replace(/[^\x20-\x7e]/g, '_').slice(0, 100), 'latin1');
+  const ascii = (b: Buffer): Buffer =>
+    Buffer.from(
+      b
+        .toString('latin1')
+        .replace(/[^\x20-\x7e]/g, '_')
+        .slice(0, 100),
+      'latin1',
+    );
   return Buffer.concat([
     rawHeader(Buffer.from('PaxHeaders/kgpu'), pax.length, 0o644, h.mtime, 'x'),
     pax,
@@ -232,9 +239,17 @@ export async function readTar(source: AsyncIterable<Buffer>, onEntry: (e: TarEnt
     const mtime = pax.has('mtime') ? Math.floor(Number(pax.get('mtime'))) : parseNum(h.subarray(136, 148));
     pax = new Map();
     longName = longLink = undefined;
-    const kind: TarEntry['type'] = type === '0' || type === '\0' || type === '7' ? 'file' : type === '5' ? 'dir' : type === '2' ? 'symlink' : 'other';
+    const kind: TarEntry['type'] =
+      type === '0' || type === '\0' || type === '7' ? 'file' : type === '5' ? 'dir' : type === '2' ? 'symlink' : 'other';
     if (kind === 'dir') name = name.replace(/\/+$/, '');
-    const entry: TarEntry = { path: name, type: kind, size: kind === 'file' || kind === 'other' ? size : 0, mode: parseNum(h.subarray(100, 108)), mtime, linkname };
+    const entry: TarEntry = {
+      path: name,
+      type: kind,
+      size: kind === 'file' || kind === 'other' ? size : 0,
+      mode: parseNum(h.subarray(100, 108)),
+      mtime,
+      linkname,
+    };
     const sink = await onEntry(entry);
     const bodySize = entry.size;
     if (sink) {

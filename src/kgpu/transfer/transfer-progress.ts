@@ -35,7 +35,13 @@ export class ProgressTally {
   private emit(current: string | undefined): void {
     let inFlight = 0;
     for (const b of this.perFile.values()) inFlight += b;
-    this.report?.({ bytesDone: this.done + inFlight, bytesTotal: this.bytesTotal, filesDone: this.files, filesTotal: this.filesTotal, current });
+    this.report?.({
+      bytesDone: this.done + inFlight,
+      bytesTotal: this.bytesTotal,
+      filesDone: this.files,
+      filesTotal: this.filesTotal,
+      current,
+    });
   }
 }
 

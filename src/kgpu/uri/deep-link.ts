@@ -7,9 +7,7 @@
  * checked, are read. Plain Node; src/uri/ registers the handler.
  */
 export type DeepLink =
-  | { kind: 'open'; podId: string }
-  | { kind: 'rent'; gpuModel?: string; gpuCount?: number }
-  | { kind: 'invalid'; message: string };
+  { kind: 'open'; podId: string } | { kind: 'rent'; gpuModel?: string; gpuCount?: number } | { kind: 'invalid'; message: string };
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const MODEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -20,7 +18,8 @@ export function parseDeepLink(path: string, query: string): DeepLink {
   const action = path.replace(/^\/+|\/+$/g, '');
   if (action === 'open') {
     const pod = params.get('pod') ?? params.get('pod_id') ?? '';
-    if (!ID.test(pod)) return { kind: 'invalid', message: pod ? `"${pod.slice(0, 80)}" is not a pod id.` : 'The link names no pod (open?pod=<pod id>).' };
+    if (!ID.test(pod))
+      return { kind: 'invalid', message: pod ? `"${pod.slice(0, 80)}" is not a pod id.` : 'The link names no pod (open?pod=<pod id>).' };
     return { kind: 'open', podId: pod };
   }
   if (action === 'rent') {
@@ -28,7 +27,8 @@ export function parseDeepLink(path: string, query: string): DeepLink {
     if (model !== undefined && !MODEL.test(model)) return { kind: 'invalid', message: `"${model.slice(0, 80)}" is not a GPU model.` };
     const countText = params.get('gpu_count') ?? undefined;
     const count = countText === undefined ? undefined : Number(countText);
-    if (count !== undefined && !(Number.isInteger(count) && count >= 1 && count <= 64)) return { kind: 'invalid', message: `"${countText!.slice(0, 20)}" is not a GPU count.` };
+    if (count !== undefined && !(Number.isInteger(count) && count >= 1 && count <= 64))
+      return { kind: 'invalid', message: `"${countText!.slice(0, 20)}" is not a GPU count.` };
     return { kind: 'rent', gpuModel: model, gpuCount: count };
   }
   return { kind: 'invalid', message: `kgpu links are …/open?pod=<id> and …/rent?gpu_model=<model>; "${action.slice(0, 40)}" is neither.` };

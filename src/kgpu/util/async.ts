@@ -6,7 +6,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CancelledError } from './cancelled';
 
 /** Wait `ms`, or reject as soon as `signal` aborts — with `aborted()` (default: a CancelledError). */
-export async function delay(ms: number, signal?: AbortSignal, aborted: () => Error = () => new CancelledError('The wait', signal?.reason)): Promise<void> {
+export async function delay(
+  ms: number,
+  signal?: AbortSignal,
+  aborted: () => Error = () => new CancelledError('The wait', signal?.reason),
+): Promise<void> {
   if (signal?.aborted) throw aborted();
   if (ms <= 0) return;
   try {

@@ -33,7 +33,8 @@ export const MAX_BACKOFF_MS = 300_000;
 export function nextPollDelayMs(i: PollInputs): number | undefined {
   const pending = Math.min(Math.max(i.pollIntervalSeconds, 10), 15) * 1000;
   let base: number | undefined;
-  if (i.signedIn && i.hasPending) base = pending; // even when hidden: a rent in progress
+  if (i.signedIn && i.hasPending)
+    base = pending; // even when hidden: a rent in progress
   else if (i.signedIn && i.hasLive) base = i.viewsVisible ? Math.max(LIVE_POLL_MS, i.pollIntervalSeconds * 1000) : HIDDEN_LIVE_POLL_MS;
   else if (i.viewsVisible) base = IDLE_POLL_MS;
   if (base === undefined) return undefined;

@@ -26,5 +26,10 @@ function loopbackBase(base: string | undefined): boolean {
 }
 
 export function simulatorReachable(i: SimulatorOfferInputs): boolean {
-  return i.developmentMode || existsSync(path.join(i.extensionPath, 'test', 'sim', 'cli.ts')) || loopbackBase(i.apiBase) || loopbackBase(i.envApiBase);
+  return (
+    i.developmentMode ||
+    existsSync(path.join(i.extensionPath, 'test', 'sim', 'cli.ts')) ||
+    loopbackBase(i.apiBase) ||
+    loopbackBase(i.envApiBase)
+  );
 }

@@ -92,16 +92,33 @@ echo "KGPU-WARM timeout"
  * Make sure the pod has a fork server for this run's interpreter: place the script, start one if
  * none is alive. One exec. Resolves with what the pod reported.
  */
-export async function ensureForkServer(pod: PodCommands, script: PodScript, run: WarmRun, options: { waitS?: number; signal?: AbortSignal } = {}): Promise<ForkServerResult> {
+export async function ensureForkServer(
+  pod: PodCommands,
+  script: PodScript,
+  run: WarmRun,
+  options: { waitS?: number; signal?: AbortSignal } = {},
+): Promise<ForkServerResult> {
   const unsupported = warmUnsupported(run);
   if (unsupported) return { state: 'unsupported', reason: unsupported };
   const learn = path.posix.isAbsolute(run.script) ? run.script : path.posix.join(run.cwd, run.script);
   const token = randomBytes(6).toString('hex');
-  const line = quoteArgv(['sh', '-c', ENSURE_SCRIPT(script), 'kgpu-warm-ensure', run.python.trim(), run.cwd, preloadList(run.preload), learn, String(Math.max(0, Math.ceil(options.waitS ?? 0))), token]);
+  const line = quoteArgv([
+    'sh',
+    '-c',
+    ENSURE_SCRIPT(script),
+    'kgpu-warm-ensure',
+    run.python.trim(),
+    run.cwd,
+    preloadList(run.preload),
+    learn,
+    String(Math.max(0, Math.ceil(options.waitS ?? 0))),
+    token,
+  ]);
   const stdin = Buffer.concat([Buffer.from(Buffer.from(jobEnvExports(run.env), 'utf8').toString('base64') + '\n'), script.source]);
   const r = await pod.exec(line, { stdin, signal: options.signal });
   const out = /^KGPU-WARM (\S+) ?(.*)$/m.exec(r.stdout.toString('utf8'));
-  if (r.exitCode !== 0 || !out) throw new Error(`Could not start the fork server in the pod: ${r.stderr.toString('utf8').trim() || `exit ${r.exitCode}`}`);
+  if (r.exitCode !== 0 || !out)
+    throw new Error(`Could not start the fork server in the pod: ${r.stderr.toString('utf8').trim() || `exit ${r.exitCode}`}`);
   return { state: out[1] as ForkServerState, ...(out[2] ? { reason: out[2].replace(/^\S+ /, '') } : {}) };
 }
 
@@ -142,7 +159,12 @@ export interface ForkServerStatus {
 }
 
 /** What the fork server of this interpreter says about itself; undefined when none answers. */
-export async function forkServerStatus(pod: PodCommands, script: PodScript, run: Pick<WarmRun, 'python' | 'cwd'>, options: { signal?: AbortSignal } = {}): Promise<ForkServerStatus | undefined> {
+export async function forkServerStatus(
+  pod: PodCommands,
+  script: PodScript,
+  run: Pick<WarmRun, 'python' | 'cwd'>,
+  options: { signal?: AbortSignal } = {},
+): Promise<ForkServerStatus | undefined> {
   const sh = String.raw`F="${POD_PRIVATE_DIR}"; f="$F/${script.podName}"
 ${RESOLVE_SHELL}
 p=$(kgpu_py "$1" "$2") && [ -f "$f" ] || exit 3

@@ -53,8 +53,19 @@ export function warmLaunchShell(script: PodScript, run: WarmRun): string {
   const py = quote(run.python.trim());
   // The client imports the placed module (its bytecode is cached in the pod) rather than running
   // it as a script (compiled on every run). "$F" "$k" "$d" "$cwd" are the shell's own variables.
-  const importer = quote(`import sys; sys.path.insert(0, sys.argv[1]); from ${script.module} import client; sys.exit(client(sys.argv[2:]))`);
-  const client = [importer, '"$F"', '"$F"', '"$k"', quote(script.hash), '"$d"', '"$cwd"', quoteArgv([run.python.trim(), JOB_END_SCRIPT, preloadList(run.preload), '--', run.script, ...run.args])].join(' ');
+  const importer = quote(
+    `import sys; sys.path.insert(0, sys.argv[1]); from ${script.module} import client; sys.exit(client(sys.argv[2:]))`,
+  );
+  const client = [
+    importer,
+    '"$F"',
+    '"$F"',
+    '"$k"',
+    quote(script.hash),
+    '"$d"',
+    '"$cwd"',
+    quoteArgv([run.python.trim(), JOB_END_SCRIPT, preloadList(run.preload), '--', run.script, ...run.args]),
+  ].join(' ');
   return [
     `cold() { ${COLD_LAUNCH}; }`,
     RESOLVE_SHELL,

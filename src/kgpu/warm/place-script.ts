@@ -43,6 +43,7 @@ export function placeScriptShell(script: PodScript): string {
 export async function placeScript(pod: PodCommands, script: PodScript, options: { signal?: AbortSignal } = {}): Promise<string> {
   const line = quoteArgv(['sh', '-c', `${placeScriptShell(script)}\nprintf '%s\\n' "$f"`]);
   const r = await pod.exec(line, { stdin: script.source, signal: options.signal });
-  if (r.exitCode !== 0) throw new Error(`Could not place ${script.name} in the pod: ${r.stderr.toString('utf8').trim() || `exit ${r.exitCode}`}`);
+  if (r.exitCode !== 0)
+    throw new Error(`Could not place ${script.name} in the pod: ${r.stderr.toString('utf8').trim() || `exit ${r.exitCode}`}`);
   return r.stdout.toString('utf8').trim();
 }

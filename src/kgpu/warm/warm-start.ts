@@ -51,7 +51,11 @@ export class WarmStart {
 
   /** After a start: when it was cold for want of a server, start one (background; resolves with
    *  what the pod said, never rejects). */
-  async afterStart(pod: () => PodCommands | Promise<PodCommands>, mode: StartMode | undefined, run: Omit<WarmRun, 'preload'>): Promise<ForkServerResult | undefined> {
+  async afterStart(
+    pod: () => PodCommands | Promise<PodCommands>,
+    mode: StartMode | undefined,
+    run: Omit<WarmRun, 'preload'>,
+  ): Promise<ForkServerResult | undefined> {
     if (!wantsServer(mode) || !this.enabled) return undefined;
     try {
       return await ensureForkServer(await pod(), this.script(), { ...run, preload: this.settings().preload });

@@ -6,8 +6,13 @@ import { chromium } from 'playwright-core';
 
 export const VIEWPORT = { width: 1400, height: 900 };
 export const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run',
+  '--no-sandbox',
+  '--disable-dev-shm-usage',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
 ];
 
 /** @param {{ executablePath: string, scratchDir: string }} o */

@@ -54,7 +54,8 @@ function profileArgs(profile) {
 /** Installs a VSIX into the profile (what a user gets from the Marketplace). */
 export function installVsix(paths, profile, vsix) {
   const r = spawnSync(paths.node, [paths.codeServer, ...profileArgs(profile), '--force', '--install-extension', vsix], {
-    encoding: 'utf8', timeout: 120_000,
+    encoding: 'utf8',
+    timeout: 120_000,
   });
   if (r.status !== 0 || /Failed|Error/i.test(r.stderr ?? '')) {
     throw new Error(`code-server --install-extension ${vsix} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
@@ -69,12 +70,28 @@ export function installVsix(paths, profile, vsix) {
  * `cleanEnv`: drop any KGPU_* variable this process has, so only `env` decides what the extension sees.
  * @returns {Promise<{ url: string, folderUrl: string, pid: number, stop: () => Promise<void>, logTail: (n?: number) => string, log: () => string }>}
  */
-export async function startCodeServer({ paths, profile, workspace, env = {}, port = 0, timeoutMs = 30_000, workspaceTrust = false, cleanEnv = false }) {
+export async function startCodeServer({
+  paths,
+  profile,
+  workspace,
+  env = {},
+  port = 0,
+  timeoutMs = 30_000,
+  workspaceTrust = false,
+  cleanEnv = false,
+}) {
   const args = [
-    paths.codeServer, ...profileArgs(profile),
-    '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`,
-    '--disable-telemetry', '--disable-update-check', ...(workspaceTrust ? [] : ['--disable-workspace-trust']),
-    '--disable-getting-started-override', '--ignore-last-opened',
+    paths.codeServer,
+    ...profileArgs(profile),
+    '--auth',
+    'none',
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--disable-telemetry',
+    '--disable-update-check',
+    ...(workspaceTrust ? [] : ['--disable-workspace-trust']),
+    '--disable-getting-started-override',
+    '--ignore-last-opened',
     workspace,
   ];
   const base = cleanEnv ? Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KGPU_'))) : process.env;
@@ -84,10 +101,13 @@ export async function startCodeServer({ paths, profile, workspace, env = {}, por
     logFile: profile.log,
   });
   try {
-    const url = await waitFor(() => {
-      const m = /HTTP server listening on (http:\/\/127\.0\.0\.1:\d+)\//.exec(readFileSync(profile.log, 'utf8'));
-      return m?.[1];
-    }, { timeoutMs, what: 'code-server to listen' });
+    const url = await waitFor(
+      () => {
+        const m = /HTTP server listening on (http:\/\/127\.0\.0\.1:\d+)\//.exec(readFileSync(profile.log, 'utf8'));
+        return m?.[1];
+      },
+      { timeoutMs, what: 'code-server to listen' },
+    );
     await waitFor(async () => (await fetch(`${url}/healthz`)).ok, { timeoutMs, what: 'code-server /healthz' });
     return {
       url,

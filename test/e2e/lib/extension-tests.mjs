@@ -15,7 +15,17 @@ import { newPage, waitForWorkbench } from './browser.mjs';
  *   serverLog: code-server's log, watched for the extension host dying (no exit call would come)
  * @returns {Promise<{ exitCode: number | 'timeout' | 'extension host died', page: import('playwright-core').Page, close: () => Promise<void> }>}
  */
-export async function runExtensionTests({ browser, baseUrl, workspace, devPath, testsPath, env, timeoutMs, onLine = console.log, serverLog }) {
+export async function runExtensionTests({
+  browser,
+  baseUrl,
+  workspace,
+  devPath,
+  testsPath,
+  env,
+  timeoutMs,
+  onLine = console.log,
+  serverLog,
+}) {
   const logStart = serverLog?.().length ?? 0;
   const { context, page } = await newPage(browser);
   const authority = new URL(baseUrl).host;
@@ -26,8 +36,12 @@ export async function runExtensionTests({ browser, baseUrl, workspace, devPath, 
     ['extensionEnvironment', JSON.stringify(env)],
   ];
   let exit;
-  const exited = new Promise((resolve) => { exit = resolve; });
-  await page.exposeFunction('codeAutomationExit', (code) => { exit(code); });
+  const exited = new Promise((resolve) => {
+    exit = resolve;
+  });
+  await page.exposeFunction('codeAutomationExit', (code) => {
+    exit(code);
+  });
   page.on('console', (m) => {
     for (const line of m.text().split('\n')) {
       // Extension-host output arrives with a " INFO color: #33f " style prefix; the suite's own
@@ -48,18 +62,23 @@ export async function runExtensionTests({ browser, baseUrl, workspace, devPath, 
     };
   });
   // A generous bound: at load average 25-30 on 2 cores the workbench page took over 20 s (the default) to load.
-  await page.goto(`${baseUrl}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`, { timeout: 180_000 });
+  await page.goto(`${baseUrl}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`, {
+    timeout: 180_000,
+  });
   await waitForWorkbench(page);
   let timer;
   let watcher;
   const exitCode = await Promise.race([
     exited,
-    new Promise((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); }),
+    new Promise((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    }),
     new Promise((resolve) => {
       if (!serverLog) return;
       watcher = setInterval(() => {
         const since = serverLog().slice(logStart);
-        if (/Extension Host Process exited with code: (?!0,)\S+|Extension Host Process exited with code: \S+ signal: SIG/.test(since)) resolve('extension host died');
+        if (/Extension Host Process exited with code: (?!0,)\S+|Extension Host Process exited with code: \S+ signal: SIG/.test(since))
+          resolve('extension host died');
       }, 1000);
     }),
   ]);

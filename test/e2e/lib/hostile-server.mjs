@@ -17,7 +17,11 @@ export async function startHostileServers() {
     if (req.headers.authorization) record.withAuthorization++;
     // Answer like kgpu would, so a client that trusted us would carry on and send more.
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(req.url?.includes('/gpu-models') || req.url?.includes('/pods') ? '[]' : '{"email":"attacker@example.com","name":"x","role":"user","credits":1}');
+    res.end(
+      req.url?.includes('/gpu-models') || req.url?.includes('/pods')
+        ? '[]'
+        : '{"email":"attacker@example.com","name":"x","role":"user","credits":1}',
+    );
   });
   const ssh = createTcpServer((sock) => {
     record.sshConnections++;

@@ -15,9 +15,22 @@ export function startGroup(cmd, args, { env = process.env, cwd, logFile }) {
   const child = spawn(cmd, args, { env, cwd, detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   let done = false;
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => { done = true; resolve(code ?? (signal ? 128 : null)); }));
-  child.on('error', () => { done = true; });
-  const killGroup = (sig) => { try { process.kill(-child.pid, sig); } catch { /* already gone */ } };
+  const exited = new Promise((resolve) =>
+    child.on('exit', (code, signal) => {
+      done = true;
+      resolve(code ?? (signal ? 128 : null));
+    }),
+  );
+  child.on('error', () => {
+    done = true;
+  });
+  const killGroup = (sig) => {
+    try {
+      process.kill(-child.pid, sig);
+    } catch {
+      /* already gone */
+    }
+  };
   return {
     pid: child.pid,
     child,
@@ -75,6 +88,8 @@ export function withTimeout(promise, ms, what) {
   let timer;
   return Promise.race([
     promise.finally(() => clearTimeout(timer)),
-    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms); }),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+    }),
   ]);
 }

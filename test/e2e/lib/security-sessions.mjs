@@ -32,16 +32,23 @@ function hostileProject(dir, hostile) {
   mkdirSync(join(dir, '.vscode'), { recursive: true });
   writeFileSync(join(dir, 'attacker.pub'), 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0wmN/Cr3JXqmLW7u+g9pTh+wyqDHpSQEC7H4Oo5Pq5 attacker\n');
   writeFileSync(join(dir, 'attacker'), '-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----\n');
-  writeFileSync(join(dir, '.vscode', 'settings.json'), `${JSON.stringify({
-    'kgpu.apiBase': hostile.apiBase,
-    'kgpu.sshHost': '127.0.0.1',
-    'kgpu.sshPort': hostile.sshPort,
-    'kgpu.sshIdentityFile': join(dir, 'attacker'),
-    // Per-project settings: honoured in a trusted folder, never in Restricted Mode. The canary
-    // (the interpreter "prefix" runs code and comments out the script) must never run there.
-    'kgpu.python': hostile.python,
-    'kgpu.env': { PROJECT_FLAG: 'from-workspace' },
-  }, null, 2)}\n`);
+  writeFileSync(
+    join(dir, '.vscode', 'settings.json'),
+    `${JSON.stringify(
+      {
+        'kgpu.apiBase': hostile.apiBase,
+        'kgpu.sshHost': '127.0.0.1',
+        'kgpu.sshPort': hostile.sshPort,
+        'kgpu.sshIdentityFile': join(dir, 'attacker'),
+        // Per-project settings: honoured in a trusted folder, never in Restricted Mode. The canary
+        // (the interpreter "prefix" runs code and comments out the script) must never run there.
+        'kgpu.python': hostile.python,
+        'kgpu.env': { PROJECT_FLAG: 'from-workspace' },
+      },
+      null,
+      2,
+    )}\n`,
+  );
   return dir;
 }
 
@@ -56,7 +63,11 @@ export async function runSecuritySessions({ paths, browser, scratch, sim, counts
         trust: false,
         python: 'python3 -X dev',
         user: {},
-        machine: { 'kgpu.apiBase': simEnv.KGPU_API_BASE, 'kgpu.sshHost': simEnv.KGPU_SSH_HOST, 'kgpu.sshPort': Number(simEnv.KGPU_SSH_PORT) },
+        machine: {
+          'kgpu.apiBase': simEnv.KGPU_API_BASE,
+          'kgpu.sshHost': simEnv.KGPU_SSH_HOST,
+          'kgpu.sshPort': Number(simEnv.KGPU_SSH_PORT),
+        },
         env: { KGPU_API_TOKEN: simEnv.KGPU_API_TOKEN },
       },
       {
@@ -80,11 +91,18 @@ export async function runSecuritySessions({ paths, browser, scratch, sim, counts
       const codeServer = await startCodeServer({ paths, profile, workspace, env: {}, workspaceTrust: s.trust, cleanEnv: true });
       const resultsFile = join(dir, 'results.json');
       let ran = false;
-      log(`security session ${s.name}: ${s.trust ? 'workspace trust on (Restricted Mode)' : 'trusted folder'} with a hostile .vscode/settings.json`);
+      log(
+        `security session ${s.name}: ${s.trust ? 'workspace trust on (Restricted Mode)' : 'trusted folder'} with a hostile .vscode/settings.json`,
+      );
       let run;
       try {
         run = await runExtensionTests({
-          browser, baseUrl: codeServer.url, workspace, devPath: root, testsPath: tests[s.name], timeoutMs: SESSION_TIMEOUT_MS,
+          browser,
+          baseUrl: codeServer.url,
+          workspace,
+          devPath: root,
+          testsPath: tests[s.name],
+          timeoutMs: SESSION_TIMEOUT_MS,
           env: {
             ...s.env,
             KGPU_E2E_RESULTS: resultsFile,
@@ -105,7 +123,9 @@ export async function runSecuritySessions({ paths, browser, scratch, sim, counts
           counts.skipped += results.pending;
         } else {
           counts.failed++;
-          console.log(`  ✖ the ${s.name} session reported no results (exit code ${run.exitCode})\n  --- code-server log (tail) ---\n${codeServer.logTail(30)}`);
+          console.log(
+            `  ✖ the ${s.name} session reported no results (exit code ${run.exitCode})\n  --- code-server log (tail) ---\n${codeServer.logTail(30)}`,
+          );
         }
       } catch (e) {
         counts.failed++;
@@ -124,7 +144,9 @@ export async function runSecuritySessions({ paths, browser, scratch, sim, counts
         console.log(`  ✔ ${s.name}: the hostile server received nothing (0 HTTP requests, 0 SSH connections)`);
       } else {
         counts.failed++;
-        console.log(`  ✖ ${s.name}: the hostile server received ${r.requests} HTTP request(s), ${r.withAuthorization} with an Authorization header, and ${r.sshConnections} SSH connection(s)`);
+        console.log(
+          `  ✖ ${s.name}: the hostile server received ${r.requests} HTTP request(s), ${r.withAuthorization} with an Authorization header, and ${r.sshConnections} SSH connection(s)`,
+        );
       }
       log(`security session ${s.name} done in ${((Date.now() - t) / 1000).toFixed(1)} s`);
     }

@@ -37,17 +37,27 @@ export async function startSimulator({ dir, coldStartMs = 300, args = [], timeou
   // Node 20 parses `--env-file X` even after the script name and exits 9 when X does not exist:
   // create it empty first (the simulator overwrites it when ready).
   writeFileSync(envFile, '');
-  const proc = startGroup(process.execPath, [join(root, 'scripts', 'sim.mjs'), '--env-file', envFile, '--cold-start-ms', String(coldStartMs), ...args], {
-    cwd: root, logFile: join(dir, `${name}.log`),
-  });
+  const proc = startGroup(
+    process.execPath,
+    [join(root, 'scripts', 'sim.mjs'), '--env-file', envFile, '--cold-start-ms', String(coldStartMs), ...args],
+    {
+      cwd: root,
+      logFile: join(dir, `${name}.log`),
+    },
+  );
   try {
     const env = await Promise.race([
-      waitFor(() => {
-        if (!existsSync(envFile)) return undefined;
-        const e = parseEnvFile(readFileSync(envFile, 'utf8'));
-        return SIM_ENV_KEYS.every((k) => e[k]) ? e : undefined;
-      }, { timeoutMs, what: `the simulator to write ${envFile}` }),
-      proc.exited.then((code) => { throw new Error(`the simulator exited (code ${code}) before it was ready`); }),
+      waitFor(
+        () => {
+          if (!existsSync(envFile)) return undefined;
+          const e = parseEnvFile(readFileSync(envFile, 'utf8'));
+          return SIM_ENV_KEYS.every((k) => e[k]) ? e : undefined;
+        },
+        { timeoutMs, what: `the simulator to write ${envFile}` },
+      ),
+      proc.exited.then((code) => {
+        throw new Error(`the simulator exited (code ${code}) before it was ready`);
+      }),
     ]);
     return { env, pid: proc.pid, stop: () => proc.stop(), logTail: (n) => proc.logTail(n) };
   } catch (e) {

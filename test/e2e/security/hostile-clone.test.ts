@@ -41,9 +41,16 @@ describe("security: a cloned repository's .vscode/settings.json (trusted folder)
     const s = services.settings.get();
     assert.equal(s.apiBase, simBase, "the user's own kgpu.apiBase");
     assert.equal(s.sshHost, '127.0.0.1');
-    assert.equal(s.sshPort, Number(process.env.KGPU_E2E_SIM_SSH_PORT), "the user's own kgpu.sshPort (the simulator's bastion), not the attacker's");
+    assert.equal(
+      s.sshPort,
+      Number(process.env.KGPU_E2E_SIM_SSH_PORT),
+      "the user's own kgpu.sshPort (the simulator's bastion), not the attacker's",
+    );
     assert.equal(s.sshIdentityFile, '', "the folder's key pair is not pinned to new rentals");
-    assert.deepEqual(services.settings.ignoredWorkspaceSettings().filter((k) => !/python|env/.test(k)), ['kgpu.apiBase', 'kgpu.sshHost', 'kgpu.sshIdentityFile', 'kgpu.sshPort']);
+    assert.deepEqual(
+      services.settings.ignoredWorkspaceSettings().filter((k) => !/python|env/.test(k)),
+      ['kgpu.apiBase', 'kgpu.sshHost', 'kgpu.sshIdentityFile', 'kgpu.sshPort'],
+    );
     // $KGPU_API_TOKEN belongs to $KGPU_API_BASE (unset: kgpu's own base) — not to a base a setting chose.
     assert.equal(services.auth.signedIn, false);
   });
@@ -51,15 +58,28 @@ describe("security: a cloned repository's .vscode/settings.json (trusted folder)
   it("works against the user's server: sign in, rent, run the file (synced over the user's bastion) with the folder's per-project python/env", async function () {
     this.timeout(90_000);
     assert.equal(await vscode.commands.executeCommand('kgpu.signIn', { token: process.env.KGPU_E2E_SIM_TOKEN }), true);
-    podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', { gpu_model: 'rtx3090', gpu_count: 1, name: 'e2e-hostile-clone', yes: true });
+    podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', {
+      gpu_model: 'rtx3090',
+      gpu_count: 1,
+      name: 'e2e-hostile-clone',
+      yes: true,
+    });
     assert.equal(typeof podId, 'string');
     await waitUntil(() => services.pods.get(podId!)?.ready === true, 20_000, 'the pod to be ready');
     const folder = vscode.workspace.workspaceFolders![0]!.uri;
-    const run = await vscode.commands.executeCommand<RunStarted | undefined>('kgpu.runActiveFile', { podId, file: vscode.Uri.joinPath(folder, 'probe.py'), noPrompt: true });
+    const run = await vscode.commands.executeCommand<RunStarted | undefined>('kgpu.runActiveFile', {
+      podId,
+      file: vscode.Uri.joinPath(folder, 'probe.py'),
+      noPrompt: true,
+    });
     assert.ok(run);
     assert.deepEqual(await run.done, { state: 'exited', exitCode: 0 });
     assert.match(run.text(), /dev_mode: True/, "the folder's kgpu.python (python3 -X dev) was used: it is trusted");
     assert.match(run.text(), /PROJECT_FLAG: from-workspace/, "the folder's kgpu.env was used");
-    assert.deepEqual(await attackerRecord(), { requests: 0, withAuthorization: 0, sshConnections: 0 }, 'the sync and the run never went to the attacker');
+    assert.deepEqual(
+      await attackerRecord(),
+      { requests: 0, withAuthorization: 0, sshConnections: 0 },
+      'the sync and the run never went to the attacker',
+    );
   });
 });

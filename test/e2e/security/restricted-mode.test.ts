@@ -34,26 +34,48 @@ describe('security: an untrusted folder (Restricted Mode)', () => {
     await waitUntil(() => services.auth.signedIn, 10_000, 'sign-in from the environment');
     await services.pods.refresh();
     assert.ok(services.pods.me && typeof services.pods.me.credits === 'number', 'the account and its credits');
-    assert.ok(services.pods.gpuModels?.some((m) => m.gpu_model === 'rtx3090'), 'the GPU menu');
+    assert.ok(
+      services.pods.gpuModels?.some((m) => m.gpu_model === 'rtx3090'),
+      'the GPU menu',
+    );
     const s = services.settings.get();
     assert.equal(s.apiBase, sim().apiBase);
     assert.equal(s.python, 'python', "the user's kgpu.python (default), not the folder's");
     assert.deepEqual(s.env, {});
-    assert.deepEqual(services.settings.ignoredWorkspaceSettings(), ['kgpu.apiBase', 'kgpu.env', 'kgpu.python', 'kgpu.sshHost', 'kgpu.sshIdentityFile', 'kgpu.sshPort']);
+    assert.deepEqual(services.settings.ignoredWorkspaceSettings(), [
+      'kgpu.apiBase',
+      'kgpu.env',
+      'kgpu.python',
+      'kgpu.sshHost',
+      'kgpu.sshIdentityFile',
+      'kgpu.sshPort',
+    ]);
   });
 
   it("runs a file with the user's interpreter and environment: the folder's canary never runs in the pod", async function () {
     this.timeout(90_000);
-    podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', { gpu_model: 'rtx3090', gpu_count: 1, name: 'e2e-restricted', yes: true });
+    podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', {
+      gpu_model: 'rtx3090',
+      gpu_count: 1,
+      name: 'e2e-restricted',
+      yes: true,
+    });
     assert.equal(typeof podId, 'string');
     await waitUntil(() => services.pods.get(podId!)?.ready === true, 20_000, 'the pod to be ready');
     const folder = vscode.workspace.workspaceFolders![0]!.uri;
-    const run = await vscode.commands.executeCommand<RunStarted | undefined>('kgpu.runActiveFile', { podId, file: vscode.Uri.joinPath(folder, 'probe.py'), noPrompt: true });
+    const run = await vscode.commands.executeCommand<RunStarted | undefined>('kgpu.runActiveFile', {
+      podId,
+      file: vscode.Uri.joinPath(folder, 'probe.py'),
+      noPrompt: true,
+    });
     assert.ok(run);
     assert.deepEqual(await run.done, { state: 'exited', exitCode: 0 });
     assert.match(run.text(), /dev_mode: False/);
     assert.match(run.text(), /PROJECT_FLAG: None/, "the folder's kgpu.env did not reach the job");
-    const canary = await simApi<{ stdout: string; exit_code: number }>(sim(), `/pods/${podId}/exec`, { method: 'POST', body: JSON.stringify({ cmd: ['sh', '-c', 'ls /workspace/KGPU_E2E_CANARY 2>/dev/null; true'] }) });
+    const canary = await simApi<{ stdout: string; exit_code: number }>(sim(), `/pods/${podId}/exec`, {
+      method: 'POST',
+      body: JSON.stringify({ cmd: ['sh', '-c', 'ls /workspace/KGPU_E2E_CANARY 2>/dev/null; true'] }),
+    });
     assert.equal(canary.stdout, '', "the folder's kgpu.python canary never ran");
   });
 });

@@ -22,7 +22,12 @@ describe('debug on GPU: a kgpu debug session stops at a breakpoint in the local 
     services = ext.exports as KgpuServices;
     await services.ready;
     await waitUntil(() => services.auth.signedIn, 10_000, 'sign-in from the environment');
-    podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', { gpu_model: 'rtx3090', gpu_count: 1, name: 'e2e-debug', yes: true });
+    podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', {
+      gpu_model: 'rtx3090',
+      gpu_count: 1,
+      name: 'e2e-debug',
+      yes: true,
+    });
     assert.equal(typeof podId, 'string', 'a pod to debug on');
     await waitUntil(() => services.pods.get(podId!)?.ready === true, 15_000, 'the pod to be ready in the model');
   });
@@ -49,8 +54,14 @@ describe('debug on GPU: a kgpu debug session stops at a breakpoint in the local 
         }
       });
     });
-    const terminated = new Promise<vscode.DebugSession>((resolve) => vscode.debug.onDidTerminateDebugSession((s) => s.type === 'kgpu' && resolve(s)));
-    const session = await vscode.commands.executeCommand<vscode.DebugSession | undefined>('kgpu.debugActiveFile', { podId, file: train, args: ['--epochs', '1', '--steps', '5', '--delay', '0'] });
+    const terminated = new Promise<vscode.DebugSession>((resolve) =>
+      vscode.debug.onDidTerminateDebugSession((s) => s.type === 'kgpu' && resolve(s)),
+    );
+    const session = await vscode.commands.executeCommand<vscode.DebugSession | undefined>('kgpu.debugActiveFile', {
+      podId,
+      file: train,
+      args: ['--epochs', '1', '--steps', '5', '--delay', '0'],
+    });
     assert.ok(session, 'the command starts a debug session');
     assert.equal(session.type, 'kgpu');
 
@@ -59,8 +70,18 @@ describe('debug on GPU: a kgpu debug session stops at a breakpoint in the local 
     assert.equal(stackFrames[0].line, STEP_LINE);
     // In a remote window (code-server) VS Code hands the path back as a vscode-remote:// URI of the same file.
     const framePath = String(stackFrames[0].source.path);
-    assert.equal(framePath.includes('://') ? vscode.Uri.parse(framePath).fsPath : framePath, train.fsPath, 'the frame is the local train.py');
-    await waitUntil(() => vscode.window.activeTextEditor?.document.uri.fsPath === train.fsPath && vscode.window.activeTextEditor.selection.active.line === STEP_LINE - 1, 15_000, 'the editor to show the stopped line');
+    assert.equal(
+      framePath.includes('://') ? vscode.Uri.parse(framePath).fsPath : framePath,
+      train.fsPath,
+      'the frame is the local train.py',
+    );
+    await waitUntil(
+      () =>
+        vscode.window.activeTextEditor?.document.uri.fsPath === train.fsPath &&
+        vscode.window.activeTextEditor.selection.active.line === STEP_LINE - 1,
+      15_000,
+      'the editor to show the stopped line',
+    );
 
     const { scopes } = await session.customRequest('scopes', { frameId: stackFrames[0].id });
     const { variables } = await session.customRequest('variables', { variablesReference: scopes[0].variablesReference });

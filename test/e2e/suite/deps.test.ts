@@ -20,7 +20,12 @@ describe("run on GPU: the project's dependencies", () => {
     services = ext.exports as KgpuServices;
     await services.ready;
     await waitUntil(() => services.auth.signedIn, 10_000, 'sign-in from the environment');
-    podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', { gpu_model: 'rtx3090', gpu_count: 1, name: 'e2e-deps', yes: true });
+    podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', {
+      gpu_model: 'rtx3090',
+      gpu_count: 1,
+      name: 'e2e-deps',
+      yes: true,
+    });
     assert.equal(typeof podId, 'string', 'a pod to run on');
     await waitUntil(() => services.pods.get(podId!)?.ready === true, 15_000, 'the pod to be ready in the model');
   });
@@ -34,7 +39,10 @@ describe("run on GPU: the project's dependencies", () => {
     this.timeout(180_000);
     const folder = vscode.workspace.workspaceFolders![0].uri;
     const metrics = vscode.Uri.joinPath(folder, 'with-deps', 'metrics-e2e.jsonl');
-    await vscode.workspace.fs.writeFile(metrics, Buffer.from([5, 4, 3, 2.5, 2, 1.8].map((loss, step) => JSON.stringify({ step, loss })).join('\n') + '\n'));
+    await vscode.workspace.fs.writeFile(
+      metrics,
+      Buffer.from([5, 4, 3, 2.5, 2, 1.8].map((loss, step) => JSON.stringify({ step, loss })).join('\n') + '\n'),
+    );
     const file = vscode.Uri.joinPath(folder, 'with-deps', 'plot_metrics.py');
     const args = ['with-deps/metrics-e2e.jsonl', '--smooth', '2'];
     const first = await vscode.commands.executeCommand<RunStarted | undefined>('kgpu.runActiveFile', { podId, file, args });

@@ -34,7 +34,13 @@ describe('ecosystem: run when ready, kgpu tasks', () => {
 
   it('Run on a rental that is still starting waits for it (progress notification), then runs', async function () {
     this.timeout(180_000);
-    podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', { gpu_model: 'rtx3090', gpu_count: 1, name: NAME, yes: true, wait: false });
+    podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', {
+      gpu_model: 'rtx3090',
+      gpu_count: 1,
+      name: NAME,
+      yes: true,
+      wait: false,
+    });
     assert.equal(typeof podId, 'string', 'rented');
     // The simulator starts a pod in well under a second here, so the model saw it ready already; put
     // it back to what the model holds while a rental starts (the state the user pressed Run in).
@@ -51,15 +57,24 @@ describe('ecosystem: run when ready, kgpu tasks', () => {
     assert.deepEqual(await run.done, { state: 'exited', exitCode: 0 });
   });
 
-  it('a kgpu task from tasks.json runs in the pod folder, by pod name; its exit code is the task\'s', async function () {
+  it("a kgpu task from tasks.json runs in the pod folder, by pod name; its exit code is the task's", async function () {
     this.timeout(60_000);
     assert.ok(podId, 'the pod from the previous test');
     const tasksJson = vscode.Uri.joinPath(folder().uri, '.vscode', 'tasks.json');
-    const task = { version: '2.0.0', tasks: [{ label: 'e2e pod task', type: 'kgpu', command: 'pwd > /workspace/task-pwd.txt; echo ran; exit 3', pod: NAME, problemMatcher: [] }] };
+    const task = {
+      version: '2.0.0',
+      tasks: [
+        { label: 'e2e pod task', type: 'kgpu', command: 'pwd > /workspace/task-pwd.txt; echo ran; exit 3', pod: NAME, problemMatcher: [] },
+      ],
+    };
     await vscode.workspace.fs.writeFile(tasksJson, Buffer.from(JSON.stringify(task, null, 2)));
     try {
       let found: vscode.Task | undefined;
-      await waitUntil(async () => (found = (await vscode.tasks.fetchTasks({ type: 'kgpu' })).find((t) => t.name === 'e2e pod task')) !== undefined, 20_000, 'the task from tasks.json');
+      await waitUntil(
+        async () => (found = (await vscode.tasks.fetchTasks({ type: 'kgpu' })).find((t) => t.name === 'e2e pod task')) !== undefined,
+        20_000,
+        'the task from tasks.json',
+      );
       const ended = new Promise<number | undefined>((resolve) => {
         const sub = vscode.tasks.onDidEndTaskProcess((e) => {
           if (e.execution.task.name !== 'e2e pod task') return;
@@ -69,7 +84,10 @@ describe('ecosystem: run when ready, kgpu tasks', () => {
       });
       await vscode.tasks.executeTask(found!);
       assert.equal(await ended, 3);
-      const r = await simApi<{ stdout: string; exit_code: number }>(sim(), `/pods/${podId}/exec`, { method: 'POST', body: JSON.stringify({ cmd: ['cat', '/workspace/task-pwd.txt'] }) });
+      const r = await simApi<{ stdout: string; exit_code: number }>(sim(), `/pods/${podId}/exec`, {
+        method: 'POST',
+        body: JSON.stringify({ cmd: ['cat', '/workspace/task-pwd.txt'] }),
+      });
       assert.equal(r.exit_code, 0);
       assert.match(r.stdout, /^\/workspace\/[^/\n]+\n$/, 'ran in /workspace/<the folder>');
     } finally {

@@ -22,7 +22,12 @@ describe('file system: kgpu:// URIs', () => {
     services = ext.exports as KgpuServices;
     await services.ready;
     await waitUntil(() => services.auth.signedIn, 10_000, 'sign-in from the environment');
-    podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', { gpu_model: 'v100', gpu_count: 1, name: 'e2e-files', yes: true });
+    podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', {
+      gpu_model: 'v100',
+      gpu_count: 1,
+      name: 'e2e-files',
+      yes: true,
+    });
     assert.equal(typeof podId, 'string');
     await waitUntil(() => services.pods.get(podId!)?.ready === true, 20_000, 'the pod to be ready');
   });
@@ -39,7 +44,10 @@ describe('file system: kgpu:// URIs', () => {
     this.timeout(30_000);
     await vscode.workspace.fs.createDirectory(uri('/workspace/e2e'));
     await vscode.workspace.fs.writeFile(uri('/workspace/e2e/train.py'), enc('print("hello from the pod")\n'));
-    assert.equal(Buffer.from(await vscode.workspace.fs.readFile(uri('/workspace/e2e/train.py'))).toString(), 'print("hello from the pod")\n');
+    assert.equal(
+      Buffer.from(await vscode.workspace.fs.readFile(uri('/workspace/e2e/train.py'))).toString(),
+      'print("hello from the pod")\n',
+    );
     const st = await vscode.workspace.fs.stat(uri('/workspace/e2e/train.py'));
     assert.equal(st.type, vscode.FileType.File);
     assert.equal(st.size, 28);
@@ -83,14 +91,24 @@ describe('file system: kgpu:// URIs', () => {
     try {
       // Give the watch time to be established: poll-create files until one is reported.
       let i = 0;
-      await waitUntil(async () => {
-        i++;
-        await simApi(sim(), `/pods/${podId}/exec`, { method: 'POST', body: JSON.stringify({ cmd: ['sh', '-c', `echo w > /workspace/ckpt/epoch-${i}.pt`] }) });
-        const deadline = Date.now() + 1500;
-        while (Date.now() < deadline && created.length === 0) await new Promise((r) => setTimeout(r, 50));
-        return created.length > 0;
-      }, 20_000, 'a created-file event for a file made in the pod');
-      assert.ok(created.some((u) => /\/workspace\/ckpt\/epoch-\d+\.pt$/.test(u)), created.join(', '));
+      await waitUntil(
+        async () => {
+          i++;
+          await simApi(sim(), `/pods/${podId}/exec`, {
+            method: 'POST',
+            body: JSON.stringify({ cmd: ['sh', '-c', `echo w > /workspace/ckpt/epoch-${i}.pt`] }),
+          });
+          const deadline = Date.now() + 1500;
+          while (Date.now() < deadline && created.length === 0) await new Promise((r) => setTimeout(r, 50));
+          return created.length > 0;
+        },
+        20_000,
+        'a created-file event for a file made in the pod',
+      );
+      assert.ok(
+        created.some((u) => /\/workspace\/ckpt\/epoch-\d+\.pt$/.test(u)),
+        created.join(', '),
+      );
       const names = (await vscode.workspace.fs.readDirectory(uri('/workspace/ckpt'))).map(([n]) => n);
       assert.ok(names.includes('epoch-1.pt'), names.join(', '));
     } finally {
@@ -104,12 +122,20 @@ describe('file system: kgpu:// URIs', () => {
     try {
       fs.mkdirSync(path.join(local, 'data'));
       fs.writeFileSync(path.join(local, 'data', 'a.csv'), 'a,b\n1,2\n');
-      const up = await vscode.commands.executeCommand<{ files: number } | undefined>('kgpu.upload', { podId, remoteDir: '/workspace', localPaths: [path.join(local, 'data')] });
+      const up = await vscode.commands.executeCommand<{ files: number } | undefined>('kgpu.upload', {
+        podId,
+        remoteDir: '/workspace',
+        localPaths: [path.join(local, 'data')],
+      });
       assert.equal(up?.files, 1);
       assert.equal(Buffer.from(await vscode.workspace.fs.readFile(uri('/workspace/data/a.csv'))).toString(), 'a,b\n1,2\n');
       const back = path.join(local, 'back');
       fs.mkdirSync(back);
-      const down = await vscode.commands.executeCommand<{ files: number } | undefined>('kgpu.download', { podId, remotePaths: ['/workspace/data'], localDir: back });
+      const down = await vscode.commands.executeCommand<{ files: number } | undefined>('kgpu.download', {
+        podId,
+        remotePaths: ['/workspace/data'],
+        localDir: back,
+      });
       assert.equal(down?.files, 1);
       assert.equal(fs.readFileSync(path.join(back, 'data', 'a.csv'), 'utf8'), 'a,b\n1,2\n');
     } finally {

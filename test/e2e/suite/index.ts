@@ -20,7 +20,9 @@ const say = (line: string): void => console.log(`[kgpu-e2e] ${line}`);
 export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', color: false, timeout: 30_000, reporter: 'base' });
   if (process.env.KGPU_E2E_GREP) mocha.grep(new RegExp(process.env.KGPU_E2E_GREP));
-  for (const file of readdirSync(__dirname).filter((f) => f.endsWith('.test.js')).sort()) {
+  for (const file of readdirSync(__dirname)
+    .filter((f) => f.endsWith('.test.js'))
+    .sort()) {
     mocha.addFile(join(__dirname, file));
   }
 
@@ -39,22 +41,38 @@ export function run(): Promise<void> {
       });
     } catch (e) {
       // A test file that throws while loading: report it as a failure rather than hanging.
-      const error = e instanceof Error ? e.stack ?? e.message : String(e);
+      const error = e instanceof Error ? (e.stack ?? e.message) : String(e);
       say(`✖ loading the suite failed: ${error}`);
       if (process.env.KGPU_E2E_RESULTS) {
-        writeFileSync(process.env.KGPU_E2E_RESULTS, JSON.stringify({ passed: 0, failed: 1, pending: 0, failures: [{ title: 'loading the suite', error }] }));
+        writeFileSync(
+          process.env.KGPU_E2E_RESULTS,
+          JSON.stringify({ passed: 0, failed: 1, pending: 0, failures: [{ title: 'loading the suite', error }] }),
+        );
       }
       reject(e instanceof Error ? e : new Error(error));
       return;
     }
-    runner.on('suite', (s) => { if (s.title) say(`${'  '.repeat(depth(s) - 1)}${s.title}`); });
-    runner.on('pass', (t) => { passed++; say(`${'  '.repeat(depth(t))}✔ ${t.title} (${t.duration ?? 0} ms)`); });
-    runner.on('pending', (t) => { pending++; say(`${'  '.repeat(depth(t))}- ${t.title} (skipped${skipReason(t)})`); });
+    runner.on('suite', (s) => {
+      if (s.title) say(`${'  '.repeat(depth(s) - 1)}${s.title}`);
+    });
+    runner.on('pass', (t) => {
+      passed++;
+      say(`${'  '.repeat(depth(t))}✔ ${t.title} (${t.duration ?? 0} ms)`);
+    });
+    runner.on('pending', (t) => {
+      pending++;
+      say(`${'  '.repeat(depth(t))}- ${t.title} (skipped${skipReason(t)})`);
+    });
     runner.on('fail', (t, err: Error) => {
       const title = t.fullTitle();
       const error = err.stack ?? err.message;
       failures.push({ title, error });
-      say(`${'  '.repeat(depth(t))}✖ ${t.title}\n${error.split('\n').map((l) => `[kgpu-e2e]       ${l}`).join('\n')}`);
+      say(
+        `${'  '.repeat(depth(t))}✖ ${t.title}\n${error
+          .split('\n')
+          .map((l) => `[kgpu-e2e]       ${l}`)
+          .join('\n')}`,
+      );
     });
   });
 }

@@ -19,7 +19,12 @@ describe('notebooks: an IPython kernel in the pod', () => {
     services = ext.exports as KgpuServices;
     await services.ready;
     await waitUntil(() => services.auth.signedIn, 10_000, 'sign-in from the environment');
-    podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', { gpu_model: 'rtx4090', gpu_count: 1, name: 'e2e-notebook', yes: true });
+    podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', {
+      gpu_model: 'rtx4090',
+      gpu_count: 1,
+      name: 'e2e-notebook',
+      yes: true,
+    });
     assert.equal(typeof podId, 'string', 'a pod for the kernel');
     await waitUntil(() => services.pods.get(podId!)?.ready === true, 15_000, 'the pod to be ready in the model');
   });
@@ -60,7 +65,10 @@ describe('notebooks: an IPython kernel in the pod', () => {
     const bar = cellText(progress, 'application/vnd.code.notebook.stderr');
     assert.match(bar, /steps: 100%\|█+\| 50\/50/);
     assert.ok(!bar.includes('\r'), 'the bar was updated in place (\\r applied)');
-    assert.deepEqual(code.map((c) => c.executionSummary?.executionOrder), [1, 2, 3]);
+    assert.deepEqual(
+      code.map((c) => c.executionSummary?.executionOrder),
+      [1, 2, 3],
+    );
   });
 
   it('a pod that ends while a cell runs says so in the cell, with the reason', async function () {
@@ -68,10 +76,17 @@ describe('notebooks: an IPython kernel in the pod', () => {
     const nb = vscode.window.activeNotebookEditor?.notebook;
     assert.ok(nb, 'the notebook is open');
     const edit = new vscode.WorkspaceEdit();
-    edit.set(nb.uri, [vscode.NotebookEdit.insertCells(nb.cellCount, [new vscode.NotebookCellData(vscode.NotebookCellKind.Code, 'import time\nprint("waiting", flush=True)\ntime.sleep(600)', 'python')])]);
+    edit.set(nb.uri, [
+      vscode.NotebookEdit.insertCells(nb.cellCount, [
+        new vscode.NotebookCellData(vscode.NotebookCellKind.Code, 'import time\nprint("waiting", flush=True)\ntime.sleep(600)', 'python'),
+      ]),
+    ]);
     await vscode.workspace.applyEdit(edit);
     const cell = nb.cellAt(nb.cellCount - 1);
-    await vscode.commands.executeCommand('notebook.cell.execute', { ranges: [{ start: cell.index, end: cell.index + 1 }], document: nb.uri });
+    await vscode.commands.executeCommand('notebook.cell.execute', {
+      ranges: [{ start: cell.index, end: cell.index + 1 }],
+      document: nb.uri,
+    });
     await waitUntil(() => cellText(cell).includes('waiting'), 30_000, 'the long cell to print');
     await vscode.commands.executeCommand('kgpu.release', { podId, yes: true });
     await waitUntil(() => cell.executionSummary?.success === false, 45_000, 'the cell to end');

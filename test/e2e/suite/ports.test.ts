@@ -20,14 +20,23 @@ describe('ports and telemetry through the pod agent', () => {
     services = ext.exports as KgpuServices;
     await services.ready;
     await waitUntil(() => services.auth.signedIn, 10_000, 'sign-in from the environment');
-    podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', { gpu_model: 'rtx3090', gpu_count: 1, name: 'e2e-ports', yes: true });
+    podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', {
+      gpu_model: 'rtx3090',
+      gpu_count: 1,
+      name: 'e2e-ports',
+      yes: true,
+    });
     assert.equal(typeof podId, 'string', 'a pod');
     await waitUntil(() => services.pods.get(podId!)?.ready === true, 20_000, 'the pod to be ready in the model');
     // A web server in the pod, on its loopback only (the pod has no ingress), detached from the exec.
     const start = await simApi<{ exit_code: number; stdout: string; stderr: string }>(sim(), `/pods/${podId}/exec`, {
       method: 'POST',
       body: JSON.stringify({
-        cmd: ['sh', '-c', 'mkdir -p /workspace/www && cat > /workspace/www/index.html && setsid -f python3 -m http.server 8000 --bind 127.0.0.1 --directory /workspace/www </dev/null >/dev/null 2>&1'],
+        cmd: [
+          'sh',
+          '-c',
+          'mkdir -p /workspace/www && cat > /workspace/www/index.html && setsid -f python3 -m http.server 8000 --bind 127.0.0.1 --directory /workspace/www </dev/null >/dev/null 2>&1',
+        ],
         stdin: page,
       }),
     });
@@ -42,23 +51,32 @@ describe('ports and telemetry through the pod agent', () => {
   it('forwards a pod-side web server to 127.0.0.1 and fetches it; the forward is a row under its rental', async function () {
     this.timeout(60_000);
     // The server may need a moment to bind: retry the fetch, not the forward.
-    const node = await vscode.commands.executeCommand<{ podId: string; podPort: number; localPort: number } | undefined>('kgpu.forwardPort', { podId, podPort: 8000, localPort: 0 });
+    const node = await vscode.commands.executeCommand<{ podId: string; podPort: number; localPort: number } | undefined>(
+      'kgpu.forwardPort',
+      { podId, podPort: 8000, localPort: 0 },
+    );
     assert.ok(node, 'the command resolves with the forward');
     assert.equal(node.podPort, 8000);
     let body = '';
-    await waitUntil(async () => {
-      try {
-        const res = await fetch(`http://127.0.0.1:${node!.localPort}/index.html`);
-        body = await res.text();
-        return res.status === 200;
-      } catch {
-        return false;
-      }
-    }, 30_000, 'the forwarded page');
+    await waitUntil(
+      async () => {
+        try {
+          const res = await fetch(`http://127.0.0.1:${node!.localPort}/index.html`);
+          body = await res.text();
+          return res.status === 200;
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+      'the forwarded page',
+    );
     assert.equal(body, page);
 
     const pod = services.pods.get(podId!)!;
-    const row = (services.rentalChildren.childrenOf(pod) as { kind?: string; podPort?: number }[]).find((r) => r.kind === 'forwardedPort' && r.podPort === 8000);
+    const row = (services.rentalChildren.childrenOf(pod) as { kind?: string; podPort?: number }[]).find(
+      (r) => r.kind === 'forwardedPort' && r.podPort === 8000,
+    );
     assert.ok(row, 'a forwarded-port row under the rental');
     const item = services.rentalChildren.treeItemOf(row)!;
     assert.equal(item.label, `localhost:${node.localPort}`);
@@ -73,18 +91,25 @@ describe('ports and telemetry through the pod agent', () => {
 
     assert.equal(await vscode.commands.executeCommand<boolean>('kgpu.stopForwardingPort', row), true);
     await assert.rejects(fetch(`http://127.0.0.1:${node.localPort}/index.html`));
-    assert.equal((services.rentalChildren.childrenOf(pod) as { kind?: string }[]).some((r) => r.kind === 'forwardedPort'), false);
+    assert.equal(
+      (services.rentalChildren.childrenOf(pod) as { kind?: string }[]).some((r) => r.kind === 'forwardedPort'),
+      false,
+    );
   });
 
   it('the rental row shows live GPU numbers while the sidebar is visible', async function () {
     this.timeout(60_000);
     await vscode.commands.executeCommand('workbench.view.extension.kgpu');
     let description = '';
-    await waitUntil(async () => {
-      const row = await vscode.commands.executeCommand<{ description?: string } | undefined>('kgpu._rentalRow', podId);
-      description = String(row?.description ?? '');
-      return /GPU \d+% · [\d.]+\/24 GiB/.test(description);
-    }, 45_000, 'GPU numbers in the rental row');
+    await waitUntil(
+      async () => {
+        const row = await vscode.commands.executeCommand<{ description?: string } | undefined>('kgpu._rentalRow', podId);
+        description = String(row?.description ?? '');
+        return /GPU \d+% · [\d.]+\/24 GiB/.test(description);
+      },
+      45_000,
+      'GPU numbers in the rental row',
+    );
     assert.match(description, /GPU \d+% · [\d.]+\/24 GiB/);
   });
 });

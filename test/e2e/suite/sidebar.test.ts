@@ -29,16 +29,28 @@ describe('sidebar: sign-in, rent, release', () => {
   });
 
   it('is signed in from $KGPU_API_TOKEN and shows the public GPU menu', async () => {
-    await waitUntil(() => services.auth.signedIn && services.pods.gpuModels !== undefined && services.pods.me !== undefined, 10_000, 'the first refresh');
+    await waitUntil(
+      () => services.auth.signedIn && services.pods.gpuModels !== undefined && services.pods.me !== undefined,
+      10_000,
+      'the first refresh',
+    );
     assert.equal(services.auth.source, 'environment');
     assert.equal(services.settings.get().apiBase, sim().apiBase);
     const rows = services.pods.gpuModels!.map(gpuModelItem);
-    assert.ok(rows.some((r) => r.label === 'rtx3090' && /free · \$0\.40\/h · 600 credits\/h$/.test(r.description ?? '')), JSON.stringify(rows.map((r) => r.description)));
+    assert.ok(
+      rows.some((r) => r.label === 'rtx3090' && /free · \$0\.40\/h · 600 credits\/h$/.test(r.description ?? '')),
+      JSON.stringify(rows.map((r) => r.description)),
+    );
   });
 
   it('rents an rtx3090, waits until ready, copies its id and ssh command, releases it and clears it', async function () {
     this.timeout(90_000);
-    const podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', { gpu_model: 'rtx3090', gpu_count: 1, name: 'e2e-sidebar', yes: true });
+    const podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', {
+      gpu_model: 'rtx3090',
+      gpu_count: 1,
+      name: 'e2e-sidebar',
+      yes: true,
+    });
     assert.equal(typeof podId, 'string', 'kgpu.rent resolves with the pod id');
     const onServer = await simApi<SimPod>(sim(), `/pods/${podId}`);
     assert.equal(onServer.ready, true);
@@ -69,13 +81,21 @@ describe('sidebar: sign-in, rent, release', () => {
     assert.equal(await services.podKeys.hasMintedKey(podId!), false, 'the minted key is forgotten');
 
     await vscode.commands.executeCommand('kgpu.clearEnded');
-    assert.equal(services.pods.pods.some((p) => p.pod_id === podId), false);
+    assert.equal(
+      services.pods.pods.some((p) => p.pod_id === podId),
+      false,
+    );
   });
 
   it('one connector per pod (minted key, replaced on rotation); "Download results first" pulls /workspace, then the release closes it', async function () {
     this.timeout(90_000);
     if (!sim().sshPort) this.skip(); // a simulator without its bastion
-    const podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', { gpu_model: 'v100', gpu_count: 1, name: 'e2e-connect', yes: true });
+    const podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', {
+      gpu_model: 'v100',
+      gpu_count: 1,
+      name: 'e2e-connect',
+      yes: true,
+    });
     assert.ok(podId);
     const resets: { podId: string; reason: string }[] = [];
     const sub = services.connections.onDidReset((e) => resets.push(e));
@@ -86,7 +106,10 @@ describe('sidebar: sign-in, rent, release', () => {
       (await first.connect()).close();
 
       assert.equal(await vscode.commands.executeCommand('kgpu.rotateSshKey', { podId, yes: true }), true);
-      assert.ok(resets.some((r) => r.podId === podId && r.reason === 'key'), JSON.stringify(resets));
+      assert.ok(
+        resets.some((r) => r.podId === podId && r.reason === 'key'),
+        JSON.stringify(resets),
+      );
       const second = await services.connections.get(podId);
       assert.notEqual(second, first, 'a new connector with the new key');
       (await second.connect()).close();
@@ -100,7 +123,10 @@ describe('sidebar: sign-in, rent, release', () => {
       assert.equal(await vscode.commands.executeCommand('kgpu.release', { podId, yes: true, downloadTo: dir }), true);
       assert.equal(await readFile(join(dir, 'out', 'metrics.txt'), 'utf8'), 'loss 0.1\n');
       assert.equal((await simApi<SimPod>(sim(), `/pods/${podId}`)).end_reason, 'returned');
-      assert.ok(resets.some((r) => r.podId === podId && r.reason === 'ended'), JSON.stringify(resets));
+      assert.ok(
+        resets.some((r) => r.podId === podId && r.reason === 'ended'),
+        JSON.stringify(resets),
+      );
       await assert.rejects(services.connections.get(podId), /has ended/);
     } finally {
       sub.dispose();
@@ -149,12 +175,21 @@ describe('sidebar: sign-in, rent, release', () => {
     this.timeout(30_000);
     const config = vscode.workspace.getConfiguration('kgpu');
     try {
-      const ok = await vscode.commands.executeCommand('kgpu.trySimulator', { apiBase: sim().apiBase, sshHost: '127.0.0.1', sshPort: 40222, token: sim().token });
+      const ok = await vscode.commands.executeCommand('kgpu.trySimulator', {
+        apiBase: sim().apiBase,
+        sshHost: '127.0.0.1',
+        sshPort: 40222,
+        token: sim().token,
+      });
       assert.equal(ok, true);
       assert.equal(config.inspect('apiBase')?.globalValue, sim().apiBase);
       assert.equal(services.settings.get().sshPort, 40222);
       assert.equal(services.auth.source, 'stored');
-      assert.equal(await vscode.commands.executeCommand('kgpu.trySimulator', { apiBase: 'http://127.0.0.1:1/v1', token: sim().token }), false, 'an unreachable simulator changes nothing');
+      assert.equal(
+        await vscode.commands.executeCommand('kgpu.trySimulator', { apiBase: 'http://127.0.0.1:1/v1', token: sim().token }),
+        false,
+        'an unreachable simulator changes nothing',
+      );
       assert.equal(config.inspect('apiBase')?.globalValue, sim().apiBase);
     } finally {
       for (const k of ['apiBase', 'sshHost', 'sshPort']) await config.update(k, undefined, vscode.ConfigurationTarget.Global);

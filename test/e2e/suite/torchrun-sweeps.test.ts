@@ -11,7 +11,6 @@ import type { SweepRow, SweepRunRow } from '../../../src/kgpu/sweeps/sweep-view-
 import { openKgpuSidebar, waitUntil } from './helpers/extension';
 import { needsSimulator } from './helpers/simulator';
 
- 
 const plain = (s: string): string => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
 
 describe('torchrun on every GPU of a pod, sweeps across pods', () => {
@@ -25,8 +24,16 @@ describe('torchrun on every GPU of a pod, sweeps across pods', () => {
     services = ext.exports as KgpuServices;
     await services.ready;
     await waitUntil(() => services.auth.signedIn, 10_000, 'sign-in from the environment');
-    for (const [gpu_model, gpu_count] of [['rtx3090', 2], ['rtx3080', 1]] as const) {
-      const podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', { gpu_model, gpu_count, name: `e2e-${gpu_model}`, yes: true });
+    for (const [gpu_model, gpu_count] of [
+      ['rtx3090', 2],
+      ['rtx3080', 1],
+    ] as const) {
+      const podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent', {
+        gpu_model,
+        gpu_count,
+        name: `e2e-${gpu_model}`,
+        yes: true,
+      });
       assert.equal(typeof podId, 'string', `a ${gpu_model} pod`);
       pods.push(podId!);
     }
@@ -42,7 +49,12 @@ describe('torchrun on every GPU of a pod, sweeps across pods', () => {
 
   it('runs ddp_train.py on both GPUs with torchrun: every line with its rank, a filter to one rank', async function () {
     this.timeout(180_000);
-    const run = await vscode.commands.executeCommand<RunStarted | undefined>('kgpu.runActiveFile', { podId: pods[0], file: file('ddp_train.py'), args: ['--epochs', '1', '--steps', '5'], launcher: 'torchrun' });
+    const run = await vscode.commands.executeCommand<RunStarted | undefined>('kgpu.runActiveFile', {
+      podId: pods[0],
+      file: file('ddp_train.py'),
+      args: ['--epochs', '1', '--steps', '5'],
+      launcher: 'torchrun',
+    });
     assert.ok(run, 'the command resolves with the run');
     assert.deepEqual(await run.done, { state: 'exited', exitCode: 0 });
     const text = plain(run.text());
@@ -60,13 +72,22 @@ describe('torchrun on every GPU of a pod, sweeps across pods', () => {
 
   it('sweeps train.py over two pods: every argument set a job, the Sweeps view filled with states and metrics', async function () {
     this.timeout(240_000);
-    const started = await vscode.commands.executeCommand<SweepStarted | undefined>('kgpu.runSweep', { file: file('train.py'), pods, grid: '--epochs 1 --steps 5 --delay 0 --lr 0.1,0.2' });
+    const started = await vscode.commands.executeCommand<SweepStarted | undefined>('kgpu.runSweep', {
+      file: file('train.py'),
+      pods,
+      grid: '--epochs 1 --steps 5 --delay 0 --lr 0.1,0.2',
+    });
     assert.ok(started, 'the sweep starts');
     await started.done;
-    const rows = await vscode.commands.executeCommand<{ sweep: SweepRow; runs: SweepRunRow[] }>('kgpu.sweepRows', { sweepId: started.sweepId });
+    const rows = await vscode.commands.executeCommand<{ sweep: SweepRow; runs: SweepRunRow[] }>('kgpu.sweepRows', {
+      sweepId: started.sweepId,
+    });
     assert.ok(rows);
     assert.match(rows.sweep.description, /^2\/2 done · 2 pods · /);
-    assert.deepEqual(rows.runs.map((r) => r.label), ['#1 --epochs 1 --steps 5 --delay 0 --lr 0.1', '#2 --epochs 1 --steps 5 --delay 0 --lr 0.2']);
+    assert.deepEqual(
+      rows.runs.map((r) => r.label),
+      ['#1 --epochs 1 --steps 5 --delay 0 --lr 0.1', '#2 --epochs 1 --steps 5 --delay 0 --lr 0.2'],
+    );
     for (const r of rows.runs) {
       assert.equal(r.state, 'succeeded');
       assert.equal(typeof r.metrics.loss, 'number', JSON.stringify(r));

@@ -65,8 +65,14 @@ describe('reliability: keys, settings and logs in the editor', () => {
     const podId = 'gpu-rent-e2e-no-minted-key';
     const missing = path.join(tmp, 'nope', 'id_ed25519');
     await c.update('sshIdentityFile', missing, vscode.ConfigurationTarget.Global);
-    await assert.rejects(services.podKeys.identityPublicKey(), /Cannot read the public key .*id_ed25519\.pub for kgpu\.sshIdentityFile .*ssh-keygen -y/);
-    await assert.rejects(services.podKeys.sshTarget(podId), /Cannot read kgpu\.sshIdentityFile .*id_ed25519 \(ENOENT\)\. Fix the setting or clear it/);
+    await assert.rejects(
+      services.podKeys.identityPublicKey(),
+      /Cannot read the public key .*id_ed25519\.pub for kgpu\.sshIdentityFile .*ssh-keygen -y/,
+    );
+    await assert.rejects(
+      services.podKeys.sshTarget(podId),
+      /Cannot read kgpu\.sshIdentityFile .*id_ed25519 \(ENOENT\)\. Fix the setting or clear it/,
+    );
 
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'e2e', '-f', path.join(tmp, 'plain')]);
     await c.update('sshIdentityFile', path.join(tmp, 'plain.pub'), vscode.ConfigurationTarget.Global);
@@ -81,10 +87,14 @@ describe('reliability: keys, settings and logs in the editor', () => {
       (e: unknown) => (settled = e),
     );
     // It asks (an input box is open): dismiss it until the request settles.
-    await waitUntil(async () => {
-      await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
-      return settled !== undefined;
-    }, 15_000, 'the passphrase prompt to be answered');
+    await waitUntil(
+      async () => {
+        await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+        return settled !== undefined;
+      },
+      15_000,
+      'the passphrase prompt to be answered',
+    );
     await target;
     assert.ok(settled instanceof Error, String(settled));
     assert.match(settled.message, /No passphrase given for .*locked/);
@@ -92,7 +102,10 @@ describe('reliability: keys, settings and logs in the editor', () => {
     // Cancelled: background connections (job polling, watches) must not ask again every few
     // seconds — refused at once, without an input box, until the user acts.
     const again = await Promise.race([
-      services.podKeys.sshTarget(podId).then(() => 'resolved', (e: unknown) => e),
+      services.podKeys.sshTarget(podId).then(
+        () => 'resolved',
+        (e: unknown) => e,
+      ),
       new Promise((r) => setTimeout(() => r('it asked again (an input box is open)'), 5_000)),
     ]);
     await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
@@ -104,10 +117,14 @@ describe('reliability: keys, settings and logs in the editor', () => {
       () => (settledAgain = 'resolved without asking'),
       (e: unknown) => (settledAgain = e),
     );
-    await waitUntil(async () => {
-      await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
-      return settledAgain !== undefined;
-    }, 15_000, 'the passphrase prompt to be answered again');
+    await waitUntil(
+      async () => {
+        await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+        return settledAgain !== undefined;
+      },
+      15_000,
+      'the passphrase prompt to be answered again',
+    );
     await target2;
     assert.ok(settledAgain instanceof Error && /No passphrase given/.test(settledAgain.message), String(settledAgain));
   });
@@ -132,8 +149,13 @@ describe('reliability: keys, settings and logs in the editor', () => {
     if (services.context.storageUri) dirs.push(services.context.storageUri.fsPath);
     // Files the product wrote under the open workspace (sync state, downloads, settings).
     for (const f of vscode.workspace.workspaceFolders ?? []) if (f.uri.scheme === 'file') dirs.push(f.uri.fsPath);
-    const files = [...new Set(dirs.flatMap(filesUnder))].filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`) && statSync(f).size < 64 * 1024 * 1024);
-    assert.ok(files.some((f) => f.startsWith(services.context.logUri.fsPath) || /kgpu/i.test(f)), `the extension's own log is among ${files.length} files`);
+    const files = [...new Set(dirs.flatMap(filesUnder))].filter(
+      (f) => !f.includes(`${path.sep}node_modules${path.sep}`) && statSync(f).size < 64 * 1024 * 1024,
+    );
+    assert.ok(
+      files.some((f) => f.startsWith(services.context.logUri.fsPath) || /kgpu/i.test(f)),
+      `the extension's own log is among ${files.length} files`,
+    );
     const leaks: string[] = [];
     for (const f of files) {
       const text = readFileSync(f).toString('latin1');

@@ -41,7 +41,10 @@ export const journey = {
     // Release from the row's context menu, confirm, and the row says why it ended.
     await rental.click({ button: 'right' });
     // (VS Code's menus act on a hovered item with Enter; a synthetic click is not always taken.)
-    await page.locator('.context-view .action-label', { hasText: /^Release$/ }).first().hover();
+    await page
+      .locator('.context-view .action-label', { hasText: /^Release$/ })
+      .first()
+      .hover();
     await page.keyboard.press('Enter');
     const confirm = page.locator('.monaco-dialog-box');
     await confirm.waitFor({ state: 'visible' });

@@ -32,7 +32,12 @@ export const journey = {
     await ui.runCommand('View: Show Explorer');
     const local = explorerRow(page, 'local project');
     // code-server 4.139 sometimes loads a workspace file as "No Folder Opened"; a reload reads it.
-    if (!(await local.waitFor({ state: 'visible', timeout: 10_000 }).then(() => true, () => false))) {
+    if (
+      !(await local.waitFor({ state: 'visible', timeout: 10_000 }).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       console.log('      (code-server showed "No Folder Opened" for the workspace file; reloaded)');
       await page.reload();
       await waitForWorkbench(page);
@@ -64,7 +69,11 @@ export const journey = {
 
     try {
       // The project is in the pod already (as after kgpu: Upload… or a git clone in its terminal).
-      const seeded = await api.exec(pod.pod_id, ['bash', '-c', 'mkdir -p /workspace/checkpoints && cat > /workspace/train.py'], readFileSync(`${SAMPLE_PROJECT}/train.py`, 'utf8'));
+      const seeded = await api.exec(
+        pod.pod_id,
+        ['bash', '-c', 'mkdir -p /workspace/checkpoints && cat > /workspace/train.py'],
+        readFileSync(`${SAMPLE_PROJECT}/train.py`, 'utf8'),
+      );
       assert.equal(seeded.exit_code, 0, seeded.stderr);
       await ui.runCommand('Notifications: Clear All Notifications');
 
@@ -106,14 +115,21 @@ export const journey = {
       const cat = await api.exec(pod.pod_id, ['bash', '-c', 'cat /workspace/train.py; echo "--- ls"; ls -A /workspace']);
       assert.equal(cat.exit_code, 0, cat.stderr);
       const [content, listing] = cat.stdout.split('--- ls\n');
-      const expected = readFileSync(`${SAMPLE_PROJECT}/train.py`, 'utf8').replace('"--epochs", type=int, default=5)', '"--epochs", type=int, default=8)');
+      const expected = readFileSync(`${SAMPLE_PROJECT}/train.py`, 'utf8').replace(
+        '"--epochs", type=int, default=5)',
+        '"--epochs", type=int, default=8)',
+      );
       assert.equal(content, expected, 'the pod has the edited train.py');
       assert.deepEqual(listing.trim().split('\n').sort(), ['checkpoints', 'train.py'], 'nothing else in /workspace');
 
       // A process in the pod (the training script itself) writes checkpoints/model.json; the Explorer
       // shows it without a refresh (the provider's watch), and it opens.
       await setExpanded(explorerRow(page, 'checkpoints'), true);
-      const run = await api.exec(pod.pod_id, ['bash', '-c', 'cd /workspace && python3 train.py --epochs 3 --steps 30 --lr 0.3 --delay 0 >/dev/null && cat checkpoints/model.json']);
+      const run = await api.exec(pod.pod_id, [
+        'bash',
+        '-c',
+        'cd /workspace && python3 train.py --epochs 3 --steps 30 --lr 0.3 --delay 0 >/dev/null && cat checkpoints/model.json',
+      ]);
       assert.equal(run.exit_code, 0, `${run.stdout.slice(-1000)}${run.stderr}`);
       const model = explorerRow(page, 'model.json');
       await model.waitFor({ state: 'visible', timeout: 20_000 });
@@ -136,7 +152,11 @@ export const journey = {
 
 /** A row of the Explorer (any root) by its exact label. */
 function explorerRow(page, label) {
-  return page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${label}"], .explorer-folders-view .monaco-list-row:has(.label-name:text-is("${label}"))`).first();
+  return page
+    .locator(
+      `.explorer-folders-view .monaco-list-row[aria-label="${label}"], .explorer-folders-view .monaco-list-row:has(.label-name:text-is("${label}"))`,
+    )
+    .first();
 }
 
 async function setExpanded(row, expanded) {

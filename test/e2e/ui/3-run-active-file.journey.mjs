@@ -54,6 +54,8 @@ export const journey = {
     // Leave the shared simulator as found: release what this journey rented.
     const headers = { authorization: `Bearer ${ui.sim.KGPU_API_TOKEN}` };
     const pods = await (await fetch(`${ui.sim.KGPU_API_BASE}/pods`, { headers })).json();
-    for (const p of pods) if (p.phase === 'Running' || p.phase === 'Pending') await fetch(`${ui.sim.KGPU_API_BASE}/pods/${p.pod_id}`, { method: 'DELETE', headers });
+    for (const p of pods)
+      if (p.phase === 'Running' || p.phase === 'Pending')
+        await fetch(`${ui.sim.KGPU_API_BASE}/pods/${p.pod_id}`, { method: 'DELETE', headers });
   },
 };

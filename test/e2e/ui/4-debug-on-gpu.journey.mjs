@@ -38,15 +38,27 @@ export const journey = {
     await debug.click();
     // The pod: picked here unless Run's choice for this workspace is already known.
     const picker = page.locator('.quick-input-widget .quick-input-title', { hasText: /which GPU/ });
-    if (await picker.waitFor({ state: 'visible', timeout: 10_000 }).then(() => true, () => false)) await ui.pick('rtx3090');
+    if (
+      await picker.waitFor({ state: 'visible', timeout: 10_000 }).then(
+        () => true,
+        () => false,
+      )
+    )
+      await ui.pick('rtx3090');
 
     // Stopped on the local train.py, line 59, with the loss tensor in the Variables view.
     await page.locator('.part.editor .codicon-debug-stackframe').first().waitFor({ state: 'visible', timeout: 240_000 });
     const tab = page.locator('.part.editor .tab.active');
     assert.match((await tab.textContent()) ?? '', /train\.py/);
     // Locals, filled from the pod: the loss tensor as debugpy shows it.
-    await page.locator('.monaco-list-row', { hasText: /^Locals$/ }).first().click();
-    await page.locator('.monaco-list-row', { hasText: /loss.*tensor\(/ }).first().waitFor({ state: 'visible', timeout: 30_000 });
+    await page
+      .locator('.monaco-list-row', { hasText: /^Locals$/ })
+      .first()
+      .click();
+    await page
+      .locator('.monaco-list-row', { hasText: /loss.*tensor\(/ })
+      .first()
+      .waitFor({ state: 'visible', timeout: 30_000 });
     await ui.assertNoErrorNotifications();
     await ui.screenshot('stopped-at-breakpoint', { publish: true });
 
@@ -56,6 +68,8 @@ export const journey = {
 
     const headers = { authorization: `Bearer ${ui.sim.KGPU_API_TOKEN}` };
     const pods = await (await fetch(`${ui.sim.KGPU_API_BASE}/pods`, { headers })).json();
-    for (const p of pods) if (p.phase === 'Running' || p.phase === 'Pending') await fetch(`${ui.sim.KGPU_API_BASE}/pods/${p.pod_id}`, { method: 'DELETE', headers });
+    for (const p of pods)
+      if (p.phase === 'Running' || p.phase === 'Pending')
+        await fetch(`${ui.sim.KGPU_API_BASE}/pods/${p.pod_id}`, { method: 'DELETE', headers });
   },
 };

@@ -40,14 +40,20 @@ export const journey = {
         method: 'POST',
         headers,
         body: JSON.stringify({
-          cmd: ['sh', '-c', 'mkdir -p /workspace/www && echo "<h1>metrics dashboard</h1>" > /workspace/www/index.html && setsid -f python3 -m http.server 8000 --bind 127.0.0.1 --directory /workspace/www </dev/null >/dev/null 2>&1'],
+          cmd: [
+            'sh',
+            '-c',
+            'mkdir -p /workspace/www && echo "<h1>metrics dashboard</h1>" > /workspace/www/index.html && setsid -f python3 -m http.server 8000 --bind 127.0.0.1 --directory /workspace/www </dev/null >/dev/null 2>&1',
+          ],
         }),
       })
     ).json();
     assert.equal(started.exit_code, 0, JSON.stringify(started));
 
     await ui.runCommand('kgpu: Forward Port…');
-    await page.locator('.quick-input-widget .quick-input-title', { hasText: 'forward which port' }).waitFor({ state: 'visible', timeout: 30_000 });
+    await page
+      .locator('.quick-input-widget .quick-input-title', { hasText: 'forward which port' })
+      .waitFor({ state: 'visible', timeout: 30_000 });
     await ui.screenshot('listening-ports');
     await ui.pick('8000'); // the pod's listening ports, with their program
     await ui.answer('8000'); // the same local port when free
@@ -68,7 +74,8 @@ export const journey = {
     await ui.screenshot('forwarded', { publish: true });
 
     for (const p of await (await fetch(`${ui.sim.KGPU_API_BASE}/pods`, { headers })).json()) {
-      if (p.phase === 'Running' || p.phase === 'Pending') await fetch(`${ui.sim.KGPU_API_BASE}/pods/${p.pod_id}`, { method: 'DELETE', headers });
+      if (p.phase === 'Running' || p.phase === 'Pending')
+        await fetch(`${ui.sim.KGPU_API_BASE}/pods/${p.pod_id}`, { method: 'DELETE', headers });
     }
   },
 };

@@ -43,18 +43,27 @@ export function createUi(page, ctx) {
 
     /** The Activity Bar entry whose label starts with `label`. */
     activity(label) {
-      return page.locator(`.part.activitybar .action-item a[aria-label^="${label}"], .part.activitybar .action-item .action-label[aria-label^="${label}"]`).first();
+      return page
+        .locator(
+          `.part.activitybar .action-item a[aria-label^="${label}"], .part.activitybar .action-item .action-label[aria-label^="${label}"]`,
+        )
+        .first();
     },
 
     /** Clicks an Activity Bar icon (e.g. 'kgpu', 'Explorer') and waits for its side bar. */
     async clickActivity(label) {
       await ui.activity(label).click();
-      await page.locator('.part.sidebar .composite.title').filter({ hasText: new RegExp(label, 'i') }).waitFor({ state: 'visible' });
+      await page
+        .locator('.part.sidebar .composite.title')
+        .filter({ hasText: new RegExp(label, 'i') })
+        .waitFor({ state: 'visible' });
     },
 
     /** A view pane in the side bar by its title ('Account', 'GPU Models', 'Rentals'). */
     view(title) {
-      return page.locator('.part.sidebar .pane').filter({ has: page.locator('.pane-header h3.title', { hasText: new RegExp(`^${escapeRegExp(title)}$`, 'i') }) });
+      return page
+        .locator('.part.sidebar .pane')
+        .filter({ has: page.locator('.pane-header h3.title', { hasText: new RegExp(`^${escapeRegExp(title)}$`, 'i') }) });
     },
 
     /** Expands a collapsed view pane. */
@@ -126,16 +135,27 @@ export function createUi(page, ctx) {
 
     /** The text the integrated terminal shows (all rows of the visible terminal). */
     async terminalText() {
-      return page.locator('.part.panel .terminal-wrapper.active .xterm-rows, .part.panel .xterm .xterm-rows').first().innerText().catch(() => '');
+      return page
+        .locator('.part.panel .terminal-wrapper.active .xterm-rows, .part.panel .xterm .xterm-rows')
+        .first()
+        .innerText()
+        .catch(() => '');
     },
 
     /** Waits until the visible panel (terminal, output, …) shows `text` (string or RegExp). */
     async waitForPanelText(text, timeoutMs = 30_000) {
       const matches = (t) => (typeof text === 'string' ? t.includes(text) : text.test(t));
-      await assertEventually(async () => {
-        const panel = await page.locator('.part.panel').innerText().catch(() => '');
-        return matches(panel) || matches(await ui.terminalText());
-      }, `the panel to show ${text}`, timeoutMs);
+      await assertEventually(
+        async () => {
+          const panel = await page
+            .locator('.part.panel')
+            .innerText()
+            .catch(() => '');
+          return matches(panel) || matches(await ui.terminalText());
+        },
+        `the panel to show ${text}`,
+        timeoutMs,
+      );
     },
 
     /** Waits until `text` (string or RegExp) is visible, anywhere or within a locator. */
@@ -156,7 +176,11 @@ export function createUi(page, ctx) {
 
     /** Waits (bounded, best effort) until no progress bar is running in the workbench. */
     async settle(timeoutMs = 5_000) {
-      await assertEventually(async () => (await page.locator('.monaco-progress-container.active:visible').count()) === 0, 'progress bars to finish', timeoutMs).catch(() => undefined);
+      await assertEventually(
+        async () => (await page.locator('.monaco-progress-container.active:visible').count()) === 0,
+        'progress bars to finish',
+        timeoutMs,
+      ).catch(() => undefined);
     },
 
     /** Saves test-results/screenshots/<prefix>-<n>-<name>.png (after progress bars settle) and returns

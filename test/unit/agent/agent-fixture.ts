@@ -54,7 +54,13 @@ export async function startAgentFixture(): Promise<AgentFixture> {
     return r.stdout.toString('utf8');
   };
   const connector = (): PodConnector => {
-    const c = new PodConnector({ host: pod.bastion.host, port: gate.port, privateKey: pod.privateKey, hostKeys: pod.hostKeys, readyTimeoutMs: 10_000 });
+    const c = new PodConnector({
+      host: pod.bastion.host,
+      port: gate.port,
+      privateKey: pod.privateKey,
+      hostKeys: pod.hostKeys,
+      readyTimeoutMs: 10_000,
+    });
     connectors.push(c);
     return c;
   };

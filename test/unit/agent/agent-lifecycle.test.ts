@@ -9,7 +9,13 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { AgentStartError, agentScriptFrom, backoffReconnectPolicy, loadAgentScript, type AgentScript } from '../../../src/kgpu/agent';
-import { AuthRejectedError, BastionUnreachableError, ChannelRefusedError, ConnectionLostError, SshAbortedError } from '../../../src/kgpu/ssh/ssh-errors';
+import {
+  AuthRejectedError,
+  BastionUnreachableError,
+  ChannelRefusedError,
+  ConnectionLostError,
+  SshAbortedError,
+} from '../../../src/kgpu/ssh/ssh-errors';
 import { sha256, startAgentFixture, waitFor, type AgentFixture } from './agent-fixture';
 
 let f: AgentFixture;
@@ -58,7 +64,7 @@ test('placement: a new version is placed under its own hash and the old file is 
   assert.equal((await f.sh(`ls -A ${DIR}`)).trim(), `agent-${script.hash}.py`);
 });
 
-test('an unsafe agent directory (a symlink, someone else\'s) is refused, not used', async () => {
+test("an unsafe agent directory (a symlink, someone else's) is refused, not used", async () => {
   await f.sh(`rm -rf ${DIR} /tmp/elsewhere && mkdir /tmp/elsewhere && ln -s /tmp/elsewhere ${DIR}`);
   try {
     const client = f.client();
@@ -80,11 +86,13 @@ test('one agent for every caller: concurrent opens share one start, later opens 
   const accepted = f.gate.accepted;
   const streams = await Promise.all(Array.from({ length: 5 }, (_, i) => client.openStream({ kind: 'process', argv: ['echo', `s${i}`] })));
   const more = await client.openStream({ kind: 'process', argv: ['echo', 'later'] });
-  const outs = await Promise.all([...streams, more].map(async (s) => {
-    const chunks: Buffer[] = [];
-    for await (const c of s as AsyncIterable<Buffer>) chunks.push(c);
-    return Buffer.concat(chunks).toString();
-  }));
+  const outs = await Promise.all(
+    [...streams, more].map(async (s) => {
+      const chunks: Buffer[] = [];
+      for await (const c of s as AsyncIterable<Buffer>) chunks.push(c);
+      return Buffer.concat(chunks).toString();
+    }),
+  );
   assert.deepEqual(outs, ['s0\n', 's1\n', 's2\n', 's3\n', 's4\n', 'later\n']);
   assert.equal(client.stats.starts, 1);
   assert.equal(f.gate.accepted - accepted, 1, 'one SSH connection');

@@ -29,7 +29,7 @@ async function readAll(s: AgentStream): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-test('a TCP stream to an HTTP server on the pod\'s loopback gets the file byte for byte', async () => {
+test("a TCP stream to an HTTP server on the pod's loopback gets the file byte for byte", async () => {
   const data = randomBytes(3 * 1024 * 1024 + 17);
   const hash = f.writeFile('www/big.bin', data);
   const port = await f.httpPort();
@@ -111,7 +111,10 @@ test('a process that never reads its stdin holds back only its own writes', asyn
   cat.end(payload);
   assert.equal(sha256(await echoed), sha256(payload));
   assert.equal(written, false, 'the write to the process that does not read is still waiting for credit');
-  assert.ok(sleeper.writableLength > big.length - 1024 * 1024, `at most the window and a pipe buffer went out (${big.length - sleeper.writableLength} bytes)`);
+  assert.ok(
+    sleeper.writableLength > big.length - 1024 * 1024,
+    `at most the window and a pipe buffer went out (${big.length - sleeper.writableLength} bytes)`,
+  );
   const pid = sleeper.pid;
   assert.ok(pid && (await f.alive(pid)));
   sleeper.destroy();
@@ -150,7 +153,11 @@ test('a Unix socket in the pod', async () => {
   // A one-shot echo server on a Unix socket, started as a process stream that says when it listens.
   const server = await client.openStream({
     kind: 'process',
-    argv: ['python3', '-c', 'import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind("/tmp/agent-test.sock")\ns.listen(1)\nprint("listening",flush=True)\nc,_=s.accept()\nd=c.recv(100)\nc.sendall(d.upper())\nc.close()'],
+    argv: [
+      'python3',
+      '-c',
+      'import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind("/tmp/agent-test.sock")\ns.listen(1)\nprint("listening",flush=True)\nc,_=s.accept()\nd=c.recv(100)\nc.sendall(d.upper())\nc.close()',
+    ],
   });
   server.setEncoding('utf8');
   const [line] = (await once(server, 'data')) as string[];
@@ -165,24 +172,43 @@ test('a Unix socket in the pod', async () => {
 test('only loopback and Unix-socket targets: anything else is refused with a clear error', async () => {
   const client = f.client();
   for (const host of ['10.0.0.1', '8.8.8.8', '0.0.0.0', '169.254.169.254', 'example.com', '::ffff:127.0.0.1', '127.1', '']) {
-    await assert.rejects(client.openStream({ kind: 'tcp', host, port: 80 }), (e: unknown) => {
-      assert.ok(e instanceof AgentOpenError, String(e));
-      assert.equal(e.code, 'EPERM');
-      assert.match(e.message, /only connects to loopback addresses/);
-      return true;
-    }, host);
+    await assert.rejects(
+      client.openStream({ kind: 'tcp', host, port: 80 }),
+      (e: unknown) => {
+        assert.ok(e instanceof AgentOpenError, String(e));
+        assert.equal(e.code, 'EPERM');
+        assert.match(e.message, /only connects to loopback addresses/);
+        return true;
+      },
+      host,
+    );
   }
-  await assert.rejects(client.openStream({ kind: 'tcp', host: '127.0.0.1', port: 0 }), (e: unknown) => e instanceof AgentOpenError && e.code === 'EINVAL');
-  await assert.rejects(client.openStream({ kind: 'unix', path: 'relative.sock' }), (e: unknown) => e instanceof AgentOpenError && e.code === 'EINVAL');
+  await assert.rejects(
+    client.openStream({ kind: 'tcp', host: '127.0.0.1', port: 0 }),
+    (e: unknown) => e instanceof AgentOpenError && e.code === 'EINVAL',
+  );
+  await assert.rejects(
+    client.openStream({ kind: 'unix', path: 'relative.sock' }),
+    (e: unknown) => e instanceof AgentOpenError && e.code === 'EINVAL',
+  );
   // Nothing listening, no such program: the pod's own errors.
   await assert.rejects(client.openStream({ kind: 'tcp', host: '127.0.0.1', port: 1 }), (e: unknown) => {
     assert.ok(e instanceof AgentOpenError && e.code === 'ECONNREFUSED', String(e));
     assert.match(e.message, /Is the server running in the pod/);
     return true;
   });
-  await assert.rejects(client.openStream({ kind: 'unix', path: '/tmp/nothing-here.sock' }), (e: unknown) => e instanceof AgentOpenError && e.code === 'ENOENT');
-  await assert.rejects(client.openStream({ kind: 'process', argv: ['/no/such/program'] }), (e: unknown) => e instanceof AgentOpenError && e.code === 'ENOENT');
-  await assert.rejects(client.openStream({ kind: 'process', argv: [] }), (e: unknown) => e instanceof AgentOpenError && e.code === 'EINVAL');
+  await assert.rejects(
+    client.openStream({ kind: 'unix', path: '/tmp/nothing-here.sock' }),
+    (e: unknown) => e instanceof AgentOpenError && e.code === 'ENOENT',
+  );
+  await assert.rejects(
+    client.openStream({ kind: 'process', argv: ['/no/such/program'] }),
+    (e: unknown) => e instanceof AgentOpenError && e.code === 'ENOENT',
+  );
+  await assert.rejects(
+    client.openStream({ kind: 'process', argv: [] }),
+    (e: unknown) => e instanceof AgentOpenError && e.code === 'EINVAL',
+  );
   // The agent is still there and works.
   assert.equal(client.stats.starts, 1);
   const ok = await client.openStream({ kind: 'process', argv: ['echo', 'ok'] });
@@ -217,7 +243,7 @@ test('a connection dropped mid-transfer fails every stream in flight with Connec
   await waitFor('the client to notice', () => client.state === 'idle');
   // The agent's processes died with it.
   assert.ok(sleeperPid);
-  await waitFor('the agent\'s process to be gone', async () => !(await f.alive(sleeperPid)));
+  await waitFor("the agent's process to be gone", async () => !(await f.alive(sleeperPid)));
 
   const again = await client.openStream({ kind: 'tcp', host: '127.0.0.1', port });
   const r = await httpGet(again, '/drop.bin');

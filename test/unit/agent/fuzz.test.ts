@@ -15,7 +15,15 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { AgentClient, AgentProtocolError, agentScriptFrom, agentCommand, loadAgentScript, type AgentScript, type AgentStream } from '../../../src/kgpu/agent';
+import {
+  AgentClient,
+  AgentProtocolError,
+  agentScriptFrom,
+  agentCommand,
+  loadAgentScript,
+  type AgentScript,
+  type AgentStream,
+} from '../../../src/kgpu/agent';
 import { encodeFrame, encodeJson, FrameDecoder, FrameType, MAX_WINDOW, u32, type Frame } from '../../../src/kgpu/agent/protocol';
 import type { ExecStream, ExitStatus } from '../../../src/kgpu/ssh/ssh-exec';
 import { execStream } from '../../../src/kgpu/ssh/ssh-exec';
@@ -117,7 +125,11 @@ test('the Python agent: each malformed frame ends it with an ERROR frame saying 
   };
   const tcp = { t: 'tcp', host: '127.0.0.1', port: 1 };
   const cases: [string, Buffer | Buffer[], RegExp, { hello?: boolean }?][] = [
-    ['a huge length (decided from the header; nothing allocated)', header(FrameType.DATA, 1, 0xffffffff), /4294967295 bytes exceeds the 262144-byte limit/],
+    [
+      'a huge length (decided from the header; nothing allocated)',
+      header(FrameType.DATA, 1, 0xffffffff),
+      /4294967295 bytes exceeds the 262144-byte limit/,
+    ],
     ['just over the limit', header(FrameType.OPEN, 1, 256 * 1024 + 1), /exceeds/],
     ['an unknown type', header(0x7f, 0, 0), /unknown frame type 0x7f/],
     ['type 0', header(0, 0, 0), /unknown frame type 0x00/],
@@ -141,7 +153,12 @@ test('the Python agent: each malformed frame ends it with an ERROR frame saying 
     ['DATA on stream 0', dataFrame(0, 1), /DATA frame on stream 0/],
     ['a PING too long', encodeFrame(FrameType.PING, 0, Buffer.alloc(65)), /PING payload of 65 bytes/],
     ['no HELLO first', open(1, tcp), /first frame must be HELLO, got OPEN/, { hello: false }],
-    ['HELLO of another protocol version', encodeJson(FrameType.HELLO, 0, { proto: 99 }), /unsupported protocol version 99/, { hello: false }],
+    [
+      'HELLO of another protocol version',
+      encodeJson(FrameType.HELLO, 0, { proto: 99 }),
+      /unsupported protocol version 99/,
+      { hello: false },
+    ],
   ];
   for (const [name, input, why, opts] of cases) {
     await agentRefuses(input, why, opts).catch((e: Error) => {
@@ -167,7 +184,10 @@ test('the Python agent: a truncated frame then EOF is a clean exit; PING is answ
   await a.frame((f) => f.type === FrameType.PONG && f.payload.toString() === 'after');
   a.child.stdin.end(Buffer.from([FrameType.DATA, 0, 0])); // a truncated header, then EOF
   assert.equal(await a.exited, 0);
-  assert.equal(a.frames.some((f) => f.type === FrameType.ERROR), false);
+  assert.equal(
+    a.frames.some((f) => f.type === FrameType.ERROR),
+    false,
+  );
   assert.equal(a.stderr(), '');
 });
 
@@ -198,7 +218,11 @@ test('the Python agent: random bytes after HELLO never crash it (ERROR, or a cle
     const code = await a.exited;
     assert.ok(code === 0 || code === 2, `case ${i}: exit ${code}; stderr ${a.stderr()}`);
     assert.doesNotMatch(a.stderr(), /Traceback/, `case ${i}`);
-    if (code === 2) assert.ok(a.frames.some((f) => f.type === FrameType.ERROR), `case ${i}: exit 2 comes with an ERROR frame`);
+    if (code === 2)
+      assert.ok(
+        a.frames.some((f) => f.type === FrameType.ERROR),
+        `case ${i}: exit 2 comes with an ERROR frame`,
+      );
   }
 });
 
@@ -224,7 +248,8 @@ class FakeAgent {
     this.stdin.on('data', (b: Buffer) => {
       for (const f of this.decoder.push(b)) {
         this.received.push(f);
-        if (f.type === FrameType.OPEN && this.autoOpen) this.send(encodeFrame(FrameType.OPEN_OK, f.stream, Buffer.concat([u32(1 << 18), Buffer.from('{}')])));
+        if (f.type === FrameType.OPEN && this.autoOpen)
+          this.send(encodeFrame(FrameType.OPEN_OK, f.stream, Buffer.concat([u32(1 << 18), Buffer.from('{}')])));
       }
     });
     this.stdout.write('KGPU-AGENT-READY 1\n');
@@ -302,7 +327,11 @@ test('the client: each malformed frame from the agent fails its streams with Age
     ['a huge length', (id) => [header(FrameType.DATA, id, 0xffffffff)], /4294967295 bytes exceeds/],
     ['an unknown type', () => [header(0x42, 0, 0)], /unknown frame type 0x42/],
     ['a frame for a stream never opened', (id) => [encodeFrame(FrameType.DATA, id + 10, Buffer.from('x'))], /never opened/],
-    ['DATA beyond the window', (id) => [encodeFrame(FrameType.DATA, id, Buffer.alloc(200_000)), encodeFrame(FrameType.DATA, id, Buffer.alloc(100_000))], /against a window of 262144/],
+    [
+      'DATA beyond the window',
+      (id) => [encodeFrame(FrameType.DATA, id, Buffer.alloc(200_000)), encodeFrame(FrameType.DATA, id, Buffer.alloc(100_000))],
+      /against a window of 262144/,
+    ],
     ['WINDOW overflowing the credit', (id) => [encodeFrame(FrameType.WINDOW, id, u32(MAX_WINDOW))], /overflows the credit/],
     ['WINDOW of 0', (id) => [encodeFrame(FrameType.WINDOW, id, u32(0))], /WINDOW of 0/],
     ['OPEN_OK twice', (id) => [encodeFrame(FrameType.OPEN_OK, id, u32(10))], /already open/],
@@ -314,7 +343,11 @@ test('the client: each malformed frame from the agent fails its streams with Age
     ['BLOCKED with a payload', (id) => [encodeFrame(FrameType.BLOCKED, id, Buffer.from('x'))], /BLOCKED with a payload/],
     ['malformed JSON', (id) => [encodeFrame(FrameType.RESET, id, Buffer.from('{'))], /RESET: the payload is not JSON/],
     ['DATA on stream 0', () => [encodeFrame(FrameType.DATA, 0, Buffer.from('x'))], /DATA frame on stream 0/],
-    ['an ERROR from the agent', () => [encodeJson(FrameType.ERROR, 0, { code: 'protocol', message: 'bad things' })], /the agent reported: bad things/],
+    [
+      'an ERROR from the agent',
+      () => [encodeJson(FrameType.ERROR, 0, { code: 'protocol', message: 'bad things' })],
+      /the agent reported: bad things/,
+    ],
   ];
   for (const [name, bytes, why] of cases) {
     await clientRefuses(bytes, why).catch((e: Error) => {
@@ -411,7 +444,13 @@ test('in a pod: the placed agent refuses a huge length over the real exec channe
 
   // An agent that sends garbage after its HELLO: the client's opens fail with AgentProtocolError,
   // then the next start (a well-behaved agent) works.
-  const bad = agentScriptFrom(Buffer.from(script.source.toString().replace('self.send(HELLO, 0, jdump(hello))', 'self.send(HELLO, 0, jdump(hello))\n        self.send(0x66, 0, b"")')));
+  const bad = agentScriptFrom(
+    Buffer.from(
+      script.source
+        .toString()
+        .replace('self.send(HELLO, 0, jdump(hello))', 'self.send(HELLO, 0, jdump(hello))\n        self.send(0x66, 0, b"")'),
+    ),
+  );
   let calls = 0;
   const client = f.client({ script: async () => (calls++ === 0 ? bad : script) });
   await assert.rejects(client.openStream({ kind: 'process', argv: ['true'] }), AgentProtocolError);

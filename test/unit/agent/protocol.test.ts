@@ -35,7 +35,7 @@ test('frames round-trip through the decoder whatever the chunking', () => {
     const count = split < 9 ? 40 : frames.length;
     const d = new FrameDecoder();
     const out: Frame[] = [];
-    for (let off = 0; off < wire.length; ) {
+    for (let off = 0; off < wire.length;) {
       const n = split > 0 ? split : 1 + Math.floor(rnd() * 100_000);
       out.push(...d.push(wire.subarray(off, off + n)));
       off += n;
@@ -59,7 +59,10 @@ test('the header is 9 bytes: type, stream id, length, big-endian', () => {
 test('a huge length or an unknown type is refused from the header alone; the decoder stays failed', () => {
   const huge = Buffer.from([FrameType.DATA, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff]);
   const d = new FrameDecoder();
-  assert.throws(() => d.push(huge), (e: unknown) => e instanceof AgentProtocolError && /4294967295 bytes exceeds the 262144-byte limit/.test(e.message));
+  assert.throws(
+    () => d.push(huge),
+    (e: unknown) => e instanceof AgentProtocolError && /4294967295 bytes exceeds the 262144-byte limit/.test(e.message),
+  );
   assert.ok(d.pending <= HEADER_BYTES, 'nothing buffered beyond the header');
   assert.throws(() => d.push(encodeFrame(FrameType.PING, 0)), AgentProtocolError);
 
@@ -83,7 +86,7 @@ test('a huge length or an unknown type is refused from the header alone; the dec
   assert.equal(t.pending, 3);
 });
 
-test('the placement command: named by the content hash, reads exactly the program\'s size, python3 else python, never kgpu.python', async () => {
+test("the placement command: named by the content hash, reads exactly the program's size, python3 else python, never kgpu.python", async () => {
   const script = await loadAgentScript();
   assert.equal(script.source.toString(), fs.readFileSync(path.join(root, 'pod', 'agent.py'), 'utf8'));
   assert.equal(script.hash, sha256(script.source).slice(0, 16));

@@ -54,7 +54,10 @@ test('npm run bench -- --quick runs every scenario and writes bench-results.json
   const dir = mkdtempSync(join(tmpdir(), 'kgpu-bench-smoke-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const out = join(dir, 'bench-results.json');
-  const child = spawn(process.execPath, [join(root, 'scripts', 'bench.mjs'), '--quick', '--out', out], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(root, 'scripts', 'bench.mjs'), '--quick', '--out', out], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   // Stopped if the test ends first (bench.mjs passes the signal on; the bench stops its simulator).
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -88,11 +91,26 @@ test('npm run bench -- --quick runs every scenario and writes bench-results.json
   assert.equal(json.upload.verified_sha256, true);
   assert.equal(json.follow_throughput.verified_sha256, true);
   assert.equal(json.agent_throughput.verified_sha256, true);
-  assert.deepEqual(json.agent_parallel_http.ssh_connections_ours, [1], 'every request over the agent\'s one SSH connection');
-  assert.ok((json.sync_bytes.ours_content_bytes as number) > 0 && (json.sync_bytes.ours_content_bytes as number) === json.sync_bytes.changed_file_bytes,
-    'the re-sync sent exactly the edited file');
+  assert.deepEqual(json.agent_parallel_http.ssh_connections_ours, [1], "every request over the agent's one SSH connection");
+  assert.ok(
+    (json.sync_bytes.ours_content_bytes as number) > 0 &&
+      (json.sync_bytes.ours_content_bytes as number) === json.sync_bytes.changed_file_bytes,
+    'the re-sync sent exactly the edited file',
+  );
   // The table is printed with every row.
-  for (const label of ['1. iteration', '2. upload', '2. download', '3. listing', '4. re-sync', '5. follow', '6. activation', '6. VSIX', '7. agent', '8. warm start', '9. debug']) {
+  for (const label of [
+    '1. iteration',
+    '2. upload',
+    '2. download',
+    '3. listing',
+    '4. re-sync',
+    '5. follow',
+    '6. activation',
+    '6. VSIX',
+    '7. agent',
+    '8. warm start',
+    '9. debug',
+  ]) {
     assert.ok(stdout.includes(label), `the table has a "${label}" row`);
   }
 });

@@ -26,7 +26,10 @@ export class DapTestClient {
       const v = find();
       if (v !== undefined) return v;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; got: ${this.messages.map((m) => m.event ?? `${m.type}:${m.command}`).join(', ')}`);
+      if (left <= 0)
+        throw new Error(
+          `Timed out after ${timeoutMs} ms waiting for ${what}; got: ${this.messages.map((m) => m.event ?? `${m.type}:${m.command}`).join(', ')}`,
+        );
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.waiters.push(() => {
@@ -41,7 +44,11 @@ export class DapTestClient {
   request(command: string, args?: Record<string, unknown>, timeoutMs = 60_000): Promise<Msg> {
     const seq = this.seq++;
     this.bridge.handleMessage({ seq, type: 'request', command, arguments: args } as DapMessage);
-    return this.waitFor(`the response to ${command}`, () => this.messages.find((m) => m.type === 'response' && m.request_seq === seq), timeoutMs);
+    return this.waitFor(
+      `the response to ${command}`,
+      () => this.messages.find((m) => m.type === 'response' && m.request_seq === seq),
+      timeoutMs,
+    );
   }
 
   /** Like request(), but fails unless the response says success. */
@@ -53,15 +60,22 @@ export class DapTestClient {
 
   /** The next event named `name` not taken before (optionally matching). */
   event(name: string, match: (m: Msg) => boolean = () => true, timeoutMs = 60_000): Promise<Msg> {
-    return this.waitFor(`the event ${name}`, () => {
-      const m = this.messages.find((x) => x.type === 'event' && x.event === name && !this.consumed.has(x) && match(x));
-      if (m) this.consumed.add(m);
-      return m;
-    }, timeoutMs);
+    return this.waitFor(
+      `the event ${name}`,
+      () => {
+        const m = this.messages.find((x) => x.type === 'event' && x.event === name && !this.consumed.has(x) && match(x));
+        if (m) this.consumed.add(m);
+        return m;
+      },
+      timeoutMs,
+    );
   }
 
   /** All output so far, one string. */
   output(): string {
-    return this.messages.filter((m) => m.type === 'event' && m.event === 'output' && m.body?.category !== 'telemetry').map((m) => String(m.body?.output ?? '')).join('');
+    return this.messages
+      .filter((m) => m.type === 'event' && m.event === 'output' && m.body?.category !== 'telemetry')
+      .map((m) => String(m.body?.output ?? ''))
+      .join('');
   }
 }

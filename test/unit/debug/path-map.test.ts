@@ -12,7 +12,13 @@ const POD = 'gpu-rent-abc';
 
 test('local paths under the synced folder map to /workspace/<folder> and back; others stay', () => {
   const local = new Set(['/home/u/my proj/src/a b.py']);
-  const m = new PodPathMap({ podId: POD, localRoot: '/home/u/my proj', remoteRoot: '/workspace/my proj', localExists: (f) => local.has(f), pathModule: path.posix });
+  const m = new PodPathMap({
+    podId: POD,
+    localRoot: '/home/u/my proj',
+    remoteRoot: '/workspace/my proj',
+    localExists: (f) => local.has(f),
+    pathModule: path.posix,
+  });
   assert.equal(m.toRemote('/home/u/my proj/src/a b.py'), '/workspace/my proj/src/a b.py');
   assert.equal(m.toRemote('/home/u/other/x.py'), '/home/u/other/x.py');
   assert.equal(m.toRemote('/home/u/my projx/x.py'), '/home/u/my projx/x.py', 'a sibling folder with the same prefix is not inside');
@@ -30,18 +36,33 @@ test('local paths under the synced folder map to /workspace/<folder> and back; o
 });
 
 test('Windows local paths map with forward slashes in the pod', () => {
-  const m = new PodPathMap({ podId: POD, localRoot: 'C:\\Users\\u\\proj', remoteRoot: '/workspace/proj', localExists: () => true, pathModule: path.win32 });
+  const m = new PodPathMap({
+    podId: POD,
+    localRoot: 'C:\\Users\\u\\proj',
+    remoteRoot: '/workspace/proj',
+    localExists: () => true,
+    pathModule: path.win32,
+  });
   assert.equal(m.toRemote('C:\\Users\\u\\proj\\pkg\\train.py'), '/workspace/proj/pkg/train.py');
   assert.equal(m.toLocal('/workspace/proj/pkg/train.py'), 'C:\\Users\\u\\proj\\pkg\\train.py');
 });
 
 test('every source in a message is rewritten: requests to the pod, responses and events to the editor', () => {
   const m = new PodPathMap({ podId: POD, localRoot: '/p', remoteRoot: '/workspace/p', localExists: () => true, pathModule: path.posix });
-  const req = m.mapToPod({ type: 'request', command: 'setBreakpoints', arguments: { source: { path: '/p/t.py' }, breakpoints: [{ line: 3 }] } });
+  const req = m.mapToPod({
+    type: 'request',
+    command: 'setBreakpoints',
+    arguments: { source: { path: '/p/t.py' }, breakpoints: [{ line: 3 }] },
+  });
   assert.equal(req.arguments.source.path, '/workspace/p/t.py');
   const resp: any = m.mapToEditor({
     type: 'response',
-    body: { stackFrames: [{ source: { path: '/workspace/p/t.py' } }, { source: { path: '/usr/lib/python3/dist-packages/torch/nn/modules/module.py', sources: [{ path: '/workspace/p/u.py' }] } }] },
+    body: {
+      stackFrames: [
+        { source: { path: '/workspace/p/t.py' } },
+        { source: { path: '/usr/lib/python3/dist-packages/torch/nn/modules/module.py', sources: [{ path: '/workspace/p/u.py' }] } },
+      ],
+    },
   });
   assert.equal(resp.body.stackFrames[0].source.path, '/p/t.py');
   assert.equal(resp.body.stackFrames[1].source.path, `kgpu://${POD}/usr/lib/python3/dist-packages/torch/nn/modules/module.py`);
@@ -58,7 +79,10 @@ test('the DAP decoder reassembles split messages and bounds what the pod may sen
   const d = new DapDecoder();
   const got = [];
   for (let i = 0; i < all.length; i += 7) got.push(...d.push(all.subarray(i, i + 7)));
-  assert.deepEqual(got.map((x) => x.seq), [1, 2]);
+  assert.deepEqual(
+    got.map((x) => x.seq),
+    [1, 2],
+  );
   assert.equal((got[0] as { body?: { output?: string } }).body?.output, 'héllo\n');
   assert.throws(() => new DapDecoder(1000).push(Buffer.from('Content-Length: 1001\r\n\r\n')), DapFramingError);
   assert.throws(() => new DapDecoder().push(Buffer.alloc(9000, 0x41)), DapFramingError, 'a header without an end is bounded');

@@ -76,8 +76,20 @@ function launchSpec(target: { folder: string; file: string }, extra: Partial<Lau
 }
 
 /** initialize, launch, the breakpoints, configurationDone — as VS Code orders them. */
-async function begin(c: DapTestClient, file: string, breakpoints: Record<string, { line: number; condition?: string }[]>, filters: string[] = []): Promise<any[]> {
-  const caps = await c.ok('initialize', { clientID: 'kgpu-test', adapterID: 'kgpu', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path', supportsVariableType: true });
+async function begin(
+  c: DapTestClient,
+  file: string,
+  breakpoints: Record<string, { line: number; condition?: string }[]>,
+  filters: string[] = [],
+): Promise<any[]> {
+  const caps = await c.ok('initialize', {
+    clientID: 'kgpu-test',
+    adapterID: 'kgpu',
+    linesStartAt1: true,
+    columnsStartAt1: true,
+    pathFormat: 'path',
+    supportsVariableType: true,
+  });
   assert.equal(caps.supportsConfigurationDoneRequest, true);
   const launched = c.request('launch', { type: 'kgpu', request: 'launch', name: 'test', program: file });
   await c.event('initialized');
@@ -112,8 +124,14 @@ test('launch: a breakpoint on the local path hits in /workspace/<folder>; variab
   const c = new DapTestClient(s.bridge);
   const podHelper = `kgpu://${f.pod.podId}/workspace/podlib/podhelper.py`;
   try {
-    const [bps, helperBps] = await begin(c, file, { [file]: [{ line: LOOP_LINE, condition: 'i == 2' }, { line: MARKER_LINE }], [podHelper]: [{ line: 2 }] });
-    assert.deepEqual(bps.breakpoints.map((b: any) => b.verified), [true, true]);
+    const [bps, helperBps] = await begin(c, file, {
+      [file]: [{ line: LOOP_LINE, condition: 'i == 2' }, { line: MARKER_LINE }],
+      [podHelper]: [{ line: 2 }],
+    });
+    assert.deepEqual(
+      bps.breakpoints.map((b: any) => b.verified),
+      [true, true],
+    );
     assert.equal(helperBps.breakpoints[0].verified, true);
 
     // The conditional breakpoint: only when i == 2.
@@ -191,7 +209,11 @@ test('launch: an uncaught exception stops with its message; continuing ends with
 });
 
 test('a connection cut while paused at a breakpoint ends the session with a clear message and stops the program in the pod', async () => {
-  const { folder, file } = project('paused.py', 'import os, time\nopen("paused.pid", "w").write(str(os.getpid()))\nwhile True:\n    time.sleep(0.2)\n', 'cut proj');
+  const { folder, file } = project(
+    'paused.py',
+    'import os, time\nopen("paused.pid", "w").write(str(os.getpid()))\nwhile True:\n    time.sleep(0.2)\n',
+    'cut proj',
+  );
   f.gate.mode = 'hold';
   const spec = launchSpec({ folder, file });
   const held = f.gate.next().then((h) => {
@@ -239,17 +261,30 @@ test('a pod Python without debugpy: the launch fails saying how to install it', 
 });
 
 test('attach: to a job that called debugpy.listen(), over an agent TCP stream; the breakpoint on the local path hits', async () => {
-  const source = 'import debugpy, sys\nhost, port = debugpy.listen(("127.0.0.1", 0))\nopen("port.txt", "w").write(str(port))\ndebugpy.wait_for_client()\nvalue = 41\nvalue += 1\nprint("value", value, flush=True)\n';
+  const source =
+    'import debugpy, sys\nhost, port = debugpy.listen(("127.0.0.1", 0))\nopen("port.txt", "w").write(str(port))\ndebugpy.wait_for_client()\nvalue = 41\nvalue += 1\nprint("value", value, flush=True)\n';
   const { folder, file } = project('serve.py', source, 'attach proj');
   // The job, as Run would start it (detached), from the synced copy.
   await syncUp(podCommands(f.pod.connector()), folder, '/workspace/attach proj');
   fs.rmSync(path.join(f.pod.hostDir, 'attach proj', 'port.txt'), { force: true });
   await f.sh(`cd '/workspace/attach proj' && setsid -f python serve.py > out.log 2>&1`);
-  const port = await waitFor('the port debugpy listens on', () => {
-    const p = path.join(f.pod.hostDir, 'attach proj', 'port.txt');
-    return fs.existsSync(p) && Number(fs.readFileSync(p, 'utf8')) > 0 ? Number(fs.readFileSync(p, 'utf8')) : undefined;
-  }, 30_000);
-  const s = await startPodDebug({ request: 'attach', podId: f.pod.podId, agent: f.client(), python: 'python', port, localRoot: folder, remoteRoot: '/workspace/attach proj' });
+  const port = await waitFor(
+    'the port debugpy listens on',
+    () => {
+      const p = path.join(f.pod.hostDir, 'attach proj', 'port.txt');
+      return fs.existsSync(p) && Number(fs.readFileSync(p, 'utf8')) > 0 ? Number(fs.readFileSync(p, 'utf8')) : undefined;
+    },
+    30_000,
+  );
+  const s = await startPodDebug({
+    request: 'attach',
+    podId: f.pod.podId,
+    agent: f.client(),
+    python: 'python',
+    port,
+    localRoot: folder,
+    remoteRoot: '/workspace/attach proj',
+  });
   const c = new DapTestClient(s.bridge);
   try {
     await c.ok('initialize', { adapterID: 'kgpu', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
@@ -273,11 +308,18 @@ test('attach: to a job that called debugpy.listen(), over an agent TCP stream; t
 
 test('attach to a port where nothing listens says how to start the program', async () => {
   const free = Number(await f.sh(`python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"`));
-  await assert.rejects(startPodDebug({ request: 'attach', podId: f.pod.podId, agent: f.client(), python: 'python', port: free }), /Nothing in pod .* listens on 127\.0\.0\.1:\d+ .*debugpy\.listen\(\d+\)/);
+  await assert.rejects(
+    startPodDebug({ request: 'attach', podId: f.pod.podId, agent: f.client(), python: 'python', port: free }),
+    /Nothing in pod .* listens on 127\.0\.0\.1:\d+ .*debugpy\.listen\(\d+\)/,
+  );
 });
 
 test('the stream reset while paused (the editor went away without a disconnect) stops the program in the pod', async () => {
-  const { folder, file } = project('reset.py', 'import os, time\nopen("reset.pid", "w").write(str(os.getpid()))\nwhile True:\n    time.sleep(0.2)\n', 'reset proj');
+  const { folder, file } = project(
+    'reset.py',
+    'import os, time\nopen("reset.pid", "w").write(str(os.getpid()))\nwhile True:\n    time.sleep(0.2)\n',
+    'reset proj',
+  );
   const agent = f.client();
   const s = await startPodDebug({ ...launchSpec({ folder, file }), agent });
   const c = new DapTestClient(s.bridge);

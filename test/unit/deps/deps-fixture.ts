@@ -36,7 +36,10 @@ export async function startDepsPod(): Promise<DepsPod> {
   let fx: PodFixture | undefined;
   try {
     net = await listenForPods([{ http: index.server, host: index.host, port: index.port, socket: 'index.sock' }], { stateDir: tmp });
-    fx = await startPodFixture({ env: { PIP_INDEX_URL: index.url, UV_INDEX_URL: index.url, UV_DEFAULT_INDEX: index.url }, reach: net.reach });
+    fx = await startPodFixture({
+      env: { PIP_INDEX_URL: index.url, UV_INDEX_URL: index.url, UV_DEFAULT_INDEX: index.url },
+      reach: net.reach,
+    });
   } catch (e) {
     await net?.close();
     await index.close();
@@ -57,7 +60,14 @@ export async function startDepsPod(): Promise<DepsPod> {
     tmp,
     sh,
     runner(o = {}) {
-      const r = new JobRunner({ commands: async () => podCommands(f.connector()), syncStateDir: path.join(tmp, 'sync'), pollMs: 0, jobsRoot: JOBS_ROOT, projectDeps: true, warmStart: o.warmStart });
+      const r = new JobRunner({
+        commands: async () => podCommands(f.connector()),
+        syncStateDir: path.join(tmp, 'sync'),
+        pollMs: 0,
+        jobsRoot: JOBS_ROOT,
+        projectDeps: true,
+        warmStart: o.warmStart,
+      });
       runners.push(r);
       return r;
     },

@@ -34,7 +34,12 @@ test('requirements.txt: an environment per project and file hash, beside the job
   assert.notEqual(depsPlan({ folder: dir, remoteDir: '/workspace/My Project', script: 'train.py', python: 'python3.11' })?.hash, p.hash);
   fs.writeFileSync(path.join(dir, 'requirements.txt'), 'tinyplot==0.1\n');
   assert.notEqual(depsPlan({ folder: dir, remoteDir: '/workspace/My Project', script: 'train.py', python: 'python' })?.hash, p.hash);
-  assert.equal(depsPlan({ folder: dir, remoteDir: '/srv/x/My Project', python: 'python', venvsRoot: '/opt/v' })?.venvDir.startsWith('/opt/v/My_Project-'), true);
+  assert.equal(
+    depsPlan({ folder: dir, remoteDir: '/srv/x/My Project', python: 'python', venvsRoot: '/opt/v' })?.venvDir.startsWith(
+      '/opt/v/My_Project-',
+    ),
+    true,
+  );
 });
 
 test('the nearest folder with dependency files, from the script up to the synced folder; none: no environment', () => {
@@ -46,7 +51,10 @@ test('the nearest folder with dependency files, from the script up to the synced
   assert.equal(depsPlan({ folder: dir, remoteDir: '/workspace/sample', script: 'train.py', python: 'python' }), undefined);
   assert.equal(depsPlan({ folder: dir, remoteDir: '/workspace/sample', script: 'other/x.py', python: 'python' }), undefined);
   fs.writeFileSync(path.join(dir, 'requirements.txt'), 'numpy\n');
-  assert.equal(depsPlan({ folder: dir, remoteDir: '/workspace/sample', script: 'other/x.py', python: 'python' })?.projectDir, '/workspace/sample');
+  assert.equal(
+    depsPlan({ folder: dir, remoteDir: '/workspace/sample', script: 'other/x.py', python: 'python' })?.projectDir,
+    '/workspace/sample',
+  );
 });
 
 test('pyproject.toml counts only with [project] dependencies; environment.yml counts; all found are hashed in order', () => {
@@ -56,7 +64,11 @@ test('pyproject.toml counts only with [project] dependencies; environment.yml co
   assert.deepEqual(depsPlan({ folder: dir, remoteDir: '/workspace/pp', python: 'python' })?.files, ['pyproject.toml']);
   fs.writeFileSync(path.join(dir, 'environment.yml'), 'dependencies:\n  - pip:\n    - tinyplot\n');
   fs.writeFileSync(path.join(dir, 'requirements.txt'), 'tinyplot\n');
-  assert.deepEqual(depsPlan({ folder: dir, remoteDir: '/workspace/pp', python: 'python' })?.files, ['requirements.txt', 'pyproject.toml', 'environment.yml']);
+  assert.deepEqual(depsPlan({ folder: dir, remoteDir: '/workspace/pp', python: 'python' })?.files, [
+    'requirements.txt',
+    'pyproject.toml',
+    'environment.yml',
+  ]);
 });
 
 test('no environment for kgpu.python as a command (it manages its own), a symlinked requirements.txt (never followed) or a huge one', () => {
@@ -72,9 +84,13 @@ test('no environment for kgpu.python as a command (it manages its own), a symlin
 });
 
 test("ModuleNotFoundError: the module the traceback's last line names, and the package that provides it", () => {
-  const tb = "Traceback (most recent call last):\n  File \"/workspace/p/plot.py\", line 3, in <module>\n    import tinyplot\nModuleNotFoundError: No module named 'tinyplot'\n";
+  const tb =
+    'Traceback (most recent call last):\n  File "/workspace/p/plot.py", line 3, in <module>\n    import tinyplot\nModuleNotFoundError: No module named \'tinyplot\'\n';
   assert.deepEqual(missingModule(tb), { module: 'tinyplot', package: 'tinyplot' });
-  assert.deepEqual(missingModule("ModuleNotFoundError: No module named 'sklearn.linear_model'\r\n"), { module: 'sklearn.linear_model', package: 'scikit-learn' });
+  assert.deepEqual(missingModule("ModuleNotFoundError: No module named 'sklearn.linear_model'\r\n"), {
+    module: 'sklearn.linear_model',
+    package: 'scikit-learn',
+  });
   assert.deepEqual(missingModule("ModuleNotFoundError: No module named 'cv2'"), { module: 'cv2', package: 'opencv-python' });
   assert.equal(missingModule("ModuleNotFoundError: No module named 'x'\nbut it was handled\n"), undefined, 'not how the job died');
   assert.equal(missingModule("ModuleNotFoundError: No module named 'x; rm -rf /'"), undefined);

@@ -37,11 +37,21 @@ describe("a project's dependencies, installed once in the pod", () => {
     return { folder, file: (f) => path.join(folder, f) };
   }
 
-  it('installs requirements.txt once, runs with the environment\'s python (the image\'s torch still there), reinstalls when the file changes', async () => {
-    const p = project('proj', { 'requirements.txt': 'kgpu-demo-utils==1.0.0\n', 'main.py': `${PROBE}import torch\nprint("torch", torch.tensor([2.0]).sum().item())\n` });
+  it("installs requirements.txt once, runs with the environment's python (the image's torch still there), reinstalls when the file changes", async () => {
+    const p = project('proj', {
+      'requirements.txt': 'kgpu-demo-utils==1.0.0\n',
+      'main.py': `${PROBE}import torch\nprint("torch", torch.tensor([2.0]).sum().item())\n`,
+    });
     const r = d.runner();
     const out: string[] = [];
-    const first = r.runFile({ podId: d.fx.podId, target: { kind: 'local', folder: p.folder, file: p.file('main.py') }, python: 'python', args: [], env: {}, onDepsOutput: (l) => out.push(l) });
+    const first = r.runFile({
+      podId: d.fx.podId,
+      target: { kind: 'local', folder: p.folder, file: p.file('main.py') },
+      python: 'python',
+      args: [],
+      env: {},
+      onDepsOutput: (l) => out.push(l),
+    });
     const res1 = await d.finish(first);
     const deps1 = await first.deps;
     assert.ok(deps1, 'the run has an environment');
@@ -49,15 +59,32 @@ describe("a project's dependencies, installed once in the pod", () => {
     assert.match(deps1.plan.venvDir, /^\/workspace\/\.kgpu\/venvs\/proj-[0-9a-f]{16}$/);
     assert.equal(first.plan.command, `${deps1.plan.venvDir}/bin/python main.py`);
     assert.deepEqual([res1.state, res1.exitCode], ['exited', 0], res1.log);
-    assert.equal(res1.log, `prefix ${deps1.plan.venvDir}\nutils 1.0.0\ntorch 2.0\n`, 'sys.prefix is the environment: the job ran its python');
-    assert.ok(out.some((l) => /Successfully installed kgpu-demo-utils-1\.0\.0/.test(l)), `pip's output is handed on: ${out.join('\n')}`);
-    assert.ok(out.some((l) => l.startsWith('[kgpu] installing requirements.txt into ')), out.join('\n'));
+    assert.equal(
+      res1.log,
+      `prefix ${deps1.plan.venvDir}\nutils 1.0.0\ntorch 2.0\n`,
+      'sys.prefix is the environment: the job ran its python',
+    );
+    assert.ok(
+      out.some((l) => /Successfully installed kgpu-demo-utils-1\.0\.0/.test(l)),
+      `pip's output is handed on: ${out.join('\n')}`,
+    );
+    assert.ok(
+      out.some((l) => l.startsWith('[kgpu] installing requirements.txt into ')),
+      out.join('\n'),
+    );
     assert.equal(d.index.downloads('kgpu_demo_utils-1.0.0-py3-none-any.whl'), 1);
 
     // Unchanged: reused — no install, nothing downloaded, the start rode on the sync's exec.
     out.length = 0;
     fs.writeFileSync(p.file('main.py'), `${PROBE}print("again")\n`);
-    const second = r.runFile({ podId: d.fx.podId, target: { kind: 'local', folder: p.folder, file: p.file('main.py') }, python: 'python', args: [], env: {}, onDepsOutput: (l) => out.push(l) });
+    const second = r.runFile({
+      podId: d.fx.podId,
+      target: { kind: 'local', folder: p.folder, file: p.file('main.py') },
+      python: 'python',
+      args: [],
+      env: {},
+      onDepsOutput: (l) => out.push(l),
+    });
     const res2 = await d.finish(second);
     assert.equal(res2.log, `prefix ${deps1.plan.venvDir}\nutils 1.0.0\nagain\n`);
     assert.deepEqual(await second.deps, { plan: deps1.plan, state: 'reused' });
@@ -66,7 +93,13 @@ describe("a project's dependencies, installed once in the pod", () => {
 
     // Changed: a new environment with the new pins.
     fs.writeFileSync(p.file('requirements.txt'), 'kgpu-demo-utils==1.1.0\n');
-    const third = r.runFile({ podId: d.fx.podId, target: { kind: 'local', folder: p.folder, file: p.file('main.py') }, python: 'python', args: [], env: {} });
+    const third = r.runFile({
+      podId: d.fx.podId,
+      target: { kind: 'local', folder: p.folder, file: p.file('main.py') },
+      python: 'python',
+      args: [],
+      env: {},
+    });
     const res3 = await d.finish(third);
     const deps3 = await third.deps;
     assert.equal(deps3?.state, 'installed');
@@ -77,13 +110,28 @@ describe("a project's dependencies, installed once in the pod", () => {
 
   it("an install that outlasts the log follower's wait for the job (here: another install holds the environment's lock) still ends in the job's log", async () => {
     const p = project('slow', { 'requirements.txt': 'kgpu-demo-utils==1.0.0\n', 'main.py': PROBE });
-    const plan = depsPlan({ folder: p.folder, remoteDir: '/workspace/slow', script: 'main.py', python: 'python', venvsRoot: '/workspace/.kgpu/venvs' })!;
+    const plan = depsPlan({
+      folder: p.folder,
+      remoteDir: '/workspace/slow',
+      script: 'main.py',
+      python: 'python',
+      venvsRoot: '/workspace/.kgpu/venvs',
+    })!;
     // Another "install" holds the lock until told to let go.
     const lockPy = `import fcntl, os, sys, time\nfd = os.open(sys.argv[1] + ".lock", os.O_CREAT | os.O_RDWR)\nfcntl.flock(fd, fcntl.LOCK_EX)\nopen(sys.argv[1] + ".held", "w").close()\nwhile not os.path.exists(sys.argv[1] + ".go"):\n    time.sleep(0.1)\n`;
-    await d.sh(`mkdir -p /workspace/.kgpu/venvs && cat > /tmp/holdlock.py <<'EOF'\n${lockPy}EOF\nsetsid -f python /tmp/holdlock.py ${plan.venvDir} >/dev/null 2>&1 </dev/null; i=0; while [ ! -f ${plan.venvDir}.held ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; test -f ${plan.venvDir}.held`);
+    await d.sh(
+      `mkdir -p /workspace/.kgpu/venvs && cat > /tmp/holdlock.py <<'EOF'\n${lockPy}EOF\nsetsid -f python /tmp/holdlock.py ${plan.venvDir} >/dev/null 2>&1 </dev/null; i=0; while [ ! -f ${plan.venvDir}.held ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; test -f ${plan.venvDir}.held`,
+    );
     const r = d.runner();
     const out: string[] = [];
-    const h = r.runFile({ podId: d.fx.podId, target: { kind: 'local', folder: p.folder, file: p.file('main.py') }, python: 'python', args: [], env: {}, onDepsOutput: (l) => out.push(l) });
+    const h = r.runFile({
+      podId: d.fx.podId,
+      target: { kind: 'local', folder: p.folder, file: p.file('main.py') },
+      python: 'python',
+      args: [],
+      env: {},
+      onDepsOutput: (l) => out.push(l),
+    });
     // The first follower (started with the run) waits a bounded time for the job, then gives up.
     const followers = `python3 -c 'import os,sys\nn=0\nfor p in os.listdir("/proc"):\n  try: c=open("/proc/%s/cmdline"%p,"rb").read()\n  except Exception: continue\n  if b"kgpu-follow" in c and sys.argv[1].encode() in c and b"python3" not in c: n+=1\nprint(n)' ${h.jobId}`;
     const count = async () => Number((await d.sh(followers)).trim());
@@ -92,7 +140,7 @@ describe("a project's dependencies, installed once in the pod", () => {
       assert.ok(ok(await count()), what);
     };
     await until('the follower is waiting in the pod', (n) => n > 0);
-    await until("the follower gave up waiting for the job (its bound)", (n) => n === 0);
+    await until('the follower gave up waiting for the job (its bound)', (n) => n === 0);
     assert.ok(out.includes('[kgpu] waiting for another install into this environment...'), out.join('\n'));
     await d.sh(`touch ${plan.venvDir}.go`);
     const res = await d.finish(h);
@@ -104,7 +152,14 @@ describe("a project's dependencies, installed once in the pod", () => {
     const p = project('broken', { 'requirements.txt': 'kgpu-broken\n', 'main.py': 'print("must not run")\n' });
     const r = d.runner();
     const out: string[] = [];
-    const h = r.runFile({ podId: d.fx.podId, target: { kind: 'local', folder: p.folder, file: p.file('main.py') }, python: 'python', args: [], env: {}, onDepsOutput: (l) => out.push(l) });
+    const h = r.runFile({
+      podId: d.fx.podId,
+      target: { kind: 'local', folder: p.folder, file: p.file('main.py') },
+      python: 'python',
+      args: [],
+      env: {},
+      onDepsOutput: (l) => out.push(l),
+    });
     await assert.rejects(h.started, (e: unknown) => {
       assert.ok(e instanceof DepsInstallError, String(e));
       assert.match(e.message, /^Could not install requirements\.txt in the pod: ERROR: /);
@@ -113,37 +168,77 @@ describe("a project's dependencies, installed once in the pod", () => {
     });
     await assert.rejects(h.done, DepsInstallError);
     assert.equal(await h.deps, undefined);
-    assert.ok(out.some((l) => l.startsWith('ERROR: ')), `pip's output: ${out.join('\n')}`);
+    assert.ok(
+      out.some((l) => l.startsWith('ERROR: ')),
+      `pip's output: ${out.join('\n')}`,
+    );
     assert.equal((await d.sh(`test -e ${JOBS_ROOT}/${h.jobId} && echo job || echo none`)).trim(), 'none');
     // The failed environment is not left as if installed: the next run tries again.
-    const again = r.runFile({ podId: d.fx.podId, target: { kind: 'local', folder: p.folder, file: p.file('main.py') }, python: 'python', args: [], env: {} });
+    const again = r.runFile({
+      podId: d.fx.podId,
+      target: { kind: 'local', folder: p.folder, file: p.file('main.py') },
+      python: 'python',
+      args: [],
+      env: {},
+    });
     await assert.rejects(again.done, DepsInstallError);
   });
 
   it("pyproject.toml's [project] dependencies and environment.yml (its pip: list; conda names the image has are skipped) through projectPython, the call for Debug and Notebook", async () => {
-    const pp = project('pp', { 'pyproject.toml': '[project]\nname = "pp"\nversion = "0"\ndependencies = ["kgpu-demo-utils==1.0.0"]\n' }, true);
+    const pp = project(
+      'pp',
+      { 'pyproject.toml': '[project]\nname = "pp"\nversion = "0"\ndependencies = ["kgpu-demo-utils==1.0.0"]\n' },
+      true,
+    );
     const out: string[] = [];
-    const a = await projectPython(d.pod, { folder: pp.folder, remoteDir: '/workspace/pp', python: 'python' }, { onOutput: (l) => out.push(l) });
+    const a = await projectPython(
+      d.pod,
+      { folder: pp.folder, remoteDir: '/workspace/pp', python: 'python' },
+      { onOutput: (l) => out.push(l) },
+    );
     assert.equal(a.deps?.state, 'installed');
     assert.equal(a.python, `${a.deps?.plan.venvDir}/bin/python`);
     assert.equal((await d.sh(`${a.python} -c 'import kgpu_demo_utils; print(kgpu_demo_utils.__version__)'`)).trim(), '1.0.0');
     assert.equal((await projectPython(d.pod, { folder: pp.folder, remoteDir: '/workspace/pp', python: 'python' })).deps?.state, 'reused');
 
-    const env = project('envyml', { 'environment.yml': 'name: envyml\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - numpy\n  - pip\n  - pip:\n    - tinyplot==0.1\n' }, true);
+    const env = project(
+      'envyml',
+      {
+        'environment.yml':
+          'name: envyml\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - numpy\n  - pip\n  - pip:\n    - tinyplot==0.1\n',
+      },
+      true,
+    );
     out.length = 0;
-    const b = await projectPython(d.pod, { folder: env.folder, remoteDir: '/workspace/envyml', python: 'python' }, { onOutput: (l) => out.push(l) });
+    const b = await projectPython(
+      d.pod,
+      { folder: env.folder, remoteDir: '/workspace/envyml', python: 'python' },
+      { onOutput: (l) => out.push(l) },
+    );
     assert.equal(b.deps?.state, 'installed');
     assert.ok(out.includes('[kgpu] environment.yml: numpy is in the image already'), out.join('\n'));
     assert.equal((await d.sh(`${b.python} -c 'import tinyplot, numpy; print(tinyplot.sparkline([1, 2]))'`)).trim(), '▁█');
 
     const none = project('plain', { 'main.py': '' }, true);
-    assert.deepEqual(await projectPython(d.pod, { folder: none.folder, remoteDir: '/workspace/plain', python: 'python' }), { python: 'python' });
+    assert.deepEqual(await projectPython(d.pod, { folder: none.folder, remoteDir: '/workspace/plain', python: 'python' }), {
+      python: 'python',
+    });
   });
 
-  it('ModuleNotFoundError: names the package, which installs into the environment; the fork server is the environment\'s and restarts after the install', async () => {
-    const p = project('missing', { 'requirements.txt': 'kgpu-demo-utils\n', 'plot.py': `${PROBE}import tinyplot\nprint(tinyplot.sparkline([3, 1, 2]))\n` });
+  it("ModuleNotFoundError: names the package, which installs into the environment; the fork server is the environment's and restarts after the install", async () => {
+    const p = project('missing', {
+      'requirements.txt': 'kgpu-demo-utils\n',
+      'plot.py': `${PROBE}import tinyplot\nprint(tinyplot.sparkline([3, 1, 2]))\n`,
+    });
     const r = d.runner({ warmStart: { mode: 'auto' } });
-    const run = () => r.runFile({ podId: d.fx.podId, target: { kind: 'local', folder: p.folder, file: p.file('plot.py') }, python: 'python', args: [], env: {} });
+    const run = () =>
+      r.runFile({
+        podId: d.fx.podId,
+        target: { kind: 'local', folder: p.folder, file: p.file('plot.py') },
+        python: 'python',
+        args: [],
+        env: {},
+      });
     const first = run();
     const res1 = await d.finish(first);
     const plan = (await first.deps)!.plan;
@@ -156,11 +251,18 @@ describe("a project's dependencies, installed once in the pod", () => {
     const warmRun = run();
     const warm = await d.finish(warmRun);
     assert.deepEqual(await warmRun.startMode, { warm: true });
-    assert.match(warm.log, new RegExp(`^prefix ${plan.venvDir}\\n`), "a warm run's sys.prefix is the environment: forked from the environment's own server");
+    assert.match(
+      warm.log,
+      new RegExp(`^prefix ${plan.venvDir}\\n`),
+      "a warm run's sys.prefix is the environment: forked from the environment's own server",
+    );
 
     const out: string[] = [];
     await installPackages(d.pod, plan, ['tinyplot'], { onOutput: (l) => out.push(l) });
-    assert.ok(out.some((l) => /Successfully installed tinyplot-0\.1/.test(l)), out.join('\n'));
+    assert.ok(
+      out.some((l) => /Successfully installed tinyplot-0\.1/.test(l)),
+      out.join('\n'),
+    );
     const fixed = run();
     const res2 = await d.finish(fixed);
     assert.deepEqual([res2.state, res2.exitCode], ['exited', 0], res2.log);

@@ -20,7 +20,16 @@ test('a link from any web page can only start a flow the user confirms: no extra
 });
 
 test('bad links are refused with a message that says what a good one looks like', () => {
-  for (const [p, q] of [['/open', ''], ['/open', 'pod=../../x'], ['/open', 'pod=a%20b'], ['/rent', 'gpu_model=rtx%3B%20rm'], ['/rent', 'gpu_count=0'], ['/rent', 'gpu_count=1.5'], ['/rent', 'gpu_count=1e9'], ['/release', 'pod=x']]) {
+  for (const [p, q] of [
+    ['/open', ''],
+    ['/open', 'pod=../../x'],
+    ['/open', 'pod=a%20b'],
+    ['/rent', 'gpu_model=rtx%3B%20rm'],
+    ['/rent', 'gpu_count=0'],
+    ['/rent', 'gpu_count=1.5'],
+    ['/rent', 'gpu_count=1e9'],
+    ['/release', 'pod=x'],
+  ]) {
     const r = parseDeepLink(p, q);
     assert.equal(r.kind, 'invalid', `${p}?${q}`);
   }

@@ -24,7 +24,11 @@ test('the $kgpu-python problem matcher maps a pod traceback frame to the workspa
   assert.equal(hit[m.pattern.file], 'src/train.py');
   assert.equal(hit[m.pattern.line], '42');
   assert.equal(hit[m.pattern.message], 'main');
-  assert.equal(re.exec('  File "/usr/lib/python3/dist-packages/torch/nn/module.py", line 1, in f'), null, 'a library frame is not a problem in the workspace');
+  assert.equal(
+    re.exec('  File "/usr/lib/python3/dist-packages/torch/nn/module.py", line 1, in f'),
+    null,
+    'a library frame is not a problem in the workspace',
+  );
 });
 
 test('the extension activates after start-up (not only when a view opens), so the status bar shows what billed pods cost after a restart', () => {
@@ -47,7 +51,7 @@ test('each view has its own icon file', () => {
   assert.ok(!icons.includes(c.viewsContainers.activitybar[0].icon), 'not the container icon');
 });
 
-test('configuration defaults touch only kgpu\'s own folder, never every workspace\'s checkpoints or caches', () => {
+test("configuration defaults touch only kgpu's own folder, never every workspace's checkpoints or caches", () => {
   for (const [key, value] of Object.entries(c.configurationDefaults ?? {})) {
     assert.deepEqual(Object.keys(value as object), ['**/.kgpu'], key);
   }
@@ -74,7 +78,10 @@ test('the walkthrough: sign in, rent, open the workspace, run, release — each 
   assert.equal(w.id, 'gettingStarted');
   const declared = new Set(c.commands.map((x: { command: string }) => x.command));
   const ignore = readFileSync(join(root, '.vscodeignore'), 'utf8');
-  assert.deepEqual(w.steps.map((s: { id: string }) => s.id), ['signIn', 'trySimulator', 'rent', 'openWorkspace', 'run', 'release']);
+  assert.deepEqual(
+    w.steps.map((s: { id: string }) => s.id),
+    ['signIn', 'trySimulator', 'rent', 'openWorkspace', 'run', 'release'],
+  );
   for (const s of w.steps) {
     const cmd = /\(command:([\w.]+)\)/.exec(s.description);
     assert.ok(cmd && declared.has(cmd[1]), `${s.id} links a declared command`);
@@ -92,6 +99,7 @@ test('"Try the simulator" is offered only where a simulator is reachable (walkth
   assert.match(step.when, /(^|&& )kgpu\.simulatorAvailable\b/);
   for (const v of c.viewsWelcome as { contents: string; when: string }[]) {
     if (v.contents.includes('kgpu.trySimulator')) assert.match(v.when, /(^|&& )kgpu\.simulatorAvailable\b/, v.contents);
-    else if (/!kgpu\.signedIn/.test(v.when)) assert.match(v.when, /!kgpu\.simulatorAvailable/, 'the other welcome has the opposite condition');
+    else if (/!kgpu\.signedIn/.test(v.when))
+      assert.match(v.when, /!kgpu\.simulatorAvailable/, 'the other welcome has the opposite condition');
   }
 });

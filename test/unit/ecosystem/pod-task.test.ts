@@ -45,11 +45,18 @@ test('a default folder that does not exist is skipped (home); an explicit one th
 test('cancelling a task really stops the command in the pod', async () => {
   const out = collect();
   const abort = new AbortController();
-  const run = runPodTask(pod.commands(), { command: 'echo pid=$$; while true; do sleep 0.2; done' }, { write: out.write, signal: abort.signal });
+  const run = runPodTask(
+    pod.commands(),
+    { command: 'echo pid=$$; while true; do sleep 0.2; done' },
+    { write: out.write, signal: abort.signal },
+  );
   await waitFor('the task printed its pid', () => /pid=\d+/.test(out.text()));
   const pid = /pid=(\d+)/.exec(out.text())![1];
   assert.equal((await pod.sh(`kill -0 ${pid} && echo alive`)).trim(), 'alive');
   abort.abort();
   assert.deepEqual(await run, { cancelled: true });
-  await waitFor('the command is gone from the pod', async () => (await pod.sh(`kill -0 ${pid} 2>/dev/null && echo alive || echo gone`)).trim() === 'gone');
+  await waitFor(
+    'the command is gone from the pod',
+    async () => (await pod.sh(`kill -0 ${pid} 2>/dev/null && echo alive || echo gone`)).trim() === 'gone',
+  );
 });

@@ -52,13 +52,28 @@ test('no proxy anywhere: REST connects directly', async () => {
 });
 
 test('http.proxy wins over the environment; an https target uses HTTPS_PROXY, else HTTP_PROXY', () => {
-  assert.deepEqual(resolveProxy({ proxy: 'http://setting:1', env: { HTTPS_PROXY: 'http://env:2' } }), { httpProxy: 'http://setting:1', httpsProxy: 'http://setting:1', noProxy: '' });
-  assert.deepEqual(resolveProxy({ env: { http_proxy: 'http://a:1', NO_PROXY: 'x,.y' } }), { httpProxy: 'http://a:1', httpsProxy: 'http://a:1', noProxy: 'x,.y' });
+  assert.deepEqual(resolveProxy({ proxy: 'http://setting:1', env: { HTTPS_PROXY: 'http://env:2' } }), {
+    httpProxy: 'http://setting:1',
+    httpsProxy: 'http://setting:1',
+    noProxy: '',
+  });
+  assert.deepEqual(resolveProxy({ env: { http_proxy: 'http://a:1', NO_PROXY: 'x,.y' } }), {
+    httpProxy: 'http://a:1',
+    httpsProxy: 'http://a:1',
+    noProxy: 'x,.y',
+  });
   assert.deepEqual(resolveProxy({ env: {} }), { httpProxy: '', httpsProxy: '', noProxy: '' });
 });
 
 function connector(httpProxy?: { url: string }): PodConnector {
-  return new PodConnector({ host: pod.bastion.host, port: pod.bastion.port, privateKey: pod.privateKey, hostKeys: pod.hostKeys, readyTimeoutMs: 10_000, httpProxy });
+  return new PodConnector({
+    host: pod.bastion.host,
+    port: pod.bastion.port,
+    privateKey: pod.privateKey,
+    hostKeys: pod.hostKeys,
+    readyTimeoutMs: 10_000,
+    httpProxy,
+  });
 }
 
 test('SSH reaches the bastion through an HTTP CONNECT proxy: exec works, the proxy carried it', async () => {

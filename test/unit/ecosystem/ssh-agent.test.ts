@@ -33,7 +33,13 @@ after(async () => {
 });
 
 test('with no key of ours, the SSH agent supplies the rental key (the key never leaves the agent)', async () => {
-  const c = new PodConnector({ host: pod.bastion.host, port: pod.bastion.port, agent: sock, hostKeys: pod.hostKeys, readyTimeoutMs: 10_000 });
+  const c = new PodConnector({
+    host: pod.bastion.host,
+    port: pod.bastion.port,
+    agent: sock,
+    hostKeys: pod.hostKeys,
+    readyTimeoutMs: 10_000,
+  });
   try {
     const r = await exec(c, 'echo via-agent');
     assert.equal(r.stdout.toString(), 'via-agent\n');
@@ -50,7 +56,13 @@ test('an agent without the rental key is refused by the bastion as any wrong key
     const f = path.join(tmp, 'other');
     fs.writeFileSync(f, throwawayKey().privateKey + '\n', { mode: 0o600 });
     execFileSync('ssh-add', [f], { env: { ...process.env, SSH_AUTH_SOCK: other }, stdio: 'pipe' });
-    const c = new PodConnector({ host: pod.bastion.host, port: pod.bastion.port, agent: other, hostKeys: pod.hostKeys, readyTimeoutMs: 10_000 });
+    const c = new PodConnector({
+      host: pod.bastion.host,
+      port: pod.bastion.port,
+      agent: other,
+      hostKeys: pod.hostKeys,
+      readyTimeoutMs: 10_000,
+    });
     try {
       await assert.rejects(c.connect(), { name: 'AuthRejectedError' });
     } finally {

@@ -47,7 +47,12 @@ for (const format of ['gnu', 'pax']) {
 
 test('our own writer round-trips (pax path record included) and GNU tar accepts it', async () => {
   const body = Buffer.from('payload\n');
-  const archive = Buffer.concat([tarHeader({ path: 'ü/'.repeat(60) + 'f', size: body.length, mode: 0o644, mtime: 1 }), body, padding(body.length), TAR_END]);
+  const archive = Buffer.concat([
+    tarHeader({ path: 'ü/'.repeat(60) + 'f', size: body.length, mode: 0o644, mtime: 1 }),
+    body,
+    padding(body.length),
+    TAR_END,
+  ]);
   const files = await read(archive);
   assert.equal(files.get('ü/'.repeat(60) + 'f'), 'payload\n');
   assert.match(execFileSync('tar', ['-t'], { input: archive }).toString(), /f\n$/);

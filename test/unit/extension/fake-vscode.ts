@@ -20,8 +20,12 @@ export function createFakeVscode(): FakeVscode {
   const make = (path: string): unknown => {
     const fn = function () {} as unknown as object;
     return new Proxy(fn, {
-      has() { return true; },
-      set() { return true; }, // e.g. statusBarItem.name = … (a function's own `name` is read-only)
+      has() {
+        return true;
+      },
+      set() {
+        return true;
+      }, // e.g. statusBarItem.name = … (a function's own `name` is read-only)
       get(_t, prop) {
         if (prop === 'then') return undefined; // never look like a promise
         if (prop === Symbol.toPrimitive) return () => path;
@@ -29,26 +33,81 @@ export function createFakeVscode(): FakeVscode {
         if (prop === 'dispose') return () => {};
         if (prop === 'event') return () => disposable;
         if (path === 'vscode.commands' && prop === 'registerCommand') {
-          return (id: string) => { registeredCommands.add(id); return disposable; };
+          return (id: string) => {
+            registeredCommands.add(id);
+            return disposable;
+          };
         }
         if (path === 'vscode.workspace' && prop === 'getConfiguration') {
           return () => ({ get: (_k: string, d: unknown) => d, has: () => false, inspect: () => undefined, update: async () => {} });
         }
-        if (prop === 'from') return (...d: unknown[]) => ({ dispose() { void d; } });
+        if (prop === 'from')
+          return (...d: unknown[]) => ({
+            dispose() {
+              void d;
+            },
+          });
         return make(`${path}.${String(prop)}`);
       },
-      apply() { return make(`${path}()`); },
-      construct() { return make(`new ${path}`) as object; },
+      apply() {
+        return make(`${path}()`);
+      },
+      construct() {
+        return make(`new ${path}`) as object;
+      },
     });
   };
   // esbuild's CommonJS interop copies the module's own keys, so list the API's top-level names.
-  const names = ['window', 'commands', 'workspace', 'env', 'languages', 'extensions', 'tasks', 'debug', 'scm',
-    'authentication', 'l10n', 'tests', 'notebooks', 'chat', 'lm', 'EventEmitter', 'Disposable', 'TreeItem',
-    'TreeItemCollapsibleState', 'ThemeIcon', 'ThemeColor', 'Uri', 'MarkdownString', 'FileType', 'FilePermission',
-    'FileSystemError', 'FileChangeType', 'StatusBarAlignment', 'ProgressLocation', 'ConfigurationTarget',
-    'QuickPickItemKind', 'QuickInputButtons', 'TerminalLocation', 'ViewColumn', 'CancellationTokenSource',
-    'CancellationError', 'Range', 'Position', 'Selection', 'RelativePattern', 'TextEdit', 'WorkspaceEdit',
-    'DataTransferItem', 'TreeItemCheckboxState', 'UIKind', 'ExtensionMode', 'LogLevel', 'version'];
+  const names = [
+    'window',
+    'commands',
+    'workspace',
+    'env',
+    'languages',
+    'extensions',
+    'tasks',
+    'debug',
+    'scm',
+    'authentication',
+    'l10n',
+    'tests',
+    'notebooks',
+    'chat',
+    'lm',
+    'EventEmitter',
+    'Disposable',
+    'TreeItem',
+    'TreeItemCollapsibleState',
+    'ThemeIcon',
+    'ThemeColor',
+    'Uri',
+    'MarkdownString',
+    'FileType',
+    'FilePermission',
+    'FileSystemError',
+    'FileChangeType',
+    'StatusBarAlignment',
+    'ProgressLocation',
+    'ConfigurationTarget',
+    'QuickPickItemKind',
+    'QuickInputButtons',
+    'TerminalLocation',
+    'ViewColumn',
+    'CancellationTokenSource',
+    'CancellationError',
+    'Range',
+    'Position',
+    'Selection',
+    'RelativePattern',
+    'TextEdit',
+    'WorkspaceEdit',
+    'DataTransferItem',
+    'TreeItemCheckboxState',
+    'UIKind',
+    'ExtensionMode',
+    'LogLevel',
+    'version',
+  ];
   const module: Record<string, unknown> = {};
   const root = make('vscode') as Record<string, unknown>;
   for (const n of names) module[n] = root[n];

@@ -23,9 +23,22 @@ test('every command referenced in menus, views and keybindings is declared', () 
 });
 
 test('the product commands named by the issues exist, each titled under the kgpu category', () => {
-  for (const id of ['kgpu.signIn', 'kgpu.signOut', 'kgpu.refresh', 'kgpu.rent', 'kgpu.release', 'kgpu.rotateSshKey',
-    'kgpu.openWorkspace', 'kgpu.openTerminal', 'kgpu.runActiveFile', 'kgpu.stopJob', 'kgpu.showJobLog', 'kgpu.exec',
-    'kgpu.upload', 'kgpu.download']) {
+  for (const id of [
+    'kgpu.signIn',
+    'kgpu.signOut',
+    'kgpu.refresh',
+    'kgpu.rent',
+    'kgpu.release',
+    'kgpu.rotateSshKey',
+    'kgpu.openWorkspace',
+    'kgpu.openTerminal',
+    'kgpu.runActiveFile',
+    'kgpu.stopJob',
+    'kgpu.showJobLog',
+    'kgpu.exec',
+    'kgpu.upload',
+    'kgpu.download',
+  ]) {
     assert.ok(declared.has(id), `${id} is declared`);
   }
   for (const c of pkg.contributes.commands) {

@@ -21,21 +21,33 @@ test('npm run package: a VSIX under 500 KB holding only the bundle and its vendo
   const distFiles = await extensionOutputFiles();
   assert.ok(distFiles.length >= 3 && distFiles[0] === 'extension.js', `esbuild.mjs writes ${distFiles.join(', ')}`);
   const vsix = join(dir, 'kgpu.vsix');
-  execFileSync(process.execPath, [join(root, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--out', vsix],
-    { cwd: dir, stdio: 'pipe' });
+  execFileSync(process.execPath, [join(root, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--out', vsix], {
+    cwd: dir,
+    stdio: 'pipe',
+  });
   const size = statSync(vsix).size;
   assert.ok(size < 500 * 1024, `VSIX is ${size} bytes`);
   const listing = execFileSync('unzip', ['-Z1', vsix], { encoding: 'utf8' }).trim().split('\n');
   const payload = listing.filter((f) => f.startsWith('extension/'));
   for (const f of payload) {
-    assert.match(f, /^extension\/(dist\/[\w-]+\.js|pod\/[\w-]+\.py|media\/(walkthrough\/)?[\w.-]+\.(svg|png)|README\.md|LICENSE\.txt|CHANGELOG\.md|package\.json)$/, `unexpected file in VSIX: ${f}`);
+    assert.match(
+      f,
+      /^extension\/(dist\/[\w-]+\.js|pod\/[\w-]+\.py|media\/(walkthrough\/)?[\w.-]+\.(svg|png)|README\.md|LICENSE\.txt|CHANGELOG\.md|package\.json)$/,
+      `unexpected file in VSIX: ${f}`,
+    );
   }
   // Every file the build writes (the vendor files are required at run time), and no other script.
   assert.deepEqual(payload.filter((f) => f.startsWith('extension/dist/')).sort(), distFiles.map((f) => `extension/dist/${f}`).sort());
   // The pod-side Python, found at run time next to dist/, byte for byte: the pod agent
   // (src/kgpu/agent/agent-script.ts), the warm start's fork server (src/kgpu/warm/pod-script.ts), the
   // project dependencies' installer (src/kgpu/deps/) the notebook kernel bridge (src/kgpu/notebook/kernel-start.ts) and the debug adapter shim (src/kgpu/debug).
-  for (const [file, what] of [['agent.py', 'the pod agent'], ['forkserver.py', 'the fork server'], ['deps.py', "the project dependencies' installer"], ['kernel_bridge.py', 'the notebook kernel bridge'], ['debug_adapter.py', 'the debug adapter shim']]) {
+  for (const [file, what] of [
+    ['agent.py', 'the pod agent'],
+    ['forkserver.py', 'the fork server'],
+    ['deps.py', "the project dependencies' installer"],
+    ['kernel_bridge.py', 'the notebook kernel bridge'],
+    ['debug_adapter.py', 'the debug adapter shim'],
+  ]) {
     assert.ok(payload.includes(`extension/pod/${file}`), `${what} is shipped`);
     const shipped = execFileSync('unzip', ['-p', vsix, `extension/pod/${file}`]);
     assert.ok(shipped.equals(readFileSync(join(root, 'pod', file))), `the shipped ${what} is pod/${file}`);

@@ -8,12 +8,12 @@ import { test } from 'node:test';
 import { describeRankFailure, parseTorchrunFailure, RankLog, RankSplitter } from '../../../src/kgpu/launch/rank-log';
 import { parseLauncherSetting, resolveLauncher, torchrunPrefix } from '../../../src/kgpu/launch/torchrun';
 
- 
 const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
 test('RankSplitter: a header cut between chunks, partial lines continued after another rank, torchrun lines after a newline', () => {
   const s = new RankSplitter();
-  const text = 'WARNING:torch.distributed.run:\n[default0]:\repoch 1 step 1[default1]:hello\n[default0]:\repoch 1 step 2\n[default1]:[default1] is not a header here\nsummary\n';
+  const text =
+    'WARNING:torch.distributed.run:\n[default0]:\repoch 1 step 1[default1]:hello\n[default0]:\repoch 1 step 2\n[default1]:[default1] is not a header here\nsummary\n';
   const segs = [];
   for (let i = 0; i < text.length; i += 3) segs.push(...s.push(text.slice(i, i + 3)));
   segs.push(...s.end());
@@ -80,7 +80,10 @@ test("torchrun's failure summary: the root cause's rank and exit code first, the
   assert.deepEqual(f, { rank: 1, exitCode: 3, others: 1 });
   assert.equal(describeRankFailure(f!), 'rank 1 failed first: exit code 3 (and 1 other rank)');
   assert.equal(describeRankFailure({ rank: 0, exitCode: -9, others: 0 }), 'rank 0 failed first: killed by SIGKILL');
-  assert.equal(parseTorchrunFailure(SUMMARY.replace(/Failures:[^]*?---+\nRoot/, 'Failures:\n  <NO_OTHER_FAILURES>\n------\nRoot'))?.others, 0);
+  assert.equal(
+    parseTorchrunFailure(SUMMARY.replace(/Failures:[^]*?---+\nRoot/, 'Failures:\n  <NO_OTHER_FAILURES>\n------\nRoot'))?.others,
+    0,
+  );
   assert.equal(parseTorchrunFailure('plain crash\n'), undefined);
   const log = new RankLog(2);
   log.push(Buffer.from('[default1]:boom\n' + SUMMARY));

@@ -66,12 +66,21 @@ function lines(text: string): string[] {
 }
 
 test('planRun: torchrun with one worker per GPU, through kgpu.python, tee-ing each rank', () => {
-  const p = planRun({ target: { kind: 'pod', path: '/workspace/x/ddp.py' }, python: 'uv run python', args: ['--lr', '0.1'], env: {}, launcher: { kind: 'torchrun', nprocPerNode: 4 } });
+  const p = planRun({
+    target: { kind: 'pod', path: '/workspace/x/ddp.py' },
+    python: 'uv run python',
+    args: ['--lr', '0.1'],
+    env: {},
+    launcher: { kind: 'torchrun', nprocPerNode: 4 },
+  });
   assert.equal(p.command, 'uv run python -m torch.distributed.run --standalone --nproc_per_node=4 --tee 3 --role default ddp.py --lr 0.1');
   assert.equal(p.ranks, 4);
   assert.equal(torchrunRanks(p.command), 4);
   assert.equal(torchrunRanks('python ddp.py'), undefined);
-  assert.equal(planRun({ target: { kind: 'pod', path: '/w/a.py' }, python: 'python', args: [], env: {}, launcher: { kind: 'python' } }).command, 'python a.py');
+  assert.equal(
+    planRun({ target: { kind: 'pod', path: '/w/a.py' }, python: 'python', args: [], env: {}, launcher: { kind: 'python' } }).command,
+    'python a.py',
+  );
 });
 
 test('a 2-GPU pod runs ddp_train.py with torchrun as one job: both ranks in the log, every line prefixed, a filter to one rank', async () => {
@@ -83,12 +92,15 @@ test('a 2-GPU pod runs ddp_train.py with torchrun as one job: both ranks in the 
   const text = out.join('');
   assert.deepEqual(r.job.status, { state: 'exited', exitCode: 0 }, text);
   assert.match(r.job.command ?? '', /-m torch\.distributed\.run --standalone --nproc_per_node=2 /);
-   
+
   const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
   for (const l of lines(text)) assert.match(plain(l), /^\[(rank \d|torchrun)\] /, `every line is prefixed: ${JSON.stringify(l)}`);
   const done = lines(plain(text)).filter((l) => /done in/.test(l));
   assert.deepEqual(done.map((l) => l.slice(0, 9)).sort(), ['[rank 0] ', '[rank 1] ']);
-  assert.match(done.find((l) => l.startsWith('[rank 1]'))!, /^\[rank 1\] rank 1\/2 done in/);
+  assert.match(
+    done.find((l) => l.startsWith('[rank 1]'))!,
+    /^\[rank 1\] rank 1\/2 done in/,
+  );
   assert.match(plain(text), /^\[rank 0\] DDP: 2 processes, backend gloo/m);
   // torchrun's tee reads each worker's output in text mode (universal newlines): a `\r` progress
   // redraw arrives as a line of its own, behind its rank like every other.
@@ -119,7 +131,10 @@ test('a failing rank: the job fails and the first failure is that rank with its 
   assert.equal(f.exitCode, 3);
   assert.match(describeRankFailure(f), /^rank 1 failed first: exit code 3/);
   // The log panel's footer says it first, then torchrun's own end.
-  assert.match(footerSummary({ status: r.job.status, rankFailure: describeRankFailure(f) }), /^rank 1 failed first: exit code 3( \(and 1 other rank\))? · torchrun: exit code 1$/);
+  assert.match(
+    footerSummary({ status: r.job.status, rankFailure: describeRankFailure(f) }),
+    /^rank 1 failed first: exit code 3( \(and 1 other rank\))? · torchrun: exit code 1$/,
+  );
 });
 
 test('Stop ends every rank', async () => {
@@ -129,8 +144,12 @@ test('Stop ends every rank', async () => {
   const pids = await waitFor(
     'both ranks started',
     () => {
-       
-      const ps = [...out.join('').replace(/\x1b\[[0-9;]*m/g, '').matchAll(/\[rank (\d)\] rank \d pid (\d+)/g)].map((m) => m[2]);
+      const ps = [
+        ...out
+          .join('')
+          .replace(/\x1b\[[0-9;]*m/g, '')
+          .matchAll(/\[rank (\d)\] rank \d pid (\d+)/g),
+      ].map((m) => m[2]);
       return ps.length === 2 ? ps : undefined;
     },
     180_000,
@@ -139,6 +158,10 @@ test('Stop ends every rank', async () => {
   const info = await runner.stop(fx.podId, h.jobId, { graceMs: 5000 });
   assert.equal(info.status.state, 'killed');
   await h.done;
-  assert.equal(await fx.sh(`for p in ${pids.join(' ')}; do kill -0 $p 2>/dev/null && echo "$p alive"; done; true`), '', 'no rank survives Stop');
+  assert.equal(
+    await fx.sh(`for p in ${pids.join(' ')}; do kill -0 $p 2>/dev/null && echo "$p alive"; done; true`),
+    '',
+    'no rank survives Stop',
+  );
   assert.equal(await fx.sh(`ps -eo args | grep -c '[w]aits.py' || true`), '0\n');
 });

@@ -36,7 +36,10 @@ test('streams merge per name; display data, results and errors keep their order'
     { kind: 'error', ename: 'E', evalue: 'v', traceback: ['t1', 't2'] },
   ]);
   assert.equal(c.executionCount, 3);
-  assert.equal(c.apply(io('update_display_data', { data: { 'text/html': '<i>y</i>' }, metadata: {}, transient: { display_id: 'd1' } })), true);
+  assert.equal(
+    c.apply(io('update_display_data', { data: { 'text/html': '<i>y</i>' }, metadata: {}, transient: { display_id: 'd1' } })),
+    true,
+  );
   assert.deepEqual(c.outputs[2], { kind: 'data', data: { 'text/html': '<i>y</i>' }, metadata: {}, displayId: 'd1' });
 });
 

@@ -88,7 +88,9 @@ export async function startKernelFixture(): Promise<KernelFixture> {
     },
     async stop() {
       for (const s of sessions) s.dispose();
-      await f.sh("for p in /tmp/kgpu-$(id -u)/kernel-*/pid; do [ -f \"$p\" ] && kill $(cut -d' ' -f1 \"$p\") 2>/dev/null; done; true").catch(() => undefined);
+      await f
+        .sh('for p in /tmp/kgpu-$(id -u)/kernel-*/pid; do [ -f "$p" ] && kill $(cut -d\' \' -f1 "$p") 2>/dev/null; done; true')
+        .catch(() => undefined);
       await f.stop();
     },
   };

@@ -43,7 +43,10 @@ test('a cell runs in the notebook folder: stdout, execute_result, execution coun
 
 test('outputs: HTML, JSON, a matplotlib PNG, an error with its coloured traceback, clear_output, \\r progress, stderr', async () => {
   const { session } = k.session(started);
-  const html = k.run(session, 'from IPython.display import HTML, JSON, display\ndisplay(HTML("<b>bold</b>"))\ndisplay(JSON({"a": [1, 2]}))');
+  const html = k.run(
+    session,
+    'from IPython.display import HTML, JSON, display\ndisplay(HTML("<b>bold</b>"))\ndisplay(JSON({"a": [1, 2]}))',
+  );
   await html.done;
   const bundles = html.outputs.outputs.map((o) => (o.kind === 'data' ? o.data : undefined));
   assert.equal(bundles[0]?.['text/html'], '<b>bold</b>');
@@ -62,8 +65,11 @@ test('outputs: HTML, JSON, a matplotlib PNG, an error with its coloured tracebac
   const e = err.outputs.outputs.find((o) => o.kind === 'error');
   assert.ok(e && e.kind === 'error');
   assert.equal(e.ename, 'ZeroDivisionError');
-  assert.ok(e.traceback.some((l) => l.includes(ESC)), 'ANSI colours kept');
-   
+  assert.ok(
+    e.traceback.some((l) => l.includes(ESC)),
+    'ANSI colours kept',
+  );
+
   const plain = e.traceback.join('\n').replace(/\u001b\[[0-9;]*m/g, '');
   assert.ok(plain.includes('return 1 / 0'), plain);
 
@@ -71,7 +77,10 @@ test('outputs: HTML, JSON, a matplotlib PNG, an error with its coloured tracebac
   await clear.done;
   assert.deepEqual(clear.outputs.outputs, [{ kind: 'stream', name: 'stdout', text: 'kept\n' }]);
 
-  const progress = k.run(session, 'import sys\nfor i in range(5):\n    sys.stdout.write(f"\\r{i * 25}%")\n    sys.stdout.flush()\nprint()\nprint("warn", file=sys.stderr)');
+  const progress = k.run(
+    session,
+    'import sys\nfor i in range(5):\n    sys.stdout.write(f"\\r{i * 25}%")\n    sys.stdout.flush()\nprint()\nprint("warn", file=sys.stderr)',
+  );
   await progress.done;
   const streams = progress.outputs.outputs.filter((o) => o.kind === 'stream');
   assert.deepEqual(streams, [
@@ -173,7 +182,11 @@ test('a new session (a reloaded window) reattaches to the running kernel and get
   const second = k.session(again);
   const replay = k.track(second.session, run.id);
   const hello = await second.session.ready;
-  assert.deepEqual(hello.execs.map((e) => e.id), [run.id], 'the running execution is named in the hello');
+  assert.deepEqual(
+    hello.execs.map((e) => e.id),
+    [run.id],
+    'the running execution is named in the hello',
+  );
   await k.f.sh(`touch ${go}`);
   await replay.done;
   assert.equal(replay.stdout(), EXPECTED);
@@ -204,7 +217,11 @@ test('with nobody attached the bridge keeps at most --max-bytes: the oldest reco
   await waitFor('the request to reach the bridge', () => run.records.some((r) => r.type === 'execute'), 30_000);
   first.session.dispose();
   first.agent.dispose();
-  await waitFor('the cell to finish in the pod', async () => (await k.f.sh('test -f /tmp/nb-small-done && echo y || true')).trim() === 'y', 60_000);
+  await waitFor(
+    'the cell to finish in the pod',
+    async () => (await k.f.sh('test -f /tmp/nb-small-done && echo y || true')).trim() === 'y',
+    60_000,
+  );
 
   const second = k.session(small);
   const dropped: Record<string, unknown>[] = [];
@@ -215,9 +232,17 @@ test('with nobody attached the bridge keeps at most --max-bytes: the oldest reco
   const lines = replay.stdout().trim().split('\n').map(Number);
   assert.equal(lines[lines.length - 1], 1999);
   assert.ok(lines.length < 2000, `some dropped (${lines.length} kept)`);
-  assert.deepEqual(lines, Array.from({ length: lines.length }, (_, i) => 2000 - lines.length + i), 'a contiguous tail, in order');
+  assert.deepEqual(
+    lines,
+    Array.from({ length: lines.length }, (_, i) => 2000 - lines.length + i),
+    'a contiguous tail, in order',
+  );
   second.session.shutdown();
-  await waitFor('the small kernel to be shut down', async () => (await k.f.sh(`test -e ${small.socket} && echo y || echo n`)).trim() === 'n', 30_000);
+  await waitFor(
+    'the small kernel to be shut down',
+    async () => (await k.f.sh(`test -e ${small.socket} && echo y || echo n`)).trim() === 'n',
+    30_000,
+  );
 });
 
 test('an idle kernel does not hold the connection: the session parks after its quiet period (the agent has no stream open) and the next cell reattaches', async () => {
@@ -238,7 +263,10 @@ test('an idle kernel does not hold the connection: the session parks after its q
 
 test('kgpu.env reaches the kernel through stdin: in its os.environ, in no command line in the pod', async () => {
   const secret = `s3cret-${Math.random().toString(16).slice(2)}`;
-  const withEnv = await k.start(kernelIdFor(k.f.pod.podId, '/workspace/nb/env.ipynb'), '/workspace/nb', undefined, { KGPU_TEST_SECRET: secret, 'BAD=NAME': 'x' });
+  const withEnv = await k.start(kernelIdFor(k.f.pod.podId, '/workspace/nb/env.ipynb'), '/workspace/nb', undefined, {
+    KGPU_TEST_SECRET: secret,
+    'BAD=NAME': 'x',
+  });
   assert.equal(withEnv.existing, false);
   const { session } = k.session(withEnv);
   const run = k.run(session, 'import os\nprint(os.environ.get("KGPU_TEST_SECRET"), "KGPU_KERNEL_ENV" in os.environ)');
@@ -248,6 +276,10 @@ test('kgpu.env reaches the kernel through stdin: in its os.environ, in no comman
   assert.ok(cmdlines.includes('kernel_bridge_'), 'the bridge is listed');
   assert.ok(!cmdlines.includes(secret), 'the secret is in no command line');
   session.shutdown();
-  await waitFor('the kernel to be shut down', async () => (await k.f.sh(`test -e ${withEnv.socket} && echo y || echo n`)).trim() === 'n', 30_000);
+  await waitFor(
+    'the kernel to be shut down',
+    async () => (await k.f.sh(`test -e ${withEnv.socket} && echo y || echo n`)).trim() === 'n',
+    30_000,
+  );
   session.dispose();
 });

@@ -29,7 +29,12 @@ after(() => {
 });
 
 function forward(client: AgentClient, podPort: number, localPort?: number, ifTaken?: 'any' | 'fail'): Promise<PortForward> {
-  return PortForward.listen({ podPort, localPort, ifTaken, openStream: (signal) => client.openStream({ kind: 'tcp', host: '127.0.0.1', port: podPort }, { signal }) }).then((fw) => {
+  return PortForward.listen({
+    podPort,
+    localPort,
+    ifTaken,
+    openStream: (signal) => client.openStream({ kind: 'tcp', host: '127.0.0.1', port: podPort }, { signal }),
+  }).then((fw) => {
     forwards.push(fw);
     return fw;
   });
@@ -144,7 +149,7 @@ test('nothing listening on the pod port: the local connection is reset and the f
   assert.ok(failures[0] instanceof AgentOpenError && failures[0].code === 'ECONNREFUSED', String(failures[0]));
 });
 
-test('the local port: the pod port\'s number when free, another one when taken, or an error when asked to fail', async () => {
+test("the local port: the pod port's number when free, another one when taken, or an error when asked to fail", async () => {
   const client = f.client();
   const podPort = await f.httpPort();
   const wanted = await freePort();
@@ -154,7 +159,10 @@ test('the local port: the pod port\'s number when free, another one when taken, 
   const other = await forward(client, podPort, wanted);
   assert.notEqual(other.localPort, wanted);
   assert.equal((await get(other.localPort, '/fw.bin')).status, 200);
-  await assert.rejects(forward(client, podPort, wanted, 'fail'), (e: unknown) => e instanceof PortForwardError && /already in use/.test(e.message));
+  await assert.rejects(
+    forward(client, podPort, wanted, 'fail'),
+    (e: unknown) => e instanceof PortForwardError && /already in use/.test(e.message),
+  );
   await assert.rejects(forward(client, 70000), PortForwardError);
   // Bound to 127.0.0.1 only.
   const s = net.connect({ host: '127.0.0.1', port: same.localPort });
@@ -165,7 +173,7 @@ test('the local port: the pod port\'s number when free, another one when taken, 
   await assert.rejects(get(wanted, '/fw.bin'), (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED');
 });
 
-test('the pod\'s listening sockets: a new train.py server is reported once, with its name; existing ones are the baseline', async () => {
+test("the pod's listening sockets: a new train.py server is reported once, with its name; existing ones are the baseline", async () => {
   const client = f.client();
   const before = await listListeningSockets((t, o) => client.openStream(t, o));
   assert.ok(before.some((s) => s.port === 0) === false);
@@ -176,10 +184,14 @@ test('the pod\'s listening sockets: a new train.py server is reported once, with
     await waitFor('the baseline list', () => watcher.lists >= 1);
     f.writeFile(
       'train.py',
-      Buffer.from('import socket, sys, time\ns = socket.socket()\ns.bind(("127.0.0.1", 0))\ns.listen(5)\nopen("/workspace/train.port", "w").write(str(s.getsockname()[1]))\ntime.sleep(600)\n'),
+      Buffer.from(
+        'import socket, sys, time\ns = socket.socket()\ns.bind(("127.0.0.1", 0))\ns.listen(5)\nopen("/workspace/train.port", "w").write(str(s.getsockname()[1]))\ntime.sleep(600)\n',
+      ),
     );
     await f.sh('cd /workspace && rm -f train.port && setsid -f python3 train.py </dev/null >/dev/null 2>&1');
-    const port = Number(await waitFor('train.py to listen', async () => (await f.sh('cat /workspace/train.port 2>/dev/null || true')).trim() || undefined));
+    const port = Number(
+      await waitFor('train.py to listen', async () => (await f.sh('cat /workspace/train.port 2>/dev/null || true')).trim() || undefined),
+    );
     const s = await waitFor('the watcher to report the new port', () => seen.find((x) => x.port === port));
     assert.equal(s.name, 'train.py');
     assert.equal(s.host, '127.0.0.1');

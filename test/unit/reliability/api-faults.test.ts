@@ -16,10 +16,19 @@ import { KgpuClient, type KgpuClientOptions } from '../../../src/kgpu/api/api-cl
 import { RentalsModel, type RefreshFailure } from '../../../src/kgpu/model/rentals-model';
 import { waitFor } from './fleet-fixture';
 
-async function setup(t: TestContext, simOptions: SimulatorOptions = {}, clientOptions: Partial<KgpuClientOptions> = {}): Promise<{ sim: Simulator; client: KgpuClient }> {
+async function setup(
+  t: TestContext,
+  simOptions: SimulatorOptions = {},
+  clientOptions: Partial<KgpuClientOptions> = {},
+): Promise<{ sim: Simulator; client: KgpuClient }> {
   const sim = await startSimulator({ clockSpeed: 0, diskCheckIntervalMs: 0, ...simOptions });
   t.after(() => sim.stop());
-  const client = new KgpuClient({ apiBase: sim.apiBase, getToken: async () => sim.token, retry: { baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 3 }, ...clientOptions });
+  const client = new KgpuClient({
+    apiBase: sim.apiBase,
+    getToken: async () => sim.token,
+    retry: { baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 3 },
+    ...clientOptions,
+  });
   t.after(() => client.close());
   return { sim, client };
 }
@@ -36,7 +45,12 @@ async function failure(p: Promise<unknown>): Promise<unknown> {
 function model(client: KgpuClient): RentalsModel {
   return new RentalsModel(() => ({
     signedIn: true,
-    api: { listPods: () => client.listPods(), getPod: (id) => client.getPod(id), me: () => client.getMe(), gpuModels: () => client.listGpuModels() },
+    api: {
+      listPods: () => client.listPods(),
+      getPod: (id) => client.getPod(id),
+      me: () => client.getMe(),
+      gpuModels: () => client.listGpuModels(),
+    },
   }));
 }
 
@@ -77,7 +91,10 @@ test('latency spikes: a spike within the timeout is waited out; beyond it the GE
   sim.faults.addLatency('GET', '/balance', 1000, { count: 5 });
   const e = await failure(client.getBalance());
   assert.ok(e instanceof KgpuNetworkError && e.kind === 'timeout', String(e));
-  assert.match(e.userMessage, new RegExp(`kgpu at ${sim.apiBase.replace(/[.]/g, '\\.')} did not answer GET /balance within 300 ms — check your network`));
+  assert.match(
+    e.userMessage,
+    new RegExp(`kgpu at ${sim.apiBase.replace(/[.]/g, '\\.')} did not answer GET /balance within 300 ms — check your network`),
+  );
 });
 
 test('422: every bad rent field is named, with the request id and what to do; nothing rented', async (t) => {
@@ -133,7 +150,11 @@ async function slowRentProxy(t: TestContext, upstream: string, holdMs: number): 
       delete headers.connection;
       const hold = req.method === 'POST' && req.url === '/v1/pods' && held++ === 0 ? holdMs : 0;
       setTimeout(() => {
-        request(`${target.origin}${req.url}`, { method: req.method as 'GET', headers, body: chunks.length ? Buffer.concat(chunks) : undefined })
+        request(`${target.origin}${req.url}`, {
+          method: req.method as 'GET',
+          headers,
+          body: chunks.length ? Buffer.concat(chunks) : undefined,
+        })
           .then(async (up) => {
             const body = Buffer.from(await up.body.arrayBuffer());
             if (!res.destroyed) res.writeHead(up.statusCode, up.headers as Record<string, string>).end(body);
@@ -151,7 +172,13 @@ async function slowRentProxy(t: TestContext, upstream: string, holdMs: number): 
 test('a timeout on POST /pods while kgpu is still renting: not retried, the message warns against renting again, and the pod shows in the rentals model', async (t) => {
   const { sim } = await setup(t);
   const apiBase = await slowRentProxy(t, sim.apiBase, 500);
-  const client = new KgpuClient({ apiBase, getToken: async () => sim.token, timeoutMs: 200, rentSettleMs: 20, retry: { baseDelayMs: 5, maxDelayMs: 20 } });
+  const client = new KgpuClient({
+    apiBase,
+    getToken: async () => sim.token,
+    timeoutMs: 200,
+    rentSettleMs: 20,
+    retry: { baseDelayMs: 5, maxDelayMs: 20 },
+  });
   t.after(() => client.close());
   const m = model(client);
   t.after(() => m.dispose());
@@ -159,10 +186,17 @@ test('a timeout on POST /pods while kgpu is still renting: not retried, the mess
   const e = await failure(client.rent({ gpu_model: 'rtx3090', name: 'slow' }));
   assert.ok(e instanceof KgpuNetworkError && e.kind === 'timeout', String(e));
   assert.match(e.userMessage, /POST \/pods/);
-  assert.match(e.userMessage, /may have been rented anyway\. Refresh the Rentals view before renting again/, `${e.userMessage} — must not invite a blind second rent`);
+  assert.match(
+    e.userMessage,
+    /may have been rented anyway\. Refresh the Rentals view before renting again/,
+    `${e.userMessage} — must not invite a blind second rent`,
+  );
   // The server finishes the slow request; the next refresh of the views shows the pod: nothing unknown, nothing rented twice.
   await waitFor('the slow rent to land', async () => (await client.listPods()).length === 1, 5000);
   await m.refresh();
-  assert.deepEqual(m.pods.map((p) => [p.name, p.gpu_model]), [['slow', 'rtx3090']]);
+  assert.deepEqual(
+    m.pods.map((p) => [p.name, p.gpu_model]),
+    [['slow', 'rtx3090']],
+  );
   assert.equal(sim.state.pods.size, 1, 'one pod: no second rent was sent');
 });

@@ -31,47 +31,51 @@ function fast(f: Fleet): Partial<PodConnectorOptions> {
   };
 }
 
-for (const spares of [0, 2]) test(`paused bastion (${spares} spare connections${spares ? ', as the editor runs' : ''}): saves, reads and execs fail with "cannot reach the bastion", the file untouched; after resume the same instances work again`, async (t) => {
-  const f = await startFleet(1);
-  t.after(() => f.stop());
-  const pod = f.pods[0]!;
-  const wfs = pod.fs({ cacheTtlMs: 0, connector: async () => connector });
-  const connector = pod.connector(Object.assign(fast(f), { spareConnections: spares }));
-  const p = '/workspace/notes.txt';
-  await wfs.writeFile(p, Buffer.from('before\n'), { create: true, overwrite: true });
-  const before = sha(fs.readFileSync(pod.host(p)));
+for (const spares of [0, 2])
+  test(`paused bastion (${spares} spare connections${spares ? ', as the editor runs' : ''}): saves, reads and execs fail with "cannot reach the bastion", the file untouched; after resume the same instances work again`, async (t) => {
+    const f = await startFleet(1);
+    t.after(() => f.stop());
+    const pod = f.pods[0]!;
+    const wfs = pod.fs({ cacheTtlMs: 0, connector: async () => connector });
+    const connector = pod.connector(Object.assign(fast(f), { spareConnections: spares }));
+    const p = '/workspace/notes.txt';
+    await wfs.writeFile(p, Buffer.from('before\n'), { create: true, overwrite: true });
+    const before = sha(fs.readFileSync(pod.host(p)));
 
-  f.sim.bastion.pause();
-  const c0 = f.sim.bastion.counters.connections;
-  const t0 = Date.now();
-  const isUnreachable = (e: unknown): boolean => {
-    assert.ok(e instanceof WorkspaceFsError, String(e));
-    assert.equal(e.kind, 'Unavailable', e.message);
-    assert.match(e.message, /cannot reach the bastion/i);
-    assert.ok(e.message.includes(`${f.sim.sshHost}:${f.sim.sshPort}`), e.message);
-    return true;
-  };
-  // The SFTP session opened before the pause stalls: keepalive finds it dead, a reconnect times out.
-  await assert.rejects(wfs.writeFile(p, Buffer.from('during the pause\n'), { create: true, overwrite: true }), isUnreachable);
-  await assert.rejects(wfs.readFile(p), isUnreachable);
-  await assert.rejects(wfs.stat('/workspace'), isUnreachable);
-  const err = await exec(connector, 'true').then(() => undefined, (e: unknown) => e);
-  assert.ok(err instanceof BastionUnreachableError, String(err));
-  assert.match(err.message, /Cannot reach the bastion at .* Check your network/);
-  const attempts = f.sim.bastion.counters.connections - c0;
-  const elapsed = Date.now() - t0;
-  // Four operations, each allowed one reconnect: no loop hammering a bastion that does not answer.
-  assert.ok(attempts <= 8 + spares, `${attempts} connection attempts in ${elapsed} ms for 4 operations`);
+    f.sim.bastion.pause();
+    const c0 = f.sim.bastion.counters.connections;
+    const t0 = Date.now();
+    const isUnreachable = (e: unknown): boolean => {
+      assert.ok(e instanceof WorkspaceFsError, String(e));
+      assert.equal(e.kind, 'Unavailable', e.message);
+      assert.match(e.message, /cannot reach the bastion/i);
+      assert.ok(e.message.includes(`${f.sim.sshHost}:${f.sim.sshPort}`), e.message);
+      return true;
+    };
+    // The SFTP session opened before the pause stalls: keepalive finds it dead, a reconnect times out.
+    await assert.rejects(wfs.writeFile(p, Buffer.from('during the pause\n'), { create: true, overwrite: true }), isUnreachable);
+    await assert.rejects(wfs.readFile(p), isUnreachable);
+    await assert.rejects(wfs.stat('/workspace'), isUnreachable);
+    const err = await exec(connector, 'true').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof BastionUnreachableError, String(err));
+    assert.match(err.message, /Cannot reach the bastion at .* Check your network/);
+    const attempts = f.sim.bastion.counters.connections - c0;
+    const elapsed = Date.now() - t0;
+    // Four operations, each allowed one reconnect: no loop hammering a bastion that does not answer.
+    assert.ok(attempts <= 8 + spares, `${attempts} connection attempts in ${elapsed} ms for 4 operations`);
 
-  f.sim.bastion.resume();
-  assert.equal(sha(fs.readFileSync(pod.host(p))), before, 'nothing was written while the bastion was away');
-  // Recovery by itself: the same WorkspaceFs and connector, no reset by the caller.
-  await wfs.writeFile(p, Buffer.from('after\n'), { create: true, overwrite: true });
-  assert.equal(fs.readFileSync(pod.host(p), 'utf8'), 'after\n');
-  assert.equal(Buffer.from(await wfs.readFile(p)).toString(), 'after\n');
-  assert.equal((await exec(connector, 'echo ok')).stdout.toString(), 'ok\n');
-  t.diagnostic(`pause (${spares} spares): ${attempts} connection attempts over ${elapsed} ms for 4 failed operations`);
-});
+    f.sim.bastion.resume();
+    assert.equal(sha(fs.readFileSync(pod.host(p))), before, 'nothing was written while the bastion was away');
+    // Recovery by itself: the same WorkspaceFs and connector, no reset by the caller.
+    await wfs.writeFile(p, Buffer.from('after\n'), { create: true, overwrite: true });
+    assert.equal(fs.readFileSync(pod.host(p), 'utf8'), 'after\n');
+    assert.equal(Buffer.from(await wfs.readFile(p)).toString(), 'after\n');
+    assert.equal((await exec(connector, 'echo ok')).stdout.toString(), 'ok\n');
+    t.diagnostic(`pause (${spares} spares): ${attempts} connection attempts over ${elapsed} ms for 4 failed operations`);
+  });
 
 test('paused bastion under a followed log: the follower backs off (bounded attempts), resumes by itself, no byte lost or repeated', async (t) => {
   const f = await startFleet(1);
@@ -156,10 +160,14 @@ test('paused bastion under an open watch: reconnects back off (bounded attempts)
   const mark = seen.length;
   await waitFor('the catch-up change of the root', () => seen.slice(mark).includes('/workspace'), 20_000);
   let n = 0;
-  await waitFor('a change made in the pod after resume', () => {
-    fs.writeFileSync(pod.host(`/workspace/after-resume-${n++}.txt`), 'x');
-    return seen.some((p) => p.startsWith('/workspace/after-resume-'));
-  }, 20_000);
+  await waitFor(
+    'a change made in the pod after resume',
+    () => {
+      fs.writeFileSync(pod.host(`/workspace/after-resume-${n++}.txt`), 'x');
+      return seen.some((p) => p.startsWith('/workspace/after-resume-'));
+    },
+    20_000,
+  );
   t.diagnostic(`watch under pause: ${attempts} connection attempts in ${elapsed} ms, then recovered`);
 });
 
@@ -188,9 +196,13 @@ test('a long outage does not end the watch: past 8 failed reconnects it keeps tr
   const mark = seen.length;
   await waitFor('the catch-up change of the root', () => seen.slice(mark).includes('/workspace'), 20_000);
   let n = 0;
-  await waitFor('a change made in the pod after the outage', () => {
-    fs.writeFileSync(pod.host(`/workspace/after-outage-${n++}.txt`), 'x');
-    return seen.some((p) => p.startsWith('/workspace/after-outage-'));
-  }, 20_000);
+  await waitFor(
+    'a change made in the pod after the outage',
+    () => {
+      fs.writeFileSync(pod.host(`/workspace/after-outage-${n++}.txt`), 'x');
+      return seen.some((p) => p.startsWith('/workspace/after-outage-'));
+    },
+    20_000,
+  );
   t.diagnostic(`long outage: ${attempts} attempts in ${elapsed} ms, then the watch recovered`);
 });

@@ -56,7 +56,12 @@ export async function startFleet(
   o: { sim?: SimulatorOptions; client?: Partial<KgpuClientOptions>; rent?: Record<string, unknown> } = {},
 ): Promise<Fleet> {
   const sim = await startSimulator({ clockSpeed: 0, diskCheckIntervalMs: 0, ...o.sim });
-  const client = new KgpuClient({ apiBase: sim.apiBase, getToken: async () => sim.token, retry: { baseDelayMs: 5, maxDelayMs: 20 }, ...o.client });
+  const client = new KgpuClient({
+    apiBase: sim.apiBase,
+    getToken: async () => sim.token,
+    retry: { baseDelayMs: 5, maxDelayMs: 20 },
+    ...o.client,
+  });
   const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'kgpu-rel-'));
   const stoppers: (() => unknown)[] = [];
   const hostKeys = new MemoryHostKeyStore();
@@ -66,7 +71,13 @@ export async function startFleet(
     const pods: FleetPod[] = [];
     for (let i = 0; i < n; i++) {
       const key = throwawayEd25519();
-      const rented = await client.rent({ gpu_model: models[i % models.length], gpu_count: 1, ssh_pubkey: key.public, name: `rel-${i}`, ...o.rent });
+      const rented = await client.rent({
+        gpu_model: models[i % models.length],
+        gpu_count: 1,
+        ssh_pubkey: key.public,
+        name: `rel-${i}`,
+        ...o.rent,
+      });
       pods.push(makePod(rented.pod_id, key.private));
     }
     for (const p of pods) await client.waitUntilReady(p.podId, { intervalMs: 10, pollFloorMs: 0 });
@@ -113,7 +124,12 @@ export async function startFleet(
       privateKey,
       connector(options = {}) {
         // Copied with their getters (a timeout that depends on the test's phase is read at each connection).
-        const c = new PodConnector(Object.defineProperties({ host: sim.sshHost, port: sim.sshPort, privateKey, hostKeys, readyTimeoutMs: 10_000 }, Object.getOwnPropertyDescriptors(options)));
+        const c = new PodConnector(
+          Object.defineProperties(
+            { host: sim.sshHost, port: sim.sshPort, privateKey, hostKeys, readyTimeoutMs: 10_000 },
+            Object.getOwnPropertyDescriptors(options),
+          ),
+        );
         stoppers.push(() => c.dispose());
         return c;
       },

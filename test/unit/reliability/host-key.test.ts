@@ -19,7 +19,9 @@ import { HostKeyChangedError } from '../../../src/kgpu/ssh/ssh-errors';
 import { WorkspaceFs, WorkspaceFsError } from '../../../src/kgpu/fs/workspace-fs';
 import { throwawayEd25519 } from '../kgpu/api/api-fixture';
 
-async function rentedPod(sim: Awaited<ReturnType<typeof startSimulator>>): Promise<{ podId: string; privateKey: string; close(): Promise<void> }> {
+async function rentedPod(
+  sim: Awaited<ReturnType<typeof startSimulator>>,
+): Promise<{ podId: string; privateKey: string; close(): Promise<void> }> {
   const client = new KgpuClient({ apiBase: sim.apiBase, getToken: async () => sim.token });
   const key = throwawayEd25519();
   const r = await client.rent({ gpu_model: 'v100', ssh_pubkey: key.public });
@@ -49,10 +51,18 @@ test('the simulator restarted with a new host key on the same port: HostKeyChang
   t.after(() => second.stop());
   const b = await rentedPod(second);
   t.after(() => b.close());
-  const c2 = new PodConnector({ host: second.sshHost, port: second.sshPort, privateKey: b.privateKey, hostKeys: new JsonFileHostKeyStore(path.join(dir, 'known-hosts.json')) });
+  const c2 = new PodConnector({
+    host: second.sshHost,
+    port: second.sshPort,
+    privateKey: b.privateKey,
+    hostKeys: new JsonFileHostKeyStore(path.join(dir, 'known-hosts.json')),
+  });
   t.after(() => c2.dispose());
   const authBefore = second.bastion.counters.authFailures;
-  const err = await exec(c2, 'touch /workspace/should-not-exist').then(() => undefined, (e: unknown) => e);
+  const err = await exec(c2, 'touch /workspace/should-not-exist').then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof HostKeyChangedError, String(err));
   assert.match(err.message, new RegExp(`WARNING: the SSH host key of ${hostPort.replace(/\./g, '\\.')} has changed`));
   assert.match(err.message, /man-in-the-middle/);
@@ -66,5 +76,8 @@ test('the simulator restarted with a new host key on the same port: HostKeyChang
   // The editor's file system shows the same warning (not a generic "unreachable").
   const wfs = new WorkspaceFs({ podId: b.podId, connector: async () => c2 });
   t.after(() => wfs.dispose());
-  await assert.rejects(wfs.stat('/workspace'), (e: unknown) => e instanceof WorkspaceFsError && /host key of .* has changed/.test(e.message) && /man-in-the-middle/.test(e.message));
+  await assert.rejects(
+    wfs.stat('/workspace'),
+    (e: unknown) => e instanceof WorkspaceFsError && /host key of .* has changed/.test(e.message) && /man-in-the-middle/.test(e.message),
+  );
 });

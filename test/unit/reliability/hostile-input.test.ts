@@ -24,7 +24,7 @@ import { sha, startFleet, type FleetPod } from './fleet-fixture';
 const TAG = `pwned-${process.pid}-${randomBytes(4).toString('hex')}`;
 const HOSTILE = [
   'with space.txt',
-  "it's \"quoted\".txt",
+  'it\'s "quoted".txt',
   `$(cd;touch ${TAG}-a).txt`,
   `\`cd;touch ${TAG}-b\`.txt`,
   `;cd;touch ${TAG}-c;.txt`,
@@ -38,7 +38,12 @@ const HOSTILE = [
 /** Where a canary could land: the pod's home, /workspace and /tmp; here: home, cwd, tmp. */
 async function canaries(pod: FleetPod): Promise<string[]> {
   const inPod = await pod.sh(`find "$HOME" /workspace /tmp -maxdepth 3 -name '${TAG}*' 2>/dev/null; true`);
-  const here = [os.homedir(), process.cwd(), os.tmpdir()].flatMap((d) => fs.readdirSync(d).filter((n) => n.startsWith(TAG)).map((n) => path.join(d, n)));
+  const here = [os.homedir(), process.cwd(), os.tmpdir()].flatMap((d) =>
+    fs
+      .readdirSync(d)
+      .filter((n) => n.startsWith(TAG))
+      .map((n) => path.join(d, n)),
+  );
   return [...inPod.split('\n').filter(Boolean), ...here];
 }
 
@@ -58,7 +63,8 @@ test('hostile names through upload, save, rename, delete, run and download: byte
   const up = await uploadToPod([local], '/workspace/in', { connector, rfs });
   assert.equal(up.files, HOSTILE.length);
   const remoteDir = `/workspace/in/${path.basename(local)}`;
-  for (const [n, data] of content) assert.equal(sha(fs.readFileSync(pod.host(`${remoteDir}/${n}`))), sha(data), `uploaded ${JSON.stringify(n)}`);
+  for (const [n, data] of content)
+    assert.equal(sha(fs.readFileSync(pod.host(`${remoteDir}/${n}`))), sha(data), `uploaded ${JSON.stringify(n)}`);
 
   // Save, read, rename, delete through the file system provider's core.
   for (const [i, n] of HOSTILE.entries()) {
@@ -82,7 +88,14 @@ test('hostile names through upload, save, rename, delete, run and download: byte
   const args = [...HOSTILE.filter((n) => !n.includes('\n')), `$(cd;touch ${TAG}-arg)`, '--', '-'];
   const chunks: Buffer[] = [];
   const runner = f.runner();
-  const h = runner.runFile({ podId: pod.podId, target: { kind: 'pod', path: script }, python: 'python3', args, env: { HOSTILE_ENV: `$(cd;touch ${TAG}-env)` }, onData: (b) => void chunks.push(b) });
+  const h = runner.runFile({
+    podId: pod.podId,
+    target: { kind: 'pod', path: script },
+    python: 'python3',
+    args,
+    env: { HOSTILE_ENV: `$(cd;touch ${TAG}-env)` },
+    onData: (b) => void chunks.push(b),
+  });
   const r = await h.done;
   assert.deepEqual(r.job.status, { state: 'exited', exitCode: 0 });
   assert.deepEqual(JSON.parse(Buffer.concat(chunks).toString().trim()) as string[], args);
@@ -91,7 +104,8 @@ test('hostile names through upload, save, rename, delete, run and download: byte
   const down = f.tmp('down');
   const got = await downloadFromPod(connector, [remoteDir], down);
   assert.equal(got.files, HOSTILE.length + 1);
-  for (const [n, data] of content) assert.equal(sha(fs.readFileSync(path.join(down, path.basename(local), n))), sha(data), `downloaded ${JSON.stringify(n)}`);
+  for (const [n, data] of content)
+    assert.equal(sha(fs.readFileSync(path.join(down, path.basename(local), n))), sha(data), `downloaded ${JSON.stringify(n)}`);
 
   assert.deepEqual(await canaries(pod), [], 'no canary ran, in the pod or here');
 });
@@ -102,14 +116,21 @@ test('over-long names are refused with a clear message naming the path; nothing 
   const pod = f.pods[0]!;
   const wfs = pod.fs({ cacheTtlMs: 0 });
   const long = `${'n'.repeat(300)}.txt`;
-  const e = await wfs.writeFile(`/workspace/${long}`, Buffer.from('x'), { create: true, overwrite: false }).then(() => undefined, (err: unknown) => err);
+  const e = await wfs.writeFile(`/workspace/${long}`, Buffer.from('x'), { create: true, overwrite: false }).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   assert.ok(e instanceof WorkspaceFsError, String(e));
   assert.ok(e.message.includes(long.slice(0, 40)), e.message);
   assert.match(e.message, /name is 304 bytes long; names in the pod can have at most 255 bytes\. Choose a shorter name\./);
   await assert.rejects(wfs.createDirectory(`/workspace/${long}`), /at most 255 bytes/);
   await assert.rejects(wfs.rename('/workspace/.kgpu', `/workspace/${long}`, { overwrite: false }), /at most 255 bytes/);
   await assert.rejects(wfs.stat(`/workspace/${long}`), (err: unknown) => err instanceof WorkspaceFsError && err.kind === 'NotFound');
-  assert.deepEqual(fs.readdirSync(pod.hostDir).filter((n) => n.startsWith('nnnn')), [], 'no partial or temp file');
+  assert.deepEqual(
+    fs.readdirSync(pod.hostDir).filter((n) => n.startsWith('nnnn')),
+    [],
+    'no partial or temp file',
+  );
   // A name of 255 bytes (the limit) can be saved — its temp file beside it must fit the limit too.
   const max = `${'m'.repeat(251)}.txt`;
   await wfs.writeFile(`/workspace/${max}`, Buffer.from('ok'), { create: true, overwrite: false });
@@ -130,7 +151,11 @@ test('over-long names are refused with a clear message naming the path; nothing 
   assert.equal(sha(fs.readFileSync(path.join(down, max))), sha(data));
   assert.equal(fs.readFileSync(path.join(down, snow), 'utf8'), 'ok');
   assert.deepEqual(fs.readdirSync(down).sort(), [max, snow].sort(), 'no temp file left here');
-  assert.deepEqual(fs.readdirSync(pod.hostDir).filter((n) => n.includes('.kgpu-')), [], 'no temp file left in the pod');
+  assert.deepEqual(
+    fs.readdirSync(pod.hostDir).filter((n) => n.includes('.kgpu-')),
+    [],
+    'no temp file left in the pod',
+  );
 });
 
 test('tempSiblingName: within 255 bytes, suffix whole, never a split UTF-8 character, deterministic', () => {
@@ -152,7 +177,10 @@ test('huge inputs: a save over the editor limit and an exec with > 1 MiB of stdi
   const wfs = pod.fs({ maxFileBytes: () => limit });
   await wfs.writeFile('/workspace/big.bin', Buffer.from('old'), { create: true, overwrite: true });
   const c0 = f.sim.bastion.counters.connections;
-  const e = await wfs.writeFile('/workspace/big.bin', randomBytes(limit + 1), { create: true, overwrite: true }).then(() => undefined, (err: unknown) => err);
+  const e = await wfs.writeFile('/workspace/big.bin', randomBytes(limit + 1), { create: true, overwrite: true }).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   assert.ok(e instanceof WorkspaceFsError, String(e));
   assert.match(e.message, /limit is 1(\.0)? MB|kgpu\.maxEditorFileSizeMB/);
   assert.match(e.message, /Upload/);

@@ -21,8 +21,15 @@ test('the in-pod token gets 403 with a message saying to use the account token, 
   const scoped = new KgpuClient({ apiBase: f.sim.apiBase, getToken: async () => podToken });
   t.after(() => scoped.close());
   assert.equal((await scoped.getPod(pod.podId)).pod_id, pod.podId, 'it may read its own pod');
-  for (const call of [() => scoped.rent({ gpu_model: 'v100' }), () => scoped.exec(pod.podId, { cmd: ['true'] }), () => scoped.rotateSshKey(pod.podId, {})]) {
-    const e = await call().then(() => undefined, (err: unknown) => err);
+  for (const call of [
+    () => scoped.rent({ gpu_model: 'v100' }),
+    () => scoped.exec(pod.podId, { cmd: ['true'] }),
+    () => scoped.rotateSshKey(pod.podId, {}),
+  ]) {
+    const e = await call().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     assert.ok(e instanceof KgpuApiError && e.status === 403, String(e));
     assert.match(e.userMessage, /in-pod tokens can only .* use your account token \(request [0-9a-f]{16}\)/);
     assert.ok(!e.userMessage.includes(podToken));
@@ -30,8 +37,16 @@ test('the in-pod token gets 403 with a message saying to use the account token, 
   assert.equal(f.sim.state.pods.size, 1, 'nothing was rented with it');
 
   // VS Code running inside a pod: $KGPU_API_TOKEN is the in-pod token — not used, signed out instead.
-  const inPod = chooseToken({ apiBase: f.sim.apiBase, env: { KGPU_API_TOKEN: podToken, KGPU_API_BASE: f.sim.apiBase }, environmentSuppressed: false });
+  const inPod = chooseToken({
+    apiBase: f.sim.apiBase,
+    env: { KGPU_API_TOKEN: podToken, KGPU_API_BASE: f.sim.apiBase },
+    environmentSuppressed: false,
+  });
   assert.deepEqual(inPod, { token: undefined, source: 'none', rejected: false });
-  const account = chooseToken({ apiBase: f.sim.apiBase, env: { KGPU_API_TOKEN: f.sim.token, KGPU_API_BASE: f.sim.apiBase }, environmentSuppressed: false });
+  const account = chooseToken({
+    apiBase: f.sim.apiBase,
+    env: { KGPU_API_TOKEN: f.sim.token, KGPU_API_BASE: f.sim.apiBase },
+    environmentSuppressed: false,
+  });
   assert.equal(account.token, f.sim.token, 'an account token in the environment is still used');
 });

@@ -40,10 +40,19 @@ print("done", flush=True)
 
   const logs = f.pods.map(() => [] as Buffer[]);
   const runs = f.pods.map((pod, i) =>
-    runner.runFile({ podId: pod.podId, target: { kind: 'pod', path: '/workspace/load.py' }, python: 'python3', args: [], env: {}, onData: (b) => void logs[i]!.push(b) }),
+    runner.runFile({
+      podId: pod.podId,
+      target: { kind: 'pod', path: '/workspace/load.py' },
+      python: 'python3',
+      args: [],
+      env: {},
+      onData: (b) => void logs[i]!.push(b),
+    }),
   );
   const contents = Array.from({ length: SAVES }, (_, i) => randomBytes(1024 + ((i * 797) % 15_000)));
-  const saves = contents.map((data, i) => filesystems[i % PODS]!.writeFile(`/workspace/saves/file-${i}.txt`, data, { create: true, overwrite: true }));
+  const saves = contents.map((data, i) =>
+    filesystems[i % PODS]!.writeFile(`/workspace/saves/file-${i}.txt`, data, { create: true, overwrite: true }),
+  );
   const [saveResults, runResults] = await Promise.all([Promise.allSettled(saves), Promise.allSettled(runs.map((r) => r.done))]);
   const elapsed = Date.now() - t0;
   clearInterval(sampler);
@@ -65,6 +74,8 @@ print("done", flush=True)
   }
   assert.equal(f.sim.bastion.counters.refusedChannels, 0, 'never a second channel on a connection');
   const growthMiB = (rssPeak - rss0) / 2 ** 20;
-  t.diagnostic(`load: ${SAVES} saves + ${PODS} followed jobs in ${elapsed} ms; RSS ${(rss0 / 2 ** 20).toFixed(0)} MiB → peak ${(rssPeak / 2 ** 20).toFixed(0)} MiB (+${growthMiB.toFixed(1)} MiB); ${f.sim.bastion.counters.connections} SSH connections`);
+  t.diagnostic(
+    `load: ${SAVES} saves + ${PODS} followed jobs in ${elapsed} ms; RSS ${(rss0 / 2 ** 20).toFixed(0)} MiB → peak ${(rssPeak / 2 ** 20).toFixed(0)} MiB (+${growthMiB.toFixed(1)} MiB); ${f.sim.bastion.counters.connections} SSH connections`,
+  );
   assert.ok(growthMiB < 200, `RSS grew ${growthMiB.toFixed(1)} MiB`);
 });

@@ -30,7 +30,12 @@ test('a fast-failing outage longer than the reconnect budget is waited out; the 
   const job = await startJob(pod.commands(), { argv: ['python3', '/workspace/gated.py'], cwd: '/workspace' });
   const got: Buffer[] = [];
   const reconnects: number[] = [];
-  const followed = followLog(pod.commands(), job.id, { onData: (b) => void got.push(b), onReconnect: (r) => void reconnects.push(r.attempt), maxReconnects: 2, maxOutageMs: 20_000 });
+  const followed = followLog(pod.commands(), job.id, {
+    onData: (b) => void got.push(b),
+    onReconnect: (r) => void reconnects.push(r.attempt),
+    maxReconnects: 2,
+    maxOutageMs: 20_000,
+  });
   await waitFor('the first part', () => Buffer.concat(got).toString().includes('line 029\n'));
 
   // The outage: every connection is cut as soon as it is made, for longer than 2 quick reconnects.
@@ -63,7 +68,10 @@ test('an outage past maxOutageMs ends the follow with the transport error (no en
   const cut = setInterval(() => f.sim.bastion.dropConnections(), 2);
   t.after(() => clearInterval(cut));
   const t0 = Date.now();
-  const e = await followed.then(() => undefined, (err: unknown) => err);
+  const e = await followed.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   clearInterval(cut);
   assert.ok(e instanceof BastionUnreachableError || e instanceof ConnectionLostError, String(e));
   assert.ok(Date.now() - t0 >= 300, 'it waited the outage budget');

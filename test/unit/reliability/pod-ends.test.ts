@@ -52,7 +52,11 @@ const cases: { name: string; reason: EndReason; end: Ender; rent?: Record<string
       await f.sim.clock.advance(24 * HOUR + 60_000);
     },
   },
-  { name: 'evicted: OOMKilled', reason: 'evicted_by_kubelet:OOMKilled', end: (f, podId) => f.sim.faults.endPod(podId, 'evicted_by_kubelet:OOMKilled') },
+  {
+    name: 'evicted: OOMKilled',
+    reason: 'evicted_by_kubelet:OOMKilled',
+    end: (f, podId) => f.sim.faults.endPod(podId, 'evicted_by_kubelet:OOMKilled'),
+  },
   {
     name: "evicted: OOMKilled through the pod's real memory limit (128Mi; a process allocates 400 MiB)",
     reason: 'evicted_by_kubelet:OOMKilled',
@@ -77,7 +81,12 @@ for (const c of cases) {
     const pod = f.pods[0]!;
     const model = new RentalsModel(() => ({
       signedIn: true,
-      api: { listPods: () => f.client.listPods(), getPod: (id) => f.client.getPod(id), me: () => f.client.getMe(), gpuModels: () => f.client.listGpuModels() },
+      api: {
+        listPods: () => f.client.listPods(),
+        getPod: (id) => f.client.getPod(id),
+        me: () => f.client.getMe(),
+        gpuModels: () => f.client.listGpuModels(),
+      },
     }));
     t.after(() => model.dispose());
     const runner = f.runner();
@@ -105,7 +114,14 @@ for (const c of cases) {
     assert.equal(sha(await wfs.readFile(p)), sha(original));
     await podWrite(pod, '/workspace/job.py', 'import time\nprint("step 1", flush=True)\ntime.sleep(600)\n');
     const log: Buffer[] = [];
-    const h = runner.runFile({ podId: pod.podId, target: { kind: 'pod', path: '/workspace/job.py' }, python: 'python3', args: [], env: {}, onData: (b) => void log.push(b) });
+    const h = runner.runFile({
+      podId: pod.podId,
+      target: { kind: 'pod', path: '/workspace/job.py' },
+      python: 'python3',
+      args: [],
+      env: {},
+      onData: (b) => void log.push(b),
+    });
     h.done.catch(() => undefined);
     await h.started;
     await waitFor('the first log line', () => Buffer.concat(log).toString().includes('step 1\n'));
@@ -158,10 +174,20 @@ for (const c of cases) {
       assert.ok(job.info.status.state === 'lost' && job.info.status.reason.includes(c.reason), JSON.stringify(job.info.status));
     }
     assert.equal(job.podEndReason, c.reason);
-    await waitFor('the log follow to settle', async () => {
-      const r = await Promise.race([h.done.then(() => 'done', () => 'failed'), new Promise((res) => setImmediate(() => res(undefined)))]);
-      return r;
-    }, 15_000);
+    await waitFor(
+      'the log follow to settle',
+      async () => {
+        const r = await Promise.race([
+          h.done.then(
+            () => 'done',
+            () => 'failed',
+          ),
+          new Promise((res) => setImmediate(() => res(undefined))),
+        ]);
+        return r;
+      },
+      15_000,
+    );
     await runner.refresh(pod.podId).catch(() => undefined); // a refresh of an ended pod must not resurrect the job
     assert.equal(jobEnds.filter((e) => e.job.info.id === h.jobId).length, 1, 'the job end is reported once');
     assert.ok(Buffer.concat(log).toString().startsWith('step 1\n'), 'the log received before the end is kept');

@@ -30,7 +30,10 @@ test('reload during an upload: no partial file under the target name, temp hidde
   const first = await before.connection();
   let sent = 0;
   const upload = uploadToPod([local], '/workspace/data', { ...first, onProgress: (p) => (sent = p.bytesDone) });
-  const outcome = upload.then(() => 'completed', (e: unknown) => e);
+  const outcome = upload.then(
+    () => 'completed',
+    (e: unknown) => e,
+  );
   await waitFor('a quarter of the upload', () => sent >= data.length / 4);
   first.connector.dispose(); // the extension host goes away: sockets closed, no clean-up ran
   before.dispose();

@@ -44,10 +44,22 @@ test('a full scenario: no token, minted private key or in-pod token in any outpu
   t.after(() => fs.rmSync(root, { recursive: true, force: true }));
   const outputs: { where: string; text: string }[] = [];
   const see = (where: string, v: unknown): void => {
-    outputs.push({ where, text: typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('latin1') : `${String(v)}\n${safeJson(v)}\n${inspect(v, { depth: 8, showHidden: false })}` });
+    outputs.push({
+      where,
+      text:
+        typeof v === 'string'
+          ? v
+          : Buffer.isBuffer(v)
+            ? v.toString('latin1')
+            : `${String(v)}\n${safeJson(v)}\n${inspect(v, { depth: 8, showHidden: false })}`,
+    });
   };
   const accountToken = sim.token;
-  const client = new KgpuClient({ apiBase: sim.apiBase, getToken: async () => sim.token, retry: { baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 2 } });
+  const client = new KgpuClient({
+    apiBase: sim.apiBase,
+    getToken: async () => sim.token,
+    retry: { baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 2 },
+  });
   t.after(() => client.close());
 
   // Rent with a server-minted key (kept in memory here, as SecretStorage would).
@@ -71,7 +83,10 @@ test('a full scenario: no token, minted private key or in-pod token in any outpu
   const workspace = path.join(root, 'project');
   const storage = path.join(root, 'global-storage');
   fs.mkdirSync(workspace, { recursive: true });
-  fs.writeFileSync(path.join(workspace, 'train.py'), 'import sys\nfor i in range(3):\n    print("epoch", i, flush=True)\nprint("args", sys.argv[1:])\n');
+  fs.writeFileSync(
+    path.join(workspace, 'train.py'),
+    'import sys\nfor i in range(3):\n    print("epoch", i, flush=True)\nprint("args", sys.argv[1:])\n',
+  );
   const store = new MapStore();
   const runner = new JobRunner({ commands: async () => podCommands(connector()), store, syncStateDir: storage, pollMs: 0 });
   t.after(() => runner.dispose());
@@ -105,7 +120,10 @@ test('a full scenario: no token, minted private key or in-pod token in any outpu
 
   // A one-shot exec (Run Command…), its report as the output channel shows it.
   const outcome = await runExec(client, podId, { argv: ['sh', '-c', 'echo one-shot; nvidia-smi -L'] });
-  see('exec report', formatExecReport(`secrets (${podId})`, ['sh', '-c', 'echo one-shot; nvidia-smi -L'], describeExecResult(outcome.response, 60)));
+  see(
+    'exec report',
+    formatExecReport(`secrets (${podId})`, ['sh', '-c', 'echo one-shot; nvidia-smi -L'], describeExecResult(outcome.response, 60)),
+  );
 
   // Errors: a burst of 5xx, an SSH key the bastion refuses, and a 401 after the token is reissued.
   sim.faults.failNext('GET', '/pods', 500, { count: 5 });
@@ -122,16 +140,31 @@ test('a full scenario: no token, minted private key or in-pod token in any outpu
   const podDir = sim.state.pods.get(podId)?.handle?.workspaceDir;
   assert.ok(podDir);
   const files = [...filesUnder(workspace), ...filesUnder(storage), ...filesUnder(path.join(podDir, '.kgpu')), ...filesUnder(podDir)];
-  assert.ok(files.some((f) => f.includes(`${path.sep}.kgpu${path.sep}`)), 'the job wrapper wrote its files in the pod');
+  assert.ok(
+    files.some((f) => f.includes(`${path.sep}.kgpu${path.sep}`)),
+    'the job wrapper wrote its files in the pod',
+  );
   for (const f of files) see(`file ${f}`, fs.readFileSync(f));
 
   // The scenario really produced output (a test that saw nothing would pass vacuously).
   const all = outputs.map((o) => o.text).join('\n');
-  for (const expected of ['epoch 2', "args ['--lr', '0.1']", 'hello-from-pod', 'one-shot', 'sign in again', 'trace', 'Permission denied (publickey)', 'tok=[]']) {
+  for (const expected of [
+    'epoch 2',
+    "args ['--lr', '0.1']",
+    'hello-from-pod',
+    'one-shot',
+    'sign in again',
+    'trace',
+    'Permission denied (publickey)',
+    'tok=[]',
+  ]) {
     assert.ok(all.includes(expected), `the scenario's outputs include ${JSON.stringify(expected)}`);
   }
 
-  const keyLines = privateKey.split('\n').map((l) => l.trim()).filter((l) => l.length >= 16 && !l.startsWith('-----'));
+  const keyLines = privateKey
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length >= 16 && !l.startsWith('-----'));
   assert.ok(keyLines.length > 0);
   const secrets: [string, string][] = [
     ['the account token', accountToken],

@@ -29,7 +29,10 @@ test('a pod file that is a symlink to /dev/zero: refused at the size limit (Work
 
   // The editor opens it: the limit is kgpu.maxEditorFileSizeMB (here 4 MiB).
   const wfs = pod.fs({ maxFileBytes: () => 4 * MiB });
-  const e = await wfs.readFile('/workspace/zeros.bin').then(() => undefined, (err: unknown) => err);
+  const e = await wfs.readFile('/workspace/zeros.bin').then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   assert.ok(e instanceof WorkspaceFsError && e.kind === 'TooLarge', String(e));
   assert.match(e.message, /the limit is 4(\.0)? MB.*kgpu\.maxEditorFileSizeMB.*kgpu: Download/);
 
@@ -55,17 +58,27 @@ test('exec(): output kept in memory is bounded (a command that never stops print
   const f = await startFleet(1);
   t.after(() => f.stop());
   const c = f.pods[0]!.connector();
-  const out = await exec(c, 'cat /dev/zero', { maxOutputBytes: 2 * MiB }).then(() => undefined, (e: unknown) => e);
+  const out = await exec(c, 'cat /dev/zero', { maxOutputBytes: 2 * MiB }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(out instanceof ExecOutputTooLargeError, String(out));
   assert.match(out.message, /printed more than 2(\.0)? MiB on stdout/);
-  const err = await exec(c, 'cat /dev/zero >&2', { maxOutputBytes: 2 * MiB }).then(() => undefined, (e: unknown) => e);
+  const err = await exec(c, 'cat /dev/zero >&2', { maxOutputBytes: 2 * MiB }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof ExecOutputTooLargeError && /on stderr/.test(err.message), String(err));
   // The default bound holds without an option.
   await assert.rejects(exec(c, 'cat /dev/zero'), ExecOutputTooLargeError);
   // Output within the bound is whole.
   assert.equal((await exec(c, 'head -c 1000 /dev/zero', { maxOutputBytes: 1000 })).stdout.length, 1000);
   // Nothing of the runaway command is left in the pod.
-  await waitFor('the cut-off commands to be gone from the pod', async () => (await f.pods[0]!.sh("ps -eo args | grep -c '^cat /dev/zero' || true")).trim() === '0', 15_000);
+  await waitFor(
+    'the cut-off commands to be gone from the pod',
+    async () => (await f.pods[0]!.sh("ps -eo args | grep -c '^cat /dev/zero' || true")).trim() === '0',
+    15_000,
+  );
 });
 
 test('polling watch: a listing bigger than its bound stops the watch with a clear message instead of growing without end', async (t) => {
@@ -107,9 +120,17 @@ test('REST: a response body is read up to a bound (an endless body is refused, n
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => new Promise<void>((r) => server.close(() => r())));
   server.on('connection', (s) => t.after(() => s.destroy()));
-  const client = new KgpuClient({ apiBase: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, getToken: async () => undefined, maxResponseBytes: 4 * MiB, retry: { maxAttempts: 1 } });
+  const client = new KgpuClient({
+    apiBase: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    getToken: async () => undefined,
+    maxResponseBytes: 4 * MiB,
+    retry: { maxAttempts: 1 },
+  });
   t.after(() => client.close());
-  const e = await client.listGpuModels().then(() => undefined, (err: unknown) => err);
+  const e = await client.listGpuModels().then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   assert.ok(e instanceof KgpuApiError, String(e));
   assert.match(e.message, /larger than 4(\.0)? MiB/);
   assert.ok(sent < 64 * MiB, `the server got to send ${(sent / MiB).toFixed(0)} MiB before we stopped reading`);

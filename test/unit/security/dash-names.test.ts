@@ -20,7 +20,12 @@ test('planRun never hands a script name that starts with "-" to the interpreter 
   const pod = planRun({ target: { kind: 'pod', path: `/workspace/x/${HOSTILE}` }, python: 'python3', args: [], env: {} });
   assert.ok(!pod.command.startsWith(`python3 '-`), pod.command);
   assert.ok(pod.command.startsWith(`python3 './-c`), pod.command);
-  const local = planRun({ target: { kind: 'local', folder: '/home/me/p', file: `/home/me/p/${HOSTILE}` }, python: 'python3', args: ['-v'], env: {} });
+  const local = planRun({
+    target: { kind: 'local', folder: '/home/me/p', file: `/home/me/p/${HOSTILE}` },
+    python: 'python3',
+    args: ['-v'],
+    env: {},
+  });
   assert.ok(local.command.startsWith(`python3 './-c`), local.command);
   assert.ok(local.command.endsWith(' -v'), 'arguments after the script stay arguments of the script');
 });
@@ -36,7 +41,14 @@ test('a "-c…" file name runs as a script (in the pod and synced from here), al
   // A file already in the pod (a kgpu:// editor).
   await podWrite(pod, `/workspace/in-pod/${HOSTILE}`, body);
   const chunks: Buffer[] = [];
-  const h = runner.runFile({ podId: pod.podId, target: { kind: 'pod', path: `/workspace/in-pod/${HOSTILE}` }, python: 'python3', args: [], env: {}, onData: (b) => void chunks.push(b) });
+  const h = runner.runFile({
+    podId: pod.podId,
+    target: { kind: 'pod', path: `/workspace/in-pod/${HOSTILE}` },
+    python: 'python3',
+    args: [],
+    env: {},
+    onData: (b) => void chunks.push(b),
+  });
   const r = await h.done;
   assert.deepEqual(r.job.status, { state: 'exited', exitCode: 0 });
   assert.match(Buffer.concat(chunks).toString(), /^script ran: \.\/-cimport pathlib;/);
@@ -46,7 +58,15 @@ test('a "-c…" file name runs as a script (in the pod and synced from here), al
   const local = f.tmp('proj');
   fs.writeFileSync(path.join(local, HOSTILE), body);
   const out: Buffer[] = [];
-  const l = runner.runFile({ podId: pod.podId, target: { kind: 'local', folder: local, file: path.join(local, HOSTILE) }, python: 'python3', args: [], env: {}, remoteRoot: '/workspace', onData: (b) => void out.push(b) });
+  const l = runner.runFile({
+    podId: pod.podId,
+    target: { kind: 'local', folder: local, file: path.join(local, HOSTILE) },
+    python: 'python3',
+    args: [],
+    env: {},
+    remoteRoot: '/workspace',
+    onData: (b) => void out.push(b),
+  });
   assert.deepEqual((await l.done).job.status, { state: 'exited', exitCode: 0 });
   assert.match(Buffer.concat(out).toString(), /^script ran: \.\/-cimport pathlib;/);
   assert.equal(await canary(), '');

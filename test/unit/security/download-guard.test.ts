@@ -16,10 +16,26 @@ import { pull } from '../../../src/kgpu/transfer/sync';
 import { podWrite, startFleet } from '../reliability/fleet-fixture';
 
 test('unsafeLocalName: Windows rules (separators, drive/stream colons, reserved device names, trailing dot/space) — only on win32', () => {
-  for (const n of ['..\\..\\AppData\\Roaming\\Microsoft\\Windows\\Start Menu\\Programs\\Startup\\run.bat', 'C:evil', 'file.txt:stream', 'CON', 'con.txt', 'NUL', 'Com1.log', 'lpt9', 'AUX.tar.gz', 'trailing.', 'space ', 'a|b', 'q?.txt', 'tab\there']) {
+  for (const n of [
+    '..\\..\\AppData\\Roaming\\Microsoft\\Windows\\Start Menu\\Programs\\Startup\\run.bat',
+    'C:evil',
+    'file.txt:stream',
+    'CON',
+    'con.txt',
+    'NUL',
+    'Com1.log',
+    'lpt9',
+    'AUX.tar.gz',
+    'trailing.',
+    'space ',
+    'a|b',
+    'q?.txt',
+    'tab\there',
+  ]) {
     assert.ok(unsafeLocalName(n, 'win32'), `${JSON.stringify(n)} is refused on Windows`);
   }
-  for (const n of ['run.bat', 'console.txt', 'nullable.py', 'com10', 'CONFIG', '.hidden', 'ünï ☃.txt']) assert.equal(unsafeLocalName(n, 'win32'), undefined, n);
+  for (const n of ['run.bat', 'console.txt', 'nullable.py', 'com10', 'CONFIG', '.hidden', 'ünï ☃.txt'])
+    assert.equal(unsafeLocalName(n, 'win32'), undefined, n);
   // On Linux the same names are plain names, except the ones that are never names.
   assert.equal(unsafeLocalName('..\\..\\evil.bat', 'linux'), undefined);
   assert.equal(unsafeLocalName('CON', 'linux'), undefined);
@@ -47,7 +63,9 @@ test('Download…: hostile pod names (Windows rules) and a local logs/ symlinked
   const before = new Set(fs.readdirSync(base));
 
   const { connector } = await pod.fs().connection();
-  const r = await downloadFromPod(connector, ['/workspace/out', '/workspace/..\\..\\AppData\\Startup\\run.bat'], chosen, { platform: 'win32' });
+  const r = await downloadFromPod(connector, ['/workspace/out', '/workspace/..\\..\\AppData\\Startup\\run.bat'], chosen, {
+    platform: 'win32',
+  });
   assert.deepEqual(fs.readdirSync(outside), [], 'nothing landed in the folder logs/ links to');
   assert.deepEqual(new Set(fs.readdirSync(base)), before, 'nothing was created beside the chosen folder');
   assert.equal(fs.readFileSync(path.join(chosen, 'out', 'ok.txt'), 'utf8'), 'ok\n');

@@ -19,7 +19,9 @@ import { exec } from '../../../src/kgpu/ssh/ssh-exec';
 import { HostKeyChangedError } from '../../../src/kgpu/ssh/ssh-errors';
 import { throwawayEd25519 } from '../kgpu/api/api-fixture';
 
-async function rentedPod(sim: Awaited<ReturnType<typeof startSimulator>>): Promise<{ podId: string; privateKey: string; close(): Promise<void> }> {
+async function rentedPod(
+  sim: Awaited<ReturnType<typeof startSimulator>>,
+): Promise<{ podId: string; privateKey: string; close(): Promise<void> }> {
   const client = new KgpuClient({ apiBase: sim.apiBase, getToken: async () => sim.token });
   const key = throwawayEd25519();
   const r = await client.rent({ gpu_model: 'v100', ssh_pubkey: key.public });
@@ -57,7 +59,10 @@ test('changed host key: the error names the command and the pin file; removing t
   };
 
   // Refused, and the message says what to do: the command, the file, the entry.
-  const err = await exec(connector(), 'true').then(() => undefined, (e: unknown) => e);
+  const err = await exec(connector(), 'true').then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof HostKeyChangedError, String(err));
   assert.match(err.message, /kgpu did not connect/);
   assert.ok(err.message.includes('kgpu: Forget Bastion Host Key…'), err.message);

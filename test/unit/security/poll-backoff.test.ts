@@ -44,12 +44,21 @@ test('job polling backs off while a pod cannot be reached, and returns to its ca
   await waitFor('6 failed polls', () => attempts.length >= 6, 30_000);
   const gaps = attempts.slice(1).map((at, i) => at - attempts[i]!);
   // Each wait at least doubles (timers never fire early; a little slack for rounding).
-  gaps.forEach((g, i) => assert.ok(g >= pollMs * 2 ** (i + 1) * 0.9, `gap ${i + 1} after ${i + 1} failures: ${g.toFixed(0)} ms, want ≥ ${pollMs * 2 ** (i + 1)} ms (all: ${gaps.map((x) => x.toFixed(0)).join(', ')})`));
+  gaps.forEach((g, i) =>
+    assert.ok(
+      g >= pollMs * 2 ** (i + 1) * 0.9,
+      `gap ${i + 1} after ${i + 1} failures: ${g.toFixed(0)} ms, want ≥ ${pollMs * 2 ** (i + 1)} ms (all: ${gaps.map((x) => x.toFixed(0)).join(', ')})`,
+    ),
+  );
 
   // Reachable again: the next poll sees the job end.
   reachable = true;
   await pod.sh("pkill -f 'wait[.]py' || true");
-  await waitFor('the poller to see the job end', () => runner.get(pod.podId, h.jobId)?.info.status.state !== 'running' || undefined, 60_000);
+  await waitFor(
+    'the poller to see the job end',
+    () => runner.get(pod.podId, h.jobId)?.info.status.state !== 'running' || undefined,
+    60_000,
+  );
 });
 
 test('a cancelled passphrase is not asked for again until the user acts; concurrent connections share one prompt', async () => {
@@ -63,7 +72,10 @@ test('a cancelled passphrase is not asked for again until the user acts; concurr
   };
   const file = '/home/me/.ssh/id_locked';
   // Cancelled (Escape): refused, and the next 5 connections do not ask again.
-  await assert.rejects(gate.get(file, prompt), (e: unknown) => e instanceof PassphraseDeclinedError && /No passphrase given for .*id_locked/.test(e.message));
+  await assert.rejects(
+    gate.get(file, prompt),
+    (e: unknown) => e instanceof PassphraseDeclinedError && /No passphrase given for .*id_locked/.test(e.message),
+  );
   for (let i = 0; i < 5; i++) await assert.rejects(gate.get(file, prompt), PassphraseDeclinedError);
   assert.equal(prompts, 1);
   assert.match(new PassphraseDeclinedError(file).message, /will not ask again until you choose "Enter Passphrase…"/);

@@ -22,7 +22,8 @@ const SECRET = `sk-live-${randomBytes(12).toString('hex')}`;
 /** The pod's commands, recording every command line and whether stdin carried the secret. */
 function recording(pod: FleetPod, lines: string[]): PodCommands {
   const real = pod.commands();
-  const note = (c: unknown): void => void lines.push(Buffer.isBuffer(c) ? c.toString('latin1') : Array.isArray(c) ? c.join(' ') : String(c));
+  const note = (c: unknown): void =>
+    void lines.push(Buffer.isBuffer(c) ? c.toString('latin1') : Array.isArray(c) ? c.join(' ') : String(c));
   return {
     exec: (c, o) => (note(c), real.exec(c, o)),
     execStream: (c, o) => (note(c), real.execStream(c, o)),
@@ -44,7 +45,7 @@ print('cmdline-hits:', hits)
 print('env ok:', os.environ.get('WANDB_API_KEY', '')[:8] == 'sk-live-')
 `;
 
-test('kgpu.env values: in the job environment only — not in command lines, the pod\'s job files, or the stored re-run recipe', async (t) => {
+test("kgpu.env values: in the job environment only — not in command lines, the pod's job files, or the stored re-run recipe", async (t) => {
   const f = await startFleet(1);
   t.after(() => f.stop());
   const pod = f.pods[0]!;
@@ -59,7 +60,13 @@ test('kgpu.env values: in the job environment only — not in command lines, the
   fs.writeFileSync(path.join(proj, 'probe.py'), PROBE);
   fs.writeFileSync(path.join(pod.host('/workspace/probe-in-pod.py')), PROBE);
   const runs = [
-    runner.runFile({ podId: pod.podId, target: { kind: 'local', folder: proj, file: path.join(proj, 'probe.py') }, python: 'python3', args: [], env }),
+    runner.runFile({
+      podId: pod.podId,
+      target: { kind: 'local', folder: proj, file: path.join(proj, 'probe.py') },
+      python: 'python3',
+      args: [],
+      env,
+    }),
     runner.runFile({ podId: pod.podId, target: { kind: 'pod', path: '/workspace/probe-in-pod.py' }, python: 'python3', args: [], env }),
   ];
   const logs: string[] = [];
@@ -70,12 +77,17 @@ test('kgpu.env values: in the job environment only — not in command lines, the
     logs.push(Buffer.concat(chunks).toString());
     await h.done;
   }
-  for (const log of logs) assert.match(log, /cmdline-hits: 0\nenv ok: True\n/, 'the job has the value; no process in the pod shows it in its command line');
+  for (const log of logs)
+    assert.match(log, /cmdline-hits: 0\nenv ok: True\n/, 'the job has the value; no process in the pod shows it in its command line');
 
   const sent = lines.filter((l) => l.includes(SECRET));
   assert.deepEqual(sent, [], 'no command line sent to the pod carries the value');
   assert.ok(!JSON.stringify([...store.map]).includes(SECRET), 'the stored recipes hold no value');
-  assert.equal(await pod.sh(`grep -rl -- '${SECRET}' /workspace /tmp 2>/dev/null; true`), '', 'no file in the pod holds it (job files, the env file is gone)');
+  assert.equal(
+    await pod.sh(`grep -rl -- '${SECRET}' /workspace /tmp 2>/dev/null; true`),
+    '',
+    'no file in the pod holds it (job files, the env file is gone)',
+  );
 
   // A re-run gets the value from the caller (the settings now), not from storage.
   const rr = runner.rerun(pod.podId, runs[0]!.jobId, { env });
@@ -88,16 +100,27 @@ test('kgpu.env values: in the job environment only — not in command lines, the
 test('a re-run recipe stored with values by an older version is scrubbed on start', () => {
   const store = new MapStore();
   void store.update('kgpu.jobs.recipes', {
-    'gpu-rent-x/20261130-000000-000-abcdef': { target: { kind: 'pod', path: '/workspace/a.py' }, python: 'python', args: [], env: { WANDB_API_KEY: SECRET } },
+    'gpu-rent-x/20261130-000000-000-abcdef': {
+      target: { kind: 'pod', path: '/workspace/a.py' },
+      python: 'python',
+      args: [],
+      env: { WANDB_API_KEY: SECRET },
+    },
   });
-  const runner = new JobRunner({ commands: async () => { throw new Error('unused'); }, store, pollMs: 0 });
+  const runner = new JobRunner({
+    commands: async () => {
+      throw new Error('unused');
+    },
+    store,
+    pollMs: 0,
+  });
   runner.dispose();
   const text = JSON.stringify([...store.map]);
   assert.ok(!text.includes(SECRET), text);
   assert.ok(text.includes('/workspace/a.py'), 'the rest of the recipe is kept');
 });
 
-test('temp key files a crashed window left are removed at the next start; a live window\'s stay', (t) => {
+test("temp key files a crashed window left are removed at the next start; a live window's stay", (t) => {
   const root = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'kgpu-sec-keys-'));
   t.after(() => fs.rmSync(root, { recursive: true, force: true }));
   // A window that crashed: its process is gone.
@@ -115,7 +138,7 @@ test('temp key files a crashed window left are removed at the next start; a live
 
   const removed = removeStaleTempKeyDirs(root);
   assert.deepEqual(removed, [stale]);
-  assert.ok(!fs.existsSync(stale), 'the crashed window\'s key file is gone');
-  assert.ok(fs.existsSync(path.join(live, 'gpu-rent-y.key')), 'a live window\'s is kept');
+  assert.ok(!fs.existsSync(stale), "the crashed window's key file is gone");
+  assert.ok(fs.existsSync(path.join(live, 'gpu-rent-y.key')), "a live window's is kept");
   assert.ok(fs.existsSync(other));
 });

@@ -62,10 +62,21 @@ async function assertNoSecretIn(pod: FleetPod, where: string): Promise<void> {
 
 async function podLinks(pod: FleetPod, dir: string): Promise<Record<string, string>> {
   const out = await pod.sh(`cd '${dir}' && find . -path ./.kgpu -prune -o -type l -printf '%P\\t%l\\n'`);
-  return Object.fromEntries(out.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]));
+  return Object.fromEntries(
+    out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('\t') as [string, string]),
+  );
 }
 
-const EXPECTED_LINKS = { 'data/alias.csv': 'real.csv', 'data/latest': '../models', 'data/abs-inside.csv': 'real.csv', self: '.', 'env-link': '.env' };
+const EXPECTED_LINKS = {
+  'data/alias.csv': 'real.csv',
+  'data/latest': '../models',
+  'data/abs-inside.csv': 'real.csv',
+  self: '.',
+  'env-link': '.env',
+};
 const EXPECTED_SKIPPED = [
   { rel: 'dangling', reason: 'dangling' },
   { rel: 'data/abs', reason: 'outside' },
@@ -85,15 +96,28 @@ test('sync: symlinks out of the folder are never uploaded (listed once, by name)
 
   const r = await syncUp(pod.commands(), proj, '/workspace/proj', { exclude: ['.env'], stateDir: state });
   await assertNoSecretIn(pod, '/workspace');
-  assert.deepEqual([...r.skippedLinks].sort((a, b) => (a.rel < b.rel ? -1 : 1)), EXPECTED_SKIPPED);
-  assert.equal(await pod.sh(`test -e /workspace/proj/data/labels.txt || test -L /workspace/proj/data/labels.txt && echo there || echo absent`), 'absent\n');
+  assert.deepEqual(
+    [...r.skippedLinks].sort((a, b) => (a.rel < b.rel ? -1 : 1)),
+    EXPECTED_SKIPPED,
+  );
+  assert.equal(
+    await pod.sh(`test -e /workspace/proj/data/labels.txt || test -L /workspace/proj/data/labels.txt && echo there || echo absent`),
+    'absent\n',
+  );
   assert.deepEqual(await podLinks(pod, '/workspace/proj'), EXPECTED_LINKS);
   assert.equal(await pod.sh('cat /workspace/proj/data/alias.csv /workspace/proj/data/latest/m.bin'), 'a,b\n1,2\nweights\n');
-  assert.equal(await pod.sh('test -e /workspace/proj/.env && echo there || echo absent'), 'absent\n', '.env excluded, also through env-link');
+  assert.equal(
+    await pod.sh('test -e /workspace/proj/.env && echo there || echo absent'),
+    'absent\n',
+    '.env excluded, also through env-link',
+  );
 
   // The summary line names them.
   const text = describeSkippedLinks(r.skippedLinks);
-  assert.match(text, /not uploaded: 4 symlinks that lead outside the folder \(data\/abs, data\/elsewhere, data\/key, data\/labels\.txt\); 2 symlink loops \(loop-a, loop-b\); 1 dangling symlink \(dangling\)/);
+  assert.match(
+    text,
+    /not uploaded: 4 symlinks that lead outside the folder \(data\/abs, data\/elsewhere, data\/key, data\/labels\.txt\); 2 symlink loops \(loop-a, loop-b\); 1 dangling symlink \(dangling\)/,
+  );
 
   // A second sync sends nothing (the recreated links match), a third after retargeting one sends it.
   const again = await syncUp(pod.commands(), proj, '/workspace/proj', { exclude: ['.env'], stateDir: state });

@@ -34,7 +34,10 @@ export interface BastionFixture {
   activity: string[];
   newKey(name?: string): TestKey;
   /** Create a pod and pin a fresh key to it. */
-  rentPod(podId: string, o?: { gpuModel?: string; gpuCount?: number; env?: Record<string, string> }): Promise<{ handle: PodHandle; key: TestKey }>;
+  rentPod(
+    podId: string,
+    o?: { gpuModel?: string; gpuCount?: number; env?: Record<string, string> },
+  ): Promise<{ handle: PodHandle; key: TestKey }>;
   /** Release: unpin the pod's keys, close its connections, destroy it (what the state does). */
   releasePod(podId: string): Promise<void>;
   /** OpenSSH options for this bastion and key (before the destination). OpenSSH keeps the first
@@ -123,14 +126,22 @@ export async function startBastionFixture(): Promise<BastionFixture> {
       await handle?.destroy();
     },
     sshOpts: (key, logLevel = 'ERROR') => [
-      '-p', String(bastion.port),
-      '-i', key.path,
-      '-o', 'StrictHostKeyChecking=no',
-      '-o', 'UserKnownHostsFile=/dev/null',
-      '-o', 'IdentitiesOnly=yes',
-      '-o', 'BatchMode=yes',
-      '-o', `LogLevel=${logLevel}`,
-      '-o', 'ConnectTimeout=10',
+      '-p',
+      String(bastion.port),
+      '-i',
+      key.path,
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      `LogLevel=${logLevel}`,
+      '-o',
+      'ConnectTimeout=10',
     ],
     run,
     async close() {

@@ -33,7 +33,13 @@ describe('bastion with real OpenSSH clients', () => {
     assert.match(smi.stdout, /\(simulated\)/);
     assert.equal(smi.stdout.match(/Tesla V100/g)?.length, 2);
     const list = await fx.run('ssh', [...fx.sshOpts(key), DEST, 'nvidia-smi', '-L']);
-    assert.deepEqual(list.stdout.trim().split('\n').map((l) => l.replace(/ \(UUID.*$/, '')), ['GPU 0: Tesla V100-SXM2-32GB', 'GPU 1: Tesla V100-SXM2-32GB']);
+    assert.deepEqual(
+      list.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.replace(/ \(UUID.*$/, '')),
+      ['GPU 0: Tesla V100-SXM2-32GB', 'GPU 1: Tesla V100-SXM2-32GB'],
+    );
     const uname = await fx.run('ssh', [...fx.sshOpts(key), DEST, 'uname -a']);
     assert.equal(uname.code, 0, uname.stderr);
     assert.match(uname.stdout, /^Linux /);
@@ -47,13 +53,19 @@ describe('bastion with real OpenSSH clients', () => {
 
   it('puts the session in /workspace with the pod env; exec sees the token, shells do not, /proc/1/environ does', async () => {
     const { key } = await fx.rentPod('pod-env', { env: { MY_VAR: 'mine' } });
-    const r = await fx.run('ssh', [...fx.sshOpts(key), DEST, 'pwd; echo $HOME; echo $KGPU_RENT_ID $MY_VAR $NVIDIA_VISIBLE_DEVICES; echo tok=$KGPU_API_TOKEN; python -c "import sys; print(sys.version_info[0])"; command -v setsid tmux /usr/lib/openssh/sftp-server']);
+    const r = await fx.run('ssh', [
+      ...fx.sshOpts(key),
+      DEST,
+      'pwd; echo $HOME; echo $KGPU_RENT_ID $MY_VAR $NVIDIA_VISIBLE_DEVICES; echo tok=$KGPU_API_TOKEN; python -c "import sys; print(sys.version_info[0])"; command -v setsid tmux /usr/lib/openssh/sftp-server',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     assert.deepEqual(lines.slice(0, 5), ['/workspace', '/workspace', 'pod-env mine void', 'tok=kgpu_pod_pod-env.testsig', '3']);
     assert.ok(lines.some((l) => l.endsWith('/setsid')) && lines.includes('/usr/lib/openssh/sftp-server'), r.stdout);
     // Interactive shell (no command): the token is stripped, but the pod's init still carries it.
-    const sh = await fx.run('ssh', [...fx.sshOpts(key), '-T', DEST], { input: 'echo tok=$KGPU_API_TOKEN; tr "\\0" "\\n" < /proc/1/environ | grep ^KGPU_API_TOKEN=\n' });
+    const sh = await fx.run('ssh', [...fx.sshOpts(key), '-T', DEST], {
+      input: 'echo tok=$KGPU_API_TOKEN; tr "\\0" "\\n" < /proc/1/environ | grep ^KGPU_API_TOKEN=\n',
+    });
     assert.equal(sh.code, 0, sh.stderr);
     assert.deepEqual(sh.stdout.trim().split('\n'), ['tok=', 'KGPU_API_TOKEN=kgpu_pod_pod-env.testsig']);
   });
@@ -73,11 +85,25 @@ describe('bastion with real OpenSSH clients', () => {
     const data = randomBytes(3 * 1024 * 1024 + 17);
     const local = join(fx.dir, 'scp-up.bin');
     writeFileSync(local, data);
-    const push = await fx.run('scp', ['-O', '-P', String(fx.bastion.port), ...fx.sshOpts(key).slice(2), local, `${DEST}:/workspace/data.bin`]);
+    const push = await fx.run('scp', [
+      '-O',
+      '-P',
+      String(fx.bastion.port),
+      ...fx.sshOpts(key).slice(2),
+      local,
+      `${DEST}:/workspace/data.bin`,
+    ]);
     assert.equal(push.code, 0, push.stderr);
     assert.equal(sha256(readFileSync(join(handle.workspaceDir, 'data.bin'))), sha256(data));
     const back = join(fx.dir, 'scp-down.bin');
-    const pull = await fx.run('scp', ['-O', '-P', String(fx.bastion.port), ...fx.sshOpts(key).slice(2), `${DEST}:/workspace/data.bin`, back]);
+    const pull = await fx.run('scp', [
+      '-O',
+      '-P',
+      String(fx.bastion.port),
+      ...fx.sshOpts(key).slice(2),
+      `${DEST}:/workspace/data.bin`,
+      back,
+    ]);
     assert.equal(pull.code, 0, pull.stderr);
     assert.equal(sha256(readFileSync(back)), sha256(data));
     const before = fx.bastion.counters.refusedSubsystems;
@@ -95,7 +121,11 @@ describe('bastion with real OpenSSH clients', () => {
     writeFileSync(up, 'uploaded by sftp\n');
     const got = join(fx.dir, 'sftp-got.txt');
     const batch = `cd /workspace\nls -1\nput ${up} up.txt\nget hello.txt ${got}\n`;
-    const r = await fx.run('sftp', ['-P', String(fx.bastion.port), ...fx.sshOpts(key).slice(2), '-s', '/usr/lib/openssh/sftp-server', '-b', '-', DEST], { input: batch });
+    const r = await fx.run(
+      'sftp',
+      ['-P', String(fx.bastion.port), ...fx.sshOpts(key).slice(2), '-s', '/usr/lib/openssh/sftp-server', '-b', '-', DEST],
+      { input: batch },
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /hello\.txt/);
     assert.equal(readFileSync(join(handle.workspaceDir, 'up.txt'), 'utf8'), 'uploaded by sftp\n');
@@ -141,12 +171,24 @@ describe('bastion with real OpenSSH clients', () => {
     const ctl = join(fx.dir, 'mux.sock');
     const refusedBefore = fx.bastion.counters.refusedChannels;
     // The master's own session holds the connection's one channel.
-    const master = spawn('ssh', [...fx.sshOpts(key), '-o', 'ControlMaster=yes', '-o', `ControlPath=${ctl}`, DEST, 'echo master-up; exec cat'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const master = spawn(
+      'ssh',
+      [...fx.sshOpts(key), '-o', 'ControlMaster=yes', '-o', `ControlPath=${ctl}`, DEST, 'echo master-up; exec cat'],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     try {
       let masterOut = '';
       master.stdout.setEncoding('utf8').on('data', (d: string) => (masterOut += d));
       await waitFor('the master session', () => masterOut.includes('master-up') && existsSync(ctl));
-      const second = await fx.run('ssh', [...fx.sshOpts(key, 'INFO'), '-o', 'ControlMaster=no', '-o', `ControlPath=${ctl}`, DEST, 'echo second']);
+      const second = await fx.run('ssh', [
+        ...fx.sshOpts(key, 'INFO'),
+        '-o',
+        'ControlMaster=no',
+        '-o',
+        `ControlPath=${ctl}`,
+        DEST,
+        'echo second',
+      ]);
       // OpenSSH reports the mux refusal, then falls back to a connection of its own.
       assert.match(second.stderr, /mux_client_request_session: session request failed: Session open refused by peer/, second.stderr);
       assert.equal(second.stdout, 'second\n');
@@ -173,7 +215,11 @@ describe('bastion with real OpenSSH clients', () => {
         probe.close(() => resolve(port));
       });
     });
-    const l = spawn('ssh', [...fx.sshOpts(key, 'INFO'), '-o', 'ExitOnForwardFailure=yes', '-L', `${localPort}:127.0.0.1:9`, DEST, 'echo fwd-up; exec cat'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const l = spawn(
+      'ssh',
+      [...fx.sshOpts(key, 'INFO'), '-o', 'ExitOnForwardFailure=yes', '-L', `${localPort}:127.0.0.1:9`, DEST, 'echo fwd-up; exec cat'],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     try {
       let out = '';
       let err = '';
@@ -202,13 +248,21 @@ describe('bastion with real OpenSSH clients', () => {
       join(handle.workspaceDir, 'train.py'),
       'import os, time\nprint("waiting", flush=True)\nwhile not os.path.exists("/workspace/go"):\n    time.sleep(0.02)\nfor i in range(100000):\n    print("step", i, flush=True)\n    time.sleep(0.02)\n',
     );
-    const start = await fx.run('ssh', [...fx.sshOpts(key), DEST, 'setsid -f python /workspace/train.py < /dev/null > /tmp/train.log 2>&1'], { timeoutMs: 60_000 });
+    const start = await fx.run(
+      'ssh',
+      [...fx.sshOpts(key), DEST, 'setsid -f python /workspace/train.py < /dev/null > /tmp/train.log 2>&1'],
+      { timeoutMs: 60_000 },
+    );
     assert.equal(start.code, 0, start.stderr);
     const log = async (): Promise<string> => (await fx.run('ssh', [...fx.sshOpts(key), DEST, 'cat /tmp/train.log'])).stdout;
-    const gated = await waitFor('the job to start and wait at its gate', async () => {
-      const l = await log();
-      return l.includes('waiting') ? l : undefined;
-    }, 60_000);
+    const gated = await waitFor(
+      'the job to start and wait at its gate',
+      async () => {
+        const l = await log();
+        return l.includes('waiting') ? l : undefined;
+      },
+      60_000,
+    );
     assert.doesNotMatch(gated, /step/, 'the job is still at its gate: the exec returned before it could end');
     writeFileSync(join(handle.workspaceDir, 'go'), '');
     const step = async (): Promise<number> => {
@@ -232,7 +286,7 @@ describe('bastion with real OpenSSH clients', () => {
     assert.match(denied.stderr, /Permission denied \(publickey\)/);
   });
 
-  it("routes each key to exactly its own pod; unknown keys and other users are refused", async () => {
+  it('routes each key to exactly its own pod; unknown keys and other users are refused', async () => {
     const a = await fx.rentPod('pod-a');
     const b = await fx.rentPod('pod-b');
     writeFileSync(join(a.handle.workspaceDir, 'who'), 'A');

@@ -49,7 +49,12 @@ describe('bastion end to end through startSimulator', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const api = async (method: string, path: string, body?: unknown, token = sim.token): Promise<{ status: number; body: Record<string, unknown> }> => {
+  const api = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    token = sim.token,
+  ): Promise<{ status: number; body: Record<string, unknown> }> => {
     const r = await fetch(`${sim.apiBase}${path}`, {
       method,
       headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
@@ -64,7 +69,24 @@ describe('bastion end to end through startSimulator', () => {
     return { path, pub: readFileSync(`${path}.pub`, 'utf8').trim() };
   };
   const ssh = (keyPath: string, command: string): Promise<Run> =>
-    run('ssh', ['-p', String(sim.sshPort), '-i', keyPath, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', `kgpu@${sim.sshHost}`, command]);
+    run('ssh', [
+      '-p',
+      String(sim.sshPort),
+      '-i',
+      keyPath,
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'LogLevel=ERROR',
+      `kgpu@${sim.sshHost}`,
+      command,
+    ]);
   const rentReady = async (body: Record<string, unknown>): Promise<Record<string, unknown>> => {
     const r = await api('POST', '/pods', body);
     assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -82,7 +104,10 @@ describe('bastion end to end through startSimulator', () => {
     const k1 = newKey('k1');
     const rent = await rentReady({ gpu_model: 'rtx3090', ssh_pubkey: k1.pub });
     const podId = rent.pod_id as string;
-    const r = await ssh(k1.path, 'nvidia-smi -L; echo $KGPU_RENT_ID; curl -sS -H "Authorization: Bearer $KGPU_API_TOKEN" "$KGPU_API_BASE/pods/$KGPU_RENT_ID"');
+    const r = await ssh(
+      k1.path,
+      'nvidia-smi -L; echo $KGPU_RENT_ID; curl -sS -H "Authorization: Bearer $KGPU_API_TOKEN" "$KGPU_API_BASE/pods/$KGPU_RENT_ID"',
+    );
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     assert.match(lines[0], /RTX 3090.*\(simulated\)/);
@@ -91,7 +116,10 @@ describe('bastion end to end through startSimulator', () => {
 
     // The job ticks only once /tmp/go exists, which the test makes after the exec returned: the
     // return proves setsid -f did not wait for the job (no clock involved).
-    const job = await ssh(k1.path, 'setsid -f sh -c "while [ ! -e /tmp/go ]; do sleep 0.05; done; while :; do date +%s%N >> /tmp/tick.log; sleep 0.05; done" < /dev/null > /dev/null 2>&1');
+    const job = await ssh(
+      k1.path,
+      'setsid -f sh -c "while [ ! -e /tmp/go ]; do sleep 0.05; done; while :; do date +%s%N >> /tmp/tick.log; sleep 0.05; done" < /dev/null > /dev/null 2>&1',
+    );
     assert.equal(job.code, 0, job.stderr);
     const handle = sim.state.pods.get(podId)?.handle;
     assert.ok(handle);
@@ -108,7 +136,11 @@ describe('bastion end to end through startSimulator', () => {
     assert.equal(patch.status, 200, JSON.stringify(patch.body));
     const old = await ssh(k1.path, 'true');
     assert.match(old.stderr, /Permission denied \(publickey\)/);
-    await waitFor('the detached job to tick (reached over the new key)', async () => (await ssh(k2.path, 'test -s /tmp/tick.log && echo ticking')).stdout === 'ticking\n', 60_000);
+    await waitFor(
+      'the detached job to tick (reached over the new key)',
+      async () => (await ssh(k2.path, 'test -s /tmp/tick.log && echo ticking')).stdout === 'ticking\n',
+      60_000,
+    );
 
     const del = await api('DELETE', `/pods/${podId}`);
     assert.equal(del.status, 200, JSON.stringify(del.body));

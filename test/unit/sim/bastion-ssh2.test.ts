@@ -15,7 +15,13 @@ function connectClient(fx: BastionFixture, key: TestKey, o: { readyTimeout?: num
     const c = new Client();
     c.once('ready', () => resolve(c));
     c.once('error', reject);
-    c.connect({ host: '127.0.0.1', port: fx.bastion.port, username: 'kgpu', privateKey: readFileSync(key.path), readyTimeout: o.readyTimeout ?? 10_000 });
+    c.connect({
+      host: '127.0.0.1',
+      port: fx.bastion.port,
+      username: 'kgpu',
+      privateKey: readFileSync(key.path),
+      readyTimeout: o.readyTimeout ?? 10_000,
+    });
     c.on('connect', () => (c as unknown as { _sock?: { setNoDelay?: (b: boolean) => void } })._sock?.setNoDelay?.(true));
   });
 }
@@ -146,8 +152,12 @@ describe('bastion through the ssh2 client', () => {
     const c3 = await connectClient(fx, key);
     try {
       const sftp = await openSftpOverExec(c3);
-      await new Promise<void>((resolve, reject) => sftp.writeFile('/workspace/via-sftp.txt', 'over exec', (e) => (e ? reject(e) : resolve())));
-      const names = await new Promise<string[]>((resolve, reject) => sftp.readdir('/workspace', (e, l) => (e ? reject(e) : resolve(l.map((x) => x.filename)))));
+      await new Promise<void>((resolve, reject) =>
+        sftp.writeFile('/workspace/via-sftp.txt', 'over exec', (e) => (e ? reject(e) : resolve())),
+      );
+      const names = await new Promise<string[]>((resolve, reject) =>
+        sftp.readdir('/workspace', (e, l) => (e ? reject(e) : resolve(l.map((x) => x.filename)))),
+      );
       assert.ok(names.includes('via-sftp.txt'));
       assert.equal(readFileSync(`${handle.workspaceDir}/via-sftp.txt`, 'utf8'), 'over exec');
     } finally {
@@ -155,7 +165,7 @@ describe('bastion through the ssh2 client', () => {
     }
   });
 
-  it('drops connections after N bytes, stalls while paused, and closes a pod\'s connections', async () => {
+  it("drops connections after N bytes, stalls while paused, and closes a pod's connections", async () => {
     const { key } = await fx.rentPod('pod-faults');
     const c = await connectClient(fx, key);
     let got = 0;
@@ -174,7 +184,13 @@ describe('bastion through the ssh2 client', () => {
     stalled.on('error', () => undefined);
     let readyWhilePaused = false;
     stalled.on('ready', () => (readyWhilePaused = true));
-    stalled.connect({ host: '127.0.0.1', port: fx.bastion.port, username: 'kgpu', privateKey: readFileSync(key.path), readyTimeout: 20_000 });
+    stalled.connect({
+      host: '127.0.0.1',
+      port: fx.bastion.port,
+      username: 'kgpu',
+      privateKey: readFileSync(key.path),
+      readyTimeout: 20_000,
+    });
     // A paused bastion accepts TCP but says nothing; the client stays waiting for the banner.
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(readyWhilePaused, false);
@@ -202,8 +218,15 @@ describe('bastion through the ssh2 client', () => {
     await waitFor('the answer to the marked request (let through)', () => got.includes('ok second MARK'));
     ch.write('third\n');
     await closed;
-    assert.equal(readFileSync(`${handle.workspaceDir}/done.txt`, 'utf8'), 'first\nsecond MARK\nthird\n', 'both requests took effect in the pod');
-    assert.ok(got.includes('ok second MARK') && !got.includes('ok third'), `the answer after the marked one was cut: ${JSON.stringify(got)}`);
+    assert.equal(
+      readFileSync(`${handle.workspaceDir}/done.txt`, 'utf8'),
+      'first\nsecond MARK\nthird\n',
+      'both requests took effect in the pod',
+    );
+    assert.ok(
+      got.includes('ok second MARK') && !got.includes('ok third'),
+      `the answer after the marked one was cut: ${JSON.stringify(got)}`,
+    );
 
     const lift = fx.bastion.cutNewConnections({ podId: 'pod-answer', afterBytes: 100 });
     await assert.rejects(
@@ -220,37 +243,44 @@ describe('bastion through the ssh2 client', () => {
     assert.equal(r.stdout.trim(), '100000', 'lifted: new connections work again');
   });
 
-  it('delivers stderr and the exit status written while stdout waits for the client\'s window (ssh2 resumed only stdout)', { timeout: 60_000 }, async () => {
-    const { key, handle } = await fx.rentPod('pod-window');
-    const c = await connectClient(fx, key);
-    try {
-      const n = 20_000_000;
-      const out = await new Promise<{ stdout: number; stderr: string; code: number | null }>((resolve, reject) => {
-        // stdout: far more than the client's window and buffer; the stderr line only once we say so.
-        c.exec(`head -c ${n} /dev/zero & while [ ! -e /workspace/go ]; do sleep 0.02; done; echo 'the end' >&2; touch /workspace/said; wait`, (err, ch) => {
-          if (err) return reject(err);
-          let stdout = 0;
-          let stderr = '';
-          let code: number | null = null;
-          ch.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-          ch.on('exit', (x: number | null) => (code = x));
-          ch.on('close', () => resolve({ stdout, stderr, code }));
-          // Not reading stdout: once the client's window is used up (ssh2's channel state), the rest
-          // of stdout waits in the bastion; then the stderr line is written behind it (in the pipe
-          // before 'said' exists: the bastion has taken it by the next check phase), then we read.
-          const incoming = (ch as unknown as { incoming: { window: number } }).incoming;
-          void waitFor('the client window to be used up', () => incoming.window === 0, 20_000)
-            .then(() => writeFileSync(`${handle.workspaceDir}/go`, ''))
-            .then(() => waitFor('the stderr line to be written in the pod', () => existsSync(`${handle.workspaceDir}/said`), 20_000))
-            .then(() => new Promise((r) => setImmediate(r)))
-            .then(() => ch.on('data', (d: Buffer) => (stdout += d.length)), reject);
+  it(
+    "delivers stderr and the exit status written while stdout waits for the client's window (ssh2 resumed only stdout)",
+    { timeout: 60_000 },
+    async () => {
+      const { key, handle } = await fx.rentPod('pod-window');
+      const c = await connectClient(fx, key);
+      try {
+        const n = 20_000_000;
+        const out = await new Promise<{ stdout: number; stderr: string; code: number | null }>((resolve, reject) => {
+          // stdout: far more than the client's window and buffer; the stderr line only once we say so.
+          c.exec(
+            `head -c ${n} /dev/zero & while [ ! -e /workspace/go ]; do sleep 0.02; done; echo 'the end' >&2; touch /workspace/said; wait`,
+            (err, ch) => {
+              if (err) return reject(err);
+              let stdout = 0;
+              let stderr = '';
+              let code: number | null = null;
+              ch.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+              ch.on('exit', (x: number | null) => (code = x));
+              ch.on('close', () => resolve({ stdout, stderr, code }));
+              // Not reading stdout: once the client's window is used up (ssh2's channel state), the rest
+              // of stdout waits in the bastion; then the stderr line is written behind it (in the pipe
+              // before 'said' exists: the bastion has taken it by the next check phase), then we read.
+              const incoming = (ch as unknown as { incoming: { window: number } }).incoming;
+              void waitFor('the client window to be used up', () => incoming.window === 0, 20_000)
+                .then(() => writeFileSync(`${handle.workspaceDir}/go`, ''))
+                .then(() => waitFor('the stderr line to be written in the pod', () => existsSync(`${handle.workspaceDir}/said`), 20_000))
+                .then(() => new Promise((r) => setImmediate(r)))
+                .then(() => ch.on('data', (d: Buffer) => (stdout += d.length)), reject);
+            },
+          );
         });
-      });
-      assert.deepEqual(out, { stdout: n, stderr: 'the end\n', code: 0 });
-    } finally {
-      c.end();
-    }
-  });
+        assert.deepEqual(out, { stdout: n, stderr: 'the end\n', code: 0 });
+      } finally {
+        c.end();
+      }
+    },
+  );
 
   it('measures the exec round trip (ssh2 client and OpenSSH)', async () => {
     const { key } = await fx.rentPod('pod-rtt');

@@ -44,13 +44,16 @@ describe("the simulator's package index (PyPI stand-in) and pip in pods", () => 
     const [env, ...page] = r.stdout.split('\n');
     assert.equal(env, `${url} ${url}`);
     const links = [...page.join('\n').matchAll(/<a href="(\/files\/[^"#]+)#sha256=([0-9a-f]{64})"/g)];
-    assert.deepEqual(links.map((m) => m[1]), ['/files/kgpu_demo_utils-1.0.0-py3-none-any.whl', '/files/kgpu_demo_utils-1.1.0-py3-none-any.whl']);
+    assert.deepEqual(
+      links.map((m) => m[1]),
+      ['/files/kgpu_demo_utils-1.0.0-py3-none-any.whl', '/files/kgpu_demo_utils-1.1.0-py3-none-any.whl'],
+    );
     // The hash in the link is the file's.
     const got = await run(`curl -fsS "${url.replace(/\/simple\/$/, '')}${links[1][1]}" | sha256sum`);
     assert.equal(got.stdout.split(' ')[0], links[1][2]);
   });
 
-  it('in a pod: python3 -m venv --system-site-packages, then pip install from the index — the newest version, a dependency, a pinned version — and the image\'s torch still imports', async () => {
+  it("in a pod: python3 -m venv --system-site-packages, then pip install from the index — the newest version, a dependency, a pinned version — and the image's torch still imports", async () => {
     const r = await run(
       [
         'set -e',
@@ -73,8 +76,13 @@ describe("the simulator's package index (PyPI stand-in) and pip in pods", () => 
   });
 
   it("an unknown package and a broken wheel fail with pip's own errors", async () => {
-    const r = await run('test -x /tmp/v/bin/pip || python3 -m venv /tmp/v; /tmp/v/bin/pip install --no-color no-such-package; echo "exit $?"; /tmp/v/bin/pip install --no-color kgpu-broken; echo "exit $?"');
-    const [unknown, broken] = r.stdout.trim().split('\n').filter((l) => l.startsWith('exit '));
+    const r = await run(
+      'test -x /tmp/v/bin/pip || python3 -m venv /tmp/v; /tmp/v/bin/pip install --no-color no-such-package; echo "exit $?"; /tmp/v/bin/pip install --no-color kgpu-broken; echo "exit $?"',
+    );
+    const [unknown, broken] = r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('exit '));
     assert.equal(unknown, 'exit 1', r.stdout);
     assert.match(r.stderr, /ERROR: Could not find a version that satisfies the requirement no-such-package \(from versions: none\)/);
     assert.match(r.stderr, /ERROR: No matching distribution found for no-such-package/);

@@ -71,7 +71,24 @@ describe('simulated pods are isolated like kgpu pods', () => {
   const ssh = (key: TestKey, command: string, timeoutMs?: number): Promise<Run> =>
     run(
       'ssh',
-      ['-p', String(sim.sshPort), '-i', key.path, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', `kgpu@${sim.sshHost}`, command],
+      [
+        '-p',
+        String(sim.sshPort),
+        '-i',
+        key.path,
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'LogLevel=ERROR',
+        `kgpu@${sim.sshHost}`,
+        command,
+      ],
       timeoutMs,
     );
 
@@ -99,7 +116,10 @@ describe('simulated pods are isolated like kgpu pods', () => {
       'while True:',
       '  c, _ = s.accept(); c.sendall(b"pod-a-secret\\n"); c.close()',
     ].join('\n');
-    const start = await ssh(keyA, `setsid -f python3 -c ${shq(server)} < /dev/null > /tmp/server.log 2>&1; i=0; while [ ! -s /tmp/port ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done; cat /tmp/port`);
+    const start = await ssh(
+      keyA,
+      `setsid -f python3 -c ${shq(server)} < /dev/null > /tmp/server.log 2>&1; i=0; while [ ! -s /tmp/port ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done; cat /tmp/port`,
+    );
     assert.equal(start.code, 0, start.stderr);
     const port = Number(start.stdout.trim());
     assert.ok(port > 0, `the pod's listener port: ${start.stdout} ${start.stderr}`);
@@ -147,7 +167,7 @@ describe('simulated pods are isolated like kgpu pods', () => {
     }
   });
 
-  it("network: what a pod may reach works with the same URLs as outside — the API with the in-pod token, presigned PUT/GET with curl (a custom header on the PUT is refused)", async () => {
+  it('network: what a pod may reach works with the same URLs as outside — the API with the in-pod token, presigned PUT/GET with curl (a custom header on the PUT is refused)', async () => {
     const me = await ssh(keyA, 'echo "$KGPU_API_BASE"; curl -fsS -H "Authorization: Bearer $KGPU_API_TOKEN" "$KGPU_API_BASE/me"');
     assert.equal(me.code, 0, me.stderr);
     const [base, body] = me.stdout.split('\n');
@@ -179,12 +199,22 @@ describe('simulated pods are isolated like kgpu pods', () => {
     assert.equal(a.code, 0, a.stderr);
     const lines = a.stdout.trim().split('\n');
     assert.equal(lines[0], '2');
-    assert.deepEqual(lines[1].trim().split(' ').sort(), ['nvidia-modeset', 'nvidia-uvm', 'nvidia-uvm-tools', 'nvidia0', 'nvidia1', 'nvidiactl']);
+    assert.deepEqual(lines[1].trim().split(' ').sort(), [
+      'nvidia-modeset',
+      'nvidia-uvm',
+      'nvidia-uvm-tools',
+      'nvidia0',
+      'nvidia1',
+      'nvidiactl',
+    ]);
     assert.equal(lines[2], 'No such device or address', 'opening a GPU device fails like a machine without the driver');
     assert.equal(lines[3], '1', "the machine's own devices are not in the pod");
     const b = await ssh(keyB, 'ls /dev | grep -c "^nvidia"; nvidia-smi -L');
     assert.deepEqual(b.stdout.trim().split('\n'), ['0', 'No devices were found']);
-    const dev = await ssh(keyA, 'echo hi > /dev/null && head -c 4 /dev/urandom | wc -c && test -d /dev/shm && test -c /dev/pts/ptmx && echo ok');
+    const dev = await ssh(
+      keyA,
+      'echo hi > /dev/null && head -c 4 /dev/urandom | wc -c && test -d /dev/shm && test -c /dev/pts/ptmx && echo ok',
+    );
     assert.deepEqual(dev.stdout.trim().split('\n'), ['4', 'ok'], dev.stderr);
   });
 
@@ -201,7 +231,7 @@ describe('simulated pods are isolated like kgpu pods', () => {
     assert.equal(lines.length, 4, r.stdout);
   });
 
-  it('memory: over the rent\'s memory the kernel OOM-kills and the pod ends evicted_by_kubelet:OOMKilled (Failed); cpu is a CFS quota; its cgroups go', async (t) => {
+  it("memory: over the rent's memory the kernel OOM-kills and the pod ends evicted_by_kubelet:OOMKilled (Failed); cpu is a CFS quota; its cgroups go", async (t) => {
     const key = newKey(t);
     const id = await rentReady(sim, { gpu_model: 'v100', gpu_count: 0, memory: '96Mi', cpu: '0.5', ssh_pubkey: key.publicKey });
     const limits = await ssh(
@@ -213,18 +243,27 @@ describe('simulated pods are isolated like kgpu pods', () => {
     const dirs = hostCgroupDirs(hostPidsOfPod(handle)[0]);
     assert.ok(dirs.length >= 1 && dirs.every((d) => d.includes('/kgpu-sim/') && existsSync(d)), `the pod's cgroups: ${dirs.join(', ')}`);
     // Under the limit is fine; a pod with the default 16Gi keeps running what a 96Mi one cannot.
-    const small = await call(sim, 'POST', `/pods/${id}/exec`, { body: { cmd: ['python3', '-c', 'b = bytearray(32 << 20); print(len(b) >> 20)'] } });
+    const small = await call(sim, 'POST', `/pods/${id}/exec`, {
+      body: { cmd: ['python3', '-c', 'b = bytearray(32 << 20); print(len(b) >> 20)'] },
+    });
     assert.equal(small.body.stdout, '32\n', small.text);
-    const big = await call(sim, 'POST', `/pods/${podB}/exec`, { body: { cmd: ['python3', '-c', 'b = bytearray(200 << 20); b[-1] = 1; print("ok")'] } });
+    const big = await call(sim, 'POST', `/pods/${podB}/exec`, {
+      body: { cmd: ['python3', '-c', 'b = bytearray(200 << 20); b[-1] = 1; print("ok")'] },
+    });
     assert.equal(big.body.stdout, 'ok\n', big.text);
-    const oom = await call(sim, 'POST', `/pods/${id}/exec`, { body: { cmd: ['python3', '-c', 'b = bytearray(200 << 20); b[-1] = 1; print("survived")'] } });
+    const oom = await call(sim, 'POST', `/pods/${id}/exec`, {
+      body: { cmd: ['python3', '-c', 'b = bytearray(200 << 20); b[-1] = 1; print("survived")'] },
+    });
     assert.equal(oom.status, 200, oom.text);
     assert.equal(oom.body.exit_code, 137, `SIGKILLed by the OOM killer: ${oom.text}`);
     assert.equal(oom.body.stdout, '');
     await waitFor(() => sim.state.pods.get(id)?.phase === 'Failed', 'the pod to end after the OOM kill');
     const pod = (await call(sim, 'GET', `/pods/${id}`)).body;
     assert.deepEqual([pod.phase, pod.end_reason], ['Failed', 'evicted_by_kubelet:OOMKilled']);
-    assert.ok(dirs.every((d) => !existsSync(d)), 'the cgroups are removed with the pod');
+    assert.ok(
+      dirs.every((d) => !existsSync(d)),
+      'the cgroups are removed with the pod',
+    );
     // The other pods are untouched.
     assert.equal(sim.state.pods.get(podB)?.phase, 'Running');
   });

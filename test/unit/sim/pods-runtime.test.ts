@@ -13,7 +13,11 @@ import { createPodRuntime, hostPidsOfPod } from '../../sim/pods';
 import { waitFor } from './bastion-fixture';
 
 const exec = (h: PodHandle, argv: string[], o: { stdin?: string; timeoutMs?: number; maxOutputBytes?: number } = {}) =>
-  h.exec(argv, { stdin: o.stdin === undefined ? undefined : Buffer.from(o.stdin), timeoutMs: o.timeoutMs ?? 10_000, maxOutputBytes: o.maxOutputBytes ?? 1 << 20 });
+  h.exec(argv, {
+    stdin: o.stdin === undefined ? undefined : Buffer.from(o.stdin),
+    timeoutMs: o.timeoutMs ?? 10_000,
+    maxOutputBytes: o.maxOutputBytes ?? 1 << 20,
+  });
 
 describe('pod runtime', () => {
   let dir: string;
@@ -23,7 +27,13 @@ describe('pod runtime', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kgpu-pods-test-'));
     rt = createPodRuntime({ stateDir: join(dir, 'pods') });
-    const env = (id: string) => ({ KGPU_API_TOKEN: `kgpu_pod_${id}.sig`, KGPU_API_BASE: 'http://127.0.0.1:9/v1', KGPU_GPU_ID: id, KGPU_RENT_ID: id, NVIDIA_VISIBLE_DEVICES: 'void' });
+    const env = (id: string) => ({
+      KGPU_API_TOKEN: `kgpu_pod_${id}.sig`,
+      KGPU_API_BASE: 'http://127.0.0.1:9/v1',
+      KGPU_GPU_ID: id,
+      KGPU_RENT_ID: id,
+      NVIDIA_VISIBLE_DEVICES: 'void',
+    });
     [a, b] = await Promise.all([
       rt.create({ podId: 'pod-a', gpuModel: 'rtx3090', gpuCount: 1, env: env('pod-a'), diskLimitBytes: 1 << 30 }),
       rt.create({ podId: 'pod-b', gpuModel: 'rtx5090', gpuCount: 0, env: env('pod-b'), diskLimitBytes: 1 << 30 }),
@@ -51,7 +61,11 @@ describe('pod runtime', () => {
   });
 
   it('provides the environment and the default image (python, setsid, tmux, sftp-server, nvidia-smi)', async () => {
-    const r = await exec(a, ['sh', '-c', 'echo $KGPU_API_TOKEN $KGPU_RENT_ID $NVIDIA_VISIBLE_DEVICES $HOME; python -c "import sys,os; print(os.path.realpath(sys.executable))"; command -v setsid; test -x /usr/lib/openssh/sftp-server && echo sftp-ok; nvidia-smi -L']);
+    const r = await exec(a, [
+      'sh',
+      '-c',
+      'echo $KGPU_API_TOKEN $KGPU_RENT_ID $NVIDIA_VISIBLE_DEVICES $HOME; python -c "import sys,os; print(os.path.realpath(sys.executable))"; command -v setsid; test -x /usr/lib/openssh/sftp-server && echo sftp-ok; nvidia-smi -L',
+    ]);
     assert.equal(r.exit_code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines[0], 'kgpu_pod_pod-a.sig pod-a void /workspace');
@@ -69,7 +83,11 @@ describe('pod runtime', () => {
   });
 
   it('runs tmux detached sessions that outlive the command', async () => {
-    const r = await exec(a, ['sh', '-c', 'command -v tmux >/dev/null || exit 99; tmux new -d -s train "echo from-tmux > /tmp/tmux.out; sleep 30"; echo started']);
+    const r = await exec(a, [
+      'sh',
+      '-c',
+      'command -v tmux >/dev/null || exit 99; tmux new -d -s train "echo from-tmux > /tmp/tmux.out; sleep 30"; echo started',
+    ]);
     if (r.exit_code === 99) return; // tmux not installed on this machine (system-deps installs it)
     assert.equal(r.stdout, 'started\n', r.stderr);
     await waitFor('the tmux job', async () => (await exec(a, ['cat', '/tmp/tmux.out'])).stdout === 'from-tmux\n');
@@ -88,11 +106,17 @@ describe('pod runtime', () => {
     assert.match(missing.stderr, /no-such-command-kgpu/);
   });
 
-  it('exec: what the command detaches keeps running after it returns (setsid -f, or a background job with its output redirected), as with Kubernetes\' exec', async () => {
+  it("exec: what the command detaches keeps running after it returns (setsid -f, or a background job with its output redirected), as with Kubernetes' exec", async () => {
     const r = await exec(a, ['sh', '-c', 'sleep 300 >/dev/null 2>&1 & setsid -f sleep 301 </dev/null >/dev/null 2>&1; echo started']);
     assert.deepEqual([r.exit_code, r.stdout], [0, 'started\n'], r.stderr);
     const left = await exec(a, ['sh', '-c', 'pgrep -x sleep -a | sort']);
-    assert.deepEqual(left.stdout.trim().split('\n').map((l) => l.replace(/^\d+ /, '')), ['sleep 300', 'sleep 301']);
+    assert.deepEqual(
+      left.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.replace(/^\d+ /, '')),
+      ['sleep 300', 'sleep 301'],
+    );
     await exec(a, ['pkill', '-x', 'sleep']);
   });
 
@@ -103,8 +127,14 @@ describe('pod runtime', () => {
     assert.equal(r.stdout, 'partial\n');
     assert.notEqual(r.exit_code, 0);
     assert.match(r.stderr, /timeout/);
-    await waitFor('the background sleep to die with the group', async () => !/sleep/.test((await exec(a, ['ps', '-e', '-o', 'comm='])).stdout), 3000);
-    const big = await exec(a, ['sh', '-c', 'head -c 300000 /dev/zero | tr "\\0" o; head -c 300000 /dev/zero | tr "\\0" e >&2'], { maxOutputBytes: 400_000 });
+    await waitFor(
+      'the background sleep to die with the group',
+      async () => !/sleep/.test((await exec(a, ['ps', '-e', '-o', 'comm='])).stdout),
+      3000,
+    );
+    const big = await exec(a, ['sh', '-c', 'head -c 300000 /dev/zero | tr "\\0" o; head -c 300000 /dev/zero | tr "\\0" e >&2'], {
+      maxOutputBytes: 400_000,
+    });
     assert.equal(big.truncated, true);
     assert.equal(big.stdout.length + big.stderr.length, 400_000);
     const exact = await exec(a, ['head', '-c', '1000', '/dev/zero'], { maxOutputBytes: 1000 });

@@ -27,7 +27,10 @@ interface Gpu {
 function parseLine(line: string): Gpu {
   const cells = line.split(', ');
   assert.equal(cells.length, 4, `four fields: ${JSON.stringify(line)}`);
-  assert.ok(cells.every((c) => /^\d+$/.test(c)), `plain numbers (nounits): ${JSON.stringify(line)}`);
+  assert.ok(
+    cells.every((c) => /^\d+$/.test(c)),
+    `plain numbers (nounits): ${JSON.stringify(line)}`,
+  );
   const [index, util, used, total] = cells.map(Number);
   return { index, util, used, total };
 }
@@ -67,7 +70,10 @@ function stream(h: PodHandle, command: string) {
           if (i >= 0) finish(() => resolve(i));
           else if (done) finish(() => reject(new Error(`nvidia-smi ended before ${what}: ${lines.slice(-6).join(' | ')} ${stderr}`)));
         };
-        const timer = setTimeout(() => finish(() => reject(new Error(`timed out waiting for ${what}; last lines: ${lines.slice(-6).join(' | ')} ${stderr}`))), timeoutMs);
+        const timer = setTimeout(
+          () => finish(() => reject(new Error(`timed out waiting for ${what}; last lines: ${lines.slice(-6).join(' | ')} ${stderr}`))),
+          timeoutMs,
+        );
         const finish = (fn: () => void) => {
           clearTimeout(timer);
           waiters.delete(check);
@@ -103,7 +109,13 @@ describe('nvidia-smi telemetry in simulated pods', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kgpu-smi-test-'));
     rt = createPodRuntime({ stateDir: join(dir, 'pods') });
-    const env = (id: string) => ({ KGPU_API_TOKEN: `kgpu_pod_${id}.sig`, KGPU_API_BASE: 'http://127.0.0.1:9/v1', KGPU_GPU_ID: id, KGPU_RENT_ID: id, NVIDIA_VISIBLE_DEVICES: 'void' });
+    const env = (id: string) => ({
+      KGPU_API_TOKEN: `kgpu_pod_${id}.sig`,
+      KGPU_API_BASE: 'http://127.0.0.1:9/v1',
+      KGPU_GPU_ID: id,
+      KGPU_RENT_ID: id,
+      NVIDIA_VISIBLE_DEVICES: 'void',
+    });
     [one, two, none] = await Promise.all([
       rt.create({ podId: 'smi-one', gpuModel: 'rtx3090', gpuCount: 1, env: env('smi-one'), diskLimitBytes: 1 << 30 }),
       rt.create({ podId: 'smi-two', gpuModel: 'v100', gpuCount: 2, env: env('smi-two'), diskLimitBytes: 1 << 30 }),
@@ -115,7 +127,7 @@ describe('nvidia-smi telemetry in simulated pods', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('answers the query once: one line per GPU, the model\'s memory.total, an idle pod at 0 %; with units and a header when asked; no devices in a 0-GPU pod', async () => {
+  it("answers the query once: one line per GPU, the model's memory.total, an idle pod at 0 %; with units and a header when asked; no devices in a 0-GPU pod", async () => {
     const idle = await exec(one, QUERY);
     assert.equal(idle.exit_code, 0, idle.stderr);
     const [gpu, ...more] = idle.stdout.trim().split('\n').map(parseLine);
@@ -126,9 +138,26 @@ describe('nvidia-smi telemetry in simulated pods', () => {
     assert.ok(gpu.used < 64, `an idle pod uses (almost) no GPU memory: ${idle.stdout}`);
 
     const v100 = await exec(two, QUERY);
-    assert.deepEqual(v100.stdout.trim().split('\n').map(parseLine).map((g) => [g.index, g.total]), [[0, 32768], [1, 32768]]);
+    assert.deepEqual(
+      v100.stdout
+        .trim()
+        .split('\n')
+        .map(parseLine)
+        .map((g) => [g.index, g.total]),
+      [
+        [0, 32768],
+        [1, 32768],
+      ],
+    );
     const pick = await exec(two, `${QUERY} -i 1`);
-    assert.deepEqual(pick.stdout.trim().split('\n').map(parseLine).map((g) => g.index), [1]);
+    assert.deepEqual(
+      pick.stdout
+        .trim()
+        .split('\n')
+        .map(parseLine)
+        .map((g) => g.index),
+      [1],
+    );
 
     const units = await exec(one, 'nvidia-smi --query-gpu=index,name,utilization.gpu,memory.used,memory.total --format=csv');
     assert.equal(units.exit_code, 0, units.stderr);
@@ -171,14 +200,21 @@ describe('nvidia-smi telemetry in simulated pods', () => {
     }
   });
 
-  it("a torchrun-style worker (LOCAL_RANK=1) loads GPU 1 of a 2-GPU pod, not GPU 0", async () => {
+  it('a torchrun-style worker (LOCAL_RANK=1) loads GPU 1 of a 2-GPU pod, not GPU 0', async () => {
     const smi = stream(two, `${QUERY} -lms 200`);
     try {
       await smi.until(() => true, 'the first line');
       const started = await exec(two, BUSY(96, 'LOCAL_RANK=1'));
       assert.equal(started.exit_code, 0, started.stderr);
       const at = smi.lines.length;
-      const i = await smi.until((l) => { const g = parseLine(l); return g.index === 1 && g.util >= 10 && g.used >= 96; }, 'GPU 1 busy', at);
+      const i = await smi.until(
+        (l) => {
+          const g = parseLine(l);
+          return g.index === 1 && g.util >= 10 && g.used >= 96;
+        },
+        'GPU 1 busy',
+        at,
+      );
       // The line before GPU 1's in the same tick is GPU 0's: untouched.
       const gpu0 = parseLine(smi.lines[i - 1]);
       assert.equal(gpu0.index, 0);

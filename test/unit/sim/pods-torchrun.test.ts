@@ -31,7 +31,11 @@ describe('torchrun in a 2-GPU pod', () => {
   const cleanups: (() => unknown)[] = [];
   const run = async (command: string, stdin?: string) => {
     const h = sim.state.pods.get(podId)!.handle!;
-    return h.exec(['bash', '-c', command], { stdin: stdin === undefined ? undefined : Buffer.from(stdin), timeoutMs: 240_000, maxOutputBytes: 1 << 20 });
+    return h.exec(['bash', '-c', command], {
+      stdin: stdin === undefined ? undefined : Buffer.from(stdin),
+      timeoutMs: 240_000,
+      maxOutputBytes: 1 << 20,
+    });
   };
   before(async () => {
     const t = { after: (fn: () => unknown) => void cleanups.push(fn) } as unknown as Parameters<typeof startSim>[0];
@@ -45,7 +49,9 @@ describe('torchrun in a 2-GPU pod', () => {
   });
 
   it("sees its two GPUs and the contract's environment; its hostname is the pod's and resolves to its loopback; torchrun is there", async () => {
-    const r = await run('hostname; getent hosts "$(hostname)"; nvidia-smi -L | wc -l; echo "${CUDA_VISIBLE_DEVICES-unset} $NVIDIA_VISIBLE_DEVICES"; command -v torchrun');
+    const r = await run(
+      'hostname; getent hosts "$(hostname)"; nvidia-smi -L | wc -l; echo "${CUDA_VISIBLE_DEVICES-unset} $NVIDIA_VISIBLE_DEVICES"; command -v torchrun',
+    );
     assert.equal(r.exit_code, 0, r.stderr);
     const [hostname, resolved, gpus, env, torchrun] = r.stdout.trim().split('\n');
     assert.equal(hostname, podId);
@@ -61,14 +67,23 @@ describe('torchrun in a 2-GPU pod', () => {
     assert.match(r.stdout, /^DDP: 2 processes, backend gloo, PyTorch [\d.]+\w*, device cpu$/m);
     assert.equal([...r.stdout.matchAll(/\repoch \d\/2 loss [\d.]+ *\n/g)].length, 2, r.stdout);
     assert.equal(r.stdout.split('\n').filter((l) => l.startsWith('{"metric": "loss"')).length, 2);
-    const done = [...r.stdout.matchAll(/^rank (\d)\/2 done in [\d.]+s, weights checksum (-?[\d.]+)$/gm)].sort((a, b) => Number(a[1]) - Number(b[1]));
-    assert.deepEqual(done.map((m) => m[1]), ['0', '1'], r.stdout);
+    const done = [...r.stdout.matchAll(/^rank (\d)\/2 done in [\d.]+s, weights checksum (-?[\d.]+)$/gm)].sort(
+      (a, b) => Number(a[1]) - Number(b[1]),
+    );
+    assert.deepEqual(
+      done.map((m) => m[1]),
+      ['0', '1'],
+      r.stdout,
+    );
     assert.equal(done[0][2], done[1][2], 'DDP keeps the ranks in step');
     assert.ok(existsSync(join(ws, 'sample', 'checkpoints', 'ddp.pt')));
   });
 
   it('a rank that fails fails the run (python3 -m torch.distributed.run): non-zero exit, the failing rank named', async () => {
-    const r = await run('cat > /workspace/fails.py && python3 -m torch.distributed.run --standalone --nproc_per_node=2 fails.py', RANK_1_FAILS);
+    const r = await run(
+      'cat > /workspace/fails.py && python3 -m torch.distributed.run --standalone --nproc_per_node=2 fails.py',
+      RANK_1_FAILS,
+    );
     assert.notEqual(r.exit_code, 0, r.stdout);
     assert.match(r.stderr, /rank 1 fails on purpose/);
     assert.match(r.stderr, /rank\s*: 1 \(local_rank: 1\)/, r.stderr);

@@ -43,7 +43,11 @@ test('quick start steps 2, 3, 5 with curl + jq against npm run sim; SIGTERM stop
   // Node 20 reads `--env-file X` even after the script name and exits 9 when X is missing
   // (nodejs/node#54232): the file must exist before the simulator writes it.
   writeFileSync(envFile, '');
-  const sim = spawn(process.execPath, [join(root, 'scripts', 'sim.mjs'), '--env-file', envFile, '--cold-start-ms', '800'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const sim = spawn(process.execPath, [join(root, 'scripts', 'sim.mjs'), '--env-file', envFile, '--cold-start-ms', '800'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let out = '';
   sim.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   sim.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -65,7 +69,11 @@ test('quick start steps 2, 3, 5 with curl + jq against npm run sim; SIGTERM stop
       /* gone */
     }
   });
-  await waitFor(() => (/KGPU_SSH_PORT=/.test(readFileSync(envFile, 'utf8')) && /env file: /.test(out)) || sim.exitCode !== null, 'the simulator to write its env file', 20_000);
+  await waitFor(
+    () => (/KGPU_SSH_PORT=/.test(readFileSync(envFile, 'utf8')) && /env file: /.test(out)) || sim.exitCode !== null,
+    'the simulator to write its env file',
+    20_000,
+  );
   assert.equal(sim.exitCode, null, out);
   const env = readFileSync(envFile, 'utf8');
   assert.match(env, /^export KGPU_API_BASE='http:\/\/127\.0\.0\.1:\d+\/v1'$/m);
@@ -77,7 +85,10 @@ test('quick start steps 2, 3, 5 with curl + jq against npm run sim; SIGTERM stop
   assert.ok(stateDir && existsSync(stateDir), out);
 
   const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const sh = spawn('timeout', ['30', 'bash', '-c', SCRIPT], { env: { ...process.env, HOME: home, ENV_FILE: envFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const sh = spawn('timeout', ['30', 'bash', '-c', SCRIPT], {
+      env: { ...process.env, HOME: home, ENV_FILE: envFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     sh.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -97,7 +108,9 @@ test('quick start steps 2, 3, 5 with curl + jq against npm run sim; SIGTERM stop
   // A pod still live at shutdown, with a detached job: SIGTERM must end it too.
   const base = /KGPU_API_BASE='([^']+)'/.exec(env)![1];
   const auth = { Authorization: `Bearer ${/KGPU_API_TOKEN='([^']+)'/.exec(env)![1]}`, 'Content-Type': 'application/json' };
-  const live = (await (await fetch(`${base}/pods`, { method: 'POST', headers: auth, body: JSON.stringify({ gpu_model: 'v100', name: 'live' }) })).json()) as { pod_id: string };
+  const live = (await (
+    await fetch(`${base}/pods`, { method: 'POST', headers: auth, body: JSON.stringify({ gpu_model: 'v100', name: 'live' }) })
+  ).json()) as { pod_id: string };
   let ready = false;
   const deadline = Date.now() + 20_000;
   while (!ready && Date.now() < deadline) {
@@ -106,7 +119,11 @@ test('quick start steps 2, 3, 5 with curl + jq against npm run sim; SIGTERM stop
   }
   assert.ok(ready, 'the second pod became ready');
   const marker = String(900_000 + Math.floor(Math.random() * 99_999));
-  const job = await fetch(`${base}/pods/${live.pod_id}/exec`, { method: 'POST', headers: auth, body: JSON.stringify({ cmd: ['sh', '-c', `setsid -f sleep ${marker} </dev/null >/dev/null 2>&1`] }) });
+  const job = await fetch(`${base}/pods/${live.pod_id}/exec`, {
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({ cmd: ['sh', '-c', `setsid -f sleep ${marker} </dev/null >/dev/null 2>&1`] }),
+  });
   assert.equal(((await job.json()) as { exit_code: number }).exit_code, 0);
   // `setsid -f` returns before its child has exec'd sleep: wait for it to show up.
   await waitFor(() => spawnSync('pgrep', ['-f', `sleep ${marker}`], { encoding: 'utf8' }).stdout.trim() !== '', 'the detached job to run');
@@ -117,11 +134,20 @@ test('quick start steps 2, 3, 5 with curl + jq against npm run sim; SIGTERM stop
   assert.equal(existsSync(stateDir), false, 'the temp state dir is removed');
   const stray = spawnSync('pgrep', ['-f', stateDir], { encoding: 'utf8' });
   assert.equal(stray.stdout.trim(), '', 'no process of the simulator is left');
-  assert.equal(spawnSync('pgrep', ['-f', `sleep ${marker}`], { encoding: 'utf8' }).stdout.trim(), '', "the live pod's detached job died with it");
+  assert.equal(
+    spawnSync('pgrep', ['-f', `sleep ${marker}`], { encoding: 'utf8' }).stdout.trim(),
+    '',
+    "the live pod's detached job died with it",
+  );
 });
 
 test('npm run sim refuses bad flags with a message and a non-zero exit', () => {
-  const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'test', 'sim', 'cli.ts'), ...args], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', join(root, 'test', 'sim', 'cli.ts'), ...args], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
   const unknown = run('--bogus');
   assert.equal(unknown.status, 2);
   assert.match(unknown.stderr, /unknown option --bogus/);

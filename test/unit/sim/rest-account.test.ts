@@ -23,7 +23,9 @@ test('GET /gpu-models is public and lists the contract fleet with exact prices',
 });
 
 test('a custom fleet (models + images) replaces the default one', async (t) => {
-  const sim = await startSim(t, { fleet: { models: [{ gpu_model: 'b200', total: 8, price_per_hour_credits: 5000 }], images: ['ghcr.io/acme/train:1'] } });
+  const sim = await startSim(t, {
+    fleet: { models: [{ gpu_model: 'b200', total: 8, price_per_hour_credits: 5000 }], images: ['ghcr.io/acme/train:1'] },
+  });
   const r = await call(sim, 'GET', '/gpu-models', { token: null });
   assert.deepEqual(r.body, [{ gpu_model: 'b200', total: 8, free: 8, price_per_hour_credits: 5000 }]);
   const rent = await call(sim, 'POST', '/pods', { body: { gpu_model: 'b200', image: 'ghcr.io/acme/train:1' } });
@@ -34,7 +36,21 @@ test('a custom fleet (models + images) replaces the default one', async (t) => {
 
 test('every authenticated endpoint answers 401 without, with a bad, or with a revoked token', async (t) => {
   const sim = await startSim(t);
-  for (const [method, path] of [['GET', '/me'], ['GET', '/balance'], ['GET', '/cluster'], ['GET', '/pods'], ['POST', '/pods'], ['GET', '/pods/x'], ['PATCH', '/pods/x'], ['DELETE', '/pods/x'], ['POST', '/pods/x/exec'], ['GET', '/objects'], ['POST', '/objects'], ['GET', '/objects/x'], ['DELETE', '/objects/x']] as const) {
+  for (const [method, path] of [
+    ['GET', '/me'],
+    ['GET', '/balance'],
+    ['GET', '/cluster'],
+    ['GET', '/pods'],
+    ['POST', '/pods'],
+    ['GET', '/pods/x'],
+    ['PATCH', '/pods/x'],
+    ['DELETE', '/pods/x'],
+    ['POST', '/pods/x/exec'],
+    ['GET', '/objects'],
+    ['POST', '/objects'],
+    ['GET', '/objects/x'],
+    ['DELETE', '/objects/x'],
+  ] as const) {
     const none = await call(sim, method, path, { token: null });
     assertError(none, 401, 'unauthorized');
     assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/);
@@ -82,11 +98,17 @@ test('GET /me, /balance and /cluster carry the contract fields', async (t) => {
     assert.equal(n.free, n.total);
   }
   const v100 = cl.body.nodes.filter((n: { gpu_model: string }) => n.gpu_model === 'v100');
-  assert.equal(v100.reduce((s: number, n: { total: number }) => s + n.total, 0), 4);
+  assert.equal(
+    v100.reduce((s: number, n: { total: number }) => s + n.total, 0),
+    4,
+  );
 
   await call(sim, 'POST', '/pods', { body: { gpu_model: 'v100', gpu_count: 3 } });
   const after = await call(sim, 'GET', '/cluster');
-  assert.equal(after.body.nodes.filter((n: { gpu_model: string }) => n.gpu_model === 'v100').reduce((s: number, n: { busy: number }) => s + n.busy, 0), 3);
+  assert.equal(
+    after.body.nodes.filter((n: { gpu_model: string }) => n.gpu_model === 'v100').reduce((s: number, n: { busy: number }) => s + n.busy, 0),
+    3,
+  );
   assert.equal((await call(sim, 'GET', '/me')).body.quota.gpus_in_use, 3);
 });
 
@@ -144,7 +166,9 @@ test('a reused --state-dir keeps the account token (and a reissued one); a fleet
   writeFileSync(fleetFile, JSON.stringify([{ gpu_model: 'a100', total: 2, price_per_hour_credits: 2000 }]));
   const a = await startSimulator({ clockSpeed: 0, stateDir: join(dir, 'state'), fleet: fleetFile });
   const first = a.token;
-  assert.deepEqual((await call(a, 'GET', '/gpu-models', { token: null })).body, [{ gpu_model: 'a100', total: 2, free: 2, price_per_hour_credits: 2000 }]);
+  assert.deepEqual((await call(a, 'GET', '/gpu-models', { token: null })).body, [
+    { gpu_model: 'a100', total: 2, free: 2, price_per_hour_credits: 2000 },
+  ]);
   await a.stop();
   assert.equal(statSync(join(dir, 'state', 'account.json')).mode & 0o777, 0o600);
   const b = await startSimulator({ clockSpeed: 0, stateDir: join(dir, 'state') });

@@ -22,7 +22,11 @@ test('the clock fires due timers in order, each at its own time, and only when a
   clock.at(1_000_900, () => void seen.push(['late', clock.now()]));
   assert.equal(clock.now(), 1_000_000);
   await clock.advance(500);
-  assert.deepEqual(seen, [['a', 1_000_100], ['b', 1_000_200], ['c', 1_000_300]]);
+  assert.deepEqual(seen, [
+    ['a', 1_000_100],
+    ['b', 1_000_200],
+    ['c', 1_000_300],
+  ]);
   assert.equal(clock.now(), 1_000_500);
   assert.equal(clock.pendingTimers, 1);
   clock.stop();
@@ -65,7 +69,11 @@ test('balance reaching zero ends every pod with out_of_credits', async (t) => {
     assert.equal(pod.phase, 'Ended');
     assert.equal(pod.ended_at, new Date(start + 6 * MIN).toISOString());
   }
-  assert.equal(r6((await call(sim, 'GET', `/pods/${a}`)).body.credits_spent + (await call(sim, 'GET', `/pods/${b}`)).body.credits_spent), 100, 'exactly the balance was spent');
+  assert.equal(
+    r6((await call(sim, 'GET', `/pods/${a}`)).body.credits_spent + (await call(sim, 'GET', `/pods/${b}`)).body.credits_spent),
+    100,
+    'exactly the balance was spent',
+  );
   // And no new rental while broke.
   assert.equal((await call(sim, 'POST', '/pods', { body: { gpu_model: 'rtx3080' } })).status, 402);
 });
@@ -103,7 +111,9 @@ test('idle clock: idle_warning after 12 h without SSH activity, SSH activity res
 test('a busy pod (a process using CPU) gets no idle warning and is not reaped: its idle clock resets instead', async (t) => {
   const sim = await startSim(t, { credits: 1e9 });
   const id = await rentReady(sim, { gpu_model: 'v100' });
-  const spin = await call(sim, 'POST', `/pods/${id}/exec`, { body: { cmd: ['sh', '-c', "setsid -f sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1"] } });
+  const spin = await call(sim, 'POST', `/pods/${id}/exec`, {
+    body: { cmd: ['sh', '-c', "setsid -f sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1"] },
+  });
   assert.equal(spin.body.exit_code, 0, spin.text);
   // `setsid -f` returns before the loop runs: wait until the pod's load probe sees it, so the
   // 12 h probe below measures a spinning process, not one still being forked.

@@ -8,7 +8,14 @@ test('exec runs argv inside the pod with stdin, and returns exit code, stdout, s
   const sim = await startSim(t);
   const id = await rentReady(sim, { gpu_model: 'v100', env: { MY_VAR: 'hello world' } });
   const r = await call(sim, 'POST', `/pods/${id}/exec`, {
-    body: { cmd: ['sh', '-c', 'cd /workspace && pwd; printf "%s|" "$MY_VAR" "$KGPU_RENT_ID" "$NVIDIA_VISIBLE_DEVICES"; wc -c; echo oops >&2; exit 3'], stdin: 'x'.repeat(1000) },
+    body: {
+      cmd: [
+        'sh',
+        '-c',
+        'cd /workspace && pwd; printf "%s|" "$MY_VAR" "$KGPU_RENT_ID" "$NVIDIA_VISIBLE_DEVICES"; wc -c; echo oops >&2; exit 3',
+      ],
+      stdin: 'x'.repeat(1000),
+    },
   });
   assert.equal(r.status, 200, r.text);
   assert.equal(r.body.exit_code, 3);
@@ -27,12 +34,16 @@ test('exec runs argv inside the pod with stdin, and returns exit code, stdout, s
 test('exec: timeout kills the command and returns its partial output; output over 1 MiB is truncated', async (t) => {
   const sim = await startSim(t);
   const id = await rentReady(sim, { gpu_model: 'v100' });
-  const slow = await call(sim, 'POST', `/pods/${id}/exec`, { body: { cmd: ['sh', '-c', 'echo before; sleep 30; echo after'], timeout_seconds: 1 } });
+  const slow = await call(sim, 'POST', `/pods/${id}/exec`, {
+    body: { cmd: ['sh', '-c', 'echo before; sleep 30; echo after'], timeout_seconds: 1 },
+  });
   assert.equal(slow.status, 200, slow.text);
   assert.equal(slow.body.stdout, 'before\n');
   assert.notEqual(slow.body.exit_code, 0);
   assert.ok(slow.body.duration_ms >= 900 && slow.body.duration_ms < 10_000, `killed after ~1 s (${slow.body.duration_ms} ms)`);
-  const big = await call(sim, 'POST', `/pods/${id}/exec`, { body: { cmd: ['sh', '-c', 'head -c 1500000 /dev/zero | tr "\\0" a; head -c 10 /dev/zero | tr "\\0" b >&2'] } });
+  const big = await call(sim, 'POST', `/pods/${id}/exec`, {
+    body: { cmd: ['sh', '-c', 'head -c 1500000 /dev/zero | tr "\\0" a; head -c 10 /dev/zero | tr "\\0" b >&2'] },
+  });
   assert.equal(big.status, 200);
   assert.equal(big.body.truncated, true);
   assert.equal(Buffer.byteLength(big.body.stdout) + Buffer.byteLength(big.body.stderr), 1024 * 1024);
@@ -56,7 +67,9 @@ test('exec validation: cmd, stdin, timeout_seconds (422 naming the field), stdin
   assertError(huge, 422, 'validation_failed', 'stdin');
   assert.equal(huge.body.max_bytes, 1024 * 1024);
   assert.match(huge.body.message, /1 MiB/);
-  const exact = await call(sim, 'POST', `/pods/${id}/exec`, { body: { cmd: ['wc', '-c'], stdin: 'y'.repeat(1024 * 1024), timeout_seconds: 300 } });
+  const exact = await call(sim, 'POST', `/pods/${id}/exec`, {
+    body: { cmd: ['wc', '-c'], stdin: 'y'.repeat(1024 * 1024), timeout_seconds: 300 },
+  });
   assert.equal(exact.status, 200, exact.text);
   assert.equal(exact.body.stdout.trim(), String(1024 * 1024));
 });

@@ -13,7 +13,7 @@ import { startSimulator, type Simulator, type SimulatorOptions } from '../../sim
 
 export interface Res {
   status: number;
-   
+
   body: any;
   text: string;
   headers: Headers;
@@ -37,7 +37,12 @@ export interface CallOptions {
 
 /** One request to `sim.apiBase + path` (path may be absolute under the origin when it starts with /_ or /v1). */
 export async function call(sim: Simulator, method: string, path: string, o: CallOptions = {}): Promise<Res> {
-  const url = /^\/(v1|_objects|openapi|docs)/.test(path) || path.startsWith('http') ? (path.startsWith('http') ? path : sim.origin + path) : sim.apiBase + path;
+  const url =
+    /^\/(v1|_objects|openapi|docs)/.test(path) || path.startsWith('http')
+      ? path.startsWith('http')
+        ? path
+        : sim.origin + path
+      : sim.apiBase + path;
   const headers: Record<string, string> = { ...o.headers };
   const token = o.token === undefined ? sim.token : o.token;
   if (token !== null) headers.Authorization = `Bearer ${token}`;
@@ -93,7 +98,10 @@ export function newKey(t: TestContext): TestKey {
 export async function rentReady(sim: Simulator, body: Record<string, unknown> = {}): Promise<string> {
   const r = await call(sim, 'POST', '/pods', { body });
   assert.equal(r.status, 200, r.text);
-  await waitFor(() => sim.state.pods.get(r.body.pod_id)?.ready === true || sim.state.pods.get(r.body.pod_id)?.ended_at !== null, 'the pod to become ready');
+  await waitFor(
+    () => sim.state.pods.get(r.body.pod_id)?.ready === true || sim.state.pods.get(r.body.pod_id)?.ended_at !== null,
+    'the pod to become ready',
+  );
   assert.equal(sim.state.pods.get(r.body.pod_id)?.ready, true, 'pod became ready');
   return r.body.pod_id as string;
 }

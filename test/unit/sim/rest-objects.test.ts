@@ -9,13 +9,23 @@ import { test } from 'node:test';
 import { assertError, call, rentReady, startSim, type Res } from './rest-fixture';
 
 /** Raw HTTP (fetch cannot omit Content-Length or send chunked PUTs the way curl -T - does). */
-function raw(url: string, method: string, body?: Buffer, headers: Record<string, string> = {}, chunked = false): Promise<{ status: number; text: string; headers: Record<string, string | string[] | undefined> }> {
+function raw(
+  url: string,
+  method: string,
+  body?: Buffer,
+  headers: Record<string, string> = {},
+  chunked = false,
+): Promise<{ status: number; text: string; headers: Record<string, string | string[] | undefined> }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers: { ...(body && !chunked ? { 'Content-Length': String(body.length) } : {}), ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('latin1'), headers: res.headers }));
-    });
+    const req = request(
+      url,
+      { method, headers: { ...(body && !chunked ? { 'Content-Length': String(body.length) } : {}), ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('latin1'), headers: res.headers }));
+      },
+    );
     req.on('error', reject);
     if (body) req.end(body);
     else req.end();
@@ -62,7 +72,10 @@ test('mint → presigned PUT → GET /objects/{id} get_url → the same bytes; l
     assert.ok(Buffer.from(await dl.arrayBuffer()).equals(data));
   }
   const list = await call(sim, 'GET', '/objects');
-  assert.deepEqual(list.body.map((x: { object_id: string }) => x.object_id), [o.object_id]);
+  assert.deepEqual(
+    list.body.map((x: { object_id: string }) => x.object_id),
+    [o.object_id],
+  );
   assert.equal(list.body[0].size_bytes, data.length);
 
   const del = await call(sim, 'DELETE', `/objects/${o.object_id}`);
@@ -165,7 +178,8 @@ test('a pod fetches an object over HTTPS-style presigned GET with its in-pod tok
   const id = await rentReady(sim, { gpu_model: 'v100' });
   const o = (await mint(sim)).body;
   assert.equal((await raw(o.put_url, 'PUT', Buffer.from('payload\n'))).status, 200);
-  const script = 'G=$(curl -sS -H "Authorization: Bearer $KGPU_API_TOKEN" "$KGPU_API_BASE/objects/$1" | jq -r .get_url) && curl -sS -o /tmp/d "$G" && cat /tmp/d';
+  const script =
+    'G=$(curl -sS -H "Authorization: Bearer $KGPU_API_TOKEN" "$KGPU_API_BASE/objects/$1" | jq -r .get_url) && curl -sS -o /tmp/d "$G" && cat /tmp/d';
   const r = await call(sim, 'POST', `/pods/${id}/exec`, { body: { cmd: ['sh', '-c', script, 'sh', o.object_id] } });
   assert.equal(r.body.exit_code, 0, r.text);
   assert.equal(r.body.stdout, 'payload\n');

@@ -86,7 +86,8 @@ test('every operation and its responses validate against the served OpenAPI 3.1 
   await go('GET', `/objects/${old.body.object_id}`);
 
   for (const [p, ops] of Object.entries(doc.paths)) {
-    for (const m of Object.keys(ops)) if (m !== 'parameters') assert.ok(covered.has(`${m.toUpperCase()} ${p}`), `${m.toUpperCase()} ${p} was exercised`);
+    for (const m of Object.keys(ops))
+      if (m !== 'parameters') assert.ok(covered.has(`${m.toUpperCase()} ${p}`), `${m.toUpperCase()} ${p} was exercised`);
   }
 });
 
@@ -94,7 +95,9 @@ test('every operation and its responses validate against the served OpenAPI 3.1 
 function rewriteRefs(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(rewriteRefs);
   if (v && typeof v === 'object') {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === '$ref' && typeof x === 'string' && x.startsWith('#/') ? `kgpu${x}` : rewriteRefs(x)]));
+    return Object.fromEntries(
+      Object.entries(v).map(([k, x]) => [k, k === '$ref' && typeof x === 'string' && x.startsWith('#/') ? `kgpu${x}` : rewriteRefs(x)]),
+    );
   }
   return v;
 }

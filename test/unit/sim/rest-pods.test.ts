@@ -46,7 +46,10 @@ test('GET /pods lists newest first, ended pods included; unknown ids are 404', a
   await call(sim, 'DELETE', `/pods/${ids[1]}`);
   const list = await call(sim, 'GET', '/pods');
   assert.equal(list.status, 200);
-  assert.deepEqual(list.body.map((p: { pod_id: string }) => p.pod_id), [...ids].reverse());
+  assert.deepEqual(
+    list.body.map((p: { pod_id: string }) => p.pod_id),
+    [...ids].reverse(),
+  );
   assert.equal(list.body[1].end_reason, 'returned');
   assertError(await call(sim, 'GET', '/pods/gpu-nope-1-abcdef'), 404, 'not_found');
   assertError(await call(sim, 'DELETE', '/pods/gpu-nope-1-abcdef'), 404, 'not_found');
@@ -80,7 +83,10 @@ test('DELETE releases (returned): processes and disk gone, key unpinned, GPUs fr
   assert.equal(get.body.credits_spent, r6((1400 / 60) * 2), 'two minutes billed, nothing after the release');
   await sim.clock.advance(10 * 60_000);
   assert.equal((await call(sim, 'GET', `/pods/${id}`)).body.credits_spent, r6((1400 / 60) * 2));
-  assert.equal((await call(sim, 'GET', '/gpu-models', { token: null })).body.find((m: { gpu_model: string }) => m.gpu_model === 'rtx5090').free, 1);
+  assert.equal(
+    (await call(sim, 'GET', '/gpu-models', { token: null })).body.find((m: { gpu_model: string }) => m.gpu_model === 'rtx5090').free,
+    1,
+  );
 });
 
 test('a release shows Terminating while the pod tears down, then Ended', async (t) => {
@@ -104,7 +110,10 @@ test('PATCH rotates the key: a new pubkey is pinned (fingerprint only), an empty
 
   const p1 = await call(sim, 'PATCH', `/pods/${id}`, { body: { ssh_pubkey: k2.publicKey } });
   assert.equal(p1.status, 200, p1.text);
-  assert.deepEqual(p1.body, { pod_id: id, ssh_access: { fingerprint: k2.fingerprint, ssh_host: sim.sshHost, ssh_port: sim.sshPort, ssh_user: 'kgpu' } });
+  assert.deepEqual(p1.body, {
+    pod_id: id,
+    ssh_access: { fingerprint: k2.fingerprint, ssh_host: sim.sshHost, ssh_port: sim.sshPort, ssh_user: 'kgpu' },
+  });
   assert.equal(sim.state.podForFingerprint(k1.fingerprint), undefined);
   assert.equal(sim.state.podForFingerprint(k2.fingerprint)?.podId, id);
   assert.equal((await call(sim, 'GET', `/pods/${id}`)).body.ssh_fingerprint, k2.fingerprint);
@@ -139,5 +148,8 @@ test('a pod whose disk outgrows ephemeral_storage_gib is evicted (OutOfephemeral
   assert.equal((await call(sim, 'GET', `/pods/${small}`)).body.phase, 'Running', 'a pod within its limit stays');
   // And the periodic check finds a pod that fills up later, with no explicit call.
   await call(sim, 'POST', `/pods/${small}/exec`, { body: { cmd: ['sh', '-c', 'head -c 200000 /dev/zero > /workspace/more'] } });
-  await waitFor(() => sim.state.pods.get(small)?.end_reason === 'evicted_by_kubelet:OutOfephemeral-storage', 'the periodic disk check to evict the pod');
+  await waitFor(
+    () => sim.state.pods.get(small)?.end_reason === 'evicted_by_kubelet:OutOfephemeral-storage',
+    'the periodic disk check to evict the pod',
+  );
 });

@@ -21,8 +21,24 @@ test('POST /pods with an empty body rents the contract defaults', async (t) => {
   assert.equal(r.body.balance_after_precheck, Math.round((100_000 - 1000 / 60) * 1e6) / 1e6);
   const pod = (await call(sim, 'GET', `/pods/${r.body.pod_id}`)).body;
   assert.deepEqual(
-    { name: pod.name, image: pod.image, gpu_model: pod.gpu_model, gpu_count: pod.gpu_count, cpu: pod.cpu, memory: pod.memory, ephemeral_storage_gib: pod.ephemeral_storage_gib },
-    { name: 'rent', image: 'kgpu-pytorch:latest', gpu_model: 'rtx4090', gpu_count: 1, cpu: '2', memory: '16Gi', ephemeral_storage_gib: 100 },
+    {
+      name: pod.name,
+      image: pod.image,
+      gpu_model: pod.gpu_model,
+      gpu_count: pod.gpu_count,
+      cpu: pod.cpu,
+      memory: pod.memory,
+      ephemeral_storage_gib: pod.ephemeral_storage_gib,
+    },
+    {
+      name: 'rent',
+      image: 'kgpu-pytorch:latest',
+      gpu_model: 'rtx4090',
+      gpu_count: 1,
+      cpu: '2',
+      memory: '16Gi',
+      ephemeral_storage_gib: 100,
+    },
   );
   // No body at all behaves the same.
   const nobody = await call(sim, 'POST', '/pods', { body: undefined });
@@ -97,9 +113,21 @@ test('each invalid field is a 422 validation_failed naming the field', async (t)
     assert.ok(r.body.message.includes(field) || field === 'env', `message names ${field}: ${r.body.message}`);
   }
   // Limits themselves are accepted.
-  const edge = await call(sim, 'POST', '/pods', { body: { name: 'a'.repeat(30), gpu_model: 'v100', gpu_count: 0, cpu: '16', memory: '128Gi', ephemeral_storage_gib: 2000, env: { A: '1' } } });
+  const edge = await call(sim, 'POST', '/pods', {
+    body: {
+      name: 'a'.repeat(30),
+      gpu_model: 'v100',
+      gpu_count: 0,
+      cpu: '16',
+      memory: '128Gi',
+      ephemeral_storage_gib: 2000,
+      env: { A: '1' },
+    },
+  });
   assert.equal(edge.status, 200, edge.text);
-  const mi = await call(sim, 'POST', '/pods', { body: { name: 'mem', gpu_model: 'v100', gpu_count: 0, cpu: 0.5, memory: '512Mi', ephemeral_storage_gib: 1 } });
+  const mi = await call(sim, 'POST', '/pods', {
+    body: { name: 'mem', gpu_model: 'v100', gpu_count: 0, cpu: 0.5, memory: '512Mi', ephemeral_storage_gib: 1 },
+  });
   assert.equal(mi.status, 200, mi.text);
   assert.equal((await call(sim, 'GET', `/pods/${mi.body.pod_id}`)).body.cpu, '0.5');
   assert.equal(sim.state.pods.size, 2, 'no invalid request rented anything');
@@ -121,7 +149,8 @@ test('409 quota_exceeded over 4 concurrent GPUs, 409 no_capacity over the free c
   const sim = await startSim(t);
   const a = await call(sim, 'POST', '/pods', { body: { gpu_model: 'v100', gpu_count: 3 } });
   assert.equal(a.status, 200);
-  const free = async (m: string): Promise<number> => (await call(sim, 'GET', '/gpu-models', { token: null })).body.find((x: { gpu_model: string }) => x.gpu_model === m).free;
+  const free = async (m: string): Promise<number> =>
+    (await call(sim, 'GET', '/gpu-models', { token: null })).body.find((x: { gpu_model: string }) => x.gpu_model === m).free;
   assert.equal(await free('v100'), 1);
   const cap = await call(sim, 'POST', '/pods', { body: { gpu_model: 'rtx3090', gpu_count: 2 } });
   assertError(cap, 409, 'quota_exceeded');
@@ -147,7 +176,12 @@ test('a public key already pinned to a live rental is a 409 duplicate_key; free 
   const sim = await startSim(t);
   const key = newKey(t);
   const a = await call(sim, 'POST', '/pods', { body: { gpu_model: 'v100', ssh_pubkey: key.publicKey } });
-  assertError(await call(sim, 'POST', '/pods', { body: { gpu_model: 'v100', ssh_pubkey: key.publicKey } }), 409, 'duplicate_key', 'ssh_pubkey');
+  assertError(
+    await call(sim, 'POST', '/pods', { body: { gpu_model: 'v100', ssh_pubkey: key.publicKey } }),
+    409,
+    'duplicate_key',
+    'ssh_pubkey',
+  );
   await call(sim, 'DELETE', `/pods/${a.body.pod_id}`);
   assert.equal((await call(sim, 'POST', '/pods', { body: { gpu_model: 'v100', ssh_pubkey: key.publicKey } })).status, 200);
 });
@@ -175,5 +209,8 @@ test('an unknown image: Pending ImagePullBackOff, then start_failed after 5 simu
   assert.equal(pod.refunded_credits, 50);
   assert.equal(pod.credits_spent, 0);
   assert.equal((await call(sim, 'GET', '/balance')).body.credits, 1000, 'refunded in full');
-  assert.equal((await call(sim, 'GET', '/gpu-models', { token: null })).body.find((m: { gpu_model: string }) => m.gpu_model === 'v100').free, 4);
+  assert.equal(
+    (await call(sim, 'GET', '/gpu-models', { token: null })).body.find((m: { gpu_model: string }) => m.gpu_model === 'v100').free,
+    4,
+  );
 });

@@ -39,7 +39,10 @@ describe('the sample project in a simulated pod', () => {
   it('train.py trains for real: progress bar, loss per epoch (falling), JSON metrics, metrics.jsonl, checkpoints', async () => {
     const r = await run('cd /workspace/sample && python train.py --epochs 3 --steps 20 --bs 16 --lr 0.05 --delay 0');
     assert.equal(r.exit_code, 0, `${r.stdout.slice(-2000)}\n${r.stderr}`);
-    assert.match(r.stdout, /^training y = 3x \+ 2 with a small MLP \(PyTorch [\d.]+\w*\) on cpu: 3 epochs x 20 steps, batch 16, lr 0\.05\n/);
+    assert.match(
+      r.stdout,
+      /^training y = 3x \+ 2 with a small MLP \(PyTorch [\d.]+\w*\) on cpu: 3 epochs x 20 steps, batch 16, lr 0\.05\n/,
+    );
     // tqdm-style redraws with carriage returns, e.g. "\repoch 1/3:  45%|████▌     | 9/20 [00:00<00:00, 41.2it/s, loss=0.1234]"
     const bars = r.stdout.split('\r').filter((s) => /^epoch \d\/3: +\d+%\|/.test(s));
     assert.equal(bars.length, 60, 'one redraw per step');
@@ -47,14 +50,29 @@ describe('the sample project in a simulated pod', () => {
     const epochs = [...r.stdout.matchAll(/\repoch (\d)\/3 loss ([\d.]+) val_loss ([\d.]+) *\n/g)].map((m) => Number(m[2]));
     assert.equal(epochs.length, 3, r.stdout);
     assert.ok(epochs[2] < epochs[0], `the loss falls: ${epochs.join(' → ')}`);
-    const metrics = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { metric: string; value: number });
-    assert.deepEqual(metrics.map((m) => m.metric), ['loss', 'val_loss', 'loss', 'val_loss', 'loss', 'val_loss']);
+    const metrics = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { metric: string; value: number });
+    assert.deepEqual(
+      metrics.map((m) => m.metric),
+      ['loss', 'val_loss', 'loss', 'val_loss', 'loss', 'val_loss'],
+    );
     const losses = metrics.filter((m) => m.metric === 'loss').map((m) => m.value);
-    assert.ok(losses.every((v, i) => Math.abs(v - epochs[i]) <= 1e-5), `the JSON losses are the printed ones: ${losses.join(', ')} vs ${epochs.join(', ')}`);
+    assert.ok(
+      losses.every((v, i) => Math.abs(v - epochs[i]) <= 1e-5),
+      `the JSON losses are the printed ones: ${losses.join(', ')} vs ${epochs.join(', ')}`,
+    );
     assert.match(r.stdout, /done in [\d.]+s: w=[\d.-]+ b=[\d.-]+ -> checkpoints\/model\.json\n$/);
 
-    const lines = readFileSync(join(ws, 'sample', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number });
-    assert.deepEqual(lines.map((l) => l.step), Array.from({ length: 60 }, (_, i) => i + 1));
+    const lines = readFileSync(join(ws, 'sample', 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { step: number; loss: number });
+    assert.deepEqual(
+      lines.map((l) => l.step),
+      Array.from({ length: 60 }, (_, i) => i + 1),
+    );
     assert.ok(lines.every((l) => Number.isFinite(l.loss) && l.loss >= 0));
     const line = JSON.parse(readFileSync(join(ws, 'sample', 'checkpoints', 'model.json'), 'utf8')) as { w: number; b: number };
     assert.ok(Math.abs(line.w - 3) < 1 && Math.abs(line.b - 2) < 1, `learnt roughly y = 3x + 2: ${JSON.stringify(line)}`);

@@ -108,15 +108,24 @@ test('4 argument sets over 2 pods: 4 jobs, the right arguments in each log, the 
   const runner = new JobRunner({ commands: async (p) => commands(p), pollMs: 0 });
   const store = new MapStore();
   const rate = await rates();
-  const plan = newSweepPlan({ name: 'train.py', recipe: { target: { kind: 'local', folder: dir, file: path.join(dir, 'train.py') }, python: 'python3' }, pods: pods.slice(0, 2), runs: parseSweepLine('--lr 0.5,0.25 --bs 2,4').runs });
+  const plan = newSweepPlan({
+    name: 'train.py',
+    recipe: { target: { kind: 'local', folder: dir, file: path.join(dir, 'train.py') }, python: 'python3' },
+    pods: pods.slice(0, 2),
+    runs: parseSweepLine('--lr 0.5,0.25 --bs 2,4').runs,
+  });
   const sweep = sweepOf(runner, plan, store, rate).start();
   let maxRunningPerPod = 0;
   sweep.onDidChange((p) => {
-    for (const pod of p.pods) maxRunningPerPod = Math.max(maxRunningPerPod, p.runs.filter((r) => r.podId === pod && r.state === 'running').length);
+    for (const pod of p.pods)
+      maxRunningPerPod = Math.max(maxRunningPerPod, p.runs.filter((r) => r.podId === pod && r.state === 'running').length);
   });
   await sweep.done;
   assert.equal(plan.state, 'done');
-  assert.deepEqual(plan.runs.map((r) => r.state), ['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+  assert.deepEqual(
+    plan.runs.map((r) => r.state),
+    ['succeeded', 'succeeded', 'succeeded', 'succeeded'],
+  );
   assert.equal(maxRunningPerPod, 1, 'one run at a time per pod');
   assert.deepEqual(new Set(plan.runs.map((r) => r.podId)), new Set(pods.slice(0, 2)), 'both pods ran some');
   for (const r of plan.runs) {
@@ -127,13 +136,19 @@ test('4 argument sets over 2 pods: 4 jobs, the right arguments in each log, the 
     assert.equal(r.credits, (rate.get(r.podId!)! * r.durationMs!) / 3_600_000);
   }
   const rows = sweepRunRows(plan, { by: 'metric', metric: 'loss' });
-  assert.deepEqual(rows.map((r) => r.metrics), [
-    { started: 1, loss: 0.5, acc: 0.02 },
-    { started: 1, loss: 1, acc: 0.02 },
-    { started: 1, loss: 1, acc: 0.04 },
-    { started: 1, loss: 2, acc: 0.04 },
-  ]);
-  assert.deepEqual(storedSweeps(store).map((p) => [p.id, p.state]), [[plan.id, 'done']]);
+  assert.deepEqual(
+    rows.map((r) => r.metrics),
+    [
+      { started: 1, loss: 0.5, acc: 0.02 },
+      { started: 1, loss: 1, acc: 0.02 },
+      { started: 1, loss: 1, acc: 0.04 },
+      { started: 1, loss: 2, acc: 0.04 },
+    ],
+  );
+  assert.deepEqual(
+    storedSweeps(store).map((p) => [p.id, p.state]),
+    [[plan.id, 'done']],
+  );
   sweep.dispose();
   runner.dispose();
 });
@@ -144,16 +159,29 @@ test('a pod released mid-sweep: its run is re-queued on the other pod, once; a r
   const rate = await rates();
   let runner = new JobRunner({ commands: async (p) => commands(p), pollMs: 0 });
   const [p1, p2] = [pods[1], pods[2]];
-  const plan = newSweepPlan({ name: 'train.py', recipe: { target: { kind: 'local', folder: dir, file: path.join(dir, 'train.py') }, python: 'python3' }, pods: [p1, p2], runs: parseSweepLine('--bs 1,2,3').runs });
+  const plan = newSweepPlan({
+    name: 'train.py',
+    recipe: { target: { kind: 'local', folder: dir, file: path.join(dir, 'train.py') }, python: 'python3' },
+    pods: [p1, p2],
+    runs: parseSweepLine('--bs 1,2,3').runs,
+  });
   let sweep = sweepOf(runner, plan, store, rate).start();
-  await waitFor('a run started on each pod', () => plan.runs.filter((r) => r.state === 'running' && r.metrics.started === 1).length === 2, 60_000);
+  await waitFor(
+    'a run started on each pod',
+    () => plan.runs.filter((r) => r.state === 'running' && r.metrics.started === 1).length === 2,
+    60_000,
+  );
   const onP2 = plan.runs.find((r) => r.podId === p2)!;
   const jobOnP2 = onP2.jobId;
 
   // The pod ends; the editor's pod watcher tells the runner (as src/jobs/jobs-view.ts does).
   await client.release(p2);
   runner.podEnded(p2, 'released');
-  await waitFor('the run re-queued', () => onP2.requeuedFrom !== undefined || (onP2.state === 'failed' && new Error(JSON.stringify(onP2))), 60_000);
+  await waitFor(
+    'the run re-queued',
+    () => onP2.requeuedFrom !== undefined || (onP2.state === 'failed' && new Error(JSON.stringify(onP2))),
+    60_000,
+  );
   assert.deepEqual(onP2.requeuedFrom, { podId: p2, jobId: jobOnP2 });
 
   // A window reload: the sweep's plan is stored; a new runner finds its running job again.
@@ -167,12 +195,17 @@ test('a pod released mid-sweep: its run is re-queued on the other pod, once; a r
   sweep.start();
   await sh(p1, `rm /workspace/requeue/hold`);
   await sweep.done;
-  assert.deepEqual(stored.runs.map((r) => r.state), ['succeeded', 'succeeded', 'succeeded'], JSON.stringify(stored.runs));
+  assert.deepEqual(
+    stored.runs.map((r) => r.state),
+    ['succeeded', 'succeeded', 'succeeded'],
+    JSON.stringify(stored.runs),
+  );
   const again = stored.runs[onP2.index];
   assert.equal(again.podId, p1, 're-run on the pod that is left');
   assert.equal(again.requeuedFrom?.podId, p2);
   assert.deepEqual(again.metrics, { started: 1, loss: 0.1 * Number(again.args[1]), acc: Number(again.args[1]) / 100 });
-  for (const r of stored.runs) assert.equal(r.metrics.loss, 0.1 * Number(r.args[1]), `run ${r.index}'s metrics, also of the run followed again after the reload`);
+  for (const r of stored.runs)
+    assert.equal(r.metrics.loss, 0.1 * Number(r.args[1]), `run ${r.index}'s metrics, also of the run followed again after the reload`);
   sweep.dispose();
   runner.dispose();
 });
@@ -182,7 +215,10 @@ test('a file above the transit threshold goes to every pod through ONE transit o
   fs.mkdirSync(path.join(dir, 'data'));
   const big = crypto.randomBytes(200 * 1024);
   fs.writeFileSync(path.join(dir, 'data', 'big.bin'), big);
-  fs.writeFileSync(path.join(dir, 'reads.py'), 'import hashlib, json\nd = open("data/big.bin", "rb").read()\nprint("sha", hashlib.sha256(d).hexdigest())\nprint(json.dumps({"metric": "bytes", "value": len(d)}))\n');
+  fs.writeFileSync(
+    path.join(dir, 'reads.py'),
+    'import hashlib, json\nd = open("data/big.bin", "rb").read()\nprint("sha", hashlib.sha256(d).hexdigest())\nprint(json.dumps({"metric": "bytes", "value": len(d)}))\n',
+  );
   const calls: string[] = [];
   const counting = {
     createObject: (...a: Parameters<KgpuClient['createObject']>) => (calls.push('create'), client.createObject(...a)),
@@ -191,16 +227,38 @@ test('a file above the transit threshold goes to every pod through ONE transit o
     deleteObject: (...a: Parameters<KgpuClient['deleteObject']>) => (calls.push('delete'), client.deleteObject(...a)),
   };
   const files = await largeFiles(dir, 64 * 1024);
-  assert.deepEqual(files.map((f) => f.rel), ['data/big.bin']);
+  assert.deepEqual(
+    files.map((f) => f.rel),
+    ['data/big.bin'],
+  );
   const fanOut = new TransitFanOut(counting, files);
   assert.deepEqual(fanOut.excludes(), ['/data/big.bin']);
   const runner = new JobRunner({ commands: async (p) => commands(p), pollMs: 0 });
   const rate = await rates();
   const two = pods.slice(0, 2);
-  const plan = newSweepPlan({ name: 'reads.py', recipe: { target: { kind: 'local', folder: dir, file: path.join(dir, 'reads.py') }, python: 'python3', exclude: fanOut.excludes() }, pods: two, runs: [[], [], []] });
-  const sweep = new Sweep(plan, { runner, env: () => ({}), ratePerHour: (p) => rate.get(p), beforeFirstRun: async (p) => void (await fanOut.fetchInto(commands(p), '/workspace/fanout')), onEnd: () => fanOut.dispose() }).start();
+  const plan = newSweepPlan({
+    name: 'reads.py',
+    recipe: { target: { kind: 'local', folder: dir, file: path.join(dir, 'reads.py') }, python: 'python3', exclude: fanOut.excludes() },
+    pods: two,
+    runs: [[], [], []],
+  });
+  const sweep = new Sweep(plan, {
+    runner,
+    env: () => ({}),
+    ratePerHour: (p) => rate.get(p),
+    beforeFirstRun: async (p) => void (await fanOut.fetchInto(commands(p), '/workspace/fanout')),
+    onEnd: () => fanOut.dispose(),
+  }).start();
   await sweep.done;
-  assert.deepEqual(plan.runs.map((r) => [r.state, r.metrics.bytes]), [['succeeded', big.length], ['succeeded', big.length], ['succeeded', big.length]], JSON.stringify(plan.runs));
+  assert.deepEqual(
+    plan.runs.map((r) => [r.state, r.metrics.bytes]),
+    [
+      ['succeeded', big.length],
+      ['succeeded', big.length],
+      ['succeeded', big.length],
+    ],
+    JSON.stringify(plan.runs),
+  );
   const sha = crypto.createHash('sha256').update(big).digest('hex');
   for (const r of plan.runs) assert.match(await sh(r.podId!, `cat /workspace/.kgpu/jobs/${r.jobId}/log`), new RegExp(`^sha ${sha}$`, 'm'));
   assert.deepEqual(new Set(plan.runs.map((r) => r.podId)), new Set(two));

@@ -22,12 +22,15 @@ test('a grid typed as arguments: commas are alternatives, the product in the ord
 });
 
 test('sweep.json: a grid (flags as true/false), or a list of runs; args appended to each', () => {
-  assert.deepEqual(parseSweepJson(JSON.stringify({ grid: { '--lr': [0.001, '3e-4'], '--amp': [true, false] }, args: ['--epochs', 2] })).runs, [
-    ['--lr', '0.001', '--amp', '--epochs', '2'],
-    ['--lr', '0.001', '--epochs', '2'],
-    ['--lr', '3e-4', '--amp', '--epochs', '2'],
-    ['--lr', '3e-4', '--epochs', '2'],
-  ]);
+  assert.deepEqual(
+    parseSweepJson(JSON.stringify({ grid: { '--lr': [0.001, '3e-4'], '--amp': [true, false] }, args: ['--epochs', 2] })).runs,
+    [
+      ['--lr', '0.001', '--amp', '--epochs', '2'],
+      ['--lr', '0.001', '--epochs', '2'],
+      ['--lr', '3e-4', '--amp', '--epochs', '2'],
+      ['--lr', '3e-4', '--epochs', '2'],
+    ],
+  );
   assert.deepEqual(parseSweepJson('{"runs": [["--tag", "a,b"], []]}').runs, [['--tag', 'a,b'], []]);
   assert.throws(() => parseSweepJson('{"runs": []}'), /non-empty/);
   assert.throws(() => parseSweepJson('{"grid": {"--x": [{"a": 1}]}}'), /not a string or a number/);
@@ -54,17 +57,54 @@ test('metrics: {"metric", "value"} lines and flat objects of numbers, behind ran
 });
 
 test('the Sweeps view model: one row per run with its arguments, state, duration, cost and metrics; sortable', () => {
-  const plan = newSweepPlan({ name: 'train.py', recipe: { target: { kind: 'pod', path: '/w/t.py' }, python: 'python' }, pods: ['p1', 'p2'], runs: [['--lr', '1'], ['--lr', '2'], ['--lr', '3']] });
-  Object.assign(plan.runs[0], { state: 'succeeded', durationMs: 2000, credits: 0.5, metrics: { loss: 0.3 }, podId: 'p1', jobId: 'j1', end: 'exit code 0' });
-  Object.assign(plan.runs[1], { state: 'failed', durationMs: 1000, credits: 0.25, metrics: { loss: 0.1, acc: 1 }, podId: 'p2', jobId: 'j2', end: 'exit code 2' });
+  const plan = newSweepPlan({
+    name: 'train.py',
+    recipe: { target: { kind: 'pod', path: '/w/t.py' }, python: 'python' },
+    pods: ['p1', 'p2'],
+    runs: [
+      ['--lr', '1'],
+      ['--lr', '2'],
+      ['--lr', '3'],
+    ],
+  });
+  Object.assign(plan.runs[0], {
+    state: 'succeeded',
+    durationMs: 2000,
+    credits: 0.5,
+    metrics: { loss: 0.3 },
+    podId: 'p1',
+    jobId: 'j1',
+    end: 'exit code 0',
+  });
+  Object.assign(plan.runs[1], {
+    state: 'failed',
+    durationMs: 1000,
+    credits: 0.25,
+    metrics: { loss: 0.1, acc: 1 },
+    podId: 'p2',
+    jobId: 'j2',
+    end: 'exit code 2',
+  });
   const rows = sweepRunRows(plan);
-  assert.deepEqual(rows.map((r) => r.label), ['#1 --lr 1', '#2 --lr 2', '#3 --lr 3']);
+  assert.deepEqual(
+    rows.map((r) => r.label),
+    ['#1 --lr 1', '#2 --lr 2', '#3 --lr 3'],
+  );
   assert.equal(rows[0].description, 'succeeded · 2.0 s · 0.50 credits · loss 0.3');
   assert.equal(rows[1].description, 'failed (exit code 2) · 1.0 s · 0.25 credits · loss 0.1 · acc 1');
   assert.equal(rows[2].description, 'queued');
-  assert.deepEqual(sweepRunRows(plan, { by: 'metric', metric: 'loss' }).map((r) => r.index), [1, 0, 2]);
-  assert.deepEqual(sweepRunRows(plan, { by: 'metric', metric: 'loss', descending: true }).map((r) => r.index), [0, 1, 2]);
-  assert.deepEqual(sweepRunRows(plan, { by: 'duration' }).map((r) => r.index), [1, 0, 2]);
+  assert.deepEqual(
+    sweepRunRows(plan, { by: 'metric', metric: 'loss' }).map((r) => r.index),
+    [1, 0, 2],
+  );
+  assert.deepEqual(
+    sweepRunRows(plan, { by: 'metric', metric: 'loss', descending: true }).map((r) => r.index),
+    [0, 1, 2],
+  );
+  assert.deepEqual(
+    sweepRunRows(plan, { by: 'duration' }).map((r) => r.index),
+    [1, 0, 2],
+  );
   assert.deepEqual(sweepMetricNames(plan), ['acc', 'loss']);
   assert.equal(sweepRow(plan).description, '1/3 done · 1 queued · 1 failed · 2 pods · 0.75 credits');
 });

@@ -46,9 +46,16 @@ test('telemetry moves with a real busy process in the pod, keeps the peak, and s
 
     // A busy process: two processes spinning (this machine is shared: under load each gets a
     // small share of a core, still far above the idle guard's 5 %), 256 MiB written (resident).
-    const busy = await client.openStream({ kind: 'process', argv: ['python3', '-c', 'import os\nb = b"\\x01" * (256 << 20)\nos.fork()\nwhile True: pass'] });
+    const busy = await client.openStream({
+      kind: 'process',
+      argv: ['python3', '-c', 'import os\nb = b"\\x01" * (256 << 20)\nos.fork()\nwhile True: pass'],
+    });
     busy.resume();
-    const hot = await waitFor('utilisation and memory to rise', () => snaps.find((s) => s.gpus[0].utilization >= 5 && s.gpus[0].memoryUsedMiB - baseUsed >= 200 * MiB), 30_000).catch((e: Error) => {
+    const hot = await waitFor(
+      'utilisation and memory to rise',
+      () => snaps.find((s) => s.gpus[0].utilization >= 5 && s.gpus[0].memoryUsedMiB - baseUsed >= 200 * MiB),
+      30_000,
+    ).catch((e: Error) => {
       throw new Error(`${e.message}; base ${baseUsed} MiB; last: ${JSON.stringify(snaps.slice(-5).map((s) => s.gpus[0]))}`);
     });
     assert.ok(hot.gpus[0].utilization <= 100);
@@ -58,7 +65,11 @@ test('telemetry moves with a real busy process in the pod, keeps the peak, and s
     assert.ok(pid);
     await waitFor('the busy process to end', async () => !(await f.alive(pid)));
     const n = snaps.length;
-    await waitFor('utilisation to fall back', () => snaps.slice(n).find((s) => s.gpus[0].utilization < 5 && s.gpus[0].memoryUsedMiB - baseUsed < 100 * MiB), 30_000);
+    await waitFor(
+      'utilisation to fall back',
+      () => snaps.slice(n).find((s) => s.gpus[0].utilization < 5 && s.gpus[0].memoryUsedMiB - baseUsed < 100 * MiB),
+      30_000,
+    );
     assert.ok((peak.peakMiB ?? 0) - baseUsed >= 200, `the peak kept the busy process's memory (${peak.peakMiB} vs ${baseUsed})`);
     peak.dispose();
 
@@ -71,7 +82,10 @@ test('telemetry moves with a real busy process in the pod, keeps the peak, and s
     assert.match(await f.sh('pgrep -f -- "--query-gpu=[i]ndex,utilization.gpu" || true'), /\d/);
     t.stop();
     assert.equal(t.latest, undefined);
-    await waitFor('nvidia-smi to end in the pod', async () => (await f.sh('pgrep -f -- "--query-gpu=[i]ndex,utilization.gpu" || true')).trim() === '');
+    await waitFor(
+      'nvidia-smi to end in the pod',
+      async () => (await f.sh('pgrep -f -- "--query-gpu=[i]ndex,utilization.gpu" || true')).trim() === '',
+    );
     await waitFor('the agent to close after its quiet period', () => client.state === 'idle');
     assert.equal(client.stats.idleCloses, 1);
   } finally {
@@ -97,7 +111,15 @@ test('a dropped connection restarts the telemetry stream while it is wanted', as
 
 test('nvidia-smi lines: parsed and bounded; summaries for one and several GPUs', () => {
   assert.deepEqual(parseGpuLine('0, 87, 14540, 24564'), { index: 0, utilization: 87, memoryUsedMiB: 14540, memoryTotalMiB: 24564 });
-  for (const bad of ['', 'index, utilization.gpu [%], memory.used [MiB], memory.total [MiB]', '0, [N/A], 1, 2', '0, 1, 2', '-1, 5, 1, 2', '0, 5, 1, 2, 3', `0, 5, 1, ${'9'.repeat(300)}`]) {
+  for (const bad of [
+    '',
+    'index, utilization.gpu [%], memory.used [MiB], memory.total [MiB]',
+    '0, [N/A], 1, 2',
+    '0, 1, 2',
+    '-1, 5, 1, 2',
+    '0, 5, 1, 2, 3',
+    `0, 5, 1, ${'9'.repeat(300)}`,
+  ]) {
     assert.equal(parseGpuLine(bad), undefined, bad);
   }
   assert.equal(parseGpuLine('0, 250, 1, 2')?.utilization, 100);

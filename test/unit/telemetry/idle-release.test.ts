@@ -15,7 +15,15 @@ import { formatDollarsPerHour, podRatePerHour } from '../../../src/kgpu/model/co
 import { startJob } from '../../../src/kgpu/jobs';
 import { downloadFromPod } from '../../../src/kgpu/transfer/pod-download';
 import { execStream } from '../../../src/kgpu/ssh/ssh-exec';
-import { GpuTelemetry, IdleGuard, idleGuardMessage, ReleaseWhenDone, type GpuSnapshot, type ReleaseOutcome, type ReleasePlan } from '../../../src/kgpu/telemetry';
+import {
+  GpuTelemetry,
+  IdleGuard,
+  idleGuardMessage,
+  ReleaseWhenDone,
+  type GpuSnapshot,
+  type ReleaseOutcome,
+  type ReleasePlan,
+} from '../../../src/kgpu/telemetry';
 import { startFleet, waitFor, type Fleet } from '../reliability/fleet-fixture';
 
 const MIN = 60_000;
@@ -33,7 +41,7 @@ after(async () => {
   await f?.stop();
 });
 
-test('the idle guard asks once after 30 idle minutes on the simulator\'s clock; Remind, Keep, busy and Release', async () => {
+test("the idle guard asks once after 30 idle minutes on the simulator's clock; Remind, Keep, busy and Release", async () => {
   const pod = f.pods[0];
   const connector = pod.connector();
   const client = new AgentClient({ exec: (cmd, o) => execStream(connector, cmd, o) });
@@ -136,7 +144,11 @@ test('Release when done: the chosen paths are downloaded when the job ends, then
   // Each job waits for its go file, so it is seen running before it ends.
   const bad = await startJob(pod.commands(), { command: 'while [ ! -e go1 ]; do sleep 0.1; done' });
   plans.add({ podId: pod.podId, jobId: bad.id, paths: ['/workspace/never-written'], localDir: local });
-  assert.deepEqual(saved.at(-1)?.map((p) => p.jobId), [bad.id], 'plans are saved (they survive a reload)');
+  assert.deepEqual(
+    saved.at(-1)?.map((p) => p.jobId),
+    [bad.id],
+    'plans are saved (they survive a reload)',
+  );
   await runner.refresh(pod.podId);
   assert.equal(runner.get(pod.podId, bad.id)?.info.status.state, 'running');
   await pod.sh('touch /workspace/go1');
@@ -147,7 +159,9 @@ test('Release when done: the chosen paths are downloaded when the job ends, then
   assert.equal(plans.has(pod.podId, bad.id), false);
 
   // 2. The job writes its results; they are downloaded, then the pod is released.
-  const good = await startJob(pod.commands(), { command: 'while [ ! -e go2 ]; do sleep 0.1; done; mkdir -p out && echo result > out/r.txt && echo more > out/s.txt' });
+  const good = await startJob(pod.commands(), {
+    command: 'while [ ! -e go2 ]; do sleep 0.1; done; mkdir -p out && echo result > out/r.txt && echo more > out/s.txt',
+  });
   plans.add({ podId: pod.podId, jobId: good.id, paths: ['/workspace/out'], localDir: local });
   await runner.refresh(pod.podId);
   assert.equal(runner.get(pod.podId, good.id)?.info.status.state, 'running');
@@ -165,17 +179,32 @@ test('Release when done: the chosen paths are downloaded when the job ends, then
 });
 
 test('release-when-done plans: restored from saved data (malformed entries dropped), cancelled, dropped with their pod', async () => {
-  const plans = new ReleaseWhenDone(
-    { download: async () => assert.fail('no download'), release: async () => assert.fail('no release') },
-    [{ podId: 'a', jobId: '1', paths: [] }, { podId: 'a', jobId: '2', paths: ['/x'], localDir: '/tmp/x' }, { podId: 'b' } as unknown as ReleasePlan, { podId: 'c', jobId: '3', paths: [5] } as unknown as ReleasePlan],
+  const plans = new ReleaseWhenDone({ download: async () => assert.fail('no download'), release: async () => assert.fail('no release') }, [
+    { podId: 'a', jobId: '1', paths: [] },
+    { podId: 'a', jobId: '2', paths: ['/x'], localDir: '/tmp/x' },
+    { podId: 'b' } as unknown as ReleasePlan,
+    { podId: 'c', jobId: '3', paths: [5] } as unknown as ReleasePlan,
+  ]);
+  assert.deepEqual(
+    plans.all.map((p) => p.jobId),
+    ['1', '2'],
   );
-  assert.deepEqual(plans.all.map((p) => p.jobId), ['1', '2']);
   assert.throws(() => plans.add({ podId: 'a', jobId: '9', paths: ['/y'] }), /local folder/);
   assert.equal(plans.cancel('a', '1'), true);
   plans.podEnded('a');
   assert.deepEqual(plans.all, []);
   // A job that ended with its pod needs no release.
-  const p2 = new ReleaseWhenDone({ download: async () => assert.fail('no download'), release: async () => assert.fail('no release') }, [{ podId: 'a', jobId: 'j', paths: [] }]);
-  const o = await p2.jobEnded('a', { id: 'j', name: 'j', command: 'x', cwd: '/', createdAt: 0, status: { state: 'lost', reason: 'returned' }, logSize: 0 });
+  const p2 = new ReleaseWhenDone({ download: async () => assert.fail('no download'), release: async () => assert.fail('no release') }, [
+    { podId: 'a', jobId: 'j', paths: [] },
+  ]);
+  const o = await p2.jobEnded('a', {
+    id: 'j',
+    name: 'j',
+    command: 'x',
+    cwd: '/',
+    createdAt: 0,
+    status: { state: 'lost', reason: 'returned' },
+    logSize: 0,
+  });
   assert.equal(o?.kind, 'pod-gone');
 });

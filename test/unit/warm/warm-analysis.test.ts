@@ -35,7 +35,10 @@ function analyze(projects: Record<string, string>[], preloaded: string[]): { con
       `    out.append({"conflict": fs.environ_conflict(a, set(${JSON.stringify(preloaded)})), "imports": [e[1] for e in a.events if e[0] == "import"]})`,
       'print(json.dumps(out))',
     ].join('\n');
-    return JSON.parse(execFileSync('python3', ['-I', '-c', code, JSON.stringify(dirs)], { encoding: 'utf8' })) as { conflict: string | null; imports: string[] }[];
+    return JSON.parse(execFileSync('python3', ['-I', '-c', code, JSON.stringify(dirs)], { encoding: 'utf8' })) as {
+      conflict: string | null;
+      imports: string[];
+    }[];
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
@@ -46,17 +49,32 @@ test('os.environ or sys.path changed before importing a preloaded package: cold,
     [{ 'main.py': 'import os\nos.environ["OMP_NUM_THREADS"] = "1"\nimport torch\n' }, 'main.py changes os.environ before importing torch'],
     [{ 'main.py': 'import torch\nimport os\nos.environ["OMP_NUM_THREADS"] = "1"\n' }, null],
     [{ 'main.py': 'import os\nos.environ["CUDA_VISIBLE_DEVICES"] = "1"\nos.environ["MASTER_PORT"] = "29500"\nimport torch\n' }, null],
-    [{ 'main.py': 'import os\nos.environ.setdefault("HF_HOME", "/cache")\nimport torch\n' }, 'main.py changes os.environ before importing torch'],
+    [
+      { 'main.py': 'import os\nos.environ.setdefault("HF_HOME", "/cache")\nimport torch\n' },
+      'main.py changes os.environ before importing torch',
+    ],
     [{ 'main.py': 'import os\nos.putenv("A", "1")\nimport numpy\n' }, 'main.py changes os.environ before importing numpy'],
     [{ 'main.py': 'from dotenv import load_dotenv\nload_dotenv()\nimport torch\n' }, 'main.py changes os.environ before importing torch'],
     [{ 'main.py': 'import sys\nsys.path.insert(0, "vendor")\nimport torch\n' }, 'main.py changes sys.path before importing torch'],
-    [{ 'main.py': 'import setup_env\nimport torch\n', 'setup_env.py': 'import os\nos.environ["KMP_AFFINITY"] = "x"\n' }, 'setup_env.py changes os.environ before importing torch'],
+    [
+      { 'main.py': 'import setup_env\nimport torch\n', 'setup_env.py': 'import os\nos.environ["KMP_AFFINITY"] = "x"\n' },
+      'setup_env.py changes os.environ before importing torch',
+    ],
     [{ 'main.py': 'import os\ndef configure():\n    os.environ["A"] = "1"\nimport torch\n' }, null],
-    [{ 'main.py': 'import os\nos.environ["A"] = "1"\ndef main():\n    import torch\n' }, 'main.py changes os.environ and imports torch later'],
+    [
+      { 'main.py': 'import os\nos.environ["A"] = "1"\ndef main():\n    import torch\n' },
+      'main.py changes os.environ and imports torch later',
+    ],
     [{ 'main.py': 'import os\nos.environ["A"] = "1"\nimport json\n' }, null],
-    [{ 'main.py': 'import os\nos.environ[name] = "1"  # not a known-lazy literal\nimport torch\n' }, 'main.py changes os.environ before importing torch'],
+    [
+      { 'main.py': 'import os\nos.environ[name] = "1"  # not a known-lazy literal\nimport torch\n' },
+      'main.py changes os.environ before importing torch',
+    ],
   ];
-  const got = analyze(cases.map((c) => c[0]), ['torch', 'numpy']);
+  const got = analyze(
+    cases.map((c) => c[0]),
+    ['torch', 'numpy'],
+  );
   cases.forEach(([files, want], i) => assert.equal(got[i].conflict, want, files['main.py']));
 });
 
@@ -89,7 +107,11 @@ test('the imports a script meets (to learn what to preload): top level, in try/i
 
 test('the start mode line, what the log header says, when a fork server is wanted, which interpreters can start warm', () => {
   assert.deepEqual(parseStartMode('noise\nKGPU-START warm\n'), { warm: true });
-  assert.deepEqual(parseStartMode('KGPU-START cold stale installed packages changed (/x/y.py)\n'), { warm: false, code: 'stale', reason: 'installed packages changed (/x/y.py)' });
+  assert.deepEqual(parseStartMode('KGPU-START cold stale installed packages changed (/x/y.py)\n'), {
+    warm: false,
+    code: 'stale',
+    reason: 'installed packages changed (/x/y.py)',
+  });
   assert.equal(parseStartMode('error: something\n'), undefined);
   assert.equal(describeStartMode({ warm: true }), 'warm start');
   assert.equal(describeStartMode({ warm: false, code: 'none', reason: 'no fork server yet' }), 'cold start (no fork server yet)');
@@ -99,8 +121,10 @@ test('the start mode line, what the log header says, when a fork server is wante
   assert.equal(wantsServer({ warm: false, code: 'environ', reason: '' }), false);
   assert.equal(wantsServer({ warm: true }), false);
   const run = { script: 'train.py', args: [], cwd: '/workspace/p', env: {} };
-  for (const python of ['python', 'python3', '/opt/conda/bin/python', '.venv/bin/python', 'python3.11']) assert.equal(warmUnsupported({ ...run, python }), undefined, python);
-  for (const python of ['uv run python', 'env python3', 'python -O', '$(evil)', '-python']) assert.match(warmUnsupported({ ...run, python }) ?? '', /not a plain interpreter/, python);
+  for (const python of ['python', 'python3', '/opt/conda/bin/python', '.venv/bin/python', 'python3.11'])
+    assert.equal(warmUnsupported({ ...run, python }), undefined, python);
+  for (const python of ['uv run python', 'env python3', 'python -O', '$(evil)', '-python'])
+    assert.match(warmUnsupported({ ...run, python }) ?? '', /not a plain interpreter/, python);
   assert.match(warmUnsupported({ ...run, python: 'python', script: '-c.py' }) ?? '', /starts with "-"/);
   assert.equal(preloadList(['torch', ' numpy ', 'torch', 'bad name', 'a.b', '1x', '$(x)']), 'torch,numpy,a.b');
 });

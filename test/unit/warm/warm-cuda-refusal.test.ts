@@ -21,7 +21,15 @@ before(async () => {
   await w.sh(`python3 -m venv --without-pip ${VENV}`);
   w.write(
     `${VENV}/lib/python3.11/site-packages/torch/__init__.py`,
-    ['"""A stand-in for torch whose import initialises CUDA (what the fork server must refuse)."""', '', 'class cuda:', '    @staticmethod', '    def is_initialized():', '        return True', ''].join('\n'),
+    [
+      '"""A stand-in for torch whose import initialises CUDA (what the fork server must refuse)."""',
+      '',
+      'class cuda:',
+      '    @staticmethod',
+      '    def is_initialized():',
+      '        return True',
+      '',
+    ].join('\n'),
   );
   w.write(`${DIR}/train.py`, 'import torch\nprint("torch says CUDA initialised:", torch.cuda.is_initialized())\n');
 });
@@ -32,7 +40,10 @@ after(async () => {
 
 test('a preload that initialised CUDA is refused: the server exits, the run is cold with the reason, then a server without it serves warm', async () => {
   const refused = await w.ensure({ cwd: DIR, script: 'train.py', python: PY });
-  assert.deepEqual(refused, { state: 'stopped', reason: 'the fork server refused the preload: importing torch initialised CUDA: torch.cuda.is_initialized() is True' });
+  assert.deepEqual(refused, {
+    state: 'stopped',
+    reason: 'the fork server refused the preload: importing torch initialised CUDA: torch.cuda.is_initialized() is True',
+  });
   assert.equal(await forkServerStatus(w.pod, w.script, { python: PY, cwd: DIR }), undefined, 'no server answers');
 
   const cold = await w.run({ cwd: DIR, script: 'train.py', python: PY, warm: false });

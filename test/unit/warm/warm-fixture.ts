@@ -10,7 +10,16 @@ import { podCommands, type PodCommands } from '../../../src/kgpu/ssh/pod-command
 import { startJob, type JobInfo } from '../../../src/kgpu/jobs/jobs';
 import { followLog } from '../../../src/kgpu/jobs/log-follow';
 import { quote, quoteArgv } from '../../../src/kgpu/util/shell-quote';
-import { ensureForkServer, loadPodScript, startWithMode, WarmStart, type ForkServerResult, type PodScript, type StartMode, type WarmRun } from '../../../src/kgpu/warm';
+import {
+  ensureForkServer,
+  loadPodScript,
+  startWithMode,
+  WarmStart,
+  type ForkServerResult,
+  type PodScript,
+  type StartMode,
+  type WarmRun,
+} from '../../../src/kgpu/warm';
 
 export const JOBS_ROOT = '/workspace/.kgpu/jobs';
 
@@ -50,7 +59,14 @@ export interface RunResult {
 }
 
 function warmRun(spec: Omit<RunSpec, 'warm'>): WarmRun {
-  return { python: spec.python ?? 'python', script: spec.script, args: spec.args ?? [], cwd: spec.cwd, env: spec.env ?? {}, preload: spec.preload };
+  return {
+    python: spec.python ?? 'python',
+    script: spec.script,
+    args: spec.args ?? [],
+    cwd: spec.cwd,
+    env: spec.env ?? {},
+    preload: spec.preload,
+  };
 }
 
 export async function startWarmPod(): Promise<WarmPod> {
@@ -81,7 +97,9 @@ export async function startWarmPod(): Promise<WarmPod> {
       if (spec.warm) {
         const warm = new WarmStart(() => ({ mode: 'auto', preload: spec.preload }), script).launchFor(run);
         if (!warm) throw new Error('warm start is off');
-        ({ info, mode } = warm.launch ? await startWithMode(pod, { command, cwd: run.cwd, env: run.env, jobsRoot: JOBS_ROOT, launch: warm.launch }) : { ...(await startWithMode(pod, { command, cwd: run.cwd, env: run.env, jobsRoot: JOBS_ROOT })), mode: warm.mode });
+        ({ info, mode } = warm.launch
+          ? await startWithMode(pod, { command, cwd: run.cwd, env: run.env, jobsRoot: JOBS_ROOT, launch: warm.launch })
+          : { ...(await startWithMode(pod, { command, cwd: run.cwd, env: run.env, jobsRoot: JOBS_ROOT })), mode: warm.mode });
       } else {
         info = await startJob(pod, { command, cwd: run.cwd, env: run.env, jobsRoot: JOBS_ROOT });
       }

@@ -145,9 +145,21 @@ test('KeyboardInterrupt, a signal to itself (the shell\'s "Terminated") and a sy
     assert.deepEqual(warm, cold, script);
     ends[script] = warm;
   }
-  assert.deepEqual(ends['sigterm.py'], { ...(ends['sigterm.py'] as object), log: 'terminating myself\nTerminated\n', status: { state: 'killed', signal: 'SIGTERM', stoppedByUser: false, possiblyOom: false } });
-  assert.deepEqual((ends['kbi.py'] as { status: unknown }).status, { state: 'killed', signal: 'SIGINT', stoppedByUser: false, possiblyOom: false });
-  assert.match((ends['syntax.py'] as { log: string }).log, /^ {2}File "\/workspace\/proj\/syntax.py", line 2\n {4}x = \(\n {8}\^\nSyntaxError: '\(' was never closed\n$/);
+  assert.deepEqual(ends['sigterm.py'], {
+    ...(ends['sigterm.py'] as object),
+    log: 'terminating myself\nTerminated\n',
+    status: { state: 'killed', signal: 'SIGTERM', stoppedByUser: false, possiblyOom: false },
+  });
+  assert.deepEqual((ends['kbi.py'] as { status: unknown }).status, {
+    state: 'killed',
+    signal: 'SIGINT',
+    stoppedByUser: false,
+    possiblyOom: false,
+  });
+  assert.match(
+    (ends['syntax.py'] as { log: string }).log,
+    /^ {2}File "\/workspace\/proj\/syntax.py", line 2\n {4}x = \(\n {8}\^\nSyntaxError: '\(' was never closed\n$/,
+  );
 });
 
 test('argv, the environment (kgpu.env values with spaces and newlines), paths, flags, signals, stdio and process layout', async () => {
@@ -164,7 +176,10 @@ test('argv, the environment (kgpu.env values with spaces and newlines), paths, f
 test('multiprocessing with the fork and the spawn start methods', async () => {
   const { cold, warm } = await both({ cwd: DIR, script: 'mp.py' });
   assert.deepEqual(warm, cold);
-  assert.match((warm as { log: string }).log, /fork \[0, 1, 4, 9, 16, 25\][\s\S]*spawn \('spawn', '__mp_main__', '\/workspace\/proj'\)\nspawn exitcode 0\n$/);
+  assert.match(
+    (warm as { log: string }).log,
+    /fork \[0, 1, 4, 9, 16, 25\][\s\S]*spawn \('spawn', '__mp_main__', '\/workspace\/proj'\)\nspawn exitcode 0\n$/,
+  );
 });
 
 test('a project module edited between warm runs: the edit is seen (project code is never preloaded)', async () => {

@@ -27,7 +27,10 @@ before(async () => {
   w.write(`${SITE}/learnme/__init__.py`, 'NAME = "learnme"\n');
   w.write(`${DIR}/usefake.py`, 'import fakepkg\nprint("fakepkg", fakepkg.VERSION)\n');
   w.write(`${DIR}/plain.py`, 'print("plain")\n');
-  w.write(`${DIR}/group.py`, 'import subprocess, time\np = subprocess.Popen(["sleep", "300"])\nprint("child", p.pid, flush=True)\ntime.sleep(300)\n');
+  w.write(
+    `${DIR}/group.py`,
+    'import subprocess, time\np = subprocess.Popen(["sleep", "300"])\nprint("child", p.pid, flush=True)\ntime.sleep(300)\n',
+  );
 });
 
 after(async () => {
@@ -84,7 +87,7 @@ test('kgpu.env changed: that run is cold (names, never values, in the reason), t
   assert.deepEqual(again.mode, { warm: true });
 });
 
-test('a killed fork server: the next run is cold without an error, and the job runner\'s after-start starts a new one', async () => {
+test("a killed fork server: the next run is cold without an error, and the job runner's after-start starts a new one", async () => {
   const env = { SECRET_TOKEN: 'do-not-print-me', MODE: 'new' };
   assert.equal((await w.ensure(spec('usefake.py', { env }))).state, 'ready');
   const s = await forkServerStatus(w.pod, w.script, { python: PY, cwd: DIR });
@@ -93,14 +96,20 @@ test('a killed fork server: the next run is cold without an error, and the job r
   const r = await w.run({ ...spec('usefake.py', { env }), warm: true });
   assert.deepEqual(r.mode, { warm: false, code: 'dead', reason: 'the fork server is not running' });
   assert.deepEqual(outcome(r), outcome(cold));
-  const started = await new WarmStart(() => ({ mode: 'auto' }), w.script).afterStart(() => w.pod, r.mode, { python: PY, cwd: DIR, script: 'usefake.py', args: [], env });
+  const started = await new WarmStart(() => ({ mode: 'auto' }), w.script).afterStart(() => w.pod, r.mode, {
+    python: PY,
+    cwd: DIR,
+    script: 'usefake.py',
+    args: [],
+    env,
+  });
   assert.deepEqual(started, { state: 'started' });
   assert.equal((await w.ensure(spec('usefake.py', { env }))).state, 'ready');
   const again = await w.run({ ...spec('usefake.py', { env }), warm: true });
   assert.deepEqual([again.mode, again.log.toString()], [{ warm: true }, 'fakepkg 2\n']);
 });
 
-test('Stop ends a warm job\'s whole process group (the script and its child), recorded as stopped', async () => {
+test("Stop ends a warm job's whole process group (the script and its child), recorded as stopped", async () => {
   const env = { SECRET_TOKEN: 'do-not-print-me', MODE: 'new' };
   assert.equal((await w.ensure(spec('usefake.py', { env }))).state, 'ready');
   let childPid: string | undefined;
@@ -123,19 +132,24 @@ test('Stop ends a warm job\'s whole process group (the script and its child), re
   assert.deepEqual(r.mode, { warm: true });
   assert.deepEqual(r.info.status, { state: 'killed', signal: 'SIGTERM', stoppedByUser: true, possiblyOom: false });
   assert.ok(childPid);
-  assert.equal((await w.pod.exec(`kill -0 ${childPid}`)).exitCode, 1, 'the script\'s child is gone too');
+  assert.equal((await w.pod.exec(`kill -0 ${childPid}`)).exitCode, 1, "the script's child is gone too");
   assert.equal(r.log.toString(), `child ${childPid}\n`);
 });
 
-test('the fork server\'s files: a private 0700 folder, a 0600 socket; secrets of the environment are in no file of it', async () => {
-  const out = await w.sh('F=/tmp/kgpu-$(id -u); stat -c "%a %U %n" "$F" "$F"/fs-*.sock; grep -rl do-not-print-me "$F" /workspace/.kgpu 2>/dev/null | grep -v "/log$" || true');
+test("the fork server's files: a private 0700 folder, a 0600 socket; secrets of the environment are in no file of it", async () => {
+  const out = await w.sh(
+    'F=/tmp/kgpu-$(id -u); stat -c "%a %U %n" "$F" "$F"/fs-*.sock; grep -rl do-not-print-me "$F" /workspace/.kgpu 2>/dev/null | grep -v "/log$" || true',
+  );
   const lines = out.trim().split('\n');
   assert.match(lines[0], /^700 root \/tmp\/kgpu-0$/);
   for (const l of lines.slice(1)) assert.match(l, /^600 root \/tmp\/kgpu-0\/fs-[0-9a-f]{16}\.sock$/, out);
 });
 
 test('warm start off, or kgpu.python not a plain interpreter: a cold start, said so, with nothing started in the pod', async () => {
-  assert.equal(new WarmStart(() => ({ mode: 'off' }), w.script).launchFor({ python: PY, cwd: DIR, script: 'plain.py', args: [], env: {} }), undefined);
+  assert.equal(
+    new WarmStart(() => ({ mode: 'off' }), w.script).launchFor({ python: PY, cwd: DIR, script: 'plain.py', args: [], env: {} }),
+    undefined,
+  );
   const r = await w.run({ ...spec('plain.py', { python: 'uv run python' }), warm: true });
   assert.deepEqual(r.mode, { warm: false, code: 'unsupported', reason: 'kgpu.python "uv run python" is not a plain interpreter' });
 });

@@ -27,7 +27,13 @@ after(async () => {
 });
 
 function runner(settings: WarmStartSettings | undefined): JobRunner {
-  return new JobRunner({ commands: async () => podCommands(w.fx.connector()), syncStateDir: path.join(tmp, 'sync'), pollMs: 0, jobsRoot: JOBS_ROOT, warmStart: settings });
+  return new JobRunner({
+    commands: async () => podCommands(w.fx.connector()),
+    syncStateDir: path.join(tmp, 'sync'),
+    pollMs: 0,
+    jobsRoot: JOBS_ROOT,
+    warmStart: settings,
+  });
 }
 
 async function finish(h: RunHandle): Promise<string> {
@@ -60,7 +66,13 @@ test('Run Active File: cold the first time (and a fork server started in the bac
   assert.equal(await second.forkServer, undefined, 'nothing to start');
 
   // A file already in the pod (its own start exec).
-  const inPod = r.runFile({ podId: w.fx.podId, target: { kind: 'pod', path: '/workspace/warmproj/main.py' }, python: 'python', args: ['pod'], env: {} });
+  const inPod = r.runFile({
+    podId: w.fx.podId,
+    target: { kind: 'pod', path: '/workspace/warmproj/main.py' },
+    python: 'python',
+    args: ['pod'],
+    env: {},
+  });
   assert.equal(await finish(inPod), "version 2 ['pod']\n");
   assert.deepEqual(await inPod.startMode, { warm: true });
   r.dispose();

@@ -40,9 +40,18 @@ before(async () => {
       '',
     ].join('\n'),
   );
-  w.write(`${DIR}/rand.py`, 'import random, numpy, torch\nprint(random.random(), numpy.random.rand(), torch.rand(1).item(), torch.initial_seed())\n');
-  w.write(`${DIR}/env_first.py`, 'import os\nos.environ["OMP_NUM_THREADS"] = "1"\nimport torch\nprint("threads", torch.get_num_threads())\n');
-  w.write(`${DIR}/cuda_env.py`, 'import os\nos.environ["CUDA_VISIBLE_DEVICES"] = "0"\nimport torch\nprint("cuda", torch.cuda.is_available())\n');
+  w.write(
+    `${DIR}/rand.py`,
+    'import random, numpy, torch\nprint(random.random(), numpy.random.rand(), torch.rand(1).item(), torch.initial_seed())\n',
+  );
+  w.write(
+    `${DIR}/env_first.py`,
+    'import os\nos.environ["OMP_NUM_THREADS"] = "1"\nimport torch\nprint("threads", torch.get_num_threads())\n',
+  );
+  w.write(
+    `${DIR}/cuda_env.py`,
+    'import os\nos.environ["CUDA_VISIBLE_DEVICES"] = "0"\nimport torch\nprint("cuda", torch.cuda.is_available())\n',
+  );
   w.write(`${DIR}/shadowed/uses_numpy.py`, 'import numpy\nprint("numpy from", numpy.__file__)\n');
   w.write(`${DIR}/shadowed/numpy.py`, '"""The project\'s own numpy.py: a cold run imports this one."""\n');
   const r = await w.ensure({ cwd: DIR, script: 'mm.py' });
@@ -64,10 +73,13 @@ test('import torch, a matmul, DataLoader workers and torch.multiprocessing: warm
   const warm = await w.run({ cwd: DIR, script: 'mm.py', warm: true });
   assert.deepEqual(warm.mode, { warm: true });
   assert.deepEqual(outcome(warm), outcome(cold));
-  assert.match(warm.log.toString(), /^matmul \[\[56\.0, 62\.0, 68\.0, 74\.0\][\s\S]*big 16777216\.0 threads \d+ \d+ cuda False\nloader \[\[0\.0, 1\.0\], [\s\S]*torch\.multiprocessing \[2\.0, 2\.0, 2\.0\]\nexitcode 0\n$/);
+  assert.match(
+    warm.log.toString(),
+    /^matmul \[\[56\.0, 62\.0, 68\.0, 74\.0\][\s\S]*big 16777216\.0 threads \d+ \d+ cuda False\nloader \[\[0\.0, 1\.0\], [\s\S]*torch\.multiprocessing \[2\.0, 2\.0, 2\.0\]\nexitcode 0\n$/,
+  );
 });
 
-test('random, numpy and torch random state is fresh in every warm run (not the server\'s copy)', async () => {
+test("random, numpy and torch random state is fresh in every warm run (not the server's copy)", async () => {
   const a = await w.run({ cwd: DIR, script: 'rand.py', warm: true });
   const b = await w.run({ cwd: DIR, script: 'rand.py', warm: true });
   assert.deepEqual([a.mode, b.mode], [{ warm: true }, { warm: true }]);
@@ -87,10 +99,14 @@ test('a script that sets os.environ before importing torch runs cold (torch read
   assert.equal(lazy.log.toString(), 'cuda False\n');
 });
 
-test('a project file named like a package the server has imported (numpy.py) makes the run cold, as a cold run imports the project\'s', async () => {
+test("a project file named like a package the server has imported (numpy.py) makes the run cold, as a cold run imports the project's", async () => {
   const cold = await w.run({ cwd: `${DIR}/shadowed`, script: 'uses_numpy.py', warm: false });
   const tried = await w.run({ cwd: `${DIR}/shadowed`, script: 'uses_numpy.py', warm: true });
-  assert.deepEqual(tried.mode, { warm: false, code: 'shadow', reason: "the project's own numpy.py shadows the numpy the fork server has imported" });
+  assert.deepEqual(tried.mode, {
+    warm: false,
+    code: 'shadow',
+    reason: "the project's own numpy.py shadows the numpy the fork server has imported",
+  });
   assert.deepEqual(outcome(tried), outcome(cold));
   assert.equal(cold.log.toString(), `numpy from ${DIR}/shadowed/numpy.py\n`);
 });

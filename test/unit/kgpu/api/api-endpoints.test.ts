@@ -14,7 +14,13 @@ test('gpu-models is public: no token is sent or needed', async (t) => {
   const models: GpuModel[] = await client.listGpuModels();
   assert.deepEqual(
     models.map((m) => [m.gpu_model, m.price_per_hour_credits]),
-    [['rtx3080', 300], ['rtx3090', 600], ['rtx4090', 1000], ['rtx5090', 1400], ['v100', 600]],
+    [
+      ['rtx3080', 300],
+      ['rtx3090', 600],
+      ['rtx4090', 1000],
+      ['rtx5090', 1400],
+      ['v100', 600],
+    ],
   );
   for (const m of models) assert.ok(m.free <= m.total);
   assert.deepEqual(tokenAsks, { normal: 0, forced: 0 });
@@ -50,7 +56,10 @@ test('rent (minted key), list, get, rotate key, release', async (t) => {
   assert.equal(rent.ssh_access?.ssh_user, 'kgpu');
 
   const pods: Pod[] = await client.listPods();
-  assert.deepEqual(pods.map((p) => p.pod_id), [rent.pod_id]);
+  assert.deepEqual(
+    pods.map((p) => p.pod_id),
+    [rent.pod_id],
+  );
   const pod = await client.getPod(rent.pod_id);
   assert.equal(pod.name, 'train');
   assert.equal(pod.gpu_count, 2);
@@ -155,7 +164,10 @@ test('an altered presigned URL is refused without leaking the signature', async 
   const url = new URL(created.put_url);
   const sig = url.searchParams.get('X-Amz-Signature') ?? '';
   assert.ok(sig.length > 10);
-  url.searchParams.set('X-Amz-Signature', sig.replace(/^./, (c) => (c === 'a' ? 'b' : 'a')));
+  url.searchParams.set(
+    'X-Amz-Signature',
+    sig.replace(/^./, (c) => (c === 'a' ? 'b' : 'a')),
+  );
   const err = await client.uploadToPutUrl(url.toString(), Buffer.from('abc'), 3).catch((e: unknown) => e);
   assert.ok(err instanceof KgpuUploadError, String(err));
   assert.equal(err.status, 403);

@@ -72,7 +72,10 @@ test('5xx: the trace id surfaces in the error text', async (t) => {
   assert.equal(e.status, 500);
   assert.match(e.traceId ?? '', /^[0-9a-f]{16}$/);
   assert.equal(e.traceId, e.requestId);
-  assert.equal(String(e), `kgpu had a server error (500, trace ${e.traceId}) on GET /balance; try again — quote the trace id if it persists.`);
+  assert.equal(
+    String(e),
+    `kgpu had a server error (500, trace ${e.traceId}) on GET /balance; try again — quote the trace id if it persists.`,
+  );
 });
 
 test('402: names what was rented, the balance and the hourly need', async (t) => {
@@ -81,7 +84,10 @@ test('402: names what was rented, the balance and the hourly need', async (t) =>
   assert.ok(e instanceof KgpuApiError);
   assert.equal(e.status, 402);
   assert.equal(e.code, 'insufficient_credits');
-  assert.match(String(e), /^Not enough credits to rent 2× rtx3090: balance 10, needed 1 200 per hour \(request [0-9a-f]{16}\)\. Top up your credits or rent a cheaper GPU\.$/);
+  assert.match(
+    String(e),
+    /^Not enough credits to rent 2× rtx3090: balance 10, needed 1 200 per hour \(request [0-9a-f]{16}\)\. Top up your credits or rent a cheaper GPU\.$/,
+  );
 });
 
 test('409: quota ("3 of your 4 GPUs"), no capacity, and pod not ready', async (t) => {
@@ -104,7 +110,10 @@ test('409: quota ("3 of your 4 GPUs"), no capacity, and pod not ready', async (t
   const notReady = await failure(client.exec(pending.pod_id, { cmd: ['true'] }));
   assert.ok(notReady instanceof KgpuApiError);
   assert.equal(notReady.code, 'pod_not_ready');
-  assert.match(String(notReady), new RegExp(`^Pod ${pending.pod_id} is not ready yet; wait until it is Running and ready, then try again ${REQ.source}\\.$`));
+  assert.match(
+    String(notReady),
+    new RegExp(`^Pod ${pending.pod_id} is not ready yet; wait until it is Running and ready, then try again ${REQ.source}\\.$`),
+  );
 });
 
 test('422: names the field', async (t) => {
@@ -152,7 +161,10 @@ test('network errors: unreachable and timeout say where and what to check', asyn
   assert.ok(te instanceof KgpuNetworkError);
   assert.equal(te.kind, 'timeout');
   // 'timeout' itself proves the 150 ms timeout fired before the 1 s answer (which would have succeeded).
-  assert.match(String(te), new RegExp(`^kgpu at ${slow.apiBase.replace(/[.]/g, '\\.')} did not answer GET /me within 150 ms — check your network`));
+  assert.match(
+    String(te),
+    new RegExp(`^kgpu at ${slow.apiBase.replace(/[.]/g, '\\.')} did not answer GET /me within 150 ms — check your network`),
+  );
   // The per-call timeout overrides the client's.
   slow.faults.addLatency('GET', '/me', 300, { count: 1 });
   assert.equal((await impatient.getMe({ timeoutMs: 5_000 })).credits, 100_000);
@@ -173,9 +185,15 @@ test('AbortSignal cancels a call in flight at once, with an AbortError (not a ne
 });
 
 test('a token echoed by a server never reaches an error text or its serialised body', () => {
-  const e = new KgpuApiError(400, 'GET', '/me', '00112233aabbccdd', { error: 'bad_request', message: 'token kgpu_Secret123 and Bearer kgpu_pod_x.y are wrong' });
+  const e = new KgpuApiError(400, 'GET', '/me', '00112233aabbccdd', {
+    error: 'bad_request',
+    message: 'token kgpu_Secret123 and Bearer kgpu_pod_x.y are wrong',
+  });
   for (const text of [String(e), e.message, e.serverMessage, JSON.stringify(e.body), JSON.stringify(e)]) {
     assert.doesNotMatch(text, /Secret123|kgpu_pod_x/, text);
   }
-  assert.match(String(e), /^kgpu rejected the request GET \/me as malformed: token kgpu_… and Bearer … are wrong \(request 00112233aabbccdd\)\.$/);
+  assert.match(
+    String(e),
+    /^kgpu rejected the request GET \/me as malformed: token kgpu_… and Bearer … are wrong \(request 00112233aabbccdd\)\.$/,
+  );
 });

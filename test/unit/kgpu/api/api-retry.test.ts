@@ -5,7 +5,17 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import assert from 'node:assert/strict';
 import { apiFixture } from './api-fixture';
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, abortableDelay, isRetryableStatus, KgpuApiError, KgpuClient, KgpuNetworkError, parseRetryAfter, RentCancelledError } from '../../../../src/kgpu/index';
+import {
+  backoffDelayMs,
+  DEFAULT_RETRY_POLICY,
+  abortableDelay,
+  isRetryableStatus,
+  KgpuApiError,
+  KgpuClient,
+  KgpuNetworkError,
+  parseRetryAfter,
+  RentCancelledError,
+} from '../../../../src/kgpu/index';
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -72,7 +82,10 @@ test('POST /pods: a dropped connection does not rent twice — exactly one pod a
   const r = await client.rent({ name: 'once', gpu_model: 'rtx3090' });
   assert.equal(sim.faults.counters.dropped, 1);
   const pods = await client.listPods();
-  assert.deepEqual(pods.map((p) => p.pod_id), [r.pod_id]);
+  assert.deepEqual(
+    pods.map((p) => p.pod_id),
+    [r.pod_id],
+  );
   assert.equal(pods[0].name, 'once');
 });
 
@@ -81,7 +94,10 @@ test('POST /pods: a 5xx before the pod was made is retried once and rents exactl
   sim.faults.failNext('POST', '/pods', 503, { count: 1 });
   const r = await client.rent({ gpu_model: 'v100', gpu_count: 2 });
   assert.equal(r.recovered, false);
-  assert.deepEqual((await client.listPods()).map((p) => p.pod_id), [r.pod_id]);
+  assert.deepEqual(
+    (await client.listPods()).map((p) => p.pod_id),
+    [r.pod_id],
+  );
   // Persistent 5xx: two attempts, then the error; still nothing rented.
   sim.faults.failNext('POST', '/pods', 500, { count: 10 });
   const e = await failure(client.rent({ gpu_model: 'rtx3080' }));
@@ -106,7 +122,11 @@ test('POST /pods: a timeout is not retried blindly (the server may still be rent
  * of a POST that did rent. This throwaway proxy in front of it forwards everything and, for the
  * first POST /pods, lets the simulator rent and then cuts the connection instead of answering.
  */
-async function answerLosingProxy(t: TestContext, upstream: string, mode: 'drop' | 'stall' = 'drop'): Promise<{ apiBase: string; lost: () => number }> {
+async function answerLosingProxy(
+  t: TestContext,
+  upstream: string,
+  mode: 'drop' | 'stall' = 'drop',
+): Promise<{ apiBase: string; lost: () => number }> {
   const target = new URL(upstream);
   let lost = 0;
   const server = createServer((req, res) => {
@@ -116,7 +136,11 @@ async function answerLosingProxy(t: TestContext, upstream: string, mode: 'drop' 
       const headers = { ...req.headers };
       delete headers.host;
       delete headers.connection;
-      request(`${target.origin}${req.url}`, { method: req.method as 'GET', headers, body: chunks.length ? Buffer.concat(chunks) : undefined })
+      request(`${target.origin}${req.url}`, {
+        method: req.method as 'GET',
+        headers,
+        body: chunks.length ? Buffer.concat(chunks) : undefined,
+      })
         .then(async (up) => {
           const body = Buffer.from(await up.body.arrayBuffer());
           if (req.method === 'POST' && req.url === '/v1/pods' && lost === 0) {
@@ -125,7 +149,8 @@ async function answerLosingProxy(t: TestContext, upstream: string, mode: 'drop' 
             return;
           }
           const out: Record<string, string> = {};
-          for (const [k, v] of Object.entries(up.headers)) if (typeof v === 'string' && !['connection', 'keep-alive', 'transfer-encoding'].includes(k)) out[k] = v;
+          for (const [k, v] of Object.entries(up.headers))
+            if (typeof v === 'string' && !['connection', 'keep-alive', 'transfer-encoding'].includes(k)) out[k] = v;
           out['content-length'] = String(body.length);
           res.writeHead(up.statusCode, out);
           res.end(body);
@@ -134,7 +159,13 @@ async function answerLosingProxy(t: TestContext, upstream: string, mode: 'drop' 
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   return { apiBase: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, lost: () => lost };
 }
 
@@ -186,14 +217,27 @@ test('rent cancelled while kgpu was already renting: the pod is found and releas
 
 test('backoff policy: exponential with full jitter, capped; Retry-After respected', async () => {
   const p = { ...DEFAULT_RETRY_POLICY, baseDelayMs: 100, maxDelayMs: 1_000, random: () => 0.999 };
-  assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => backoffDelayMs(p, n)), [99, 199, 399, 799, 999, 999]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6].map((n) => backoffDelayMs(p, n)),
+    [99, 199, 399, 799, 999, 999],
+  );
   assert.equal(backoffDelayMs({ ...p, random: () => 0 }, 3), 0);
   assert.equal(backoffDelayMs(p, 1, 5_000), 5_000);
   assert.equal(parseRetryAfter('3'), 3_000);
   assert.equal(parseRetryAfter(new Date(Date.now() + 10_000).toUTCString(), Date.now()) !== undefined, true);
   assert.equal(parseRetryAfter(undefined), undefined);
   assert.equal(parseRetryAfter('soon'), undefined);
-  assert.deepEqual([429, 500, 502, 503, 504, 400, 404, 409, 501].map(isRetryableStatus), [true, true, true, true, true, false, false, false, false]);
+  assert.deepEqual([429, 500, 502, 503, 504, 400, 404, 409, 501].map(isRetryableStatus), [
+    true,
+    true,
+    true,
+    true,
+    true,
+    false,
+    false,
+    false,
+    false,
+  ]);
   // abortableDelay() is cancellable and leaves no timer behind.
   const ac = new AbortController();
   const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
@@ -224,7 +268,13 @@ test('Retry-After: honoured when short, surfaced in the message when too long to
     res.end(JSON.stringify({ credits: 7 }));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   const client = new KgpuClient({
     apiBase: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
     getToken: async () => 'kgpu_throwaway',

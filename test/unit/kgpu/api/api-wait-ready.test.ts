@@ -2,7 +2,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { apiFixture } from './api-fixture';
-import { KgpuApiError, PodEndedError, WaitTimeoutError, pollIntervalMs, waitUntilReady, type CallOptions, type WaitProgress } from '../../../../src/kgpu/index';
+import {
+  KgpuApiError,
+  PodEndedError,
+  WaitTimeoutError,
+  pollIntervalMs,
+  waitUntilReady,
+  type CallOptions,
+  type WaitProgress,
+} from '../../../../src/kgpu/index';
 
 const FAST = { intervalMs: 5, pollFloorMs: 0 };
 
@@ -26,8 +34,17 @@ test('reports Pending with its pending_reason, then resolves with the ready pod 
   assert.equal(pod.phase, 'Running');
   assert.equal(pod.ready, true);
   assert.ok(seen.length >= 3);
-  assert.deepEqual(seen.slice(0, 2).map((s) => [s.phase, s.ready, s.pendingReason]), [['Pending', false, 'starting'], ['Pending', false, 'starting']]);
-  assert.deepEqual(seen.map((s) => s.polls), seen.map((_, i) => i + 1));
+  assert.deepEqual(
+    seen.slice(0, 2).map((s) => [s.phase, s.ready, s.pendingReason]),
+    [
+      ['Pending', false, 'starting'],
+      ['Pending', false, 'starting'],
+    ],
+  );
+  assert.deepEqual(
+    seen.map((s) => s.polls),
+    seen.map((_, i) => i + 1),
+  );
   const last = seen.at(-1)!;
   assert.deepEqual([last.phase, last.ready, last.pendingReason], ['Running', true, null]);
 });

@@ -37,7 +37,10 @@ test('a 500 with trace_id: the message quotes it; repeated 500s are one notifica
   assert.equal(new Set(traces).size, 3, 'every 500 has its own trace id');
   for (const e of errors) assert.match(errorMessage(e), new RegExp(`trace ${(e as KgpuApiError).traceId}`));
   const d = new ErrorDeduplicator();
-  assert.deepEqual(errors.map((e) => d.shouldShow('refresh', e)), [true, false, false]);
+  assert.deepEqual(
+    errors.map((e) => d.shouldShow('refresh', e)),
+    [true, false, false],
+  );
   await client.listPods(); // the fault is used up
   assert.equal(d.succeeded('refresh'), true);
   sim.faults.add({ type: 'fail', method: 'GET', path: '/pods', status: 503, count: 1 });
@@ -49,7 +52,12 @@ test('a stopped simulator (connection refused): the same network failure is show
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as net.AddressInfo).port;
   await new Promise<void>((r) => server.close(() => r()));
-  const client = new KgpuClient({ apiBase: `http://127.0.0.1:${port}/v1`, getToken: async () => 'kgpu_x', retry: { maxAttempts: 1 }, timeoutMs: 2_000 });
+  const client = new KgpuClient({
+    apiBase: `http://127.0.0.1:${port}/v1`,
+    getToken: async () => 'kgpu_x',
+    retry: { maxAttempts: 1 },
+    timeoutMs: 2_000,
+  });
   try {
     const a = await failure(client.listGpuModels());
     const b = await failure(client.listGpuModels());

@@ -16,7 +16,10 @@ import type * as Api from '../../../../src/kgpu/api/api-types';
 const root = path.join(__dirname, '..', '..', '..', '..');
 
 test('src/kgpu/api/openapi-types.ts is what openapi-typescript generates from openapi.json now (run `npm run openapi:types` when this fails)', async () => {
-  const script = (await import(pathToFileURL(path.join(root, 'scripts', 'openapi-types.mjs')).href)) as { generatedTypes(): Promise<string>; TYPES: string };
+  const script = (await import(pathToFileURL(path.join(root, 'scripts', 'openapi-types.mjs')).href)) as {
+    generatedTypes(): Promise<string>;
+    TYPES: string;
+  };
   const expected = await script.generatedTypes();
   assert.ok(expected.includes('export interface components'), 'the generator produced schema types');
   assert.equal(readFileSync(script.TYPES, 'utf8'), expected);

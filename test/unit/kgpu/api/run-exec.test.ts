@@ -5,7 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { buildExecRequest, ExecInputError, formatExecReport, parseCommandLine, runExec, type ExecApi } from '../../../../src/kgpu/api/exec-request';
+import {
+  buildExecRequest,
+  ExecInputError,
+  formatExecReport,
+  parseCommandLine,
+  runExec,
+  type ExecApi,
+} from '../../../../src/kgpu/api/exec-request';
 import { startRunFixture, type RunFixture } from '../jobs/run-fixture';
 
 let fx: RunFixture;
@@ -17,7 +24,14 @@ after(async () => {
 });
 
 test('command lines become argv with shell-like quoting; shell syntax is refused with the bash -c hint', () => {
-  assert.deepEqual(parseCommandLine(`python -c 'print("a b")' --x "y z" c\\ d`).argv, ['python', '-c', 'print("a b")', '--x', 'y z', 'c d']);
+  assert.deepEqual(parseCommandLine(`python -c 'print("a b")' --x "y z" c\\ d`).argv, [
+    'python',
+    '-c',
+    'print("a b")',
+    '--x',
+    'y z',
+    'c d',
+  ]);
   assert.deepEqual(parseCommandLine(`echo '$HOME' # comment`).argv, ['echo', '$HOME']);
   for (const [line, what] of [
     ['ls | wc -l', '"|" is a shell operator'],
@@ -57,7 +71,10 @@ test('stdout, stderr, exit code and duration reach the report', async () => {
   assert.equal(o.truncated, false);
   assert.match(o.summary, /^exit code 4 in \d+\.\d\d s$/);
   const report = formatExecReport('my-pod', argv, o);
-  assert.match(report, /^\$ sh -c 'echo out; echo err >&2; cat; exit 4'    \(my-pod\)\nout\nfrom stdin\n\[stderr\]\nerr\n\[exit code 4 in .* s\]\n$/);
+  assert.match(
+    report,
+    /^\$ sh -c 'echo out; echo err >&2; cat; exit 4'    \(my-pod\)\nout\nfrom stdin\n\[stderr\]\nerr\n\[exit code 4 in .* s\]\n$/,
+  );
 });
 
 test('output over 1 MiB is reported as truncated, pointing to the terminal', async () => {

@@ -78,7 +78,10 @@ test('rename: overwrite replaces atomically; without overwrite an existing targe
   await rfs.mkdirp('/workspace/t3');
   await rfs.writeFile('/workspace/t3/a', 'A');
   await rfs.writeFile('/workspace/t3/b', 'B');
-  await assert.rejects(rfs.rename('/workspace/t3/a', '/workspace/t3/b', { overwrite: false }), (e: unknown) => e instanceof RemoteFsError && e.code === 'EEXIST');
+  await assert.rejects(
+    rfs.rename('/workspace/t3/a', '/workspace/t3/b', { overwrite: false }),
+    (e: unknown) => e instanceof RemoteFsError && e.code === 'EEXIST',
+  );
   assert.equal(fs.readFileSync(host('/workspace/t3/b'), 'utf8'), 'B');
   await rfs.rename('/workspace/t3/a', '/workspace/t3/b', { overwrite: true });
   assert.equal(fs.readFileSync(host('/workspace/t3/b'), 'utf8'), 'A');
@@ -180,7 +183,11 @@ test('a dropped connection mid-upload: the target is old or complete, never trun
   assert.equal(r.verified, true, 'a resumed upload is checked with sha256 before it replaces the target');
   assert.equal(shaFile(host('/workspace/resume.bin')), shaFile(src));
   assert.equal(fs.statSync(host('/workspace/resume.bin')).mode & 0o777, 0o640, "the target's mode is kept");
-  assert.deepEqual(fs.readdirSync(pod.hostDir).filter((n) => n.includes('kgpu-upload')), [], 'no temp file left');
+  assert.deepEqual(
+    fs.readdirSync(pod.hostDir).filter((n) => n.includes('kgpu-upload')),
+    [],
+    'no temp file left',
+  );
   // It resumed from where it was, not from zero.
   const afterDrop = seen[seen.findIndex((b) => b > 15 * 1024 * 1024) + 1];
   assert.ok(afterDrop === undefined || afterDrop > 0);
@@ -243,5 +250,8 @@ test('a cancelled upload leaves the target untouched and removes its temp file',
   });
   await assert.rejects(p, SshAbortedError);
   assert.equal(fs.readFileSync(host('/workspace/cancel.bin'), 'utf8'), 'keep me');
-  assert.deepEqual(fs.readdirSync(pod.hostDir).filter((n) => n.includes('cancel.bin.kgpu-upload')), []);
+  assert.deepEqual(
+    fs.readdirSync(pod.hostDir).filter((n) => n.includes('cancel.bin.kgpu-upload')),
+    [],
+  );
 });

@@ -5,12 +5,24 @@ import { WorkspaceFsCache } from '../../../../src/kgpu/fs/workspace-fs-cache';
 import { ChangeCoalescer, type PathChange } from '../../../../src/kgpu/util/change-coalescer';
 import type { RemoteStat } from '../../../../src/kgpu/fs/remote-fs';
 
-const st = (type: RemoteStat['type'], size = 1): RemoteStat => ({ type, isSymbolicLink: false, size, mode: 0o644, mtimeMs: 1000, atimeMs: 1000, uid: 0, gid: 0 });
+const st = (type: RemoteStat['type'], size = 1): RemoteStat => ({
+  type,
+  isSymbolicLink: false,
+  size,
+  mode: 0o644,
+  mtimeMs: 1000,
+  atimeMs: 1000,
+  uid: 0,
+  gid: 0,
+});
 
 test('cache: listings answer children and probes below missing or file ancestors; entries expire unless frozen', () => {
   let now = 0;
   const c = new WorkspaceFsCache({ ttlMs: 100, now: () => now });
-  c.putListing('/workspace', [['src', st('directory')], ['README.md', st('file', 5)]]);
+  c.putListing('/workspace', [
+    ['src', st('directory')],
+    ['README.md', st('file', 5)],
+  ]);
   assert.equal(c.stat('/workspace/README.md')?.size, 5);
   assert.equal(c.stat('/workspace/.vscode'), null);
   assert.equal(c.stat('/workspace/.vscode/settings.json'), null, 'missing ancestor');
@@ -57,6 +69,12 @@ test('coalescer merges per path like VS Code: created+deleted cancel, deleted+cr
     { type: 'deleted', path: '/d' },
   ]);
   co.flush();
-  assert.deepEqual(out, [[{ type: 'created', path: '/a' }, { type: 'changed', path: '/c' }, { type: 'deleted', path: '/d' }]]);
+  assert.deepEqual(out, [
+    [
+      { type: 'created', path: '/a' },
+      { type: 'changed', path: '/c' },
+      { type: 'deleted', path: '/d' },
+    ],
+  ]);
   co.dispose();
 });

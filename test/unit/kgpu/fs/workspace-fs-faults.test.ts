@@ -69,7 +69,10 @@ test('a save that cannot complete leaves the old content intact and says it was 
   // The next save works, and the listing never shows our temp files.
   await wfs.writeFile(p, new TextEncoder().encode('new\n'), { create: true, overwrite: true });
   assert.equal(fs.readFileSync(f.host(p), 'utf8'), 'new\n');
-  assert.deepEqual((await f.fs().readDirectory('/workspace')).map(([n]) => n).filter((n) => n.includes('model')), ['model.py']);
+  assert.deepEqual(
+    (await f.fs().readDirectory('/workspace')).map(([n]) => n).filter((n) => n.includes('model')),
+    ['model.py'],
+  );
 });
 
 test('a save whose rename took effect but whose answer was lost says it may or may not have landed; the file is whole', async (t) => {
@@ -152,12 +155,15 @@ test('after the pod ends: reads come from the cache read-only, saves fail with "
 
   await f.sim.endPod(f.podId, 'out_of_credits');
   await waitUntil('the pod to end', async () => (await f.client.getPod(f.podId)).phase !== 'Running');
-  await assert.rejects(wfs.writeFile('/workspace/src/train.py', new TextEncoder().encode('print(2)\n'), { create: true, overwrite: true }), (e: unknown) => {
-    assert.ok(e instanceof WorkspaceFsError && e.kind === 'PodEnded', String(e));
-    assert.match(e.message, /^pod ended: Ended: out of credits/);
-    assert.ok(e.message.includes(f.podId));
-    return true;
-  });
+  await assert.rejects(
+    wfs.writeFile('/workspace/src/train.py', new TextEncoder().encode('print(2)\n'), { create: true, overwrite: true }),
+    (e: unknown) => {
+      assert.ok(e instanceof WorkspaceFsError && e.kind === 'PodEnded', String(e));
+      assert.match(e.message, /^pod ended: Ended: out of credits/);
+      assert.ok(e.message.includes(f.podId));
+      return true;
+    },
+  );
   assert.deepEqual(ended, ['Ended: out of credits']);
   // Browsable from the cache, read-only, long after the cache would normally have expired.
   assert.deepEqual(await wfs.readDirectory('/workspace/src'), listing);
@@ -166,7 +172,10 @@ test('after the pod ends: reads come from the cache read-only, saves fail with "
   assert.equal(Buffer.from(await wfs.readFile('/workspace/src/train.py')).toString(), 'print(1)\n');
   // What was never seen is not invented.
   await assert.rejects(wfs.readDirectory('/workspace/other'), (e: unknown) => e instanceof WorkspaceFsError && e.kind === 'PodEnded');
-  await assert.rejects(wfs.delete('/workspace/src/train.py', { recursive: false }), (e: unknown) => e instanceof WorkspaceFsError && e.kind === 'PodEnded');
+  await assert.rejects(
+    wfs.delete('/workspace/src/train.py', { recursive: false }),
+    (e: unknown) => e instanceof WorkspaceFsError && e.kind === 'PodEnded',
+  );
   await assert.rejects(wfs.createDirectory('/workspace/x'), (e: unknown) => e instanceof WorkspaceFsError && e.kind === 'PodEnded');
 });
 

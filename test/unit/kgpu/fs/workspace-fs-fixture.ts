@@ -38,7 +38,13 @@ export async function startWsFixture(): Promise<WsFixture> {
     const record = sim.state.pods.get(podId);
     const hostDir = record?.handle?.workspaceDir;
     if (!hostDir) throw new Error('the simulator has no workspace dir for the pod');
-    const connector = new PodConnector({ host: sim.sshHost, port: sim.sshPort, privateKey: key.private, hostKeys: new MemoryHostKeyStore(), readyTimeoutMs: 10_000 });
+    const connector = new PodConnector({
+      host: sim.sshHost,
+      port: sim.sshPort,
+      privateKey: key.private,
+      hostKeys: new MemoryHostKeyStore(),
+      readyTimeoutMs: 10_000,
+    });
     stoppers.push(() => connector.dispose());
     return {
       sim,

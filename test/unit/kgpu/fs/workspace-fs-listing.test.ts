@@ -32,7 +32,12 @@ test('1000-entry folder: cold and warm listing, stats of every entry from the li
   f.sim.bastion.pause();
   t.after(() => f.sim.bastion.resume());
   const fromMemory = <T>(what: string, p: Promise<T>): Promise<T> =>
-    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} went to the pod (no answer within 15 s while the bastion is paused)`)), 15_000).unref())]);
+    Promise.race([
+      p,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`${what} went to the pod (no answer within 15 s while the bastion is paused)`)), 15_000).unref(),
+      ),
+    ]);
   const w0 = performance.now();
   const warm = await fromMemory('the warm listing', wfs.readDirectory('/workspace/many'));
   const w1 = performance.now();
@@ -40,7 +45,10 @@ test('1000-entry folder: cold and warm listing, stats of every entry from the li
   const stats = await fromMemory('a stat after the listing', Promise.all(first.map(([n]) => wfs.stat(`/workspace/many/${n}`))));
   const s1 = performance.now();
   // The other instance's listing carried the attributes too: no stat per entry.
-  const otherStats = await fromMemory('a stat after the uncached listing', Promise.all(uncached.map(([n]) => other.stat(`/workspace/many/${n}`))));
+  const otherStats = await fromMemory(
+    'a stat after the uncached listing',
+    Promise.all(uncached.map(([n]) => other.stat(`/workspace/many/${n}`))),
+  );
   f.sim.bastion.resume();
 
   assert.equal(first.length, 1000);
@@ -50,5 +58,7 @@ test('1000-entry folder: cold and warm listing, stats of every entry from the li
   assert.equal(stats.filter((s) => s.type === FileKind.File).length, 900);
   assert.equal(otherStats.filter((s) => s.type === FileKind.Directory).length, 100);
   const ms = (a: number, b: number): string => `${(b - a).toFixed(1)} ms`;
-  t.diagnostic(`1000 entries: cold incl. connect ${ms(c0, c1)}, cold listing ${ms(u0, u1)}, warm ${ms(w0, w1)}, 1000 stats after listing ${ms(s0, s1)}`);
+  t.diagnostic(
+    `1000 entries: cold incl. connect ${ms(c0, c1)}, cold listing ${ms(u0, u1)}, warm ${ms(w0, w1)}, 1000 stats after listing ${ms(s0, s1)}`,
+  );
 });

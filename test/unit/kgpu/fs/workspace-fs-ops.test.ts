@@ -20,12 +20,14 @@ after(() => f?.stop());
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
-const kind = (k: WorkspaceFsError['kind']) => (e: unknown): boolean => {
-  assert.ok(e instanceof WorkspaceFsError, `expected a WorkspaceFsError, got ${String(e)}`);
-  assert.equal(e.kind, k, e.message);
-  assert.ok(e.message.includes(f.podId), `the message names the pod: ${e.message}`);
-  return true;
-};
+const kind =
+  (k: WorkspaceFsError['kind']) =>
+  (e: unknown): boolean => {
+    assert.ok(e instanceof WorkspaceFsError, `expected a WorkspaceFsError, got ${String(e)}`);
+    assert.equal(e.kind, k, e.message);
+    assert.ok(e.message.includes(f.podId), `the message names the pod: ${e.message}`);
+    return true;
+  };
 
 test('writeFile: the create/overwrite matrix of vscode.FileSystemProvider', async () => {
   fs.mkdirSync(f.host('/workspace/m'));
@@ -160,7 +162,21 @@ test('createDirectory, delete (recursive and not), rename over existing, copy in
 
 test('hostile names survive write, stat, list, read, rename, copy and delete, and never run as shell', async () => {
   fs.mkdirSync(f.host('/workspace/h'));
-  const names = ['with space.txt', "it's.txt", 'dq"uote.txt', '$(touch pwned1).txt', '`touch pwned2`.txt', 'new\nline.txt', '-rf', '--', '-n', 'semi;touch pwned3', 'ünï©ødé ✓.py', '*', 'back\\slash'];
+  const names = [
+    'with space.txt',
+    "it's.txt",
+    'dq"uote.txt',
+    '$(touch pwned1).txt',
+    '`touch pwned2`.txt',
+    'new\nline.txt',
+    '-rf',
+    '--',
+    '-n',
+    'semi;touch pwned3',
+    'ünï©ødé ✓.py',
+    '*',
+    'back\\slash',
+  ];
   for (const n of names) {
     const p = `/workspace/h/${n}`;
     await wfs.writeFile(p, enc(`content of ${n}`), { create: true, overwrite: false });
@@ -196,7 +212,15 @@ test("VS Code's probes are answered from the parent's cached listing, without a 
   fs.mkdirSync(f.host('/workspace/p/.vscode'));
   fs.writeFileSync(f.host('/workspace/p/.vscode/settings.json'), '{}');
   fs.mkdirSync(f.host('/workspace/p/.git'));
-  for (const probe of ['.vscode', '.vscode/settings.json', '.vscode/tasks.json', '.git', '.git/HEAD', 'node_modules', 'node_modules/x/package.json']) {
+  for (const probe of [
+    '.vscode',
+    '.vscode/settings.json',
+    '.vscode/tasks.json',
+    '.git',
+    '.git/HEAD',
+    'node_modules',
+    'node_modules/x/package.json',
+  ]) {
     await assert.rejects(cached.stat(`/workspace/p/${probe}`), kind('NotFound'), probe);
   }
   // Our own writes update the cache at once.

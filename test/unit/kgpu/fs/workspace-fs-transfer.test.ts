@@ -56,7 +56,10 @@ test('upload: a folder over the bastion and a big file through a transit object,
   assert.deepEqual(await f.client.listObjects(), []);
   const last = progress.at(-1)!;
   assert.deepEqual([last.bytesDone, last.bytesTotal, last.filesDone, last.filesTotal], [result.bytes, result.bytes, 3, 3]);
-  assert.ok(progress.some((p) => p.bytesDone > 0 && p.bytesDone < result.bytes), 'intermediate progress was reported');
+  assert.ok(
+    progress.some((p) => p.bytesDone > 0 && p.bytesDone < result.bytes),
+    'intermediate progress was reported',
+  );
   // The file system learns about it and lists it at once.
   wfs.noteChanged(result.changes);
   assert.deepEqual((await wfs.readDirectory('/workspace')).map(([n]) => n).sort(), ['data set', 'weights.bin']);

@@ -39,9 +39,12 @@ for (const mode of ['inotify', 'poll'] as const) {
 
     batches.length = 0;
     await runJob(f, 'echo more >> /workspace/out/logs/train.log; rm /workspace/out/ckpt-1.pt');
-    await waitUntil('the change and the delete', () =>
-      all().some((c) => c.path === '/workspace/out/logs/train.log' && c.type === 'changed') &&
-      all().some((c) => c.path === '/workspace/out/ckpt-1.pt' && c.type === 'deleted'));
+    await waitUntil(
+      'the change and the delete',
+      () =>
+        all().some((c) => c.path === '/workspace/out/logs/train.log' && c.type === 'changed') &&
+        all().some((c) => c.path === '/workspace/out/ckpt-1.pt' && c.type === 'deleted'),
+    );
     if (mode === 'inotify') {
       // Events arrive merged: one entry per path per batch.
       for (const b of batches) assert.equal(new Set(b.map((c) => c.path)).size, b.length);
@@ -88,7 +91,10 @@ test('watch (inotify) survives a dropped connection: it reconnects and keeps rep
   const before = f.sim.bastion.counters.connections;
   f.sim.bastion.dropConnections({ podId: f.podId });
   // After reconnecting the root is reported changed (events may have been missed meanwhile).
-  await waitUntil('the watch to reconnect', () => seen.some((c) => c.path === '/workspace' && c.type === 'changed') && f.sim.bastion.counters.connections > before);
+  await waitUntil(
+    'the watch to reconnect',
+    () => seen.some((c) => c.path === '/workspace' && c.type === 'changed') && f.sim.bastion.counters.connections > before,
+  );
   await runJob(f, 'echo 1 > /workspace/after-drop.txt');
   await waitUntil('an event after the reconnect', () => seen.some((c) => c.path === '/workspace/after-drop.txt'));
   w.dispose();

@@ -39,13 +39,17 @@ test('progress with \\r and ANSI colours is followed in order and complete, with
   let firstByteMs = -1;
   const chunks: Buffer[] = [];
   const offsets: number[] = [];
-  const run = startAndFollow(c, { command: script }, {
-    onData: (b, off) => {
-      if (firstByteMs < 0) firstByteMs = performance.now() - t0;
-      chunks.push(b);
-      offsets.push(off);
+  const run = startAndFollow(
+    c,
+    { command: script },
+    {
+      onData: (b, off) => {
+        if (firstByteMs < 0) firstByteMs = performance.now() - t0;
+        chunks.push(b);
+        offsets.push(off);
+      },
     },
-  });
+  );
   const job = await run.started;
   assert.equal(job.id, run.id);
   const r = await run.followed;
@@ -148,7 +152,10 @@ test('a connection dropped mid-follow is resumed: the log arrives complete and b
 test('follow memory stays bounded: a slow consumer holds the stream (backpressure)', async () => {
   const c = pod.commands();
   const job = await startJob(c, { command: 'head -c 20000000 /dev/zero' });
-  await waitFor('the job to finish writing', async () => (await c.exec(`test -e /workspace/.kgpu/jobs/${job.id}/exit_code`)).exitCode === 0);
+  await waitFor(
+    'the job to finish writing',
+    async () => (await c.exec(`test -e /workspace/.kgpu/jobs/${job.id}/exit_code`)).exitCode === 0,
+  );
   let bytes = 0;
   let maxChunk = 0;
   const rss0 = process.memoryUsage().rss;

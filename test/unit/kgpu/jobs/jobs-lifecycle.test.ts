@@ -25,7 +25,9 @@ after(async () => {
 
 /** Is this pid a live (non-zombie) process in the pod? */
 async function aliveInPod(pid: number): Promise<boolean> {
-  const out = await pod.sh(`if kill -0 ${pid} 2>/dev/null && ! grep -q '^State:.*Z' /proc/${pid}/status 2>/dev/null; then echo yes; else echo no; fi`);
+  const out = await pod.sh(
+    `if kill -0 ${pid} 2>/dev/null && ! grep -q '^State:.*Z' /proc/${pid}/status 2>/dev/null; then echo yes; else echo no; fi`,
+  );
   return out.trim() === 'yes';
 }
 
@@ -58,7 +60,8 @@ test('a job survives the connection that started it and is found by listJobs fro
   assert.ok(await aliveInPod(found.pid as number), 'the job process runs in the pod');
   // its files are where the contract layout says
   const files = (await pod.sh(`ls /workspace/.kgpu/jobs/${job.id}`)).split('\n').filter(Boolean).sort();
-  for (const f of ['cmd', 'cwd', 'log', 'meta.json', 'pgid', 'pid', 'started_at', 'wpid']) assert.ok(files.includes(f), `${f} recorded (have ${files.join(',')})`);
+  for (const f of ['cmd', 'cwd', 'log', 'meta.json', 'pgid', 'pid', 'started_at', 'wpid'])
+    assert.ok(files.includes(f), `${f} recorded (have ${files.join(',')})`);
   assert.equal(await pod.sh(`cat /workspace/.kgpu/jobs/${job.id}/pgid`), `${found.pid}\n`, 'the job leads its own process group');
 
   const stopped = await stopJob(pod.commands(), job.id, { graceMs: 2000 });
@@ -73,10 +76,12 @@ test('stop kills the whole process group: a child that ignores SIGTERM gets SIGK
     command: `sh -c 'trap "" TERM; echo $$ > child.pid; while :; do sleep 0.1; done' & wait`,
     cwd: '/workspace',
   });
-  const childPid = Number(await waitFor('the child pid', async () => {
-    const r = await c.exec('cat /workspace/child.pid 2>/dev/null');
-    return /^\d+\n$/.test(r.stdout.toString()) ? r.stdout.toString().trim() : undefined;
-  }));
+  const childPid = Number(
+    await waitFor('the child pid', async () => {
+      const r = await c.exec('cat /workspace/child.pid 2>/dev/null');
+      return /^\d+\n$/.test(r.stdout.toString()) ? r.stdout.toString().trim() : undefined;
+    }),
+  );
   const info = await jobStatus(c, job.id);
   assert.ok(info.pid && (await aliveInPod(info.pid)) && (await aliveInPod(childPid)));
   const stopped = await stopJob(c, job.id, { graceMs: 300 });
@@ -121,12 +126,18 @@ test('clear errors: unknown job, missing working directory, empty command', asyn
   const c = pod.commands();
   await assert.rejects(jobStatus(c, '20200101-000000-000-abcdef'), JobNotFoundError);
   await assert.rejects(stopJob(c, '20200101-000000-000-abcdef'), JobNotFoundError);
-  await assert.rejects(startJob(c, { command: 'true', cwd: '/workspace/nope' }), (e: Error) => e instanceof JobError && /does not exist in the pod.*Sync the folder first/.test(e.message));
+  await assert.rejects(
+    startJob(c, { command: 'true', cwd: '/workspace/nope' }),
+    (e: Error) => e instanceof JobError && /does not exist in the pod.*Sync the folder first/.test(e.message),
+  );
   await assert.rejects(startJob(c, { command: '  ' }), JobError);
   // a job id launches once (what makes re-sending a start after a lost reply safe)
   const id = newJobId();
   await startJob(c, { command: 'echo once >> /workspace/once.txt', id });
-  await assert.rejects(startJob(c, { command: 'echo once >> /workspace/once.txt', id }), (e: Error) => e instanceof JobError && /already exists/.test(e.message));
+  await assert.rejects(
+    startJob(c, { command: 'echo once >> /workspace/once.txt', id }),
+    (e: Error) => e instanceof JobError && /already exists/.test(e.message),
+  );
   await followLog(c, id, { onData: () => undefined });
   assert.equal(await pod.sh('cat /workspace/once.txt'), 'once\n');
   await assert.rejects(jobStatus(c, '../etc'), JobError);

@@ -67,14 +67,22 @@ function run(sink: { onData(b: Buffer, o: number): void }, args: string[] = []):
 }
 
 test('planRun: local files run from the synced folder, pod files in place, arguments quoted', () => {
-  const p = planRun({ target: { kind: 'local', folder: '/home/me/proj', file: '/home/me/proj/src/train me.py' }, python: 'python', args: ['--lr', '0.1', "it's"], env: {} });
+  const p = planRun({
+    target: { kind: 'local', folder: '/home/me/proj', file: '/home/me/proj/src/train me.py' },
+    python: 'python',
+    args: ['--lr', '0.1', "it's"],
+    env: {},
+  });
   assert.equal(p.remoteDir, '/workspace/proj');
   assert.equal(p.cwd, '/workspace/proj');
   assert.equal(p.command, `python 'src/train me.py' --lr 0.1 'it'\\''s'`);
   assert.equal(p.name, "train me.py --lr 0.1 it's");
   const q = planRun({ target: { kind: 'pod', path: '/workspace/exp/run.py' }, python: 'uv run python', args: [], env: {} });
   assert.deepEqual([q.cwd, q.command, q.remoteDir], ['/workspace/exp', 'uv run python run.py', undefined]);
-  assert.throws(() => planRun({ target: { kind: 'local', folder: '/a', file: '/b/x.py' }, python: 'python', args: [], env: {} }), /not inside/);
+  assert.throws(
+    () => planRun({ target: { kind: 'local', folder: '/a', file: '/b/x.py' }, python: 'python', args: [], env: {} }),
+    /not inside/,
+  );
 });
 
 test('a local folder is synced (respecting .gitignore and excludes) and train.py runs: log complete and in order, footer exit code and cost', async () => {
@@ -88,7 +96,11 @@ test('a local folder is synced (respecting .gitignore and excludes) and train.py
   const result = await h.done;
   const log = Buffer.concat(sink.chunks);
   assert.equal(log.toString('utf8'), expectedLog());
-  assert.deepEqual(sink.offsets, [...sink.offsets].sort((a, b) => a - b), 'offsets only grow');
+  assert.deepEqual(
+    sink.offsets,
+    [...sink.offsets].sort((a, b) => a - b),
+    'offsets only grow',
+  );
   assert.equal(result.offset, log.length);
   assert.deepEqual(result.job.status, { state: 'exited', exitCode: 3 });
   assert.equal(await fx.sh(`cat /workspace/.kgpu/jobs/${h.jobId}/log | wc -c`), `${log.length}\n`);
@@ -148,7 +160,9 @@ test('a second run after a one-line edit uploads only that file; first log byte 
   }
   times.sort((a, b) => a - b);
   // Reported, not asserted: the goal (< 1 s, and a ratio to OpenSSH) is npm run bench's iteration row.
-  console.log(`# run → first log byte (warm pod, one-line edit, sync + start + follow): median ${times[2].toFixed(0)} ms, min ${times[0].toFixed(0)}, max ${times[4].toFixed(0)}`);
+  console.log(
+    `# run → first log byte (warm pod, one-line edit, sync + start + follow): median ${times[2].toFixed(0)} ms, min ${times[0].toFixed(0)}, max ${times[4].toFixed(0)}`,
+  );
 });
 
 test('arguments and kgpu.env reach the script', async () => {
@@ -169,15 +183,29 @@ test('arguments and kgpu.env reach the script', async () => {
 });
 
 test('a file already in the pod runs in place; a failed start rejects done with the reason', async () => {
-  await fx.sh("mkdir -p /workspace/remote && printf 'print(\"in place\")\\n' > /workspace/remote/hello.py");
+  await fx.sh('mkdir -p /workspace/remote && printf \'print("in place")\\n\' > /workspace/remote/hello.py');
   const sink = collect();
-  const h = runner.runFile({ podId: fx.podId, target: { kind: 'pod', path: '/workspace/remote/hello.py' }, python: 'python3', args: [], env: {}, onData: sink.onData });
+  const h = runner.runFile({
+    podId: fx.podId,
+    target: { kind: 'pod', path: '/workspace/remote/hello.py' },
+    python: 'python3',
+    args: [],
+    env: {},
+    onData: sink.onData,
+  });
   assert.equal(await h.synced, undefined);
   const r = await h.done;
   assert.equal(Buffer.concat(sink.chunks).toString(), 'in place\n');
   assert.deepEqual(r.job.status, { state: 'exited', exitCode: 0 });
 
-  const bad = runner.runFile({ podId: fx.podId, target: { kind: 'pod', path: '/workspace/nowhere/x.py' }, python: 'python3', args: [], env: {}, onData: () => undefined });
+  const bad = runner.runFile({
+    podId: fx.podId,
+    target: { kind: 'pod', path: '/workspace/nowhere/x.py' },
+    python: 'python3',
+    args: [],
+    env: {},
+    onData: () => undefined,
+  });
   await assert.rejects(bad.done, /does not exist/);
   assert.equal(await bad.firstByte, undefined);
 });
@@ -190,13 +218,30 @@ test('a file outside any workspace folder is sent alone, never its whole directo
   fs.mkdirSync(path.join(home, 'big'));
   fs.writeFileSync(path.join(home, 'big', 'data.bin'), Buffer.alloc(1024));
   const sink = collect();
-  const h = runner.runFile({ podId: fx.podId, target: { kind: 'local', folder: home, file: path.join(home, name), onlyThisFile: true }, python: 'python3', args: [], env: {}, onData: sink.onData });
+  const h = runner.runFile({
+    podId: fx.podId,
+    target: { kind: 'local', folder: home, file: path.join(home, name), onlyThisFile: true },
+    python: 'python3',
+    args: [],
+    env: {},
+    onData: sink.onData,
+  });
   const sync = await h.synced;
   assert.equal(sync?.uploadedFiles, 1);
   await h.done;
   assert.equal(Buffer.concat(sink.chunks).toString(), 'alone\n');
   assert.equal(await fx.sh('ls -A /workspace/home-dir | grep -v "^.kgpu$"'), `${name}\n`);
-  assert.throws(() => runner.runFile({ podId: fx.podId, target: { kind: 'local', folder: path.dirname(home), file: path.join(home, name), onlyThisFile: true }, python: 'python3', args: [], env: {} }), /not directly in/);
+  assert.throws(
+    () =>
+      runner.runFile({
+        podId: fx.podId,
+        target: { kind: 'local', folder: path.dirname(home), file: path.join(home, name), onlyThisFile: true },
+        python: 'python3',
+        args: [],
+        env: {},
+      }),
+    /not directly in/,
+  );
 });
 
 test('a connection dropped mid-run: the panel still gets every byte once, in order (the follow resumes at its offset)', async () => {

@@ -48,7 +48,14 @@ sys.stdout.write("\\nend\\n")
   const store = new MapStore();
   const first = newRunner(store);
   const got: Buffer[] = [];
-  const h = first.runFile({ podId: fx.podId, target: { kind: 'pod', path: script }, python: 'python3', args: [], env: {}, onData: (b) => void got.push(b) });
+  const h = first.runFile({
+    podId: fx.podId,
+    target: { kind: 'pod', path: script },
+    python: 'python3',
+    args: [],
+    env: {},
+    onData: (b) => void got.push(b),
+  });
   await h.started;
   await waitFor('part 1 in the panel', () => Buffer.concat(got).toString().includes('part1 line 49\n'));
   const beforeReload = Buffer.concat(got);
@@ -61,7 +68,10 @@ sys.stdout.write("\\nend\\n")
   assert.equal(job.info.status.state, 'running');
   assert.ok(job.recipe, 'and how to re-run it');
   const resumable = second.resumable(fx.podId);
-  assert.deepEqual(resumable.map((r) => [r.job.info.id, r.offset]), [[h.jobId, beforeReload.length]]);
+  assert.deepEqual(
+    resumable.map((r) => [r.job.info.id, r.offset]),
+    [[h.jobId, beforeReload.length]],
+  );
 
   const after: Buffer[] = [];
   const stream = second.openLog(fx.podId, h.jobId, { from: 'stored', onData: (b) => void after.push(b) });
@@ -88,12 +98,22 @@ print("new output", flush=True)
   );
   const runner = newRunner(new MapStore());
   const got: Buffer[] = [];
-  const h = runner.runFile({ podId: fx.podId, target: { kind: 'pod', path: script }, python: 'python3', args: ['--flag'], env: {}, onData: (b) => void got.push(b) });
+  const h = runner.runFile({
+    podId: fx.podId,
+    target: { kind: 'pod', path: script },
+    python: 'python3',
+    args: ['--flag'],
+    env: {},
+    onData: (b) => void got.push(b),
+  });
   await waitFor('the old output', () => Buffer.concat(got).toString() === 'old output\n');
   const onlyNew: Buffer[] = [];
   const tail = runner.openLog(fx.podId, h.jobId, { from: 'end', onData: (b) => void onlyNew.push(b) });
   // The deferred stream opens once it knows the log's size; then let the job go on.
-  await waitFor('the tail to start', () => runner.isStreaming(fx.podId, h.jobId) && runner.jobs(fx.podId).length > 0 && tail.offset === 'old output\n'.length);
+  await waitFor(
+    'the tail to start',
+    () => runner.isStreaming(fx.podId, h.jobId) && runner.jobs(fx.podId).length > 0 && tail.offset === 'old output\n'.length,
+  );
   await fx.sh('touch /workspace/scripts/gate');
   await tail.done;
   assert.equal(Buffer.concat(onlyNew).toString(), 'new output\n');
@@ -126,7 +146,14 @@ time.sleep(300)
   );
   const runner = newRunner(new MapStore());
   const got: Buffer[] = [];
-  const h = runner.runFile({ podId: fx.podId, target: { kind: 'pod', path: script }, python: 'python3', args: [], env: {}, onData: (b) => void got.push(b) });
+  const h = runner.runFile({
+    podId: fx.podId,
+    target: { kind: 'pod', path: script },
+    python: 'python3',
+    args: [],
+    env: {},
+    onData: (b) => void got.push(b),
+  });
   await waitFor('the child to start', () => Buffer.concat(got).toString().includes('child started'));
   const childPid = (await fx.sh('cat /workspace/scripts/child.pid')).trim();
   assert.equal(await fx.sh(`kill -0 ${childPid} && echo alive`), 'alive\n');
@@ -152,7 +179,14 @@ test('a job SIGKILLed by someone else is reported as possibly out of memory; a p
   const ends: JobEndEvent[] = [];
   runner.onDidEnd((e) => ends.push(e));
   const killer = await podFile('oom.py', 'import os, signal\nprint("allocating", flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n');
-  const h = runner.runFile({ podId: fx.podId, target: { kind: 'pod', path: killer }, python: 'python3', args: [], env: {}, onData: () => undefined });
+  const h = runner.runFile({
+    podId: fx.podId,
+    target: { kind: 'pod', path: killer },
+    python: 'python3',
+    args: [],
+    env: {},
+    onData: () => undefined,
+  });
   const r = await h.done;
   assert.deepEqual(r.job.status, { state: 'killed', signal: 'SIGKILL', stoppedByUser: false, possiblyOom: true });
   assert.ok(looksOutOfMemory(r.job.status));
@@ -161,7 +195,14 @@ test('a job SIGKILLed by someone else is reported as possibly out of memory; a p
 
   // A long job, its panel closed (no stream): the pod is evicted with OOMKilled.
   const sleeper = await podFile('sleeper.py', 'import time\nprint("working", flush=True)\ntime.sleep(300)\n');
-  const s = runner.runFile({ podId: fx.podId, target: { kind: 'pod', path: sleeper }, python: 'python3', args: [], env: {}, onData: () => undefined });
+  const s = runner.runFile({
+    podId: fx.podId,
+    target: { kind: 'pod', path: sleeper },
+    python: 'python3',
+    args: [],
+    env: {},
+    onData: () => undefined,
+  });
   await s.started;
   s.stream.close();
   await s.done.catch(() => undefined);
@@ -170,7 +211,10 @@ test('a job SIGKILLed by someone else is reported as possibly out of memory; a p
   const pod = await fx.pod();
   assert.equal(pod.end_reason, 'evicted_by_kubelet:OOMKilled');
   const ended = runner.podEnded(fx.podId, pod.end_reason);
-  assert.deepEqual(ended.map((j) => j.info.id), [s.jobId]);
+  assert.deepEqual(
+    ended.map((j) => j.info.id),
+    [s.jobId],
+  );
   const job = runner.get(fx.podId, s.jobId);
   assert.deepEqual(job?.info.status, { state: 'oom', evidence: 'pod-evicted' });
   assert.equal(job?.podEndReason, 'evicted_by_kubelet:OOMKilled');
@@ -184,9 +228,18 @@ test("a job that goes over the rental's memory (the pod's real 128Mi limit) is O
   const own = await startRunFixture({}, { memory: '128Mi' });
   try {
     const runner = new JobRunner({ commands: async () => own.commands(), store: new MapStore(), pollMs: 0 });
-    await own.sh(`printf '%s\\n' 'print("allocating", flush=True)' 'b = bytearray(400 << 20)' 'b[-1] = 1' 'print("survived", flush=True)' > /workspace/hog.py`);
+    await own.sh(
+      `printf '%s\\n' 'print("allocating", flush=True)' 'b = bytearray(400 << 20)' 'b[-1] = 1' 'print("survived", flush=True)' > /workspace/hog.py`,
+    );
     const log: Buffer[] = [];
-    const h = runner.runFile({ podId: own.podId, target: { kind: 'pod', path: '/workspace/hog.py' }, python: 'python3', args: [], env: {}, onData: (b) => void log.push(b) });
+    const h = runner.runFile({
+      podId: own.podId,
+      target: { kind: 'pod', path: '/workspace/hog.py' },
+      python: 'python3',
+      args: [],
+      env: {},
+      onData: (b) => void log.push(b),
+    });
     h.done.catch(() => undefined);
     await h.started;
     // A bound against a hang, not a speed goal: the kernel kills the hog as soon as it has touched
@@ -224,7 +277,14 @@ test('a disk eviction ends the running job with the reason (lost, with the pod e
   try {
     const runner = new JobRunner({ commands: async () => own.commands(), store: new MapStore(), pollMs: 0 });
     await own.sh("printf 'import time\\nprint(1, flush=True)\\ntime.sleep(300)\\n' > /workspace/fill.py");
-    const h = runner.runFile({ podId: own.podId, target: { kind: 'pod', path: '/workspace/fill.py' }, python: 'python3', args: [], env: {}, onData: () => undefined });
+    const h = runner.runFile({
+      podId: own.podId,
+      target: { kind: 'pod', path: '/workspace/fill.py' },
+      python: 'python3',
+      args: [],
+      env: {},
+      onData: () => undefined,
+    });
     await h.started;
     await own.sim.endPod(own.podId, 'evicted_by_kubelet:OutOfephemeral-storage');
     // The follower loses its connection when the pod goes; the model's end notice ends the job.

@@ -56,7 +56,12 @@ test('burn rate sums live pods only, with gpu-models prices filling in', () => {
   assert.equal(burnRatePerHour(pods, new Map([['rtx3080', 300]])), 2300);
   assert.throws(() => burnRatePerHour(pods), /No price known for GPU model rtx3080/);
   // The simulator's pods carry the rental total in price_per_hour_credits and the per-GPU rate separately.
-  assert.equal(burnRatePerHour([{ phase: 'Running', gpu_model: 'rtx4090', gpu_count: 2, price_per_hour_credits: 2000, price_per_gpu_hour_credits: 1000 }]), 2000);
+  assert.equal(
+    burnRatePerHour([
+      { phase: 'Running', gpu_model: 'rtx4090', gpu_count: 2, price_per_hour_credits: 2000, price_per_gpu_hour_credits: 1000 },
+    ]),
+    2000,
+  );
   assert.equal(podRatePerHour({ phase: 'Running', gpu_model: 'v100', gpu_count: 3 }, { v100: 600 }), 1800);
   assert.equal(podRatePerHour({ phase: 'Running', gpu_model: 'v100', gpu_count: 3 }), undefined);
   assert.equal(burnRatePerHour([]), 0);
@@ -81,11 +86,34 @@ test('credits spent in an interval, per whole minute, refunds excluded', () => {
   const iso = (ms: number): string => new Date(t0 + ms).toISOString();
   const pods = [
     // 2× rtx4090 = 2000/h, ran 0:00–1:00
-    { phase: 'Ended' as const, gpu_model: 'rtx4090', gpu_count: 2, price_per_hour_credits: 1000, created_at: iso(0), ended_at: iso(3_600_000), end_reason: 'returned' },
+    {
+      phase: 'Ended' as const,
+      gpu_model: 'rtx4090',
+      gpu_count: 2,
+      price_per_hour_credits: 1000,
+      created_at: iso(0),
+      ended_at: iso(3_600_000),
+      end_reason: 'returned',
+    },
     // rtx3080 300/h, still running since 0:30
-    { phase: 'Running' as const, gpu_model: 'rtx3080', gpu_count: 1, price_per_hour_credits: 300, created_at: iso(1_800_000), ended_at: null },
+    {
+      phase: 'Running' as const,
+      gpu_model: 'rtx3080',
+      gpu_count: 1,
+      price_per_hour_credits: 300,
+      created_at: iso(1_800_000),
+      ended_at: null,
+    },
     // failed start: refunded
-    { phase: 'Ended' as const, gpu_model: 'rtx5090', gpu_count: 1, price_per_hour_credits: 1400, created_at: iso(0), ended_at: iso(300_000), end_reason: 'start_failed:ImagePullBackOff' },
+    {
+      phase: 'Ended' as const,
+      gpu_model: 'rtx5090',
+      gpu_count: 1,
+      price_per_hour_credits: 1400,
+      created_at: iso(0),
+      ended_at: iso(300_000),
+      end_reason: 'start_failed:ImagePullBackOff',
+    },
   ];
   // [0:30, 1:30): rtx4090 charged at 0:30…1:00 (its end) = 31 × 2000/60; rtx3080 at 0:30…1:29 = 60 × 5 = 300.
   const near = (a: number, b: number): void => assert.ok(Math.abs(a - b) < 1e-9, `${a} ≈ ${b}`);

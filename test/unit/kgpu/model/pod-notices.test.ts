@@ -9,7 +9,12 @@ import { sshCommand } from '../../../../src/kgpu/ssh/ssh-command';
 
 function watch(client: KgpuClient): { model: RentalsModel; changes: PodStateChange[] } {
   const model = new RentalsModel(() => ({
-    api: { listPods: () => client.listPods(), getPod: (id) => client.getPod(id), me: () => client.getMe(), gpuModels: () => client.listGpuModels() },
+    api: {
+      listPods: () => client.listPods(),
+      getPod: (id) => client.getPod(id),
+      me: () => client.getMe(),
+      gpuModels: () => client.listGpuModels(),
+    },
     signedIn: true,
   }));
   const changes: PodStateChange[] = [];
@@ -35,7 +40,10 @@ test('evictions and out-of-credits give an error with a pre-filled "rent again" 
   const byPod = (name: string) => notices.find((n) => n.message.includes(`${name} (`))!;
   assert.equal(byPod('disk').severity, 'error');
   assert.match(byPod('disk').message, /Evicted: disk full — raise ephemeral storage/);
-  assert.deepEqual(byPod('disk').actions.map((a) => [a.title, a.command]), [['Rent with more disk…', 'kgpu.rent']]);
+  assert.deepEqual(
+    byPod('disk').actions.map((a) => [a.title, a.command]),
+    [['Rent with more disk…', 'kgpu.rent']],
+  );
   assert.equal((byPod('disk').actions[0].args[0] as { ephemeral_storage_gib: number }).ephemeral_storage_gib, 100);
   assert.equal((byPod('oom').actions[0].args[0] as { memory: string }).memory, '32Gi');
 
@@ -44,7 +52,13 @@ test('evictions and out-of-credits give an error with a pre-filled "rent again" 
   const withJob = { ...none, jobReportsEviction: (podId: string) => podId === oom.pod_id };
   const oomChange = changes.find((c) => c.pod.pod_id === oom.pod_id)!;
   assert.equal(podNotice(oomChange, withJob), undefined);
-  assert.ok(podNotice(changes.find((c) => c.pod.pod_id === disk.pod_id)!, withJob), 'no job there: the pod notice stays');
+  assert.ok(
+    podNotice(
+      changes.find((c) => c.pod.pod_id === disk.pod_id)!,
+      withJob,
+    ),
+    'no job there: the pod notice stays',
+  );
 });
 
 test('released elsewhere is reported; released here is not; ready is quiet while the rent progress shows it', async (t) => {
@@ -60,9 +74,21 @@ test('released elsewhere is reported; released here is not; ready is quiet while
   const ready = changes.filter((c) => c.kind === 'ready');
   assert.equal(ready.length, 2);
   const ctx = { releasedHere: new Set([here.pod_id]), awaitingReady: new Set([here.pod_id]) };
-  assert.equal(podNotice(ready.find((c) => c.pod.pod_id === here.pod_id)!, ctx), undefined);
-  const readyThere = podNotice(ready.find((c) => c.pod.pod_id === there.pod_id)!, ctx)!;
-  assert.deepEqual(readyThere.actions.map((a) => a.command), ['kgpu.openWorkspace', 'kgpu.openTerminal']);
+  assert.equal(
+    podNotice(
+      ready.find((c) => c.pod.pod_id === here.pod_id)!,
+      ctx,
+    ),
+    undefined,
+  );
+  const readyThere = podNotice(
+    ready.find((c) => c.pod.pod_id === there.pod_id)!,
+    ctx,
+  )!;
+  assert.deepEqual(
+    readyThere.actions.map((a) => a.command),
+    ['kgpu.openWorkspace', 'kgpu.openTerminal'],
+  );
 
   await client.release(here.pod_id);
   await client.release(there.pod_id);
@@ -70,8 +96,20 @@ test('released elsewhere is reported; released here is not; ready is quiet while
   await model.refresh();
   const ended = changes.filter((c) => c.kind === 'ended');
   assert.equal(ended.length, 2);
-  assert.equal(podNotice(ended.find((c) => c.pod.pod_id === here.pod_id)!, ctx), undefined);
-  assert.match(podNotice(ended.find((c) => c.pod.pod_id === there.pod_id)!, ctx)!.message, /released elsewhere/);
+  assert.equal(
+    podNotice(
+      ended.find((c) => c.pod.pod_id === here.pod_id)!,
+      ctx,
+    ),
+    undefined,
+  );
+  assert.match(
+    podNotice(
+      ended.find((c) => c.pod.pod_id === there.pod_id)!,
+      ctx,
+    )!.message,
+    /released elsewhere/,
+  );
 });
 
 test('12 h without SSH activity raises the idle warning once, offering Release', async (t) => {
@@ -94,5 +132,8 @@ test('12 h without SSH activity raises the idle warning once, offering Release',
 
 test('the ssh command line: contract form, -i only with a key file, quoted', () => {
   assert.equal(sshCommand({ host: 'ssh.kgpu.net', port: 2222 }), 'ssh -p 2222 kgpu@ssh.kgpu.net');
-  assert.equal(sshCommand({ host: '127.0.0.1', port: 40022, identityFile: '/tmp/kgpu keys/p.key' }), "ssh -p 40022 -i '/tmp/kgpu keys/p.key' -o IdentitiesOnly=yes kgpu@127.0.0.1");
+  assert.equal(
+    sshCommand({ host: '127.0.0.1', port: 40022, identityFile: '/tmp/kgpu keys/p.key' }),
+    "ssh -p 40022 -i '/tmp/kgpu keys/p.key' -o IdentitiesOnly=yes kgpu@127.0.0.1",
+  );
 });

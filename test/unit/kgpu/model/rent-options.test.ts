@@ -71,7 +71,10 @@ test('model and count choices from the live menu: sold-out disabled with the rea
   const cap = remainingGpuCap(pods, me);
   assert.equal(cap, 1);
   const choices = modelChoices(models, cap);
-  assert.deepEqual(choices.map((c) => c.label), ['rtx3080', 'rtx3090', 'v100', 'rtx4090', 'rtx5090']);
+  assert.deepEqual(
+    choices.map((c) => c.label),
+    ['rtx3080', 'rtx3090', 'v100', 'rtx4090', 'rtx5090'],
+  );
   assert.match(choices.find((c) => c.label === 'rtx4090')!.disabledReason!, /sold out/);
   assert.equal(choices.find((c) => c.label === 'v100')!.disabledReason, undefined);
   const v100 = models.find((m) => m.gpu_model === 'v100')!;
@@ -84,9 +87,19 @@ test('model and count choices from the live menu: sold-out disabled with the rea
   const refused = buildRentRequest({ gpu_model: 'v100', gpu_count: 2 }, { models, remainingCap: cap });
   assert.equal(refused.request, undefined);
   await assert.rejects(client.rent({ gpu_model: 'v100', gpu_count: 2 }), (e: unknown) => e instanceof KgpuApiError && e.status === 409);
-  const ok = buildRentRequest({ gpu_model: 'v100', gpu_count: 1, name: 'last-one', memory: '32Gi', ephemeral_storage_gib: '200', env: 'SEED=1' }, { models, remainingCap: cap });
+  const ok = buildRentRequest(
+    { gpu_model: 'v100', gpu_count: 1, name: 'last-one', memory: '32Gi', ephemeral_storage_gib: '200', env: 'SEED=1' },
+    { models, remainingCap: cap },
+  );
   assert.deepEqual(ok.errors, []);
-  assert.deepEqual(ok.request, { gpu_model: 'v100', gpu_count: 1, name: 'last-one', memory: '32Gi', ephemeral_storage_gib: 200, env: { SEED: '1' } });
+  assert.deepEqual(ok.request, {
+    gpu_model: 'v100',
+    gpu_count: 1,
+    name: 'last-one',
+    memory: '32Gi',
+    ephemeral_storage_gib: 200,
+    env: { SEED: '1' },
+  });
   const rented = await client.rent(ok.request!);
   const pod = await client.getPod(rented.pod_id);
   assert.equal(pod.memory, '32Gi');
@@ -110,7 +123,10 @@ test('the balance pre-check agrees with the simulator: refused when a minute is 
   const refused = balancePrecheck(credits, r4090.price_per_hour_credits, 1);
   assert.equal(refused.ok, false);
   assert.match(refused.message, /1 000 credits\/h \(\$0\.67\/h\).*balance is 10 credits.*Top up/);
-  await assert.rejects(client.rent({ gpu_model: 'rtx4090' }), (e: unknown) => e instanceof KgpuApiError && e.status === 402 && /Not enough credits/.test(e.userMessage));
+  await assert.rejects(
+    client.rent({ gpu_model: 'rtx4090' }),
+    (e: unknown) => e instanceof KgpuApiError && e.status === 402 && /Not enough credits/.test(e.userMessage),
+  );
 
   const r3080 = models.find((m) => m.gpu_model === 'rtx3080')!; // 300/h = 5 per minute
   const ok = balancePrecheck(credits, r3080.price_per_hour_credits, 1);

@@ -7,7 +7,12 @@ import { RentalsModel, type PodStateChange, type RentalsApi, type RefreshFailure
 import { startSimulator } from '../../../sim/index';
 
 function apiOf(client: KgpuClient): RentalsApi {
-  return { listPods: () => client.listPods(), getPod: (id) => client.getPod(id), me: () => client.getMe(), gpuModels: () => client.listGpuModels() };
+  return {
+    listPods: () => client.listPods(),
+    getPod: (id) => client.getPod(id),
+    me: () => client.getMe(),
+    gpuModels: () => client.listGpuModels(),
+  };
 }
 
 function record(model: RentalsModel): { changes: PodStateChange[]; failures: RefreshFailure[] } {
@@ -33,7 +38,10 @@ test('refresh loads pods newest first, /me and the public menu; signed out loads
   await sim.clock.advance(1_000); // a later created_at
   const b = await client.rent({ gpu_model: 'v100', name: 'second' });
   await model.refresh();
-  assert.deepEqual(model.pods.map((p) => p.pod_id), [b.pod_id, a.pod_id]);
+  assert.deepEqual(
+    model.pods.map((p) => p.pod_id),
+    [b.pod_id, a.pod_id],
+  );
   assert.equal(typeof model.me?.credits, 'number');
   assert.equal(model.get(a.pod_id)?.name, 'first');
   assert.equal(model.livePods.length, 2);
@@ -55,7 +63,10 @@ test('transitions: ready, then ended with its end_reason — one event each, non
   await sim.settled();
   await sim.clock.advance(61_000);
   await model.refresh();
-  assert.deepEqual(changes.map((c) => c.kind), ['ready']);
+  assert.deepEqual(
+    changes.map((c) => c.kind),
+    ['ready'],
+  );
   await model.refresh(); // nothing new
   assert.equal(changes.length, 1);
 
@@ -63,7 +74,10 @@ test('transitions: ready, then ended with its end_reason — one event each, non
   model.onDidEndPod((e) => ended.push(e.endReason));
   await sim.endPod(rented.pod_id, 'evicted_by_kubelet:OOMKilled');
   await model.refresh();
-  assert.deepEqual(changes.map((c) => c.kind), ['ready', 'ended']);
+  assert.deepEqual(
+    changes.map((c) => c.kind),
+    ['ready', 'ended'],
+  );
   assert.deepEqual(ended, ['evicted_by_kubelet:OOMKilled']);
   assert.equal(model.livePods.length, 0);
   await model.refresh();
@@ -113,7 +127,11 @@ test('a 500 with trace_id keeps the last good state, reports the failure, and re
   const err = model.lastError?.error as KgpuApiError;
   assert.equal(err.status, 500);
   assert.match(err.userMessage, /trace [0-9a-f]{16}/);
-  assert.deepEqual(model.pods.map((p) => p.pod_id), [rented.pod_id], 'the last known pods stay');
+  assert.deepEqual(
+    model.pods.map((p) => p.pod_id),
+    [rented.pod_id],
+    'the last known pods stay',
+  );
   assert.ok(model.gpuModels, 'other parts still refreshed');
   sim.faults.clear();
   await model.refresh();
@@ -186,7 +204,10 @@ test('clearEnded hides ended pods (persisted through the store) but never live o
   await model.refresh();
   assert.equal(model.pods.length, 2);
   await model.clearEnded();
-  assert.deepEqual(model.pods.map((p) => p.pod_id), [keep.pod_id]);
+  assert.deepEqual(
+    model.pods.map((p) => p.pod_id),
+    [keep.pod_id],
+  );
   assert.deepEqual([...stored], [gone.pod_id]);
   assert.equal(model.allPods.length, 2);
   model.reset();

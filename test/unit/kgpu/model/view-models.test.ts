@@ -11,7 +11,10 @@ import { formatAge } from '../../../../src/kgpu/model/tree-item-model';
 test('GPU model rows: free/total, credits/h and $/h; the only rtx4090 rented → sold out, no Rent action', async (t) => {
   const { client } = await apiFixture(t);
   let rows = sortGpuModels(await client.listGpuModels()).map(gpuModelItem);
-  assert.deepEqual(rows.map((r) => r.label), ['rtx3080', 'rtx3090', 'v100', 'rtx4090', 'rtx5090']);
+  assert.deepEqual(
+    rows.map((r) => r.label),
+    ['rtx3080', 'rtx3090', 'v100', 'rtx4090', 'rtx5090'],
+  );
   const r4090 = rows.find((r) => r.label === 'rtx4090')!;
   assert.equal(r4090.description, '1/1 free · $0.67/h · 1 000 credits/h');
   assert.equal(r4090.contextValue, 'gpuModel.available');
@@ -130,12 +133,25 @@ test('account rows and the status bar from /me and the pods; warning under an ho
   bar = statusBarModel(pods, me, sim.clock.now(), sim.clock.now())!;
   assert.equal(bar.text, '$(chip) 2 GPUs · $0.80/h · 49m left');
   assert.equal(bar.warning, true);
-  const warnRow = accountItems({ me, pods, tokenSource: 'stored', apiBase: sim.apiBase, now: sim.clock.now() }).find((r) => r.id === 'account:timeLeft')!;
+  const warnRow = accountItems({ me, pods, tokenSource: 'stored', apiBase: sim.apiBase, now: sim.clock.now() }).find(
+    (r) => r.id === 'account:timeLeft',
+  )!;
   assert.equal(warnRow.icon.id, 'warning');
 });
 
 test('between refreshes the balance is estimated from the burn rate, never below zero', () => {
-  const pods = [{ pod_id: 'p', name: 'p', gpu_model: 'rtx4090', gpu_count: 1, price_per_hour_credits: 1000, phase: 'Running', ready: true, created_at: new Date(0).toISOString() }] as never[];
+  const pods = [
+    {
+      pod_id: 'p',
+      name: 'p',
+      gpu_model: 'rtx4090',
+      gpu_count: 1,
+      price_per_hour_credits: 1000,
+      phase: 'Running',
+      ready: true,
+      created_at: new Date(0).toISOString(),
+    },
+  ] as never[];
   assert.equal(estimatedBalance({ credits: 1000 }, pods, 0, 30 * 60_000), 500);
   assert.equal(estimatedBalance({ credits: 1000 }, pods, 0, 5 * 3_600_000), 0);
   assert.equal(estimatedBalance({ credits: 1000 }, pods, undefined, 5 * 3_600_000), 1000);

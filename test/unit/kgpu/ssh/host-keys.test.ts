@@ -57,7 +57,10 @@ test('TOFU: first connection pins the bastion key; a different key on the same h
   writeHostKey(path.join(dir, 'other_host_key'));
   const imposter = await startBastion({ directory: pod.directory, hostKeyPath: path.join(dir, 'other_host_key'), port });
   t.after(() => imposter.stop());
-  const err = await exec(c, 'true').then(() => undefined, (e: unknown) => e);
+  const err = await exec(c, 'true').then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof HostKeyChangedError, String(err));
   assert.match(err.message, /host key of 127\.0\.0\.1:\d+ has changed/);
   assert.match(err.message, /man-in-the-middle/);
@@ -66,7 +69,12 @@ test('TOFU: first connection pins the bastion key; a different key on the same h
   // The pin is not silently replaced.
   assert.equal(await store.get(c.hostPort), pinned);
   // A fresh store trusts the new key on first use.
-  const fresh = new PodConnector({ host: imposter.host, port, privateKey: pod.privateKey, hostKeys: new JsonFileHostKeyStore(path.join(dir, 'other.json')) });
+  const fresh = new PodConnector({
+    host: imposter.host,
+    port,
+    privateKey: pod.privateKey,
+    hostKeys: new JsonFileHostKeyStore(path.join(dir, 'other.json')),
+  });
   t.after(() => fresh.dispose());
   assert.equal((await exec(fresh, 'true')).exitCode, 0);
 });

@@ -58,7 +58,14 @@ export async function startPodFixture(extra: { env?: Record<string, string>; rea
     podId,
     gpuModel: 'rtx4090',
     gpuCount: 1,
-    env: { ...extra.env, KGPU_RENT_ID: podId, KGPU_GPU_ID: podId, NVIDIA_VISIBLE_DEVICES: 'void', KGPU_API_TOKEN: 'kgpu_pod_test.sig', KGPU_API_BASE: 'http://127.0.0.1:1/v1' },
+    env: {
+      ...extra.env,
+      KGPU_RENT_ID: podId,
+      KGPU_GPU_ID: podId,
+      NVIDIA_VISIBLE_DEVICES: 'void',
+      KGPU_API_TOKEN: 'kgpu_pod_test.sig',
+      KGPU_API_BASE: 'http://127.0.0.1:1/v1',
+    },
     diskLimitBytes: 10 * 1024 ** 3,
     ...(extra.reach ? { reach: extra.reach } : {}),
   });

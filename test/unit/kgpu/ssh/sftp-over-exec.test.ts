@@ -15,7 +15,9 @@ const ssh2Dir = path.dirname(require.resolve('ssh2/package.json'));
 test('ssh2 is pinned to the version the SFTP-over-exec trick was written for', () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(ssh2Dir, 'package.json'), 'utf8')) as { version: string };
   assert.equal(pkg.version, '1.17.0', 'ssh2 changed: re-check src/kgpu/ssh/sftp-over-exec.ts, then update this pin');
-  const ours = JSON.parse(fs.readFileSync(path.join(__dirname, '../../../../package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  const ours = JSON.parse(fs.readFileSync(path.join(__dirname, '../../../../package.json'), 'utf8')) as {
+    dependencies: Record<string, string>;
+  };
   assert.equal(ours.dependencies.ssh2, '1.17.0', 'package.json must pin ssh2 exactly');
 });
 
@@ -52,6 +54,8 @@ test('against the bastion: subsystem refused, SFTP over exec works, internals pr
   assert.equal(limits._maxWriteLen, 261120, 'OpenSSH sftp-server limits@openssh.com negotiated');
   assert.equal(limits._maxReadLen, 261120);
   assert.ok('posix-rename@openssh.com' in limits._extensions);
-  const list = await new Promise<{ filename: string }[]>((resolve, reject) => sftp.readdir('/workspace', (e, l) => (e ? reject(e) : resolve(l))));
+  const list = await new Promise<{ filename: string }[]>((resolve, reject) =>
+    sftp.readdir('/workspace', (e, l) => (e ? reject(e) : resolve(l))),
+  );
   assert.ok(Array.isArray(list));
 });

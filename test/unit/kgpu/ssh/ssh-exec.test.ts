@@ -133,7 +133,10 @@ test('auth: a key the bastion no longer routes gets AuthRejectedError with the a
   pod.directory.pins.set(k.fingerprint, { podId: pod.podId, handle: pod.handle });
   assert.equal((await exec(c, 'true')).exitCode, 0);
   pod.directory.pins.delete(k.fingerprint); // the rental ended / the key was rotated
-  const err = await exec(c, 'true').then(() => undefined, (e: unknown) => e);
+  const err = await exec(c, 'true').then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof AuthRejectedError, String(err));
   assert.match(err.message, /Permission denied \(publickey\)/);
   assert.match(err.message, /the rental has ended or its SSH key was rotated/);
@@ -146,7 +149,10 @@ test('unreachable bastion: a clear BastionUnreachableError naming host:port', as
   const port = (srv.address() as { port: number }).port;
   await new Promise<void>((r) => srv.close(() => r()));
   const c = new PodConnector({ host: '127.0.0.1', port, privateKey: pod.privateKey, hostKeys: new MemoryHostKeyStore() });
-  const err = await exec(c, 'true').then(() => undefined, (e: unknown) => e);
+  const err = await exec(c, 'true').then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof BastionUnreachableError, String(err));
   assert.match(err.message, new RegExp(`[Cc]annot reach the bastion at 127\\.0\\.0\\.1:${port}`));
   c.dispose();

@@ -40,7 +40,15 @@ after(async () => {
 });
 
 function connector(options: Partial<PodConnectorOptions> = {}): PodConnector {
-  const c = new PodConnector({ host: pod.bastion.host, port: gate.port, privateKey: pod.privateKey, hostKeys: pod.hostKeys, readyTimeoutMs: 10_000, spareConnections: 2, ...options });
+  const c = new PodConnector({
+    host: pod.bastion.host,
+    port: gate.port,
+    privateKey: pod.privateKey,
+    hostKeys: pod.hostKeys,
+    readyTimeoutMs: 10_000,
+    spareConnections: 2,
+    ...options,
+  });
   connectors.push(c);
   return c;
 }
@@ -52,7 +60,13 @@ async function echo(c: PodConnector, text: string): Promise<void> {
 }
 
 test('spares are off by default: no connection is opened beyond the one asked for', async () => {
-  const c = new PodConnector({ host: pod.bastion.host, port: gate.port, privateKey: pod.privateKey, hostKeys: pod.hostKeys, readyTimeoutMs: 10_000 });
+  const c = new PodConnector({
+    host: pod.bastion.host,
+    port: gate.port,
+    privateKey: pod.privateKey,
+    hostKeys: pod.hostKeys,
+    readyTimeoutMs: 10_000,
+  });
   connectors.push(c);
   const before = gate.accepted;
   await echo(c, 'plain');
@@ -123,7 +137,9 @@ test('a spare whose handshake fails while a caller waits for it: the caller gets
   const conn = await third;
   assert.deepEqual(c.connectStats, { fromSpare: 1, fresh: 2 });
   // It is a working connection.
-  const ch = await new Promise<ClientChannel>((resolve, reject) => conn.client.exec('echo ok', (err, ch) => (err ? reject(err) : resolve(ch))));
+  const ch = await new Promise<ClientChannel>((resolve, reject) =>
+    conn.client.exec('echo ok', (err, ch) => (err ? reject(err) : resolve(ch))),
+  );
   let out = '';
   ch.on('data', (b: Buffer) => (out += b.toString()));
   await new Promise((r) => ch.on('close', r));
@@ -133,7 +149,7 @@ test('a spare whose handshake fails while a caller waits for it: the caller gets
   gate.mode = 'pass';
 });
 
-test('a key that stops working: callers see the fresh connection\'s AuthRejectedError, failed spares are not retried in a loop', async () => {
+test("a key that stops working: callers see the fresh connection's AuthRejectedError, failed spares are not retried in a loop", async () => {
   const c = connector();
   await echo(c, 'warm');
   await waitFor('2 ready spares', () => c.readySpares === 2);
@@ -150,7 +166,7 @@ test('a key that stops working: callers see the fresh connection\'s AuthRejected
     assert.ok(afterFirst - failures <= 3, `one caller + at most 2 spares tried (${afterFirst - failures})`);
     await assert.rejects(echo(c, 'y'), AuthRejectedError);
     assert.equal(c.spareConnections, 0, 'no new spares while connecting fails');
-    assert.equal(pod.bastion.counters.authFailures - afterFirst, 1, 'only the caller\'s own attempt');
+    assert.equal(pod.bastion.counters.authFailures - afterFirst, 1, "only the caller's own attempt");
   } finally {
     pod.directory.pins.set(pod.fingerprint, pin);
   }
@@ -219,7 +235,14 @@ test('a run (sync + start + follow) over a connector with spares: the log arrive
   try {
     const run = async (): Promise<string> => {
       let out = '';
-      const h = runner.runFile({ podId: pod.podId, target: { kind: 'local', folder: dir, file: path.join(dir, 'main.py') }, python: 'python3', args: [], env: {}, onData: (b) => void (out += b.toString()) });
+      const h = runner.runFile({
+        podId: pod.podId,
+        target: { kind: 'local', folder: dir, file: path.join(dir, 'main.py') },
+        python: 'python3',
+        args: [],
+        env: {},
+        onData: (b) => void (out += b.toString()),
+      });
       const r = await h.done;
       assert.deepEqual(r.job.status, { state: 'exited', exitCode: 0 });
       return out;
@@ -231,7 +254,11 @@ test('a run (sync + start + follow) over a connector with spares: the log arrive
     assert.equal(await run(), 'run 2\n');
     const used = c.connectStats;
     const why = `${JSON.stringify(before)} → ${JSON.stringify(used)}`;
-    assert.equal(used.fromSpare + used.fresh - before.fromSpare - before.fresh, 2, `two connections: the follower, and the sync with the job's start in its exec (${why})`);
+    assert.equal(
+      used.fromSpare + used.fresh - before.fromSpare - before.fresh,
+      2,
+      `two connections: the follower, and the sync with the job's start in its exec (${why})`,
+    );
     assert.equal(used.fromSpare - before.fromSpare, 2, `both were spares (${why})`);
     assert.equal(pod.bastion.counters.refusedChannels, refusedBefore, 'never a second channel on a connection');
   } finally {

@@ -36,7 +36,9 @@ function localTree(dir: string): Record<string, string> {
 test('pull a folder with hostile names, nested dirs and modes; progress counts bytes and files', async () => {
   const names = ['two words', "it's", '$(touch pwned)', '`touch pwned2`', 'new\nline', '-rf', 'ü ✓', 'x'.repeat(150)];
   const script = names.map((n, i) => `printf 'file %s\\n' ${i} > ${quote(`out/${n}`)}`).join('; ');
-  await pod.sh(`mkdir -p '/workspace/res/out/sub dir/$(x)' && cd /workspace/res && ${script} && echo deep > 'out/sub dir/$(x)/d.txt' && chmod 755 out/-rf && ln -s two\\ words out/link`);
+  await pod.sh(
+    `mkdir -p '/workspace/res/out/sub dir/$(x)' && cd /workspace/res && ${script} && echo deep > 'out/sub dir/$(x)/d.txt' && chmod 755 out/-rf && ln -s two\\ words out/link`,
+  );
   const dest = path.join(tmp, 'pulled out');
   const progress: Array<[number, number, number | undefined]> = [];
   const r = await pull(pod.commands(), '/workspace/res/out', dest, { onProgress: (b, f, t) => progress.push([b, f, t]) });
@@ -45,7 +47,10 @@ test('pull a folder with hostile names, nested dirs and modes; progress counts b
   assert.deepEqual(localTree(dest), expected);
   assert.equal(r.files, names.length + 1);
   assert.equal(r.skippedSymlinks, 1);
-  assert.equal(r.bytes, Object.values(expected).reduce((s, c) => s + c.length, 0));
+  assert.equal(
+    r.bytes,
+    Object.values(expected).reduce((s, c) => s + c.length, 0),
+  );
   assert.equal((fs.statSync(path.join(dest, '-rf')).mode & 0o777).toString(8), '755');
   assert.deepEqual(progress.at(-1)?.slice(0, 2), [r.bytes, r.files]);
   assert.ok((progress.at(-1)?.[2] ?? 0) > 0, 'the total size is known');
@@ -60,12 +65,17 @@ test('pull a single file; a missing one says so', async () => {
   const r = await pull(pod.commands(), '/workspace/ck/model -v1.pt', dest);
   assert.equal(r.files, 1);
   assert.equal(createHash('sha256').update(fs.readFileSync(dest)).digest('hex'), createHash('sha256').update(data).digest('hex'));
-  await assert.rejects(pull(pod.commands(), '/workspace/ck/nope.pt', path.join(tmp, 'nope')), (e: Error) => e instanceof SyncError && /No such file or directory in the pod/.test(e.message));
+  await assert.rejects(
+    pull(pod.commands(), '/workspace/ck/nope.pt', path.join(tmp, 'nope')),
+    (e: Error) => e instanceof SyncError && /No such file or directory in the pod/.test(e.message),
+  );
   assert.equal(fs.existsSync(path.join(tmp, 'nope')), false);
 });
 
 test('a cancelled pull leaves no partial file under the final name (and no temp file)', async () => {
-  await pod.sh(`mkdir -p /workspace/bigdir && head -c 5 /dev/zero > /workspace/bigdir/a.txt && head -c 60000000 /dev/urandom > /workspace/bigdir/b.bin`);
+  await pod.sh(
+    `mkdir -p /workspace/bigdir && head -c 5 /dev/zero > /workspace/bigdir/a.txt && head -c 60000000 /dev/urandom > /workspace/bigdir/b.bin`,
+  );
   const dest = path.join(tmp, 'cancelled');
   const ac = new AbortController();
   await assert.rejects(
@@ -79,6 +89,9 @@ test('a cancelled pull leaves no partial file under the final name (and no temp 
   );
   // tar sends the folder in directory order: a.txt may or may not have come before b.bin
   const left = fs.existsSync(dest) ? fs.readdirSync(dest) : [];
-  assert.ok(left.every((n) => n === 'a.txt'), `only complete files, no partial or temp file (found ${left.join(', ')})`);
+  assert.ok(
+    left.every((n) => n === 'a.txt'),
+    `only complete files, no partial or temp file (found ${left.join(', ')})`,
+  );
   if (left.includes('a.txt')) assert.equal(fs.statSync(path.join(dest, 'a.txt')).size, 5);
 });

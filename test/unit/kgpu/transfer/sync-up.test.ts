@@ -26,12 +26,21 @@ function project(files: Record<string, string | Buffer>): { local: string; remot
     fs.mkdirSync(path.dirname(path.join(local, rel)), { recursive: true });
     fs.writeFileSync(path.join(local, rel), content);
   }
-  return { local, remote: `/workspace/${id} proj`, state: path.join(tmp, id, 'state'), hostRemote: path.join(pod.fixture.hostDir, `${id} proj`) };
+  return {
+    local,
+    remote: `/workspace/${id} proj`,
+    state: path.join(tmp, id, 'state'),
+    hostRemote: path.join(pod.fixture.hostDir, `${id} proj`),
+  };
 }
 
 /** Every regular file under dir, relative, with content (the pod's side, read through SSH). */
 async function podTree(remote: string): Promise<Map<string, string>> {
-  const r = await pod.commands().exec(`cd '${remote}' && find . -path ./.kgpu -prune -o -type f -print0 | xargs -0 -r sh -c 'for f; do printf "%s\\0" "$f"; base64 -w0 < "$f"; printf "\\0"; done' x`);
+  const r = await pod
+    .commands()
+    .exec(
+      `cd '${remote}' && find . -path ./.kgpu -prune -o -type f -print0 | xargs -0 -r sh -c 'for f; do printf "%s\\0" "$f"; base64 -w0 < "$f"; printf "\\0"; done' x`,
+    );
   const parts = r.stdout.toString('utf8').split('\0');
   const m = new Map<string, string>();
   for (let i = 0; i + 1 < parts.length; i += 2) m.set(parts[i].slice(2), Buffer.from(parts[i + 1], 'base64').toString('utf8'));
@@ -44,11 +53,17 @@ test('first sync uploads the tree; a second sync of an unchanged tree transfers 
   const opts: SyncUpOptions = { stateDir: p.state };
   const first = await syncUp(pod.commands(), p.local, p.remote, opts);
   assert.equal(first.uploadedFiles, 3);
-  assert.equal(first.uploadedBytes, Object.values(files).reduce((s, c) => s + Buffer.byteLength(c), 0));
+  assert.equal(
+    first.uploadedBytes,
+    Object.values(files).reduce((s, c) => s + Buffer.byteLength(c), 0),
+  );
   assert.deepEqual(Object.fromEntries(await podTree(p.remote)), files);
 
   const second = await syncUp(pod.commands(), p.local, p.remote, opts);
-  assert.deepEqual({ ...second, durationMs: 0, wireBytes: 0 }, { uploadedFiles: 0, uploadedBytes: 0, skippedFiles: 3, deletedFiles: 0, durationMs: 0, wireBytes: 0, roundTrips: 1, skippedLinks: [] });
+  assert.deepEqual(
+    { ...second, durationMs: 0, wireBytes: 0 },
+    { uploadedFiles: 0, uploadedBytes: 0, skippedFiles: 3, deletedFiles: 0, durationMs: 0, wireBytes: 0, roundTrips: 1, skippedLinks: [] },
+  );
 
   // Without the local cache (another machine, a cleared storage) nothing is sent either: the pod's manifest matches.
   const third = await syncUp(pod.commands(), p.local, p.remote, {});
@@ -58,7 +73,10 @@ test('first sync uploads the tree; a second sync of an unchanged tree transfers 
 test('a one-line edit uploads only that file, and few bytes go over the wire', async () => {
   const big = Buffer.alloc(5 * 1024 * 1024);
   for (let i = 0; i < big.length; i++) big[i] = (i * 2654435761) >>> 24;
-  const files: Record<string, string | Buffer> = { 'weights.bin': big, 'train.py': Array.from({ length: 200 }, (_, i) => `print(${i})`).join('\n') + '\n' };
+  const files: Record<string, string | Buffer> = {
+    'weights.bin': big,
+    'train.py': Array.from({ length: 200 }, (_, i) => `print(${i})`).join('\n') + '\n',
+  };
   for (let i = 0; i < 20; i++) files[`pkg/mod${i}.py`] = `def f${i}():\n    return ${i}\n`.repeat(50);
   const p = project(files);
   const opts: SyncUpOptions = { stateDir: p.state };
@@ -74,7 +92,9 @@ test('a one-line edit uploads only that file, and few bytes go over the wire', a
   assert.equal(r.roundTrips, 1, 'sent and verified in one exec');
   assert.ok(r.wireBytes <= 2 * Buffer.byteLength(edited), `wire bytes ${r.wireBytes} ≤ 2 × ${Buffer.byteLength(edited)}`);
   assert.equal((await podTree(p.remote)).get('train.py'), edited);
-  console.log(`# one-line edit in a ${(Object.values(files).reduce((s, c) => s + c.length, 0) / 1e6).toFixed(1)} MB tree: ${r.uploadedBytes} file bytes, ${r.wireBytes} wire bytes, ${r.durationMs} ms`);
+  console.log(
+    `# one-line edit in a ${(Object.values(files).reduce((s, c) => s + c.length, 0) / 1e6).toFixed(1)} MB tree: ${r.uploadedBytes} file bytes, ${r.wireBytes} wire bytes, ${r.durationMs} ms`,
+  );
 
   // touching a file without changing it uploads nothing
   const t = new Date(Date.now() + 5000);
@@ -144,7 +164,20 @@ test('.gitignore files (nested, with negation) and exclude patterns are honoured
 });
 
 test('hostile file names survive sync and are never run as shell', async () => {
-  const names = ['two words.py', "it's.py", '"dq".txt', '$(touch pwned).txt', '`touch pwned2`.txt', 'new\nline.txt', '-rf', '--help', 'ü ✓.txt', ';ls|&>.txt', 'x'.repeat(140) + '.txt', 'dir with space/$(id)/-n'];
+  const names = [
+    'two words.py',
+    "it's.py",
+    '"dq".txt',
+    '$(touch pwned).txt',
+    '`touch pwned2`.txt',
+    'new\nline.txt',
+    '-rf',
+    '--help',
+    'ü ✓.txt',
+    ';ls|&>.txt',
+    'x'.repeat(140) + '.txt',
+    'dir with space/$(id)/-n',
+  ];
   const files: Record<string, string> = {};
   for (const name of names) files[name] = `content of ${JSON.stringify(name)}\n`;
   const p = project(files);

@@ -45,8 +45,27 @@ async function main(): Promise<void> {
     const fd = fs.openSync(src, 'w');
     for (let i = 0; i < mb; i++) fs.writeSync(fd, randomBytes(1024 * 1024));
     fs.closeSync(fd);
-    const sshOpts = ['-O', '-P', String(bastion.port), '-i', keyFile, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'IdentitiesOnly=yes'];
-    const connector = new PodConnector({ host: bastion.host, port: bastion.port, privateKey: fs.readFileSync(keyFile), hostKeys: new MemoryHostKeyStore() });
+    const sshOpts = [
+      '-O',
+      '-P',
+      String(bastion.port),
+      '-i',
+      keyFile,
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'LogLevel=ERROR',
+      '-o',
+      'IdentitiesOnly=yes',
+    ];
+    const connector = new PodConnector({
+      host: bastion.host,
+      port: bastion.port,
+      privateKey: fs.readFileSync(keyFile),
+      hostKeys: new MemoryHostKeyStore(),
+    });
     const rfs = new RemoteFs(connector);
     const sftpOnce = async <T>(fn: (s: SFTPWrapper) => Promise<T>): Promise<T> => {
       const conn = await connector.connect();
@@ -61,12 +80,27 @@ async function main(): Promise<void> {
       'ours download (exec cat)': async () => void (await rfs.download('/workspace/a.bin', path.join(dir, 'a.down'))),
       'rfs pipelined read stream': async () => {
         const { pipeline } = await import('node:stream/promises');
-        await pipeline(rfs.createReadStream('/workspace/a.bin'), fs.createWriteStream(path.join(dir, 'd.down'), { highWaterMark: 4 << 20 }));
+        await pipeline(
+          rfs.createReadStream('/workspace/a.bin'),
+          fs.createWriteStream(path.join(dir, 'd.down'), { highWaterMark: 4 << 20 }),
+        );
       },
       'sftp fastPut 255KiB x64': () =>
-        sftpOnce((s) => new Promise<void>((res, rej) => s.fastPut(src, '/workspace/b.bin', { chunkSize: maxWriteLen(s), concurrency: 64 }, (e) => (e ? rej(e) : res())))),
+        sftpOnce(
+          (s) =>
+            new Promise<void>((res, rej) =>
+              s.fastPut(src, '/workspace/b.bin', { chunkSize: maxWriteLen(s), concurrency: 64 }, (e) => (e ? rej(e) : res())),
+            ),
+        ),
       'sftp fastGet 255KiB x64': () =>
-        sftpOnce((s) => new Promise<void>((res, rej) => s.fastGet('/workspace/b.bin', path.join(dir, 'b.down'), { chunkSize: maxWriteLen(s), concurrency: 64 }, (e) => (e ? rej(e) : res())))),
+        sftpOnce(
+          (s) =>
+            new Promise<void>((res, rej) =>
+              s.fastGet('/workspace/b.bin', path.join(dir, 'b.down'), { chunkSize: maxWriteLen(s), concurrency: 64 }, (e) =>
+                e ? rej(e) : res(),
+              ),
+            ),
+        ),
       'scp -O push': async () => {
         // Async: the bastion runs in this process.
         await promisify(execFile)('scp', [...sshOpts, src, `kgpu@${bastion.host}:/workspace/c.bin`]);
@@ -86,10 +120,15 @@ async function main(): Promise<void> {
     }
     console.log(`${mb} MB, ${reps} reps, MB/s (median [all]):`);
     const med = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-    for (const [name, v] of Object.entries(results)) console.log(`  ${name.padEnd(28)} ${med(v).toFixed(0).padStart(5)}  [${v.map((x) => x.toFixed(0)).join(', ')}]`);
+    for (const [name, v] of Object.entries(results))
+      console.log(`  ${name.padEnd(28)} ${med(v).toFixed(0).padStart(5)}  [${v.map((x) => x.toFixed(0)).join(', ')}]`);
     const ratio = (a: string, b: string): string => (med(results[a]) / med(results[b])).toFixed(2);
-    console.log(`  upload ours/scp ${ratio('ours upload (exec cat)', 'scp -O push')}, sftp/scp ${ratio('sftp fastPut 255KiB x64', 'scp -O push')}`);
-    console.log(`  download ours/scp ${ratio('ours download (exec cat)', 'scp -O pull')}, sftp/scp ${ratio('sftp fastGet 255KiB x64', 'scp -O pull')}`);
+    console.log(
+      `  upload ours/scp ${ratio('ours upload (exec cat)', 'scp -O push')}, sftp/scp ${ratio('sftp fastPut 255KiB x64', 'scp -O push')}`,
+    );
+    console.log(
+      `  download ours/scp ${ratio('ours download (exec cat)', 'scp -O pull')}, sftp/scp ${ratio('sftp fastGet 255KiB x64', 'scp -O pull')}`,
+    );
     rfs.dispose();
     connector.dispose();
   } finally {

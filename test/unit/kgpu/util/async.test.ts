@@ -28,7 +28,10 @@ test("delay: an abort rejects at once with the caller's error (default Cancelled
   const p = delay(60_000, during.signal, () => new SshAbortedError('The transfer'));
   during.abort();
   await assert.rejects(p, SshAbortedError);
-  await assert.rejects(abortableDelay(60_000, before.signal, 'Renting'), (e) => e instanceof KgpuAbortedError && /Renting was cancelled/.test((e as Error).message));
+  await assert.rejects(
+    abortableDelay(60_000, before.signal, 'Renting'),
+    (e) => e instanceof KgpuAbortedError && /Renting was cancelled/.test((e as Error).message),
+  );
 });
 
 test('one cancellation vocabulary: isCancelled knows every layer’s cancellation and nothing else', () => {

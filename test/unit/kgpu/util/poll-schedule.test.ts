@@ -1,13 +1,32 @@
 /** The refresh cadence never polls faster than the contract asks. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nextPollDelayMs, PollTimer, LIVE_POLL_MS, HIDDEN_LIVE_POLL_MS, IDLE_POLL_MS, MAX_BACKOFF_MS, type PollInputs } from '../../../../src/kgpu/util/poll-schedule';
+import {
+  nextPollDelayMs,
+  PollTimer,
+  LIVE_POLL_MS,
+  HIDDEN_LIVE_POLL_MS,
+  IDLE_POLL_MS,
+  MAX_BACKOFF_MS,
+  type PollInputs,
+} from '../../../../src/kgpu/util/poll-schedule';
 
-const base: PollInputs = { pollIntervalSeconds: 10, signedIn: true, hasPending: false, hasLive: false, viewsVisible: true, consecutiveFailures: 0 };
+const base: PollInputs = {
+  pollIntervalSeconds: 10,
+  signedIn: true,
+  hasPending: false,
+  hasLive: false,
+  viewsVisible: true,
+  consecutiveFailures: 0,
+};
 
 test('10–15 s only while a pod is Pending (even hidden), slower otherwise, paused when hidden and idle', () => {
   assert.equal(nextPollDelayMs({ ...base, hasPending: true, hasLive: true }), 10_000);
-  assert.equal(nextPollDelayMs({ ...base, hasPending: true, hasLive: true, pollIntervalSeconds: 60 }), 15_000, 'capped at 15 s while Pending');
+  assert.equal(
+    nextPollDelayMs({ ...base, hasPending: true, hasLive: true, pollIntervalSeconds: 60 }),
+    15_000,
+    'capped at 15 s while Pending',
+  );
   assert.equal(nextPollDelayMs({ ...base, hasPending: true, hasLive: true, viewsVisible: false }), 10_000);
   assert.equal(nextPollDelayMs({ ...base, hasLive: true }), LIVE_POLL_MS);
   assert.equal(nextPollDelayMs({ ...base, hasLive: true, viewsVisible: false }), HIDDEN_LIVE_POLL_MS);
@@ -17,7 +36,9 @@ test('10–15 s only while a pod is Pending (even hidden), slower otherwise, pau
 });
 
 test('failures back off exponentially up to 5 min; no input ever gives less than 10 s', () => {
-  const delays = [1, 2, 3, 4, 5, 6, 7, 10].map((n) => nextPollDelayMs({ ...base, hasPending: true, hasLive: true, consecutiveFailures: n })!);
+  const delays = [1, 2, 3, 4, 5, 6, 7, 10].map((n) =>
+    nextPollDelayMs({ ...base, hasPending: true, hasLive: true, consecutiveFailures: n })!,
+  );
   assert.deepEqual(delays.slice(0, 4), [15_000, 30_000, 60_000, 120_000]);
   assert.equal(Math.max(...delays), MAX_BACKOFF_MS);
   for (const pollIntervalSeconds of [1, 10, 60, 600]) {
