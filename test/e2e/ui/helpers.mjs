@@ -98,6 +98,13 @@ export function createUi(page, ctx) {
     async pick(label) {
       const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: label }).first();
       await row.waitFor({ state: 'visible' });
+      // A row's hover (its detail in a context view, shown where the mouse last was) can lie over the
+      // row to click: move the mouse off the list and let the hover go first.
+      await page.mouse.move(0, 0);
+      await page
+        .locator('.context-view.monaco-component')
+        .waitFor({ state: 'hidden', timeout: 5_000 })
+        .catch(() => undefined);
       await row.click();
     },
 
