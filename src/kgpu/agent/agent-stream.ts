@@ -167,6 +167,33 @@ export class AgentStream extends Duplex {
     this.host.send(encodeFrame(FrameType.WINDOW, this.id, u32(owed)));
   }
 
+  // --- async iteration ---
+
+  /**
+   * `for await` over a process stream. Node's own iterator destroys the stream when the loop ends
+   * and, since this Duplex is half-open (stdin may still be open), destroys it with an AbortError
+   * even when the output simply ended. But the agent sends EOF as soon as the process's output is
+   * drained and EXIT and CLOSE only once it has exited — under load in a later read — so the loop
+   * ended, the stream was reset and `exit` rejected with that AbortError. Output read to its end is
+   * not a cancellation: the stream ends its stdin (the reader is done with it, as a stream that is
+   * not half-open does) and stays registered until EXIT and CLOSE; leaving the loop early (break,
+   * throw) still destroys it, which resets it and stops the process. Sockets keep Node's iterator.
+   */
+  override [Symbol.asyncIterator](): NodeJS.AsyncIterator<unknown> {
+    return this.target.kind === 'process' ? this.iterateProcess() : super[Symbol.asyncIterator]();
+  }
+
+  private async *iterateProcess(): AsyncGenerator<unknown, void, undefined> {
+    let ended = false;
+    try {
+      for await (const chunk of this.iterator({ destroyOnReturn: false })) yield chunk;
+      ended = true;
+    } finally {
+      if (!ended) this.destroy();
+      else if (!this.writableEnded && !this.destroyed) this.end();
+    }
+  }
+
   // --- writing ---
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {

@@ -375,6 +375,42 @@ test('the client: frames for a stream it reset are ignored (they were on their w
   }
 });
 
+test('the client: a process whose output ends before its EXIT arrives (the racing order) is read to the end, then gives its exit status', async () => {
+  // The agent sends EOF as soon as the process's stdout is drained, EXIT and CLOSE once it has
+  // exited: under load they come in separate reads, and `for await` ends in between. Reading a
+  // process's output to its end is not a cancellation: the stream must not be reset (which lost
+  // the exit status to an AbortError), it closes stdin (EOF) and waits for EXIT and CLOSE.
+  const { client, agents } = fakeClient();
+  try {
+    for (let i = 0; i < 20; i++) {
+      const s = await client.openStream({ kind: 'process', argv: ['sh', '-c', 'echo a; echo b >&2'], stderr: 'merge' });
+      agents[0].send(encodeFrame(FrameType.DATA, s.id, Buffer.from('a\nb\n')));
+      agents[0].send(encodeFrame(FrameType.EOF, s.id));
+      const chunks: Buffer[] = [];
+      for await (const c of s as AsyncIterable<Buffer>) chunks.push(c);
+      assert.equal(Buffer.concat(chunks).toString(), 'a\nb\n');
+      agents[0].send(encodeJson(FrameType.EXIT, s.id, { code: i % 3 }));
+      agents[0].send(encodeFrame(FrameType.CLOSE, s.id));
+      assert.deepEqual(await s.exit, { exitCode: i % 3, signal: null });
+      await waitFor('the stdin EOF to reach the agent', () => agents[0].received.some((f) => f.type === FrameType.EOF && f.stream === s.id));
+      assert.ok(!agents[0].received.some((f) => f.type === FrameType.RESET && f.stream === s.id), 'not reset');
+      if (!s.destroyed) await once(s, 'close');
+      assert.equal(s.failure, undefined);
+    }
+    // Leaving the loop early still cancels: the stream is reset and the exit is not awaited forever.
+    const s = await client.openStream({ kind: 'process', argv: ['yes'] });
+    agents[0].send(encodeFrame(FrameType.DATA, s.id, Buffer.from('y\n')));
+    for await (const c of s as AsyncIterable<Buffer>) {
+      assert.equal(c.toString(), 'y\n');
+      break;
+    }
+    await assert.rejects(s.exit as Promise<unknown>);
+    await waitFor('the RESET to reach the agent', () => agents[0].received.some((f) => f.type === FrameType.RESET && f.stream === s.id));
+  } finally {
+    client.dispose();
+  }
+});
+
 test('the client: random bytes from the agent never throw out of it; streams end with AgentProtocolError or stay usable', async () => {
   const rnd = prng(7);
   for (let i = 0; i < 200; i++) {
