@@ -392,7 +392,9 @@ test('the client: a process whose output ends before its EXIT arrives (the racin
       agents[0].send(encodeJson(FrameType.EXIT, s.id, { code: i % 3 }));
       agents[0].send(encodeFrame(FrameType.CLOSE, s.id));
       assert.deepEqual(await s.exit, { exitCode: i % 3, signal: null });
-      await waitFor('the stdin EOF to reach the agent', () => agents[0].received.some((f) => f.type === FrameType.EOF && f.stream === s.id));
+      await waitFor('the stdin EOF to reach the agent', () =>
+        agents[0].received.some((f) => f.type === FrameType.EOF && f.stream === s.id),
+      );
       assert.ok(!agents[0].received.some((f) => f.type === FrameType.RESET && f.stream === s.id), 'not reset');
       if (!s.destroyed) await once(s, 'close');
       assert.equal(s.failure, undefined);
