@@ -36,11 +36,13 @@ export const journey = {
     const title = page.locator('.quick-input-widget .quick-input-title', { hasText: 'Arguments for train.py' });
     await title.waitFor({ state: 'visible', timeout: 30_000 });
     await ui.answer('--epochs 3 --steps 30 --lr 0.3 --delay 0.03');
-    await ui.waitForPanelText(/epoch 1\/3/, 30_000);
+    // The sync line comes first; it is read while it is on screen (the panel shows the last rows only,
+    // and the PyTorch sample's output pushes it out of view).
+    await ui.waitForPanelText(/synced \d+ changed files? .* to \/workspace\//, 60_000);
+    await ui.waitForPanelText(/epoch 1\/3/, 60_000);
     await ui.screenshot('live-log');
     await ui.waitForPanelText(/exit code 0 ·/, 30_000);
     const text = await ui.terminalText();
-    assert.match(text, /synced \d+ changed files? .* to \/workspace\//);
     assert.match(text, /epoch 3\/3 loss/);
     assert.match(text, /credits \(\$/);
     await ui.assertNoErrorNotifications();
