@@ -80,11 +80,6 @@ export class JobLogPanel implements vscode.Disposable {
     return undefined;
   }
 
-  /** The open panel shown in a terminal (the traceback link provider, src/links/). */
-  static ofTerminal(terminal: vscode.Terminal): JobLogPanel | undefined {
-    return JobLogPanel.forTerminal(terminal);
-  }
-
   /** The text written to the panel (about the last 1 MiB). */
   get written(): string {
     return this.transcript.join('');

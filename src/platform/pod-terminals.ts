@@ -42,7 +42,7 @@ export function recipeMappings(recipe: StoredRecipe | undefined): FolderMapping[
 export function podTerminalInfo(services: KgpuServices, terminal: vscode.Terminal): PodTerminalInfo | undefined {
   const own = byName.get(terminal.name)?.();
   if (own) return own;
-  const panel = JobLogPanel.ofTerminal(terminal);
+  const panel = JobLogPanel.forTerminal(terminal);
   if (!panel) return undefined;
   const tracked = jobsFor(services).runner.get(panel.podId, panel.jobId);
   return { podId: panel.podId, cwd: tracked?.info.cwd, mappings: [...recipeMappings(tracked?.recipe), ...workspaceMappings()] };
