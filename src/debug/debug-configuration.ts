@@ -1,6 +1,5 @@
-import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isLivePod } from '../kgpu/api/api-types';
+import { choosePodToRun } from '../platform/run-pod';
 import type { KgpuServices } from '../platform/services';
 
 /**
@@ -9,8 +8,9 @@ import type { KgpuServices } from '../platform/services';
  *     "stopOnEntry": false, "justMyCode": true }
  *   { "type": "kgpu", "request": "attach", "name": "…", "port": 5678, "pod": "<optional id>" }
  * Resolution (after variables are substituted) saves unsaved editors and settles the pod: the
- * configuration's `pod`, else the pod a kgpu:// program lives on, else the pod Run uses for this
- * workspace, else a QuickPick of ready pods. The interpreter is kgpu.python — never a
+ * pod a kgpu:// program lives on, else the configuration's `pod`, else Run's choice (the pod Run
+ * uses for this workspace, else a QuickPick of ready and starting pods: a pod still starting is
+ * waited for). The interpreter is kgpu.python — never a
  * configuration field: a folder's launch.json cannot pick what runs.
  */
 export interface KgpuDebugConfiguration extends vscode.DebugConfiguration {
@@ -24,8 +24,6 @@ export interface KgpuDebugConfiguration extends vscode.DebugConfiguration {
 }
 
 export const DEBUG_TYPE = 'kgpu';
-/** The pod Run Active File remembers for the workspace (src/jobs/run-command.ts). */
-const RUN_POD_KEY = 'kgpu.runPod';
 
 /** A launch.json program value as a Uri: a path, or a kgpu:// URI. */
 export function programUri(program: string): vscode.Uri {
@@ -85,15 +83,9 @@ export class KgpuDebugConfigurationProvider implements vscode.DebugConfiguration
     return undefined;
   }
 
+  /** The pod: the configuration's `pod` (waiting for it when it is still starting), else Run's choice. */
   private async pod(c: KgpuDebugConfiguration, uri: vscode.Uri | undefined): Promise<string | undefined> {
-    const { services } = this;
-    if (typeof c.pod === 'string' && c.pod) return (await services.pickPod(c.pod, { ready: true }))?.pod_id;
-    if (uri?.scheme === 'kgpu') return (await services.pickPod(uri, { ready: true }))?.pod_id;
-    const remembered = services.context.workspaceState.get<string>(RUN_POD_KEY);
-    const known = remembered ? services.pods.get(remembered) : undefined;
-    if (known && isLivePod(known) && known.ready) return known.pod_id;
-    const pod = await services.pickPod(undefined, { ready: true, title: `Debug ${uri ? path.basename(uri.path) : 'on'} which GPU?` });
-    if (pod) await services.context.workspaceState.update(RUN_POD_KEY, pod.pod_id);
-    return pod?.pod_id;
+    const verb = c.request === 'attach' ? 'Attach' : 'Debug';
+    return (await choosePodToRun(this.services, uri, typeof c.pod === 'string' && c.pod ? c.pod : undefined, verb))?.pod_id;
   }
 }

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isLivePod, type Pod } from '../kgpu/api/api-types';
+import type { Pod } from '../kgpu/api/api-types';
 import { parseArgumentLine } from '../kgpu/api/exec-request';
 import type { RunHandle, RunFileSpec, RunTarget } from '../kgpu/jobs/job-runner';
 import type { SyncResult } from '../kgpu/transfer/sync';
@@ -9,12 +9,10 @@ import { describeStartMode } from '../kgpu/warm';
 import { offerMissingModule } from '../jobs/missing-module-notification';
 import { JobLogPanel, panelName, priceTable } from '../platform/job-log-terminal';
 import { jobsFor } from '../platform/jobs-service';
-import { podDescription } from '../kgpu/model/rentals-view-model';
 import type { KgpuServices } from '../platform/services';
 import type { RunStarted } from '../platform/run-started';
 import { launcherFor } from '../jobs/launcher-choice';
-import { podIdFromArg } from '../platform/pick-pod';
-import { isStarting, startingPodItem, startingPods, waitForStartingPod } from '../jobs/starting-pod';
+import { choosePodToRun } from '../platform/run-pod';
 
 /**
  * `kgpu: Run Active File on GPU` (editor title ▶, ctrl+alt+g, palette, a rental's menu). The pod:
@@ -39,7 +37,6 @@ export interface RunActiveFileOptions {
 
 export type { RunStarted };
 
-const POD_KEY = 'kgpu.runPod';
 const ARGS_KEY = 'kgpu.runArgs';
 const MAX_HISTORY = 10;
 
@@ -96,7 +93,7 @@ async function runActiveFile(services: KgpuServices, arg: unknown): Promise<RunS
   await vscode.workspace.saveAll(false);
   const tSaved = performance.now();
 
-  const pod = await targetPod(services, fileUri, podArg);
+  const pod = await choosePodToRun(services, fileUri, podArg, 'Run');
   if (!pod) return undefined;
   const tPod = performance.now();
 
@@ -131,62 +128,6 @@ async function runActiveFile(services: KgpuServices, arg: unknown): Promise<RunS
   };
   const runner = jobsFor(services).runner;
   return showRunHandle(services, pod.pod_id, path.basename(fileUri.path), undefined, (sink) => runner.runFile({ ...spec, ...sink }), t0);
-}
-
-/** The pod for this run; remembers a choice for the workspace. */
-async function targetPod(services: KgpuServices, fileUri: vscode.Uri, podArg: unknown): Promise<Pod | undefined> {
-  if (fileUri.scheme === 'kgpu') return services.pickPod(fileUri, { ready: true });
-  if (podArg) {
-    const asked = services.pods.get(podIdFromArg(podArg) ?? '');
-    const pod = isStarting(asked)
-      ? await waitForStartingPod(services, asked, `run ${path.basename(fileUri.path)}`)
-      : await services.pickPod(podArg, { ready: true });
-    if (pod) await services.context.workspaceState.update(POD_KEY, pod.pod_id);
-    return pod;
-  }
-  const remembered = services.context.workspaceState.get<string>(POD_KEY);
-  const known = remembered ? services.pods.get(remembered) : undefined;
-  if (known && isLivePod(known) && known.ready) return known;
-  const ready = services.pods.pods.filter((p) => isLivePod(p) && p.ready);
-  const starting = startingPods(services);
-  const RENT = '$(add) Rent a new GPU…';
-  const picked = await vscode.window.showQuickPick(
-    [
-      ...ready.map((p) => ({
-        label: `$(vm-running) ${p.name}`,
-        description: podDescription(p, Date.now()),
-        detail: p.pod_id,
-        pod: p as Pod | undefined,
-      })),
-      ...starting.map((p) => ({ ...startingPodItem(p), pod: p as Pod | undefined })),
-      { label: RENT, description: 'start a new rental and run there', pod: undefined },
-    ],
-    {
-      title: `Run ${path.basename(fileUri.path)} on which GPU?`,
-      placeHolder: ready.length
-        ? 'The choice is remembered for this workspace'
-        : starting.length
-          ? 'Your rental is still starting: pick it to run as soon as it is ready'
-          : 'You have no ready pod',
-    },
-  );
-  if (!picked) return undefined;
-  let pod = picked.pod;
-  if (isStarting(pod)) pod = await waitForStartingPod(services, pod, `run ${path.basename(fileUri.path)}`);
-  if (picked.pod && !pod) return undefined;
-  if (!pod) {
-    const podId = await vscode.commands.executeCommand<string | undefined>('kgpu.rent');
-    if (!podId) return undefined;
-    await services.pods.refresh();
-    pod = services.pods.get(podId);
-    if (isStarting(pod)) pod = await waitForStartingPod(services, pod, `run ${path.basename(fileUri.path)}`);
-    if (!pod || !pod.ready) {
-      void vscode.window.showInformationMessage('kgpu: the new pod is not ready yet; run the file again once it is.');
-      return undefined;
-    }
-  }
-  await services.context.workspaceState.update(POD_KEY, pod.pod_id);
-  return pod;
 }
 
 /** Arguments for the script: from the options, else a per-file prompt with history. */

@@ -208,6 +208,7 @@ async function uiJourneys({ browser, workspace, sim }) {
     const started = Date.now();
     if (!(journey.continues && current)) {
       await current?.context.close();
+      await releaseLivePods(sim?.env); // each journey starts with no rentals, whatever the last one left
       current = await newPage(browser);
     }
     const { page } = current;
@@ -242,6 +243,23 @@ async function uiJourneys({ browser, workspace, sim }) {
   await current?.context.close();
   timings.ui = seconds(t);
   log(`UI journeys done in ${timings.ui}`);
+}
+
+/**
+ * Release every live pod of the simulator's account: a journey that failed half-way leaves its
+ * rental, and the next journey's pod choice would then ask "which pod?" where it expects none.
+ */
+async function releaseLivePods(env) {
+  if (!env) return;
+  const headers = { authorization: `Bearer ${env.KGPU_API_TOKEN}` };
+  try {
+    const pods = await (await fetch(`${env.KGPU_API_BASE}/pods`, { headers })).json();
+    for (const p of pods)
+      if (p.phase === 'Running' || p.phase === 'Pending')
+        await fetch(`${env.KGPU_API_BASE}/pods/${p.pod_id}`, { method: 'DELETE', headers });
+  } catch (e) {
+    console.log(`  (could not release the simulator's pods before the journey: ${e.message})`);
+  }
 }
 
 /** `npm run demo -- --check` — so the README's first command cannot rot. */
