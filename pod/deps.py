@@ -7,23 +7,38 @@ Placed by content hash in /tmp/kgpu-<uid>/ and run with the interpreter of kgpu.
                                         PROJECT's dependencies: requirements.txt, the
                                         [project] dependencies of pyproject.toml, environment.yml
     deps.py add VENV PROJECT PKG...     install PKG... into VENV (an installed one)
+    deps.py pip PYTHON CWD PKG...       install PKG... with PYTHON itself (kgpu.installDependencies
+                                        off: the user's own interpreter)
 
 `uv` when the image has it (uv venv, uv pip install), else `python -m venv` and pip (the image's
 own pip, run inside the venv, when the interpreter has one: no copy of pip per venv). VENV is
 ready once VENV/.kgpu-deps.json exists (written last); a venv without it (a failed or interrupted
 install) is made anew. Concurrent runs wait on VENV.lock. The installer's output is streamed on
 stdout; the last line is `KGPU-DEPS ready installed|reused` or `KGPU-DEPS failed <why>`.
+
+The environment (kgpu.env: a private index's PIP_INDEX_URL with its token) comes from the caller's
+shell, never from the command line. A reused environment's marker is touched (its "last used"
+time). After a new environment is made, that project's older environments are removed when
+nothing uses them: no process of the pod names the environment's path on its command line (a
+job, a job forked by the environment's fork server, a pip), its marker was not touched in the
+last GRACE seconds (a run between its check and its start) and no install holds its lock; the
+environment's idle fork server is stopped. The environment is renamed away first (atomic), so a
+run that checks its marker after that installs it anew instead of starting half a folder.
 """
 import fcntl
+import hashlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
 
 MARKER = ".kgpu-deps.json"
+GRACE = 600
+VENV_RE = re.compile(r"^(.+)-[0-9a-f]{16}$")
 FILES = ("requirements.txt", "pyproject.toml", "environment.yml")
 
 
@@ -182,11 +197,13 @@ class Lock:
 def ensure(venv, project, digest):
     marker = os.path.join(venv, MARKER)
     if os.path.isfile(marker):
+        touch(marker)
         say("KGPU-DEPS ready reused")
         return 0
     os.makedirs(os.path.dirname(venv), exist_ok=True)
     with Lock(venv + ".lock"):
         if os.path.isfile(marker):  # another run installed it while this one waited
+            touch(marker)
             say("KGPU-DEPS ready reused")
             return 0
         t0 = time.time()
@@ -202,12 +219,184 @@ def ensure(venv, project, digest):
         except BaseException:
             shutil.rmtree(venv, ignore_errors=True)
             raise
-        record = {"hash": digest, "files": files, "python": sys.executable, "installer": "uv" if has_uv() else "pip", "seconds": round(time.time() - t0, 1)}
+        record = {"hash": digest, "project": project, "files": files, "python": sys.executable, "installer": "uv" if has_uv() else "pip", "seconds": round(time.time() - t0, 1)}
         with open(marker + ".tmp", "w") as f:
             json.dump(record, f)
         os.rename(marker + ".tmp", marker)
         say("[kgpu] installed in %.1f s" % (time.time() - t0))
-        say("KGPU-DEPS ready installed")
+    try:
+        remove_old(venv, project)
+    except Exception as e:  # never fails the run: the old environments stay
+        say("[kgpu] could not remove old environments: %s" % e)
+    say("KGPU-DEPS ready installed")
+    return 0
+
+
+def touch(path):
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+def read_bounded(path, n=65536):
+    try:
+        with open(path, "rb") as f:
+            return f.read(n)
+    except OSError:
+        return b""
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass
+    stat = read_bounded("/proc/%d/stat" % pid, 1024)
+    return b") Z " not in stat
+
+
+def parent(pid):
+    stat = read_bounded("/proc/%d/stat" % pid, 1024)
+    try:
+        return int(stat[stat.rindex(b")") + 2 :].split()[1])
+    except (ValueError, IndexError):
+        return 0
+
+
+def descends(pid, ancestor):
+    for _ in range(64):
+        if pid == ancestor:
+            return True
+        if pid <= 1:
+            return False
+        pid = parent(pid)
+    return False
+
+
+def users(paths, servers):
+    """{path: what uses it}: a live job (its record under the jobs folder beside the venvs folder
+    names path/ in its command line), or a process of the pod whose command line names path/ (a
+    pip, a debugger, a kernel), except the path's fork server and the processes it keeps forked
+    ahead of a run (its jobs are jobs: they have records)."""
+    found = {p: [] for p in paths}
+    jobs = os.path.join(os.path.dirname(os.path.dirname(paths[0])), "jobs")
+    try:
+        ids = sorted(os.listdir(jobs))[-5000:]
+    except OSError:
+        ids = []
+    for i in ids:
+        d = os.path.join(jobs, i)
+        if os.path.exists(os.path.join(d, "exit_code")) or os.path.exists(os.path.join(d, "signal")):
+            continue
+        w = read_bounded(os.path.join(d, "wpid"), 64).strip()
+        if not w.isdigit() or not alive(int(w)):
+            continue
+        cmd = read_bounded(os.path.join(d, "cmd"))
+        for p in paths:
+            if p.encode() + b"/" in cmd:
+                found[p].append("job " + i)
+    me = os.getpid()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == me:
+            continue
+        cmd = read_bounded("/proc/%s/cmdline" % pid)
+        if not cmd:
+            continue
+        for p in paths:
+            b = p.encode()
+            if b + b"/" in cmd or cmd.split(b"\0")[0] == b:
+                if not (servers.get(p) and descends(int(pid), servers[p])):
+                    found[p].append("pid " + pid)
+    return found
+
+
+def fork_server_pid(venv):
+    """The pid of the environment's fork server (pod/forkserver.py: one per interpreter path,
+    its pid file in this script's own private directory), if one is recorded."""
+    key = hashlib.sha256((venv + "/bin/python").encode()).hexdigest()[:16]
+    words = read_bounded(os.path.join(os.path.dirname(os.path.abspath(__file__)), "fs-%s.pid" % key), 300).split()
+    return int(words[0]) if words and words[0].isdigit() else None
+
+
+def same_project(venv, project):
+    try:
+        with open(os.path.join(venv, MARKER)) as f:
+            rec = json.load(f)
+    except (OSError, ValueError):
+        return True  # a half-made environment, or one from before the project was recorded
+    return rec.get("project", project) == project
+
+
+def recently_used(venv):
+    try:
+        return time.time() - os.stat(os.path.join(venv, MARKER)).st_mtime < GRACE
+    except OSError:
+        return False
+
+
+def remove_old(venv, project):
+    """Remove the project's other environments that nothing uses (see the module's comment)."""
+    root, name = os.path.split(venv)
+    m = VENV_RE.match(name)
+    if not m:
+        return
+    old = []
+    for n in sorted(os.listdir(root)):
+        p = os.path.join(root, n)
+        if n == name or VENV_RE.match(n) is None or VENV_RE.match(n).group(1) != m.group(1) or not os.path.isdir(p) or os.path.islink(p):
+            continue
+        if same_project(p, project):
+            old.append(p)
+    if not old:
+        return
+    servers = {p: fork_server_pid(p) for p in old}
+    using = users(old, servers)
+    for p in old:
+        fs = servers[p]
+        if using[p]:
+            say("[kgpu] keeping %s: in use (%s)" % (os.path.basename(p), ", ".join(using[p][:3])))
+            continue
+        if recently_used(p):
+            say("[kgpu] keeping %s: used in the last %d minutes" % (os.path.basename(p), GRACE // 60))
+            continue
+        lock = os.open(p + ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # an install into it is under way
+            gone = "%s.old-%d" % (p, os.getpid())
+            os.rename(p, gone)
+            # A run that touched the marker just before the rename: put it back.
+            if recently_used(gone) or users([p], servers)[p]:
+                os.rename(gone, p)
+                continue
+            if fs and alive(fs) and (p + "/").encode() in read_bounded("/proc/%d/cmdline" % fs):
+                try:
+                    os.kill(fs, signal.SIGTERM)
+                    say("[kgpu] stopped the fork server of %s" % os.path.basename(p))
+                except OSError:
+                    pass
+            shutil.rmtree(gone, ignore_errors=True)
+            try:
+                os.unlink(p + ".lock")
+            except OSError:
+                pass
+            say("[kgpu] removed the old environment %s" % os.path.basename(p))
+        finally:
+            os.close(lock)
+
+
+def pip_with(python, cwd, pkgs):
+    uv = has_uv()
+    if uv:
+        run([uv, "pip", "install", "--python", python] + list(pkgs), cwd=cwd)
+    else:
+        run([python, "-m", "pip", "install", "--no-color", "--disable-pip-version-check", "--no-input", "--progress-bar", "off"] + list(pkgs), cwd=cwd)
+    say("KGPU-DEPS ready installed")
     return 0
 
 
@@ -227,7 +416,9 @@ def main(argv):
             return ensure(argv[1], argv[2], argv[3])
         if len(argv) >= 4 and argv[0] == "add":
             return add(argv[1], argv[2], argv[3:])
-        say("KGPU-DEPS failed usage: deps.py ensure VENV PROJECT HASH | add VENV PROJECT PKG...")
+        if len(argv) >= 4 and argv[0] == "pip":
+            return pip_with(argv[1], argv[2], argv[3:])
+        say("KGPU-DEPS failed usage: deps.py ensure VENV PROJECT HASH | add VENV PROJECT PKG... | pip PYTHON CWD PKG...")
         return 2
     except Failed as e:
         say("KGPU-DEPS failed %s" % str(e).replace("\n", " "))

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { installPackages, missingModule, withRequirement, type DepsPlan } from '../kgpu/deps';
+import { installPackages, installWithPython, missingModule, withRequirement, type DepsPlan } from '../kgpu/deps';
 import type { StoredRecipe } from '../kgpu/jobs/job-runner';
 import { podCommands } from '../kgpu/ssh/pod-commands';
 import type { KgpuServices } from '../platform/services';
@@ -10,7 +10,9 @@ import type { KgpuServices } from '../platform/services';
  * in the pod (and add it to requirements.txt)". Install puts x into the project's environment in
  * the pod (src/kgpu/deps/), then offers to append it to requirements.txt and to run again; for a
  * project without an environment (no dependency file yet) the choice is to add it to
- * requirements.txt and run again, which makes the environment with it. Returns what was done
+ * requirements.txt and run again, which makes the environment with it. With
+ * kgpu.installDependencies off (no environments), Install runs kgpu.python's own pip in the job's
+ * folder. The installer gets kgpu.env (a private index's credentials). Returns what was done
  * (tests, e2e).
  */
 export interface MissingModuleJob {
@@ -65,9 +67,13 @@ async function appendRequirement(file: string, pkg: string): Promise<void> {
 export async function offerMissingModule(services: KgpuServices, job: MissingModuleJob): Promise<MissingModuleOutcome> {
   const missing = missingModule(job.logTail);
   const reqFile = requirementsFile(job);
-  if (!missing || (!job.deps && !reqFile)) return undefined;
+  // kgpu.installDependencies off: the run used kgpu.python as it is; Install uses its own pip.
+  const settings = services.settings.get();
+  const manual = settings.installDependencies === 'off' && !job.deps ? services.jobs.runner.get(job.podId, job.jobId) : undefined;
+  const own = manual?.recipe && manual.info.cwd ? { python: manual.recipe.python, cwd: manual.info.cwd } : undefined;
+  if (!missing || (!job.deps && !reqFile && !own)) return undefined;
   const pkg = missing.package;
-  const buttons = job.deps ? [INSTALL, ...(reqFile ? [ADD_AND_RUN] : [])] : [ADD_AND_RUN];
+  const buttons = job.deps || own ? [INSTALL, ...(reqFile ? [job.deps ? ADD_AND_RUN : ADD] : [])] : [ADD_AND_RUN];
   const choice = await vscode.window.showWarningMessage(
     `kgpu: the job failed: no module named '${missing.module}'. Install ${pkg} in the pod (and add it to requirements.txt)?`,
     ...buttons,
@@ -78,7 +84,11 @@ export async function offerMissingModule(services: KgpuServices, job: MissingMod
     job.runAgain();
     return 'added';
   }
-  if (choice !== INSTALL || !job.deps) return 'dismissed';
+  if (choice === ADD && reqFile) {
+    await appendRequirement(reqFile, pkg);
+    return 'added';
+  }
+  if (choice !== INSTALL || (!job.deps && !own)) return 'dismissed';
   const plan = job.deps;
   try {
     await vscode.window.withProgress(
@@ -88,13 +98,16 @@ export async function offerMissingModule(services: KgpuServices, job: MissingMod
         const sub = token.onCancellationRequested(() => abort.abort());
         try {
           const pod = podCommands(await services.connections.get(job.podId));
-          await installPackages(pod, plan, [pkg], {
+          const options = {
             signal: abort.signal,
-            onOutput: (line) => {
+            env: settings.env,
+            onOutput: (line: string) => {
               services.log.info(`[deps] ${line}`);
               if (line.trim()) progress.report({ message: line.length > 80 ? `${line.slice(0, 77)}…` : line });
             },
-          });
+          };
+          if (plan) await installPackages(pod, plan, [pkg], options);
+          else if (own) await installWithPython(pod, own.python, own.cwd, [pkg], options);
         } finally {
           sub.dispose();
         }
@@ -104,9 +117,9 @@ export async function offerMissingModule(services: KgpuServices, job: MissingMod
     services.showError(e);
     return 'failed';
   }
-  services.log.info(`Installed ${pkg} into ${plan.venvDir} on ${job.podId}.`);
+  services.log.info(`Installed ${pkg} into ${plan?.venvDir ?? own?.python} on ${job.podId}.`);
   const next = await vscode.window.showInformationMessage(
-    `kgpu: ${pkg} is installed in the pod (${path.posix.basename(plan.venvDir)}).`,
+    `kgpu: ${pkg} is installed in the pod (${plan ? path.posix.basename(plan.venvDir) : own?.python}).`,
     RUN_AGAIN,
     ...(reqFile ? [ADD] : []),
   );

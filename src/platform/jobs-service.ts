@@ -43,7 +43,7 @@ export function createJobsHub(services: KgpuServices): JobsHub {
     syncStateDir: typeof storage === 'string' ? path.join(storage, 'sync') : undefined,
     pollMs: 5000,
     // The synced project's requirements.txt / pyproject.toml / environment.yml, installed once (src/kgpu/deps/).
-    projectDeps: true,
+    projectDeps: () => services.settings.get().installDependencies !== 'off',
     warmStart: () => {
       const s = services.settings.get();
       return { mode: s.warmStart, preload: s.warmStartPreload };

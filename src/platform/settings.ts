@@ -33,6 +33,9 @@ export interface KgpuSettings {
   /** kgpu.warmStart / kgpu.warmStartPreload (machine-scoped: the user's settings only). */
   warmStart: 'auto' | 'off';
   warmStartPreload: string[];
+  /** kgpu.installDependencies (machine-scoped): install a synced project's dependency files into
+   *  an environment in the pod before a run ('auto'), or run with kgpu.python as it is ('off'). */
+  installDependencies: 'auto' | 'off';
   /** kgpu.launcher (an execution setting, like python): how a multi-GPU pod runs a file. */
   launcher: LauncherSetting;
 }
@@ -100,6 +103,7 @@ export class Settings implements vscode.Disposable {
       maxEditorFileBytes: this.intIn('maxEditorFileSizeMB', pick<unknown>('maxEditorFileSizeMB'), 256, 1, 1_000_000) * 1024 * 1024,
       warmStart: c.inspect<unknown>('warmStart')?.globalValue === 'off' ? 'off' : 'auto',
       warmStartPreload: this.preload(c.inspect<unknown>('warmStartPreload')?.globalValue),
+      installDependencies: c.inspect<unknown>('installDependencies')?.globalValue === 'off' ? 'off' : 'auto',
       launcher: parseLauncherSetting(pick<unknown>('launcher')),
     };
     // Keys VS Code dropped before we could see them (machine scope, Restricted Mode): from the files.

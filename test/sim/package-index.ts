@@ -14,6 +14,9 @@
  *   GET /simple/<project>/   links to its files, `#sha256=` and `data-requires-python` (names that
  *                            are not normalized redirect, as PyPI's do; unknown projects are 404)
  *   GET /files/<wheel>       the file
+ *   /private/simple/...      the same pages behind HTTP Basic auth (a private index: the user
+ *                            name or password must be the index's `credential`; else 401) —
+ *                            what a `PIP_INDEX_URL` with a token in kgpu.env reaches
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -42,6 +45,8 @@ export interface PackageIndex {
   readonly files: readonly IndexedFile[];
   /** How many times a file was downloaded (for tests: "installed once"). */
   downloads(file: string): number;
+  /** Requests to /private/simple/ that carried the credential, and those refused (401). */
+  privateRequests(): { authorized: number; refused: number };
   close(): Promise<void>;
 }
 
@@ -78,13 +83,14 @@ function page(title: string, links: string[]): string {
   return `<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.0"><title>${escapeHtml(title)}</title></head>\n<body><h1>${escapeHtml(title)}</h1>\n${links.join('<br/>\n')}\n</body></html>\n`;
 }
 
-export async function startPackageIndex(o: { host?: string; python: string }): Promise<PackageIndex> {
+export async function startPackageIndex(o: { host?: string; python: string; credential?: string }): Promise<PackageIndex> {
   const host = o.host ?? '127.0.0.1';
   const { dir, files } = await buildWheels(o.python);
   const projects = new Map<string, IndexedFile[]>();
   for (const f of files) projects.set(normalizeName(f.name), [...(projects.get(normalizeName(f.name)) ?? []), f]);
   const byFile = new Map(files.map((f) => [f.file, f]));
   const counts = new Map<string, number>();
+  const priv = { authorized: 0, refused: 0 };
 
   const send = (
     res: ServerResponse,
@@ -113,8 +119,21 @@ export async function startPackageIndex(o: { host?: string; python: string }): P
       notFound(res, head);
       return;
     }
+    let base = '';
+    if (path === '/private/simple' || path.startsWith('/private/simple/')) {
+      const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '');
+      const [user, ...pw] = basic ? Buffer.from(basic[1], 'base64').toString('utf8').split(':') : [];
+      if (!o.credential || (user !== o.credential && pw.join(':') !== o.credential)) {
+        priv.refused++;
+        send(res, 401, 'text/plain; charset=utf-8', '401 Unauthorized\n', head, { 'WWW-Authenticate': 'Basic realm="kgpu-sim-private"' });
+        return;
+      }
+      priv.authorized++;
+      base = '/private';
+      path = path.slice(base.length);
+    }
     if (path === '/simple' || path === '/') {
-      send(res, 301, 'text/plain', '', head, { Location: '/simple/' });
+      send(res, 301, 'text/plain', '', head, { Location: `${base}/simple/` });
       return;
     }
     if (path === '/simple/') {
@@ -127,7 +146,7 @@ export async function startPackageIndex(o: { host?: string; python: string }): P
       const norm = normalizeName(project[1]);
       if (!projects.has(norm)) return notFound(res, head);
       if (norm !== project[1] || project[2] !== '/') {
-        send(res, 301, 'text/plain', '', head, { Location: `/simple/${norm}/` });
+        send(res, 301, 'text/plain', '', head, { Location: `${base}/simple/${norm}/` });
         return;
       }
       const links = projects
@@ -166,6 +185,7 @@ export async function startPackageIndex(o: { host?: string; python: string }): P
     url: `http://${host}:${port}/simple/`,
     files,
     downloads: (f: string) => counts.get(f) ?? 0,
+    privateRequests: () => ({ ...priv }),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -5,7 +5,7 @@
  */
 import { quoteArgv } from '../util/shell-quote';
 import type { PodCommands } from '../ssh/pod-commands';
-import { loadPodScript, placeScriptShell, type PodScript } from '../warm';
+import { jobEnvExports, loadPodScript, placeScriptShell, PLAIN_INTERPRETER, type PodScript } from '../warm';
 import type { DepsPlan } from './plan';
 
 export type DepsState = 'installed' | 'reused';
@@ -16,6 +16,9 @@ export interface EnsureDepsOptions {
   signal?: AbortSignal;
   /** pod/deps.py (tests may pass another copy). */
   script?: PodScript;
+  /** kgpu.env, as jobs get it (e.g. a private index's PIP_INDEX_URL with its token): on the exec's
+   *  stdin, never on a command line; its values are masked in the output handed on and in errors. */
+  env?: Record<string, string>;
 }
 
 export class DepsInstallError extends Error {
@@ -29,6 +32,16 @@ export class DepsInstallError extends Error {
   }
 }
 
+/** Values shorter than this are not masked (a flag like "1" is no secret, and masking it would
+ *  garble every line). */
+const MIN_SECRET = 4;
+
+/** `text` with every kgpu.env value replaced by ***. */
+export function maskEnvValues(text: string, env: Record<string, string> | undefined): string {
+  for (const v of Object.values(env ?? {})) if (v.length >= MIN_SECRET) text = text.split(v).join('***');
+  return text;
+}
+
 const RESULT = /^KGPU-DEPS (ready (installed|reused)|failed (.*))$/;
 /** Lines of output kept for the error (the installer's tail). */
 const KEEP = 60;
@@ -37,19 +50,28 @@ const MAX_LINE = 8192;
 
 async function runDepsScript(
   pod: PodCommands,
-  plan: DepsPlan,
+  python: string,
   args: string[],
   what: string,
   options: EnsureDepsOptions,
 ): Promise<DepsState> {
   const script = options.script ?? loadPodScript('deps.py');
-  const line = quoteArgv(['sh', '-c', `${placeScriptShell(script)}\nexec "$0" "$f" "$@"`, plan.basePython, ...args]);
+  // The first line of stdin: kgpu.env as base64 `export` lines (as a warm start's server gets it).
+  const line = quoteArgv([
+    'sh',
+    '-c',
+    `IFS= read -r e || exit 6\n${placeScriptShell(script)}\neval "$(printf '%s' "$e" | base64 -d)" || exit 6\nunset e\nexec "$0" "$f" "$@"`,
+    python,
+    ...args,
+  ]);
+  const exports = Buffer.from(jobEnvExports(options.env ?? {}), 'utf8').toString('base64');
   const s = await pod.execStream(line, { signal: options.signal });
-  s.stdin.end(script.source);
+  s.stdin.end(Buffer.concat([Buffer.from(`${exports}\n`), script.source]));
   const tail: string[] = [];
   let result: RegExpExecArray | undefined;
   let pending = '';
   const onLine = (l: string): void => {
+    l = maskEnvValues(l, options.env);
     const m = RESULT.exec(l);
     if (m) {
       result = m;
@@ -84,7 +106,7 @@ async function runDepsScript(
   await ended;
   if (pending) onLine(pending);
   if (result?.[2]) return result[2] as DepsState;
-  const why = result?.[3] ?? (stderr.trim() || `${plan.basePython} exited with ${status.exitCode ?? status.signal}`);
+  const why = result?.[3] ?? (maskEnvValues(stderr.trim(), options.env) || `${python} exited with ${status.exitCode ?? status.signal}`);
   throw new DepsInstallError(`Could not install ${what} in the pod: ${why.length > 2000 ? `${why.slice(0, 2000)}…` : why}`, tail);
 }
 
@@ -93,7 +115,7 @@ async function runDepsScript(
  * while its dependency files are unchanged, else made anew with `uv` or venv + pip.
  */
 export function ensureDeps(pod: PodCommands, plan: DepsPlan, options: EnsureDepsOptions = {}): Promise<DepsState> {
-  return runDepsScript(pod, plan, ['ensure', plan.venvDir, plan.projectDir, plan.hash], plan.files.join(', '), options);
+  return runDepsScript(pod, plan.basePython, ['ensure', plan.venvDir, plan.projectDir, plan.hash], plan.files.join(', '), options);
 }
 
 /** Install packages into the plan's (installed) environment — e.g. a module a job missed. */
@@ -103,8 +125,27 @@ export async function installPackages(
   packages: readonly string[],
   options: EnsureDepsOptions = {},
 ): Promise<void> {
+  checkPackages(packages);
+  await runDepsScript(pod, plan.basePython, ['add', plan.venvDir, plan.projectDir, ...packages], packages.join(' '), options);
+}
+
+/** Install packages with an interpreter itself (`python -m pip install`, or `uv pip install
+ *  --python`) — with kgpu.installDependencies off, into the user's own kgpu.python. */
+export async function installWithPython(
+  pod: PodCommands,
+  python: string,
+  cwd: string,
+  packages: readonly string[],
+  options: EnsureDepsOptions = {},
+): Promise<void> {
+  checkPackages(packages);
+  if (!PLAIN_INTERPRETER.test(python))
+    throw new DepsInstallError(`kgpu.python "${python}" is a command: install ${packages.join(' ')} with it yourself.`, []);
+  await runDepsScript(pod, python, ['pip', python, cwd, ...packages], packages.join(' '), options);
+}
+
+function checkPackages(packages: readonly string[]): void {
   for (const p of packages)
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?([<>=!~]=?[A-Za-z0-9.*+!_-]+)?$/.test(p))
       throw new DepsInstallError(`"${p}" is not a package name kgpu installs.`, []);
-  await runDepsScript(pod, plan, ['add', plan.venvDir, plan.projectDir, ...packages], packages.join(' '), options);
 }

@@ -11,9 +11,12 @@ export const DEPS_MARKER = '.kgpu-deps.json';
 export const DEPS_MISSING_EXIT = 97;
 const MISSING_LINE = 'KGPU-DEPS missing';
 
-/** `line` (a start command) run only when the plan's environment is ready. */
+/** `line` (a start command) run only when the plan's environment is ready. The marker is touched
+ *  first (its "last used" time: pod/deps.py does not remove an environment used in the last
+ *  minutes, nor one that is gone by the time of the check — then this run installs it anew). */
 export function gateStart(line: string, plan: DepsPlan): string {
-  return `if [ -f ${quote(`${plan.venvDir}/${DEPS_MARKER}`)} ]; then\n${line}\nelse echo '${MISSING_LINE}' >&2; exit ${DEPS_MISSING_EXIT}; fi`;
+  const marker = quote(`${plan.venvDir}/${DEPS_MARKER}`);
+  return `touch -c ${marker} 2>/dev/null; if [ -f ${marker} ]; then\n${line}\nelse echo '${MISSING_LINE}' >&2; exit ${DEPS_MISSING_EXIT}; fi`;
 }
 
 /** True when a gated start did not run for want of the environment. */

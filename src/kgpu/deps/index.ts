@@ -11,7 +11,15 @@ export {
   type DepsPlan,
   type DepsPlanInput,
 } from './plan';
-export { ensureDeps, installPackages, DepsInstallError, type DepsState, type EnsureDepsOptions } from './ensure';
+export {
+  ensureDeps,
+  installPackages,
+  installWithPython,
+  maskEnvValues,
+  DepsInstallError,
+  type DepsState,
+  type EnsureDepsOptions,
+} from './ensure';
 export { gateStart, depsMissing, DEPS_MARKER, DEPS_MISSING_EXIT } from './gate';
 export { projectPython, type ProjectPython } from './project';
 export { missingModule, withRequirement, type MissingModule } from './missing-module';

@@ -17,6 +17,9 @@ export type DepFile = (typeof DEP_FILES)[number];
  *  thousands of pins is still far below). */
 export const MAX_DEP_FILE_BYTES = 1 << 20;
 
+/** At most this many files pulled in by `-r` / `-c` (nested) are hashed; more are ignored. */
+export const MAX_INCLUDED_FILES = 32;
+
 /** Where the environments live under the synced folders' parent (beside the jobs' .kgpu/jobs). */
 export const VENVS_DIR = '.kgpu/venvs';
 
@@ -27,6 +30,9 @@ export interface DepsPlan {
   localDir: string;
   /** The dependency files found there. */
   files: DepFile[];
+  /** Files those pull in with `-r` / `-c` (nested), relative to the synced folder (POSIX): part
+   *  of the hash, so editing one reinstalls. */
+  included: string[];
   /** 16 hex digits of the sha256 of the interpreter and the files' bytes. */
   hash: string;
   /** The virtual environment in the pod. */
@@ -73,6 +79,66 @@ function readDepFile(file: string): Buffer | undefined {
   }
 }
 
+/** The files a requirements file names with -r/--requirement or -c/--constraint (pip's syntax:
+ *  `-r x`, `-rx`, `-r=x`, `--requirement x`, `--requirement=x`), comments and `\` continuations
+ *  as pip reads them. URLs and paths with ${VARS} are left out (nothing local to hash). */
+export function referencedFiles(text: string): string[] {
+  const out: string[] = [];
+  const lines = text.replace(/\\\r?\n/g, '').split(/\r?\n/);
+  for (const raw of lines) {
+    const line = raw.replace(/(^|\s)#.*$/, '').trim();
+    const m = /^(?:-[rc]\s*=?\s*|--(?:requirement|constraint)(?:\s*=\s*|\s+))(\S+)/.exec(line);
+    if (!m) continue;
+    const ref = m[1].replace(/^(['"])(.*)\1$/, '$2');
+    if (!ref || ref.includes('://') || ref.includes('${') || ref.startsWith('file:')) continue;
+    out.push(ref);
+  }
+  return out;
+}
+
+/** realpath, or undefined. */
+function real(p: string): string | undefined {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The files requirements files pull in, breadth first, each once: only regular files inside the
+ * synced folder (a path or a symlinked folder leading out of it is never followed), at most
+ * MAX_INCLUDED_FILES, each read as the top files are (≤ MAX_DEP_FILE_BYTES).
+ */
+function includedFiles(folder: string, roots: { file: string; bytes: Buffer }[]): { name: string; bytes: Buffer }[] {
+  const top = real(folder);
+  if (!top) return [];
+  const inside = (p: string): boolean => {
+    const rel = path.relative(top, p);
+    return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+  };
+  const seen = new Set(roots.map((r) => real(r.file)).filter((r): r is string => !!r));
+  const out: { name: string; bytes: Buffer }[] = [];
+  const queue = [...roots];
+  while (queue.length && out.length < MAX_INCLUDED_FILES) {
+    const { file, bytes } = queue.shift()!;
+    for (const ref of referencedFiles(bytes.toString('utf8'))) {
+      if (out.length >= MAX_INCLUDED_FILES) break;
+      const target = path.resolve(path.dirname(file), ref);
+      const dir = real(path.dirname(target));
+      if (!dir || !inside(path.join(dir, path.basename(target)))) continue;
+      const resolved = path.join(dir, path.basename(target));
+      if (seen.has(resolved)) continue;
+      seen.add(resolved);
+      const b = readDepFile(resolved);
+      if (!b) continue;
+      out.push({ name: `-r ${path.relative(top, resolved).split(path.sep).join('/')}`, bytes: b });
+      queue.push({ file: resolved, bytes: b });
+    }
+  }
+  return out;
+}
+
 /** The environment name's project part: the folder's name in characters safe in a path and a
  *  plain interpreter's name (warm starts need one). */
 export function venvName(folderName: string): string {
@@ -112,10 +178,21 @@ export function depsPlan(input: DepsPlanInput): DepsPlan | undefined {
     }
     if (!found.length) continue;
     const projectDir = path.posix.join(input.remoteDir, ...rel);
-    const hash = depsHash(python, found);
+    const req = found.find((f) => f.name === 'requirements.txt');
+    const included = req ? includedFiles(input.folder, [{ file: path.join(localDir, req.name), bytes: req.bytes }]) : [];
+    const hash = depsHash(python, [...found, ...included]);
     const root = (input.venvsRoot ?? path.posix.join(path.posix.dirname(input.remoteDir), VENVS_DIR)).replace(/\/+$/, '');
     const venvDir = `${root}/${venvName(path.posix.basename(projectDir))}-${hash}`;
-    return { projectDir, localDir, files: found.map((f) => f.name), hash, venvDir, python: `${venvDir}/bin/python`, basePython: python };
+    return {
+      projectDir,
+      localDir,
+      files: found.map((f) => f.name),
+      included: included.map((f) => f.name.slice(3)),
+      hash,
+      venvDir,
+      python: `${venvDir}/bin/python`,
+      basePython: python,
+    };
   }
   return undefined;
 }

@@ -494,7 +494,9 @@ export class JobRunner {
       let info: JobInfo;
       const ranAfter = sync?.ranAfter && !(deps && depsMissing(sync.ranAfter)) ? sync.ranAfter : undefined;
       if (deps)
-        depsState = ranAfter ? 'reused' : await ensureDeps(await podCommands, deps, { onOutput: spec.onDepsOutput, signal: abort.signal });
+        depsState = ranAfter
+          ? 'reused'
+          : await ensureDeps(await podCommands, deps, { onOutput: spec.onDepsOutput, signal: abort.signal, env: spec.env });
       if (ranAfter && prepared) {
         if (ranAfter.exitCode !== 0) throw startError(ranAfter.exitCode, null, ranAfter.stderr);
         info = prepared.info;

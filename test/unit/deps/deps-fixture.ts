@@ -3,6 +3,7 @@
  * PIP_INDEX_URL / UV_INDEX_URL, like every simulated rental), and a JobRunner on it, for the
  * project-dependency tests.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,11 +20,13 @@ export const JOBS_ROOT = '/workspace/.kgpu/jobs';
 export interface DepsPod {
   fx: PodFixture;
   index: PackageIndex;
+  /** The credential the index's /private/simple/ wants (a private index's token). */
+  credential: string;
   pod: PodCommands;
   /** A local folder for a project (removed at the end). */
   tmp: string;
   sh(line: string): Promise<string>;
-  runner(o?: { warmStart?: WarmStartSettings }): JobRunner;
+  runner(o?: { warmStart?: WarmStartSettings; projectDeps?: boolean }): JobRunner;
   /** Wait for a run's end: its log text, exit state, the panel notes of its install. */
   finish(h: RunHandle): Promise<{ log: string; state: string; exitCode?: number }>;
   stop(): Promise<void>;
@@ -31,7 +34,8 @@ export interface DepsPod {
 
 export async function startDepsPod(): Promise<DepsPod> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kgpu-deps-'));
-  const index = await startPackageIndex({ host: '127.0.0.1', python: realPython().exe });
+  const credential = `kgpu-secret-${randomBytes(12).toString('hex')}`;
+  const index = await startPackageIndex({ host: '127.0.0.1', python: realPython().exe, credential });
   let net: PodReachServer | undefined;
   let fx: PodFixture | undefined;
   try {
@@ -56,6 +60,7 @@ export async function startDepsPod(): Promise<DepsPod> {
   return {
     fx: f,
     index,
+    credential,
     pod,
     tmp,
     sh,
@@ -65,7 +70,7 @@ export async function startDepsPod(): Promise<DepsPod> {
         syncStateDir: path.join(tmp, 'sync'),
         pollMs: 0,
         jobsRoot: JOBS_ROOT,
-        projectDeps: true,
+        projectDeps: o.projectDeps ?? true,
         warmStart: o.warmStart,
       });
       runners.push(r);
