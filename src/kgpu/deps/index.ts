@@ -6,6 +6,8 @@ export {
   venvName,
   DEP_FILES,
   MAX_DEP_FILE_BYTES,
+  MAX_INCLUDED_FILES,
+  referencedFiles,
   VENVS_DIR,
   type DepFile,
   type DepsPlan,

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { depsPlan, missingModule, venvName, withRequirement } from '../../../src/kgpu/deps';
+import { depsPlan, MAX_INCLUDED_FILES, missingModule, referencedFiles, venvName, withRequirement } from '../../../src/kgpu/deps';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kgpu-deps-plan-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -81,6 +81,44 @@ test('no environment for kgpu.python as a command (it manages its own), a symlin
   assert.equal(depsPlan({ folder: big, remoteDir: '/workspace/big', python: 'python' }), undefined);
   assert.equal(venvName('..'), 'project');
   assert.equal(venvName('-rf x'), 'rf_x');
+});
+
+test('-r / -c lines as pip reads them: short and long forms, = or space, comments, continuations; URLs and ${VARS} left out', () => {
+  assert.deepEqual(
+    referencedFiles(
+      '-r base.txt\n-rdev.txt\n-r=x.txt\n--requirement other.txt\n--requirement=o2.txt\n-c c.txt # pins\n--constraint  "q.txt"\n# -r no.txt\nnumpy # -r no2.txt\n-r \\\nwrapped.txt\n-r https://x/y.txt\n-r ${HOME}/z.txt\n-e .\n',
+    ),
+    ['base.txt', 'dev.txt', 'x.txt', 'other.txt', 'o2.txt', 'c.txt', 'q.txt', 'wrapped.txt'],
+  );
+});
+
+test('files pulled in with -r / -c (nested, relative to the file that names them) are hashed; never one outside the synced folder; at most MAX_INCLUDED_FILES', () => {
+  const dir = folder('inc', {
+    'requirements.txt': '-r reqs/base.txt\n-r ../outside.txt\n-r /etc/hostname\n-c linked/pins.txt\n',
+    'reqs/base.txt': '-c pins.txt\n-r ../requirements.txt\nkgpu-demo-utils\n',
+    'reqs/pins.txt': 'kgpu-demo-utils==1.0.0\n',
+    'main.py': '',
+  });
+  fs.writeFileSync(path.join(tmp, 'outside.txt'), 'a\n');
+  const away = folder('away', { 'pins.txt': 'x==1\n' });
+  fs.symlinkSync(away, path.join(dir, 'linked'));
+  const plan = () => depsPlan({ folder: dir, remoteDir: '/workspace/inc', script: 'main.py', python: 'python' });
+  const p = plan();
+  assert.deepEqual(p?.included, ['reqs/base.txt', 'reqs/pins.txt']);
+  const h = p?.hash;
+  fs.writeFileSync(path.join(dir, 'reqs/pins.txt'), 'kgpu-demo-utils==1.1.0\n');
+  assert.notEqual(plan()?.hash, h, 'a nested -c file changed');
+  const h2 = plan()?.hash;
+  fs.writeFileSync(path.join(tmp, 'outside.txt'), 'b\n');
+  fs.writeFileSync(path.join(away, 'pins.txt'), 'x==2\n');
+  assert.equal(plan()?.hash, h2, 'files outside the folder (a path or a symlinked folder out of it) are never read');
+
+  const many: Record<string, string> = { 'requirements.txt': '-r r0.txt\n' };
+  for (let i = 0; i < MAX_INCLUDED_FILES + 10; i++) many[`r${i}.txt`] = `-r r${i + 1}.txt\n`;
+  assert.equal(
+    depsPlan({ folder: folder('many', many), remoteDir: '/workspace/many', python: 'python' })?.included.length,
+    MAX_INCLUDED_FILES,
+  );
 });
 
 test("ModuleNotFoundError: the module the traceback's last line names, and the package that provides it", () => {
