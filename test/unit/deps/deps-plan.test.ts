@@ -142,3 +142,11 @@ test('requirements.txt with a package appended, once', () => {
   assert.equal(withRequirement('Kgpu_Demo.Utils>=1.0\n', 'kgpu-demo-utils'), 'Kgpu_Demo.Utils>=1.0\n');
   assert.equal(withRequirement('tinyplot==0.1 ; python_version>"3"\n', 'tinyplot'), 'tinyplot==0.1 ; python_version>"3"\n');
 });
+
+test('kgpu.installDependencies: machine-scoped (a workspace cannot turn installs on or off), auto or off, auto by default', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '../../../package.json'), 'utf8')) as {
+    contributes: { configuration: { properties: Record<string, { scope?: string; enum?: string[]; default?: string }> } };
+  };
+  const s = pkg.contributes.configuration.properties['kgpu.installDependencies'];
+  assert.deepEqual([s?.scope, s?.enum, s?.default], ['machine', ['auto', 'off'], 'auto']);
+});
