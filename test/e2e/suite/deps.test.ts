@@ -62,4 +62,24 @@ describe("run on GPU: the project's dependencies", () => {
     assert.match(t2, /loss over 6 steps: /);
     await vscode.workspace.fs.delete(metrics);
   });
+
+  it('kgpu.installDependencies off: the run uses kgpu.python as it is (no environment made or used)', async function () {
+    this.timeout(120_000);
+    const config = vscode.workspace.getConfiguration('kgpu');
+    const file = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'with-deps', 'prefix-e2e.py');
+    await vscode.workspace.fs.writeFile(file, Buffer.from('import sys\nprint("prefix", sys.prefix)\n'));
+    await config.update('installDependencies', 'off', vscode.ConfigurationTarget.Global);
+    try {
+      assert.equal(services.settings.get().installDependencies, 'off');
+      const run = await vscode.commands.executeCommand<RunStarted | undefined>('kgpu.runActiveFile', { podId, file, args: [] });
+      assert.ok(run);
+      assert.deepEqual(await run.done, { state: 'exited', exitCode: 0 }, run.text());
+      const t = run.text();
+      assert.match(t, /^prefix \//m);
+      assert.doesNotMatch(t, /\.kgpu\/venvs\//, 'no environment');
+    } finally {
+      await config.update('installDependencies', undefined, vscode.ConfigurationTarget.Global);
+      await vscode.workspace.fs.delete(file);
+    }
+  });
 });
