@@ -7,6 +7,11 @@ Placed by content hash in /tmp/kgpu-<uid>/ and run with the interpreter of kgpu.
                                         PROJECT's dependencies: requirements.txt, the
                                         [project] dependencies of pyproject.toml, environment.yml
     deps.py add VENV PROJECT PKG...     install PKG... into VENV (an installed one)
+    deps.py find DIR TOP PYTHON VENVS   for a file already in the pod (kgpu://): the nearest folder
+                                        from DIR up to TOP with dependency files, hashed as
+                                        src/kgpu/deps/plan.ts hashes a synced folder (the same
+                                        bytes: the same environment); prints `KGPU-DEPS venv VENV
+                                        PROJECT` then ensures it, or `KGPU-DEPS none`
     deps.py pip PYTHON CWD PKG...       install PKG... with PYTHON itself (kgpu.installDependencies
                                         off: the user's own interpreter)
 
@@ -32,6 +37,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -410,12 +416,120 @@ def add(venv, project, pkgs):
     return 0
 
 
+MAX_DEP_FILE = 1 << 20
+MAX_INCLUDED = 32
+INCLUDE_RE = re.compile(r"^(?:-[rc]\s*=?\s*|--(?:requirement|constraint)(?:\s*=\s*|\s+))(\S+)")
+
+
+def read_dep(path):
+    """A regular file (never a symlink) of at most MAX_DEP_FILE bytes, else None."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_DEP_FILE:
+        return None
+    try:
+        with open(path, "rb") as f:
+            return f.read(MAX_DEP_FILE + 1)
+    except OSError:
+        return None
+
+
+def referenced(text):
+    """plan.ts referencedFiles: the -r / -c files a requirements file names."""
+    out = []
+    for raw in re.split(r"\r?\n", re.sub(r"\\\r?\n", "", text)):
+        line = re.sub(r"(^|\s)#.*$", "", raw).strip()
+        m = INCLUDE_RE.match(line)
+        if not m:
+            continue
+        ref = re.sub(r"^(['\"])(.*)\1$", r"\2", m.group(1))
+        if not ref or "://" in ref or "${" in ref or ref.startswith("file:"):
+            continue
+        out.append(ref)
+    return out
+
+
+def inside(top, p):
+    rel = os.path.relpath(p, top)
+    return rel != "." and not rel.startswith("..") and not os.path.isabs(rel)
+
+
+def included(top, root_file, root_bytes):
+    """plan.ts includedFiles: breadth first, each once, inside top only, at most MAX_INCLUDED."""
+    top = os.path.realpath(top)
+    seen = {os.path.realpath(root_file)}
+    out, queue = [], [(root_file, root_bytes)]
+    while queue and len(out) < MAX_INCLUDED:
+        f, b = queue.pop(0)
+        for ref in referenced(b.decode("utf-8", "replace")):
+            if len(out) >= MAX_INCLUDED:
+                break
+            target = os.path.normpath(os.path.join(os.path.dirname(f), ref))
+            d = os.path.realpath(os.path.dirname(target))
+            resolved = os.path.join(d, os.path.basename(target))
+            if not os.path.isdir(d) or not inside(top, resolved) or resolved in seen:
+                continue
+            seen.add(resolved)
+            data = read_dep(resolved)
+            if data is None:
+                continue
+            out.append(("-r " + os.path.relpath(resolved, top), data))
+            queue.append((resolved, data))
+    return out
+
+
+def venv_name(folder):
+    s = re.sub(r"^[._-]+", "", re.sub(r"[^A-Za-z0-9_.-]+", "_", folder))[:40]
+    return s or "project"
+
+
+def find(start, top, python, venvs):
+    """The environment of a file in start/ (see the module's comment)."""
+    start, top = os.path.normpath(start), os.path.normpath(top)
+    dirs = [start]
+    if inside(top, start):
+        d = start
+        while d != top:
+            d = os.path.dirname(d)
+            dirs.append(d)
+    else:
+        top = start
+    for d in dirs:
+        found = []
+        for name in FILES:
+            data = read_dep(os.path.join(d, name))
+            if data is None:
+                continue
+            if name == "pyproject.toml":
+                text = data.decode("utf-8", "replace")
+                if not (re.search(r"^\s*\[project\]\s*$", text, re.M) and re.search(r"^\s*dependencies\s*=\s*\[", text, re.M)):
+                    continue
+            found.append((name, data))
+        if not found:
+            continue
+        req = [b for n, b in found if n == "requirements.txt"]
+        extra = included(top, os.path.join(d, "requirements.txt"), req[0]) if req else []
+        h = hashlib.sha256(b"kgpu-deps 1\0" + python.encode() + b"\0")
+        for name, data in found + extra:
+            h.update(name.encode() + b"\0" + str(len(data)).encode() + b"\0")
+            h.update(data)
+        venv = os.path.join(venvs, "%s-%s" % (venv_name(os.path.basename(d)), h.hexdigest()[:16]))
+        say("KGPU-DEPS venv %s %s" % (venv, d))
+        return ensure(venv, d, h.hexdigest()[:16])
+    say("KGPU-DEPS none")
+    return 0
+
+
 def main(argv):
     try:
         if len(argv) == 4 and argv[0] == "ensure":
             return ensure(argv[1], argv[2], argv[3])
         if len(argv) >= 4 and argv[0] == "add":
             return add(argv[1], argv[2], argv[3:])
+        if len(argv) == 5 and argv[0] == "find":
+            return find(argv[1], argv[2], argv[3], argv[4])
         if len(argv) >= 4 and argv[0] == "pip":
             return pip_with(argv[1], argv[2], argv[3:])
         say("KGPU-DEPS failed usage: deps.py ensure VENV PROJECT HASH | add VENV PROJECT PKG... | pip PYTHON CWD PKG...")

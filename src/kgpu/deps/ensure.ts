@@ -42,7 +42,9 @@ export function maskEnvValues(text: string, env: Record<string, string> | undefi
   return text;
 }
 
-const RESULT = /^KGPU-DEPS (ready (installed|reused)|failed (.*))$/;
+const RESULT = /^KGPU-DEPS (ready (installed|reused)|failed (.*)|none)$/;
+/** `find`'s answer before the install: the environment and its project folder. */
+const FOUND = /^KGPU-DEPS venv (\/\S*) (\/.*)$/;
 /** Lines of output kept for the error (the installer's tail). */
 const KEEP = 60;
 /** Longest line handed on (characters). */
@@ -54,7 +56,8 @@ async function runDepsScript(
   args: string[],
   what: string,
   options: EnsureDepsOptions,
-): Promise<DepsState> {
+  found?: (venvDir: string, projectDir: string) => void,
+): Promise<DepsState | 'none'> {
   const script = options.script ?? loadPodScript('deps.py');
   // The first line of stdin: kgpu.env as base64 `export` lines (as a warm start's server gets it).
   const line = quoteArgv([
@@ -72,6 +75,11 @@ async function runDepsScript(
   let pending = '';
   const onLine = (l: string): void => {
     l = maskEnvValues(l, options.env);
+    const f = FOUND.exec(l);
+    if (f) {
+      found?.(f[1], f[2]);
+      return;
+    }
     const m = RESULT.exec(l);
     if (m) {
       result = m;
@@ -106,6 +114,7 @@ async function runDepsScript(
   await ended;
   if (pending) onLine(pending);
   if (result?.[2]) return result[2] as DepsState;
+  if (result?.[1] === 'none') return 'none';
   const why = result?.[3] ?? (maskEnvValues(stderr.trim(), options.env) || `${python} exited with ${status.exitCode ?? status.signal}`);
   throw new DepsInstallError(`Could not install ${what} in the pod: ${why.length > 2000 ? `${why.slice(0, 2000)}…` : why}`, tail);
 }
@@ -114,8 +123,45 @@ async function runDepsScript(
  * Make sure the plan's environment is installed (the same for Run, Debug and Notebook): reused
  * while its dependency files are unchanged, else made anew with `uv` or venv + pip.
  */
-export function ensureDeps(pod: PodCommands, plan: DepsPlan, options: EnsureDepsOptions = {}): Promise<DepsState> {
-  return runDepsScript(pod, plan.basePython, ['ensure', plan.venvDir, plan.projectDir, plan.hash], plan.files.join(', '), options);
+export async function ensureDeps(pod: PodCommands, plan: DepsPlan, options: EnsureDepsOptions = {}): Promise<DepsState> {
+  const state = await runDepsScript(
+    pod,
+    plan.basePython,
+    ['ensure', plan.venvDir, plan.projectDir, plan.hash],
+    plan.files.join(', '),
+    options,
+  );
+  if (state === 'none') throw new DepsInstallError('Could not install the dependencies in the pod: pod/deps.py answered none.', []);
+  return state;
+}
+
+/**
+ * For a file already in the pod (a kgpu:// editor): the nearest folder from the file's up to
+ * `root` (the pod folder the file belongs to) with dependency files, found in the pod and hashed
+ * there as depsPlan hashes a synced folder (the same bytes: the same environment), made sure of
+ * as ensureDeps does. Undefined when there are none (or kgpu.python is a command).
+ */
+export async function ensurePodDeps(
+  pod: PodCommands,
+  input: { file: string; root: string; python: string; venvsRoot: string },
+  options: EnsureDepsOptions = {},
+): Promise<{ venvDir: string; projectDir: string; python: string; state: DepsState } | undefined> {
+  const python = input.python.trim() || 'python';
+  if (!PLAIN_INTERPRETER.test(python) || !input.file.startsWith('/') || !input.root.startsWith('/')) return undefined;
+  let venv: { venvDir: string; projectDir: string } | undefined;
+  const dir = input.file.replace(/\/[^/]*$/, '') || '/';
+  const state = await runDepsScript(
+    pod,
+    python,
+    ['find', dir, input.root, python, input.venvsRoot],
+    'the dependency files',
+    options,
+    (venvDir, projectDir) => {
+      venv = { venvDir, projectDir };
+    },
+  );
+  if (state === 'none' || !venv) return undefined;
+  return { ...venv, python: `${venv.venvDir}/bin/python`, state };
 }
 
 /** Install packages into the plan's (installed) environment — e.g. a module a job missed. */

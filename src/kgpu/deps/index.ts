@@ -15,6 +15,7 @@ export {
 } from './plan';
 export {
   ensureDeps,
+  ensurePodDeps,
   installPackages,
   installWithPython,
   maskEnvValues,

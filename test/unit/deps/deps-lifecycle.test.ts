@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { installWithPython, missingModule } from '../../../src/kgpu/deps';
+import { depsPlan, ensurePodDeps, installWithPython, missingModule } from '../../../src/kgpu/deps';
 import { ensureForkServer, loadPodScript } from '../../../src/kgpu/warm';
 import type { RunHandle } from '../../../src/kgpu/jobs/job-runner';
 import { startDepsPod, type DepsPod } from './deps-fixture';
@@ -245,5 +245,41 @@ describe("a project's environments in the pod: removed when old, hashed with the
     assert.ok(!out.some((l) => l.includes(d.credential)));
     const res2 = await d.finish(run());
     assert.deepEqual([res2.exitCode, res2.log], [0, 'prefix /workspace/own-env\nutils 1.1.0\n▁█\n'], res2.log);
+  });
+
+  it("a file living only in the pod (kgpu://): its dependency files are found beside it in the pod, hashed as a synced folder's (the same environment)", async () => {
+    const files = {
+      'requirements.txt': '-c pins.txt\nkgpu-demo-utils\n',
+      'pins.txt': 'kgpu-demo-utils==1.0.0\n',
+      'sub/main.py': PROBE,
+    };
+    // The same bytes here (a synced copy would get this plan) and in the pod only.
+    const local = project('podproj', files);
+    for (const [f, text] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(d.fx.hostDir, 'podproj', f)), { recursive: true });
+      fs.writeFileSync(path.join(d.fx.hostDir, 'podproj', f), text);
+    }
+    const plan = depsPlan({ folder: local.folder, remoteDir: '/workspace/podproj', script: 'sub/main.py', python: 'python' });
+    const input = {
+      file: '/workspace/podproj/sub/main.py',
+      root: '/workspace/podproj',
+      python: 'python',
+      venvsRoot: '/workspace/.kgpu/venvs',
+    };
+    const out: string[] = [];
+    const a = await ensurePodDeps(d.pod, input, { onOutput: (l) => out.push(l) });
+    assert.deepEqual(
+      a,
+      { venvDir: plan?.venvDir, projectDir: '/workspace/podproj', python: plan?.python, state: 'installed' },
+      out.join('\n'),
+    );
+    assert.equal((await d.sh(`cd /workspace/podproj/sub && ${a.python} main.py`)).split('\n')[1], 'utils 1.0.0');
+    assert.equal((await ensurePodDeps(d.pod, input))?.state, 'reused');
+    fs.writeFileSync(path.join(d.fx.hostDir, 'podproj', 'pins.txt'), 'kgpu-demo-utils==1.1.0\n');
+    const b = await ensurePodDeps(d.pod, input);
+    assert.equal(b?.state, 'installed', 'the edited -c file in the pod makes a new environment');
+    assert.notEqual(b?.venvDir, a.venvDir);
+    fs.writeFileSync(path.join(d.fx.hostDir, 'lonely.py'), 'print(1)\n');
+    assert.equal(await ensurePodDeps(d.pod, { ...input, file: '/workspace/lonely.py', root: '/workspace' }), undefined);
   });
 });
