@@ -37,7 +37,7 @@ describe("a project's environments in the pod: removed when old, hashed with the
 
   const exists = async (p: string): Promise<boolean> => (await d.sh(`test -e '${p}' && echo yes || echo no`)).trim() === 'yes';
 
-  it("a new environment removes the project's older ones nothing uses: one a running job uses stays (until it ends), an idle fork server's is stopped", async () => {
+  it("a new environment removes the project's older ones nothing uses: one a running job uses stays (until it ends), an idle fork server's is stopped", async (t) => {
     const p = project('gc', {
       'requirements.txt': 'kgpu-demo-utils==1.0.0\n',
       // Waits for the test's go (a file) when given one: a job that keeps its environment in use.
@@ -61,6 +61,7 @@ describe("a project's environments in the pod: removed when old, hashed with the
     let waiting!: () => void;
     const isWaiting = new Promise<void>((resolve) => (waiting = resolve));
     const go = path.join(d.fx.hostDir, 'gc-go');
+    t.after(() => fs.writeFileSync(go, '')); // the job ends even if an assertion fails
     const busy = run(['/workspace/gc-go'], (s) => {
       seen += s;
       if (seen.includes('waiting\n')) waiting();
@@ -199,8 +200,12 @@ describe("a project's environments in the pod: removed when old, hashed with the
       env: { PIP_INDEX_URL: indexUrl },
       onDepsOutput: (l) => out.push(l),
     });
-    const res = await d.finish(h);
-    fs.writeFileSync(path.join(d.fx.hostDir, 'watch/stop'), '');
+    let res: Awaited<ReturnType<DepsPod['finish']>>;
+    try {
+      res = await d.finish(h);
+    } finally {
+      fs.writeFileSync(path.join(d.fx.hostDir, 'watch/stop'), '');
+    }
     await d.sh(
       `i=0; while [ ! -e /workspace/watch/result ] && [ $i -lt 1200 ]; do i=$((i+1)); sleep 0.05; done; test -e /workspace/watch/result`,
     );
