@@ -4,6 +4,7 @@ import { KgpuDebugAdapterFactory } from './debug-adapter-factory';
 import { registerDebugCommand } from './debug-command';
 import { DEBUG_TYPE, KgpuDebugConfigurationProvider } from './debug-configuration';
 import { podAgentsFor } from '../platform/pod-agents';
+import { registerLibraryFileSystem } from './library-file-system';
 
 /** Debugging on the GPU (issue 21): the `kgpu` debug type, its inline adapter and the command. */
 export function registerDebug(services: KgpuServices): vscode.Disposable {
@@ -13,5 +14,6 @@ export function registerDebug(services: KgpuServices): vscode.Disposable {
     vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, provider),
     vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, new KgpuDebugAdapterFactory(services, agents)),
     registerDebugCommand(services),
+    registerLibraryFileSystem(),
   );
 }

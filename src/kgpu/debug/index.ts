@@ -5,7 +5,7 @@
  */
 export { DapBridge, POD_HELLO_EVENT, type DapBridgeOptions, type PodHello } from './dap-bridge';
 export { DapDecoder, DapFramingError, encodeDap, type DapMessage } from './dap-codec';
-export { KGPU_URI_PREFIX, PodPathMap, walkSources, type PodPathMapOptions } from './path-map';
+export { KGPU_LIBRARY_SCHEME, KGPU_LIBRARY_URI_PREFIX, KGPU_URI_PREFIX, PodPathMap, walkSources, type PodPathMapOptions } from './path-map';
 export {
   DebugStartError,
   explainEnd,

@@ -2,7 +2,7 @@
 // set in the sample project's train.py (the LOCAL file), the command starts a `kgpu` session (sync,
 // debugpy in the pod over the agent stream), the editor stops there on the local file, the
 // variables are filled from the pod (a tensor's repr), the debug console evaluates in the pod,
-// and stopping the session ends it.
+// a library file opens read-only (kgpu-lib://), and stopping the session ends it.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { KgpuServices } from '../../../src/platform/services';
@@ -90,6 +90,25 @@ describe('debug on GPU: a kgpu debug session stops at a breakpoint in the local 
     assert.match(byName.get('loss') ?? '', /^tensor\(/, 'the loss tensor as debugpy shows it');
     const ev = await session.customRequest('evaluate', { expression: 'str(x.shape)', frameId: stackFrames[0].id, context: 'repl' });
     assert.equal(ev.result, `'torch.Size([32, 1])'`);
+
+    // A library frame's file (here torch's own module file, as the debugger maps any pod path
+    // outside /workspace) opens read-only: readable through the kgpu-lib view, never writable.
+    const torchFile = await session.customRequest('evaluate', {
+      expression: 'torch.__file__',
+      frameId: stackFrames[0].id,
+      context: 'repl',
+    });
+    const libPath = String(torchFile.result).replace(/^'|'$/g, '');
+    assert.match(libPath, /^\/.+\/torch\/__init__\.py$/);
+    const lib = vscode.Uri.parse(`kgpu-lib://${podId}${libPath}`);
+    assert.equal(vscode.workspace.fs.isWritableFileSystem('kgpu-lib'), false, 'the library view is a read-only file system');
+    assert.equal(vscode.workspace.fs.isWritableFileSystem('kgpu'), true);
+    const libDoc = await vscode.workspace.openTextDocument(lib);
+    assert.match(libDoc.getText(), /import/, "torch's source, read from the pod");
+    await assert.rejects(
+      Promise.resolve(vscode.workspace.fs.writeFile(lib, new TextEncoder().encode('x = 1\n'))),
+      /read-only|NoPermissions|EROFS|readonly/i,
+    );
 
     await vscode.debug.stopDebugging(session);
     await terminated;

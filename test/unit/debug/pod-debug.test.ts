@@ -361,3 +361,28 @@ test('launch with a multi-word kgpu.python (a wrapper such as `env … python3`,
     s.bridge.dispose();
   }
 });
+
+test("library frames (the pod's standard library) come as read-only kgpu-lib:// sources, the project's as local paths", async () => {
+  const { folder, file } = project(
+    'lib.py',
+    'import json\n\ndef hook(d):\n    return d\n\njson.loads(\'{"a": 1}\', object_hook=hook)\n',
+    'lib proj',
+  );
+  const s = await startPodDebug(launchSpec({ folder, file }, { justMyCode: false }));
+  const c = new DapTestClient(s.bridge);
+  try {
+    await begin(c, file, { [file]: [{ line: 4 }] });
+    const stop = await c.event('stopped');
+    const st = await c.ok('stackTrace', { threadId: stop.body.threadId, startFrame: 0, levels: 20 });
+    const paths: string[] = st.stackFrames.map((fr: any) => String(fr.source?.path));
+    assert.equal(paths[0], file);
+    const lib = st.stackFrames.find((fr: any) => /\/json\/__init__\.py$/.test(String(fr.source?.path)));
+    assert.ok(lib, `a json frame in ${paths.join(', ')}`);
+    assert.match(lib.source.path, new RegExp(`^kgpu-lib://${f.pod.podId}/.+/json/__init__\\.py$`));
+    assert.equal(lib.source.presentationHint, 'deemphasize');
+    await c.ok('continue', { threadId: stop.body.threadId });
+    await c.event('terminated');
+  } finally {
+    s.bridge.dispose();
+  }
+});
