@@ -5,7 +5,8 @@
  *  - a pod file of the user's with no local copy (under /workspace: in the synced folder but not on
  *    this machine, or another project's) → `kgpu://<pod>/abs/path`, which VS Code opens through
  *    kgpu's file system, writable (a DAP `source.path` that looks like a URI is taken as one);
- *  - a library file (anywhere else in the pod: the standard library, site-packages, a venv) →
+ *  - a library file (anywhere else in the pod: the standard library; and any site-/dist-packages
+ *    folder or /workspace/.kgpu (the projects' venvs), even inside /workspace) →
  *    `kgpu-lib://<pod>/abs/path`: the same file through a read-only view (src/debug/), so stepping
  *    into torch never leaves an editable copy of it open — unless the editor itself named that
  *    file with a kgpu:// URI (a breakpoint set in it on purpose), which then stays as it was named.
@@ -55,6 +56,8 @@ export class PodPathMap {
 
   /** Whether a pod path is a library file (outside the user's files and the synced folder). */
   isLibrary(remote: string): boolean {
+    // Installed packages are libraries wherever they are (a project's venv lives in /workspace/.kgpu/venvs).
+    if (/\/(?:site|dist)-packages\//.test(remote) || within(path.posix.join(this.userRoot, '.kgpu'), remote)) return true;
     return !within(this.userRoot, remote) && !(this.remoteRoot && within(this.remoteRoot, remote));
   }
 

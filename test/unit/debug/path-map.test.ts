@@ -78,6 +78,13 @@ test("library frames (pod files outside /workspace and the synced folder) open r
   const lib = '/root/.cache/kgpu/venvs/abc/lib/python3.11/site-packages/torch/nn/functional.py';
   assert.equal(m.toLocal(lib), `kgpu-lib://${POD}${lib}`, 'a venv is a library');
   assert.equal(m.toLocal('/usr/lib/python3.11/os.py'), `kgpu-lib://${POD}/usr/lib/python3.11/os.py`);
+  const venv = '/workspace/.kgpu/venvs/proj-1a2b/lib/python3.11/site-packages/numpy/core/numeric.py';
+  assert.equal(m.toLocal(venv), `kgpu-lib://${POD}${venv}`, "the project's venv in /workspace is a library too");
+  assert.equal(m.toLocal('/workspace/.kgpu/venvs/proj-1a2b/bin/tool.py'), `kgpu-lib://${POD}/workspace/.kgpu/venvs/proj-1a2b/bin/tool.py`);
+  assert.equal(
+    m.toLocal('/srv/proj/.venv/lib/python3.11/site-packages/a.py'),
+    `kgpu-lib://${POD}/srv/proj/.venv/lib/python3.11/site-packages/a.py`,
+  );
   assert.equal(m.toLocal('/workspace/other/helper.py'), `kgpu://${POD}/workspace/other/helper.py`, "another project of the user's");
   assert.equal(m.toLocal('/srv/proj/gen.py'), `kgpu://${POD}/srv/proj/gen.py`, 'the synced folder, wherever it is');
   assert.equal(m.toLocal('/workspacex/a.py'), `kgpu-lib://${POD}/workspacex/a.py`, 'a sibling of /workspace is not inside it');
