@@ -474,6 +474,16 @@ def _write_spec(d, argv):
     os.rename(os.path.join(sd, "kernel.json.tmp"), os.path.join(sd, "kernel.json"))
 
 
+def _spec_python(d):
+    """The interpreter of the running kernel's spec (what _write_spec wrote), or None."""
+    try:
+        with open(os.path.join(d, "spec", "kgpu", "kernel.json")) as f:
+            argv = json.load(f)["argv"]
+        return argv[:-4] if isinstance(argv, list) and len(argv) > 4 else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _serve(d, cwd, max_bytes, report, extra_env, python_argv=None):
     """In the detached child: start the kernel, listen, report readiness on `report` (an fd)."""
     log = open(os.path.join(d, "log"), "a", buffering=1)
@@ -558,7 +568,7 @@ def start(d, cwd, max_bytes, python_argv=None):
     fcntl.flock(lock, fcntl.LOCK_EX)
     pid = _existing(d)
     if pid is not None:
-        print(json.dumps({"ok": True, "pid": pid, "socket": os.path.join(d, "s"), "existing": True}))
+        print(json.dumps({"ok": True, "pid": pid, "socket": os.path.join(d, "s"), "existing": True, "python": _spec_python(d)}))
         return 0
     if not os.path.isdir(cwd):
         print(json.dumps({"ok": False, "code": "no-cwd", "error": "The folder %s is not in the pod" % cwd}))
