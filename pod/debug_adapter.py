@@ -5,9 +5,15 @@
 # the program running (or paused at a breakpoint, billing). Here the adapter runs in its own
 # session, fed through a pipe; when the stream ends, fails or is reset (SIGTERM/SIGHUP), the pipe
 # is closed, and debugpy, seeing its client gone, ends the program it launched and exits.
-import os, signal, subprocess, sys, threading
+# First it sends the editor one DAP event of its own, `kgpu.pod` {python: sys.executable}: this
+# script runs under the whole kgpu.python (e.g. `uv run python`, `env X=1 python3`), so that is the
+# interpreter a wrapper resolves to; debugpy needs it to start its launcher (it would take the
+# first word of a multi-word "python").
+import json, os, signal, subprocess, sys, threading
 
 argv = sys.argv[1:]
+_hello = json.dumps({"seq": 0, "type": "event", "event": "kgpu.pod", "body": {"python": sys.executable}}).encode()
+os.write(1, b"Content-Length: %d\r\n\r\n" % len(_hello) + _hello)
 try:
     child = subprocess.Popen(argv, stdin=subprocess.PIPE, start_new_session=True)
 except OSError as e:

@@ -12,7 +12,9 @@ lines, one object per line:
     {"op":"ack","seq":N}             records up to N were taken for good: free them
     {"op":"execute","id":ID,"code":S,"tag":any}  queue a cell (ID becomes the request's msg_id)
     {"op":"input","value":S}         answer the pending input_request
-    {"op":"interrupt"} {"op":"restart"} {"op":"shutdown"}
+    {"op":"interrupt"} {"op":"shutdown"}
+    {"op":"restart","env":{...}?,"python":[argv]?}  a new kernel process; with env, that is its kgpu.env
+                                     (the editor's current one), with python its interpreter
 
   bridge -> editor: records {"seq":N,"ch":C,"type":T,"parent":msg_id|null,"content":{...}}
     ch "iopub" / "shell" / "stdin": the kernel's messages (stream, display_data, execute_result,
@@ -25,9 +27,14 @@ Records are kept until acknowledged, bounded by --max-bytes (oldest dropped with
 dropped connection or a reloaded window loses nothing: the editor attaches again with the last
 seq it saw (or, a new editor instance, with null) and gets exactly what it missed.
 
-Usage: python3 kernel_bridge.py start --dir D --cwd CWD [--max-bytes N]
-  Prints one JSON line: {"ok":true,"pid":P,"socket":S,"existing":bool} or {"ok":false,"code","error"}.
-  D is a private directory (0700) for this kernel: s (the socket), pid, log.
+Usage: python3 kernel_bridge.py start --dir D --cwd CWD [--max-bytes N] [--python-argv JSON]
+  Prints one JSON line: {"ok":true,"pid":P,"socket":S,"existing":bool,"python":[argv],"fallback":...}
+  or {"ok":false,"code","error"}. D is a private directory (0700) for this kernel: s (the socket),
+  pid, log, spec/kgpu/kernel.json (the kernel's command).
+  --python-argv: the interpreter the kernel runs (kgpu.python or the project's venv, possibly a
+  command such as `uv run python`); when it cannot import ipykernel the kernel runs this bridge's
+  own python3 instead and the reply says why ("fallback": {"python", "error"}). The bridge itself
+  always runs under the pod's python3 (it needs jupyter_client; the kernel needs only ipykernel).
 """
 
 import argparse
@@ -36,8 +43,10 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -89,6 +98,9 @@ class Bridge:
         self.internal = set()  # msg_ids of the bridge's own requests
         self.dead = False
         self.running = True
+        self.base_env = dict(os.environ)  # the kernel's environment without kgpu.env
+        self.python = None  # the kernel's argv prefix, the project's interpreter (see _kernel_python)
+        self.dir = None
 
     # --- records ---------------------------------------------------------------------------
     def emit(self, ch, typ, parent, content):
@@ -226,9 +238,21 @@ class Bridge:
         self.pending_input = None
         self.emit("bridge", typ, None, content)
 
-    def restart(self):
+    def restart(self, op=None):
+        op = op or {}
         self.emit("bridge", "restarting", None, {})
-        self.km.restart_kernel(now=True)
+        kw = {}
+        if isinstance(op.get("env"), dict):
+            env = dict(self.base_env)
+            env.update(_clean_env(op["env"]))
+            kw["env"] = env  # replaces the environment the kernel was first started with
+        fallback = None
+        argv = op.get("python")
+        if self.dir and isinstance(argv, list) and argv and all(isinstance(a, str) and a for a in argv):
+            self.python, fallback = _kernel_python(argv, self.cwd, kw.get("env", self.km._launch_args.get("env") if self.km._launch_args else None))
+            _write_spec(self.dir, self.python)
+            self.km._kernel_spec = None  # jupyter_client caches the spec it started with: read the new one
+        self.km.restart_kernel(now=True, **kw)
         self.dead = False
         self.status = "starting"
         try:
@@ -237,7 +261,7 @@ class Bridge:
             self.dead = True
             self.finish_all("died", {"exit": None, "message": str(e)})
             return
-        self.finish_all("restarted", {"pid": self.kernel_pid()})
+        self.finish_all("restarted", {"pid": self.kernel_pid(), "python": self.python, "fallback": fallback})
 
     def kernel_pid(self):
         try:
@@ -292,7 +316,7 @@ class Bridge:
             if not self.dead:
                 self.km.interrupt_kernel()
         elif kind == "restart":
-            self.restart()
+            self.restart(op)
         elif kind == "shutdown":
             self.finish_all("shutdown", {})
             for cl in list(self.clients):
@@ -415,12 +439,58 @@ def _existing(d):
     return pid
 
 
-def _serve(d, cwd, max_bytes, report, extra_env):
+def _clean_env(raw):
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k): str(v) for k, v in raw.items() if isinstance(k, str) and isinstance(v, str) and k and "=" not in k}
+
+
+def _kernel_python(argv, cwd, env):
+    """The kernel's interpreter: `argv` when it can import ipykernel, else this bridge's own python3.
+    Returns (argv, fallback): fallback {"python", "error"} says why the project's was not used."""
+    argv = list(argv)
+    env = env if env is not None else dict(os.environ)
+    if os.sep not in argv[0]:
+        # jupyter_client swaps a bare "python"/"python3" for its own interpreter: name the file.
+        argv[0] = shutil.which(argv[0], path=env.get("PATH")) or argv[0]
+    shown = " ".join(argv)
+    try:
+        r = subprocess.run(argv + ["-c", "import ipykernel"], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
+        if r.returncode == 0:
+            return argv, None
+        lines = r.stderr.decode("utf-8", "replace").strip().splitlines()
+        why = lines[-1][:500] if lines else "exit %d" % r.returncode
+    except (OSError, subprocess.SubprocessError) as e:
+        why = str(e)[:500]
+    return [sys.executable], {"python": shown, "error": why}
+
+
+def _write_spec(d, argv):
+    sd = os.path.join(d, "spec", "kgpu")
+    os.makedirs(sd, mode=0o700, exist_ok=True)
+    spec = {"argv": list(argv) + ["-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "kgpu", "language": "python", "interrupt_mode": "signal"}
+    with open(os.path.join(sd, "kernel.json.tmp"), "w") as f:
+        json.dump(spec, f)
+    os.rename(os.path.join(sd, "kernel.json.tmp"), os.path.join(sd, "kernel.json"))
+
+
+def _spec_python(d):
+    """The interpreter of the running kernel's spec (what _write_spec wrote), or None."""
+    try:
+        with open(os.path.join(d, "spec", "kgpu", "kernel.json")) as f:
+            argv = json.load(f)["argv"]
+        return argv[:-4] if isinstance(argv, list) and len(argv) > 4 else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _serve(d, cwd, max_bytes, report, extra_env, python_argv=None):
     """In the detached child: start the kernel, listen, report readiness on `report` (an fd)."""
     log = open(os.path.join(d, "log"), "a", buffering=1)
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     try:
+        from jupyter_client.kernelspec import KernelSpecManager
         from jupyter_client.manager import KernelManager
     except ImportError as e:
         os.write(report, _json({"ok": False, "code": "no-jupyter", "error": "The pod's python3 has no jupyter_client/ipykernel (%s). Install them in the pod: pip install ipykernel" % e}))
@@ -436,12 +506,19 @@ def _serve(d, cwd, max_bytes, report, extra_env):
     os.umask(old)
     listener.listen(8)
     listener.setblocking(False)
-    env = dict(os.environ)
+    base_env = dict(os.environ)
+    env = dict(base_env)
     env.update(extra_env)
+    python, fallback = _kernel_python(python_argv or [sys.executable], cwd, env)
     try:
-        km = KernelManager(kernel_name="python3", connection_file=os.path.join(d, "kernel.json"))
+        _write_spec(d, python)
+        ksm = KernelSpecManager(kernel_dirs=[os.path.join(d, "spec")])
+        km = KernelManager(kernel_name="kgpu", kernel_spec_manager=ksm, connection_file=os.path.join(d, "kernel.json"))
         km.start_kernel(cwd=cwd, env=env)
         bridge = Bridge(km, cwd, max_bytes, listener, log)
+        bridge.base_env = base_env
+        bridge.python = python
+        bridge.dir = d
         bridge.wait_ready()
     except Exception as e:  # noqa: BLE001 — reported to the editor as is
         os.write(report, _json({"ok": False, "code": "kernel-start", "error": "The kernel did not start: %s" % e}))
@@ -453,7 +530,7 @@ def _serve(d, cwd, max_bytes, report, extra_env):
     with open(os.path.join(d, "pid.tmp"), "w") as f:
         f.write("%d %s\n" % (os.getpid(), bridge.kernel_pid()))
     os.rename(os.path.join(d, "pid.tmp"), os.path.join(d, "pid"))
-    os.write(report, _json({"ok": True, "pid": os.getpid(), "kernel_pid": bridge.kernel_pid(), "socket": sock_path, "existing": False}))
+    os.write(report, _json({"ok": True, "pid": os.getpid(), "kernel_pid": bridge.kernel_pid(), "socket": sock_path, "existing": False, "python": python, "fallback": fallback}))
     os.close(report)
     signal.signal(signal.SIGTERM, lambda *_: setattr(bridge, "running", False))
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -473,15 +550,12 @@ def _take_env():
     for the kernel only — removed from this process's own environment."""
     raw = os.environ.pop("KGPU_KERNEL_ENV", "") or "{}"
     try:
-        env = json.loads(raw)
+        return _clean_env(json.loads(raw))
     except ValueError:
         return {}
-    if not isinstance(env, dict):
-        return {}
-    return {str(k): str(v) for k, v in env.items() if isinstance(k, str) and isinstance(v, str) and k and "=" not in k}
 
 
-def start(d, cwd, max_bytes):
+def start(d, cwd, max_bytes, python_argv=None):
     extra_env = _take_env()
     old = os.umask(0o077)
     os.makedirs(d, mode=0o700, exist_ok=True)
@@ -494,7 +568,7 @@ def start(d, cwd, max_bytes):
     fcntl.flock(lock, fcntl.LOCK_EX)
     pid = _existing(d)
     if pid is not None:
-        print(json.dumps({"ok": True, "pid": pid, "socket": os.path.join(d, "s"), "existing": True}))
+        print(json.dumps({"ok": True, "pid": pid, "socket": os.path.join(d, "s"), "existing": True, "python": _spec_python(d)}))
         return 0
     if not os.path.isdir(cwd):
         print(json.dumps({"ok": False, "code": "no-cwd", "error": "The folder %s is not in the pod" % cwd}))
@@ -511,7 +585,7 @@ def start(d, cwd, max_bytes):
         lock.close()
         code = 1
         try:
-            code = _serve(d, cwd, max_bytes, w, extra_env)
+            code = _serve(d, cwd, max_bytes, w, extra_env, python_argv)
         finally:
             os._exit(code)
     os.close(w)
@@ -533,8 +607,18 @@ def main(argv):
     p.add_argument("--dir", required=True)
     p.add_argument("--cwd", required=True)
     p.add_argument("--max-bytes", type=int, default=64 * 1024 * 1024)
+    p.add_argument("--python-argv", default=None)
     a = p.parse_args(argv)
-    return start(a.dir, a.cwd, a.max_bytes)
+    python_argv = None
+    if a.python_argv:
+        try:
+            python_argv = json.loads(a.python_argv)
+        except ValueError:
+            python_argv = None
+        if not (isinstance(python_argv, list) and python_argv and all(isinstance(x, str) and x for x in python_argv)):
+            print(json.dumps({"ok": False, "code": "bad-python", "error": "--python-argv is not a list of words"}))
+            return 2
+    return start(a.dir, a.cwd, a.max_bytes, python_argv)
 
 
 if __name__ == "__main__":

@@ -158,7 +158,13 @@ export function registerNotebooks(services: KgpuServices): vscode.Disposable {
       updateStatus();
     }),
     vscode.window.onDidChangeActiveNotebookEditor(updateStatus),
-    vscode.commands.registerCommand('kgpu.notebook.restartKernel', () => active()?.restart()),
+    vscode.commands.registerCommand('kgpu.notebook.restartKernel', async () => {
+      try {
+        await active()?.restart();
+      } catch (e) {
+        services.showError(e, { prefix: 'Could not restart the notebook kernel:' });
+      }
+    }),
     vscode.commands.registerCommand('kgpu.notebook.interruptKernel', () => active()?.interrupt()),
     vscode.commands.registerCommand('kgpu.notebook.shutdownKernel', async () => {
       const k = active();

@@ -5,8 +5,18 @@ import { AgentOpenError } from '../kgpu/agent';
 import type { Pod } from '../kgpu/api/api-types';
 import { endReasonSentence } from '../kgpu/model/end-reason';
 import { errorMessage } from '../kgpu/api/error-dedup';
-import { CellOutputs, kernelIdFor, KernelSession, startKernel, type KernelHello, type KernelRecord } from '../kgpu/notebook';
-import { podCommands } from '../kgpu/ssh/pod-commands';
+import { projectPython } from '../kgpu/deps';
+import {
+  CellOutputs,
+  fallbackMessage,
+  kernelIdFor,
+  kernelPythonArgv,
+  KernelSession,
+  startKernel,
+  type KernelHello,
+  type KernelRecord,
+} from '../kgpu/notebook';
+import { podCommands, type PodCommands } from '../kgpu/ssh/pod-commands';
 import { syncUp } from '../kgpu/transfer/sync';
 import type { EndReason } from '../kgpu/api/api-types';
 import type { KgpuServices } from '../platform/services';
@@ -19,8 +29,9 @@ export interface KernelPlace {
   cwd: string;
   /** The notebook's path in the pod (names the kernel: the same path finds the same kernel). */
   notebookPodPath: string;
-  /** A local folder to sync to `remoteDir` first (changed files only), if any. */
-  sync?: { folder: string; remoteDir: string };
+  /** A local folder to sync to `remoteDir` first (changed files only), if any, and the notebook's
+   *  path in it (POSIX; dependency files are looked for from its folder up). */
+  sync?: { folder: string; remoteDir: string; notebook: string };
 }
 
 export function kernelPlace(notebook: vscode.NotebookDocument, pod: Pod): KernelPlace | string {
@@ -35,7 +46,8 @@ export function kernelPlace(notebook: vscode.NotebookDocument, pod: Pod): Kernel
       const remoteDir = path.posix.join('/workspace', path.basename(folder));
       const rel = path.relative(folder, path.dirname(uri.fsPath)).split(path.sep).join('/');
       const cwd = rel ? path.posix.join(remoteDir, rel) : remoteDir;
-      return { cwd, notebookPodPath: path.posix.join(cwd, path.basename(uri.fsPath)), sync: { folder, remoteDir } };
+      const notebook = path.relative(folder, uri.fsPath).split(path.sep).join('/');
+      return { cwd, notebookPodPath: path.posix.join(cwd, path.basename(uri.fsPath)), sync: { folder, remoteDir, notebook } };
     }
   }
   // Untitled, or outside every workspace folder: nothing synced (never a whole home directory).
@@ -105,17 +117,7 @@ export class NotebookKernel implements vscode.Disposable {
         const abort = new AbortController();
         token.onCancellationRequested(() => abort.abort());
         const pod = podCommands(await this.services.connections.get(podId));
-        if (place.sync) {
-          progress.report({ message: `syncing ${path.basename(place.sync.folder)} to ${place.sync.remoteDir}…` });
-          await vscode.workspace.saveAll(false);
-          const storage = this.services.context.globalStorageUri?.fsPath;
-          const r = await syncUp(pod, place.sync.folder, place.sync.remoteDir, {
-            exclude: this.services.settings.get().syncExclude,
-            stateDir: storage ? path.join(storage, 'sync') : undefined,
-            signal: abort.signal,
-          });
-          this.services.log.info(`Notebook: synced ${r.uploadedFiles} changed file(s) to ${place.sync.remoteDir} in ${r.durationMs} ms.`);
-        }
+        const python = await this.prepare(place, pod, abort.signal, (m) => progress.report({ message: m }));
         progress.report({ message: 'starting IPython…' });
         // kgpu.env (machine-scoped, from the user's settings only) goes to the kernel, as to a Run.
         const env = this.services.settings.get().env;
@@ -123,11 +125,13 @@ export class NotebookKernel implements vscode.Disposable {
           cwd: place.cwd,
           kernelId: kernelIdFor(podId, place.notebookPodPath),
           env,
+          python,
           signal: abort.signal,
         });
         this.services.log.info(
-          `Notebook: ${started.existing ? 'reattached to' : 'started'} the kernel of ${place.notebookPodPath} on ${podId} (bridge pid ${started.pid}).`,
+          `Notebook: ${started.existing ? 'reattached to' : 'started'} the kernel of ${place.notebookPodPath} on ${podId} (bridge pid ${started.pid}${started.python ? `, ${started.python.join(' ')}` : ''}).`,
         );
+        if (started.fallback) this.warnFallback(started.fallback);
         const session = new KernelSession({
           open: (signal) => this.agents.get(podId).openStream({ kind: 'unix', path: started.socket }, { signal }),
           isGone: (e) => e instanceof AgentOpenError && (e.code === 'ENOENT' || e.code === 'ECONNREFUSED'),
@@ -181,8 +185,68 @@ export class NotebookKernel implements vscode.Disposable {
     this.session?.interrupt();
   }
 
-  restart(): void {
-    this.session?.restart();
+  /** Restart the kernel as a fresh start would be: the notebook's folder synced first (changed
+   *  files only), the project's interpreter (its environment updated when its dependency files
+   *  changed) and the current kgpu.env. Resolves when the new kernel answers (or failed). */
+  async restart(): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    const place = kernelPlace(this.notebook, this.pod);
+    if (typeof place === 'string') throw new Error(place);
+    await vscode.window.withProgress(
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `kgpu: restarting the notebook kernel on ${this.pod.name}`,
+        cancellable: true,
+      },
+      async (progress, token) => {
+        const abort = new AbortController();
+        token.onCancellationRequested(() => abort.abort());
+        const pod = podCommands(await this.services.connections.get(this.pod.pod_id));
+        const python = await this.prepare(place, pod, abort.signal, (m) => progress.report({ message: m }));
+        if (abort.signal.aborted || this.session !== session) return;
+        progress.report({ message: 'restarting IPython…' });
+        const done = new Promise<Record<string, unknown>>((resolve) => {
+          const sub = session.onRecord((r) => {
+            if (r.ch !== 'bridge' || (r.type !== 'restarted' && r.type !== 'died' && r.type !== 'shutdown')) return;
+            sub.dispose();
+            resolve(r.type === 'restarted' ? r.content : {});
+          });
+        });
+        session.restart({ env: this.services.settings.get().env, python: kernelPythonArgv(python) });
+        const content = await done;
+        const fb = content.fallback as { python?: unknown; error?: unknown } | null | undefined;
+        if (fb && typeof fb.python === 'string') this.warnFallback({ python: fb.python, error: String(fb.error ?? '') });
+      },
+    );
+  }
+
+  /** Sync the notebook's folder (changed files only) and settle the kernel's interpreter: the
+   *  project's (its venv, installed or updated as for a Run), else kgpu.python. */
+  private async prepare(place: KernelPlace, pod: PodCommands, signal: AbortSignal, report: (m: string) => void): Promise<string> {
+    const settings = this.services.settings.get();
+    if (!place.sync) return settings.python;
+    report(`syncing ${path.basename(place.sync.folder)} to ${place.sync.remoteDir}…`);
+    await vscode.workspace.saveAll(false);
+    const storage = this.services.context.globalStorageUri?.fsPath;
+    const r = await syncUp(pod, place.sync.folder, place.sync.remoteDir, {
+      exclude: settings.syncExclude,
+      stateDir: storage ? path.join(storage, 'sync') : undefined,
+      signal,
+    });
+    this.services.log.info(`Notebook: synced ${r.uploadedFiles} changed file(s) to ${place.sync.remoteDir} in ${r.durationMs} ms.`);
+    const project = await projectPython(
+      pod,
+      { folder: place.sync.folder, remoteDir: place.sync.remoteDir, script: place.sync.notebook, python: settings.python },
+      { signal, onOutput: (line) => report(`installing the project's dependencies: ${line.slice(0, 120)}`) },
+    );
+    return project.python;
+  }
+
+  private warnFallback(f: { python: string; error: string }): void {
+    const message = fallbackMessage(f);
+    this.services.log.warn(`Notebook: ${message}`);
+    void vscode.window.showWarningMessage(`kgpu: ${message}`);
   }
 
   shutdown(): void {

@@ -19,11 +19,20 @@ export interface DapBridgeOptions {
   /** The adapter process's stderr, when it is a process (kept, bounded, for error messages). */
   stderr?: Readable;
   paths: PodPathMap;
-  /** The debugpy arguments for the editor's `launch`/`attach` request (called with the editor's). */
-  rewrite(command: 'launch' | 'attach', editorArguments: Record<string, unknown>): Record<string, unknown>;
+  /** The debugpy arguments for the editor's `launch`/`attach` request (called with the editor's, and
+   *  what pod/debug_adapter.py said about the pod before debugpy started: see PodHello). */
+  rewrite(command: 'launch' | 'attach', editorArguments: Record<string, unknown>, pod: PodHello): Record<string, unknown>;
   /** Explains why the stream ended early (stderr tail, error) in a line for the debug console. */
   explainEnd?(info: { error?: Error; stderr: string; sawResponse: boolean }): string;
 }
+
+/** pod/debug_adapter.py's own first message (a `kgpu.pod` event, never passed to the editor). */
+export interface PodHello {
+  /** The interpreter kgpu.python resolves to in the pod (its sys.executable). */
+  python?: string;
+}
+
+export const POD_HELLO_EVENT = 'kgpu.pod';
 
 const MAX_STDERR = 16 * 1024;
 
@@ -39,6 +48,7 @@ export class DapBridge implements Disposable {
   private ended = false;
   private seq = 1_000_000;
   private exitCode: number | undefined;
+  private readonly podHello: PodHello = {};
   private readonly endEmitter = new Emitter<{ error?: Error; message?: string }>();
   /** Fires once when the stream is over (with the reason when it ended before debugpy finished). */
   readonly onDidEnd: Event<{ error?: Error; message?: string }> = this.endEmitter.event;
@@ -70,7 +80,8 @@ export class DapBridge implements Disposable {
     const msg = structuredClone(message) as DapMessage & { command?: string; arguments?: Record<string, unknown> };
     if (msg.type === 'request' && typeof msg.command === 'string') {
       this.pending.set(msg.seq, msg.command);
-      if (msg.command === 'launch' || msg.command === 'attach') msg.arguments = this.options.rewrite(msg.command, msg.arguments ?? {});
+      if (msg.command === 'launch' || msg.command === 'attach')
+        msg.arguments = this.options.rewrite(msg.command, msg.arguments ?? {}, { ...this.podHello });
       else this.options.paths.mapToPod(msg);
     }
     this.options.stream.write(encodeDap(msg));
@@ -86,6 +97,11 @@ export class DapBridge implements Disposable {
       return;
     }
     for (const m of messages) {
+      if (m.type === 'event' && (m as { event?: unknown }).event === POD_HELLO_EVENT) {
+        const python = (m as { body?: { python?: unknown } }).body?.python;
+        if (typeof python === 'string' && python.startsWith('/')) this.podHello.python = python;
+        continue;
+      }
       const msg = this.options.paths.mapToEditor(m) as DapMessage & { request_seq?: number; event?: string; body?: { exitCode?: unknown } };
       if (msg.type === 'response' && typeof msg.request_seq === 'number') {
         this.pending.delete(msg.request_seq);

@@ -3,9 +3,9 @@
  * between this machine and /workspace/<folder>. startPodDebug() → a DapBridge the editor's inline
  * adapter (src/debug/) feeds; tests drive the same bridge.
  */
-export { DapBridge, type DapBridgeOptions } from './dap-bridge';
+export { DapBridge, POD_HELLO_EVENT, type DapBridgeOptions, type PodHello } from './dap-bridge';
 export { DapDecoder, DapFramingError, encodeDap, type DapMessage } from './dap-codec';
-export { KGPU_URI_PREFIX, PodPathMap, walkSources, type PodPathMapOptions } from './path-map';
+export { KGPU_LIBRARY_SCHEME, KGPU_LIBRARY_URI_PREFIX, KGPU_URI_PREFIX, PodPathMap, walkSources, type PodPathMapOptions } from './path-map';
 export {
   DebugStartError,
   explainEnd,

@@ -148,7 +148,7 @@ async function startLaunch(spec: LaunchSpec): Promise<PodDebugSession> {
     stream,
     stderr: stream.stderr,
     paths,
-    rewrite: (_command, editor) => ({
+    rewrite: (_command, editor, pod) => ({
       name: typeof editor.name === 'string' ? editor.name : 'kgpu',
       type: 'python',
       request: 'launch',
@@ -156,7 +156,11 @@ async function startLaunch(spec: LaunchSpec): Promise<PodDebugSession> {
       cwd: plan.cwd,
       args: [...spec.args],
       env: { ...spec.env },
+      // The program runs under the whole kgpu.python (a wrapper such as `uv run python` sets up its
+      // environment); debugpy's own launcher, which needs a plain interpreter, runs under the one
+      // the wrapper resolves to (pod/debug_adapter.py reports it), not under the wrapper's first word.
       python,
+      ...(pod.python ? { debugLauncherPython: pod.python } : {}),
       console: 'internalConsole',
       redirectOutput: true,
       justMyCode: spec.justMyCode ?? true,

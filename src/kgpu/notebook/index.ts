@@ -13,8 +13,10 @@ export {
   type KernelSessionOptions,
 } from './kernel-session';
 export {
+  fallbackMessage,
   kernelBridgeScript,
   kernelIdFor,
+  kernelPythonArgv,
   kernelStartShell,
   KernelStartError,
   startKernel,

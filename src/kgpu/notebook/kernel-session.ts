@@ -127,8 +127,15 @@ export class KernelSession implements Disposable {
     this.send({ op: 'interrupt' });
   }
 
-  restart(): void {
-    this.send({ op: 'restart' });
+  /** A new kernel process. `env`: its kgpu.env (the current one: a restart picks up a changed
+   *  setting; it travels inside this stream, never on a command line); `python`: its interpreter
+   *  (kernelPythonArgv), e.g. the project's venv after its dependencies changed. */
+  restart(options: { env?: Readonly<Record<string, string>>; python?: readonly string[] } = {}): void {
+    this.send({
+      op: 'restart',
+      ...(options.env ? { env: { ...options.env } } : {}),
+      ...(options.python ? { python: [...options.python] } : {}),
+    });
   }
 
   /** Shut the kernel and its bridge down; the session then ends. */

@@ -7,6 +7,7 @@
  * kernel answers. The reply is one JSON line.
  */
 import { createHash } from 'node:crypto';
+import { parseArgumentLine } from '../api/exec-request';
 import type { PodCommands } from '../ssh/pod-commands';
 import { quoteArgv } from '../util/shell-quote';
 import { loadPodScript, placeScriptShell, type PodScript } from '../warm';
@@ -21,6 +22,10 @@ export interface KernelStartOptions {
   /** kgpu.env: added to the kernel's environment. Secrets: sent on the exec's stdin (one JSON line
    *  before the bridge's bytes), never in a command line; a kernel already running keeps its own. */
   env?: Readonly<Record<string, string>>;
+  /** The kernel's interpreter: the project's (projectPython: its venv, or kgpu.python; a command
+   *  such as `uv run python` is fine). When it cannot import ipykernel the kernel runs the pod's
+   *  python3 and KernelStarted.fallback says why. Default: the pod's python3. */
+  python?: string;
   /** Records kept for a disconnected editor, in bytes (default 64 MiB in the bridge). */
   maxBytes?: number;
   /** The bridge program (default: the shipped pod/kernel_bridge.py). */
@@ -35,6 +40,27 @@ export interface KernelStarted {
   pid: number;
   /** The kernel was already running (this is a reattach). */
   existing: boolean;
+  /** What the kernel runs (a new kernel). */
+  python?: string[];
+  /** A new kernel runs the pod's python3 because the interpreter asked for has no ipykernel. */
+  fallback?: { python: string; error: string };
+}
+
+/** kgpu.python (or a venv's interpreter) as the kernel's argv prefix. */
+export function kernelPythonArgv(python: string): string[] {
+  const parsed = parseArgumentLine(python.trim() || 'python3');
+  if (parsed.error !== undefined || !parsed.argv?.length)
+    throw new KernelStartError(`kgpu.python ("${python}") is not a command: ${parsed.error ?? 'it is empty'}.`, 'bad-python');
+  return parsed.argv;
+}
+
+/** The notebook's message when the kernel could not use the project's interpreter. */
+export function fallbackMessage(f: { python: string; error: string }): string {
+  return (
+    `The project's interpreter (${f.python}) has no ipykernel (${f.error}), so this notebook's kernel runs the pod's python3, without the project's packages. ` +
+    `To use the project's environment, add ipykernel to its dependencies (a line \`ipykernel\` in requirements.txt, or in pyproject.toml's dependencies) — ` +
+    `or run \`${f.python} -m pip install ipykernel\` in the pod's terminal — then restart the kernel.`
+  );
 }
 
 export class KernelStartError extends Error {
@@ -58,10 +84,16 @@ export function kernelBridgeScript(): PodScript {
 }
 
 /** The exec's shell: place the bridge, then `python3 <bridge> start`. */
-export function kernelStartShell(script: PodScript, o: { cwd: string; kernelId: string; maxBytes?: number }): string {
+export function kernelStartShell(script: PodScript, o: { cwd: string; kernelId: string; maxBytes?: number; python?: string }): string {
   if (!/^[0-9a-f]{16}$/.test(o.kernelId)) throw new Error(`bad kernel id ${o.kernelId}`);
   if (!o.cwd.startsWith('/')) throw new Error(`The kernel's folder must be an absolute pod path (got "${o.cwd}").`);
-  const args = ['start', '--cwd', o.cwd, ...(o.maxBytes ? ['--max-bytes', String(o.maxBytes)] : [])];
+  const args = [
+    'start',
+    '--cwd',
+    o.cwd,
+    ...(o.maxBytes ? ['--max-bytes', String(o.maxBytes)] : []),
+    ...(o.python ? ['--python-argv', JSON.stringify(kernelPythonArgv(o.python))] : []),
+  ];
   return [
     // The first stdin line is the environment (JSON); the placement reads the rest. `read` takes
     // one byte at a time from a pipe, so nothing of the script is consumed with it.
@@ -79,7 +111,18 @@ export async function startKernel(pod: PodCommands, options: KernelStartOptions)
   const envLine = Buffer.from(`${JSON.stringify(options.env ?? {})}\n`);
   const r = await pod.exec(line, { stdin: Buffer.concat([envLine, script.source]), signal: options.signal });
   const out = r.stdout.toString('utf8').trim().split('\n').pop() ?? '';
-  let reply: { ok?: boolean; code?: string; error?: string; socket?: string; pid?: number; existing?: boolean } | undefined;
+  let reply:
+    | {
+        ok?: boolean;
+        code?: string;
+        error?: string;
+        socket?: string;
+        pid?: number;
+        existing?: boolean;
+        python?: unknown;
+        fallback?: { python?: unknown; error?: unknown } | null;
+      }
+    | undefined;
   try {
     reply = JSON.parse(out) as typeof reply;
   } catch {
@@ -92,5 +135,13 @@ export async function startKernel(pod: PodCommands, options: KernelStartOptions)
   if (!reply.ok || typeof reply.socket !== 'string' || typeof reply.pid !== 'number') {
     throw new KernelStartError(reply.error ?? 'The notebook kernel could not be started in the pod.', reply.code ?? 'start-failed');
   }
-  return { socket: reply.socket, pid: reply.pid, existing: reply.existing === true };
+  const python = Array.isArray(reply.python) && reply.python.every((w) => typeof w === 'string') ? (reply.python as string[]) : undefined;
+  const fb = reply.fallback;
+  return {
+    socket: reply.socket,
+    pid: reply.pid,
+    existing: reply.existing === true,
+    ...(python ? { python } : {}),
+    ...(fb && typeof fb.python === 'string' ? { fallback: { python: fb.python, error: String(fb.error ?? '') } } : {}),
+  };
 }

@@ -2,9 +2,11 @@
 // set in the sample project's train.py (the LOCAL file), the command starts a `kgpu` session (sync,
 // debugpy in the pod over the agent stream), the editor stops there on the local file, the
 // variables are filled from the pod (a tensor's repr), the debug console evaluates in the pod,
-// and stopping the session ends it.
+// a library file opens read-only (kgpu-lib://), and stopping the session ends it. Then Attach
+// Debugger on a running job that called debugpy.listen() stops at a breakpoint in the local file.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
+import type { RunStarted } from '../../../src/jobs/run-command';
 import type { KgpuServices } from '../../../src/platform/services';
 import { openKgpuSidebar, waitUntil } from './helpers/extension';
 import { needsSimulator } from './helpers/simulator';
@@ -91,7 +93,77 @@ describe('debug on GPU: a kgpu debug session stops at a breakpoint in the local 
     const ev = await session.customRequest('evaluate', { expression: 'str(x.shape)', frameId: stackFrames[0].id, context: 'repl' });
     assert.equal(ev.result, `'torch.Size([32, 1])'`);
 
+    // A library frame's file (here torch's own module file, as the debugger maps any pod path
+    // outside /workspace) opens read-only: readable through the kgpu-lib view, never writable.
+    const torchFile = await session.customRequest('evaluate', {
+      expression: 'torch.__file__',
+      frameId: stackFrames[0].id,
+      context: 'repl',
+    });
+    const libPath = String(torchFile.result).replace(/^'|'$/g, '');
+    assert.match(libPath, /^\/.+\/torch\/__init__\.py$/);
+    const lib = vscode.Uri.parse(`kgpu-lib://${podId}${libPath}`);
+    assert.equal(vscode.workspace.fs.isWritableFileSystem('kgpu-lib'), false, 'the library view is a read-only file system');
+    assert.equal(vscode.workspace.fs.isWritableFileSystem('kgpu'), true);
+    const libDoc = await vscode.workspace.openTextDocument(lib);
+    assert.match(libDoc.getText(), /import/, "torch's source, read from the pod");
+    await assert.rejects(
+      Promise.resolve(vscode.workspace.fs.writeFile(lib, new TextEncoder().encode('x = 1\n'))),
+      /read-only|NoPermissions|EROFS|readonly/i,
+    );
+
     await vscode.debug.stopDebugging(session);
     await terminated;
+  });
+
+  it('Attach Debugger on a running job that called debugpy.listen() stops at its breakpoint; detaching lets it finish', async function () {
+    this.timeout(180_000);
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    assert.ok(folder, 'the sample project is open');
+    const file = vscode.Uri.joinPath(folder.uri, 'serve_debug.py');
+    const source = [
+      'import debugpy',
+      'host, port = debugpy.listen(("127.0.0.1", 0))',
+      'print("kgpu-port", port, flush=True)',
+      'debugpy.wait_for_client()',
+      'value = 41',
+      'value += 1',
+      'print("value", value, flush=True)',
+      '',
+    ].join('\n');
+    await vscode.workspace.fs.writeFile(file, new TextEncoder().encode(source));
+    const run = await vscode.commands.executeCommand<RunStarted | undefined>('kgpu.runActiveFile', { podId, file, noPrompt: true });
+    assert.ok(run, 'the job runs');
+    const portOf = (): number => Number(/kgpu-port (\d+)/.exec(run.text())?.[1] ?? 0);
+    await waitUntil(() => portOf() > 0, 60_000, 'the port debugpy listens on');
+    const port = portOf();
+    vscode.debug.addBreakpoints([new vscode.SourceBreakpoint(new vscode.Location(file, new vscode.Position(5, 0)))]);
+    const stopped = new Promise<vscode.DebugStackFrame>((resolve) => {
+      const sub = vscode.debug.onDidChangeActiveStackItem((item) => {
+        if (item instanceof vscode.DebugStackFrame) {
+          sub.dispose();
+          resolve(item);
+        }
+      });
+    });
+    const session = await vscode.commands.executeCommand<vscode.DebugSession | undefined>('kgpu.attachDebugger', {
+      kind: 'job',
+      podId,
+      jobId: run.jobId,
+      port,
+    });
+    assert.ok(session, 'the command starts an attach session');
+    assert.equal(session.configuration.request, 'attach');
+    const frame = await stopped;
+    const { stackFrames } = await session.customRequest('stackTrace', { threadId: frame.threadId, startFrame: 0, levels: 1 });
+    assert.equal(stackFrames[0].line, 6);
+    const framePath = String(stackFrames[0].source.path);
+    assert.equal(framePath.includes('://') ? vscode.Uri.parse(framePath).fsPath : framePath, file.fsPath, 'the frame is the local file');
+    const ev = await session.customRequest('evaluate', { expression: 'value', frameId: stackFrames[0].id, context: 'repl' });
+    assert.equal(ev.result, '41');
+    vscode.debug.removeBreakpoints(vscode.debug.breakpoints);
+    await vscode.debug.stopDebugging(session);
+    assert.deepEqual(await run.done, { state: 'exited', exitCode: 0 }, 'detaching lets the job go on to its end');
+    assert.match(run.text(), /value 42/);
   });
 });

@@ -1,7 +1,8 @@
 // A notebook on the rented GPU through the real VS Code notebook API: the sample project's
 // notebook.ipynb (the built-in ipynb serializer reads it), the pod's kgpu controller chosen with
 // notebook.selectKernel, Run All: the folder's path in the pod, a matplotlib PNG and a tqdm
-// progress bar come back as the cells' outputs; then a pod released during a long cell says so.
+// progress bar come back as the cells' outputs; Restart syncs a file written since and takes the
+// current kgpu.env; then a pod released during a long cell says so.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { KgpuServices } from '../../../src/platform/services';
@@ -69,6 +70,47 @@ describe('notebooks: an IPython kernel in the pod', () => {
       code.map((c) => c.executionSummary?.executionOrder),
       [1, 2, 3],
     );
+  });
+
+  it('Restart syncs the changed files first and starts the kernel with the current kgpu.env', async function () {
+    this.timeout(120_000);
+    const nb = vscode.window.activeNotebookEditor?.notebook;
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    assert.ok(nb && folder, 'the notebook is open');
+    // A module written after the kernel started, and a kgpu.env changed since: a restart sees both.
+    const token = `restart-${Math.random().toString(16).slice(2)}`;
+    await vscode.workspace.fs.writeFile(
+      vscode.Uri.joinPath(folder.uri, 'nb_probe.py'),
+      new TextEncoder().encode(`VALUE = ${JSON.stringify(token)}\n`),
+    );
+    const config = vscode.workspace.getConfiguration('kgpu');
+    const oldEnv = config.inspect<Record<string, string>>('env')?.globalValue;
+    await config.update('env', { ...oldEnv, KGPU_E2E_NB: token }, vscode.ConfigurationTarget.Global);
+    try {
+      await waitUntil(() => services.settings.get().env.KGPU_E2E_NB === token, 10_000, 'the new kgpu.env');
+      await vscode.commands.executeCommand('kgpu.notebook.restartKernel');
+      const edit = new vscode.WorkspaceEdit();
+      edit.set(nb.uri, [
+        vscode.NotebookEdit.insertCells(nb.cellCount, [
+          new vscode.NotebookCellData(
+            vscode.NotebookCellKind.Code,
+            'import os, nb_probe\nprint(nb_probe.VALUE, os.environ.get("KGPU_E2E_NB"))',
+            'python',
+          ),
+        ]),
+      ]);
+      await vscode.workspace.applyEdit(edit);
+      const cell = nb.cellAt(nb.cellCount - 1);
+      await vscode.commands.executeCommand('notebook.cell.execute', {
+        ranges: [{ start: cell.index, end: cell.index + 1 }],
+        document: nb.uri,
+      });
+      await waitUntil(() => cell.executionSummary?.success !== undefined, 60_000, 'the probe cell to finish');
+      assert.equal(cellText(cell, 'application/vnd.code.notebook.stdout'), `${token} ${token}\n`, cellText(cell));
+      assert.equal(cell.executionSummary?.executionOrder, 1, 'a new kernel counts from 1');
+    } finally {
+      await config.update('env', oldEnv, vscode.ConfigurationTarget.Global);
+    }
   });
 
   it('a pod that ends while a cell runs says so in the cell, with the reason', async function () {

@@ -332,3 +332,57 @@ test('the stream reset while paused (the editor went away without a disconnect) 
   await waitFor('the paused program to be stopped in the pod', async () => !(await f.alive(pid)), 30_000);
   assert.equal(agent.state, 'running', 'the agent itself stayed up');
 });
+
+test('launch with a multi-word kgpu.python (a wrapper such as `env … python3`, `uv run python`): the wrapper runs the program', async () => {
+  const { folder, file } = project(
+    'wrapped.py',
+    'import os, sys\nwrapped = os.environ.get("KGPU_WRAPPED")\nprint("wrapped", wrapped, flush=True)\nsys.exit(3)\n',
+    'wrap proj',
+  );
+  // `env NAME=value python3`: debugpy used to start its launcher with the first word alone (`env`).
+  const s = await startPodDebug(launchSpec({ folder, file }, { python: 'env KGPU_WRAPPED=yes python3' }));
+  const c = new DapTestClient(s.bridge);
+  try {
+    await begin(c, file, { [file]: [{ line: 3 }] });
+    const stop = await c.event('stopped');
+    assert.equal(stop.body.reason, 'breakpoint');
+    const frame = await topFrame(c, stop.body.threadId);
+    assert.equal(frame.source.path, file);
+    assert.equal((await locals(c, frame.id)).get('wrapped'), `'yes'`, 'the program ran through the wrapper');
+    await c.ok('continue', { threadId: stop.body.threadId });
+    assert.equal((await c.event('exited')).body.exitCode, 3);
+    await c.event('terminated');
+    assert.match(c.output(), /wrapped yes/);
+    assert.ok(
+      !c.messages.some((m) => m.type === 'event' && String(m.event).startsWith('kgpu')),
+      'the pod hello is not passed to the editor',
+    );
+  } finally {
+    s.bridge.dispose();
+  }
+});
+
+test("library frames (the pod's standard library) come as read-only kgpu-lib:// sources, the project's as local paths", async () => {
+  const { folder, file } = project(
+    'lib.py',
+    'import json\n\ndef hook(d):\n    return d\n\njson.loads(\'{"a": 1}\', object_hook=hook)\n',
+    'lib proj',
+  );
+  const s = await startPodDebug(launchSpec({ folder, file }, { justMyCode: false }));
+  const c = new DapTestClient(s.bridge);
+  try {
+    await begin(c, file, { [file]: [{ line: 4 }] });
+    const stop = await c.event('stopped');
+    const st = await c.ok('stackTrace', { threadId: stop.body.threadId, startFrame: 0, levels: 20 });
+    const paths: string[] = st.stackFrames.map((fr: any) => String(fr.source?.path));
+    assert.equal(paths[0], file);
+    const lib = st.stackFrames.find((fr: any) => /\/json\/__init__\.py$/.test(String(fr.source?.path)));
+    assert.ok(lib, `a json frame in ${paths.join(', ')}`);
+    assert.match(lib.source.path, new RegExp(`^kgpu-lib://${f.pod.podId}/.+/json/__init__\\.py$`));
+    assert.equal(lib.source.presentationHint, 'deemphasize');
+    await c.ok('continue', { threadId: stop.body.threadId });
+    await c.event('terminated');
+  } finally {
+    s.bridge.dispose();
+  }
+});

@@ -23,7 +23,7 @@ export interface CellRun {
 export interface KernelFixture {
   f: AgentFixture;
   /** Start (or find) the kernel with this id in `cwd`. */
-  start(kernelId: string, cwd: string, maxBytes?: number, env?: Record<string, string>): Promise<KernelStarted>;
+  start(kernelId: string, cwd: string, maxBytes?: number, env?: Record<string, string>, python?: string): Promise<KernelStarted>;
   /** A session over a new AgentClient (a new editor instance). */
   session(started: KernelStarted, options?: { quietCloseMs?: number }): { session: KernelSession; agent: AgentClient };
   /** Track execution `id` (already sent, or replayed) on `session`. */
@@ -38,7 +38,7 @@ export async function startKernelFixture(): Promise<KernelFixture> {
   const pod = podCommands(f.connector());
   const fx: KernelFixture = {
     f,
-    start: (kernelId, cwd, maxBytes, env) => startKernel(pod, { kernelId, cwd, maxBytes, env }),
+    start: (kernelId, cwd, maxBytes, env, python) => startKernel(pod, { kernelId, cwd, maxBytes, env, python }),
     session(started, options = {}) {
       const agent = f.client({ reconnect: { retryDelayMs: (n) => (n < 20 ? 100 : undefined) } });
       const session = new KernelSession({

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { kernelIdFor, type KernelStarted } from '../../../src/kgpu/notebook';
+import { fallbackMessage, kernelIdFor, type KernelStarted } from '../../../src/kgpu/notebook';
 import { startKernelFixture, waitFor, type KernelFixture } from './kernel-fixture';
 
 let k: KernelFixture;
@@ -282,4 +282,74 @@ test('kgpu.env reaches the kernel through stdin: in its os.environ, in no comman
     30_000,
   );
   session.dispose();
+});
+
+/** Shut the kernel down and wait until its bridge is gone. */
+async function shutDown(session: import('../../../src/kgpu/notebook').KernelSession, s: KernelStarted): Promise<void> {
+  session.shutdown();
+  await waitFor('the kernel to be shut down', async () => (await k.f.sh(`test -e ${s.socket} && echo y || echo n`)).trim() === 'n', 30_000);
+  session.dispose();
+}
+
+test("the kernel runs the project's interpreter (a venv, through a wrapper command), not the pod's python3", async () => {
+  // A venv that sees the system's ipykernel, like a project venv with ipykernel among its packages.
+  await k.f.sh('python3 -m venv --system-site-packages --without-pip /tmp/kgpu-nbvenv');
+  const python = 'env KGPU_NB_WRAPPED=yes /tmp/kgpu-nbvenv/bin/python';
+  const s = await k.start(kernelIdFor(k.f.pod.podId, '/workspace/nb/venv.ipynb'), '/workspace/nb', undefined, undefined, python);
+  assert.equal(s.fallback, undefined);
+  const { session } = k.session(s);
+  const run = k.run(session, 'import os, sys\nprint(sys.prefix, os.environ.get("KGPU_NB_WRAPPED"))');
+  await run.done;
+  assert.equal(run.stdout(), '/tmp/kgpu-nbvenv yes\n');
+  assert.deepEqual(s.python, ['/usr/bin/env', 'KGPU_NB_WRAPPED=yes', '/tmp/kgpu-nbvenv/bin/python']);
+  await shutDown(session, s);
+});
+
+test("an interpreter without ipykernel: the kernel runs the pod's python3 and the start says why and how to add it", async () => {
+  await k.f.sh('python3 -m venv --without-pip /tmp/kgpu-nbbare');
+  const s = await k.start(
+    kernelIdFor(k.f.pod.podId, '/workspace/nb/bare.ipynb'),
+    '/workspace/nb',
+    undefined,
+    undefined,
+    '/tmp/kgpu-nbbare/bin/python',
+  );
+  assert.equal(s.fallback?.python, '/tmp/kgpu-nbbare/bin/python');
+  assert.match(s.fallback?.error ?? '', /No module named '?ipykernel/);
+  const message = fallbackMessage(s.fallback!);
+  assert.match(
+    message,
+    /has no ipykernel.*runs the pod's python3.*requirements\.txt.*\/tmp\/kgpu-nbbare\/bin\/python -m pip install ipykernel/s,
+  );
+  const { session } = k.session(s);
+  const run = k.run(session, 'import sys\nprint(sys.prefix == sys.base_prefix)');
+  await run.done;
+  assert.equal(run.stdout(), 'True\n', "the pod's own python3, not the venv");
+  await shutDown(session, s);
+});
+
+test('restart starts the kernel with the current kgpu.env (sent in the stream, never on a command line) and interpreter', async () => {
+  const first = `one-${Math.random().toString(16).slice(2)}`;
+  const second = `two-${Math.random().toString(16).slice(2)}`;
+  const s = await k.start(kernelIdFor(k.f.pod.podId, '/workspace/nb/restart-env.ipynb'), '/workspace/nb', undefined, {
+    KGPU_NB_VALUE: first,
+  });
+  const { session } = k.session(s);
+  const print = 'import os, sys\nprint(os.environ.get("KGPU_NB_VALUE"), sys.prefix)';
+  const before = k.run(session, print);
+  await before.done;
+  assert.match(before.stdout(), new RegExp(`^${first} `));
+  await k.f.sh('python3 -m venv --system-site-packages --without-pip /tmp/kgpu-nbvenv');
+  const restarted = new Promise<Record<string, unknown>>((resolve) => {
+    session.onRecord((r) => r.ch === 'bridge' && r.type === 'restarted' && resolve(r.content));
+  });
+  session.restart({ env: { KGPU_NB_VALUE: second }, python: ['/tmp/kgpu-nbvenv/bin/python'] });
+  const info = await restarted;
+  const after = k.run(session, print);
+  await after.done;
+  assert.equal(after.stdout(), `${second} /tmp/kgpu-nbvenv\n`);
+  assert.deepEqual(info.python, ['/tmp/kgpu-nbvenv/bin/python']);
+  const cmdlines = await k.f.sh("for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done 2>/dev/null");
+  assert.ok(!cmdlines.includes(second), 'the new value is in no command line');
+  await shutDown(session, s);
 });
