@@ -8,7 +8,7 @@ import { buildExtension, extensionOutputFiles } from './extension-build';
 
 const root = join(__dirname, '..', '..', '..');
 
-test('npm run package: a VSIX under 500 KB holding only the bundle and its vendor files, the pod-side Python, media and docs', async (t) => {
+test('npm run package: a VSIX under 640 KB holding only the bundle and its vendor files, the pod-side Python, media and docs', async (t) => {
   // Package a copy so this test never races with others reading dist/.
   const dir = mkdtempSync(join(tmpdir(), 'kgpu-vsix-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,7 +26,9 @@ test('npm run package: a VSIX under 500 KB holding only the bundle and its vendo
     stdio: 'pipe',
   });
   const size = statSync(vsix).size;
-  assert.ok(size < 500 * 1024, `VSIX is ${size} bytes`);
+  // The bound catches what must never ship (node_modules, sourcemaps: megabytes); it grew from 500 KB
+  // with the pod-side Python (agent, fork server, kernel bridge, debug shim) and the features on them.
+  assert.ok(size < 640 * 1024, `VSIX is ${size} bytes`);
   const listing = execFileSync('unzip', ['-Z1', vsix], { encoding: 'utf8' }).trim().split('\n');
   const payload = listing.filter((f) => f.startsWith('extension/'));
   for (const f of payload) {
