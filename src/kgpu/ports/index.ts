@@ -2,3 +2,4 @@
 export * from './listening-sockets';
 export * from './port-forward';
 export * from './port-watcher';
+export * from './forward-set';
