@@ -3,3 +3,4 @@ export * from './listening-sockets';
 export * from './port-forward';
 export * from './port-watcher';
 export * from './forward-set';
+export * from './port-offers';
