@@ -4,3 +4,4 @@ export * from './port-forward';
 export * from './port-watcher';
 export * from './forward-set';
 export * from './port-offers';
+export * from './tensorboard';
