@@ -163,6 +163,11 @@ export class TelemetryHub implements vscode.Disposable {
     }
   }
 
+  /** Diagnostics and tests: whether the idle guard's question about a pod waits for an answer. */
+  idleQuestionPending(podId: string): boolean {
+    return this.pods.get(podId)?.guard.pending ?? false;
+  }
+
   /** Diagnostics and tests: whether a pod's telemetry runs. */
   isRunning(podId: string): boolean {
     return this.pods.get(podId)?.telemetry.running ?? false;

@@ -1,7 +1,6 @@
 import * as vscode from 'vscode';
 import { errorMessage } from '../kgpu/api/error-dedup';
-import { isValidPort, listListeningSockets, PortWatcher, type ListeningSocket } from '../kgpu/ports';
-import { FocusClock, UNFOCUSED_STOP_MS } from '../kgpu/telemetry';
+import { isValidPort, listListeningSockets, PortOffers, type ListeningSocket } from '../kgpu/ports';
 import { jobsFor } from '../platform/jobs-service';
 import type { KgpuServices } from '../platform/services';
 import { forwardedPortsFor, type ForwardedPortNode } from './forwarded-ports';
@@ -154,43 +153,17 @@ async function pickForward(services: KgpuServices, arg: unknown): Promise<Forwar
   return picked?.node;
 }
 
-/**
- * While a job of this window runs on a pod, watch the pod's listening sockets and offer each new
- * one once ("train.py is listening on 6006 — Forward"), like VS Code's own port auto-forwarding.
- * The watch ends when no job of this window runs there any more, and pauses once the window has
- * been unfocused for 10 minutes (like the telemetry: an open agent stream is SSH activity, and a
- * forgotten window must not keep a pod's idle clock from running).
- */
+/** The "train.py is listening on 6006 — Forward" offers (PortOffers, src/kgpu/ports/port-offers.ts), as notifications. */
 function registerPortOffers(services: KgpuServices): vscode.Disposable {
-  const watchers = new Map<string, PortWatcher>();
-  const offered = new Set<string>();
   const hub = jobsFor(services);
-  const focus = new FocusClock(vscode.window.state.focused);
-  let focusTimer: ReturnType<typeof setTimeout> | undefined;
-  const update = (): void => {
-    const running = new Set(hub.runner.runningJobs().map((j) => j.podId));
-    if (focus.unfocusedForMs >= UNFOCUSED_STOP_MS) running.clear();
-    if (focusTimer) clearTimeout(focusTimer);
-    const left = focus.msUntilStop;
-    focusTimer = left !== undefined ? setTimeout(update, left + 50) : undefined;
-    for (const [podId, w] of watchers) {
-      if (running.has(podId)) continue;
-      w.dispose();
-      watchers.delete(podId);
-    }
-    for (const podId of running) {
-      if (watchers.has(podId)) continue;
-      const agent = podAgentsFor(services).get(podId);
-      const w = new PortWatcher({ openStream: (t, o) => agent.openStream(t, o) });
-      w.onDidAppear((s) => void offer(podId, s));
-      watchers.set(podId, w);
-    }
-  };
-  const offer = async (podId: string, s: ListeningSocket): Promise<void> => {
-    const k = `${podId}:${s.port}`;
-    const ports = forwardedPortsFor(services);
-    if (offered.has(k) || ports.find(podId, s.port)) return;
-    offered.add(k);
+  const ports = forwardedPortsFor(services);
+  const offers = new PortOffers({
+    openStream: (podId, t, o) => podAgentsFor(services).get(podId).openStream(t, o),
+    isForwarded: (podId, port) => ports.find(podId, port) !== undefined,
+    focused: vscode.window.state.focused,
+  });
+  const running = (): void => offers.setRunning(hub.runner.runningJobs().map((j) => j.podId));
+  offers.onDidOffer(async ({ podId, socket: s }) => {
     const choice = await vscode.window.showInformationMessage(
       `kgpu: ${s.name ?? 'a process'} is listening on ${s.port} in ${services.pods.get(podId)?.name ?? podId}.`,
       'Forward',
@@ -203,20 +176,11 @@ function registerPortOffers(services: KgpuServices): vscode.Disposable {
     } catch (e) {
       services.showError(e, { prefix: `Could not forward port ${s.port}:` });
     }
-  };
-  update();
+  });
+  running();
   return vscode.Disposable.from(
-    hub.runner.onDidChange(update),
-    vscode.window.onDidChangeWindowState((st) => {
-      focus.set(st.focused);
-      update();
-    }),
-    {
-      dispose: () => {
-        if (focusTimer) clearTimeout(focusTimer);
-        for (const w of watchers.values()) w.dispose();
-        watchers.clear();
-      },
-    },
+    offers,
+    hub.runner.onDidChange(running),
+    vscode.window.onDidChangeWindowState((st) => offers.setFocused(st.focused)),
   );
 }

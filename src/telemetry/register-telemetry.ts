@@ -10,9 +10,18 @@ export function registerTelemetry(services: KgpuServices): vscode.Disposable {
   const hub = telemetryFor(services);
   const peak = (podId: string, jobId: string): string | undefined => hub.takePeak(podId, jobId);
   JobLogPanel.footerExtras.push(peak);
-  return vscode.Disposable.from(registerReleaseWhenDone(services), {
-    dispose: () => {
-      JobLogPanel.footerExtras = JobLogPanel.footerExtras.filter((f) => f !== peak);
+  return vscode.Disposable.from(
+    registerReleaseWhenDone(services),
+    // Tests and diagnostics (not in the palette): a pod's telemetry state.
+    vscode.commands.registerCommand('kgpu._telemetryState', (podId: string) => ({
+      running: hub.isRunning(podId),
+      idleQuestionPending: hub.idleQuestionPending(podId),
+      summary: hub.summary(podId),
+    })),
+    {
+      dispose: () => {
+        JobLogPanel.footerExtras = JobLogPanel.footerExtras.filter((f) => f !== peak);
+      },
     },
-  });
+  );
 }

@@ -35,5 +35,9 @@ export function registerStatusBar(services: KgpuServices): vscode.Disposable {
     services.pods.onDidChange(update),
     services.auth.onDidChange(update),
     { dispose: () => clearInterval(tick) },
+    // Tests and diagnostics (not in the palette): the item's tooltip as shown.
+    vscode.commands.registerCommand('kgpu._statusBarTooltip', () =>
+      item.tooltip instanceof vscode.MarkdownString ? item.tooltip.value : item.tooltip,
+    ),
   );
 }

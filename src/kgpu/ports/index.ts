@@ -2,3 +2,6 @@
 export * from './listening-sockets';
 export * from './port-forward';
 export * from './port-watcher';
+export * from './forward-set';
+export * from './port-offers';
+export * from './tensorboard';

@@ -4,6 +4,7 @@
 // live GPU numbers while the sidebar is visible.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
+import type { RunStarted } from '../../../src/platform/run-started';
 import type { KgpuServices } from '../../../src/platform/services';
 import { openKgpuSidebar, waitUntil } from './helpers/extension';
 import { needsSimulator, simApi } from './helpers/simulator';
@@ -45,8 +46,37 @@ describe('ports and telemetry through the pod agent', () => {
 
   after(async function () {
     this.timeout(30_000);
-    if (podId) await vscode.commands.executeCommand('kgpu.release', { podId, yes: true });
+    await vscode.workspace.getConfiguration('kgpu').update('idleGuardMinutes', undefined, vscode.ConfigurationTarget.Global);
+    if (podId && services.pods.get(podId)?.ready) await vscode.commands.executeCommand('kgpu.release', { podId, yes: true });
   });
+
+  /** Run a job that holds ~300 MB and prints "holding" until `marker` exists in the pod. */
+  async function holdingJob(name: string, marker: string): Promise<RunStarted> {
+    const folder = vscode.workspace.workspaceFolders![0].uri;
+    const file = vscode.Uri.joinPath(folder, name);
+    await vscode.workspace.fs.writeFile(
+      file,
+      Buffer.from(
+        'import os, time\nbuf = bytearray(300 * 1024 * 1024)\nprint("holding", flush=True)\n' +
+          `while not os.path.exists(${JSON.stringify(marker)}):\n    time.sleep(0.2)\nprint("done", flush=True)\n`,
+      ),
+    );
+    const run = await vscode.commands.executeCommand<RunStarted | undefined>('kgpu.runActiveFile', { podId, file, noPrompt: true });
+    assert.ok(run, 'the job started');
+    await waitUntil(() => /holding/.test(run.text()), 60_000, `${name} to hold its memory`);
+    return run;
+  }
+
+  async function touch(marker: string): Promise<void> {
+    const r = await simApi<{ exit_code: number; stderr: string }>(sim(), `/pods/${podId}/exec`, {
+      method: 'POST',
+      body: JSON.stringify({ cmd: ['touch', marker] }),
+    });
+    assert.equal(r.exit_code, 0, r.stderr);
+  }
+
+  const telemetryState = (): Thenable<{ running: boolean; idleQuestionPending: boolean; summary?: string }> =>
+    vscode.commands.executeCommand('kgpu._telemetryState', podId);
 
   it('forwards a pod-side web server to 127.0.0.1 and fetches it; the forward is a row under its rental', async function () {
     this.timeout(60_000);
@@ -111,5 +141,70 @@ describe('ports and telemetry through the pod agent', () => {
       'GPU numbers in the rental row',
     );
     assert.match(description, /GPU \d+% · [\d.]+\/24 GiB/);
+  });
+
+  it("a running job's GPU numbers reach the status-bar tooltip, and its peak GPU memory the log footer", async function () {
+    this.timeout(120_000);
+    await vscode.commands.executeCommand('workbench.view.extension.kgpu');
+    const marker = `/tmp/kgpu-e2e-peak-${Date.now()}`;
+    const run = await holdingJob('hold_peak.py', marker);
+    let tooltip = '';
+    await waitUntil(
+      async () => {
+        tooltip = String((await vscode.commands.executeCommand<string | undefined>('kgpu._statusBarTooltip')) ?? '');
+        return /e2e-ports · GPU 0: \d+% · [\d.]+\/24 GiB/.test(tooltip);
+      },
+      45_000,
+      'GPU numbers in the status-bar tooltip',
+    );
+    // The job's memory is in the numbers before it ends (the peak is what the footer shows).
+    await waitUntil(
+      async () => Number(/· ([\d.]+)\/24 GiB/.exec((await telemetryState()).summary ?? '')?.[1] ?? 0) >= 0.25,
+      45_000,
+      "the job's memory in the telemetry",
+    );
+    await touch(marker);
+    const end = await run.done;
+    assert.equal(end.exitCode, 0);
+    await waitUntil(() => /peak GPU memory [\d.]+\/24 GiB/.test(run.text()), 20_000, 'the peak in the footer');
+    const peak = Number(/peak GPU memory ([\d.]+)\/24 GiB/.exec(run.text())![1]);
+    assert.ok(peak >= 0.25, `peak ${peak} GiB covers the job's 300 MB`);
+  });
+
+  it('the idle guard asks once the pod idles; telemetry pauses until the question is answered (dismissed = Keep)', async function () {
+    this.timeout(120_000);
+    await vscode.commands.executeCommand('workbench.view.extension.kgpu');
+    await waitUntil(async () => (await telemetryState()).running, 30_000, 'telemetry while the sidebar is visible');
+    // ~1 s of idle GPUs (no job of this window runs) is enough to ask.
+    await vscode.workspace.getConfiguration('kgpu').update('idleGuardMinutes', 0.02, vscode.ConfigurationTarget.Global);
+    await waitUntil(async () => (await telemetryState()).idleQuestionPending, 60_000, 'the idle question');
+    assert.equal((await telemetryState()).running, false, 'no telemetry while the question is open');
+    await vscode.commands.executeCommand('notifications.clearAll');
+    await waitUntil(async () => !(await telemetryState()).idleQuestionPending, 30_000, 'the dismissed question');
+    await waitUntil(async () => (await telemetryState()).running, 30_000, 'telemetry again after the answer');
+    await vscode.workspace.getConfiguration('kgpu').update('idleGuardMinutes', undefined, vscode.ConfigurationTarget.Global);
+  });
+
+  it('Release when done: the pod is released when the chosen job ends', async function () {
+    this.timeout(120_000);
+    const marker = `/tmp/kgpu-e2e-release-${Date.now()}`;
+    const run = await holdingJob('hold_release.py', marker);
+    const plan = await vscode.commands.executeCommand<{ podId: string; jobId: string } | undefined>('kgpu.releaseWhenDone', {
+      podId,
+      jobId: run.jobId,
+      paths: [],
+    });
+    assert.deepEqual(plan && { podId: plan.podId, jobId: plan.jobId }, { podId, jobId: run.jobId });
+    assert.equal(services.pods.get(podId!)?.ready, true, 'still rented while the job runs');
+    await touch(marker);
+    await run.done;
+    await waitUntil(
+      () => {
+        const pod = services.pods.get(podId!);
+        return !pod || !['Pending', 'Running'].includes(pod.phase);
+      },
+      60_000,
+      'the pod to be released',
+    );
   });
 });
