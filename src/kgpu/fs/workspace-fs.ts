@@ -28,6 +28,8 @@ import { ChangeCoalescer, type PathChange } from '../util/change-coalescer';
 import { PodWatcher, type WatchMode } from './pod-watcher';
 import { WorkspaceFsError, classify, fsError, isTransportError } from './workspace-fs-error';
 import type { ReconnectPolicy } from '../ssh/reconnect-policy';
+import { assertNameLength, longestNameBytes, norm } from './pod-paths';
+import { ensureSession, guardSession, lexists, lstatOrUndefined, readStreamed, retryIfLost, StuckOnLostSession } from './lost-session';
 
 export type { PathChange, ChangeType } from '../util/change-coalescer';
 export { WorkspaceFsError, type WorkspaceFsErrorKind } from './workspace-fs-error';
@@ -721,25 +723,6 @@ export class WorkspaceFs implements Disposable {
   }
 }
 
-/** Bytes of the longest name in a path (file systems cap a name at 255 bytes). */
-function longestNameBytes(p: string): number {
-  return Math.max(0, ...p.split('/').map((n) => Buffer.byteLength(n)));
-}
-
-/** Refuse a name the pod's file system cannot hold, with a message that says so (sftp-server
- *  would answer only "Bad message"). */
-function assertNameLength(podId: string, p: string): void {
-  const n = longestNameBytes(p);
-  if (n > MAX_NAME_BYTES) {
-    throw fsError(
-      'Other',
-      podId,
-      p,
-      `A file or folder name is ${n} bytes long; names in the pod can have at most ${MAX_NAME_BYTES} bytes. Choose a shorter name.`,
-    );
-  }
-}
-
 /** A save that failed for want of the pod: say what the file in the pod holds now. Before the
  *  rename was sent it is untouched; after, the connection may have dropped before or after the
  *  pod did the rename, so it is the old or the new content — whole either way — and nobody here
@@ -752,105 +735,6 @@ function notSaved(e: WorkspaceFsError, renameSent: boolean): WorkspaceFsError {
   return fsError('Unavailable', e.podId, e.path, `${what} Save again once the pod is reachable.${detail}`, e.cause ?? e);
 }
 
-function norm(p: string): string {
-  const n = posix.normalize(p.startsWith('/') ? p : `/${p}`);
-  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
-}
-
 function mb(n: number): string {
   return `${(n / (1024 * 1024)).toFixed(n < 10 * 1024 * 1024 ? 1 : 0)} MB`;
-}
-
-async function lstatOrUndefined(rfs: RemoteFs, p: string): Promise<RemoteStat | undefined> {
-  try {
-    return await rfs.lstat(p);
-  } catch (e) {
-    if (classify(e, '', p).kind === 'NotFound') return undefined;
-    throw e;
-  }
-}
-
-async function lexists(rfs: RemoteFs, p: string): Promise<boolean> {
-  return (await lstatOrUndefined(rfs, p)) !== undefined;
-}
-
-/** Run a non-idempotent operation; if the connection dropped during it, check whether it took
- *  effect and otherwise run it once more (on a fresh connection). */
-async function retryIfLost(op: () => Promise<void>, tookEffect: () => Promise<boolean>): Promise<void> {
-  try {
-    await op();
-  } catch (e) {
-    if (!(e instanceof ConnectionLostError)) throw e;
-    if (await tookEffect()) return;
-    await op();
-  }
-}
-
-/** Read a big file through a pipelined stream, refusing to hold more than `max` bytes; retried
- *  once from the start if the connection drops. */
-async function readStreamed(rfs: RemoteFs, p: string, max: number): Promise<Buffer> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await new Promise<Buffer>((resolve, reject) => {
-        const parts: Buffer[] = [];
-        let n = 0;
-        const s = rfs.createReadStream(p);
-        s.on('data', (b: Buffer) => {
-          n += b.length;
-          if (n > max) {
-            s.destroy();
-            resolve(Buffer.concat([...parts, b]));
-            return;
-          }
-          parts.push(b);
-        });
-        s.once('error', reject);
-        s.once('end', () => resolve(Buffer.concat(parts, n)));
-      });
-    } catch (e) {
-      // A status from the pod (numeric SFTP code, RemoteFsError) is an answer; anything else is a lost channel.
-      const code = (e as { code?: unknown }).code;
-      if (attempt === 0 && (isTransportError(e) || (typeof code !== 'number' && typeof code !== 'string'))) continue;
-      throw e;
-    }
-  }
-}
-
-/** Thrown when an operation was left hanging by a dropped SFTP connection. */
-class StuckOnLostSession extends ConnectionLostError {}
-
-/**
- * WORKAROUND (remove once sftp-io.ts fails requests on a closed channel): ssh2's SFTP answers
- * the requests pending when its channel ends ("No response from server"), but a request issued
- * after that (RemoteFs closes the file handle in a `finally`) is never answered, so the operation
- * hangs forever. We watch RemoteFs's current SFTP connection: if it closes while `op` is pending and
- * `op` has not settled (or moved to a new connection) shortly after, it is failed as lost.
- */
-async function guardSession<T>(rfs: RemoteFs, op: () => Promise<T>): Promise<T> {
-  const pending = op();
-  const settled = pending.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-  for (;;) {
-    const conn = rfs.activeSession()?.conn;
-    if (!conn) break;
-    const first = await Promise.race([settled, conn.closed.then(() => 'closed' as const)]);
-    if (first !== 'closed') break;
-    const later = await Promise.race([settled, new Promise<'stuck'>((r) => setTimeout(() => r('stuck'), 750))]);
-    if (later !== 'stuck') break;
-    const now = rfs.activeSession();
-    if (now && now.conn !== conn && now.alive) continue; // RemoteFs reconnected and carries on
-    void pending.catch(() => undefined);
-    throw new StuckOnLostSession('a file operation (the SFTP connection closed under it)');
-  }
-  const r = await settled;
-  if ('error' in r) throw r.error;
-  return r.value;
-}
-
-/** Make sure RemoteFs has its SFTP session open before an operation (so guardSession can watch it). */
-async function ensureSession(rfs: RemoteFs): Promise<void> {
-  if (rfs.activeSession()?.alive) return;
-  await rfs.ensureOpen();
 }
