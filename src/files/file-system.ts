@@ -34,12 +34,26 @@ export class KgpuFileSystemProvider implements vscode.FileSystemProvider, vscode
     const known = this.pods.get(podId);
     if (known) return known.fs;
     const services = this.services;
+    // The pod's session (its connector, SFTP and change feed); none for a pod known to have ended
+    // (its files are read from what was last seen).
+    const session = (() => {
+      try {
+        return services.connections.session(podId);
+      } catch {
+        return undefined;
+      }
+    })();
     const fs = new WorkspaceFs({
       podId,
       connector: async () => {
         await services.ready; // a restored kgpu:// folder may be read before the stored token and keys are loaded
         return services.connections.get(podId);
       },
+      sftp: async () => {
+        await services.ready;
+        return services.connections.session(podId).sftp();
+      },
+      onDidChangePaths: session?.onDidChangePaths,
       maxFileBytes: () => services.settings.get().maxEditorFileBytes,
       checkEnded: async () => {
         const pod = await services
@@ -175,6 +189,6 @@ export function registerFileSystem(services: KgpuServices): vscode.Disposable {
     provider,
     vscode.workspace.registerFileSystemProvider(KGPU_SCHEME, provider, { isCaseSensitive: true }),
     registerWorkspaceCommand(services),
-    registerTransferCommands(services, provider),
+    registerTransferCommands(services),
   );
 }

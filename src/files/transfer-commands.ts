@@ -6,7 +6,6 @@ import type { TransferTotals } from '../kgpu/transfer/transfer-progress';
 import { describeSkippedLinks } from '../kgpu/transfer/local-links';
 import { describeRefused } from '../kgpu/transfer/local-path-guard';
 import { isCancelled } from '../kgpu/util/cancelled';
-import type { KgpuFileSystemProvider } from './file-system';
 import type { KgpuServices } from '../platform/services';
 
 /**
@@ -69,7 +68,7 @@ function withTransferProgress<T>(
   });
 }
 
-export function registerTransferCommands(services: KgpuServices, provider: KgpuFileSystemProvider): vscode.Disposable {
+export function registerTransferCommands(services: KgpuServices): vscode.Disposable {
   const upload = vscode.commands.registerCommand(
     'kgpu.upload',
     async (arg?: unknown, second?: unknown): Promise<UploadResult | undefined> => {
@@ -82,10 +81,13 @@ export function registerTransferCommands(services: KgpuServices, provider: KgpuF
       });
       if (!pod) return undefined;
       let remoteDir = options.remoteDir ?? (target ? target.path : '/workspace');
-      const fs = provider.forPod(pod.pod_id);
+      const session = services.connections.session(pod.pod_id);
       if (target && !options.remoteDir) {
-        const st = await fs.stat(remoteDir).catch(() => undefined);
-        if (st && (st.type & 2) === 0) remoteDir = path.posix.dirname(remoteDir);
+        const st = await session
+          .sftp()
+          .then(({ rfs }) => rfs.tryStat(remoteDir))
+          .catch(() => undefined);
+        if (st && st.type !== 'directory') remoteDir = path.posix.dirname(remoteDir);
       }
       let localPaths = options.localPaths;
       if (!localPaths) {
@@ -102,7 +104,7 @@ export function registerTransferCommands(services: KgpuServices, provider: KgpuF
       const paths = localPaths;
       try {
         const result = await withTransferProgress(`Uploading to ${pod.pod_id}:${remoteDir}`, async (signal, report) => {
-          const { connector, rfs } = await fs.connection();
+          const { connector, rfs } = await session.sftp();
           return uploadToPod(paths, remoteDir, {
             connector,
             rfs,
@@ -111,7 +113,7 @@ export function registerTransferCommands(services: KgpuServices, provider: KgpuF
             onProgress: report,
           });
         });
-        fs.noteChanged(result.changes);
+        session.notifyPathsChanged(result.changes); // the kgpu: file system forgets and reports them
         const via = result.viaTransit ? ` (${result.viaTransit} through a transit object)` : '';
         const links = result.links ? `, ${result.links} symbolic link${result.links === 1 ? '' : 's'} recreated` : '';
         services.log.info(`Uploaded ${result.files} files, ${size(result.bytes)}, to ${pod.pod_id}:${remoteDir}${via}${links}.`);
@@ -128,7 +130,7 @@ export function registerTransferCommands(services: KgpuServices, provider: KgpuF
         }
         return result;
       } catch (e) {
-        fs.noteChanged([{ type: 'changed', path: remoteDir }]);
+        session.notifyPathsChanged([{ type: 'changed', path: remoteDir }]);
         if (isCancelled(e)) {
           void vscode.window.showInformationMessage(
             'Upload cancelled. Files already copied were kept; no partial file was left under its name.',
@@ -179,7 +181,7 @@ export function registerTransferCommands(services: KgpuServices, provider: KgpuF
       const paths = remotePaths;
       try {
         const result = await withTransferProgress(`Downloading from ${pod.pod_id}`, async (signal, report) => {
-          const { connector } = await provider.forPod(pod.pod_id).connection();
+          const connector = await services.connections.session(pod.pod_id).connector();
           return downloadFromPod(connector, paths, dir, { signal, onProgress: report });
         });
         services.log.info(`Downloaded ${result.files} files, ${size(result.bytes)}, from ${pod.pod_id} to ${dir}.`);

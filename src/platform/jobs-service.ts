@@ -4,7 +4,6 @@ import { isLivePod } from '../kgpu/api/api-types';
 import { JobRunner, type TrackedJob } from '../kgpu/jobs/job-runner';
 import { shortJobState } from '../kgpu/jobs/job-log-text';
 import type { PodCommands } from '../kgpu/ssh/pod-commands';
-import { exec, execStream } from '../kgpu/ssh/ssh-exec';
 import type { KgpuServices } from './services';
 
 /**
@@ -22,11 +21,9 @@ export interface JobsHub {
 /** Commands that look the pod's connector up on every call, so a follow that reconnects after a
  *  key rotation (the old connector disposed) uses the new key. Rejects now if the pod cannot be reached. */
 async function podCommandsVia(services: KgpuServices, podId: string): Promise<PodCommands> {
-  await services.connections.get(podId);
-  return {
-    exec: async (command, options) => exec(await services.connections.get(podId), command, options),
-    execStream: async (command, options) => execStream(await services.connections.get(podId), command, options),
-  };
+  const session = services.connections.session(podId);
+  await session.connector();
+  return session.commands;
 }
 
 /** The window's jobs hub: `services.jobs` (kept for the callers that use this name). */

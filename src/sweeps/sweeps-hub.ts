@@ -6,16 +6,13 @@ import { priceTable } from '../platform/job-log-terminal';
 import { jobsFor } from '../platform/jobs-service';
 import { planRun } from '../kgpu/jobs/job-runner';
 import type { PodCommands } from '../kgpu/ssh/pod-commands';
-import { exec, execStream } from '../kgpu/ssh/ssh-exec';
 import type { TransitFanOut } from '../kgpu/sweeps/fanout';
 import type { KgpuServices } from '../platform/services';
 
 async function podCommandsOf(services: KgpuServices, podId: string): Promise<PodCommands> {
-  await services.connections.get(podId);
-  return {
-    exec: async (command, options) => exec(await services.connections.get(podId), command, options),
-    execStream: async (command, options) => execStream(await services.connections.get(podId), command, options),
-  };
+  const session = services.connections.session(podId);
+  await session.connector();
+  return session.commands;
 }
 
 /**

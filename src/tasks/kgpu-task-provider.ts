@@ -1,6 +1,5 @@
 import * as vscode from 'vscode';
 import path from 'node:path';
-import { exec, execStream } from '../kgpu/ssh/ssh-exec';
 import type { PodCommands } from '../kgpu/ssh/pod-commands';
 import { runPodTask, type KgpuTaskDefinition } from '../kgpu/tasks/pod-task';
 import { errorMessage } from '../kgpu/api/error-dedup';
@@ -83,10 +82,7 @@ class PodTaskTerminal implements vscode.Pseudoterminal {
       // The workbench names a task's terminal after the task ("Task - <label>" in older versions).
       this.link = vscode.Disposable.from(registerPodTerminal(this.name, info), registerPodTerminal(`Task - ${this.name}`, info));
       out(`\x1b[2m[kgpu] ${pod.name} (${pod.gpu_model}): ${this.def.command}\x1b[0m\r\n`);
-      const commands: PodCommands = {
-        exec: async (c, o) => exec(await this.services.connections.get(pod.pod_id), c, o),
-        execStream: async (c, o) => execStream(await this.services.connections.get(pod.pod_id), c, o),
-      };
+      const commands: PodCommands = this.services.connections.session(pod.pod_id).commands;
       const r = await runPodTask(
         commands,
         { command: this.def.command, cwd: this.def.cwd, defaultCwd },

@@ -21,7 +21,7 @@ import { SshAbortedError, SshError } from '../ssh/ssh-errors';
 import { AgentConnection, type AgentHello } from './agent-connection';
 import { agentCommand, loadAgentScript, type AgentScript } from './agent-script';
 import type { AgentStream, AgentTarget } from './agent-stream';
-import { backoffReconnectPolicy, type ReconnectPolicy } from './reconnect-policy';
+import { backoffReconnectPolicy, type ReconnectPolicy } from '../ssh/reconnect-policy';
 
 /** Opens ONE exec channel in the pod running `command`, stdin left open for the caller. */
 export type AgentExec = (command: string, options: { signal?: AbortSignal }) => Promise<ExecStream>;

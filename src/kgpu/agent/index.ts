@@ -18,5 +18,5 @@ export type { AgentHello } from './agent-connection';
 export { AgentStream, describeTarget, type AgentTarget } from './agent-stream';
 export { agentCommand, agentScriptFrom, findExtensionRoot, loadAgentScript, AGENT_DIR, type AgentScript } from './agent-script';
 export { AgentOpenError, AgentProtocolError, AgentStartError, AgentStreamResetError } from './errors';
-export { backoffReconnectPolicy, isTransientSshError, type ReconnectPolicy } from './reconnect-policy';
+export { backoffReconnectPolicy, isTransientSshError, type ReconnectPolicy } from '../ssh/reconnect-policy';
 export { PROTOCOL_VERSION } from './protocol';

@@ -8,7 +8,7 @@
  */
 import { CancelledError } from '../util/cancelled';
 import type { ErrorBody } from './api-types';
-import { groupDigits } from '../model/cost';
+import { groupDigits } from '../util/format-number';
 
 /** What the client knew about the call, to build a message the user can act on. */
 export interface ErrorContext {

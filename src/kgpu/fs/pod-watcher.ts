@@ -14,6 +14,9 @@ import { exec, execStream, ExecOutputTooLargeError, type ExecStream } from '../s
 import { quote } from '../util/shell-quote';
 import { BastionUnreachableError, ConnectionLostError } from '../ssh/ssh-errors';
 import type { PathChange } from '../util/change-coalescer';
+import { backoffReconnectPolicy, type ReconnectPolicy } from '../ssh/reconnect-policy';
+
+const DEFAULT_RECONNECT = backoffReconnectPolicy();
 
 const posix = path.posix;
 
@@ -36,8 +39,8 @@ export interface PodWatcherOptions {
   onStopped?(reason: Error): void;
   /** Return true to stop reconnecting (e.g. the pod has ended). */
   shouldStop?(): boolean;
-  /** Backoff between reconnects: 250 ms doubling up to 10 s by default (tests shorten it). */
-  retryDelayMs?: { base: number; max: number };
+  /** The pod session's retry policy: the wait between reconnects (default backoffReconnectPolicy(): up to 2 s). */
+  reconnect?: ReconnectPolicy;
   /** Polling: the most bytes of one listing (default 32 MiB, some 200 000 entries). A bigger tree
    *  stops the watch with a message (onStopped) instead of holding ever bigger snapshots. */
   maxListingBytes?: number;
@@ -209,15 +212,14 @@ export class PodWatcher {
     }
     this.failures++;
     // The bastion unreachable or the connection lost (a network outage, a laptop asleep) is waited
-    // out at the capped delay for as long as it lasts — one attempt per 10 s, no busy loop — so
+    // out at the policy's capped delay for as long as it lasts — no busy loop — so
     // the explorer picks up again by itself; anything else (e.g. the key refused) gives up.
     const transient = e instanceof BastionUnreachableError || e instanceof ConnectionLostError;
     if (this.failures > 8 && !transient) {
       this.options.onStopped?.(e instanceof Error ? e : new Error(String(e)));
       return;
     }
-    const { base, max } = this.options.retryDelayMs ?? { base: 250, max: 10_000 };
-    const delay = Math.min(max, base * 2 ** Math.min(this.failures - 1, 30));
+    const delay = (this.options.reconnect ?? DEFAULT_RECONNECT).delayMs(this.failures);
     this.timer = setTimeout(again, delay);
   }
 

@@ -175,6 +175,21 @@ export class RemoteFs {
     return s;
   }
 
+  /**
+   * The SSH connection the SFTP session runs on now, and whether the session is still usable
+   * (undefined before the first operation and after a drop). WorkspaceFs watches it to notice an
+   * operation left hanging when the connection closes under it.
+   */
+  activeSession(): { readonly conn: PodConnection; readonly alive: boolean } | undefined {
+    const s = this.current;
+    return s ? { conn: s.conn, alive: s.alive } : undefined;
+  }
+
+  /** Open the SFTP session now unless it is open (resolves once it is). */
+  async ensureOpen(): Promise<void> {
+    await this.sftp();
+  }
+
   /** Run an SFTP operation; on a lost connection reopen, and retry once when `idempotent`. */
   private async run<T>(what: string, target: string, idempotent: boolean, op: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {

@@ -16,7 +16,7 @@
  */
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { PodConnection, PodConnector } from '../ssh/ssh-connection';
+import type { PodConnector } from '../ssh/ssh-connection';
 import { RemoteFs, RemoteFsError, type RemoteStat } from './remote-fs';
 import { exec } from '../ssh/ssh-exec';
 import { quote } from '../util/shell-quote';
@@ -27,6 +27,9 @@ import { WorkspaceFsCache } from './workspace-fs-cache';
 import { ChangeCoalescer, type PathChange } from '../util/change-coalescer';
 import { PodWatcher, type WatchMode } from './pod-watcher';
 import { WorkspaceFsError, classify, fsError, isTransportError } from './workspace-fs-error';
+import type { ReconnectPolicy } from '../ssh/reconnect-policy';
+import { assertNameLength, longestNameBytes, norm } from './pod-paths';
+import { ensureSession, guardSession, lexists, lstatOrUndefined, readStreamed, retryIfLost, StuckOnLostSession } from './lost-session';
 
 export type { PathChange, ChangeType } from '../util/change-coalescer';
 export { WorkspaceFsError, type WorkspaceFsErrorKind } from './workspace-fs-error';
@@ -56,6 +59,12 @@ export interface WorkspaceFsOptions {
   podId: string;
   /** The pod's connector, asked before each operation (a new one after a key rotation is picked up). */
   connector: () => Promise<PodConnector>;
+  /** The pod's SFTP as its PodSession holds it (shared with uploads and downloads, and not closed
+   *  here); without it the file system opens its own over `connector`. */
+  sftp?: () => Promise<{ connector: PodConnector; rfs: RemoteFs }>;
+  /** Paths changed in the pod behind the file system's back (PodSession.onDidChangePaths: an upload,
+   *  a sync): their cached answers are forgotten and the change is reported. */
+  onDidChangePaths?: Event<PathChange[]>;
   /** Largest file readFile returns and writeFile accepts (default 256 MiB); larger ones fail with a "use Download…/Upload…" message. */
   maxFileBytes?: () => number;
   /** How long stat/listing answers are reused (default 2000 ms). */
@@ -63,8 +72,8 @@ export interface WorkspaceFsOptions {
   /** Asked after a transport failure: the end reason (in words) when the pod has ended, else undefined. */
   checkEnded?: () => Promise<string | undefined>;
   watchMode?: WatchMode;
-  /** Backoff of a watch's reconnects (default 250 ms doubling up to 10 s; tests shorten it). */
-  watchRetryDelayMs?: { base: number; max: number };
+  /** The pod session's retry policy for the watch's reconnects (tests shorten it). */
+  watchReconnect?: ReconnectPolicy;
   pollIntervalMs?: number;
   /** Events are delivered at most this often (default 75 ms), merged per path. */
   debounceMs?: number;
@@ -131,7 +140,8 @@ export class WorkspaceFs implements Disposable {
   readonly onDidEnd: Event<string> = this.ended.event;
   private endReason: string | undefined;
   private readonly coalescer: ChangeCoalescer;
-  private current: { connector: PodConnector; rfs: RemoteFs } | undefined;
+  private current: { connector: PodConnector; rfs: RemoteFs; owned: boolean } | undefined;
+  private readonly pathsSubscription: Disposable | undefined;
   private identity: Promise<{ uid: number; gids: Set<number> } | undefined> | undefined;
   private knownIdentity: { uid: number; gids: Set<number> } | undefined;
   /** What we last reported per path: mtime kept monotonic across writes within one second. */
@@ -146,6 +156,15 @@ export class WorkspaceFs implements Disposable {
     this.podId = options.podId;
     this.cache = new WorkspaceFsCache({ ttlMs: options.cacheTtlMs ?? 2000 });
     this.coalescer = new ChangeCoalescer(options.debounceMs ?? 75, (c) => this.changes.fire(c));
+    this.pathsSubscription = options.onDidChangePaths?.((changes) => {
+      if (!this.disposed) this.noteChanged(changes);
+    });
+  }
+
+  /** Close the SFTP this file system opened itself (a session's is the session's to close). */
+  private dropConnection(): void {
+    if (this.current?.owned) this.current.rfs.dispose();
+    this.current = undefined;
   }
 
   /** The end reason when the pod has ended. */
@@ -160,8 +179,7 @@ export class WorkspaceFs implements Disposable {
     this.cache.frozen = true;
     for (const w of this.watchers.values()) w.watcher.dispose();
     this.watchers.clear();
-    this.current?.rfs.dispose();
-    this.current = undefined;
+    this.dropConnection();
     this.ended.fire(reason);
   }
 
@@ -170,12 +188,22 @@ export class WorkspaceFs implements Disposable {
   /** The pod's RemoteFs and connector (for uploads/downloads beside the editor). */
   async connection(): Promise<{ connector: PodConnector; rfs: RemoteFs }> {
     if (this.disposed) throw new Error('The pod file system was disposed.');
-    const connector = await this.options.connector();
-    if (this.current?.connector !== connector) {
-      this.current?.rfs.dispose();
-      this.current = { connector, rfs: new RemoteFs(connector, { sftpServerPath: this.options.sftpServerPath }) };
-      this.identity = undefined;
+    if (this.options.sftp) {
+      const shared = await this.options.sftp();
+      if (this.current?.rfs !== shared.rfs) {
+        this.dropConnection();
+        this.current = { ...shared, owned: false };
+        this.identity = undefined;
+      }
+    } else {
+      const connector = await this.options.connector();
+      if (this.current?.connector !== connector) {
+        this.dropConnection();
+        this.current = { connector, rfs: new RemoteFs(connector, { sftpServerPath: this.options.sftpServerPath }), owned: true };
+        this.identity = undefined;
+      }
     }
+    const connector = this.current.connector;
     if (!this.identity) {
       const id = this.fetchIdentity(connector);
       this.identity = id;
@@ -646,7 +674,7 @@ export class WorkspaceFs implements Disposable {
         excludeNames: options.recursive ? excludeNames : [],
         onChanges: (c) => this.remoteChanges(c),
         shouldStop: () => this.endReason !== undefined || this.disposed,
-        retryDelayMs: this.options.watchRetryDelayMs,
+        reconnect: this.options.watchReconnect,
       });
       entry = { watcher, refs: 0, recursive: options.recursive };
       this.watchers.set(key, entry);
@@ -688,29 +716,10 @@ export class WorkspaceFs implements Disposable {
     for (const w of this.watchers.values()) w.watcher.dispose();
     this.watchers.clear();
     this.coalescer.dispose();
-    this.current?.rfs.dispose();
-    this.current = undefined;
+    this.pathsSubscription?.dispose();
+    this.dropConnection();
     this.changes.dispose();
     this.ended.dispose();
-  }
-}
-
-/** Bytes of the longest name in a path (file systems cap a name at 255 bytes). */
-function longestNameBytes(p: string): number {
-  return Math.max(0, ...p.split('/').map((n) => Buffer.byteLength(n)));
-}
-
-/** Refuse a name the pod's file system cannot hold, with a message that says so (sftp-server
- *  would answer only "Bad message"). */
-function assertNameLength(podId: string, p: string): void {
-  const n = longestNameBytes(p);
-  if (n > MAX_NAME_BYTES) {
-    throw fsError(
-      'Other',
-      podId,
-      p,
-      `A file or folder name is ${n} bytes long; names in the pod can have at most ${MAX_NAME_BYTES} bytes. Choose a shorter name.`,
-    );
   }
 }
 
@@ -726,112 +735,6 @@ function notSaved(e: WorkspaceFsError, renameSent: boolean): WorkspaceFsError {
   return fsError('Unavailable', e.podId, e.path, `${what} Save again once the pod is reachable.${detail}`, e.cause ?? e);
 }
 
-function norm(p: string): string {
-  const n = posix.normalize(p.startsWith('/') ? p : `/${p}`);
-  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
-}
-
 function mb(n: number): string {
   return `${(n / (1024 * 1024)).toFixed(n < 10 * 1024 * 1024 ? 1 : 0)} MB`;
-}
-
-async function lstatOrUndefined(rfs: RemoteFs, p: string): Promise<RemoteStat | undefined> {
-  try {
-    return await rfs.lstat(p);
-  } catch (e) {
-    if (classify(e, '', p).kind === 'NotFound') return undefined;
-    throw e;
-  }
-}
-
-async function lexists(rfs: RemoteFs, p: string): Promise<boolean> {
-  return (await lstatOrUndefined(rfs, p)) !== undefined;
-}
-
-/** Run a non-idempotent operation; if the connection dropped during it, check whether it took
- *  effect and otherwise run it once more (on a fresh connection). */
-async function retryIfLost(op: () => Promise<void>, tookEffect: () => Promise<boolean>): Promise<void> {
-  try {
-    await op();
-  } catch (e) {
-    if (!(e instanceof ConnectionLostError)) throw e;
-    if (await tookEffect()) return;
-    await op();
-  }
-}
-
-/** Read a big file through a pipelined stream, refusing to hold more than `max` bytes; retried
- *  once from the start if the connection drops. */
-async function readStreamed(rfs: RemoteFs, p: string, max: number): Promise<Buffer> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await new Promise<Buffer>((resolve, reject) => {
-        const parts: Buffer[] = [];
-        let n = 0;
-        const s = rfs.createReadStream(p);
-        s.on('data', (b: Buffer) => {
-          n += b.length;
-          if (n > max) {
-            s.destroy();
-            resolve(Buffer.concat([...parts, b]));
-            return;
-          }
-          parts.push(b);
-        });
-        s.once('error', reject);
-        s.once('end', () => resolve(Buffer.concat(parts, n)));
-      });
-    } catch (e) {
-      // A status from the pod (numeric SFTP code, RemoteFsError) is an answer; anything else is a lost channel.
-      const code = (e as { code?: unknown }).code;
-      if (attempt === 0 && (isTransportError(e) || (typeof code !== 'number' && typeof code !== 'string'))) continue;
-      throw e;
-    }
-  }
-}
-
-/** Thrown when an operation was left hanging by a dropped SFTP connection. */
-class StuckOnLostSession extends ConnectionLostError {}
-
-interface RemoteFsInternals {
-  current?: { conn: PodConnection; alive: boolean };
-}
-
-/**
- * WORKAROUND (remove once sftp-io.ts fails requests on a closed channel): ssh2's SFTP answers
- * the requests pending when its channel ends ("No response from server"), but a request issued
- * after that (RemoteFs closes the file handle in a `finally`) is never answered, so the operation
- * hangs forever. We watch RemoteFs's current SFTP connection: if it closes while `op` is pending and
- * `op` has not settled (or moved to a new connection) shortly after, it is failed as lost.
- * Reads RemoteFs's private `current` field; if that ever disappears the guard does nothing.
- */
-async function guardSession<T>(rfs: RemoteFs, op: () => Promise<T>): Promise<T> {
-  const internals = rfs as unknown as RemoteFsInternals;
-  const pending = op();
-  const settled = pending.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-  for (;;) {
-    const conn = internals.current?.conn;
-    if (!conn) break;
-    const first = await Promise.race([settled, conn.closed.then(() => 'closed' as const)]);
-    if (first !== 'closed') break;
-    const later = await Promise.race([settled, new Promise<'stuck'>((r) => setTimeout(() => r('stuck'), 750))]);
-    if (later !== 'stuck') break;
-    const now = internals.current?.conn;
-    if (now && now !== conn && internals.current?.alive) continue; // RemoteFs reconnected and carries on
-    void pending.catch(() => undefined);
-    throw new StuckOnLostSession('a file operation (the SFTP connection closed under it)');
-  }
-  const r = await settled;
-  if ('error' in r) throw r.error;
-  return r.value;
-}
-
-/** Make sure RemoteFs has its SFTP session open before an operation (so guardSession can watch it). */
-async function ensureSession(rfs: RemoteFs): Promise<void> {
-  const internals = rfs as unknown as RemoteFsInternals;
-  if (internals.current?.alive) return;
-  await rfs.realpath('/');
 }

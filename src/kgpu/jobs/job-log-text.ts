@@ -5,7 +5,8 @@
  * characters split across chunks are kept whole).
  */
 import { StringDecoder } from 'node:string_decoder';
-import { creditsToDollars, groupDigits, podRatePerHour, type PodCostFields, type PriceTable } from '../model/cost';
+import { creditsToDollars, podRatePerHour, type PodCostFields, type PriceTable } from '../model/cost';
+import { groupDigits } from '../util/format-number';
 import { describeJobStatus, type JobInfo, type JobStatus } from './jobs';
 
 const DIM = '\x1b[2m';

@@ -21,8 +21,8 @@ import {
   type JobsLocation,
   type StartJobSpec,
 } from './jobs';
-import { isTransientSshError, SshAbortedError } from '../ssh/ssh-errors';
-import { delay } from '../util/async';
+import { SshAbortedError } from '../ssh/ssh-errors';
+import { backoffReconnectPolicy, waitToRetry, type ReconnectPolicy } from '../ssh/reconnect-policy';
 
 export interface FollowLogOptions extends JobsLocation {
   /** Byte offset to start from (default 0). */
@@ -37,10 +37,14 @@ export interface FollowLogOptions extends JobsLocation {
   maxReconnects?: number;
   /** …and only once the connection has been failing for this long (default 120 000 ms): an
    *  outage that fails fast (network down, the bastion restarting) is waited out, at most one
-   *  attempt per 2 s, rather than ending the follow after 8 quick failures (~7 s). Only once the
+   *  attempt per 2 s (the policy's cap), rather than ending the follow after 8 quick failures (~7 s). Only once the
    *  job is known started: a start still fails after `maxReconnects`. */
   maxOutageMs?: number;
+  /** The pod session's retry policy: which errors are retried and the wait between attempts. */
+  reconnect?: ReconnectPolicy;
 }
+
+const DEFAULT_RECONNECT = backoffReconnectPolicy();
 
 export interface FollowLogResult {
   /** The job's final status (the follow ends when the job has ended and its log is drained). */
@@ -142,7 +146,7 @@ async function follow(pod: PodCommands, jobId: string, options: FollowLogOptions
         if (!started) start?.failed(err);
         throw err;
       }
-      if (!isTransientSshError(e)) {
+      if (!(options.reconnect ?? DEFAULT_RECONNECT).isTransient(e)) {
         if (!started && e instanceof Error) start?.failed(e);
         throw e;
       }
@@ -156,7 +160,7 @@ async function follow(pod: PodCommands, jobId: string, options: FollowLogOptions
       }
       reconnects++;
       options.onReconnect?.({ attempt: failuresInARow, offset, error: e });
-      await delay(Math.min(2000, 50 * 2 ** (failuresInARow - 1)), signal, () => new SshAbortedError('Following the job log'));
+      await waitToRetry(options.reconnect ?? DEFAULT_RECONNECT, failuresInARow, signal, 'Following the job log');
     }
   }
 }

@@ -4,6 +4,7 @@
  * still bills the class rate.
  */
 import type { Pod } from '../api/api-types';
+import { groupDigits } from '../util/format-number';
 
 export const CREDITS_PER_DOLLAR = 1500;
 
@@ -13,13 +14,6 @@ export function creditsToDollars(credits: number): number {
 
 export function dollarsToCredits(dollars: number): number {
   return Math.round(dollars * CREDITS_PER_DOLLAR);
-}
-
-/** 1200 → "1 200", 99000 → "99 000", -1500 → "-1 500" (rounded to whole credits). */
-export function groupDigits(value: number): string {
-  const n = Math.round(value);
-  const sign = n < 0 ? '-' : '';
-  return sign + String(Math.abs(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ' ');
 }
 
 /** 1200 → "1 200 credits", 1 → "1 credit". */

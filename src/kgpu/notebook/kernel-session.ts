@@ -14,6 +14,9 @@ import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { Emitter, type Disposable, type Event } from '../util/emitter';
 import { abortableDelay } from '../api/retry';
+import { backoffReconnectPolicy, type ReconnectPolicy } from '../ssh/reconnect-policy';
+
+const DEFAULT_RECONNECT = backoffReconnectPolicy();
 
 /** One record from the bridge (see pod/kernel_bridge.py). */
 export interface KernelRecord {
@@ -48,8 +51,8 @@ export type KernelConnectionState = 'connecting' | 'connected' | 'reconnecting' 
 export interface KernelSessionOptions {
   /** Opens a new byte stream to the bridge's socket (through the pod agent). */
   open(signal: AbortSignal): Promise<Duplex>;
-  /** Reconnect delays after a drop (default: 250 ms doubling to 5 s, forever until disposed). */
-  retryDelayMs?(attempt: number): number;
+  /** The pod session's retry policy: the wait between reconnects after a drop (forever until disposed). */
+  reconnect?: ReconnectPolicy;
   /** Whether an open failure means the bridge is gone for good (default: never). */
   isGone?(error: Error): boolean;
   /** Close the stream after this long with no execution unfinished and no input pending, so an
@@ -217,7 +220,7 @@ export class KernelSession implements Disposable {
           this.firstFail?.(err);
           return;
         }
-        const wait = this.options.retryDelayMs?.(attempt) ?? Math.min(5_000, 250 * 2 ** (attempt - 1));
+        const wait = (this.options.reconnect ?? DEFAULT_RECONNECT).delayMs(attempt);
         try {
           await abortableDelay(wait, signal);
         } catch {

@@ -13,3 +13,4 @@ export * from './ssh-connection';
 export * from './ssh-errors';
 export * from './ssh-exec';
 export * from './temp-key-files';
+export * from './reconnect-policy';

@@ -24,8 +24,8 @@ import type { PodConnector } from '../ssh/ssh-connection';
 import { exec, execStream, type ExecStream, type ExitStatus } from '../ssh/ssh-exec';
 import { quote } from '../util/shell-quote';
 import { tempSiblingName } from '../util/temp-name';
-import { isTransientSshError, SshAbortedError, SshError } from '../ssh/ssh-errors';
-import { delay } from '../util/async';
+import { SshAbortedError, SshError } from '../ssh/ssh-errors';
+import { backoffReconnectPolicy, waitToRetry, type ReconnectPolicy } from '../ssh/reconnect-policy';
 import { sha256File } from '../util/hash';
 
 export interface TransferProgress {
@@ -41,6 +41,8 @@ export interface TransferOptions {
   verify?: 'auto' | 'always' | 'never';
   /** Attempts in a row that make no progress before giving up (default 5). */
   maxStalledAttempts?: number;
+  /** The pod session's retry policy: which errors are retried and the wait between attempts. */
+  reconnect?: ReconnectPolicy;
 }
 
 export interface TransferResult {
@@ -56,16 +58,19 @@ const UP_SHORT = 74; // the temp file is short: the stream ended early (connecti
 const UP_RETRY = 75; // lost a race on the temp file; try again
 const UP_MISMATCH = 76; // checksum mismatch: the temp file was removed
 
-function isRetryable(e: unknown): boolean {
-  return isTransientSshError(e) || e instanceof TransferRetry;
+function isRetryable(e: unknown, options: TransferOptions): boolean {
+  return (options.reconnect ?? DEFAULT_RECONNECT).isTransient(e) || e instanceof TransferRetry;
 }
 
 class TransferRetry extends Error {}
 
 export { sha256File };
 
-async function backoff(attempt: number, signal?: AbortSignal): Promise<void> {
-  await delay(Math.min(2000, 100 * 2 ** attempt), signal, () => new SshAbortedError('The transfer'));
+const DEFAULT_RECONNECT = backoffReconnectPolicy();
+
+/** The pod session's backoff before the next attempt, `stalled` attempts in a row having made no progress. */
+async function backoff(stalled: number, options: TransferOptions): Promise<void> {
+  await waitToRetry(options.reconnect ?? DEFAULT_RECONNECT, stalled + 1, options.signal, 'The transfer');
 }
 
 /** The pod's answer line is a number or two: more than this without a newline is not an answer. */
@@ -181,7 +186,7 @@ export async function upload(
       await uploadOnce(connector, localPath, size, tmp, remotePath, hash, options, (n) => (reached = n));
       return { bytes: size, resumes, verified: hash !== undefined };
     } catch (e) {
-      if (!isRetryable(e) || options.signal?.aborted) {
+      if (!isRetryable(e, options) || options.signal?.aborted) {
         if (options.signal?.aborted) {
           await exec(connector, `rm -f -- ${quote(tmp)}`).catch(() => undefined);
           throw new SshAbortedError('The upload');
@@ -199,7 +204,7 @@ export async function upload(
       }
       resumes++;
       if (hash === undefined && verifyMode !== 'never') hash = await sha256File(localPath, options.signal);
-      await backoff(stalled, options.signal);
+      await backoff(stalled, options);
     }
   }
 }
@@ -311,7 +316,7 @@ export async function download(
       await fsp.rename(part, localPath);
       return { bytes: size, resumes, verified };
     } catch (e) {
-      if (!isRetryable(e) || options.signal?.aborted) {
+      if (!isRetryable(e, options) || options.signal?.aborted) {
         if (options.signal?.aborted) {
           await fsp.rm(part, { force: true });
           throw new SshAbortedError('The download');
@@ -329,7 +334,7 @@ export async function download(
         throw new SshError(`Downloading ${remotePath} kept failing (${(e as Error).message}).`, { cause: e });
       }
       resumes++;
-      await backoff(stalled, options.signal);
+      await backoff(stalled, options);
     }
   }
 }

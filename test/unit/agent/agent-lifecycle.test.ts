@@ -212,6 +212,7 @@ test('a start that fails transiently is retried through the ReconnectPolicy; the
   const policy = backoffReconnectPolicy({ baseDelayMs: 20, maxDelayMs: 50 });
   const client = f.client({
     reconnect: {
+      ...policy,
       retryDelayMs: (attempt, error) => {
         const d = policy.retryDelayMs(attempt, error);
         if (d !== undefined) delays.push(d);
@@ -243,7 +244,9 @@ test('the default policy retries transient SSH errors with bounded, growing back
   assert.ok((policy.retryDelayMs(1, lost) ?? -1) >= 0);
   assert.ok((policy.retryDelayMs(2, new BastionUnreachableError('h', 1, 'down')) ?? -1) > (policy.retryDelayMs(1, lost) ?? 0));
   assert.notEqual(policy.retryDelayMs(1, new ChannelRefusedError('exec')), undefined);
-  assert.equal(policy.retryDelayMs(4, lost), undefined, 'at most 4 attempts');
+  assert.notEqual(policy.retryDelayMs(7, lost), undefined);
+  assert.equal(policy.retryDelayMs(8, lost), undefined, 'at most 8 attempts');
+  assert.ok(policy.delayMs(30) <= 2_000, 'capped at 2 s');
   assert.equal(policy.retryDelayMs(1, new AuthRejectedError('h', 1)), undefined);
   assert.equal(policy.retryDelayMs(1, new AgentStartError('no python')), undefined);
   assert.equal(policy.retryDelayMs(1, new SshAbortedError('x')), undefined);

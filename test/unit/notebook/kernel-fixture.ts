@@ -4,7 +4,7 @@
  * AgentClients (each one a separate "extension host"), and `run()` that executes a cell and
  * collects its records and outputs until the kernel finished it.
  */
-import { AgentOpenError, type AgentClient } from '../../../src/kgpu/agent';
+import { AgentOpenError, backoffReconnectPolicy, type AgentClient } from '../../../src/kgpu/agent';
 import { CellOutputs, KernelSession, startKernel, type KernelRecord, type KernelStarted } from '../../../src/kgpu/notebook';
 import { podCommands } from '../../../src/kgpu/ssh/pod-commands';
 import { startAgentFixture, waitFor, type AgentFixture } from '../agent/agent-fixture';
@@ -40,10 +40,10 @@ export async function startKernelFixture(): Promise<KernelFixture> {
     f,
     start: (kernelId, cwd, maxBytes, env, python) => startKernel(pod, { kernelId, cwd, maxBytes, env, python }),
     session(started, options = {}) {
-      const agent = f.client({ reconnect: { retryDelayMs: (n) => (n < 20 ? 100 : undefined) } });
+      const agent = f.client({ reconnect: { ...backoffReconnectPolicy(), retryDelayMs: (n) => (n < 20 ? 100 : undefined) } });
       const session = new KernelSession({
         open: (signal) => agent.openStream({ kind: 'unix', path: started.socket }, { signal }),
-        retryDelayMs: () => 100,
+        reconnect: backoffReconnectPolicy({ baseDelayMs: 100, maxDelayMs: 100, random: () => 1 }),
         isGone: (e) => e instanceof AgentOpenError && (e.code === 'ENOENT' || e.code === 'ECONNREFUSED'),
         ...options,
       });

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import { test } from 'node:test';
 import { exec } from '../../../src/kgpu/ssh/ssh-exec';
 import { BastionUnreachableError } from '../../../src/kgpu/ssh/ssh-errors';
+import { backoffReconnectPolicy } from '../../../src/kgpu/ssh/reconnect-policy';
 import type { PodConnectorOptions } from '../../../src/kgpu/ssh/ssh-connection';
 import { WorkspaceFsError } from '../../../src/kgpu/fs/workspace-fs';
 import { podWrite, sha, startFleet, waitFor, type Fleet } from './fleet-fixture';
@@ -177,7 +178,11 @@ test('a long outage does not end the watch: past 8 failed reconnects it keeps tr
   const pod = f.pods[0]!;
   const connector = pod.connector(fast(f));
   // Backoff shortened (20 ms doubling to 100 ms) so that 12 failures take seconds, not minutes.
-  const wfs = pod.fs({ connector: async () => connector, debounceMs: 10, watchRetryDelayMs: { base: 20, max: 100 } });
+  const wfs = pod.fs({
+    connector: async () => connector,
+    debounceMs: 10,
+    watchReconnect: backoffReconnectPolicy({ baseDelayMs: 20, maxDelayMs: 100 }),
+  });
   const seen: string[] = [];
   wfs.onDidChange((changes) => seen.push(...changes.map((c) => c.path)));
   const w = wfs.watch('/workspace', { recursive: true });

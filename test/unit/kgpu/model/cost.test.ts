@@ -11,12 +11,12 @@ import {
   formatDollarsPerHour,
   formatDuration,
   formatTimeLeft,
-  groupDigits,
   podRatePerHour,
   rentalRatePerHour,
   timeLeftMs,
 } from '../../../../src/kgpu/model/cost';
 import { describeEndReason, endReasonSentence } from '../../../../src/kgpu/model/end-reason';
+import { groupDigits } from '../../../../src/kgpu/util/format-number';
 
 test('credits ↔ dollars at 1 500 credits per dollar', () => {
   assert.equal(creditsToDollars(1500), 1);
