@@ -1,11 +1,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { startPodDebug, type DapBridge, type PodDebugSession } from '../kgpu/debug';
-import { podCommands } from '../kgpu/ssh/pod-commands';
 import type { RunTarget } from '../kgpu/jobs/job-runner';
 import type { KgpuServices } from '../platform/services';
 import { programUri, type KgpuDebugConfiguration } from './debug-configuration';
-import type { PodAgents } from '../platform/pod-agents';
 
 /**
  * The `kgpu` debug adapter: an inline adapter (no process on this machine) bridging VS Code's
@@ -13,10 +11,7 @@ import type { PodAgents } from '../platform/pod-agents';
  * Run's sync first (with progress; cancellable), so a restart syncs again.
  */
 export class KgpuDebugAdapterFactory implements vscode.DebugAdapterDescriptorFactory {
-  constructor(
-    private readonly services: KgpuServices,
-    private readonly agents: PodAgents,
-  ) {}
+  constructor(private readonly services: KgpuServices) {}
 
   async createDebugAdapterDescriptor(session: vscode.DebugSession): Promise<vscode.DebugAdapterDescriptor> {
     const c = session.configuration as KgpuDebugConfiguration;
@@ -51,7 +46,7 @@ export class KgpuDebugAdapterFactory implements vscode.DebugAdapterDescriptorFac
     report: (m: string) => void,
   ): Promise<PodDebugSession> {
     const settings = this.services.settings.get();
-    const agent = this.agents.get(podId);
+    const agent = this.services.connections.session(podId).agent;
     const folder =
       session.workspaceFolder?.uri.scheme === 'file'
         ? session.workspaceFolder.uri.fsPath
@@ -81,7 +76,8 @@ export class KgpuDebugAdapterFactory implements vscode.DebugAdapterDescriptorFac
         : { kind: 'local', folder: path.dirname(uri.fsPath), file: uri.fsPath, onlyThisFile: true };
       report('syncing changed files…');
     }
-    const connector = await this.services.connections.get(podId);
+    const podSession = this.services.connections.session(podId);
+    await podSession.connector(); // connect (asking for a passphrase) before the sync's progress
     const storage = this.services.context.globalStorageUri?.fsPath;
     const env = {
       ...settings.env,
@@ -91,7 +87,7 @@ export class KgpuDebugAdapterFactory implements vscode.DebugAdapterDescriptorFac
       request: 'launch',
       podId,
       agent,
-      pod: podCommands(connector),
+      pod: podSession.commands,
       target,
       python: settings.python,
       args: c.args ?? [],

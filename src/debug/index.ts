@@ -4,16 +4,14 @@ import { KgpuDebugAdapterFactory } from './debug-adapter-factory';
 import { registerAttachCommand } from './attach-command';
 import { registerDebugCommand } from './debug-command';
 import { DEBUG_TYPE, KgpuDebugConfigurationProvider } from './debug-configuration';
-import { podAgentsFor } from '../platform/pod-agents';
 import { registerLibraryFileSystem } from './library-file-system';
 
 /** Debugging on the GPU (issue 21): the `kgpu` debug type, its inline adapter and the command. */
 export function registerDebug(services: KgpuServices): vscode.Disposable {
-  const agents = podAgentsFor(services); // the window's agent per pod (ports, telemetry, notebooks share it)
   const provider = new KgpuDebugConfigurationProvider(services);
   return vscode.Disposable.from(
     vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, provider),
-    vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, new KgpuDebugAdapterFactory(services, agents)),
+    vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, new KgpuDebugAdapterFactory(services)),
     registerDebugCommand(services),
     registerAttachCommand(services),
     registerLibraryFileSystem(),

@@ -2,7 +2,6 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { installPackages, installWithPython, missingModule, withRequirement, type DepsPlan } from '../kgpu/deps';
 import type { StoredRecipe } from '../kgpu/jobs/job-runner';
-import { podCommands } from '../kgpu/ssh/pod-commands';
 import type { KgpuServices } from '../platform/services';
 
 /**
@@ -97,7 +96,7 @@ export async function offerMissingModule(services: KgpuServices, job: MissingMod
         const abort = new AbortController();
         const sub = token.onCancellationRequested(() => abort.abort());
         try {
-          const pod = podCommands(await services.connections.get(job.podId));
+          const pod = services.connections.session(job.podId).commands;
           const options = {
             signal: abort.signal,
             env: settings.env,

@@ -3,7 +3,6 @@ import { isLivePod, type Pod } from '../kgpu/api/api-types';
 import { errorMessage } from '../kgpu/api/error-dedup';
 import type { KgpuServices } from '../platform/services';
 import { NotebookKernel } from './notebook-kernel';
-import { podAgentsFor } from '../platform/pod-agents';
 
 const NOTEBOOK_TYPE = 'jupyter-notebook';
 export const RENT_CONTROLLER_ID = 'kgpu-rent';
@@ -19,7 +18,6 @@ export const controllerIdFor = (podId: string): string => `kgpu-${podId}`;
  * notebook's path. Commands: restart, interrupt, shut down; the kernel's state in the status bar.
  */
 export function registerNotebooks(services: KgpuServices): vscode.Disposable {
-  const agents = podAgentsFor(services); // the window's agent per pod (ports, telemetry, debug share it)
   const controllers = new Map<string, vscode.NotebookController>();
   /** notebook uri → its kernel (with the pod it runs on). */
   const kernels = new Map<string, NotebookKernel>();
@@ -35,7 +33,7 @@ export function registerNotebooks(services: KgpuServices): vscode.Disposable {
       k = undefined;
     }
     if (!k) {
-      k = new NotebookKernel(services, agents, controller, notebook, pod);
+      k = new NotebookKernel(services, controller, notebook, pod);
       k.onDidChangeStatus(() => updateStatus());
       kernels.set(key, k);
     }

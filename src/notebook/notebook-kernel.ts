@@ -16,11 +16,10 @@ import {
   type KernelHello,
   type KernelRecord,
 } from '../kgpu/notebook';
-import { podCommands, type PodCommands } from '../kgpu/ssh/pod-commands';
+import type { PodCommands } from '../kgpu/ssh/pod-commands';
 import { syncUp } from '../kgpu/transfer/sync';
 import type { EndReason } from '../kgpu/api/api-types';
 import type { KgpuServices } from '../platform/services';
-import type { PodAgents } from '../platform/pod-agents';
 import { toNotebookOutput } from './cell-output-items';
 
 /** Where a notebook's kernel runs in the pod, and what to sync there first. */
@@ -90,7 +89,6 @@ export class NotebookKernel implements vscode.Disposable {
 
   constructor(
     private readonly services: KgpuServices,
-    private readonly agents: PodAgents,
     readonly controller: vscode.NotebookController,
     readonly notebook: vscode.NotebookDocument,
     readonly pod: Pod,
@@ -116,7 +114,7 @@ export class NotebookKernel implements vscode.Disposable {
       async (progress, token) => {
         const abort = new AbortController();
         token.onCancellationRequested(() => abort.abort());
-        const pod = podCommands(await this.services.connections.get(podId));
+        const pod = this.services.connections.session(podId).commands;
         const python = await this.prepare(place, pod, abort.signal, (m) => progress.report({ message: m }));
         progress.report({ message: 'starting IPython…' });
         // kgpu.env (machine-scoped, from the user's settings only) goes to the kernel, as to a Run.
@@ -133,7 +131,8 @@ export class NotebookKernel implements vscode.Disposable {
         );
         if (started.fallback) this.warnFallback(started.fallback);
         const session = new KernelSession({
-          open: (signal) => this.agents.get(podId).openStream({ kind: 'unix', path: started.socket }, { signal }),
+          open: async (signal) =>
+            this.services.connections.session(podId).agent.openStream({ kind: 'unix', path: started.socket }, { signal }),
           isGone: (e) => e instanceof AgentOpenError && (e.code === 'ENOENT' || e.code === 'ECONNREFUSED'),
           // An idle kernel lets go of the connection (the agent then closes after its own quiet
           // period), so it never keeps the pod's SSH idle clock running; a running cell holds it.
@@ -202,7 +201,7 @@ export class NotebookKernel implements vscode.Disposable {
       async (progress, token) => {
         const abort = new AbortController();
         token.onCancellationRequested(() => abort.abort());
-        const pod = podCommands(await this.services.connections.get(this.pod.pod_id));
+        const pod = this.services.connections.session(this.pod.pod_id).commands;
         const python = await this.prepare(place, pod, abort.signal, (m) => progress.report({ message: m }));
         if (abort.signal.aborted || this.session !== session) return;
         progress.report({ message: 'restarting IPython…' });

@@ -15,7 +15,6 @@ import {
   type PeakTracker,
 } from '../kgpu/telemetry';
 import { jobsFor } from './jobs-service';
-import { podAgentsFor } from './pod-agents';
 import type { KgpuServices } from './services';
 
 /**
@@ -122,7 +121,7 @@ export class TelemetryHub implements vscode.Disposable {
   }
 
   private create(podId: string): { telemetry: GpuTelemetry; guard: IdleGuard } {
-    const agent = podAgentsFor(this.services).get(podId);
+    const agent = this.services.connections.session(podId).agent;
     const telemetry = new GpuTelemetry({ openStream: (t, o) => agent.openStream(t, o) });
     const guard = new IdleGuard(() => this.minutes());
     const entry = { telemetry, guard };

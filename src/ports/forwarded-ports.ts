@@ -3,7 +3,6 @@ import { isLivePod } from '../kgpu/api/api-types';
 import { errorMessage } from '../kgpu/api/error-dedup';
 import { ForwardSet, type SavedForward } from '../kgpu/ports';
 import type { KgpuServices } from '../platform/services';
-import { podAgentsFor } from '../platform/pod-agents';
 
 /**
  * The window's forwarded ports (issue 19): each a PortForward (127.0.0.1 listener, one agent
@@ -34,8 +33,8 @@ export class ForwardedPorts implements vscode.Disposable {
         const pod = services.pods.get(podId);
         return pod ? (isLivePod(pod) ? 'live' : 'ended') : undefined;
       },
-      openStream: (podId, podPort, signal) =>
-        podAgentsFor(services).get(podId).openStream({ kind: 'tcp', host: '127.0.0.1', port: podPort }, { signal }),
+      openStream: async (podId, podPort, signal) =>
+        services.connections.session(podId).agent.openStream({ kind: 'tcp', host: '127.0.0.1', port: podPort }, { signal }),
       log: services.log,
     });
     this.disposables.push(

@@ -4,7 +4,6 @@ import { isValidPort, listListeningSockets, PortOffers, type ListeningSocket } f
 import { jobsFor } from '../platform/jobs-service';
 import type { KgpuServices } from '../platform/services';
 import { forwardedPortsFor, type ForwardedPortNode } from './forwarded-ports';
-import { podAgentsFor } from '../platform/pod-agents';
 import { registerTensorBoardCommand } from './tensorboard-command';
 
 /**
@@ -100,7 +99,7 @@ async function forwardPortCommand(services: KgpuServices, arg: unknown): Promise
 
 /** A QuickPick of the pod's listening sockets, plus "Other port…". */
 async function askPodPort(services: KgpuServices, podId: string): Promise<{ port: number; name?: string } | undefined> {
-  const agent = podAgentsFor(services).get(podId);
+  const agent = services.connections.session(podId).agent;
   let listening: ListeningSocket[] = [];
   try {
     listening = await vscode.window.withProgress(
@@ -158,7 +157,7 @@ function registerPortOffers(services: KgpuServices): vscode.Disposable {
   const hub = jobsFor(services);
   const ports = forwardedPortsFor(services);
   const offers = new PortOffers({
-    openStream: (podId, t, o) => podAgentsFor(services).get(podId).openStream(t, o),
+    openStream: async (podId, t, o) => services.connections.session(podId).agent.openStream(t, o),
     isForwarded: (podId, port) => ports.find(podId, port) !== undefined,
     focused: vscode.window.state.focused,
   });

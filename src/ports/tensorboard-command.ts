@@ -2,7 +2,6 @@ import * as vscode from 'vscode';
 import { findTensorBoard, startTensorBoard } from '../kgpu/ports';
 import type { KgpuServices } from '../platform/services';
 import { forwardedPortsFor } from './forwarded-ports';
-import { podAgentsFor } from '../platform/pod-agents';
 
 /**
  * `kgpu: Open TensorBoard…`: when the pod has TensorBoard (on PATH, in /workspace/.venv, or as a
@@ -16,7 +15,7 @@ export function registerTensorBoardCommand(services: KgpuServices): vscode.Dispo
     const pod = await services.pickPod(arg, { ready: true, title: 'kgpu: open TensorBoard on which pod?' });
     if (!pod) return undefined;
     const o = arg && typeof arg === 'object' ? (arg as { logdir?: unknown }) : {};
-    const agent = podAgentsFor(services).get(pod.pod_id);
+    const agent = services.connections.session(pod.pod_id).agent;
     const openStream = agent.openStream.bind(agent);
     try {
       const tensorboard = await findTensorBoard(openStream);
