@@ -12,7 +12,7 @@ test('npm run package: a VSIX under 500 KB holding only the bundle and its vendo
   // Package a copy so this test never races with others reading dist/.
   const dir = mkdtempSync(join(tmpdir(), 'kgpu-vsix-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  for (const f of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', '.vscodeignore', 'media', 'pod']) {
+  for (const f of ['package.json', 'package.nls.json', 'l10n', 'README.md', 'LICENSE', 'CHANGELOG.md', '.vscodeignore', 'media', 'pod']) {
     cpSync(join(root, f), join(dir, f), { recursive: true });
   }
   mkdirSync(join(dir, 'dist'));
@@ -32,7 +32,7 @@ test('npm run package: a VSIX under 500 KB holding only the bundle and its vendo
   for (const f of payload) {
     assert.match(
       f,
-      /^extension\/(dist\/[\w-]+\.js|pod\/[\w-]+\.py|media\/(walkthrough\/)?[\w.-]+\.(svg|png)|README\.md|LICENSE\.txt|CHANGELOG\.md|package\.json)$/,
+      /^extension\/(dist\/[\w-]+\.js|pod\/[\w-]+\.py|media\/(walkthrough\/)?[\w.-]+\.(svg|png)|README\.md|LICENSE\.txt|CHANGELOG\.md|package\.json|package\.nls\.json|l10n\/bundle\.l10n\.json)$/,
       `unexpected file in VSIX: ${f}`,
     );
   }
