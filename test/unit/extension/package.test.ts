@@ -36,6 +36,9 @@ test('npm run package: a VSIX under 500 KB holding only the bundle and its vendo
       `unexpected file in VSIX: ${f}`,
     );
   }
+  // The localisation (VS Code reads them from the installed extension): the manifest's English and the runtime strings.
+  assert.ok(payload.includes('extension/package.nls.json'), 'package.nls.json is shipped');
+  assert.ok(payload.includes('extension/l10n/bundle.l10n.json'), 'l10n/bundle.l10n.json is shipped');
   // Every file the build writes (the vendor files are required at run time), and no other script.
   assert.deepEqual(payload.filter((f) => f.startsWith('extension/dist/')).sort(), distFiles.map((f) => `extension/dist/${f}`).sort());
   // The pod-side Python, found at run time next to dist/, byte for byte: the pod agent
