@@ -50,9 +50,9 @@ async function verifyToken(apiBase: string, token: string): Promise<Me> {
 
 function tokenValidation(v: string): string | undefined {
   const t = v.trim();
-  if (t === '') return 'Paste your account token (from the dashboard at https://kgpu.net).';
-  if (/\s/.test(t)) return 'A token has no spaces.';
-  if (t.startsWith('kgpu_pod_')) return 'This is an in-pod token; sign in with your account token instead.';
+  if (t === '') return vscode.l10n.t('Paste your account token (from the dashboard at https://kgpu.net).');
+  if (/\s/.test(t)) return vscode.l10n.t('A token has no spaces.');
+  if (t.startsWith('kgpu_pod_')) return vscode.l10n.t('This is an in-pod token; sign in with your account token instead.');
   return undefined;
 }
 
@@ -65,19 +65,22 @@ async function signIn(services: KgpuServices, args?: SignInArgs): Promise<boolea
     token = (
       await vscode.window.showInputBox({
         // Not kgpu's own server: say plainly which host will receive the token.
-        title: dest.official ? 'kgpu: Sign in' : `kgpu: Sign in to ${dest.host} — not api.kgpu.net`,
+        title: dest.official ? vscode.l10n.t('kgpu: Sign in') : vscode.l10n.t('kgpu: Sign in to {0} — not api.kgpu.net', dest.host),
         prompt: dest.official
-          ? `Account token for ${apiBase} — copy it from the dashboard at https://kgpu.net (stored in VS Code's secret storage)`
-          : `${dest.warning} (Stored in VS Code's secret storage for ${apiBase} only.)`,
+          ? vscode.l10n.t(
+              "Account token for {0} — copy it from the dashboard at https://kgpu.net (stored in VS Code's secret storage)",
+              apiBase,
+            )
+          : vscode.l10n.t("{0} (Stored in VS Code's secret storage for {1} only.)", String(dest.warning), apiBase),
         password: true,
         ignoreFocusOut: true,
-        placeHolder: 'kgpu_…',
+        placeHolder: 'kgpu_…', // l10n-ignore: the token's format
         validateInput: tokenValidation,
       })
     )?.trim();
     if (!token) return false;
   } else if (tokenValidation(token)) {
-    void vscode.window.showErrorMessage(`kgpu: ${tokenValidation(token)}`);
+    void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: {0}', String(tokenValidation(token))));
     return false;
   }
   return verifyAndStore(services, apiBase, token);
@@ -87,54 +90,71 @@ async function verifyAndStore(services: KgpuServices, apiBase: string, token: st
   let me: Me;
   try {
     me = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `kgpu: checking the token with ${apiBase}…` },
+      { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('kgpu: checking the token with {0}…', apiBase) },
       () => verifyToken(apiBase, token),
     );
   } catch (e) {
     const text =
       e instanceof KgpuApiError && e.status === 401
-        ? `${apiBase} did not accept this token (wrong, reissued on the dashboard, or the account is not approved yet)${e.requestId ? ` — request ${e.requestId}` : ''}. Copy the current token from the dashboard and try again.`
+        ? e.requestId
+          ? vscode.l10n.t(
+              '{0} did not accept this token (wrong, reissued on the dashboard, or the account is not approved yet) — request {1}. Copy the current token from the dashboard and try again.',
+              apiBase,
+              e.requestId,
+            )
+          : vscode.l10n.t(
+              '{0} did not accept this token (wrong, reissued on the dashboard, or the account is not approved yet). Copy the current token from the dashboard and try again.',
+              apiBase,
+            )
         : errorMessage(e);
     services.log.warn(`Sign-in failed: ${text}`);
-    void vscode.window.showErrorMessage(`kgpu: sign-in failed — ${text}`, 'Try Again', 'Open Settings').then((again) => {
-      if (again === 'Try Again') void vscode.commands.executeCommand('kgpu.signIn');
-      if (again === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'kgpu.apiBase');
+    const tryAgain = vscode.l10n.t('Try Again');
+    const openSettings = vscode.l10n.t('Open Settings');
+    void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: sign-in failed — {0}', text), tryAgain, openSettings).then((again) => {
+      if (again === tryAgain) void vscode.commands.executeCommand('kgpu.signIn');
+      if (again === openSettings) void vscode.commands.executeCommand('workbench.action.openSettings', 'kgpu.apiBase');
     });
     return false;
   }
   await services.auth.signIn(token);
   services.log.info(`Signed in as ${me.email} (${me.role}) at ${apiBase}.`);
-  void vscode.window.showInformationMessage(`kgpu: signed in as ${me.name || me.email} — ${formatCredits(me.credits)}.`);
+  void vscode.window.showInformationMessage(vscode.l10n.t('kgpu: signed in as {0} — {1}.', me.name || me.email, formatCredits(me.credits)));
   await services.pods.refresh();
   return true;
 }
 
 async function signOut(services: KgpuServices): Promise<void> {
-  const envNote = services.auth.source === 'environment' ? ' $KGPU_API_TOKEN is ignored until you sign in again.' : '';
+  const fromEnvironment = services.auth.source === 'environment';
   await services.auth.signOut();
   services.log.info('Signed out.');
-  void vscode.window.showInformationMessage(`kgpu: signed out; the token was removed from VS Code's secret storage.${envNote}`);
+  void vscode.window.showInformationMessage(
+    fromEnvironment
+      ? vscode.l10n.t(
+          "kgpu: signed out; the token was removed from VS Code's secret storage. $KGPU_API_TOKEN is ignored until you sign in again.",
+        )
+      : vscode.l10n.t("kgpu: signed out; the token was removed from VS Code's secret storage."),
+  );
 }
 
 function validateApiBase(v: string): string | undefined {
-  const r = checkApiBase(v, 'The API base');
+  const r = checkApiBase(v, vscode.l10n.t('The API base'));
   return r.ok ? undefined : r.why;
 }
 
 function validatePort(v: string): string | undefined {
-  return /^\d+$/.test(v.trim()) && Number(v) >= 1 && Number(v) <= 65535 ? undefined : 'A port from 1 to 65535.';
+  return /^\d+$/.test(v.trim()) && Number(v) >= 1 && Number(v) <= 65535 ? undefined : vscode.l10n.t('A port from 1 to 65535.');
 }
 
 /** Ask for a simulator's API base, SSH host/port and token (prefilled from $KGPU_*), check it, save the settings and sign in. */
 async function connectToSimulator(services: KgpuServices, args: SimulatorArgs = {}): Promise<boolean> {
   const env = process.env;
-  const title = 'kgpu: Connect to a Simulator';
+  const title = vscode.l10n.t('kgpu: Connect to a Simulator');
   const interactive = !(args.apiBase && args.token);
   let apiBase = args.apiBase ?? env.KGPU_API_BASE ?? 'http://127.0.0.1:8080/v1';
   if (interactive) {
     const v = await vscode.window.showInputBox({
       title: `${title} (1/4)`,
-      prompt: 'API base of the simulator (start one with `npm run sim`; it prints KGPU_API_BASE)',
+      prompt: vscode.l10n.t('API base of the simulator (start one with `npm run sim`; it prints KGPU_API_BASE)'),
       value: apiBase,
       ignoreFocusOut: true,
       validateInput: validateApiBase,
@@ -142,7 +162,9 @@ async function connectToSimulator(services: KgpuServices, args: SimulatorArgs = 
     if (v === undefined) return false;
     apiBase = v.trim();
   } else if (validateApiBase(apiBase)) {
-    void vscode.window.showErrorMessage(`kgpu: "${apiBase}" is not a valid API base: ${validateApiBase(apiBase)}`);
+    void vscode.window.showErrorMessage(
+      vscode.l10n.t('kgpu: "{0}" is not a valid API base: {1}', apiBase, String(validateApiBase(apiBase))),
+    );
     return false;
   }
   apiBase = apiBase.replace(/\/+$/, '');
@@ -152,16 +174,16 @@ async function connectToSimulator(services: KgpuServices, args: SimulatorArgs = 
   if (interactive) {
     const h = await vscode.window.showInputBox({
       title: `${title} (2/4)`,
-      prompt: 'SSH bastion host of the simulator',
+      prompt: vscode.l10n.t('SSH bastion host of the simulator'),
       value: sshHost,
       ignoreFocusOut: true,
-      validateInput: (v) => (/^[A-Za-z0-9.:[\]-]+$/.test(v.trim()) ? undefined : 'A host name or IP address.'),
+      validateInput: (v) => (/^[A-Za-z0-9.:[\]-]+$/.test(v.trim()) ? undefined : vscode.l10n.t('A host name or IP address.')),
     });
     if (h === undefined) return false;
     sshHost = h.trim();
     const p = await vscode.window.showInputBox({
       title: `${title} (3/4)`,
-      prompt: 'SSH bastion port of the simulator',
+      prompt: vscode.l10n.t('SSH bastion port of the simulator'),
       value: sshPort,
       ignoreFocusOut: true,
       validateInput: validatePort,
@@ -170,7 +192,7 @@ async function connectToSimulator(services: KgpuServices, args: SimulatorArgs = 
     sshPort = p.trim();
     const t = await vscode.window.showInputBox({
       title: `${title} (4/4)`,
-      prompt: 'Token the simulator printed (KGPU_API_TOKEN)',
+      prompt: vscode.l10n.t('Token the simulator printed (KGPU_API_TOKEN)'),
       value: env.KGPU_API_TOKEN ?? '',
       password: true,
       ignoreFocusOut: true,
@@ -180,16 +202,17 @@ async function connectToSimulator(services: KgpuServices, args: SimulatorArgs = 
     token = t.trim();
   }
   if (validatePort(sshPort)) {
-    void vscode.window.showErrorMessage(`kgpu: SSH port "${sshPort}" is not valid.`);
+    void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: SSH port "{0}" is not valid.', sshPort));
     return false;
   }
   // Check before changing anything, so a typo does not leave the settings pointing nowhere.
   try {
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `kgpu: checking ${apiBase}…` }, () =>
-      verifyToken(apiBase, token),
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('kgpu: checking {0}…', apiBase) },
+      () => verifyToken(apiBase, token),
     );
   } catch (e) {
-    void vscode.window.showErrorMessage(`kgpu: cannot use the simulator at ${apiBase} — ${errorMessage(e)}`);
+    void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: cannot use the simulator at {0} — {1}', apiBase, errorMessage(e)));
     return false;
   }
   const config = vscode.workspace.getConfiguration('kgpu');

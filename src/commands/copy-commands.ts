@@ -12,14 +12,14 @@ import type { KgpuServices } from '../platform/services';
 export function registerCopyCommands(services: KgpuServices): vscode.Disposable {
   return vscode.Disposable.from(
     vscode.commands.registerCommand('kgpu.copyPodId', async (arg?: unknown) => {
-      const pod = await services.pickPod(arg, { title: 'kgpu: copy the id of which pod?' });
+      const pod = await services.pickPod(arg, { title: vscode.l10n.t('kgpu: copy the id of which pod?') });
       if (!pod) return undefined;
       await vscode.env.clipboard.writeText(pod.pod_id);
-      void vscode.window.setStatusBarMessage(`kgpu: copied ${pod.pod_id}`, 3000);
+      void vscode.window.setStatusBarMessage(vscode.l10n.t('kgpu: copied {0}', pod.pod_id), 3000);
       return pod.pod_id;
     }),
     vscode.commands.registerCommand('kgpu.copySshCommand', async (arg?: unknown) => {
-      const pod = await services.pickPod(arg, { live: true, title: 'kgpu: SSH command for which pod?' });
+      const pod = await services.pickPod(arg, { live: true, title: vscode.l10n.t('kgpu: SSH command for which pod?') });
       if (!pod) return undefined;
       const s = services.settings.get();
       let identityFile: string | undefined;
@@ -27,19 +27,26 @@ export function registerCopyCommands(services: KgpuServices): vscode.Disposable 
       try {
         if (await services.podKeys.hasMintedKey(pod.pod_id)) {
           identityFile = await services.podKeys.writeTempKeyFile(pod.pod_id);
-          note = ` Its minted key was written to ${identityFile} (readable only by you), deleted when the pod ends, its key is rotated or VS Code closes.`;
+          note = vscode.l10n.t(
+            ' Its minted key was written to {0} (readable only by you), deleted when the pod ends, its key is rotated or VS Code closes.',
+            identityFile,
+          );
         } else if (s.sshIdentityFile) {
           identityFile = s.sshIdentityFile;
         } else {
-          note = ' No key for this pod is stored here: run "kgpu: Rotate SSH Key" first, or add -i with the key you rented it with.';
+          note = vscode.l10n.t(
+            ' No key for this pod is stored here: run "kgpu: Rotate SSH Key" first, or add -i with the key you rented it with.',
+          );
         }
       } catch (e) {
-        void vscode.window.showErrorMessage(`kgpu: ${errorMessage(e)}`);
+        void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: {0}', errorMessage(e)));
         return undefined;
       }
       const cmd = sshCommand({ host: s.sshHost, port: s.sshPort, identityFile });
       await vscode.env.clipboard.writeText(cmd);
-      void vscode.window.showInformationMessage(`kgpu: copied \`${cmd}\`.${note}${pod.ready ? '' : ' The pod is not ready yet.'}`);
+      // Each sentence is translated whole; the message is the copied command, then those sentences.
+      const notReady = pod.ready ? '' : vscode.l10n.t(' The pod is not ready yet.');
+      void vscode.window.showInformationMessage(vscode.l10n.t('kgpu: copied `{0}`.{1}{2}', cmd, note, notReady));
       return cmd;
     }),
   );

@@ -31,7 +31,7 @@ export function registerExecCommand(services: KgpuServices): vscode.Disposable {
   const output = (): vscode.OutputChannel => (channel ??= vscode.window.createOutputChannel('kgpu: exec'));
   const command = vscode.commands.registerCommand('kgpu.exec', async (arg?: unknown) => {
     const o: ExecCommandOptions = arg && typeof arg === 'object' && !('kind' in arg) ? (arg as ExecCommandOptions) : {};
-    const pod = await services.pickPod(o.podId ?? arg, { ready: true, title: 'Run a command on which pod?' });
+    const pod = await services.pickPod(o.podId ?? arg, { ready: true, title: vscode.l10n.t('Run a command on which pod?') });
     if (!pod) return undefined;
     let argv: string[];
     if (Array.isArray(o.command)) argv = o.command;
@@ -40,16 +40,17 @@ export function registerExecCommand(services: KgpuServices): vscode.Disposable {
       const line =
         o.command ??
         (await vscode.window.showInputBox({
-          title: `Run a command on ${pod.name}`,
-          prompt:
+          title: vscode.l10n.t('Run a command on {0}', pod.name),
+          prompt: vscode.l10n.t(
             "One-shot, no shell, up to 60 s and 1 MiB of output (use the terminal for more). E.g. nvidia-smi, or bash -c 'ls | wc -l'",
+          ),
           value: history[0] ?? '',
           validateInput: (v) => (v.trim() ? parseCommandLine(v).error : undefined),
         }));
       if (line === undefined) return undefined;
       const parsed = parseCommandLine(line);
       if (!parsed.argv) {
-        void vscode.window.showErrorMessage(`kgpu: ${parsed.error}`);
+        void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: {0}', String(parsed.error)));
         return undefined;
       }
       argv = parsed.argv;
@@ -60,7 +61,11 @@ export function registerExecCommand(services: KgpuServices): vscode.Disposable {
     let outcome: ExecOutcome;
     try {
       outcome = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `kgpu: running ${argv[0]} on ${pod.name}…`, cancellable: true },
+        {
+          location: vscode.ProgressLocation.Notification,
+          title: vscode.l10n.t('kgpu: running {0} on {1}…', argv[0], pod.name),
+          cancellable: true,
+        },
         (_progress, token) => {
           const abort = new AbortController();
           token.onCancellationRequested(() => abort.abort());
@@ -68,17 +73,17 @@ export function registerExecCommand(services: KgpuServices): vscode.Disposable {
         },
       );
     } catch (e) {
-      if (e instanceof ExecInputError) void vscode.window.showErrorMessage(`kgpu: ${e.message}`);
-      else services.showError(e, { prefix: `Could not run ${argv[0]} on ${pod.name}:` });
+      if (e instanceof ExecInputError) void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: {0}', e.message));
+      else services.showError(e, { prefix: vscode.l10n.t('Could not run {0} on {1}:', argv[0], pod.name) });
       return undefined;
     }
     const out = output();
     out.append(formatExecReport(`${pod.name}, ${pod.pod_id}`, argv, outcome));
     out.show(true);
-    const msg = `kgpu: ${argv[0]} on ${pod.name} — ${outcome.summary}.`;
+    const msg = vscode.l10n.t('kgpu: {0} on {1} — {2}.', argv[0], pod.name, outcome.summary);
     if (outcome.notes.length) {
       void vscode.window
-        .showWarningMessage(`${msg} ${outcome.notes.join(' ')}`, 'Open Terminal')
+        .showWarningMessage(`${msg} ${outcome.notes.join(' ')}`, vscode.l10n.t('Open Terminal'))
         .then((a) => a && vscode.commands.executeCommand('kgpu.openTerminal', pod.pod_id));
     } else if (outcome.response.exit_code !== 0) {
       void vscode.window.showWarningMessage(msg);

@@ -10,7 +10,9 @@ const PENDING: string[] = [];
 export function registerPendingCommands(): vscode.Disposable {
   return vscode.Disposable.from(
     ...PENDING.map((id) =>
-      vscode.commands.registerCommand(id, () => vscode.window.showInformationMessage(`kgpu: "${id}" is not available in this build yet.`)),
+      vscode.commands.registerCommand(id, () =>
+        vscode.window.showInformationMessage(vscode.l10n.t('kgpu: "{0}" is not available in this build yet.', id)),
+      ),
     ),
   );
 }

@@ -22,7 +22,7 @@ export interface ReleaseOptions {
 
 export function registerReleaseCommand(services: KgpuServices): vscode.Disposable {
   return vscode.commands.registerCommand('kgpu.release', async (arg?: unknown) => {
-    const pod = await services.pickPod(arg, { live: true, title: 'kgpu: release which pod?' });
+    const pod = await services.pickPod(arg, { live: true, title: vscode.l10n.t('kgpu: release which pod?') });
     if (!pod) return false;
     const o = arg && typeof arg === 'object' && !('kind' in arg) ? (arg as ReleaseOptions) : {};
     return releasePod(services, pod.pod_id, o);
@@ -36,23 +36,29 @@ export async function releasePod(services: KgpuServices, podId: string, o: Relea
   let downloadTo = o.downloadTo;
   if (!o.yes && !downloadTo) {
     const ready = pod?.ready === true;
+    const release = vscode.l10n.t('Release');
     const choice = await vscode.window.showWarningMessage(
-      `Release ${label}?`,
+      vscode.l10n.t('Release {0}?', label),
       {
         modal: true,
-        detail: `Its container and disk are destroyed: copy your results out first.${pod ? ` It has cost ${formatCredits(creditsSpent(pod, Date.now()))} so far.` : ''}`,
+        detail: pod
+          ? vscode.l10n.t(
+              'Its container and disk are destroyed: copy your results out first. It has cost {0} so far.',
+              formatCredits(creditsSpent(pod, Date.now())),
+            )
+          : vscode.l10n.t('Its container and disk are destroyed: copy your results out first.'),
       },
-      'Release',
-      ...(ready ? ['Download Results First…'] : []),
+      release,
+      ...(ready ? [vscode.l10n.t('Download Results First…')] : []),
     );
     if (!choice) return false;
-    if (choice !== 'Release') {
+    if (choice !== release) {
       const folder = await vscode.window.showOpenDialog({
         canSelectFolders: true,
         canSelectFiles: false,
         canSelectMany: false,
-        openLabel: 'Download /workspace here',
-        title: `Download ${label}'s /workspace to…`,
+        openLabel: vscode.l10n.t('Download /workspace here'),
+        title: vscode.l10n.t("Download {0}'s /workspace to…", label),
       });
       if (!folder?.[0]) return false;
       downloadTo = folder[0].fsPath;
@@ -63,7 +69,7 @@ export async function releasePod(services: KgpuServices, podId: string, o: Relea
   services.podIntents.releasedHere.add(podId);
   try {
     const released = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `kgpu: releasing ${label}…` },
+      { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('kgpu: releasing {0}…', label) },
       () => services.client().release(podId),
     );
     services.log.info(`Released ${podId}.`);
@@ -81,12 +87,14 @@ export async function releasePod(services: KgpuServices, podId: string, o: Relea
     const final = services.pods.get(podId);
     const spent = final ? creditsSpent(final, Date.now()) : undefined;
     void vscode.window.showInformationMessage(
-      `kgpu: released ${label}${spent !== undefined ? ` — it cost ${formatCredits(spent)} (${formatDollars(spent)})` : ''}.`,
+      spent !== undefined
+        ? vscode.l10n.t('kgpu: released {0} — it cost {1} ({2}).', label, formatCredits(spent), formatDollars(spent))
+        : vscode.l10n.t('kgpu: released {0}.', label),
     );
     return true;
   } catch (e) {
     services.podIntents.releasedHere.delete(podId);
-    services.showError(e, { prefix: `Could not release ${label} (it may still be billing — try again):` });
+    services.showError(e, { prefix: vscode.l10n.t('Could not release {0} (it may still be billing — try again):', label) });
     return false;
   }
 }
@@ -95,7 +103,11 @@ async function download(services: KgpuServices, podId: string, label: string, fo
   try {
     const connector = await services.connections.get(podId);
     const result = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `kgpu: downloading ${label}'s /workspace`, cancellable: true },
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: vscode.l10n.t("kgpu: downloading {0}'s /workspace", label),
+        cancellable: true,
+      },
       (progress, token) => {
         const controller = new AbortController();
         token.onCancellationRequested(() => controller.abort());
@@ -104,7 +116,9 @@ async function download(services: KgpuServices, podId: string, label: string, fo
           signal: controller.signal,
           onProgress: (bytes, files, totalBytes) =>
             progress.report({
-              message: `${files} files, ${(bytes / 1048576).toFixed(1)}${totalBytes ? ` of ${(totalBytes / 1048576).toFixed(1)}` : ''} MiB`,
+              message: totalBytes
+                ? vscode.l10n.t('{0} files, {1} of {2} MiB', files, (bytes / 1048576).toFixed(1), (totalBytes / 1048576).toFixed(1))
+                : vscode.l10n.t('{0} files, {1} MiB', files, (bytes / 1048576).toFixed(1)),
             }),
         });
       },
@@ -114,19 +128,21 @@ async function download(services: KgpuServices, podId: string, label: string, fo
       // Some results could not be written inside the chosen folder: ask before the pod (and they) go.
       const text = describeRefused(result.refused);
       services.log.warn(`Download from ${podId}:/workspace to ${folder}: ${text}.`);
+      const releaseAnyway = vscode.l10n.t('Release Anyway');
       const a = await vscode.window.showWarningMessage(
-        `kgpu: ${text} — they are still only in the pod. Release ${label} anyway?`,
+        vscode.l10n.t('kgpu: {0} — they are still only in the pod. Release {1} anyway?', text, label),
         { modal: true },
-        'Release Anyway',
+        releaseAnyway,
       );
-      return a === 'Release Anyway';
+      return a === releaseAnyway;
     }
     return true;
   } catch (e) {
+    const releaseAnyway = vscode.l10n.t('Release Anyway');
     const a = await vscode.window.showErrorMessage(
-      `kgpu: downloading ${label}'s /workspace failed — ${errorMessage(e)} The pod was NOT released.`,
-      'Release Anyway',
+      vscode.l10n.t("kgpu: downloading {0}'s /workspace failed — {1} The pod was NOT released.", label, errorMessage(e)),
+      releaseAnyway,
     );
-    return a === 'Release Anyway';
+    return a === releaseAnyway;
   }
 }

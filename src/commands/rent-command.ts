@@ -60,16 +60,18 @@ function toOptions(arg: unknown): RentOptions {
 async function rent(services: KgpuServices, opts: RentOptions): Promise<string | undefined> {
   if (!services.auth.signedIn) {
     if (opts.yes) {
-      void vscode.window.showErrorMessage('kgpu: sign in to rent a GPU.');
+      void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: sign in to rent a GPU.'));
       return undefined;
     }
-    const a = await vscode.window.showInformationMessage('kgpu: sign in to rent a GPU.', 'Sign In');
+    const a = await vscode.window.showInformationMessage(vscode.l10n.t('kgpu: sign in to rent a GPU.'), vscode.l10n.t('Sign In'));
     if (!a || !(await vscode.commands.executeCommand<boolean>('kgpu.signIn'))) return undefined;
   }
   await services.pods.refresh();
   const models = services.pods.gpuModels;
   if (!models) {
-    services.showError(services.pods.lastError?.error ?? new Error('The GPU menu could not be loaded.'), { prefix: 'Cannot rent:' });
+    services.showError(services.pods.lastError?.error ?? new Error(vscode.l10n.t('The GPU menu could not be loaded.')), {
+      prefix: vscode.l10n.t('Cannot rent:'),
+    });
     return undefined;
   }
   const cap = remainingGpuCap(services.pods.allPods, services.pods.me);
@@ -78,9 +80,11 @@ async function rent(services: KgpuServices, opts: RentOptions): Promise<string |
 
   const built = buildRentRequest(answers, { models, remainingCap: cap });
   if (!built.request) {
-    void vscode.window.showErrorMessage(`kgpu: cannot rent — ${built.errors.join(' ')}`, ...(opts.yes ? [] : ['Change…'])).then((a) => {
-      if (a) void vscode.commands.executeCommand('kgpu.rent', { ...answers, yes: false });
-    });
+    void vscode.window
+      .showErrorMessage(vscode.l10n.t('kgpu: cannot rent — {0}', built.errors.join(' ')), ...(opts.yes ? [] : [vscode.l10n.t('Change…')]))
+      .then((a) => {
+        if (a) void vscode.commands.executeCommand('kgpu.rent', { ...answers, yes: false });
+      });
     return undefined;
   }
   const request = built.request;
@@ -91,21 +95,25 @@ async function rent(services: KgpuServices, opts: RentOptions): Promise<string |
   try {
     balance = (await services.client().getBalance()).credits;
   } catch (e) {
-    services.showError(e, { prefix: 'Cannot check your balance:' });
+    services.showError(e, { prefix: vscode.l10n.t('Cannot check your balance:') });
     return undefined;
   }
   const check = balancePrecheck(balance, model.price_per_hour_credits, request.gpu_count ?? 1, safeBurn(services.pods.livePods));
   if (!check.ok) {
-    void vscode.window.showErrorMessage(`kgpu: ${check.message}`);
+    void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: {0}', check.message));
     return undefined;
   }
   if (!opts.yes) {
+    const rentButton = vscode.l10n.t('Rent');
     const go = await vscode.window.showInformationMessage(
-      `Rent ${request.gpu_model} × ${request.gpu_count}?`,
-      { modal: true, detail: `${summarizeRequest(request)}\n\n${check.message}\n\nBilled per minute until you release it.` },
-      'Rent',
+      vscode.l10n.t('Rent {0} × {1}?', String(request.gpu_model), String(request.gpu_count)),
+      {
+        modal: true,
+        detail: vscode.l10n.t('{0}\n\n{1}\n\nBilled per minute until you release it.', summarizeRequest(request), check.message),
+      },
+      rentButton,
     );
-    if (go !== 'Rent') return undefined;
+    if (go !== rentButton) return undefined;
   }
 
   // The SSH key: the identity file's public half, else the server mints one.
@@ -113,14 +121,17 @@ async function rent(services: KgpuServices, opts: RentOptions): Promise<string |
     const identity = await services.podKeys.identityPublicKey();
     if (identity) request.ssh_pubkey = identity.publicKey;
   } catch (e) {
-    void vscode.window.showErrorMessage(`kgpu: ${errorMessage(e)}`);
+    void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: {0}', errorMessage(e)));
     return undefined;
   }
 
   let podId: string;
   try {
     const result = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `kgpu: renting ${request.gpu_model} × ${request.gpu_count}…` },
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: vscode.l10n.t('kgpu: renting {0} × {1}…', String(request.gpu_model), String(request.gpu_count)),
+      },
       () => services.client().rent(request),
     );
     podId = result.pod_id;
@@ -143,13 +154,13 @@ async function rent(services: KgpuServices, opts: RentOptions): Promise<string |
 
 function reportRentError(services: KgpuServices, e: unknown, answers: RentAnswers, opts: RentOptions): void {
   if (!(e instanceof KgpuApiError) || e.status === 401) {
-    services.showError(e, { prefix: 'Could not rent:' });
+    services.showError(e, { prefix: vscode.l10n.t('Could not rent:') });
     return;
   }
   services.log.error(`Rent failed: ${e.userMessage}`);
   // 402 / 409 / 422: the message says what to change; offer to change it.
-  const actions = opts.yes ? [] : [402, 409, 422].includes(e.status) ? ['Change…'] : ['Try Again'];
-  void vscode.window.showErrorMessage(`kgpu: ${e.userMessage}`, ...actions).then((a) => {
+  const actions = opts.yes ? [] : [402, 409, 422].includes(e.status) ? [vscode.l10n.t('Change…')] : [vscode.l10n.t('Try Again')];
+  void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: {0}', e.userMessage), ...actions).then((a) => {
     if (a) void vscode.commands.executeCommand('kgpu.rent', { ...answers, yes: false });
   });
 }
@@ -164,10 +175,10 @@ async function waitWithProgress(
   const controller = new AbortController();
   try {
     const pod = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `kgpu: starting ${label}`, cancellable: true },
+      { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('kgpu: starting {0}', label), cancellable: true },
       (progress, token) => {
         token.onCancellationRequested(() => controller.abort());
-        progress.report({ message: 'Pending…' });
+        progress.report({ message: vscode.l10n.t('Pending…') });
         return services.client().waitUntilReady(podId, {
           signal: controller.signal,
           intervalMs: services.settings.get().pollIntervalSeconds * 1000,
@@ -175,8 +186,12 @@ async function waitWithProgress(
             services.pods.upsert(p.pod);
             progress.report({
               message: p.ready
-                ? 'ready'
-                : `${p.phase}${p.pendingReason ? `: ${p.pendingReason}` : ''} (${Math.round(p.elapsedMs / 1000)} s)`,
+                ? vscode.l10n.t('ready')
+                : vscode.l10n.t(
+                    '{0} ({1} s)',
+                    `${p.phase}${p.pendingReason ? `: ${p.pendingReason}` : ''}`,
+                    Math.round(p.elapsedMs / 1000),
+                  ),
             });
           },
         });
@@ -185,15 +200,18 @@ async function waitWithProgress(
     services.pods.upsert(pod);
     services.podIntents.awaitingReady.delete(podId);
     if (!opts.yes) {
+      const openWorkspace = vscode.l10n.t('Open Workspace');
+      const openTerminal = vscode.l10n.t('Open Terminal');
+      const copySsh = vscode.l10n.t('Copy SSH Command');
       void vscode.window
-        .showInformationMessage(`kgpu: ${label} is ready.`, 'Open Workspace', 'Open Terminal', 'Copy SSH Command')
+        .showInformationMessage(vscode.l10n.t('kgpu: {0} is ready.', label), openWorkspace, openTerminal, copySsh)
         .then((a) => {
           const cmd =
-            a === 'Open Workspace'
+            a === openWorkspace
               ? 'kgpu.openWorkspace'
-              : a === 'Open Terminal'
+              : a === openTerminal
                 ? 'kgpu.openTerminal'
-                : a === 'Copy SSH Command'
+                : a === copySsh
                   ? 'kgpu.copySshCommand'
                   : undefined;
           if (cmd) void vscode.commands.executeCommand(cmd, podId);
@@ -203,13 +221,17 @@ async function waitWithProgress(
   } catch (e) {
     services.podIntents.awaitingReady.delete(podId);
     if (isAbortError(e)) {
+      const release = vscode.l10n.t('Release');
       const choice = await vscode.window.showWarningMessage(
-        `kgpu: ${label} is still starting and bills from now on. Release it?`,
-        { modal: true, detail: 'Keep it to use it when it is ready (you will be notified), or release it so nothing keeps billing.' },
-        'Release',
-        'Keep',
+        vscode.l10n.t('kgpu: {0} is still starting and bills from now on. Release it?', label),
+        {
+          modal: true,
+          detail: vscode.l10n.t('Keep it to use it when it is ready (you will be notified), or release it so nothing keeps billing.'),
+        },
+        release,
+        vscode.l10n.t('Keep'),
       );
-      if (choice === 'Release') {
+      if (choice === release) {
         await releasePod(services, podId, { yes: true });
         return undefined;
       }
@@ -218,13 +240,18 @@ async function waitWithProgress(
     if (e instanceof PodEndedError) {
       services.pods.upsert(e.pod);
       void vscode.window
-        .showErrorMessage(`kgpu: ${label} did not start — ${e.label}. ${e.nextAction}`, ...(opts.yes ? [] : ['Rent Again…']))
+        .showErrorMessage(
+          vscode.l10n.t('kgpu: {0} did not start — {1}. {2}', label, e.label, e.nextAction),
+          ...(opts.yes ? [] : [vscode.l10n.t('Rent Again…')]),
+        )
         .then((a) => {
           if (a) void vscode.commands.executeCommand('kgpu.rent', { ...request, ssh_pubkey: undefined, yes: false });
         });
       return undefined;
     }
-    services.showError(e, { prefix: `Lost track of ${label} while it started (it may still be starting; see the Rentals view):` });
+    services.showError(e, {
+      prefix: vscode.l10n.t('Lost track of {0} while it started (it may still be starting; see the Rentals view):', label),
+    });
     return podId;
   } finally {
     void services.pods.refresh();
@@ -233,7 +260,15 @@ async function waitWithProgress(
 
 // ── the wizard ────────────────────────────────────────────────────────────────
 
-const FIELD_TITLES = { name: 'name', image: 'image', cpu: 'CPU', memory: 'memory', disk: 'disk', env: 'environment' } as const;
+const fieldTitles = () =>
+  ({
+    name: vscode.l10n.t('name'),
+    image: vscode.l10n.t('image'),
+    cpu: vscode.l10n.t('CPU'),
+    memory: vscode.l10n.t('memory'),
+    disk: vscode.l10n.t('disk'),
+    env: vscode.l10n.t('environment'),
+  }) as const;
 
 type ModelItem = vscode.QuickPickItem & { model: GpuModel; disabledReason?: string };
 
@@ -270,7 +305,7 @@ async function runWizard(models: readonly GpuModel[], cap: number, pre: RentOpti
     async (ctx: StepContext): Promise<'next' | 'back' | 'cancel'> => {
       if (!advanced) return 'next';
       const r = await inputStep(
-        { ...ctx, title: `kgpu: Rent GPU — ${FIELD_TITLES[key]}` },
+        { ...ctx, title: vscode.l10n.t('kgpu: Rent GPU — {0}', fieldTitles()[key]) },
         { prompt, value: text[key], placeholder, validate },
       );
       if (r.kind !== 'value') return r.kind;
@@ -278,20 +313,20 @@ async function runWizard(models: readonly GpuModel[], cap: number, pre: RentOpti
       return 'next';
     };
   const ok = await runSteps(
-    'kgpu: Rent GPU',
+    vscode.l10n.t('kgpu: Rent GPU'),
     [
       async (ctx) => {
         if (skipModel) {
           skipModel = false;
           return 'next';
         }
-        const r = await pickModelStep({ ...ctx, title: 'kgpu: Rent GPU — model' }, models, cap, model?.gpu_model);
+        const r = await pickModelStep({ ...ctx, title: vscode.l10n.t('kgpu: Rent GPU — model') }, models, cap, model?.gpu_model);
         if (r.kind !== 'value') return r.kind;
         model = r.value;
         return 'next';
       },
       async (ctx) => {
-        const r = await pickCountStep({ ...ctx, title: 'kgpu: Rent GPU — how many GPUs' }, model!, cap, answers.gpu_count);
+        const r = await pickCountStep({ ...ctx, title: vscode.l10n.t('kgpu: Rent GPU — how many GPUs') }, model!, cap, answers.gpu_count);
         if (r.kind !== 'value') return r.kind;
         answers.gpu_count = r.value;
         return 'next';
@@ -299,35 +334,39 @@ async function runWizard(models: readonly GpuModel[], cap: number, pre: RentOpti
       async (ctx) => {
         const items = [
           {
-            label: '$(rocket) Rent now',
+            label: `$(rocket) ${vscode.l10n.t('Rent now')}`,
             description: hasAdvanced
-              ? 'with the options given'
-              : `defaults: ${DEFAULT_IMAGE}, ${DEFAULT_CPU} CPU, ${DEFAULT_MEMORY}, ${DEFAULT_DISK_GIB} GiB disk`,
+              ? vscode.l10n.t('with the options given')
+              : vscode.l10n.t('defaults: {0}, {1} CPU, {2}, {3} GiB disk', DEFAULT_IMAGE, DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_DISK_GIB),
             advanced: false,
           },
-          { label: '$(settings) Advanced options…', description: 'name, image, CPU, memory, disk, environment', advanced: true },
+          {
+            label: `$(settings) ${vscode.l10n.t('Advanced options…')}`,
+            description: vscode.l10n.t('name, image, CPU, memory, disk, environment'),
+            advanced: true,
+          },
         ];
         const r = await pickStep(
-          { ...ctx, title: 'kgpu: Rent GPU — confirm or change options' },
+          { ...ctx, title: vscode.l10n.t('kgpu: Rent GPU — confirm or change options') },
           { items, placeholder: `${model!.gpu_model} × ${answers.gpu_count}`, active: items[advanced ? 1 : 0] },
         );
         if (r.kind !== 'value') return r.kind;
         advanced = r.value.advanced;
         return 'next';
       },
-      field('name', 'A label for the rental (DNS-safe, ≤ 30 chars; empty = "rent")', DEFAULT_NAME, validateName),
+      field('name', vscode.l10n.t('A label for the rental (DNS-safe, ≤ 30 chars; empty = "rent")'), DEFAULT_NAME, validateName),
       field(
         'image',
-        'Container image (empty = the preloaded kgpu-pytorch:latest; others are pulled, e.g. ghcr.io/org/img:tag)',
+        vscode.l10n.t('Container image (empty = the preloaded kgpu-pytorch:latest; others are pulled, e.g. ghcr.io/org/img:tag)'),
         DEFAULT_IMAGE,
         validateImage,
       ),
-      field('cpu', 'CPU cores, ≤ 16', DEFAULT_CPU, validateCpu),
-      field('memory', 'RAM, ≤ 128Gi (e.g. 16Gi, 512Mi)', DEFAULT_MEMORY, validateMemory),
-      field('disk', 'Ephemeral disk in GiB, 1–2000 (exceeding it evicts the pod)', String(DEFAULT_DISK_GIB), validateDisk),
+      field('cpu', vscode.l10n.t('CPU cores, ≤ 16'), DEFAULT_CPU, validateCpu),
+      field('memory', vscode.l10n.t('RAM, ≤ 128Gi (e.g. 16Gi, 512Mi)'), DEFAULT_MEMORY, validateMemory),
+      field('disk', vscode.l10n.t('Ephemeral disk in GiB, 1–2000 (exceeding it evicts the pod)'), String(DEFAULT_DISK_GIB), validateDisk),
       field(
         'env',
-        'Extra environment variables: KEY=VALUE pairs separated by spaces or commas',
+        vscode.l10n.t('Extra environment variables: KEY=VALUE pairs separated by spaces or commas'),
         'WANDB_MODE=offline HF_HOME=/workspace/hf',
         validateEnv,
       ),
@@ -352,7 +391,7 @@ function pickModelStep(ctx: StepContext, models: readonly GpuModel[], cap: numbe
   const items: ModelItem[] = modelChoices(models, cap).map((c) => ({
     label: c.disabledReason ? `$(circle-slash) ${c.label}` : `$(chip) ${c.label}`,
     description: c.description,
-    detail: c.disabledReason ? `Not available: ${c.disabledReason}` : undefined,
+    detail: c.disabledReason ? vscode.l10n.t('Not available: {0}', c.disabledReason) : undefined,
     model: c.model,
     disabledReason: c.model.free <= 0 ? c.disabledReason : undefined, // at the cap a CPU-only pod is still possible
   }));
@@ -363,9 +402,12 @@ function pickModelStep(ctx: StepContext, models: readonly GpuModel[], cap: numbe
     matchOnDescription: true,
     placeholder:
       cap > 0
-        ? `Pick a GPU model (you can rent up to ${cap} more GPU${cap === 1 ? '' : 's'})`
-        : 'You are at the 4-GPU cap: release a pod first, or rent a CPU-only pod (0 GPUs)',
-    refuse: (item) => (item.disabledReason ? `${item.model.gpu_model} is ${item.disabledReason}: pick another model` : undefined),
+        ? cap === 1
+          ? vscode.l10n.t('Pick a GPU model (you can rent up to {0} more GPU)', cap)
+          : vscode.l10n.t('Pick a GPU model (you can rent up to {0} more GPUs)', cap)
+        : vscode.l10n.t('You are at the 4-GPU cap: release a pod first, or rent a CPU-only pod (0 GPUs)'),
+    refuse: (item) =>
+      item.disabledReason ? vscode.l10n.t('{0} is {1}: pick another model', item.model.gpu_model, item.disabledReason) : undefined,
   }).then((r) => (r.kind === 'value' ? { kind: 'value', value: r.value.model } : r));
 }
 
@@ -374,15 +416,24 @@ function pickCountStep(ctx: StepContext, model: GpuModel, cap: number, preferred
   const first = preferred !== undefined && counts.includes(preferred) ? preferred : counts[0];
   const ordered = [first, ...counts.filter((n) => n !== first)];
   const items = ordered.map((n) => ({
-    label: n === 0 ? '0 — CPU only' : `${n} GPU${n === 1 ? '' : 's'}`,
+    label: n === 0 ? vscode.l10n.t('0 — CPU only') : n === 1 ? vscode.l10n.t('{0} GPU', n) : vscode.l10n.t('{0} GPUs', n),
     description:
       n === 0
-        ? 'still billed at the class rate'
-        : `${((model.price_per_hour_credits * n) / 1500).toFixed(2)} $/h · ${model.price_per_hour_credits * n} credits/h`,
+        ? vscode.l10n.t('still billed at the class rate')
+        : vscode.l10n.t(
+            '{0} $/h · {1} credits/h',
+            ((model.price_per_hour_credits * n) / 1500).toFixed(2),
+            model.price_per_hour_credits * n,
+          ),
     n,
   }));
   return pickStep(ctx, {
     items,
-    placeholder: `${model.gpu_model}: ${model.free} free; you can rent ${Math.min(cap, 4)} more (4 concurrent GPUs per account)`,
+    placeholder: vscode.l10n.t(
+      '{0}: {1} free; you can rent {2} more (4 concurrent GPUs per account)',
+      model.gpu_model,
+      model.free,
+      Math.min(cap, 4),
+    ),
   }).then((r) => (r.kind === 'value' ? { kind: 'value', value: r.value.n } : r));
 }

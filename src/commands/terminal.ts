@@ -14,7 +14,7 @@ import type { KgpuServices } from '../platform/services';
 export function registerTerminal(services: KgpuServices): vscode.Disposable {
   return vscode.commands.registerCommand('kgpu.openTerminal', async (arg?: unknown) => {
     services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
-    const pod = await services.pickPod(arg, { ready: true, title: 'Open a terminal on which pod?' });
+    const pod = await services.pickPod(arg, { ready: true, title: vscode.l10n.t('Open a terminal on which pod?') });
     if (!pod) return undefined;
     const podId = pod.pod_id;
     const label = `${pod.name} (${podId})`;

@@ -123,7 +123,11 @@ export class KgpuFileSystemProvider implements vscode.FileSystemProvider, vscode
   rename(oldUri: vscode.Uri, newUri: vscode.Uri, options: { readonly overwrite: boolean }): Promise<void> {
     if (oldUri.authority !== newUri.authority) {
       throw vscode.FileSystemError.NoPermissions(
-        `Moving files between pods is not supported (${oldUri.authority} → ${newUri.authority}); download and upload instead.`,
+        vscode.l10n.t(
+          'Moving files between pods is not supported ({0} → {1}); download and upload instead.',
+          oldUri.authority,
+          newUri.authority,
+        ),
       );
     }
     return this.call(oldUri, (fs) => fs.rename(oldUri.path, newUri.path, options));
@@ -131,7 +135,9 @@ export class KgpuFileSystemProvider implements vscode.FileSystemProvider, vscode
 
   copy(source: vscode.Uri, destination: vscode.Uri, options: { readonly overwrite: boolean }): Promise<void> {
     if (source.authority !== destination.authority) {
-      throw vscode.FileSystemError.NoPermissions(`Copying between pods is not supported (${source.authority} → ${destination.authority}).`);
+      throw vscode.FileSystemError.NoPermissions(
+        vscode.l10n.t('Copying between pods is not supported ({0} → {1}).', source.authority, destination.authority),
+      );
     }
     return this.call(source, (fs) => fs.copy(source.path, destination.path, options));
   }

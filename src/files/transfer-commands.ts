@@ -60,7 +60,7 @@ function withTransferProgress<T>(
       const pct = t.bytesTotal > 0 ? Math.min(100, (t.bytesDone / t.bytesTotal) * 100) : 0;
       progress.report({
         increment: Math.max(0, pct - shown),
-        message: `${t.filesDone}/${t.filesTotal} files · ${size(t.bytesDone)} of ${size(t.bytesTotal)}`,
+        message: vscode.l10n.t('{0}/{1} files · {2} of {3}', t.filesDone, t.filesTotal, size(t.bytesDone), size(t.bytesTotal)),
       });
       shown = Math.max(shown, pct);
     };
@@ -77,7 +77,7 @@ export function registerTransferCommands(services: KgpuServices): vscode.Disposa
       const target = kgpuUris(arg, second)[0];
       const pod = await services.pickPod(options.podId ?? target ?? (isPlainOptions(arg, ['localPaths', 'remoteDir']) ? undefined : arg), {
         ready: true,
-        title: 'Upload to which pod?',
+        title: vscode.l10n.t('Upload to which pod?'),
       });
       if (!pod) return undefined;
       let remoteDir = options.remoteDir ?? (target ? target.path : '/workspace');
@@ -95,15 +95,15 @@ export function registerTransferCommands(services: KgpuServices): vscode.Disposa
           canSelectFiles: true,
           canSelectFolders: true,
           canSelectMany: true,
-          openLabel: 'Upload',
-          title: `Upload to ${pod.pod_id}:${remoteDir}`,
+          openLabel: vscode.l10n.t('Upload'),
+          title: vscode.l10n.t('Upload to {0}:{1}', pod.pod_id, remoteDir),
         });
         if (!picked?.length) return undefined;
         localPaths = picked.map((u) => u.fsPath);
       }
       const paths = localPaths;
       try {
-        const result = await withTransferProgress(`Uploading to ${pod.pod_id}:${remoteDir}`, async (signal, report) => {
+        const result = await withTransferProgress(vscode.l10n.t('Uploading to {0}:{1}', pod.pod_id, remoteDir), async (signal, report) => {
           const { connector, rfs } = await session.sftp();
           return uploadToPod(paths, remoteDir, {
             connector,
@@ -117,13 +117,27 @@ export function registerTransferCommands(services: KgpuServices): vscode.Disposa
         const via = result.viaTransit ? ` (${result.viaTransit} through a transit object)` : '';
         const links = result.links ? `, ${result.links} symbolic link${result.links === 1 ? '' : 's'} recreated` : '';
         services.log.info(`Uploaded ${result.files} files, ${size(result.bytes)}, to ${pod.pod_id}:${remoteDir}${via}${links}.`);
-        const text = `Uploaded ${result.files} file${result.files === 1 ? '' : 's'} (${size(result.bytes)}) to ${remoteDir}${via}${links}.`;
+        // Shown: each clause translated whole (the log above stays English).
+        const shownVia = result.viaTransit ? vscode.l10n.t(' ({0} through a transit object)', result.viaTransit) : '';
+        const shownLinks = result.links
+          ? result.links === 1
+            ? vscode.l10n.t(', {0} symbolic link recreated', result.links)
+            : vscode.l10n.t(', {0} symbolic links recreated', result.links)
+          : '';
+        const text =
+          result.files === 1
+            ? vscode.l10n.t('Uploaded {0} file ({1}) to {2}{3}{4}.', result.files, size(result.bytes), remoteDir, shownVia, shownLinks)
+            : vscode.l10n.t('Uploaded {0} files ({1}) to {2}{3}{4}.', result.files, size(result.bytes), remoteDir, shownVia, shownLinks);
         if (result.skipped.length) {
           // Never followed out of the chosen folder: say which links were left out.
           const skipped = describeSkippedLinks(result.skipped);
           services.log.warn(`Upload to ${pod.pod_id}:${remoteDir}: ${skipped}.`);
           void vscode.window.showWarningMessage(
-            `${text} Symbolic links ${skipped.replace(/^not uploaded: /, 'not uploaded (never followed out of the folder): ')}.`,
+            vscode.l10n.t(
+              '{0} Symbolic links {1}.',
+              text,
+              skipped.replace(/^not uploaded: /, vscode.l10n.t('not uploaded (never followed out of the folder): ')),
+            ),
           );
         } else {
           void vscode.window.showInformationMessage(text);
@@ -133,11 +147,11 @@ export function registerTransferCommands(services: KgpuServices): vscode.Disposa
         session.notifyPathsChanged([{ type: 'changed', path: remoteDir }]);
         if (isCancelled(e)) {
           void vscode.window.showInformationMessage(
-            'Upload cancelled. Files already copied were kept; no partial file was left under its name.',
+            vscode.l10n.t('Upload cancelled. Files already copied were kept; no partial file was left under its name.'),
           );
           return undefined;
         }
-        services.showError(e, { prefix: `Upload to ${pod.pod_id}:${remoteDir} failed:` });
+        services.showError(e, { prefix: vscode.l10n.t('Upload to {0}:{1} failed:', pod.pod_id, remoteDir) });
         return undefined;
       }
     },
@@ -151,16 +165,17 @@ export function registerTransferCommands(services: KgpuServices): vscode.Disposa
       const uris = kgpuUris(arg, second);
       const pod = await services.pickPod(options.podId ?? uris[0] ?? (isPlainOptions(arg, ['remotePaths', 'localDir']) ? undefined : arg), {
         ready: true,
-        title: 'Download from which pod?',
+        title: vscode.l10n.t('Download from which pod?'),
       });
       if (!pod) return undefined;
       let remotePaths = options.remotePaths ?? uris.filter((u) => u.authority === pod.pod_id).map((u) => u.path);
       if (remotePaths.length === 0) {
         const typed = await vscode.window.showInputBox({
-          title: `Download from ${pod.pod_id}`,
-          prompt: 'File or folder in the pod',
+          title: vscode.l10n.t('Download from {0}', pod.pod_id),
+          prompt: vscode.l10n.t('File or folder in the pod'),
           value: '/workspace',
-          validateInput: (v) => (v.startsWith('/') && v.length > 1 ? undefined : 'An absolute path in the pod, e.g. /workspace/out'),
+          validateInput: (v) =>
+            v.startsWith('/') && v.length > 1 ? undefined : vscode.l10n.t('An absolute path in the pod, e.g. /workspace/out'),
         });
         if (!typed) return undefined;
         remotePaths = [typed];
@@ -171,8 +186,11 @@ export function registerTransferCommands(services: KgpuServices): vscode.Disposa
           canSelectFiles: false,
           canSelectFolders: true,
           canSelectMany: false,
-          openLabel: 'Download Here',
-          title: `Download ${remotePaths.length === 1 ? path.posix.basename(remotePaths[0]) : `${remotePaths.length} items`} to…`,
+          openLabel: vscode.l10n.t('Download Here'),
+          title:
+            remotePaths.length === 1
+              ? vscode.l10n.t('Download {0} to…', path.posix.basename(remotePaths[0]))
+              : vscode.l10n.t('Download {0} items to…', remotePaths.length),
         });
         if (!picked?.length) return undefined;
         localDir = picked[0].fsPath;
@@ -180,7 +198,7 @@ export function registerTransferCommands(services: KgpuServices): vscode.Disposa
       const dir = localDir;
       const paths = remotePaths;
       try {
-        const result = await withTransferProgress(`Downloading from ${pod.pod_id}`, async (signal, report) => {
+        const result = await withTransferProgress(vscode.l10n.t('Downloading from {0}', pod.pod_id), async (signal, report) => {
           const connector = await services.connections.session(pod.pod_id).connector();
           return downloadFromPod(connector, paths, dir, { signal, onProgress: report });
         });
@@ -190,13 +208,27 @@ export function registerTransferCommands(services: KgpuServices): vscode.Disposa
           const text = describeRefused(result.refused);
           services.log.warn(`Download from ${pod.pod_id} to ${dir}: ${text}.`);
           void vscode.window.showWarningMessage(
-            `kgpu: downloaded ${result.files} file${result.files === 1 ? '' : 's'} to ${dir}; ${text}. Rename them in the pod, or check the local folders that are links, then download again.`,
+            result.files === 1
+              ? vscode.l10n.t(
+                  'kgpu: downloaded {0} file to {1}; {2}. Rename them in the pod, or check the local folders that are links, then download again.',
+                  result.files,
+                  dir,
+                  text,
+                )
+              : vscode.l10n.t(
+                  'kgpu: downloaded {0} files to {1}; {2}. Rename them in the pod, or check the local folders that are links, then download again.',
+                  result.files,
+                  dir,
+                  text,
+                ),
           );
         } else if (!options.localDir) {
           void vscode.window
             .showInformationMessage(
-              `Downloaded ${result.files} file${result.files === 1 ? '' : 's'} (${size(result.bytes)}) to ${dir}.`,
-              'Reveal',
+              result.files === 1
+                ? vscode.l10n.t('Downloaded {0} file ({1}) to {2}.', result.files, size(result.bytes), dir)
+                : vscode.l10n.t('Downloaded {0} files ({1}) to {2}.', result.files, size(result.bytes), dir),
+              vscode.l10n.t('Reveal'),
             )
             .then((a) => {
               if (a) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(result.targets[0] ?? dir));
@@ -205,10 +237,10 @@ export function registerTransferCommands(services: KgpuServices): vscode.Disposa
         return result;
       } catch (e) {
         if (isCancelled(e)) {
-          void vscode.window.showInformationMessage('Download cancelled; no partial file was left under its name.');
+          void vscode.window.showInformationMessage(vscode.l10n.t('Download cancelled; no partial file was left under its name.'));
           return undefined;
         }
-        services.showError(e, { prefix: `Download from ${pod.pod_id} failed:` });
+        services.showError(e, { prefix: vscode.l10n.t('Download from {0} failed:', pod.pod_id) });
         return undefined;
       }
     },

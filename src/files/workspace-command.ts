@@ -14,9 +14,6 @@ export interface OpenWorkspaceOptions {
   path?: string;
 }
 
-const ADD = 'Add to Workspace';
-const NEW_WINDOW = 'Open in New Window';
-
 export function workspaceFolderName(pod: Pick<Pod, 'pod_id' | 'name'>): string {
   return pod.name && pod.name !== 'rent' ? `${pod.name} (${pod.pod_id})` : pod.pod_id;
 }
@@ -31,7 +28,7 @@ export function registerWorkspaceCommand(services: KgpuServices): vscode.Disposa
     const options: OpenWorkspaceOptions = isOptions(arg) ? arg : isOptions(second) ? second : {};
     const pod = await services.pickPod(options.podId ?? (isOptions(arg) ? undefined : arg), {
       ready: true,
-      title: "Open which pod's /workspace?",
+      title: vscode.l10n.t("Open which pod's /workspace?"),
     });
     if (!pod) return undefined;
     const uri = vscode.Uri.from({ scheme: 'kgpu', authority: pod.pod_id, path: options.path ?? '/workspace' });
@@ -42,9 +39,11 @@ export function registerWorkspaceCommand(services: KgpuServices): vscode.Disposa
     }
     let mode = options.mode;
     if (!mode) {
+      const ADD = vscode.l10n.t('Add to Workspace');
+      const NEW_WINDOW = vscode.l10n.t('Open in New Window');
       const choice = await vscode.window.showInformationMessage(
-        `Open ${uri.path} of ${pod.pod_id}?`,
-        { modal: true, detail: 'Files are edited in the pod over SSH; the pod disk is destroyed when the rental ends.' },
+        vscode.l10n.t('Open {0} of {1}?', uri.path, pod.pod_id),
+        { modal: true, detail: vscode.l10n.t('Files are edited in the pod over SSH; the pod disk is destroyed when the rental ends.') },
         ADD,
         NEW_WINDOW,
       );
@@ -58,7 +57,9 @@ export function registerWorkspaceCommand(services: KgpuServices): vscode.Disposa
     const at = vscode.workspace.workspaceFolders?.length ?? 0;
     const ok = vscode.workspace.updateWorkspaceFolders(at, 0, { uri, name: workspaceFolderName(pod) });
     if (!ok) {
-      void vscode.window.showErrorMessage(`Could not add ${uri.path} of ${pod.pod_id} to the workspace; try "Open in New Window".`);
+      void vscode.window.showErrorMessage(
+        vscode.l10n.t('Could not add {0} of {1} to the workspace; try "Open in New Window".', uri.path, pod.pod_id),
+      );
       return undefined;
     }
     await vscode.commands.executeCommand('workbench.view.explorer');

@@ -105,45 +105,55 @@ export function registerJobs(services: KgpuServices): vscode.Disposable {
       services.podKeys.allowPassphrasePrompt();
       const o = (arg && typeof arg === 'object' ? arg : {}) as { podId?: string; jobId?: string; yes?: boolean; graceMs?: number };
       const picked =
-        o.podId && o.jobId ? { podId: o.podId, jobId: o.jobId } : await jobs.pickJob({ title: 'Stop which job?', running: true });
+        o.podId && o.jobId
+          ? { podId: o.podId, jobId: o.jobId }
+          : await jobs.pickJob({ title: vscode.l10n.t('Stop which job?'), running: true });
       if (!picked) return undefined;
       const job = runner.get(picked.podId, picked.jobId);
       const name = job?.info.name ?? picked.jobId;
       if (job && isJobEnded(job.info.status)) {
-        void vscode.window.showInformationMessage(`kgpu: ${name} has already ended (${describeJobStatus(job.info.status)}).`);
+        void vscode.window.showInformationMessage(
+          vscode.l10n.t('kgpu: {0} has already ended ({1}).', name, describeJobStatus(job.info.status)),
+        );
         return job.info.status;
       }
       if (!o.yes) {
+        const stop = vscode.l10n.t('Stop');
         const go = await vscode.window.showWarningMessage(
-          `Stop ${name}?`,
+          vscode.l10n.t('Stop {0}?', name),
           {
             modal: true,
-            detail:
+            detail: vscode.l10n.t(
               'Its whole process group (the script and every process it started) gets SIGTERM, then SIGKILL after 5 s. Its log and files stay in the pod.',
+            ),
           },
-          'Stop',
+          stop,
         );
-        if (go !== 'Stop') return undefined;
+        if (go !== stop) return undefined;
       }
       try {
-        const info = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `kgpu: stopping ${name}…` }, () =>
-          runner.stop(picked.podId, picked.jobId, { graceMs: o.graceMs }),
+        const info = await vscode.window.withProgress(
+          { location: vscode.ProgressLocation.Window, title: vscode.l10n.t('kgpu: stopping {0}…', name) },
+          () => runner.stop(picked.podId, picked.jobId, { graceMs: o.graceMs }),
         );
         services.log.info(`Stopped job ${picked.jobId} on ${picked.podId}: ${describeJobStatus(info.status)}.`);
         return info.status;
       } catch (e) {
-        services.showError(e, { prefix: `Could not stop ${name}:` });
+        services.showError(e, { prefix: vscode.l10n.t('Could not stop {0}:', name) });
         return undefined;
       }
     }),
     vscode.commands.registerCommand('kgpu.rerunJob', async (arg?: unknown) => {
       services.podKeys.allowPassphrasePrompt();
       const o = (arg && typeof arg === 'object' ? arg : {}) as { podId?: string; jobId?: string };
-      const picked = o.podId && o.jobId ? { podId: o.podId, jobId: o.jobId } : await jobs.pickJob({ title: 'Run which job again?' });
+      const picked =
+        o.podId && o.jobId ? { podId: o.podId, jobId: o.jobId } : await jobs.pickJob({ title: vscode.l10n.t('Run which job again?') });
       if (!picked) return undefined;
       const job = runner.get(picked.podId, picked.jobId);
       if (!job) {
-        void vscode.window.showErrorMessage(`kgpu: job ${picked.jobId} is not known on ${picked.podId}; refresh the Rentals view.`);
+        void vscode.window.showErrorMessage(
+          vscode.l10n.t('kgpu: job {0} is not known on {1}; refresh the Rentals view.', picked.jobId, picked.podId),
+        );
         return undefined;
       }
       await vscode.workspace.saveAll(false);
@@ -156,7 +166,7 @@ export function registerJobs(services: KgpuServices): vscode.Disposable {
           (sink) => runner.rerun(picked.podId, picked.jobId, { ...sink, env: services.settings.get().env }),
         );
       } catch (e) {
-        services.showError(e, { prefix: `Could not re-run ${job.info.name}:` });
+        services.showError(e, { prefix: vscode.l10n.t('Could not re-run {0}:', job.info.name) });
         return undefined;
       }
     }),
@@ -192,14 +202,14 @@ function jobTreeItem(job: TrackedJob | undefined, row: JobRow): vscode.TreeItem 
       '',
       `\`${job.info.command}\``,
       '',
-      `in \`${job.info.cwd}\``,
+      vscode.l10n.t('in `{0}`', job.info.cwd),
       '',
-      `started ${started ? new Date(started).toLocaleString() : '?'} · job \`${job.info.id}\``,
+      vscode.l10n.t('started {0} · job `{1}`', started ? new Date(started).toLocaleString() : '?', job.info.id),
     ].join('\n'),
   );
   item.command = {
     command: 'kgpu.showJobLog',
-    title: 'Show Job Log',
+    title: vscode.l10n.t('Show Job Log'),
     arguments: [{ podId: row.podId, jobId: row.jobId, from: 'start', reveal: true }],
   };
   return item;
@@ -222,26 +232,28 @@ function notifyEnd(services: KgpuServices, e: JobEndEvent): void {
     evictionsReported.add(job.podId);
   }
   const why = disk
-    ? `the pod ran out of disk (${job.podEndReason})`
+    ? vscode.l10n.t('the pod ran out of disk ({0})', String(job.podEndReason))
     : job.info.status.state === 'killed'
-      ? 'it was killed by SIGKILL, most likely by the out-of-memory killer'
+      ? vscode.l10n.t('it was killed by SIGKILL, most likely by the out-of-memory killer')
       : job.podEndReason
-        ? `the pod was evicted: out of memory (${job.podEndReason})`
-        : 'it ran out of memory';
+        ? vscode.l10n.t('the pod was evicted: out of memory ({0})', job.podEndReason)
+        : vscode.l10n.t('it ran out of memory');
   services.log.warn(`Job ${job.info.id} (${name}) on ${job.podId}: ${why}.`);
   const actions: { title: string; options: RentAnswers }[] = [];
   if (pod) {
-    if (disk) actions.push({ title: 'Re-run on a pod with more disk…', options: rentAgainOptions(pod, 'more_disk') });
+    if (disk) actions.push({ title: vscode.l10n.t('Re-run on a pod with more disk…'), options: rentAgainOptions(pod, 'more_disk') });
     else {
-      actions.push({ title: 'Re-run on a pod with more memory…', options: rentAgainOptions(pod, 'more_memory') });
+      actions.push({ title: vscode.l10n.t('Re-run on a pod with more memory…'), options: rentAgainOptions(pod, 'more_memory') });
       const { gpu_model: _model, ...rest } = rentAgainOptions(pod, 'same');
       void _model;
-      actions.push({ title: 'Re-run on a bigger GPU…', options: rest });
+      actions.push({ title: vscode.l10n.t('Re-run on a bigger GPU…'), options: rest });
     }
   }
   void vscode.window
     .showWarningMessage(
-      `kgpu: ${name} ended — ${why}. Re-run on a pod with more ${disk ? 'disk' : 'memory / a bigger GPU'}.`,
+      disk
+        ? vscode.l10n.t('kgpu: {0} ended — {1}. Re-run on a pod with more disk.', name, why)
+        : vscode.l10n.t('kgpu: {0} ended — {1}. Re-run on a pod with more memory / a bigger GPU.', name, why),
       ...actions.map((a) => a.title),
     )
     .then(async (title) => {
@@ -253,6 +265,6 @@ function notifyEnd(services: KgpuServices, e: JobEndEvent): void {
       const recipe = job.recipe;
       await showRunHandle(services, podId, name, undefined, (sink) =>
         jobsFor(services).runner.runFile({ ...recipe, ...sink, env: services.settings.get().env, podId }),
-      ).catch((err: unknown) => services.showError(err, { prefix: `Could not re-run ${name}:` }));
+      ).catch((err: unknown) => services.showError(err, { prefix: vscode.l10n.t('Could not re-run {0}:', name) }));
     });
 }

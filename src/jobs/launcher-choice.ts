@@ -31,21 +31,21 @@ export async function launcherFor(
   const picked = await vscode.window.showQuickPick(
     [
       {
-        label: `$(server-process) All ${n} GPUs with torchrun`,
-        description: `torchrun --standalone --nproc_per_node=${n} ${name}`,
-        detail: 'One job, one worker per GPU (torch.distributed); the log shows each line with its rank.',
+        label: `$(server-process) ${vscode.l10n.t('All {0} GPUs with torchrun', n)}`,
+        description: `torchrun --standalone --nproc_per_node=${n} ${name}`, // l10n-ignore: a command line
+        detail: vscode.l10n.t('One job, one worker per GPU (torch.distributed); the log shows each line with its rank.'),
         choice: 'torchrun' as const,
       },
       {
-        label: '$(play) One process',
-        description: `python ${name}`,
-        detail: 'The script sees every GPU and decides itself how to use them.',
+        label: `$(play) ${vscode.l10n.t('One process')}`,
+        description: `python ${name}`, // l10n-ignore: a command line
+        detail: vscode.l10n.t('The script sees every GPU and decides itself how to use them.'),
         choice: 'python' as const,
       },
     ],
     {
-      title: `Run ${name} on ${pod.name} (${pod.gpu_model} × ${n})`,
-      placeHolder: 'Remembered for this file (kgpu.launcher sets it for every file)',
+      title: vscode.l10n.t('Run {0} on {1} ({2} × {3})', name, pod.name, pod.gpu_model, n),
+      placeHolder: vscode.l10n.t('Remembered for this file (kgpu.launcher sets it for every file)'),
     },
   );
   if (!picked) return undefined;

@@ -15,20 +15,20 @@ export function registerRankFilterCommand(): vscode.Disposable {
         arg?.podId && arg.jobId ? JobLogPanel.panelsOf(arg.podId, arg.jobId)[0] : JobLogPanel.forTerminal(vscode.window.activeTerminal);
       const ranks = panel?.rankLog;
       if (!panel || !ranks) {
-        void vscode.window.showInformationMessage('kgpu: the active terminal is not the log of a torchrun job.');
+        void vscode.window.showInformationMessage(vscode.l10n.t('kgpu: the active terminal is not the log of a torchrun job.'));
         return undefined;
       }
       let rank = arg?.rank;
       if (rank === undefined) {
         const items = [
-          { label: 'All ranks', rank: 'all' as number | 'all' },
+          { label: vscode.l10n.t('All ranks'), rank: 'all' as number | 'all' },
           ...Array.from({ length: ranks.ranks }, (_, r) => ({
-            label: `Rank ${r}`,
-            description: ranks.only === r ? 'shown now' : undefined,
+            label: vscode.l10n.t('Rank {0}', r),
+            description: ranks.only === r ? vscode.l10n.t('shown now') : undefined,
             rank: r as number | 'all',
           })),
         ];
-        const picked = await vscode.window.showQuickPick(items, { title: 'Show which rank of the torchrun job?' });
+        const picked = await vscode.window.showQuickPick(items, { title: vscode.l10n.t('Show which rank of the torchrun job?') });
         if (!picked) return undefined;
         rank = picked.rank;
       }

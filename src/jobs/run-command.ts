@@ -46,7 +46,7 @@ export function registerRunCommand(services: KgpuServices): vscode.Disposable {
     try {
       return await runActiveFile(services, arg);
     } catch (e) {
-      services.showError(e, { prefix: 'Could not run the file:' });
+      services.showError(e, { prefix: vscode.l10n.t('Could not run the file:') });
       return undefined;
     }
   });
@@ -73,21 +73,23 @@ async function runActiveFile(services: KgpuServices, arg: unknown): Promise<RunS
       : options.file
     : (argUri ?? vscode.window.activeTextEditor?.document.uri);
   if (!fileUri) {
-    void vscode.window.showErrorMessage('kgpu: open a Python file to run it on a GPU.');
+    void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: open a Python file to run it on a GPU.'));
     return undefined;
   }
   if (fileUri.scheme === 'untitled') {
-    void vscode.window.showErrorMessage('kgpu: save the file first — an untitled editor cannot be synced to the pod.');
+    void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: save the file first — an untitled editor cannot be synced to the pod.'));
     return undefined;
   }
   if (fileUri.scheme !== 'file' && fileUri.scheme !== 'kgpu') {
-    void vscode.window.showErrorMessage(`kgpu: cannot run ${fileUri.toString()}: only local files and kgpu:// files can run on a pod.`);
+    void vscode.window.showErrorMessage(
+      vscode.l10n.t('kgpu: cannot run {0}: only local files and kgpu:// files can run on a pod.', fileUri.toString()),
+    );
     return undefined;
   }
   // Save what is unsaved (the sync sends files from disk; a kgpu:// save writes to the pod).
   const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === fileUri.toString());
   if (doc?.isDirty && !(await doc.save())) {
-    void vscode.window.showErrorMessage(`kgpu: ${path.basename(fileUri.path)} could not be saved; not running it.`);
+    void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: {0} could not be saved; not running it.', path.basename(fileUri.path)));
     return undefined;
   }
   await vscode.workspace.saveAll(false);
@@ -138,14 +140,14 @@ async function argumentsFor(services: KgpuServices, fileUri: vscode.Uri, options
   const all = services.context.workspaceState.get<Record<string, string[]>>(ARGS_KEY) ?? {};
   const history = all[key] ?? [];
   const qp = vscode.window.createQuickPick<vscode.QuickPickItem>();
-  qp.title = `Arguments for ${path.basename(fileUri.path)}`;
-  qp.placeholder = 'Type arguments (shell-like quoting), or pick a recent set; Enter with nothing runs without arguments';
-  const historyItems = history.map((h) => ({ label: h, description: 'recent' }));
+  qp.title = vscode.l10n.t('Arguments for {0}', path.basename(fileUri.path));
+  qp.placeholder = vscode.l10n.t('Type arguments (shell-like quoting), or pick a recent set; Enter with nothing runs without arguments');
+  const historyItems = history.map((h) => ({ label: h, description: vscode.l10n.t('recent') }));
   const update = (): void => {
     const typed = qp.value.trim();
     const first = typed
-      ? [{ label: typed, description: 'run with these arguments' }]
-      : [{ label: '', description: 'run without arguments', alwaysShow: true }];
+      ? [{ label: typed, description: vscode.l10n.t('run with these arguments') }]
+      : [{ label: '', description: vscode.l10n.t('run without arguments'), alwaysShow: true }];
     qp.items = [...first, ...historyItems.filter((h) => h.label !== typed)];
   };
   update();
@@ -162,7 +164,7 @@ async function argumentsFor(services: KgpuServices, fileUri: vscode.Uri, options
   if (line === undefined) return undefined;
   const parsed = parseArgumentLine(line);
   if (parsed.error !== undefined) {
-    void vscode.window.showErrorMessage(`kgpu: ${parsed.error}`);
+    void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: {0}', String(parsed.error)));
     return undefined;
   }
   if (line) {
@@ -235,7 +237,7 @@ export async function showRunHandle(
             runAgain: () =>
               void showRunHandle(services, podId, name, commandHint, (sink) =>
                 runner.rerun(podId, handle.jobId, { ...sink, env: services.settings.get().env }),
-              ).catch((e: unknown) => services.showError(e, { prefix: 'Could not run the file:' })),
+              ).catch((e: unknown) => services.showError(e, { prefix: vscode.l10n.t('Could not run the file:') })),
           }),
         );
       }

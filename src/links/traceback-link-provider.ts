@@ -24,7 +24,7 @@ export class TracebackLinkProvider implements vscode.TerminalLinkProvider<Traceb
     return findTracebackLinks(context.line).map((l) => ({
       startIndex: l.startIndex,
       length: l.length,
-      tooltip: l.line ? `Open ${l.path} at line ${l.line}` : `Open ${l.path}`,
+      tooltip: l.line ? vscode.l10n.t('Open {0} at line {1}', l.path, l.line) : vscode.l10n.t('Open {0}', l.path),
       path: l.path,
       line: l.line,
       info,
@@ -38,7 +38,7 @@ export class TracebackLinkProvider implements vscode.TerminalLinkProvider<Traceb
     try {
       await vscode.window.showTextDocument(uri, { selection: new vscode.Range(line, 0, line, 0), preview: true });
     } catch (e) {
-      this.services.showError(e, { prefix: `Could not open ${link.path}:` });
+      this.services.showError(e, { prefix: vscode.l10n.t('Could not open {0}:', link.path) });
     }
   }
 

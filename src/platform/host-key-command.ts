@@ -18,7 +18,8 @@ export interface ForgetHostKeyArgs {
   yes?: boolean;
 }
 
-export const FORGET_HOST_KEY = 'Forget Bastion Host Key…';
+/** The button that offers kgpu.forgetHostKey (compared with the same translated text). */
+export const forgetHostKeyButton = (): string => vscode.l10n.t('Forget Bastion Host Key…');
 
 export function registerHostKeyCommand(services: KgpuServices): vscode.Disposable {
   return vscode.commands.registerCommand('kgpu.forgetHostKey', async (arg?: unknown) => {
@@ -32,43 +33,48 @@ export function registerHostKeyCommand(services: KgpuServices): vscode.Disposabl
     const pinned = await store.get(hostPort);
     if (!pinned) {
       void vscode.window.showInformationMessage(
-        `kgpu: no host key is pinned for ${hostPort}; kgpu pins the bastion's key on the next connection.`,
+        vscode.l10n.t("kgpu: no host key is pinned for {0}; kgpu pins the bastion's key on the next connection.", hostPort),
       );
       return undefined;
     }
     let now: string;
     try {
       now = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `kgpu: reading the host key of ${hostPort}…` },
+        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('kgpu: reading the host key of {0}…', hostPort) },
         () => probeHostKey(host, port),
       );
     } catch (e) {
       void vscode.window.showErrorMessage(
-        `kgpu: cannot read the current host key of ${hostPort} — ${errorMessage(e)} Nothing was changed.`,
+        vscode.l10n.t('kgpu: cannot read the current host key of {0} — {1} Nothing was changed.', hostPort, errorMessage(e)),
       );
       return undefined;
     }
     if (now === pinned) {
-      void vscode.window.showInformationMessage(`kgpu: the bastion ${hostPort} presents the pinned key (${pinned}); nothing to forget.`);
+      void vscode.window.showInformationMessage(
+        vscode.l10n.t('kgpu: the bastion {0} presents the pinned key ({1}); nothing to forget.', hostPort, pinned),
+      );
       return pinned;
     }
     if (!o.yes) {
+      const trust = vscode.l10n.t('Trust the New Key');
       const go = await vscode.window.showWarningMessage(
-        `Forget the pinned host key of ${hostPort} and trust the key it presents now?`,
+        vscode.l10n.t('Forget the pinned host key of {0} and trust the key it presents now?', hostPort),
         {
           modal: true,
-          detail:
-            `Pinned: ${pinned}\nNow presented: ${now}\n\n` +
-            'Only do this if kgpu announced a new bastion key and its fingerprint is the one above. Otherwise someone may be intercepting the connection (man-in-the-middle): do not continue.',
+          detail: vscode.l10n.t(
+            'Pinned: {0}\nNow presented: {1}\n\nOnly do this if kgpu announced a new bastion key and its fingerprint is the one above. Otherwise someone may be intercepting the connection (man-in-the-middle): do not continue.',
+            pinned,
+            now,
+          ),
         },
-        'Trust the New Key',
+        trust,
       );
-      if (go !== 'Trust the New Key') return undefined;
+      if (go !== trust) return undefined;
     }
     await store.set(hostPort, now);
     services.log.warn(`Host key of ${hostPort} replaced by the user: was ${pinned}, now ${now}.`);
     for (const pod of services.pods.livePods) services.connections.reset(pod.pod_id, 'settings');
-    void vscode.window.showInformationMessage(`kgpu: ${hostPort} is now pinned to ${now}.`);
+    void vscode.window.showInformationMessage(vscode.l10n.t('kgpu: {0} is now pinned to {1}.', hostPort, now));
     return now;
   });
 }

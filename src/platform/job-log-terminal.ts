@@ -272,20 +272,21 @@ export function registerJobLogCommands(services: KgpuServices): vscode.Disposabl
     services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
     const o = (arg && typeof arg === 'object' ? arg : {}) as ShowJobLogOptions;
     const jobs = jobsFor(services);
-    const picked = o.podId && o.jobId ? { podId: o.podId, jobId: o.jobId } : await jobs.pickJob({ title: 'Show the log of which job?' });
+    const picked =
+      o.podId && o.jobId ? { podId: o.podId, jobId: o.jobId } : await jobs.pickJob({ title: vscode.l10n.t('Show the log of which job?') });
     if (!picked) return undefined;
     let tracked = jobs.runner.get(picked.podId, picked.jobId);
     if (!tracked) {
       try {
         await jobs.runner.refresh(picked.podId);
       } catch (e) {
-        services.showError(e, { prefix: 'Could not read the jobs of the pod:' });
+        services.showError(e, { prefix: vscode.l10n.t('Could not read the jobs of the pod:') });
         return undefined;
       }
       tracked = jobs.runner.get(picked.podId, picked.jobId);
     }
     if (!tracked) {
-      void vscode.window.showErrorMessage(`kgpu: there is no job ${picked.jobId} on pod ${picked.podId}.`);
+      void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: there is no job {0} on pod {1}.', picked.jobId, picked.podId));
       return undefined;
     }
     if (o.reveal) {
@@ -299,14 +300,20 @@ export function registerJobLogCommands(services: KgpuServices): vscode.Disposabl
     if (!from) {
       const choice = await vscode.window.showQuickPick(
         [
-          { label: '$(debug-restart) From the Start', description: 'the whole log', from: 'start' as const },
           {
-            label: '$(arrow-down) Only New Output',
-            description: isJobEnded(tracked.info.status) ? 'the job has ended' : 'what the job prints from now on',
+            label: `$(debug-restart) ${vscode.l10n.t('From the Start')}`,
+            description: vscode.l10n.t('the whole log'),
+            from: 'start' as const,
+          },
+          {
+            label: `$(arrow-down) ${vscode.l10n.t('Only New Output')}`,
+            description: isJobEnded(tracked.info.status)
+              ? vscode.l10n.t('the job has ended')
+              : vscode.l10n.t('what the job prints from now on'),
             from: 'end' as const,
           },
         ],
-        { title: `Show the log of ${tracked.info.name}`, placeHolder: 'Where should the log start?' },
+        { title: vscode.l10n.t('Show the log of {0}', tracked.info.name), placeHolder: vscode.l10n.t('Where should the log start?') },
       );
       if (!choice) return undefined;
       from = choice.from;

@@ -56,7 +56,9 @@ export function createJobsHub(services: KgpuServices): JobsHub {
         all.push(...runner.jobs(pod.pod_id).filter((j) => !options.running || j.info.status.state === 'running'));
       }
       if (all.length === 0) {
-        void vscode.window.showInformationMessage(`kgpu: no ${options.running ? 'running ' : ''}jobs on your pods.`);
+        void vscode.window.showInformationMessage(
+          options.running ? vscode.l10n.t('kgpu: no running jobs on your pods.') : vscode.l10n.t('kgpu: no jobs on your pods.'),
+        );
         return undefined;
       }
       if (all.length === 1) return { podId: all[0].podId, jobId: all[0].info.id };

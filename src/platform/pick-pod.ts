@@ -44,10 +44,6 @@ function qualifies(pod: Pod, o: PickPodOptions): boolean {
   return true;
 }
 
-function requirement(o: PickPodOptions): string {
-  return o.ready ? 'ready' : o.live ? 'running' : '';
-}
-
 export async function pickPod(pods: RentalsModel, arg: unknown, options: PickPodOptions = {}): Promise<Pod | undefined> {
   const id = podIdFromArg(arg);
   if (id) {
@@ -57,20 +53,29 @@ export async function pickPod(pods: RentalsModel, arg: unknown, options: PickPod
       pod = pods.get(id);
     }
     if (!pod) {
-      void vscode.window.showErrorMessage(`kgpu: no rental ${id} in this account.`);
+      void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: no rental {0} in this account.', id));
       return undefined;
     }
     if (!qualifies(pod, options)) {
-      const state = isLivePod(pod) ? `${pod.phase}${pod.ready ? '' : ', not ready yet'}` : 'ended';
-      void vscode.window.showWarningMessage(`kgpu: pod ${pod.name} (${pod.pod_id}) is ${state}; this needs a ${requirement(options)} pod.`);
+      const state = isLivePod(pod) ? (pod.ready ? pod.phase : vscode.l10n.t('{0}, not ready yet', pod.phase)) : vscode.l10n.t('ended');
+      void vscode.window.showWarningMessage(
+        // Only a ready or live requirement can refuse a pod.
+        options.ready
+          ? vscode.l10n.t('kgpu: pod {0} ({1}) is {2}; this needs a ready pod.', pod.name, pod.pod_id, state)
+          : vscode.l10n.t('kgpu: pod {0} ({1}) is {2}; this needs a running pod.', pod.name, pod.pod_id, state),
+      );
       return undefined;
     }
     return pod;
   }
   const candidates = pods.pods.filter((p) => qualifies(p, options));
   if (candidates.length === 0) {
-    const want = requirement(options);
-    void vscode.window.showInformationMessage(`kgpu: you have no ${want ? want + ' ' : ''}pods.`, 'Rent a GPU…').then((choice) => {
+    const noPods = options.ready
+      ? vscode.l10n.t('kgpu: you have no ready pods.')
+      : options.live
+        ? vscode.l10n.t('kgpu: you have no running pods.')
+        : vscode.l10n.t('kgpu: you have no pods.');
+    void vscode.window.showInformationMessage(noPods, vscode.l10n.t('Rent a GPU…')).then((choice) => {
       if (choice) void vscode.commands.executeCommand('kgpu.rent');
     });
     return undefined;
@@ -78,7 +83,12 @@ export async function pickPod(pods: RentalsModel, arg: unknown, options: PickPod
   if (candidates.length === 1) return candidates[0];
   const picked = await vscode.window.showQuickPick(
     candidates.map((p) => ({ label: p.name, description: p.pod_id, detail: podDescription(p, Date.now()), pod: p })),
-    { title: options.title ?? 'kgpu: which pod?', placeHolder: 'Pick a rental', matchOnDescription: true, ignoreFocusOut: true },
+    {
+      title: options.title ?? vscode.l10n.t('kgpu: which pod?'),
+      placeHolder: vscode.l10n.t('Pick a rental'),
+      matchOnDescription: true,
+      ignoreFocusOut: true,
+    },
   );
   return picked?.pod;
 }

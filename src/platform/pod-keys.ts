@@ -107,7 +107,12 @@ export class PodKeys implements vscode.Disposable {
       text = await fsp.readFile(pubPath, 'utf8');
     } catch (e) {
       throw new Error(
-        `Cannot read the public key ${pubPath} for kgpu.sshIdentityFile (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}). Create it with \`ssh-keygen -y -f ${file} > ${pubPath}\`, or clear the setting to let kgpu mint a key.`,
+        vscode.l10n.t(
+          'Cannot read the public key {0} for kgpu.sshIdentityFile ({1}). Create it with `ssh-keygen -y -f {2} > {0}`, or clear the setting to let kgpu mint a key.',
+          pubPath,
+          (e as NodeJS.ErrnoException).code ?? (e as Error).message,
+          file,
+        ),
         { cause: e },
       );
     }
@@ -131,7 +136,10 @@ export class PodKeys implements vscode.Disposable {
       const agent = sshAgentSocket();
       if (agent) return { ...base, agent, keySource: 'agent' };
       throw new Error(
-        `No SSH key for pod ${podId}: it was rented elsewhere or its minted key was lost. Run "kgpu: Rotate SSH Key" to get a new one, set kgpu.sshIdentityFile, or start ssh-agent with the key.`,
+        vscode.l10n.t(
+          'No SSH key for pod {0}: it was rented elsewhere or its minted key was lost. Run "kgpu: Rotate SSH Key" to get a new one, set kgpu.sshIdentityFile, or start ssh-agent with the key.',
+          podId,
+        ),
       );
     }
     let privateKey: string;
@@ -139,7 +147,11 @@ export class PodKeys implements vscode.Disposable {
       privateKey = await fsp.readFile(file, 'utf8');
     } catch (e) {
       throw new Error(
-        `Cannot read kgpu.sshIdentityFile ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}). Fix the setting or clear it to use minted keys.`,
+        vscode.l10n.t(
+          'Cannot read kgpu.sshIdentityFile {0} ({1}). Fix the setting or clear it to use minted keys.',
+          file,
+          (e as NodeJS.ErrnoException).code ?? (e as Error).message,
+        ),
         { cause: e },
       );
     }
@@ -179,7 +191,10 @@ export class PodKeys implements vscode.Disposable {
       // ssh2 parses public keys too: a .pub file here would only fail later, at connect time.
       if (!parsed.isPrivateKey()) {
         throw new Error(
-          `kgpu.sshIdentityFile ${file} holds a public key, not a private key. Point the setting at the private key (the file without .pub, e.g. ~/.ssh/id_ed25519), or clear it to let kgpu mint a key.`,
+          vscode.l10n.t(
+            'kgpu.sshIdentityFile {0} holds a public key, not a private key. Point the setting at the private key (the file without .pub, e.g. ~/.ssh/id_ed25519), or clear it to let kgpu mint a key.',
+            file,
+          ),
         );
       }
       return undefined;
@@ -189,11 +204,11 @@ export class PodKeys implements vscode.Disposable {
     // asks again until the user acts (allowPassphrasePrompt), and simultaneous ones share one prompt.
     return this.passphrases.get(file, async () =>
       vscode.window.showInputBox({
-        title: 'kgpu: SSH key passphrase',
-        prompt: `Passphrase for ${file} (kept in memory for this session only)`,
+        title: vscode.l10n.t('kgpu: SSH key passphrase'),
+        prompt: vscode.l10n.t('Passphrase for {0} (kept in memory for this session only)', file),
         password: true,
         ignoreFocusOut: true,
-        validateInput: (v) => (parseSshKey(privateKey, v) instanceof Error ? 'Wrong passphrase' : undefined),
+        validateInput: (v) => (parseSshKey(privateKey, v) instanceof Error ? vscode.l10n.t('Wrong passphrase') : undefined),
       }),
     );
   }

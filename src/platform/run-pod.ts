@@ -25,7 +25,8 @@ export async function choosePodToRun(
   verb: string,
 ): Promise<Pod | undefined> {
   const name = fileUri ? path.basename(fileUri.path) : undefined;
-  const what = `${verb.toLowerCase()}${name ? ` ${name}` : ''}`;
+  const t = phrases(verb, name);
+  const what = t.what;
   if (fileUri?.scheme === 'kgpu') return services.pickPod(fileUri, { ready: true });
   if (podArg) {
     const asked = services.pods.get(podIdFromArg(podArg) ?? '');
@@ -38,7 +39,7 @@ export async function choosePodToRun(
   if (known && isLivePod(known) && known.ready) return known;
   const ready = services.pods.pods.filter((p) => isLivePod(p) && p.ready);
   const starting = startingPods(services);
-  const RENT = '$(add) Rent a new GPU…';
+  const RENT = `$(add) ${vscode.l10n.t('Rent a new GPU…')}`;
   const picked = await vscode.window.showQuickPick(
     [
       ...ready.map((p) => ({
@@ -48,15 +49,15 @@ export async function choosePodToRun(
         pod: p as Pod | undefined,
       })),
       ...starting.map((p) => ({ ...startingPodItem(p), pod: p as Pod | undefined })),
-      { label: RENT, description: `start a new rental and ${verb.toLowerCase()} there`, pod: undefined },
+      { label: RENT, description: t.rentThere, pod: undefined },
     ],
     {
-      title: `${verb}${name ? ` ${name}` : ''} on which GPU?`,
+      title: t.title,
       placeHolder: ready.length
-        ? 'The choice is remembered for this workspace'
+        ? vscode.l10n.t('The choice is remembered for this workspace')
         : starting.length
-          ? `Your rental is still starting: pick it to ${verb.toLowerCase()} as soon as it is ready`
-          : 'You have no ready pod',
+          ? t.stillStarting
+          : vscode.l10n.t('You have no ready pod'),
     },
   );
   if (!picked) return undefined;
@@ -70,10 +71,34 @@ export async function choosePodToRun(
     pod = services.pods.get(podId);
     if (isStarting(pod)) pod = await waitForStartingPod(services, pod, what);
     if (!pod || !pod.ready) {
-      void vscode.window.showInformationMessage(`kgpu: the new pod is not ready yet; ${what} again once it is.`);
+      void vscode.window.showInformationMessage(vscode.l10n.t('kgpu: the new pod is not ready yet; {0} again once it is.', what));
       return undefined;
     }
   }
   await services.context.workspaceState.update(POD_KEY, pod.pod_id);
   return pod;
+}
+
+/** The sentences that name the action, each translated whole ("Run", "Debug", "Attach"; anything else reads as Run). */
+function phrases(verb: string, name: string | undefined): { what: string; title: string; rentThere: string; stillStarting: string } {
+  if (verb === 'Debug')
+    return {
+      what: name ? vscode.l10n.t('debug {0}', name) : vscode.l10n.t('debug'),
+      title: name ? vscode.l10n.t('Debug {0} on which GPU?', name) : vscode.l10n.t('Debug on which GPU?'),
+      rentThere: vscode.l10n.t('start a new rental and debug there'),
+      stillStarting: vscode.l10n.t('Your rental is still starting: pick it to debug as soon as it is ready'),
+    };
+  if (verb === 'Attach')
+    return {
+      what: name ? vscode.l10n.t('attach {0}', name) : vscode.l10n.t('attach'),
+      title: name ? vscode.l10n.t('Attach {0} on which GPU?', name) : vscode.l10n.t('Attach on which GPU?'),
+      rentThere: vscode.l10n.t('start a new rental and attach there'),
+      stillStarting: vscode.l10n.t('Your rental is still starting: pick it to attach as soon as it is ready'),
+    };
+  return {
+    what: name ? vscode.l10n.t('run {0}', name) : vscode.l10n.t('run'),
+    title: name ? vscode.l10n.t('Run {0} on which GPU?', name) : vscode.l10n.t('Run on which GPU?'),
+    rentThere: vscode.l10n.t('start a new rental and run there'),
+    stillStarting: vscode.l10n.t('Your rental is still starting: pick it to run as soon as it is ready'),
+  };
 }

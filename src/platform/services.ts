@@ -7,7 +7,7 @@ import type { Pod } from '../kgpu/api/api-types';
 import { ErrorDeduplicator, errorMessage } from '../kgpu/api/error-dedup';
 import { JsonFileHostKeyStore } from '../kgpu/ssh/host-keys';
 import { PassphraseDeclinedError } from '../kgpu/ssh/passphrase-gate';
-import { FORGET_HOST_KEY, hostKeyChanged } from './host-key-command';
+import { forgetHostKeyButton, hostKeyChanged } from './host-key-command';
 import { RentalsModel, type RentalsApi } from '../kgpu/model/rentals-model';
 import { editorProxySettings } from './proxy-settings';
 import { createKgpuClient } from './lazy/rest-client';
@@ -73,7 +73,7 @@ export interface ShowErrorOptions {
 }
 
 const HIDDEN_PODS_KEY = 'kgpu.hiddenPods';
-const ENTER_PASSPHRASE = 'Enter Passphrase…';
+const enterPassphraseButton = (): string => vscode.l10n.t('Enter Passphrase…');
 
 /** An error and its causes. */
 function causes(e: unknown): unknown[] {
@@ -190,8 +190,15 @@ class Services implements KgpuServices {
       if (this.auth.markRejected(this.auth.token())) {
         void vscode.window
           .showWarningMessage(
-            `kgpu: your token was not accepted (invalid, reissued on the dashboard, or the account is not approved yet)${error.requestId ? ` — request ${error.requestId}` : ''}.`,
-            'Sign in again',
+            error.requestId
+              ? vscode.l10n.t(
+                  'kgpu: your token was not accepted (invalid, reissued on the dashboard, or the account is not approved yet) — request {0}.',
+                  error.requestId,
+                )
+              : vscode.l10n.t(
+                  'kgpu: your token was not accepted (invalid, reissued on the dashboard, or the account is not approved yet).',
+                ),
+            vscode.l10n.t('Sign in again'),
           )
           .then((a) => a && vscode.commands.executeCommand('kgpu.signIn'));
       }
@@ -207,9 +214,12 @@ class Services implements KgpuServices {
     const hostKey = hostKeyChanged(error);
     // A cancelled passphrase: nothing asks again by itself; this is the way to.
     const passphrase = causes(error).some((c) => c instanceof PassphraseDeclinedError);
-    const actions = [...(hostKey ? [FORGET_HOST_KEY] : []), ...(passphrase ? [ENTER_PASSPHRASE] : []), 'Show Log'];
-    void vscode.window.showErrorMessage(`kgpu: ${text}`, ...actions).then((a) => {
-      if (a === 'Show Log') this.log.show();
+    const FORGET_HOST_KEY = forgetHostKeyButton();
+    const ENTER_PASSPHRASE = enterPassphraseButton();
+    const SHOW_LOG = vscode.l10n.t('Show Log');
+    const actions = [...(hostKey ? [FORGET_HOST_KEY] : []), ...(passphrase ? [ENTER_PASSPHRASE] : []), SHOW_LOG];
+    void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: {0}', text), ...actions).then((a) => {
+      if (a === SHOW_LOG) this.log.show();
       if (a === FORGET_HOST_KEY && hostKey) void vscode.commands.executeCommand('kgpu.forgetHostKey', { hostPort: hostKey.hostPort });
       if (a === ENTER_PASSPHRASE) void this.podKeys.unlockIdentity();
     });

@@ -143,28 +143,40 @@ export class Settings implements vscode.Disposable {
     if (connection.length && this.once('workspace-connection')) {
       void vscode.window
         .showWarningMessage(
-          `kgpu: this workspace's settings set ${connection.join(', ')} — ignored. They decide where your account token and your files go, so kgpu takes them from your user settings only. Set them there if you mean them.`,
-          'Open User Settings',
+          vscode.l10n.t(
+            "kgpu: this workspace's settings set {0} — ignored. They decide where your account token and your files go, so kgpu takes them from your user settings only. Set them there if you mean them.",
+            connection.join(', '),
+          ),
+          vscode.l10n.t('Open User Settings'),
         )
         .then((a) => a && vscode.commands.executeCommand('workbench.action.openSettings', 'kgpu.apiBase'));
     }
     const execution = [...this.ignored].filter((k) => EXECUTION_SETTINGS.some((c) => `kgpu.${c}` === k));
     if (!execution.length) return;
+    // "kgpu.python and kgpu.env", in the display language's words.
+    const executionList = new Intl.ListFormat(vscode.env.language, { type: 'conjunction' }).format(execution);
     if (!trust.isTrusted && this.once('untrusted')) {
       void vscode.window
         .showWarningMessage(
-          `kgpu: Restricted Mode — this workspace's ${execution.join(' and ')} are not used until you trust the workspace; jobs run with your user settings.`,
-          'Manage Workspace Trust',
+          vscode.l10n.t(
+            "kgpu: Restricted Mode — this workspace's {0} are not used until you trust the workspace; jobs run with your user settings.",
+            executionList,
+          ),
+          vscode.l10n.t('Manage Workspace Trust'),
         )
         .then((a) => a && vscode.commands.executeCommand('workbench.trust.manage'));
     } else if (trust.isTrusted && trust.podWindow && this.once('pod-window')) {
+      const useThem = vscode.l10n.t('Use Them');
       void vscode.window
         .showWarningMessage(
-          `kgpu: this window's folder is in a pod, and anything running there can write its .vscode/settings.json — so its ${execution.join(' and ')} are not used. Use them only if you wrote them.`,
-          'Use Them',
+          vscode.l10n.t(
+            "kgpu: this window's folder is in a pod, and anything running there can write its .vscode/settings.json — so its {0} are not used. Use them only if you wrote them.",
+            executionList,
+          ),
+          useThem,
         )
         .then(async (a) => {
-          if (a !== 'Use Them') return;
+          if (a !== useThem) return;
           await this.trustPodWindow();
           this.noticed.delete('pod-window');
         });
@@ -178,10 +190,13 @@ export class Settings implements vscode.Disposable {
     if (ok.length !== all.length)
       this.warnOnce(
         'warmStartPreload',
-        `kgpu.warmStartPreload: ${all
-          .filter((m) => !(typeof m === 'string' && MODULE_NAME.test(m.trim())))
-          .map((m) => JSON.stringify(m))
-          .join(', ')} is not a module name; ignored.`,
+        vscode.l10n.t(
+          'kgpu.warmStartPreload: {0} is not a module name; ignored.',
+          all
+            .filter((m) => !(typeof m === 'string' && MODULE_NAME.test(m.trim())))
+            .map((m) => JSON.stringify(m))
+            .join(', '),
+        ),
       );
     return ok;
   }
@@ -220,14 +235,14 @@ export class Settings implements vscode.Disposable {
     const raw = (explicit ?? this.environment.KGPU_API_BASE ?? DEFAULT_API_BASE).trim();
     const r = checkApiBase(raw, fromSetting ? 'kgpu.apiBase' : '$KGPU_API_BASE');
     if (r.ok) return r.base;
-    this.warnOnce('apiBase', `kgpu: ${r.why} Using ${DEFAULT_API_BASE}.`);
+    this.warnOnce('apiBase', vscode.l10n.t('kgpu: {0} Using {1}.', r.why, DEFAULT_API_BASE));
     return DEFAULT_API_BASE;
   }
 
   private sshHost(explicit: string | undefined): string {
     const raw = (explicit ?? this.environment.KGPU_SSH_HOST ?? 'ssh.kgpu.net').trim();
     if (!/^[A-Za-z0-9.:[\]-]+$/.test(raw)) {
-      this.warnOnce('sshHost', `kgpu.sshHost "${raw}" is not a host name; using ssh.kgpu.net.`);
+      this.warnOnce('sshHost', vscode.l10n.t('kgpu.sshHost "{0}" is not a host name; using ssh.kgpu.net.', String(raw)));
       return 'ssh.kgpu.net';
     }
     return raw;
@@ -236,7 +251,7 @@ export class Settings implements vscode.Disposable {
   private intIn(key: string, explicit: unknown, def: number, min: number, max: number, envDefault?: number): number {
     const v = explicit ?? envDefault ?? def;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      this.warnOnce(key, `kgpu.${key} must be a whole number from ${min} to ${max}; using ${def}.`);
+      this.warnOnce(key, vscode.l10n.t('kgpu.{0} must be a whole number from {1} to {2}; using {3}.', key, min, max, def));
       return def;
     }
     return v;
@@ -245,7 +260,7 @@ export class Settings implements vscode.Disposable {
   private warnOnce(key: string, message: string): void {
     if (this.warned.has(key)) return;
     this.warned.add(key);
-    void vscode.window.showWarningMessage(message, 'Open Settings').then((a) => {
+    void vscode.window.showWarningMessage(message, vscode.l10n.t('Open Settings')).then((a) => {
       if (a) void vscode.commands.executeCommand('workbench.action.openSettings', `kgpu.${key}`);
     });
   }

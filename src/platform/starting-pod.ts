@@ -20,7 +20,11 @@ export function startingPods(services: KgpuServices): Pod[] {
 }
 
 export function startingPodItem(pod: Pod): { label: string; description: string; detail: string } {
-  return { label: `$(loading~spin) ${pod.gpu_model} · starting… — run when ready`, description: pod.name, detail: pod.pod_id };
+  return {
+    label: `$(loading~spin) ${vscode.l10n.t('{0} · starting… — run when ready', pod.gpu_model)}`,
+    description: pod.name,
+    detail: pod.pod_id,
+  };
 }
 
 /** The pod once it is ready; undefined when the wait was cancelled or the pod ended (said). */
@@ -29,7 +33,11 @@ export async function waitForStartingPod(services: KgpuServices, pod: Pod, what:
   const controller = new AbortController();
   try {
     const ready = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `kgpu: ${what} when ${label} is ready`, cancellable: true },
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: vscode.l10n.t('kgpu: {0} when {1} is ready', what, label),
+        cancellable: true,
+      },
       (progress, token) => {
         token.onCancellationRequested(() => controller.abort());
         progress.report({ message: `${pod.phase}…` });
@@ -42,8 +50,12 @@ export async function waitForStartingPod(services: KgpuServices, pod: Pod, what:
             services.pods.upsert(p.pod);
             progress.report({
               message: p.ready
-                ? 'ready'
-                : `${p.phase}${p.pendingReason ? `: ${p.pendingReason}` : ''} (${Math.round(p.elapsedMs / 1000)} s)`,
+                ? vscode.l10n.t('ready')
+                : vscode.l10n.t(
+                    '{0} ({1} s)',
+                    `${p.phase}${p.pendingReason ? `: ${p.pendingReason}` : ''}`,
+                    Math.round(p.elapsedMs / 1000),
+                  ),
             });
           },
         });
@@ -55,10 +67,10 @@ export async function waitForStartingPod(services: KgpuServices, pod: Pod, what:
     if (isAbortError(e)) return undefined;
     if (e instanceof PodEndedError) {
       services.pods.upsert(e.pod);
-      void vscode.window.showErrorMessage(`kgpu: ${label} did not start — ${e.label}; not running. ${e.nextAction}`);
+      void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: {0} did not start — {1}; not running. {2}', label, e.label, e.nextAction));
       return undefined;
     }
-    services.showError(e, { prefix: `Lost track of ${label} while waiting to run:` });
+    services.showError(e, { prefix: vscode.l10n.t('Lost track of {0} while waiting to run:', label) });
     return undefined;
   }
 }

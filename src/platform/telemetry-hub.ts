@@ -148,16 +148,19 @@ export class TelemetryHub implements vscode.Disposable {
       rate !== undefined ? formatDollarsPerHour(rate) : undefined,
     );
     this.services.log.info(`Idle guard: ${text}.`);
-    const choice = await vscode.window.showWarningMessage(`kgpu: ${text}.`, 'Release', 'Keep', 'Remind me in 1 h');
+    const release = vscode.l10n.t('Release');
+    const keep = vscode.l10n.t('Keep');
+    const remind = vscode.l10n.t('Remind me in 1 h');
+    const choice = await vscode.window.showWarningMessage(vscode.l10n.t('kgpu: {0}.', text), release, keep, remind);
     const answer: IdleAnswer | undefined =
-      choice === 'Release' ? 'release' : choice === 'Remind me in 1 h' ? 'remind' : choice === 'Keep' ? 'keep' : undefined;
+      choice === release ? 'release' : choice === remind ? 'remind' : choice === keep ? 'keep' : undefined;
     guard.answer(answer, Date.now());
     this.update();
     if (answer === 'release') {
       try {
         await vscode.commands.executeCommand('kgpu.release', podId); // the Release command (src/commands) asks and releases
       } catch (e) {
-        this.services.showError(e, { prefix: `Could not release ${pod.name}:` });
+        this.services.showError(e, { prefix: vscode.l10n.t('Could not release {0}:', pod.name) });
       }
     }
   }

@@ -66,10 +66,10 @@ class PodTaskTerminal implements vscode.Pseudoterminal {
       const byName = this.def.pod ? this.services.pods.pods.find((p) => p.name === this.def.pod) : undefined;
       const pod = await this.services.pickPod(byName?.pod_id ?? this.def.pod, {
         ready: true,
-        title: `Run the task "${this.def.command}" on which pod?`,
+        title: vscode.l10n.t('Run the task "{0}" on which pod?', this.def.command),
       });
       if (!pod) {
-        out('\x1b[31m[kgpu] no ready pod to run the task on.\x1b[0m\r\n');
+        out(`\x1b[31m[kgpu] ${vscode.l10n.t('no ready pod to run the task on.')}\x1b[0m\r\n`);
         return;
       }
       const local = this.folder?.uri.scheme === 'file' ? this.folder.uri.fsPath : undefined;
@@ -90,9 +90,9 @@ class PodTaskTerminal implements vscode.Pseudoterminal {
       );
       if ('exitCode' in r) {
         code = r.exitCode;
-        out(`\x1b[2m[kgpu] exit code ${r.exitCode}\x1b[0m\r\n`);
-      } else if ('signal' in r) out(`\x1b[2m[kgpu] stopped by ${r.signal}\x1b[0m\r\n`);
-      else out('\x1b[2m[kgpu] cancelled; the command was stopped in the pod\x1b[0m\r\n');
+        out(`\x1b[2m[kgpu] ${vscode.l10n.t('exit code {0}', r.exitCode)}\x1b[0m\r\n`);
+      } else if ('signal' in r) out(`\x1b[2m[kgpu] ${vscode.l10n.t('stopped by {0}', r.signal)}\x1b[0m\r\n`);
+      else out(`\x1b[2m[kgpu] ${vscode.l10n.t('cancelled; the command was stopped in the pod')}\x1b[0m\r\n`);
     } catch (e) {
       out(`\x1b[31m[kgpu] ${errorMessage(e).replace(/\n/g, '\r\n')}\x1b[0m\r\n`);
     } finally {

@@ -20,7 +20,7 @@ export class DeepLinkHandler implements vscode.UriHandler {
         await vscode.commands.executeCommand('kgpu.rent', { gpu_model: link.gpuModel, gpu_count: link.gpuCount });
         return;
       default:
-        void vscode.window.showErrorMessage(`kgpu: this link cannot be opened. ${link.message}`);
+        void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: this link cannot be opened. {0}', link.message));
     }
   }
 }

@@ -23,11 +23,11 @@ export function registerGpuModelsView(services: KgpuServices): vscode.Disposable
   const view = vscode.window.createTreeView('kgpu.gpuModels', { treeDataProvider: provider });
   const update = (): void => {
     const failure = services.pods.lastError;
-    if (failure && !services.pods.gpuModels) view.message = `Cannot load GPU models: ${errorMessage(failure.error)}`;
+    if (failure && !services.pods.gpuModels) view.message = vscode.l10n.t('Cannot load GPU models: {0}', errorMessage(failure.error));
     else if (failure?.part === 'gpu-models')
-      view.message = `Showing the last known menu; refreshing failed: ${errorMessage(failure.error)}`;
-    else if (!services.pods.gpuModels) view.message = 'Loading GPU models…';
-    else if (services.pods.gpuModels.length === 0) view.message = 'No GPU models are offered right now.';
+      view.message = vscode.l10n.t('Showing the last known menu; refreshing failed: {0}', errorMessage(failure.error));
+    else if (!services.pods.gpuModels) view.message = vscode.l10n.t('Loading GPU models…');
+    else if (services.pods.gpuModels.length === 0) view.message = vscode.l10n.t('No GPU models are offered right now.');
     else view.message = undefined;
     emitter.fire();
   };

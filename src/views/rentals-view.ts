@@ -72,7 +72,7 @@ export function registerRentalsView(services: KgpuServices): vscode.Disposable {
     const failure = services.pods.lastError;
     view.message =
       services.auth.signedIn && failure && failure.part === 'pods'
-        ? `Showing the last known state; refreshing failed: ${errorMessage(failure.error)}`
+        ? vscode.l10n.t('Showing the last known state; refreshing failed: {0}', errorMessage(failure.error))
         : undefined;
     emitter.fire();
   };

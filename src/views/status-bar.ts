@@ -7,8 +7,8 @@ import { telemetryFor } from '../platform/telemetry-hub';
  *  click shows the sidebar. The estimate is redrawn every minute between refreshes. */
 export function registerStatusBar(services: KgpuServices): vscode.Disposable {
   const item = vscode.window.createStatusBarItem('kgpu.cost', vscode.StatusBarAlignment.Left, 50);
-  item.name = 'kgpu cost';
-  item.command = { title: 'Show kgpu', command: 'workbench.view.extension.kgpu' };
+  item.name = vscode.l10n.t('kgpu cost');
+  item.command = { title: vscode.l10n.t('Show kgpu'), command: 'workbench.view.extension.kgpu' };
   const update = (): void => {
     const m = services.auth.signedIn
       ? statusBarModel(services.pods.pods, services.pods.me, services.pods.lastRefreshAt, Date.now())

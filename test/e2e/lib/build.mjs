@@ -33,7 +33,9 @@ export function ensureExtensionBuilt({ force = false } = {}) {
 /** Packages the built extension as a VSIX at `outFile` (vsce, no dependencies: the bundle holds them),
  *  unless that VSIX is newer than everything it contains. */
 export function ensureVsix(outFile) {
-  const inputs = ['dist', 'media', 'package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', '.vscodeignore'].map((p) => join(root, p));
+  const inputs = ['dist', 'media', 'package.json', 'package.nls.json', 'l10n', 'README.md', 'CHANGELOG.md', 'LICENSE', '.vscodeignore'].map(
+    (p) => join(root, p),
+  );
   if (mtime(outFile) > newestMtime(inputs)) return false;
   const vsce = join(root, 'node_modules', '.bin', 'vsce');
   const tmp = `${outFile}.${process.pid}.vsix`; // then renamed: a concurrent run never sees half a VSIX

@@ -2,9 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { localisedManifest } from '../l10n/localised-manifest';
 
 const root = join(__dirname, '..', '..', '..');
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+// What VS Code shows: the manifest's %keys% replaced by package.nls.json's English text.
+const pkg = localisedManifest();
 const c = pkg.contributes;
 
 test('the kgpu task type is contributed (command required; pod and cwd optional) and activates the extension', () => {

@@ -1,12 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import Module from 'node:module';
 import { join } from 'node:path';
 import { createFakeVscode } from './fake-vscode';
+import { localisedManifest } from '../l10n/localised-manifest';
 
 const root = join(__dirname, '..', '..', '..');
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+// What VS Code shows: the manifest's %keys% replaced by package.nls.json's English text.
+const pkg = localisedManifest();
 const declared = new Set<string>(pkg.contributes.commands.map((c: { command: string }) => c.command));
 
 test('every command referenced in menus, views and keybindings is declared', () => {

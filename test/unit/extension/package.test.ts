@@ -12,7 +12,7 @@ test('npm run package: a VSIX under 640 KB holding only the bundle and its vendo
   // Package a copy so this test never races with others reading dist/.
   const dir = mkdtempSync(join(tmpdir(), 'kgpu-vsix-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  for (const f of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', '.vscodeignore', 'media', 'pod']) {
+  for (const f of ['package.json', 'package.nls.json', 'l10n', 'README.md', 'LICENSE', 'CHANGELOG.md', '.vscodeignore', 'media', 'pod']) {
     cpSync(join(root, f), join(dir, f), { recursive: true });
   }
   mkdirSync(join(dir, 'dist'));
@@ -25,19 +25,29 @@ test('npm run package: a VSIX under 640 KB holding only the bundle and its vendo
     cwd: dir,
     stdio: 'pipe',
   });
-  const size = statSync(vsix).size;
+  // The budget is for code and media; the localisation files (package.nls*.json, l10n/) grow with
+  // each language and are counted apart (their compressed size, as `unzip -v` reports it).
+  const localisation = execFileSync('unzip', ['-v', vsix], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => /^\s*\d+\s+\S+\s+(\d+)\s.*\sextension\/(package\.nls(\.[\w-]+)?\.json|l10n\/[\w.-]+\.json)$/.exec(line))
+    .reduce((sum, m) => sum + (m ? Number(m[1]) : 0), 0);
+  assert.ok(localisation > 0 && localisation < 64 * 1024, `localisation files: ${localisation} bytes compressed`);
   // The bound catches what must never ship (node_modules, sourcemaps: megabytes); it grew from 500 KB
   // with the pod-side Python (agent, fork server, kernel bridge, debug shim) and the features on them.
-  assert.ok(size < 640 * 1024, `VSIX is ${size} bytes`);
+  const size = statSync(vsix).size - localisation;
+  assert.ok(size < 640 * 1024, `VSIX is ${size} bytes without the localisation files`);
   const listing = execFileSync('unzip', ['-Z1', vsix], { encoding: 'utf8' }).trim().split('\n');
   const payload = listing.filter((f) => f.startsWith('extension/'));
   for (const f of payload) {
     assert.match(
       f,
-      /^extension\/(dist\/[\w-]+\.js|pod\/[\w-]+\.py|media\/(walkthrough\/)?[\w.-]+\.(svg|png)|README\.md|LICENSE\.txt|CHANGELOG\.md|package\.json)$/,
+      /^extension\/(dist\/[\w-]+\.js|pod\/[\w-]+\.py|media\/(walkthrough\/)?[\w.-]+\.(svg|png)|README\.md|LICENSE\.txt|CHANGELOG\.md|package\.json|package\.nls\.json|l10n\/bundle\.l10n\.json)$/,
       `unexpected file in VSIX: ${f}`,
     );
   }
+  // The localisation (VS Code reads them from the installed extension): the manifest's English and the runtime strings.
+  assert.ok(payload.includes('extension/package.nls.json'), 'package.nls.json is shipped');
+  assert.ok(payload.includes('extension/l10n/bundle.l10n.json'), 'l10n/bundle.l10n.json is shipped');
   // Every file the build writes (the vendor files are required at run time), and no other script.
   assert.deepEqual(payload.filter((f) => f.startsWith('extension/dist/')).sort(), distFiles.map((f) => `extension/dist/${f}`).sort());
   // The pod-side Python, found at run time next to dist/, byte for byte: the pod agent

@@ -7,8 +7,6 @@
  * manifest declares it. (In a real VS Code: test/e2e/security/.)
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   checkApiBase,
@@ -18,6 +16,7 @@ import {
   tokenDestination,
   type TrustContext,
 } from '../../../src/kgpu/model/setting-resolution';
+import { localisedManifest } from '../l10n/localised-manifest';
 import { chooseToken } from '../../../src/kgpu/api/token-choice';
 
 const TRUSTED: TrustContext = { isTrusted: true, podWindow: false, podWindowTrusted: false };
@@ -138,7 +137,7 @@ test('a settings file that sets connection settings is noticed even when VS Code
 });
 
 test('the manifest: connection settings are machine-scoped; Restricted Mode support is limited, with python/env restricted; virtual workspaces declared', () => {
-  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8'));
+  const pkg = localisedManifest(); // with package.nls.json's English text
   const props = pkg.contributes.configuration.properties;
   for (const k of ['apiBase', 'sshHost', 'sshPort', 'sshIdentityFile']) assert.equal(props[`kgpu.${k}`].scope, 'machine', k);
   const untrusted = pkg.capabilities?.untrustedWorkspaces;
