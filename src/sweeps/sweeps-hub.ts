@@ -49,6 +49,7 @@ export function sweepsFor(services: KgpuServices): SweepsHub {
     runner,
     store,
     env: () => services.settings.get().env,
+    commands: (podId) => podCommandsOf(services, podId),
     ratePerHour: (podId) => {
       const pod = services.pods.get(podId);
       return pod ? podRatePerHour(pod, priceTable(services)) : undefined;

@@ -23,6 +23,7 @@ import { podCommands, type PodCommands } from '../../../src/kgpu/ssh/pod-command
 import { PodConnector } from '../../../src/kgpu/ssh/ssh-connection';
 import { largeFiles, TransitFanOut } from '../../../src/kgpu/sweeps/fanout';
 import { parseSweepLine } from '../../../src/kgpu/sweeps/grid';
+import { readSweepFile } from '../../../src/kgpu/sweeps/sweep-file';
 import { newSweepPlan, storedSweeps, Sweep, type SweepPlan } from '../../../src/kgpu/sweeps/sweep';
 import { sweepRunRows } from '../../../src/kgpu/sweeps/sweep-view-model';
 import { throwawayEd25519 } from '../kgpu/api/api-fixture';
@@ -269,6 +270,58 @@ test('a file above the transit threshold goes to every pod through ONE transit o
   assert.deepEqual(await again.fetchInto(commands(two[0]), '/workspace/fanout'), { fetched: [], present: ['data/big.bin'] });
   await again.dispose();
   assert.deepEqual(calls, ['create', 'put', 'delete']);
+  sweep.dispose();
+  runner.dispose();
+});
+
+test('metrics from the metrics.jsonl each run writes (runs from a sweep.yaml): only what the run appended, the tail read bounded, last and best per metric in the rows', async () => {
+  const dir = path.join(tmp, 'jsonl');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, 'train.py'),
+    `import argparse, json
+p = argparse.ArgumentParser()
+p.add_argument("--bs", type=int)
+a = p.parse_args()
+with open("metrics.jsonl", "a") as f:
+    if a.bs == 4:
+        # a better loss, then more than the bytes read back: out of the tail, not the best
+        f.write(json.dumps({"step": -1, "loss": 0.001}) + "\\n")
+        f.write((json.dumps({"note": "x" * 1000}) + "\\n") * 300)
+    for step, (loss, acc) in enumerate([(1.0, 0.1), (0.5, 0.3), (0.75, 0.2)]):
+        f.write(json.dumps({"step": step, "loss": loss * a.bs, "acc": acc}) + "\\n")
+print("done", a.bs)
+`,
+  );
+  fs.writeFileSync(path.join(dir, 'sweep.yaml'), '# four runs\ngrid:\n  --bs: [1, 2, 3, 4]\n');
+  const spec = (await readSweepFile(path.join(dir, 'sweep.yaml')))!;
+  const runner = new JobRunner({ commands: async (p) => commands(p), pollMs: 0 });
+  const rate = await rates();
+  const two = pods.slice(0, 2);
+  const plan = newSweepPlan({
+    name: 'train.py',
+    recipe: { target: { kind: 'local', folder: dir, file: path.join(dir, 'train.py') }, python: 'python3' },
+    pods: two,
+    runs: spec.runs,
+  });
+  const sweep = new Sweep(plan, { runner, env: () => ({}), ratePerHour: (p) => rate.get(p), commands: async (p) => commands(p) }).start();
+  await sweep.done;
+  assert.deepEqual(
+    plan.runs.map((r) => [r.args, r.state]),
+    [1, 2, 3, 4].map((bs) => [['--bs', String(bs)], 'succeeded']),
+  );
+  // Two runs per pod, appending to the same file: each run's own lines only.
+  for (const r of plan.runs) {
+    const bs = Number(r.args[1]);
+    assert.deepEqual(r.metrics, { loss: 0.75 * bs, acc: 0.2 }, `run ${r.index} last: ${JSON.stringify(r)}`);
+    assert.deepEqual(r.best, { loss: 0.5 * bs, acc: 0.3 }, `run ${r.index} best: ${JSON.stringify(r)}`);
+  }
+  const rows = sweepRunRows(plan, { by: 'metric', metric: 'loss', best: true, descending: true });
+  assert.deepEqual(
+    rows.map((r) => r.index),
+    [3, 2, 1, 0],
+  );
+  assert.match(rows[2].description, /· loss 1\.5 \(best 1\) · acc 0\.2 \(best 0\.3\)$/);
   sweep.dispose();
   runner.dispose();
 });
