@@ -20,6 +20,7 @@ import { SshAbortedError } from '../ssh/ssh-errors';
 import { planRun } from '../jobs/job-runner';
 import type { PodCommands } from '../ssh/pod-commands';
 import { markMetricsFile, readMetricsFile, type MetricsFileMark } from './metrics-file';
+import type { StoredTransit } from './fanout';
 import { mergeBest, MetricsReader, type Metrics } from './metrics';
 
 export type SweepRunState = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped';
@@ -55,6 +56,8 @@ export interface SweepPlan {
   runs: SweepRun[];
   releasePodsWhenDone: boolean;
   state: 'running' | 'done' | 'stopped';
+  /** Its large files and their transit objects (sweep-transit.ts), when it has any. */
+  transit?: StoredTransit;
 }
 
 export interface SweepOptions {
@@ -155,6 +158,11 @@ export class Sweep {
   static resume(plan: SweepPlan, options: SweepOptions): Sweep {
     const s = new Sweep(plan, options);
     for (const run of plan.runs) {
+      if (run.state === 'running' && !run.jobId) {
+        // The window closed before its job started (while its pod synced or fetched): again.
+        Object.assign(run, { state: 'queued', podId: undefined, metricsFileMark: undefined });
+        continue;
+      }
       if (run.state !== 'running' || !run.podId || !run.jobId) continue;
       const { podId, jobId } = run;
       s.busy.add(podId);
