@@ -6,6 +6,7 @@ import { podRatePerHour } from '../kgpu/model/cost';
 import type { RunTarget } from '../kgpu/jobs/job-runner';
 import { parseSweepLine, SweepSpecError } from '../kgpu/sweeps/grid';
 import { sweepFilesBeside } from '../kgpu/sweeps/sweep-file';
+import { sweepRatePerHour } from '../kgpu/sweeps/sweep-cost';
 import { largeFiles, TransitFanOut } from '../kgpu/sweeps/fanout';
 import { newSweepPlan, type SweepPlan } from '../kgpu/sweeps/sweep';
 import { priceTable } from '../platform/job-log-terminal';
@@ -174,7 +175,7 @@ async function runSweep(services: KgpuServices, o: RunSweepOptions): Promise<Swe
   }
 
   // 3. What it costs while it runs (the pods bill per minute whether they run a job or not).
-  const perHour = pods.reduce((s, p) => s + (podRatePerHour(p, prices) ?? 0), 0);
+  const perHour = sweepRatePerHour(pods, prices);
   if (!o.pods) {
     const go = await vscode.window.showInformationMessage(
       `Run ${runs.length} argument sets of ${name} on ${pods.length} pod${pods.length === 1 ? '' : 's'}? Together they bill ${formatRunCredits(perHour)} per hour while the sweep runs${release ? ', and are released when it ends' : ''}.`,

@@ -21,6 +21,7 @@ import { planRun } from '../jobs/job-runner';
 import type { PodCommands } from '../ssh/pod-commands';
 import { markMetricsFile, readMetricsFile, type MetricsFileMark } from './metrics-file';
 import type { StoredTransit } from './fanout';
+import { runCredits } from './sweep-cost';
 import { mergeBest, MetricsReader, type Metrics } from './metrics';
 
 export type SweepRunState = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped';
@@ -331,7 +332,7 @@ export class Sweep {
         end: endLabel(how.job.status),
         exitCode: how.job.status.state === 'exited' ? how.job.status.exitCode : undefined,
         durationMs: duration,
-        credits: rate !== undefined && duration !== undefined ? (rate * duration) / 3_600_000 : undefined,
+        credits: rate !== undefined && duration !== undefined ? runCredits(rate, duration) : undefined,
       });
     } else if (podGone && !run.requeuedFrom && !this.stopping) {
       // Its pod ended: once more on another pod.
