@@ -74,7 +74,7 @@ export async function benchSweep(env: BenchEnv, cfg: BenchConfig): Promise<Scena
         goal: 'ratio ≤ 0.9 (one sync per pod instead of one per run)',
         met: ratio <= 0.9,
         extra: {
-          runs: n,
+          argument_sets: n,
           ours_path: 'Sweep (one sync per pod)',
           reference_path: 'JobRunner.runFile per run (sync each time), one after another',
         },
