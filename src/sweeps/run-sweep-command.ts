@@ -1,11 +1,12 @@
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isLivePod, type Pod } from '../kgpu/api/api-types';
 import { formatRunCredits } from '../kgpu/jobs/job-log-text';
 import { podRatePerHour } from '../kgpu/model/cost';
 import type { RunTarget } from '../kgpu/jobs/job-runner';
-import { parseSweepJson, parseSweepLine, SweepSpecError } from '../kgpu/sweeps/grid';
+import { parseSweepLine, SweepSpecError } from '../kgpu/sweeps/grid';
+import { sweepFilesBeside } from '../kgpu/sweeps/sweep-file';
+import { sweepRatePerHour } from '../kgpu/sweeps/sweep-cost';
 import { largeFiles, TransitFanOut } from '../kgpu/sweeps/fanout';
 import { newSweepPlan, type SweepPlan } from '../kgpu/sweeps/sweep';
 import { priceTable } from '../platform/job-log-terminal';
@@ -14,7 +15,7 @@ import { sweepsFor } from './sweeps-hub';
 
 /**
  * `kgpu: Run Sweep…` on the active file (issue 23): the argument sets (a typed grid such as
- * `--lr 1e-3,3e-4 --bs 32,64`, or the sweep.json beside the script), the ready pods to use
+ * `--lr 1e-3,3e-4 --bs 32,64`, or the sweep.json / sweep.yaml beside the script), the ready pods to use
  * (several; their hourly rate shown, with what one hour of the sweep costs), optionally one more
  * rented for it (kgpu: Rent a GPU…, which shows its price and checks the GPU cap and the balance),
  * and "Release the pods when the sweep ends"; then every set runs as a normal job, queued per pod (src/kgpu/sweeps/).
@@ -70,24 +71,22 @@ async function runSweep(services: KgpuServices, o: RunSweepOptions): Promise<Swe
   let runs = o.runs;
   if (!runs && o.grid !== undefined) runs = parseSweepLine(o.grid).runs;
   if (!runs) {
-    const jsonPath = path.join(path.dirname(fileUri.fsPath), 'sweep.json');
-    const json = await fs.readFile(jsonPath, 'utf8').then(
-      (t) => (t.length > 1024 * 1024 ? undefined : t),
-      () => undefined,
-    );
+    // sweep.json / sweep.yaml / sweep.yml beside the script (a bad one: its error, with the line).
+    const files = await sweepFilesBeside(fileUri.fsPath);
     const remembered = services.context.workspaceState.get<Record<string, string>>(GRID_KEY)?.[fileUri.toString()] ?? '';
-    const fromJson = json !== undefined ? parseSweepJson(json).runs : undefined;
     const qp = await vscode.window.showQuickPick(
       [
-        ...(fromJson
-          ? [{ label: `$(json) sweep.json`, description: `${fromJson.length} argument sets beside ${name}`, use: 'json' as const }]
-          : []),
-        { label: '$(edit) Type a grid…', description: 'e.g. --lr 1e-3,3e-4 --bs 32,64 (commas: alternatives)', use: 'typed' as const },
+        ...files.map((f) => ({
+          label: `$(json) ${f.name}`,
+          description: `${f.runs.length} argument sets beside ${name}`,
+          runs: f.runs as string[][] | undefined,
+        })),
+        { label: '$(edit) Type a grid…', description: 'e.g. --lr 1e-3,3e-4 --bs 32,64 (commas: alternatives)', runs: undefined },
       ],
       { title: `Sweep ${name}: which argument sets?` },
     );
     if (!qp) return undefined;
-    if (qp.use === 'json') runs = fromJson;
+    if (qp.runs) runs = qp.runs;
     else {
       const line = await vscode.window.showInputBox({
         title: `Sweep ${name}: the grid`,
@@ -176,7 +175,7 @@ async function runSweep(services: KgpuServices, o: RunSweepOptions): Promise<Swe
   }
 
   // 3. What it costs while it runs (the pods bill per minute whether they run a job or not).
-  const perHour = pods.reduce((s, p) => s + (podRatePerHour(p, prices) ?? 0), 0);
+  const perHour = sweepRatePerHour(pods, prices);
   if (!o.pods) {
     const go = await vscode.window.showInformationMessage(
       `Run ${runs.length} argument sets of ${name} on ${pods.length} pod${pods.length === 1 ? '' : 's'}? Together they bill ${formatRunCredits(perHour)} per hour while the sweep runs${release ? ', and are released when it ends' : ''}.`,

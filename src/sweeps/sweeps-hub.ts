@@ -4,7 +4,7 @@ import { podRatePerHour } from '../kgpu/model/cost';
 import { storedSweeps, Sweep, forgetSweep, type SweepOptions, type SweepPlan } from '../kgpu/sweeps/sweep';
 import { priceTable } from '../platform/job-log-terminal';
 import { jobsFor } from '../platform/jobs-service';
-import { planRun } from '../kgpu/jobs/job-runner';
+import { sweepFanOut, transitHooks } from '../kgpu/sweeps/sweep-transit';
 import type { PodCommands } from '../kgpu/ssh/pod-commands';
 import type { TransitFanOut } from '../kgpu/sweeps/fanout';
 import type { KgpuServices } from '../platform/services';
@@ -46,6 +46,7 @@ export function sweepsFor(services: KgpuServices): SweepsHub {
     runner,
     store,
     env: () => services.settings.get().env,
+    commands: (podId) => podCommandsOf(services, podId),
     ratePerHour: (podId) => {
       const pod = services.pods.get(podId);
       return pod ? podRatePerHour(pod, priceTable(services)) : undefined;
@@ -63,6 +64,18 @@ export function sweepsFor(services: KgpuServices): SweepsHub {
       );
     },
   });
+  /** Its large files through transit objects: a new sweep's fan-out, or a resumed one's stored. */
+  const transit = (plan: SweepPlan, fanOut?: TransitFanOut): Partial<SweepOptions> => {
+    const f = sweepFanOut(services.client(), plan, fanOut);
+    return f
+      ? transitHooks(plan, f, {
+          commands: (podId) => podCommandsOf(services, podId),
+          onFetched: (podId, r) => {
+            if (r.fetched.length) services.log.info(`Sweep ${plan.id}: ${podId} fetched ${r.fetched.join(', ')} from transit objects.`);
+          },
+        })
+      : {};
+  };
   const attach = (s: Sweep): Sweep => {
     sweeps.set(s.plan.id, s);
     s.onDidChange(() => emitter.fire());
@@ -76,7 +89,7 @@ export function sweepsFor(services: KgpuServices): SweepsHub {
   const resumed = services.ready.then(() => {
     for (const plan of storedSweeps(store)) {
       if (plan.state !== 'running' || sweeps.has(plan.id)) continue;
-      const s = attach(Sweep.resume(plan, options()));
+      const s = attach(Sweep.resume(plan, { ...options(), ...transit(plan) }));
       for (const podId of plan.pods) {
         const pod = services.pods.get(podId);
         if (!pod || !isLivePod(pod)) s.podEnded(podId);
@@ -90,18 +103,7 @@ export function sweepsFor(services: KgpuServices): SweepsHub {
     plans: () => [...storedSweeps(store)].reverse().map((p) => sweeps.get(p.id)?.plan ?? p),
     get: (id) => sweeps.get(id),
     start: (plan, fanOut) => {
-      const remoteDir = planRun({ ...plan.recipe, args: [], env: {} }).remoteDir;
-      const extra: Partial<SweepOptions> =
-        fanOut && remoteDir
-          ? {
-              beforeFirstRun: async (podId) => {
-                const r = await fanOut.fetchInto(await podCommandsOf(services, podId), remoteDir);
-                if (r.fetched.length) services.log.info(`Sweep ${plan.id}: ${podId} fetched ${r.fetched.join(', ')} from transit objects.`);
-              },
-              onEnd: () => fanOut.dispose(),
-            }
-          : {};
-      const s = attach(new Sweep(plan, { ...options(), ...extra }));
+      const s = attach(new Sweep(plan, { ...options(), ...transit(plan, fanOut) }));
       s.start();
       emitter.fire();
       return s;

@@ -101,6 +101,12 @@ export function registerSweepsView(services: KgpuServices): vscode.Disposable {
           ...sweepMetricNames(plan).flatMap((m) => [
             { label: `${m} ↑`, description: 'lowest first', sort: { by: 'metric' as const, metric: m } },
             { label: `${m} ↓`, description: 'highest first', sort: { by: 'metric' as const, metric: m, descending: true } },
+            { label: `best ${m} ↑`, description: 'lowest best first', sort: { by: 'metric' as const, metric: m, best: true } },
+            {
+              label: `best ${m} ↓`,
+              description: 'highest best first',
+              sort: { by: 'metric' as const, metric: m, best: true, descending: true },
+            },
           ]),
           { label: 'Duration', sort: { by: 'duration' } },
           { label: 'Cost', sort: { by: 'cost' } },

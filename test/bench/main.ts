@@ -21,6 +21,7 @@ import { benchAgent } from './agent';
 import { benchWarmStart } from './warm-start';
 import { benchNotebook } from './notebook';
 import { benchDebug } from './debug';
+import { benchSweep } from './sweep-runs';
 
 type Scenario = (env: BenchEnv, cfg: BenchConfig) => Promise<ScenarioResult[]>;
 const SCENARIOS: Record<string, Scenario> = {
@@ -34,6 +35,7 @@ const SCENARIOS: Record<string, Scenario> = {
   warm: benchWarmStart,
   notebook: benchNotebook,
   debug: benchDebug,
+  sweep: benchSweep,
 };
 
 function parseArgs(argv: string[]): { quick: boolean; reps?: number; only?: string[]; out: string } {

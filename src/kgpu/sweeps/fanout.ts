@@ -6,6 +6,10 @@
  * The sync of the sweep's runs then leaves those files out (`excludes()`). A pod that already holds
  * the same bytes (sha256) fetches nothing. The objects are deleted when the sweep ends (they would
  * expire after 24 h anyway).
+ *
+ * The sweep's plan keeps its large files and, once uploaded, their objects (`stored()`), so a sweep
+ * found again after a window reload (`TransitFanOut.restore`) has the pods that never fetched them
+ * fetch the same objects — nothing is uploaded again unless the objects were never made.
  */
 import path from 'node:path';
 import type { KgpuClient } from '../api/api-client';
@@ -23,6 +27,12 @@ export async function largeFiles(folder: string, thresholdBytes: number, exclude
   return (await walkTree(folder, { exclude })).filter((f) => !f.link && f.size > thresholdBytes);
 }
 
+/** What a sweep's plan keeps of its fan-out: the files (relative to the synced folder) and,
+ *  once uploaded, the transit object holding each and its sha256. */
+export interface StoredTransit {
+  files: { rel: string; size: number; objectId?: string; sha256?: string }[];
+}
+
 export interface FanOutResult {
   fetched: string[];
   /** Already in the pod with the same content. */
@@ -35,7 +45,36 @@ export class TransitFanOut {
   constructor(
     private readonly client: FanOutClient,
     readonly files: readonly LocalFile[],
-  ) {}
+    /** Objects already made (a restored sweep): not uploaded again. */
+    known?: ReadonlyMap<string, { objectId: string; sha256: string }>,
+  ) {
+    if (known && files.every((f) => known.has(f.rel))) this.uploads = Promise.resolve(new Map(known));
+  }
+
+  /** The fan-out of a stored plan (after a reload): its objects are used as they are. */
+  static restore(client: FanOutClient, folder: string, stored: StoredTransit): TransitFanOut {
+    const files = stored.files.map((f): LocalFile => ({
+      rel: f.rel,
+      abs: path.join(folder, ...f.rel.split('/')),
+      size: f.size,
+      mtimeMs: 0,
+      mode: 0o644,
+    }));
+    const known = new Map<string, { objectId: string; sha256: string }>();
+    for (const f of stored.files) if (f.objectId && f.sha256) known.set(f.rel, { objectId: f.objectId, sha256: f.sha256 });
+    return new TransitFanOut(client, files, known);
+  }
+
+  /** What a plan keeps (objects once uploaded: `prepare()`). */
+  async stored(): Promise<StoredTransit> {
+    const objects = this.uploads ? await this.uploads.catch(() => undefined) : undefined;
+    return { files: this.files.map((f) => ({ rel: f.rel, size: f.size, ...objects?.get(f.rel) })) };
+  }
+
+  /** Upload every file once (if not yet done). */
+  async prepare(signal?: AbortSignal): Promise<void> {
+    await this.upload(signal);
+  }
 
   /** gitignore patterns that keep the sync from sending these files itself. */
   excludes(): string[] {

@@ -19,7 +19,11 @@ export interface SweepArgs {
 }
 
 export class SweepSpecError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Where in the sweep file (keys and indexes), when the error is about one of its values. */
+    readonly at?: (string | number)[],
+  ) {
     super(message);
     this.name = 'SweepSpecError';
   }
@@ -56,10 +60,10 @@ export function parseSweepLine(line: string): SweepArgs {
   return { runs };
 }
 
-function scalar(v: unknown, where: string): string {
+function scalar(v: unknown, where: string, at: (string | number)[]): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  throw new SweepSpecError(`${where}: ${JSON.stringify(v)} is not a string or a number.`);
+  throw new SweepSpecError(`${where}: ${JSON.stringify(v)} is not a string or a number.`, at);
 }
 
 /** The text of a sweep.json → argument sets. */
@@ -70,30 +74,43 @@ export function parseSweepJson(text: string): SweepArgs {
   } catch (e) {
     throw new SweepSpecError(`sweep.json is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
+  return sweepOfSpec(spec, 'sweep.json');
+}
+
+/** A parsed sweep file (sweep.json, sweep.yaml) → argument sets; `file` names it in errors. */
+export function sweepOfSpec(spec: unknown, file: string): SweepArgs {
   if (!spec || typeof spec !== 'object' || Array.isArray(spec))
-    throw new SweepSpecError('sweep.json must be an object with "grid" or "runs".');
+    throw new SweepSpecError(`${file} must be an object with "grid" or "runs".`);
   const o = spec as { grid?: unknown; runs?: unknown; args?: unknown };
-  const common = o.args === undefined ? [] : Array.isArray(o.args) ? o.args.map((a, i) => scalar(a, `args[${i}]`)) : [];
-  if (o.args !== undefined && !Array.isArray(o.args)) throw new SweepSpecError('sweep.json: "args" must be a list.');
+  const common = o.args === undefined ? [] : Array.isArray(o.args) ? o.args.map((a, i) => scalar(a, `args[${i}]`, ['args', i])) : [];
+  if (o.args !== undefined && !Array.isArray(o.args)) throw new SweepSpecError(`${file}: "args" must be a list.`, ['args']);
   let runs: string[][];
   if (o.runs !== undefined) {
     if (!Array.isArray(o.runs) || o.runs.length === 0)
-      throw new SweepSpecError('sweep.json: "runs" must be a non-empty list of argument lists.');
+      throw new SweepSpecError(`${file}: "runs" must be a non-empty list of argument lists.`, ['runs']);
     if (o.runs.length > MAX_SWEEP_RUNS) throw new SweepSpecError(`The sweep has more than ${MAX_SWEEP_RUNS} argument sets.`);
     runs = o.runs.map((r, i) => {
-      if (!Array.isArray(r)) throw new SweepSpecError(`sweep.json: runs[${i}] must be a list of arguments.`);
-      return r.map((a, j) => scalar(a, `runs[${i}][${j}]`));
+      if (!Array.isArray(r)) throw new SweepSpecError(`${file}: runs[${i}] must be a list of arguments.`, ['runs', i]);
+      return r.map((a, j) => scalar(a, `runs[${i}][${j}]`, ['runs', i, j]));
     });
   } else if (o.grid && typeof o.grid === 'object' && !Array.isArray(o.grid)) {
     const axes: string[][][] = [];
     for (const [key, values] of Object.entries(o.grid as Record<string, unknown>)) {
       const list = Array.isArray(values) ? values : [values];
-      if (list.length === 0) throw new SweepSpecError(`sweep.json: grid "${key}" has no values.`);
-      axes.push(list.map((v) => (v === true ? [key] : v === false ? [] : [key, scalar(v, `grid "${key}"`)])));
+      if (list.length === 0) throw new SweepSpecError(`${file}: grid "${key}" has no values.`, ['grid', key]);
+      axes.push(
+        list.map((v, i) =>
+          v === true
+            ? [key]
+            : v === false
+              ? []
+              : [key, scalar(v, `grid "${key}"`, Array.isArray(values) ? ['grid', key, i] : ['grid', key])],
+        ),
+      );
     }
     runs = product(axes);
   } else {
-    throw new SweepSpecError('sweep.json must have "grid" (an object of value lists) or "runs" (a list of argument lists).');
+    throw new SweepSpecError(`${file} must have "grid" (an object of value lists) or "runs" (a list of argument lists).`);
   }
   return { runs: runs.map((r) => [...r, ...common]) };
 }

@@ -1,7 +1,8 @@
 /**
  * The metrics a run printed (issue 23): JSON lines `{"metric": "loss", "value": 0.12}` or flat
  * objects of numbers `{"loss": 0.12, "acc": 0.9}` (the lines of a metrics.jsonl), anywhere in the
- * log — also behind torchrun's `[default<rank>]:` prefixes. The last value of each metric counts.
+ * log — also behind torchrun's `[default<rank>]:` prefixes. The last value of each metric counts,
+ * and the best one is kept (the lowest, or the highest for accuracy-like names: higherIsBetter).
  * Lines are bounded (a longer line is skipped), chunks may cut lines and UTF-8 characters.
  */
 import { StringDecoder } from 'node:string_decoder';
@@ -10,6 +11,24 @@ const MAX_LINE = 64 * 1024;
 const RANK_PREFIX = /^(?:\[[A-Za-z_]*\d+\]:)+/;
 
 export type Metrics = Record<string, number>;
+
+/** Whether a bigger value of this metric is better (accuracy, F1, reward…); otherwise (loss,
+ *  error, perplexity and anything unknown) the smallest is the best. */
+export function higherIsBetter(name: string): boolean {
+  return /acc|f1|auc|precision|recall|reward|score|bleu|rouge|iou|map\b|top\d|hit/i.test(name);
+}
+
+/** The better of two values of a metric. */
+export function betterOf(name: string, a: number | undefined, b: number): number {
+  if (a === undefined) return b;
+  return higherIsBetter(name) ? Math.max(a, b) : Math.min(a, b);
+}
+
+/** Best values merged: each metric's better one. */
+export function mergeBest(into: Metrics, from: Metrics): Metrics {
+  for (const [k, v] of Object.entries(from)) into[k] = betterOf(k, into[k], v);
+  return into;
+}
 
 /** One line → the metrics it reports (empty when it is not a metrics line). */
 export function metricsOfLine(line: string): Metrics {
@@ -35,6 +54,8 @@ export class MetricsReader {
   private partial = '';
   private skipping = false;
   readonly last: Metrics = {};
+  /** The best value of each metric over every line (higherIsBetter decides which is best). */
+  readonly best: Metrics = {};
 
   push(chunk: Buffer): void {
     this.take(this.decoder.write(chunk));
@@ -49,7 +70,11 @@ export class MetricsReader {
     for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
       const line = this.partial + text.slice(from, nl);
       this.partial = '';
-      if (!this.skipping) Object.assign(this.last, metricsOfLine(line));
+      if (!this.skipping) {
+        const m = metricsOfLine(line);
+        Object.assign(this.last, m);
+        mergeBest(this.best, m);
+      }
       this.skipping = false;
       from = nl + 1;
     }

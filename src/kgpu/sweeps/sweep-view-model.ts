@@ -1,12 +1,14 @@
 /**
  * What the Sweeps view shows (issue 23), without `vscode`: a sweep's row (name, progress, cost so
  * far) and one row per run — its arguments, state, duration, cost and the last value of each
- * metric — sortable by a metric (runs without it last), by duration or cost, or in run order.
+ * metric, with its best value when an earlier one was better — sortable by a metric's last or best
+ * value (runs without it last), by duration or cost, or in run order.
  */
 import { formatRunCredits, formatRunDuration } from '../jobs/job-log-text';
 import type { SweepPlan, SweepRun } from './sweep';
 
-export type SweepSort = { by: 'index' } | { by: 'duration' } | { by: 'cost' } | { by: 'metric'; metric: string; descending?: boolean };
+export type SweepSort =
+  { by: 'index' } | { by: 'duration' } | { by: 'cost' } | { by: 'metric'; metric: string; descending?: boolean; best?: boolean };
 
 export interface SweepRunRow {
   index: number;
@@ -17,6 +19,8 @@ export interface SweepRunRow {
   podId?: string;
   jobId?: string;
   metrics: Record<string, number>;
+  /** The best value of each metric (its last value when no better one came before). */
+  best: Record<string, number>;
   durationMs?: number;
   credits?: number;
   contextValue: string;
@@ -58,7 +62,10 @@ export function sweepRow(plan: SweepPlan): SweepRow {
 
 export function sweepRunRows(plan: SweepPlan, sort: SweepSort = { by: 'index' }): SweepRunRow[] {
   const rows = plan.runs.map((r): SweepRunRow => {
-    const metrics = Object.entries(r.metrics).map(([k, v]) => `${k} ${formatMetric(v)}`);
+    const best = { ...r.metrics, ...r.best };
+    const metrics = Object.entries(r.metrics).map(
+      ([k, v]) => `${k} ${formatMetric(v)}${best[k] !== v ? ` (best ${formatMetric(best[k])})` : ''}`,
+    );
     const parts = [r.state === 'failed' && r.end ? `failed (${r.end})` : r.state];
     if (r.durationMs !== undefined) parts.push(formatRunDuration(r.durationMs));
     if (r.credits !== undefined) parts.push(formatRunCredits(r.credits));
@@ -79,13 +86,20 @@ export function sweepRunRows(plan: SweepPlan, sort: SweepSort = { by: 'index' })
       podId: r.podId,
       jobId: r.jobId,
       metrics: { ...r.metrics },
+      best,
       durationMs: r.durationMs,
       credits: r.credits,
       contextValue: r.jobId ? `sweep-run-job` : 'sweep-run',
     };
   });
   const key = (r: SweepRunRow): number | undefined =>
-    sort.by === 'duration' ? r.durationMs : sort.by === 'cost' ? r.credits : sort.by === 'metric' ? r.metrics[sort.metric] : r.index;
+    sort.by === 'duration'
+      ? r.durationMs
+      : sort.by === 'cost'
+        ? r.credits
+        : sort.by === 'metric'
+          ? (sort.best ? r.best : r.metrics)[sort.metric]
+          : r.index;
   const dir = sort.by === 'metric' && sort.descending ? -1 : 1;
   return rows.sort((a, b) => {
     const ka = key(a);

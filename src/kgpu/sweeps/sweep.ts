@@ -17,7 +17,12 @@ import { isJobEnded, type JobInfo, type JobStatus } from '../jobs';
 import { endLabel, jobDurationMs } from '../jobs/job-log-text';
 import type { JobRunner, KeyValueStore, RunFileSpec, StoredRecipe } from '../jobs/job-runner';
 import { SshAbortedError } from '../ssh/ssh-errors';
-import { MetricsReader, type Metrics } from './metrics';
+import { planRun } from '../jobs/job-runner';
+import type { PodCommands } from '../ssh/pod-commands';
+import { markMetricsFile, readMetricsFile, type MetricsFileMark } from './metrics-file';
+import type { StoredTransit } from './fanout';
+import { runCredits } from './sweep-cost';
+import { mergeBest, MetricsReader, type Metrics } from './metrics';
 
 export type SweepRunState = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped';
 
@@ -32,7 +37,12 @@ export interface SweepRun {
   exitCode?: number;
   durationMs?: number;
   credits?: number;
+  /** The last value of each metric (printed JSON lines, then the run's metrics.jsonl). */
   metrics: Metrics;
+  /** The best value of each metric (the lowest, or the highest for accuracy-like names). */
+  best?: Metrics;
+  /** The pod's metrics.jsonl before the run started (what the run wrote is read after it). */
+  metricsFileMark?: MetricsFileMark;
   /** Re-queued once after its pod ended (the pod and job of that attempt). */
   requeuedFrom?: { podId: string; jobId?: string };
 }
@@ -47,6 +57,8 @@ export interface SweepPlan {
   runs: SweepRun[];
   releasePodsWhenDone: boolean;
   state: 'running' | 'done' | 'stopped';
+  /** Its large files and their transit objects (sweep-transit.ts), when it has any. */
+  transit?: StoredTransit;
 }
 
 export interface SweepOptions {
@@ -67,6 +79,9 @@ export interface SweepOptions {
   beforeFirstRun?(podId: string): Promise<void>;
   /** The sweep has ended (e.g. delete its transit objects). */
   onEnd?(): Promise<void>;
+  /** Commands on a pod: when given, each run's metrics.jsonl (in its working folder) is marked
+   *  before it starts and read (bounded) when it ends (metrics-file.ts). */
+  commands?(podId: string): Promise<PodCommands>;
 }
 
 const STORE_KEY = 'kgpu.sweeps';
@@ -144,6 +159,11 @@ export class Sweep {
   static resume(plan: SweepPlan, options: SweepOptions): Sweep {
     const s = new Sweep(plan, options);
     for (const run of plan.runs) {
+      if (run.state === 'running' && !run.jobId) {
+        // The window closed before its job started (while its pod synced or fetched): again.
+        Object.assign(run, { state: 'queued', podId: undefined, metricsFileMark: undefined });
+        continue;
+      }
       if (run.state !== 'running' || !run.podId || !run.jobId) continue;
       const { podId, jobId } = run;
       s.busy.add(podId);
@@ -211,6 +231,8 @@ export class Sweep {
       durationMs: undefined,
       credits: undefined,
       metrics: {},
+      best: undefined,
+      metricsFileMark: undefined,
     });
     this.changed();
     void this.launch(run, podId);
@@ -224,6 +246,10 @@ export class Sweep {
     let handle;
     try {
       if (firstOnPod && this.options.beforeFirstRun) await this.options.beforeFirstRun(podId);
+      if (this.stopping) throw new SshAbortedError('The sweep');
+      const cwd = this.cwdOf(run);
+      if (this.options.commands && cwd)
+        run.metricsFileMark = await markMetricsFile(await this.options.commands(podId), cwd).catch(() => undefined);
       if (this.stopping) throw new SshAbortedError('The sweep');
       const spec: RunFileSpec = {
         ...recipe,
@@ -252,14 +278,36 @@ export class Sweep {
     reader.push(chunk);
     if (JSON.stringify(reader.last) === before) return;
     run.metrics = { ...reader.last };
+    run.best = { ...reader.best };
     this.changed();
+  }
+
+  private cwdOf(run: SweepRun): string | undefined {
+    try {
+      return planRun({ ...this.plan.recipe, args: run.args, env: {} }).cwd;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** What the run wrote to its metrics.jsonl (undefined when not asked for, or unreadable). */
+  private async fileMetrics(run: SweepRun, podId: string) {
+    const cwd = this.cwdOf(run);
+    if (!this.options.commands || !cwd) return undefined;
+    try {
+      return await readMetricsFile(await this.options.commands(podId), cwd, run.metricsFileMark);
+    } catch {
+      return undefined;
+    }
   }
 
   private async follow(run: SweepRun, podId: string, done: Promise<{ job: JobInfo }>, metrics: MetricsReader): Promise<void> {
     try {
       const r = await done;
       metrics.end();
-      run.metrics = { ...metrics.last };
+      const file = await this.fileMetrics(run, podId);
+      run.metrics = { ...metrics.last, ...file?.last };
+      run.best = mergeBest({ ...metrics.best }, file?.best ?? {});
       this.ended(run, podId, { job: r.job });
     } catch (e) {
       await this.fail(run, podId, e);
@@ -284,11 +332,18 @@ export class Sweep {
         end: endLabel(how.job.status),
         exitCode: how.job.status.state === 'exited' ? how.job.status.exitCode : undefined,
         durationMs: duration,
-        credits: rate !== undefined && duration !== undefined ? (rate * duration) / 3_600_000 : undefined,
+        credits: rate !== undefined && duration !== undefined ? runCredits(rate, duration) : undefined,
       });
     } else if (podGone && !run.requeuedFrom && !this.stopping) {
       // Its pod ended: once more on another pod.
-      Object.assign(run, { state: 'queued', requeuedFrom: { podId, jobId: run.jobId }, podId: undefined, jobId: undefined, metrics: {} });
+      Object.assign(run, {
+        state: 'queued',
+        requeuedFrom: { podId, jobId: run.jobId },
+        podId: undefined,
+        jobId: undefined,
+        metrics: {},
+        best: undefined,
+      });
     } else {
       const why = podGone
         ? run.requeuedFrom

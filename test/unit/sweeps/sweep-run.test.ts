@@ -23,6 +23,8 @@ import { podCommands, type PodCommands } from '../../../src/kgpu/ssh/pod-command
 import { PodConnector } from '../../../src/kgpu/ssh/ssh-connection';
 import { largeFiles, TransitFanOut } from '../../../src/kgpu/sweeps/fanout';
 import { parseSweepLine } from '../../../src/kgpu/sweeps/grid';
+import { readSweepFile } from '../../../src/kgpu/sweeps/sweep-file';
+import { sweepFanOut, transitHooks } from '../../../src/kgpu/sweeps/sweep-transit';
 import { newSweepPlan, storedSweeps, Sweep, type SweepPlan } from '../../../src/kgpu/sweeps/sweep';
 import { sweepRunRows } from '../../../src/kgpu/sweeps/sweep-view-model';
 import { throwawayEd25519 } from '../kgpu/api/api-fixture';
@@ -271,4 +273,154 @@ test('a file above the transit threshold goes to every pod through ONE transit o
   assert.deepEqual(calls, ['create', 'put', 'delete']);
   sweep.dispose();
   runner.dispose();
+});
+
+test('metrics from the metrics.jsonl each run writes (runs from a sweep.yaml): only what the run appended, the tail read bounded, last and best per metric in the rows', async () => {
+  const dir = path.join(tmp, 'jsonl');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, 'train.py'),
+    `import argparse, json
+p = argparse.ArgumentParser()
+p.add_argument("--bs", type=int)
+a = p.parse_args()
+with open("metrics.jsonl", "a") as f:
+    if a.bs == 4:
+        # a better loss, then more than the bytes read back: out of the tail, not the best
+        f.write(json.dumps({"step": -1, "loss": 0.001}) + "\\n")
+        f.write((json.dumps({"note": "x" * 1000}) + "\\n") * 300)
+    for step, (loss, acc) in enumerate([(1.0, 0.1), (0.5, 0.3), (0.75, 0.2)]):
+        f.write(json.dumps({"step": step, "loss": loss * a.bs, "acc": acc}) + "\\n")
+print("done", a.bs)
+`,
+  );
+  fs.writeFileSync(path.join(dir, 'sweep.yaml'), '# four runs\ngrid:\n  --bs: [1, 2, 3, 4]\n');
+  const spec = (await readSweepFile(path.join(dir, 'sweep.yaml')))!;
+  const runner = new JobRunner({ commands: async (p) => commands(p), pollMs: 0 });
+  const rate = await rates();
+  const two = pods.slice(0, 2);
+  const plan = newSweepPlan({
+    name: 'train.py',
+    recipe: { target: { kind: 'local', folder: dir, file: path.join(dir, 'train.py') }, python: 'python3' },
+    pods: two,
+    runs: spec.runs,
+  });
+  const sweep = new Sweep(plan, { runner, env: () => ({}), ratePerHour: (p) => rate.get(p), commands: async (p) => commands(p) }).start();
+  await sweep.done;
+  assert.deepEqual(
+    plan.runs.map((r) => [r.args, r.state]),
+    [1, 2, 3, 4].map((bs) => [['--bs', String(bs)], 'succeeded']),
+  );
+  // Two runs per pod, appending to the same file: each run's own lines only.
+  for (const r of plan.runs) {
+    const bs = Number(r.args[1]);
+    assert.deepEqual(r.metrics, { loss: 0.75 * bs, acc: 0.2 }, `run ${r.index} last: ${JSON.stringify(r)}`);
+    assert.deepEqual(r.best, { loss: 0.5 * bs, acc: 0.3 }, `run ${r.index} best: ${JSON.stringify(r)}`);
+  }
+  const rows = sweepRunRows(plan, { by: 'metric', metric: 'loss', best: true, descending: true });
+  assert.deepEqual(
+    rows.map((r) => r.index),
+    [3, 2, 1, 0],
+  );
+  assert.match(rows[2].description, /· loss 1\.5 \(best 1\) · acc 0\.2 \(best 0\.3\)$/);
+  sweep.dispose();
+  runner.dispose();
+});
+
+test('a sweep found again after a reload fans its transit objects out to the pod that never fetched them (no new upload) and deletes them at its end', async () => {
+  const dir = project('resumefan', true);
+  fs.mkdirSync(path.join(dir, 'data'));
+  const big = crypto.randomBytes(200 * 1024);
+  fs.writeFileSync(path.join(dir, 'data', 'big.bin'), big);
+  fs.writeFileSync(
+    path.join(dir, 'reads.py'),
+    'import hashlib, json, os, time\nprint(json.dumps({"metric": "started", "value": 1}), flush=True)\nwhile os.path.exists("hold"):\n    time.sleep(0.05)\nd = open("data/big.bin", "rb").read()\nprint("sha", hashlib.sha256(d).hexdigest())\nprint(json.dumps({"metric": "bytes", "value": len(d)}))\n',
+  );
+  const calls: string[] = [];
+  let gets = 0;
+  let secondGetReached = false;
+  const counting = {
+    createObject: (...a: Parameters<KgpuClient['createObject']>) => (calls.push('create'), client.createObject(...a)),
+    uploadToPutUrl: (...a: Parameters<KgpuClient['uploadToPutUrl']>) => (calls.push('put'), client.uploadToPutUrl(...a)),
+    getObject: (...a: Parameters<KgpuClient['getObject']>) => {
+      calls.push('get');
+      // Window A closes while its second pod asks for the object's link: that pod never fetches.
+      if (window === 'A' && ++gets === 2) {
+        secondGetReached = true;
+        return new Promise<never>(() => undefined);
+      }
+      return client.getObject(...a);
+    },
+    deleteObject: (...a: Parameters<KgpuClient['deleteObject']>) => (calls.push('delete'), client.deleteObject(...a)),
+  };
+  let window: 'A' | 'B' = 'A';
+  const rate = await rates();
+  const two = [pods[0], pods[1]];
+  const storeA = new MapStore();
+  const runnerA = new JobRunner({ commands: async (p) => commands(p), pollMs: 0 });
+  const fanOut = new TransitFanOut(counting, await largeFiles(dir, 64 * 1024));
+  const plan = newSweepPlan({
+    name: 'reads.py',
+    recipe: { target: { kind: 'local', folder: dir, file: path.join(dir, 'reads.py') }, python: 'python3', exclude: fanOut.excludes() },
+    pods: two,
+    runs: [[], [], []],
+  });
+  const hooks = (p: SweepPlan, f?: TransitFanOut) =>
+    transitHooks(p, sweepFanOut(counting, p, f)!, { commands: async (podId) => commands(podId) });
+  const sweepA = new Sweep(plan, {
+    runner: runnerA,
+    env: () => ({}),
+    ratePerHour: (p) => rate.get(p),
+    store: storeA,
+    ...hooks(plan, fanOut),
+  }).start();
+  await waitFor('the second pod asks for the link', () => secondGetReached, 60_000);
+  await waitFor('the first pod runs its job', () => plan.runs.some((r) => r.jobId && r.metrics.started === 1), 60_000);
+  // The reload: what window A had stored is all window B knows.
+  const stored = structuredClone(storedSweeps(storeA).find((p) => p.id === plan.id)!);
+  sweepA.dispose();
+  runnerA.dispose();
+  window = 'B';
+  const fetchedA = stored.runs.find((r) => r.jobId)!.podId!;
+  const neverFetched = two.find((p) => p !== fetchedA)!;
+  assert.equal((await commands(neverFetched).exec('test -e /workspace/resumefan/data/big.bin')).exitCode, 1, 'not fetched in window A');
+  assert.deepEqual(
+    stored.transit?.files.map((f) => [f.rel, !!f.objectId, f.sha256]),
+    [['data/big.bin', true, crypto.createHash('sha256').update(big).digest('hex')]],
+  );
+  assert.deepEqual(calls, ['create', 'put', 'get', 'get']);
+  calls.length = 0;
+
+  const storeB = new MapStore();
+  await storeB.update('kgpu.sweeps', [stored]);
+  const runnerB = new JobRunner({ commands: async (p) => commands(p), pollMs: 0 });
+  const sweepB = Sweep.resume(stored, {
+    runner: runnerB,
+    env: () => ({}),
+    ratePerHour: (p) => rate.get(p),
+    store: storeB,
+    ...hooks(stored),
+  }).start();
+  await waitFor(
+    'a job on the pod that never fetched',
+    () => stored.runs.some((r) => r.podId === neverFetched && r.state === 'running' && r.metrics.started === 1),
+    60_000,
+  );
+  for (const p of two) await sh(p, 'rm -f /workspace/resumefan/hold');
+  let ended = false;
+  void sweepB.done.then(() => (ended = true));
+  await waitFor('the resumed sweep to end', () => ended, 120_000);
+  assert.deepEqual(
+    stored.runs.map((r) => [r.state, r.metrics.bytes]),
+    [
+      ['succeeded', big.length],
+      ['succeeded', big.length],
+      ['succeeded', big.length],
+    ],
+    JSON.stringify(stored.runs),
+  );
+  assert.ok(stored.runs.some((r) => r.podId === neverFetched));
+  assert.deepEqual(calls, ['get', 'delete'], 'the stored object fetched by the other pod, nothing uploaded again, deleted at the end');
+  sweepB.dispose();
+  runnerB.dispose();
 });
