@@ -2,6 +2,7 @@
 export * from './api/api-types';
 export * from './api/api-error';
 export * from './api/api-client';
+export * from './api/presigned-upload';
 export * from './api/retry';
 export * from './api/wait-ready';
 export * from './model/cost';

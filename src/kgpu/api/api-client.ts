@@ -9,11 +9,9 @@
  *   looks in GET /pods for the pod this request created (see `rent`).
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { Readable, Transform } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import { restDispatcher, type ProxySettings } from '../net/proxy-dispatcher';
-import { KgpuAbortedError, KgpuApiError, KgpuNetworkError, redactTokens, type ErrorContext, type NetworkErrorKind } from './api-error';
+import { KgpuAbortedError, KgpuApiError, KgpuNetworkError, redactTokens, type ErrorContext } from './api-error';
 import type {
   Balance,
   Cluster,
@@ -35,6 +33,8 @@ import type {
 import { BodyTooLargeError, readBodyText } from './bounded-body';
 import { abortableDelay, backoffDelayMs, DEFAULT_RETRY_POLICY, isRetryableStatus, parseRetryAfter, type RetryPolicy } from './retry';
 import { waitUntilReady, type WaitUntilReadyOptions } from './wait-ready';
+import { networkError } from './network-error';
+import { putToPresignedUrl, type UploadSource } from './presigned-upload';
 
 /** Returns the account token, or undefined when signed out. `forceRefresh` after a 401: re-read
  *  the stored token (it may have been reissued) rather than a cached copy. */
@@ -59,8 +59,6 @@ export interface KgpuClientOptions {
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
-/** An object store's answer to a PUT is a short XML error at most. */
-const MAX_PUT_RESPONSE_BYTES = 64 * 1024;
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -77,9 +75,6 @@ export interface UploadOptions extends CallOptions {
   /** Bytes sent so far. */
   onProgress?: (sentBytes: number, totalBytes: number) => void;
 }
-
-/** What `uploadToPutUrl` sends: bytes, a stream of exactly `size` bytes, or a local file. */
-export type UploadSource = Uint8Array | Readable | { filePath: string };
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -261,77 +256,11 @@ export class KgpuClient {
   }
 
   /**
-   * PUT `size` bytes to a presigned URL: Content-Length and nothing else (extra headers break the
-   * signature; no Authorization — the URL is the credential). The timeout is an inactivity
-   * timeout here (no bytes moving for that long), so big uploads are not cut off. Not retried.
+   * PUT `size` bytes to a presigned URL (presigned-upload.ts): Content-Length and nothing else, no
+   * Authorization (the URL is the credential); the timeout is an inactivity timeout. Not retried.
    */
-  async uploadToPutUrl(putUrl: string, source: UploadSource, size: number, o: UploadOptions = {}): Promise<void> {
-    const url = new URL(putUrl);
-    const shownPath = url.pathname; // never the query string: it holds the signature
-    const idleMs = o.timeoutMs ?? this.timeoutMs;
-    const ctrl = new AbortController();
-    let timedOut = false;
-    let sent = 0;
-    let watchdog: NodeJS.Timeout | undefined;
-    const arm = (): void => {
-      clearTimeout(watchdog);
-      watchdog = setTimeout(() => {
-        timedOut = true;
-        ctrl.abort();
-      }, idleMs);
-    };
-    const onAbort = (): void => ctrl.abort();
-    o.signal?.addEventListener('abort', onAbort, { once: true });
-    if (o.signal?.aborted) ctrl.abort();
-    const input: Readable =
-      source instanceof Readable
-        ? source
-        : source instanceof Uint8Array
-          ? Readable.from([Buffer.from(source)])
-          : createReadStream(source.filePath);
-    const counted = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        sent += chunk.length;
-        arm();
-        o.onProgress?.(sent, size);
-        done(null, chunk);
-      },
-    });
-    let sourceError: unknown;
-    input.once('error', (err) => {
-      sourceError = err;
-      counted.destroy(err);
-    });
-    input.pipe(counted);
-    arm();
-    try {
-      const res = await request(url, {
-        dispatcher: this.dispatcher,
-        method: 'PUT',
-        headers: { 'content-length': String(size) },
-        body: counted,
-        signal: ctrl.signal,
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
-      const text = await readBodyText(res.body, MAX_PUT_RESPONSE_BYTES).catch((err: unknown) => {
-        if (err instanceof BodyTooLargeError) return res.statusCode >= 300 ? '' : 'ok'; // only an error's text matters here
-        throw err;
-      });
-      if (res.statusCode >= 300) {
-        const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? parseJson(text)?.error;
-        throw new KgpuUploadError(res.statusCode, typeof code === 'string' ? code : `http_${res.statusCode}`, shownPath);
-      }
-    } catch (e) {
-      input.destroy(); // a failed upload leaves no file handle open
-      if (e instanceof KgpuUploadError) throw e;
-      if (o.signal?.aborted) throw new KgpuAbortedError('The upload', o.signal.reason);
-      if (sourceError !== undefined) throw sourceError; // reading the local file/stream failed, not the network
-      throw this.networkError(e, 'PUT', shownPath, timedOut, idleMs, url.origin, sent > 0);
-    } finally {
-      clearTimeout(watchdog);
-      o.signal?.removeEventListener('abort', onAbort);
-    }
+  uploadToPutUrl(putUrl: string, source: UploadSource, size: number, o: UploadOptions = {}): Promise<void> {
+    return putToPresignedUrl(this.dispatcher, putUrl, source, size, { ...o, idleMs: o.timeoutMs ?? this.timeoutMs });
   }
 
   /** Close the client's connections. Calls after close() fail. */
@@ -453,29 +382,11 @@ export class KgpuClient {
     } catch (e) {
       if (e instanceof KgpuApiError) throw e;
       if (o.signal?.aborted) throw new KgpuAbortedError(`${spec.method} ${spec.path}`, o.signal.reason);
-      throw this.networkError(e, spec.method, spec.path, timedOut, timeoutMs, this.apiBase, phaseSent);
+      throw networkError(e, spec.method, spec.path, timedOut, timeoutMs, this.apiBase, phaseSent);
     } finally {
       clearTimeout(timer);
       o.signal?.removeEventListener('abort', onAbort);
     }
-  }
-
-  private networkError(
-    e: unknown,
-    method: string,
-    path: string,
-    timedOut: boolean,
-    timeoutMs: number,
-    base: string,
-    gotHeaders: boolean,
-  ): KgpuNetworkError {
-    const code = errorCode(e);
-    let kind: NetworkErrorKind;
-    if (timedOut || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') kind = 'timeout';
-    else if (code !== undefined && NEVER_SENT_CODES.has(code)) kind = 'unreachable';
-    else kind = 'connection_lost';
-    const requestSent = kind !== 'unreachable' || gotHeaders;
-    return new KgpuNetworkError(kind, base, method, path, code, requestSent, { cause: e, timeoutMs });
   }
 
   private async findRentedPod(
@@ -599,51 +510,6 @@ export class RentCancelledError extends KgpuAbortedError {
         ? 'Renting was cancelled; kgpu could not be asked whether the pod was created — check the Rentals view.'
         : 'Renting was cancelled; nothing was rented.';
   }
-}
-
-/** An upload to a presigned URL was refused by the object store. */
-export class KgpuUploadError extends Error {
-  get userMessage(): string {
-    return this.message;
-  }
-
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly path: string,
-  ) {
-    super(
-      `The object store refused the upload (${status} ${code}) — the upload link may have expired (valid 1 h) or been altered; create a new transit object and upload again.`,
-    );
-    this.name = 'KgpuUploadError';
-  }
-}
-
-/** Codes meaning the request never reached the server. */
-const NEVER_SENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'CERT_HAS_EXPIRED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-]);
-
-function errorCode(e: unknown): string | undefined {
-  let cur: unknown = e;
-  let fallback: string | undefined;
-  for (let i = 0; i < 4 && cur instanceof Error; i++) {
-    const code = (cur as { code?: unknown }).code;
-    if (typeof code === 'string') {
-      if (!code.startsWith('UND_ERR_') || code === 'UND_ERR_CONNECT_TIMEOUT' || code.endsWith('_TIMEOUT')) return code;
-      fallback ??= code;
-    }
-    if (cur instanceof AggregateError && cur.errors.length > 0) cur = cur.errors[0];
-    else cur = (cur as { cause?: unknown }).cause;
-  }
-  return fallback;
 }
 
 function enc(id: string): string {

@@ -1,4 +1,4 @@
-// api/: kgpu's REST API — the HTTP client, its errors and retries, waiting for a pod, POST /exec, the contract's types.
+// api/: kgpu's REST API — the HTTP client, its errors and retries, uploads to presigned URLs, waiting for a pod, POST /exec, the contract's types.
 // The folder's public face: import from here outside the folder (the editor imports single files where a
 // static import would load a heavy dependency at activation — see src/platform/lazy/).
 export * from './api-client';
@@ -7,6 +7,8 @@ export * from './api-types';
 export * from './bounded-body';
 export * from './error-dedup';
 export * from './exec-request';
+export * from './network-error';
+export * from './presigned-upload';
 export * from './retry';
 export * from './token-choice';
 export * from './wait-ready';
