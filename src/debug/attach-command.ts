@@ -17,7 +17,7 @@ export function registerAttachCommand(services: KgpuServices): vscode.Disposable
     try {
       return await attach(arg);
     } catch (e) {
-      services.showError(e, { prefix: 'Could not attach the debugger:' });
+      services.showError(e, { prefix: vscode.l10n.t('Could not attach the debugger:') });
       return undefined;
     }
   });
@@ -28,20 +28,23 @@ async function attach(arg: unknown): Promise<vscode.DebugSession | undefined> {
   let port = typeof o.port === 'number' ? o.port : undefined;
   if (port === undefined) {
     const answer = await vscode.window.showInputBox({
-      title: 'kgpu: Attach Debugger',
-      prompt: 'The port the program passed to debugpy.listen() in the pod',
+      title: vscode.l10n.t('kgpu: Attach Debugger'),
+      prompt: vscode.l10n.t('The port the program passed to debugpy.listen() in the pod'),
       value: String(DEFAULT_DEBUGPY_PORT),
-      validateInput: (v) => (/^\d+$/.test(v.trim()) && Number(v) >= 1 && Number(v) <= 65535 ? undefined : 'A TCP port number (1–65535)'),
+      validateInput: (v) =>
+        /^\d+$/.test(v.trim()) && Number(v) >= 1 && Number(v) <= 65535 ? undefined : vscode.l10n.t('A TCP port number (1–65535)'),
     });
     if (answer === undefined) return undefined;
     port = Number(answer.trim());
   }
   const podId = typeof o.podId === 'string' && o.podId ? o.podId : undefined;
-  const job = typeof o.jobId === 'string' ? ` (job ${o.jobId})` : '';
   const config: KgpuDebugConfiguration = {
     type: DEBUG_TYPE,
     request: 'attach',
-    name: `kgpu: attach to port ${port}${job}`,
+    name:
+      typeof o.jobId === 'string'
+        ? vscode.l10n.t('kgpu: attach to port {0} (job {1})', port, o.jobId)
+        : vscode.l10n.t('kgpu: attach to port {0}', port),
     port,
     ...(podId ? { pod: podId } : {}),
   };

@@ -18,7 +18,11 @@ export class KgpuDebugAdapterFactory implements vscode.DebugAdapterDescriptorFac
     const podId = c.pod;
     if (!podId) throw new Error('kgpu: the debug configuration has no pod (it was not resolved).');
     const started = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `kgpu: starting the debugger on ${podId}`, cancellable: true },
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: vscode.l10n.t('kgpu: starting the debugger on {0}', podId),
+        cancellable: true,
+      },
       async (progress, token) => {
         const abort = new AbortController();
         token.onCancellationRequested(() => abort.abort());

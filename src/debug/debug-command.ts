@@ -16,7 +16,7 @@ export function registerDebugCommand(services: KgpuServices): vscode.Disposable 
     try {
       return await debugActiveFile(arg);
     } catch (e) {
-      services.showError(e, { prefix: 'Could not debug the file:' });
+      services.showError(e, { prefix: vscode.l10n.t('Could not debug the file:') });
       return undefined;
     }
   });
@@ -37,15 +37,17 @@ async function debugActiveFile(arg: unknown): Promise<vscode.DebugSession | unde
       : given
     : vscode.window.activeTextEditor?.document.uri;
   if (!uri) {
-    void vscode.window.showErrorMessage('kgpu: open a Python file to debug it on a GPU.');
+    void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: open a Python file to debug it on a GPU.'));
     return undefined;
   }
   if (uri.scheme === 'untitled') {
-    void vscode.window.showErrorMessage('kgpu: save the file first — an untitled editor cannot be synced to the pod.');
+    void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: save the file first — an untitled editor cannot be synced to the pod.'));
     return undefined;
   }
   if (uri.scheme !== 'file' && uri.scheme !== 'kgpu') {
-    void vscode.window.showErrorMessage(`kgpu: cannot debug ${uri.toString()}: only local files and kgpu:// files can run on a pod.`);
+    void vscode.window.showErrorMessage(
+      vscode.l10n.t('kgpu: cannot debug {0}: only local files and kgpu:// files can run on a pod.', uri.toString()),
+    );
     return undefined;
   }
   const config: KgpuDebugConfiguration = {

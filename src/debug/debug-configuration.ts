@@ -34,7 +34,8 @@ export class KgpuDebugConfigurationProvider implements vscode.DebugConfiguration
   constructor(private readonly services: KgpuServices) {}
 
   provideDebugConfigurations(): vscode.DebugConfiguration[] {
-    return [{ type: DEBUG_TYPE, request: 'launch', name: 'kgpu: Debug Current File on GPU', program: '${file}', args: [] }];
+    // The same English text as the manifest's initial configuration (%debugger.kgpu.initialConfiguration.name%).
+    return [{ type: DEBUG_TYPE, request: 'launch', name: vscode.l10n.t('kgpu: Debug Current File on GPU'), program: '${file}', args: [] }];
   }
 
   /** F5 with no launch.json on a Python file: debug it on the GPU. */
@@ -45,7 +46,7 @@ export class KgpuDebugConfigurationProvider implements vscode.DebugConfiguration
     if (!config.type && !config.request && !config.name) {
       const doc = vscode.window.activeTextEditor?.document;
       if (doc?.languageId !== 'python') return undefined;
-      return { type: DEBUG_TYPE, request: 'launch', name: 'kgpu: Debug Current File on GPU', program: '${file}' };
+      return { type: DEBUG_TYPE, request: 'launch', name: vscode.l10n.t('kgpu: Debug Current File on GPU'), program: '${file}' };
     }
     return config;
   }
@@ -57,16 +58,18 @@ export class KgpuDebugConfigurationProvider implements vscode.DebugConfiguration
     const c = config as KgpuDebugConfiguration;
     if (c.request === 'launch') {
       if (typeof c.program !== 'string' || !c.program) {
-        void vscode.window.showErrorMessage('kgpu: the debug configuration needs "program" (e.g. "${file}").');
+        void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: the debug configuration needs "program" (e.g. "${file}").'));
         return undefined;
       }
       const uri = programUri(c.program);
       if (uri.scheme !== 'file' && uri.scheme !== 'kgpu') {
-        void vscode.window.showErrorMessage(`kgpu: cannot debug ${c.program}: only local files and kgpu:// files can run on a pod.`);
+        void vscode.window.showErrorMessage(
+          vscode.l10n.t('kgpu: cannot debug {0}: only local files and kgpu:// files can run on a pod.', c.program),
+        );
         return undefined;
       }
       if (c.args !== undefined && (!Array.isArray(c.args) || c.args.some((a) => typeof a !== 'string'))) {
-        void vscode.window.showErrorMessage('kgpu: "args" must be a list of strings.');
+        void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: "args" must be a list of strings.'));
         return undefined;
       }
       await vscode.workspace.saveAll(false);
@@ -79,7 +82,7 @@ export class KgpuDebugConfigurationProvider implements vscode.DebugConfiguration
       if (!podId) return undefined;
       return { ...c, pod: podId, port: c.port ?? 5678 };
     }
-    void vscode.window.showErrorMessage(`kgpu: "request" must be "launch" or "attach" (got ${String(c.request)}).`);
+    void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: "request" must be "launch" or "attach" (got {0}).', String(c.request)));
     return undefined;
   }
 

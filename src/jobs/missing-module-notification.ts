@@ -29,11 +29,6 @@ export interface MissingModuleJob {
 
 export type MissingModuleOutcome = 'installed' | 'added' | 'dismissed' | 'failed' | undefined;
 
-const INSTALL = 'Install';
-const ADD_AND_RUN = 'Add to requirements.txt and Run Again';
-const RUN_AGAIN = 'Run Again';
-const ADD = 'Add to requirements.txt';
-
 /** The requirements.txt a run's project uses: its environment's folder, else the synced folder. */
 function requirementsFile(job: MissingModuleJob): string | undefined {
   if (job.deps) return path.join(job.deps.localDir, 'requirements.txt');
@@ -72,9 +67,17 @@ export async function offerMissingModule(services: KgpuServices, job: MissingMod
   const own = manual?.recipe && manual.info.cwd ? { python: manual.recipe.python, cwd: manual.info.cwd } : undefined;
   if (!missing || (!job.deps && !reqFile && !own)) return undefined;
   const pkg = missing.package;
+  const INSTALL = vscode.l10n.t('Install');
+  const ADD_AND_RUN = vscode.l10n.t('Add to requirements.txt and Run Again');
+  const RUN_AGAIN = vscode.l10n.t('Run Again');
+  const ADD = vscode.l10n.t('Add to requirements.txt');
   const buttons = job.deps || own ? [INSTALL, ...(reqFile ? [job.deps ? ADD_AND_RUN : ADD] : [])] : [ADD_AND_RUN];
   const choice = await vscode.window.showWarningMessage(
-    `kgpu: the job failed: no module named '${missing.module}'. Install ${pkg} in the pod (and add it to requirements.txt)?`,
+    vscode.l10n.t(
+      "kgpu: the job failed: no module named '{0}'. Install {1} in the pod (and add it to requirements.txt)?",
+      missing.module,
+      pkg,
+    ),
     ...buttons,
   );
   if (choice === ADD_AND_RUN && reqFile) {
@@ -91,7 +94,7 @@ export async function offerMissingModule(services: KgpuServices, job: MissingMod
   const plan = job.deps;
   try {
     await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `kgpu: installing ${pkg} in the pod`, cancellable: true },
+      { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('kgpu: installing {0} in the pod', pkg), cancellable: true },
       async (progress, token) => {
         const abort = new AbortController();
         const sub = token.onCancellationRequested(() => abort.abort());
@@ -118,7 +121,7 @@ export async function offerMissingModule(services: KgpuServices, job: MissingMod
   }
   services.log.info(`Installed ${pkg} into ${plan?.venvDir ?? own?.python} on ${job.podId}.`);
   const next = await vscode.window.showInformationMessage(
-    `kgpu: ${pkg} is installed in the pod (${plan ? path.posix.basename(plan.venvDir) : own?.python}).`,
+    vscode.l10n.t('kgpu: {0} is installed in the pod ({1}).', pkg, plan ? path.posix.basename(plan.venvDir) : (own?.python ?? '')),
     RUN_AGAIN,
     ...(reqFile ? [ADD] : []),
   );

@@ -45,7 +45,7 @@ export function registerNotebooks(services: KgpuServices): vscode.Disposable {
     const k = nb ? kernels.get(nb.uri.toString()) : undefined;
     if (!k) return status.hide();
     status.text = `$(${k.status === 'busy' ? 'loading~spin' : 'circuit-board'}) ${k.pod.gpu_model} · ${k.status}`;
-    status.tooltip = `kgpu notebook kernel on ${k.pod.name} (${k.pod.pod_id}): ${k.status}`;
+    status.tooltip = vscode.l10n.t('kgpu notebook kernel on {0} ({1}): {2}', k.pod.name, k.pod.pod_id, k.status);
     status.command = 'kgpu.notebook.restartKernel';
     status.show();
   };
@@ -59,7 +59,7 @@ export function registerNotebooks(services: KgpuServices): vscode.Disposable {
     c.supportedLanguages = ['python'];
     c.supportsExecutionOrder = true;
     c.description = `${pod.gpu_count} × ${pod.gpu_model}`;
-    c.detail = `IPython in the pod ${pod.pod_id}; it keeps running when the connection drops`;
+    c.detail = vscode.l10n.t('IPython in the pod {0}; it keeps running when the connection drops', pod.pod_id);
     c.executeHandler = async (cells, notebook) => {
       const current = services.pods.get(pod.pod_id) ?? pod;
       await kernelFor(notebook, current, c).execute(cells);
@@ -68,7 +68,9 @@ export function registerNotebooks(services: KgpuServices): vscode.Disposable {
     c.onDidChangeSelectedNotebooks(({ notebook, selected }) => {
       if (selected) {
         const k = kernelFor(notebook, services.pods.get(pod.pod_id) ?? pod, c);
-        k.connect().then(updateStatus, (e: unknown) => services.showError(e, { prefix: 'kgpu: the notebook kernel could not start:' }));
+        k.connect().then(updateStatus, (e: unknown) =>
+          services.showError(e, { prefix: vscode.l10n.t('kgpu: the notebook kernel could not start:') }),
+        );
       } else {
         const k = kernels.get(notebook.uri.toString());
         if (k?.controller === c) {
@@ -81,17 +83,17 @@ export function registerNotebooks(services: KgpuServices): vscode.Disposable {
     return c;
   };
 
-  const rent = vscode.notebooks.createNotebookController(RENT_CONTROLLER_ID, NOTEBOOK_TYPE, 'kgpu · Rent a GPU…');
+  const rent = vscode.notebooks.createNotebookController(RENT_CONTROLLER_ID, NOTEBOOK_TYPE, vscode.l10n.t('kgpu · Rent a GPU…'));
   rent.supportedLanguages = ['python'];
-  rent.description = 'rent a GPU, then run this notebook on it';
+  rent.description = vscode.l10n.t('rent a GPU, then run this notebook on it');
   let offering = false;
   const offerRent = async (notebook: vscode.NotebookDocument): Promise<void> => {
     if (offering) return;
     offering = true;
     try {
-      const RENT = 'Rent a GPU…';
+      const RENT = vscode.l10n.t('Rent a GPU…');
       const a = await vscode.window.showInformationMessage(
-        'kgpu: rent a GPU for this notebook? Its kernel is chosen for you once the pod is ready.',
+        vscode.l10n.t('kgpu: rent a GPU for this notebook? Its kernel is chosen for you once the pod is ready.'),
         RENT,
       );
       if (a !== RENT) return;
@@ -101,7 +103,7 @@ export function registerNotebooks(services: KgpuServices): vscode.Disposable {
       const c = controllers.get(podId);
       if (!c) {
         void vscode.window.showInformationMessage(
-          `kgpu: once ${services.pods.get(podId)?.name ?? podId} is ready, choose its kgpu kernel for this notebook.`,
+          vscode.l10n.t('kgpu: once {0} is ready, choose its kgpu kernel for this notebook.', services.pods.get(podId)?.name ?? podId),
         );
         return;
       }
@@ -134,7 +136,7 @@ export function registerNotebooks(services: KgpuServices): vscode.Disposable {
   const active = (): NotebookKernel | undefined => {
     const nb = vscode.window.activeNotebookEditor?.notebook;
     const k = nb ? kernels.get(nb.uri.toString()) : undefined;
-    if (!k) void vscode.window.showInformationMessage('kgpu: the active notebook does not use a kgpu kernel.');
+    if (!k) void vscode.window.showInformationMessage(vscode.l10n.t('kgpu: the active notebook does not use a kgpu kernel.'));
     return k;
   };
 
@@ -160,7 +162,7 @@ export function registerNotebooks(services: KgpuServices): vscode.Disposable {
       try {
         await active()?.restart();
       } catch (e) {
-        services.showError(e, { prefix: 'Could not restart the notebook kernel:' });
+        services.showError(e, { prefix: vscode.l10n.t('Could not restart the notebook kernel:') });
       }
     }),
     vscode.commands.registerCommand('kgpu.notebook.interruptKernel', () => active()?.interrupt()),

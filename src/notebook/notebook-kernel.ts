@@ -108,7 +108,7 @@ export class NotebookKernel implements vscode.Disposable {
     return vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: `kgpu: starting the notebook kernel on ${this.pod.name}`,
+        title: vscode.l10n.t('kgpu: starting the notebook kernel on {0}', this.pod.name),
         cancellable: true,
       },
       async (progress, token) => {
@@ -116,7 +116,7 @@ export class NotebookKernel implements vscode.Disposable {
         token.onCancellationRequested(() => abort.abort());
         const pod = this.services.connections.session(podId).commands;
         const python = await this.prepare(place, pod, abort.signal, (m) => progress.report({ message: m }));
-        progress.report({ message: 'starting IPython…' });
+        progress.report({ message: vscode.l10n.t('starting IPython…') });
         // kgpu.env (machine-scoped, from the user's settings only) goes to the kernel, as to a Run.
         const env = this.services.settings.get().env;
         const started = await startKernel(pod, {
@@ -146,7 +146,7 @@ export class NotebookKernel implements vscode.Disposable {
           if (s.state === 'lost') this.onLost(s.error);
           if (s.state !== 'connected' && s.state !== 'parked') this.setStatus(s.state);
         });
-        progress.report({ message: 'attaching…' });
+        progress.report({ message: vscode.l10n.t('attaching…') });
         await Promise.race([
           session.ready,
           new Promise((_, reject) => token.onCancellationRequested(() => reject(new vscode.CancellationError()))),
@@ -195,7 +195,7 @@ export class NotebookKernel implements vscode.Disposable {
     await vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: `kgpu: restarting the notebook kernel on ${this.pod.name}`,
+        title: vscode.l10n.t('kgpu: restarting the notebook kernel on {0}', this.pod.name),
         cancellable: true,
       },
       async (progress, token) => {
@@ -204,7 +204,7 @@ export class NotebookKernel implements vscode.Disposable {
         const pod = this.services.connections.session(this.pod.pod_id).commands;
         const python = await this.prepare(place, pod, abort.signal, (m) => progress.report({ message: m }));
         if (abort.signal.aborted || this.session !== session) return;
-        progress.report({ message: 'restarting IPython…' });
+        progress.report({ message: vscode.l10n.t('restarting IPython…') });
         const done = new Promise<Record<string, unknown>>((resolve) => {
           const sub = session.onRecord((r) => {
             if (r.ch !== 'bridge' || (r.type !== 'restarted' && r.type !== 'died' && r.type !== 'shutdown')) return;
@@ -225,7 +225,7 @@ export class NotebookKernel implements vscode.Disposable {
   private async prepare(place: KernelPlace, pod: PodCommands, signal: AbortSignal, report: (m: string) => void): Promise<string> {
     const settings = this.services.settings.get();
     if (!place.sync) return settings.python;
-    report(`syncing ${path.basename(place.sync.folder)} to ${place.sync.remoteDir}…`);
+    report(vscode.l10n.t('syncing {0} to {1}…', path.basename(place.sync.folder), place.sync.remoteDir));
     await vscode.workspace.saveAll(false);
     const storage = this.services.context.globalStorageUri?.fsPath;
     const r = await syncUp(pod, place.sync.folder, place.sync.remoteDir, {
@@ -237,7 +237,7 @@ export class NotebookKernel implements vscode.Disposable {
     const project = await projectPython(
       pod,
       { folder: place.sync.folder, remoteDir: place.sync.remoteDir, script: place.sync.notebook, python: settings.python },
-      { signal, onOutput: (line) => report(`installing the project's dependencies: ${line.slice(0, 120)}`) },
+      { signal, onOutput: (line) => report(vscode.l10n.t("installing the project's dependencies: {0}", line.slice(0, 120))) },
     );
     return project.python;
   }
@@ -245,7 +245,7 @@ export class NotebookKernel implements vscode.Disposable {
   private warnFallback(f: { python: string; error: string }): void {
     const message = fallbackMessage(f);
     this.services.log.warn(`Notebook: ${message}`);
-    void vscode.window.showWarningMessage(`kgpu: ${message}`);
+    void vscode.window.showWarningMessage(vscode.l10n.t('kgpu: {0}', message));
   }
 
   shutdown(): void {
@@ -343,7 +343,7 @@ export class NotebookKernel implements vscode.Disposable {
 
   private async askInput(req: { prompt?: string; password?: boolean }): Promise<void> {
     const value = await vscode.window.showInputBox({
-      title: 'kgpu: the notebook asks for input',
+      title: vscode.l10n.t('kgpu: the notebook asks for input'),
       prompt: req.prompt || 'input()',
       password: req.password === true,
       ignoreFocusOut: true,

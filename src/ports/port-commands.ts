@@ -23,13 +23,19 @@ export function registerPorts(services: KgpuServices): vscode.Disposable {
       onDidChange: ports.onDidChange,
       getChildren: (pod) => ports.of(pod.pod_id),
       getTreeItem: (node) => {
-        const item = new vscode.TreeItem(`localhost:${node.localPort}`, vscode.TreeItemCollapsibleState.None);
-        item.description = `→ pod port ${node.podPort}${node.label ? ` · ${node.label}` : ''}`;
-        item.tooltip = `Forwarded: 127.0.0.1:${node.localPort} on this machine → 127.0.0.1:${node.podPort} in the pod, through the kgpu pod agent. Click to open it in the browser.`;
+        const item = new vscode.TreeItem(`localhost:${node.localPort}`, vscode.TreeItemCollapsibleState.None); // l10n-ignore: an address
+        item.description = node.label
+          ? vscode.l10n.t('→ pod port {0} · {1}', node.podPort, node.label)
+          : vscode.l10n.t('→ pod port {0}', node.podPort);
+        item.tooltip = vscode.l10n.t(
+          'Forwarded: 127.0.0.1:{0} on this machine → 127.0.0.1:{1} in the pod, through the kgpu pod agent. Click to open it in the browser.',
+          node.localPort,
+          node.podPort,
+        );
         item.iconPath = new vscode.ThemeIcon('plug');
         item.contextValue = 'kgpu.forwardedPort';
         item.id = `kgpu.forwardedPort/${node.podId}/${node.podPort}`;
-        item.command = { title: 'Open in Browser', command: 'kgpu.openForwardedPort', arguments: [node] };
+        item.command = { title: vscode.l10n.t('Open in Browser'), command: 'kgpu.openForwardedPort', arguments: [node] };
         return item;
       },
     }),
@@ -46,7 +52,7 @@ export function registerPorts(services: KgpuServices): vscode.Disposable {
       if (!node) return undefined;
       const address = `127.0.0.1:${node.localPort}`;
       await vscode.env.clipboard.writeText(address);
-      void vscode.window.setStatusBarMessage(`kgpu: copied ${address}`, 3000);
+      void vscode.window.setStatusBarMessage(vscode.l10n.t('kgpu: copied {0}', address), 3000);
       return address;
     }),
     vscode.commands.registerCommand('kgpu.stopForwardingPort', async (arg?: unknown) => {
@@ -61,7 +67,7 @@ export function registerPorts(services: KgpuServices): vscode.Disposable {
 
 async function forwardPortCommand(services: KgpuServices, arg: unknown): Promise<ForwardedPortNode | undefined> {
   const o = arg && typeof arg === 'object' ? (arg as { podPort?: unknown; localPort?: unknown }) : {};
-  const pod = await services.pickPod(arg, { ready: true, title: 'kgpu: forward a port of which pod?' });
+  const pod = await services.pickPod(arg, { ready: true, title: vscode.l10n.t('kgpu: forward a port of which pod?') });
   if (!pod) return undefined;
   const ports = forwardedPortsFor(services);
   let podPort = typeof o.podPort === 'number' ? o.podPort : undefined;
@@ -75,10 +81,10 @@ async function forwardPortCommand(services: KgpuServices, arg: unknown): Promise
   let localPort = typeof o.localPort === 'number' ? o.localPort : undefined;
   if (localPort === undefined && typeof o.podPort !== 'number') {
     const text = await vscode.window.showInputBox({
-      title: `kgpu: forward pod port ${podPort} to which local port?`,
+      title: vscode.l10n.t('kgpu: forward pod port {0} to which local port?', podPort),
       value: String(podPort),
-      prompt: 'A port on 127.0.0.1 of this machine (the same number as in the pod when it is free).',
-      validateInput: (v) => (isValidPort(Number(v)) ? undefined : 'A port number, 1–65535'),
+      prompt: vscode.l10n.t('A port on 127.0.0.1 of this machine (the same number as in the pod when it is free).'),
+      validateInput: (v) => (isValidPort(Number(v)) ? undefined : vscode.l10n.t('A port number, 1–65535')),
     });
     if (text === undefined) return undefined;
     localPort = Number(text);
@@ -87,12 +93,17 @@ async function forwardPortCommand(services: KgpuServices, arg: unknown): Promise
     const node = await ports.forward(pod.pod_id, podPort, { localPort, ifTaken: 'any', label });
     if (localPort !== undefined && node.localPort !== localPort) {
       void vscode.window.showInformationMessage(
-        `kgpu: local port ${localPort} is in use; pod port ${podPort} is forwarded to 127.0.0.1:${node.localPort} instead.`,
+        vscode.l10n.t(
+          'kgpu: local port {0} is in use; pod port {1} is forwarded to 127.0.0.1:{2} instead.',
+          localPort,
+          podPort,
+          node.localPort,
+        ),
       );
     }
     return node;
   } catch (e) {
-    services.showError(e, { prefix: `Could not forward port ${podPort} of ${pod.name}:` });
+    services.showError(e, { prefix: vscode.l10n.t('Could not forward port {0} of {1}:', podPort, pod.name) });
     return undefined;
   }
 }
@@ -103,31 +114,34 @@ async function askPodPort(services: KgpuServices, podId: string): Promise<{ port
   let listening: ListeningSocket[] = [];
   try {
     listening = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Window, title: "kgpu: reading the pod's listening ports…" },
+      { location: vscode.ProgressLocation.Window, title: vscode.l10n.t("kgpu: reading the pod's listening ports…") },
       () => listListeningSockets((t, o) => agent.openStream(t, o)),
     );
   } catch (e) {
     services.log.warn(`Could not list the pod's listening ports: ${errorMessage(e)}`);
   }
-  const other: vscode.QuickPickItem & { port: number; name?: string } = { label: '$(edit) Other port…', port: 0 };
+  const other: vscode.QuickPickItem & { port: number; name?: string } = { label: vscode.l10n.t('$(edit) Other port…'), port: 0 };
   const items = [
     ...listening.map((s) => ({
       label: String(s.port),
-      description: s.name ? `${s.name}${s.pid ? ` (pid ${s.pid})` : ''}` : undefined,
+      description: s.name ? (s.pid ? vscode.l10n.t('{0} (pid {1})', s.name, s.pid) : s.name) : undefined,
       port: s.port,
       name: s.name,
     })),
     other,
   ];
   const picked = listening.length
-    ? await vscode.window.showQuickPick(items, { title: 'kgpu: forward which port of the pod?', placeHolder: 'Listening in the pod now' })
+    ? await vscode.window.showQuickPick(items, {
+        title: vscode.l10n.t('kgpu: forward which port of the pod?'),
+        placeHolder: vscode.l10n.t('Listening in the pod now'),
+      })
     : other;
   if (!picked) return undefined;
   if (picked !== other) return { port: picked.port, name: picked.name };
   const text = await vscode.window.showInputBox({
-    title: 'kgpu: forward which port of the pod?',
-    prompt: "A TCP port on the pod's 127.0.0.1 (e.g. 6006 for TensorBoard, 8888 for Jupyter)",
-    validateInput: (v) => (isValidPort(Number(v)) ? undefined : 'A port number, 1–65535'),
+    title: vscode.l10n.t('kgpu: forward which port of the pod?'),
+    prompt: vscode.l10n.t("A TCP port on the pod's 127.0.0.1 (e.g. 6006 for TensorBoard, 8888 for Jupyter)"),
+    validateInput: (v) => (isValidPort(Number(v)) ? undefined : vscode.l10n.t('A port number, 1–65535')),
   });
   return text === undefined ? undefined : { port: Number(text) };
 }
@@ -138,16 +152,16 @@ async function pickForward(services: KgpuServices, arg: unknown): Promise<Forwar
   if (typeof o.podId === 'string' && typeof o.podPort === 'number') return ports.find(o.podId, o.podPort);
   const all = services.pods.pods.flatMap((p) => ports.of(p.pod_id));
   if (all.length <= 1) {
-    if (!all.length) void vscode.window.showInformationMessage('kgpu: no forwarded ports. Use "kgpu: Forward Port…" first.');
+    if (!all.length) void vscode.window.showInformationMessage(vscode.l10n.t('kgpu: no forwarded ports. Use "kgpu: Forward Port…" first.'));
     return all[0];
   }
   const picked = await vscode.window.showQuickPick(
     all.map((n) => ({
-      label: `localhost:${n.localPort}`,
-      description: `→ ${services.pods.get(n.podId)?.name ?? n.podId} port ${n.podPort}`,
+      label: `localhost:${n.localPort}`, // l10n-ignore: an address
+      description: vscode.l10n.t('→ {0} port {1}', services.pods.get(n.podId)?.name ?? n.podId, n.podPort),
       node: n,
     })),
-    { title: 'kgpu: which forwarded port?' },
+    { title: vscode.l10n.t('kgpu: which forwarded port?') },
   );
   return picked?.node;
 }
@@ -163,17 +177,22 @@ function registerPortOffers(services: KgpuServices): vscode.Disposable {
   });
   const running = (): void => offers.setRunning(hub.runner.runningJobs().map((j) => j.podId));
   offers.onDidOffer(async ({ podId, socket: s }) => {
+    const where = services.pods.get(podId)?.name ?? podId;
+    const forward = vscode.l10n.t('Forward');
+    const forwardAndOpen = vscode.l10n.t('Forward and Open');
     const choice = await vscode.window.showInformationMessage(
-      `kgpu: ${s.name ?? 'a process'} is listening on ${s.port} in ${services.pods.get(podId)?.name ?? podId}.`,
-      'Forward',
-      'Forward and Open',
+      s.name
+        ? vscode.l10n.t('kgpu: {0} is listening on {1} in {2}.', s.name, s.port, where)
+        : vscode.l10n.t('kgpu: a process is listening on {0} in {1}.', s.port, where),
+      forward,
+      forwardAndOpen,
     );
     if (!choice) return;
     try {
       const node = await ports.forward(podId, s.port, { label: s.name });
-      if (choice === 'Forward and Open') await vscode.commands.executeCommand('kgpu.openForwardedPort', node);
+      if (choice === forwardAndOpen) await vscode.commands.executeCommand('kgpu.openForwardedPort', node);
     } catch (e) {
-      services.showError(e, { prefix: `Could not forward port ${s.port}:` });
+      services.showError(e, { prefix: vscode.l10n.t('Could not forward port {0}:', s.port) });
     }
   });
   running();

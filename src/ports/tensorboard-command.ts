@@ -12,7 +12,7 @@ import { forwardedPortsFor } from './forwarded-ports';
  */
 export function registerTensorBoardCommand(services: KgpuServices): vscode.Disposable {
   return vscode.commands.registerCommand('kgpu.openTensorBoard', async (arg?: unknown) => {
-    const pod = await services.pickPod(arg, { ready: true, title: 'kgpu: open TensorBoard on which pod?' });
+    const pod = await services.pickPod(arg, { ready: true, title: vscode.l10n.t('kgpu: open TensorBoard on which pod?') });
     if (!pod) return undefined;
     const o = arg && typeof arg === 'object' ? (arg as { logdir?: unknown }) : {};
     const agent = services.connections.session(pod.pod_id).agent;
@@ -21,7 +21,11 @@ export function registerTensorBoardCommand(services: KgpuServices): vscode.Dispo
       const tensorboard = await findTensorBoard(openStream);
       if (!tensorboard) {
         void vscode.window.showWarningMessage(
-          `kgpu: TensorBoard is not installed in ${pod.name}'s image. Install it in the pod (python3 -m venv --system-site-packages /workspace/.venv && /workspace/.venv/bin/pip install tensorboard), then run "kgpu: Open TensorBoard…" again — or forward a port of your own server with "kgpu: Forward Port…".`,
+          vscode.l10n.t(
+            'kgpu: TensorBoard is not installed in {0}\'s image. Install it in the pod ({1}), then run "kgpu: Open TensorBoard…" again — or forward a port of your own server with "kgpu: Forward Port…".',
+            pod.name,
+            'python3 -m venv --system-site-packages /workspace/.venv && /workspace/.venv/bin/pip install tensorboard',
+          ),
         );
         return 'missing';
       }
@@ -29,20 +33,24 @@ export function registerTensorBoardCommand(services: KgpuServices): vscode.Dispo
         typeof o.logdir === 'string'
           ? o.logdir
           : await vscode.window.showInputBox({
-              title: 'kgpu: TensorBoard log directory in the pod',
+              title: vscode.l10n.t('kgpu: TensorBoard log directory in the pod'),
               value: '/workspace/runs',
-              prompt: 'The --logdir of TensorBoard (a path in the pod)',
+              prompt: vscode.l10n.t('The --logdir of TensorBoard (a path in the pod)'),
             });
       if (!logdir) return undefined;
       return await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `kgpu: starting TensorBoard in ${pod.name}…`, cancellable: true },
+        {
+          location: vscode.ProgressLocation.Notification,
+          title: vscode.l10n.t('kgpu: starting TensorBoard in {0}…', pod.name),
+          cancellable: true,
+        },
         async (_p, token) => {
           const cancel = new AbortController();
           const sub = token.onCancellationRequested(() => cancel.abort());
           try {
             const port = await startTensorBoard(openStream, tensorboard, logdir, { signal: cancel.signal });
             if (port === undefined) return undefined;
-            const node = await forwardedPortsFor(services).forward(pod.pod_id, port, { label: 'tensorboard' });
+            const node = await forwardedPortsFor(services).forward(pod.pod_id, port, { label: 'tensorboard' }); // l10n-ignore: the program's name
             await vscode.commands.executeCommand('kgpu.openForwardedPort', node);
             return node.localPort;
           } finally {
@@ -51,7 +59,7 @@ export function registerTensorBoardCommand(services: KgpuServices): vscode.Dispo
         },
       );
     } catch (e) {
-      services.showError(e, { prefix: 'Could not open TensorBoard:' });
+      services.showError(e, { prefix: vscode.l10n.t('Could not open TensorBoard:') });
       return undefined;
     }
   });

@@ -51,8 +51,8 @@ export function registerRunSweepCommand(services: KgpuServices): vscode.Disposab
           : { file: arg instanceof vscode.Uri ? arg : undefined },
       );
     } catch (e) {
-      if (e instanceof SweepSpecError) void vscode.window.showErrorMessage(`kgpu: ${e.message}`);
-      else services.showError(e, { prefix: 'Could not start the sweep:' });
+      if (e instanceof SweepSpecError) void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: {0}', e.message));
+      else services.showError(e, { prefix: vscode.l10n.t('Could not start the sweep:') });
       return undefined;
     }
   });
@@ -61,7 +61,7 @@ export function registerRunSweepCommand(services: KgpuServices): vscode.Disposab
 async function runSweep(services: KgpuServices, o: RunSweepOptions): Promise<SweepStarted | undefined> {
   const fileUri = o.file ? (typeof o.file === 'string' ? vscode.Uri.file(o.file) : o.file) : vscode.window.activeTextEditor?.document.uri;
   if (!fileUri || fileUri.scheme !== 'file') {
-    void vscode.window.showErrorMessage('kgpu: open a local Python file to sweep it (its folder is synced to each pod).');
+    void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: open a local Python file to sweep it (its folder is synced to each pod).'));
     return undefined;
   }
   await vscode.workspace.saveAll(false);
@@ -78,24 +78,28 @@ async function runSweep(services: KgpuServices, o: RunSweepOptions): Promise<Swe
       [
         ...files.map((f) => ({
           label: `$(json) ${f.name}`,
-          description: `${f.runs.length} argument sets beside ${name}`,
+          description: vscode.l10n.t('{0} argument sets beside {1}', f.runs.length, name),
           runs: f.runs as string[][] | undefined,
         })),
-        { label: '$(edit) Type a grid…', description: 'e.g. --lr 1e-3,3e-4 --bs 32,64 (commas: alternatives)', runs: undefined },
+        {
+          label: vscode.l10n.t('$(edit) Type a grid…'),
+          description: vscode.l10n.t('e.g. --lr 1e-3,3e-4 --bs 32,64 (commas: alternatives)'),
+          runs: undefined,
+        },
       ],
-      { title: `Sweep ${name}: which argument sets?` },
+      { title: vscode.l10n.t('Sweep {0}: which argument sets?', name) },
     );
     if (!qp) return undefined;
     if (qp.runs) runs = qp.runs;
     else {
       const line = await vscode.window.showInputBox({
-        title: `Sweep ${name}: the grid`,
+        title: vscode.l10n.t('Sweep {0}: the grid', name),
         value: remembered,
-        prompt: 'Arguments as for Run; a value with commas is a list of alternatives, every combination runs',
+        prompt: vscode.l10n.t('Arguments as for Run; a value with commas is a list of alternatives, every combination runs'),
         validateInput: (v) => {
           try {
             const n = parseSweepLine(v).runs.length;
-            return n > 0 ? undefined : 'No argument sets.';
+            return n > 0 ? undefined : vscode.l10n.t('No argument sets.');
           } catch (e) {
             return e instanceof Error ? e.message : String(e);
           }
@@ -121,11 +125,13 @@ async function runSweep(services: KgpuServices, o: RunSweepOptions): Promise<Swe
     if (pods.length !== o.pods.length) throw new Error(`Not every pod given is ready: ${o.pods.join(', ')}.`);
   } else {
     if (ready.length === 0) {
-      void vscode.window.showErrorMessage('kgpu: a sweep runs on your ready pods, and you have none. Rent GPUs first (kgpu: Rent a GPU…).');
+      void vscode.window.showErrorMessage(
+        vscode.l10n.t('kgpu: a sweep runs on your ready pods, and you have none. Rent GPUs first (kgpu: Rent a GPU…).'),
+      );
       return undefined;
     }
-    const RELEASE = '$(trash) Release these pods when the sweep ends';
-    const RENT = '$(add) Rent another GPU for this sweep…';
+    const RELEASE = vscode.l10n.t('$(trash) Release these pods when the sweep ends');
+    const RENT = vscode.l10n.t('$(add) Rent another GPU for this sweep…');
     const items = [
       ...ready.map((p) => {
         const rate = podRatePerHour(p, prices);
@@ -138,16 +144,16 @@ async function runSweep(services: KgpuServices, o: RunSweepOptions): Promise<Swe
       }),
       {
         label: RENT,
-        description: 'kgpu: Rent a GPU… (its price, your GPU cap and balance are checked there)',
+        description: vscode.l10n.t('kgpu: Rent a GPU… (its price, your GPU cap and balance are checked there)'),
         pod: undefined,
         picked: false,
       },
-      { label: RELEASE, description: 'stops their billing once the last run has ended', pod: undefined, picked: false },
+      { label: RELEASE, description: vscode.l10n.t('stops their billing once the last run has ended'), pod: undefined, picked: false },
     ];
     const picked = await vscode.window.showQuickPick(items, {
-      title: `Sweep ${name}: ${runs.length} runs on which pods?`,
+      title: vscode.l10n.t('Sweep {0}: {1} runs on which pods?', name, runs.length),
       canPickMany: true,
-      placeHolder: 'Each pod runs one argument set at a time',
+      placeHolder: vscode.l10n.t('Each pod runs one argument set at a time'),
     });
     if (!picked) return undefined;
     pods = picked.map((i) => i.pod).filter((p): p is Pod => !!p);
@@ -158,7 +164,7 @@ async function runSweep(services: KgpuServices, o: RunSweepOptions): Promise<Swe
         const pod = await vscode.window.withProgress(
           {
             location: vscode.ProgressLocation.Notification,
-            title: `kgpu: waiting for ${podId} to be ready for the sweep…`,
+            title: vscode.l10n.t('kgpu: waiting for {0} to be ready for the sweep…', podId),
             cancellable: true,
           },
           (_p, token) => {
@@ -177,12 +183,38 @@ async function runSweep(services: KgpuServices, o: RunSweepOptions): Promise<Swe
   // 3. What it costs while it runs (the pods bill per minute whether they run a job or not).
   const perHour = sweepRatePerHour(pods, prices);
   if (!o.pods) {
+    const n = runs.length;
+    const rate = formatRunCredits(perHour);
+    const start = vscode.l10n.t('Start Sweep');
     const go = await vscode.window.showInformationMessage(
-      `Run ${runs.length} argument sets of ${name} on ${pods.length} pod${pods.length === 1 ? '' : 's'}? Together they bill ${formatRunCredits(perHour)} per hour while the sweep runs${release ? ', and are released when it ends' : ''}.`,
+      pods.length === 1
+        ? release
+          ? vscode.l10n.t(
+              'Run {0} argument sets of {1} on 1 pod? Together they bill {2} per hour while the sweep runs, and are released when it ends.',
+              n,
+              name,
+              rate,
+            )
+          : vscode.l10n.t('Run {0} argument sets of {1} on 1 pod? Together they bill {2} per hour while the sweep runs.', n, name, rate)
+        : release
+          ? vscode.l10n.t(
+              'Run {0} argument sets of {1} on {2} pods? Together they bill {3} per hour while the sweep runs, and are released when it ends.',
+              n,
+              name,
+              pods.length,
+              rate,
+            )
+          : vscode.l10n.t(
+              'Run {0} argument sets of {1} on {2} pods? Together they bill {3} per hour while the sweep runs.',
+              n,
+              name,
+              pods.length,
+              rate,
+            ),
       { modal: true },
-      'Start Sweep',
+      start,
     );
-    if (go !== 'Start Sweep') return undefined;
+    if (go !== start) return undefined;
   }
 
   const folder = vscode.workspace.getWorkspaceFolder(fileUri)?.uri.fsPath;

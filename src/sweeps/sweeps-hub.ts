@@ -60,7 +60,9 @@ export function sweepsFor(services: KgpuServices): SweepsHub {
       for (const id of podIds) await services.client().release(id);
       await services.pods.refresh();
       void vscode.window.showInformationMessage(
-        `kgpu: the sweep has ended; released ${podIds.length} pod${podIds.length === 1 ? '' : 's'}.`,
+        podIds.length === 1
+          ? vscode.l10n.t('kgpu: the sweep has ended; released 1 pod.')
+          : vscode.l10n.t('kgpu: the sweep has ended; released {0} pods.', podIds.length),
       );
     },
   });

@@ -49,7 +49,8 @@ export function registerSweepsView(services: KgpuServices): vscode.Disposable {
       item.contextValue = node.row.contextValue;
       const [icon, colour] = STATE_ICONS[node.row.state];
       item.iconPath = new vscode.ThemeIcon(icon, colour ? new vscode.ThemeColor(colour) : undefined);
-      if (node.row.podId && node.row.jobId) item.command = { command: 'kgpu.openSweepRunLog', title: 'Open Log', arguments: [node] };
+      if (node.row.podId && node.row.jobId)
+        item.command = { command: 'kgpu.openSweepRunLog', title: vscode.l10n.t('Open Log'), arguments: [node] };
       return item;
     },
   };
@@ -78,11 +79,11 @@ export function registerSweepsView(services: KgpuServices): vscode.Disposable {
       const plan = planOf(arg);
       const sweep = plan && hub.get(plan.id);
       if (!plan || !sweep?.isRunning) {
-        void vscode.window.showInformationMessage('kgpu: no sweep is running.');
+        void vscode.window.showInformationMessage(vscode.l10n.t('kgpu: no sweep is running.'));
         return false;
       }
       await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `kgpu: stopping the sweep ${plan.name}…` },
+        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('kgpu: stopping the sweep {0}…', plan.name) },
         () => sweep.stop(),
       );
       return true;
@@ -97,21 +98,25 @@ export function registerSweepsView(services: KgpuServices): vscode.Disposable {
       let sort = arg && typeof arg === 'object' && 'sort' in arg ? arg.sort : undefined;
       if (!sort) {
         const items: (vscode.QuickPickItem & { sort: SweepSort })[] = [
-          { label: 'Run order', sort: { by: 'index' } },
+          { label: vscode.l10n.t('Run order'), sort: { by: 'index' } },
           ...sweepMetricNames(plan).flatMap((m) => [
-            { label: `${m} ↑`, description: 'lowest first', sort: { by: 'metric' as const, metric: m } },
-            { label: `${m} ↓`, description: 'highest first', sort: { by: 'metric' as const, metric: m, descending: true } },
-            { label: `best ${m} ↑`, description: 'lowest best first', sort: { by: 'metric' as const, metric: m, best: true } },
+            { label: `${m} ↑`, description: vscode.l10n.t('lowest first'), sort: { by: 'metric' as const, metric: m } },
+            { label: `${m} ↓`, description: vscode.l10n.t('highest first'), sort: { by: 'metric' as const, metric: m, descending: true } },
             {
-              label: `best ${m} ↓`,
-              description: 'highest best first',
+              label: vscode.l10n.t('best {0} ↑', m),
+              description: vscode.l10n.t('lowest best first'),
+              sort: { by: 'metric' as const, metric: m, best: true },
+            },
+            {
+              label: vscode.l10n.t('best {0} ↓', m),
+              description: vscode.l10n.t('highest best first'),
               sort: { by: 'metric' as const, metric: m, best: true, descending: true },
             },
           ]),
-          { label: 'Duration', sort: { by: 'duration' } },
-          { label: 'Cost', sort: { by: 'cost' } },
+          { label: vscode.l10n.t('Duration'), sort: { by: 'duration' } },
+          { label: vscode.l10n.t('Cost'), sort: { by: 'cost' } },
         ];
-        sort = (await vscode.window.showQuickPick(items, { title: `Sort the runs of ${plan.name} by` }))?.sort;
+        sort = (await vscode.window.showQuickPick(items, { title: vscode.l10n.t('Sort the runs of {0} by', plan.name) }))?.sort;
       }
       if (!sort) return undefined;
       sorts.set(plan.id, sort);

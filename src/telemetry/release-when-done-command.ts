@@ -26,7 +26,10 @@ export function registerReleaseWhenDone(services: KgpuServices): vscode.Disposab
       download: async (podId, paths, localDir) => {
         const connector = await services.connections.get(podId);
         return vscode.window.withProgress(
-          { location: vscode.ProgressLocation.Notification, title: `kgpu: downloading ${paths.join(', ')} before releasing…` },
+          {
+            location: vscode.ProgressLocation.Notification,
+            title: vscode.l10n.t('kgpu: downloading {0} before releasing…', paths.join(', ')),
+          },
           () => downloadFromPod(connector, paths, localDir),
         );
       },
@@ -47,7 +50,17 @@ export function registerReleaseWhenDone(services: KgpuServices): vscode.Disposab
     if (o.kind === 'released') {
       const got = o.download ? ` after downloading ${o.download.files} file(s) to ${o.plan.localDir}` : '';
       services.log.info(`Release when done: released ${podId}${got} (job ${jobId} ended).`);
-      void vscode.window.showInformationMessage(`kgpu: ${job.info.name} ended — ${pod} released${got}.`);
+      void vscode.window.showInformationMessage(
+        o.download
+          ? vscode.l10n.t(
+              'kgpu: {0} ended — {1} released after downloading {2} file(s) to {3}.',
+              job.info.name,
+              pod,
+              o.download.files,
+              o.plan.localDir ?? '',
+            )
+          : vscode.l10n.t('kgpu: {0} ended — {1} released.', job.info.name, pod),
+      );
     } else if (o.kind === 'kept') {
       const why = o.download?.refused.length
         ? `${o.reason}: ${describeRefused(o.download.refused)}`
@@ -56,7 +69,10 @@ export function registerReleaseWhenDone(services: KgpuServices): vscode.Disposab
           : o.reason;
       services.log.warn(`Release when done: kept ${podId} — ${why}.`);
       void vscode.window
-        .showWarningMessage(`kgpu: ${job.info.name} ended, but ${pod} was NOT released: ${why}. It is still billed.`, 'Release…')
+        .showWarningMessage(
+          vscode.l10n.t('kgpu: {0} ended, but {1} was NOT released: {2}. It is still billed.', job.info.name, pod, why),
+          vscode.l10n.t('Release…'),
+        )
         .then((a) => a && vscode.commands.executeCommand('kgpu.release', podId));
     }
   };
@@ -70,9 +86,9 @@ export function registerReleaseWhenDone(services: KgpuServices): vscode.Disposab
     if (Array.isArray(o.paths)) paths = o.paths.filter((p): p is string => typeof p === 'string');
     else {
       const text = await vscode.window.showInputBox({
-        title: 'kgpu: download what before releasing? (pod paths, comma-separated; empty: nothing)',
-        placeHolder: '/workspace/checkpoints, /workspace/metrics.jsonl',
-        prompt: 'These are copied to a local folder when the job ends; then the pod is released.',
+        title: vscode.l10n.t('kgpu: download what before releasing? (pod paths, comma-separated; empty: nothing)'),
+        placeHolder: '/workspace/checkpoints, /workspace/metrics.jsonl', // l10n-ignore: example paths
+        prompt: vscode.l10n.t('These are copied to a local folder when the job ends; then the pod is released.'),
       });
       if (text === undefined) return undefined;
       paths = text
@@ -85,8 +101,8 @@ export function registerReleaseWhenDone(services: KgpuServices): vscode.Disposab
         canSelectFolders: true,
         canSelectFiles: false,
         canSelectMany: false,
-        openLabel: 'Download here',
-        title: 'Download the results to…',
+        openLabel: vscode.l10n.t('Download here'),
+        title: vscode.l10n.t('Download the results to…'),
       });
       if (!folder?.[0]) return undefined;
       localDir = folder[0].fsPath;
@@ -114,7 +130,9 @@ export function registerReleaseWhenDone(services: KgpuServices): vscode.Disposab
       };
       const jobId = o.jobId ?? o.info?.id;
       const picked =
-        o.podId && jobId ? { podId: o.podId, jobId } : await hub.pickJob({ title: 'Release the pod when which job ends?', running: true });
+        o.podId && jobId
+          ? { podId: o.podId, jobId }
+          : await hub.pickJob({ title: vscode.l10n.t('Release the pod when which job ends?'), running: true });
       if (!picked) return undefined;
       return add(picked.podId, picked.jobId, o);
     }),

@@ -10,19 +10,6 @@ import { join, relative } from 'node:path';
 import { findUnlocalised } from './unlocalised-strings';
 import { root } from './localised-manifest';
 
-/**
- * NOT YET LOCALISED — being edited on other branches while src/ was localised; the lead localises
- * each after merging and removes it here. Do not add to this list: localise instead.
- */
-const NOT_YET_LOCALISED = [
-  'src/ports/',
-  'src/telemetry/',
-  'src/notebook/',
-  'src/debug/',
-  'src/sweeps/',
-  'src/jobs/missing-module-notification.ts',
-];
-
 function editorSources(dir = join(root, 'src')): string[] {
   const files: string[] = [];
   for (const name of readdirSync(dir)) {
@@ -40,14 +27,9 @@ test('user-visible strings in the editor code go through vscode.l10n.t', () => {
   assert.ok(files.includes('src/extension.ts') && files.some((f) => f.startsWith('src/platform/')), 'the scan sees src/');
   const findings: string[] = [];
   for (const f of files) {
-    if (NOT_YET_LOCALISED.some((x) => (x.endsWith('/') ? f.startsWith(x) : f === x))) continue;
     for (const x of findUnlocalised(readFileSync(join(root, f), 'utf8'), f)) findings.push(`${f}:${x.line}: ${x.text}`);
   }
   assert.deepEqual(findings, [], 'wrap these in vscode.l10n.t(…) (see README.md, Localisation)');
-});
-
-test('every entry of the not-yet-localised list still exists (remove it once localised)', () => {
-  for (const x of NOT_YET_LOCALISED) assert.ok(statSync(join(root, x), { throwIfNoEntry: false }), `${x} exists`);
 });
 
 test('the rule: bare literals, templates and concatenations in messages, buttons and UI options are caught; l10n.t, data and opt-outs are not', () => {
