@@ -63,6 +63,8 @@ interface CellRun {
   execution: vscode.NotebookCellExecution;
   outputs: CellOutputs;
   started: boolean;
+  /** Adopted after a reload: what the cell showed before is replaced once the execution starts. */
+  adopted: boolean;
   reply: boolean;
   idle: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -312,6 +314,7 @@ export class NotebookKernel implements vscode.Disposable {
     if (!run.started && r.ch === 'iopub' && (r.type === 'execute_input' || (r.type === 'status' && r.content.execution_state === 'busy'))) {
       run.started = true;
       run.execution.start(Date.now());
+      if (run.adopted) void this.render(run);
     }
     if (run.outputs.apply(r)) this.scheduleRender(run);
     if (run.outputs.executionCount !== undefined) run.execution.executionOrder = run.outputs.executionCount;
@@ -337,8 +340,11 @@ export class NotebookKernel implements vscode.Disposable {
       this.services.log.warn(`Notebook: could not show the running cell ${cell.index + 1}: ${errorMessage(e)}`);
       return;
     }
-    void execution.clearOutput();
-    this.runs.set(id, newRun(cell, execution));
+    // The output is rebuilt (replaced) once the execution has started: a cell execution refuses
+    // output changes before start(), and clearOutput() throws then (synchronously).
+    const run = newRun(cell, execution);
+    run.adopted = true;
+    this.runs.set(id, run);
   }
 
   private async askInput(req: { prompt?: string; password?: boolean }): Promise<void> {
@@ -404,6 +410,7 @@ function newRun(cell: vscode.NotebookCell, execution: vscode.NotebookCellExecuti
     execution,
     outputs: new CellOutputs(),
     started: false,
+    adopted: false,
     reply: false,
     idle: false,
     timer: undefined,

@@ -194,6 +194,26 @@ test('a new session (a reloaded window) reattaches to the running kernel and get
   second.session.dispose();
 });
 
+test('a short cell that ran on (usually to its end) while no window was attached: a new session gets all of it, from the request to the reply', async () => {
+  const code = `import time\nfor i in range(20):\n    print(f"line {i}", flush=True)\n    time.sleep(0.05)\nprint("done")`;
+  const id = kernelIdFor(k.f.pod.podId, '/workspace/nb/finished.ipynb');
+  const first = k.session(await k.start(id, '/workspace/nb'));
+  await first.session.ready;
+  const run = k.run(first.session, code);
+  await waitFor('the first line', () => run.stdout().includes('line 0'), 30_000);
+  first.session.dispose();
+  first.agent.dispose();
+  // The cell (about 1 s) runs on with nobody attached, usually to its end before the next start.
+  const again = await k.start(id, '/workspace/nb');
+  const second = k.session(again);
+  const replay = k.track(second.session, run.id);
+  await second.session.ready;
+  await replay.done;
+  assert.equal(replay.stdout(), Array.from({ length: 20 }, (_, i) => `line ${i}\n`).join('') + 'done\n');
+  assert.equal(replay.records.filter((r) => r.ch === 'bridge' && r.type === 'execute').length, 1, 'replayed from the request on');
+  second.session.dispose();
+});
+
 test('an execute written into a connection that drops at once runs exactly once', async () => {
   const { session } = k.session(started);
   await session.ready;

@@ -1,0 +1,145 @@
+// Journey 6: nothing lost across a window reload mid-cell. Rent a GPU, open long-cell.ipynb (one
+// cell that prints `line 0` … `line 19` over ~30 s, then `done`), choose the pod's kgpu kernel, run
+// the cell, and reload the window while it prints. The kernel keeps running in the pod; the reloaded
+// window's session replays the unfinished cell from its start and the editor rebuilds its output:
+// every line exactly once, in order, and the cell ends successfully.
+import assert from 'node:assert/strict';
+import { waitForWorkbench } from '../lib/browser.mjs';
+import { assertEventually } from './helpers.mjs';
+
+const NOTEBOOK = 'long-cell.ipynb';
+const LINES = 20;
+
+/** @type {import('./helpers.mjs').Journey} */
+export const journey = {
+  title: 'a notebook cell keeps running across a window reload, its output rebuilt with nothing lost',
+  needsSimulator: true,
+  timeoutMs: 300_000,
+  async run(ui) {
+    const { page } = ui;
+    await ui.openWorkbench();
+    await ui.clickActivity('kgpu');
+    await ui.expandView('Account');
+    await ui.button('Sign in', ui.view('Account')).click();
+    await ui.answer(ui.sim.KGPU_API_TOKEN);
+    await ui.waitForText(/credits/, { within: ui.view('Account') });
+
+    await ui.expandView('GPU Models');
+    const model = ui.treeItem('GPU Models', 'rtx3090');
+    await model.hover();
+    await model.locator('.action-label[aria-label*="Rent GPU"]').click();
+    await ui.pick('1 GPU');
+    await ui.pick('Rent now');
+    const dialog = page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ state: 'visible' });
+    await ui.button(/^Rent$/, dialog).click();
+    await ui.notification(/is ready/).waitFor({ state: 'visible', timeout: 60_000 });
+    await ui.runCommand('Notifications: Clear All Notifications');
+    await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+
+    await openNotebook(ui);
+    await selectKgpuKernel(ui);
+    await ui.runCommand('Notebook: Run All');
+    // Some lines in, the cell still running: reload the window.
+    await waitForOutput(ui, (lines) => lines.length >= 3, 'the first lines of the cell', 180_000);
+    await ui.screenshot('running-before-reload', { publish: true });
+
+    const reloaded = page.waitForEvent('load', { timeout: 120_000 });
+    await ui.runCommand('Developer: Reload Window');
+    await reloaded;
+    await waitForWorkbench(page, 120_000);
+    await ui.activity('kgpu').waitFor({ state: 'visible', timeout: 60_000 });
+    const tab = page.locator('.part.editor .tab', { hasText: NOTEBOOK }).first();
+    if ((await tab.count()) === 0) await openNotebook(ui);
+    else if (!(await tab.evaluate((e) => e.classList.contains('active')))) await tab.click();
+
+    // The reloaded window rebinds the pod's kernel, reattaches and rebuilds the cell's output.
+    await waitForOutput(ui, (_lines, text) => /^done$/m.test(text), 'the cell\'s last line ("done") after the reload', 180_000);
+    const success = page.locator('.notebook-editor .cell-statusbar-container .codicon-notebook-state-success').first();
+    await success.waitFor({ state: 'visible', timeout: 60_000 });
+    const { lines } = await cellOutput(ui);
+    assert.deepEqual(
+      lines,
+      Array.from({ length: LINES }, (_, i) => i),
+      'every line exactly once, in order',
+    );
+    await ui.assertNoErrorNotifications();
+    await ui.runCommand('Notifications: Clear All Notifications');
+    await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+    await page.mouse.move(0, 0); // no hover (the tab's path) in the shot
+    await ui.screenshot('finished-after-reload', { publish: true });
+  },
+};
+
+async function openNotebook(ui) {
+  // Quick Open (as ui.openFile, which waits for a text editor; a notebook has cell editors instead).
+  const { page } = ui;
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(NOTEBOOK);
+  await page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: NOTEBOOK }).first().waitFor({ state: 'visible' });
+  await page.keyboard.press('Enter');
+  await page.locator('.part.editor .tab.active', { hasText: NOTEBOOK }).waitFor({ state: 'visible' });
+  await page.locator('.notebook-editor .cell-editor-part .view-lines').first().waitFor({ state: 'visible', timeout: 60_000 });
+}
+
+/** The notebook's kernel picker: the pod's kgpu kernel directly, or through "Select Another Kernel…". */
+async function selectKgpuKernel(ui) {
+  const { page } = ui;
+  await ui.runCommand('Notebook: Select Notebook Kernel');
+  const rows = page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
+  const kernel = rows.filter({ hasText: /kgpu · rtx3090/ }).first();
+  const another = rows.filter({ hasText: /Select Another Kernel/ }).first();
+  const source = rows.filter({ hasText: /^kgpu — GPU rentals/ }).first();
+  for (let step = 0; ; step++) {
+    assert.ok(step < 4, 'the kernel picker offers the kgpu kernel');
+    await kernel.or(another).or(source).first().waitFor({ state: 'visible', timeout: 30_000 });
+    if (await kernel.isVisible()) {
+      await ui.pick('kgpu · rtx3090');
+      break;
+    }
+    if (await another.isVisible()) {
+      await ui.pick('Select Another Kernel');
+      // The list is replaced: wait for the old row to go.
+      await another.waitFor({ state: 'hidden' });
+    } else {
+      await ui.pick('kgpu — GPU rentals');
+      await source.waitFor({ state: 'hidden' });
+    }
+  }
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+  await page
+    .locator('.notebook-editor .kernel-label, .part.editor .action-item', { hasText: /kgpu · rtx3090/ })
+    .first()
+    .waitFor({ state: 'visible', timeout: 30_000 })
+    .catch(() => undefined); // the toolbar's label is cosmetic; the cell's output below is what counts
+}
+
+/** The first cell's text output (rendered in the notebook's output webview) and its `line N` numbers. */
+async function cellOutput(ui) {
+  const texts = [];
+  for (const frame of ui.page.frames()) {
+    const out = frame.locator('.output-stream, .output-plaintext');
+    if ((await out.count().catch(() => 0)) === 0) continue;
+    texts.push(...(await out.allInnerTexts().catch(() => [])));
+  }
+  const text = texts.join('\n');
+  const lines = [...text.matchAll(/^line (\d+)$/gm)].map((m) => Number(m[1]));
+  return { text, lines };
+}
+
+async function waitForOutput(ui, ok, what, timeoutMs) {
+  let last = '';
+  await assertEventually(
+    async () => {
+      const { text, lines } = await cellOutput(ui);
+      last = text;
+      return ok(lines, text);
+    },
+    what,
+    timeoutMs,
+  ).catch((e) => {
+    throw new Error(`${e.message}; the output shows: ${JSON.stringify(last.slice(-400))}`);
+  });
+}
