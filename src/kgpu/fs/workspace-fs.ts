@@ -77,6 +77,9 @@ export interface WorkspaceFsOptions {
   pollIntervalMs?: number;
   /** Events are delivered at most this often (default 75 ms), merged per path. */
   debounceMs?: number;
+  /** The watch's echo of our own change within this long is dropped unchecked (default 1500 ms);
+   *  a later one only when the pod's file is still what we wrote (tests set 0 to take that path). */
+  ownEchoMs?: number;
   /** Folders whose contents recursive watches skip (default .git, node_modules, __pycache__, .kgpu). */
   watchExcludeNames?: readonly string[];
   sftpServerPath?: string;
@@ -127,7 +130,11 @@ export function isTempName(name: string): boolean {
 }
 
 const STREAM_ABOVE = 16 * 1024 * 1024;
+/** The watch's echo of our own change within this long is dropped unseen… */
 const OWN_ECHO_MS = 1500;
+/** …and up to this long (a loaded machine, a slow link) it is dropped when the pod's file is still
+ *  what we wrote (same mtime and size) or, for a delete, when we deleted it. */
+const OWN_ECHO_CHECK_MS = 60_000;
 
 export class WorkspaceFs implements Disposable {
   readonly podId: string;
@@ -146,7 +153,10 @@ export class WorkspaceFs implements Disposable {
   private knownIdentity: { uid: number; gids: Set<number> } | undefined;
   /** What we last reported per path: mtime kept monotonic across writes within one second. */
   private readonly reported = new Map<string, { remoteMs: number; size: number; mtime: number }>();
-  private readonly recentOwn = new Map<string, number>();
+  private readonly recentOwn = new Map<string, { at: number; type?: PathChange['type'] }>();
+  /** Watch events for paths we were changing at the time, judged when our change is done. */
+  private readonly held = new Map<string, PathChange>();
+  private heldTimer: NodeJS.Timeout | undefined;
   private readonly inflight = new Map<string, Promise<unknown>>();
   private readonly watchers = new Map<string, { watcher: PodWatcher; refs: number; recursive: boolean }>();
   private generation = 0;
@@ -320,15 +330,21 @@ export class WorkspaceFs implements Disposable {
   private expectOwn(paths: string[]): void {
     this.generation++;
     const now = Date.now();
-    for (const p of paths) this.recentOwn.set(p, now);
+    for (const p of paths) this.recentOwn.set(p, { at: now });
   }
 
   private own(changes: PathChange[]): void {
     this.generation++;
     const now = Date.now();
-    for (const c of changes) this.recentOwn.set(c.path, now);
+    for (const c of changes) this.recentOwn.set(c.path, { at: now, type: c.type });
+    const held = changes.flatMap((c) => {
+      const e = this.held.get(c.path);
+      this.held.delete(c.path);
+      return e ? [e] : [];
+    });
+    if (held.length) void this.unlessEchoes(held);
     if (this.recentOwn.size > 1000) {
-      for (const [k, t] of this.recentOwn) if (now - t > OWN_ECHO_MS) this.recentOwn.delete(k);
+      for (const [k, o] of this.recentOwn) if (now - o.at > OWN_ECHO_CHECK_MS) this.recentOwn.delete(k);
     }
     this.changes.fire(changes);
   }
@@ -698,6 +714,7 @@ export class WorkspaceFs implements Disposable {
   private remoteChanges(changes: PathChange[]): void {
     const now = Date.now();
     const out: PathChange[] = [];
+    const later: PathChange[] = [];
     for (const c of changes) {
       if (isTempName(posix.basename(c.path))) continue;
       if (c.type === 'deleted') this.cache.invalidateTree(c.path);
@@ -705,14 +722,56 @@ export class WorkspaceFs implements Disposable {
       this.generation++;
       // The echo of our own write (already announced) is not news.
       const own = this.recentOwn.get(c.path);
-      if (own !== undefined && now - own < OWN_ECHO_MS) continue;
+      if (own !== undefined && now - own.at < (this.options.ownEchoMs ?? OWN_ECHO_MS)) continue;
+      if (own !== undefined && now - own.at < OWN_ECHO_CHECK_MS) {
+        // Our change is still going on: judge the event once it is done (or at the latest after the window).
+        if (own.type === undefined) this.hold(c);
+        else later.push(c);
+        continue;
+      }
       out.push(c);
     }
     if (out.length) this.coalescer.push(out);
+    if (later.length) void this.unlessEchoes(later);
+  }
+
+  /** Changes that may be a late echo of our own: news only if we did not delete it ourselves, or
+   *  the pod's file is no longer what we wrote (another mtime or size), or it cannot be checked. */
+  private async unlessEchoes(changes: PathChange[]): Promise<void> {
+    const news: PathChange[] = [];
+    for (const c of changes) {
+      if (c.type === 'deleted') {
+        if (this.recentOwn.get(c.path)?.type !== 'deleted') news.push(c);
+        continue;
+      }
+      const mine = this.reported.get(c.path);
+      const now =
+        mine && !this.disposed
+          ? await this.connection()
+              .then(({ rfs }) => rfs.tryStat(c.path))
+              .catch(() => undefined)
+          : undefined;
+      if (!(mine && now && now.mtimeMs === mine.remoteMs && now.size === mine.size)) news.push(c);
+    }
+    if (news.length && !this.disposed) this.coalescer.push(news);
+  }
+
+  /** An event for a path we are changing right now: kept until our change is done (own()). */
+  private hold(c: PathChange): void {
+    this.held.set(c.path, c);
+    this.heldTimer ??= setTimeout(() => {
+      this.heldTimer = undefined;
+      const all = [...this.held.values()];
+      this.held.clear();
+      void this.unlessEchoes(all);
+    }, OWN_ECHO_CHECK_MS);
+    this.heldTimer.unref?.();
   }
 
   dispose(): void {
     this.disposed = true;
+    clearTimeout(this.heldTimer);
+    this.held.clear();
     for (const w of this.watchers.values()) w.watcher.dispose();
     this.watchers.clear();
     this.coalescer.dispose();

@@ -20,7 +20,9 @@ for (const mode of ['inotify', 'poll'] as const) {
   test(`watch (${mode}): files a running job creates, changes and deletes are reported, coalesced`, async (t) => {
     const f = await startWsFixture();
     t.after(() => f.stop());
-    const wfs = f.fs({ watchMode: mode, pollIntervalMs: 100, debounceMs: 30 });
+    // ownEchoMs 0: every echo of our own save counts as late (as on a loaded machine) and is
+    // recognised by the pod's file still being what we wrote, not by how soon it came.
+    const wfs = f.fs({ watchMode: mode, pollIntervalMs: 100, debounceMs: 30, ownEchoMs: 0 });
     fs.mkdirSync(f.host('/workspace/out'));
     // Listed before the job runs: the cache must not hide the new file afterwards.
     assert.deepEqual(await wfs.readDirectory('/workspace/out'), []);
