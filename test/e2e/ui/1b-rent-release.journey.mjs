@@ -14,8 +14,7 @@ export const journey = {
     await ui.waitForText(/credits/, { within: ui.view('Account') });
     await ui.expandView('GPU Models');
     const row = ui.treeItem('GPU Models', 'rtx3090');
-    await row.hover();
-    await row.locator('.action-label[aria-label*="Rent GPU"]').click();
+    await ui.clickRowAction(row, 'Rent GPU');
 
     // The model comes from the row: GPU count, then "Rent now", then the confirmation with the cost.
     await ui.pick('1 GPU');

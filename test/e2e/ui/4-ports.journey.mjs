@@ -21,8 +21,7 @@ export const journey = {
 
     await ui.expandView('GPU Models');
     const model = ui.treeItem('GPU Models', 'rtx3090');
-    await model.hover();
-    await model.locator('.action-label[aria-label*="Rent GPU"]').click();
+    await ui.clickRowAction(model, 'Rent GPU');
     await ui.pick('1 GPU');
     await ui.pick('Rent now');
     const dialog = page.locator('.monaco-dialog-box');

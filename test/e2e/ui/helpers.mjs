@@ -78,6 +78,23 @@ export function createUi(page, ctx) {
       return ui.view(viewTitle).locator('.monaco-list-row', { hasText: label }).first();
     },
 
+    /**
+     * Clicks a tree row's inline action (shown only while the row is hovered), e.g. GPU Models'
+     * "Rent GPU…". A view that refreshes re-renders its rows (the live GPU menu does), which hides the
+     * action again or detaches it mid-click: hover and click again until the click lands.
+     */
+    async clickRowAction(row, label, { attempts = 10 } = {}) {
+      for (let i = 1; ; i++) {
+        try {
+          await row.hover();
+          await row.locator(`.action-label[aria-label*="${label}"]`).click({ timeout: 5_000 });
+          return;
+        } catch (e) {
+          if (i >= attempts) throw e;
+        }
+      }
+    },
+
     /** A button (welcome-view buttons, dialog and notification buttons) by its text. */
     button(text, within = page.locator('body')) {
       return within.locator('.monaco-button, a.monaco-button, button', { hasText: text }).first();
