@@ -29,7 +29,7 @@ import { runSecuritySessions } from './lib/security-sessions.mjs';
 import { createUi } from './ui/helpers.mjs';
 
 // 12 min: the security sessions open two more code-server windows (≈ 1.5–2 min at load average 10).
-const TOTAL_TIMEOUT_MS = Number(process.env.KGPU_E2E_TIMEOUT_MS ?? 25 * 60_000);
+const TOTAL_TIMEOUT_MS = Number(process.env.KGPU_E2E_TIMEOUT_MS ?? 40 * 60_000);
 const SUITE_TIMEOUT_MS = 12 * 60_000;
 const JOURNEY_TIMEOUT_MS = 180_000;
 const SHOTS = join(root, 'test-results', 'screenshots');
