@@ -28,8 +28,6 @@ export interface PodSessionOptions {
   createConnector: () => Promise<PodConnector>;
   /** The retry policy (default: backoffReconnectPolicy()). */
   reconnect?: ReconnectPolicy;
-  /** The agent's quiet period before it closes (default: the agent client's 60 s). */
-  agentIdleCloseMs?: number;
   /** Path of sftp-server in the pod's image (default: the contract's). */
   sftpServerPath?: string;
 }
@@ -92,7 +90,6 @@ export class PodSession implements Disposable {
       this.agentClient = new AgentClient({
         exec: (command, o) => this.commands.execStream(command, o),
         reconnect: this.reconnect,
-        ...(this.options.agentIdleCloseMs !== undefined ? { idleCloseMs: this.options.agentIdleCloseMs } : {}),
       });
     }
     return this.agentClient;

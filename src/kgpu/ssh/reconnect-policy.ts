@@ -10,9 +10,8 @@
  * errors are worth another attempt, how long to wait, and when an operation the user waits on
  * gives up.
  */
-import { isTransientSshError } from './ssh-errors';
+import { isTransientSshError, SshAbortedError } from './ssh-errors';
 import { delay } from '../util/async';
-import { SshAbortedError } from './ssh-errors';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../api/retry';
 
 export interface ReconnectPolicy {
