@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { startPodDebug, type DapBridge, type PodDebugSession } from '../kgpu/debug';
 import type { RunTarget } from '../kgpu/jobs/job-runner';
 import type { KgpuServices } from '../platform/services';
+import { podFilePython } from '../platform/pod-target-python';
 import { programUri, type KgpuDebugConfiguration } from './debug-configuration';
 
 /**
@@ -71,8 +72,11 @@ export class KgpuDebugAdapterFactory implements vscode.DebugAdapterDescriptorFac
     }
     const uri = programUri(c.program ?? '');
     let target: RunTarget;
+    let python = settings.python;
     if (uri.scheme === 'kgpu') {
       target = { kind: 'pod', path: uri.path };
+      // The project's requirements beside the file in the pod: installed once, then reused.
+      python = await podFilePython(this.services, this.services.connections.session(podId).commands, uri.path, { signal, report });
     } else {
       const ws = vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath;
       target = ws
@@ -93,7 +97,7 @@ export class KgpuDebugAdapterFactory implements vscode.DebugAdapterDescriptorFac
       agent,
       pod: podSession.commands,
       target,
-      python: settings.python,
+      python,
       args: c.args ?? [],
       env,
       exclude: settings.syncExclude,

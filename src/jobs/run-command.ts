@@ -13,6 +13,7 @@ import type { KgpuServices } from '../platform/services';
 import type { RunStarted } from '../platform/run-started';
 import { launcherFor } from '../jobs/launcher-choice';
 import { choosePodToRun } from '../platform/run-pod';
+import { podFilePythonWithProgress } from '../platform/pod-target-python';
 
 /**
  * `kgpu: Run Active File on GPU` (editor title ▶, ctrl+alt+g, palette, a rental's menu). The pod:
@@ -110,8 +111,13 @@ async function runActiveFile(services: KgpuServices, arg: unknown): Promise<RunS
 
   const settings = services.settings.get();
   let target: RunTarget;
+  let python = settings.python;
   if (fileUri.scheme === 'kgpu') {
     target = { kind: 'pod', path: fileUri.path };
+    // The project's requirements beside the file in the pod: installed once, then reused.
+    const p = await podFilePythonWithProgress(services, pod.pod_id, fileUri.path);
+    if (p === undefined) return undefined;
+    python = p;
   } else {
     const folder = vscode.workspace.getWorkspaceFolder(fileUri)?.uri.fsPath;
     // A file outside every workspace folder: send that file only, never its whole directory (it may be $HOME).
@@ -122,7 +128,7 @@ async function runActiveFile(services: KgpuServices, arg: unknown): Promise<RunS
   const spec: Omit<RunFileSpec, 'onData' | 'onSyncProgress' | 'onReconnect'> = {
     podId: pod.pod_id,
     target,
-    python: settings.python,
+    python,
     args,
     env: settings.env,
     exclude: settings.syncExclude,

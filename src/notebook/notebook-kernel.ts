@@ -20,6 +20,7 @@ import type { PodCommands } from '../kgpu/ssh/pod-commands';
 import { syncUp } from '../kgpu/transfer/sync';
 import type { EndReason } from '../kgpu/api/api-types';
 import type { KgpuServices } from '../platform/services';
+import { podFilePython } from '../platform/pod-target-python';
 import { toNotebookOutput } from './cell-output-items';
 
 /** Where a notebook's kernel runs in the pod, and what to sync there first. */
@@ -226,7 +227,8 @@ export class NotebookKernel implements vscode.Disposable {
    *  project's (its venv, installed or updated as for a Run), else kgpu.python. */
   private async prepare(place: KernelPlace, pod: PodCommands, signal: AbortSignal, report: (m: string) => void): Promise<string> {
     const settings = this.services.settings.get();
-    if (!place.sync) return settings.python;
+    // A notebook in the pod: the project's requirements beside it there, installed once, then reused.
+    if (!place.sync) return podFilePython(this.services, pod, place.notebookPodPath, { signal, report });
     report(vscode.l10n.t('syncing {0} to {1}…', path.basename(place.sync.folder), place.sync.remoteDir));
     await vscode.workspace.saveAll(false);
     const storage = this.services.context.globalStorageUri?.fsPath;

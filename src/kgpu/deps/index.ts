@@ -25,4 +25,5 @@ export {
 } from './ensure';
 export { gateStart, depsMissing, DEPS_MARKER, DEPS_MISSING_EXIT } from './gate';
 export { projectPython, type ProjectPython } from './project';
+export { podProjectTop, podTargetPython, type PodTargetPython } from './pod-target';
 export { missingModule, withRequirement, type MissingModule } from './missing-module';

@@ -7,10 +7,10 @@ import * as vscode from 'vscode';
 import type { KgpuServices } from '../../../src/platform/services';
 import type { RunStarted } from '../../../src/jobs/run-command';
 import { openKgpuSidebar, waitUntil } from './helpers/extension';
-import { needsSimulator } from './helpers/simulator';
+import { needsSimulator, simApi } from './helpers/simulator';
 
 describe("run on GPU: the project's dependencies", () => {
-  needsSimulator();
+  const sim = needsSimulator();
   let services: KgpuServices;
   let podId: string | undefined;
 
@@ -61,6 +61,37 @@ describe("run on GPU: the project's dependencies", () => {
     assert.doesNotMatch(t2, /Successfully installed/);
     assert.match(t2, /loss over 6 steps: /);
     await vscode.workspace.fs.delete(metrics);
+  });
+
+  it('Run on a file that lives only in the pod (kgpu://): the requirements.txt of its project folder in the pod are installed and used; a changed one makes a new environment', async function () {
+    this.timeout(180_000);
+    const probe = 'import sys, kgpu_demo_utils\nprint("prefix", sys.prefix)\nprint("utils", kgpu_demo_utils.__version__)\n';
+    const exec = async (script: string, ...args: string[]): Promise<void> => {
+      const r = await simApi<{ exit_code: number; stderr: string }>(sim(), `/pods/${podId}/exec`, {
+        method: 'POST',
+        body: JSON.stringify({ cmd: ['sh', '-c', script, 'sh', ...args] }),
+      });
+      assert.equal(r.exit_code, 0, r.stderr);
+    };
+    await exec(
+      'mkdir -p /workspace/pod-only/src && printf "kgpu-demo-utils==1.0.0\\n" > /workspace/pod-only/requirements.txt && printf "%s" "$1" > /workspace/pod-only/src/probe.py',
+      probe,
+    );
+    const file = vscode.Uri.from({ scheme: 'kgpu', authority: podId!, path: '/workspace/pod-only/src/probe.py' });
+    const first = await vscode.commands.executeCommand<RunStarted | undefined>('kgpu.runActiveFile', { podId, file, args: [] });
+    assert.ok(first);
+    assert.deepEqual(await first.done, { state: 'exited', exitCode: 0 }, first.text());
+    assert.match(first.text(), /^utils 1\.0\.0$/m);
+    const prefix1 = /^prefix (\/workspace\/\.kgpu\/venvs\/pod-only-[0-9a-f]{16})$/m.exec(first.text())?.[1];
+    assert.ok(prefix1, `the run used the project's environment:\n${first.text()}`);
+
+    await exec('printf "kgpu-demo-utils==1.1.0\\n" > /workspace/pod-only/requirements.txt');
+    const second = await vscode.commands.executeCommand<RunStarted | undefined>('kgpu.runActiveFile', { podId, file, args: [] });
+    assert.ok(second);
+    assert.deepEqual(await second.done, { state: 'exited', exitCode: 0 }, second.text());
+    assert.match(second.text(), /^utils 1\.1\.0$/m);
+    const prefix2 = /^prefix (\/workspace\/\.kgpu\/venvs\/pod-only-[0-9a-f]{16})$/m.exec(second.text())?.[1];
+    assert.ok(prefix2 && prefix2 !== prefix1, `a new environment for the changed requirements.txt:\n${second.text()}`);
   });
 
   it('kgpu.installDependencies off: the run uses kgpu.python as it is (no environment made or used)', async function () {
