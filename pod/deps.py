@@ -480,6 +480,140 @@ def included(top, root_file, root_bytes):
     return out
 
 
+MAX_PACKAGE_FILES = 1000
+MAX_ARCHIVE = 64 << 20
+SKIP_DIRS = {".git", "__pycache__", "build", "dist", ".venv", "venv", "node_modules", ".mypy_cache", ".pytest_cache"}
+METADATA = ("pyproject.toml", "setup.py", "setup.cfg")
+EDITABLE_RE = re.compile(r"^(?:-e|--editable)(?:\s*=\s*|\s+|(?=[.'\"]))(\S+)")
+PATH_RE = re.compile(r"^(\.{1,2}(?:[/\\]\S*)?|file:\S+)$")
+AT_FILE_RE = re.compile(r"^[A-Za-z0-9][\w.\-\[\], ]*@\s*(file:\S+)")
+PYPROJECT_FILE_RE = re.compile(r"[\"'][A-Za-z0-9][\w.\-\[\], ]*@\s*(file:[^\"'\s;]+)[^\"']*[\"']")
+
+
+def clean_ref(raw):
+    """local-refs.ts cleanRef: the path, or None when it is not local."""
+    ref = re.sub(r"^(['\"])(.*)\1$", r"\2", raw)
+    ref = re.sub(r"\[[^\]]*\]$", "", re.sub(r"[;#].*$", "", ref))
+    if ref.startswith("file:"):
+        ref = ref[5:]
+    if not ref or "://" in ref or "${" in ref or ref.startswith("/") or ref.startswith("\\"):
+        return None
+    return ref
+
+
+def requirement_local_refs(text):
+    """local-refs.ts requirementLocalRefs: [(path, editable)]."""
+    out = []
+    for raw in re.split(r"\r?\n", re.sub(r"\\\r?\n", "", text)):
+        line = re.sub(r"(^|\s)#.*$", "", raw).strip()
+        m = EDITABLE_RE.match(line)
+        if m:
+            ref = clean_ref(m.group(1))
+            if ref:
+                out.append((ref, True))
+            continue
+        first = re.split(r"\s+", line)[0] if line else ""
+        m = PATH_RE.match(first) or AT_FILE_RE.match(line)
+        if m:
+            ref = clean_ref(m.group(1))
+            if ref:
+                out.append((ref, False))
+    return out
+
+
+def pyproject_local_refs(text):
+    out = []
+    for m in PYPROJECT_FILE_RE.finditer(text):
+        ref = clean_ref(m.group(1))
+        if ref:
+            out.append((ref, False))
+    return out
+
+
+def regular_file(p, limit):
+    try:
+        st = os.lstat(p)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        with open(p, "rb") as f:
+            return f.read(limit + 1)
+    except OSError:
+        return None
+
+
+def package_files(d):
+    """local-refs.ts packageFiles: sorted relative paths, or None for more than MAX_PACKAGE_FILES."""
+    out = []
+
+    def walk(path, rel):
+        try:
+            entries = list(os.scandir(path))
+        except OSError:
+            return True
+        for e in entries:
+            r = rel + "/" + e.name if rel else e.name
+            if e.is_dir(follow_symlinks=False):
+                if e.name in SKIP_DIRS or e.name.endswith(".egg-info"):
+                    continue
+                if not walk(os.path.join(path, e.name), r):
+                    return False
+            elif e.is_file(follow_symlinks=False):
+                out.append(r)
+                if len(out) > MAX_PACKAGE_FILES:
+                    return False
+        return True
+
+    return sorted(out) if walk(d, "") else None
+
+
+def local_package_files(top, project, refs):
+    """local-refs.ts localPackageFiles: the hash entries of the local packages refs name."""
+    top = os.path.realpath(top)
+    seen, out = set(), []
+
+    def add(name, f, limit):
+        if f in seen:
+            return
+        seen.add(f)
+        data = regular_file(f, limit)
+        if data is not None:
+            out.append((name, data))
+
+    for ref, editable in refs:
+        target = os.path.normpath(os.path.join(project, ref))
+        parent = os.path.dirname(target)
+        if not os.path.exists(parent):
+            continue
+        resolved = os.path.join(os.path.realpath(parent), os.path.basename(target))
+        try:
+            st = os.lstat(resolved)
+        except OSError:
+            continue
+        rel = os.path.relpath(resolved, top)
+        if rel.startswith("..") or os.path.isabs(rel):
+            continue
+        rel = "" if rel == "." else rel
+        at = (lambda f, rel=rel: rel + "/" + f if rel else f)
+        if stat.S_ISREG(st.st_mode):
+            add("pkg " + rel, resolved, MAX_ARCHIVE)
+        elif not stat.S_ISDIR(st.st_mode):
+            continue
+        elif editable:
+            for f in METADATA:
+                add("-e " + at(f), os.path.join(resolved, f), MAX_DEP_FILE)
+        else:
+            files = package_files(resolved)
+            if files is None:
+                key = resolved + "/"
+                if key not in seen:
+                    seen.add(key)
+                    out.append(("pkg " + at("") + " (too many files)", b""))
+            else:
+                for f in files:
+                    add("pkg " + at(f), os.path.join(resolved, *f.split("/")), MAX_DEP_FILE)
+    return out
+
+
 def venv_name(folder):
     s = re.sub(r"^[._-]+", "", re.sub(r"[^A-Za-z0-9_.-]+", "_", folder))[:40]
     return s or "project"
@@ -511,6 +645,10 @@ def find(start, top, python, venvs):
             continue
         req = [b for n, b in found if n == "requirements.txt"]
         extra = included(top, os.path.join(d, "requirements.txt"), req[0]) if req else []
+        texts = ([req[0]] if req else []) + [b for _, b in extra]
+        refs = [r for b in texts for r in requirement_local_refs(b.decode("utf-8", "replace"))]
+        refs += [r for n, b in found if n == "pyproject.toml" for r in pyproject_local_refs(b.decode("utf-8", "replace"))]
+        extra = extra + local_package_files(top, d, refs)
         h = hashlib.sha256(b"kgpu-deps 1\0" + python.encode() + b"\0")
         for name, data in found + extra:
             h.update(name.encode() + b"\0" + str(len(data)).encode() + b"\0")

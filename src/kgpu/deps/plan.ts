@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PLAIN_INTERPRETER } from '../warm';
+import { localPackageFiles, pyprojectLocalRefs, requirementLocalRefs } from './local-refs';
 
 /** The files that declare a project's dependencies, in the order they are installed. */
 export const DEP_FILES = ['requirements.txt', 'pyproject.toml', 'environment.yml'] as const;
@@ -33,6 +34,9 @@ export interface DepsPlan {
   /** Files those pull in with `-r` / `-c` (nested), relative to the synced folder (POSIX): part
    *  of the hash, so editing one reinstalls. */
   included: string[];
+  /** The files of local packages they name (`-e <rel>/pyproject.toml`, `pkg <rel>/<file>`), in
+   *  the hash: a change in one reinstalls (local-refs.ts). */
+  localPackages: string[];
   /** 16 hex digits of the sha256 of the interpreter and the files' bytes. */
   hash: string;
   /** The virtual environment in the pod. */
@@ -180,7 +184,14 @@ export function depsPlan(input: DepsPlanInput): DepsPlan | undefined {
     const projectDir = path.posix.join(input.remoteDir, ...rel);
     const req = found.find((f) => f.name === 'requirements.txt');
     const included = req ? includedFiles(input.folder, [{ file: path.join(localDir, req.name), bytes: req.bytes }]) : [];
-    const hash = depsHash(python, [...found, ...included]);
+    // Local packages they name (`-e ./lib`, `mylib @ file:./lib`): a change in one reinstalls.
+    const pyproject = found.find((f) => f.name === 'pyproject.toml');
+    const refs = [
+      ...[...(req ? [req.bytes] : []), ...included.map((f) => f.bytes)].flatMap((b) => requirementLocalRefs(b.toString('utf8'))),
+      ...(pyproject ? pyprojectLocalRefs(pyproject.bytes.toString('utf8')) : []),
+    ];
+    const local = localPackageFiles(input.folder, localDir, refs);
+    const hash = depsHash(python, [...found, ...included, ...local]);
     const root = (input.venvsRoot ?? path.posix.join(path.posix.dirname(input.remoteDir), VENVS_DIR)).replace(/\/+$/, '');
     const venvDir = `${root}/${venvName(path.posix.basename(projectDir))}-${hash}`;
     return {
@@ -188,6 +199,7 @@ export function depsPlan(input: DepsPlanInput): DepsPlan | undefined {
       localDir,
       files: found.map((f) => f.name),
       included: included.map((f) => f.name.slice(3)),
+      localPackages: local.map((f) => f.name),
       hash,
       venvDir,
       python: `${venvDir}/bin/python`,
