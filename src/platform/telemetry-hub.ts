@@ -7,10 +7,11 @@ import {
   formatGiB,
   formatGpuLines,
   formatGpuSummary,
-  GpuTelemetry,
   IdleGuard,
   idleGuardMessage,
-  telemetryWanted,
+  PodGpuWatch,
+  telemetryMode,
+  type GpuTelemetry,
   type IdleAnswer,
   type PeakTracker,
 } from '../kgpu/telemetry';
@@ -21,12 +22,14 @@ import type { KgpuServices } from './services';
  * Live GPU telemetry of the running rentals (issue 19): one nvidia-smi loop per pod through the
  * pod agent, only while a kgpu view is visible or a job of this window runs on the pod, and never
  * once the window has been unfocused for 10 minutes or while the idle guard's question is open
- * (telemetry-demand.ts). Feeds the Rentals row (`GPU 87% · 14.2/24 GiB`), the status-bar tooltip,
- * the peak memory in a job's log footer, and the idle guard ("<model> idle for 30 min at $x/h —
- * Release · Keep · Remind me in 1 h"; kgpu.idleGuardMinutes, 0 = off).
+ * (telemetry-demand.ts); otherwise the idle guard samples a billed pod itself once a minute
+ * (PodGpuWatch), so it judges the pod with no kgpu view open. Feeds the Rentals row
+ * (`GPU 87% · 14.2/24 GiB`), the status-bar tooltip, the peak memory in a job's log footer, and
+ * the idle guard ("<model> idle for 30 min at $x/h — Release · Keep · Remind me in 1 h";
+ * kgpu.idleGuardMinutes, 0 = off).
  */
 export class TelemetryHub implements vscode.Disposable {
-  private readonly pods = new Map<string, { telemetry: GpuTelemetry; guard: IdleGuard }>();
+  private readonly pods = new Map<string, { telemetry: GpuTelemetry; guard: IdleGuard; watch: PodGpuWatch }>();
   private readonly peaks = new Map<string, PeakTracker>();
   private readonly emitter = new vscode.EventEmitter<string>();
   /** A pod's numbers changed (or its telemetry started/stopped). */
@@ -83,24 +86,26 @@ export class TelemetryHub implements vscode.Disposable {
     const live = new Set(this.services.pods.pods.filter((p) => isLivePod(p) && p.phase === 'Running' && p.ready).map((p) => p.pod_id));
     for (const [podId, entry] of this.pods) {
       if (live.has(podId)) continue;
-      entry.telemetry.dispose();
+      entry.watch.dispose();
       this.pods.delete(podId);
       this.emitter.fire(podId);
     }
     for (const podId of live) {
       let entry = this.pods.get(podId);
       const jobRunning = running.some((j) => j.podId === podId);
-      const wanted = telemetryWanted({
+      // Live numbers while a view shows them or a job runs; else the idle guard's own sample once a
+      // minute, so a billed pod is judged with no kgpu view open (telemetry-demand.ts).
+      const mode = telemetryMode({
         viewVisible: this.services.viewVisibility.anyVisible,
         jobRunning,
         unfocusedForMs: this.focus.unfocusedForMs,
         idleQuestionPending: entry?.guard.pending ?? false,
+        idleGuardOn: this.minutes() > 0,
       });
-      if (!entry && !wanted) continue;
+      if (!entry && mode === 'off') continue;
       if (!entry) entry = this.create(podId);
       if (jobRunning) entry.guard.activity();
-      if (wanted && !entry.telemetry.running) entry.telemetry.start();
-      if (!wanted && entry.telemetry.running) entry.telemetry.stop();
+      if (entry.watch.mode !== mode) entry.watch.setMode(mode);
       // A running job's peak memory, for its log footer.
       for (const j of running) {
         const k = `${j.podId}/${j.info.id}`;
@@ -120,19 +125,20 @@ export class TelemetryHub implements vscode.Disposable {
     this.focusTimer?.unref?.();
   }
 
-  private create(podId: string): { telemetry: GpuTelemetry; guard: IdleGuard } {
+  private create(podId: string): { telemetry: GpuTelemetry; guard: IdleGuard; watch: PodGpuWatch } {
     const agent = this.services.connections.session(podId).agent;
-    const telemetry = new GpuTelemetry({ openStream: (t, o) => agent.openStream(t, o) });
-    const guard = new IdleGuard(() => this.minutes());
-    const entry = { telemetry, guard };
-    telemetry.onDidSample((s) => {
-      this.emitter.fire(podId);
-      const jobRunning = jobsFor(this.services)
-        .runner.runningJobs()
-        .some((j) => j.podId === podId);
-      if (guard.observe(s, jobRunning)) void this.ask(podId, guard, s.at);
+    const watch = new PodGpuWatch({
+      openStream: (t, o) => agent.openStream(t, o),
+      minutes: () => this.minutes(),
+      jobRunning: () =>
+        jobsFor(this.services)
+          .runner.runningJobs()
+          .some((j) => j.podId === podId),
     });
-    telemetry.onDidChangeRunning(() => this.emitter.fire(podId));
+    const entry = { telemetry: watch.live, guard: watch.guard, watch };
+    watch.live.onDidSample(() => this.emitter.fire(podId));
+    watch.live.onDidChangeRunning(() => this.emitter.fire(podId));
+    watch.onDidAsk((at) => void this.ask(podId, watch.guard, at));
     this.pods.set(podId, entry);
     return entry;
   }
@@ -177,7 +183,7 @@ export class TelemetryHub implements vscode.Disposable {
 
   dispose(): void {
     if (this.focusTimer) clearTimeout(this.focusTimer);
-    for (const e of this.pods.values()) e.telemetry.dispose();
+    for (const e of this.pods.values()) e.watch.dispose();
     this.pods.clear();
     for (const p of this.peaks.values()) p.dispose();
     this.peaks.clear();

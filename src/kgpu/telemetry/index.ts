@@ -4,3 +4,4 @@ export * from './gpu-telemetry';
 export * from './idle-guard';
 export * from './release-when-done';
 export * from './telemetry-demand';
+export * from './pod-gpu-watch';

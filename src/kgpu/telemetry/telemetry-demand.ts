@@ -51,3 +51,18 @@ export class FocusClock {
     return left > 0 ? left : undefined;
   }
 }
+
+/** How often the idle guard samples a pod's GPUs while the live numbers are not wanted. */
+export const GUARD_SAMPLE_MS = 60_000;
+
+/** `live`: the 1 Hz numbers (a kgpu view visible or a job of this window running; they feed the
+ *  idle guard too); `guard`: only the idle guard's sample once a minute, so a billed pod is judged
+ *  whether or not a kgpu view is open; `off`: nothing (the window unfocused for 10 minutes, the
+ *  guard's question open, or the guard off with no view and no job). */
+export type TelemetryMode = 'live' | 'guard' | 'off';
+
+export function telemetryMode(i: TelemetryDemandInputs & { idleGuardOn: boolean }): TelemetryMode {
+  if (telemetryWanted(i)) return 'live';
+  if (i.unfocusedForMs >= UNFOCUSED_STOP_MS || i.idleQuestionPending) return 'off';
+  return i.idleGuardOn ? 'guard' : 'off';
+}
