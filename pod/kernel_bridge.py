@@ -117,6 +117,7 @@ class Bridge:
                 s.close(linger=0)
             except Exception:
                 pass
+        self.channels += 1  # serve() drops the closed sockets (a failed restart leaves none open)
 
     # --- records ---------------------------------------------------------------------------
     def emit(self, ch, typ, parent, content):
@@ -426,6 +427,7 @@ class Bridge:
                     except KeyError:
                         pass
                 names = {self.shell: "shell", self.stdin: "stdin", self.iopub: "iopub", self.control: "control"}
+                names = {s: n for s, n in names.items() if not s.closed}
                 for s in names:
                     poller.register(s, zmq.POLLIN)
                 channels = self.channels

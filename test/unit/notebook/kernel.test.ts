@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { fallbackMessage, kernelIdFor, type KernelStarted } from '../../../src/kgpu/notebook';
+import { fallbackMessage, kernelIdFor, type KernelRecord, type KernelStarted } from '../../../src/kgpu/notebook';
 import { startKernelFixture, waitFor, type KernelFixture } from './kernel-fixture';
 
 let k: KernelFixture;
@@ -389,3 +389,34 @@ test('restart starts the kernel with the current kgpu.env (sent in the stream, n
   );
   await shutDown(session, s);
 });
+
+test(
+  'a restart whose kernel cannot start says so ("died"); the bridge lives on and the next restart gives a working kernel',
+  { timeout: 180_000 },
+  async () => {
+    const s = await k.start(kernelIdFor(k.f.pod.podId, '/workspace/nb/restart-fail.ipynb'), '/workspace/nb');
+    const { session } = k.session(s);
+    await session.ready;
+    const next = (): Promise<KernelRecord> =>
+      new Promise((resolve) => {
+        const sub = session.onRecord((r) => {
+          if (r.ch !== 'bridge' || (r.type !== 'restarted' && r.type !== 'died')) return;
+          sub.dispose();
+          resolve(r);
+        });
+      });
+    // An interpreter that imports ipykernel (the bridge's check) but exits when started as a kernel.
+    const died = next();
+    session.restart({ python: ['/bin/sh', '-c', 'case "$1" in -c) exec python3 "$@";; *) exit 3;; esac', 'x'] });
+    const d = await died;
+    assert.equal(d.type, 'died');
+    assert.match(String(d.content.message), /did not restart/);
+    const restarted = next();
+    session.restart({ python: ['python3'] });
+    assert.equal((await restarted).type, 'restarted');
+    const run = k.run(session, 'print("alive")');
+    await run.done;
+    assert.equal(run.stdout(), 'alive\n');
+    await shutDown(session, s);
+  },
+);
