@@ -19,7 +19,7 @@ export const journey = {
   title:
     'the sample notebook runs on the GPU (a plot, a progress bar); a cell keeps running across a window reload, its output rebuilt with nothing lost',
   needsSimulator: true,
-  timeoutMs: 480_000,
+  timeoutMs: 600_000,
   async run(ui) {
     const { page } = ui;
     await ui.openWorkbench();
