@@ -90,8 +90,10 @@ describe('notebooks: an IPython kernel in the pod', () => {
           return last.visible && /rtx4090 · idle · GPU \d+% · [\d.]+\/[\d.]+ GiB$/.test(last.text);
         },
         60_000,
-        `the status item with the GPU numbers (it shows ${JSON.stringify(last)})`,
-      );
+        'the status item with the GPU numbers',
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}; it shows ${JSON.stringify(last)}`);
+      });
       assert.ok(await telemetry(), "the pod's telemetry runs");
       // A text editor active: no kgpu notebook in front, the item hidden, the telemetry stops.
       const folder = vscode.workspace.workspaceFolders![0];
