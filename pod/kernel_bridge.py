@@ -75,16 +75,13 @@ class Bridge:
 
         self.zmq = zmq
         self.km = km
+        self.ksm = None  # the kernelspec manager over this kernel's spec dir (see _serve)
         self.cwd = cwd
         self.max_bytes = max_bytes
         self.listener = listener
         self.log = log
-        self.session = km.session
-        ident = self.session.bsession
-        self.shell = km.connect_shell(identity=ident)
-        self.stdin = km.connect_stdin(identity=ident)
-        self.iopub = km.connect_iopub()
-        self.control = km.connect_control(identity=ident)
+        self.channels = 0  # bumped whenever the kernel sockets are replaced (a restart)
+        self.connect_channels()
         self.records = collections.deque()  # (seq, bytes)
         self.bytes = 0
         self.seq = 0
@@ -99,8 +96,28 @@ class Bridge:
         self.dead = False
         self.running = True
         self.base_env = dict(os.environ)  # the kernel's environment without kgpu.env
+        self.env = None  # the running kernel's environment (base_env + kgpu.env)
         self.python = None  # the kernel's argv prefix, the project's interpreter (see _kernel_python)
         self.dir = None
+
+    def connect_channels(self):
+        """New sockets to self.km's kernel (its session, ports and key)."""
+        km = self.km
+        self.session = km.session
+        ident = self.session.bsession
+        self.shell = km.connect_shell(identity=ident)
+        self.stdin = km.connect_stdin(identity=ident)
+        self.iopub = km.connect_iopub()
+        self.control = km.connect_control(identity=ident)
+        self.channels += 1
+
+    def close_channels(self):
+        for s in (self.shell, self.stdin, self.iopub, self.control):
+            try:
+                s.close(linger=0)
+            except Exception:
+                pass
+        self.channels += 1  # serve() drops the closed sockets (a failed restart leaves none open)
 
     # --- records ---------------------------------------------------------------------------
     def emit(self, ch, typ, parent, content):
@@ -167,22 +184,47 @@ class Bridge:
 
     # --- the kernel ------------------------------------------------------------------------
     def wait_ready(self, timeout=60.0):
-        """Until the kernel answers kernel_info on shell (and so iopub is connected too)."""
+        """Until the kernel answers kernel_info on shell AND one of those requests' status messages
+        arrives on iopub. A reply on shell alone does not prove iopub works: a SUB socket misses
+        everything the kernel publishes before its subscription has reached the kernel (ZeroMQ's
+        slow joiner), and a first cell run in that window loses all its iopub messages (its output
+        and the idle status that ends it) — the cell never completes. So, as Jupyter's own clients
+        do ("nudge"), ask again until iopub has answered too."""
         zmq = self.zmq
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         poller = zmq.Poller()
         poller.register(self.shell, zmq.POLLIN)
+        poller.register(self.iopub, zmq.POLLIN)
+        shell_at = iopub_at = None
+        asked = 0
         while time.monotonic() < deadline:
             if not self.km.is_alive():
                 raise RuntimeError("the kernel exited while starting (see the bridge log)")
             self.internal.add(self.session.send(self.shell, "kernel_info_request", {})["header"]["msg_id"])
+            asked += 1
             end = time.monotonic() + 1.0
             while time.monotonic() < end:
-                if poller.poll(200):
-                    _, msg = self.session.recv(self.shell, mode=0)
-                    if msg and msg["msg_type"] == "kernel_info_reply":
-                        self.status = "idle"
-                        return
+                for sock, _ in poller.poll(100):
+                    while True:
+                        try:
+                            _, msg = self.session.recv(sock, mode=zmq.NOBLOCK)
+                        except zmq.ZMQError:
+                            break
+                        if msg is None:
+                            break
+                        parent = (msg.get("parent_header") or {}).get("msg_id")
+                        if sock is self.shell and msg["msg_type"] == "kernel_info_reply" and shell_at is None:
+                            shell_at = time.monotonic()
+                        if sock is self.iopub and parent in self.internal and iopub_at is None:
+                            iopub_at = time.monotonic()
+                if shell_at is not None and iopub_at is not None:
+                    self.status = "idle"
+                    self.log.write(
+                        "kernel ready: shell answered after %.3f s, iopub after %.3f s (%d kernel_info requests)\n"
+                        % (shell_at - started, iopub_at - started, asked)
+                    )
+                    return
         raise RuntimeError("the kernel did not answer within %d s" % timeout)
 
     def on_kernel(self, sock, ch):
@@ -239,27 +281,38 @@ class Bridge:
         self.emit("bridge", typ, None, content)
 
     def restart(self, op=None):
+        """A new kernel: the old one shut down, a NEW KernelManager (fresh ports, session key and
+        connection file) and new sockets to it, ready only once shell and iopub both answer. Not
+        jupyter_client's restart_kernel: that keeps the manager's provisioner and the bridge's
+        sockets, which then reconnect to the new process on their own schedule, and a cell sent
+        right after the restart could run before iopub was subscribed again (see wait_ready)."""
         op = op or {}
         self.emit("bridge", "restarting", None, {})
-        kw = {}
+        env = self.env
         if isinstance(op.get("env"), dict):
             env = dict(self.base_env)
-            env.update(_clean_env(op["env"]))
-            kw["env"] = env  # replaces the environment the kernel was first started with
+            env.update(_clean_env(op["env"]))  # replaces the environment the kernel was first started with
         fallback = None
         argv = op.get("python")
         if self.dir and isinstance(argv, list) and argv and all(isinstance(a, str) and a for a in argv):
-            self.python, fallback = _kernel_python(argv, self.cwd, kw.get("env", self.km._launch_args.get("env") if self.km._launch_args else None))
-            _write_spec(self.dir, self.python)
-            self.km._kernel_spec = None  # jupyter_client caches the spec it started with: read the new one
-        self.km.restart_kernel(now=True, **kw)
+            self.python, fallback = _kernel_python(argv, self.cwd, env)
+        self.pending_input = None
+        self.close_channels()
+        try:
+            self.km.shutdown_kernel(now=True)
+        except Exception as e:  # noqa: BLE001 — the old kernel may be gone already
+            self.log.write("restart: shutting the old kernel down: %s\n" % e)
         self.dead = False
         self.status = "starting"
         try:
+            self.km = _start_kernel(self.dir, self.ksm, self.python, self.cwd, env)
+            self.env = env
+            self.connect_channels()
             self.wait_ready()
-        except RuntimeError as e:
+        except Exception as e:  # noqa: BLE001 — reported to the editor as is
             self.dead = True
-            self.finish_all("died", {"exit": None, "message": str(e)})
+            self.status = "dead"
+            self.finish_all("died", {"exit": None, "message": "The kernel did not restart: %s" % e})
             return
         self.finish_all("restarted", {"pid": self.kernel_pid(), "python": self.python, "fallback": fallback})
 
@@ -360,13 +413,24 @@ class Bridge:
     def serve(self):
         zmq = self.zmq
         poller = zmq.Poller()
-        for s in (self.shell, self.stdin, self.iopub, self.control):
-            poller.register(s, zmq.POLLIN)
         poller.register(self.listener.fileno(), zmq.POLLIN)
         registered = {}
-        names = {self.shell: "shell", self.stdin: "stdin", self.iopub: "iopub", self.control: "control"}
+        names = {}
+        channels = None
         last_check = time.monotonic()
         while self.running:
+            if channels != self.channels:
+                # The kernel's sockets (new after a restart).
+                for s in names:
+                    try:
+                        poller.unregister(s)
+                    except KeyError:
+                        pass
+                names = {self.shell: "shell", self.stdin: "stdin", self.iopub: "iopub", self.control: "control"}
+                names = {s: n for s, n in names.items() if not s.closed}
+                for s in names:
+                    poller.register(s, zmq.POLLIN)
+                channels = self.channels
             # Clients: read always, write while something waits.
             live = {c.fileno(): c for c in self.clients}
             for fd in list(registered):
@@ -385,6 +449,8 @@ class Bridge:
                         poller.register(fd, mask)
                     registered[fd] = mask
             for s, ev in poller.poll(500):
+                if channels != self.channels:
+                    break  # a restart replaced the sockets this poll reported
                 if s in names:
                     self.on_kernel(s, names[s])
                 elif s == self.listener.fileno():
@@ -474,6 +540,16 @@ def _write_spec(d, argv):
     os.rename(os.path.join(sd, "kernel.json.tmp"), os.path.join(sd, "kernel.json"))
 
 
+def _start_kernel(d, ksm, python, cwd, env):
+    """A new KernelManager running `python` (its spec written first) in `cwd` with `env`."""
+    from jupyter_client.manager import KernelManager
+
+    _write_spec(d, python)
+    km = KernelManager(kernel_name="kgpu", kernel_spec_manager=ksm, connection_file=os.path.join(d, "kernel.json"))
+    km.start_kernel(cwd=cwd, env=env)
+    return km
+
+
 def _spec_python(d):
     """The interpreter of the running kernel's spec (what _write_spec wrote), or None."""
     try:
@@ -510,20 +586,22 @@ def _serve(d, cwd, max_bytes, report, extra_env, python_argv=None):
     env = dict(base_env)
     env.update(extra_env)
     python, fallback = _kernel_python(python_argv or [sys.executable], cwd, env)
+    km = None
     try:
-        _write_spec(d, python)
         ksm = KernelSpecManager(kernel_dirs=[os.path.join(d, "spec")])
-        km = KernelManager(kernel_name="kgpu", kernel_spec_manager=ksm, connection_file=os.path.join(d, "kernel.json"))
-        km.start_kernel(cwd=cwd, env=env)
+        km = _start_kernel(d, ksm, python, cwd, env)
         bridge = Bridge(km, cwd, max_bytes, listener, log)
+        bridge.ksm = ksm
         bridge.base_env = base_env
+        bridge.env = env
         bridge.python = python
         bridge.dir = d
         bridge.wait_ready()
     except Exception as e:  # noqa: BLE001 — reported to the editor as is
         os.write(report, _json({"ok": False, "code": "kernel-start", "error": "The kernel did not start: %s" % e}))
         try:
-            km.shutdown_kernel(now=True)
+            if km is not None:
+                km.shutdown_kernel(now=True)
         except Exception:
             pass
         return 4

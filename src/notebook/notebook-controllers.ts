@@ -1,7 +1,9 @@
 import * as vscode from 'vscode';
 import { isLivePod, type Pod } from '../kgpu/api/api-types';
 import { errorMessage } from '../kgpu/api/error-dedup';
+import { notebookStatusView, type NotebookKernelState } from '../kgpu/notebook';
 import type { KgpuServices } from '../platform/services';
+import { telemetryFor } from '../platform/telemetry-hub';
 import { NotebookKernel } from './notebook-kernel';
 
 const NOTEBOOK_TYPE = 'jupyter-notebook';
@@ -15,14 +17,16 @@ export const controllerIdFor = (podId: string): string => `kgpu-${podId}`;
  * my-pod") and one "Rent a GPU…". Choosing a pod's controller for a notebook syncs the notebook's
  * folder and starts (or finds) its IPython kernel in the pod; the kernel lives on in the pod when
  * the notebook closes, the window reloads or the connection drops, and is found again by the
- * notebook's path. Commands: restart, interrupt, shut down; the kernel's state in the status bar.
+ * notebook's path. Commands: restart, interrupt, shut down; the kernel's state and the pod's live
+ * GPU numbers in the status bar while the active notebook editor uses a kgpu kernel (the pod then
+ * counts as in use for its telemetry; kernel-status.ts).
  */
 export function registerNotebooks(services: KgpuServices): vscode.Disposable {
   const controllers = new Map<string, vscode.NotebookController>();
   /** notebook uri → its kernel (with the pod it runs on). */
   const kernels = new Map<string, NotebookKernel>();
   const status = vscode.window.createStatusBarItem('kgpu.notebookKernel', vscode.StatusBarAlignment.Right, 90);
-  status.name = 'kgpu notebook kernel';
+  status.name = vscode.l10n.t('kgpu notebook kernel');
   const disposables: vscode.Disposable[] = [status];
 
   const kernelFor = (notebook: vscode.NotebookDocument, pod: Pod, controller: vscode.NotebookController): NotebookKernel => {
@@ -40,13 +44,38 @@ export function registerNotebooks(services: KgpuServices): vscode.Disposable {
     return k;
   };
 
+  const telemetry = telemetryFor(services);
+  /** The telemetry hold of the active notebook's pod (the status item shows its numbers). */
+  let held: { podId: string; hold?: vscode.Disposable } | undefined;
+  const hold = (podId: string | undefined): void => {
+    if (held?.podId === podId) return;
+    const old = held;
+    held = podId ? { podId } : undefined;
+    // Set before taking the hold: the hub's update may fire onDidChange, and so updateStatus, at once.
+    if (held && podId) held.hold = telemetry.hold(podId);
+    old?.hold?.dispose();
+  };
   const updateStatus = (): void => {
     const nb = vscode.window.activeNotebookEditor?.notebook;
     const k = nb ? kernels.get(nb.uri.toString()) : undefined;
-    if (!k) return status.hide();
-    status.text = `$(${k.status === 'busy' ? 'loading~spin' : 'circuit-board'}) ${k.pod.gpu_model} · ${k.status}`;
-    status.tooltip = vscode.l10n.t('kgpu notebook kernel on {0} ({1}): {2}', k.pod.name, k.pod.pod_id, k.status);
-    status.command = 'kgpu.notebook.restartKernel';
+    if (!k) {
+      hold(undefined);
+      return status.hide();
+    }
+    const view = notebookStatusView({ status: k.status, gpuModel: k.pod.gpu_model, gpu: telemetry.summary(k.pod.pod_id) });
+    hold(view.state === 'dead' || view.state === 'shut down' || view.state === 'pod ended' ? undefined : k.pod.pod_id);
+    const state = stateLabel(view.state);
+    status.text = view.text(state);
+    const tooltip = new vscode.MarkdownString(
+      [
+        vscode.l10n.t('kgpu notebook kernel on {0} ({1}): {2}', k.pod.name, k.pod.pod_id, state),
+        ...telemetry.lines(k.pod.pod_id),
+        vscode.l10n.t('Click for the kernel actions.'),
+      ].join('  \n'),
+    );
+    status.tooltip = tooltip;
+    status.backgroundColor = view.warning ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    status.command = 'kgpu._notebookKernelMenu';
     status.show();
   };
 
@@ -158,6 +187,25 @@ export function registerNotebooks(services: KgpuServices): vscode.Disposable {
       updateStatus();
     }),
     vscode.window.onDidChangeActiveNotebookEditor(updateStatus),
+    telemetry.onDidChange((podId) => {
+      if (podId === held?.podId) updateStatus();
+    }),
+    { dispose: () => hold(undefined) },
+    vscode.commands.registerCommand('kgpu._notebookKernelMenu', async () => {
+      const actions = [
+        { label: `$(debug-restart) ${vscode.l10n.t('Restart the kernel')}`, command: 'kgpu.notebook.restartKernel' },
+        { label: `$(debug-pause) ${vscode.l10n.t('Interrupt the kernel')}`, command: 'kgpu.notebook.interruptKernel' },
+        { label: `$(debug-stop) ${vscode.l10n.t('Shut the kernel down')}`, command: 'kgpu.notebook.shutdownKernel' },
+      ];
+      const pick = await vscode.window.showQuickPick(actions, { title: vscode.l10n.t('kgpu notebook kernel') });
+      if (pick) await vscode.commands.executeCommand(pick.command);
+    }),
+    // Tests and diagnostics (not in the palette): the notebook kernel's status item as shown.
+    vscode.commands.registerCommand('kgpu._notebookStatus', () => ({
+      visible: vscode.window.activeNotebookEditor ? kernels.has(vscode.window.activeNotebookEditor.notebook.uri.toString()) : false,
+      text: status.text,
+      tooltip: status.tooltip instanceof vscode.MarkdownString ? status.tooltip.value : status.tooltip,
+    })),
     vscode.commands.registerCommand('kgpu.notebook.restartKernel', async () => {
       try {
         await active()?.restart();
@@ -186,4 +234,26 @@ export function registerNotebooks(services: KgpuServices): vscode.Disposable {
       }
     }
   });
+}
+
+/** The kernel's state in the status bar, localised. */
+function stateLabel(state: NotebookKernelState): string {
+  switch (state) {
+    case 'starting':
+      return vscode.l10n.t('starting');
+    case 'idle':
+      return vscode.l10n.t('idle');
+    case 'busy':
+      return vscode.l10n.t('busy');
+    case 'reconnecting':
+      return vscode.l10n.t('reconnecting');
+    case 'disconnected':
+      return vscode.l10n.t('disconnected');
+    case 'dead':
+      return vscode.l10n.t('dead');
+    case 'shut down':
+      return vscode.l10n.t('shut down');
+    case 'pod ended':
+      return vscode.l10n.t('pod ended');
+  }
 }

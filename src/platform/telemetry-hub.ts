@@ -20,7 +20,8 @@ import type { KgpuServices } from './services';
 
 /**
  * Live GPU telemetry of the running rentals (issue 19): one nvidia-smi loop per pod through the
- * pod agent, only while a kgpu view is visible or a job of this window runs on the pod, and never
+ * pod agent, only while a kgpu view is visible, a job of this window runs on the pod or something
+ * holds the pod (hold(): the active notebook editor's kgpu kernel), and never
  * once the window has been unfocused for 10 minutes or while the idle guard's question is open
  * (telemetry-demand.ts); otherwise the idle guard samples a billed pod itself once a minute
  * (PodGpuWatch), so it judges the pod with no kgpu view open. Feeds the Rentals row
@@ -31,6 +32,9 @@ import type { KgpuServices } from './services';
 export class TelemetryHub implements vscode.Disposable {
   private readonly pods = new Map<string, { telemetry: GpuTelemetry; guard: IdleGuard; watch: PodGpuWatch }>();
   private readonly peaks = new Map<string, PeakTracker>();
+  /** Holders per pod (hold()). */
+  private readonly holds = new Map<string, number>();
+  private disposed = false;
   private readonly emitter = new vscode.EventEmitter<string>();
   /** A pod's numbers changed (or its telemetry started/stopped). */
   readonly onDidChange = this.emitter.event;
@@ -59,6 +63,22 @@ export class TelemetryHub implements vscode.Disposable {
     return latest ? formatGpuSummary(latest.gpus) : undefined;
   }
 
+  /** A consumer outside the views wants a pod's numbers (the active notebook editor's kgpu
+   *  kernel): the pod counts as in use for telemetryWanted until the hold is disposed. */
+  hold(podId: string): vscode.Disposable {
+    this.holds.set(podId, (this.holds.get(podId) ?? 0) + 1);
+    this.update();
+    let held = true;
+    return new vscode.Disposable(() => {
+      if (!held) return;
+      held = false;
+      const n = (this.holds.get(podId) ?? 1) - 1;
+      if (n > 0) this.holds.set(podId, n);
+      else this.holds.delete(podId);
+      if (!this.disposed) this.update();
+    });
+  }
+
   /** One line per GPU. */
   lines(podId: string): string[] {
     const latest = this.pods.get(podId)?.telemetry.latest;
@@ -81,6 +101,7 @@ export class TelemetryHub implements vscode.Disposable {
   }
 
   private update(): void {
+    if (this.disposed) return;
     const runner = jobsFor(this.services).runner;
     const running = runner.runningJobs();
     const live = new Set(this.services.pods.pods.filter((p) => isLivePod(p) && p.phase === 'Running' && p.ready).map((p) => p.pod_id));
@@ -98,6 +119,7 @@ export class TelemetryHub implements vscode.Disposable {
       const mode = telemetryMode({
         viewVisible: this.services.viewVisibility.anyVisible,
         jobRunning,
+        inUse: this.holds.has(podId),
         unfocusedForMs: this.focus.unfocusedForMs,
         idleQuestionPending: entry?.guard.pending ?? false,
         idleGuardOn: this.minutes() > 0,
@@ -182,6 +204,7 @@ export class TelemetryHub implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.disposed = true;
     if (this.focusTimer) clearTimeout(this.focusTimer);
     for (const e of this.pods.values()) e.watch.dispose();
     this.pods.clear();

@@ -24,3 +24,10 @@ export {
   type KernelStartOptions,
   type KernelStarted,
 } from './kernel-start';
+export {
+  notebookKernelState,
+  notebookStatusView,
+  type NotebookKernelState,
+  type NotebookStatusInput,
+  type NotebookStatusView,
+} from './kernel-status';

@@ -1,7 +1,7 @@
 /**
  * When a pod's GPU telemetry may run. It is a convenience, so it must never be what keeps a
- * forgotten pod billing: it runs only while a kgpu view is visible or a job of this window runs
- * on the pod, and never once the window has been unfocused for 10 minutes or while the idle
+ * forgotten pod billing: it runs only while a kgpu view is visible, a job of this window runs on
+ * the pod or the active notebook editor uses a kgpu kernel on the pod, and never once the window has been unfocused for 10 minutes or while the idle
  * guard's question waits for an answer. Then the agent closes after its quiet period and kgpu's
  * own idle rule (12 h without SSH activity warns, 24 h releases) applies as before.
  */
@@ -12,6 +12,9 @@ export interface TelemetryDemandInputs {
   viewVisible: boolean;
   /** A job started from this window is running on the pod. */
   jobRunning: boolean;
+  /** Something of this window shows the pod's numbers outside the views: the active notebook
+   *  editor uses a kgpu kernel on the pod (its status-bar item). */
+  inUse?: boolean;
   /** How long the window has been unfocused (0 while focused). */
   unfocusedForMs: number;
   /** The idle guard asked about this pod and nobody answered yet. */
@@ -21,7 +24,7 @@ export interface TelemetryDemandInputs {
 export function telemetryWanted(i: TelemetryDemandInputs): boolean {
   if (i.unfocusedForMs >= UNFOCUSED_STOP_MS) return false;
   if (i.idleQuestionPending) return false;
-  return i.viewVisible || i.jobRunning;
+  return i.viewVisible || i.jobRunning || i.inUse === true;
 }
 
 /** How long the window has been unfocused, from focus changes; `now` is injectable. */

@@ -72,6 +72,43 @@ describe('notebooks: an IPython kernel in the pod', () => {
     );
   });
 
+  it("the status bar shows the kernel's state and the pod's GPU numbers; the notebook keeps the pod's telemetry running with no kgpu view visible", async function () {
+    this.timeout(120_000);
+    const nb = vscode.window.activeNotebookEditor?.notebook;
+    assert.ok(nb, 'the notebook is open');
+    type Status = { visible: boolean; text: string; tooltip?: string };
+    const status = (): Thenable<Status> => vscode.commands.executeCommand<Status>('kgpu._notebookStatus');
+    const telemetry = async (): Promise<boolean> =>
+      (await vscode.commands.executeCommand<{ running: boolean }>('kgpu._telemetryState', podId)).running;
+    // No kgpu view visible (and no job on the pod): only the notebook wants the pod's numbers.
+    await vscode.commands.executeCommand('workbench.action.closeSidebar');
+    try {
+      let last: Status | undefined;
+      await waitUntil(
+        async () => {
+          last = await status();
+          return last.visible && /rtx4090 · idle · GPU \d+% · [\d.]+\/[\d.]+ GiB$/.test(last.text);
+        },
+        60_000,
+        'the status item with the GPU numbers',
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}; it shows ${JSON.stringify(last)}`);
+      });
+      assert.ok(await telemetry(), "the pod's telemetry runs");
+      // A text editor active: no kgpu notebook in front, the item hidden, the telemetry stops.
+      const folder = vscode.workspace.workspaceFolders![0];
+      await vscode.window.showTextDocument(vscode.Uri.joinPath(folder.uri, 'train.py'));
+      await waitUntil(async () => !(await telemetry()), 30_000, "the pod's telemetry to stop with no notebook in front");
+      assert.equal((await status()).visible, false);
+      // The notebook in front again: held again.
+      await vscode.window.showNotebookDocument(nb);
+      await waitUntil(telemetry, 30_000, "the pod's telemetry to run again with the notebook in front");
+    } finally {
+      await openKgpuSidebar();
+      await vscode.window.showNotebookDocument(nb);
+    }
+  });
+
   it('Restart syncs the changed files first and starts the kernel with the current kgpu.env', async function () {
     this.timeout(120_000);
     const nb = vscode.window.activeNotebookEditor?.notebook;

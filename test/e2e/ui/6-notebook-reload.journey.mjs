@@ -1,5 +1,8 @@
-// Journey 6: nothing lost across a window reload mid-cell. Rent a GPU, open long-cell.ipynb (one
-// cell that prints `line 0` … `line 19` over ~30 s, then `done`), choose the pod's kgpu kernel, run
+// Journey 6: the sample notebook on the GPU, then nothing lost across a window reload mid-cell.
+// Rent a GPU, open notebook.ipynb, choose the pod's kgpu kernel, Run All: a matplotlib plot (an
+// <img> in the output) and a tqdm progress bar (`steps: 100%|…| 50/50`), every cell successful, and
+// the kernel's state with the pod's live GPU numbers in the status bar. Then open long-cell.ipynb (one
+// cell that prints `line 0` … `line 19` over ~30 s, then `done`), choose the kernel, run
 // the cell, and reload the window while it prints. The kernel keeps running in the pod; the reloaded
 // window's session replays the unfinished cell from its start and the editor rebuilds its output:
 // every line exactly once, in order, and the cell ends successfully.
@@ -8,13 +11,15 @@ import { waitForWorkbench } from '../lib/browser.mjs';
 import { assertEventually } from './helpers.mjs';
 
 const NOTEBOOK = 'long-cell.ipynb';
+const SAMPLE = 'notebook.ipynb';
 const LINES = 20;
 
 /** @type {import('./helpers.mjs').Journey} */
 export const journey = {
-  title: 'a notebook cell keeps running across a window reload, its output rebuilt with nothing lost',
+  title:
+    'the sample notebook runs on the GPU (a plot, a progress bar); a cell keeps running across a window reload, its output rebuilt with nothing lost',
   needsSimulator: true,
-  timeoutMs: 300_000,
+  timeoutMs: 600_000,
   async run(ui) {
     const { page } = ui;
     await ui.openWorkbench();
@@ -36,7 +41,39 @@ export const journey = {
     await ui.runCommand('Notifications: Clear All Notifications');
     await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
 
-    await openNotebook(ui);
+    // The sample notebook: Run All shows a matplotlib plot and a tqdm progress bar.
+    await openNotebook(ui, SAMPLE);
+    await selectKgpuKernel(ui);
+    await ui.runCommand('Notebook: Run All');
+    await waitForOutputs(ui, (o) => o.images > 0, 'the matplotlib plot (an <img> in the output)', 240_000);
+    // The progress cell is the last one: scroll down (the notebook renders the cells in view).
+    await waitForOutputs(
+      ui,
+      (o) => /steps: 100%\|/.test(o.text),
+      'the tqdm progress bar at 100%',
+      120_000,
+      () => scrollToEnd(ui),
+    );
+    await assertEventually(
+      async () =>
+        (await page.locator('.notebook-editor .cell-statusbar-container .codicon-notebook-state-success >> visible=true').count()) >= 2,
+      'the plot and progress cells to end successfully',
+      60_000,
+    );
+    // The kernel's state and the pod's live GPU numbers in the status bar.
+    await page
+      .locator('.part.statusbar .statusbar-item', { hasText: /rtx3090 · idle · GPU \d+% · [\d.]+\/24 GiB/ })
+      .first()
+      .waitFor({ state: 'visible', timeout: 90_000 });
+    await ui.assertNoErrorNotifications();
+    await ui.runCommand('Notifications: Clear All Notifications');
+    await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+    await scrollToEnd(ui);
+    await page.mouse.move(0, 0); // no hover in the shot
+    await ui.screenshot('plot-and-progress', { publish: true });
+    // (The sample notebook stays open — its outputs made it dirty; closing it would ask to save.)
+
+    await openNotebook(ui, NOTEBOOK);
     await selectKgpuKernel(ui);
     await ui.runCommand('Notebook: Run All');
     // Some lines in, the cell still running: reload the window.
@@ -49,12 +86,12 @@ export const journey = {
     await waitForWorkbench(page, 120_000);
     await ui.activity('kgpu').waitFor({ state: 'visible', timeout: 60_000 });
     const tab = page.locator('.part.editor .tab', { hasText: NOTEBOOK }).first();
-    if ((await tab.count()) === 0) await openNotebook(ui);
+    if ((await tab.count()) === 0) await openNotebook(ui, NOTEBOOK);
     else if (!(await tab.evaluate((e) => e.classList.contains('active')))) await tab.click();
 
     // The reloaded window rebinds the pod's kernel, reattaches and rebuilds the cell's output.
     await waitForOutput(ui, (_lines, text) => /^done$/m.test(text), 'the cell\'s last line ("done") after the reload', 180_000);
-    const success = page.locator('.notebook-editor .cell-statusbar-container .codicon-notebook-state-success').first();
+    const success = page.locator('.notebook-editor .cell-statusbar-container .codicon-notebook-state-success >> visible=true').first();
     await success.waitFor({ state: 'visible', timeout: 60_000 });
     const { lines } = await cellOutput(ui);
     assert.deepEqual(
@@ -70,17 +107,21 @@ export const journey = {
   },
 };
 
-async function openNotebook(ui) {
+async function openNotebook(ui, name) {
   // Quick Open (as ui.openFile, which waits for a text editor; a notebook has cell editors instead).
   const { page } = ui;
   await page.keyboard.press('Control+P');
   const input = page.locator('.quick-input-widget .quick-input-box input');
   await input.waitFor({ state: 'visible' });
-  await input.fill(NOTEBOOK);
-  await page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: NOTEBOOK }).first().waitFor({ state: 'visible' });
+  await input.fill(name);
+  await page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible' });
   await page.keyboard.press('Enter');
-  await page.locator('.part.editor .tab.active', { hasText: NOTEBOOK }).waitFor({ state: 'visible' });
-  await page.locator('.notebook-editor .cell-editor-part .view-lines').first().waitFor({ state: 'visible', timeout: 60_000 });
+  await page.locator('.part.editor .tab.active', { hasText: name }).waitFor({ state: 'visible' });
+  // The visible one: the other notebook's editor may still be in the DOM, hidden.
+  await page
+    .locator('.notebook-editor .cell-editor-part .view-lines >> visible=true')
+    .first()
+    .waitFor({ state: 'visible', timeout: 60_000 });
 }
 
 /** The notebook's kernel picker: the pod's kgpu kernel directly, or through "Select Another Kernel…". */
@@ -110,6 +151,7 @@ async function selectKgpuKernel(ui) {
   await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
   await page
     .locator('.notebook-editor .kernel-label, .part.editor .action-item', { hasText: /kgpu · rtx3090/ })
+    .locator('visible=true')
     .first()
     .waitFor({ state: 'visible', timeout: 30_000 })
     .catch(() => undefined); // the toolbar's label is cosmetic; the cell's output below is what counts
@@ -126,6 +168,51 @@ async function cellOutput(ui) {
   const text = texts.join('\n');
   const lines = [...text.matchAll(/^line (\d+)$/gm)].map((m) => Number(m[1]));
   return { text, lines };
+}
+
+/** Every output webview's text and how many images it shows (a notebook's outputs render in one). */
+async function outputs(ui) {
+  const texts = [];
+  let images = 0;
+  for (const frame of ui.page.frames()) {
+    const out = frame.locator('.output-stream, .output-plaintext, img');
+    if ((await out.count().catch(() => 0)) === 0) continue;
+    texts.push(
+      await frame
+        .locator('body')
+        .innerText()
+        .catch(() => ''),
+    );
+    images += await frame
+      .locator('img')
+      .count()
+      .catch(() => 0);
+  }
+  return { text: texts.join('\n'), images };
+}
+
+async function waitForOutputs(ui, ok, what, timeoutMs, before = async () => {}) {
+  let last = '';
+  await assertEventually(
+    async () => {
+      await before();
+      const o = await outputs(ui);
+      last = o.text;
+      return ok(o);
+    },
+    what,
+    timeoutMs,
+  ).catch((e) => {
+    throw new Error(`${e.message}; the outputs show: ${JSON.stringify(last.slice(-400))}`);
+  });
+}
+
+/** Scroll the notebook to its end (the wheel over the editor; idempotent). */
+async function scrollToEnd(ui) {
+  const box = await ui.page.locator('.notebook-editor').first().boundingBox();
+  if (!box) return;
+  await ui.page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await ui.page.mouse.wheel(0, 4000);
 }
 
 async function waitForOutput(ui, ok, what, timeoutMs) {

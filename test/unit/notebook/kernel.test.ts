@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { fallbackMessage, kernelIdFor, type KernelStarted } from '../../../src/kgpu/notebook';
+import { fallbackMessage, kernelIdFor, type KernelRecord, type KernelStarted } from '../../../src/kgpu/notebook';
 import { startKernelFixture, waitFor, type KernelFixture } from './kernel-fixture';
 
 let k: KernelFixture;
@@ -328,42 +328,95 @@ test("an interpreter without ipykernel: the kernel runs the pod's python3 and th
   await shutDown(session, s);
 });
 
-// Known bug (issue 20): after a restart onto ANOTHER interpreter the kernel answers kernel_info but,
-// under load, the next cell never completes (the session stays connected). Skipped so a hang cannot
-// stall npm test; the bound below turns it into a failure once the bridge is fixed and this is re-enabled.
-test.skip('restart starts the kernel with the current kgpu.env (sent in the stream, never on a command line) and interpreter', async () => {
+// A restart onto another interpreter and back, each followed AT ONCE by a cell: the cell's iopub
+// messages (its output, the idle that ends it) arrive only if the bridge waited for iopub as well
+// as shell before it said "restarted" (a SUB socket misses what is published before its
+// subscription reaches the new kernel; under load the first cell then never completed).
+test('restart starts the kernel with the current kgpu.env (sent in the stream, never on a command line) and interpreter, and back', async (t) => {
   const first = `one-${Math.random().toString(16).slice(2)}`;
   const second = `two-${Math.random().toString(16).slice(2)}`;
+  const third = `three-${Math.random().toString(16).slice(2)}`;
   const s = await k.start(kernelIdFor(k.f.pod.podId, '/workspace/nb/restart-env.ipynb'), '/workspace/nb', undefined, {
     KGPU_NB_VALUE: first,
   });
   const { session } = k.session(s);
+  const log = (): Promise<string> => k.f.sh(`cat ${s.socket.replace(/\/s$/, '/log')}`).catch((e: unknown) => String(e));
+  // Bounded: a restart or a cell that never answers fails with the session's state and the
+  // bridge's log, rather than hanging the run.
+  const bound = async <T>(p: Promise<T>, what: string): Promise<T> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 120_000)));
+    const r = await Promise.race([p, late]).finally(() => clearTimeout(timer));
+    if (r === 'late') throw new Error(`${what}: no answer in 120 s (session ${session.state})\n--- the bridge's log ---\n${await log()}`);
+    return r as T;
+  };
   const print = 'import os, sys\nprint(os.environ.get("KGPU_NB_VALUE"), sys.prefix)';
-  const before = k.run(session, print);
-  await before.done;
-  assert.match(before.stdout(), new RegExp(`^${first} `));
-  await k.f.sh('python3 -m venv --system-site-packages --without-pip /tmp/kgpu-nbvenv');
-  const restarted = new Promise<Record<string, unknown>>((resolve, reject) => {
-    session.onRecord((r) => {
-      if (r.ch === 'bridge' && r.type === 'restarted') resolve(r.content);
-      if (r.ch === 'bridge' && r.type === 'died') reject(new Error(`the restarted kernel died: ${JSON.stringify(r.content)}`));
+  const runPrint = async (what: string): Promise<string> => {
+    const run = k.run(session, print);
+    await bound(run.done, what);
+    return run.stdout();
+  };
+  const restart = async (options: { env: Record<string, string>; python: string[] }): Promise<Record<string, unknown>> => {
+    const restarted = new Promise<Record<string, unknown>>((resolve, reject) => {
+      const sub = session.onRecord((r) => {
+        if (r.ch !== 'bridge' || (r.type !== 'restarted' && r.type !== 'died')) return;
+        sub.dispose();
+        if (r.type === 'restarted') resolve(r.content);
+        else reject(new Error(`the restarted kernel died: ${JSON.stringify(r.content)}`));
+      });
     });
-  });
-  session.restart({ env: { KGPU_NB_VALUE: second }, python: ['/tmp/kgpu-nbvenv/bin/python'] });
-  // Bounded: a restart that never answers fails here with the session's state, rather than hanging the run.
-  const bound = <T>(p: Promise<T>, what: string): Promise<T> =>
-    Promise.race([
-      p,
-      new Promise<T>((_, reject) =>
-        setTimeout(() => reject(new Error(`${what}: no answer in 120 s (session ${session.state})`)), 120_000).unref(),
-      ),
-    ]);
-  const info = await bound(restarted, 'the restart');
-  const after = k.run(session, print);
-  await bound(after.done, 'the cell after the restart');
-  assert.equal(after.stdout(), `${second} /tmp/kgpu-nbvenv\n`);
+    session.restart(options);
+    return bound(restarted, 'the restart');
+  };
+
+  assert.match(await runPrint('the first cell'), new RegExp(`^${first} `));
+  await k.f.sh('python3 -m venv --system-site-packages --without-pip /tmp/kgpu-nbvenv');
+  const info = await restart({ env: { KGPU_NB_VALUE: second }, python: ['/tmp/kgpu-nbvenv/bin/python'] });
   assert.deepEqual(info.python, ['/tmp/kgpu-nbvenv/bin/python']);
+  assert.equal(await runPrint('the cell after the restart onto the venv'), `${second} /tmp/kgpu-nbvenv\n`);
   const cmdlines = await k.f.sh("for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done 2>/dev/null");
   assert.ok(!cmdlines.includes(second), 'the new value is in no command line');
+
+  // And back onto the pod's python3.
+  const back = await restart({ env: { KGPU_NB_VALUE: third }, python: ['python3'] });
+  assert.notEqual(back.pid, info.pid, 'a new kernel process');
+  assert.equal(await runPrint('the cell after the restart onto python3'), `${third} /usr\n`);
+  t.diagnostic(
+    (await log())
+      .split('\n')
+      .filter((l) => l.startsWith('kernel ready'))
+      .join(' | '),
+  );
   await shutDown(session, s);
 });
+
+test(
+  'a restart whose kernel cannot start says so ("died"); the bridge lives on and the next restart gives a working kernel',
+  { timeout: 180_000 },
+  async () => {
+    const s = await k.start(kernelIdFor(k.f.pod.podId, '/workspace/nb/restart-fail.ipynb'), '/workspace/nb');
+    const { session } = k.session(s);
+    await session.ready;
+    const next = (): Promise<KernelRecord> =>
+      new Promise((resolve) => {
+        const sub = session.onRecord((r) => {
+          if (r.ch !== 'bridge' || (r.type !== 'restarted' && r.type !== 'died')) return;
+          sub.dispose();
+          resolve(r);
+        });
+      });
+    // An interpreter that imports ipykernel (the bridge's check) but exits when started as a kernel.
+    const died = next();
+    session.restart({ python: ['/bin/sh', '-c', 'case "$1" in -c) exec python3 "$@";; *) exit 3;; esac', 'x'] });
+    const d = await died;
+    assert.equal(d.type, 'died');
+    assert.match(String(d.content.message), /did not restart/);
+    const restarted = next();
+    session.restart({ python: ['python3'] });
+    assert.equal((await restarted).type, 'restarted');
+    const run = k.run(session, 'print("alive")');
+    await run.done;
+    assert.equal(run.stdout(), 'alive\n');
+    await shutDown(session, s);
+  },
+);

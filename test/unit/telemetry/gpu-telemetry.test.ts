@@ -134,7 +134,7 @@ test('nvidia-smi lines: parsed and bounded; summaries for one and several GPUs',
   assert.equal(formatGpuSummary([]), '');
 });
 
-test('telemetry runs only while a view is visible or a job runs, never after 10 unfocused minutes or with the idle question open', () => {
+test('telemetry runs only while a view is visible, a job runs or a notebook editor uses a kgpu kernel on the pod, never after 10 unfocused minutes or with the idle question open', () => {
   const base = { viewVisible: false, jobRunning: false, unfocusedForMs: 0, idleQuestionPending: false };
   assert.equal(telemetryWanted(base), false);
   assert.equal(telemetryWanted({ ...base, viewVisible: true }), true);
@@ -142,6 +142,9 @@ test('telemetry runs only while a view is visible or a job runs, never after 10 
   assert.equal(telemetryWanted({ ...base, jobRunning: true, unfocusedForMs: UNFOCUSED_STOP_MS - 1 }), true);
   assert.equal(telemetryWanted({ ...base, jobRunning: true, viewVisible: true, unfocusedForMs: UNFOCUSED_STOP_MS }), false);
   assert.equal(telemetryWanted({ ...base, viewVisible: true, idleQuestionPending: true }), false);
+  assert.equal(telemetryWanted({ ...base, inUse: true }), true, 'the active notebook uses a kgpu kernel on the pod');
+  assert.equal(telemetryWanted({ ...base, inUse: true, unfocusedForMs: UNFOCUSED_STOP_MS }), false);
+  assert.equal(telemetryWanted({ ...base, inUse: true, idleQuestionPending: true }), false);
   let now = 1000;
   const focus = new FocusClock(true, () => now);
   assert.equal(focus.unfocusedForMs, 0);
