@@ -12,6 +12,7 @@
 import path from 'node:path';
 import { depsPlan, type DepsPlan } from '../deps';
 import type { PodCommands } from '../ssh/pod-commands';
+import type { PodSession } from '../ssh/pod-session';
 import { SshAbortedError } from '../ssh/ssh-errors';
 import { syncUp } from '../transfer/sync';
 import { MAX_BACKOFF_MS } from '../util/poll-schedule';
@@ -33,6 +34,9 @@ export type { LogStream, OpenLogOptions } from './log-streams';
 export type { KeyValueStore } from './job-records';
 export type { JobEndEvent, TrackedJob } from './job-registry';
 
+/** What the runner uses of a pod's session. */
+export type RunnerSession = Pick<PodSession, 'reconnect' | 'notifyPathsChanged'>;
+
 export interface JobRunnerOptions {
   /** Commands for a pod (each call a fresh connection: the bastion is single-channel). */
   commands(podId: string): Promise<PodCommands>;
@@ -42,6 +46,10 @@ export interface JobRunnerOptions {
   syncStateDir?: string;
   /** How often running jobs without an open log stream are polled for their status (default 5 000 ms; 0 = never). */
   pollMs?: number;
+  /** The pod's session (src/kgpu/ssh/pod-session.ts): its one reconnect policy drives the log
+   *  follows, and a Run's sync tells it which paths it changed (the kgpu: explorer shows them).
+   *  Without it: the default policy, and nobody is told. */
+  session?(podId: string): RunnerSession;
   /** Where job directories live in the pod (tests). */
   jobsRoot?: string;
   /** Warm start (src/kgpu/warm/): 'auto' tries the pod's fork server for runs with a recipe and
@@ -90,6 +98,15 @@ export class JobRunner {
     if (this.pollMs <= 0 || this.disposed) return;
     this.timer = setTimeout(() => void this.poll().finally(() => this.schedulePoll()), this.pollMs);
     this.timer.unref?.();
+  }
+
+  /** The pod's session, when the runner was given sessions and the pod still has one. */
+  private session(podId: string): RunnerSession | undefined {
+    try {
+      return this.options.session?.(podId);
+    } catch {
+      return undefined; // the pod has ended: its commands fail with the reason
+    }
   }
 
   /** The pod's jobs, newest first. */
@@ -160,7 +177,7 @@ export class JobRunner {
       if (target.kind !== 'local' || !plan.remoteDir || target.synced) return undefined;
       try {
         // The job's start rides on the sync's own exec when the pod's copy is known complete there.
-        return await syncUp(pod, target.folder, plan.remoteDir, {
+        const synced = await syncUp(pod, target.folder, plan.remoteDir, {
           exclude,
           stateDir: this.options.syncStateDir,
           signal,
@@ -168,7 +185,12 @@ export class JobRunner {
           runAfter: start?.line,
           runAfterStdin: start?.stdin,
         });
+        // The kgpu: file system forgets what it knew of these paths and the explorer shows them.
+        this.session(spec.podId)?.notifyPathsChanged(synced.changes);
+        return synced;
       } catch (e) {
+        // A sync cut short may have moved some files into place.
+        this.session(spec.podId)?.notifyPathsChanged([{ type: 'changed', path: plan.remoteDir }]);
         if (e instanceof SshAbortedError) throw e;
         throw new RunError(`Could not sync ${target.folder} to ${plan.remoteDir}: ${e instanceof Error ? e.message : String(e)}`, {
           cause: e,
@@ -266,6 +288,7 @@ export class JobRunner {
       return followLog(pod, jobId, {
         fromOffset,
         jobsRoot: this.options.jobsRoot,
+        reconnect: this.session(podId)?.reconnect,
         signal: s.signal,
         onReconnect: options.onReconnect,
         onData: (chunk, offset) => {

@@ -27,6 +27,7 @@ import { quoteArgv } from '../util/shell-quote';
 import { tempSiblingName } from '../util/temp-name';
 import { SshAbortedError } from '../ssh/ssh-errors';
 import { eachLimited } from '../util/async';
+import type { ChangeType, PathChange } from '../util/change-coalescer';
 import { sha256File } from '../util/hash';
 import { scanTree, type LocalFile } from './ignore-rules';
 import type { SkippedLink } from './local-links';
@@ -93,6 +94,10 @@ export interface SyncResult {
   /** Symbolic links not synced: they lead out of the folder, loop, or dangle (see local-links.ts).
    *  Links inside the folder are recreated as links in the pod. */
   skippedLinks: SkippedLink[];
+  /** What this sync changed in the pod, as absolute paths: each file sent ('created' where the pod
+   *  had no copy), each file deleted, and the folder and the folders above each created file
+   *  ('changed') — for PodSession.notifyPathsChanged, so an open kgpu: explorer shows them. */
+  changes: PathChange[];
 }
 
 export class SyncError extends Error {
@@ -361,6 +366,12 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
   };
   const total = { uploadedFiles: 0, uploadedBytes: 0, deletedFiles: 0, wireBytes: 0, roundTrips: 0 };
   const uploadedNow = new Set<string>();
+  /** Paths (relative) this sync changed in the pod, and how. */
+  const changed = new Map<string, ChangeType>();
+  const noteChanges = (uploads: readonly LocalFile[], existed: (rel: string) => boolean, deletes: readonly string[]): void => {
+    for (const f of uploads) changed.set(f.rel, existed(f.rel) ? 'changed' : 'created');
+    for (const p of deletes) changed.set(p, 'deleted');
+  };
   const progressFor = (uploads: readonly LocalFile[]) => {
     const bytes = uploads.reduce((n, f) => n + f.size, 0);
     return (files: number, sent: number): void =>
@@ -376,6 +387,7 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
       skippedFiles: files.length - uploadedNow.size,
       durationMs: Date.now() - t0,
       skippedLinks,
+      changes: pathChanges(remoteDir, changed),
       ...(ranAfter ? { ranAfter } : {}),
     };
   };
@@ -409,6 +421,7 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
       total.deletedFiles += deletes.length;
       total.wireBytes += round.result.wireBytes;
       for (const f of uploads) uploadedNow.add(f.rel);
+      noteChanges(uploads, (rel) => snap.has(rel), deletes);
       const v = round.verified;
       const stillGood =
         v !== undefined &&
@@ -477,10 +490,27 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
   total.deletedFiles += deletes.length;
   total.wireBytes += round.result.wireBytes;
   for (const f of uploads) uploadedNow.add(f.rel);
+  noteChanges(uploads, (rel) => remote.stats.has(rel), deletes);
   const next: RemoteManifest = new Map(remote.manifest);
   for (const [p, e] of round.result.newEntries) next.set(p, e);
   for (const p of deletes) next.delete(p);
   return finish(next, round.ranAfter);
+}
+
+/** A sync's changes as absolute pod paths: the folder first (its listing changed when anything
+ *  was created), then each folder a created file is in, then the files. */
+function pathChanges(remoteDir: string, changed: ReadonlyMap<string, ChangeType>): PathChange[] {
+  if (changed.size === 0) return [];
+  const dirs = new Set<string>();
+  for (const [rel, type] of changed) {
+    if (type !== 'created') continue;
+    for (let d = path.posix.dirname(rel); d !== '.' && !dirs.has(d); d = path.posix.dirname(d)) dirs.add(d);
+  }
+  return [
+    { type: 'changed', path: remoteDir },
+    ...[...dirs].map((d): PathChange => ({ type: 'changed', path: path.posix.join(remoteDir, d) })),
+    ...[...changed].map(([rel, type]) => ({ type, path: path.posix.join(remoteDir, rel) })),
+  ];
 }
 
 function safeRelPath(p: string): boolean {
