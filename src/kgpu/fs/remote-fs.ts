@@ -28,6 +28,7 @@ import {
 } from '../ssh/sftp-io';
 import { download, upload, type TransferOptions, type TransferResult } from '../transfer/bulk-transfer';
 import type { ReconnectPolicy } from '../ssh/reconnect-policy';
+import { KgpuError } from '../util/kgpu-error';
 import { tempSiblingName } from '../util/temp-name';
 
 const posix = path.posix;
@@ -56,14 +57,14 @@ export interface RemoteDirEntry {
 export type RemoteFsErrorCode = 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'EACCES' | 'EIO' | 'EFBIG';
 
 /** A file-system error with a Node-style code, the path, and SFTP's status when there was one. */
-export class RemoteFsError extends Error {
+export class RemoteFsError extends KgpuError {
   constructor(
     readonly code: RemoteFsErrorCode,
     readonly path: string,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super('fs', code, message, options);
     this.name = 'RemoteFsError';
   }
 }

@@ -4,6 +4,7 @@
  * local folder is synced to. Pure: the runner, the debugger, sweeps and pod terminals plan here.
  */
 import path from 'node:path';
+import { KgpuError } from '../util/kgpu-error';
 import { quote, quoteArgv } from '../util/shell-quote';
 import { torchrunPrefix, type Launcher } from '../launch/torchrun';
 
@@ -53,10 +54,10 @@ export interface RunPlan {
   ranks?: number;
 }
 
-export class RunError extends Error {
+/** A run could not be planned, synced or started (the jobs layer, util/kgpu-error.ts). */
+export class RunError extends KgpuError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
+    super('jobs', 'run_failed', message, options);
   }
 }
 

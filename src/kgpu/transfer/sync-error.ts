@@ -1,10 +1,10 @@
 /** The sync's error and its cancellation check (syncUp, its upload rounds, pull). */
 import { SshAbortedError } from '../ssh/ssh-errors';
+import { KgpuError } from '../util/kgpu-error';
 
-export class SyncError extends Error {
+export class SyncError extends KgpuError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
+    super('transfer', 'sync_failed', message, options);
   }
 }
 
