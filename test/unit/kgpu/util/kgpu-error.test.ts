@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import { KgpuAbortedError, KgpuApiError, KgpuNetworkError } from '../../../../src/kgpu/api/api-error';
 import { jsonErrorField, parseJsonObject } from '../../../../src/kgpu/api/json-body';
 import { KgpuUploadError } from '../../../../src/kgpu/api/presigned-upload';
+import { WaitTimeoutError } from '../../../../src/kgpu/api/wait-ready';
+import { AgentStartError } from '../../../../src/kgpu/agent/errors';
 import { RemoteFsError } from '../../../../src/kgpu/fs/remote-fs';
 import { fsError } from '../../../../src/kgpu/fs/workspace-fs-error';
 import { JobNotFoundError } from '../../../../src/kgpu/jobs/jobs';
@@ -42,6 +44,8 @@ test('every layer raises a KgpuError with its layer and kind; the messages are t
     [new JobNotFoundError('j1'), 'jobs', 'job_not_found', /^There is no job j1 in this pod\./],
     [new RunError('The pod path must be absolute (got "x").'), 'jobs', 'run_failed', /^The pod path must be absolute/],
     [new SyncError('Pulling /x failed: exit 2'), 'transfer', 'sync_failed', /^Pulling \/x failed: exit 2$/],
+    [new WaitTimeoutError('p1', undefined, 5000), 'api', 'wait_timeout', /^Pod p1 is still not ready after 5 s — it is unknown\./],
+    [new AgentStartError('no python3'), 'ssh', 'agent_start', /^The kgpu pod agent could not start in the pod: no python3$/],
   ];
   for (const [e, layer, kind, message] of cases) {
     assert.ok(e instanceof KgpuError && e instanceof Error, e.name);
@@ -65,6 +69,8 @@ test('every layer raises a KgpuError with its layer and kind; the messages are t
       'JobNotFoundError',
       'RunError',
       'SyncError',
+      'WaitTimeoutError',
+      'AgentStartError',
     ],
   );
   // kgpu's request id travels with its errors, and only with them.
