@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { KgpuServices } from '../platform/services';
+import { decodeCommandArgs, optionsOf } from '../platform/command-args';
 import { DEBUG_TYPE, type KgpuDebugConfiguration } from './debug-configuration';
 
 export const DEFAULT_DEBUGPY_PORT = 5678;
@@ -24,7 +25,7 @@ export function registerAttachCommand(services: KgpuServices): vscode.Disposable
 }
 
 async function attach(arg: unknown): Promise<vscode.DebugSession | undefined> {
-  const o = (arg && typeof arg === 'object' ? arg : {}) as { podId?: unknown; jobId?: unknown; port?: unknown };
+  const o = optionsOf(decodeCommandArgs(arg)) as { podId?: unknown; jobId?: unknown; port?: unknown };
   let port = typeof o.port === 'number' ? o.port : undefined;
   if (port === undefined) {
     const answer = await vscode.window.showInputBox({

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { decodeCommandArgs, optionsOf } from '../platform/command-args';
 import type { KgpuServices } from '../platform/services';
 import { DEBUG_TYPE, type KgpuDebugConfiguration } from './debug-configuration';
 
@@ -23,12 +24,13 @@ export function registerDebugCommand(services: KgpuServices): vscode.Disposable 
 }
 
 async function debugActiveFile(arg: unknown): Promise<vscode.DebugSession | undefined> {
-  const o = (arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) ? arg : {}) as {
+  const decoded = decodeCommandArgs(arg);
+  const o = optionsOf(decoded) as {
     podId?: string;
     file?: vscode.Uri | string;
     args?: string[];
   };
-  const given = arg instanceof vscode.Uri ? arg : o.file;
+  const given = decoded.kind === 'uri' ? decoded.uri : o.file;
   const uri = given
     ? typeof given === 'string'
       ? given.includes('://')

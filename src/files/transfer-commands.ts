@@ -6,6 +6,7 @@ import type { TransferTotals } from '../kgpu/transfer/transfer-progress';
 import { describeSkippedLinks } from '../kgpu/transfer/local-links';
 import { describeRefused } from '../kgpu/transfer/local-path-guard';
 import { isCancelled } from '../kgpu/util/cancelled';
+import { decodeCommandArgs, optionsOf, type CommandArgs } from '../platform/command-args';
 import type { KgpuServices } from '../platform/services';
 
 /**
@@ -26,14 +27,17 @@ export interface DownloadCommandOptions {
   localDir?: string;
 }
 
-function isPlainOptions(arg: unknown, keys: string[]): boolean {
-  return typeof arg === 'object' && arg !== null && !(arg instanceof vscode.Uri) && keys.some((k) => k in arg) && !('pod' in arg);
+/** The command's options object when it is one of ours (names one of `keys`; a rental row is not). */
+function plainOptions<T>(args: CommandArgs, keys: string[]): T | undefined {
+  const o = optionsOf(args);
+  return keys.some((k) => k in o) && !('pod' in o) ? (o as T) : undefined;
 }
 
-function kgpuUris(arg: unknown, second: unknown): vscode.Uri[] {
-  if (Array.isArray(second) && second.every((u) => u instanceof vscode.Uri && u.scheme === 'kgpu')) return second as vscode.Uri[];
-  if (arg instanceof vscode.Uri && arg.scheme === 'kgpu') return [arg];
-  return [];
+/** The kgpu: URIs the command was given (the explorer's selection, else the one URI). */
+function kgpuUris(args: CommandArgs): vscode.Uri[] {
+  if (args.kind !== 'uri') return [];
+  if (args.selection.every((u) => u.scheme === 'kgpu')) return args.selection;
+  return args.uri.scheme === 'kgpu' ? [args.uri] : [];
 }
 
 function size(n: number): string {
@@ -73,9 +77,11 @@ export function registerTransferCommands(services: KgpuServices): vscode.Disposa
     'kgpu.upload',
     async (arg?: unknown, second?: unknown): Promise<UploadResult | undefined> => {
       services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
-      const options: UploadCommandOptions = isPlainOptions(arg, ['localPaths', 'remoteDir']) ? (arg as UploadCommandOptions) : {};
-      const target = kgpuUris(arg, second)[0];
-      const pod = await services.pickPod(options.podId ?? target ?? (isPlainOptions(arg, ['localPaths', 'remoteDir']) ? undefined : arg), {
+      const args = decodeCommandArgs(arg, second);
+      const plain = plainOptions<UploadCommandOptions>(args, ['localPaths', 'remoteDir']);
+      const options: UploadCommandOptions = plain ?? {};
+      const target = kgpuUris(args)[0];
+      const pod = await services.pickPod(options.podId ?? target ?? (plain ? undefined : arg), {
         ready: true,
         title: vscode.l10n.t('Upload to which pod?'),
       });
@@ -161,9 +167,11 @@ export function registerTransferCommands(services: KgpuServices): vscode.Disposa
     'kgpu.download',
     async (arg?: unknown, second?: unknown): Promise<DownloadResult | undefined> => {
       services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
-      const options: DownloadCommandOptions = isPlainOptions(arg, ['remotePaths', 'localDir']) ? (arg as DownloadCommandOptions) : {};
-      const uris = kgpuUris(arg, second);
-      const pod = await services.pickPod(options.podId ?? uris[0] ?? (isPlainOptions(arg, ['remotePaths', 'localDir']) ? undefined : arg), {
+      const args = decodeCommandArgs(arg, second);
+      const plain = plainOptions<DownloadCommandOptions>(args, ['remotePaths', 'localDir']);
+      const options: DownloadCommandOptions = plain ?? {};
+      const uris = kgpuUris(args);
+      const pod = await services.pickPod(options.podId ?? uris[0] ?? (plain ? undefined : arg), {
         ready: true,
         title: vscode.l10n.t('Download from which pod?'),
       });

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { Pod } from '../kgpu/api/api-types';
 import type { KgpuServices } from '../platform/services';
+import { decodeCommandArgs, optionsOf } from '../platform/command-args';
 
 /**
  * `kgpu: Open Workspace` — the pod's /workspace as a workspace folder named after the pod
@@ -18,15 +19,18 @@ export function workspaceFolderName(pod: Pick<Pod, 'pod_id' | 'name'>): string {
   return pod.name && pod.name !== 'rent' ? `${pod.name} (${pod.pod_id})` : pod.pod_id;
 }
 
-function isOptions(arg: unknown): arg is OpenWorkspaceOptions {
-  return typeof arg === 'object' && arg !== null && !(arg instanceof vscode.Uri) && ('mode' in arg || 'path' in arg) && !('pod' in arg);
+/** The command's options object when it is one (names `mode` or `path`; a rental row is not). */
+function workspaceOptions(arg: unknown): OpenWorkspaceOptions | undefined {
+  const o = optionsOf(decodeCommandArgs(arg));
+  return ('mode' in o || 'path' in o) && !('pod' in o) ? (o as OpenWorkspaceOptions) : undefined;
 }
 
 export function registerWorkspaceCommand(services: KgpuServices): vscode.Disposable {
   return vscode.commands.registerCommand('kgpu.openWorkspace', async (arg?: unknown, second?: unknown): Promise<vscode.Uri | undefined> => {
     services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
-    const options: OpenWorkspaceOptions = isOptions(arg) ? arg : isOptions(second) ? second : {};
-    const pod = await services.pickPod(options.podId ?? (isOptions(arg) ? undefined : arg), {
+    const given = workspaceOptions(arg);
+    const options: OpenWorkspaceOptions = given ?? workspaceOptions(second) ?? {};
+    const pod = await services.pickPod(options.podId ?? (given ? undefined : arg), {
       ready: true,
       title: vscode.l10n.t("Open which pod's /workspace?"),
     });

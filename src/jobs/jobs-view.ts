@@ -7,6 +7,7 @@ import type { JobEndEvent, TrackedJob } from '../kgpu/jobs/job-runner';
 import { rentAgainOptions } from '../kgpu/model/pod-notices';
 import type { RentAnswers } from '../kgpu/model/rent-options';
 import { JobLogPanel, openJobLog } from '../platform/job-log-terminal';
+import { decodeCommandArgs, optionsOf } from '../platform/command-args';
 import { jobsFor } from '../platform/jobs-service';
 import { showRunHandle } from './run-command';
 import type { KgpuServices } from '../platform/services';
@@ -103,10 +104,11 @@ export function registerJobs(services: KgpuServices): vscode.Disposable {
   disposables.push(
     vscode.commands.registerCommand('kgpu.stopJob', async (arg?: unknown) => {
       services.podKeys.allowPassphrasePrompt();
-      const o = (arg && typeof arg === 'object' ? arg : {}) as { podId?: string; jobId?: string; yes?: boolean; graceMs?: number };
+      const args = decodeCommandArgs(arg);
+      const o = optionsOf(args) as { yes?: boolean; graceMs?: number };
       const picked =
-        o.podId && o.jobId
-          ? { podId: o.podId, jobId: o.jobId }
+        args.kind === 'job'
+          ? { podId: args.podId, jobId: args.jobId }
           : await jobs.pickJob({ title: vscode.l10n.t('Stop which job?'), running: true });
       if (!picked) return undefined;
       const job = runner.get(picked.podId, picked.jobId);
@@ -145,9 +147,11 @@ export function registerJobs(services: KgpuServices): vscode.Disposable {
     }),
     vscode.commands.registerCommand('kgpu.rerunJob', async (arg?: unknown) => {
       services.podKeys.allowPassphrasePrompt();
-      const o = (arg && typeof arg === 'object' ? arg : {}) as { podId?: string; jobId?: string };
+      const args = decodeCommandArgs(arg);
       const picked =
-        o.podId && o.jobId ? { podId: o.podId, jobId: o.jobId } : await jobs.pickJob({ title: vscode.l10n.t('Run which job again?') });
+        args.kind === 'job'
+          ? { podId: args.podId, jobId: args.jobId }
+          : await jobs.pickJob({ title: vscode.l10n.t('Run which job again?') });
       if (!picked) return undefined;
       const job = runner.get(picked.podId, picked.jobId);
       if (!job) {

@@ -1,6 +1,5 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { Pod } from '../kgpu/api/api-types';
 import { parseArgumentLine } from '../kgpu/api/exec-request';
 import type { RunHandle, RunFileSpec, RunTarget } from '../kgpu/jobs/job-runner';
 import type { SyncResult } from '../kgpu/transfer/sync';
@@ -8,6 +7,7 @@ import { describeSkippedLinks } from '../kgpu/transfer/local-links';
 import { describeStartMode } from '../kgpu/warm';
 import { offerMissingModule } from '../jobs/missing-module-notification';
 import { JobLogPanel, panelName, priceTable } from '../platform/job-log-terminal';
+import { decodeCommandArgs, optionsOf } from '../platform/command-args';
 import { jobsFor } from '../platform/jobs-service';
 import type { KgpuServices } from '../platform/services';
 import type { RunStarted } from '../platform/run-started';
@@ -54,13 +54,11 @@ export function registerRunCommand(services: KgpuServices): vscode.Disposable {
 }
 
 function asOptions(arg: unknown): { options: RunActiveFileOptions; podArg?: unknown; uri?: vscode.Uri } {
-  if (arg instanceof vscode.Uri) return { options: {}, uri: arg };
-  if (arg && typeof arg === 'object') {
-    const o = arg as { kind?: unknown; pod?: Pod } & RunActiveFileOptions;
-    if (o.kind === 'rental' && o.pod) return { options: {}, podArg: o };
-    return { options: o, podArg: o.podId };
-  }
-  return { options: {} };
+  const args = decodeCommandArgs(arg);
+  if (args.kind === 'uri') return { options: {}, uri: args.uri };
+  const o = optionsOf(args) as { kind?: unknown } & RunActiveFileOptions;
+  if (args.kind === 'pod' && o.kind === 'rental') return { options: {}, podArg: o }; // a Rentals row
+  return { options: o, podArg: o.podId };
 }
 
 async function runActiveFile(services: KgpuServices, arg: unknown): Promise<RunStarted | undefined> {

@@ -3,6 +3,7 @@ import { errorMessage } from '../kgpu/api/error-dedup';
 import { HostKeyChangedError } from '../kgpu/ssh/ssh-errors';
 import { probeHostKey } from './lazy/ssh';
 import type { KgpuServices } from './services';
+import { decodeCommandArgs, optionsOf } from './command-args';
 
 /**
  * `kgpu: Forget Bastion Host Key…` — the way back after the bastion's host key changed (kgpu
@@ -23,7 +24,7 @@ export const forgetHostKeyButton = (): string => vscode.l10n.t('Forget Bastion H
 
 export function registerHostKeyCommand(services: KgpuServices): vscode.Disposable {
   return vscode.commands.registerCommand('kgpu.forgetHostKey', async (arg?: unknown) => {
-    const o = (arg && typeof arg === 'object' ? arg : {}) as ForgetHostKeyArgs;
+    const o = optionsOf(decodeCommandArgs(arg)) as ForgetHostKeyArgs;
     const s = services.settings.get();
     const hostPort = o.hostPort ?? `${s.sshHost}:${s.sshPort}`;
     const colon = hostPort.lastIndexOf(':');

@@ -9,6 +9,7 @@ import { describeRankFailure, RankLog } from '../kgpu/launch/rank-log';
 import { torchrunRanks } from '../kgpu/launch/torchrun';
 import type { FollowLogResult } from '../kgpu/jobs/log-follow';
 import { SshAbortedError } from '../kgpu/ssh/ssh-errors';
+import { decodeCommandArgs, optionsOf } from './command-args';
 import { jobsFor } from './jobs-service';
 import type { KgpuServices } from './services';
 
@@ -270,10 +271,13 @@ export function openJobLog(
 export function registerJobLogCommands(services: KgpuServices): vscode.Disposable {
   return vscode.commands.registerCommand('kgpu.showJobLog', async (arg?: unknown) => {
     services.podKeys.allowPassphrasePrompt(); // the user asked: a cancelled passphrase may be asked for again
-    const o = (arg && typeof arg === 'object' ? arg : {}) as ShowJobLogOptions;
+    const args = decodeCommandArgs(arg);
+    const o = optionsOf(args) as ShowJobLogOptions;
     const jobs = jobsFor(services);
     const picked =
-      o.podId && o.jobId ? { podId: o.podId, jobId: o.jobId } : await jobs.pickJob({ title: vscode.l10n.t('Show the log of which job?') });
+      args.kind === 'job'
+        ? { podId: args.podId, jobId: args.jobId }
+        : await jobs.pickJob({ title: vscode.l10n.t('Show the log of which job?') });
     if (!picked) return undefined;
     let tracked = jobs.runner.get(picked.podId, picked.jobId);
     if (!tracked) {

@@ -36,6 +36,8 @@ export function createJobsHub(services: KgpuServices): JobsHub {
   const storage = services.context.globalStorageUri?.fsPath;
   const runner = new JobRunner({
     commands: (podId) => podCommandsVia(services, podId),
+    // Its reconnect policy for log follows; Run's sync tells it which paths changed (the kgpu: explorer).
+    session: (podId) => services.connections.session(podId),
     store: services.context.workspaceState,
     syncStateDir: typeof storage === 'string' ? path.join(storage, 'sync') : undefined,
     pollMs: 5000,

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { isLivePod, type Pod } from '../kgpu/api/api-types';
 import type { RentalsModel } from '../kgpu/model/rentals-model';
 import { podDescription } from '../kgpu/model/rentals-view-model';
+import { decodeCommandArgs, podIdOf } from './command-args';
 
 /**
  * Resolve the pod a command acts on, so commands work from the palette, a tree item and
@@ -21,21 +22,9 @@ export interface PickPodOptions {
   title?: string;
 }
 
+/** The pod a command's argument names (command-args.ts decodes it). */
 export function podIdFromArg(arg: unknown): string | undefined {
-  if (typeof arg === 'string') {
-    if (arg.startsWith('kgpu://')) return vscode.Uri.parse(arg).authority || undefined;
-    return arg.trim() || undefined;
-  }
-  if (arg instanceof vscode.Uri) return arg.scheme === 'kgpu' ? arg.authority || undefined : undefined;
-  if (arg && typeof arg === 'object') {
-    const o = arg as { pod?: { pod_id?: unknown }; podId?: unknown; pod_id?: unknown; uri?: unknown; resourceUri?: unknown };
-    if (o.pod && typeof o.pod.pod_id === 'string') return o.pod.pod_id;
-    if (typeof o.podId === 'string') return o.podId;
-    if (typeof o.pod_id === 'string') return o.pod_id;
-    if (o.resourceUri instanceof vscode.Uri) return podIdFromArg(o.resourceUri);
-    if (o.uri instanceof vscode.Uri) return podIdFromArg(o.uri);
-  }
-  return undefined;
+  return podIdOf(decodeCommandArgs(arg));
 }
 
 function qualifies(pod: Pod, o: PickPodOptions): boolean {

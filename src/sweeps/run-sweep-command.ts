@@ -10,6 +10,7 @@ import { sweepRatePerHour } from '../kgpu/sweeps/sweep-cost';
 import { largeFiles, TransitFanOut } from '../kgpu/sweeps/fanout';
 import { newSweepPlan, type SweepPlan } from '../kgpu/sweeps/sweep';
 import { priceTable } from '../platform/job-log-terminal';
+import { decodeCommandArgs, optionsOf } from '../platform/command-args';
 import type { KgpuServices } from '../platform/services';
 import { sweepsFor } from './sweeps-hub';
 
@@ -44,12 +45,8 @@ export function registerRunSweepCommand(services: KgpuServices): vscode.Disposab
   return vscode.commands.registerCommand('kgpu.runSweep', async (arg?: unknown) => {
     services.podKeys.allowPassphrasePrompt();
     try {
-      return await runSweep(
-        services,
-        arg && typeof arg === 'object' && !(arg instanceof vscode.Uri)
-          ? (arg as RunSweepOptions)
-          : { file: arg instanceof vscode.Uri ? arg : undefined },
-      );
+      const decoded = decodeCommandArgs(arg);
+      return await runSweep(services, decoded.kind === 'uri' ? { file: decoded.uri } : (optionsOf(decoded) as RunSweepOptions));
     } catch (e) {
       if (e instanceof SweepSpecError) void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: {0}', e.message));
       else services.showError(e, { prefix: vscode.l10n.t('Could not start the sweep:') });

@@ -6,6 +6,7 @@ import { ReleaseWhenDone, type ReleasePlan } from '../kgpu/telemetry';
 import { jobsFor } from '../platform/jobs-service';
 import type { RunStarted } from '../platform/run-started';
 import type { KgpuServices } from '../platform/services';
+import { decodeCommandArgs, optionsOf } from '../platform/command-args';
 
 /**
  * "Release when done" (issue 19): when a job ends, download the paths the user chose, then release
@@ -121,7 +122,7 @@ export function registerReleaseWhenDone(services: KgpuServices): vscode.Disposab
     hub.runner.onDidChange(catchUp),
     services.pods.onDidEndPod((e) => plans.podEnded(e.pod.pod_id)),
     vscode.commands.registerCommand('kgpu.releaseWhenDone', async (arg?: unknown) => {
-      const o = (arg && typeof arg === 'object' ? arg : {}) as {
+      const o = optionsOf(decodeCommandArgs(arg)) as {
         podId?: string;
         jobId?: string;
         info?: { id?: string };
@@ -139,7 +140,7 @@ export function registerReleaseWhenDone(services: KgpuServices): vscode.Disposab
     vscode.commands.registerCommand('kgpu.runActiveFileReleaseWhenDone', async (arg?: unknown) => {
       const started = (await vscode.commands.executeCommand('kgpu.runActiveFile', arg)) as RunStarted | undefined;
       if (!started) return undefined;
-      const o = (arg && typeof arg === 'object' ? arg : {}) as { paths?: unknown; localDir?: unknown };
+      const o = optionsOf(decodeCommandArgs(arg)) as { paths?: unknown; localDir?: unknown };
       const plan = await add(started.podId, started.jobId, o);
       void started.done.then(
         () => carryOut(started.podId, started.jobId),

@@ -5,109 +5,32 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ApiError } from './api-error';
-import type { SimClockImpl, ClockTimer } from './clock';
-import type { Bastion, BastionDirectory, EndReason, Phase, PodHandle, PodReach, PodRuntime } from './contracts';
-import { DEFAULT_IMAGE, layoutNodes, type Fleet, type NodeLayout } from './fleet';
+import type { SimClockImpl } from './clock';
+import type { BastionDirectory, EndReason, PodHandle } from './contracts';
+import { DEFAULT_IMAGE } from './fleet';
+import { GpuNodes } from './gpu-nodes';
 import { newPodId } from './ids';
 import { LIMITS, parseCpu, parseMemory, type RentSpec } from './pod-spec';
+import { podView, sshAccessView } from './pod-view';
+import { assertRentable } from './rent-rules';
 import { mintKeyPair } from './ssh-keys';
+import {
+  defaultFinalPhase,
+  IDLE_REAP_MS,
+  IDLE_WARN_MS,
+  MINUTE,
+  roundCredits as round,
+  START_FAILED_RELEASE_MS,
+  type Account,
+  type PodRecord,
+  type Principal,
+  type SshAccessOut,
+  type StateOptions,
+} from './state-records';
 import { hashToken, newAccountToken, PodTokenSigner, sameHash } from './tokens';
 
-export const MINUTE = 60_000;
-export const HOUR = 60 * MINUTE;
-export const IDLE_WARN_MS = 12 * HOUR;
-export const IDLE_REAP_MS = 24 * HOUR;
-export const START_FAILED_RELEASE_MS = 5 * MINUTE;
-export const MAX_GPUS_PER_ACCOUNT = 4;
-
-export interface Account {
-  user_id: string;
-  email: string;
-  name: string;
-  role: 'user' | 'maintainer';
-  /** `approved` accounts may use the API; anything else gets 401 `account_not_approved`. */
-  status: 'approved' | 'pending' | 'suspended';
-  credits: number;
-  readonly salt: string;
-  tokenHash: string;
-}
-
-export interface PodRecord {
-  pod_id: string;
-  owner: string;
-  name: string;
-  image: string;
-  gpu_model: string;
-  gpu_count: number;
-  cpu: string;
-  memory: string;
-  ephemeral_storage_gib: number;
-  /** ephemeral_storage_gib in bytes (× diskBytesPerGib). */
-  diskLimitBytes: number;
-  env: Record<string, string> | null;
-  /** Per-hour price of this rental: per-GPU rate × max(1, gpu_count). */
-  price_per_hour_credits: number;
-  price_per_gpu_hour_credits: number;
-  phase: Phase;
-  ready: boolean;
-  pending_reason: string | null;
-  created_at: number;
-  ready_at: number | null;
-  ended_at: number | null;
-  end_reason: EndReason | null;
-  last_activity_at: number;
-  idle_warning: boolean;
-  credits_spent: number;
-  refunded_credits: number;
-  fingerprint: string;
-  podToken: string;
-  allocation: { hostname: string; count: number }[];
-  handle: PodHandle | undefined;
-  creating: Promise<void> | undefined;
-  coldStartDone: boolean;
-  timers: ClockTimer[];
-  billTimer: ClockTimer | undefined;
-  teardown: Promise<void> | undefined;
-}
-
-export type Principal = { kind: 'account'; account: Account } | { kind: 'pod'; account: Account; pod: PodRecord };
-
-export interface SshAccessOut {
-  fingerprint: string;
-  private_key?: string;
-  ssh_host: string;
-  ssh_port: number;
-  ssh_user: 'kgpu';
-}
-
-export interface StateOptions {
-  clock: SimClockImpl;
-  fleet: Fleet;
-  runtime: PodRuntime;
-  credits: number;
-  coldStartMs: number;
-  /** The simulator's own API base (injected into pods as KGPU_API_BASE). */
-  apiBase: () => string;
-  /** How pods reach the API base and the object store from their own network namespace. */
-  podReach?: () => PodReach | undefined;
-  /** The package index pods use instead of PyPI (their PIP_INDEX_URL and UV_INDEX_URL). */
-  packageIndexUrl?: () => string | undefined;
-  bastion: () => Bastion | undefined;
-  /** Bytes of disk per GiB of ephemeral_storage_gib (tests shrink it to test eviction). */
-  diskBytesPerGib?: number;
-  /** Keep a token across restarts (from --state-dir). */
-  initialToken?: string;
-}
-
-/** Kubelet-made endings (evictions, a container that could not be created) leave the pod Failed. */
-export function defaultFinalPhase(reason: EndReason): 'Ended' | 'Failed' {
-  return reason.startsWith('evicted_by_kubelet:') || reason === 'start_failed:CreateContainerError' ? 'Failed' : 'Ended';
-}
-
-/** Credits as shown on the wire (6 decimals); the state keeps exact values. */
-export const roundCredits = (n: number): number => Math.round(n * 1e6) / 1e6;
-const round = roundCredits;
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+// The records, constants and options live in state-records.ts; importing them from here keeps working.
+export * from './state-records';
 
 export class SimState implements BastionDirectory {
   readonly accounts = new Map<string, Account>();
@@ -115,14 +38,14 @@ export class SimState implements BastionDirectory {
   readonly primary: Account;
   private primaryToken: string;
   private readonly fingerprints = new Map<string, string>();
-  private readonly nodes: (NodeLayout & { busy: number })[];
+  private readonly nodes: GpuNodes;
   private readonly signer = new PodTokenSigner(randomBytes(32));
   private readonly images: Set<string>;
   private readonly clock: SimClockImpl;
 
   constructor(private readonly o: StateOptions) {
     this.clock = o.clock;
-    this.nodes = layoutNodes(o.fleet).map((n) => ({ ...n, busy: 0 }));
+    this.nodes = new GpuNodes(o.fleet, () => this.pods.values());
     this.images = new Set([DEFAULT_IMAGE, ...o.fleet.images]);
     const { account, token } = this.addAccount({
       credits: o.credits,
@@ -198,33 +121,19 @@ export class SimState implements BastionDirectory {
   // ── fleet ──────────────────────────────────────────────────────────────────────────────
 
   gpuModels(): { gpu_model: string; total: number; free: number; price_per_hour_credits: number }[] {
-    return [...this.o.fleet.models]
-      .sort((a, b) => a.gpu_model.localeCompare(b.gpu_model))
-      .map((m) => ({
-        gpu_model: m.gpu_model,
-        total: m.total,
-        free: this.freeGpus(m.gpu_model),
-        price_per_hour_credits: m.price_per_hour_credits,
-      }));
+    return this.nodes.gpuModels();
   }
 
   cluster(): { hostname: string; gpu_model: string; total: number; busy: number; free: number; pods: number }[] {
-    return this.nodes.map((n) => ({
-      hostname: n.hostname,
-      gpu_model: n.gpu_model,
-      total: n.total,
-      busy: n.busy,
-      free: n.total - n.busy,
-      pods: [...this.pods.values()].filter((p) => p.ended_at === null && p.allocation.some((a) => a.hostname === n.hostname)).length,
-    }));
+    return this.nodes.cluster();
   }
 
   freeGpus(model: string): number {
-    return this.nodes.filter((n) => n.gpu_model === model).reduce((s, n) => s + n.total - n.busy, 0);
+    return this.nodes.freeGpus(model);
   }
 
   modelNames(): string[] {
-    return this.o.fleet.models.map((m) => m.gpu_model);
+    return this.nodes.modelNames();
   }
 
   gpusInUse(account: Account): number {
@@ -243,51 +152,15 @@ export class SimState implements BastionDirectory {
     const model = this.o.fleet.models.find((m) => m.gpu_model === spec.gpu_model)!;
     const perHour = model.price_per_hour_credits * Math.max(1, spec.gpu_count);
     const perMinute = perHour / 60;
-    if (account.credits + 1e-9 < perMinute) {
-      throw new ApiError(
-        402,
-        'insufficient_credits',
-        `not enough credits to rent ${spec.gpu_count}× ${spec.gpu_model}: balance ${round(account.credits)}, the first minute costs ${round(perMinute)} (${perHour} per hour); ask a maintainer to top up`,
-        {
-          balance: round(account.credits),
-          needed_per_hour: perHour,
-          needed_per_minute: round(perMinute),
-        },
-      );
-    }
-    if (spec.fingerprint !== null && this.fingerprints.has(spec.fingerprint)) {
-      throw new ApiError(
-        409,
-        'duplicate_key',
-        'this public key is already pinned to another live rental (the bastion routes each key to exactly one pod); use a distinct key per rental, or omit ssh_pubkey to get a minted one',
-        { field: 'ssh_pubkey' },
-      );
-    }
-    const inUse = this.gpusInUse(account);
-    if (inUse + spec.gpu_count > MAX_GPUS_PER_ACCOUNT) {
-      throw new ApiError(
-        409,
-        'quota_exceeded',
-        `renting ${spec.gpu_count} GPU(s) would exceed your cap of ${MAX_GPUS_PER_ACCOUNT} concurrent GPUs (${inUse} in use); release a pod or rent fewer`,
-        {
-          gpus_in_use: inUse,
-          max_gpus: MAX_GPUS_PER_ACCOUNT,
-        },
-      );
-    }
-    const free = this.freeGpus(spec.gpu_model);
-    if (spec.gpu_count > free) {
-      throw new ApiError(
-        409,
-        'no_capacity',
-        `only ${free} ${spec.gpu_model} GPU(s) free right now, ${spec.gpu_count} requested; pick another model (GET /gpu-models) or try later`,
-        {
-          gpu_model: spec.gpu_model,
-          free,
-          requested: spec.gpu_count,
-        },
-      );
-    }
+    assertRentable({
+      spec,
+      balance: account.credits,
+      perHour,
+      perMinute,
+      keyTaken: spec.fingerprint !== null && this.fingerprints.has(spec.fingerprint),
+      inUse: this.gpusInUse(account),
+      free: this.freeGpus(spec.gpu_model),
+    });
     const now = this.clock.now();
     let podId = newPodId(spec.name, now);
     while (this.pods.has(podId)) podId = newPodId(spec.name, now);
@@ -321,7 +194,7 @@ export class SimState implements BastionDirectory {
       refunded_credits: 0,
       fingerprint,
       podToken: this.signer.mint(podId),
-      allocation: this.allocate(spec.gpu_model, spec.gpu_count),
+      allocation: this.nodes.allocate(spec.gpu_model, spec.gpu_count),
       handle: undefined,
       creating: undefined,
       coldStartDone: false,
@@ -384,7 +257,7 @@ export class SimState implements BastionDirectory {
     pod.timers = [];
     pod.billTimer?.cancel();
     pod.billTimer = undefined;
-    this.free(pod);
+    this.nodes.free(pod);
     if (this.fingerprints.get(pod.fingerprint) === pod.pod_id) this.fingerprints.delete(pod.fingerprint);
     if (reason.startsWith('start_failed:')) {
       const account = this.accounts.get(pod.owner)!;
@@ -475,80 +348,14 @@ export class SimState implements BastionDirectory {
   // ── views ──────────────────────────────────────────────────────────────────────────────
 
   podView(pod: PodRecord): Record<string, unknown> {
-    const now = this.clock.now();
-    const running = pod.ended_at === null && pod.phase === 'Running';
-    return {
-      pod_id: pod.pod_id,
-      name: pod.name,
-      image: pod.image,
-      gpu_model: pod.gpu_model,
-      gpu_count: pod.gpu_count,
-      cpu: pod.cpu,
-      memory: pod.memory,
-      ephemeral_storage_gib: pod.ephemeral_storage_gib,
-      phase: pod.phase,
-      ready: pod.ready,
-      pending_reason: pod.pending_reason,
-      created_at: iso(pod.created_at),
-      ready_at: iso(pod.ready_at),
-      ended_at: iso(pod.ended_at),
-      end_reason: pod.end_reason,
-      last_activity_at: iso(pod.last_activity_at),
-      idle_seconds: running ? Math.max(0, Math.floor((now - pod.last_activity_at) / 1000)) : null,
-      idle_warning: pod.idle_warning,
-      price_per_hour_credits: pod.price_per_hour_credits,
-      price_per_gpu_hour_credits: pod.price_per_gpu_hour_credits,
-      credits_spent: round(pod.credits_spent),
-      refunded_credits: round(pod.refunded_credits),
-      ssh_fingerprint: pod.ended_at === null ? pod.fingerprint : null,
-      ssh_host: this.o.bastion()?.host ?? '127.0.0.1',
-      ssh_port: this.o.bastion()?.port ?? 0,
-      ssh_user: 'kgpu',
-      node: pod.allocation[0]?.hostname ?? null,
-    };
+    return podView(pod, this.clock.now(), this.o.bastion());
   }
 
   sshAccess(fingerprint: string, privateKey?: string): SshAccessOut {
-    const b = this.o.bastion();
-    return {
-      ...(privateKey !== undefined ? { private_key: privateKey } : {}),
-      fingerprint,
-      ssh_host: b?.host ?? '127.0.0.1',
-      ssh_port: b?.port ?? 0,
-      ssh_user: 'kgpu',
-    };
+    return sshAccessView(fingerprint, privateKey, this.o.bastion());
   }
 
   // ── internals ──────────────────────────────────────────────────────────────────────────
-
-  private allocate(model: string, count: number): { hostname: string; count: number }[] {
-    const out: { hostname: string; count: number }[] = [];
-    let left = count;
-    for (const n of this.nodes) {
-      if (left === 0) break;
-      if (n.gpu_model !== model) continue;
-      const take = Math.min(left, n.total - n.busy);
-      if (take > 0) {
-        n.busy += take;
-        left -= take;
-        out.push({ hostname: n.hostname, count: take });
-      }
-    }
-    if (count === 0) {
-      // CPU-only pods still land on a worker of their class (no GPU taken).
-      const n = this.nodes.find((x) => x.gpu_model === model);
-      if (n) out.push({ hostname: n.hostname, count: 0 });
-    }
-    return out;
-  }
-
-  private free(pod: PodRecord): void {
-    for (const a of pod.allocation) {
-      const n = this.nodes.find((x) => x.hostname === a.hostname);
-      if (n) n.busy -= a.count;
-    }
-    pod.allocation = pod.allocation.map((a) => ({ ...a, count: 0 }));
-  }
 
   private charge(account: Account, pod: PodRecord, amount: number): boolean {
     if (account.credits + 1e-9 >= amount) {

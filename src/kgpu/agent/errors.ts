@@ -7,6 +7,7 @@ import { SshError } from '../ssh/ssh-errors';
 
 /** The other side broke the framed protocol; the agent connection was closed (both sides). */
 export class AgentProtocolError extends SshError {
+  override readonly kind = 'agent_protocol';
   constructor(
     readonly detail: string,
     options?: { cause?: unknown },
@@ -20,6 +21,7 @@ export class AgentProtocolError extends SshError {
 
 /** The agent could not be placed or started in the pod. */
 export class AgentStartError extends SshError {
+  override readonly kind = 'agent_start';
   constructor(
     readonly detail: string,
     options?: { cause?: unknown },
@@ -30,6 +32,7 @@ export class AgentStartError extends SshError {
 
 /** The agent refused or failed to open a stream (the target is not allowed, not listening, …). */
 export class AgentOpenError extends SshError {
+  override readonly kind = 'agent_open';
   constructor(
     /** errno-style code from the pod: "EPERM" (not loopback), "ECONNREFUSED", "ENOENT", "EINVAL", … */
     readonly code: string,
@@ -44,6 +47,7 @@ export class AgentOpenError extends SshError {
 
 /** The pod side reset an open stream (its peer reset the connection, a write failed, …). */
 export class AgentStreamResetError extends SshError {
+  override readonly kind = 'agent_stream_reset';
   constructor(
     readonly code: string,
     readonly target: string,

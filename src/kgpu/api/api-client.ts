@@ -34,6 +34,7 @@ import { BodyTooLargeError, readBodyText } from './bounded-body';
 import { abortableDelay, backoffDelayMs, DEFAULT_RETRY_POLICY, isRetryableStatus, parseRetryAfter, type RetryPolicy } from './retry';
 import { waitUntilReady, type WaitUntilReadyOptions } from './wait-ready';
 import { networkError } from './network-error';
+import { parseJsonObject } from './json-body';
 import { putToPresignedUrl, type UploadSource } from './presigned-upload';
 
 /** Returns the account token, or undefined when signed out. `forceRefresh` after a 401: re-read
@@ -318,7 +319,7 @@ export class KgpuClient {
         throw new KgpuApiError(res.status, spec.method, spec.path, requestId, errorBody(res), context);
       }
       if (res.text === '') return undefined;
-      const parsed = parseJson(res.text);
+      const parsed = parseJsonObject(res.text);
       if (parsed === undefined) {
         throw new KgpuApiError(
           502,
@@ -521,17 +522,8 @@ function header(headers: RawResponse['headers'], name: string): string | undefin
   return Array.isArray(v) ? v[0] : v;
 }
 
-function parseJson(text: string): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(text);
-    return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function errorBody(res: RawResponse): ErrorBody {
-  const parsed = parseJson(res.text);
+  const parsed = parseJsonObject(res.text);
   if (parsed && typeof parsed.error === 'string') return parsed as ErrorBody;
   return { error: res.status === 401 ? 'unauthorized' : `http_${res.status}`, message: redactTokens(res.text.slice(0, 200)) };
 }

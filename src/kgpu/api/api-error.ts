@@ -7,6 +7,7 @@
  * - KgpuAbortedError  — the caller's AbortSignal fired (name "AbortError").
  */
 import { CancelledError } from '../util/cancelled';
+import { KgpuError } from '../util/kgpu-error';
 import type { ErrorBody } from './api-types';
 import { groupDigits } from '../util/format-number';
 
@@ -55,7 +56,7 @@ function stringField(body: ErrorBody | undefined, ...keys: string[]): string | u
   return undefined;
 }
 
-export class KgpuApiError extends Error {
+export class KgpuApiError extends KgpuError {
   /** The kgpu machine-readable `error` code; every 401 is `unauthorized` (the server's own code is in `serverCode`). */
   readonly code: string;
   /** The `error` field exactly as the server sent it (e.g. `token_expired` on a 401). */
@@ -74,7 +75,7 @@ export class KgpuApiError extends Error {
     readonly status: number,
     readonly method: string,
     readonly path: string,
-    readonly requestId: string | undefined,
+    override readonly requestId: string | undefined,
     rawBody: ErrorBody | undefined,
     readonly context: ErrorContext = {},
   ) {
@@ -84,7 +85,7 @@ export class KgpuApiError extends Error {
     const traceId = body?.trace_id;
     const field = stringField(body, 'field', 'param', 'loc') ?? fieldFromMessage(serverMessage);
     const userMessage = buildUserMessage({ status, code, serverMessage, requestId, traceId, field, method, path, body, context });
-    super(userMessage);
+    super('api', code, userMessage, { requestId });
     this.name = 'KgpuApiError';
     this.code = code;
     this.serverCode = body?.error;
@@ -223,9 +224,9 @@ function conflictMessage(p: MessageParts, ref: string): string {
 export type NetworkErrorKind = 'unreachable' | 'timeout' | 'connection_lost';
 
 /** No usable answer from kgpu. `requestSent` is false when the request surely never reached it. */
-export class KgpuNetworkError extends Error {
+export class KgpuNetworkError extends KgpuError {
   constructor(
-    readonly kind: NetworkErrorKind,
+    override readonly kind: NetworkErrorKind,
     readonly apiBase: string,
     readonly method: string,
     readonly path: string,
@@ -234,7 +235,7 @@ export class KgpuNetworkError extends Error {
     readonly requestSent: boolean,
     options?: { cause?: unknown; timeoutMs?: number },
   ) {
-    super(networkMessage(kind, apiBase, method, path, code, options?.timeoutMs), { cause: options?.cause });
+    super('api', kind, networkMessage(kind, apiBase, method, path, code, options?.timeoutMs), { cause: options?.cause });
     this.name = 'KgpuNetworkError';
   }
 
@@ -284,7 +285,7 @@ function formatMs(ms: number): string {
 /** The caller cancelled (AbortSignal): the REST layer's CancelledError. `name` is "AbortError" like the platform's. */
 export class KgpuAbortedError extends CancelledError {
   constructor(what: string, reason?: unknown) {
-    super(what, reason);
+    super(what, reason, 'api');
   }
 }
 

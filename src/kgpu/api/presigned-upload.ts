@@ -9,6 +9,8 @@ import { request, type Dispatcher } from 'undici';
 import { KgpuAbortedError } from './api-error';
 import { BodyTooLargeError, readBodyText } from './bounded-body';
 import { networkError } from './network-error';
+import { jsonErrorField } from './json-body';
+import { KgpuError } from '../util/kgpu-error';
 
 /** An object store's answer to a PUT is a short XML error at most. */
 const MAX_PUT_RESPONSE_BYTES = 64 * 1024;
@@ -25,7 +27,7 @@ export interface PutOptions {
 }
 
 /** An upload to a presigned URL was refused by the object store. */
-export class KgpuUploadError extends Error {
+export class KgpuUploadError extends KgpuError {
   get userMessage(): string {
     return this.message;
   }
@@ -36,6 +38,8 @@ export class KgpuUploadError extends Error {
     readonly path: string,
   ) {
     super(
+      'api',
+      'upload_refused',
       `The object store refused the upload (${status} ${code}) — the upload link may have expired (valid 1 h) or been altered; create a new transit object and upload again.`,
     );
     this.name = 'KgpuUploadError';
@@ -107,7 +111,7 @@ export async function putToPresignedUrl(
       throw err;
     });
     if (res.statusCode >= 300) {
-      const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? jsonError(text);
+      const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? jsonErrorField(text);
       throw new KgpuUploadError(res.statusCode, typeof code === 'string' ? code : `http_${res.statusCode}`, shownPath);
     }
   } catch (e) {
@@ -119,15 +123,5 @@ export async function putToPresignedUrl(
   } finally {
     clearTimeout(watchdog);
     o.signal?.removeEventListener('abort', onAbort);
-  }
-}
-
-/** The `error` field of a JSON answer, if it is one. */
-function jsonError(text: string): unknown {
-  try {
-    const v: unknown = JSON.parse(text);
-    return v && typeof v === 'object' ? (v as { error?: unknown }).error : undefined;
-  } catch {
-    return undefined;
   }
 }

@@ -7,6 +7,7 @@ import type { CallOptions } from './api-client';
 import type { EndReason, Pod, PodPhase } from './api-types';
 import { describeEndReason } from '../model/end-reason';
 import { abortableDelay } from './retry';
+import { KgpuError } from '../util/kgpu-error';
 
 /** The contract's cadence: never poll faster than this by default. */
 export const DEFAULT_POLL_FLOOR_MS = 10_000;
@@ -37,7 +38,7 @@ export interface WaitUntilReadyOptions {
 }
 
 /** The pod ended (or failed) instead of becoming ready. */
-export class PodEndedError extends Error {
+export class PodEndedError extends KgpuError {
   readonly label: string;
   readonly nextAction: string;
   constructor(
@@ -47,7 +48,7 @@ export class PodEndedError extends Error {
     readonly pod: Pod,
   ) {
     const d = describeEndReason(endReason);
-    super(`Pod ${podId} will not become ready — ${d.label}. ${d.nextAction}`);
+    super('api', 'pod_ended', `Pod ${podId} will not become ready — ${d.label}. ${d.nextAction}`);
     this.name = 'PodEndedError';
     this.label = d.label;
     this.nextAction = d.nextAction;
@@ -55,7 +56,7 @@ export class PodEndedError extends Error {
 }
 
 /** The pod was still not ready after `timeoutMs`. */
-export class WaitTimeoutError extends Error {
+export class WaitTimeoutError extends KgpuError {
   constructor(
     readonly podId: string,
     readonly lastPod: Pod | undefined,
@@ -63,6 +64,8 @@ export class WaitTimeoutError extends Error {
   ) {
     const where = lastPod ? `${lastPod.phase}${lastPod.pending_reason ? ` (${lastPod.pending_reason})` : ''}` : 'unknown';
     super(
+      'api',
+      'wait_timeout',
       `Pod ${podId} is still not ready after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`} — it is ${where}. Check the image name, or release it and rent again.`,
     );
     this.name = 'WaitTimeoutError';

@@ -27,6 +27,8 @@ import {
   writeAll,
 } from '../ssh/sftp-io';
 import { download, upload, type TransferOptions, type TransferResult } from '../transfer/bulk-transfer';
+import type { ReconnectPolicy } from '../ssh/reconnect-policy';
+import { KgpuError } from '../util/kgpu-error';
 import { tempSiblingName } from '../util/temp-name';
 
 const posix = path.posix;
@@ -55,14 +57,14 @@ export interface RemoteDirEntry {
 export type RemoteFsErrorCode = 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'EACCES' | 'EIO' | 'EFBIG';
 
 /** A file-system error with a Node-style code, the path, and SFTP's status when there was one. */
-export class RemoteFsError extends Error {
+export class RemoteFsError extends KgpuError {
   constructor(
     readonly code: RemoteFsErrorCode,
     readonly path: string,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super('fs', code, message, options);
     this.name = 'RemoteFsError';
   }
 }
@@ -115,6 +117,8 @@ function isStatusError(e: unknown): e is Error & { code: number } {
 export interface RemoteFsOptions {
   /** Path of sftp-server in the pod's image. */
   sftpServerPath?: string;
+  /** The pod session's retry policy for bulk transfers (upload/download) that give none (default: bulk-transfer's). */
+  reconnect?: ReconnectPolicy;
 }
 
 export class RemoteFs {
@@ -492,12 +496,12 @@ export class RemoteFs {
 
   /** Copy a local file to the pod (streamed, resumable, atomic replace of the target). */
   upload(localPath: string, remotePath: string, options: TransferOptions = {}): Promise<TransferResult> {
-    return upload(this.connector, localPath, remotePath, options);
+    return upload(this.connector, localPath, remotePath, { reconnect: this.options.reconnect, ...options });
   }
 
   /** Copy a pod file to a local path (streamed, resumable, atomic replace of the local file). */
   download(remotePath: string, localPath: string, options: TransferOptions = {}): Promise<TransferResult> {
-    return download(this.connector, remotePath, localPath, options);
+    return download(this.connector, remotePath, localPath, { reconnect: this.options.reconnect, ...options });
   }
 
   /** Close the SFTP connection. */

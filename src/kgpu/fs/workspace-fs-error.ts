@@ -4,6 +4,7 @@
  * names the pod and the path and says what to do next.
  */
 import { RemoteFsError } from './remote-fs';
+import { KgpuError } from '../util/kgpu-error';
 import { AuthRejectedError, SshAbortedError, SshError } from '../ssh/ssh-errors';
 
 export type WorkspaceFsErrorKind =
@@ -18,15 +19,15 @@ export type WorkspaceFsErrorKind =
   | 'Cancelled'
   | 'Other';
 
-export class WorkspaceFsError extends Error {
+export class WorkspaceFsError extends KgpuError {
   constructor(
-    readonly kind: WorkspaceFsErrorKind,
+    override readonly kind: WorkspaceFsErrorKind,
     readonly podId: string,
     readonly path: string,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super('fs', kind, message, options);
     this.name = 'WorkspaceFsError';
   }
 }

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PodCommands } from '../ssh/pod-commands';
 import { quote, quoteArgv } from '../util/shell-quote';
+import { KgpuError } from '../util/kgpu-error';
 import { LIST_SCRIPT, START_SCRIPT, STATUS_SCRIPT, STOP_SCRIPT, WRAPPER_SCRIPT, startScript } from './job-wrapper';
 
 export const DEFAULT_JOBS_ROOT = '/workspace/.kgpu/jobs';
@@ -67,10 +68,10 @@ export interface StartJobSpec extends JobsLocation {
   signal?: AbortSignal;
 }
 
-export class JobError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
+/** The jobs layer's errors (util/kgpu-error.ts). */
+export class JobError extends KgpuError {
+  constructor(message: string, options?: { cause?: unknown }, kind = 'job_failed') {
+    super('jobs', kind, message, options);
   }
 }
 
@@ -78,6 +79,8 @@ export class JobNotFoundError extends JobError {
   constructor(readonly jobId: string) {
     super(
       `There is no job ${jobId} in this pod. It may have been started on a different pod (pod disks are not kept when a rental ends); refresh the job list.`,
+      undefined,
+      'job_not_found',
     );
   }
 }

@@ -6,7 +6,7 @@
  *    use connects with the new ones (`resetConnections`);
  *  - exec and streamed exec over that connector (`commands`: what jobs, sync, tasks and the
  *    debugger take as their PodCommands), and the pod's SFTP (`sftp`: uploads, downloads and the
- *    `kgpu:` file system);
+ *    `kgpu:` file system; its bulk transfers retry with the session's policy);
  *  - the pod agent (one AgentClient: ports, telemetry, notebook kernels, debug sessions share it);
  *  - the ONE SSH retry policy (`reconnect`) every reconnect loop of the pod uses;
  *  - `onDidChangePaths`: whoever changes files in the pod behind the file system's back (an upload,
@@ -101,7 +101,10 @@ export class PodSession implements Disposable {
     if (this.disposed) throw new Error(`The connection to pod ${this.podId} was closed.`);
     if (this.sftpNow?.connector !== connector) {
       this.sftpNow?.rfs.dispose();
-      this.sftpNow = { connector, rfs: new RemoteFs(connector, { sftpServerPath: this.options.sftpServerPath }) };
+      this.sftpNow = {
+        connector,
+        rfs: new RemoteFs(connector, { sftpServerPath: this.options.sftpServerPath, reconnect: this.reconnect }),
+      };
     }
     return this.sftpNow;
   }

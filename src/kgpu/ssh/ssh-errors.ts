@@ -2,16 +2,18 @@
  * Typed errors for SSH to a kgpu pod through the bastion. Each message says what happened and
  * what to do next; `cause` keeps the underlying ssh2/socket error.
  */
+import { KgpuError } from '../util/kgpu-error';
 
-export class SshError extends Error {
+/** The SSH layer's errors (util/kgpu-error.ts): each subclass names its `kind`. */
+export class SshError extends KgpuError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
+    super('ssh', 'ssh', message, options);
   }
 }
 
 /** The bastion refused our key: the rental has ended, or its key was rotated (PATCH /pods/{id}). */
 export class AuthRejectedError extends SshError {
+  override readonly kind = 'auth_rejected';
   constructor(
     readonly host: string,
     readonly port: number,
@@ -27,6 +29,7 @@ export class AuthRejectedError extends SshError {
 
 /** No TCP connection / SSH handshake with the bastion (network down, wrong host or port, timeout). */
 export class BastionUnreachableError extends SshError {
+  override readonly kind = 'unreachable';
   constructor(
     readonly host: string,
     readonly port: number,
@@ -42,6 +45,7 @@ export class BastionUnreachableError extends SshError {
 
 /** The bastion refused to open a channel or to run what we asked on it (exec/shell/pty). */
 export class ChannelRefusedError extends SshError {
+  override readonly kind = 'channel_refused';
   constructor(what: string, options?: { cause?: unknown }) {
     super(
       `The kgpu bastion refused ${what}. The bastion allows one session per connection and no forwarding; if this persists the pod may be ending.`,
@@ -52,6 +56,7 @@ export class ChannelRefusedError extends SshError {
 
 /** An established connection dropped before the operation finished. */
 export class ConnectionLostError extends SshError {
+  override readonly kind: string = 'connection_lost';
   constructor(what: string, options?: { cause?: unknown }) {
     super(
       `The SSH connection to the pod was lost during ${what}. It is safe to retry; check the pod is still running if this repeats.`,
@@ -63,7 +68,7 @@ export class ConnectionLostError extends SshError {
 /** The operation was cancelled through its AbortSignal. */
 export class SshAbortedError extends SshError {
   /** The same `kind` as util's CancelledError: `isCancelled(e)` recognises both. */
-  readonly kind = 'cancelled' as const;
+  override readonly kind = 'cancelled' as const;
   constructor(what: string) {
     super(`${what} was cancelled.`);
   }
@@ -71,6 +76,7 @@ export class SshAbortedError extends SshError {
 
 /** The bastion presented a different host key than the one pinned on first use. */
 export class HostKeyChangedError extends SshError {
+  override readonly kind = 'host_key_changed';
   constructor(
     readonly hostPort: string,
     readonly expected: string,

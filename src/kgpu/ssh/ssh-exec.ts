@@ -39,6 +39,7 @@ export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 
 /** A command printed more than exec() keeps in memory. */
 export class ExecOutputTooLargeError extends SshError {
+  override readonly kind = 'output_too_large';
   constructor(
     what: string,
     readonly stream: 'stdout' | 'stderr',

@@ -3,12 +3,14 @@
  * kind are never shown as failures and never retried. The REST layer's KgpuAbortedError is a
  * CancelledError; the SSH layer's SshAbortedError (an SshError) carries the same `kind`.
  */
-export class CancelledError extends Error {
-  readonly kind = 'cancelled' as const;
+import { KgpuError, type ErrorLayer } from './kgpu-error';
+
+export class CancelledError extends KgpuError {
+  override readonly kind = 'cancelled' as const;
   /** The platform's abort code, like an AbortError from fetch or streams. */
   readonly code = 'ABORT_ERR';
-  constructor(what: string, reason?: unknown) {
-    super(`${what} was cancelled.`, { cause: reason });
+  constructor(what: string, reason?: unknown, layer: ErrorLayer = 'core') {
+    super(layer, 'cancelled', `${what} was cancelled.`, { cause: reason });
     this.name = 'AbortError';
   }
 }

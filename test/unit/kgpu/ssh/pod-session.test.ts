@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { PodSession } from '../../../../src/kgpu/ssh/pod-session';
@@ -118,6 +119,37 @@ test('onDidChangePaths: a file changed behind the file system (an upload) is for
   } finally {
     wfs.dispose();
     s.dispose();
+  }
+});
+
+test("a bulk transfer over the session's SFTP resumes after a dropped connection, waiting as the session's policy says", async () => {
+  const base = backoffReconnectPolicy();
+  const waits: number[] = [];
+  const s = new PodSession({
+    podId: f.podId,
+    createConnector: async () => f.connector(),
+    reconnect: { ...base, delayMs: (n) => (waits.push(n), base.delayMs(n)) },
+  });
+  const local = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kgpu-session-dl-')), 'big.bin');
+  try {
+    const content = Buffer.alloc(3 * 1024 * 1024);
+    for (let i = 0; i < content.length; i++) content[i] = (i * 2654435761) >>> 24;
+    fs.writeFileSync(path.join(f.hostDir, 'big.bin'), content);
+    const { rfs } = await s.sftp();
+    let armed = false;
+    const r = await rfs.download('/workspace/big.bin', local, {
+      onProgress: () => {
+        if (armed) return;
+        armed = true;
+        f.bastion.dropConnections({ podId: f.podId, afterBytes: 200_000 }); // cut the download mid-file
+      },
+    });
+    assert.ok(r.resumes >= 1, 'the download was cut and resumed');
+    assert.ok(waits.length >= 1, "it waited as the session's policy said");
+    assert.ok(fs.readFileSync(local).equals(content), 'byte-identical');
+  } finally {
+    s.dispose();
+    fs.rmSync(path.dirname(local), { recursive: true, force: true });
   }
 });
 

@@ -58,11 +58,30 @@ test('first sync uploads the tree; a second sync of an unchanged tree transfers 
     Object.values(files).reduce((s, c) => s + Buffer.byteLength(c), 0),
   );
   assert.deepEqual(Object.fromEntries(await podTree(p.remote)), files);
+  // What it changed in the pod (for the kgpu: file system): the folder, the new folders, the new files.
+  assert.deepEqual(first.changes.map((c) => `${c.type} ${c.path.slice(p.remote.length)}`).sort(), [
+    'changed ',
+    'changed /data',
+    'changed /lib',
+    'created /data/a.csv',
+    'created /lib/model.py',
+    'created /train.py',
+  ]);
 
   const second = await syncUp(pod.commands(), p.local, p.remote, opts);
   assert.deepEqual(
     { ...second, durationMs: 0, wireBytes: 0 },
-    { uploadedFiles: 0, uploadedBytes: 0, skippedFiles: 3, deletedFiles: 0, durationMs: 0, wireBytes: 0, roundTrips: 1, skippedLinks: [] },
+    {
+      uploadedFiles: 0,
+      uploadedBytes: 0,
+      skippedFiles: 3,
+      deletedFiles: 0,
+      durationMs: 0,
+      wireBytes: 0,
+      roundTrips: 1,
+      skippedLinks: [],
+      changes: [],
+    },
   );
 
   // Without the local cache (another machine, a cleared storage) nothing is sent either: the pod's manifest matches.
