@@ -238,6 +238,8 @@ export class NotebookKernel implements vscode.Disposable {
       signal,
     });
     this.services.log.info(`Notebook: synced ${r.uploadedFiles} changed file(s) to ${place.sync.remoteDir} in ${r.durationMs} ms.`);
+    // The kgpu: file system (an open explorer on the pod) sees what the sync changed.
+    this.services.connections.session(this.pod.pod_id).notifyPathsChanged(r.changes);
     const project = await projectPython(
       pod,
       { folder: place.sync.folder, remoteDir: place.sync.remoteDir, script: place.sync.notebook, python: settings.python },
