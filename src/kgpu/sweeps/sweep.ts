@@ -19,10 +19,11 @@ import type { JobRunner, KeyValueStore, RunFileSpec, StoredRecipe } from '../job
 import { SshAbortedError } from '../ssh/ssh-errors';
 import { planRun } from '../jobs/job-runner';
 import type { PodCommands } from '../ssh/pod-commands';
-import { markMetricsFile, readMetricsFile, type MetricsFileMark } from './metrics-file';
+import { markMetricsFile, readMetricsFile, type FileMetrics, type MetricsFileMark } from './metrics-file';
 import type { StoredTransit } from './fanout';
 import { runCredits } from './sweep-cost';
 import { mergeBest, MetricsReader, type Metrics } from './metrics';
+import { MetricsFileWatch } from './metrics-file-watch';
 
 export type SweepRunState = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped';
 
@@ -82,6 +83,8 @@ export interface SweepOptions {
   /** Commands on a pod: when given, each run's metrics.jsonl (in its working folder) is marked
    *  before it starts and read (bounded) when it ends (metrics-file.ts). */
   commands?(podId: string): Promise<PodCommands>;
+  /** How often a running run's metrics.jsonl is read again (with `commands`; default 10 s; 0 = only at its end). */
+  metricsFilePollMs?: number;
 }
 
 const STORE_KEY = 'kgpu.sweeps';
@@ -128,6 +131,8 @@ export class Sweep {
   private readonly busy = new Set<string>();
   private readonly synced = new Set<string>();
   private readonly deadPods = new Set<string>();
+  /** A running run's metrics.jsonl as last read (by run index). */
+  private readonly liveFile = new Map<number, FileMetrics>();
   private readonly active = new Map<number, { podId: string; jobId: string }>();
   private stopping = false;
   private started = false;
@@ -266,6 +271,25 @@ export class Sweep {
     run.jobId = handle.jobId;
     this.active.set(run.index, { podId, jobId: handle.jobId });
     this.changed();
+    // metrics.jsonl while the run goes on (metrics-file-watch.ts), merged over what it printed.
+    const watch = this.options.commands
+      ? new MetricsFileWatch(
+          () => this.fileMetrics(run, podId),
+          (file) => {
+            if (run.state !== 'running' || run.jobId !== handle.jobId) return;
+            this.liveFile.set(run.index, file);
+            run.metrics = { ...metrics.last, ...file.last };
+            run.best = mergeBest({ ...metrics.best }, file.best);
+            this.changed();
+          },
+          this.options.metricsFilePollMs,
+        )
+      : undefined;
+    const unwatch = (): void => {
+      watch?.stop();
+      this.liveFile.delete(run.index);
+    };
+    handle.done.then(unwatch, unwatch);
     handle.synced.then(
       (r) => r && this.synced.add(podId),
       () => undefined,
@@ -277,8 +301,9 @@ export class Sweep {
     const before = JSON.stringify(reader.last);
     reader.push(chunk);
     if (JSON.stringify(reader.last) === before) return;
-    run.metrics = { ...reader.last };
-    run.best = { ...reader.best };
+    const file = this.liveFile.get(run.index);
+    run.metrics = { ...reader.last, ...file?.last };
+    run.best = mergeBest({ ...reader.best }, file?.best ?? {});
     this.changed();
   }
 
