@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { AgentClient } from '../../../src/kgpu/agent';
 import { findDebugPorts, startDebugJob, startPodDebug, type DebugJobSpec } from '../../../src/kgpu/debug';
 import type { JobRunner } from '../../../src/kgpu/jobs/job-runner';
+import type { JobStatus } from '../../../src/kgpu/jobs/jobs';
 import { PodConnector } from '../../../src/kgpu/ssh/ssh-connection';
 import { execStream } from '../../../src/kgpu/ssh/ssh-exec';
 import { podCommands } from '../../../src/kgpu/ssh/pod-commands';
@@ -74,6 +75,18 @@ describe('Debug on GPU as a job of the rental', () => {
       jobsRoot: JOBS_ROOT,
       ...extra,
     };
+  }
+
+  /** The job's final status, waited for (bounded). */
+  async function ended(done: Promise<{ job: { status: JobStatus } }>): Promise<JobStatus> {
+    let status: JobStatus | undefined;
+    void done.then((r) => (status = r.job.status));
+    return waitFor('the job to end', () => status, 60_000);
+  }
+
+  /** Every process's command line in the pod, one a line. */
+  function commandLines(): Promise<string> {
+    return d.sh(`for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done`);
   }
 
   async function begin(c: DapTestClient, file: string, lines: number[]): Promise<void> {
@@ -153,8 +166,8 @@ describe('Debug on GPU as a job of the rental', () => {
       conn.kill();
       const out = await c.event('output', (m) => /connection to pod .* was lost/.test(String(m.body?.output)));
       assert.match(String(out.body.output), /program in the pod was stopped/);
-      const r = await s.handle.done;
-      assert.equal(r.job.status.state, 'killed', JSON.stringify(r.job.status));
+      const end = await ended(s.handle.done);
+      assert.equal(end.state, 'killed', JSON.stringify(end));
     } finally {
       gate.mode = 'pass';
       s.bridge.dispose();
@@ -178,6 +191,9 @@ describe('Debug on GPU as a job of the rental', () => {
       conn.kill();
       const out = await c.event('output', (m) => /connection to pod .* was lost/.test(String(m.body?.output)));
       assert.match(String(out.body.output), /goes on running in the pod as job/);
+      // The drop has reached the pod: the relay there has ended (with "stop" it would stop the job now).
+      const jobDir = `${JOBS_ROOT}/${s.handle.jobId}`;
+      await waitFor('the relay in the pod to end', async () => !(await commandLines()).includes(`${jobDir} keepRunning`), 60_000);
       // Still running: the job's status read again from the pod.
       const jobs = await runner.refresh(d.fx.podId);
       assert.equal(jobs.find((j) => j.info.id === s.handle.jobId)?.info.status.state, 'running');
@@ -212,8 +228,7 @@ describe('Debug on GPU as a job of the rental', () => {
         const st = await c2.ok('stackTrace', { threadId: stop.body.threadId, startFrame: 0, levels: 1 });
         await c2.ok('evaluate', { expression: 'n = 999_990', frameId: st.stackFrames[0].id, context: 'repl' });
         await c2.ok('continue', { threadId: stop.body.threadId });
-        const r = await s.handle.done;
-        assert.deepEqual(r.job.status, { state: 'exited', exitCode: 0 });
+        assert.deepEqual(await ended(s.handle.done), { state: 'exited', exitCode: 0 });
         await waitFor('the log to end with the last line', async () =>
           /done 1000000/.test(await d.sh(`cat ${JOBS_ROOT}/${s.handle.jobId}/log`)),
         );
