@@ -56,6 +56,7 @@ export interface DebugJobSession extends PodDebugSession {
 export const DEBUG_PORT_LINE = /\[kgpu\] debugpy waits for the debugger on 127\.0\.0\.1:(\d+) \(pid (\d+)\)/;
 
 export const DEBUG_RELAY = path.join('pod', 'debug_relay.py');
+const RELAY_PYTHON = 'if command -v python3 >/dev/null 2>&1; then exec python3 "$@"; fi; exec python "$@"';
 let relay: Promise<string> | undefined;
 
 function loadRelay(): Promise<string> {
@@ -119,7 +120,14 @@ export async function startDebugJob(spec: DebugJobSpec): Promise<DebugJobSession
   });
   const code = await loadRelay();
   const stream = await spec.agent.openStream(
-    { kind: 'process', argv: [...python, '-c', code, String(port), jobDir, spec.onDisconnect ?? 'stop'], cwd: '/', stderr: 'pipe' },
+    // The relay is stdlib-only: the pod's own python3 (kgpu.python may be a command such as
+    // `conda run`, which would hold the relay's output back).
+    {
+      kind: 'process',
+      argv: ['sh', '-c', RELAY_PYTHON, 'kgpu-debug-relay', '-c', code, String(port), jobDir, spec.onDisconnect ?? 'stop'],
+      cwd: '/',
+      stderr: 'pipe',
+    },
     { signal: spec.signal },
   );
   const b = new DapBridge({

@@ -146,6 +146,15 @@ describe('Debug on GPU as a job of the rental', () => {
     }
   });
 
+  it('a pod Python without debugpy: the launch fails saying how to install it', async () => {
+    await d.sh('rm -rf /tmp/kgpu-nodebugpy-job && python3 -m venv --without-pip /tmp/kgpu-nodebugpy-job');
+    const p = project('dbgnone', { 'hello.py': 'print("hi")\n' });
+    await assert.rejects(
+      startDebugJob(spec(p.folder, p.file('hello.py'), { python: '/tmp/kgpu-nodebugpy-job/bin/python' })),
+      /ended \(exited with code 3\) before debugpy listened[\s\S]*debugpy is not installed for \/tmp\/kgpu-nodebugpy-job\/bin\/python[\s\S]*-m pip install debugpy/,
+    );
+  });
+
   const LOOP = 'import os, time\nn = 0\nwhile True:\n    n += 1\n    time.sleep(0.1)\n';
 
   it('a dropped connection while paused stops the job by default ("onDisconnect": "stop")', async () => {
