@@ -147,9 +147,9 @@ export async function startDebugJob(spec: DebugJobSpec): Promise<DebugJobSession
       rules: [{ path: launcher, include: false }],
       ...(editor.__restart !== undefined ? { __restart: editor.__restart } : {}),
     }),
-    // Stop in the editor stops the program it launched (debugpy, attached, would only detach).
+    // Stop (and restart) in the editor stops the program it launched (debugpy, attached, would only detach).
     rewriteRequest: (command, args) =>
-      command === 'disconnect' && args?.terminateDebuggee === undefined && !args?.restart ? { ...args, terminateDebuggee: true } : args,
+      command === 'disconnect' && args?.terminateDebuggee === undefined ? { ...args, terminateDebuggee: true } : args,
     // The session ends with the job: its exit code, its whole log in the console first.
     beforeTerminated: () => ended.then((job) => ({ exitCode: job.status.state === 'exited' ? job.status.exitCode : undefined })),
     explainEnd: (info) =>
