@@ -102,6 +102,7 @@ export class KgpuDebugAdapterFactory implements vscode.DebugAdapterDescriptorFac
       launcher: debugLauncher(this.services, c, uri),
       onDisconnect: c.onDisconnect === 'keepRunning' ? 'keepRunning' : 'stop',
       justMyCode: c.justMyCode,
+      stopOnEntry: c.stopOnEntry,
       signal,
       onSyncProgress: (p) =>
         report(

@@ -42,6 +42,8 @@ export interface DebugJobSpec extends Omit<RunFileSpec, 'onData' | 'scriptPrefix
   /** The rank debugpy runs in under torchrun (default 0). */
   rank?: number;
   justMyCode?: boolean;
+  /** Stop on the script's first line (launch.json stopOnEntry). */
+  stopOnEntry?: boolean;
   jobsRoot?: string;
 }
 
@@ -75,10 +77,10 @@ export async function startDebugJob(spec: DebugJobSpec): Promise<DebugJobSession
   let resolvePort!: (p: number) => void;
   const portSeen = new Promise<number>((r) => (resolvePort = r));
   const decoder = new TextDecoder();
-  const { agent: _a, runner, pod: _p, onDisconnect: _o, rank, justMyCode: _j, jobsRoot: _r, ...run } = spec;
+  const { agent: _a, runner, pod: _p, onDisconnect: _o, rank, justMyCode: _j, stopOnEntry, jobsRoot: _r, ...run } = spec;
   const handle = runner.runFile({
     ...run,
-    env: { ...spec.env, KGPU_DEBUG_RANK: String(rank ?? 0) },
+    env: { ...spec.env, KGPU_DEBUG_RANK: String(rank ?? 0), ...(stopOnEntry ? { KGPU_DEBUG_STOP_ON_ENTRY: '1' } : {}) },
     scriptPrefix: [launcher],
     onData: (chunk) => {
       const s = decoder.decode(chunk, { stream: true });

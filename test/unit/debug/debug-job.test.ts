@@ -146,6 +146,25 @@ describe('Debug on GPU as a job of the rental', () => {
     }
   });
 
+  it("stopOnEntry stops on the first line of the script (not in kgpu's launcher)", async () => {
+    const p = project('dbgentry', { 'entry.py': 'first = 1\nsecond = 2\nprint("entry done", first + second)\n' });
+    const s = await startDebugJob(spec(p.folder, p.file('entry.py'), { stopOnEntry: true }));
+    const c = new DapTestClient(s.bridge);
+    try {
+      await begin(c, p.file('entry.py'), []);
+      const stop = await c.event('stopped');
+      const st = await c.ok('stackTrace', { threadId: stop.body.threadId, startFrame: 0, levels: 5 });
+      assert.equal(st.stackFrames[0].source.path, p.file('entry.py'));
+      assert.equal(st.stackFrames[0].line, 1);
+      await c.ok('continue', { threadId: stop.body.threadId });
+      assert.equal((await c.event('exited')).body.exitCode, 0);
+      await c.event('terminated');
+      assert.match(c.output(), /entry done 3/);
+    } finally {
+      s.bridge.dispose();
+    }
+  });
+
   it('a pod Python without debugpy: the launch fails saying how to install it', async () => {
     await d.sh('rm -rf /tmp/kgpu-nodebugpy-job && python3 -m venv --without-pip /tmp/kgpu-nodebugpy-job');
     const p = project('dbgnone', { 'hello.py': 'print("hi")\n' });
