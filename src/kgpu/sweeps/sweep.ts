@@ -176,6 +176,7 @@ export class Sweep {
       s.active.set(run.index, { podId, jobId });
       const metrics = new MetricsReader();
       const stream = options.runner.openLog(podId, jobId, { from: 0, onData: (c) => s.onMetrics(run, metrics, c) });
+      s.watchMetricsFile(run, podId, jobId, metrics, stream.done);
       void s.follow(run, podId, stream.done, metrics);
     }
     return s;
@@ -271,30 +272,33 @@ export class Sweep {
     run.jobId = handle.jobId;
     this.active.set(run.index, { podId, jobId: handle.jobId });
     this.changed();
-    // metrics.jsonl while the run goes on (metrics-file-watch.ts), merged over what it printed.
-    const watch = this.options.commands
-      ? new MetricsFileWatch(
-          () => this.fileMetrics(run, podId),
-          (file) => {
-            if (run.state !== 'running' || run.jobId !== handle.jobId) return;
-            this.liveFile.set(run.index, file);
-            run.metrics = { ...metrics.last, ...file.last };
-            run.best = mergeBest({ ...metrics.best }, file.best);
-            this.changed();
-          },
-          this.options.metricsFilePollMs,
-        )
-      : undefined;
-    const unwatch = (): void => {
-      watch?.stop();
-      this.liveFile.delete(run.index);
-    };
-    handle.done.then(unwatch, unwatch);
+    this.watchMetricsFile(run, podId, handle.jobId, metrics, handle.done);
     handle.synced.then(
       (r) => r && this.synced.add(podId),
       () => undefined,
     );
     await this.follow(run, podId, handle.done, metrics);
+  }
+
+  /** metrics.jsonl while the run goes on (metrics-file-watch.ts), merged over what it printed, until `done`. */
+  private watchMetricsFile(run: SweepRun, podId: string, jobId: string, metrics: MetricsReader, done: Promise<unknown>): void {
+    if (!this.options.commands) return;
+    const watch = new MetricsFileWatch(
+      () => this.fileMetrics(run, podId),
+      (file) => {
+        if (run.state !== 'running' || run.jobId !== jobId) return;
+        this.liveFile.set(run.index, file);
+        run.metrics = { ...metrics.last, ...file.last };
+        run.best = mergeBest({ ...metrics.best }, file.best);
+        this.changed();
+      },
+      this.options.metricsFilePollMs,
+    );
+    const unwatch = (): void => {
+      watch.stop();
+      this.liveFile.delete(run.index);
+    };
+    done.then(unwatch, unwatch);
   }
 
   private onMetrics(run: SweepRun, reader: MetricsReader, chunk: Buffer): void {
