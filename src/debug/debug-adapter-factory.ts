@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { startPodDebug, type DapBridge, type PodDebugSession } from '../kgpu/debug';
+import { startDebugJob, startPodDebug, type DapBridge, type PodDebugSession } from '../kgpu/debug';
+import { resolveLauncher, type Launcher, type LauncherChoice } from '../kgpu/launch/torchrun';
 import type { RunTarget } from '../kgpu/jobs/job-runner';
 import type { KgpuServices } from '../platform/services';
 import { podFilePython } from '../platform/pod-target-python';
@@ -86,30 +87,52 @@ export class KgpuDebugAdapterFactory implements vscode.DebugAdapterDescriptorFac
     }
     const podSession = this.services.connections.session(podId);
     await podSession.connector(); // connect (asking for a passphrase) before the sync's progress
-    const storage = this.services.context.globalStorageUri?.fsPath;
     const env = {
       ...settings.env,
       ...Object.fromEntries(Object.entries(c.env ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
     };
-    const s = await startPodDebug({
-      request: 'launch',
+    // As a job, the way Run runs it (src/kgpu/debug/debug-job.ts): the project's environment, the
+    // launcher (torchrun: debugpy in rank 0), the job under the rental.
+    return startDebugJob({
       podId,
       agent,
+      runner: this.services.jobs.runner,
       pod: podSession.commands,
       target,
       python,
       args: c.args ?? [],
       env,
       exclude: settings.syncExclude,
-      syncStateDir: typeof storage === 'string' ? path.join(storage, 'sync') : undefined,
-      stopOnEntry: c.stopOnEntry,
+      launcher: debugLauncher(this.services, c, uri),
+      onDisconnect: c.onDisconnect === 'keepRunning' ? 'keepRunning' : 'stop',
       justMyCode: c.justMyCode,
+      stopOnEntry: c.stopOnEntry,
       signal,
       onSyncProgress: (p) =>
-        report(p.phase === 'uploading' ? `syncing ${p.files}/${p.totalFiles} changed files…` : `syncing (${p.phase})…`),
+        report(
+          p.phase === 'uploading'
+            ? vscode.l10n.t('syncing {0}/{1} changed files…', p.files, p.totalFiles)
+            : vscode.l10n.t('syncing ({0})…', p.phase),
+        ),
+      onDepsOutput: (line) => report(vscode.l10n.t("installing the project's dependencies: {0}", line.slice(0, 120))),
     });
-    return s;
   }
+}
+
+/** Run's remembered per-file launcher choice (src/jobs/launcher-choice.ts keeps it under this key). */
+const RUN_LAUNCHER_KEY = 'kgpu.runLauncher';
+
+/**
+ * The launcher a debug launch uses: the configuration's `launcher`, else what Run uses for this file
+ * on this pod (kgpu.launcher, the file's remembered choice; one process when Run never asked).
+ * Under torchrun debugpy runs in rank 0 and the debugger attaches there; the other ranks run plainly.
+ */
+function debugLauncher(services: KgpuServices, c: KgpuDebugConfiguration, uri: vscode.Uri): Launcher {
+  const n = Math.max(1, services.pods.get(c.pod ?? '')?.gpu_count ?? 1);
+  if (c.launcher === 'torchrun') return { kind: 'torchrun', nprocPerNode: n };
+  if (c.launcher === 'python') return { kind: 'python' };
+  const remembered = services.context.workspaceState.get<Record<string, LauncherChoice>>(RUN_LAUNCHER_KEY)?.[uri.toString()];
+  return resolveLauncher(services.settings.get().launcher, n, remembered) ?? { kind: 'python' };
 }
 
 /** VS Code's DebugAdapter over the bridge (the bridge's event has vscode.Event's shape). */

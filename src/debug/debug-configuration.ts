@@ -5,7 +5,7 @@ import type { KgpuServices } from '../platform/services';
 /**
  * The `kgpu` debug type's configurations (launch.json):
  *   { "type": "kgpu", "request": "launch", "name": "…", "program": "${file}", "args": [], "env": {}, "pod": "<optional id>",
- *     "stopOnEntry": false, "justMyCode": true }
+ *     "justMyCode": true, "onDisconnect": "stop" | "keepRunning", "launcher": "python" | "torchrun" }
  *   { "type": "kgpu", "request": "attach", "name": "…", "port": 5678, "pod": "<optional id>" }
  * Resolution (after variables are substituted) saves unsaved editors and settles the pod: the
  * pod a kgpu:// program lives on, else the configuration's `pod`, else Run's choice (the pod Run
@@ -21,6 +21,10 @@ export interface KgpuDebugConfiguration extends vscode.DebugConfiguration {
   port?: number;
   stopOnEntry?: boolean;
   justMyCode?: boolean;
+  /** launch: what a dropped connection does to the program (default "stop"). */
+  onDisconnect?: 'stop' | 'keepRunning';
+  /** launch: one process, or torchrun with one worker per GPU (default: as Run on this file). */
+  launcher?: 'python' | 'torchrun';
 }
 
 export const DEBUG_TYPE = 'kgpu';
@@ -70,6 +74,14 @@ export class KgpuDebugConfigurationProvider implements vscode.DebugConfiguration
       }
       if (c.args !== undefined && (!Array.isArray(c.args) || c.args.some((a) => typeof a !== 'string'))) {
         void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: "args" must be a list of strings.'));
+        return undefined;
+      }
+      if (c.onDisconnect !== undefined && c.onDisconnect !== 'stop' && c.onDisconnect !== 'keepRunning') {
+        void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: "onDisconnect" must be "stop" or "keepRunning".'));
+        return undefined;
+      }
+      if (c.launcher !== undefined && c.launcher !== 'python' && c.launcher !== 'torchrun') {
+        void vscode.window.showErrorMessage(vscode.l10n.t('kgpu: "launcher" must be "python" or "torchrun".'));
         return undefined;
       }
       await vscode.workspace.saveAll(false);

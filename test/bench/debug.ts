@@ -1,7 +1,8 @@
 /**
  * Scenario 9 — debugging on the GPU (src/kgpu/debug): the DAP over a pod agent stream to debugpy.
- *   first stop: "F5 on a warm pod" — startPodDebug (the sync finds nothing changed; the agent is
- *               up) → initialize, launch, a breakpoint, configurationDone → the `stopped` event.
+ *   first stop: "F5 on a warm pod" — startDebugJob, the editor's launch (the sync finds nothing
+ *               changed; the program starts as a job under pod/debug_launch.py; the agent is up)
+ *               → initialize, launch, a breakpoint, configurationDone → the `stopped` event.
  *               Goal ≤ 3 s on loopback; the reference (the floor) is the same start, launch and
  *               breakpoint driven locally in the pod by a stdlib DAP client, from its adapter's start.
  *   step:       one step-over round trip (`next` → `stopped`) through the bridge and the agent vs
@@ -11,7 +12,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AgentClient } from '../../src/kgpu/agent';
-import { startPodDebug, type PodDebugSession } from '../../src/kgpu/debug';
+import { startDebugJob, type PodDebugSession } from '../../src/kgpu/debug';
+import { JobRunner } from '../../src/kgpu/jobs/job-runner';
 import { quoteArgv } from '../../src/kgpu/util/shell-quote';
 import { execStream } from '../../src/kgpu/ssh/ssh-exec';
 import { DapTestClient } from '../unit/debug/dap-test-client';
@@ -71,21 +73,21 @@ print(json.dumps({"first": first, "steps": out}))
 
 async function firstStop(
   env: BenchEnv,
+  runner: JobRunner,
   agent: AgentClient,
   folder: string,
   file: string,
 ): Promise<{ ms: number; session: PodDebugSession; client: DapTestClient; threadId: number }> {
   const t0 = now();
-  const session = await startPodDebug({
-    request: 'launch',
+  const session = await startDebugJob({
     podId: env.podId,
     agent,
+    runner,
     pod: env.pod,
     target: { kind: 'local', folder, file },
     python: 'python',
     args: [],
     env: {},
-    syncStateDir: path.join(env.tmp, 'debug-sync-state'),
   });
   const c = new DapTestClient(session.bridge);
   await c.ok('initialize', { adapterID: 'kgpu', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
@@ -110,6 +112,7 @@ export async function benchDebug(env: BenchEnv, cfg: BenchConfig): Promise<Scena
   const file = path.join(folder, 'loop.py');
   fs.writeFileSync(file, LOOP);
   const agent = new AgentClient({ exec: (cmd, o) => execStream(env.connector, cmd, o) });
+  const runner = new JobRunner({ commands: async () => env.pod, syncStateDir: path.join(env.tmp, 'debug-sync-state'), pollMs: 0 });
   const steps = cfg.quick ? 1 : 40;
   try {
     await agent.start();
@@ -123,14 +126,14 @@ export async function benchDebug(env: BenchEnv, cfg: BenchConfig): Promise<Scena
     const first = await interleave(
       cfg,
       async () => {
-        const s = await firstStop(env, agent, folder, file);
+        const s = await firstStop(env, runner, agent, folder, file);
         await end(s);
         return s.ms;
       },
       async () => (await inPod(0)).first,
     );
     // Step-over round trips: ours through the bridge, the reference in the pod.
-    const s = await firstStop(env, agent, folder, file);
+    const s = await firstStop(env, runner, agent, folder, file);
     const ours: number[] = [];
     try {
       for (let i = 0; i < steps; i++) {
@@ -169,5 +172,6 @@ export async function benchDebug(env: BenchEnv, cfg: BenchConfig): Promise<Scena
     ];
   } finally {
     agent.dispose();
+    runner.dispose();
   }
 }

@@ -22,6 +22,14 @@ export interface DapBridgeOptions {
   /** The debugpy arguments for the editor's `launch`/`attach` request (called with the editor's, and
    *  what pod/debug_adapter.py said about the pod before debugpy started: see PodHello). */
   rewrite(command: 'launch' | 'attach', editorArguments: Record<string, unknown>, pod: PodHello): Record<string, unknown>;
+  /** The editor's `launch` goes to debugpy as this request (a launched job is attached to). */
+  launchAs?: 'attach';
+  /** Other requests' arguments, changed before they go to debugpy (e.g. a launched job's
+   *  `disconnect` terminating it). */
+  rewriteRequest?(command: string, args: Record<string, unknown> | undefined): Record<string, unknown> | undefined;
+  /** When set, debugpy's `terminated` waits for this (the job's end): its exit code is sent as
+   *  `exited` first when debugpy did not send one (attached to a job, debugpy may not know it). */
+  beforeTerminated?(): Promise<{ exitCode?: number }>;
   /** Explains why the stream ended early (stderr tail, error) in a line for the debug console. */
   explainEnd?(info: { error?: Error; stderr: string; sawResponse: boolean }): string;
 }
@@ -42,6 +50,7 @@ export class DapBridge implements Disposable {
   readonly onDidSendMessage: Event<DapMessage> = this.emitter.event;
   private readonly decoder = new DapDecoder();
   private readonly pending = new Map<number, string>();
+  private readonly renamed = new Set<number>();
   private stderrTail = '';
   private sawResponse = false;
   private terminated = false;
@@ -80,9 +89,16 @@ export class DapBridge implements Disposable {
     const msg = structuredClone(message) as DapMessage & { command?: string; arguments?: Record<string, unknown> };
     if (msg.type === 'request' && typeof msg.command === 'string') {
       this.pending.set(msg.seq, msg.command);
-      if (msg.command === 'launch' || msg.command === 'attach')
+      if (msg.command === 'launch' || msg.command === 'attach') {
         msg.arguments = this.options.rewrite(msg.command, msg.arguments ?? {}, { ...this.podHello });
-      else this.options.paths.mapToPod(msg);
+        if (msg.command === 'launch' && this.options.launchAs) {
+          msg.command = this.options.launchAs;
+          this.renamed.add(msg.seq);
+        }
+      } else {
+        this.options.paths.mapToPod(msg);
+        if (this.options.rewriteRequest) msg.arguments = this.options.rewriteRequest(msg.command, msg.arguments);
+      }
     }
     this.options.stream.write(encodeDap(msg));
   }
@@ -104,10 +120,26 @@ export class DapBridge implements Disposable {
       }
       const msg = this.options.paths.mapToEditor(m) as DapMessage & { request_seq?: number; event?: string; body?: { exitCode?: unknown } };
       if (msg.type === 'response' && typeof msg.request_seq === 'number') {
+        if (this.renamed.delete(msg.request_seq)) (msg as { command?: string }).command = 'launch';
         this.pending.delete(msg.request_seq);
         this.sawResponse = true;
       }
-      if (msg.type === 'event' && msg.event === 'terminated') this.terminated = true;
+      if (msg.type === 'event' && msg.event === 'terminated') {
+        this.terminated = true;
+        const wait = this.options.beforeTerminated;
+        if (wait) {
+          void wait()
+            .catch(() => ({ exitCode: undefined }))
+            .then(({ exitCode }) => {
+              if (this.exitCode === undefined && exitCode !== undefined) {
+                this.exitCode = exitCode;
+                this.send({ type: 'event', event: 'exited', body: { exitCode } });
+              }
+              this.emitter.fire(msg);
+            });
+          continue;
+        }
+      }
       if (msg.type === 'event' && msg.event === 'exited' && typeof msg.body?.exitCode === 'number') this.exitCode = msg.body.exitCode;
       this.emitter.fire(msg);
     }
@@ -129,6 +161,11 @@ export class DapBridge implements Disposable {
     }
     this.pending.clear();
     this.endEmitter.fire({ error, message });
+  }
+
+  /** Program output from elsewhere (a job's log) for the debug console. */
+  output(text: string, category: 'stdout' | 'stderr' | 'console' = 'stdout'): void {
+    if (text) this.send({ type: 'event', event: 'output', body: { category, output: text } });
   }
 
   private failRequest(req: { seq: number; command: string }, message: string): void {

@@ -17,3 +17,5 @@ export {
   type PodDebugSpec,
   type StreamOpener,
 } from './pod-debug';
+export { DEBUG_PORT_LINE, startDebugJob, type DebugJobSession, type DebugJobSpec, type JobStarter, type OnDisconnect } from './debug-job';
+export { findDebugPorts, type DebugPort } from './debug-port';

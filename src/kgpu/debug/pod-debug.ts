@@ -210,6 +210,8 @@ export function explainEnd(
   python: string,
   info: { error?: Error; stderr: string; sawResponse: boolean },
   attach = false,
+  /** A launched job left running on a drop (onDisconnect "keepRunning"). */
+  keptJob?: string,
 ): string {
   if (/No module named '?debugpy/.test(info.stderr)) {
     return `kgpu: debugpy is not installed for \`${python}\` in pod ${podId}. Install it there (\`${python} -m pip install debugpy\` in the pod's terminal, in the project's venv if it uses one) and debug again; kgpu's default image has it.`;
@@ -217,6 +219,8 @@ export function explainEnd(
   if (info.error && info.error instanceof SshError && !(info.error instanceof SshAbortedError)) {
     // The error names the agent's stream (the adapter's whole argv): say what happened instead.
     const what = info.error instanceof ConnectionLostError ? 'was lost' : `failed (${info.error.message.split('\n')[0]!.slice(0, 200)})`;
+    if (keptJob)
+      return `kgpu: the connection to pod ${podId} ${what}. The debug session has ended; the program goes on running in the pod as job ${keptJob} ("onDisconnect": "keepRunning") — kgpu: Attach Debugger on the job reattaches, or stop it from the Rentals view.`;
     return attach
       ? `kgpu: the connection to pod ${podId} ${what}. The debug session has ended; the program goes on running without the debugger — attach again, or stop the job from the Rentals view.`
       : `kgpu: the connection to pod ${podId} ${what}. The debug session has ended and the program in the pod was stopped (debugpy ends it when its debugger goes away); debug again to restart it.`;

@@ -173,7 +173,7 @@ export class JobRunner {
     }
     const exclude =
       target.kind === 'local' && target.onlyThisFile ? ['/*', `!/${gitignoreLiteral(path.basename(target.file))}`] : spec.exclude;
-    return this.launch(spec.podId, plan, recipe, spec, t0, deps, async (pod, signal, start) => {
+    return this.launch(spec.podId, plan, spec.scriptPrefix ? undefined : recipe, spec, t0, deps, async (pod, signal, start) => {
       if (target.kind !== 'local' || !plan.remoteDir || target.synced) return undefined;
       try {
         // The job's start rides on the sync's own exec when the pod's copy is known complete there.

@@ -33,6 +33,9 @@ export interface RunRecipe {
   remoteRoot?: string;
   /** torchrun with one worker per GPU instead of one python process (src/kgpu/launch/). */
   launcher?: Launcher;
+  /** Arguments (a pod path first) run before the script, which becomes their argument — a debug
+   *  launch's pod/debug_launch.py (src/kgpu/debug/debug-job.ts). Such a run is never warm. */
+  scriptPrefix?: readonly string[];
 }
 
 /** What is kept (workspaceState, JSON) to re-run a job: the recipe without the environment — a
@@ -74,6 +77,7 @@ export function planRun(recipe: RunRecipe): RunPlan {
 function planPython(recipe: RunRecipe): RunPlan {
   const python = recipe.python.trim() || 'python';
   const args = recipe.args.length ? ' ' + quoteArgv(recipe.args) : '';
+  const pre = recipe.scriptPrefix?.length ? quoteArgv(recipe.scriptPrefix) + ' ' : '';
   const label = (script: string): string => {
     const n = [path.posix.basename(script), ...recipe.args].join(' ');
     return n.length > 60 ? n.slice(0, 57) + '...' : n;
@@ -83,7 +87,7 @@ function planPython(recipe: RunRecipe): RunPlan {
     if (!p.startsWith('/')) throw new RunError(`The pod path must be absolute (got "${p}").`);
     const cwd = path.posix.dirname(p);
     const script = path.posix.basename(p);
-    return { command: `${python} ${quote(scriptArg(script))}${args}`, cwd, script, name: label(script) };
+    return { command: `${python} ${pre}${quote(scriptArg(script))}${args}`, cwd, script, name: label(script) };
   }
   const { folder, file } = recipe.target;
   const rel = path.relative(folder, file);
@@ -94,7 +98,7 @@ function planPython(recipe: RunRecipe): RunPlan {
     throw new RunError(`Cannot sync the folder ${folder}: it has no name to use in the pod.`);
   const root = (recipe.remoteRoot ?? DEFAULT_REMOTE_ROOT).replace(/\/+$/, '') || '/';
   const remoteDir = path.posix.join(root, folderName);
-  return { command: `${python} ${quote(scriptArg(script))}${args}`, cwd: remoteDir, remoteDir, script, name: label(script) };
+  return { command: `${python} ${pre}${quote(scriptArg(script))}${args}`, cwd: remoteDir, remoteDir, script, name: label(script) };
 }
 
 /** The script as the interpreter's first argument: a name that starts with `-` (one legal file

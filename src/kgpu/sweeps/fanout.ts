@@ -9,10 +9,12 @@
  *
  * The sweep's plan keeps its large files and, once uploaded, their objects (`stored()`), so a sweep
  * found again after a window reload (`TransitFanOut.restore`) has the pods that never fetched them
- * fetch the same objects — nothing is uploaded again unless the objects were never made.
+ * fetch the same objects — nothing is uploaded again unless the objects were never made, or have
+ * expired (24 h) or gone by then: then they are uploaded again, once, and the plan keeps the new ones.
  */
 import path from 'node:path';
 import type { KgpuClient } from '../api/api-client';
+import { KgpuApiError } from '../api/api-error';
 import { walkTree, type LocalFile } from '../transfer/ignore-rules';
 import { gitignoreLiteral } from '../jobs/job-runner';
 import type { PodCommands } from '../ssh/pod-commands';
@@ -25,6 +27,11 @@ export type FanOutClient = Pick<KgpuClient, 'createObject' | 'uploadToPutUrl' | 
 /** The files the sync would send (gitignore, kgpu.syncExclude) that are larger than the threshold. */
 export async function largeFiles(folder: string, thresholdBytes: number, exclude: readonly string[] = []): Promise<LocalFile[]> {
   return (await walkTree(folder, { exclude })).filter((f) => !f.link && f.size > thresholdBytes);
+}
+
+/** The transit object has expired (410 object_expired) or is not there any more (404). */
+function objectGone(e: unknown): boolean {
+  return e instanceof KgpuApiError && (e.status === 410 || e.status === 404);
 }
 
 /** What a sweep's plan keeps of its fan-out: the files (relative to the synced folder) and,
@@ -102,17 +109,30 @@ export class TransitFanOut {
 
   /** Put every large file into the pod's copy of the folder (`remoteDir`). */
   async fetchInto(pod: PodCommands, remoteDir: string, signal?: AbortSignal): Promise<FanOutResult> {
-    const objects = await this.upload(signal);
+    let uploads = this.upload(signal);
+    let objects = await uploads;
     const result: FanOutResult = { fetched: [], present: [] };
     for (const f of this.files) {
-      const o = objects.get(f.rel)!;
+      let o = objects.get(f.rel)!;
       const target = path.posix.join(remoteDir, f.rel);
       const have = await pod.exec(`f=${quote(target)}; [ -f "$f" ] && [ ! -L "$f" ] && sha256sum < "$f" | cut -c1-64`, { signal });
       if (have.exitCode === 0 && have.stdout.toString().trim() === o.sha256) {
         result.present.push(f.rel);
         continue;
       }
-      const url = (await this.client.getObject(o.objectId, { signal })).get_url;
+      let url: string | undefined;
+      try {
+        url = (await this.client.getObject(o.objectId, { signal })).get_url;
+      } catch (e) {
+        // Objects live 24 h: a sweep resumed a day later finds them expired (410) or gone (404).
+        // Upload the files again (once, whichever pod finds it first) and fetch the new object.
+        if (!objectGone(e)) throw e;
+        if (this.uploads === uploads) this.uploads = undefined;
+        uploads = this.upload(signal);
+        objects = await uploads;
+        o = objects.get(f.rel)!;
+        url = (await this.client.getObject(o.objectId, { signal })).get_url;
+      }
       if (!url) throw new Error(`kgpu did not return a download link for transit object ${o.objectId}.`);
       const tmp = path.posix.join(path.posix.dirname(target), `.${path.posix.basename(target)}.kgpu-fanout`);
       const r = await pod.exec(`mkdir -p -- ${quote(path.posix.dirname(target))} && {\n${transitFetchScript(tmp, target, f.size)}\n}`, {

@@ -39,6 +39,7 @@ export function transitHooks(
       await fanOut.prepare();
       plan.transit = await fanOut.stored(); // saved by the sweep with the run's start
       const r = await fanOut.fetchInto(await o.commands(podId), remoteDir);
+      plan.transit = await fanOut.stored(); // new objects when the old ones had expired
       o.onFetched?.(podId, r);
     },
     onEnd: () => fanOut.dispose(),

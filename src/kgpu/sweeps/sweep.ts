@@ -19,10 +19,11 @@ import type { JobRunner, KeyValueStore, RunFileSpec, StoredRecipe } from '../job
 import { SshAbortedError } from '../ssh/ssh-errors';
 import { planRun } from '../jobs/job-runner';
 import type { PodCommands } from '../ssh/pod-commands';
-import { markMetricsFile, readMetricsFile, type MetricsFileMark } from './metrics-file';
+import { markMetricsFile, readMetricsFile, type FileMetrics, type MetricsFileMark } from './metrics-file';
 import type { StoredTransit } from './fanout';
 import { runCredits } from './sweep-cost';
 import { mergeBest, MetricsReader, type Metrics } from './metrics';
+import { MetricsFileWatch } from './metrics-file-watch';
 
 export type SweepRunState = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped';
 
@@ -82,6 +83,8 @@ export interface SweepOptions {
   /** Commands on a pod: when given, each run's metrics.jsonl (in its working folder) is marked
    *  before it starts and read (bounded) when it ends (metrics-file.ts). */
   commands?(podId: string): Promise<PodCommands>;
+  /** How often a running run's metrics.jsonl is read again (with `commands`; default 10 s; 0 = only at its end). */
+  metricsFilePollMs?: number;
 }
 
 const STORE_KEY = 'kgpu.sweeps';
@@ -128,6 +131,8 @@ export class Sweep {
   private readonly busy = new Set<string>();
   private readonly synced = new Set<string>();
   private readonly deadPods = new Set<string>();
+  /** A running run's metrics.jsonl as last read (by run index). */
+  private readonly liveFile = new Map<number, FileMetrics>();
   private readonly active = new Map<number, { podId: string; jobId: string }>();
   private stopping = false;
   private started = false;
@@ -171,6 +176,7 @@ export class Sweep {
       s.active.set(run.index, { podId, jobId });
       const metrics = new MetricsReader();
       const stream = options.runner.openLog(podId, jobId, { from: 0, onData: (c) => s.onMetrics(run, metrics, c) });
+      s.watchMetricsFile(run, podId, jobId, metrics, stream.done);
       void s.follow(run, podId, stream.done, metrics);
     }
     return s;
@@ -266,6 +272,7 @@ export class Sweep {
     run.jobId = handle.jobId;
     this.active.set(run.index, { podId, jobId: handle.jobId });
     this.changed();
+    this.watchMetricsFile(run, podId, handle.jobId, metrics, handle.done);
     handle.synced.then(
       (r) => r && this.synced.add(podId),
       () => undefined,
@@ -273,12 +280,34 @@ export class Sweep {
     await this.follow(run, podId, handle.done, metrics);
   }
 
+  /** metrics.jsonl while the run goes on (metrics-file-watch.ts), merged over what it printed, until `done`. */
+  private watchMetricsFile(run: SweepRun, podId: string, jobId: string, metrics: MetricsReader, done: Promise<unknown>): void {
+    if (!this.options.commands) return;
+    const watch = new MetricsFileWatch(
+      () => this.fileMetrics(run, podId),
+      (file) => {
+        if (run.state !== 'running' || run.jobId !== jobId) return;
+        this.liveFile.set(run.index, file);
+        run.metrics = { ...metrics.last, ...file.last };
+        run.best = mergeBest({ ...metrics.best }, file.best);
+        this.changed();
+      },
+      this.options.metricsFilePollMs,
+    );
+    const unwatch = (): void => {
+      watch.stop();
+      this.liveFile.delete(run.index);
+    };
+    done.then(unwatch, unwatch);
+  }
+
   private onMetrics(run: SweepRun, reader: MetricsReader, chunk: Buffer): void {
     const before = JSON.stringify(reader.last);
     reader.push(chunk);
     if (JSON.stringify(reader.last) === before) return;
-    run.metrics = { ...reader.last };
-    run.best = { ...reader.best };
+    const file = this.liveFile.get(run.index);
+    run.metrics = { ...reader.last, ...file?.last };
+    run.best = mergeBest({ ...reader.best }, file?.best ?? {});
     this.changed();
   }
 

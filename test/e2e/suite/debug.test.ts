@@ -2,8 +2,9 @@
 // set in the sample project's train.py (the LOCAL file), the command starts a `kgpu` session (sync,
 // debugpy in the pod over the agent stream), the editor stops there on the local file, the
 // variables are filled from the pod (a tensor's repr), the debug console evaluates in the pod,
-// a library file opens read-only (kgpu-lib://), and stopping the session ends it. Then Attach
-// Debugger on a running job that called debugpy.listen() stops at a breakpoint in the local file.
+// a library file opens read-only (kgpu-lib://), the program is a job under the rental, and stopping
+// the session ends it. Then Attach Debugger on a running job that called debugpy.listen(<port>)
+// finds that port in the pod by itself and stops at a breakpoint in the local file.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { RunStarted } from '../../../src/jobs/run-command';
@@ -112,8 +113,25 @@ describe('debug on GPU: a kgpu debug session stops at a breakpoint in the local 
       /read-only|NoPermissions|EROFS|readonly/i,
     );
 
+    // The debugged program is a job of the rental, as a run is (issue 21): listed with the pod's jobs,
+    // run through kgpu's debugpy launcher; stopping the session stops it.
+    const runner = services.jobs.runner;
+    const job = runner.jobs(podId!).find((j) => /debug_launch_[0-9a-f]{16}\.py train\.py/.test(j.info.command));
+    assert.ok(
+      job,
+      `the debug job is under the rental: ${runner
+        .jobs(podId!)
+        .map((j) => j.info.command)
+        .join(' | ')}`,
+    );
+    assert.equal(job.info.status.state, 'running');
     await vscode.debug.stopDebugging(session);
     await terminated;
+    await waitUntil(
+      () => runner.get(podId!, job.info.id)?.info.status.state !== 'running',
+      60_000,
+      'the debug job to end with the session',
+    );
   });
 
   it('Attach Debugger on a running job that called debugpy.listen() stops at its breakpoint; detaching lets it finish', async function () {
@@ -122,8 +140,12 @@ describe('debug on GPU: a kgpu debug session stops at a breakpoint in the local 
     assert.ok(folder, 'the sample project is open');
     const file = vscode.Uri.joinPath(folder.uri, 'serve_debug.py');
     const source = [
-      'import debugpy',
-      'host, port = debugpy.listen(("127.0.0.1", 0))',
+      'import debugpy, socket',
+      's = socket.socket()',
+      's.bind(("127.0.0.1", 0))',
+      'free = s.getsockname()[1]',
+      's.close()',
+      'host, port = debugpy.listen(("127.0.0.1", free))',
       'print("kgpu-port", port, flush=True)',
       'debugpy.wait_for_client()',
       'value = 41',
@@ -137,7 +159,7 @@ describe('debug on GPU: a kgpu debug session stops at a breakpoint in the local 
     const portOf = (): number => Number(/kgpu-port (\d+)/.exec(run.text())?.[1] ?? 0);
     await waitUntil(() => portOf() > 0, 60_000, 'the port debugpy listens on');
     const port = portOf();
-    vscode.debug.addBreakpoints([new vscode.SourceBreakpoint(new vscode.Location(file, new vscode.Position(5, 0)))]);
+    vscode.debug.addBreakpoints([new vscode.SourceBreakpoint(new vscode.Location(file, new vscode.Position(9, 0)))]);
     const stopped = new Promise<vscode.DebugStackFrame>((resolve) => {
       const sub = vscode.debug.onDidChangeActiveStackItem((item) => {
         if (item instanceof vscode.DebugStackFrame) {
@@ -150,13 +172,13 @@ describe('debug on GPU: a kgpu debug session stops at a breakpoint in the local 
       kind: 'job',
       podId,
       jobId: run.jobId,
-      port,
     });
     assert.ok(session, 'the command starts an attach session');
     assert.equal(session.configuration.request, 'attach');
+    assert.equal(session.configuration.port, port, "the command found the job's debugpy port by itself");
     const frame = await stopped;
     const { stackFrames } = await session.customRequest('stackTrace', { threadId: frame.threadId, startFrame: 0, levels: 1 });
-    assert.equal(stackFrames[0].line, 6);
+    assert.equal(stackFrames[0].line, 10);
     const framePath = String(stackFrames[0].source.path);
     assert.equal(framePath.includes('://') ? vscode.Uri.parse(framePath).fsPath : framePath, file.fsPath, 'the frame is the local file');
     const ev = await session.customRequest('evaluate', { expression: 'value', frameId: stackFrames[0].id, context: 'repl' });

@@ -1,7 +1,10 @@
 /**
  * Debugging a file in a simulator pod, DAP end to end: the test speaks DAP to the DapBridge (as
  * VS Code's inline adapter does), which speaks it over a pod agent stream to the real debugpy
- * adapter (Debian's python3-debugpy) in the pod. A local folder whose file name has spaces and
+ * (Debian's python3-debugpy) in the pod — launches as the editor makes them (startDebugJob: the
+ * program a job under pod/debug_launch.py, attached through pod/debug_relay.py; the one test of a
+ * pod Python without debugpy drives the stream-tied startPodDebug launch, which says so in the
+ * session). A local folder whose file name has spaces and
  * quotes is synced as Run syncs it; breakpoints are set on the LOCAL path (one conditional, one on
  * a file that exists only in the pod, by its kgpu:// URI), hit in /workspace/<folder>, and the
  * stack shows the local path again; variables, evaluate, step, continue to the exit code; an
@@ -14,7 +17,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { startPodDebug, type LaunchSpec } from '../../../src/kgpu/debug';
+import { startDebugJob, startPodDebug, type LaunchSpec, type PodDebugSession } from '../../../src/kgpu/debug';
+import { JobRunner } from '../../../src/kgpu/jobs/job-runner';
 import { podCommands } from '../../../src/kgpu/ssh/pod-commands';
 import { syncUp } from '../../../src/kgpu/transfer/sync';
 import { startAgentFixture, waitFor, type AgentFixture } from '../agent/agent-fixture';
@@ -22,11 +26,14 @@ import { DapTestClient } from './dap-test-client';
 
 let f: AgentFixture;
 let tmp: string;
+let runner: JobRunner;
 before(async () => {
   f = await startAgentFixture();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kgpu-debug-'));
+  runner = new JobRunner({ commands: async () => podCommands(f.pod.connector()), pollMs: 0 });
 });
 after(async () => {
+  runner?.dispose();
   await f?.stop();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -75,6 +82,22 @@ function launchSpec(target: { folder: string; file: string }, extra: Partial<Lau
   };
 }
 
+/** A launch as the editor does it: the program a job of the runner under debugpy (startDebugJob). */
+function launch(spec: LaunchSpec): Promise<PodDebugSession> {
+  if (spec.target.kind !== 'local') throw new Error('a local target');
+  return startDebugJob({
+    podId: spec.podId,
+    agent: spec.agent,
+    runner,
+    pod: podCommands(f.pod.connector()),
+    target: spec.target,
+    python: spec.python,
+    args: spec.args,
+    env: spec.env,
+    justMyCode: spec.justMyCode,
+  });
+}
+
 /** initialize, launch, the breakpoints, configurationDone — as VS Code orders them. */
 async function begin(
   c: DapTestClient,
@@ -118,7 +141,7 @@ test('launch: a breakpoint on the local path hits in /workspace/<folder>; variab
   f.writeFile('podlib/podhelper.py', Buffer.from('def helper(x):\n    y = x * 10\n    return y\n'));
   const { folder, file } = project(`it's a "quoted" name.py`, SCRIPT);
   const secret = 's3cr3t value';
-  const s = await startPodDebug(launchSpec({ folder, file }, { args: ['7'], env: { KGPU_TEST_SECRET: secret } }));
+  const s = await launch(launchSpec({ folder, file }, { args: ['7'], env: { KGPU_TEST_SECRET: secret } }));
   assert.equal(s.remoteProgram, `/workspace/my proj/it's a "quoted" name.py`);
   assert.equal(s.synced?.uploadedFiles, 1);
   const c = new DapTestClient(s.bridge);
@@ -187,7 +210,7 @@ test('launch: a breakpoint on the local path hits in /workspace/<folder>; variab
 
 test('launch: an uncaught exception stops with its message; continuing ends with exit code 1', async () => {
   const { folder, file } = project('boom.py', 'def fail(n):\n    raise ValueError(f"bad value {n}")\n\nfail(42)\n');
-  const s = await startPodDebug(launchSpec({ folder, file }));
+  const s = await launch(launchSpec({ folder, file }));
   const c = new DapTestClient(s.bridge);
   try {
     await begin(c, file, {}, ['uncaught']);
@@ -220,7 +243,7 @@ test('a connection cut while paused at a breakpoint ends the session with a clea
     h.pass();
     return h;
   });
-  const s = await startPodDebug(spec);
+  const s = await launch(spec);
   const conn = await held;
   f.gate.mode = 'pass';
   const c = new DapTestClient(s.bridge);
@@ -321,7 +344,7 @@ test('the stream reset while paused (the editor went away without a disconnect) 
     'reset proj',
   );
   const agent = f.client();
-  const s = await startPodDebug({ ...launchSpec({ folder, file }), agent });
+  const s = await launch({ ...launchSpec({ folder, file }), agent });
   const c = new DapTestClient(s.bridge);
   await begin(c, file, { [file]: [{ line: 4 }] });
   assert.equal((await c.event('stopped')).body.reason, 'breakpoint');
@@ -340,7 +363,7 @@ test('launch with a multi-word kgpu.python (a wrapper such as `env … python3`,
     'wrap proj',
   );
   // `env NAME=value python3`: debugpy used to start its launcher with the first word alone (`env`).
-  const s = await startPodDebug(launchSpec({ folder, file }, { python: 'env KGPU_WRAPPED=yes python3' }));
+  const s = await launch(launchSpec({ folder, file }, { python: 'env KGPU_WRAPPED=yes python3' }));
   const c = new DapTestClient(s.bridge);
   try {
     await begin(c, file, { [file]: [{ line: 3 }] });
@@ -368,7 +391,7 @@ test("library frames (the pod's standard library) come as read-only kgpu-lib:// 
     'import json\n\ndef hook(d):\n    return d\n\njson.loads(\'{"a": 1}\', object_hook=hook)\n',
     'lib proj',
   );
-  const s = await startPodDebug(launchSpec({ folder, file }, { justMyCode: false }));
+  const s = await launch(launchSpec({ folder, file }, { justMyCode: false }));
   const c = new DapTestClient(s.bridge);
   try {
     await begin(c, file, { [file]: [{ line: 4 }] });

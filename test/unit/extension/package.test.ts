@@ -59,6 +59,8 @@ test('npm run package: a VSIX under 640 KB holding only the bundle and its vendo
     ['deps.py', "the project dependencies' installer"],
     ['kernel_bridge.py', 'the notebook kernel bridge'],
     ['debug_adapter.py', 'the debug adapter shim'],
+    ['debug_launch.py', "the debug job's debugpy launcher"],
+    ['debug_relay.py', "the debug job's relay and stop watchdog"],
   ]) {
     assert.ok(payload.includes(`extension/pod/${file}`), `${what} is shipped`);
     const shipped = execFileSync('unzip', ['-p', vsix, `extension/pod/${file}`]);

@@ -327,6 +327,49 @@ print("done", a.bs)
   runner.dispose();
 });
 
+test("a running run's metrics.jsonl reaches the view model while it runs (read again on the way), not only at its end", async () => {
+  const dir = path.join(tmp, 'jsonl-live');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, 'train.py'),
+    `import json, os, time
+with open("metrics.jsonl", "a") as f:
+    f.write(json.dumps({"step": 1, "loss": 0.9}) + "\\n")
+    f.flush()
+    f.write(json.dumps({"step": 2, "loss": 0.4}) + "\\n")
+    f.flush()
+while os.path.exists("hold"):
+    time.sleep(0.05)
+with open("metrics.jsonl", "a") as f:
+    f.write(json.dumps({"step": 3, "loss": 0.2}) + "\\n")
+`,
+  );
+  fs.writeFileSync(path.join(dir, 'hold'), '');
+  const runner = new JobRunner({ commands: async (p) => commands(p), pollMs: 0 });
+  const podId = pods[0];
+  const plan = newSweepPlan({
+    name: 'train.py',
+    recipe: { target: { kind: 'local', folder: dir, file: path.join(dir, 'train.py') }, python: 'python3' },
+    pods: [podId],
+    runs: [[]],
+  });
+  const sweep = new Sweep(plan, { runner, env: () => ({}), commands: async (p) => commands(p), metricsFilePollMs: 200 }).start();
+  try {
+    const run = plan.runs[0];
+    await waitFor('the metrics.jsonl lines in the running run', () => run.metrics.loss === 0.4, 60_000);
+    assert.equal(run.state, 'running', 'read while the run goes on');
+    assert.equal(run.best?.loss, 0.4);
+    assert.match(sweepRunRows(plan, { by: 'index' })[0].description, /loss 0\.4/);
+    await sh(podId, `rm -f '/workspace/jsonl-live/hold'`);
+    await sweep.done;
+    assert.equal(run.state, 'succeeded');
+    assert.equal(run.metrics.loss, 0.2);
+  } finally {
+    sweep.dispose();
+    runner.dispose();
+  }
+});
+
 test('a sweep found again after a reload fans its transit objects out to the pod that never fetched them (no new upload) and deletes them at its end', async () => {
   const dir = project('resumefan', true);
   fs.mkdirSync(path.join(dir, 'data'));
