@@ -143,11 +143,12 @@ export function startDelayLine(o: DelayLineOptions): Promise<DelayLine> {
     const a = new Pipe(client, upstream, up, o.oneWayMs, highWater);
     const b = new Pipe(upstream, client, down, o.oneWayMs, highWater);
     pipes.add(a).add(b);
-    client.on('close', () => {
+    // A pipe stops when its destination is gone (not its source: what it holds is still due).
+    upstream.on('close', () => {
       a.dispose();
       pipes.delete(a);
     });
-    upstream.on('close', () => {
+    client.on('close', () => {
       b.dispose();
       pipes.delete(b);
     });
