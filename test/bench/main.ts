@@ -190,8 +190,13 @@ async function main(): Promise<void> {
   );
   // What is open now (the env, the link), closed on Ctrl-C or a test that gave up on us.
   let closeCurrent: (() => Promise<void>) | undefined;
+  // Ctrl-C reaches us twice (the terminal's process group, and bench.mjs passing it on): a second
+  // signal must not kill us in the middle of removing the link.
+  let stopping = false;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
+    process.on(sig, () => {
+      if (stopping) return;
+      stopping = true;
       console.error(`kgpu bench: ${sig}, stopping the simulator${args.profiles ? ' and removing the emulated link' : ''}`);
       void (closeCurrent?.() ?? Promise.resolve()).finally(() => process.exit(130));
     });
