@@ -24,6 +24,8 @@ export interface Transport {
   port: number;
   connector: PodConnector;
   pod: PodCommands;
+  /** The pins our connector made (trust on first use), "host:port" → "SHA256:…". */
+  hostKeys: MemoryHostKeyStore;
   /** `ssh` argv (without the program) for a one-shot command in the pod. */
   sshArgs(remoteCommand: string): string[];
   /** `scp -O` argv (without the program). */
@@ -184,12 +186,14 @@ export async function startBenchEnv(link?: Link): Promise<BenchEnv> {
       'LogLevel=ERROR',
     ];
     const transport = (port: number): Transport => {
-      const options = { host: sshHost, port, privateKey: key.private, hostKeys: new MemoryHostKeyStore(), readyTimeoutMs: 20_000 };
+      const hostKeys = new MemoryHostKeyStore();
+      const options = { host: sshHost, port, privateKey: key.private, hostKeys, readyTimeoutMs: 20_000 };
       const connector = new PodConnector(options);
       cleanups.push(() => connector.dispose());
       return {
         port,
         connector,
+        hostKeys,
         pod: podCommands(connector),
         sshArgs: (cmd) => [...sshOptions, '-p', String(port), `kgpu@${sshHost}`, cmd],
         scpArgs: (...paths) => ['-O', ...sshOptions, '-P', String(port), ...paths],

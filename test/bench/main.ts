@@ -27,6 +27,7 @@ import { benchNotebook } from './notebook';
 import { benchDebug } from './debug';
 import { benchSweep } from './sweep-runs';
 import { benchFollowLatency } from './follow-latency';
+import { benchOpensshBulk } from './openssh-bulk';
 import { parseProfiles, type LinkProfile } from './links/profiles';
 import { openLink, type Link } from './links/link';
 
@@ -38,6 +39,7 @@ const SCENARIOS: Record<string, Scenario> = {
   sync: benchSync,
   follow: benchLogFollow,
   'follow-latency': benchFollowLatency,
+  'openssh-bulk': benchOpensshBulk,
   activation: benchActivation,
   agent: benchAgent,
   warm: benchWarmStart,
@@ -46,6 +48,8 @@ const SCENARIOS: Record<string, Scenario> = {
   sweep: benchSweep,
 };
 
+/** Run only when named (--only) or, for follow-latency, by --profiles: not in the plain run. */
+const OPT_IN = ['follow-latency', 'openssh-bulk'];
 /** What `--profiles` runs unless --only says otherwise: what a link changes. */
 const PROFILE_SCENARIOS = ['iteration', 'transfer', 'listing', 'sync', 'follow-latency'];
 
@@ -181,7 +185,7 @@ async function main(): Promise<void> {
     log: (l) => console.log(l),
     transferMb: args.transferMb,
   };
-  const names = args.only ?? (args.profiles ? PROFILE_SCENARIOS : Object.keys(SCENARIOS));
+  const names = args.only ?? (args.profiles ? PROFILE_SCENARIOS : Object.keys(SCENARIOS).filter((n) => !OPT_IN.includes(n)));
   const t0 = Date.now();
   const loadBefore = os.loadavg();
   console.log(
