@@ -14,6 +14,7 @@ import { KgpuClient } from '../../src/kgpu/api/api-client';
 import { MemoryHostKeyStore } from '../../src/kgpu/ssh/host-keys';
 import { PodConnector } from '../../src/kgpu/ssh/ssh-connection';
 import { podCommands, type PodCommands } from '../../src/kgpu/ssh/pod-commands';
+import type { Link } from './links/link';
 
 export const repoRoot = path.join(__dirname, '..', '..');
 
@@ -23,6 +24,8 @@ export interface Transport {
   port: number;
   connector: PodConnector;
   pod: PodCommands;
+  /** The pins our connector made (trust on first use), "host:port" → "SHA256:…". */
+  hostKeys: MemoryHostKeyStore;
   /** `ssh` argv (without the program) for a one-shot command in the pod. */
   sshArgs(remoteCommand: string): string[];
   /** `scp -O` argv (without the program). */
@@ -51,6 +54,10 @@ export interface BenchEnv extends Transport {
   sshOptions: string[];
   /** The same clients connecting to another port of this host (a proxy in front of the bastion). */
   via(port: number): Transport;
+  /** The emulated link every client crosses to the bastion (absent: plain loopback). */
+  link?: Link;
+  /** Connections opened through the link so far — each is one SSH handshake (null: not counted). */
+  handshakes(): Promise<number | null>;
   /** `user@host:` prefix for scp paths. */
   remote(p: string): string;
   /** Run a shell line in the pod through our exec; stdout; throws on a non-zero exit. */
@@ -81,10 +88,13 @@ async function waitFor<T>(
   }
 }
 
-function startSimProcess(): { child: ChildProcess; output: () => string } {
+function startSimProcess(link: Link | undefined): { child: ChildProcess; output: () => string } {
   // Its ready lines (KGPU_API_BASE=…, KGPU_API_TOKEN=…, SSH bastion: host:port) are read from
-  // stdout. (Not --env-file: Node 20 takes that flag for itself wherever it appears.)
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test', 'sim', 'cli.ts'), '--cold-start-ms', '0'], {
+  // stdout. (Not --env-file: Node 20 takes that flag for itself wherever it appears.) Behind an
+  // emulated link it runs in the link's namespace (on that namespace's loopback).
+  const args = ['--import', 'tsx', path.join(repoRoot, 'test', 'sim', 'cli.ts'), '--cold-start-ms', '0'];
+  const argv = link ? link.wrap(process.execPath, args) : { cmd: process.execPath, args };
+  const child = spawn(argv.cmd, argv.args, {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -109,9 +119,10 @@ function parseReady(text: string): { apiBase: string; token: string; sshHost: st
 /** Never print the simulator's output as is: it holds the (simulator) account token. */
 const redact = (text: string): string => text.replace(/kgpu_[A-Za-z0-9_.]+/g, 'kgpu_…');
 
-export async function startBenchEnv(): Promise<BenchEnv> {
+/** The bench's world; with `link`, the simulator sits behind it and every client crosses it. */
+export async function startBenchEnv(link?: Link): Promise<BenchEnv> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kgpu-bench-'));
-  const sim = startSimProcess();
+  const sim = startSimProcess(link);
   let exited = false;
   sim.child.on('exit', () => (exited = true));
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -125,7 +136,7 @@ export async function startBenchEnv(): Promise<BenchEnv> {
     if (!exited) sim.child.kill('SIGKILL');
   };
   try {
-    const { apiBase, token, sshHost, sshPort } = await waitFor(
+    const ready = await waitFor(
       'the simulator to start',
       () => {
         if (exited) throw new Error(`bench: the simulator exited:\n${redact(sim.output())}`);
@@ -133,7 +144,19 @@ export async function startBenchEnv(): Promise<BenchEnv> {
       },
       30_000,
     );
-    if (!(sshPort > 0)) throw new Error('bench: the simulator has no SSH bastion');
+    if (!(ready.sshPort > 0)) throw new Error('bench: the simulator has no SSH bastion');
+    const { token } = ready;
+    // REST (rent, release) crosses the link without the delay: set-up, not measured.
+    let apiBase = ready.apiBase;
+    if (link) {
+      const api = new URL(ready.apiBase);
+      const f = await link.front({ host: api.hostname, port: Number(api.port) }, { plain: true });
+      apiBase = `${api.protocol}//${f.host}:${f.port}${api.pathname}`;
+    }
+    // Every SSH client (ours, OpenSSH, the scenarios' own) goes through the link's front door.
+    const front = link ? await link.front({ host: ready.sshHost, port: ready.sshPort }) : { host: ready.sshHost, port: ready.sshPort };
+    const sshHost = front.host;
+    const sshPort = front.port;
 
     const client = new KgpuClient({ apiBase, getToken: async () => token });
     cleanups.push(() => client.close());
@@ -163,12 +186,14 @@ export async function startBenchEnv(): Promise<BenchEnv> {
       'LogLevel=ERROR',
     ];
     const transport = (port: number): Transport => {
-      const options = { host: sshHost, port, privateKey: key.private, hostKeys: new MemoryHostKeyStore(), readyTimeoutMs: 20_000 };
+      const hostKeys = new MemoryHostKeyStore();
+      const options = { host: sshHost, port, privateKey: key.private, hostKeys, readyTimeoutMs: 20_000 };
       const connector = new PodConnector(options);
       cleanups.push(() => connector.dispose());
       return {
         port,
         connector,
+        hostKeys,
         pod: podCommands(connector),
         sshArgs: (cmd) => [...sshOptions, '-p', String(port), `kgpu@${sshHost}`, cmd],
         scpArgs: (...paths) => ['-O', ...sshOptions, '-P', String(port), ...paths],
@@ -184,6 +209,8 @@ export async function startBenchEnv(): Promise<BenchEnv> {
     const env: BenchEnv = {
       ...direct,
       via: transport,
+      link,
+      handshakes: async () => (link ? link.connections() : null),
       apiBase,
       sshHost,
       sshPort,

@@ -3,6 +3,10 @@
  * workflow's real OpenSSH clients, side by side in one run, on a simulator this process starts.
  * Prints a table (median, min, max, ratio ours/reference) and writes bench-results.json:
  *   { <scenario>: { ours_ms|ours_mbps|ours_bytes|…, reference_…, ratio, runs, goal, met, … } }
+ * `--profiles all|loopback,cross-country,…` runs the scenarios (default: PROFILE_SCENARIOS) once
+ * per emulated link (links/profiles.ts), the simulator behind the link, and prints one table per
+ * profile; the json is then { _meta, profiles: { <profile>: { _link, <scenario>: {…} } } }.
+ * `--link-method proxy` forces the user-space link (no namespaces); `--transfer-mb N` sizes the copies.
  * --quick: tiny sizes, 1 repetition (the smoke test in test/unit/bench runs it; it asserts no
  * timing goal). Not part of `npm test`.
  */
@@ -22,6 +26,10 @@ import { benchWarmStart } from './warm-start';
 import { benchNotebook } from './notebook';
 import { benchDebug } from './debug';
 import { benchSweep } from './sweep-runs';
+import { benchFollowLatency } from './follow-latency';
+import { benchOpensshBulk } from './openssh-bulk';
+import { parseProfiles, type LinkProfile } from './links/profiles';
+import { openLink, type Link } from './links/link';
 
 type Scenario = (env: BenchEnv, cfg: BenchConfig) => Promise<ScenarioResult[]>;
 const SCENARIOS: Record<string, Scenario> = {
@@ -30,6 +38,8 @@ const SCENARIOS: Record<string, Scenario> = {
   listing: benchListing,
   sync: benchSync,
   follow: benchLogFollow,
+  'follow-latency': benchFollowLatency,
+  'openssh-bulk': benchOpensshBulk,
   activation: benchActivation,
   agent: benchAgent,
   warm: benchWarmStart,
@@ -38,8 +48,26 @@ const SCENARIOS: Record<string, Scenario> = {
   sweep: benchSweep,
 };
 
-function parseArgs(argv: string[]): { quick: boolean; reps?: number; only?: string[]; out: string } {
+/** Run only when named (--only) or, for follow-latency, by --profiles: not in the plain run. */
+const OPT_IN = ['follow-latency', 'openssh-bulk'];
+/** What `--profiles` runs unless --only says otherwise: what a link changes. */
+const PROFILE_SCENARIOS = ['iteration', 'transfer', 'listing', 'sync', 'follow-latency'];
+
+interface Args {
+  quick: boolean;
+  reps?: number;
+  only?: string[];
+  out: string;
+  profiles?: LinkProfile[];
+  linkMethod: 'auto' | 'proxy';
+  transferMb?: number;
+}
+
+function parseArgs(argv: string[]): Args {
   let quick = false;
+  let profiles: LinkProfile[] | undefined;
+  let linkMethod: 'auto' | 'proxy' = 'auto';
+  let transferMb: number | undefined;
   let reps: number | undefined;
   let only: string[] | undefined;
   let out = path.join(repoRoot, 'bench-results.json');
@@ -54,14 +82,22 @@ function parseArgs(argv: string[]): { quick: boolean; reps?: number; only?: stri
     else if (a === '--reps') reps = Number(val());
     else if (a === '--only') only = val().split(',');
     else if (a === '--out') out = path.resolve(val());
-    else
+    else if (a === '--profiles') profiles = parseProfiles(val());
+    else if (a === '--transfer-mb') transferMb = Number(val());
+    else if (a === '--link-method') {
+      const m = val();
+      if (m !== 'auto' && m !== 'proxy') throw new Error('--link-method is auto or proxy');
+      linkMethod = m;
+    } else
       throw new Error(
-        `unknown option ${a}; usage: npm run bench -- [--quick] [--reps N] [--only ${Object.keys(SCENARIOS).join(',')}] [--out FILE]`,
+        `unknown option ${a}; usage: npm run bench -- [--quick] [--reps N] [--only ${Object.keys(SCENARIOS).join(',')}] [--out FILE] ` +
+          '[--profiles all|loopback,same-region,cross-country,intercontinental] [--link-method auto|proxy] [--transfer-mb N]',
       );
   }
+  if (transferMb !== undefined && !(transferMb > 0)) throw new Error('--transfer-mb needs a number > 0');
   for (const o of only ?? []) if (!SCENARIOS[o]) throw new Error(`unknown scenario ${o} (have ${Object.keys(SCENARIOS).join(', ')})`);
   if (reps !== undefined && !(Number.isInteger(reps) && reps >= 1)) throw new Error('--reps needs a whole number ≥ 1');
-  return { quick, reps, only, out };
+  return { quick, reps, only, out, profiles, linkMethod, transferMb };
 }
 
 const UNIT_KEY: Record<ScenarioResult['unit'], string> = { ms: 'ms', 'MB/s': 'mbps', bytes: 'bytes', KB: 'kb', MB: 'mb' };
@@ -78,8 +114,10 @@ function ratioOf(r: ScenarioResult): number | undefined {
   return summarize(r.ours).median / summarize(r.reference).median;
 }
 
-export function renderTable(results: ScenarioResult[]): string {
-  const rows: string[][] = [['scenario', 'ours median (min–max)', 'reference median (min–max)', 'ours/ref', 'goal', 'met']];
+export function renderTable(results: ScenarioResult[], link?: string): string {
+  const rows: string[][] = [
+    ['scenario', 'ours median (min–max)', 'reference median (min–max)', 'ours/ref', 'goal', 'met', ...(link ? ['link'] : [])],
+  ];
   for (const r of results) {
     const o = summarize(r.ours);
     const ref = r.reference && r.reference.length ? summarize(r.reference) : undefined;
@@ -91,6 +129,7 @@ export function renderTable(results: ScenarioResult[]): string {
       ratio === undefined ? '—' : ratio < 0.01 ? ratio.toPrecision(2) : ratio.toFixed(2),
       r.goal,
       r.met === null ? '—' : r.met ? 'yes' : 'NO',
+      ...(link ? [link] : []),
     ]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
@@ -118,62 +157,141 @@ export function toJson(results: ScenarioResult[]): Record<string, Record<string,
   return out;
 }
 
+const la = (v: number[]): string => v.map((x) => x.toFixed(1)).join(' ');
+const machine = (): string => `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${la(os.loadavg())}`;
+
+/** Run `names` on `env`; failures are collected, not thrown. */
+async function runScenarios(names: string[], env: BenchEnv, cfg: BenchConfig, failures: string[]): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  for (const name of names) {
+    const ts = Date.now();
+    try {
+      const rs = await SCENARIOS[name](env, cfg);
+      results.push(...rs);
+      console.log(`  ${name}: done in ${((Date.now() - ts) / 1000).toFixed(1)} s`);
+    } catch (e) {
+      failures.push(`${cfg.profile ? `${cfg.profile.name}/` : ''}${name}: ${(e as Error).stack ?? String(e)}`);
+      console.error(`  ${name}: FAILED: ${(e as Error).message}`);
+    }
+  }
+  return results;
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const cfg: BenchConfig = { quick: args.quick, reps: args.reps ?? (args.quick ? 1 : 5), log: (l) => console.log(l) };
-  const names = args.only ?? Object.keys(SCENARIOS);
+  const cfg: BenchConfig = {
+    quick: args.quick,
+    reps: args.reps ?? (args.quick ? 1 : 5),
+    log: (l) => console.log(l),
+    transferMb: args.transferMb,
+  };
+  const names = args.only ?? (args.profiles ? PROFILE_SCENARIOS : Object.keys(SCENARIOS).filter((n) => !OPT_IN.includes(n)));
   const t0 = Date.now();
   const loadBefore = os.loadavg();
   console.log(
-    `kgpu bench${args.quick ? ' --quick' : ''}: ${names.join(', ')}; ${cfg.reps} repetition(s) after a warm-up; ${os.cpus().length} CPU(s), Node ${process.version}`,
+    `kgpu bench${args.quick ? ' --quick' : ''}: ${names.join(', ')}; ${cfg.reps} repetition(s) after a warm-up; ${os.cpus().length} CPU(s), Node ${process.version}` +
+      (args.profiles ? `; profiles ${args.profiles.map((p) => p.name).join(', ')}` : ''),
   );
-  const env = await startBenchEnv();
-  // Stopped (Ctrl-C, or a test that gave up on us): the simulator process goes too.
+  // What is open now (the env, the link), closed on Ctrl-C or a test that gave up on us.
+  let closeCurrent: (() => Promise<void>) | undefined;
+  // Ctrl-C reaches us twice (the terminal's process group, and bench.mjs passing it on): a second
+  // signal must not kill us in the middle of removing the link.
+  let stopping = false;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      console.error(`kgpu bench: ${sig}, stopping the simulator`);
-      void env.close().finally(() => process.exit(130));
+    process.on(sig, () => {
+      if (stopping) return;
+      stopping = true;
+      console.error(`kgpu bench: ${sig}, stopping the simulator${args.profiles ? ' and removing the emulated link' : ''}`);
+      void (closeCurrent?.() ?? Promise.resolve()).finally(() => process.exit(130));
     });
   }
-  const results: ScenarioResult[] = [];
   const failures: string[] = [];
-  try {
-    for (const name of names) {
-      const ts = Date.now();
-      try {
-        const rs = await SCENARIOS[name](env, cfg);
-        results.push(...rs);
-        console.log(`  ${name}: done in ${((Date.now() - ts) / 1000).toFixed(1)} s`);
-      } catch (e) {
-        failures.push(`${name}: ${(e as Error).stack ?? String(e)}`);
-        console.error(`  ${name}: FAILED: ${(e as Error).message}`);
-      }
+  const meta = (): Record<string, unknown> => ({
+    when: new Date().toISOString(),
+    quick: args.quick,
+    reps: cfg.reps,
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model ?? '',
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    seconds: (Date.now() - t0) / 1000,
+    loadavg_before: loadBefore.map((v) => Number(v.toFixed(2))),
+    loadavg_after: os.loadavg().map((v) => Number(v.toFixed(2))),
+  });
+  let json: Record<string, unknown>;
+  if (!args.profiles) {
+    const env = await startBenchEnv();
+    closeCurrent = () => env.close();
+    let results: ScenarioResult[];
+    try {
+      results = await runScenarios(names, env, cfg, failures);
+    } finally {
+      await env.close();
     }
-  } finally {
-    await env.close();
+    console.log('');
+    console.log(renderTable(results));
+    console.log(
+      `load average before ${la(loadBefore)}, after ${la(os.loadavg())} (${os.cpus().length} CPUs: above ~${os.cpus().length} other work was competing)`,
+    );
+    json = {
+      _meta: { ...meta(), setup: 'loopback simulator in its own process; reference = OpenSSH ssh/scp -O/sftp -s' },
+      ...toJson(results),
+    };
+  } else {
+    const profiles: Record<string, unknown> = {};
+    const tables: string[] = [];
+    for (const profile of args.profiles) {
+      const pLoad = os.loadavg();
+      console.log(`\n▶ profile ${profile.name}: ${profile.describe}`);
+      let link: Link | undefined;
+      let env: BenchEnv | undefined;
+      closeCurrent = async () => {
+        await env?.close();
+        await link?.close();
+      };
+      let results: ScenarioResult[] = [];
+      try {
+        link = await openLink(profile, { method: args.linkMethod });
+        console.log(`  link: ${link.describe}`);
+        env = await startBenchEnv(profile.name === 'loopback' ? undefined : link);
+        results = await runScenarios(names, env, { ...cfg, profile }, failures);
+      } catch (e) {
+        failures.push(`${profile.name}: ${(e as Error).stack ?? String(e)}`);
+        console.error(`  ${profile.name}: FAILED: ${(e as Error).message}`);
+      } finally {
+        await closeCurrent();
+        closeCurrent = undefined;
+      }
+      const header =
+        `profile ${profile.describe} — link: ${link?.describe ?? 'not set up'}\n` +
+        `machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average before ${la(pLoad)}, after ${la(os.loadavg())}`;
+      const table = `${header}\n${renderTable(results, link?.method ?? '—')}`;
+      tables.push(table);
+      console.log(`\n${table}`);
+      const rows = toJson(results);
+      for (const row of Object.values(rows)) Object.assign(row, { profile: profile.name, link_method: link?.method ?? null });
+      profiles[profile.name] = {
+        _link: {
+          rtt_ms: profile.rttMs,
+          rate_mbit: profile.rateMbit,
+          method: link?.method ?? null,
+          describe: link?.describe ?? null,
+          fallback_reason: link?.fallbackReason ?? null,
+          loadavg_before: pLoad.map((v) => Number(v.toFixed(2))),
+          loadavg_after: os.loadavg().map((v) => Number(v.toFixed(2))),
+        },
+        ...rows,
+      };
+    }
+    console.log(`\n── all profiles ──\n${tables.join('\n\n')}\n\nmachine now: ${machine()}`);
+    json = {
+      _meta: {
+        ...meta(),
+        setup: 'simulator behind an emulated link per profile; reference = OpenSSH ssh/scp -O/sftp -s across the same link',
+      },
+      profiles,
+    };
   }
-  console.log('');
-  console.log(renderTable(results));
-  const la = (v: number[]): string => v.map((x) => x.toFixed(1)).join(' ');
-  console.log(
-    `load average before ${la(loadBefore)}, after ${la(os.loadavg())} (${os.cpus().length} CPUs: above ~${os.cpus().length} other work was competing)`,
-  );
-  const json = {
-    _meta: {
-      when: new Date().toISOString(),
-      quick: args.quick,
-      reps: cfg.reps,
-      cpus: os.cpus().length,
-      cpu: os.cpus()[0]?.model ?? '',
-      node: process.version,
-      platform: `${os.platform()} ${os.release()}`,
-      seconds: (Date.now() - t0) / 1000,
-      loadavg_before: loadBefore.map((v) => Number(v.toFixed(2))),
-      loadavg_after: os.loadavg().map((v) => Number(v.toFixed(2))),
-      setup: 'loopback simulator in its own process; reference = OpenSSH ssh/scp -O/sftp -s',
-    },
-    ...toJson(results),
-  };
   fs.writeFileSync(args.out, JSON.stringify(json, null, 2) + '\n');
   console.log(`\nwrote ${path.relative(process.cwd(), args.out) || args.out} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   if (failures.length) {

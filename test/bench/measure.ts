@@ -2,6 +2,7 @@
  * Timing, child processes and summaries for the bench: what every scenario shares.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { LinkProfile } from './links/profiles';
 
 export const now = (): number => performance.now();
 
@@ -89,6 +90,11 @@ export interface BenchConfig {
   /** Measured repetitions per scenario (after one warm-up). */
   reps: number;
   log(line: string): void;
+  /** Set when the run measures across an emulated link (`--profiles`): every client of the env
+   *  crosses it, so scenarios skip their own extra latency-proxy rows. */
+  profile?: LinkProfile;
+  /** Size of the upload/download copies, MB (default 200, 4 with --quick). */
+  transferMb?: number;
 }
 
 /**

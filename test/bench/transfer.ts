@@ -50,7 +50,7 @@ class CpuMeter {
 }
 
 export async function benchTransfer(env: BenchEnv, cfg: BenchConfig): Promise<ScenarioResult[]> {
-  const mb = cfg.quick ? 4 : 200;
+  const mb = cfg.transferMb ?? (cfg.quick ? 4 : 200);
   const bytes = mb * 1024 * 1024;
   const src = path.join(env.tmp, 'transfer-src.bin');
   const fd = fs.openSync(src, 'w');
