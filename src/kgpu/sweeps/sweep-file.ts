@@ -7,14 +7,25 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { LineCounter, isNode, parseDocument } from 'yaml';
+import type * as Yaml from 'yaml';
 import { parseSweepJson, SweepSpecError, sweepOfSpec, type SweepArgs } from './grid';
 
 export const SWEEP_FILE_NAMES = ['sweep.json', 'sweep.yaml', 'sweep.yml'] as const;
 export const MAX_SWEEP_FILE_BYTES = 1024 * 1024;
 
+let yamlModule: typeof Yaml | undefined;
+
+/** The `yaml` package, loaded on first use: initialising it costs ~15 ms, which activation must
+ *  not pay (esbuild bundles this require as a lazily initialised module). */
+function yaml(): typeof Yaml {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
+  yamlModule ??= require('yaml') as typeof Yaml;
+  return yamlModule;
+}
+
 /** The text of a sweep.yaml → argument sets (`file` names it in errors). */
 export function parseSweepYaml(text: string, file = 'sweep.yaml'): SweepArgs {
+  const { LineCounter, isNode, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const problem = doc.errors[0];
