@@ -2,9 +2,11 @@
  * Reading an HTTP response body with a bound: a server (or anything posing as one) that sends an
  * endless or huge body is cut off at the bound + 1 byte instead of being buffered whole.
  */
-export class BodyTooLargeError extends Error {
+import { KgpuError } from '../util/kgpu-error';
+
+export class BodyTooLargeError extends KgpuError {
   constructor(readonly maxBytes: number) {
-    super(`The response is larger than ${(maxBytes / 1048576).toFixed(maxBytes < 10 * 1048576 ? 1 : 0)} MiB.`);
+    super('api', 'body_too_large', `The response is larger than ${(maxBytes / 1048576).toFixed(maxBytes < 10 * 1048576 ? 1 : 0)} MiB.`);
     this.name = 'BodyTooLargeError';
   }
 }

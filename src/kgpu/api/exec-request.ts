@@ -7,6 +7,7 @@
  */
 import { parse } from 'shell-quote';
 import type { ExecRequest, ExecResponse } from './api-types';
+import { KgpuError } from '../util/kgpu-error';
 
 export const EXEC_MAX_STDIN_BYTES = 1024 * 1024;
 export const EXEC_MAX_OUTPUT_BYTES = 1024 * 1024;
@@ -148,9 +149,9 @@ export async function runExec(api: ExecApi, podId: string, input: ExecInput, sig
   return describeExecResult(response, built.request.timeout_seconds ?? EXEC_DEFAULT_TIMEOUT_S);
 }
 
-export class ExecInputError extends Error {
+export class ExecInputError extends KgpuError {
   constructor(message: string) {
-    super(message);
+    super('api', 'exec_input', message);
     this.name = new.target.name;
   }
 }

@@ -7,6 +7,7 @@ import { quoteArgv } from '../util/shell-quote';
 import type { PodCommands } from '../ssh/pod-commands';
 import { jobEnvExports, loadPodScript, placeScriptShell, PLAIN_INTERPRETER, type PodScript } from '../warm';
 import type { DepsPlan } from './plan';
+import { KgpuError } from '../util/kgpu-error';
 
 export type DepsState = 'installed' | 'reused';
 
@@ -21,13 +22,13 @@ export interface EnsureDepsOptions {
   env?: Record<string, string>;
 }
 
-export class DepsInstallError extends Error {
+export class DepsInstallError extends KgpuError {
   constructor(
     message: string,
     /** The last lines of the installer's output. */
     readonly output: readonly string[],
   ) {
-    super(message);
+    super('deps', 'install_failed', message);
     this.name = new.target.name;
   }
 }

@@ -8,17 +8,18 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { Duplex } from 'node:stream';
+import { KgpuError } from '../util/kgpu-error';
 
 /** The most bytes of the proxy's answer read before giving up on it (it is a few lines). */
 const MAX_PROXY_ANSWER = 16 * 1024;
 
-export class ProxyTunnelError extends Error {
+export class ProxyTunnelError extends KgpuError {
   constructor(
     message: string,
     readonly status?: number,
     options?: ErrorOptions,
   ) {
-    super(message, options);
+    super('net', status !== undefined ? 'proxy_refused' : 'proxy_failed', message, options && 'cause' in options ? { cause: options.cause } : undefined);
     this.name = 'ProxyTunnelError';
   }
 }

@@ -11,6 +11,7 @@ import { parseArgumentLine } from '../api/exec-request';
 import type { PodCommands } from '../ssh/pod-commands';
 import { quoteArgv } from '../util/shell-quote';
 import { loadPodScript, placeScriptShell, type PodScript } from '../warm';
+import { KgpuError } from '../util/kgpu-error';
 
 export const KERNEL_BRIDGE_SCRIPT = 'kernel_bridge.py';
 
@@ -63,13 +64,13 @@ export function fallbackMessage(f: { python: string; error: string }): string {
   );
 }
 
-export class KernelStartError extends Error {
+export class KernelStartError extends KgpuError {
   constructor(
     message: string,
-    /** 'no-jupyter' (the image lacks ipykernel/jupyter_client), 'kernel-start', 'no-cwd', 'unsafe-dir', … */
+    /** 'no-jupyter' (the image lacks ipykernel/jupyter_client), 'kernel-start', 'no-cwd', 'unsafe-dir', … (also its kind) */
     readonly code: string,
   ) {
-    super(message);
+    super('notebook', code, message);
     this.name = 'KernelStartError';
   }
 }

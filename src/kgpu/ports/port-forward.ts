@@ -9,6 +9,7 @@
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Emitter, type Disposable, type Event } from '../util/emitter';
+import { KgpuError } from '../util/kgpu-error';
 
 /** Opens one stream to the pod-side port (AgentClient.openStream bound to the target). */
 export type OpenPodStream = (signal: AbortSignal) => Promise<Duplex>;
@@ -31,9 +32,9 @@ export interface PortForwardStats {
   open: number;
 }
 
-export class PortForwardError extends Error {
+export class PortForwardError extends KgpuError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('ports', 'forward_failed', message, options);
     this.name = new.target.name;
   }
 }

@@ -10,6 +10,7 @@
  * present or absent). A value that itself contains a comma can only come from sweep.json.
  */
 import { parseArgumentLine } from '../api/exec-request';
+import { KgpuError } from '../util/kgpu-error';
 
 export const MAX_SWEEP_RUNS = 256;
 
@@ -18,13 +19,13 @@ export interface SweepArgs {
   runs: string[][];
 }
 
-export class SweepSpecError extends Error {
+export class SweepSpecError extends KgpuError {
   constructor(
     message: string,
     /** Where in the sweep file (keys and indexes), when the error is about one of its values. */
     readonly at?: (string | number)[],
   ) {
-    super(message);
+    super('sweeps', 'invalid_spec', message);
     this.name = 'SweepSpecError';
   }
 }

@@ -4,6 +4,7 @@
  * non-ASCII or control-character names and sizes ≥ 8 GiB. Reader: ustar, pax (`x`/`g`) and GNU
  * long names (`L`/`K`); file bodies are handed on in chunks, never buffered whole.
  */
+import { KgpuError } from '../util/kgpu-error';
 
 const BLOCK = 512;
 const ZERO_BLOCK = Buffer.alloc(BLOCK);
@@ -170,7 +171,11 @@ function parseNum(b: Buffer): number {
 
 /** A corrupted tar stream is refused, not misread: the header's checksum (the byte sum with the
  *  checksum field as spaces; some tars sum signed bytes) must match what it records. */
-export class TarCorruptError extends Error {}
+export class TarCorruptError extends KgpuError {
+  constructor(message: string) {
+    super('transfer', 'tar_corrupt', message);
+  }
+}
 
 function checkHeader(h: Buffer): void {
   const field = cstr(h.subarray(148, 156)).trim();

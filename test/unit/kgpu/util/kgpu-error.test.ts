@@ -18,6 +18,14 @@ import { AuthRejectedError, ConnectionLostError, SshAbortedError, SshError } fro
 import { SyncError } from '../../../../src/kgpu/transfer/sync-error';
 import { CancelledError, isCancelled } from '../../../../src/kgpu/util/cancelled';
 import { describeError, KgpuError } from '../../../../src/kgpu/util/kgpu-error';
+import { ProxyTunnelError } from '../../../../src/kgpu/net/http-connect';
+import { PortForwardError } from '../../../../src/kgpu/ports/port-forward';
+import { KernelStartError } from '../../../../src/kgpu/notebook/kernel-start';
+import { DepsInstallError } from '../../../../src/kgpu/deps/ensure';
+import { SweepSpecError } from '../../../../src/kgpu/sweeps/grid';
+import { ExecInputError } from '../../../../src/kgpu/api/exec-request';
+import { BodyTooLargeError } from '../../../../src/kgpu/api/bounded-body';
+import { TarCorruptError } from '../../../../src/kgpu/transfer/tar-stream';
 
 test('every layer raises a KgpuError with its layer and kind; the messages are the ones users saw before', () => {
   const api = new KgpuApiError(409, 'POST', '/pods', 'req-123', { error: 'no_capacity', message: 'only 0 free' });
@@ -112,4 +120,26 @@ test('one reader of JSON answers: an object or nothing, and its error field', ()
   assert.equal(jsonErrorField('{"error":"AccessDenied"}'), 'AccessDenied');
   assert.equal(jsonErrorField('<Error><Code>AccessDenied</Code></Error>'), undefined);
   assert.equal(jsonErrorField('null'), undefined);
+});
+
+test('the feature folders raise KgpuErrors too: layer, kind, their own name and fields, the same message', () => {
+  const cases: [Error, string, string, string][] = [
+    [new ProxyTunnelError('The proxy refused the tunnel (407).', 407), 'net', 'proxy_refused', 'ProxyTunnelError'],
+    [new ProxyTunnelError('The proxy closed the connection.'), 'net', 'proxy_failed', 'ProxyTunnelError'],
+    [new PortForwardError('Port 8000 is in use.'), 'ports', 'forward_failed', 'PortForwardError'],
+    [new KernelStartError('ipykernel is missing.', 'no-jupyter'), 'notebook', 'no-jupyter', 'KernelStartError'],
+    [new DepsInstallError('pip failed.', ['ERROR: x']), 'deps', 'install_failed', 'DepsInstallError'],
+    [new SweepSpecError('sweep.yaml line 2: not a list', ['runs', 1]), 'sweeps', 'invalid_spec', 'SweepSpecError'],
+    [new ExecInputError('The input is too large.'), 'api', 'exec_input', 'ExecInputError'],
+    [new BodyTooLargeError(1048576), 'api', 'body_too_large', 'BodyTooLargeError'],
+    [new TarCorruptError('The tar stream from the pod is corrupted.'), 'transfer', 'tar_corrupt', 'TarCorruptError'],
+  ];
+  for (const [e, layer, kind, name] of cases) {
+    assert.ok(e instanceof KgpuError, `${name} is a KgpuError`);
+    assert.equal(e.layer, layer, name);
+    assert.equal(e.kind, kind, name);
+    assert.equal(e.name, name);
+    assert.deepEqual(describeError(e), { layer, kind, message: e.message });
+  }
+  assert.equal(new BodyTooLargeError(1048576).message, 'The response is larger than 1.0 MiB.');
 });
