@@ -15,7 +15,7 @@
  *   "pod ended: <reason>".
  * The parts live beside it: workspace-connection.ts (the SFTP and who we are), workspace-stat.ts
  * (stat answers, monotonic mtimes), file-contents.ts (size limits, bounded reads, save failures),
- * pod-copy.ts, watch-registry.ts (shared pod watches), own-echo.ts (our own changes' echoes),
+ * pod-copy.ts, pod-runner.ts (running an operation, failures classified), watch-registry.ts (shared pod watches), own-echo.ts (our own changes' echoes),
  * workspace-names.ts (probes, temp names), workspace-fs-cache.ts.
  */
 import path from 'node:path';
@@ -24,13 +24,13 @@ import type { RemoteFs, RemoteStat } from './remote-fs';
 import { exec } from '../ssh/ssh-exec';
 import { quote } from '../util/shell-quote';
 import { MAX_NAME_BYTES } from '../util/temp-name';
-import { ConnectionLostError } from '../ssh/ssh-errors';
 import { Emitter, type Disposable, type Event } from '../util/emitter';
 import { WorkspaceFsCache } from './workspace-fs-cache';
 import { ChangeCoalescer, type PathChange } from '../util/change-coalescer';
-import { WorkspaceFsError, classify, fsError, isTransportError } from './workspace-fs-error';
+import { WorkspaceFsError, classify, fsError } from './workspace-fs-error';
 import { assertNameLength, longestNameBytes, norm } from './pod-paths';
-import { ensureSession, guardSession, lexists, lstatOrUndefined, retryIfLost, StuckOnLostSession } from './lost-session';
+import { lexists, lstatOrUndefined, retryIfLost } from './lost-session';
+import { PodRunner } from './pod-runner';
 import type { WatchHandle, WorkspaceFsOptions } from './workspace-fs-options';
 import { PROBES, isTempName } from './workspace-names';
 import { ReportedMtimes, canWrite, fileKind, type WorkspaceStat } from './workspace-stat';
@@ -65,7 +65,7 @@ export class WorkspaceFs implements Disposable {
   private readonly reported = new ReportedMtimes();
   private readonly echoes: OwnEchoFilter;
   private readonly watches: WatchRegistry;
-  private readonly inflight = new Map<string, Promise<unknown>>();
+  private readonly runner: PodRunner;
   private generation = 0;
   private disposed = false;
 
@@ -74,6 +74,14 @@ export class WorkspaceFs implements Disposable {
     this.cache = new WorkspaceFsCache({ ttlMs: options.cacheTtlMs ?? 2000 });
     this.coalescer = new ChangeCoalescer(options.debounceMs ?? 75, (c) => this.changes.fire(c));
     this.link = new WorkspaceConnection(options);
+    this.runner = new PodRunner({
+      podId: options.podId,
+      connection: () => this.connection(),
+      endReason: () => this.endReason,
+      isDisposed: () => this.disposed,
+      checkEnded: options.checkEnded,
+      markEnded: (reason) => this.markEnded(reason),
+    });
     this.echoes = new OwnEchoFilter({
       ownEchoMs: options.ownEchoMs,
       stillOurs: (p) => this.stillWhatWeWrote(p),
@@ -114,62 +122,6 @@ export class WorkspaceFs implements Disposable {
   async connection(): Promise<{ connector: PodConnector; rfs: RemoteFs }> {
     if (this.disposed) throw new Error('The pod file system was disposed.');
     return this.link.get();
-  }
-
-  private endedError(p: string): WorkspaceFsError {
-    return fsError('PodEnded', this.podId, p, this.endReason ?? 'unknown reason');
-  }
-
-  /** A transport failure: has the pod ended (then say so), or is it just unreachable? */
-  private async transportFailure(e: unknown, p: string): Promise<WorkspaceFsError> {
-    if (this.endReason !== undefined) return this.endedError(p);
-    const reason = await this.options.checkEnded?.().catch(() => undefined);
-    if (reason !== undefined) {
-      this.markEnded(reason);
-      return this.endedError(p);
-    }
-    if (e instanceof WorkspaceFsError) return e;
-    if (isTransportError(e)) return classify(e, this.podId, p);
-    return fsError('Unavailable', this.podId, p, e instanceof Error ? e.message : String(e), e);
-  }
-
-  /** Run `fn` against the pod, classifying failures. `idempotent` operations are run once more
-   *  when the SFTP connection dropped under them and left them hanging (see guardSession). */
-  private async run<T>(
-    p: string,
-    fn: (rfs: RemoteFs, connector: PodConnector) => Promise<T>,
-    options: { idempotent?: boolean } = {},
-  ): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      if (this.endReason !== undefined) throw this.endedError(p);
-      let c: { connector: PodConnector; rfs: RemoteFs };
-      try {
-        c = await this.connection();
-        await ensureSession(c.rfs);
-      } catch (e) {
-        // Opening the session is always safe to repeat: a connection lost while opening it (a
-        // pre-connected spare whose link just died) gets one fresh try.
-        if (e instanceof ConnectionLostError && attempt === 0 && !this.disposed) continue;
-        throw await this.transportFailure(e, p);
-      }
-      try {
-        return await guardSession(c.rfs, () => fn(c.rfs, c.connector));
-      } catch (e) {
-        if (e instanceof WorkspaceFsError) throw e;
-        if (e instanceof StuckOnLostSession && options.idempotent && attempt === 0 && !this.disposed) continue;
-        if (isTransportError(e)) throw await this.transportFailure(e, p);
-        throw classify(e, this.podId, p);
-      }
-    }
-  }
-
-  /** Share one in-flight request per key (VS Code often asks the same thing several times at once). */
-  private shared<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const existing = this.inflight.get(key) as Promise<T> | undefined;
-    if (existing) return existing;
-    const p = fn().finally(() => this.inflight.delete(key));
-    this.inflight.set(key, p);
-    return p;
   }
 
   private toStat(p: string, st: RemoteStat): WorkspaceStat {
@@ -238,7 +190,7 @@ export class WorkspaceFs implements Disposable {
     const cached = this.cache.stat(p);
     if (cached === null) throw fsError('NotFound', this.podId, p, '');
     if (cached) return this.toStat(p, cached);
-    if (this.endReason !== undefined) throw this.endedError(p);
+    if (this.endReason !== undefined) throw this.runner.endedError(p);
     const parent = posix.dirname(p);
     if (PROBES.has(posix.basename(p)) && parent !== p) {
       // List the parent once: this and every sibling probe are answered from it.
@@ -253,8 +205,8 @@ export class WorkspaceFs implements Disposable {
       }
     }
     const gen = this.generation;
-    const st = await this.shared(`stat:${p}`, () =>
-      this.run(
+    const st = await this.runner.shared(`stat:${p}`, () =>
+      this.runner.run(
         p,
         async (rfs) => {
           const s = await rfs.tryStat(p);
@@ -272,10 +224,10 @@ export class WorkspaceFs implements Disposable {
   private async listing(dir: string): Promise<Map<string, RemoteStat>> {
     const cached = this.cache.listing(dir);
     if (cached) return cached;
-    if (this.endReason !== undefined) throw this.endedError(dir);
+    if (this.endReason !== undefined) throw this.runner.endedError(dir);
     const gen = this.generation;
-    const entries = await this.shared(`ls:${dir}`, () =>
-      this.run(
+    const entries = await this.runner.shared(`ls:${dir}`, () =>
+      this.runner.run(
         dir,
         async (rfs) => {
           try {
@@ -314,10 +266,10 @@ export class WorkspaceFs implements Disposable {
     if (this.endReason !== undefined) {
       const c = this.cache.content(p);
       if (c) return c;
-      throw this.endedError(p);
+      throw this.runner.endedError(p);
     }
     const max = this.options.maxFileBytes?.() ?? DEFAULT_MAX_FILE_BYTES;
-    return this.run(
+    return this.runner.run(
       p,
       async (rfs) => {
         const st = this.cache.stat(p) ?? (await rfs.stat(p));
@@ -337,14 +289,14 @@ export class WorkspaceFs implements Disposable {
   async writeFile(uriPath: string, content: Uint8Array, flags: { create: boolean; overwrite: boolean }): Promise<void> {
     const p = norm(uriPath);
     assertNameLength(this.podId, p);
-    if (this.endReason !== undefined) throw this.endedError(p);
+    if (this.endReason !== undefined) throw this.runner.endedError(p);
     const max = this.options.maxFileBytes?.() ?? DEFAULT_MAX_FILE_BYTES;
     // Refused before anything is sent: the pod's copy stays as it was, the editor keeps the text.
     if (content.byteLength > max) throw tooLargeToSave(this.podId, p, content.byteLength, max);
     const data = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
     let existed: boolean | undefined;
     if (!flags.create || !flags.overwrite) {
-      await this.run(
+      await this.runner.run(
         p,
         async (rfs) => {
           const st = await rfs.tryStat(p);
@@ -365,7 +317,7 @@ export class WorkspaceFs implements Disposable {
     let renameSent = false;
     let saved = false;
     try {
-      await this.run(
+      await this.runner.run(
         p,
         async (rfs) => {
           if (!saved) {
@@ -395,7 +347,7 @@ export class WorkspaceFs implements Disposable {
   async createDirectory(uriPath: string): Promise<void> {
     const p = norm(uriPath);
     assertNameLength(this.podId, p);
-    await this.run(p, async (rfs) => {
+    await this.runner.run(p, async (rfs) => {
       const [st, parent] = await Promise.all([rfs.tryStat(p), rfs.tryStat(posix.dirname(p))]);
       if (st) throw fsError('Exists', this.podId, p, '');
       if (!parent) throw fsError('NotFound', this.podId, posix.dirname(p), 'The parent folder does not exist.');
@@ -413,7 +365,7 @@ export class WorkspaceFs implements Disposable {
   async delete(uriPath: string, options: { recursive: boolean }): Promise<void> {
     const p = norm(uriPath);
     if (p === '/') throw fsError('NoPermissions', this.podId, p, 'Refusing to delete the root folder.');
-    await this.run(p, async (rfs, connector) => {
+    await this.runner.run(p, async (rfs, connector) => {
       const st = await rfs.lstat(p);
       this.expectOwn([p]);
       if (st.type === 'directory' && !st.isSymbolicLink) {
@@ -448,7 +400,7 @@ export class WorkspaceFs implements Disposable {
     assertNameLength(this.podId, to);
     if (to.startsWith(`${from}/`)) throw fsError('Other', this.podId, to, `Cannot move ${from} into itself.`);
     let replaced = false;
-    await this.run(from, async (rfs) => {
+    await this.runner.run(from, async (rfs) => {
       const [src, dst, parent] = await Promise.all([
         lstatOrUndefined(rfs, from),
         lstatOrUndefined(rfs, to),
@@ -483,7 +435,7 @@ export class WorkspaceFs implements Disposable {
     assertNameLength(this.podId, to);
     if (from === to || to.startsWith(`${from}/`)) throw fsError('Other', this.podId, to, `Cannot copy ${from} onto or into itself.`);
     let replaced = false;
-    await this.run(from, async (rfs, connector) => {
+    await this.runner.run(from, async (rfs, connector) => {
       const [src, dst, parent] = await Promise.all([rfs.tryStat(from), lstatOrUndefined(rfs, to), rfs.tryStat(posix.dirname(to))]);
       if (!src) throw fsError('NotFound', this.podId, from, '');
       if (!parent) throw fsError('NotFound', this.podId, posix.dirname(to), 'The target folder does not exist.');
