@@ -2,7 +2,8 @@
  * A pod's file system over SFTP (over exec — see sftp-over-exec.ts). One long-lived SFTP
  * connection per pod, reopened transparently when it drops; an idempotent operation that was in
  * flight when it dropped is retried once on the fresh connection. Bulk copies go through
- * bulk-transfer.ts (streamed exec, resumable).
+ * bulk-transfer.ts (streamed exec, resumable). Its stats are in remote-stat.ts, its errors in
+ * remote-fs-error.ts.
  */
 import path from 'node:path';
 import { PassThrough, Writable, type Readable } from 'node:stream';
@@ -28,46 +29,14 @@ import {
 } from '../ssh/sftp-io';
 import { download, upload, type TransferOptions, type TransferResult } from '../transfer/bulk-transfer';
 import type { ReconnectPolicy } from '../ssh/reconnect-policy';
-import { KgpuError } from '../util/kgpu-error';
+import { RemoteFsError, SFTP_NO_SUCH_FILE, isStatusError, mapSftpError } from './remote-fs-error';
+import { toRemoteStat, type RemoteDirEntry, type RemoteStat } from './remote-stat';
 import { tempSiblingName } from '../util/temp-name';
 
 const posix = path.posix;
 
-export type RemoteFileType = 'file' | 'directory' | 'symlink' | 'other';
-
-export interface RemoteStat {
-  /** For stat(): the type of what a symlink points to ('symlink' only for a dangling link). */
-  type: RemoteFileType;
-  /** True when the path itself is a symbolic link. */
-  isSymbolicLink: boolean;
-  size: number;
-  /** Permission bits (e.g. 0o644), without the file-type bits. */
-  mode: number;
-  mtimeMs: number;
-  atimeMs: number;
-  uid: number;
-  gid: number;
-}
-
-export interface RemoteDirEntry {
-  name: string;
-  stat: RemoteStat;
-}
-
-export type RemoteFsErrorCode = 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'EACCES' | 'EIO' | 'EFBIG';
-
-/** A file-system error with a Node-style code, the path, and SFTP's status when there was one. */
-export class RemoteFsError extends KgpuError {
-  constructor(
-    readonly code: RemoteFsErrorCode,
-    readonly path: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super('fs', code, message, options);
-    this.name = 'RemoteFsError';
-  }
-}
+export { RemoteFsError, type RemoteFsErrorCode } from './remote-fs-error';
+export type { RemoteDirEntry, RemoteFileType, RemoteStat } from './remote-stat';
 
 interface Session {
   sftp: SFTPWrapper;
@@ -80,38 +49,6 @@ const DEFAULT_MAX_READ_BYTES = 256 * 1024 * 1024;
 
 export function mib(n: number): string {
   return `${(n / (1024 * 1024)).toFixed(n < 10 * 1024 * 1024 ? 1 : 0)} MiB`;
-}
-
-const SFTP_NO_SUCH_FILE = 2;
-const SFTP_PERMISSION_DENIED = 3;
-
-function toStat(s: Stats, isLink: boolean, target?: Stats): RemoteStat {
-  const t = target ?? s;
-  const type: RemoteFileType =
-    target === undefined && isLink
-      ? 'symlink'
-      : t.isDirectory()
-        ? 'directory'
-        : t.isFile()
-          ? 'file'
-          : t.isSymbolicLink()
-            ? 'symlink'
-            : 'other';
-  return {
-    type,
-    isSymbolicLink: isLink,
-    size: t.size,
-    mode: t.mode & 0o7777,
-    mtimeMs: t.mtime * 1000,
-    atimeMs: t.atime * 1000,
-    uid: t.uid,
-    gid: t.gid,
-  };
-}
-
-/** An SFTP status error (numeric code) as opposed to a lost channel/connection. */
-function isStatusError(e: unknown): e is Error & { code: number } {
-  return e instanceof Error && typeof (e as { code?: unknown }).code === 'number';
 }
 
 export interface RemoteFsOptions {
@@ -201,7 +138,7 @@ export class RemoteFs {
       try {
         return await op(s.sftp);
       } catch (e) {
-        if (isStatusError(e) || e instanceof RemoteFsError) throw this.mapError(e, what, target);
+        if (isStatusError(e) || e instanceof RemoteFsError) throw mapSftpError(e, what, target);
         // Not an SFTP status: the channel or connection is gone.
         markSftpDead(s.sftp);
         s.alive = false;
@@ -216,17 +153,6 @@ export class RemoteFs {
     }
   }
 
-  private mapError(e: unknown, what: string, target: string): Error {
-    if (e instanceof RemoteFsError) return e;
-    const status = (e as { code: number }).code;
-    const msg = (e as Error).message;
-    if (status === SFTP_NO_SUCH_FILE)
-      return new RemoteFsError('ENOENT', target, `${what}: no such file or directory in the pod: ${target}`, { cause: e });
-    if (status === SFTP_PERMISSION_DENIED)
-      return new RemoteFsError('EACCES', target, `${what}: permission denied in the pod: ${target}`, { cause: e });
-    return new RemoteFsError('EIO', target, `${what} ${target} failed in the pod: ${msg}`, { cause: e });
-  }
-
   // ---- metadata ----------------------------------------------------------------------------
 
   /** stat, following symlinks; `isSymbolicLink` tells whether `p` itself is a link. */
@@ -237,10 +163,10 @@ export class RemoteFs {
       if (l.status === 'rejected') throw l.reason;
       const isLink = l.value.isSymbolicLink();
       if (t.status === 'rejected') {
-        if (isLink && isStatusError(t.reason) && t.reason.code === SFTP_NO_SUCH_FILE) return toStat(l.value, true); // dangling link
+        if (isLink && isStatusError(t.reason) && t.reason.code === SFTP_NO_SUCH_FILE) return toRemoteStat(l.value, true); // dangling link
         throw t.reason;
       }
-      return toStat(l.value, isLink, t.value);
+      return toRemoteStat(l.value, isLink, t.value);
     });
   }
 
@@ -248,7 +174,7 @@ export class RemoteFs {
   lstat(p: string): Promise<RemoteStat> {
     return this.run('lstat', p, true, async (sftp) => {
       const l = await call<Stats>(sftp, (cb) => sftp.lstat(p, cb));
-      return toStat(l, l.isSymbolicLink(), l.isSymbolicLink() ? undefined : l);
+      return toRemoteStat(l, l.isSymbolicLink(), l.isSymbolicLink() ? undefined : l);
     });
   }
 
@@ -271,9 +197,9 @@ export class RemoteFs {
       return Promise.all(
         entries.map(async (e) => {
           const attrs = e.attrs;
-          if (!attrs.isSymbolicLink()) return { name: e.filename, stat: toStat(attrs, false, attrs) };
+          if (!attrs.isSymbolicLink()) return { name: e.filename, stat: toRemoteStat(attrs, false, attrs) };
           const t = await call<Stats>(sftp, (cb) => sftp.stat(posix.join(dir, e.filename), cb)).catch(() => undefined);
-          return { name: e.filename, stat: toStat(attrs, true, t) };
+          return { name: e.filename, stat: toRemoteStat(attrs, true, t) };
         }),
       );
     });
