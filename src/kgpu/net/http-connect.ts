@@ -19,7 +19,12 @@ export class ProxyTunnelError extends KgpuError {
     readonly status?: number,
     options?: ErrorOptions,
   ) {
-    super('net', status !== undefined ? 'proxy_refused' : 'proxy_failed', message, options && 'cause' in options ? { cause: options.cause } : undefined);
+    super(
+      'net',
+      status !== undefined ? 'proxy_refused' : 'proxy_failed',
+      message,
+      options && 'cause' in options ? { cause: options.cause } : undefined,
+    );
     this.name = 'ProxyTunnelError';
   }
 }
