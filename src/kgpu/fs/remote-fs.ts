@@ -3,11 +3,10 @@
  * connection per pod, reopened transparently when it drops; an idempotent operation that was in
  * flight when it dropped is retried once on the fresh connection. Bulk copies go through
  * bulk-transfer.ts (streamed exec, resumable). Its stats are in remote-stat.ts, its errors in
- * remote-fs-error.ts.
+ * remote-fs-error.ts, the bodies of its whole-file reads and atomic writes in sftp-whole-files.ts.
  */
 import path from 'node:path';
 import { PassThrough, Writable, type Readable } from 'node:stream';
-import { randomBytes } from 'node:crypto';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import type { PodConnection, PodConnector } from '../ssh/ssh-connection';
 import { DEFAULT_SFTP_SERVER, openSftpOverExec } from '../ssh/sftp-over-exec';
@@ -19,24 +18,23 @@ import {
   callVoid,
   closeHandle,
   fstat,
-  hasExtension,
   markSftpDead,
   openHandle,
   pipelinedReadStream,
   pipelinedWriteStream,
-  readRange,
   writeAll,
 } from '../ssh/sftp-io';
 import { download, upload, type TransferOptions, type TransferResult } from '../transfer/bulk-transfer';
 import type { ReconnectPolicy } from '../ssh/reconnect-policy';
 import { RemoteFsError, SFTP_NO_SUCH_FILE, isStatusError, mapSftpError } from './remote-fs-error';
+import { atomicReplace, readWhole, renameOver } from './sftp-whole-files';
 import { toRemoteStat, type RemoteDirEntry, type RemoteStat } from './remote-stat';
-import { tempSiblingName } from '../util/temp-name';
 
 const posix = path.posix;
 
 export { RemoteFsError, type RemoteFsErrorCode } from './remote-fs-error';
 export type { RemoteDirEntry, RemoteFileType, RemoteStat } from './remote-stat';
+export { mib } from './sftp-whole-files';
 
 interface Session {
   sftp: SFTPWrapper;
@@ -46,10 +44,6 @@ interface Session {
 
 /** readFile's bound when the caller gives none. */
 const DEFAULT_MAX_READ_BYTES = 256 * 1024 * 1024;
-
-export function mib(n: number): string {
-  return `${(n / (1024 * 1024)).toFixed(n < 10 * 1024 * 1024 ? 1 : 0)} MiB`;
-}
 
 export interface RemoteFsOptions {
   /** Path of sftp-server in the pod's image. */
@@ -227,31 +221,7 @@ export class RemoteFs {
    *  like a symlink to /dev/zero, whose size says 0 — fails with EFBIG after limit + 1 bytes. */
   readFile(p: string, options: { maxBytes?: number } = {}): Promise<Buffer> {
     const max = options.maxBytes ?? DEFAULT_MAX_READ_BYTES;
-    return this.run('read', p, true, async (sftp) => {
-      const h = await openHandle(sftp, p, 'r');
-      try {
-        const size = (await fstat(sftp, h)).size;
-        // Read past the size once more so a file that grew is read to its real end — but never
-        // more than the limit + 1 byte, whatever the size said.
-        const parts = [await readRange(sftp, h, 0, Math.min(size, max + 1))];
-        let pos = parts[0].length;
-        while (pos <= max) {
-          const more = await readRange(sftp, h, pos, Math.min(1024 * 1024, max + 1 - pos));
-          if (more.length === 0) break;
-          parts.push(more);
-          pos += more.length;
-        }
-        if (pos > max)
-          throw new RemoteFsError(
-            'EFBIG',
-            p,
-            `${p} in the pod is more than ${mib(max)} (or never ends, like a device); it was not read. Use Download… for big files.`,
-          );
-        return parts.length === 1 ? parts[0] : Buffer.concat(parts);
-      } finally {
-        await closeHandle(sftp, h).catch(() => undefined);
-      }
-    });
+    return this.run('read', p, true, (sftp) => readWhole(sftp, p, max));
   }
 
   /** Truncate-and-write (not atomic; see atomicWrite). Creates the file with `mode` (default 0o644). */
@@ -274,33 +244,7 @@ export class RemoteFs {
    *  content, whole, and only the pod knows which. */
   atomicWrite(p: string, data: Buffer | string, options: { mode?: number; onRename?: () => void } = {}): Promise<void> {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    return this.run('atomic write', p, true, async (sftp) => {
-      // A fresh temp name per attempt: a retry must not collide with the cleanup of the last one.
-      const tmp = posix.join(posix.dirname(p), tempSiblingName(posix.basename(p), `.kgpu-${randomBytes(6).toString('hex')}.tmp`));
-      const existing = await call<Stats>(sftp, (cb) => sftp.stat(p, cb)).catch((e: unknown) => {
-        if (isStatusError(e) && e.code === SFTP_NO_SUCH_FILE) return undefined;
-        throw e;
-      });
-      if (existing?.isDirectory()) throw new RemoteFsError('EISDIR', p, `Cannot write ${p} in the pod: it is a directory.`);
-      const mode = existing ? existing.mode & 0o7777 : (options.mode ?? 0o644);
-      let renamed = false;
-      try {
-        const h = await openHandle(sftp, tmp, 'w', { mode });
-        try {
-          await writeAll(sftp, h, buf);
-          if (hasExtension(sftp, 'fsync@openssh.com')) await callVoid(sftp, (cb) => sftp.ext_openssh_fsync(h, cb));
-        } finally {
-          await closeHandle(sftp, h).catch(() => undefined);
-        }
-        // The server applies the umask at open; set the exact mode before the swap.
-        await callVoid(sftp, (cb) => sftp.chmod(tmp, mode, cb));
-        options.onRename?.();
-        await this.renameOver(sftp, tmp, p);
-        renamed = true;
-      } finally {
-        if (!renamed) await callVoid(sftp, (cb) => sftp.unlink(tmp, cb)).catch(() => this.removeLater(tmp));
-      }
-    });
+    return this.run('atomic write', p, true, (sftp) => atomicReplace(sftp, p, buf, options, (tmp) => this.removeLater(tmp)));
   }
 
   /** Best effort removal on a fresh connection (the temp of a write whose connection dropped). */
@@ -308,21 +252,11 @@ export class RemoteFs {
     void this.run('remove', p, true, (sftp) => callVoid(sftp, (cb) => sftp.unlink(p, cb))).catch(() => undefined);
   }
 
-  private async renameOver(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
-    if (hasExtension(sftp, 'posix-rename@openssh.com')) {
-      await callVoid(sftp, (cb) => sftp.ext_openssh_rename(from, to, cb));
-      return;
-    }
-    // No atomic replace offered: remove the target first (a short window without it).
-    await callVoid(sftp, (cb) => sftp.unlink(to, cb)).catch(() => undefined);
-    await callVoid(sftp, (cb) => sftp.rename(from, to, cb));
-  }
-
   /** Rename; with `overwrite` an existing file at `to` is replaced atomically, without it an
    *  existing `to` fails with EEXIST. */
   rename(from: string, to: string, options: { overwrite: boolean }): Promise<void> {
     return this.run('rename', from, false, async (sftp) => {
-      if (options.overwrite) return this.renameOver(sftp, from, to);
+      if (options.overwrite) return renameOver(sftp, from, to);
       const exists = await call<Stats>(sftp, (cb) => sftp.lstat(to, cb)).then(
         () => true,
         (e: unknown) => {
