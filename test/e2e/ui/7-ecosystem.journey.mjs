@@ -40,10 +40,13 @@ export const journey = {
     const folder = basename(ui.workspace);
     writeFileSync(crash, CRASH);
     mkdirSync(vscodeDir, { recursive: true });
+    // Its output must fit the terminal's visible rows (the assertion reads them): `ls crash.py`, not
+    // `ls` — the shared workspace folder holds every earlier journey's files (the header line scrolled
+    // out of view in a full run).
     const task = {
       label: 'GPU check',
       type: 'kgpu',
-      command: `nvidia-smi -L && python3 -c "import torch; print('torch', torch.__version__)" && ls`,
+      command: `nvidia-smi -L && python3 -c "import torch; print('torch', torch.__version__)" && ls crash.py`,
       problemMatcher: [],
       group: { kind: 'build', isDefault: true },
     };
