@@ -67,7 +67,8 @@ export function pyprojectLocalRefs(text: string): LocalRef[] {
   return out;
 }
 
-function real(p: string): string | undefined {
+/** realpath, or undefined (also plan.ts's). */
+export function real(p: string): string | undefined {
   try {
     return fs.realpathSync(p);
   } catch {

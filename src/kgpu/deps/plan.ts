@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PLAIN_INTERPRETER } from '../warm';
-import { localPackageFiles, pyprojectLocalRefs, requirementLocalRefs } from './local-refs';
+import { localPackageFiles, pyprojectLocalRefs, real, requirementLocalRefs } from './local-refs';
 
 /** The files that declare a project's dependencies, in the order they are installed. */
 export const DEP_FILES = ['requirements.txt', 'pyproject.toml', 'environment.yml'] as const;
@@ -98,15 +98,6 @@ export function referencedFiles(text: string): string[] {
     out.push(ref);
   }
   return out;
-}
-
-/** realpath, or undefined. */
-function real(p: string): string | undefined {
-  try {
-    return fs.realpathSync(p);
-  } catch {
-    return undefined;
-  }
 }
 
 /**
