@@ -19,9 +19,8 @@ export interface DapBridgeOptions {
   /** The adapter process's stderr, when it is a process (kept, bounded, for error messages). */
   stderr?: Readable;
   paths: PodPathMap;
-  /** The debugpy arguments for the editor's `launch`/`attach` request (called with the editor's, and
-   *  what pod/debug_adapter.py said about the pod before debugpy started: see PodHello). */
-  rewrite(command: 'launch' | 'attach', editorArguments: Record<string, unknown>, pod: PodHello): Record<string, unknown>;
+  /** The debugpy arguments for the editor's `launch`/`attach` request (called with the editor's). */
+  rewrite(command: 'launch' | 'attach', editorArguments: Record<string, unknown>): Record<string, unknown>;
   /** The editor's `launch` goes to debugpy as this request (a launched job is attached to). */
   launchAs?: 'attach';
   /** Other requests' arguments, changed before they go to debugpy (e.g. a launched job's
@@ -33,14 +32,6 @@ export interface DapBridgeOptions {
   /** Explains why the stream ended early (stderr tail, error) in a line for the debug console. */
   explainEnd?(info: { error?: Error; stderr: string; sawResponse: boolean }): string;
 }
-
-/** pod/debug_adapter.py's own first message (a `kgpu.pod` event, never passed to the editor). */
-export interface PodHello {
-  /** The interpreter kgpu.python resolves to in the pod (its sys.executable). */
-  python?: string;
-}
-
-export const POD_HELLO_EVENT = 'kgpu.pod';
 
 const MAX_STDERR = 16 * 1024;
 
@@ -57,7 +48,6 @@ export class DapBridge implements Disposable {
   private ended = false;
   private seq = 1_000_000;
   private exitCode: number | undefined;
-  private readonly podHello: PodHello = {};
   private readonly endEmitter = new Emitter<{ error?: Error; message?: string }>();
   /** Fires once when the stream is over (with the reason when it ended before debugpy finished). */
   readonly onDidEnd: Event<{ error?: Error; message?: string }> = this.endEmitter.event;
@@ -90,7 +80,7 @@ export class DapBridge implements Disposable {
     if (msg.type === 'request' && typeof msg.command === 'string') {
       this.pending.set(msg.seq, msg.command);
       if (msg.command === 'launch' || msg.command === 'attach') {
-        msg.arguments = this.options.rewrite(msg.command, msg.arguments ?? {}, { ...this.podHello });
+        msg.arguments = this.options.rewrite(msg.command, msg.arguments ?? {});
         if (msg.command === 'launch' && this.options.launchAs) {
           msg.command = this.options.launchAs;
           this.renamed.add(msg.seq);
@@ -113,11 +103,6 @@ export class DapBridge implements Disposable {
       return;
     }
     for (const m of messages) {
-      if (m.type === 'event' && (m as { event?: unknown }).event === POD_HELLO_EVENT) {
-        const python = (m as { body?: { python?: unknown } }).body?.python;
-        if (typeof python === 'string' && python.startsWith('/')) this.podHello.python = python;
-        continue;
-      }
       const msg = this.options.paths.mapToEditor(m) as DapMessage & { request_seq?: number; event?: string; body?: { exitCode?: unknown } };
       if (msg.type === 'response' && typeof msg.request_seq === 'number') {
         if (this.renamed.delete(msg.request_seq)) (msg as { command?: string }).command = 'launch';

@@ -9,13 +9,10 @@
  * job — unless the user chose `onDisconnect: "keepRunning"`: then the job goes on, debugpy keeps
  * listening, and kgpu: Attach Debugger finds it again (debug-port.ts).
  *
- * Why a job and not a process tied to the stream (the earlier design, still used for nothing
- * else): a job is what the Rentals view, the log panel, Stop and the cost footer already know;
+ * Why a job and not a process tied to the stream (the earlier design, removed): a job is what the Rentals view, the log panel, Stop and the cost footer already know;
  * "keep running" needs the program to outlive the stream; torchrun is Run's launch line.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { findExtensionRoot } from '../agent/agent-script';
 import { DEFAULT_JOBS_ROOT, describeJobStatus, type JobInfo } from '../jobs/jobs';
 import type { RunFileSpec, RunHandle } from '../jobs/job-runner';
 import type { PodCommands } from '../ssh/pod-commands';
@@ -57,15 +54,7 @@ export interface DebugJobSession extends PodDebugSession {
 /** The line pod/debug_launch.py writes to the job's log once debugpy listens. */
 export const DEBUG_PORT_LINE = /\[kgpu\] debugpy waits for the debugger on 127\.0\.0\.1:(\d+) \(pid (\d+)\)/;
 
-export const DEBUG_RELAY = path.join('pod', 'debug_relay.py');
 const RELAY_PYTHON = 'if command -v python3 >/dev/null 2>&1; then exec python3 "$@"; fi; exec python "$@"';
-let relay: Promise<string> | undefined;
-
-function loadRelay(): Promise<string> {
-  relay ??= readFile(path.join(findExtensionRoot(), DEBUG_RELAY), 'utf8');
-  relay.catch(() => (relay = undefined));
-  return relay;
-}
 
 /** Start the job under debugpy and attach to it; resolves once the stream to debugpy is open. */
 export async function startDebugJob(spec: DebugJobSpec): Promise<DebugJobSession> {
@@ -120,7 +109,7 @@ export async function startDebugJob(spec: DebugJobSpec): Promise<DebugJobSession
     localRoot: target.kind === 'local' ? target.folder : undefined,
     remoteRoot: plan.remoteDir,
   });
-  const code = await loadRelay();
+  const code = loadPodScript('debug_relay.py').source.toString('utf8');
   const stream = await spec.agent.openStream(
     // The relay is stdlib-only: the pod's own python3 (kgpu.python may be a command such as
     // `conda run`, which would hold the relay's output back).

@@ -1,9 +1,10 @@
 /**
  * Debugging a file in a pod (issue 21): DAP over a pod agent stream to debugpy, paths mapped
- * between this machine and /workspace/<folder>. startPodDebug() → a DapBridge the editor's inline
+ * between this machine and /workspace/<folder>. startDebugJob() (launch: the program a job under
+ * debugpy) and startPodDebug() (attach to debugpy.listen()) → a DapBridge the editor's inline
  * adapter (src/debug/) feeds; tests drive the same bridge.
  */
-export { DapBridge, POD_HELLO_EVENT, type DapBridgeOptions, type PodHello } from './dap-bridge';
+export { DapBridge, type DapBridgeOptions } from './dap-bridge';
 export { DapDecoder, DapFramingError, encodeDap, type DapMessage } from './dap-codec';
 export { KGPU_LIBRARY_SCHEME, KGPU_LIBRARY_URI_PREFIX, KGPU_URI_PREFIX, PodPathMap, walkSources, type PodPathMapOptions } from './path-map';
 export {
@@ -12,7 +13,6 @@ export {
   pythonArgv,
   startPodDebug,
   type AttachSpec,
-  type LaunchSpec,
   type PodDebugSession,
   type PodDebugSpec,
   type StreamOpener,

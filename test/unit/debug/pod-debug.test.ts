@@ -2,14 +2,12 @@
  * Debugging a file in a simulator pod, DAP end to end: the test speaks DAP to the DapBridge (as
  * VS Code's inline adapter does), which speaks it over a pod agent stream to the real debugpy
  * (Debian's python3-debugpy) in the pod — launches as the editor makes them (startDebugJob: the
- * program a job under pod/debug_launch.py, attached through pod/debug_relay.py; the one test of a
- * pod Python without debugpy drives the stream-tied startPodDebug launch, which says so in the
- * session). A local folder whose file name has spaces and
+ * program a job under pod/debug_launch.py, attached through pod/debug_relay.py). A local folder whose file name has spaces and
  * quotes is synced as Run syncs it; breakpoints are set on the LOCAL path (one conditional, one on
  * a file that exists only in the pod, by its kgpu:// URI), hit in /workspace/<folder>, and the
  * stack shows the local path again; variables, evaluate, step, continue to the exit code; an
  * uncaught exception; a connection cut while paused, and the stream reset while the agent stays up
- * (which fails without pod/debug_adapter.py: debugpy's program would live on, paused), stop the
+ * (which fails without pod/debug_relay.py's stop: debugpy's program would live on, paused), stop the
  * program in the pod; a pod Python without debugpy says how to fix it; attach to debugpy.listen().
  */
 import assert from 'node:assert/strict';
@@ -17,7 +15,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { startDebugJob, startPodDebug, type LaunchSpec, type PodDebugSession } from '../../../src/kgpu/debug';
+import { startDebugJob, startPodDebug, type PodDebugSession, type StreamOpener } from '../../../src/kgpu/debug';
+import type { RunTarget } from '../../../src/kgpu/jobs/job-runner';
 import { JobRunner } from '../../../src/kgpu/jobs/job-runner';
 import { podCommands } from '../../../src/kgpu/ssh/pod-commands';
 import { syncUp } from '../../../src/kgpu/transfer/sync';
@@ -68,12 +67,21 @@ function project(name: string, source: string, folder = 'my proj'): { folder: st
   return { folder: dir, file };
 }
 
+/** What a launch configuration gives the launch. */
+interface LaunchSpec {
+  podId: string;
+  agent: StreamOpener;
+  target: RunTarget;
+  python: string;
+  args: string[];
+  env: Record<string, string>;
+  justMyCode?: boolean;
+}
+
 function launchSpec(target: { folder: string; file: string }, extra: Partial<LaunchSpec> = {}): LaunchSpec {
   return {
-    request: 'launch',
     podId: f.pod.podId,
     agent: f.client(),
-    pod: podCommands(f.pod.connector()),
     target: { kind: 'local', ...target },
     python: 'python',
     args: [],
@@ -271,16 +279,10 @@ test('a connection cut while paused at a breakpoint ends the session with a clea
 test('a pod Python without debugpy: the launch fails saying how to install it', async () => {
   await f.sh('python3 -m venv --without-pip /tmp/kgpu-nodebugpy');
   const { folder, file } = project('hello.py', 'print("hi")\n', 'nodbg proj');
-  const s = await startPodDebug(launchSpec({ folder, file }, { python: '/tmp/kgpu-nodebugpy/bin/python' }));
-  const c = new DapTestClient(s.bridge);
-  try {
-    const r = await c.request('initialize', { adapterID: 'kgpu', pathFormat: 'path' });
-    assert.equal(r.success, false);
-    assert.match(String(r.message), /debugpy is not installed for `\/tmp\/kgpu-nodebugpy\/bin\/python` in pod .*-m pip install debugpy/);
-    await c.event('terminated');
-  } finally {
-    s.bridge.dispose();
-  }
+  await assert.rejects(
+    launch(launchSpec({ folder, file }, { python: '/tmp/kgpu-nodebugpy/bin/python' })),
+    /before debugpy listened in pod [\s\S]*debugpy is not installed for \/tmp\/kgpu-nodebugpy\/bin\/python in this pod\. Install it \(`\/tmp\/kgpu-nodebugpy\/bin\/python -m pip install debugpy`/,
+  );
 });
 
 test('attach: to a job that called debugpy.listen(), over an agent TCP stream; the breakpoint on the local path hits', async () => {

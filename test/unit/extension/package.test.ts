@@ -33,7 +33,7 @@ test('npm run package: a VSIX under 640 KB holding only the bundle and its vendo
     .reduce((sum, m) => sum + (m ? Number(m[1]) : 0), 0);
   assert.ok(localisation > 0 && localisation < 64 * 1024, `localisation files: ${localisation} bytes compressed`);
   // The bound catches what must never ship (node_modules, sourcemaps: megabytes); it grew from 500 KB
-  // with the pod-side Python (agent, fork server, kernel bridge, debug shim) and the features on them.
+  // with the pod-side Python (agent, fork server, kernel bridge, debug launcher and relay) and the features on them.
   const size = statSync(vsix).size - localisation;
   assert.ok(size < 640 * 1024, `VSIX is ${size} bytes without the localisation files`);
   const listing = execFileSync('unzip', ['-Z1', vsix], { encoding: 'utf8' }).trim().split('\n');
@@ -52,13 +52,12 @@ test('npm run package: a VSIX under 640 KB holding only the bundle and its vendo
   assert.deepEqual(payload.filter((f) => f.startsWith('extension/dist/')).sort(), distFiles.map((f) => `extension/dist/${f}`).sort());
   // The pod-side Python, found at run time next to dist/, byte for byte: the pod agent
   // (src/kgpu/agent/agent-script.ts), the warm start's fork server (src/kgpu/warm/pod-script.ts), the
-  // project dependencies' installer (src/kgpu/deps/) the notebook kernel bridge (src/kgpu/notebook/kernel-start.ts) and the debug adapter shim (src/kgpu/debug).
+  // project dependencies' installer (src/kgpu/deps/) the notebook kernel bridge (src/kgpu/notebook/kernel-start.ts), and the debug job's launcher and relay (src/kgpu/debug/debug-job.ts).
   for (const [file, what] of [
     ['agent.py', 'the pod agent'],
     ['forkserver.py', 'the fork server'],
     ['deps.py', "the project dependencies' installer"],
     ['kernel_bridge.py', 'the notebook kernel bridge'],
-    ['debug_adapter.py', 'the debug adapter shim'],
     ['debug_launch.py', "the debug job's debugpy launcher"],
     ['debug_relay.py', "the debug job's relay and stop watchdog"],
   ]) {
