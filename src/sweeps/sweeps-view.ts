@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { sweepMetricNames, sweepRow, sweepRunRows, type SweepRunRow, type SweepSort } from '../kgpu/sweeps/sweep-view-model';
 import type { SweepPlan } from '../kgpu/sweeps/sweep';
+import { decodeCommandArgs, optionsOf } from '../platform/command-args';
 import type { KgpuServices } from '../platform/services';
 import { sweepsFor } from './sweeps-hub';
 
@@ -55,9 +56,11 @@ export function registerSweepsView(services: KgpuServices): vscode.Disposable {
     },
   };
   const view = vscode.window.createTreeView('kgpu.sweeps', { treeDataProvider: provider, showCollapseAll: true });
+  /** A sweep row's or run row's plan, `{sweepId}`'s, else the running (or latest) sweep's. */
   const planOf = (arg: unknown): SweepPlan | undefined => {
-    if (arg && typeof arg === 'object' && 'plan' in arg) return (arg as Node).plan;
-    const id = arg && typeof arg === 'object' && 'sweepId' in arg ? String((arg as { sweepId: unknown }).sweepId) : undefined;
+    const o = optionsOf(decodeCommandArgs(arg)) as { plan?: SweepPlan; sweepId?: unknown };
+    if (o.plan && typeof o.plan === 'object') return o.plan;
+    const id = o.sweepId !== undefined ? String(o.sweepId) : undefined;
     const plans = hub.plans();
     return id ? plans.find((p) => p.id === id) : (plans.find((p) => p.state === 'running') ?? plans[0]);
   };
@@ -66,8 +69,9 @@ export function registerSweepsView(services: KgpuServices): vscode.Disposable {
     emitter,
     hub,
     hub.onDidChange(() => emitter.fire(undefined)),
-    vscode.commands.registerCommand('kgpu.openSweepRunLog', async (node?: Node) => {
-      if (node?.kind !== 'run' || !node.row.podId || !node.row.jobId) return undefined;
+    vscode.commands.registerCommand('kgpu.openSweepRunLog', async (arg?: unknown) => {
+      const node = optionsOf(decodeCommandArgs(arg)) as Partial<Extract<Node, { kind: 'run' }>>;
+      if (node.kind !== 'run' || !node.row?.podId || !node.row.jobId) return undefined;
       return vscode.commands.executeCommand('kgpu.showJobLog', {
         podId: node.row.podId,
         jobId: node.row.jobId,
@@ -92,10 +96,10 @@ export function registerSweepsView(services: KgpuServices): vscode.Disposable {
       const plan = planOf(arg);
       if (plan && plan.state !== 'running') hub.forget(plan.id);
     }),
-    vscode.commands.registerCommand('kgpu.sortSweepRuns', async (arg?: unknown & { sort?: SweepSort }) => {
+    vscode.commands.registerCommand('kgpu.sortSweepRuns', async (arg?: unknown) => {
       const plan = planOf(arg);
       if (!plan) return undefined;
-      let sort = arg && typeof arg === 'object' && 'sort' in arg ? arg.sort : undefined;
+      let sort = (optionsOf(decodeCommandArgs(arg)) as { sort?: SweepSort }).sort;
       if (!sort) {
         const items: (vscode.QuickPickItem & { sort: SweepSort })[] = [
           { label: vscode.l10n.t('Run order'), sort: { by: 'index' } },
