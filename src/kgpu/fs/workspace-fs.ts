@@ -16,7 +16,7 @@
  * The parts live beside it: workspace-connection.ts (the SFTP and who we are), workspace-stat.ts
  * (stat answers, monotonic mtimes), file-contents.ts (size limits, bounded reads, save failures),
  * pod-copy.ts, pod-runner.ts (running an operation, failures classified), watch-registry.ts (shared pod watches), own-echo.ts (our own changes' echoes),
- * workspace-names.ts (probes, temp names), workspace-fs-cache.ts.
+ * workspace-names.ts (probes, temp names), workspace-fs-cache.ts, fs-preconditions.ts (what must (not) exist before a change).
  */
 import path from 'node:path';
 import type { PodConnector } from '../ssh/ssh-connection';
@@ -29,7 +29,8 @@ import { WorkspaceFsCache } from './workspace-fs-cache';
 import { ChangeCoalescer, type PathChange } from '../util/change-coalescer';
 import { WorkspaceFsError, classify, fsError } from './workspace-fs-error';
 import { assertNameLength, longestNameBytes, norm } from './pod-paths';
-import { lexists, lstatOrUndefined, retryIfLost } from './lost-session';
+import { lexists, retryIfLost } from './lost-session';
+import { checkDeletable, checkMoveTarget, checkNewDirectory, checkWriteTarget } from './fs-preconditions';
 import { PodRunner } from './pod-runner';
 import type { WatchHandle, WorkspaceFsOptions } from './workspace-fs-options';
 import { PROBES, isTempName } from './workspace-names';
@@ -299,11 +300,7 @@ export class WorkspaceFs implements Disposable {
       await this.runner.run(
         p,
         async (rfs) => {
-          const st = await rfs.tryStat(p);
-          existed = st !== undefined;
-          if (!st && !flags.create) throw fsError('NotFound', this.podId, p, 'Nothing to overwrite.');
-          if (st?.type === 'directory') throw fsError('IsADirectory', this.podId, p, '');
-          if (st && !flags.overwrite) throw fsError('Exists', this.podId, p, '');
+          existed = await checkWriteTarget(rfs, this.podId, p, flags);
         },
         { idempotent: true },
       );
@@ -348,10 +345,7 @@ export class WorkspaceFs implements Disposable {
     const p = norm(uriPath);
     assertNameLength(this.podId, p);
     await this.runner.run(p, async (rfs) => {
-      const [st, parent] = await Promise.all([rfs.tryStat(p), rfs.tryStat(posix.dirname(p))]);
-      if (st) throw fsError('Exists', this.podId, p, '');
-      if (!parent) throw fsError('NotFound', this.podId, posix.dirname(p), 'The parent folder does not exist.');
-      if (parent.type !== 'directory') throw fsError('NotADirectory', this.podId, posix.dirname(p), '');
+      await checkNewDirectory(rfs, this.podId, p);
       this.expectOwn([p]);
       await retryIfLost(
         () => rfs.mkdirp(p),
@@ -364,7 +358,7 @@ export class WorkspaceFs implements Disposable {
 
   async delete(uriPath: string, options: { recursive: boolean }): Promise<void> {
     const p = norm(uriPath);
-    if (p === '/') throw fsError('NoPermissions', this.podId, p, 'Refusing to delete the root folder.');
+    checkDeletable(this.podId, p);
     await this.runner.run(p, async (rfs, connector) => {
       const st = await rfs.lstat(p);
       this.expectOwn([p]);
@@ -401,14 +395,7 @@ export class WorkspaceFs implements Disposable {
     if (to.startsWith(`${from}/`)) throw fsError('Other', this.podId, to, `Cannot move ${from} into itself.`);
     let replaced = false;
     await this.runner.run(from, async (rfs) => {
-      const [src, dst, parent] = await Promise.all([
-        lstatOrUndefined(rfs, from),
-        lstatOrUndefined(rfs, to),
-        rfs.tryStat(posix.dirname(to)),
-      ]);
-      if (!src) throw fsError('NotFound', this.podId, from, '');
-      if (!parent) throw fsError('NotFound', this.podId, posix.dirname(to), 'The target folder does not exist.');
-      if (dst && !options.overwrite) throw fsError('Exists', this.podId, to, '');
+      const dst = await checkMoveTarget(rfs, this.podId, from, to, { overwrite: options.overwrite, source: 'link' });
       replaced = dst !== undefined;
       this.expectOwn([from, to]);
       if (dst && dst.type === 'directory' && !dst.isSymbolicLink) await rfs.rmrf(to);
@@ -436,10 +423,7 @@ export class WorkspaceFs implements Disposable {
     if (from === to || to.startsWith(`${from}/`)) throw fsError('Other', this.podId, to, `Cannot copy ${from} onto or into itself.`);
     let replaced = false;
     await this.runner.run(from, async (rfs, connector) => {
-      const [src, dst, parent] = await Promise.all([rfs.tryStat(from), lstatOrUndefined(rfs, to), rfs.tryStat(posix.dirname(to))]);
-      if (!src) throw fsError('NotFound', this.podId, from, '');
-      if (!parent) throw fsError('NotFound', this.podId, posix.dirname(to), 'The target folder does not exist.');
-      if (dst && !options.overwrite) throw fsError('Exists', this.podId, to, '');
+      const dst = await checkMoveTarget(rfs, this.podId, from, to, { overwrite: options.overwrite, source: 'target' });
       replaced = dst !== undefined;
       this.expectOwn([to]);
       await copyInPod(connector, this.podId, from, to);
