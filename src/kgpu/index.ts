@@ -15,3 +15,4 @@ export * from './ssh/ssh-exec';
 export * from './ssh/sftp-over-exec';
 export * from './fs/remote-fs';
 export { sha256File, type TransferOptions, type TransferProgress, type TransferResult } from './transfer/bulk-transfer';
+export { RentCancelledError } from './api/rent';

@@ -9,6 +9,7 @@ export * from './error-dedup';
 export * from './exec-request';
 export * from './network-error';
 export * from './presigned-upload';
+export * from './rent';
 export * from './retry';
 export * from './token-choice';
 export * from './wait-ready';
