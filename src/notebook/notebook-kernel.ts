@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { AgentOpenError } from '../kgpu/agent';
@@ -7,7 +6,6 @@ import { endReasonSentence } from '../kgpu/model/end-reason';
 import { errorMessage } from '../kgpu/api/error-dedup';
 import { projectPython } from '../kgpu/deps';
 import {
-  CellOutputs,
   fallbackMessage,
   kernelIdFor,
   kernelPythonArgv,
@@ -22,57 +20,10 @@ import type { EndReason } from '../kgpu/api/api-types';
 import type { KgpuServices } from '../platform/services';
 import { podFilePython } from '../platform/pod-target-python';
 import { toNotebookOutput } from './cell-output-items';
+import { endRun, newRun, renderRun, scheduleRender, sourceHash, taggedCell, type CellRun, type Tag } from './cell-run';
+import { kernelPlace, type KernelPlace } from './kernel-place';
 
-/** Where a notebook's kernel runs in the pod, and what to sync there first. */
-export interface KernelPlace {
-  /** The kernel's working directory in the pod. */
-  cwd: string;
-  /** The notebook's path in the pod (names the kernel: the same path finds the same kernel). */
-  notebookPodPath: string;
-  /** A local folder to sync to `remoteDir` first (changed files only), if any, and the notebook's
-   *  path in it (POSIX; dependency files are looked for from its folder up). */
-  sync?: { folder: string; remoteDir: string; notebook: string };
-}
-
-export function kernelPlace(notebook: vscode.NotebookDocument, pod: Pod): KernelPlace | string {
-  const uri = notebook.uri;
-  if (uri.scheme === 'kgpu') {
-    if (uri.authority !== pod.pod_id) return `This notebook lives in pod ${uri.authority}; choose that pod's kgpu kernel.`;
-    return { cwd: path.posix.dirname(uri.path), notebookPodPath: uri.path };
-  }
-  if (uri.scheme === 'file') {
-    const folder = vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath;
-    if (folder) {
-      const remoteDir = path.posix.join('/workspace', path.basename(folder));
-      const rel = path.relative(folder, path.dirname(uri.fsPath)).split(path.sep).join('/');
-      const cwd = rel ? path.posix.join(remoteDir, rel) : remoteDir;
-      const notebook = path.relative(folder, uri.fsPath).split(path.sep).join('/');
-      return { cwd, notebookPodPath: path.posix.join(cwd, path.basename(uri.fsPath)), sync: { folder, remoteDir, notebook } };
-    }
-  }
-  // Untitled, or outside every workspace folder: nothing synced (never a whole home directory).
-  return { cwd: '/workspace', notebookPodPath: `/workspace/${path.posix.basename(uri.path) || 'untitled.ipynb'}` };
-}
-
-interface Tag {
-  i: number;
-  h: string;
-}
-
-interface CellRun {
-  cell: vscode.NotebookCell;
-  execution: vscode.NotebookCellExecution;
-  outputs: CellOutputs;
-  started: boolean;
-  /** Adopted after a reload: what the cell showed before is replaced once the execution starts. */
-  adopted: boolean;
-  reply: boolean;
-  idle: boolean;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  rendering: Promise<unknown>;
-}
-
-const sourceHash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 16);
+export { kernelPlace, type KernelPlace } from './kernel-place';
 
 /**
  * One notebook's kernel in a pod, as the controller drives it: connect (sync, start or find the
@@ -318,9 +269,9 @@ export class NotebookKernel implements vscode.Disposable {
     if (!run.started && r.ch === 'iopub' && (r.type === 'execute_input' || (r.type === 'status' && r.content.execution_state === 'busy'))) {
       run.started = true;
       run.execution.start(Date.now());
-      if (run.adopted) void this.render(run);
+      if (run.adopted) void renderRun(run);
     }
-    if (run.outputs.apply(r)) this.scheduleRender(run);
+    if (run.outputs.apply(r)) scheduleRender(run);
     if (run.outputs.executionCount !== undefined) run.execution.executionOrder = run.outputs.executionCount;
     if (r.ch === 'stdin' && r.type === 'input_request') void this.askInput(r.content as { prompt?: string; password?: boolean });
     if (r.ch === 'shell' && r.type === 'execute_reply') run.reply = true;
@@ -333,8 +284,7 @@ export class NotebookKernel implements vscode.Disposable {
     const cells = this.notebook.getCells();
     let cell: vscode.NotebookCell | undefined;
     if (tag && typeof tag.i === 'number') {
-      const at = cells[tag.i];
-      cell = at && sourceHash(at.document.getText()) === tag.h ? at : cells.find((c) => sourceHash(c.document.getText()) === tag.h);
+      cell = taggedCell(cells, tag);
     }
     if (!cell || cell.kind !== vscode.NotebookCellKind.Code) return;
     let execution: vscode.NotebookCellExecution;
@@ -361,36 +311,9 @@ export class NotebookKernel implements vscode.Disposable {
     this.session?.input(value ?? '');
   }
 
-  private scheduleRender(run: CellRun): void {
-    if (run.timer) return;
-    run.timer = setTimeout(() => {
-      run.timer = undefined;
-      this.render(run);
-    }, 40);
-  }
-
-  private render(run: CellRun): Promise<unknown> {
-    const outputs = run.outputs.outputs.map(toNotebookOutput);
-    run.rendering = run.rendering.then(() => run.execution.replaceOutput(outputs)).catch(() => undefined);
-    return run.rendering;
-  }
-
   private finish(id: string, run: CellRun, success: boolean, note?: { ename: string; evalue: string }): void {
     this.runs.delete(id);
-    if (run.timer) clearTimeout(run.timer);
-    run.timer = undefined;
-    if (note) run.outputs.note(note.ename, note.evalue);
-    if (!run.started) {
-      run.started = true;
-      run.execution.start(Date.now());
-    }
-    void this.render(run).finally(() => {
-      try {
-        run.execution.end(success, Date.now());
-      } catch {
-        // Already ended (the notebook was closed).
-      }
-    });
+    endRun(run, success, note);
   }
 
   dispose(): void {
@@ -406,20 +329,6 @@ export class NotebookKernel implements vscode.Disposable {
     this.statusEmitter.dispose();
     for (const s of this.subscriptions) s.dispose();
   }
-}
-
-function newRun(cell: vscode.NotebookCell, execution: vscode.NotebookCellExecution): CellRun {
-  return {
-    cell,
-    execution,
-    outputs: new CellOutputs(),
-    started: false,
-    adopted: false,
-    reply: false,
-    idle: false,
-    timer: undefined,
-    rendering: Promise.resolve(),
-  };
 }
 
 function startFailure(e: unknown): string {
