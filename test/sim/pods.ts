@@ -18,13 +18,17 @@
  * that says so otherwise. Without a usable cgroup memory controller pods run without limits (said
  * once on stderr).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { CreatePodRuntime, ExecResult, PodHandle, PodProcess, PodRuntimeSpec, SpawnOptions } from './contracts';
 import { imagePatchBinds } from './image-patches';
+import { cpuTicks, killGroup, pidNs, pidsInNs, procState, waitExit } from './host-procs';
 import { createCgroupRuntime, type CgroupRuntime, type PodCgroup } from './pod-cgroups';
+import { realPython } from './pod-python';
+
+export { realPython } from './pod-python';
 
 const HERE = __dirname;
 /** Inside a pod, /tmp is the pod's own: a checkout under the host's /tmp (a CI clone, say) would be
@@ -44,25 +48,6 @@ const JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 126; shift
 const OOM_CHECK_MS = 100;
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** Debian's Python (where system-deps installs the image's packages; never a pyenv shim): what
- *  `python` is inside a pod. */
-let pythonCache: { exe: string; dir: string; sitePackages: string[] } | undefined;
-export function realPython(): { exe: string; dir: string; sitePackages: string[] } {
-  if (pythonCache) return pythonCache;
-  for (const cand of ['/usr/bin/python3', 'python3', 'python']) {
-    const r = spawnSync(cand, ['-c', 'import site, sys; print(sys.executable); print("\\n".join(site.getsitepackages()))'], {
-      encoding: 'utf8',
-    });
-    const [exe, ...sitePackages] = r.status === 0 ? r.stdout.trim().split('\n') : [''];
-    if (exe && existsSync(exe)) {
-      const real = realpathSync(exe);
-      pythonCache = { exe: real, dir: dirname(exe), sitePackages };
-      return pythonCache;
-    }
-  }
-  throw new Error('kgpu simulator: no python3 on this machine — pods need one (apt-get install python3).');
-}
-
 function podPath(): string {
   const py = realPython();
   // The image's shims first, then the real Python's directory (so `python`/`python3` are the
@@ -76,63 +61,6 @@ function nsRefusedMessage(detail: string): string {
     'Pods need root (or CAP_SYS_ADMIN) and util-linux unshare/nsenter: run the simulator as root, ' +
     'e.g. in the dev container, or inside `unshare --user --map-root-user`.'
   );
-}
-
-function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (!pid) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      /* gone */
-    }
-  }
-}
-
-function waitExit(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-/** The PID namespace inode of a host process, or undefined when it is gone. */
-function pidNs(pid: number | string): string | undefined {
-  try {
-    return readlinkSync(`/proc/${pid}/ns/pid`);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Host pids of every process in the PID namespace `ns`. */
-function pidsInNs(ns: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    if (pidNs(name) === ns) out.push(Number(name));
-  }
-  return out;
-}
-
-function cpuTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(rest[11]) + Number(rest[12]); // utime, stime (fields 14, 15)
-  } catch {
-    return 0;
-  }
-}
-
-/** The one-letter state of a host process (R runnable, S sleeping, …), or undefined when it is gone. */
-function procState(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return undefined;
-  }
 }
 
 /** argv that joins the pod's cgroups first (nothing to join: argv as is). */
