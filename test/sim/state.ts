@@ -14,10 +14,10 @@ import { LIMITS, parseCpu, parseMemory, type RentSpec } from './pod-spec';
 import { podView, sshAccessView } from './pod-view';
 import { assertRentable } from './rent-rules';
 import { mintKeyPair } from './ssh-keys';
+import { charge, checkIdle } from './rental-clock';
+import { DiskEvictions } from './disk-evictions';
 import {
   defaultFinalPhase,
-  IDLE_REAP_MS,
-  IDLE_WARN_MS,
   MINUTE,
   roundCredits as round,
   START_FAILED_RELEASE_MS,
@@ -42,6 +42,10 @@ export class SimState implements BastionDirectory {
   private readonly signer = new PodTokenSigner(randomBytes(32));
   private readonly images: Set<string>;
   private readonly clock: SimClockImpl;
+  private readonly disks = new DiskEvictions(
+    () => this.pods.values(),
+    (pod, reason) => this.end(pod, reason),
+  );
 
   constructor(private readonly o: StateOptions) {
     this.clock = o.clock;
@@ -205,7 +209,7 @@ export class SimState implements BastionDirectory {
     this.pods.set(podId, pod);
     this.fingerprints.set(fingerprint, podId);
     // Per-minute billing, in advance: the first minute now, then one per simulated minute.
-    this.charge(account, pod, perMinute);
+    charge(account, pod, perMinute);
     const balanceAfter = round(account.credits);
     this.scheduleMinute(pod, 1);
     if (goodImage) {
@@ -297,36 +301,12 @@ export class SimState implements BastionDirectory {
     await Promise.all([...this.pods.values()].map((p) => p.teardown ?? p.creating?.catch(() => undefined)));
   }
 
-  private diskChecks: Promise<void> = Promise.resolve();
-  private diskChecksQueued = 0;
-
   /**
    * The kubelet's eviction check: a live pod whose disk (/workspace + /tmp) holds more than its
-   * ephemeral_storage_gib ends with `evicted_by_kubelet:OutOfephemeral-storage`. Runs every
-   * `diskCheckIntervalMs` of wall time (disks fill in real time; `ifIdle` skips a tick while a
-   * check is under way), and on demand (tests): an on-demand check always measures afresh.
+   * ephemeral_storage_gib ends with `evicted_by_kubelet:OutOfephemeral-storage` (disk-evictions.ts).
    */
   checkDisks(o: { ifIdle?: boolean } = {}): Promise<void> {
-    if (o.ifIdle && this.diskChecksQueued > 0) return this.diskChecks;
-    this.diskChecksQueued++;
-    const run = this.diskChecks.then(async () => {
-      try {
-        for (const pod of [...this.pods.values()]) {
-          if (pod.ended_at !== null || !pod.handle) continue;
-          let used = 0;
-          try {
-            used = await pod.handle.diskUsageBytes();
-          } catch {
-            continue;
-          }
-          if (pod.ended_at === null && used > pod.diskLimitBytes) await this.end(pod, 'evicted_by_kubelet:OutOfephemeral-storage');
-        }
-      } finally {
-        this.diskChecksQueued--;
-      }
-    });
-    this.diskChecks = run.catch(() => undefined);
-    return run;
+    return this.disks.check(o);
   }
 
   // ── BastionDirectory ───────────────────────────────────────────────────────────────────
@@ -357,17 +337,6 @@ export class SimState implements BastionDirectory {
 
   // ── internals ──────────────────────────────────────────────────────────────────────────
 
-  private charge(account: Account, pod: PodRecord, amount: number): boolean {
-    if (account.credits + 1e-9 >= amount) {
-      account.credits -= amount;
-      pod.credits_spent += amount;
-      return account.credits > 1e-9;
-    }
-    pod.credits_spent += account.credits;
-    account.credits = 0;
-    return false;
-  }
-
   private scheduleMinute(pod: PodRecord, n: number): void {
     pod.billTimer = this.clock.at(pod.created_at + n * MINUTE, () => this.minuteTick(pod, n));
   }
@@ -376,34 +345,17 @@ export class SimState implements BastionDirectory {
   private async minuteTick(pod: PodRecord, n: number): Promise<void> {
     if (pod.ended_at !== null) return;
     const account = this.accounts.get(pod.owner)!;
-    const paid = this.charge(account, pod, pod.price_per_hour_credits / 60);
+    const paid = charge(account, pod, pod.price_per_hour_credits / 60);
     if (!paid) {
       await this.endAll('out_of_credits', account);
       return;
     }
     this.scheduleMinute(pod, n + 1);
-    if (pod.phase !== 'Running' || !pod.ready) return;
-    const idle = this.clock.now() - pod.last_activity_at;
-    // Past the warn threshold the real service probes the pod's load (GPU > 5 % or a process
-    // > 10 % CPU): a busy pod's idle clock resets instead of warning or being reaped. Probed when
-    // the warning would go up and when the pod would be reaped.
-    const reap = idle >= IDLE_REAP_MS;
-    if (!reap && (idle < IDLE_WARN_MS || pod.idle_warning)) return;
-    let busy = false;
-    try {
-      busy = (await pod.handle?.isBusy()) ?? false;
-    } catch {
-      busy = false;
-    }
-    if (pod.ended_at !== null) return;
-    if (busy) {
-      pod.last_activity_at = this.clock.now();
-      pod.idle_warning = false;
-    } else if (reap) {
-      await this.end(pod, 'auto_idle');
-    } else {
-      pod.idle_warning = true;
-    }
+    await checkIdle(
+      pod,
+      () => this.clock.now(),
+      (p, reason) => this.end(p, reason),
+    );
   }
 
   private async createRuntime(pod: PodRecord): Promise<void> {
