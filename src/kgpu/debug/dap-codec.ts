@@ -6,16 +6,16 @@
  * nothing of that size is buffered.
  */
 import type { DebugProtocol } from '@vscode/debugprotocol';
+import { KgpuError } from '../util/kgpu-error';
 
 export type DapMessage = DebugProtocol.ProtocolMessage & Record<string, unknown>;
 
 export const MAX_DAP_HEADER = 8 * 1024;
 export const DEFAULT_MAX_DAP_MESSAGE = 64 * 1024 * 1024;
 
-export class DapFramingError extends Error {
+export class DapFramingError extends KgpuError {
   constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
+    super('debug', 'dap_framing', message);
   }
 }
 

@@ -5,12 +5,15 @@
  * from a command they ran or the notification's "Enter Passphrase…"), and connections made at
  * the same moment share one prompt instead of stacking input boxes.
  */
-export class PassphraseDeclinedError extends Error {
+import { KgpuError } from '../util/kgpu-error';
+
+export class PassphraseDeclinedError extends KgpuError {
   constructor(readonly file: string) {
     super(
+      'ssh',
+      'passphrase_declined',
       `No passphrase given for ${file}; kgpu will not ask again until you choose "Enter Passphrase…" or run a kgpu command that connects to the pod.`,
     );
-    this.name = 'PassphraseDeclinedError';
   }
 }
 

@@ -4,11 +4,12 @@
  * do next, and kgpu's request id when kgpu gave one. Each layer keeps its own classes (api:
  * KgpuApiError, KgpuNetworkError; ssh: SshError and its kinds; fs: WorkspaceFsError,
  * RemoteFsError; jobs: JobError, RunError; transfer: SyncError, TarCorruptError; net: ProxyTunnelError;
- * ports: PortForwardError; notebook: KernelStartError; deps: DepsInstallError; sweeps: SweepSpecError) on this one base, so a caller that
+ * ports: PortForwardError; notebook: KernelStartError; deps: DepsInstallError; sweeps: SweepSpecError; debug:
+ * DapFramingError; ssh also PassphraseDeclinedError) on this one base, so a caller that
  * only wants to show or log an error reads the same four fields whatever raised it. Cancellation
  * (kind 'cancelled', any layer) is util/cancelled.ts.
  */
-export type ErrorLayer = 'api' | 'ssh' | 'fs' | 'jobs' | 'transfer' | 'net' | 'ports' | 'notebook' | 'deps' | 'sweeps' | 'core';
+export type ErrorLayer = 'api' | 'ssh' | 'fs' | 'jobs' | 'transfer' | 'net' | 'ports' | 'notebook' | 'deps' | 'sweeps' | 'debug' | 'core';
 
 export class KgpuError extends Error {
   /** The layer that raised it. */

@@ -26,6 +26,8 @@ import { SweepSpecError } from '../../../../src/kgpu/sweeps/grid';
 import { ExecInputError } from '../../../../src/kgpu/api/exec-request';
 import { BodyTooLargeError } from '../../../../src/kgpu/api/bounded-body';
 import { TarCorruptError } from '../../../../src/kgpu/transfer/tar-stream';
+import { DapFramingError } from '../../../../src/kgpu/debug/dap-codec';
+import { PassphraseDeclinedError } from '../../../../src/kgpu/ssh/passphrase-gate';
 
 test('every layer raises a KgpuError with its layer and kind; the messages are the ones users saw before', () => {
   const api = new KgpuApiError(409, 'POST', '/pods', 'req-123', { error: 'no_capacity', message: 'only 0 free' });
@@ -133,6 +135,8 @@ test('the feature folders raise KgpuErrors too: layer, kind, their own name and 
     [new ExecInputError('The input is too large.'), 'api', 'exec_input', 'ExecInputError'],
     [new BodyTooLargeError(1048576), 'api', 'body_too_large', 'BodyTooLargeError'],
     [new TarCorruptError('The tar stream from the pod is corrupted.'), 'transfer', 'tar_corrupt', 'TarCorruptError'],
+    [new DapFramingError('a DAP header without Content-Length'), 'debug', 'dap_framing', 'DapFramingError'],
+    [new PassphraseDeclinedError('/home/u/.ssh/id_ed25519'), 'ssh', 'passphrase_declined', 'PassphraseDeclinedError'],
   ];
   for (const [e, layer, kind, name] of cases) {
     assert.ok(e instanceof KgpuError, `${name} is a KgpuError`);
