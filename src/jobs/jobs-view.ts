@@ -93,11 +93,13 @@ export function registerJobs(services: KgpuServices): vscode.Disposable {
     }),
   );
 
+  // Pods whose eviction one job's notice has reported (several jobs on one pod: one notice).
+  const evictionsReported = new Set<string>();
   const endSub = runner.onDidEnd((e) => {
     // Panels whose follow could not drain the log (the pod ended) still get a footer.
     if (e.job.podEndReason)
       for (const p of JobLogPanel.panelsOf(e.job.podId, e.job.info.id)) p.ended(e.job.info.status, e.job.podEndReason);
-    notifyEnd(services, e);
+    notifyEnd(services, e, evictionsReported);
   });
   disposables.push({ dispose: () => endSub.dispose() });
 
@@ -219,11 +221,8 @@ function jobTreeItem(job: TrackedJob | undefined, row: JobRow): vscode.TreeItem 
   return item;
 }
 
-/** Pods whose eviction one job's notice has reported (several jobs on one pod: one notice). */
-const evictionsReported = new Set<string>();
-
-/** Out of memory / disk: say so with the fix, opening the rent wizard pre-filled. */
-function notifyEnd(services: KgpuServices, e: JobEndEvent): void {
+/** Out of memory / disk: say so with the fix, opening the rent wizard pre-filled (an eviction once per pod). */
+function notifyEnd(services: KgpuServices, e: JobEndEvent, evictionsReported: Set<string>): void {
   const { job } = e;
   const pod = services.pods.get(job.podId);
   const name = job.info.name;
