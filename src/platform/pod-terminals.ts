@@ -14,11 +14,19 @@ export interface PodTerminalInfo {
   mappings: FolderMapping[];
 }
 
-const byName = new Map<string, () => PodTerminalInfo | undefined>();
+/** Each window's (services') terminals by name. */
+const registries = new WeakMap<KgpuServices, Map<string, () => PodTerminalInfo | undefined>>();
+
+function terminalsOf(services: KgpuServices): Map<string, () => PodTerminalInfo | undefined> {
+  let byName = registries.get(services);
+  if (!byName) registries.set(services, (byName = new Map()));
+  return byName;
+}
 
 /** Terminals other than job log panels (a kgpu task's, which the workbench creates and names for
  *  the task) say which pod they show, by terminal name while they run. */
-export function registerPodTerminal(name: string, info: () => PodTerminalInfo | undefined): vscode.Disposable {
+export function registerPodTerminal(services: KgpuServices, name: string, info: () => PodTerminalInfo | undefined): vscode.Disposable {
+  const byName = terminalsOf(services);
   byName.set(name, info);
   return new vscode.Disposable(() => {
     if (byName.get(name) === info) byName.delete(name);
@@ -40,7 +48,7 @@ export function recipeMappings(recipe: StoredRecipe | undefined): FolderMapping[
 }
 
 export function podTerminalInfo(services: KgpuServices, terminal: vscode.Terminal): PodTerminalInfo | undefined {
-  const own = byName.get(terminal.name)?.();
+  const own = registries.get(services)?.get(terminal.name)?.();
   if (own) return own;
   const panel = JobLogPanel.forTerminal(terminal);
   if (!panel) return undefined;

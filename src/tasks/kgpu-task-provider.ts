@@ -80,7 +80,10 @@ class PodTaskTerminal implements vscode.Pseudoterminal {
         mappings: local && defaultCwd ? [{ remoteDir: defaultCwd, localDir: local }] : [],
       });
       // The workbench names a task's terminal after the task ("Task - <label>" in older versions).
-      this.link = vscode.Disposable.from(registerPodTerminal(this.name, info), registerPodTerminal(`Task - ${this.name}`, info));
+      this.link = vscode.Disposable.from(
+        registerPodTerminal(this.services, this.name, info),
+        registerPodTerminal(this.services, `Task - ${this.name}`, info),
+      );
       out(`\x1b[2m[kgpu] ${pod.name} (${pod.gpu_model}): ${this.def.command}\x1b[0m\r\n`);
       const commands: PodCommands = this.services.connections.session(pod.pod_id).commands;
       const r = await runPodTask(
