@@ -79,6 +79,7 @@ test('require + activate() of dist/extension.js run no feature code; a command s
     const ext = require(bundle) as { activate(c: unknown): unknown; deactivate?(): unknown };
     ext.activate(fake.context);
     const atStartup = [...run];
+    t.diagnostic(`${atStartup.length} modules of src/ ran at require + activate()`);
     assert.ok(
       atStartup.includes('src/extension.ts') && atStartup.includes('src/platform/services.ts'),
       `recorded: ${atStartup.join(', ')}`,
