@@ -19,19 +19,32 @@ export function lazyCommands(services: KgpuServices, ids: readonly string[], loa
   let feature: vscode.Disposable | undefined;
   let stubs: vscode.Disposable[] = [];
   let disposed = false;
+  const registerStubs = (): void => {
+    stubs = ids.map((id) =>
+      vscode.commands.registerCommand(id, (...args: unknown[]) => {
+        if (disposed) return undefined;
+        ensureLoaded();
+        return vscode.commands.executeCommand(id, ...args);
+      }),
+    );
+  };
   const ensureLoaded = (): void => {
     if (feature) return;
     for (const s of stubs) s.dispose();
     stubs = [];
-    feature = load()(services);
+    // The feature registers the same ids, so the stubs go first; if loading fails (a broken
+    // build), they come back: the next call fails the same way instead of "command not found".
+    const register = (() => {
+      try {
+        return load();
+      } catch (e) {
+        registerStubs();
+        throw e;
+      }
+    })();
+    feature = register(services);
   };
-  stubs = ids.map((id) =>
-    vscode.commands.registerCommand(id, (...args: unknown[]) => {
-      if (disposed) return undefined;
-      ensureLoaded();
-      return vscode.commands.executeCommand(id, ...args);
-    }),
-  );
+  registerStubs();
   return {
     dispose() {
       disposed = true;

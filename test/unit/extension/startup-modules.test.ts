@@ -131,3 +131,33 @@ test('each lazily loaded feature registers exactly the commands its stubs stand 
     M._load = original;
   }
 });
+
+test('a stub whose feature fails to load throws that error and stays registered (the next call tries again)', () => {
+  const fake = createFakeVscode();
+  const M = Module as unknown as { _load: (req: string, ...rest: unknown[]) => unknown };
+  const original = M._load;
+  M._load = function (req: string, ...rest: unknown[]) {
+    return req === 'vscode' ? fake.module : original.call(this, req, ...rest);
+  };
+  try {
+    // Fresh, bound to this test's fake (the previous test loaded it with its own).
+    delete require.cache[require.resolve('../../../src/platform/lazy/lazy-commands')];
+    const { lazyCommands } =
+      require('../../../src/platform/lazy/lazy-commands') as typeof import('../../../src/platform/lazy/lazy-commands');
+    let attempts = 0;
+    lazyCommands(fake.context as never, ['kgpu.x'], () => {
+      attempts++;
+      throw new Error('dist/extension.js is broken');
+    });
+    const live = (): FakeRegistration[] => fake.commandRegistrations.filter((r) => r.id === 'kgpu.x' && !r.disposed);
+    assert.equal(live().length, 1);
+    assert.throws(() => live()[0].handler(), /is broken/);
+    assert.equal(live().length, 1, 'a stub is registered again');
+    assert.throws(() => live()[0].handler(), /is broken/);
+    assert.equal(attempts, 2);
+  } finally {
+    M._load = original;
+  }
+});
+
+type FakeRegistration = ReturnType<typeof createFakeVscode>['commandRegistrations'][number];
