@@ -40,6 +40,20 @@ const vendorFiles = {
   },
 };
 
+/** Every module of ours does `import * as vscode from 'vscode'`; esbuild turns each into
+ *  `__toESM(require("vscode"))`, which copies the whole API object (hundreds of properties) once per
+ *  module — 65 copies when dist/extension.js loads. Routing them through one ESM module that
+ *  re-exports 'vscode' makes that one copy (`vscode_exports`), shared by all (issue 24: activation). */
+const oneVscodeNamespace = {
+  name: 'kgpu-one-vscode-namespace',
+  setup(build) {
+    build.onResolve({ filter: /^vscode$/ }, (a) =>
+      a.namespace === 'kgpu-vscode' ? { path: 'vscode', external: true } : { path: 'vscode', namespace: 'kgpu-vscode' },
+    );
+    build.onLoad({ filter: /.*/, namespace: 'kgpu-vscode' }, () => ({ contents: "export * from 'vscode';", loader: 'js' }));
+  },
+};
+
 /** The esbuild options of every file in `outdir` (default dist/): extension.js first, then the vendor files. */
 export function buildOptions({ production = false, outdir = path.join(root, 'dist'), logLevel = 'info' } = {}) {
   const common = {
@@ -59,7 +73,7 @@ export function buildOptions({ production = false, outdir = path.join(root, 'dis
       entryPoints: ['src/extension.ts'],
       outfile: path.join(outdir, 'extension.js'),
       external: ['vscode'],
-      plugins: [vendorFiles],
+      plugins: [vendorFiles, oneVscodeNamespace],
     },
     ...Object.entries(VENDOR_FILES).map(([pkg, file]) => ({
       ...common,
