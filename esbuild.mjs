@@ -2,6 +2,8 @@
 //   dist/extension.js       our code (what `main` loads at activation, kept small)
 //   dist/vendor-undici.js   undici, required by the REST client on first use (src/platform/lazy/rest-client.ts)
 //   dist/vendor-ssh2.js     ssh2, required by the SSH layer on first use (src/platform/lazy/ssh.ts)
+//   dist/vendor-yaml.js     yaml (≈ 110 KB, a fifth of the bundle), required by src/kgpu/sweeps/sweep-file.ts
+//                           when a sweep file is first read
 // The heavy dependencies are ~80% of the code; compiling them at `require` time made activation
 // ~60 ms instead of ~15 (npm run bench -- --only activation).
 //   node esbuild.mjs                 development build with sourcemaps
@@ -18,7 +20,7 @@ const require = createRequire(import.meta.url);
 
 /** npm package → its own file in dist/. The extension bundle requires `./<file>.js` instead of
  *  bundling the package; src/platform/lazy/*.ts make sure that happens on first use, not at activation. */
-export const VENDOR_FILES = { undici: 'vendor-undici', ssh2: 'vendor-ssh2' };
+export const VENDOR_FILES = { undici: 'vendor-undici', ssh2: 'vendor-ssh2', yaml: 'vendor-yaml' };
 
 /** ssh2 optionally requires native add-ons (cpu-features, its own crypto binding); both are
  *  guarded by try/catch in ssh2, so mark them external and let the bundle fall back to JS. */
@@ -35,6 +37,20 @@ const vendorFiles = {
       if (subpath) return { errors: [{ text: `import '${pkg}' itself, not '${a.path}': ${pkg} lives in dist/${VENDOR_FILES[pkg]}.js` }] };
       return { path: `./${VENDOR_FILES[pkg]}.js`, external: true };
     });
+  },
+};
+
+/** Every module of ours does `import * as vscode from 'vscode'`; esbuild turns each into
+ *  `__toESM(require("vscode"))`, which copies the whole API object (hundreds of properties) once per
+ *  module — 65 copies when dist/extension.js loads. Routing them through one ESM module that
+ *  re-exports 'vscode' makes that one copy (`vscode_exports`), shared by all (issue 24: activation). */
+const oneVscodeNamespace = {
+  name: 'kgpu-one-vscode-namespace',
+  setup(build) {
+    build.onResolve({ filter: /^vscode$/ }, (a) =>
+      a.namespace === 'kgpu-vscode' ? { path: 'vscode', external: true } : { path: 'vscode', namespace: 'kgpu-vscode' },
+    );
+    build.onLoad({ filter: /.*/, namespace: 'kgpu-vscode' }, () => ({ contents: "export * from 'vscode';", loader: 'js' }));
   },
 };
 
@@ -57,7 +73,7 @@ export function buildOptions({ production = false, outdir = path.join(root, 'dis
       entryPoints: ['src/extension.ts'],
       outfile: path.join(outdir, 'extension.js'),
       external: ['vscode'],
-      plugins: [vendorFiles],
+      plugins: [vendorFiles, oneVscodeNamespace],
     },
     ...Object.entries(VENDOR_FILES).map(([pkg, file]) => ({
       ...common,

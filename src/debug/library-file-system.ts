@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { KGPU_LIBRARY_SCHEME } from '../kgpu/debug';
+import { KGPU_LIBRARY_SCHEME } from '../kgpu/debug/path-map';
 
 /**
  * `kgpu-lib://<pod>/<path>`: a read-only view of a pod's library files (the standard library,

@@ -1,11 +1,10 @@
 import * as vscode from 'vscode';
 import { describeEndReason } from '../kgpu/model/end-reason';
 import { isLivePod } from '../kgpu/api/api-types';
-import { WorkspaceFs, WorkspaceFsError, type PathChange } from '../kgpu/fs/workspace-fs';
+import type { WorkspaceFs, PathChange } from '../kgpu/fs/workspace-fs';
 import type { KgpuServices } from '../platform/services';
 import { KGPU_SCHEME, podUri } from '../platform/pod-uri';
 import { registerWorkspaceCommand } from './workspace-command';
-import { registerTransferCommands } from './transfer-commands';
 
 /**
  * The `kgpu:` file system: `kgpu://<pod-id>/<absolute path in the pod>`, e.g.
@@ -16,6 +15,13 @@ import { registerTransferCommands } from './transfer-commands';
 export { KGPU_SCHEME };
 
 export { podUri };
+
+/** src/kgpu/fs/workspace-fs.ts (with the SFTP and transfer code under it), loaded when the first
+ *  kgpu:// file is read: the provider is registered at activation, which runs at startup (issue 24). */
+function workspaceFs(): typeof import('../kgpu/fs/workspace-fs') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
+  return require('../kgpu/fs/workspace-fs') as typeof import('../kgpu/fs/workspace-fs');
+}
 
 export class KgpuFileSystemProvider implements vscode.FileSystemProvider, vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<vscode.FileChangeEvent[]>();
@@ -43,7 +49,7 @@ export class KgpuFileSystemProvider implements vscode.FileSystemProvider, vscode
         return undefined;
       }
     })();
-    const fs = new WorkspaceFs({
+    const fs = new (workspaceFs().WorkspaceFs)({
       podId,
       connector: async () => {
         await services.ready; // a restored kgpu:// folder may be read before the stored token and keys are loaded
@@ -163,7 +169,8 @@ function toEvent(podId: string, c: PathChange): vscode.FileChangeEvent {
 }
 
 function toFileSystemError(e: unknown, uri: vscode.Uri, services: KgpuServices): Error {
-  if (!(e instanceof WorkspaceFsError)) {
+  // Its errors come from a WorkspaceFs, so the module is loaded by then.
+  if (!(e instanceof workspaceFs().WorkspaceFsError)) {
     services.log.error(`kgpu file system: ${uri.toString()}: ${e instanceof Error ? e.message : String(e)}`);
     return e instanceof Error ? e : new Error(String(e));
   }
@@ -188,13 +195,13 @@ function toFileSystemError(e: unknown, uri: vscode.Uri, services: KgpuServices):
   }
 }
 
-/** The `kgpu:` file system plus Open Workspace, Upload… and Download…. */
+/** The `kgpu:` file system plus Open Workspace (Upload… and Download…, transfer-commands.ts, are
+ *  loaded on first use: src/lazy-contributions.ts). */
 export function registerFileSystem(services: KgpuServices): vscode.Disposable {
   const provider = new KgpuFileSystemProvider(services);
   return vscode.Disposable.from(
     provider,
     vscode.workspace.registerFileSystemProvider(KGPU_SCHEME, provider, { isCaseSensitive: true }),
     registerWorkspaceCommand(services),
-    registerTransferCommands(services),
   );
 }

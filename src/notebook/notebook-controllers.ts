@@ -1,16 +1,23 @@
 import * as vscode from 'vscode';
 import { isLivePod, type Pod } from '../kgpu/api/api-types';
 import { errorMessage } from '../kgpu/api/error-dedup';
-import { notebookStatusView, type NotebookKernelState } from '../kgpu/notebook';
+import { notebookStatusView, type NotebookKernelState } from '../kgpu/notebook/kernel-status';
 import type { KgpuServices } from '../platform/services';
 import { telemetryFor } from '../platform/telemetry-hub';
-import { NotebookKernel } from './notebook-kernel';
+import type { NotebookKernel } from './notebook-kernel';
 
 const NOTEBOOK_TYPE = 'jupyter-notebook';
 export const RENT_CONTROLLER_ID = 'kgpu-rent';
 
 /** The controller id of a pod's kernel ("kgpu-<pod id>"). */
 export const controllerIdFor = (podId: string): string => `kgpu-${podId}`;
+
+/** The kernel (notebook-kernel.ts and src/kgpu/notebook/ under it), loaded when a notebook first
+ *  chooses a kgpu kernel: the controllers are registered at activation, which runs at startup (issue 24). */
+function notebookKernel(): typeof import('./notebook-kernel') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
+  return require('./notebook-kernel') as typeof import('./notebook-kernel');
+}
 
 /**
  * Notebook kernels on rented GPUs: a NotebookController per ready rental ("kgpu · rtx4090 ·
@@ -37,7 +44,7 @@ export function registerNotebooks(services: KgpuServices): vscode.Disposable {
       k = undefined;
     }
     if (!k) {
-      k = new NotebookKernel(services, controller, notebook, pod);
+      k = new (notebookKernel().NotebookKernel)(services, controller, notebook, pod);
       k.onDidChangeStatus(() => updateStatus());
       kernels.set(key, k);
     }

@@ -16,7 +16,7 @@ export const MAX_SWEEP_FILE_BYTES = 1024 * 1024;
 let yamlModule: typeof Yaml | undefined;
 
 /** The `yaml` package, loaded on first use: initialising it costs ~15 ms, which activation must
- *  not pay (esbuild bundles this require as a lazily initialised module). */
+ *  not pay (esbuild.mjs maps this require to dist/vendor-yaml.js). */
 function yaml(): typeof Yaml {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
   yamlModule ??= require('yaml') as typeof Yaml;

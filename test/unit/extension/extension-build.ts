@@ -16,7 +16,7 @@ export interface ExtensionBuildOptions {
 
 interface EsbuildScript {
   buildExtension(options: ExtensionBuildOptions): Promise<void>;
-  buildOptions(options: ExtensionBuildOptions): { outfile: string }[];
+  buildOptions(options: ExtensionBuildOptions): ({ outfile: string } & Record<string, unknown>)[];
 }
 
 const script = path.join(__dirname, '..', '..', '..', 'esbuild.mjs');
@@ -33,4 +33,9 @@ export async function buildExtension(options: ExtensionBuildOptions): Promise<vo
 /** The files a build writes, as names relative to `outdir` (extension.js first; no sourcemaps). */
 export async function extensionOutputFiles(options: ExtensionBuildOptions = {}): Promise<string[]> {
   return (await load()).buildOptions(options).map((o) => path.basename(o.outfile));
+}
+
+/** esbuild's options for dist/extension.js alone (the first of esbuild.mjs's builds), to build it with extra plugins. */
+export async function extensionBundleOptions(options: ExtensionBuildOptions): Promise<{ outfile: string } & Record<string, unknown>> {
+  return (await load()).buildOptions(options)[0];
 }

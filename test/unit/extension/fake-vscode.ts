@@ -4,18 +4,23 @@
  *   1. the manifest test (manifest.test.ts): activate() registers every declared command and
  *      loads no dist/vendor-*.js;
  *   2. the bench's activation harness (test/bench/activation-harness.ts): times require +
- *      activate() of the production bundle in a fresh process (a VS Code window cannot).
+ *      activate() of the production bundle in a fresh process (a VS Code window cannot);
+ *   3. the startup test (startup-modules.test.ts): which modules require + activate() run, and that
+ *      a lazily loaded feature's command stub loads it.
  * Nothing else may use it: behaviour is tested against the real VS Code (test/e2e) and the simulator.
  */
 export interface FakeVscode {
   module: unknown;
   registeredCommands: Set<string>;
+  /** Every registerCommand call in order: the id, its handler, and whether its Disposable was disposed. */
+  commandRegistrations: { id: string; handler: (...args: unknown[]) => unknown; disposed: boolean }[];
   /** A permissive ExtensionContext (secrets, globalState, storage URIs… are all proxies) with a real `subscriptions` array. */
   context: { subscriptions: { dispose(): void }[] } & Record<string, unknown>;
 }
 
 export function createFakeVscode(): FakeVscode {
   const registeredCommands = new Set<string>();
+  const commandRegistrations: FakeVscode['commandRegistrations'] = [];
   const disposable = { dispose() {} };
   const make = (path: string): unknown => {
     const fn = function () {} as unknown as object;
@@ -33,9 +38,11 @@ export function createFakeVscode(): FakeVscode {
         if (prop === 'dispose') return () => {};
         if (prop === 'event') return () => disposable;
         if (path === 'vscode.commands' && prop === 'registerCommand') {
-          return (id: string) => {
+          return (id: string, handler: (...args: unknown[]) => unknown) => {
             registeredCommands.add(id);
-            return disposable;
+            const registration = { id, handler, disposed: false };
+            commandRegistrations.push(registration);
+            return { dispose: () => void (registration.disposed = true) };
           };
         }
         if (path === 'vscode.workspace' && prop === 'getConfiguration') {
@@ -116,5 +123,5 @@ export function createFakeVscode(): FakeVscode {
   const context = new Proxy({ subscriptions } as Record<string, unknown>, {
     get: (t, p) => (p in t ? t[p as string] : ctxStub[p as string]),
   }) as FakeVscode['context'];
-  return { module, registeredCommands, context };
+  return { module, registeredCommands, commandRegistrations, context };
 }
