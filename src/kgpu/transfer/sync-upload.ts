@@ -18,10 +18,14 @@ import { padding, TAR_END, tarHeader } from './tar-stream';
 
 const UPLOAD_SCRIPT = String.raw`R=$1; K=$1/.kgpu; S=$1/.kgpu/sync.$$
 if [ -f "$K/manifest.jsonl" ]; then had=1; else had=0; fi
-# Nothing that can wait runs before runAfter (each process spawned in the pod costs ms on a
-# run's critical path): the sweep of old staging folders runs at the end (old()).
+# Each process spawned here is on a run's critical path (runAfter) and shares the pod's CPU with
+# it: none that is not needed — mkdir only when missing, the sweep of old staging folders (left
+# by cut-off syncs) only when there is one (a glob, no process), rm only when one is in the way.
 [ -d "$K" ] || mkdir -p -- "$K" || exit 10
-old() { find "$K" -maxdepth 1 -name 'sync.*' -mmin +120 -exec rm -rf {} + 2>/dev/null; }
+for o in "$K"/sync.*; do
+  [ -e "$o" ] && find "$K" -maxdepth 1 -name 'sync.*' -mmin +120 -exec rm -rf {} + 2>/dev/null
+  break
+done
 mkdir -- "$S" 2>/dev/null || { rm -rf -- "$S"; mkdir -- "$S"; } || exit 10
 if [ "$2" = gz ]; then z=-z; else z=; fi
 if ! tar -x $z --no-same-owner -f - -C "$S"; then rm -rf -- "$S"; echo 'the upload stream was cut short or could not be unpacked' >&2; exit 10; fi
@@ -34,21 +38,18 @@ fi
 cd -- "$R" || exit 11
 if [ -f "$S/d" ]; then xargs -0 -r rm -f -- < "$S/d"; fi
 if [ -f "$S/M" ]; then mv -f -- "$S/M" "$K/manifest.jsonl"; elif [ -f "$S/m" ]; then cat -- "$S/m" >> "$K/manifest.jsonl"; fi
-if [ -f "$S/v" ]; then printf '%s\0' "$had"; xargs -0 -r stat --printf '%s %Y %n\0' -- < "$S/v" > "$S/vs" 2>/dev/null; fi
+if [ -f "$S/v" ]; then printf '%s\0' "$had"; xargs -0 -r stat --printf '%s %Y %n\0' -- < "$S/v" > "$S/vs" 2>/dev/null; cat -- "$S/vs"; fi
 # $3: a command line to run now that the copy is complete: with an expected stat list (e), only
 # when the pod had our manifest and the files not sent are exactly as we left them.
 if [ -n "$3" ] && { [ ! -f "$S/e" ] || { [ "$had" = 1 ] && cmp -s -- "$S/vs" "$S/e"; }; }; then
-  # Its stdin (a 0600 file in the stream) stays open while the file itself is removed now; the
-  # stat list goes out after it (on stdout, the command's output goes to stderr).
-  if [ -f "$S/i" ]; then exec 3< "$S/i"; rm -f -- "$S/i"; else exec 3< /dev/null; fi
+  # Its stdin (a 0600 file in the stream) stays open while the file itself is removed now.
+  if [ -f "$S/i" ]; then exec 3< "$S/i"; else exec 3< /dev/null; fi
+  rm -rf -- "$S"
   sh -c "$3" <&3 >&2; rc=$?; exec 3<&-
-  if [ -f "$S/vs" ]; then cat -- "$S/vs"; fi
-  rm -rf -- "$S"; old
   printf '\nKGPU-RAN-AFTER %s\n' "$rc" >&2
   exit 0
 fi
-if [ -f "$S/vs" ]; then cat -- "$S/vs"; fi
-rm -rf -- "$S"; old
+rm -rf -- "$S"
 exit 0
 `;
 
