@@ -35,11 +35,14 @@ import sys
 # What the interpreter had imported before this file's own imports (≈ a cold run's start).
 BASE_MODULES = frozenset(sys.modules)
 
-# The client (`run`, in every warm start's start command) needs only these; the server imports
-# the rest when it starts.
+# The client (`run`, in every warm start's start command: on the run's critical path) needs only
+# these — `_socket`, not `socket`, whose import (enum, selectors, …) costs more than the rest of
+# the client's start; the server imports the rest (socket included) when it starts.
+import _socket  # noqa: E402
 import os  # noqa: E402
-import socket  # noqa: E402
 import time  # noqa: E402
+
+SOCKET_TIMEOUT = TimeoutError if sys.version_info >= (3, 10) else _socket.timeout
 
 PROTO = 1
 MAX_FRAME = 8 << 20
@@ -123,14 +126,13 @@ def read_fd_exact(fd, n):
     return b"".join(parts)
 
 
-def read_fd_frame(fd):
-    """A frame from a pipe: (raw bytes with the prefix, parsed object)."""
+def read_fd_raw_frame(fd):
+    """A frame from a pipe, as raw bytes with the prefix."""
     head = read_fd_exact(fd, 4)
     n = int.from_bytes(head, "big")
     if n > MAX_FRAME:
         raise ValueError("frame too large")
-    body = read_fd_exact(fd, n)
-    return head + body, parse_frame(body)
+    return head + read_fd_exact(fd, n)
 
 
 def write_atomic(path, text):
@@ -153,7 +155,7 @@ def read_text(path, limit=4096):
 
 def status_client(argv):
     """`status F KEY`: the server's state as one JSON line (exit 3 when none answers)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     s.settimeout(CLIENT_TIMEOUT)
     try:
         s.connect(os.path.join(argv[0], "fs-%s.sock" % argv[1]))
@@ -194,7 +196,7 @@ def client(argv):
         "preload": [m for m in preload.split(",") if m],
         "end": end_script,
     }
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     s.settimeout(CLIENT_TIMEOUT)
     try:
         s.connect(sock_path)
@@ -203,14 +205,14 @@ def client(argv):
         return cold(*why) if len(why) == 2 else cold("none", "no fork server yet")
     except ConnectionRefusedError:
         return cold("dead", "the fork server is not running")
-    except socket.timeout:
+    except SOCKET_TIMEOUT:
         return cold("busy", "the fork server did not answer within %d s" % CLIENT_TIMEOUT)
     except OSError as e:
         return cold("dead", "cannot reach the fork server (%s)" % e.strerror)
     try:
         s.sendall(frame_bytes(req))
         reply = recv_line(s).split(" ", 2)
-    except socket.timeout:
+    except SOCKET_TIMEOUT:
         return cold("busy", "the fork server did not answer within %d s" % CLIENT_TIMEOUT)
     except (OSError, EOFError, ValueError):
         return cold("dead", "the fork server closed the connection")
@@ -1001,8 +1003,10 @@ def serve(argv):
                 opts["learn"].append(v)
         else:
             opts[k] = v
+    global socket
     import ast  # noqa: F401 — for the requests (and in every forked process from here on)
     import signal
+    import socket
 
     def stop(signum, frame):
         raise Stop()
@@ -1115,10 +1119,24 @@ def released(fd):
         os._exit(0)
 
 
-def request_or_exit(fd):
-    """The request a chain process waits for; exit quietly when the pipe closes without one."""
+def request_or_exit(fd, forward=None):
+    """The request a chain process waits for; exit quietly when the pipe closes without one. With
+    `forward` (the next chain process's pipe, closed after): passed on BEFORE it is parsed here, so
+    W, J and K parse it side by side and K (the script: on the run's critical path) sets itself
+    up sooner."""
     try:
-        return read_fd_frame(fd)
+        raw = read_fd_raw_frame(fd)
+    except (OSError, EOFError, ValueError):
+        os._exit(0)
+    os.close(fd)
+    if forward is not None:
+        try:
+            write_fd(forward, raw)
+        except OSError:
+            pass
+        os.close(forward)
+    try:
+        return parse_frame(raw[4:])
     except (OSError, EOFError, ValueError):
         os._exit(0)
 
@@ -1138,13 +1156,7 @@ def waiter(r, g):
         os.close(r)
         return rj
     os.close(rj)
-    raw, req = request_or_exit(r)
-    os.close(r)
-    try:
-        write_fd(wj, raw)
-    except OSError:
-        pass
-    os.close(wj)
+    req = request_or_exit(r, forward=wj)
     released(g)  # the client's go-ahead, through the server (else: exit; J and K do too)
     os.umask(req["umask"])
     d = req["dir"]
@@ -1180,13 +1192,7 @@ def job(rj, g):
         name_process(COMM[0])
         return rk
     os.close(rk)
-    raw, req = request_or_exit(rj)
-    os.close(rj)
-    try:
-        write_fd(wk, raw)
-    except OSError:
-        pass
-    os.close(wk)
+    req = request_or_exit(rj, forward=wk)
     released(g)
     d = req["dir"]
     try:
@@ -1250,8 +1256,7 @@ def run_script(rk, g, sys_path_tail):
     """K: the script as `python script.py` runs it. Everything but the job's stdio is set up
     when the request arrives (while the server checks the run and the client's go travels); on
     its go, stdio on the log, then the script."""
-    _, req = request_or_exit(rk)
-    os.close(rk)
+    req = request_or_exit(rk)
     go_fd = g
     import builtins
     import importlib

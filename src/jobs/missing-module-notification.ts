@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { installPackages, installWithPython, missingModule, withRequirement, type DepsPlan } from '../kgpu/deps';
+import { installPackages, installWithPython, missingModule, missingModuleFix, withRequirement, type DepsPlan } from '../kgpu/deps';
 import type { StoredRecipe } from '../kgpu/jobs/job-runner';
 import type { KgpuServices } from '../platform/services';
 
@@ -29,16 +29,8 @@ export interface MissingModuleJob {
 
 export type MissingModuleOutcome = 'installed' | 'added' | 'dismissed' | 'failed' | undefined;
 
-/** The requirements.txt a run's project uses: its environment's folder, else the synced folder. */
-function requirementsFile(job: MissingModuleJob): string | undefined {
-  if (job.deps) return path.join(job.deps.localDir, 'requirements.txt');
-  const t = job.recipe?.target;
-  return t?.kind === 'local' && !t.onlyThisFile ? path.join(t.folder, 'requirements.txt') : undefined;
-}
-
-async function appendRequirement(file: string, pkg: string): Promise<void> {
-  const uri = vscode.Uri.file(file);
-  const open = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === uri.fsPath);
+async function appendRequirement(uri: vscode.Uri, pkg: string): Promise<void> {
+  const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
   if (open) {
     const next = withRequirement(open.getText(), pkg);
     if (next === open.getText()) return;
@@ -60,12 +52,25 @@ async function appendRequirement(file: string, pkg: string): Promise<void> {
 
 export async function offerMissingModule(services: KgpuServices, job: MissingModuleJob): Promise<MissingModuleOutcome> {
   const missing = missingModule(job.logTail);
-  const reqFile = requirementsFile(job);
-  // kgpu.installDependencies off: the run used kgpu.python as it is; Install uses its own pip.
+  // Where Install puts it and which requirements.txt records it (src/kgpu/deps/missing-module.ts):
+  // a local project's environment and file; a pod file's interpreter (its project's environment
+  // or kgpu.python) and its project's requirements.txt in the pod; with kgpu.installDependencies
+  // off, kgpu.python's own pip.
   const settings = services.settings.get();
-  const manual = settings.installDependencies === 'off' && !job.deps ? services.jobs.runner.get(job.podId, job.jobId) : undefined;
-  const own = manual?.recipe && manual.info.cwd ? { python: manual.recipe.python, cwd: manual.info.cwd } : undefined;
-  if (!missing || (!job.deps && !reqFile && !own)) return undefined;
+  const tracked = services.jobs.runner.get(job.podId, job.jobId);
+  const recipe = job.recipe ?? tracked?.recipe;
+  const fix = missingModuleFix({
+    deps: job.deps,
+    target: recipe?.target,
+    python: recipe?.python,
+    cwd: tracked?.info.cwd,
+    depsOff: settings.installDependencies === 'off',
+  });
+  if (!missing || (!fix.install && !fix.requirements)) return undefined;
+  const req = fix.requirements;
+  const reqFile =
+    req && (req.where === 'local' ? vscode.Uri.file(req.path) : vscode.Uri.from({ scheme: 'kgpu', authority: job.podId, path: req.path }));
+  const own = fix.install?.kind === 'python' ? fix.install : undefined;
   const pkg = missing.package;
   const INSTALL = vscode.l10n.t('Install');
   const ADD_AND_RUN = vscode.l10n.t('Add to requirements.txt and Run Again');
@@ -82,7 +87,7 @@ export async function offerMissingModule(services: KgpuServices, job: MissingMod
   );
   if (choice === ADD_AND_RUN && reqFile) {
     await appendRequirement(reqFile, pkg);
-    services.log.info(`Added ${pkg} to ${reqFile}; running job ${job.jobId} again (its environment is made with it).`);
+    services.log.info(`Added ${pkg} to ${reqFile.toString(true)}; running job ${job.jobId} again (its environment is made with it).`);
     job.runAgain();
     return 'added';
   }
@@ -90,8 +95,8 @@ export async function offerMissingModule(services: KgpuServices, job: MissingMod
     await appendRequirement(reqFile, pkg);
     return 'added';
   }
-  if (choice !== INSTALL || (!job.deps && !own)) return 'dismissed';
-  const plan = job.deps;
+  if (choice !== INSTALL || !fix.install) return 'dismissed';
+  const plan = fix.install.kind === 'env' ? fix.install.plan : undefined;
   try {
     await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('kgpu: installing {0} in the pod', pkg), cancellable: true },

@@ -19,6 +19,7 @@ import { quote } from '../../src/kgpu/util/shell-quote';
 import type { BenchEnv, Transport } from './env';
 import { startLatencyProxy } from './latency-proxy';
 import { exited, now, runTool, summarize, type BenchConfig, type ScenarioResult } from './measure';
+import { describePhases, PhaseTracer } from './run-phases';
 
 const FILES = 20;
 /** Round-trip time of the second measurement (a typical laptop → cloud region link). */
@@ -38,9 +39,10 @@ function writeProject(dir: string): void {
 function writeMain(dir: string, version: number): void {
   const text = [
     'import sys',
+    'import time',
     'from lib.m1 import f1',
     `VERSION = ${version}`,
-    'print(f"step 0 version={VERSION} loss={1.0 / (1 + f1(VERSION)):.4f}", flush=True)',
+    'print(f"step 0 version={VERSION} loss={1.0 / (1 + f1(VERSION)):.4f} t_ms={time.time() * 1000:.0f}", flush=True)',
     'for step in range(1, 3):',
     '    print(f"step {step} loss={1.0 / (step + 2):.4f}", flush=True)',
     '',
@@ -63,9 +65,15 @@ export async function benchIteration(env: BenchEnv, cfg: BenchConfig): Promise<S
   let version = 0;
   // SSH connections opened during each way's runs (through an emulated link's delay line only).
   const handshakes: (number | null)[][] = [[], [], []];
-  const measure = async (t: Transport, reps: number): Promise<{ ours: number[]; noSpares: number[]; reference: number[] }> => {
+  const measure = async (
+    t: Transport,
+    reps: number,
+  ): Promise<{ ours: number[]; noSpares: number[]; reference: number[]; phases: Record<string, unknown> }> => {
     const sparePod = t.sparePod();
-    const runner = new JobRunner({ commands: async () => sparePod, syncStateDir: stateDir, pollMs: 0 });
+    // The spare-connection runs' phases (run-phases.ts), measured runs only.
+    const tracer = new PhaseTracer();
+    const tracedPod = tracer.wrap(sparePod);
+    const runner = new JobRunner({ commands: async () => tracedPod, syncStateDir: stateDir, pollMs: 0 });
     const noSparesRunner = new JobRunner({ commands: async () => t.pod, syncStateDir: stateDir, pollMs: 0 });
     const run = async (r: JobRunner): Promise<number> => {
       const v = ++version;
@@ -73,14 +81,18 @@ export async function benchIteration(env: BenchEnv, cfg: BenchConfig): Promise<S
       let text = '';
       let resolveLine!: (line: string) => void;
       const firstLine = new Promise<string>((r) => (resolveLine = r));
+      const traced = r === runner;
       const t0 = now();
+      if (traced) tracer.begin();
       const handle = r.runFile({
         podId: env.podId,
         target: { kind: 'local', folder: oursDir, file: path.join(oursDir, 'main.py') },
         python: 'python',
         args: [],
         env: {},
+        onSyncProgress: traced ? tracer.onSyncProgress : undefined,
         onData(chunk) {
+          if (traced) tracer.firstByte();
           text += chunk.toString('utf8');
           const nl = text.indexOf('\n');
           if (nl >= 0) resolveLine(text.slice(0, nl));
@@ -88,7 +100,8 @@ export async function benchIteration(env: BenchEnv, cfg: BenchConfig): Promise<S
       });
       const line = await Promise.race([firstLine, handle.done.then(() => firstLine)]);
       const ms = now() - t0;
-      await handle.done;
+      const end = await handle.done;
+      if (traced) cfg.log(`    run phases (ms): ${describePhases(tracer.end(text, end.job.startedAt))}`);
       if (handle.plan.remoteDir !== remoteOurs)
         throw new Error(`bench iteration (ours): synced to ${handle.plan.remoteDir}, expected ${remoteOurs}`);
       if (!line.includes(`version=${v} `))
@@ -140,7 +153,8 @@ export async function benchIteration(env: BenchEnv, cfg: BenchConfig): Promise<S
       runner.dispose();
       noSparesRunner.dispose();
     }
-    return { ours: out[0], noSpares: out[1], reference: out[2] };
+    tracer.runs.shift(); // the warm-up's
+    return { ours: out[0], noSpares: out[1], reference: out[2], phases: tracer.summary() };
   };
 
   // Cheap runs with a wide spread: more of them than the default.
@@ -168,6 +182,9 @@ export async function benchIteration(env: BenchEnv, cfg: BenchConfig): Promise<S
           ours_handshakes: counted(0),
           reference_handshakes: counted(2),
           handshakes_measure: 'SSH connections opened through the link during a run (median; spares refilled meanwhile count)',
+          phases:
+            "ms from runFile() (run-phases.ts): local scan+hash done, follow/sync(+start) exec asked/open/returned, the job's started_at and the first line printed (pod clock = this clock), first byte; execs asked before it",
+          ...r.phases,
           ours_path: 'JobRunner.runFile over a PodConnector with 2 spare connections',
           reference_path: 'scp -O file; ssh setsid -f python; ssh tail -f',
         },
@@ -201,6 +218,7 @@ export async function benchIteration(env: BenchEnv, cfg: BenchConfig): Promise<S
       extra: {
         files: FILES + 1,
         ours_path: 'JobRunner.runFile (follower first; syncUp with the start in its exec) over a PodConnector with 2 spare connections',
+        ...r.phases,
         reference_path: 'scp -O file; ssh setsid -f python; ssh tail -f',
       },
     },

@@ -20,12 +20,14 @@ import { quote } from '../../src/kgpu/util/shell-quote';
 import { ensureForkServer, forkServerStatus, loadPodScript } from '../../src/kgpu/warm';
 import type { BenchEnv } from './env';
 import { exited, now, runTool, summarize, type BenchConfig, type ScenarioResult } from './measure';
+import { describePhases, PhaseTracer } from './run-phases';
 
 function writeScript(dir: string, lib: string, version: number): void {
   const text = [
+    'import time',
     `import ${lib} as lib`,
     `VERSION = ${version}`,
-    "print(f\"version={VERSION} lib={lib.__name__} {getattr(lib, '__version__', '')}\", flush=True)",
+    "print(f\"version={VERSION} lib={lib.__name__} {getattr(lib, '__version__', '')} t_ms={time.time() * 1000:.0f}\", flush=True)",
     lib === 'torch' ? 'x = lib.ones(512, 512)\nprint("checksum", (x @ x).sum().item(), flush=True)' : '',
     'with open("/proc/self/status") as f:',
     '    print("peak_kb=" + [l.split()[1] for l in f if l.startswith("VmHWM:")][0], flush=True)',
@@ -62,7 +64,10 @@ export async function benchWarmStart(env: BenchEnv, cfg: BenchConfig): Promise<S
   const serverStartMs = now() - t0;
 
   const sparePod = env.sparePod();
-  const warmRunner = new JobRunner({ commands: async () => sparePod, syncStateDir: stateDir, pollMs: 0, warmStart: { mode: 'auto' } });
+  // The warm runs' phases (run-phases.ts): where edit → first line goes.
+  const tracer = new PhaseTracer();
+  const tracedPod = tracer.wrap(sparePod);
+  const warmRunner = new JobRunner({ commands: async () => tracedPod, syncStateDir: stateDir, pollMs: 0, warmStart: { mode: 'auto' } });
   const coldRunner = new JobRunner({ commands: async () => sparePod, syncStateDir: stateDir, pollMs: 0 });
   let version = 0;
   const peaks: { warm: number[]; cold: number[]; manual: number[] } = { warm: [], cold: [], manual: [] };
@@ -75,13 +80,16 @@ export async function benchWarmStart(env: BenchEnv, cfg: BenchConfig): Promise<S
     let resolveLine!: (line: string) => void;
     const firstLine = new Promise<string>((r) => (resolveLine = r));
     const t = now();
+    if (kind === 'warm') tracer.begin();
     const handle = runner.runFile({
       podId: env.podId,
       target: { kind: 'local', folder: oursDir, file: path.join(oursDir, 'train.py') },
       python: 'python',
       args: [],
       env: {},
+      onSyncProgress: kind === 'warm' ? tracer.onSyncProgress : undefined,
       onData(chunk) {
+        if (kind === 'warm') tracer.firstByte();
         text += chunk.toString('utf8');
         const nl = text.indexOf('\n');
         if (nl >= 0) resolveLine(text.slice(0, nl));
@@ -97,6 +105,7 @@ export async function benchWarmStart(env: BenchEnv, cfg: BenchConfig): Promise<S
       throw new Error(`bench warm (${kind}): the first line is ${JSON.stringify(line)}, expected version=${v}`);
     if (end.job.status.state !== 'exited' || end.job.status.exitCode !== 0)
       throw new Error(`bench warm (${kind}): the run ended ${JSON.stringify(end.job.status)}:\n${text}`);
+    if (kind === 'warm') cfg.log(`    warm run phases (ms): ${describePhases(tracer.end(text, end.job.startedAt))}`);
     peaks[kind].push(peakOf(text));
     ends[kind].push({ pss: kbOf(text, 'pss_kb'), priv: kbOf(text, 'private_kb') });
     return ms;
@@ -146,6 +155,7 @@ export async function benchWarmStart(env: BenchEnv, cfg: BenchConfig): Promise<S
   if (first < 0) {
     peaks.warm.shift();
     peaks.cold.shift();
+    tracer.runs.shift();
     ends.warm.shift();
     ends.cold.shift();
   }
@@ -188,6 +198,9 @@ export async function benchWarmStart(env: BenchEnv, cfg: BenchConfig): Promise<S
       extra: {
         ...common,
         ours_path: 'JobRunner.runFile, warmStart auto (the fork server forks the job in the start exec)',
+        phases:
+          'ms from runFile(): local scan+hash done, follow exec asked/open, sync(+start) exec asked/returned, job started_at and first line printed (pod clock = this clock), first byte delivered; execs asked before it',
+        ...tracer.summary(),
         reference_path: 'scp -O file; ssh setsid -f python; ssh tail -f',
       },
     },

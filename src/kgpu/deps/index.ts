@@ -26,4 +26,11 @@ export {
 export { gateStart, depsMissing, DEPS_MARKER, DEPS_MISSING_EXIT } from './gate';
 export { projectPython, type ProjectPython } from './project';
 export { podProjectTop, podTargetPython, type PodTargetPython } from './pod-target';
-export { missingModule, withRequirement, type MissingModule } from './missing-module';
+export {
+  missingModule,
+  missingModuleFix,
+  withRequirement,
+  type MissingModule,
+  type MissingModuleFix,
+  type MissingModuleRun,
+} from './missing-module';

@@ -2,6 +2,9 @@
  * A job that died of `ModuleNotFoundError: No module named 'x'`: which package to offer to install,
  * and the requirements.txt line that records it.
  */
+import path from 'node:path';
+import type { DepsPlan } from './plan';
+import { podProjectTop } from './pod-target';
 
 /** Import names whose package on the index is named otherwise (the common ones). */
 const PACKAGE_OF: Record<string, string> = {
@@ -54,4 +57,45 @@ export function withRequirement(text: string, pkg: string): string {
   const named = text.split(/\r?\n/).some((l) => norm(l.trim().split(/[\s<>=!~;[#@]/)[0] ?? '') === norm(pkg));
   if (named) return text;
   return `${text}${text && !text.endsWith('\n') ? '\n' : ''}${pkg}\n`;
+}
+
+/** What a failed job's "Install x in the pod (and add it to requirements.txt)" can do. */
+export interface MissingModuleFix {
+  /** Where Install puts the package: the project's environment (a local project's), or the
+   *  interpreter the job ran with, in its folder (a pod file's — its project's environment when it
+   *  has one, else kgpu.python — or kgpu.python with kgpu.installDependencies off). */
+  install?: { kind: 'env'; plan: DepsPlan } | { kind: 'python'; python: string; cwd: string };
+  /** The requirements.txt that records it: on this machine, or in the pod (a pod file's project
+   *  folder, where its environment is looked for: podProjectTop). */
+  requirements?: { where: 'local' | 'pod'; path: string };
+}
+
+/** How the job that died ran: its environment, its target and interpreter, its folder in the pod. */
+export interface MissingModuleRun {
+  deps?: DepsPlan;
+  target?: { kind: 'local'; folder: string; onlyThisFile?: boolean } | { kind: 'pod'; path: string };
+  /** The interpreter the job ran with (its recipe's python). */
+  python?: string;
+  /** The job's working directory in the pod. */
+  cwd?: string;
+  /** kgpu.installDependencies is off (no environments: Install uses the job's own python). */
+  depsOff: boolean;
+}
+
+/** What to offer for a job that died of ModuleNotFoundError; nothing (an empty object) when there is no way to install it. */
+export function missingModuleFix(run: MissingModuleRun): MissingModuleFix {
+  const t = run.target;
+  const requirements: MissingModuleFix['requirements'] = run.deps
+    ? { where: 'local', path: path.join(run.deps.localDir, 'requirements.txt') }
+    : t?.kind === 'local' && !t.onlyThisFile
+      ? { where: 'local', path: path.join(t.folder, 'requirements.txt') }
+      : t?.kind === 'pod'
+        ? { where: 'pod', path: path.posix.join(podProjectTop(t.path), 'requirements.txt') }
+        : undefined;
+  const install: MissingModuleFix['install'] = run.deps
+    ? { kind: 'env', plan: run.deps }
+    : run.python && run.cwd && (run.depsOff || t?.kind === 'pod')
+      ? { kind: 'python', python: run.python, cwd: run.cwd }
+      : undefined;
+  return { ...(install ? { install } : {}), ...(requirements ? { requirements } : {}) };
 }

@@ -23,7 +23,7 @@ import { jobKey, JobRecords, type KeyValueStore } from './job-records';
 import { JobRegistry, type JobEndEvent, type TrackedJob } from './job-registry';
 import { followLog } from './log-follow';
 import { DeferredStream, StreamImpl, type LogStream, type OpenLogOptions } from './log-streams';
-import { launch, type LaunchSink, type PrepareRun, type RunFileSpec, type RunHandle } from './run-launch';
+import { launch, type LaunchContext, type RunFileSpec, type RunHandle } from './run-launch';
 import { DEFAULT_REMOTE_ROOT, gitignoreLiteral, planRun, RunError, type RunPlan, type StoredRecipe } from './run-plan';
 
 // The runner's public face: its parts live beside it (run-plan, run-launch, log-streams,
@@ -82,6 +82,8 @@ export class JobRunner {
   private polling = false;
   private disposed = false;
   private readonly warm: WarmStart | undefined;
+  /** What a run's launch (run-launch.ts: follow first, then prepare — the sync —, then start) uses of this runner. */
+  private readonly launchContext: LaunchContext;
 
   constructor(private readonly options: JobRunnerOptions) {
     this.records = new JobRecords(options.store);
@@ -91,6 +93,13 @@ export class JobRunner {
     const w = options.warmStart;
     this.warm = w ? new WarmStart(typeof w === 'function' ? w : () => w) : undefined;
     this.pollMs = options.pollMs ?? 5000;
+    this.launchContext = {
+      commands: (p) => this.options.commands(p),
+      jobsRoot: this.options.jobsRoot,
+      warm: this.warm,
+      openStream: (p, j, from, o) => this.openStream(p, j, from, o),
+      track: (p, info, r) => this.registry.track(p, info, r),
+    };
     this.schedulePoll();
   }
 
@@ -173,30 +182,39 @@ export class JobRunner {
     }
     const exclude =
       target.kind === 'local' && target.onlyThisFile ? ['/*', `!/${gitignoreLiteral(path.basename(target.file))}`] : spec.exclude;
-    return this.launch(spec.podId, plan, spec.scriptPrefix ? undefined : recipe, spec, t0, deps, async (pod, signal, start) => {
-      if (target.kind !== 'local' || !plan.remoteDir || target.synced) return undefined;
-      try {
-        // The job's start rides on the sync's own exec when the pod's copy is known complete there.
-        const synced = await syncUp(pod, target.folder, plan.remoteDir, {
-          exclude,
-          stateDir: this.options.syncStateDir,
-          signal,
-          onProgress: spec.onSyncProgress,
-          runAfter: start?.line,
-          runAfterStdin: start?.stdin,
-        });
-        // The kgpu: file system forgets what it knew of these paths and the explorer shows them.
-        this.session(spec.podId)?.notifyPathsChanged(synced.changes);
-        return synced;
-      } catch (e) {
-        // A sync cut short may have moved some files into place.
-        this.session(spec.podId)?.notifyPathsChanged([{ type: 'changed', path: plan.remoteDir }]);
-        if (e instanceof SshAbortedError) throw e;
-        throw new RunError(`Could not sync ${target.folder} to ${plan.remoteDir}: ${e instanceof Error ? e.message : String(e)}`, {
-          cause: e,
-        });
-      }
-    });
+    return launch(
+      this.launchContext,
+      spec.podId,
+      plan,
+      spec.scriptPrefix ? undefined : recipe,
+      spec,
+      t0,
+      deps,
+      async (pod, signal, start) => {
+        if (target.kind !== 'local' || !plan.remoteDir || target.synced) return undefined;
+        try {
+          // The job's start rides on the sync's own exec when the pod's copy is known complete there.
+          const synced = await syncUp(pod, target.folder, plan.remoteDir, {
+            exclude,
+            stateDir: this.options.syncStateDir,
+            signal,
+            onProgress: spec.onSyncProgress,
+            runAfter: start?.line,
+            runAfterStdin: start?.stdin,
+          });
+          // The kgpu: file system forgets what it knew of these paths and the explorer shows them.
+          this.session(spec.podId)?.notifyPathsChanged(synced.changes);
+          return synced;
+        } catch (e) {
+          // A sync cut short may have moved some files into place.
+          this.session(spec.podId)?.notifyPathsChanged([{ type: 'changed', path: plan.remoteDir }]);
+          if (e instanceof SshAbortedError) throw e;
+          throw new RunError(`Could not sync ${target.folder} to ${plan.remoteDir}: ${e instanceof Error ? e.message : String(e)}`, {
+            cause: e,
+          });
+        }
+      },
+    );
   }
 
   /** Run a job again: the same recipe (re-synced) when we know it, else the same command line in
@@ -212,7 +230,7 @@ export class JobRunner {
     if (job.recipe) return this.runFile({ ...job.recipe, ...sink, env, podId });
     if (!job.info.command || !job.info.cwd) throw new RunError(`Job ${jobId} has no recorded command to run again.`);
     const plan: RunPlan = { command: job.info.command, cwd: job.info.cwd, script: job.info.command, name: job.info.name };
-    return this.launch(podId, plan, undefined, { ...sink, env }, performance.now(), undefined, async () => undefined);
+    return launch(this.launchContext, podId, plan, undefined, { ...sink, env }, performance.now(), undefined, async () => undefined);
   }
 
   /** The environment a local run's project needs (its dependency files, read here), if any. */
@@ -228,34 +246,6 @@ export class JobRunner {
       python: spec.python,
       venvsRoot: path.posix.join(root, '.kgpu/venvs'),
     });
-  }
-
-  /** Launch a planned run (run-launch.ts): follow first, then prepare (sync), then start. */
-  private launch(
-    podId: string,
-    plan: RunPlan,
-    recipe: StoredRecipe | undefined,
-    spec: LaunchSink,
-    t0: number,
-    deps: DepsPlan | undefined,
-    prepare: PrepareRun,
-  ): RunHandle {
-    return launch(
-      {
-        commands: (p) => this.options.commands(p),
-        jobsRoot: this.options.jobsRoot,
-        warm: this.warm,
-        openStream: (p, j, from, o) => this.openStream(p, j, from, o),
-        track: (p, info, r) => this.registry.track(p, info, r),
-      },
-      podId,
-      plan,
-      recipe,
-      spec,
-      t0,
-      deps,
-      prepare,
-    );
   }
 
   /** Follow a job's log from an offset, into `onData`. */

@@ -18,9 +18,15 @@ import { padding, TAR_END, tarHeader } from './tar-stream';
 
 const UPLOAD_SCRIPT = String.raw`R=$1; K=$1/.kgpu; S=$1/.kgpu/sync.$$
 if [ -f "$K/manifest.jsonl" ]; then had=1; else had=0; fi
-mkdir -p -- "$K" || exit 10
-find "$K" -maxdepth 1 -name 'sync.*' -mmin +120 -exec rm -rf {} + 2>/dev/null
-rm -rf -- "$S"; mkdir -- "$S" || exit 10
+# Each process spawned here is on a run's critical path (runAfter) and shares the pod's CPU with
+# it: none that is not needed — mkdir only when missing, the sweep of old staging folders (left
+# by cut-off syncs) only when there is one (a glob, no process), rm only when one is in the way.
+[ -d "$K" ] || mkdir -p -- "$K" || exit 10
+for o in "$K"/sync.*; do
+  [ -e "$o" ] && find "$K" -maxdepth 1 -name 'sync.*' -mmin +120 -exec rm -rf {} + 2>/dev/null
+  break
+done
+mkdir -- "$S" 2>/dev/null || { rm -rf -- "$S"; mkdir -- "$S"; } || exit 10
 if [ "$2" = gz ]; then z=-z; else z=; fi
 if ! tar -x $z --no-same-owner -f - -C "$S"; then rm -rf -- "$S"; echo 'the upload stream was cut short or could not be unpacked' >&2; exit 10; fi
 if [ -d "$S/f" ]; then

@@ -7,7 +7,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { depsPlan, MAX_INCLUDED_FILES, missingModule, referencedFiles, venvName, withRequirement } from '../../../src/kgpu/deps';
+import {
+  depsPlan,
+  MAX_INCLUDED_FILES,
+  missingModule,
+  missingModuleFix,
+  referencedFiles,
+  venvName,
+  withRequirement,
+} from '../../../src/kgpu/deps';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kgpu-deps-plan-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -133,6 +141,58 @@ test("ModuleNotFoundError: the module the traceback's last line names, and the p
   assert.equal(missingModule("ModuleNotFoundError: No module named 'x'\nbut it was handled\n"), undefined, 'not how the job died');
   assert.equal(missingModule("ModuleNotFoundError: No module named 'x; rm -rf /'"), undefined);
   assert.equal(missingModule('ValueError: nope'), undefined);
+});
+
+test('the ModuleNotFoundError offer: a local project installs into its environment; a pod file (kgpu://) with the interpreter it ran with, its requirements.txt in the pod', () => {
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'kgpu-fix-'));
+  fs.writeFileSync(path.join(folder, 'requirements.txt'), 'numpy\n');
+  fs.writeFileSync(path.join(folder, 'plot.py'), 'import tinyplot\n');
+  const plan = depsPlan({
+    folder,
+    remoteDir: '/workspace/proj',
+    script: 'plot.py',
+    python: 'python',
+    venvsRoot: '/workspace/.kgpu/venvs',
+  })!;
+  const local = { kind: 'local' as const, folder };
+  assert.deepEqual(missingModuleFix({ deps: plan, target: local, python: plan.python, cwd: '/workspace/proj', depsOff: false }), {
+    install: { kind: 'env', plan },
+    requirements: { where: 'local', path: path.join(folder, 'requirements.txt') },
+  });
+  // A local project without dependency files: only "add to requirements.txt and run again" (which makes the environment).
+  assert.deepEqual(missingModuleFix({ target: local, python: 'python', cwd: '/workspace/proj', depsOff: false }), {
+    requirements: { where: 'local', path: path.join(folder, 'requirements.txt') },
+  });
+  // kgpu.installDependencies off: the job's own python, in its folder.
+  assert.deepEqual(missingModuleFix({ target: local, python: 'python', cwd: '/workspace/proj', depsOff: true }), {
+    install: { kind: 'python', python: 'python', cwd: '/workspace/proj' },
+    requirements: { where: 'local', path: path.join(folder, 'requirements.txt') },
+  });
+  // A file that lives only in the pod: the interpreter it ran with (its project's environment, or
+  // kgpu.python) and the requirements.txt of its project folder in the pod.
+  const venvPython = '/workspace/.kgpu/venvs/pod-only-0123456789abcdef/bin/python';
+  assert.deepEqual(
+    missingModuleFix({
+      target: { kind: 'pod', path: '/workspace/pod-only/src/plot.py' },
+      python: venvPython,
+      cwd: '/workspace/pod-only/src',
+      depsOff: false,
+    }),
+    {
+      install: { kind: 'python', python: venvPython, cwd: '/workspace/pod-only/src' },
+      requirements: { where: 'pod', path: '/workspace/pod-only/requirements.txt' },
+    },
+  );
+  assert.deepEqual(
+    missingModuleFix({ target: { kind: 'pod', path: '/workspace/plot.py' }, python: 'python', cwd: '/workspace', depsOff: true }),
+    {
+      install: { kind: 'python', python: 'python', cwd: '/workspace' },
+      requirements: { where: 'pod', path: '/workspace/requirements.txt' },
+    },
+  );
+  // A single local file outside every workspace folder, its job unknown: nothing to offer.
+  assert.deepEqual(missingModuleFix({ target: { kind: 'local', folder, onlyThisFile: true }, depsOff: false }), {});
+  fs.rmSync(folder, { recursive: true, force: true });
 });
 
 test('requirements.txt with a package appended, once', () => {

@@ -12,7 +12,16 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { depsPlan, DepsInstallError, installPackages, missingModule, projectPython } from '../../../src/kgpu/deps';
+import {
+  depsPlan,
+  DepsInstallError,
+  installPackages,
+  installWithPython,
+  missingModule,
+  missingModuleFix,
+  podTargetPython,
+  projectPython,
+} from '../../../src/kgpu/deps';
 import { ensureForkServer, loadPodScript } from '../../../src/kgpu/warm';
 import { startDepsPod, JOBS_ROOT, type DepsPod } from './deps-fixture';
 
@@ -271,5 +280,41 @@ describe("a project's dependencies, installed once in the pod", () => {
     const mode = await fixed.startMode;
     assert.equal(mode?.warm, false, 'the install changed the environment: cold while the server restarts');
     assert.equal(mode?.warm === false && mode.code, 'stale');
+  });
+
+  it("ModuleNotFoundError in a file that lives only in the pod (kgpu://): offered, installed into the interpreter it ran with (its project's environment), and the next run has it", async () => {
+    project(
+      'podmiss',
+      { 'requirements.txt': 'kgpu-demo-utils\n', 'src/plot.py': `${PROBE}import tinyplot\nprint(tinyplot.sparkline([3, 1, 2]))\n` },
+      true,
+    );
+    const file = '/workspace/podmiss/src/plot.py';
+    const r = d.runner({ projectDeps: false });
+    const { python, deps } = await podTargetPython(d.pod, { file, python: 'python' });
+    assert.ok(deps, "the pod project's requirements.txt makes an environment");
+    const run = () => r.runFile({ podId: d.fx.podId, target: { kind: 'pod', path: file }, python, args: [], env: {} });
+    const first = run();
+    const res1 = await d.finish(first);
+    assert.deepEqual([res1.state, res1.exitCode], ['exited', 1]);
+    assert.deepEqual(missingModule(res1.log), { module: 'tinyplot', package: 'tinyplot' });
+    // What the notification offers, from what the runner recorded of the job.
+    const job = r.get(d.fx.podId, first.jobId)!;
+    const fix = missingModuleFix({
+      deps: await first.deps.then((x) => x?.plan),
+      target: job.recipe?.target,
+      python: job.recipe?.python,
+      cwd: job.info.cwd,
+      depsOff: false,
+    });
+    assert.deepEqual(fix, {
+      install: { kind: 'python', python: `${deps.venvDir}/bin/python`, cwd: '/workspace/podmiss/src' },
+      requirements: { where: 'pod', path: '/workspace/podmiss/requirements.txt' },
+    });
+    assert.equal(fix.install?.kind, 'python');
+    if (fix.install?.kind !== 'python') return;
+    await installWithPython(d.pod, fix.install.python, fix.install.cwd, ['tinyplot']);
+    const res2 = await d.finish(run());
+    assert.deepEqual([res2.state, res2.exitCode], ['exited', 0], res2.log);
+    assert.equal(res2.log, `prefix ${deps.venvDir}\nutils 1.1.0\n█▁▄\n`);
   });
 });
