@@ -1,7 +1,8 @@
 /**
  * Scenario 2 — a 200 MB file up and down.
  *   ours:      RemoteFs.upload / RemoteFs.download (what the product's Upload…/Download… and big
- *              editor files use: streamed exec `cat` / `tail -c`, resumable, atomic replace).
+ *              editor files use: streamed exec `cat` / `dd`, resumable, atomic replace; over the
+ *              system's OpenSSH client when present, else ssh2 — the row's `client`).
  *   reference: `scp -O` push / pull.
  * Every copy is checked (size, and the sha256 of the last run's files on both ends). `sync` runs
  * before each timed copy so no run pays for the previous one's dirty pages being written back.
@@ -126,6 +127,8 @@ export async function benchTransfer(env: BenchEnv, cfg: BenchConfig): Promise<Sc
         extra: {
           size_bytes: bytes,
           verified_sha256: true,
+          // Which SSH client RemoteFs's copies used (bulk-client.ts: OpenSSH when present, else ssh2).
+          client: rfs.bulk().choice.client,
           // CPU seconds per copy (median): where the time goes on a 2-core machine shared with the bastion.
           ours_cpu_s: cpu.median(`ours-${key}`),
           reference_cpu_s: cpu.median(`scp-${key}`),

@@ -2,7 +2,7 @@
  * A pod's file system over SFTP (over exec — see sftp-over-exec.ts). One long-lived SFTP
  * connection per pod, reopened transparently when it drops; an idempotent operation that was in
  * flight when it dropped is retried once on the fresh connection. Bulk copies go through
- * bulk-transfer.ts (streamed exec, resumable). Its stats are in remote-stat.ts, its errors in
+ * bulk-transfer.ts (streamed exec, resumable; the system's OpenSSH client when present — bulk-client.ts). Its stats are in remote-stat.ts, its errors in
  * remote-fs-error.ts, the bodies of its whole-file reads and atomic writes in sftp-whole-files.ts.
  */
 import path from 'node:path';
@@ -25,6 +25,7 @@ import {
   writeAll,
 } from '../ssh/sftp-io';
 import { download, upload, type TransferOptions, type TransferResult } from '../transfer/bulk-transfer';
+import { BulkClient, type BulkClientMode } from '../transfer/bulk-client';
 import type { ReconnectPolicy } from '../ssh/reconnect-policy';
 import { RemoteFsError, SFTP_NO_SUCH_FILE, isStatusError, mapSftpError } from './remote-fs-error';
 import { atomicReplace, readWhole, renameOver } from './sftp-whole-files';
@@ -50,12 +51,18 @@ export interface RemoteFsOptions {
   sftpServerPath?: string;
   /** The pod session's retry policy for bulk transfers (upload/download) that give none (default: bulk-transfer's). */
   reconnect?: ReconnectPolicy;
+  /** The SSH client of bulk copies (default 'auto': uploads over the system's OpenSSH when it can,
+   *  else ssh2; downloads over ssh2. 'openssh': both over OpenSSH, never falling back). */
+  bulkClient?: BulkClientMode;
+  /** The ssh program for bulk copies (default: the first `ssh` on PATH). */
+  sshPath?: string;
 }
 
 export class RemoteFs {
   private session: Promise<Session> | undefined;
   private current: Session | undefined;
   private disposed = false;
+  private bulkNow: BulkClient | undefined;
 
   constructor(
     private readonly connector: PodConnector,
@@ -356,17 +363,28 @@ export class RemoteFs {
 
   /** Copy a local file to the pod (streamed, resumable, atomic replace of the target). */
   upload(localPath: string, remotePath: string, options: TransferOptions = {}): Promise<TransferResult> {
-    return upload(this.connector, localPath, remotePath, { reconnect: this.options.reconnect, ...options });
+    return upload(this.connector, localPath, remotePath, { reconnect: this.options.reconnect, streams: this.bulk(), ...options });
   }
 
   /** Copy a pod file to a local path (streamed, resumable, atomic replace of the local file). */
   download(remotePath: string, localPath: string, options: TransferOptions = {}): Promise<TransferResult> {
-    return download(this.connector, remotePath, localPath, { reconnect: this.options.reconnect, ...options });
+    // Downloads stay on ssh2 unless OpenSSH is forced: measured faster than OpenSSH through the
+    // same bastion (test/bench/openssh-bulk.ts; README, Performance).
+    const streams = this.options.bulkClient === 'openssh' ? this.bulk() : undefined;
+    return download(this.connector, remotePath, localPath, { reconnect: this.options.reconnect, streams, ...options });
+  }
+
+  /** The client bulk copies use (made on first use). */
+  bulk(): BulkClient {
+    if (this.disposed) throw new Error('The pod file system was disposed.');
+    this.bulkNow ??= new BulkClient(this.connector, { mode: this.options.bulkClient, sshPath: this.options.sshPath });
+    return this.bulkNow;
   }
 
   /** Close the SFTP connection. */
   dispose(): void {
     this.disposed = true;
+    this.bulkNow?.dispose();
     this.current?.conn.close();
     this.current = undefined;
     this.session = undefined;
