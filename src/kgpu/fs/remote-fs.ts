@@ -10,6 +10,7 @@ import { PassThrough, Writable, type Readable } from 'node:stream';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import type { PodConnection, PodConnector } from '../ssh/ssh-connection';
 import { DEFAULT_SFTP_SERVER, openSftpOverExec } from '../ssh/sftp-over-exec';
+import { readdirPipelined } from '../ssh/sftp-readdir';
 import { exec } from '../ssh/ssh-exec';
 import { quote } from '../util/shell-quote';
 import { ConnectionLostError } from '../ssh/ssh-errors';
@@ -63,6 +64,8 @@ export class RemoteFs {
   private current: Session | undefined;
   private disposed = false;
   private bulkNow: BulkClient | undefined;
+  /** Round trips the last readdir waited for (sftp-readdir.ts; for the bench and tests). */
+  readdirRoundTrips = 0;
 
   constructor(
     private readonly connector: PodConnector,
@@ -193,7 +196,8 @@ export class RemoteFs {
    *  followed (their targets stat'ed in parallel) so `type` is what they point to. */
   readdir(dir: string): Promise<RemoteDirEntry[]> {
     return this.run('readdir', dir, true, async (sftp) => {
-      const list = await call<{ filename: string; attrs: Stats }[]>(sftp, (cb) => sftp.readdir(dir, cb as never));
+      const { entries: list, roundTrips } = await readdirPipelined(sftp, dir);
+      this.readdirRoundTrips = roundTrips;
       const entries = list.filter((e) => e.filename !== '.' && e.filename !== '..');
       return Promise.all(
         entries.map(async (e) => {
