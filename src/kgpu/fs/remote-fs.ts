@@ -5,6 +5,7 @@
  * bulk-transfer.ts (streamed exec, resumable; the system's OpenSSH client when present — bulk-client.ts). Its stats are in remote-stat.ts, its errors in
  * remote-fs-error.ts, the bodies of its whole-file reads and atomic writes in sftp-whole-files.ts.
  */
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Writable, type Readable } from 'node:stream';
 import type { SFTPWrapper, Stats } from 'ssh2';
@@ -52,12 +53,17 @@ export interface RemoteFsOptions {
   sftpServerPath?: string;
   /** The pod session's retry policy for bulk transfers (upload/download) that give none (default: bulk-transfer's). */
   reconnect?: ReconnectPolicy;
-  /** The SSH client of bulk copies (default 'auto': uploads over the system's OpenSSH when it can,
-   *  else ssh2; downloads over ssh2. 'openssh': both over OpenSSH, never falling back). */
+  /** The SSH client of bulk copies (default 'auto': uploads from `opensshMinBytes` over the system's
+   *  OpenSSH when it can, else ssh2; downloads over ssh2. 'openssh': all over OpenSSH, never falling back). */
   bulkClient?: BulkClientMode;
   /** The ssh program for bulk copies (default: the first `ssh` on PATH). */
   sshPath?: string;
+  /** Uploads smaller than this stay on ssh2 in 'auto' (default DEFAULT_OPENSSH_MIN_BYTES). */
+  opensshMinBytes?: number;
 }
+
+/** From this size an upload goes over OpenSSH in 'auto' (a new process and handshake per copy). */
+export const DEFAULT_OPENSSH_MIN_BYTES = 16 * 1024 * 1024;
 
 export class RemoteFs {
   private session: Promise<Session> | undefined;
@@ -367,7 +373,13 @@ export class RemoteFs {
 
   /** Copy a local file to the pod (streamed, resumable, atomic replace of the target). */
   upload(localPath: string, remotePath: string, options: TransferOptions = {}): Promise<TransferResult> {
-    return upload(this.connector, localPath, remotePath, { reconnect: this.options.reconnect, streams: this.bulk(), ...options });
+    return fsp.stat(localPath).then((st) => {
+      // Small files stay on ssh2 (spare connections, no new process and handshake per file: a
+      // folder upload sends many); OpenSSH only pays off where the CPU per byte dominates.
+      const big = st.size >= (this.options.opensshMinBytes ?? DEFAULT_OPENSSH_MIN_BYTES);
+      const streams = big || this.options.bulkClient === 'openssh' ? this.bulk() : undefined;
+      return upload(this.connector, localPath, remotePath, { reconnect: this.options.reconnect, streams, ...options });
+    });
   }
 
   /** Copy a pod file to a local path (streamed, resumable, atomic replace of the local file). */

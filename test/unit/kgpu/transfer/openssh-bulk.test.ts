@@ -42,10 +42,16 @@ function randomFile(name: string, mb: number): string {
 
 test('uploads go over OpenSSH (downloads too when forced): the bytes arrive, no ssh2 connection carries them', { skip }, async () => {
   const connector = pod.connector();
-  const rfs = new RemoteFs(connector);
+  const rfs = new RemoteFs(connector, { opensshMinBytes: 4 * 1024 * 1024 });
   const forced = new RemoteFs(connector, { bulkClient: 'openssh' });
   try {
     assert.deepEqual(rfs.bulk().choice, { client: 'openssh' });
+    // Below the size threshold: ssh2 (no process and handshake per small file).
+    const small = randomFile('small.bin', 1);
+    const before = connector.connectStats.fresh;
+    await rfs.upload(small, '/workspace/small.bin');
+    assert.equal(connector.connectStats.fresh, before + 1, 'a small file goes over ssh2');
+    assert.equal(sha(path.join(pod.hostDir, 'small.bin')), sha(small));
     const src = randomFile('up.bin', 6);
     await rfs.upload(src, '/workspace/up.bin'); // the first copy also verifies the host key once over ssh2
     const fresh = connector.connectStats.fresh;
@@ -111,18 +117,23 @@ test('cancelling an upload ends ssh and leaves nothing in the pod', { skip }, as
   const rfs = new RemoteFs(connector);
   try {
     await connector.connect().then((c) => c.close());
-    const src = randomFile('big.bin', 64);
+    const src = randomFile('big.bin', 64); // above the default threshold: over OpenSSH
     const ac = new AbortController();
     let seen = 0;
+    let sshRunning = 0;
     const up = rfs.upload(src, '/workspace/cancelled.bin', {
       signal: ac.signal,
       onProgress: (p) => {
         seen = p.bytes;
-        if (p.bytes > 0 && !ac.signal.aborted) ac.abort();
+        if (p.bytes > 0 && !ac.signal.aborted) {
+          sshRunning = rfs.bulk().opensshRunning;
+          ac.abort();
+        }
       },
     });
     await assert.rejects(up, (e: unknown) => e instanceof SshAbortedError);
     assert.ok(seen > 0);
+    assert.equal(sshRunning, 1, 'the copy ran over OpenSSH');
     assert.equal(rfs.bulk().choice.client, 'openssh', 'the cancelled copy did not fall back to ssh2');
     assert.equal(rfs.bulk().opensshRunning, 0, 'no ssh process is left running');
     assert.equal(fs.existsSync(path.join(pod.hostDir, 'cancelled.bin')), false);
@@ -154,7 +165,7 @@ test('ssh2 carries the copy when there is no `ssh` on PATH, or when ssh cannot s
   fs.rmSync(emptyDir, { recursive: true, force: true });
 
   // `ssh` configured but cannot start (gone since): this copy and later ones fall back to ssh2.
-  const rfs = new RemoteFs(connector, { sshPath: path.join(local, 'no-such-ssh') });
+  const rfs = new RemoteFs(connector, { sshPath: path.join(local, 'no-such-ssh'), opensshMinBytes: 0 });
   try {
     assert.equal(rfs.bulk().choice.client, 'openssh');
     await rfs.upload(src, '/workspace/fallback-2.bin');
