@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { RemoteFs } from '../../src/kgpu/fs/remote-fs';
+import { DEFAULT_OPENSSH_MIN_BYTES, RemoteFs } from '../../src/kgpu/fs/remote-fs';
 import { sha256File } from '../../src/kgpu/transfer/bulk-transfer';
 import type { BenchEnv } from './env';
 import { interleave, now, runTool, summarize, type BenchConfig, type ScenarioResult } from './measure';
@@ -127,8 +127,9 @@ export async function benchTransfer(env: BenchEnv, cfg: BenchConfig): Promise<Sc
         extra: {
           size_bytes: bytes,
           verified_sha256: true,
-          // Which SSH client RemoteFs's copies used (bulk-client.ts: OpenSSH when present, else ssh2).
-          client: rfs.bulk().choice.client,
+          // Which SSH client RemoteFs's copies used (remote-fs.ts: uploads from 16 MiB over OpenSSH
+          // when present, else ssh2; downloads over ssh2).
+          client: key === 'up' && bytes >= DEFAULT_OPENSSH_MIN_BYTES ? rfs.bulk().choice.client : 'ssh2',
           // CPU seconds per copy (median): where the time goes on a 2-core machine shared with the bastion.
           ours_cpu_s: cpu.median(`ours-${key}`),
           reference_cpu_s: cpu.median(`scp-${key}`),
