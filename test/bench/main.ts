@@ -28,6 +28,7 @@ import { benchDebug } from './debug';
 import { benchSweep } from './sweep-runs';
 import { benchFollowLatency } from './follow-latency';
 import { benchOpensshBulk } from './openssh-bulk';
+import { benchForwardOpen } from './forward-open';
 import { parseProfiles, type LinkProfile } from './links/profiles';
 import { openLink, type Link } from './links/link';
 
@@ -40,6 +41,7 @@ const SCENARIOS: Record<string, Scenario> = {
   follow: benchLogFollow,
   'follow-latency': benchFollowLatency,
   'openssh-bulk': benchOpensshBulk,
+  'forward-open': benchForwardOpen,
   activation: benchActivation,
   agent: benchAgent,
   warm: benchWarmStart,
@@ -49,7 +51,7 @@ const SCENARIOS: Record<string, Scenario> = {
 };
 
 /** Run only when named (--only) or, for follow-latency, by --profiles: not in the plain run. */
-const OPT_IN = ['follow-latency', 'openssh-bulk'];
+const OPT_IN = ['follow-latency', 'openssh-bulk', 'forward-open'];
 /** What `--profiles` runs unless --only says otherwise: what a link changes. */
 const PROFILE_SCENARIOS = ['iteration', 'transfer', 'listing', 'sync', 'follow-latency'];
 

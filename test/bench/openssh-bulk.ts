@@ -1,35 +1,20 @@
 /**
- * Investigation (issue 25): would bulk copies gain from the system's OpenSSH client instead of
- * ssh2? Three ways in one run, interleaved, per direction:
- *   ssh2:      RemoteFs.upload / RemoteFs.download (today's path);
- *   openssh:   what an OpenSSH-backed path would run — `ssh -F /dev/null -o BatchMode=yes
- *              -o StrictHostKeyChecking=yes -o UserKnownHostsFile=<file made from our pin>`
- *              with the identity file, `cat > tmp && mv tmp dest` / `cat src` over exec;
+ * Before/after of issue 25's bulk-copy client, in one run, interleaved, per direction:
+ *   ssh2:      RemoteFs with `bulkClient: 'ssh2'` (the path before: streamed exec over ssh2);
+ *   openssh:   RemoteFs on the system's OpenSSH client — what the product's default (`bulkClient:
+ *              'auto'`) picks when `ssh` is present (known_hosts made from our pin, the key in a
+ *              0600 temp file; src/kgpu/transfer/bulk-client.ts); forced here so that it never
+ *              silently falls back; same scripts, same resume logic;
  *   reference: `scp -O`.
- * The known-hosts file holds only the key whose fingerprint equals the pin our connector made
- * (ssh-keyscan's keys are checked against it): OpenSSH refuses anything else. Not product code.
+ * Every copy is checked (sha256). Opt-in: `npm run bench -- --only openssh-bulk`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { RemoteFs } from '../../src/kgpu/fs/remote-fs';
 import { sha256File } from '../../src/kgpu/transfer/bulk-transfer';
-import { sshFingerprint } from '../../src/kgpu/ssh/host-keys';
 import type { BenchEnv } from './env';
 import { now, runTool, summarize, type BenchConfig, type ScenarioResult } from './measure';
-
-/** A known_hosts file with the bastion's key, only if it matches our pin. */
-async function knownHostsFromPin(env: BenchEnv, file: string): Promise<void> {
-  const pin = env.hostKeys.get(`${env.sshHost}:${env.sshPort}`);
-  if (!pin) throw new Error('bench openssh-bulk: our connector has pinned no host key yet');
-  const scan = (await runTool('ssh-keyscan', ['-p', String(env.sshPort), env.sshHost])).stdout.toString('utf8');
-  const line = scan
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .find((f) => f.length >= 3 && !f[0].startsWith('#') && sshFingerprint(Buffer.from(f[2], 'base64')) === pin);
-  if (!line) throw new Error(`bench openssh-bulk: the bastion shows no key matching the pin ${pin}`);
-  fs.writeFileSync(file, `[${env.sshHost}]:${env.sshPort} ${line[1]} ${line[2]}\n`, { mode: 0o600 });
-}
 
 export async function benchOpensshBulk(env: BenchEnv, cfg: BenchConfig): Promise<ScenarioResult[]> {
   const mb = cfg.transferMb ?? (cfg.quick ? 4 : 200);
@@ -39,28 +24,9 @@ export async function benchOpensshBulk(env: BenchEnv, cfg: BenchConfig): Promise
   for (let i = 0; i < mb; i++) fs.writeSync(fd, randomBytes(1024 * 1024));
   fs.closeSync(fd);
   const srcHash = await sha256File(src);
-  const rfs = new RemoteFs(env.connector);
-  await env.sh('true'); // our connector pins the bastion's key
-  const knownHosts = path.join(env.tmp, 'known_hosts');
-  await knownHostsFromPin(env, knownHosts);
-  const ssh = (cmd: string): string[] => [
-    '-F',
-    '/dev/null',
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    'StrictHostKeyChecking=yes',
-    '-o',
-    `UserKnownHostsFile=${knownHosts}`,
-    '-o',
-    'IdentitiesOnly=yes',
-    '-i',
-    env.keyFile,
-    '-p',
-    String(env.sshPort),
-    `kgpu@${env.sshHost}`,
-    cmd,
-  ];
+  const rfs = new RemoteFs(env.connector, { bulkClient: 'ssh2' });
+  const ofs = new RemoteFs(env.connector, { bulkClient: 'openssh' });
+  if (ofs.bulk().choice.client !== 'openssh') throw new Error(`bench openssh-bulk: OpenSSH unavailable: ${ofs.bulk().choice.reason}`);
   const mbps = (ms: number): number => bytes / 1e6 / (ms / 1000);
   const timed = async (fn: () => Promise<unknown>): Promise<number> => {
     await runTool('sync', []);
@@ -72,20 +38,12 @@ export async function benchOpensshBulk(env: BenchEnv, cfg: BenchConfig): Promise
   const ways = {
     up: [
       () => timed(() => rfs.upload(src, '/workspace/bulk-ssh2.bin')),
-      () =>
-        timed(() =>
-          runTool('sh', [
-            '-c',
-            `ssh "$@" < ${src}`,
-            'ssh',
-            ...ssh('cat > /workspace/.bulk-tmp && mv /workspace/.bulk-tmp /workspace/bulk-openssh.bin'),
-          ]),
-        ),
+      () => timed(() => ofs.upload(src, '/workspace/bulk-openssh.bin')),
       () => timed(() => runTool('scp', env.scpArgs(src, env.remote('/workspace/bulk-scp.bin')))),
     ],
     down: [
       () => timed(() => rfs.download('/workspace/bulk-scp.bin', down)),
-      () => timed(() => runTool('sh', ['-c', `ssh "$@" > ${down}`, 'ssh', ...ssh('cat /workspace/bulk-scp.bin')])),
+      () => timed(() => ofs.download('/workspace/bulk-scp.bin', down)),
       () => timed(() => runTool('scp', env.scpArgs(env.remote('/workspace/bulk-scp.bin'), down))),
     ],
   };
@@ -108,6 +66,7 @@ export async function benchOpensshBulk(env: BenchEnv, cfg: BenchConfig): Promise
     }
   } finally {
     rfs.dispose();
+    ofs.dispose();
     fs.rmSync(src, { force: true });
     fs.rmSync(down, { force: true });
     await env.sh('rm -f /workspace/bulk-*.bin').catch(() => undefined);
@@ -115,8 +74,8 @@ export async function benchOpensshBulk(env: BenchEnv, cfg: BenchConfig): Promise
   const rows: ScenarioResult[] = [];
   for (const dir of ['up', 'down'] as const) {
     for (const [w, name] of [
-      [0, 'ssh2 (RemoteFs, today)'],
-      [1, 'system OpenSSH exec cat, known_hosts from the pin'],
+      [0, 'ssh2 (RemoteFs bulkClient ssh2, before)'],
+      [1, 'system OpenSSH (RemoteFs bulkClient openssh)'],
     ] as const) {
       const ratio = summarize(out[dir][w]).median / summarize(out[dir][2]).median;
       rows.push({

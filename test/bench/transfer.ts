@@ -1,7 +1,8 @@
 /**
  * Scenario 2 — a 200 MB file up and down.
  *   ours:      RemoteFs.upload / RemoteFs.download (what the product's Upload…/Download… and big
- *              editor files use: streamed exec `cat` / `tail -c`, resumable, atomic replace).
+ *              editor files use: streamed exec `cat` / `dd`, resumable, atomic replace; over the
+ *              system's OpenSSH client when present, else ssh2 — the row's `client`).
  *   reference: `scp -O` push / pull.
  * Every copy is checked (size, and the sha256 of the last run's files on both ends). `sync` runs
  * before each timed copy so no run pays for the previous one's dirty pages being written back.
@@ -9,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { RemoteFs } from '../../src/kgpu/fs/remote-fs';
+import { DEFAULT_OPENSSH_MIN_BYTES, RemoteFs } from '../../src/kgpu/fs/remote-fs';
 import { sha256File } from '../../src/kgpu/transfer/bulk-transfer';
 import type { BenchEnv } from './env';
 import { interleave, now, runTool, summarize, type BenchConfig, type ScenarioResult } from './measure';
@@ -126,6 +127,9 @@ export async function benchTransfer(env: BenchEnv, cfg: BenchConfig): Promise<Sc
         extra: {
           size_bytes: bytes,
           verified_sha256: true,
+          // Which SSH client RemoteFs's copies used (remote-fs.ts: uploads from 16 MiB over OpenSSH
+          // when present, else ssh2; downloads over ssh2).
+          client: key === 'up' && bytes >= DEFAULT_OPENSSH_MIN_BYTES ? rfs.bulk().choice.client : 'ssh2',
           // CPU seconds per copy (median): where the time goes on a 2-core machine shared with the bastion.
           ours_cpu_s: cpu.median(`ours-${key}`),
           reference_cpu_s: cpu.median(`scp-${key}`),

@@ -2,14 +2,16 @@
  * A pod's file system over SFTP (over exec — see sftp-over-exec.ts). One long-lived SFTP
  * connection per pod, reopened transparently when it drops; an idempotent operation that was in
  * flight when it dropped is retried once on the fresh connection. Bulk copies go through
- * bulk-transfer.ts (streamed exec, resumable). Its stats are in remote-stat.ts, its errors in
+ * bulk-transfer.ts (streamed exec, resumable; the system's OpenSSH client when present — bulk-client.ts). Its stats are in remote-stat.ts, its errors in
  * remote-fs-error.ts, the bodies of its whole-file reads and atomic writes in sftp-whole-files.ts.
  */
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Writable, type Readable } from 'node:stream';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import type { PodConnection, PodConnector } from '../ssh/ssh-connection';
 import { DEFAULT_SFTP_SERVER, openSftpOverExec } from '../ssh/sftp-over-exec';
+import { readdirPipelined } from '../ssh/sftp-readdir';
 import { exec } from '../ssh/ssh-exec';
 import { quote } from '../util/shell-quote';
 import { ConnectionLostError } from '../ssh/ssh-errors';
@@ -25,6 +27,7 @@ import {
   writeAll,
 } from '../ssh/sftp-io';
 import { download, upload, type TransferOptions, type TransferResult } from '../transfer/bulk-transfer';
+import { BulkClient, type BulkClientMode } from '../transfer/bulk-client';
 import type { ReconnectPolicy } from '../ssh/reconnect-policy';
 import { RemoteFsError, SFTP_NO_SUCH_FILE, isStatusError, mapSftpError } from './remote-fs-error';
 import { atomicReplace, readWhole, renameOver } from './sftp-whole-files';
@@ -50,12 +53,25 @@ export interface RemoteFsOptions {
   sftpServerPath?: string;
   /** The pod session's retry policy for bulk transfers (upload/download) that give none (default: bulk-transfer's). */
   reconnect?: ReconnectPolicy;
+  /** The SSH client of bulk copies (default 'auto': uploads from `opensshMinBytes` over the system's
+   *  OpenSSH when it can, else ssh2; downloads over ssh2. 'openssh': all over OpenSSH, never falling back). */
+  bulkClient?: BulkClientMode;
+  /** The ssh program for bulk copies (default: the first `ssh` on PATH). */
+  sshPath?: string;
+  /** Uploads smaller than this stay on ssh2 in 'auto' (default DEFAULT_OPENSSH_MIN_BYTES). */
+  opensshMinBytes?: number;
 }
+
+/** From this size an upload goes over OpenSSH in 'auto' (a new process and handshake per copy). */
+export const DEFAULT_OPENSSH_MIN_BYTES = 16 * 1024 * 1024;
 
 export class RemoteFs {
   private session: Promise<Session> | undefined;
   private current: Session | undefined;
   private disposed = false;
+  private bulkNow: BulkClient | undefined;
+  /** Round trips the last readdir waited for (sftp-readdir.ts; for the bench and tests). */
+  readdirRoundTrips = 0;
 
   constructor(
     private readonly connector: PodConnector,
@@ -186,7 +202,8 @@ export class RemoteFs {
    *  followed (their targets stat'ed in parallel) so `type` is what they point to. */
   readdir(dir: string): Promise<RemoteDirEntry[]> {
     return this.run('readdir', dir, true, async (sftp) => {
-      const list = await call<{ filename: string; attrs: Stats }[]>(sftp, (cb) => sftp.readdir(dir, cb as never));
+      const { entries: list, roundTrips } = await readdirPipelined(sftp, dir);
+      this.readdirRoundTrips = roundTrips;
       const entries = list.filter((e) => e.filename !== '.' && e.filename !== '..');
       return Promise.all(
         entries.map(async (e) => {
@@ -356,17 +373,34 @@ export class RemoteFs {
 
   /** Copy a local file to the pod (streamed, resumable, atomic replace of the target). */
   upload(localPath: string, remotePath: string, options: TransferOptions = {}): Promise<TransferResult> {
-    return upload(this.connector, localPath, remotePath, { reconnect: this.options.reconnect, ...options });
+    return fsp.stat(localPath).then((st) => {
+      // Small files stay on ssh2 (spare connections, no new process and handshake per file: a
+      // folder upload sends many); OpenSSH only pays off where the CPU per byte dominates.
+      const big = st.size >= (this.options.opensshMinBytes ?? DEFAULT_OPENSSH_MIN_BYTES);
+      const streams = big || this.options.bulkClient === 'openssh' ? this.bulk() : undefined;
+      return upload(this.connector, localPath, remotePath, { reconnect: this.options.reconnect, streams, ...options });
+    });
   }
 
   /** Copy a pod file to a local path (streamed, resumable, atomic replace of the local file). */
   download(remotePath: string, localPath: string, options: TransferOptions = {}): Promise<TransferResult> {
-    return download(this.connector, remotePath, localPath, { reconnect: this.options.reconnect, ...options });
+    // Downloads stay on ssh2 unless OpenSSH is forced: measured faster than OpenSSH through the
+    // same bastion (test/bench/openssh-bulk.ts; README, Performance).
+    const streams = this.options.bulkClient === 'openssh' ? this.bulk() : undefined;
+    return download(this.connector, remotePath, localPath, { reconnect: this.options.reconnect, streams, ...options });
+  }
+
+  /** The client bulk copies use (made on first use). */
+  bulk(): BulkClient {
+    if (this.disposed) throw new Error('The pod file system was disposed.');
+    this.bulkNow ??= new BulkClient(this.connector, { mode: this.options.bulkClient, sshPath: this.options.sshPath });
+    return this.bulkNow;
   }
 
   /** Close the SFTP connection. */
   dispose(): void {
     this.disposed = true;
+    this.bulkNow?.dispose();
     this.current?.conn.close();
     this.current = undefined;
     this.session = undefined;

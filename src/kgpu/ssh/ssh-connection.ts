@@ -140,6 +140,8 @@ export class PodConnector {
   private sparesHeld = false;
   private disposed = false;
   private readonly counts = { fromSpare: 0, fresh: 0 };
+  /** The bastion's public host key (SSH wire format) as last verified against the pin. */
+  private verifiedHostKey: Buffer | undefined;
 
   constructor(private readonly options: PodConnectorOptions) {
     this.hostPort = `${options.host}:${options.port}`;
@@ -161,6 +163,20 @@ export class PodConnector {
   /** Spares connected or still connecting (for tests and diagnostics). */
   get spareConnections(): number {
     return this.spares.length;
+  }
+
+  /**
+   * What another SSH client needs to reach the same bastion as this connector (openssh-exec.ts):
+   * the target (its key or agent — never logged) and the bastion's public host key as last verified
+   * against the pin (undefined until a connection has been made).
+   */
+  get clientTarget(): { target: PodSshTarget; hostKey: Buffer | undefined; viaHttpProxy: boolean } {
+    const { host, port, user, privateKey, agent, passphrase } = this.options;
+    return {
+      target: { host, port, user, privateKey, agent, passphrase },
+      hostKey: this.verifiedHostKey,
+      viaHttpProxy: !!this.options.httpProxy,
+    };
   }
 
   /** How many connect() calls were served by a spare and how many opened a fresh connection. */
@@ -367,8 +383,10 @@ export class PodConnector {
             .then(async (expected) => {
               if (expected === undefined) {
                 await this.options.hostKeys.set(this.hostPort, actual);
+                this.verifiedHostKey = Buffer.from(key);
                 verify(true);
               } else if (expected === actual) {
+                this.verifiedHostKey = Buffer.from(key);
                 verify(true);
               } else {
                 hostKeyError = new HostKeyChangedError(this.hostPort, expected, actual, this.options.hostKeys.location);
