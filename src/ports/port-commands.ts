@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { errorMessage } from '../kgpu/api/error-dedup';
 import { isValidPort, listListeningSockets, PortOffers, type ListeningSocket } from '../kgpu/ports';
+import { decodeCommandArgs, optionsOf, podIdOf } from '../platform/command-args';
 import { jobsFor } from '../platform/jobs-service';
 import type { KgpuServices } from '../platform/services';
 import { forwardedPortsFor, type ForwardedPortNode } from './forwarded-ports';
@@ -66,7 +67,7 @@ export function registerPorts(services: KgpuServices): vscode.Disposable {
 }
 
 async function forwardPortCommand(services: KgpuServices, arg: unknown): Promise<ForwardedPortNode | undefined> {
-  const o = arg && typeof arg === 'object' ? (arg as { podPort?: unknown; localPort?: unknown }) : {};
+  const o = optionsOf(decodeCommandArgs(arg)) as { podPort?: unknown; localPort?: unknown };
   const pod = await services.pickPod(arg, { ready: true, title: vscode.l10n.t('kgpu: forward a port of which pod?') });
   if (!pod) return undefined;
   const ports = forwardedPortsFor(services);
@@ -148,8 +149,11 @@ async function askPodPort(services: KgpuServices, podId: string): Promise<{ port
 
 async function pickForward(services: KgpuServices, arg: unknown): Promise<ForwardedPortNode | undefined> {
   const ports = forwardedPortsFor(services);
-  const o = arg && typeof arg === 'object' ? (arg as { podId?: unknown; podPort?: unknown }) : {};
-  if (typeof o.podId === 'string' && typeof o.podPort === 'number') return ports.find(o.podId, o.podPort);
+  // A forwarded-port row ({kind: 'forwardedPort', podId, podPort, …}) or `{podId, podPort}`.
+  const args = decodeCommandArgs(arg);
+  const podId = podIdOf(args);
+  const { podPort } = optionsOf(args);
+  if (podId && typeof podPort === 'number') return ports.find(podId, podPort);
   const all = services.pods.pods.flatMap((p) => ports.of(p.pod_id));
   if (all.length <= 1) {
     if (!all.length) void vscode.window.showInformationMessage(vscode.l10n.t('kgpu: no forwarded ports. Use "kgpu: Forward Port…" first.'));

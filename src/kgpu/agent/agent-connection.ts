@@ -1,15 +1,16 @@
 /**
- * One running pod agent over one exec channel: the start-up (placement line, READY line, HELLO),
- * the stream table, frame dispatch, keepalive while streams are open, and the end — whatever
- * ends the channel (the agent exiting or killed, the SSH connection dropping, a protocol error,
- * close()) fails every stream still open with a clear error and settles `closed`.
+ * One running pod agent over one exec channel: the start-up (the text before the frames, read by
+ * agent-preamble.ts, then HELLO), the stream table, frame dispatch, keepalive while streams are
+ * open, and the end — whatever ends the channel (the agent exiting or killed, the SSH connection
+ * dropping, a protocol error, close()) fails every stream still open with a clear error and settles `closed`.
  *
  * The transport is an ExecStream (ssh-exec.ts), or anything with its shape: the fuzz tests drive
  * it from an in-process fake agent.
  */
 import type { ExecStream } from '../ssh/ssh-exec';
 import { ConnectionLostError, SshAbortedError } from '../ssh/ssh-errors';
-import { SEND_LINE, ERROR_LINE, type AgentScript } from './agent-script';
+import type { AgentScript } from './agent-script';
+import { AgentPreamble } from './agent-preamble';
 import { AgentStream, targetJson, type AgentTarget, type StreamHost } from './agent-stream';
 import { AgentOpenError, AgentProtocolError, AgentStartError } from './errors';
 import {
@@ -24,8 +25,6 @@ import {
   u32,
   type Frame,
 } from './protocol';
-
-export const READY_LINE = 'KGPU-AGENT-READY';
 
 export interface AgentHello {
   proto: number;
@@ -52,8 +51,6 @@ export interface AgentConnectionOptions {
   onStreamCount?(count: number): void;
 }
 
-/** Text before the binary frames: lines, at most this much in all (a noisy login shell's output is skipped). */
-const MAX_PREAMBLE = 64 * 1024;
 const MAX_STDERR = 8 * 1024;
 
 type Phase = 'preamble' | 'hello' | 'running' | 'closed';
@@ -69,8 +66,7 @@ export class AgentConnection implements StreamHost {
 
   private phase: Phase = 'preamble';
   private readonly decoder = new FrameDecoder();
-  private preamble: Buffer = Buffer.alloc(0);
-  private preambleSeen = 0;
+  private readonly preamble: AgentPreamble;
   private stderr = '';
   private readonly streams = new Map<number, AgentStream>();
   private nextId = 1;
@@ -86,10 +82,14 @@ export class AgentConnection implements StreamHost {
 
   private constructor(
     private readonly exec: ExecStream,
-    private readonly script: AgentScript,
+    script: AgentScript,
     private readonly options: AgentConnectionOptions,
   ) {
     this.closed = new Promise<Error>((r) => (this.resolveClosed = r));
+    this.preamble = new AgentPreamble(script, () => {
+      this.placed = true;
+      this.exec.stdin.write(script.source);
+    });
   }
 
   /** Start the agent over `exec` (its command is agentCommand(script)); resolves once it said HELLO. */
@@ -158,8 +158,11 @@ export class AgentConnection implements StreamHost {
     this.lastHeard = Date.now();
     try {
       if (this.phase === 'preamble') {
-        chunk = this.readPreamble(chunk);
-        if (this.phase === 'preamble' || !chunk.length) return;
+        const rest = this.preamble.push(chunk);
+        if (rest === undefined) return;
+        this.phase = 'hello';
+        if (!rest.length) return;
+        chunk = rest;
       }
       for (const frame of this.decoder.push(chunk)) {
         this.onFrame(frame);
@@ -168,43 +171,6 @@ export class AgentConnection implements StreamHost {
     } catch (e) {
       if (e instanceof AgentProtocolError || e instanceof AgentStartError) this.fail(e);
       else throw e;
-    }
-  }
-
-  /** Consume text lines until READY; returns the bytes after it. */
-  private readPreamble(chunk: Buffer): Buffer {
-    let buf = this.preamble.length ? Buffer.concat([this.preamble, chunk]) : chunk;
-    for (;;) {
-      const nl = buf.indexOf(0x0a);
-      if (nl < 0) {
-        if (this.preambleSeen + buf.length > MAX_PREAMBLE)
-          throw new AgentStartError('the pod printed too much before the agent started (a login script writing to stdout?).');
-        this.preamble = buf;
-        return Buffer.alloc(0);
-      }
-      const line = buf.subarray(0, nl).toString('utf8').replace(/\r$/, '');
-      this.preambleSeen += nl + 1;
-      buf = buf.subarray(nl + 1);
-      if (this.preambleSeen > MAX_PREAMBLE)
-        throw new AgentStartError('the pod printed too much before the agent started (a login script writing to stdout?).');
-      if (line.startsWith(SEND_LINE + ' ')) {
-        const n = Number(line.slice(SEND_LINE.length + 1));
-        if (n !== this.script.source.length)
-          throw new AgentStartError(
-            `the pod asked for ${line.slice(SEND_LINE.length + 1)} bytes of the agent, which has ${this.script.source.length}.`,
-          );
-        this.placed = true;
-        this.exec.stdin.write(this.script.source);
-      } else if (line.startsWith(ERROR_LINE + ' ')) {
-        const [code, ...rest] = line.slice(ERROR_LINE.length + 1).split(' ');
-        const hint = code === 'no-python' ? " The agent needs Python ≥ 3.8 in the pod's image." : '';
-        throw new AgentStartError(`${rest.join(' ')} (${code}).${hint}`);
-      } else if (line.startsWith(READY_LINE + ' ')) {
-        this.preamble = Buffer.alloc(0);
-        this.phase = 'hello';
-        return buf;
-      }
-      // anything else: noise from the pod's shell start-up; skipped.
     }
   }
 

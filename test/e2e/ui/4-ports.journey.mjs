@@ -3,6 +3,7 @@
 // ports, forwards it to this machine's 127.0.0.1, and the rental row shows live GPU numbers with the
 // forwarded port under it. The page is fetched through the forward.
 import assert from 'node:assert/strict';
+import { assertEventually } from './helpers.mjs';
 
 /** @type {import('./helpers.mjs').Journey} */
 export const journey = {
@@ -57,12 +58,25 @@ export const journey = {
     await ui.pick('8000'); // the pod's listening ports, with their program
     await ui.answer('8000'); // the same local port when free
     await ui.screenshot('forward-started');
-    // The forward is a row under the rental: expand it.
+    // The forward is a row under the rental. It reaches the tree through an event, after the input
+    // box closed: the rental row turns from a leaf into an expanded parent. Act on the row's state,
+    // never on a guess: a click while that refresh lands collapses the row it just expanded (the
+    // fresh-clone run timed out here). Only a collapsed parent (aria-expanded="false", which stays so
+    // until clicked) is clicked, and then only until it shows as expanded.
     const rental = ui.treeItem('Rentals', 'rtx3090 × 1');
-    const expanded = async () => (await rental.getAttribute('aria-expanded')) === 'true';
-    if (!(await expanded())) await rental.click();
     const row = ui.treeItem('Rentals', /localhost:\d+/);
-    await row.waitFor({ state: 'visible', timeout: 20_000 });
+    await assertEventually(
+      async () => {
+        if (await row.isVisible()) return true;
+        if ((await rental.getAttribute('aria-expanded')) === 'false') {
+          await rental.click();
+          await assertEventually(async () => (await rental.getAttribute('aria-expanded')) !== 'false', 'the rental row to expand');
+        }
+        return false;
+      },
+      'the forwarded port row under the rental',
+      60_000,
+    );
     const label = await row.innerText();
     const port = Number(/localhost:(\d+)/.exec(label)?.[1]);
     const res = await fetch(`http://127.0.0.1:${port}/index.html`);

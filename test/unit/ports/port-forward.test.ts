@@ -7,6 +7,7 @@
  * `train.py` server is reported once, with its name).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
@@ -107,36 +108,125 @@ test('50 parallel requests through one forward: all correct, one SSH connection,
   assert.equal(f.pod.bastion.counters.refusedChannels, 0);
 });
 
-test('a connection dropped mid-transfer: the local client sees a reset (never a clean short body), and the forward keeps working', async () => {
-  const data = randomBytes(8 * 1024 * 1024);
-  const hash = f.writeFile('www/fwdrop.bin', data);
-  const podPort = await f.httpPort();
-  const client = f.client();
-  const fw = await forward(client, podPort, 0);
-  const failures: Error[] = [];
-  fw.onDidFailConnection((e) => failures.push(e));
-  // A raw client: a truncated reply must arrive as a reset (ECONNRESET), never as a clean end that a
-  // client without Content-Length (a stream, a WebSocket) would take for the whole reply.
-  const raw = net.connect({ host: '127.0.0.1', port: fw.localPort });
-  raw.end('GET /fwdrop.bin HTTP/1.0\r\n\r\n');
-  let got = 0;
-  const outcome = await new Promise<string>((resolve) => {
-    raw.on('data', (c: Buffer) => {
-      if (got === 0) f.pod.bastion.dropConnections({ podId: f.pod.podId });
-      got += c.length;
-    });
-    raw.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-    raw.on('end', () => resolve('clean end'));
+/**
+ * A pod-side server for the drop test: each connection gets `HTTP/1.0 200` and STALL_BYTES of a
+ * known pattern; for `/stall` the reply then never finishes (the server holds the connection open
+ * until it is killed — the client's half-close does not end it), so the drop always lands
+ * mid-reply whatever the buffers on the way hold; for `/full` the server closes (a whole reply).
+ * It writes "<port> <pid>" to /workspace/stall.port once listening.
+ */
+const STALL_BYTES = 256 * 1024;
+const STALL_SERVER = `import os, socket, threading
+def serve(c):
+    req = b""
+    while b"\\r\\n\\r\\n" not in req:
+        b = c.recv(4096)
+        if not b:
+            break
+        req += b
+    c.sendall(b"HTTP/1.0 200 OK\\r\\n\\r\\n" + bytes(i % 251 for i in range(${STALL_BYTES})))
+    if req.startswith(b"GET /stall "):
+        threading.Event().wait()  # never finishes, even after the client's half-close
+    c.close()
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+open("/workspace/stall.port.tmp", "w").write("%d %d" % (s.getsockname()[1], os.getpid()))
+os.rename("/workspace/stall.port.tmp", "/workspace/stall.port")
+while True:
+    threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
+`;
+
+/**
+ * A raw client on this machine, in Python on purpose: it reads the socket with plain recv(), so it
+ * sees what the kernel says — a reset (ECONNRESET) or a clean end (FIN). A Node client cannot tell
+ * them apart reliably: libuv takes an RST that arrives while unread data is queued for a clean end
+ * (its POLLHUP short-cut after a partial read, uv__stream_io), so a Node client that lags behind
+ * sees a truncated reply end cleanly even though the forward reset the connection.
+ * It sends the request and half-closes, reads the first bytes, says `first <n>`, then reads nothing
+ * more until told (a line on stdin), then reads to the end: `reset <bytes>` or `eof <bytes>`.
+ */
+const RAW_CLIENT = `import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(("GET %s HTTP/1.0\\r\\n\\r\\n" % sys.argv[2]).encode())
+s.shutdown(socket.SHUT_WR)
+got = len(s.recv(65536))
+print("first", got, flush=True)
+sys.stdin.readline()
+while True:
+    try:
+        b = s.recv(65536)
+    except ConnectionResetError:
+        print("reset", got, flush=True)
+        break
+    if not b:
+        print("eof", got, flush=True)
+        break
+    got += len(b)
+`;
+
+/** Run RAW_CLIENT against `port`; `resume()` lets it read on; `result` is its last line. */
+function rawClient(port: number, path: string): { first: Promise<string>; resume(): void; result: Promise<string>; kill(): void } {
+  const child = spawn('python3', ['-c', RAW_CLIENT, String(port), path], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (t: string) => {
+    out += t;
+    for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
+      lines.push(out.slice(0, nl));
+      out = out.slice(nl + 1);
+    }
   });
-  assert.equal(outcome, 'ECONNRESET');
-  assert.ok(got > 0 && got < data.length, `part of the reply arrived (${got} bytes)`);
-  await waitFor('the forward to report the failed connection', () => failures.length === 1);
-  await waitFor('the agent to be gone', () => client.state === 'idle');
-  // The listener stayed up: the next connection starts a new agent.
-  const r = await get(fw.localPort, '/fwdrop.bin');
-  assert.equal(sha256(r.body), hash);
-  assert.equal(client.stats.drops, 1);
-  assert.equal(client.stats.starts, 2);
+  const exited = new Promise<number | null>((r) => child.once('close', r));
+  return {
+    first: waitFor('the raw client to read the first bytes', () => lines[0], 60_000),
+    resume: () => child.stdin.end('go\n'),
+    result: exited.then((code) => (code === 0 && lines.length === 2 ? lines[1] : `client exited with ${code}: ${lines.join(' / ')}`)),
+    kill: () => child.kill(),
+  };
+}
+
+test('a connection dropped mid-transfer: the local client sees a reset (never a clean short body), and the forward keeps working', async () => {
+  f.writeFile('stall.py', Buffer.from(STALL_SERVER));
+  await f.sh('cd /workspace && rm -f stall.port && setsid -f python3 stall.py </dev/null >/dev/null 2>&1');
+  const [podPort, pid] = (
+    await waitFor(
+      'the stalling server to listen',
+      async () => (await f.sh('cat /workspace/stall.port 2>/dev/null || true')).trim() || undefined,
+      60_000,
+    )
+  )
+    .split(' ')
+    .map(Number);
+  let raw: ReturnType<typeof rawClient> | undefined;
+  try {
+    const client = f.client();
+    const fw = await forward(client, podPort, 0);
+    const failures: Error[] = [];
+    fw.onDidFailConnection((e) => failures.push(e));
+    raw = rawClient(fw.localPort, '/stall');
+    assert.match(await raw.first, /^first [1-9]\d*$/);
+    // The reply cannot finish (the pod server holds it open): the drop lands mid-transfer. The
+    // client reads nothing more until the forward has seen the failure, so the end of the local
+    // connection (a reset, or a wrong clean end) arrives while unread data is queued.
+    f.pod.bastion.dropConnections({ podId: f.pod.podId });
+    await waitFor('the forward to report the failed connection', () => failures.length === 1, 60_000);
+    raw.resume();
+    const result = await raw.result;
+    assert.match(result, /^reset \d+$/, 'a truncated reply must end in a reset, not a clean end');
+    assert.ok(Number(result.split(' ')[1]) > 0, result);
+    await waitFor('the agent to be gone', () => client.state === 'idle', 60_000);
+    // The listener stayed up: the next connection starts a new agent, and a full reply ends cleanly.
+    const r = await get(fw.localPort, '/full');
+    assert.equal(r.status, 200);
+    assert.ok(r.body.equals(Buffer.from(Array.from({ length: STALL_BYTES }, (_, i) => i % 251))));
+    assert.equal(client.stats.drops, 1);
+    assert.equal(client.stats.starts, 2);
+    assert.equal(failures.length, 1);
+  } finally {
+    raw?.kill();
+    await f.sh(`kill ${pid} 2>/dev/null || true`);
+  }
 });
 
 test('nothing listening on the pod port: the local connection is reset and the forward reports why', async () => {
