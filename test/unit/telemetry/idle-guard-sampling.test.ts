@@ -40,13 +40,43 @@ test('no kgpu view and no job: the guard samples on its own and asks after 30 id
   const asked: number[] = [];
   watch.onDidAsk((at) => asked.push(at));
   let samples = 0;
-  watch.sampler.onDidSample(() => samples++);
+  let busySamples = 0;
+  watch.sampler.onDidSample((s) => {
+    samples++;
+    if (s.gpus.some((g) => g.utilization >= 5)) busySamples++;
+  });
   try {
     watch.setMode(mode);
     assert.equal(watch.live.running, false, 'no live numbers without a view');
     await waitFor('the pod judged idle by the guard alone', () => watch.guard.idleSinceMs !== undefined, 60_000);
-    await f.sim.clock.advance(31 * MIN);
-    await waitFor('the question', () => asked.length === 1, 60_000);
+    assert.equal(asked.length, 0, 'not asked before 30 idle minutes');
+    // The simulator's nvidia-smi counts every pod process's CPU as GPU use, and in the test's 200 ms
+    // window one 10 ms jiffy of the agent relaying nvidia-smi's own lines is already 5 %: busy. Such a
+    // blip rightly restarts the idle period, and on the frozen clock the period then never reaches 30
+    // minutes (a full run failed so: the blip fell next to the one advance). So whenever a sample came
+    // since the last advance and no question, let another 31 minutes pass (bounded); what is asserted
+    // is the guard's promise — asked once, after 30 idle minutes, with no view and no job.
+    let advances = 0;
+    let samplesAtAdvance = -1;
+    await waitFor(
+      'the question',
+      async () => {
+        if (asked.length > 0) return true;
+        if (samples > samplesAtAdvance && advances < 5) {
+          samplesAtAdvance = samples;
+          advances++;
+          await f.sim.clock.advance(31 * MIN);
+        }
+        return false;
+      },
+      60_000,
+    ).catch((e: Error) => {
+      throw new Error(
+        `${e.message} (samples ${samples}, busy ${busySamples}, advances ${advances}, idle since ${watch.guard.idleSinceMs})`,
+      );
+    });
+    assert.equal(asked.length, 1);
+    assert.ok(asked[0] - (watch.guard.idleSinceMs ?? asked[0]) >= 30 * MIN, 'asked after 30 idle minutes');
     assert.ok(watch.guard.pending);
 
     watch.setMode(telemetryMode({ ...inputs, idleQuestionPending: watch.guard.pending }));
