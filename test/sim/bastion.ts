@@ -5,7 +5,7 @@
  * subsystem (plain OpenSSH 9 `scp`/`sftp` print `subsystem request failed`), port forwarding
  * (-L/-R/-D), agent and X11 forwarding. `exec` and `shell`, with or without a PTY, run inside the
  * pod the key is pinned to (pods.ts); window changes, env requests, signals, exit status and exit
- * signals pass through.
+ * signals pass through. A connection and the faults tests arm on it: bastion-conn.ts.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import { Server, utils, type Connection, type ServerChannel, type Session } from
 import { mintKeyPair } from './ssh-keys';
 import { fixWindowWaits } from './ssh2-window-waits';
 import type { Bastion, PodHandle, PodProcess, StartBastion } from './contracts';
+import { cutAfterBytes, gateAnswers, watchForRequest, type Conn } from './bastion-conn';
 
 /** OpenSSH-style `SHA256:<base64 without padding>` of a public key blob. */
 export function sshFingerprint(blob: Buffer): string {
@@ -29,20 +30,6 @@ function loadOrCreateHostKey(path: string): string {
     writeFileSync(`${path}.pub`, `${pair.publicKey}\n`, { mode: 0o644 });
   }
   return readFileSync(path, 'utf8');
-}
-
-interface Conn {
-  socket: Socket;
-  podId?: string;
-  /** Set by dropConnections({afterBytes}) / cutNewConnections: bytes still allowed towards the client. */
-  bytesLeft?: number;
-  /** Set by dropConnections({afterRequest}): the request text to wait for, and then how many of the
-   *  pod's answers still go through before the connection is cut (instead of the next one). */
-  request?: { marker: Buffer; seen: Buffer; answersFirst: number; answersLeft?: number };
-  sessions: number;
-  /** Processes started for this connection (hung up when it goes away). */
-  procs: Set<PodProcess>;
-  lastActivity: number;
 }
 
 const SIGNALS = new Set(['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL', 'PIPE', 'QUIT', 'SEGV', 'TERM', 'USR1', 'USR2']);
@@ -275,51 +262,11 @@ export const startBastion: StartBastion = async ({ directory, hostKeyPath, host 
     accept(socket);
   });
 
-  /** With dropConnections({afterRequest}) armed, the pod's answers after the request are counted
-   *  and the connection cut at the first one not let through: that answer never reaches the client. */
-  function gateAnswers(conn: Conn, stream: ServerChannel): void {
-    const write = stream.write.bind(stream) as (chunk: Buffer | string, ...rest: unknown[]) => boolean;
-    stream.write = ((chunk: Buffer | string, ...rest: unknown[]): boolean => {
-      const r = conn.request;
-      if (r?.answersLeft !== undefined && chunk.length > 0) {
-        if (r.answersLeft === 0) {
-          conn.request = undefined;
-          conn.socket.destroy();
-          return false;
-        }
-        r.answersLeft--;
-      }
-      return write(chunk, ...rest);
-    }) as ServerChannel['write'];
-  }
-
-  function watchForRequest(r: NonNullable<Conn['request']>, b: Buffer): void {
-    if (r.answersLeft !== undefined) return;
-    // Keep the tail of what came before, so a marker split across two chunks is found too.
-    const text = Buffer.concat([r.seen, b]);
-    if (text.includes(r.marker)) r.answersLeft = r.answersFirst;
-    else r.seen = text.subarray(Math.max(0, text.length - r.marker.length + 1));
-  }
-
   function accept(socket: Socket): void {
     const conn: Conn = { socket, sessions: 0, procs: new Set(), lastActivity: 0 };
     conns.add(conn);
     socket.once('close', () => conns.delete(conn));
-    const write = socket.write.bind(socket) as (chunk: Buffer | string, ...rest: unknown[]) => boolean;
-    socket.write = ((chunk: Buffer | string, ...rest: unknown[]): boolean => {
-      if (conn.bytesLeft !== undefined) {
-        const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        if (buf.length >= conn.bytesLeft) {
-          const part = buf.subarray(0, conn.bytesLeft);
-          conn.bytesLeft = 0;
-          if (part.length) write(part);
-          setImmediate(() => socket.destroy());
-          return false;
-        }
-        conn.bytesLeft -= buf.length;
-      }
-      return write(chunk, ...rest);
-    }) as Socket['write'];
+    cutAfterBytes(conn);
     if (paused) {
       socket.pause();
       socket.cork();

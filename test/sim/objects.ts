@@ -6,9 +6,10 @@
  * a tampered URL, an expired one, or an unsigned `x-amz-*` header is refused with S3's XML errors,
  * and so is a PUT with any header beyond what an HTTP client sends by itself (the contract: "don't
  * add custom headers to the presigned URL (breaks the signature)").
- * Objects expire 24 h after creation; quotas are measured on the bytes actually stored.
+ * Objects expire 24 h after creation; quotas are measured on the bytes actually stored. The URLs'
+ * signing and checking: object-urls.ts.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -16,10 +17,11 @@ import { ApiError, invalid } from './api-error';
 import type { ClockTimer, SimClockImpl } from './clock';
 import { finishReading, sendS3Error } from './http-io';
 import { newObjectId } from './ids';
+import { PresignedUrls, URL_TTL_S } from './object-urls';
 import type { Account } from './state';
 
 export const OBJECT_TTL_MS = 24 * 3600_000;
-export const URL_TTL_S = 3600;
+export { URL_TTL_S } from './object-urls';
 
 export interface ObjectLimits {
   /** Live bytes per account (default 100 GB). */
@@ -44,41 +46,11 @@ export interface ObjectRecord {
   uploading: number;
 }
 
-/** What HTTP clients send by themselves (curl --upload-file, Node's http/undici/fetch): a presigned
- *  PUT may carry these besides its signed headers; anything else breaks the signature. */
-const TRANSPORT_HEADERS = new Set([
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'user-agent',
-  'accept',
-  'accept-encoding',
-  'accept-language',
-  'connection',
-  'keep-alive',
-  'expect',
-  'te',
-  'sec-fetch-mode',
-]);
-
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-
-function amzDate(ms: number): string {
-  return new Date(ms)
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d{3}/, '');
-}
-
-function parseAmzDate(s: string): number | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
-  if (!m) return undefined;
-  return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
-}
 
 export class ObjectStore {
   readonly objects = new Map<string, ObjectRecord>();
-  private readonly secret = randomBytes(32);
+  private readonly urls = new PresignedUrls({ origin: () => this.o.origin(), now: () => this.o.clock.now() });
 
   constructor(private readonly o: { dir: string; clock: SimClockImpl; limits: ObjectLimits; origin: () => string }) {
     mkdirSync(o.dir, { recursive: true });
@@ -221,24 +193,7 @@ export class ObjectStore {
   // ── presigned URLs ───────────────────────────────────────────────────────────────────────
 
   presign(method: 'GET' | 'PUT', id: string): string {
-    const origin = new URL(this.o.origin());
-    const path = `/_objects/${id}`;
-    const date = amzDate(this.o.clock.now());
-    const q = new URLSearchParams({
-      'X-Amz-Algorithm': 'AWS4-HMAC-SHA256',
-      'X-Amz-Credential': 'kgpu-sim/auto/s3/aws4_request',
-      'X-Amz-Date': date,
-      'X-Amz-Expires': String(URL_TTL_S),
-      'X-Amz-SignedHeaders': 'host',
-    });
-    q.set('X-Amz-Signature', this.sign(method, path, date, String(URL_TTL_S), 'host', [origin.host]));
-    return `${origin.origin}${path}?${q.toString()}`;
-  }
-
-  private sign(method: string, path: string, date: string, expires: string, signedHeaders: string, values: string[]): string {
-    return createHmac('sha256', this.secret)
-      .update([method, path, date, expires, signedHeaders, ...values].join('\n'))
-      .digest('hex');
+    return this.urls.presign(method, id);
   }
 
   /** Serves `/_objects/<id>` (GET/PUT with a presigned query). */
@@ -253,43 +208,8 @@ export class ObjectStore {
     const id = url.pathname.slice('/_objects/'.length);
     if (method !== 'GET' && method !== 'PUT' && method !== 'HEAD')
       return fail(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
-    const q = url.searchParams;
-    const date = q.get('X-Amz-Date') ?? '';
-    const expires = q.get('X-Amz-Expires') ?? '';
-    const signedHeaders = q.get('X-Amz-SignedHeaders') ?? '';
-    const signature = q.get('X-Amz-Signature') ?? '';
-    if (!date || !expires || !signedHeaders || !signature)
-      return fail(
-        403,
-        'AccessDenied',
-        'Query-string authentication requires X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature.',
-      );
-    const names = signedHeaders.toLowerCase().split(';');
-    const values = names.map((h) => String(req.headers[h] ?? ''));
-    const expected = Buffer.from(this.sign(method === 'HEAD' ? 'GET' : method, url.pathname, date, expires, signedHeaders, values));
-    const given = Buffer.from(signature);
-    if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
-      return fail(
-        403,
-        'SignatureDoesNotMatch',
-        'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
-      );
-    }
-    const unsigned = Object.keys(req.headers).filter((h) => h.startsWith('x-amz-') && !names.includes(h));
-    if (unsigned.length)
-      return fail(403, 'AccessDenied', `There were headers present in the request which were not signed: ${unsigned.join(', ')}`);
-    if (method === 'PUT' && Object.keys(req.headers).some((h) => !names.includes(h) && !TRANSPORT_HEADERS.has(h))) {
-      return fail(
-        403,
-        'SignatureDoesNotMatch',
-        'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
-      );
-    }
-    const start = parseAmzDate(date);
-    const ttl = Number(expires);
-    if (start === undefined || !Number.isInteger(ttl) || ttl < 1 || ttl > 604800)
-      return fail(403, 'AuthorizationQueryParametersError', 'X-Amz-Date or X-Amz-Expires is malformed.');
-    if (this.o.clock.now() > start + ttl * 1000) return fail(403, 'AccessDenied', 'Request has expired');
+    const refused = this.urls.refusal(method, url, req.headers);
+    if (refused) return fail(refused.status, refused.code, refused.message);
     const rec = this.objects.get(id);
     if (!rec || rec.state !== 'live') return fail(404, 'NoSuchKey', 'The specified key does not exist.');
     if (method === 'PUT') return this.put(req, res, rec, fail);

@@ -2,6 +2,7 @@
  * The simulator's one shared state: accounts and tokens, the fleet's free GPUs, pods and their
  * lifecycle (cold start, billing per simulated minute, idle clock, endings), the SSH key pinned to
  * each rental. The REST layer reads and changes it; the bastion asks it (BastionDirectory).
+ * New accounts and token authentication: accounts.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { ApiError } from './api-error';
@@ -27,7 +28,8 @@ import {
   type SshAccessOut,
   type StateOptions,
 } from './state-records';
-import { hashToken, newAccountToken, PodTokenSigner, sameHash } from './tokens';
+import { hashToken, newAccountToken, PodTokenSigner } from './tokens';
+import { authenticate, newAccount } from './accounts';
 
 // The records, constants and options live in state-records.ts; importing them from here keeps working.
 export * from './state-records';
@@ -73,19 +75,7 @@ export class SimState implements BastionDirectory {
     account: Account;
     token: string;
   } {
-    const n = this.accounts.size + 1;
-    const token = o.token ?? newAccountToken();
-    const salt = randomBytes(16).toString('hex');
-    const account: Account = {
-      user_id: `usr_${String(n).padStart(4, '0')}${randomBytes(3).toString('hex')}`,
-      email: o.email ?? `user${n}@sim.kgpu.test`,
-      name: o.name ?? `Sim User ${n}`,
-      role: o.role ?? 'user',
-      status: 'approved',
-      credits: o.credits ?? this.o.credits,
-      salt,
-      tokenHash: hashToken(token, salt),
-    };
+    const { account, token } = newAccount(this.accounts.size + 1, o, this.o.credits);
     this.accounts.set(account.user_id, account);
     return { account, token };
   }
@@ -100,26 +90,7 @@ export class SimState implements BastionDirectory {
 
   /** Who a bearer token is, or why not. */
   authenticate(token: string): Principal | { error: string; message: string } {
-    if (token.startsWith('kgpu_pod_')) {
-      const podId = this.signer.verify(token);
-      const pod = podId ? this.pods.get(podId) : undefined;
-      if (!pod) return { error: 'invalid_token', message: 'this in-pod token is not valid' };
-      if (pod.ended_at !== null)
-        return {
-          error: 'token_expired',
-          message: `this in-pod token died when rental ${pod.pod_id} ended (${pod.end_reason}); use your account token`,
-        };
-      const account = this.accounts.get(pod.owner)!;
-      return { kind: 'pod', account, pod };
-    }
-    for (const account of this.accounts.values()) {
-      if (sameHash(hashToken(token, account.salt), account.tokenHash)) {
-        if (account.status !== 'approved')
-          return { error: 'account_not_approved', message: `this account is ${account.status}; wait for approval or contact a maintainer` };
-        return { kind: 'account', account };
-      }
-    }
-    return { error: 'invalid_token', message: 'the token is invalid or has been revoked; copy a fresh one from the dashboard (Reissue)' };
+    return authenticate(token, this.accounts, this.pods, this.signer);
   }
 
   // ── fleet ──────────────────────────────────────────────────────────────────────────────

@@ -11,7 +11,8 @@ import type { ExecStream } from '../ssh/ssh-exec';
 import { ConnectionLostError, SshAbortedError } from '../ssh/ssh-errors';
 import type { AgentScript } from './agent-script';
 import { AgentPreamble } from './agent-preamble';
-import { AgentStream, targetJson, type AgentTarget, type StreamHost } from './agent-stream';
+import { AgentStream, type StreamHost } from './agent-stream';
+import { targetJson, type AgentTarget } from './agent-target';
 import { AgentOpenError, AgentProtocolError, AgentStartError } from './errors';
 import {
   encodeFrame,

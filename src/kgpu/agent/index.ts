@@ -15,7 +15,8 @@ export {
   type AgentState,
 } from './agent-client';
 export type { AgentHello } from './agent-connection';
-export { AgentStream, describeTarget, type AgentTarget } from './agent-stream';
+export { AgentStream } from './agent-stream';
+export { describeTarget, type AgentTarget } from './agent-target';
 export { agentCommand, agentScriptFrom, findExtensionRoot, loadAgentScript, AGENT_DIR, type AgentScript } from './agent-script';
 export { AgentOpenError, AgentProtocolError, AgentStartError, AgentStreamResetError } from './errors';
 export { backoffReconnectPolicy, isTransientSshError, type ReconnectPolicy } from '../ssh/reconnect-policy';

@@ -7,10 +7,11 @@
  * - Only GET and DELETE are retried (network errors, 429, 5xx; exponential backoff with jitter,
  *   Retry-After respected). POST /pods is never retried blindly: after a lost answer the client
  *   looks in GET /pods for the pod this request created (see `rent`).
+ * One HTTP exchange (deadline, size bound, failures classified): http-exchange.ts.
  */
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { restDispatcher, type ProxySettings } from '../net/proxy-dispatcher';
-import { KgpuAbortedError, KgpuApiError, KgpuNetworkError, redactTokens, type ErrorContext } from './api-error';
+import { KgpuApiError, KgpuNetworkError, redactTokens, type ErrorContext } from './api-error';
 import type {
   Balance,
   Cluster,
@@ -29,10 +30,9 @@ import type {
   RotateKeyResponse,
   TransitObject,
 } from './api-types';
-import { BodyTooLargeError, readBodyText } from './bounded-body';
+import { exchange, header, type CallSpec, type RawResponse } from './http-exchange';
 import { abortableDelay, backoffDelayMs, DEFAULT_RETRY_POLICY, isRetryableStatus, parseRetryAfter, type RetryPolicy } from './retry';
 import { waitUntilReady, type WaitUntilReadyOptions } from './wait-ready';
-import { networkError } from './network-error';
 import { parseJsonObject } from './json-body';
 import { putToPresignedUrl, type UploadSource } from './presigned-upload';
 import { rentPod } from './rent';
@@ -75,25 +75,6 @@ export interface CreateObjectOptions extends CallOptions {
 export interface UploadOptions extends CallOptions {
   /** Bytes sent so far. */
   onProgress?: (sentBytes: number, totalBytes: number) => void;
-}
-
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
-
-interface CallSpec {
-  method: Method;
-  path: string;
-  body?: unknown;
-  /** Send the Bearer token (false only for GET /gpu-models). */
-  auth: boolean;
-  context?: ErrorContext;
-  /** Extra time on top of the timeout (exec waits up to timeout_seconds). */
-  extraTimeoutMs?: number;
-}
-
-interface RawResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -307,69 +288,19 @@ export class KgpuClient {
   }
 
   /** One HTTP exchange with a deadline covering headers and body. */
-  private async once(spec: CallSpec, token: string | undefined, o: CallOptions): Promise<RawResponse> {
-    if (o.signal?.aborted) throw new KgpuAbortedError(`${spec.method} ${spec.path}`, o.signal.reason);
-    const timeoutMs = (o.timeoutMs ?? this.timeoutMs) + (spec.extraTimeoutMs ?? 0);
-    const ctrl = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ctrl.abort();
-    }, timeoutMs);
-    const onAbort = (): void => ctrl.abort();
-    o.signal?.addEventListener('abort', onAbort, { once: true });
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (token) headers.authorization = `Bearer ${token}`;
-    let body: string | undefined;
-    if (spec.body !== undefined) {
-      body = JSON.stringify(spec.body);
-      headers['content-type'] = 'application/json';
-    }
-    let phaseSent = false;
-    try {
-      const res = await request(`${this.origin}${this.basePath}${spec.path}`, {
-        dispatcher: this.dispatcher,
-        method: spec.method,
-        headers,
-        body,
-        signal: ctrl.signal,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-      phaseSent = true;
-      const text = await readBodyText(res.body, this.maxResponseBytes).catch((err: unknown) => {
-        if (!(err instanceof BodyTooLargeError)) throw err;
-        throw new KgpuApiError(
-          502,
-          spec.method,
-          spec.path,
-          header(res.headers, 'x-request-id'),
-          {
-            error: 'bad_response',
-            message: `${this.apiBase} sent a response larger than ${(err.maxBytes / 1048576).toFixed(err.maxBytes < 10 * 1048576 ? 1 : 0)} MiB; kgpu stopped reading it. Check that kgpu.apiBase is the kgpu API`,
-          },
-          spec.context,
-        );
-      });
-      return { status: res.statusCode, headers: res.headers, text };
-    } catch (e) {
-      if (e instanceof KgpuApiError) throw e;
-      if (o.signal?.aborted) throw new KgpuAbortedError(`${spec.method} ${spec.path}`, o.signal.reason);
-      throw networkError(e, spec.method, spec.path, timedOut, timeoutMs, this.apiBase, phaseSent);
-    } finally {
-      clearTimeout(timer);
-      o.signal?.removeEventListener('abort', onAbort);
-    }
+  private once(spec: CallSpec, token: string | undefined, o: CallOptions): Promise<RawResponse> {
+    const target = {
+      url: `${this.origin}${this.basePath}${spec.path}`,
+      apiBase: this.apiBase,
+      dispatcher: this.dispatcher,
+      maxResponseBytes: this.maxResponseBytes,
+    };
+    return exchange(target, spec, token, (o.timeoutMs ?? this.timeoutMs) + (spec.extraTimeoutMs ?? 0), o.signal);
   }
 }
 
 function enc(id: string): string {
   return encodeURIComponent(id);
-}
-
-function header(headers: RawResponse['headers'], name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }
 
 function errorBody(res: RawResponse): ErrorBody {

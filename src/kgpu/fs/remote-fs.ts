@@ -3,11 +3,11 @@
  * connection per pod, reopened transparently when it drops; an idempotent operation that was in
  * flight when it dropped is retried once on the fresh connection. Bulk copies go through
  * bulk-transfer.ts (streamed exec, resumable; the system's OpenSSH client when present — bulk-client.ts). Its stats are in remote-stat.ts, its errors in
- * remote-fs-error.ts, the bodies of its whole-file reads and atomic writes in sftp-whole-files.ts.
+ * remote-fs-error.ts, the bodies of its whole-file reads and atomic writes in sftp-whole-files.ts, its streams in sftp-streams.ts.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Writable, type Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import type { PodConnection, PodConnector } from '../ssh/ssh-connection';
 import { DEFAULT_SFTP_SERVER, openSftpOverExec } from '../ssh/sftp-over-exec';
@@ -15,23 +15,14 @@ import { readdirPipelined } from '../ssh/sftp-readdir';
 import { exec } from '../ssh/ssh-exec';
 import { quote } from '../util/shell-quote';
 import { ConnectionLostError } from '../ssh/ssh-errors';
-import {
-  call,
-  callVoid,
-  closeHandle,
-  fstat,
-  markSftpDead,
-  openHandle,
-  pipelinedReadStream,
-  pipelinedWriteStream,
-  writeAll,
-} from '../ssh/sftp-io';
+import { call, callVoid, closeHandle, fstat, markSftpDead, openHandle, pipelinedWriteStream, writeAll } from '../ssh/sftp-io';
 import { download, upload, type TransferOptions, type TransferResult } from '../transfer/bulk-transfer';
 import { BulkClient, type BulkClientMode } from '../transfer/bulk-client';
 import type { ReconnectPolicy } from '../ssh/reconnect-policy';
 import { RemoteFsError, SFTP_NO_SUCH_FILE, isStatusError, mapSftpError } from './remote-fs-error';
 import { atomicReplace, readWhole, renameOver } from './sftp-whole-files';
 import { toRemoteStat, type RemoteDirEntry, type RemoteStat } from './remote-stat';
+import { readStreamWhenOpen, writeStreamWhenOpen } from './sftp-streams';
 
 const posix = path.posix;
 
@@ -295,16 +286,8 @@ export class RemoteFs {
 
   /** A pipelined read stream (many requests in flight). Not retried if the connection drops. */
   createReadStream(p: string, options: { start?: number; end?: number } = {}): Readable {
-    const out = new PassThrough();
-    this.run('read', p, true, (sftp) => openHandle(sftp, p, 'r').then((h) => ({ sftp, h }))).then(
-      ({ sftp, h }) => {
-        const src = pipelinedReadStream(sftp, h, options.start ?? 0, options.end === undefined ? Infinity : options.end + 1);
-        src.on('error', (e) => out.destroy(e));
-        src.pipe(out);
-      },
-      (e: Error) => out.destroy(e),
-    );
-    return out;
+    const opened = this.run('read', p, true, (sftp) => openHandle(sftp, p, 'r').then((h) => ({ sftp, h })));
+    return readStreamWhenOpen(opened, options.start ?? 0, options.end === undefined ? Infinity : options.end + 1);
   }
 
   /** A pipelined write stream (truncates `p`); 'finish' once every byte is acknowledged and the file closed. */
@@ -314,27 +297,7 @@ export class RemoteFs {
       const start = options.append ? (await fstat(sftp, h)).size : 0;
       return pipelinedWriteStream(sftp, h, start);
     });
-    opened.catch(() => undefined);
-    let sink: Writable | undefined;
-    return new Writable({
-      write(chunk: Buffer, _e, cb) {
-        opened.then((s) => {
-          sink = s;
-          if (s.write(chunk)) cb();
-          else s.once('drain', () => cb());
-        }, cb);
-      },
-      final(cb) {
-        opened.then((s) => {
-          s.once('error', cb);
-          s.end(() => cb());
-        }, cb);
-      },
-      destroy(err, cb) {
-        sink?.destroy(err ?? undefined);
-        cb(err);
-      },
-    });
+    return writeStreamWhenOpen(opened);
   }
 
   // ---- directories -------------------------------------------------------------------------

@@ -13,33 +13,32 @@
  *   (delete, rename, mkdir) check whether they took effect and otherwise run once more;
  * - after the pod ended: reads come from the cache (read-only), everything else fails with
  *   "pod ended: <reason>".
- * The parts live beside it: workspace-connection.ts (the SFTP and who we are), workspace-stat.ts
+ * The parts live beside it: workspace-reads.ts (stat, listings, contents: cached or asked), workspace-connection.ts (the SFTP and who we are), workspace-stat.ts
  * (stat answers, monotonic mtimes), file-contents.ts (size limits, bounded reads, save failures),
- * pod-copy.ts, pod-runner.ts (running an operation, failures classified), watch-registry.ts (shared pod watches), own-echo.ts (our own changes' echoes),
+ * pod-copy.ts, pod-remove.ts, pod-runner.ts (running an operation, failures classified), watch-registry.ts (shared pod watches), own-echo.ts (our own changes' echoes),
  * workspace-names.ts (probes, temp names), workspace-fs-cache.ts, fs-preconditions.ts (what must (not) exist before a change).
  */
 import path from 'node:path';
 import type { PodConnector } from '../ssh/ssh-connection';
 import type { RemoteFs, RemoteStat } from './remote-fs';
-import { exec } from '../ssh/ssh-exec';
-import { quote } from '../util/shell-quote';
-import { MAX_NAME_BYTES } from '../util/temp-name';
 import { Emitter, type Disposable, type Event } from '../util/emitter';
 import { WorkspaceFsCache } from './workspace-fs-cache';
 import { ChangeCoalescer, type PathChange } from '../util/change-coalescer';
-import { WorkspaceFsError, classify, fsError } from './workspace-fs-error';
-import { assertNameLength, longestNameBytes, norm } from './pod-paths';
+import { WorkspaceFsError, fsError } from './workspace-fs-error';
+import { assertNameLength, norm } from './pod-paths';
 import { lexists, retryIfLost } from './lost-session';
 import { checkDeletable, checkMoveTarget, checkNewDirectory, checkWriteTarget } from './fs-preconditions';
 import { PodRunner } from './pod-runner';
 import type { WatchHandle, WorkspaceFsOptions } from './workspace-fs-options';
-import { PROBES, isTempName } from './workspace-names';
+import { isTempName } from './workspace-names';
 import { ReportedMtimes, canWrite, fileKind, type WorkspaceStat } from './workspace-stat';
 import { WorkspaceConnection } from './workspace-connection';
-import { DEFAULT_MAX_FILE_BYTES, notSaved, readBounded, tooLargeToRead, tooLargeToSave } from './file-contents';
+import { DEFAULT_MAX_FILE_BYTES, notSaved, tooLargeToSave } from './file-contents';
 import { copyInPod } from './pod-copy';
+import { removeInPod } from './pod-remove';
 import { WatchRegistry } from './watch-registry';
 import { OwnEchoFilter } from './own-echo';
+import { WorkspaceReads } from './workspace-reads';
 
 export type { PathChange, ChangeType } from '../util/change-coalescer';
 export { WorkspaceFsError, type WorkspaceFsErrorKind } from './workspace-fs-error';
@@ -67,7 +66,7 @@ export class WorkspaceFs implements Disposable {
   private readonly echoes: OwnEchoFilter;
   private readonly watches: WatchRegistry;
   private readonly runner: PodRunner;
-  private generation = 0;
+  private readonly reads: WorkspaceReads;
   private disposed = false;
 
   constructor(private readonly options: WorkspaceFsOptions) {
@@ -82,6 +81,13 @@ export class WorkspaceFs implements Disposable {
       isDisposed: () => this.disposed,
       checkEnded: options.checkEnded,
       markEnded: (reason) => this.markEnded(reason),
+    });
+    this.reads = new WorkspaceReads({
+      podId: options.podId,
+      cache: this.cache,
+      runner: this.runner,
+      link: this.link,
+      endReason: () => this.endReason,
     });
     this.echoes = new OwnEchoFilter({
       ownEchoMs: options.ownEchoMs,
@@ -152,12 +158,12 @@ export class WorkspaceFs implements Disposable {
   /** We are about to change these paths: the watch's echo of it is not news (from now until
    *  OWN_ECHO_MS after we announce it ourselves). */
   private expectOwn(paths: string[]): void {
-    this.generation++;
+    this.reads.changed();
     this.echoes.expect(paths);
   }
 
   private own(changes: PathChange[]): void {
-    this.generation++;
+    this.reads.changed();
     this.echoes.announced(changes);
     this.changes.fire(changes);
   }
@@ -187,103 +193,20 @@ export class WorkspaceFs implements Disposable {
 
   async stat(uriPath: string): Promise<WorkspaceStat> {
     const p = norm(uriPath);
-    if (longestNameBytes(p) > MAX_NAME_BYTES) throw fsError('NotFound', this.podId, p, ''); // cannot exist
-    const cached = this.cache.stat(p);
-    if (cached === null) throw fsError('NotFound', this.podId, p, '');
-    if (cached) return this.toStat(p, cached);
-    if (this.endReason !== undefined) throw this.runner.endedError(p);
-    const parent = posix.dirname(p);
-    if (PROBES.has(posix.basename(p)) && parent !== p) {
-      // List the parent once: this and every sibling probe are answered from it.
-      const listed = await this.listing(parent).then(
-        () => true,
-        () => false,
-      );
-      if (listed) {
-        const again = this.cache.stat(p);
-        if (again === null) throw fsError('NotFound', this.podId, p, '');
-        if (again) return this.toStat(p, again);
-      }
-    }
-    const gen = this.generation;
-    const st = await this.runner.shared(`stat:${p}`, () =>
-      this.runner.run(
-        p,
-        async (rfs) => {
-          const s = await rfs.tryStat(p);
-          await this.link.identity;
-          return s;
-        },
-        { idempotent: true },
-      ),
-    );
-    if (gen === this.generation) this.cache.putStat(p, st ?? null);
-    if (!st) throw fsError('NotFound', this.podId, p, '');
-    return this.toStat(p, st);
-  }
-
-  private async listing(dir: string): Promise<Map<string, RemoteStat>> {
-    const cached = this.cache.listing(dir);
-    if (cached) return cached;
-    if (this.endReason !== undefined) throw this.runner.endedError(dir);
-    const gen = this.generation;
-    const entries = await this.runner.shared(`ls:${dir}`, () =>
-      this.runner.run(
-        dir,
-        async (rfs) => {
-          try {
-            const list = await rfs.readdir(dir);
-            await this.link.identity;
-            return list;
-          } catch (e) {
-            const err = classify(e, this.podId, dir);
-            if (err.kind === 'Other' || err.kind === 'NotFound') {
-              // sftp-server answers "no such file" (ENOTDIR) or "failure" for opendir on a file.
-              const st = await rfs.tryStat(dir).catch(() => undefined);
-              if (st && st.type !== 'directory') throw fsError('NotADirectory', this.podId, dir, '');
-            }
-            throw err;
-          }
-        },
-        { idempotent: true },
-      ),
-    );
-    const map = new Map(entries.filter((e) => !isTempName(e.name)).map((e) => [e.name, e.stat] as [string, RemoteStat]));
-    if (gen === this.generation) this.cache.putListing(dir, map);
-    return map;
+    return this.toStat(p, await this.reads.stat(p));
   }
 
   /** Names and FileKind bits of a folder's entries (one READDIR round trip; symlink targets stat'ed in parallel). */
   async readDirectory(uriPath: string): Promise<[string, number][]> {
     const p = norm(uriPath);
-    const map = await this.listing(p);
+    const map = await this.reads.listing(p);
     return [...map].map(([name, st]) => [name, this.toStat(posix.join(p, name), st).type]);
   }
 
   // ---- contents --------------------------------------------------------------------------------
 
   async readFile(uriPath: string): Promise<Uint8Array> {
-    const p = norm(uriPath);
-    if (this.endReason !== undefined) {
-      const c = this.cache.content(p);
-      if (c) return c;
-      throw this.runner.endedError(p);
-    }
-    const max = this.options.maxFileBytes?.() ?? DEFAULT_MAX_FILE_BYTES;
-    return this.runner.run(
-      p,
-      async (rfs) => {
-        const st = this.cache.stat(p) ?? (await rfs.stat(p));
-        if (st.type === 'directory') throw fsError('IsADirectory', this.podId, p, '');
-        if (st.size > max) throw tooLargeToRead(this.podId, p, st.size, max);
-        const hit = this.cache.content(p, st);
-        if (hit) return hit;
-        const data = await readBounded(rfs, this.podId, p, st.size, max);
-        this.cache.putContent(p, data, { ...st, size: data.length });
-        return data;
-      },
-      { idempotent: true },
-    );
+    return this.reads.readFile(norm(uriPath), this.options.maxFileBytes?.() ?? DEFAULT_MAX_FILE_BYTES);
   }
 
   /** Write a file atomically with `vscode.FileSystemProvider.writeFile`'s create/overwrite rules. */
@@ -362,25 +285,7 @@ export class WorkspaceFs implements Disposable {
     await this.runner.run(p, async (rfs, connector) => {
       const st = await rfs.lstat(p);
       this.expectOwn([p]);
-      if (st.type === 'directory' && !st.isSymbolicLink) {
-        if (options.recursive) await rfs.rmrf(p);
-        else {
-          const r = await exec(connector, `rmdir -- ${quote(p)}`);
-          if (r.exitCode !== 0) {
-            throw fsError(
-              'Other',
-              this.podId,
-              p,
-              `${r.stderr.toString('utf8').trim() || 'rmdir failed'}; delete it recursively to remove its contents.`,
-            );
-          }
-        }
-      } else {
-        await retryIfLost(
-          () => rfs.unlink(p),
-          async () => (await rfs.tryStat(p)) === undefined && !(await lexists(rfs, p)),
-        );
-      }
+      await removeInPod(rfs, connector, this.podId, p, st, options.recursive);
       this.cache.invalidateTree(p);
       this.cache.putStat(p, null);
     });
@@ -449,7 +354,7 @@ export class WorkspaceFs implements Disposable {
       if (isTempName(posix.basename(c.path))) continue;
       if (c.type === 'deleted') this.cache.invalidateTree(c.path);
       else this.cache.invalidate(c.path);
-      this.generation++;
+      this.reads.changed();
       news.push(c);
     }
     this.echoes.remote(news);

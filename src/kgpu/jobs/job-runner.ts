@@ -15,24 +15,25 @@ import type { PodCommands } from '../ssh/pod-commands';
 import type { PodSession } from '../ssh/pod-session';
 import { SshAbortedError } from '../ssh/ssh-errors';
 import { syncUp } from '../transfer/sync';
-import { MAX_BACKOFF_MS } from '../util/poll-schedule';
 import type { Event } from '../util/emitter';
 import { WarmStart, type WarmStartSettings } from '../warm';
 import { isJobEnded, jobStatus, listJobs, stopJob, type JobInfo } from './jobs';
 import { jobKey, JobRecords, type KeyValueStore } from './job-records';
 import { JobRegistry, type JobEndEvent, type TrackedJob } from './job-registry';
 import { followLog } from './log-follow';
+import { JobPoller } from './job-poller';
 import { DeferredStream, StreamImpl, type LogStream, type OpenLogOptions } from './log-streams';
 import { launch, type LaunchContext, type RunFileSpec, type RunHandle } from './run-launch';
 import { DEFAULT_REMOTE_ROOT, gitignoreLiteral, planRun, RunError, type RunPlan, type StoredRecipe } from './run-plan';
 
 // The runner's public face: its parts live beside it (run-plan, run-launch, log-streams,
-// job-registry, job-records); importing them from here keeps working.
+// job-registry, job-records, job-poller); importing them from here keeps working.
 export * from './run-plan';
 export type { RunFileSpec, RunHandle } from './run-launch';
 export type { LogStream, OpenLogOptions } from './log-streams';
 export type { KeyValueStore } from './job-records';
 export type { JobEndEvent, TrackedJob } from './job-registry';
+export { jobPollBackoffMs } from './job-poller';
 
 /** What the runner uses of a pod's session. */
 export type RunnerSession = Pick<PodSession, 'reconnect' | 'notifyPathsChanged'>;
@@ -61,12 +62,6 @@ export interface JobRunnerOptions {
   projectDeps?: boolean | (() => boolean);
 }
 
-/** How long a pod's job polling waits after `failures` failed polls in a row: pollMs doubled per
- *  failure, at most MAX_BACKOFF_MS (5 min). */
-export function jobPollBackoffMs(pollMs: number, failures: number): number {
-  return Math.min(MAX_BACKOFF_MS, pollMs * 2 ** Math.min(failures, 20));
-}
-
 export class JobRunner {
   private readonly registry: JobRegistry;
   private readonly records: JobRecords;
@@ -75,12 +70,7 @@ export class JobRunner {
   readonly onDidChange: Event<string>;
   /** Fires when a job we knew as running has ended (incl. with its pod). */
   readonly onDidEnd: Event<JobEndEvent>;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private readonly pollMs: number;
-  /** Pods whose last polls failed: how many in a row, and when to try again. */
-  private readonly backoff = new Map<string, { failures: number; nextAt: number }>();
-  private polling = false;
-  private disposed = false;
+  private readonly poller: JobPoller;
   private readonly warm: WarmStart | undefined;
   /** What a run's launch (run-launch.ts: follow first, then prepare — the sync —, then start) uses of this runner. */
   private readonly launchContext: LaunchContext;
@@ -92,7 +82,6 @@ export class JobRunner {
     this.onDidEnd = this.registry.onDidEnd;
     const w = options.warmStart;
     this.warm = w ? new WarmStart(typeof w === 'function' ? w : () => w) : undefined;
-    this.pollMs = options.pollMs ?? 5000;
     this.launchContext = {
       commands: (p) => this.options.commands(p),
       jobsRoot: this.options.jobsRoot,
@@ -100,13 +89,16 @@ export class JobRunner {
       openStream: (p, j, from, o) => this.openStream(p, j, from, o),
       track: (p, info, r) => this.registry.track(p, info, r),
     };
-    this.schedulePoll();
-  }
-
-  private schedulePoll(): void {
-    if (this.pollMs <= 0 || this.disposed) return;
-    this.timer = setTimeout(() => void this.poll().finally(() => this.schedulePoll()), this.pollMs);
-    this.timer.unref?.();
+    // Refresh the pods with running jobs that no open log follows.
+    this.poller = new JobPoller({
+      pollMs: options.pollMs ?? 5000,
+      pods: () => {
+        const pods = new Set<string>();
+        for (const j of this.runningJobs()) if (!this.isStreaming(j.podId, j.info.id)) pods.add(j.podId);
+        return pods;
+      },
+      refresh: (p) => this.refresh(p),
+    });
   }
 
   /** The pod's session, when the runner was given sessions and the pod still has one. */
@@ -329,39 +321,9 @@ export class JobRunner {
     this.registry.forgetPod(podId);
   }
 
-  /** Refresh the pods with running jobs that no open log follows. A pod whose refresh fails (not
-   *  reachable, the key's passphrase cancelled) is tried again after 2, 4, 8… × pollMs (at most
-   *  5 min), not at every tick; the others keep the cadence. */
-  private async poll(): Promise<void> {
-    if (this.polling || this.disposed) return;
-    this.polling = true;
-    try {
-      const pods = new Set<string>();
-      for (const j of this.runningJobs()) if (!this.isStreaming(j.podId, j.info.id)) pods.add(j.podId);
-      const now = Date.now();
-      for (const p of this.backoff.keys()) if (!pods.has(p)) this.backoff.delete(p);
-      await Promise.all(
-        [...pods]
-          .filter((p) => (this.backoff.get(p)?.nextAt ?? 0) <= now)
-          .map((p) =>
-            this.refresh(p).then(
-              () => void this.backoff.delete(p),
-              () => {
-                const failures = (this.backoff.get(p)?.failures ?? 0) + 1;
-                this.backoff.set(p, { failures, nextAt: Date.now() + jobPollBackoffMs(this.pollMs, failures) });
-              },
-            ),
-          ),
-      );
-    } finally {
-      this.polling = false;
-    }
-  }
-
   /** Stops every stream (their offsets stay stored, for the next instance) and the polling. */
   dispose(): void {
-    this.disposed = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.poller.dispose();
     for (const s of [...this.streams]) s.abort();
     this.streams.clear();
     this.registry.dispose();

@@ -18,13 +18,14 @@
  * failed to connect (key rotated, rental ended, network) is never handed out: `connect()` then
  * opens a fresh connection and reports that one's error, as without spares. Nor is one that has
  * heard nothing from the bastion for two keepalive intervals (an answer is overdue): a stalled
- * bastion does not close it, and ssh2 gives up on it only after four.
+ * bastion does not close it, and ssh2 gives up on it only after four. One spare: spare-connection.ts.
  */
 import net from 'node:net';
 import { HttpConnectTunnel } from '../net/http-connect';
 import { Client, type ConnectConfig } from 'ssh2';
 import { sshFingerprint, type HostKeyStore } from './host-keys';
 import { AuthRejectedError, BastionUnreachableError, HostKeyChangedError, SshAbortedError, SshError } from './ssh-errors';
+import { Spare } from './spare-connection';
 
 export interface PodSshTarget {
   host: string;
@@ -61,61 +62,6 @@ const DEFAULT_KEEPALIVE_MS = 15_000;
 
 /** When each connection last received anything from the bastion (keepalive answers included). */
 const heardAt = new WeakMap<PodConnection, { at: number }>();
-
-/** A spare: connecting, or connected and waiting for its one channel. */
-class Spare {
-  /** Set once connected. */
-  conn: PodConnection | undefined;
-  /** It closed, failed or was torn down: never to be handed out. */
-  dead = false;
-  /** Resolves with the connection, or undefined when it could not connect (the error is dropped). */
-  readonly ready: Promise<PodConnection | undefined>;
-  /** Its connection while the handshake runs (so that destroy() can cut it). */
-  private readonly connecting = new Set<PodConnection>();
-
-  constructor(dial: (registry: Set<PodConnection>) => Promise<PodConnection>, gone: (spare: Spare, failed: boolean) => void) {
-    this.ready = dial(this.connecting).then(
-      (conn) => {
-        this.connecting.delete(conn);
-        if (this.dead) {
-          conn.close();
-          return undefined;
-        }
-        this.conn = conn;
-        // Dropped while waiting (bastion restart, network): out of the pool, not replaced now.
-        // Also as soon as ssh2 gives up on it ('error', e.g. a keepalive timeout, then end()):
-        // its socket is no longer writable, but 'close' waits for the peer — forever while the
-        // bastion stalls — and a channel asked of it would throw "Not connected".
-        let out = false;
-        const lost = (): void => {
-          this.dead = true;
-          if (out) return;
-          out = true;
-          gone(this, false);
-        };
-        conn.client.once('error', lost);
-        conn.client.once('end', lost);
-        void conn.closed.then(lost);
-        return conn;
-      },
-      () => {
-        // A spare we tore down ourselves (idle, abort, dispose) did not fail.
-        const failed = !this.dead;
-        this.dead = true;
-        gone(this, failed);
-        return undefined;
-      },
-    );
-  }
-
-  /** Tear it down, connecting or connected. */
-  destroy(): void {
-    this.dead = true;
-    for (const c of this.connecting) c.client.destroy();
-    this.connecting.clear();
-    this.conn?.close();
-  }
-}
 
 /** One live SSH connection, for exactly one channel. */
 export interface PodConnection {

@@ -9,7 +9,8 @@ import type { PodCommands } from '../ssh/pod-commands';
 import type { FanOutClient, FanOutResult } from './fanout';
 import { TransitFanOut } from './fanout';
 import { planRun } from '../jobs/job-runner';
-import type { SweepOptions, SweepPlan } from './sweep';
+import type { SweepOptions } from './sweep';
+import type { SweepPlan } from './sweep-plan';
 
 export interface TransitHooksOptions {
   commands(podId: string): Promise<PodCommands>;

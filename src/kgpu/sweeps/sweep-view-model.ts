@@ -5,7 +5,7 @@
  * value (runs without it last), by duration or cost, or in run order.
  */
 import { formatRunCredits, formatRunDuration } from '../jobs/job-log-text';
-import type { SweepPlan, SweepRun } from './sweep';
+import type { SweepPlan, SweepRun } from './sweep-plan';
 
 export type SweepSort =
   { by: 'index' } | { by: 'duration' } | { by: 'cost' } | { by: 'metric'; metric: string; descending?: boolean; best?: boolean };

@@ -10,57 +10,22 @@
  * fails it). Stop: queued runs are dropped, running jobs stopped. The plan (runs, their pods and
  * jobs, results) is stored after every change; `Sweep.resume` finds a stored sweep's jobs again
  * after a window reload — a running or ended run's log is read again from byte 0 for its metrics
- * and end, queued runs go on.
+ * and end, queued runs go on. The plan and how it is stored: sweep-plan.ts.
  */
 import { Emitter, type Event } from '../util/emitter';
 import { isJobEnded, type JobInfo, type JobStatus } from '../jobs';
 import { endLabel, jobDurationMs } from '../jobs/job-log-text';
-import type { JobRunner, KeyValueStore, RunFileSpec, StoredRecipe } from '../jobs/job-runner';
+import type { JobRunner, KeyValueStore, RunFileSpec } from '../jobs/job-runner';
 import { SshAbortedError } from '../ssh/ssh-errors';
 import { planRun } from '../jobs/job-runner';
 import type { PodCommands } from '../ssh/pod-commands';
-import { markMetricsFile, readMetricsFile, type FileMetrics, type MetricsFileMark } from './metrics-file';
-import type { StoredTransit } from './fanout';
+import { markMetricsFile, readMetricsFile, type FileMetrics } from './metrics-file';
 import { runCredits } from './sweep-cost';
-import { mergeBest, MetricsReader, type Metrics } from './metrics';
+import { mergeBest, MetricsReader } from './metrics';
 import { MetricsFileWatch } from './metrics-file-watch';
+import { storeSweep, type SweepPlan, type SweepRun, type SweepRunState } from './sweep-plan';
 
-export type SweepRunState = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped';
-
-export interface SweepRun {
-  index: number;
-  args: string[];
-  state: SweepRunState;
-  podId?: string;
-  jobId?: string;
-  /** How the job ended ("exit code 0", "stopped (SIGTERM)") or why the run failed. */
-  end?: string;
-  exitCode?: number;
-  durationMs?: number;
-  credits?: number;
-  /** The last value of each metric (printed JSON lines, then the run's metrics.jsonl). */
-  metrics: Metrics;
-  /** The best value of each metric (the lowest, or the highest for accuracy-like names). */
-  best?: Metrics;
-  /** The pod's metrics.jsonl before the run started (what the run wrote is read after it). */
-  metricsFileMark?: MetricsFileMark;
-  /** Re-queued once after its pod ended (the pod and job of that attempt). */
-  requeuedFrom?: { podId: string; jobId?: string };
-}
-
-export interface SweepPlan {
-  id: string;
-  name: string;
-  createdAt: number;
-  /** How every run is launched, less its arguments (no environment: it is read at each start). */
-  recipe: Omit<StoredRecipe, 'args'>;
-  pods: string[];
-  runs: SweepRun[];
-  releasePodsWhenDone: boolean;
-  state: 'running' | 'done' | 'stopped';
-  /** Its large files and their transit objects (sweep-transit.ts), when it has any. */
-  transit?: StoredTransit;
-}
+export { forgetSweep, newSweepPlan, storedSweeps, type SweepPlan, type SweepRun, type SweepRunState } from './sweep-plan';
 
 export interface SweepOptions {
   runner: JobRunner;
@@ -87,41 +52,10 @@ export interface SweepOptions {
   metricsFilePollMs?: number;
 }
 
-const STORE_KEY = 'kgpu.sweeps';
-const MAX_STORED = 20;
-
-export function storedSweeps(store: KeyValueStore | undefined): SweepPlan[] {
-  const all = store?.get<SweepPlan[]>(STORE_KEY);
-  return Array.isArray(all) ? all : [];
-}
-
 function runStateOf(status: JobStatus): SweepRunState {
   if (status.state === 'exited') return status.exitCode === 0 ? 'succeeded' : 'failed';
   if (status.state === 'killed' && status.stoppedByUser) return 'stopped';
   return 'failed';
-}
-
-export function newSweepPlan(o: {
-  name: string;
-  recipe: Omit<StoredRecipe, 'args'>;
-  pods: string[];
-  runs: string[][];
-  releasePodsWhenDone?: boolean;
-  now?: number;
-}): SweepPlan {
-  if (o.pods.length === 0) throw new Error('A sweep needs at least one ready pod.');
-  if (o.runs.length === 0) throw new Error('A sweep needs at least one argument set.');
-  const now = o.now ?? Date.now();
-  return {
-    id: `sweep-${now.toString(36)}-${Math.random().toString(36).slice(2, 6)}`,
-    name: o.name,
-    createdAt: now,
-    recipe: o.recipe,
-    pods: [...o.pods],
-    runs: o.runs.map((args, index) => ({ index, args: [...args], state: 'queued', metrics: {} })),
-    releasePodsWhenDone: !!o.releasePodsWhenDone,
-    state: 'running',
-  };
 }
 
 export class Sweep {
@@ -411,16 +345,6 @@ export class Sweep {
   private save(): void {
     const store = this.options.store;
     if (!store) return;
-    const others = storedSweeps(store).filter((p) => p.id !== this.plan.id);
-    void store.update(STORE_KEY, [...others, this.plan].slice(-MAX_STORED));
+    storeSweep(store, this.plan);
   }
-}
-
-/** Forget a stored sweep (the view's "Clear"). */
-export function forgetSweep(store: KeyValueStore | undefined, id: string): void {
-  if (!store) return;
-  void store.update(
-    STORE_KEY,
-    storedSweeps(store).filter((p) => p.id !== id),
-  );
 }

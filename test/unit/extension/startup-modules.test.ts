@@ -23,12 +23,12 @@ const root = join(__dirname, '..', '..', '..');
  *  telemetry and port forwarding still load at startup: the TelemetryHub and the Jobs rows create
  *  the JobRunner at activation.) */
 const FIRST_USE_ONLY: RegExp[] = [
-  /^src\/kgpu\/fs\/(workspace-[\w-]+|pod-watcher|watch-registry|own-echo|pod-copy|pod-runner|lost-session|file-contents)\.ts$/,
+  /^src\/kgpu\/fs\/(workspace-[\w-]+|pod-watcher|watch-registry|own-echo|pod-copy|pod-remove|pod-runner|lost-session|file-contents)\.ts$/,
   /^src\/kgpu\/notebook\/(?!kernel-status\.ts$)/,
   /^src\/kgpu\/debug\/(?!path-map\.ts$)/,
   /^src\/kgpu\/sweeps\/(grid|sweep-file)\.ts$/,
-  /^src\/kgpu\/ssh\/(ssh-connection|pod-shell|host-key-probe)\.ts$/,
-  /^src\/kgpu\/api\/api-client\.ts$/,
+  /^src\/kgpu\/ssh\/(ssh-connection|spare-connection|pod-shell|host-key-probe)\.ts$/,
+  /^src\/kgpu\/api\/(api-client|http-exchange)\.ts$/,
   /^src\/commands\/(auth-commands|rent-command|release-command|rotate-key-command|copy-commands|exec-command|terminal)\.ts$/,
   /^src\/files\/transfer-commands\.ts$/,
   /^src\/notebook\/notebook-kernel\.ts$/,
