@@ -19,9 +19,10 @@ import { createFakeVscode } from './fake-vscode';
 const root = join(__dirname, '..', '..', '..');
 
 /** What startup must leave for first use: the feature code behind commands, the kgpu:// file system, the
- *  notebook kernel, the debug adapter, Run Sweep, the REST client and SSH. (The job runner, the pod
- *  telemetry and port forwarding still load at startup: the TelemetryHub and the Jobs rows create
- *  the JobRunner at activation.) */
+ *  notebook kernel, the debug adapter, Run Sweep, the REST client and SSH; and what only matters while a
+ *  pod lives (src/live-pod-contributions.ts): the job runner and what it holds (sync, transfer, warm
+ *  start, deps, launch), the Jobs rows, port forwarding, Release When Done. (The pod telemetry and the
+ *  idle guard's hub still load at startup; the hub follows the job runner only once it exists.) */
 const FIRST_USE_ONLY: RegExp[] = [
   /^src\/kgpu\/fs\/(workspace-[\w-]+|pod-watcher|watch-registry|own-echo|pod-copy|pod-runner|lost-session|file-contents)\.ts$/,
   /^src\/kgpu\/notebook\/(?!kernel-status\.ts$)/,
@@ -35,6 +36,13 @@ const FIRST_USE_ONLY: RegExp[] = [
   /^src\/debug\/(debug-adapter-factory|attach-command)\.ts$/,
   /^src\/sweeps\/run-sweep-command\.ts$/,
   /^src\/jobs\/rank-filter-command\.ts$/,
+  /^src\/kgpu\/jobs\/(job-runner|run-launch|log-follow|log-streams|job-registry|job-records)\.ts$/,
+  /^src\/kgpu\/transfer\/(?!local-links\.ts$|bulk-[\w-]+\.ts$)/,
+  /^src\/kgpu\/(warm|deps|ports)\/(?!pod-shell\.ts$|pod-target\.ts$)/,
+  /^src\/kgpu\/sweeps\/(sweep-transit|fanout)\.ts$/,
+  /^src\/(ports|jobs)\/(?!rank-filter)/,
+  /^src\/telemetry\/release-when-done-command\.ts$/,
+  /^src\/platform\/pod-target-python\.ts$/,
 ];
 
 declare global {
@@ -117,12 +125,15 @@ test('each lazily loaded feature registers exactly the commands its stubs stand 
   };
   try {
     const { LAZY_FEATURES } = require('../../../src/lazy-contributions') as typeof import('../../../src/lazy-contributions');
-    assert.ok(LAZY_FEATURES.length >= 5);
-    for (const feature of LAZY_FEATURES) {
+    const { LIVE_POD_FEATURES } = require('../../../src/live-pod-contributions') as typeof import('../../../src/live-pod-contributions');
+    assert.ok(LAZY_FEATURES.length >= 5 && LIVE_POD_FEATURES.length >= 3);
+    for (const feature of [...LAZY_FEATURES, ...LIVE_POD_FEATURES]) {
       const before = fake.commandRegistrations.length;
-      // The permissive context stands in for the services: registering touches them, runs nothing.
+      // The permissive context stands in for the services: registering touches them, runs nothing
+      // (`ready` never resolves: the Jobs rows wait for it to list the pods' jobs).
+      const services = new Proxy(fake.context, { get: (t, p) => (p === 'ready' ? new Promise(() => undefined) : t[p as string]) });
       feature
-        .load()(fake.context as never)
+        .load()(services as never)
         .dispose();
       const registered = fake.commandRegistrations.slice(before).map((r) => r.id);
       assert.deepEqual([...registered].sort(), [...feature.ids].sort(), `the feature behind ${feature.ids.join(', ')}`);
