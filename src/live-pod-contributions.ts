@@ -29,9 +29,13 @@ export const LIVE_POD_FEATURES: readonly LazyFeature[] = [
   },
 ];
 
-/** Registers the stubs of the live-pod features and loads them all when the first live pod appears. */
-export function registerLivePodContributions(services: KgpuServices): vscode.Disposable {
-  const features = LIVE_POD_FEATURES.map((f) => lazyCommands(services, f.ids, f.load));
+/** Registers the stubs of the live-pod features and loads them all when the first live pod appears
+ *  (`features`: LIVE_POD_FEATURES; test/unit/extension/startup-modules.test.ts passes its own). */
+export function registerLivePodContributions(
+  services: KgpuServices,
+  liveFeatures: readonly LazyFeature[] = LIVE_POD_FEATURES,
+): vscode.Disposable {
+  const features = liveFeatures.map((f) => lazyCommands(services, f.ids, f.load));
   let loaded = false;
   const check = (): void => {
     if (loaded || services.pods.livePods.length === 0) return;

@@ -15,6 +15,7 @@ import { join, relative } from 'node:path';
 import * as esbuild from 'esbuild';
 import { extensionBundleOptions } from './extension-build';
 import { createFakeVscode } from './fake-vscode';
+import type { Pod } from '../../../src/kgpu/api/api-types';
 
 const root = join(__dirname, '..', '..', '..');
 
@@ -166,6 +167,65 @@ test('a stub whose feature fails to load throws that error and stays registered 
     assert.equal(live().length, 1, 'a stub is registered again');
     assert.throws(() => live()[0].handler(), /is broken/);
     assert.equal(attempts, 2);
+  } finally {
+    M._load = original;
+  }
+});
+
+test('the live-pod features load when the first live pod appears (once), or earlier on the first call of one of their commands', async () => {
+  const fake = createFakeVscode();
+  const M = Module as unknown as { _load: (req: string, ...rest: unknown[]) => unknown };
+  const original = M._load;
+  M._load = function (req: string, ...rest: unknown[]) {
+    return req === 'vscode' ? fake.module : original.call(this, req, ...rest);
+  };
+  try {
+    for (const m of ['../../../src/platform/lazy/lazy-commands', '../../../src/live-pod-contributions'])
+      delete require.cache[require.resolve(m)];
+    const { registerLivePodContributions } =
+      require('../../../src/live-pod-contributions') as typeof import('../../../src/live-pod-contributions');
+    const { RentalsModel } = require('../../../src/kgpu/model/rentals-model') as typeof import('../../../src/kgpu/model/rentals-model');
+    // The real rentals model over a REST stand-in whose pod list the test sets.
+    let list: Pod[] = [];
+    const pods = new RentalsModel(() => ({
+      signedIn: true,
+      api: {
+        listPods: async () => list,
+        getPod: async (id) => list.find((p) => p.pod_id === id) ?? Promise.reject(new Error(`no ${id}`)),
+        me: async () => ({}) as never,
+        gpuModels: async () => [],
+      },
+    }));
+    const loads: string[] = [];
+    const feature = (name: string, ids: string[]) => ({
+      ids,
+      load: () => {
+        loads.push(name);
+        return () => ({ dispose: () => undefined });
+      },
+    });
+    const services = { pods, log: { error: () => undefined } } as never;
+    const d = registerLivePodContributions(services, [feature('jobs', ['kgpu.a']), feature('ports', ['kgpu.b'])]);
+    const pod = (id: string, phase: Pod['phase']): Pod => ({ pod_id: id, phase, gpu_model: 'rtx4090', gpu_count: 1 }) as Pod;
+
+    await pods.refresh();
+    assert.deepEqual(loads, [], 'no pod: nothing loaded');
+    list = [pod('p-ended', 'Ended')];
+    await pods.refresh();
+    assert.deepEqual(loads, [], 'an ended pod is not a live one');
+    // A command before any live pod: its feature alone.
+    const stub = fake.commandRegistrations.find((r) => r.id === 'kgpu.b' && !r.disposed);
+    assert.ok(stub);
+    stub.handler();
+    assert.deepEqual(loads, ['ports']);
+    list = [pod('p-1', 'Pending'), ...list];
+    await pods.refresh();
+    assert.deepEqual(loads, ['ports', 'jobs'], 'the first live pod (still starting) loads the rest');
+    list = [pod('p-2', 'Running'), ...list];
+    await pods.refresh();
+    assert.deepEqual(loads, ['ports', 'jobs'], 'loaded once');
+    d.dispose();
+    pods.dispose();
   } finally {
     M._load = original;
   }
