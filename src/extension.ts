@@ -5,13 +5,12 @@ import { registerFileSystem } from './files/file-system';
 import { registerGpuModelsView } from './views/gpu-models-view';
 import { registerHostKeyCommand } from './platform/host-key-command';
 import { registerJobLogCommands } from './platform/job-log-terminal';
-import { registerJobs } from './jobs/jobs-view';
 import { registerLazyContributions } from './lazy-contributions';
+import { registerLivePodContributions } from './live-pod-contributions';
 import { registerNotebooks } from './notebook/notebook-controllers';
 import { registerTracebackLinks } from './links/traceback-link-provider';
 import { registerPendingCommands } from './commands/placeholders';
 import { registerPodNotifications } from './platform/pod-notifications';
-import { registerPorts } from './ports/port-commands';
 import { registerRefresh } from './platform/refresh';
 import { registerRentalsView } from './views/rentals-view';
 import { registerDebug } from './debug';
@@ -25,7 +24,8 @@ import { registerWalkthrough } from './walkthrough/walkthrough';
 
 /** Composes the extension's contributions. Every contribution lives in its own module, takes the
  *  shared services and returns a Disposable; nothing else happens here. Activation runs at startup
- *  (onStartupFinished): what is only commands is loaded on first use (lazy-contributions.ts). The services are the
+ *  (onStartupFinished): what is only commands is loaded on first use (lazy-contributions.ts), what only
+ *  matters while a pod lives when the first live pod appears (live-pod-contributions.ts). The services are the
  *  extension's exports, for the tests in a real VS Code (test/e2e/suite). */
 export function activate(context: vscode.ExtensionContext): KgpuServices {
   const services = createServices(context);
@@ -45,13 +45,12 @@ export function activate(context: vscode.ExtensionContext): KgpuServices {
     registerJobLogCommands(services),
     registerSweeps(services),
     registerTracebackLinks(services),
-    registerJobs(services),
     registerTasks(services),
     registerDeepLinks(services),
     registerWalkthrough(services),
     registerNotebooks(services),
-    registerPorts(services),
     registerTelemetry(services),
+    registerLivePodContributions(services),
     registerPendingCommands(),
   );
   return services;

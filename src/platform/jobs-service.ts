@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isLivePod } from '../kgpu/api/api-types';
-import { JobRunner, type TrackedJob } from '../kgpu/jobs/job-runner';
+import type { JobRunner, TrackedJob } from '../kgpu/jobs/job-runner';
 import { shortJobState } from '../kgpu/jobs/job-log-text';
 import type { PodCommands } from '../kgpu/ssh/pod-commands';
 import type { KgpuServices } from './services';
@@ -26,7 +26,8 @@ async function podCommandsVia(services: KgpuServices, podId: string): Promise<Po
   return session.commands;
 }
 
-/** The window's jobs hub: `services.jobs` (kept for the callers that use this name). */
+/** The window's jobs hub: `services.jobs` (kept for the callers that use this name); creates the JobRunner
+ *  when it does not exist yet. Code that only reacts to jobs uses `services.jobsIfCreated` / `onDidCreateJobs`. */
 export function jobsFor(services: KgpuServices): JobsHub {
   return services.jobs;
 }
@@ -34,6 +35,10 @@ export function jobsFor(services: KgpuServices): JobsHub {
 /** Creates the hub; the services call this once, on first use of `services.jobs`. */
 export function createJobsHub(services: KgpuServices): JobsHub {
   const storage = services.context.globalStorageUri?.fsPath;
+  // Required here, not imported: the runner and what it holds (sync, transfer, warm start, deps,
+  // launch) run only once a job needs them, not when dist/extension.js loads (issue 24).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
+  const { JobRunner } = require('../kgpu/jobs/job-runner') as typeof import('../kgpu/jobs/job-runner');
   const runner = new JobRunner({
     commands: (podId) => podCommandsVia(services, podId),
     // Its reconnect policy for log follows; Run's sync tells it which paths changed (the kgpu: explorer).

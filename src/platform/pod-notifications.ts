@@ -1,6 +1,5 @@
 import * as vscode from 'vscode';
 import { podNotice } from '../kgpu/model/pod-notices';
-import { jobsFor } from './jobs-service';
 import type { KgpuServices } from './services';
 
 /** ONE notification per pod state change seen while polling (idle warning, ended with its reason,
@@ -8,9 +7,8 @@ import type { KgpuServices } from './services';
 export function registerPodNotifications(services: KgpuServices): vscode.Disposable {
   return services.pods.onDidChangePodState((change) => {
     const jobReportsEviction = (podId: string): boolean =>
-      jobsFor(services)
-        .runner.runningJobs()
-        .some((j) => j.podId === podId);
+      // No job runner yet: no job of this window runs (issue 24: notices do not create it).
+      (services.jobsIfCreated?.runner.runningJobs() ?? []).some((j) => j.podId === podId);
     const notice = podNotice(change, {
       releasedHere: services.podIntents.releasedHere,
       awaitingReady: services.podIntents.awaitingReady,

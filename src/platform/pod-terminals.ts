@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
 import path from 'node:path';
 import type { FolderMapping } from '../kgpu/links/traceback-links';
-import { planRun, type StoredRecipe } from '../kgpu/jobs/job-runner';
+import type { StoredRecipe } from '../kgpu/jobs/job-runner';
+import { planRun } from '../kgpu/jobs/run-plan';
 import { jobsFor } from './jobs-service';
 import { JobLogPanel } from './job-log-terminal';
 import type { KgpuServices } from './services';

@@ -58,8 +58,12 @@ export interface KgpuServices extends vscode.Disposable {
   readonly viewVisibility: ViewVisibility;
   /** What this window is doing to its pods (released here, awaiting ready): rent/release write it, refresh and the notices read it. */
   readonly podIntents: PodIntents;
-  /** The window's one JobRunner and job picker, created on first use. */
+  /** The window's one JobRunner and job picker, created on first use (a run, a live pod's jobs listed, a job command). */
   readonly jobs: JobsHub;
+  /** The jobs hub if something created it; code that only reacts to jobs (telemetry, notices) uses this, not `jobs`. */
+  readonly jobsIfCreated: JobsHub | undefined;
+  /** Fires once, when `jobs` is first created. */
+  readonly onDidCreateJobs: vscode.Event<JobsHub>;
   readonly log: vscode.LogOutputChannel;
   /** Resolves once the stored token is loaded and the first refresh finished (tests, e2e). */
   readonly ready: Promise<void>;
@@ -93,8 +97,17 @@ class Services implements KgpuServices {
   readonly viewVisibility = new ViewVisibility();
   readonly podIntents = new PodIntents();
   private jobsHub: JobsHub | undefined;
+  private readonly jobsCreated = new vscode.EventEmitter<JobsHub>();
+  readonly onDidCreateJobs = this.jobsCreated.event;
   get jobs(): JobsHub {
-    return (this.jobsHub ??= createJobsHub(this));
+    if (!this.jobsHub) {
+      this.jobsHub = createJobsHub(this);
+      this.jobsCreated.fire(this.jobsHub);
+    }
+    return this.jobsHub;
+  }
+  get jobsIfCreated(): JobsHub | undefined {
+    return this.jobsHub;
   }
   readonly log: vscode.LogOutputChannel;
   readonly ready: Promise<void>;
@@ -117,6 +130,7 @@ class Services implements KgpuServices {
     this.connections = new PodConnections(this.podKeys, this.pods, this.settings, this.hostKeys);
     this.disposables.push(
       this.log,
+      this.jobsCreated,
       this.settings,
       this.auth,
       this.pods,

@@ -10,7 +10,7 @@ import {
   workspaceMayRunCode,
   type TrustContext,
 } from '../kgpu/model/setting-resolution';
-import { MODULE_NAME } from '../kgpu/warm';
+import { MODULE_NAME } from '../kgpu/warm/pod-shell'; // not the folder's index: it would load the warm start at activation (issue 24)
 
 /** The `kgpu.*` settings, read fresh on every access and validated at the edge: a bad value
  *  falls back to the default with one warning instead of breaking every feature.

@@ -15,7 +15,7 @@ import {
   type IdleAnswer,
   type PeakTracker,
 } from '../kgpu/telemetry';
-import { jobsFor } from './jobs-service';
+import type { JobsHub } from './jobs-service';
 import type { KgpuServices } from './services';
 
 /**
@@ -43,12 +43,21 @@ export class TelemetryHub implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [this.emitter];
 
   constructor(private readonly services: KgpuServices) {
-    const hub = jobsFor(services);
+    // The job runner is followed once something created it (a run, a live pod's jobs listed): the
+    // hub does not create it, so activation with no pods runs none of its code (issue 24).
+    const follow = (hub: JobsHub): void => {
+      this.disposables.push(
+        hub.runner.onDidChange(() => this.update()),
+        hub.runner.onDidEnd(() => this.update()),
+      );
+      this.update();
+    };
+    const created = services.jobsIfCreated;
+    if (created) follow(created);
     this.disposables.push(
+      ...(created ? [] : [services.onDidCreateJobs(follow)]),
       services.pods.onDidChange(() => this.update()),
       services.viewVisibility.onDidChange(() => this.update()),
-      hub.runner.onDidChange(() => this.update()),
-      hub.runner.onDidEnd(() => this.update()),
       vscode.window.onDidChangeWindowState((s) => {
         this.focus.set(s.focused);
         this.update();
@@ -95,6 +104,11 @@ export class TelemetryHub implements vscode.Disposable {
     return p.peakMiB !== undefined && p.totalMiB ? `peak GPU memory ${formatGiB(p.peakMiB, p.totalMiB)}` : undefined;
   }
 
+  /** This window's running jobs (none while no job runner exists). */
+  private runningJobs(): ReturnType<JobsHub['runner']['runningJobs']> {
+    return this.services.jobsIfCreated?.runner.runningJobs() ?? [];
+  }
+
   private minutes(): number {
     const v = vscode.workspace.getConfiguration('kgpu').get<number>('idleGuardMinutes', DEFAULT_IDLE_GUARD_MINUTES);
     return typeof v === 'number' && v >= 0 ? v : DEFAULT_IDLE_GUARD_MINUTES;
@@ -102,8 +116,7 @@ export class TelemetryHub implements vscode.Disposable {
 
   private update(): void {
     if (this.disposed) return;
-    const runner = jobsFor(this.services).runner;
-    const running = runner.runningJobs();
+    const running = this.runningJobs();
     const live = new Set(this.services.pods.pods.filter((p) => isLivePod(p) && p.phase === 'Running' && p.ready).map((p) => p.pod_id));
     for (const [podId, entry] of this.pods) {
       if (live.has(podId)) continue;
@@ -152,10 +165,7 @@ export class TelemetryHub implements vscode.Disposable {
     const watch = new PodGpuWatch({
       openStream: (t, o) => agent.openStream(t, o),
       minutes: () => this.minutes(),
-      jobRunning: () =>
-        jobsFor(this.services)
-          .runner.runningJobs()
-          .some((j) => j.podId === podId),
+      jobRunning: () => this.runningJobs().some((j) => j.podId === podId),
     });
     const entry = { telemetry: watch.live, guard: watch.guard, watch };
     watch.live.onDidSample(() => this.emitter.fire(podId));

@@ -4,7 +4,6 @@ import { podRatePerHour } from '../kgpu/model/cost';
 import { storedSweeps, Sweep, forgetSweep, type SweepOptions, type SweepPlan } from '../kgpu/sweeps/sweep';
 import { priceTable } from '../platform/job-log-terminal';
 import { jobsFor } from '../platform/jobs-service';
-import { sweepFanOut, transitHooks } from '../kgpu/sweeps/sweep-transit';
 import type { PodCommands } from '../kgpu/ssh/pod-commands';
 import type { TransitFanOut } from '../kgpu/sweeps/fanout';
 import type { KgpuServices } from '../platform/services';
@@ -39,11 +38,11 @@ export function sweepsFor(services: KgpuServices): SweepsHub {
   let hub = hubs.get(services);
   if (hub) return hub;
   const store = services.context.workspaceState;
-  const runner = jobsFor(services).runner;
   const sweeps = new Map<string, Sweep>();
   const emitter = new vscode.EventEmitter<void>();
+  // The job runner when a sweep starts or resumes, not when the Sweeps view is registered (issue 24).
   const options = (): SweepOptions => ({
-    runner,
+    runner: jobsFor(services).runner,
     store,
     env: () => services.settings.get().env,
     commands: (podId) => podCommandsOf(services, podId),
@@ -68,6 +67,9 @@ export function sweepsFor(services: KgpuServices): SweepsHub {
   });
   /** Its large files through transit objects: a new sweep's fan-out, or a resumed one's stored. */
   const transit = (plan: SweepPlan, fanOut?: TransitFanOut): Partial<SweepOptions> => {
+    // Required here: sweep-transit.ts holds the job runner's run plan, which belongs to a sweep's start, not to activation (issue 24).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
+    const { sweepFanOut, transitHooks } = require('../kgpu/sweeps/sweep-transit') as typeof import('../kgpu/sweeps/sweep-transit');
     const f = sweepFanOut(services.client(), plan, fanOut);
     return f
       ? transitHooks(plan, f, {

@@ -13,11 +13,11 @@
  * and end, queued runs go on. The plan and how it is stored: sweep-plan.ts.
  */
 import { Emitter, type Event } from '../util/emitter';
-import { isJobEnded, type JobInfo, type JobStatus } from '../jobs';
+import { isJobEnded, type JobInfo, type JobStatus } from '../jobs/jobs';
 import { endLabel, jobDurationMs } from '../jobs/job-log-text';
 import type { JobRunner, KeyValueStore, RunFileSpec } from '../jobs/job-runner';
 import { SshAbortedError } from '../ssh/ssh-errors';
-import { planRun } from '../jobs/job-runner';
+import { planRun } from '../jobs/run-plan';
 import type { PodCommands } from '../ssh/pod-commands';
 import { markMetricsFile, readMetricsFile, type FileMetrics } from './metrics-file';
 import { runCredits } from './sweep-cost';

@@ -15,7 +15,13 @@ export type RegisterFeature = (services: KgpuServices) => vscode.Disposable;
  * `ids` must be exactly the commands `load()` registers: test/unit/extension/startup-modules.test.ts
  * loads each feature and compares.
  */
-export function lazyCommands(services: KgpuServices, ids: readonly string[], load: () => RegisterFeature): vscode.Disposable {
+export interface LazyCommands extends vscode.Disposable {
+  /** Loads and registers the feature now (a no-op once loaded or disposed): for features that also
+   *  react to events, e.g. when the first live pod appears (src/live-pod-contributions.ts). */
+  load(): void;
+}
+
+export function lazyCommands(services: KgpuServices, ids: readonly string[], load: () => RegisterFeature): LazyCommands {
   let feature: vscode.Disposable | undefined;
   let stubs: vscode.Disposable[] = [];
   let disposed = false;
@@ -46,6 +52,9 @@ export function lazyCommands(services: KgpuServices, ids: readonly string[], loa
   };
   registerStubs();
   return {
+    load() {
+      if (!disposed) ensureLoaded();
+    },
     dispose() {
       disposed = true;
       for (const s of stubs) s.dispose();

@@ -15,13 +15,15 @@ import { join, relative } from 'node:path';
 import * as esbuild from 'esbuild';
 import { extensionBundleOptions } from './extension-build';
 import { createFakeVscode } from './fake-vscode';
+import type { Pod } from '../../../src/kgpu/api/api-types';
 
 const root = join(__dirname, '..', '..', '..');
 
 /** What startup must leave for first use: the feature code behind commands, the kgpu:// file system, the
- *  notebook kernel, the debug adapter, Run Sweep, the REST client and SSH. (The job runner, the pod
- *  telemetry and port forwarding still load at startup: the TelemetryHub and the Jobs rows create
- *  the JobRunner at activation.) */
+ *  notebook kernel, the debug adapter, Run Sweep, the REST client and SSH; and what only matters while a
+ *  pod lives (src/live-pod-contributions.ts): the job runner and what it holds (sync, transfer, warm
+ *  start, deps, launch), the Jobs rows, port forwarding, Release When Done. (The pod telemetry and the
+ *  idle guard's hub still load at startup; the hub follows the job runner only once it exists.) */
 const FIRST_USE_ONLY: RegExp[] = [
   /^src\/kgpu\/fs\/(workspace-[\w-]+|pod-watcher|watch-registry|own-echo|pod-copy|pod-remove|pod-runner|lost-session|file-contents)\.ts$/,
   /^src\/kgpu\/notebook\/(?!kernel-status\.ts$)/,
@@ -35,6 +37,13 @@ const FIRST_USE_ONLY: RegExp[] = [
   /^src\/debug\/(debug-adapter-factory|attach-command)\.ts$/,
   /^src\/sweeps\/run-sweep-command\.ts$/,
   /^src\/jobs\/rank-filter-command\.ts$/,
+  /^src\/kgpu\/jobs\/(job-runner|run-launch|log-follow|log-streams|job-registry|job-records)\.ts$/,
+  /^src\/kgpu\/transfer\/(?!local-links\.ts$|bulk-[\w-]+\.ts$)/,
+  /^src\/kgpu\/(warm|deps|ports)\/(?!pod-shell\.ts$|pod-target\.ts$)/,
+  /^src\/kgpu\/sweeps\/(sweep-transit|fanout)\.ts$/,
+  /^src\/(ports|jobs)\/(?!rank-filter)/,
+  /^src\/telemetry\/release-when-done-command\.ts$/,
+  /^src\/platform\/pod-target-python\.ts$/,
 ];
 
 declare global {
@@ -117,12 +126,15 @@ test('each lazily loaded feature registers exactly the commands its stubs stand 
   };
   try {
     const { LAZY_FEATURES } = require('../../../src/lazy-contributions') as typeof import('../../../src/lazy-contributions');
-    assert.ok(LAZY_FEATURES.length >= 5);
-    for (const feature of LAZY_FEATURES) {
+    const { LIVE_POD_FEATURES } = require('../../../src/live-pod-contributions') as typeof import('../../../src/live-pod-contributions');
+    assert.ok(LAZY_FEATURES.length >= 5 && LIVE_POD_FEATURES.length >= 3);
+    for (const feature of [...LAZY_FEATURES, ...LIVE_POD_FEATURES]) {
       const before = fake.commandRegistrations.length;
-      // The permissive context stands in for the services: registering touches them, runs nothing.
+      // The permissive context stands in for the services: registering touches them, runs nothing
+      // (`ready` never resolves: the Jobs rows wait for it to list the pods' jobs).
+      const services = new Proxy(fake.context, { get: (t, p) => (p === 'ready' ? new Promise(() => undefined) : t[p as string]) });
       feature
-        .load()(fake.context as never)
+        .load()(services as never)
         .dispose();
       const registered = fake.commandRegistrations.slice(before).map((r) => r.id);
       assert.deepEqual([...registered].sort(), [...feature.ids].sort(), `the feature behind ${feature.ids.join(', ')}`);
@@ -155,6 +167,65 @@ test('a stub whose feature fails to load throws that error and stays registered 
     assert.equal(live().length, 1, 'a stub is registered again');
     assert.throws(() => live()[0].handler(), /is broken/);
     assert.equal(attempts, 2);
+  } finally {
+    M._load = original;
+  }
+});
+
+test('the live-pod features load when the first live pod appears (once), or earlier on the first call of one of their commands', async () => {
+  const fake = createFakeVscode();
+  const M = Module as unknown as { _load: (req: string, ...rest: unknown[]) => unknown };
+  const original = M._load;
+  M._load = function (req: string, ...rest: unknown[]) {
+    return req === 'vscode' ? fake.module : original.call(this, req, ...rest);
+  };
+  try {
+    for (const m of ['../../../src/platform/lazy/lazy-commands', '../../../src/live-pod-contributions'])
+      delete require.cache[require.resolve(m)];
+    const { registerLivePodContributions } =
+      require('../../../src/live-pod-contributions') as typeof import('../../../src/live-pod-contributions');
+    const { RentalsModel } = require('../../../src/kgpu/model/rentals-model') as typeof import('../../../src/kgpu/model/rentals-model');
+    // The real rentals model over a REST stand-in whose pod list the test sets.
+    let list: Pod[] = [];
+    const pods = new RentalsModel(() => ({
+      signedIn: true,
+      api: {
+        listPods: async () => list,
+        getPod: async (id) => list.find((p) => p.pod_id === id) ?? Promise.reject(new Error(`no ${id}`)),
+        me: async () => ({}) as never,
+        gpuModels: async () => [],
+      },
+    }));
+    const loads: string[] = [];
+    const feature = (name: string, ids: string[]) => ({
+      ids,
+      load: () => {
+        loads.push(name);
+        return () => ({ dispose: () => undefined });
+      },
+    });
+    const services = { pods, log: { error: () => undefined } } as never;
+    const d = registerLivePodContributions(services, [feature('jobs', ['kgpu.a']), feature('ports', ['kgpu.b'])]);
+    const pod = (id: string, phase: Pod['phase']): Pod => ({ pod_id: id, phase, gpu_model: 'rtx4090', gpu_count: 1 }) as Pod;
+
+    await pods.refresh();
+    assert.deepEqual(loads, [], 'no pod: nothing loaded');
+    list = [pod('p-ended', 'Ended')];
+    await pods.refresh();
+    assert.deepEqual(loads, [], 'an ended pod is not a live one');
+    // A command before any live pod: its feature alone.
+    const stub = fake.commandRegistrations.find((r) => r.id === 'kgpu.b' && !r.disposed);
+    assert.ok(stub);
+    stub.handler();
+    assert.deepEqual(loads, ['ports']);
+    list = [pod('p-1', 'Pending'), ...list];
+    await pods.refresh();
+    assert.deepEqual(loads, ['ports', 'jobs'], 'the first live pod (still starting) loads the rest');
+    list = [pod('p-2', 'Running'), ...list];
+    await pods.refresh();
+    assert.deepEqual(loads, ['ports', 'jobs'], 'loaded once');
+    d.dispose();
+    pods.dispose();
   } finally {
     M._load = original;
   }
