@@ -9,7 +9,7 @@
  * repeatedly, and nothing here asserts behaviour — behaviour is tested in a real VS Code (test/e2e).
  */
 import Module from 'node:module';
-import { createFakeVscode } from '../unit/extension/fake-vscode';
+import { withFakeVscode } from '../unit/extension/fake-vscode';
 
 interface Extension {
   activate(context: unknown): unknown;
@@ -19,25 +19,22 @@ interface Extension {
 async function main(): Promise<void> {
   const bundle = process.argv[2];
   if (!bundle) throw new Error('usage: node activation-harness.js <dist/extension.js>');
-  const fake = createFakeVscode();
-  const M = Module as unknown as { _load: (req: string, ...rest: unknown[]) => unknown };
-  const original = M._load;
-  M._load = function (req: string, ...rest: unknown[]) {
-    return req === 'vscode' ? fake.module : original.call(this, req, ...rest);
-  };
-  const load = Module.createRequire(__filename);
-  const t0 = performance.now();
-  const ext = load(bundle) as Extension;
-  const t1 = performance.now();
-  await ext.activate(fake.context);
-  const t2 = performance.now();
-  const commands = fake.registeredCommands.size;
-  const vendorLoaded = Object.keys(load.cache)
-    .filter((f) => /[/\\]vendor-[\w-]+\.js$/.test(f))
-    .map((f) => f.split(/[/\\]/).pop());
-  for (const d of fake.context.subscriptions) d.dispose();
-  await ext.deactivate?.();
-  process.stdout.write(JSON.stringify({ requireMs: t1 - t0, activateMs: t2 - t1, totalMs: t2 - t0, commands, vendorLoaded }) + '\n');
+  const result = await withFakeVscode(async (fake) => {
+    const load = Module.createRequire(__filename);
+    const t0 = performance.now();
+    const ext = load(bundle) as Extension;
+    const t1 = performance.now();
+    await ext.activate(fake.context);
+    const t2 = performance.now();
+    const commands = fake.registeredCommands.size;
+    const vendorLoaded = Object.keys(load.cache)
+      .filter((f) => /[/\\]vendor-[\w-]+\.js$/.test(f))
+      .map((f) => f.split(/[/\\]/).pop());
+    for (const d of fake.context.subscriptions) d.dispose();
+    await ext.deactivate?.();
+    return { requireMs: t1 - t0, activateMs: t2 - t1, totalMs: t2 - t0, commands, vendorLoaded };
+  });
+  process.stdout.write(JSON.stringify(result) + '\n');
   process.exit(0);
 }
 

@@ -1,6 +1,9 @@
+import Module from 'node:module';
+
 /**
  * A permissive stand-in for the `vscode` module. Any property is a callable, constructible proxy;
- * registerCommand calls are recorded. It has exactly two users:
+ * registerCommand calls are recorded. `withFakeVscode(fn)` answers `require('vscode')` with one while
+ * `fn` runs. Its only users:
  *   1. the manifest test (manifest.test.ts): activate() registers every declared command and
  *      loads no dist/vendor-*.js;
  *   2. the bench's activation harness (test/bench/activation-harness.ts): times require +
@@ -124,4 +127,23 @@ export function createFakeVscode(): FakeVscode {
     get: (t, p) => (p in t ? t[p as string] : ctxStub[p as string]),
   }) as FakeVscode['context'];
   return { module, registeredCommands, commandRegistrations, context };
+}
+
+/**
+ * Runs `fn` with `require('vscode')` answered by a fresh fake (Module._load patched for every
+ * require of this process) and puts the loader back when `fn` returns, throws or its promise settles.
+ * A module that was required under an earlier fake keeps that one (delete it from require.cache first).
+ */
+export async function withFakeVscode<T>(fn: (fake: FakeVscode) => T | Promise<T>): Promise<T> {
+  const fake = createFakeVscode();
+  const M = Module as unknown as { _load: (req: string, ...rest: unknown[]) => unknown };
+  const original = M._load;
+  M._load = function (this: unknown, req: string, ...rest: unknown[]) {
+    return req === 'vscode' ? fake.module : original.call(this, req, ...rest);
+  };
+  try {
+    return await fn(fake);
+  } finally {
+    M._load = original;
+  }
 }

@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import Module from 'node:module';
 import { join } from 'node:path';
-import { createFakeVscode } from './fake-vscode';
+import { withFakeVscode } from './fake-vscode';
 import { localisedManifest } from '../l10n/localised-manifest';
 
 const root = join(__dirname, '..', '..', '..');
@@ -66,13 +65,7 @@ test('every setting has a description and a default', () => {
 test('activate() registers every declared command (bundled dist/extension.js)', async () => {
   const bundle = join(root, 'dist', 'extension.js');
   assert.ok(existsSync(bundle), 'dist/extension.js is built (npm test builds it first)');
-  const fake = createFakeVscode();
-  const M = Module as unknown as { _load: (req: string, ...rest: unknown[]) => unknown };
-  const original = M._load;
-  M._load = function (req: string, ...rest: unknown[]) {
-    return req === 'vscode' ? fake.module : original.call(this, req, ...rest);
-  };
-  try {
+  await withFakeVscode(async (fake) => {
     const ext = require(bundle);
     const context = fake.context;
     const subscriptions = context.subscriptions;
@@ -87,7 +80,5 @@ test('activate() registers every declared command (bundled dist/extension.js)', 
     assert.deepEqual(extra, [], 'registered but not declared');
     for (const d of subscriptions) d.dispose();
     await ext.deactivate?.();
-  } finally {
-    M._load = original;
-  }
+  });
 });

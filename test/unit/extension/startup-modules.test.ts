@@ -9,12 +9,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import Module from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import * as esbuild from 'esbuild';
 import { extensionBundleOptions } from './extension-build';
-import { createFakeVscode } from './fake-vscode';
+import { withFakeVscode, type FakeVscode } from './fake-vscode';
 import type { Pod } from '../../../src/kgpu/api/api-types';
 
 const root = join(__dirname, '..', '..', '..');
@@ -76,55 +75,44 @@ test('require + activate() of dist/extension.js run no feature code; a command s
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const bundle = await buildRecordingBundle(dir);
 
-  const fake = createFakeVscode();
-  const M = Module as unknown as { _load: (req: string, ...rest: unknown[]) => unknown };
-  const original = M._load;
-  M._load = function (req: string, ...rest: unknown[]) {
-    return req === 'vscode' ? fake.module : original.call(this, req, ...rest);
-  };
   const run: string[] = [];
   globalThis.__kgpuModulesRun = run;
   try {
-    const ext = require(bundle) as { activate(c: unknown): unknown; deactivate?(): unknown };
-    ext.activate(fake.context);
-    const atStartup = [...run];
-    t.diagnostic(`${atStartup.length} modules of src/ ran at require + activate()`);
-    assert.ok(
-      atStartup.includes('src/extension.ts') && atStartup.includes('src/platform/services.ts'),
-      `recorded: ${atStartup.join(', ')}`,
-    );
-    const pulledIn = atStartup.filter((f) => FIRST_USE_ONLY.some((re) => re.test(f)));
-    assert.deepEqual(pulledIn, [], `startup ran feature code (${atStartup.length} modules ran)`);
+    await withFakeVscode(async (fake) => {
+      const ext = require(bundle) as { activate(c: unknown): unknown; deactivate?(): unknown };
+      ext.activate(fake.context);
+      const atStartup = [...run];
+      t.diagnostic(`${atStartup.length} modules of src/ ran at require + activate()`);
+      assert.ok(
+        atStartup.includes('src/extension.ts') && atStartup.includes('src/platform/services.ts'),
+        `recorded: ${atStartup.join(', ')}`,
+      );
+      const pulledIn = atStartup.filter((f) => FIRST_USE_ONLY.some((re) => re.test(f)));
+      assert.deepEqual(pulledIn, [], `startup ran feature code (${atStartup.length} modules ran)`);
 
-    // The Rent stub: its first call loads src/commands/rent-command.ts, which registers the real
-    // command in place of the stub (and the stub hands the call on to it).
-    const stub = fake.commandRegistrations.find((r) => r.id === 'kgpu.rent');
-    assert.ok(stub, 'kgpu.rent is registered at activation');
-    const before = fake.commandRegistrations.length;
-    void Promise.resolve(stub.handler()).catch(() => undefined);
-    assert.ok(stub.disposed, 'the stub made way for the real command');
-    assert.ok(run.includes('src/commands/rent-command.ts'), 'the first call loaded rent-command.ts');
-    assert.deepEqual(
-      fake.commandRegistrations.slice(before).map((r) => r.id),
-      ['kgpu.rent'],
-      'rent-command.ts registered kgpu.rent',
-    );
-    for (const d of fake.context.subscriptions) d.dispose();
-    await ext.deactivate?.();
+      // The Rent stub: its first call loads src/commands/rent-command.ts, which registers the real
+      // command in place of the stub (and the stub hands the call on to it).
+      const stub = fake.commandRegistrations.find((r) => r.id === 'kgpu.rent');
+      assert.ok(stub, 'kgpu.rent is registered at activation');
+      const before = fake.commandRegistrations.length;
+      void Promise.resolve(stub.handler()).catch(() => undefined);
+      assert.ok(stub.disposed, 'the stub made way for the real command');
+      assert.ok(run.includes('src/commands/rent-command.ts'), 'the first call loaded rent-command.ts');
+      assert.deepEqual(
+        fake.commandRegistrations.slice(before).map((r) => r.id),
+        ['kgpu.rent'],
+        'rent-command.ts registered kgpu.rent',
+      );
+      for (const d of fake.context.subscriptions) d.dispose();
+      await ext.deactivate?.();
+    });
   } finally {
-    M._load = original;
     globalThis.__kgpuModulesRun = undefined;
   }
 });
 
-test('each lazily loaded feature registers exactly the commands its stubs stand for (src/lazy-contributions.ts)', () => {
-  const fake = createFakeVscode();
-  const M = Module as unknown as { _load: (req: string, ...rest: unknown[]) => unknown };
-  const original = M._load;
-  M._load = function (req: string, ...rest: unknown[]) {
-    return req === 'vscode' ? fake.module : original.call(this, req, ...rest);
-  };
-  try {
+test('each lazily loaded feature registers exactly the commands its stubs stand for (src/lazy-contributions.ts)', () =>
+  withFakeVscode((fake) => {
     const { LAZY_FEATURES } = require('../../../src/lazy-contributions') as typeof import('../../../src/lazy-contributions');
     const { LIVE_POD_FEATURES } = require('../../../src/live-pod-contributions') as typeof import('../../../src/live-pod-contributions');
     assert.ok(LAZY_FEATURES.length >= 5 && LIVE_POD_FEATURES.length >= 3);
@@ -139,19 +127,10 @@ test('each lazily loaded feature registers exactly the commands its stubs stand 
       const registered = fake.commandRegistrations.slice(before).map((r) => r.id);
       assert.deepEqual([...registered].sort(), [...feature.ids].sort(), `the feature behind ${feature.ids.join(', ')}`);
     }
-  } finally {
-    M._load = original;
-  }
-});
+  }));
 
-test('a stub whose feature fails to load throws that error and stays registered (the next call tries again)', () => {
-  const fake = createFakeVscode();
-  const M = Module as unknown as { _load: (req: string, ...rest: unknown[]) => unknown };
-  const original = M._load;
-  M._load = function (req: string, ...rest: unknown[]) {
-    return req === 'vscode' ? fake.module : original.call(this, req, ...rest);
-  };
-  try {
+test('a stub whose feature fails to load throws that error and stays registered (the next call tries again)', () =>
+  withFakeVscode((fake) => {
     // Fresh, bound to this test's fake (the previous test loaded it with its own).
     delete require.cache[require.resolve('../../../src/platform/lazy/lazy-commands')];
     const { lazyCommands } =
@@ -167,19 +146,10 @@ test('a stub whose feature fails to load throws that error and stays registered 
     assert.equal(live().length, 1, 'a stub is registered again');
     assert.throws(() => live()[0].handler(), /is broken/);
     assert.equal(attempts, 2);
-  } finally {
-    M._load = original;
-  }
-});
+  }));
 
-test('the live-pod features load when the first live pod appears (once), or earlier on the first call of one of their commands', async () => {
-  const fake = createFakeVscode();
-  const M = Module as unknown as { _load: (req: string, ...rest: unknown[]) => unknown };
-  const original = M._load;
-  M._load = function (req: string, ...rest: unknown[]) {
-    return req === 'vscode' ? fake.module : original.call(this, req, ...rest);
-  };
-  try {
+test('the live-pod features load when the first live pod appears (once), or earlier on the first call of one of their commands', () =>
+  withFakeVscode(async (fake) => {
     for (const m of ['../../../src/platform/lazy/lazy-commands', '../../../src/live-pod-contributions'])
       delete require.cache[require.resolve(m)];
     const { registerLivePodContributions } =
@@ -226,9 +196,6 @@ test('the live-pod features load when the first live pod appears (once), or earl
     assert.deepEqual(loads, ['ports', 'jobs'], 'loaded once');
     d.dispose();
     pods.dispose();
-  } finally {
-    M._load = original;
-  }
-});
+  }));
 
-type FakeRegistration = ReturnType<typeof createFakeVscode>['commandRegistrations'][number];
+type FakeRegistration = FakeVscode['commandRegistrations'][number];
