@@ -198,4 +198,45 @@ test('the live-pod features load when the first live pod appears (once), or earl
     pods.dispose();
   }));
 
+test('after a window reload the pod is live from the first refresh: the live-pod features load then, with no command (journey 8 in a real VS Code)', () =>
+  withFakeVscode(async () => {
+    for (const m of ['../../../src/platform/lazy/lazy-commands', '../../../src/live-pod-contributions'])
+      delete require.cache[require.resolve(m)];
+    const { registerLivePodContributions } =
+      require('../../../src/live-pod-contributions') as typeof import('../../../src/live-pod-contributions');
+    const { RentalsModel } = require('../../../src/kgpu/model/rentals-model') as typeof import('../../../src/kgpu/model/rentals-model');
+    const running = { pod_id: 'p-1', phase: 'Running', ready: true, gpu_model: 'rtx3090', gpu_count: 1 } as Pod;
+    const loads: string[] = [];
+    const feature = (name: string, ids: string[]) => ({
+      ids,
+      load: () => {
+        loads.push(name);
+        return () => ({ dispose: () => undefined });
+      },
+    });
+    // As at activation: the contributions register before the start-up refresh, whose first answer has the pod.
+    const pods = new RentalsModel(() => ({
+      signedIn: true,
+      api: {
+        listPods: async () => [running],
+        getPod: async () => running,
+        me: async () => ({}) as never,
+        gpuModels: async () => [],
+      },
+    }));
+    const d = registerLivePodContributions({ pods, log: { error: () => undefined } } as never, [
+      feature('jobs', ['kgpu.a']),
+      feature('ports', ['kgpu.b']),
+    ]);
+    assert.deepEqual(loads, [], 'nothing before the start-up refresh');
+    await pods.refresh();
+    assert.deepEqual(loads, ['jobs', 'ports'], 'the pod already there wakes every feature');
+    d.dispose();
+    // Registered once the model already knows the pod (a late composition): at once.
+    const late = registerLivePodContributions({ pods, log: { error: () => undefined } } as never, [feature('late', ['kgpu.c'])]);
+    assert.deepEqual(loads, ['jobs', 'ports', 'late']);
+    late.dispose();
+    pods.dispose();
+  }));
+
 type FakeRegistration = FakeVscode['commandRegistrations'][number];
