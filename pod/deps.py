@@ -158,13 +158,14 @@ def make_venv(venv):
     run([sys.executable, "-m", "venv", "--system-site-packages"] + without_pip + [venv])
 
 
-def pip_install(venv, args, cwd):
-    py = os.path.join(venv, "bin", "python")
+def pip_install(python, args, cwd):
+    """pip install ARGS for PYTHON (a venv's or the user's own): with uv when the image has it, else
+    with PYTHON's pip."""
     uv = has_uv()
     if uv:
-        run([uv, "pip", "install", "--python", py] + args, cwd=cwd)
+        run([uv, "pip", "install", "--python", python] + args, cwd=cwd)
     else:
-        run([py, "-m", "pip", "install", "--no-color", "--disable-pip-version-check", "--no-input", "--progress-bar", "off"] + args, cwd=cwd)
+        run([python, "-m", "pip", "install", "--no-color", "--disable-pip-version-check", "--no-input", "--progress-bar", "off"] + args, cwd=cwd)
 
 
 def project_args(project):
@@ -200,17 +201,23 @@ class Lock:
         os.close(self.fd)
 
 
+def reused(marker):
+    """True when the environment is installed (its marker exists): the marker is touched (its last
+    use) and the run told so."""
+    if not os.path.isfile(marker):
+        return False
+    touch(marker)
+    say("KGPU-DEPS ready reused")
+    return True
+
+
 def ensure(venv, project, digest):
     marker = os.path.join(venv, MARKER)
-    if os.path.isfile(marker):
-        touch(marker)
-        say("KGPU-DEPS ready reused")
+    if reused(marker):
         return 0
     os.makedirs(os.path.dirname(venv), exist_ok=True)
     with Lock(venv + ".lock"):
-        if os.path.isfile(marker):  # another run installed it while this one waited
-            touch(marker)
-            say("KGPU-DEPS ready reused")
+        if reused(marker):  # another run installed it while this one waited
             return 0
         t0 = time.time()
         files, args = project_args(project)
@@ -221,7 +228,7 @@ def ensure(venv, project, digest):
         try:
             make_venv(venv)
             if args:
-                pip_install(venv, args, project)
+                pip_install(os.path.join(venv, "bin", "python"), args, project)
         except BaseException:
             shutil.rmtree(venv, ignore_errors=True)
             raise
@@ -397,11 +404,7 @@ def remove_old(venv, project):
 
 
 def pip_with(python, cwd, pkgs):
-    uv = has_uv()
-    if uv:
-        run([uv, "pip", "install", "--python", python] + list(pkgs), cwd=cwd)
-    else:
-        run([python, "-m", "pip", "install", "--no-color", "--disable-pip-version-check", "--no-input", "--progress-bar", "off"] + list(pkgs), cwd=cwd)
+    pip_install(python, list(pkgs), cwd)
     say("KGPU-DEPS ready installed")
     return 0
 
@@ -411,7 +414,7 @@ def add(venv, project, pkgs):
     with Lock(venv + ".lock"):
         if not os.path.isfile(os.path.join(venv, MARKER)):
             raise Failed("the project's environment %s is not installed; run the file again" % venv)
-        pip_install(venv, list(pkgs), project)
+        pip_install(os.path.join(venv, "bin", "python"), list(pkgs), project)
         say("KGPU-DEPS ready installed")
     return 0
 

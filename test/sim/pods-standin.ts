@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CreatePodRuntime, ExecResult, PodHandle, PodProcess, PodRuntimeSpec } from './contracts';
+import { ExecOutput } from './exec-output';
 
 export const createStandInPodRuntime: CreatePodRuntime = ({ stateDir }) => {
   const handles = new Set<PodHandle>();
@@ -48,23 +49,7 @@ export const createStandInPodRuntime: CreatePodRuntime = ({ stateDir }) => {
           const started = Date.now();
           return new Promise((resolve) => {
             const child = track(spawn(argv[0], argv.slice(1), { cwd: workspaceDir, env, detached: true, stdio: 'pipe' }));
-            const out: Buffer[] = [];
-            const err: Buffer[] = [];
-            let total = 0;
-            let truncated = false;
-            const take = (into: Buffer[]) => (c: Buffer) => {
-              const room = o.maxOutputBytes - total;
-              if (room <= 0) {
-                truncated = true;
-                return;
-              }
-              if (c.length > room) truncated = true;
-              const part = c.subarray(0, room);
-              total += part.length;
-              into.push(part);
-            };
-            child.stdout?.on('data', take(out));
-            child.stderr?.on('data', take(err));
+            const output = new ExecOutput(child, o.maxOutputBytes);
             const timer = setTimeout(() => {
               try {
                 if (child.pid) process.kill(-child.pid, 'SIGKILL');
@@ -79,16 +64,16 @@ export const createStandInPodRuntime: CreatePodRuntime = ({ stateDir }) => {
             child.on('close', (code, signal) => {
               clearTimeout(timer);
               const stderr =
-                Buffer.concat(err).toString('utf8') +
+                output.stderr +
                 (spawnError
                   ? `${argv[0]}: ${(spawnError as NodeJS.ErrnoException).code === 'ENOENT' ? 'command not found' : spawnError.message}\n`
                   : '');
               resolve({
                 exit_code: spawnError ? 127 : (code ?? 128 + (signal === 'SIGKILL' ? 9 : 15)),
-                stdout: Buffer.concat(out).toString('utf8'),
+                stdout: output.stdout,
                 stderr,
                 duration_ms: Date.now() - started,
-                truncated,
+                truncated: output.truncated,
               });
             });
           });

@@ -9,6 +9,7 @@ import { rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { ExecResult, PodHandle, PodProcess, SpawnOptions } from './contracts';
+import { ExecOutput } from './exec-output';
 import { cpuTicks, killGroup, pidsInNs, procState, waitExit } from './host-procs';
 import type { PodCgroup } from './pod-cgroups';
 import { realPython } from './pod-python';
@@ -131,20 +132,7 @@ export class Pod implements PodHandle {
         resolve({ exit_code: 137, stdout: '', stderr: `${(e as Error).message}\n`, duration_ms: 0, truncated: false });
         return;
       }
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      let total = 0;
-      let truncated = false;
-      const take = (into: Buffer[]) => (c: Buffer) => {
-        const room = o.maxOutputBytes - total;
-        if (c.length > room) truncated = true;
-        if (room <= 0) return;
-        const part = c.subarray(0, room);
-        total += part.length;
-        into.push(part);
-      };
-      child.stdout!.on('data', take(out));
-      child.stderr!.on('data', take(err));
+      const output = new ExecOutput(child, o.maxOutputBytes);
       let timedOut = false;
       const timer = setTimeout(() => {
         timedOut = true;
@@ -159,7 +147,7 @@ export class Pod implements PodHandle {
         // What the command left running on its own (`setsid -f job`, `job >log 2>&1 &`) keeps
         // running, as Kubernetes' exec leaves it; only a timeout kills the whole group. (Killing
         // the group here also caught a `setsid -f` child before its setsid(): 1 job in ~40 lost.)
-        let stderr = Buffer.concat(err).toString('utf8');
+        let stderr = output.stderr;
         if (spawnError) stderr += `kgpu: could not start the command: ${spawnError.message}\n`;
         if (timedOut) stderr += `kgpu: command killed after the ${Math.round(o.timeoutMs / 1000)} s timeout\n`;
         const sigNo: Record<string, number> = {
@@ -174,10 +162,10 @@ export class Pod implements PodHandle {
         };
         resolve({
           exit_code: spawnError ? 127 : (code ?? 128 + (signal ? (sigNo[signal] ?? 1) : 1)),
-          stdout: Buffer.concat(out).toString('utf8'),
+          stdout: output.stdout,
           stderr,
           duration_ms: Date.now() - started,
-          truncated,
+          truncated: output.truncated,
         });
       });
     });

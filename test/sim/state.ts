@@ -2,7 +2,7 @@
  * The simulator's one shared state: accounts and tokens, the fleet's free GPUs, pods and their
  * lifecycle (cold start, billing per simulated minute, idle clock, endings), the SSH key pinned to
  * each rental. The REST layer reads and changes it; the bastion asks it (BastionDirectory).
- * New accounts and token authentication: accounts.ts.
+ * New accounts and token authentication: accounts.ts; bringing a rented pod up: pod-startup.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { ApiError } from './api-error';
@@ -11,7 +11,8 @@ import type { BastionDirectory, EndReason, PodHandle } from './contracts';
 import { DEFAULT_IMAGE } from './fleet';
 import { GpuNodes } from './gpu-nodes';
 import { newPodId } from './ids';
-import { LIMITS, parseCpu, parseMemory, type RentSpec } from './pod-spec';
+import { LIMITS, type RentSpec } from './pod-spec';
+import { startPod } from './pod-startup';
 import { podView, sshAccessView } from './pod-view';
 import { assertRentable } from './rent-rules';
 import { mintKeyPair } from './ssh-keys';
@@ -21,7 +22,6 @@ import {
   defaultFinalPhase,
   MINUTE,
   roundCredits as round,
-  START_FAILED_RELEASE_MS,
   type Account,
   type PodRecord,
   type Principal,
@@ -183,16 +183,7 @@ export class SimState implements BastionDirectory {
     charge(account, pod, perMinute);
     const balanceAfter = round(account.credits);
     this.scheduleMinute(pod, 1);
-    if (goodImage) {
-      pod.creating = this.createRuntime(pod);
-      if (this.o.coldStartMs > 0) {
-        pod.timers.push(this.clock.at(now + this.o.coldStartMs, () => this.coldStartElapsed(pod)));
-      } else {
-        pod.coldStartDone = true;
-      }
-    } else {
-      pod.timers.push(this.clock.at(now + START_FAILED_RELEASE_MS, () => this.end(pod, 'start_failed:ImagePullBackOff')));
-    }
+    startPod(pod, goodImage, this.o, (p, reason, phase) => this.end(p, reason, phase));
     return { pod, sshAccess: this.sshAccess(fingerprint, minted?.privateKey), balanceAfter };
   }
 
@@ -327,59 +318,6 @@ export class SimState implements BastionDirectory {
       () => this.clock.now(),
       (p, reason) => this.end(p, reason),
     );
-  }
-
-  private async createRuntime(pod: PodRecord): Promise<void> {
-    const index = this.o.packageIndexUrl?.();
-    const env: Record<string, string> = {
-      // The simulator's stand-in for PyPI (a rental's own env may point elsewhere).
-      ...(index ? { PIP_INDEX_URL: index, UV_INDEX_URL: index, UV_DEFAULT_INDEX: index } : {}),
-      ...(pod.env ?? {}),
-      KGPU_API_TOKEN: pod.podToken,
-      KGPU_API_BASE: this.o.apiBase(),
-      KGPU_GPU_ID: pod.pod_id,
-      KGPU_RENT_ID: pod.pod_id,
-      NVIDIA_VISIBLE_DEVICES: 'void',
-    };
-    let handle: PodHandle;
-    try {
-      handle = await this.o.runtime.create({
-        podId: pod.pod_id,
-        gpuModel: pod.gpu_model,
-        gpuCount: pod.gpu_count,
-        env,
-        diskLimitBytes: pod.diskLimitBytes,
-        memoryBytes: parseMemory(pod.memory),
-        cpu: parseCpu(pod.cpu),
-        reach: this.o.podReach?.(),
-        // The kubelet: a container over its memory limit is OOMKilled, and kgpu ends the rental.
-        onOomKilled: () => {
-          if (pod.ended_at === null) void this.end(pod, 'evicted_by_kubelet:OOMKilled');
-        },
-      });
-    } catch (e) {
-      console.error(`kgpu-sim: creating ${pod.pod_id} failed: ${(e as Error).message}`);
-      if (pod.ended_at === null) void this.end(pod, 'start_failed:CreateContainerError', 'Failed');
-      return;
-    }
-    pod.handle = handle;
-    if (pod.ended_at !== null) return; // end() awaits `creating`, then destroys the handle
-    if (pod.coldStartDone) this.markReady(pod);
-  }
-
-  private coldStartElapsed(pod: PodRecord): void {
-    pod.coldStartDone = true;
-    if (pod.handle && pod.ended_at === null) this.markReady(pod);
-  }
-
-  private markReady(pod: PodRecord): void {
-    if (pod.ready || pod.ended_at !== null) return;
-    const now = this.clock.now();
-    pod.phase = 'Running';
-    pod.ready = true;
-    pod.pending_reason = null;
-    pod.ready_at = now;
-    pod.last_activity_at = now;
   }
 
   /** For tests: credit or debit an account (a maintainer's top-up). */

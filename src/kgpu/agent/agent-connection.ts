@@ -1,8 +1,9 @@
 /**
  * One running pod agent over one exec channel: the start-up (the text before the frames, read by
- * agent-preamble.ts, then HELLO), the stream table, frame dispatch, keepalive while streams are
- * open, and the end — whatever ends the channel (the agent exiting or killed, the SSH connection
- * dropping, a protocol error, close()) fails every stream still open with a clear error and settles `closed`.
+ * agent-preamble.ts, then HELLO), the stream table, frame dispatch (a stream's own frames go on
+ * through stream-frames.ts), keepalive while streams are open, and the end — whatever ends the
+ * channel (the agent exiting or killed, the SSH connection dropping, a protocol error, close())
+ * fails every stream still open with a clear error and settles `closed`.
  *
  * The transport is an ExecStream (ssh-exec.ts), or anything with its shape: the fuzz tests drive
  * it from an in-process fake agent.
@@ -13,7 +14,8 @@ import type { AgentScript } from './agent-script';
 import { AgentPreamble } from './agent-preamble';
 import { AgentStream, type StreamHost } from './agent-stream';
 import { targetJson, type AgentTarget } from './agent-target';
-import { AgentOpenError, AgentProtocolError, AgentStartError } from './errors';
+import { deliverStreamFrame } from './stream-frames';
+import { AgentProtocolError, AgentStartError } from './errors';
 import {
   encodeFrame,
   encodeJson,
@@ -211,47 +213,7 @@ export class AgentConnection implements StreamHost {
         throw new AgentProtocolError(`${frameName(f.type)} frame for stream ${f.stream}, which was never opened`);
       return; // a stream we reset while the agent's frame was on its way
     }
-    switch (f.type) {
-      case FrameType.OPEN_OK: {
-        if (f.payload.length < 4) throw new AgentProtocolError('OPEN_OK payload too short');
-        stream.onOpenOk(f.payload.readUInt32BE(0), f.payload.length > 4 ? parseJsonPayload(f.payload.subarray(4), 'OPEN_OK') : {});
-        return;
-      }
-      case FrameType.OPEN_FAIL: {
-        const e = parseJsonPayload(f.payload, 'OPEN_FAIL');
-        stream.onOpenFail(new AgentOpenError(String(e.code ?? 'EIO'), stream.label, String(e.message ?? 'refused')));
-        return;
-      }
-      case FrameType.DATA:
-      case FrameType.STDERR:
-        stream.onData(f.payload, f.type === FrameType.STDERR);
-        return;
-      case FrameType.WINDOW:
-        if (f.payload.length !== 4) throw new AgentProtocolError(`WINDOW payload of ${f.payload.length} bytes`);
-        stream.onWindow(f.payload.readUInt32BE(0));
-        return;
-      case FrameType.EOF:
-        if (f.payload.length) throw new AgentProtocolError('EOF with a payload');
-        stream.onEof();
-        return;
-      case FrameType.EXIT:
-        stream.onExit(parseJsonPayload(f.payload, 'EXIT'));
-        return;
-      case FrameType.BLOCKED:
-        if (f.payload.length) throw new AgentProtocolError('BLOCKED with a payload');
-        stream.onBlocked();
-        return;
-      case FrameType.CLOSE:
-        stream.onClose();
-        return;
-      case FrameType.RESET: {
-        const e = f.payload.length ? parseJsonPayload(f.payload, 'RESET') : {};
-        stream.onReset(String(e.code ?? 'ECONNRESET'), String(e.message ?? 'reset'));
-        return;
-      }
-      default:
-        throw new AgentProtocolError(`unexpected ${frameName(f.type)} frame from the agent`);
-    }
+    deliverStreamFrame(stream, f);
   }
 
   // --- streams ---

@@ -1,25 +1,25 @@
 /**
  * A pod's file system over SFTP (over exec — see sftp-over-exec.ts). One long-lived SFTP
  * connection per pod, reopened transparently when it drops; an idempotent operation that was in
- * flight when it dropped is retried once on the fresh connection. Bulk copies go through
+ * flight when it dropped is retried once on the fresh connection (sftp-session.ts). Bulk copies go through
  * bulk-transfer.ts (streamed exec, resumable; the system's OpenSSH client when present — bulk-client.ts). Its stats are in remote-stat.ts, its errors in
  * remote-fs-error.ts, the bodies of its whole-file reads and atomic writes in sftp-whole-files.ts, its streams in sftp-streams.ts.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import type { SFTPWrapper, Stats } from 'ssh2';
+import type { Stats } from 'ssh2';
 import type { PodConnection, PodConnector } from '../ssh/ssh-connection';
-import { DEFAULT_SFTP_SERVER, openSftpOverExec } from '../ssh/sftp-over-exec';
+import { DEFAULT_SFTP_SERVER } from '../ssh/sftp-over-exec';
 import { readdirPipelined } from '../ssh/sftp-readdir';
 import { exec } from '../ssh/ssh-exec';
 import { quote } from '../util/shell-quote';
-import { ConnectionLostError } from '../ssh/ssh-errors';
-import { call, callVoid, closeHandle, fstat, markSftpDead, openHandle, pipelinedWriteStream, writeAll } from '../ssh/sftp-io';
+import { call, callVoid, closeHandle, fstat, openHandle, pipelinedWriteStream, writeAll } from '../ssh/sftp-io';
 import { download, upload, type TransferOptions, type TransferResult } from '../transfer/bulk-transfer';
 import { BulkClient, type BulkClientMode } from '../transfer/bulk-client';
 import type { ReconnectPolicy } from '../ssh/reconnect-policy';
-import { RemoteFsError, SFTP_NO_SUCH_FILE, isStatusError, mapSftpError } from './remote-fs-error';
+import { RemoteFsError, SFTP_NO_SUCH_FILE, isStatusError } from './remote-fs-error';
+import { SftpSession } from './sftp-session';
 import { atomicReplace, readWhole, renameOver } from './sftp-whole-files';
 import { toRemoteStat, type RemoteDirEntry, type RemoteStat } from './remote-stat';
 import { readStreamWhenOpen, writeStreamWhenOpen } from './sftp-streams';
@@ -29,12 +29,6 @@ const posix = path.posix;
 export { RemoteFsError, type RemoteFsErrorCode } from './remote-fs-error';
 export type { RemoteDirEntry, RemoteFileType, RemoteStat } from './remote-stat';
 export { mib } from './sftp-whole-files';
-
-interface Session {
-  sftp: SFTPWrapper;
-  conn: PodConnection;
-  alive: boolean;
-}
 
 /** readFile's bound when the caller gives none. */
 const DEFAULT_MAX_READ_BYTES = 256 * 1024 * 1024;
@@ -57,8 +51,7 @@ export interface RemoteFsOptions {
 export const DEFAULT_OPENSSH_MIN_BYTES = 16 * 1024 * 1024;
 
 export class RemoteFs {
-  private session: Promise<Session> | undefined;
-  private current: Session | undefined;
+  private readonly session: SftpSession;
   private disposed = false;
   private bulkNow: BulkClient | undefined;
   /** Round trips the last readdir waited for (sftp-readdir.ts; for the bench and tests). */
@@ -67,54 +60,8 @@ export class RemoteFs {
   constructor(
     private readonly connector: PodConnector,
     private readonly options: RemoteFsOptions = {},
-  ) {}
-
-  // ---- connection management -------------------------------------------------------------
-
-  private async open(): Promise<Session> {
-    const conn = await this.connector.connect();
-    let sftp: SFTPWrapper;
-    try {
-      sftp = await openSftpOverExec(conn.client, this.options.sftpServerPath ?? DEFAULT_SFTP_SERVER);
-    } catch (e) {
-      conn.close();
-      throw e;
-    }
-    const s: Session = { sftp, conn, alive: true };
-    const dead = (): void => {
-      markSftpDead(sftp);
-      s.alive = false;
-      if (this.current === s) {
-        this.current = undefined;
-        this.session = undefined;
-      }
-      conn.close();
-    };
-    sftp.on('close', dead);
-    sftp.on('end', dead);
-    sftp.on('error', () => undefined);
-    conn.client.on('close', dead);
-    conn.client.on('error', () => undefined);
-    this.current = s;
-    return s;
-  }
-
-  private async sftp(): Promise<Session> {
-    if (this.disposed) throw new Error('The pod file system was disposed.');
-    if (!this.session) {
-      const p = this.open();
-      this.session = p;
-      p.catch(() => {
-        if (this.session === p) this.session = undefined;
-      });
-    }
-    const pending = this.session;
-    const s = await pending;
-    if (!s.alive) {
-      if (this.session === pending) this.session = undefined;
-      return this.sftp();
-    }
-    return s;
+  ) {
+    this.session = new SftpSession(connector, options.sftpServerPath ?? DEFAULT_SFTP_SERVER);
   }
 
   /**
@@ -123,42 +70,19 @@ export class RemoteFs {
    * operation left hanging when the connection closes under it.
    */
   activeSession(): { readonly conn: PodConnection; readonly alive: boolean } | undefined {
-    const s = this.current;
-    return s ? { conn: s.conn, alive: s.alive } : undefined;
+    return this.session.active();
   }
 
   /** Open the SFTP session now unless it is open (resolves once it is). */
-  async ensureOpen(): Promise<void> {
-    await this.sftp();
-  }
-
-  /** Run an SFTP operation; on a lost connection reopen, and retry once when `idempotent`. */
-  private async run<T>(what: string, target: string, idempotent: boolean, op: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      const s = await this.sftp();
-      try {
-        return await op(s.sftp);
-      } catch (e) {
-        if (isStatusError(e) || e instanceof RemoteFsError) throw mapSftpError(e, what, target);
-        // Not an SFTP status: the channel or connection is gone.
-        markSftpDead(s.sftp);
-        s.alive = false;
-        if (this.current === s) {
-          this.current = undefined;
-          this.session = undefined;
-        }
-        s.conn.close();
-        if (idempotent && attempt === 0 && !this.disposed) continue;
-        throw new ConnectionLostError(`${what} ${target}`, { cause: e });
-      }
-    }
+  ensureOpen(): Promise<void> {
+    return this.session.ensureOpen();
   }
 
   // ---- metadata ----------------------------------------------------------------------------
 
   /** stat, following symlinks; `isSymbolicLink` tells whether `p` itself is a link. */
   stat(p: string): Promise<RemoteStat> {
-    return this.run('stat', p, true, async (sftp) => {
+    return this.session.run('stat', p, true, async (sftp) => {
       // Both requests in flight at once: one round trip.
       const [l, t] = await Promise.allSettled([call<Stats>(sftp, (cb) => sftp.lstat(p, cb)), call<Stats>(sftp, (cb) => sftp.stat(p, cb))]);
       if (l.status === 'rejected') throw l.reason;
@@ -173,7 +97,7 @@ export class RemoteFs {
 
   /** lstat: a symlink is reported as itself. */
   lstat(p: string): Promise<RemoteStat> {
-    return this.run('lstat', p, true, async (sftp) => {
+    return this.session.run('lstat', p, true, async (sftp) => {
       const l = await call<Stats>(sftp, (cb) => sftp.lstat(p, cb));
       return toRemoteStat(l, l.isSymbolicLink(), l.isSymbolicLink() ? undefined : l);
     });
@@ -192,7 +116,7 @@ export class RemoteFs {
   /** Directory entries with their attributes (from the READDIR replies themselves); symlinks are
    *  followed (their targets stat'ed in parallel) so `type` is what they point to. */
   readdir(dir: string): Promise<RemoteDirEntry[]> {
-    return this.run('readdir', dir, true, async (sftp) => {
+    return this.session.run('readdir', dir, true, async (sftp) => {
       const { entries: list, roundTrips } = await readdirPipelined(sftp, dir);
       this.readdirRoundTrips = roundTrips;
       const entries = list.filter((e) => e.filename !== '.' && e.filename !== '..');
@@ -208,19 +132,19 @@ export class RemoteFs {
   }
 
   realpath(p: string): Promise<string> {
-    return this.run('realpath', p, true, (sftp) => call<string>(sftp, (cb) => sftp.realpath(p, cb)));
+    return this.session.run('realpath', p, true, (sftp) => call<string>(sftp, (cb) => sftp.realpath(p, cb)));
   }
 
   readlink(p: string): Promise<string> {
-    return this.run('readlink', p, true, (sftp) => call<string>(sftp, (cb) => sftp.readlink(p, cb)));
+    return this.session.run('readlink', p, true, (sftp) => call<string>(sftp, (cb) => sftp.readlink(p, cb)));
   }
 
   symlink(target: string, linkPath: string): Promise<void> {
-    return this.run('symlink', linkPath, false, (sftp) => callVoid(sftp, (cb) => sftp.symlink(target, linkPath, cb)));
+    return this.session.run('symlink', linkPath, false, (sftp) => callVoid(sftp, (cb) => sftp.symlink(target, linkPath, cb)));
   }
 
   chmod(p: string, mode: number): Promise<void> {
-    return this.run('chmod', p, true, (sftp) => callVoid(sftp, (cb) => sftp.chmod(p, mode, cb)));
+    return this.session.run('chmod', p, true, (sftp) => callVoid(sftp, (cb) => sftp.chmod(p, mode, cb)));
   }
 
   // ---- whole files -------------------------------------------------------------------------
@@ -229,13 +153,13 @@ export class RemoteFs {
    *  like a symlink to /dev/zero, whose size says 0 — fails with EFBIG after limit + 1 bytes. */
   readFile(p: string, options: { maxBytes?: number } = {}): Promise<Buffer> {
     const max = options.maxBytes ?? DEFAULT_MAX_READ_BYTES;
-    return this.run('read', p, true, (sftp) => readWhole(sftp, p, max));
+    return this.session.run('read', p, true, (sftp) => readWhole(sftp, p, max));
   }
 
   /** Truncate-and-write (not atomic; see atomicWrite). Creates the file with `mode` (default 0o644). */
   writeFile(p: string, data: Buffer | string, options: { mode?: number } = {}): Promise<void> {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    return this.run('write', p, true, async (sftp) => {
+    return this.session.run('write', p, true, async (sftp) => {
       const h = await openHandle(sftp, p, 'w', { mode: options.mode ?? 0o644 });
       try {
         await writeAll(sftp, h, buf);
@@ -252,18 +176,18 @@ export class RemoteFs {
    *  content, whole, and only the pod knows which. */
   atomicWrite(p: string, data: Buffer | string, options: { mode?: number; onRename?: () => void } = {}): Promise<void> {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    return this.run('atomic write', p, true, (sftp) => atomicReplace(sftp, p, buf, options, (tmp) => this.removeLater(tmp)));
+    return this.session.run('atomic write', p, true, (sftp) => atomicReplace(sftp, p, buf, options, (tmp) => this.removeLater(tmp)));
   }
 
   /** Best effort removal on a fresh connection (the temp of a write whose connection dropped). */
   private removeLater(p: string): void {
-    void this.run('remove', p, true, (sftp) => callVoid(sftp, (cb) => sftp.unlink(p, cb))).catch(() => undefined);
+    void this.session.run('remove', p, true, (sftp) => callVoid(sftp, (cb) => sftp.unlink(p, cb))).catch(() => undefined);
   }
 
   /** Rename; with `overwrite` an existing file at `to` is replaced atomically, without it an
    *  existing `to` fails with EEXIST. */
   rename(from: string, to: string, options: { overwrite: boolean }): Promise<void> {
-    return this.run('rename', from, false, async (sftp) => {
+    return this.session.run('rename', from, false, async (sftp) => {
       if (options.overwrite) return renameOver(sftp, from, to);
       const exists = await call<Stats>(sftp, (cb) => sftp.lstat(to, cb)).then(
         () => true,
@@ -279,20 +203,20 @@ export class RemoteFs {
   }
 
   unlink(p: string): Promise<void> {
-    return this.run('delete', p, false, (sftp) => callVoid(sftp, (cb) => sftp.unlink(p, cb)));
+    return this.session.run('delete', p, false, (sftp) => callVoid(sftp, (cb) => sftp.unlink(p, cb)));
   }
 
   // ---- streams -----------------------------------------------------------------------------
 
   /** A pipelined read stream (many requests in flight). Not retried if the connection drops. */
   createReadStream(p: string, options: { start?: number; end?: number } = {}): Readable {
-    const opened = this.run('read', p, true, (sftp) => openHandle(sftp, p, 'r').then((h) => ({ sftp, h })));
+    const opened = this.session.run('read', p, true, (sftp) => openHandle(sftp, p, 'r').then((h) => ({ sftp, h })));
     return readStreamWhenOpen(opened, options.start ?? 0, options.end === undefined ? Infinity : options.end + 1);
   }
 
   /** A pipelined write stream (truncates `p`); 'finish' once every byte is acknowledged and the file closed. */
   createWriteStream(p: string, options: { mode?: number; append?: boolean } = {}): Writable {
-    const opened = this.run('write', p, true, async (sftp) => {
+    const opened = this.session.run('write', p, true, async (sftp) => {
       const h = await openHandle(sftp, p, options.append ? 'a' : 'w', { mode: options.mode ?? 0o644 });
       const start = options.append ? (await fstat(sftp, h)).size : 0;
       return pipelinedWriteStream(sftp, h, start);
@@ -311,10 +235,12 @@ export class RemoteFs {
     }
     const parent = posix.dirname(dir);
     if (parent !== dir) await this.mkdirp(parent);
-    await this.run('mkdir', dir, false, (sftp) => callVoid(sftp, (cb) => sftp.mkdir(dir, cb))).catch(async (e: unknown) => {
-      // Lost a race with another mkdir, or a retry after a drop: fine if it is a directory now.
-      if ((await this.tryStat(dir))?.type !== 'directory') throw e;
-    });
+    await this.session
+      .run('mkdir', dir, false, (sftp) => callVoid(sftp, (cb) => sftp.mkdir(dir, cb)))
+      .catch(async (e: unknown) => {
+        // Lost a race with another mkdir, or a retry after a drop: fine if it is a directory now.
+        if ((await this.tryStat(dir))?.type !== 'directory') throw e;
+      });
   }
 
   /** rm -rf in the pod (one exec instead of a round trip per file). */
@@ -364,8 +290,6 @@ export class RemoteFs {
   dispose(): void {
     this.disposed = true;
     this.bulkNow?.dispose();
-    this.current?.conn.close();
-    this.current = undefined;
-    this.session = undefined;
+    this.session.dispose();
   }
 }

@@ -13,7 +13,8 @@
  *   (delete, rename, mkdir) check whether they took effect and otherwise run once more;
  * - after the pod ended: reads come from the cache (read-only), everything else fails with
  *   "pod ended: <reason>".
- * The parts live beside it: workspace-reads.ts (stat, listings, contents: cached or asked), workspace-connection.ts (the SFTP and who we are), workspace-stat.ts
+ * The parts live beside it: workspace-reads.ts (stat, listings, contents: cached or asked),
+ * workspace-save.ts (atomic saves), workspace-connection.ts (the SFTP and who we are), workspace-stat.ts
  * (stat answers, monotonic mtimes), file-contents.ts (size limits, bounded reads, save failures),
  * pod-copy.ts, pod-remove.ts, pod-runner.ts (running an operation, failures classified), watch-registry.ts (shared pod watches), own-echo.ts (our own changes' echoes),
  * workspace-names.ts (probes, temp names), workspace-fs-cache.ts, fs-preconditions.ts (what must (not) exist before a change).
@@ -24,21 +25,22 @@ import type { RemoteFs, RemoteStat } from './remote-fs';
 import { Emitter, type Disposable, type Event } from '../util/emitter';
 import { WorkspaceFsCache } from './workspace-fs-cache';
 import { ChangeCoalescer, type PathChange } from '../util/change-coalescer';
-import { WorkspaceFsError, fsError } from './workspace-fs-error';
+import { fsError } from './workspace-fs-error';
 import { assertNameLength, norm } from './pod-paths';
 import { lexists, retryIfLost } from './lost-session';
-import { checkDeletable, checkMoveTarget, checkNewDirectory, checkWriteTarget } from './fs-preconditions';
+import { checkDeletable, checkMoveTarget, checkNewDirectory } from './fs-preconditions';
 import { PodRunner } from './pod-runner';
 import type { WatchHandle, WorkspaceFsOptions } from './workspace-fs-options';
 import { isTempName } from './workspace-names';
 import { ReportedMtimes, canWrite, fileKind, type WorkspaceStat } from './workspace-stat';
 import { WorkspaceConnection } from './workspace-connection';
-import { DEFAULT_MAX_FILE_BYTES, notSaved, tooLargeToSave } from './file-contents';
+import { DEFAULT_MAX_FILE_BYTES, tooLargeToSave } from './file-contents';
 import { copyInPod } from './pod-copy';
 import { removeInPod } from './pod-remove';
 import { WatchRegistry } from './watch-registry';
 import { OwnEchoFilter } from './own-echo';
 import { WorkspaceReads } from './workspace-reads';
+import { saveFile, type WorkspaceSaveOptions } from './workspace-save';
 
 export type { PathChange, ChangeType } from '../util/change-coalescer';
 export { WorkspaceFsError, type WorkspaceFsErrorKind } from './workspace-fs-error';
@@ -67,6 +69,7 @@ export class WorkspaceFs implements Disposable {
   private readonly watches: WatchRegistry;
   private readonly runner: PodRunner;
   private readonly reads: WorkspaceReads;
+  private readonly save: WorkspaceSaveOptions;
   private disposed = false;
 
   constructor(private readonly options: WorkspaceFsOptions) {
@@ -89,6 +92,13 @@ export class WorkspaceFs implements Disposable {
       link: this.link,
       endReason: () => this.endReason,
     });
+    this.save = {
+      podId: options.podId,
+      cache: this.cache,
+      runner: this.runner,
+      reported: this.reported,
+      expectOwn: (paths) => this.expectOwn(paths),
+    };
     this.echoes = new OwnEchoFilter({
       ownEchoMs: options.ownEchoMs,
       stillOurs: (p) => this.stillWhatWeWrote(p),
@@ -140,19 +150,6 @@ export class WorkspaceFs implements Disposable {
       size: st.size,
       readonly: this.endReason !== undefined || !canWrite(st, this.link.knownIdentity),
     };
-  }
-
-  /** Record a stat we got right after writing `p`: mtime strictly after what we reported before. */
-  private noteWritten(p: string, st: RemoteStat, previousMtime: number | undefined): void {
-    this.reported.noteWritten(p, st, previousMtime);
-    this.cache.putStat(p, st);
-  }
-
-  private lastMtime(p: string): number | undefined {
-    const o = this.reported.get(p);
-    if (o) return o.mtime;
-    const c = this.cache.stat(p);
-    return c ? c.mtimeMs : undefined;
   }
 
   /** We are about to change these paths: the watch's echo of it is not news (from now until
@@ -209,7 +206,7 @@ export class WorkspaceFs implements Disposable {
     return this.reads.readFile(norm(uriPath), this.options.maxFileBytes?.() ?? DEFAULT_MAX_FILE_BYTES);
   }
 
-  /** Write a file atomically with `vscode.FileSystemProvider.writeFile`'s create/overwrite rules. */
+  /** Write a file atomically with `vscode.FileSystemProvider.writeFile`'s create/overwrite rules (workspace-save.ts). */
   async writeFile(uriPath: string, content: Uint8Array, flags: { create: boolean; overwrite: boolean }): Promise<void> {
     const p = norm(uriPath);
     assertNameLength(this.podId, p);
@@ -218,47 +215,7 @@ export class WorkspaceFs implements Disposable {
     // Refused before anything is sent: the pod's copy stays as it was, the editor keeps the text.
     if (content.byteLength > max) throw tooLargeToSave(this.podId, p, content.byteLength, max);
     const data = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
-    let existed: boolean | undefined;
-    if (!flags.create || !flags.overwrite) {
-      await this.runner.run(
-        p,
-        async (rfs) => {
-          existed = await checkWriteTarget(rfs, this.podId, p, flags);
-        },
-        { idempotent: true },
-      );
-    } else {
-      const c = this.cache.stat(p);
-      if (c?.type === 'directory') throw fsError('IsADirectory', this.podId, p, '');
-      existed = c === undefined ? undefined : c !== null;
-    }
-    // From here on a retry is safe: the write replaces the file atomically under a fresh temp name.
-    const previous = this.lastMtime(p);
-    let renameSent = false;
-    let saved = false;
-    try {
-      await this.runner.run(
-        p,
-        async (rfs) => {
-          if (!saved) {
-            this.expectOwn([p]);
-            await rfs.atomicWrite(p, data, { onRename: () => (renameSent = true) });
-            saved = true;
-            this.cache.invalidate(p);
-          }
-          const st = await rfs.stat(p);
-          this.noteWritten(p, st, previous);
-          this.cache.putContent(p, new Uint8Array(data), st);
-        },
-        { idempotent: true },
-      );
-    } catch (e) {
-      // The pod acknowledged the rename: the file is saved; only the stat after it was lost (the
-      // next stat asks the pod again). A rename sent but not acknowledged may have landed: what
-      // we cached of the file may be stale.
-      if (renameSent) this.cache.invalidate(p);
-      if (!saved) throw e instanceof WorkspaceFsError && e.kind === 'Unavailable' ? notSaved(e, renameSent) : e;
-    }
+    const existed = await saveFile(this.save, p, data, flags);
     this.own([{ type: existed === true ? 'changed' : 'created', path: p }]);
   }
 

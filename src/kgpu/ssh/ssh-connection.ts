@@ -7,25 +7,15 @@
  * Connections are cheap when Nagle is off on the socket (measured: handshake+auth ~95 ms with
  * Nagle, ~8 ms without), keep alive every 15 s, and pin the bastion's host key on first use.
  *
- * Spare connections (opt-in, `spareConnections`): over a real link a connection costs TCP + key
- * exchange + auth, ~7 round trips (280 ms at 40 ms RTT), and a run needs several in a row. The
- * connector can keep up to N connections connected and authenticated in the background, so the
- * next `connect()` costs nothing and the channel open + request ~2 round trips. A spare is still
- * used for exactly ONE channel and then closed (never a second channel on a connection); it is
- * replaced in the background after each use. Spares only live for `spareIdleMs` after the last
- * `connect()`: then they are closed and not replaced until the next one, so they never keep the
- * pod's idle clock ("12 h of no SSH activity") running on their own. A spare that dropped or
- * failed to connect (key rotated, rental ended, network) is never handed out: `connect()` then
- * opens a fresh connection and reports that one's error, as without spares. Nor is one that has
- * heard nothing from the bastion for two keepalive intervals (an answer is overdue): a stalled
- * bastion does not close it, and ssh2 gives up on it only after four. One spare: spare-connection.ts.
+ * Spare connections (opt-in, `spareConnections`) keep the next `connect()` from paying for a
+ * handshake: the pool in spare-pool.ts, one spare in spare-connection.ts.
  */
 import net from 'node:net';
 import { HttpConnectTunnel } from '../net/http-connect';
 import { Client, type ConnectConfig } from 'ssh2';
 import { sshFingerprint, type HostKeyStore } from './host-keys';
 import { AuthRejectedError, BastionUnreachableError, HostKeyChangedError, SshAbortedError, SshError } from './ssh-errors';
-import { Spare } from './spare-connection';
+import { SparePool } from './spare-pool';
 
 export interface PodSshTarget {
   host: string;
@@ -47,7 +37,7 @@ export interface PodConnectorOptions extends PodSshTarget {
   /** SSH keepalive interval (default 15 000 ms); the connection is dropped after 3 unanswered. */
   keepaliveIntervalMs?: number;
   /** Keep up to this many authenticated connections ready for the next `connect()` calls
-   *  (default 0: off; at most MAX_SPARE_CONNECTIONS). See the file comment. */
+   *  (default 0: off; at most MAX_SPARE_CONNECTIONS). See spare-pool.ts. */
   spareConnections?: number;
   /** Close the spares this long after the last `connect()` (default 45 000 ms). */
   spareIdleMs?: number;
@@ -57,7 +47,6 @@ export interface PodConnectorOptions extends PodSshTarget {
 
 /** Upper bound for `spareConnections`. */
 export const MAX_SPARE_CONNECTIONS = 4;
-const DEFAULT_SPARE_IDLE_MS = 45_000;
 const DEFAULT_KEEPALIVE_MS = 15_000;
 
 /** When each connection last received anything from the bastion (keepalive answers included). */
@@ -76,14 +65,7 @@ export class PodConnector {
   readonly hostPort: string;
   /** Connections handed out (and those connecting for a caller). */
   private readonly open = new Set<PodConnection>();
-  private readonly spares: Spare[] = [];
-  private readonly spareTarget: number;
-  private readonly spareIdleMs: number;
-  private idleTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Date.now() of the last connect() (wall clock: a timer can fire late after a laptop sleeps). */
-  private lastUse = 0;
-  /** A spare failed to connect: no more spares until a caller's own connection succeeds. */
-  private sparesHeld = false;
+  private readonly spares: SparePool;
   private disposed = false;
   private readonly counts = { fromSpare: 0, fresh: 0 };
   /** The bastion's public host key (SSH wire format) as last verified against the pin. */
@@ -92,8 +74,13 @@ export class PodConnector {
   constructor(private readonly options: PodConnectorOptions) {
     this.hostPort = `${options.host}:${options.port}`;
     const n = Math.floor(options.spareConnections ?? 0);
-    this.spareTarget = Number.isFinite(n) ? Math.max(0, Math.min(MAX_SPARE_CONNECTIONS, n)) : 0;
-    this.spareIdleMs = Math.max(0, options.spareIdleMs ?? DEFAULT_SPARE_IDLE_MS);
+    this.spares = new SparePool({
+      target: Number.isFinite(n) ? Math.max(0, Math.min(MAX_SPARE_CONNECTIONS, n)) : 0,
+      idleMs: options.spareIdleMs,
+      quietLimitMs: 2 * (options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_MS),
+      heardAt: (conn) => heardAt.get(conn)?.at ?? 0,
+      dial: (registry) => this.dial(undefined, registry),
+    });
   }
 
   /** Number of connections currently open for callers, spares not included (for tests and diagnostics). */
@@ -103,12 +90,12 @@ export class PodConnector {
 
   /** Spares connected and ready to hand out (for tests and diagnostics). */
   get readySpares(): number {
-    return this.spares.filter((s) => s.conn && !s.dead).length;
+    return this.spares.ready;
   }
 
   /** Spares connected or still connecting (for tests and diagnostics). */
   get spareConnections(): number {
-    return this.spares.length;
+    return this.spares.size;
   }
 
   /**
@@ -135,18 +122,10 @@ export class PodConnector {
     const signal = options.signal;
     if (this.disposed) throw new SshError(`The SSH connector for ${this.hostPort} was disposed.`);
     if (signal?.aborted) throw new SshAbortedError('Connecting to the pod');
-    if (this.spareTarget === 0) return this.fresh(signal);
-
-    const now = Date.now();
-    // The idle window passed while its timer could not run (e.g. the machine slept): the spares
-    // may be dead without us knowing. Drop them; this call connects afresh.
-    if (this.lastUse > 0 && now - this.lastUse > this.spareIdleMs) this.dropSpares();
-    this.lastUse = now;
-    this.armIdleTimer();
-    const spare = this.takeSpare();
-    this.refill();
+    if (this.spares.target === 0) return this.fresh(signal);
+    const spare = this.spares.take(signal);
     if (spare) {
-      const conn = await this.awaitSpare(spare, signal);
+      const conn = await spare;
       if (conn) {
         this.counts.fromSpare++;
         this.open.add(conn);
@@ -161,9 +140,7 @@ export class PodConnector {
   /** Close every open connection and spare, and refuse new ones. */
   dispose(): void {
     this.disposed = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
-    this.dropSpares();
+    this.spares.dispose();
     for (const c of [...this.open]) c.client.destroy();
     this.open.clear();
   }
@@ -171,72 +148,8 @@ export class PodConnector {
   private async fresh(signal: AbortSignal | undefined): Promise<PodConnection> {
     const conn = await this.dial(signal, this.open);
     this.counts.fresh++;
-    if (this.sparesHeld) {
-      // Connecting works again (a transient failure, or a new key): spares may be refilled.
-      this.sparesHeld = false;
-      if (this.spareTarget > 0 && Date.now() - this.lastUse <= this.spareIdleMs) this.refill();
-    }
+    this.spares.connected();
     return conn;
-  }
-
-  /** The first live connected spare, else the oldest one still connecting; removed from the pool. */
-  private takeSpare(): Spare | undefined {
-    const quietLimit = 2 * (this.options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_MS);
-    for (let i = this.spares.length - 1; i >= 0; i--) {
-      const s = this.spares[i];
-      // Quiet past an overdue keepalive answer: the bastion may be stalled (it was, whenever seen).
-      if (s.conn && !s.dead && Date.now() - (heardAt.get(s.conn)?.at ?? 0) > quietLimit) s.destroy();
-      if (s.dead) this.spares.splice(i, 1);
-    }
-    const i = this.spares.findIndex((s) => s.conn !== undefined);
-    if (i >= 0) return this.spares.splice(i, 1)[0];
-    return this.spares.shift();
-  }
-
-  /** The spare's connection once it is connected and alive; undefined if it failed or the caller gave up. */
-  private awaitSpare(spare: Spare, signal: AbortSignal | undefined): Promise<PodConnection | undefined> {
-    if (spare.conn) return Promise.resolve(spare.dead ? undefined : spare.conn);
-    return new Promise<PodConnection | undefined>((resolve) => {
-      const onAbort = (): void => {
-        spare.destroy();
-        resolve(undefined);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      void spare.ready.then((conn) => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(conn && !spare.dead && !signal?.aborted ? conn : undefined);
-        if (conn && signal?.aborted) conn.close();
-      });
-    });
-  }
-
-  /** Start connecting spares up to the target (no-op when disposed, held, or outside the idle window). */
-  private refill(): void {
-    while (!this.disposed && !this.sparesHeld && this.spares.length < this.spareTarget) {
-      const spare = new Spare(
-        (registry) => this.dial(undefined, registry),
-        (gone, failed) => {
-          // Never surfaced: the caller that would take this spare connects afresh and gets that error.
-          if (failed) this.sparesHeld = true;
-          const i = this.spares.indexOf(gone);
-          if (i >= 0) this.spares.splice(i, 1);
-        },
-      );
-      this.spares.push(spare);
-    }
-  }
-
-  private armIdleTimer(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = undefined;
-      this.dropSpares();
-    }, this.spareIdleMs);
-    this.idleTimer.unref?.();
-  }
-
-  private dropSpares(): void {
-    for (const s of this.spares.splice(0)) s.destroy();
   }
 
   /** Open a fresh, authenticated connection, kept in `registry` until it closes. */

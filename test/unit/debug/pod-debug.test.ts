@@ -6,36 +6,22 @@
  * quotes is synced as Run syncs it; breakpoints are set on the LOCAL path (one conditional, one on
  * a file that exists only in the pod, by its kgpu:// URI), hit in /workspace/<folder>, and the
  * stack shows the local path again; variables, evaluate, step, continue to the exit code; an
- * uncaught exception; a connection cut while paused, and the stream reset while the agent stays up
- * (which fails without pod/debug_relay.py's stop: debugpy's program would live on, paused), stop the
- * program in the pod; a pod Python without debugpy says how to fix it; attach to debugpy.listen().
+ * uncaught exception; a pod Python without debugpy says how to fix it; a wrapper kgpu.python;
+ * library frames; attach to debugpy.listen(). A session that goes away while paused stops the
+ * program in the pod: pod-debug-stop.test.ts.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { startDebugJob, startPodDebug, type PodDebugSession, type StreamOpener } from '../../../src/kgpu/debug';
-import type { RunTarget } from '../../../src/kgpu/jobs/job-runner';
-import { JobRunner } from '../../../src/kgpu/jobs/job-runner';
+import { test } from 'node:test';
+import { startPodDebug } from '../../../src/kgpu/debug';
 import { podCommands } from '../../../src/kgpu/ssh/pod-commands';
 import { syncUp } from '../../../src/kgpu/transfer/sync';
-import { startAgentFixture, waitFor, type AgentFixture } from '../agent/agent-fixture';
+import { waitFor } from '../agent/agent-fixture';
 import { DapTestClient } from './dap-test-client';
+import { begin, locals, topFrame, useDebugPod } from './debug-fixture';
 
-let f: AgentFixture;
-let tmp: string;
-let runner: JobRunner;
-before(async () => {
-  f = await startAgentFixture();
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kgpu-debug-'));
-  runner = new JobRunner({ commands: async () => podCommands(f.pod.connector()), pollMs: 0 });
-});
-after(async () => {
-  runner?.dispose();
-  await f?.stop();
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-});
+const d = useDebugPod();
 
 const SCRIPT = `import os, sys
 sys.path.insert(0, "/workspace/podlib")
@@ -58,102 +44,15 @@ sys.exit(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
 const LOOP_LINE = 10; // total += square(i)
 const MARKER_LINE = 15;
 
-/** A local project folder "my proj" with `name` in it; returns the file's path. */
-function project(name: string, source: string, folder = 'my proj'): { folder: string; file: string } {
-  const dir = path.join(tmp, folder);
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, source);
-  return { folder: dir, file };
-}
-
-/** What a launch configuration gives the launch. */
-interface LaunchSpec {
-  podId: string;
-  agent: StreamOpener;
-  target: RunTarget;
-  python: string;
-  args: string[];
-  env: Record<string, string>;
-  justMyCode?: boolean;
-}
-
-function launchSpec(target: { folder: string; file: string }, extra: Partial<LaunchSpec> = {}): LaunchSpec {
-  return {
-    podId: f.pod.podId,
-    agent: f.client(),
-    target: { kind: 'local', ...target },
-    python: 'python',
-    args: [],
-    env: {},
-    ...extra,
-  };
-}
-
-/** A launch as the editor does it: the program a job of the runner under debugpy (startDebugJob). */
-function launch(spec: LaunchSpec): Promise<PodDebugSession> {
-  if (spec.target.kind !== 'local') throw new Error('a local target');
-  return startDebugJob({
-    podId: spec.podId,
-    agent: spec.agent,
-    runner,
-    pod: podCommands(f.pod.connector()),
-    target: spec.target,
-    python: spec.python,
-    args: spec.args,
-    env: spec.env,
-    justMyCode: spec.justMyCode,
-  });
-}
-
-/** initialize, launch, the breakpoints, configurationDone — as VS Code orders them. */
-async function begin(
-  c: DapTestClient,
-  file: string,
-  breakpoints: Record<string, { line: number; condition?: string }[]>,
-  filters: string[] = [],
-): Promise<any[]> {
-  const caps = await c.ok('initialize', {
-    clientID: 'kgpu-test',
-    adapterID: 'kgpu',
-    linesStartAt1: true,
-    columnsStartAt1: true,
-    pathFormat: 'path',
-    supportsVariableType: true,
-  });
-  assert.equal(caps.supportsConfigurationDoneRequest, true);
-  const launched = c.request('launch', { type: 'kgpu', request: 'launch', name: 'test', program: file });
-  await c.event('initialized');
-  const results: any[] = [];
-  for (const [p, bps] of Object.entries(breakpoints)) results.push(await c.ok('setBreakpoints', { source: { path: p }, breakpoints: bps }));
-  await c.ok('setExceptionBreakpoints', { filters });
-  await c.ok('configurationDone');
-  const r = await launched;
-  assert.ok(r.success, `launch failed: ${r.message}`);
-  return results;
-}
-
-async function topFrame(c: DapTestClient, threadId: number): Promise<any> {
-  const st = await c.ok('stackTrace', { threadId, startFrame: 0, levels: 20 });
-  return st.stackFrames[0];
-}
-
-async function locals(c: DapTestClient, frameId: number): Promise<Map<string, string>> {
-  const { scopes } = await c.ok('scopes', { frameId });
-  const local = scopes.find((s: any) => /local/i.test(s.name)) ?? scopes[0];
-  const { variables } = await c.ok('variables', { variablesReference: local.variablesReference });
-  return new Map(variables.map((v: any) => [v.name, v.value]));
-}
-
 test('launch: a breakpoint on the local path hits in /workspace/<folder>; variables, evaluate, step, a pod-only file, continue to the exit code', async () => {
-  f.writeFile('podlib/podhelper.py', Buffer.from('def helper(x):\n    y = x * 10\n    return y\n'));
-  const { folder, file } = project(`it's a "quoted" name.py`, SCRIPT);
+  d.f.writeFile('podlib/podhelper.py', Buffer.from('def helper(x):\n    y = x * 10\n    return y\n'));
+  const { folder, file } = d.project(`it's a "quoted" name.py`, SCRIPT);
   const secret = 's3cr3t value';
-  const s = await launch(launchSpec({ folder, file }, { args: ['7'], env: { KGPU_TEST_SECRET: secret } }));
+  const s = await d.launch(d.launchSpec({ folder, file }, { args: ['7'], env: { KGPU_TEST_SECRET: secret } }));
   assert.equal(s.remoteProgram, `/workspace/my proj/it's a "quoted" name.py`);
   assert.equal(s.synced?.uploadedFiles, 1);
   const c = new DapTestClient(s.bridge);
-  const podHelper = `kgpu://${f.pod.podId}/workspace/podlib/podhelper.py`;
+  const podHelper = `kgpu://${d.f.pod.podId}/workspace/podlib/podhelper.py`;
   try {
     const [bps, helperBps] = await begin(c, file, {
       [file]: [{ line: LOOP_LINE, condition: 'i == 2' }, { line: MARKER_LINE }],
@@ -193,7 +92,7 @@ test('launch: a breakpoint on the local path hits in /workspace/<folder>; variab
     assert.equal(f3.line, MARKER_LINE);
     await waitFor('the program output in the debug console', () => c.output().includes('secret-ok'));
     // kgpu.env reached the program, and no command line in the pod holds it.
-    const cmdlines = await f.sh(`for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done`);
+    const cmdlines = await d.f.sh(`for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done`);
     assert.ok(cmdlines.includes('debugpy'), 'the adapter runs');
     assert.ok(!cmdlines.includes('s3cr3t'), 'the secret is on no command line in the pod');
 
@@ -217,8 +116,8 @@ test('launch: a breakpoint on the local path hits in /workspace/<folder>; variab
 });
 
 test('launch: an uncaught exception stops with its message; continuing ends with exit code 1', async () => {
-  const { folder, file } = project('boom.py', 'def fail(n):\n    raise ValueError(f"bad value {n}")\n\nfail(42)\n');
-  const s = await launch(launchSpec({ folder, file }));
+  const { folder, file } = d.project('boom.py', 'def fail(n):\n    raise ValueError(f"bad value {n}")\n\nfail(42)\n');
+  const s = await d.launch(d.launchSpec({ folder, file }));
   const c = new DapTestClient(s.bridge);
   try {
     await begin(c, file, {}, ['uncaught']);
@@ -239,48 +138,11 @@ test('launch: an uncaught exception stops with its message; continuing ends with
   }
 });
 
-test('a connection cut while paused at a breakpoint ends the session with a clear message and stops the program in the pod', async () => {
-  const { folder, file } = project(
-    'paused.py',
-    'import os, time\nopen("paused.pid", "w").write(str(os.getpid()))\nwhile True:\n    time.sleep(0.2)\n',
-    'cut proj',
-  );
-  f.gate.mode = 'hold';
-  const spec = launchSpec({ folder, file });
-  const held = f.gate.next().then((h) => {
-    h.pass();
-    return h;
-  });
-  const s = await launch(spec);
-  const conn = await held;
-  f.gate.mode = 'pass';
-  const c = new DapTestClient(s.bridge);
-  try {
-    await begin(c, file, { [file]: [{ line: 4 }] });
-    const stop = await c.event('stopped');
-    assert.equal(stop.body.reason, 'breakpoint');
-    const pid = Number(fs.readFileSync(path.join(f.pod.hostDir, 'cut proj', 'paused.pid'), 'utf8'));
-    assert.ok(pid > 0 && (await f.alive(pid)), 'the program runs (paused) in the pod');
-    const pending = c.request('threads');
-    conn.kill();
-    const out = await c.event('output', (m) => /connection to pod .* was lost/.test(String(m.body?.output)));
-    assert.match(String(out.body.output), /program in the pod was stopped/);
-    await c.event('terminated');
-    // A request in flight when the connection went gets an answer (VS Code would wait forever).
-    const r = await pending;
-    assert.ok(r.type === 'response');
-    await waitFor('the paused program to be stopped in the pod', async () => !(await f.alive(pid)), 30_000);
-  } finally {
-    f.gate.mode = 'pass';
-    s.bridge.dispose();
-  }
-});
-
 test('a pod Python without debugpy: the launch fails saying how to install it', async () => {
-  await f.sh('python3 -m venv --without-pip /tmp/kgpu-nodebugpy');
-  const { folder, file } = project('hello.py', 'print("hi")\n', 'nodbg proj');
+  await d.f.sh('python3 -m venv --without-pip /tmp/kgpu-nodebugpy');
+  const { folder, file } = d.project('hello.py', 'print("hi")\n', 'nodbg proj');
   await assert.rejects(
-    launch(launchSpec({ folder, file }, { python: '/tmp/kgpu-nodebugpy/bin/python' })),
+    d.launch(d.launchSpec({ folder, file }, { python: '/tmp/kgpu-nodebugpy/bin/python' })),
     /before debugpy listened in pod [\s\S]*debugpy is not installed for \/tmp\/kgpu-nodebugpy\/bin\/python in this pod\. Install it \(`\/tmp\/kgpu-nodebugpy\/bin\/python -m pip install debugpy`/,
   );
 });
@@ -288,23 +150,23 @@ test('a pod Python without debugpy: the launch fails saying how to install it', 
 test('attach: to a job that called debugpy.listen(), over an agent TCP stream; the breakpoint on the local path hits', async () => {
   const source =
     'import debugpy, sys\nhost, port = debugpy.listen(("127.0.0.1", 0))\nopen("port.txt", "w").write(str(port))\ndebugpy.wait_for_client()\nvalue = 41\nvalue += 1\nprint("value", value, flush=True)\n';
-  const { folder, file } = project('serve.py', source, 'attach proj');
+  const { folder, file } = d.project('serve.py', source, 'attach proj');
   // The job, as Run would start it (detached), from the synced copy.
-  await syncUp(podCommands(f.pod.connector()), folder, '/workspace/attach proj');
-  fs.rmSync(path.join(f.pod.hostDir, 'attach proj', 'port.txt'), { force: true });
-  await f.sh(`cd '/workspace/attach proj' && setsid -f python serve.py > out.log 2>&1`);
+  await syncUp(podCommands(d.f.pod.connector()), folder, '/workspace/attach proj');
+  fs.rmSync(path.join(d.f.pod.hostDir, 'attach proj', 'port.txt'), { force: true });
+  await d.f.sh(`cd '/workspace/attach proj' && setsid -f python serve.py > out.log 2>&1`);
   const port = await waitFor(
     'the port debugpy listens on',
     () => {
-      const p = path.join(f.pod.hostDir, 'attach proj', 'port.txt');
+      const p = path.join(d.f.pod.hostDir, 'attach proj', 'port.txt');
       return fs.existsSync(p) && Number(fs.readFileSync(p, 'utf8')) > 0 ? Number(fs.readFileSync(p, 'utf8')) : undefined;
     },
     30_000,
   );
   const s = await startPodDebug({
     request: 'attach',
-    podId: f.pod.podId,
-    agent: f.client(),
+    podId: d.f.pod.podId,
+    agent: d.f.client(),
     python: 'python',
     port,
     localRoot: folder,
@@ -324,7 +186,7 @@ test('attach: to a job that called debugpy.listen(), over an agent TCP stream; t
     assert.equal(frame.source.path, file);
     assert.equal((await locals(c, frame.id)).get('value'), '41');
     await c.ok('continue', { threadId: stop.body.threadId });
-    await waitFor('the job to finish', async () => (await f.sh(`cat '/workspace/attach proj/out.log'`)).includes('value 42'), 30_000);
+    await waitFor('the job to finish', async () => (await d.f.sh(`cat '/workspace/attach proj/out.log'`)).includes('value 42'), 30_000);
     await c.request('disconnect', {});
   } finally {
     s.bridge.dispose();
@@ -332,40 +194,21 @@ test('attach: to a job that called debugpy.listen(), over an agent TCP stream; t
 });
 
 test('attach to a port where nothing listens says how to start the program', async () => {
-  const free = Number(await f.sh(`python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"`));
+  const free = Number(await d.f.sh(`python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"`));
   await assert.rejects(
-    startPodDebug({ request: 'attach', podId: f.pod.podId, agent: f.client(), python: 'python', port: free }),
+    startPodDebug({ request: 'attach', podId: d.f.pod.podId, agent: d.f.client(), python: 'python', port: free }),
     /Nothing in pod .* listens on 127\.0\.0\.1:\d+ .*debugpy\.listen\(\d+\)/,
   );
 });
 
-test('the stream reset while paused (the editor went away without a disconnect) stops the program in the pod', async () => {
-  const { folder, file } = project(
-    'reset.py',
-    'import os, time\nopen("reset.pid", "w").write(str(os.getpid()))\nwhile True:\n    time.sleep(0.2)\n',
-    'reset proj',
-  );
-  const agent = f.client();
-  const s = await launch({ ...launchSpec({ folder, file }), agent });
-  const c = new DapTestClient(s.bridge);
-  await begin(c, file, { [file]: [{ line: 4 }] });
-  assert.equal((await c.event('stopped')).body.reason, 'breakpoint');
-  const pid = Number(fs.readFileSync(path.join(f.pod.hostDir, 'reset proj', 'reset.pid'), 'utf8'));
-  assert.ok(pid > 0 && (await f.alive(pid)));
-  // The agent and its SSH connection stay up; only this stream is reset (its process group signalled).
-  s.bridge.dispose();
-  await waitFor('the paused program to be stopped in the pod', async () => !(await f.alive(pid)), 30_000);
-  assert.equal(agent.state, 'running', 'the agent itself stayed up');
-});
-
 test('launch with a multi-word kgpu.python (a wrapper such as `env … python3`, `uv run python`): the wrapper runs the program', async () => {
-  const { folder, file } = project(
+  const { folder, file } = d.project(
     'wrapped.py',
     'import os, sys\nwrapped = os.environ.get("KGPU_WRAPPED")\nprint("wrapped", wrapped, flush=True)\nsys.exit(3)\n',
     'wrap proj',
   );
   // `env NAME=value python3`: debugpy used to start its launcher with the first word alone (`env`).
-  const s = await launch(launchSpec({ folder, file }, { python: 'env KGPU_WRAPPED=yes python3' }));
+  const s = await d.launch(d.launchSpec({ folder, file }, { python: 'env KGPU_WRAPPED=yes python3' }));
   const c = new DapTestClient(s.bridge);
   try {
     await begin(c, file, { [file]: [{ line: 3 }] });
@@ -388,12 +231,12 @@ test('launch with a multi-word kgpu.python (a wrapper such as `env … python3`,
 });
 
 test("library frames (the pod's standard library) come as read-only kgpu-lib:// sources, the project's as local paths", async () => {
-  const { folder, file } = project(
+  const { folder, file } = d.project(
     'lib.py',
     'import json\n\ndef hook(d):\n    return d\n\njson.loads(\'{"a": 1}\', object_hook=hook)\n',
     'lib proj',
   );
-  const s = await launch(launchSpec({ folder, file }, { justMyCode: false }));
+  const s = await d.launch(d.launchSpec({ folder, file }, { justMyCode: false }));
   const c = new DapTestClient(s.bridge);
   try {
     await begin(c, file, { [file]: [{ line: 4 }] });
@@ -403,7 +246,7 @@ test("library frames (the pod's standard library) come as read-only kgpu-lib:// 
     assert.equal(paths[0], file);
     const lib = st.stackFrames.find((fr: any) => /\/json\/__init__\.py$/.test(String(fr.source?.path)));
     assert.ok(lib, `a json frame in ${paths.join(', ')}`);
-    assert.match(lib.source.path, new RegExp(`^kgpu-lib://${f.pod.podId}/.+/json/__init__\\.py$`));
+    assert.match(lib.source.path, new RegExp(`^kgpu-lib://${d.f.pod.podId}/.+/json/__init__\\.py$`));
     assert.equal(lib.source.presentationHint, 'deemphasize');
     await c.ok('continue', { threadId: stop.body.threadId });
     await c.event('terminated');

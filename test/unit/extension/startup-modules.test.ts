@@ -28,7 +28,7 @@ const FIRST_USE_ONLY: RegExp[] = [
   /^src\/kgpu\/notebook\/(?!kernel-status\.ts$)/,
   /^src\/kgpu\/debug\/(?!path-map\.ts$)/,
   /^src\/kgpu\/sweeps\/(grid|sweep-file)\.ts$/,
-  /^src\/kgpu\/ssh\/(ssh-connection|spare-connection|pod-shell|host-key-probe)\.ts$/,
+  /^src\/kgpu\/ssh\/(ssh-connection|spare-connection|spare-pool|pod-shell|host-key-probe)\.ts$/,
   /^src\/kgpu\/api\/(api-client|http-exchange)\.ts$/,
   /^src\/commands\/(auth-commands|rent-command|release-command|rotate-key-command|copy-commands|exec-command|terminal)\.ts$/,
   /^src\/files\/transfer-commands\.ts$/,

@@ -2,104 +2,25 @@
  * Sweeps across pods (issue 23), editor-free, against the simulator with two ready pods: four
  * argument sets run as four normal jobs over the two pods (each pod one at a time; the folder
  * synced by a pod's first run only), each job's log has its own arguments, the metrics it printed
- * reach the Sweeps view's rows, the cost is the pod's rate × the job's duration; a pod released
- * mid-sweep has its run re-queued on the other; a sweep is found again after a "reload" (a new
- * runner and Sweep.resume from the stored plan); a file above the transit threshold reaches
- * every pod through one transit object.
+ * (or appended to metrics.jsonl, read while the run goes on) reach the Sweeps view's rows, the cost
+ * is the pod's rate × the job's duration; a pod released mid-sweep has its run re-queued on the
+ * other; a sweep is found again after a "reload" (a new runner and Sweep.resume from the stored
+ * plan). Large files through transit objects: sweep-transit.test.ts.
  */
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { startSimulator, type Simulator } from '../../sim/index';
-import { KgpuClient } from '../../../src/kgpu/api/api-client';
-import { isLivePod } from '../../../src/kgpu/api/api-types';
-import { podRatePerHour } from '../../../src/kgpu/model/cost';
-import { MemoryHostKeyStore } from '../../../src/kgpu/ssh/host-keys';
+import { test } from 'node:test';
 import { JobRunner } from '../../../src/kgpu/jobs/job-runner';
-import { podCommands, type PodCommands } from '../../../src/kgpu/ssh/pod-commands';
-import { PodConnector } from '../../../src/kgpu/ssh/ssh-connection';
-import { largeFiles, TransitFanOut } from '../../../src/kgpu/sweeps/fanout';
 import { parseSweepLine } from '../../../src/kgpu/sweeps/grid';
 import { readSweepFile } from '../../../src/kgpu/sweeps/sweep-file';
-import { sweepFanOut, transitHooks } from '../../../src/kgpu/sweeps/sweep-transit';
 import { newSweepPlan, storedSweeps, Sweep, type SweepPlan } from '../../../src/kgpu/sweeps/sweep';
 import { sweepRunRows } from '../../../src/kgpu/sweeps/sweep-view-model';
-import { throwawayEd25519 } from '../kgpu/api/api-fixture';
 import { MapStore, waitFor } from '../kgpu/jobs/run-fixture';
+import { useSweepPods } from './sweep-fixture';
 
-const TRAIN = `import argparse, json, os, time
-p = argparse.ArgumentParser()
-p.add_argument("--lr", type=float, default=0.1)
-p.add_argument("--bs", type=int, default=1)
-a = p.parse_args()
-print(f"args lr={a.lr} bs={a.bs} pid={os.getpid()}", flush=True)
-print(json.dumps({"metric": "started", "value": 1}), flush=True)
-while os.path.exists("hold"):
-    time.sleep(0.05)
-print(json.dumps({"metric": "loss", "value": a.lr * a.bs}))
-print(json.dumps({"acc": a.bs / 100, "step": 7}))
-`;
-
-let sim: Simulator;
-let client: KgpuClient;
-let tmp: string;
-const pods: string[] = [];
-const connectors = new Map<string, PodConnector>();
-const all: PodConnector[] = [];
-const hostKeys = new MemoryHostKeyStore();
-const keys = new Map<string, string>();
-
-function commands(podId: string): PodCommands {
-  const c = new PodConnector({ host: sim.sshHost, port: sim.sshPort, privateKey: keys.get(podId)!, hostKeys, readyTimeoutMs: 10_000 });
-  all.push(c);
-  return podCommands(c);
-}
-async function sh(podId: string, line: string): Promise<string> {
-  const r = await commands(podId).exec(line);
-  if (r.exitCode !== 0) throw new Error(`${line}: ${r.stderr.toString()}`);
-  return r.stdout.toString();
-}
-
-before(async () => {
-  sim = await startSimulator({ clockSpeed: 0 });
-  client = new KgpuClient({ apiBase: sim.apiBase, getToken: async () => sim.token, retry: { baseDelayMs: 5, maxDelayMs: 20 } });
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kgpu-sweep-test-'));
-  for (const model of ['rtx3080', 'rtx5090', 'rtx3090']) {
-    const key = throwawayEd25519();
-    const rented = await client.rent({ gpu_model: model, ssh_pubkey: key.public });
-    await client.waitUntilReady(rented.pod_id, { intervalMs: 20, pollFloorMs: 0 });
-    pods.push(rented.pod_id);
-    keys.set(rented.pod_id, key.private);
-  }
-  void connectors;
-});
-after(async () => {
-  for (const c of all) c.dispose();
-  await client?.close();
-  await sim?.stop();
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
-
-function project(name: string, hold: boolean): string {
-  const dir = path.join(tmp, name);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'train.py'), TRAIN);
-  if (hold) fs.writeFileSync(path.join(dir, 'hold'), '');
-  return dir;
-}
-
-async function rates(): Promise<Map<string, number>> {
-  const m = new Map<string, number>();
-  for (const p of pods) m.set(p, podRatePerHour(await client.getPod(p))!);
-  return m;
-}
-
-async function isPodLive(podId: string): Promise<boolean> {
-  return isLivePod(await client.getPod(podId));
-}
+const f = useSweepPods();
+const { pods, commands, sh, project, rates, isPodLive } = f;
 
 function sweepOf(runner: JobRunner, plan: SweepPlan, store: MapStore, rate: Map<string, number>): Sweep {
   return new Sweep(plan, { runner, env: () => ({}), ratePerHour: (p) => rate.get(p), store, isPodLive });
@@ -177,7 +98,7 @@ test('a pod released mid-sweep: its run is re-queued on the other pod, once; a r
   const jobOnP2 = onP2.jobId;
 
   // The pod ends; the editor's pod watcher tells the runner (as src/jobs/jobs-view.ts does).
-  await client.release(p2);
+  await f.client.release(p2);
   runner.podEnded(p2, 'released');
   await waitFor(
     'the run re-queued',
@@ -212,71 +133,8 @@ test('a pod released mid-sweep: its run is re-queued on the other pod, once; a r
   runner.dispose();
 });
 
-test('a file above the transit threshold goes to every pod through ONE transit object (uploaded once, fetched by each pod), not through the sync', async () => {
-  const dir = project('fanout', false);
-  fs.mkdirSync(path.join(dir, 'data'));
-  const big = crypto.randomBytes(200 * 1024);
-  fs.writeFileSync(path.join(dir, 'data', 'big.bin'), big);
-  fs.writeFileSync(
-    path.join(dir, 'reads.py'),
-    'import hashlib, json\nd = open("data/big.bin", "rb").read()\nprint("sha", hashlib.sha256(d).hexdigest())\nprint(json.dumps({"metric": "bytes", "value": len(d)}))\n',
-  );
-  const calls: string[] = [];
-  const counting = {
-    createObject: (...a: Parameters<KgpuClient['createObject']>) => (calls.push('create'), client.createObject(...a)),
-    uploadToPutUrl: (...a: Parameters<KgpuClient['uploadToPutUrl']>) => (calls.push('put'), client.uploadToPutUrl(...a)),
-    getObject: (...a: Parameters<KgpuClient['getObject']>) => (calls.push('get'), client.getObject(...a)),
-    deleteObject: (...a: Parameters<KgpuClient['deleteObject']>) => (calls.push('delete'), client.deleteObject(...a)),
-  };
-  const files = await largeFiles(dir, 64 * 1024);
-  assert.deepEqual(
-    files.map((f) => f.rel),
-    ['data/big.bin'],
-  );
-  const fanOut = new TransitFanOut(counting, files);
-  assert.deepEqual(fanOut.excludes(), ['/data/big.bin']);
-  const runner = new JobRunner({ commands: async (p) => commands(p), pollMs: 0 });
-  const rate = await rates();
-  const two = pods.slice(0, 2);
-  const plan = newSweepPlan({
-    name: 'reads.py',
-    recipe: { target: { kind: 'local', folder: dir, file: path.join(dir, 'reads.py') }, python: 'python3', exclude: fanOut.excludes() },
-    pods: two,
-    runs: [[], [], []],
-  });
-  const sweep = new Sweep(plan, {
-    runner,
-    env: () => ({}),
-    ratePerHour: (p) => rate.get(p),
-    beforeFirstRun: async (p) => void (await fanOut.fetchInto(commands(p), '/workspace/fanout')),
-    onEnd: () => fanOut.dispose(),
-  }).start();
-  await sweep.done;
-  assert.deepEqual(
-    plan.runs.map((r) => [r.state, r.metrics.bytes]),
-    [
-      ['succeeded', big.length],
-      ['succeeded', big.length],
-      ['succeeded', big.length],
-    ],
-    JSON.stringify(plan.runs),
-  );
-  const sha = crypto.createHash('sha256').update(big).digest('hex');
-  for (const r of plan.runs) assert.match(await sh(r.podId!, `cat /workspace/.kgpu/jobs/${r.jobId}/log`), new RegExp(`^sha ${sha}$`, 'm'));
-  assert.deepEqual(new Set(plan.runs.map((r) => r.podId)), new Set(two));
-  assert.deepEqual(calls, ['create', 'put', 'get', 'get', 'delete'], 'one object, uploaded once, a GET url per pod, deleted at the end');
-  // A pod that already has the same bytes fetches nothing.
-  const again = new TransitFanOut(counting, files);
-  calls.length = 0;
-  assert.deepEqual(await again.fetchInto(commands(two[0]), '/workspace/fanout'), { fetched: [], present: ['data/big.bin'] });
-  await again.dispose();
-  assert.deepEqual(calls, ['create', 'put', 'delete']);
-  sweep.dispose();
-  runner.dispose();
-});
-
 test('metrics from the metrics.jsonl each run writes (runs from a sweep.yaml): only what the run appended, the tail read bounded, last and best per metric in the rows', async () => {
-  const dir = path.join(tmp, 'jsonl');
+  const dir = path.join(f.tmp, 'jsonl');
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(
     path.join(dir, 'train.py'),
@@ -328,7 +186,7 @@ print("done", a.bs)
 });
 
 test("a running run's metrics.jsonl reaches the view model while it runs (read again on the way), not only at its end", async () => {
-  const dir = path.join(tmp, 'jsonl-live');
+  const dir = path.join(f.tmp, 'jsonl-live');
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(
     path.join(dir, 'train.py'),
@@ -368,102 +226,4 @@ with open("metrics.jsonl", "a") as f:
     sweep.dispose();
     runner.dispose();
   }
-});
-
-test('a sweep found again after a reload fans its transit objects out to the pod that never fetched them (no new upload) and deletes them at its end', async () => {
-  const dir = project('resumefan', true);
-  fs.mkdirSync(path.join(dir, 'data'));
-  const big = crypto.randomBytes(200 * 1024);
-  fs.writeFileSync(path.join(dir, 'data', 'big.bin'), big);
-  fs.writeFileSync(
-    path.join(dir, 'reads.py'),
-    'import hashlib, json, os, time\nprint(json.dumps({"metric": "started", "value": 1}), flush=True)\nwhile os.path.exists("hold"):\n    time.sleep(0.05)\nd = open("data/big.bin", "rb").read()\nprint("sha", hashlib.sha256(d).hexdigest())\nprint(json.dumps({"metric": "bytes", "value": len(d)}))\n',
-  );
-  const calls: string[] = [];
-  let gets = 0;
-  let secondGetReached = false;
-  const counting = {
-    createObject: (...a: Parameters<KgpuClient['createObject']>) => (calls.push('create'), client.createObject(...a)),
-    uploadToPutUrl: (...a: Parameters<KgpuClient['uploadToPutUrl']>) => (calls.push('put'), client.uploadToPutUrl(...a)),
-    getObject: (...a: Parameters<KgpuClient['getObject']>) => {
-      calls.push('get');
-      // Window A closes while its second pod asks for the object's link: that pod never fetches.
-      if (window === 'A' && ++gets === 2) {
-        secondGetReached = true;
-        return new Promise<never>(() => undefined);
-      }
-      return client.getObject(...a);
-    },
-    deleteObject: (...a: Parameters<KgpuClient['deleteObject']>) => (calls.push('delete'), client.deleteObject(...a)),
-  };
-  let window: 'A' | 'B' = 'A';
-  const rate = await rates();
-  const two = [pods[0], pods[1]];
-  const storeA = new MapStore();
-  const runnerA = new JobRunner({ commands: async (p) => commands(p), pollMs: 0 });
-  const fanOut = new TransitFanOut(counting, await largeFiles(dir, 64 * 1024));
-  const plan = newSweepPlan({
-    name: 'reads.py',
-    recipe: { target: { kind: 'local', folder: dir, file: path.join(dir, 'reads.py') }, python: 'python3', exclude: fanOut.excludes() },
-    pods: two,
-    runs: [[], [], []],
-  });
-  const hooks = (p: SweepPlan, f?: TransitFanOut) =>
-    transitHooks(p, sweepFanOut(counting, p, f)!, { commands: async (podId) => commands(podId) });
-  const sweepA = new Sweep(plan, {
-    runner: runnerA,
-    env: () => ({}),
-    ratePerHour: (p) => rate.get(p),
-    store: storeA,
-    ...hooks(plan, fanOut),
-  }).start();
-  await waitFor('the second pod asks for the link', () => secondGetReached, 60_000);
-  await waitFor('the first pod runs its job', () => plan.runs.some((r) => r.jobId && r.metrics.started === 1), 60_000);
-  // The reload: what window A had stored is all window B knows.
-  const stored = structuredClone(storedSweeps(storeA).find((p) => p.id === plan.id)!);
-  sweepA.dispose();
-  runnerA.dispose();
-  window = 'B';
-  const fetchedA = stored.runs.find((r) => r.jobId)!.podId!;
-  const neverFetched = two.find((p) => p !== fetchedA)!;
-  assert.equal((await commands(neverFetched).exec('test -e /workspace/resumefan/data/big.bin')).exitCode, 1, 'not fetched in window A');
-  assert.deepEqual(
-    stored.transit?.files.map((f) => [f.rel, !!f.objectId, f.sha256]),
-    [['data/big.bin', true, crypto.createHash('sha256').update(big).digest('hex')]],
-  );
-  assert.deepEqual(calls, ['create', 'put', 'get', 'get']);
-  calls.length = 0;
-
-  const storeB = new MapStore();
-  await storeB.update('kgpu.sweeps', [stored]);
-  const runnerB = new JobRunner({ commands: async (p) => commands(p), pollMs: 0 });
-  const sweepB = Sweep.resume(stored, {
-    runner: runnerB,
-    env: () => ({}),
-    ratePerHour: (p) => rate.get(p),
-    store: storeB,
-    ...hooks(stored),
-  }).start();
-  await waitFor(
-    'a job on the pod that never fetched',
-    () => stored.runs.some((r) => r.podId === neverFetched && r.state === 'running' && r.metrics.started === 1),
-    60_000,
-  );
-  for (const p of two) await sh(p, 'rm -f /workspace/resumefan/hold');
-  let ended = false;
-  void sweepB.done.then(() => (ended = true));
-  await waitFor('the resumed sweep to end', () => ended, 120_000);
-  assert.deepEqual(
-    stored.runs.map((r) => [r.state, r.metrics.bytes]),
-    [
-      ['succeeded', big.length],
-      ['succeeded', big.length],
-      ['succeeded', big.length],
-    ],
-    JSON.stringify(stored.runs),
-  );
-  assert.ok(stored.runs.some((r) => r.podId === neverFetched));
-  assert.deepEqual(calls, ['get', 'delete'], 'the stored object fetched by the other pod, nothing uploaded again, deleted at the end');
-  sweepB.dispose();
-  runnerB.dispose();
 });
