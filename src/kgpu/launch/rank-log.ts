@@ -129,6 +129,8 @@ class RankRenderer {
   /** Whose line is open on the terminal (null: at a line start). */
   private open: number | undefined | null = null;
   private lastCr = false;
+  /** Ranks whose unfinished line another rank's output ended: their own line end is already shown. */
+  private readonly cut = new Set<number | undefined>();
 
   constructor(
     private readonly width: number,
@@ -150,10 +152,19 @@ class RankRenderer {
     let out = '';
     if (this.open !== null && this.open !== seg.rank) {
       out += '\r\n'; // another rank's unfinished line: it goes on later behind a fresh prefix
+      this.cut.add(this.open);
       this.open = null;
     }
+    let first = this.cut.delete(seg.rank);
     for (const part of seg.text.split(/(\r\n|\n|\r)/)) {
       if (part === '') continue;
+      // The rest of a line cut above is only its end: that line is already ended (no empty line).
+      const continuesCut = first;
+      first = false;
+      if (continuesCut && (part === '\n' || part === '\r\n')) {
+        this.lastCr = false;
+        continue;
+      }
       if (part === '\n' || part === '\r\n') {
         if (this.open === null && !this.lastCr) out += this.prefix(seg.rank);
         out += '\r\n';

@@ -49,6 +49,23 @@ test('RankLog: a prefix per line and per \\r redraw; another rank ends an open l
   assert.equal(plain(log.push(euro.subarray(0, 13)) + log.push(euro.subarray(13))), '[rank 11] €\r\n');
 });
 
+test('RankLog: a line another rank cut goes on behind a fresh prefix; when only its end is left, no empty line', () => {
+  // As torchrun --tee sends a `\r` progress line: the part written so far, another rank's line, then the
+  // end of the first line on its own (its readline() saw the `\r` only with the next write).
+  const log = new RankLog(2);
+  const out =
+    log.push(Buffer.from('[default0]:step 5/5')) +
+    log.push(Buffer.from('[default1]:rank 1 done\n')) +
+    log.push(Buffer.from('[default0]:\n[default0]:epoch 2 loss 1.7\n'));
+  assert.equal(plain(out), '[rank 0] step 5/5\r\n[rank 1] rank 1 done\r\n[rank 0] epoch 2 loss 1.7\r\n');
+  // Text after the cut goes on behind a fresh prefix, as before; a rank's own empty line stays.
+  const more =
+    log.push(Buffer.from('[default0]:half')) +
+    log.push(Buffer.from('[default1]:x\n')) +
+    log.push(Buffer.from('[default0]: rest\n[default0]:\n'));
+  assert.equal(plain(more), '[rank 0] half\r\n[rank 1] x\r\n[rank 0]  rest\r\n[rank 0] \r\n');
+});
+
 const SUMMARY = `Traceback (most recent call last):
   File "/usr/bin/torchrun", line 33, in <module>
 torch.distributed.elastic.multiprocessing.errors.ChildFailedError:
