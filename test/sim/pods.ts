@@ -197,7 +197,20 @@ export const createPodRuntime: CreatePodRuntime = ({ stateDir }) => {
   };
 };
 
-/** For tests: host pids of every process of a pod (empty once destroyed). */
+/**
+ * For tests: keep a pod's PID namespace from being freed (and its inode number given to another
+ * pod) while `hostPidsOfPod` is asked about it after the pod ends; call the result when done.
+ */
+export function holdPodNamespace(handle: PodHandle): () => void {
+  const release = handle instanceof Pod ? handle.holdNamespace() : undefined;
+  if (handle instanceof Pod && !release) throw new Error(`pod ${handle.podId}: its PID 1 is gone`);
+  return release ?? (() => undefined);
+}
+
+/**
+ * For tests: host pids of every process of a pod (empty once destroyed). After the pod ends this is
+ * only sound while its namespace is held (holdPodNamespace): a freed namespace's number is reused.
+ */
 export function hostPidsOfPod(handle: PodHandle): number[] {
   return handle instanceof Pod ? pidsInNs(handle.ns) : [];
 }

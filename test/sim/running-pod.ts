@@ -5,7 +5,7 @@
  * destruction (the init killed, every process of the pod with it, the cgroups and disk removed).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { ExecResult, PodHandle, PodProcess, SpawnOptions } from './contracts';
@@ -47,6 +47,26 @@ export class Pod implements PodHandle {
     private readonly onOomKilled: (() => void) | undefined,
   ) {
     this.workspaceDir = join(root, 'workspace');
+  }
+
+  /**
+   * Keep the pod's PID namespace (and so its inode number, `ns`) from being freed until the returned
+   * function is called. The kernel reuses a freed namespace's inode number at once (the next pod,
+   * maybe another simulator's, gets it), so "no process left in `ns`" is only sound while it is held.
+   * Undefined when the pod's PID 1 is already gone.
+   */
+  holdNamespace(): (() => void) | undefined {
+    let fd: number;
+    try {
+      fd = openSync(`/proc/${this.initPid}/ns/pid`, 'r');
+    } catch {
+      return undefined;
+    }
+    if (readlinkSync(`/proc/self/fd/${fd}`) !== this.ns) {
+      closeSync(fd);
+      return undefined; // initPid was reused: not our namespace
+    }
+    return () => closeSync(fd);
   }
 
   /** The kubelet's view: an OOM kill in the pod's memory cgroup is reported once. */
@@ -216,6 +236,8 @@ export class Pod implements PodHandle {
 
   destroy(): Promise<void> {
     this.destroying ??= (async () => {
+      // Held while we wait for the namespace to empty: a freed one's inode may at once be another pod's.
+      const release = this.holdNamespace();
       // PID 1 dying makes the kernel SIGKILL every process in the namespace.
       try {
         process.kill(this.initPid, 'SIGKILL');
@@ -229,6 +251,7 @@ export class Pod implements PodHandle {
       await waitExit(this.init);
       const deadline = Date.now() + 5000;
       while (pidsInNs(this.ns).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      release?.();
       await Promise.all([...this.children].map(waitExit));
       await this.cgroup
         ?.remove()

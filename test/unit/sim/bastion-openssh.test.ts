@@ -10,7 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { hostPidsOfPod } from '../../sim/pods';
+import { holdPodNamespace, hostPidsOfPod } from '../../sim/pods';
 import { startBastionFixture, waitFor, type BastionFixture } from './bastion-fixture';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -277,9 +277,14 @@ describe('bastion with real OpenSSH clients', () => {
     const jobPid = pids.find((p) => /train\.py/.test(readFileSync(`/proc/${p}/cmdline`, 'utf8')));
     assert.ok(jobPid, 'the job is visible in the host process table');
 
-    await fx.releasePod('pod-job');
+    const releaseNs = holdPodNamespace(handle);
+    try {
+      await fx.releasePod('pod-job');
+      assert.deepEqual(hostPidsOfPod(handle), []);
+    } finally {
+      releaseNs();
+    }
     assert.equal(existsSync(`/proc/${jobPid}`), false, 'the job is gone after release');
-    assert.deepEqual(hostPidsOfPod(handle), []);
     assert.equal(existsSync(handle.workspaceDir), false, 'the disk is gone');
     const denied = await fx.run('ssh', [...fx.sshOpts(key), DEST, 'true']);
     assert.equal(denied.code, 255);

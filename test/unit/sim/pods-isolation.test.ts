@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Simulator } from '../../sim/index';
 import { hostCgroupDirs } from '../../sim/pod-cgroups';
-import { hostPidsOfPod } from '../../sim/pods';
+import { holdPodNamespace, hostPidsOfPod } from '../../sim/pods';
 import { call, newKey, rentReady, startSim, waitFor, type TestKey } from './rest-fixture';
 
 interface Run {
@@ -279,6 +279,8 @@ describe('simulator pod clean-up', () => {
     assert.ok(dirs.length >= 1 && dirs.every((d) => d.includes('/kgpu-sim/')), `the pod has its own cgroups: ${dirs.join(', ')}`);
     const runtimeDirs = dirs.map((d) => dirname(d));
     const roots = runtimeDirs.map((d) => dirname(d));
+    const releaseNs = holdPodNamespace(handle);
+    t.after(releaseNs);
     await sim.stop();
     assert.deepEqual(hostPidsOfPod(handle), [], 'no process of the pod is left');
     for (const d of [...dirs, ...runtimeDirs]) assert.equal(existsSync(d), false, `${d} is removed`);
