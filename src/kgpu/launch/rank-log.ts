@@ -155,16 +155,14 @@ class RankRenderer {
       this.cut.add(this.open);
       this.open = null;
     }
-    let first = this.cut.delete(seg.rank);
-    for (const part of seg.text.split(/(\r\n|\n|\r)/)) {
+    let text = seg.text;
+    // The rest of a line cut above may be only its end: that line is already ended (no empty line).
+    if (this.cut.delete(seg.rank) && /^\r?\n/.test(text)) {
+      text = text.replace(/^\r?\n/, '');
+      this.lastCr = false;
+    }
+    for (const part of text.split(/(\r\n|\n|\r)/)) {
       if (part === '') continue;
-      // The rest of a line cut above is only its end: that line is already ended (no empty line).
-      const continuesCut = first;
-      first = false;
-      if (continuesCut && (part === '\n' || part === '\r\n')) {
-        this.lastCr = false;
-        continue;
-      }
       if (part === '\n' || part === '\r\n') {
         if (this.open === null && !this.lastCr) out += this.prefix(seg.rank);
         out += '\r\n';
