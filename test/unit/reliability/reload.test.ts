@@ -34,7 +34,13 @@ test('reload during an upload: no partial file under the target name, temp hidde
     () => 'completed',
     (e: unknown) => e,
   );
-  await waitFor('a quarter of the upload', () => sent >= data.length / 4);
+  // An upload that fails before a quarter is sent says why, instead of a timeout.
+  await Promise.race([
+    waitFor('a quarter of the upload', () => sent >= data.length / 4),
+    outcome.then((r) => {
+      if (sent < data.length / 4) throw new Error(`the upload ended after ${sent} bytes, before the cut: ${String(r)}`);
+    }),
+  ]);
   first.connector.dispose(); // the extension host goes away: sockets closed, no clean-up ran
   before.dispose();
   const r = await outcome;
