@@ -5,7 +5,7 @@
  * collects its records and outputs until the kernel finished it.
  */
 import { AgentOpenError, backoffReconnectPolicy, type AgentClient } from '../../../src/kgpu/agent';
-import { CellOutputs, KernelSession, startKernel, type KernelRecord, type KernelStarted } from '../../../src/kgpu/notebook';
+import { CellOutputs, KernelSession, kernelIdFor, startKernel, type KernelRecord, type KernelStarted } from '../../../src/kgpu/notebook';
 import { podCommands } from '../../../src/kgpu/ssh/pod-commands';
 import { startAgentFixture, waitFor, type AgentFixture } from '../agent/agent-fixture';
 
@@ -95,4 +95,21 @@ export async function startKernelFixture(): Promise<KernelFixture> {
     },
   };
   return fx;
+}
+
+/**
+ * The kernel fixture with the notebook tests' shared kernel already started: `nb/helper.py` written
+ * and the kernel of /workspace/nb/a.ipynb running in /workspace/nb. A failed start stops the
+ * fixture before it throws, so nothing is left running.
+ */
+export async function startedKernel(): Promise<{ k: KernelFixture; started: KernelStarted }> {
+  const k = await startKernelFixture();
+  try {
+    k.f.writeFile('nb/helper.py', Buffer.from('GREETING = "hello from helper"\n'));
+    const started = await k.start(kernelIdFor(k.f.pod.podId, '/workspace/nb/a.ipynb'), '/workspace/nb');
+    return { k, started };
+  } catch (e) {
+    await k.stop().catch(() => undefined);
+    throw e;
+  }
 }

@@ -8,14 +8,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { fallbackMessage, kernelIdFor, type KernelRecord, type KernelStarted } from '../../../src/kgpu/notebook';
-import { startKernelFixture, waitFor, type KernelFixture } from './kernel-fixture';
+import { startedKernel, waitFor, type KernelFixture } from './kernel-fixture';
 
 let k: KernelFixture;
 let started: KernelStarted;
 before(async () => {
-  k = await startKernelFixture();
-  k.f.writeFile('nb/helper.py', Buffer.from('GREETING = "hello from helper"\n'));
-  started = await k.start(kernelIdFor(k.f.pod.podId, '/workspace/nb/a.ipynb'), '/workspace/nb');
+  ({ k, started } = await startedKernel());
 });
 after(async () => {
   await k?.stop();
