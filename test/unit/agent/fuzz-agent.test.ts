@@ -21,6 +21,7 @@ import { encodeFrame, encodeJson, FrameDecoder, FrameType, MAX_WINDOW, u32, type
 import { execStream } from '../../../src/kgpu/ssh/ssh-exec';
 import { realPython } from '../../sim/pods';
 import { startAgentFixture, waitFor, type AgentFixture } from './agent-fixture';
+import { frameHeader, randomParts } from './fuzz-frames';
 import { prng } from './prng';
 
 const AGENT = path.join(__dirname, '..', '..', '..', 'pod', 'agent.py');
@@ -107,23 +108,16 @@ async function agentRefuses(input: Buffer | Buffer[], why: RegExp, options: { he
 const dataFrame = (id: number, n: number): Buffer => encodeFrame(FrameType.DATA, id, Buffer.alloc(n, 0x61));
 
 test('the Python agent: each malformed frame ends it with an ERROR frame saying why, exit 2, no traceback', async () => {
-  const header = (type: number, stream: number, length: number): Buffer => {
-    const b = Buffer.alloc(9);
-    b.writeUInt8(type, 0);
-    b.writeUInt32BE(stream, 1);
-    b.writeUInt32BE(length, 5);
-    return b;
-  };
   const tcp = { t: 'tcp', host: '127.0.0.1', port: 1 };
   const cases: [string, Buffer | Buffer[], RegExp, { hello?: boolean }?][] = [
     [
       'a huge length (decided from the header; nothing allocated)',
-      header(FrameType.DATA, 1, 0xffffffff),
+      frameHeader(FrameType.DATA, 1, 0xffffffff),
       /4294967295 bytes exceeds the 262144-byte limit/,
     ],
-    ['just over the limit', header(FrameType.OPEN, 1, 256 * 1024 + 1), /exceeds/],
-    ['an unknown type', header(0x7f, 0, 0), /unknown frame type 0x7f/],
-    ['type 0', header(0, 0, 0), /unknown frame type 0x00/],
+    ['just over the limit', frameHeader(FrameType.OPEN, 1, 256 * 1024 + 1), /exceeds/],
+    ['an unknown type', frameHeader(0x7f, 0, 0), /unknown frame type 0x7f/],
+    ['type 0', frameHeader(0, 0, 0), /unknown frame type 0x00/],
     ['a frame for a stream never opened', dataFrame(5, 3), /stream 5, which was never opened/],
     ['a WINDOW for a stream never opened', encodeFrame(FrameType.WINDOW, 9, u32(1)), /never opened/],
     ['OPEN reusing an id', [open(3, { t: 'proc', argv: ['true'] }), open(3, { t: 'proc', argv: ['true'] })], /reuses stream id 3/],
@@ -188,23 +182,7 @@ test('the Python agent: random bytes after HELLO never crash it (ERROR, or a cle
     const a = startLocalAgent();
     await a.frame((f) => f.type === FrameType.HELLO);
     a.child.stdin.write(HELLO);
-    const parts: Buffer[] = [];
-    const n = 1 + Math.floor(rnd() * 6);
-    for (let k = 0; k < n; k++) {
-      const r = rnd();
-      if (r < 0.4) {
-        // a header with plausible fields and a random payload
-        const len = Math.floor(rnd() * 64);
-        const h = Buffer.alloc(9 + len);
-        h.writeUInt8(1 + Math.floor(rnd() * 15), 0);
-        h.writeUInt32BE(Math.floor(rnd() * 4), 1);
-        h.writeUInt32BE(rnd() < 0.1 ? Math.floor(rnd() * 2 ** 32) : len, 5);
-        for (let j = 9; j < h.length; j++) h[j] = Math.floor(rnd() * 256);
-        parts.push(h);
-      } else {
-        parts.push(Buffer.from(Array.from({ length: 1 + Math.floor(rnd() * 40) }, () => Math.floor(rnd() * 256))));
-      }
-    }
+    const parts = randomParts(rnd, { maxParts: 6, frameShare: 0.4, maxPayload: 64, maxJunk: 40, stream: () => Math.floor(rnd() * 4) });
     a.child.stdin.end(Buffer.concat(parts));
     const code = await a.exited;
     assert.ok(code === 0 || code === 2, `case ${i}: exit ${code}; stderr ${a.stderr()}`);

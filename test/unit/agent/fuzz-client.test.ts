@@ -14,6 +14,7 @@ import { encodeFrame, encodeJson, FrameDecoder, FrameType, MAX_WINDOW, u32, type
 import type { ExecStream, ExitStatus } from '../../../src/kgpu/ssh/ssh-exec';
 import { ConnectionLostError } from '../../../src/kgpu/ssh/ssh-errors';
 import { waitFor } from './agent-fixture';
+import { frameHeader, randomParts } from './fuzz-frames';
 import { prng } from './prng';
 
 // ---------------------------------------------------------------- the client, against a scripted agent
@@ -106,16 +107,9 @@ async function clientRefuses(bytes: (id: number) => Buffer[], why: RegExp): Prom
 }
 
 test('the client: each malformed frame from the agent fails its streams with AgentProtocolError, tells the agent, and restarts on the next use', async () => {
-  const header = (type: number, stream: number, length: number): Buffer => {
-    const b = Buffer.alloc(9);
-    b.writeUInt8(type, 0);
-    b.writeUInt32BE(stream, 1);
-    b.writeUInt32BE(length, 5);
-    return b;
-  };
   const cases: [string, (id: number) => Buffer[], RegExp][] = [
-    ['a huge length', (id) => [header(FrameType.DATA, id, 0xffffffff)], /4294967295 bytes exceeds/],
-    ['an unknown type', () => [header(0x42, 0, 0)], /unknown frame type 0x42/],
+    ['a huge length', (id) => [frameHeader(FrameType.DATA, id, 0xffffffff)], /4294967295 bytes exceeds/],
+    ['an unknown type', () => [frameHeader(0x42, 0, 0)], /unknown frame type 0x42/],
     ['a frame for a stream never opened', (id) => [encodeFrame(FrameType.DATA, id + 10, Buffer.from('x'))], /never opened/],
     [
       'DATA beyond the window',
@@ -214,21 +208,8 @@ test('the client: random bytes from the agent never throw out of it; streams end
       s.stderr?.on('error', () => undefined);
       s.resume();
       s.stderr?.resume();
-      const n = 1 + Math.floor(rnd() * 8);
-      for (let k = 0; k < n; k++) {
-        const r = rnd();
-        if (r < 0.5) {
-          const len = Math.floor(rnd() * 48);
-          const h = Buffer.alloc(9 + len);
-          h.writeUInt8(1 + Math.floor(rnd() * 15), 0);
-          h.writeUInt32BE(rnd() < 0.7 ? s.id : Math.floor(rnd() * 3), 1);
-          h.writeUInt32BE(rnd() < 0.1 ? Math.floor(rnd() * 2 ** 32) : len, 5);
-          for (let j = 9; j < h.length; j++) h[j] = Math.floor(rnd() * 256);
-          agents[0].send(h);
-        } else {
-          agents[0].send(Buffer.from(Array.from({ length: 1 + Math.floor(rnd() * 30) }, () => Math.floor(rnd() * 256))));
-        }
-      }
+      const stream = (): number => (rnd() < 0.7 ? s.id : Math.floor(rnd() * 3));
+      for (const part of randomParts(rnd, { maxParts: 8, frameShare: 0.5, maxPayload: 48, maxJunk: 30, stream })) agents[0].send(part);
       // Let the client process what was sent (the PassThrough delivers asynchronously).
       await new Promise((r) => setImmediate(r));
       await new Promise((r) => setImmediate(r));
