@@ -10,24 +10,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { startSimulator } from '../../sim/index';
-import { KgpuClient } from '../../../src/kgpu/api/api-client';
 import { probeHostKey } from '../../../src/kgpu/ssh/host-key-probe';
 import { JsonFileHostKeyStore } from '../../../src/kgpu/ssh/host-keys';
 import { PodConnector } from '../../../src/kgpu/ssh/ssh-connection';
 import { exec } from '../../../src/kgpu/ssh/ssh-exec';
 import { HostKeyChangedError } from '../../../src/kgpu/ssh/ssh-errors';
-import { throwawayEd25519 } from '../kgpu/api/api-fixture';
-
-async function rentedPod(
-  sim: Awaited<ReturnType<typeof startSimulator>>,
-): Promise<{ podId: string; privateKey: string; close(): Promise<void> }> {
-  const client = new KgpuClient({ apiBase: sim.apiBase, getToken: async () => sim.token });
-  const key = throwawayEd25519();
-  const r = await client.rent({ gpu_model: 'v100', ssh_pubkey: key.public });
-  await client.waitUntilReady(r.pod_id, { intervalMs: 10, pollFloorMs: 0 });
-  return { podId: r.pod_id, privateKey: key.private, close: () => client.close() };
-}
+import { hostKeyChanged } from '../kgpu/ssh/host-key-change-fixture';
 
 test('changed host key: the error names the command and the pin file; removing the entry works at once (no cached pin), and later writes do not restore it', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kgpu-sec-hostkey-'));
@@ -36,22 +24,7 @@ test('changed host key: the error names the command and the pin file; removing t
   // ONE store for the whole test, as one window holds one for its lifetime.
   const store = new JsonFileHostKeyStore(file);
 
-  const first = await startSimulator({ clockSpeed: 0, diskCheckIntervalMs: 0 });
-  const a = await rentedPod(first);
-  const c1 = new PodConnector({ host: first.sshHost, port: first.sshPort, privateKey: a.privateKey, hostKeys: store });
-  assert.equal((await exec(c1, 'true')).exitCode, 0);
-  c1.dispose();
-  const hostPort = `${first.sshHost}:${first.sshPort}`;
-  const oldPin = await store.get(hostPort);
-  assert.match(oldPin ?? '', /^SHA256:/);
-  const port = first.sshPort;
-  await a.close();
-  await first.stop();
-
-  const second = await startSimulator({ clockSpeed: 0, diskCheckIntervalMs: 0, sshPort: port });
-  t.after(() => second.stop());
-  const b = await rentedPod(second);
-  t.after(() => b.close());
+  const { hostPort, pinned: oldPin, second, pod: b } = await hostKeyChanged(t, store);
   const connector = (): PodConnector => {
     const c = new PodConnector({ host: second.sshHost, port: second.sshPort, privateKey: b.privateKey, hostKeys: store });
     t.after(() => c.dispose());
