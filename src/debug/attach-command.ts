@@ -3,6 +3,7 @@ import { findDebugPorts } from '../kgpu/debug';
 import type { KgpuServices } from '../platform/services';
 import { decodeCommandArgs, optionsOf } from '../platform/command-args';
 import { DEBUG_TYPE, type KgpuDebugConfiguration } from './debug-configuration';
+import { startKgpuDebugging } from './start-session';
 
 export const DEFAULT_DEBUGPY_PORT = 5678;
 
@@ -86,15 +87,8 @@ async function attach(services: KgpuServices, arg: unknown): Promise<vscode.Debu
     port,
     ...(podId ? { pod: podId } : {}),
   };
-  const folder = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file');
-  let session: vscode.DebugSession | undefined;
-  const sub = vscode.debug.onDidStartDebugSession((s) => {
-    if (s.type === DEBUG_TYPE && s.name === config.name) session ??= s;
-  });
-  try {
-    const ok = await vscode.debug.startDebugging(folder, config);
-    return ok ? session : undefined;
-  } finally {
-    sub.dispose();
-  }
+  return startKgpuDebugging(
+    vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file'),
+    config,
+  );
 }

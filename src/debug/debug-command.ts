@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { decodeCommandArgs, optionsOf } from '../platform/command-args';
 import type { KgpuServices } from '../platform/services';
 import { DEBUG_TYPE, type KgpuDebugConfiguration } from './debug-configuration';
+import { startKgpuDebugging } from './start-session';
 
 /**
  * `kgpu: Debug Active File on GPU` (editor title beside Run, ctrl+alt+shift+g, palette): starts a
@@ -60,15 +61,5 @@ async function debugActiveFile(arg: unknown): Promise<vscode.DebugSession | unde
     args: o.args ?? [],
     ...(o.podId ? { pod: o.podId } : {}),
   };
-  const folder = vscode.workspace.getWorkspaceFolder(uri);
-  let session: vscode.DebugSession | undefined;
-  const sub = vscode.debug.onDidStartDebugSession((s) => {
-    if (s.type === DEBUG_TYPE && s.name === config.name) session ??= s;
-  });
-  try {
-    const ok = await vscode.debug.startDebugging(folder, config);
-    return ok ? session : undefined;
-  } finally {
-    sub.dispose();
-  }
+  return startKgpuDebugging(vscode.workspace.getWorkspaceFolder(uri), config);
 }
