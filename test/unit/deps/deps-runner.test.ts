@@ -22,6 +22,7 @@ import {
   podTargetPython,
   projectPython,
 } from '../../../src/kgpu/deps';
+import type { JobRunner, RunHandle } from '../../../src/kgpu/jobs/job-runner';
 import { ensureForkServer, loadPodScript } from '../../../src/kgpu/warm';
 import { startDepsPod, JOBS_ROOT, type DepsPod } from './deps-fixture';
 
@@ -36,14 +37,31 @@ describe("a project's dependencies, installed once in the pod", () => {
     await d?.stop();
   });
 
-  /** A local project folder (`inPod`: made right in the pod's /workspace, as after a sync). */
-  function project(name: string, files: Record<string, string>, inPod = false): { folder: string; file: (f: string) => string } {
+  /**
+   * A local project folder (`inPod`: made right in the pod's /workspace, as after a sync), and
+   * `run`: Run Active File on one of its files with `python`, no arguments and no kgpu.env.
+   */
+  function project(
+    name: string,
+    files: Record<string, string>,
+    inPod = false,
+  ): { folder: string; file: (f: string) => string; run: (r: JobRunner, f: string, onDepsOutput?: (line: string) => void) => RunHandle } {
     const folder = path.join(inPod ? d.fx.hostDir : d.tmp, name);
     for (const [f, text] of Object.entries(files)) {
       fs.mkdirSync(path.dirname(path.join(folder, f)), { recursive: true });
       fs.writeFileSync(path.join(folder, f), text);
     }
-    return { folder, file: (f) => path.join(folder, f) };
+    const file = (f: string): string => path.join(folder, f);
+    const run = (r: JobRunner, f: string, onDepsOutput?: (line: string) => void): RunHandle =>
+      r.runFile({
+        podId: d.fx.podId,
+        target: { kind: 'local', folder, file: file(f) },
+        python: 'python',
+        args: [],
+        env: {},
+        ...(onDepsOutput ? { onDepsOutput } : {}),
+      });
+    return { folder, file, run };
   }
 
   it("installs requirements.txt once, runs with the environment's python (the image's torch still there), reinstalls when the file changes", async () => {
@@ -53,14 +71,7 @@ describe("a project's dependencies, installed once in the pod", () => {
     });
     const r = d.runner();
     const out: string[] = [];
-    const first = r.runFile({
-      podId: d.fx.podId,
-      target: { kind: 'local', folder: p.folder, file: p.file('main.py') },
-      python: 'python',
-      args: [],
-      env: {},
-      onDepsOutput: (l) => out.push(l),
-    });
+    const first = p.run(r, 'main.py', (l) => out.push(l));
     const res1 = await d.finish(first);
     const deps1 = await first.deps;
     assert.ok(deps1, 'the run has an environment');
@@ -86,14 +97,7 @@ describe("a project's dependencies, installed once in the pod", () => {
     // Unchanged: reused — no install, nothing downloaded, the start rode on the sync's exec.
     out.length = 0;
     fs.writeFileSync(p.file('main.py'), `${PROBE}print("again")\n`);
-    const second = r.runFile({
-      podId: d.fx.podId,
-      target: { kind: 'local', folder: p.folder, file: p.file('main.py') },
-      python: 'python',
-      args: [],
-      env: {},
-      onDepsOutput: (l) => out.push(l),
-    });
+    const second = p.run(r, 'main.py', (l) => out.push(l));
     const res2 = await d.finish(second);
     assert.equal(res2.log, `prefix ${deps1.plan.venvDir}\nutils 1.0.0\nagain\n`);
     assert.deepEqual(await second.deps, { plan: deps1.plan, state: 'reused' });
@@ -102,13 +106,7 @@ describe("a project's dependencies, installed once in the pod", () => {
 
     // Changed: a new environment with the new pins.
     fs.writeFileSync(p.file('requirements.txt'), 'kgpu-demo-utils==1.1.0\n');
-    const third = r.runFile({
-      podId: d.fx.podId,
-      target: { kind: 'local', folder: p.folder, file: p.file('main.py') },
-      python: 'python',
-      args: [],
-      env: {},
-    });
+    const third = p.run(r, 'main.py');
     const res3 = await d.finish(third);
     const deps3 = await third.deps;
     assert.equal(deps3?.state, 'installed');
@@ -133,14 +131,7 @@ describe("a project's dependencies, installed once in the pod", () => {
     );
     const r = d.runner();
     const out: string[] = [];
-    const h = r.runFile({
-      podId: d.fx.podId,
-      target: { kind: 'local', folder: p.folder, file: p.file('main.py') },
-      python: 'python',
-      args: [],
-      env: {},
-      onDepsOutput: (l) => out.push(l),
-    });
+    const h = p.run(r, 'main.py', (l) => out.push(l));
     // The first follower (started with the run) waits a bounded time for the job, then gives up.
     const followers = `python3 -c 'import os,sys\nn=0\nfor p in os.listdir("/proc"):\n  try: c=open("/proc/%s/cmdline"%p,"rb").read()\n  except Exception: continue\n  if b"kgpu-follow" in c and sys.argv[1].encode() in c and b"python3" not in c: n+=1\nprint(n)' ${h.jobId}`;
     const count = async () => Number((await d.sh(followers)).trim());
@@ -161,14 +152,7 @@ describe("a project's dependencies, installed once in the pod", () => {
     const p = project('broken', { 'requirements.txt': 'kgpu-broken\n', 'main.py': 'print("must not run")\n' });
     const r = d.runner();
     const out: string[] = [];
-    const h = r.runFile({
-      podId: d.fx.podId,
-      target: { kind: 'local', folder: p.folder, file: p.file('main.py') },
-      python: 'python',
-      args: [],
-      env: {},
-      onDepsOutput: (l) => out.push(l),
-    });
+    const h = p.run(r, 'main.py', (l) => out.push(l));
     await assert.rejects(h.started, (e: unknown) => {
       assert.ok(e instanceof DepsInstallError, String(e));
       assert.match(e.message, /^Could not install requirements\.txt in the pod: ERROR: /);
@@ -183,13 +167,7 @@ describe("a project's dependencies, installed once in the pod", () => {
     );
     assert.equal((await d.sh(`test -e ${JOBS_ROOT}/${h.jobId} && echo job || echo none`)).trim(), 'none');
     // The failed environment is not left as if installed: the next run tries again.
-    const again = r.runFile({
-      podId: d.fx.podId,
-      target: { kind: 'local', folder: p.folder, file: p.file('main.py') },
-      python: 'python',
-      args: [],
-      env: {},
-    });
+    const again = p.run(r, 'main.py');
     await assert.rejects(again.done, DepsInstallError);
   });
 
@@ -240,14 +218,7 @@ describe("a project's dependencies, installed once in the pod", () => {
       'plot.py': `${PROBE}import tinyplot\nprint(tinyplot.sparkline([3, 1, 2]))\n`,
     });
     const r = d.runner({ warmStart: { mode: 'auto' } });
-    const run = () =>
-      r.runFile({
-        podId: d.fx.podId,
-        target: { kind: 'local', folder: p.folder, file: p.file('plot.py') },
-        python: 'python',
-        args: [],
-        env: {},
-      });
+    const run = () => p.run(r, 'plot.py');
     const first = run();
     const res1 = await d.finish(first);
     const plan = (await first.deps)!.plan;
