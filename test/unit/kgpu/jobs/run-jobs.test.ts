@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { JobRunner } from '../../../../src/kgpu/jobs/job-runner';
 import { looksOutOfMemory, shortJobState, jobContextValue } from '../../../../src/kgpu/jobs/job-log-text';
-import type { JobEndEvent } from '../../../../src/kgpu/jobs/job-runner';
+import type { JobEndEvent, RunFileSpec, RunHandle } from '../../../../src/kgpu/jobs/job-runner';
 import { MapStore, startRunFixture, waitFor, type RunFixture } from './run-fixture';
 
 let fx: RunFixture;
@@ -23,6 +23,11 @@ after(async () => {
 
 function newRunner(store: MapStore, pollMs = 0): JobRunner {
   return new JobRunner({ commands: async () => fx.commands(), store, pollMs });
+}
+
+/** Runs the pod's script `path` with python3 and `args`, no kgpu.env, its log to `onData`. */
+function runScript(runner: JobRunner, podId: string, path: string, onData: RunFileSpec['onData'], args: string[] = []): RunHandle {
+  return runner.runFile({ podId, target: { kind: 'pod', path }, python: 'python3', args, env: {}, onData });
 }
 
 async function podFile(name: string, content: string): Promise<string> {
@@ -48,14 +53,7 @@ sys.stdout.write("\\nend\\n")
   const store = new MapStore();
   const first = newRunner(store);
   const got: Buffer[] = [];
-  const h = first.runFile({
-    podId: fx.podId,
-    target: { kind: 'pod', path: script },
-    python: 'python3',
-    args: [],
-    env: {},
-    onData: (b) => void got.push(b),
-  });
+  const h = runScript(first, fx.podId, script, (b) => void got.push(b));
   await h.started;
   await waitFor('part 1 in the panel', () => Buffer.concat(got).toString().includes('part1 line 49\n'));
   const beforeReload = Buffer.concat(got);
@@ -98,14 +96,7 @@ print("new output", flush=True)
   );
   const runner = newRunner(new MapStore());
   const got: Buffer[] = [];
-  const h = runner.runFile({
-    podId: fx.podId,
-    target: { kind: 'pod', path: script },
-    python: 'python3',
-    args: ['--flag'],
-    env: {},
-    onData: (b) => void got.push(b),
-  });
+  const h = runScript(runner, fx.podId, script, (b) => void got.push(b), ['--flag']);
   await waitFor('the old output', () => Buffer.concat(got).toString() === 'old output\n');
   const onlyNew: Buffer[] = [];
   const tail = runner.openLog(fx.podId, h.jobId, { from: 'end', onData: (b) => void onlyNew.push(b) });
@@ -146,14 +137,7 @@ time.sleep(300)
   );
   const runner = newRunner(new MapStore());
   const got: Buffer[] = [];
-  const h = runner.runFile({
-    podId: fx.podId,
-    target: { kind: 'pod', path: script },
-    python: 'python3',
-    args: [],
-    env: {},
-    onData: (b) => void got.push(b),
-  });
+  const h = runScript(runner, fx.podId, script, (b) => void got.push(b));
   await waitFor('the child to start', () => Buffer.concat(got).toString().includes('child started'));
   const childPid = (await fx.sh('cat /workspace/scripts/child.pid')).trim();
   assert.equal(await fx.sh(`kill -0 ${childPid} && echo alive`), 'alive\n');
@@ -179,14 +163,7 @@ test('a job SIGKILLed by someone else is reported as possibly out of memory; a p
   const ends: JobEndEvent[] = [];
   runner.onDidEnd((e) => ends.push(e));
   const killer = await podFile('oom.py', 'import os, signal\nprint("allocating", flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n');
-  const h = runner.runFile({
-    podId: fx.podId,
-    target: { kind: 'pod', path: killer },
-    python: 'python3',
-    args: [],
-    env: {},
-    onData: () => undefined,
-  });
+  const h = runScript(runner, fx.podId, killer, () => undefined);
   const r = await h.done;
   assert.deepEqual(r.job.status, { state: 'killed', signal: 'SIGKILL', stoppedByUser: false, possiblyOom: true });
   assert.ok(looksOutOfMemory(r.job.status));
@@ -195,14 +172,7 @@ test('a job SIGKILLed by someone else is reported as possibly out of memory; a p
 
   // A long job, its panel closed (no stream): the pod is evicted with OOMKilled.
   const sleeper = await podFile('sleeper.py', 'import time\nprint("working", flush=True)\ntime.sleep(300)\n');
-  const s = runner.runFile({
-    podId: fx.podId,
-    target: { kind: 'pod', path: sleeper },
-    python: 'python3',
-    args: [],
-    env: {},
-    onData: () => undefined,
-  });
+  const s = runScript(runner, fx.podId, sleeper, () => undefined);
   await s.started;
   s.stream.close();
   await s.done.catch(() => undefined);
@@ -232,14 +202,7 @@ test("a job that goes over the rental's memory (the pod's real 128Mi limit) is O
       `printf '%s\\n' 'print("allocating", flush=True)' 'b = bytearray(400 << 20)' 'b[-1] = 1' 'print("survived", flush=True)' > /workspace/hog.py`,
     );
     const log: Buffer[] = [];
-    const h = runner.runFile({
-      podId: own.podId,
-      target: { kind: 'pod', path: '/workspace/hog.py' },
-      python: 'python3',
-      args: [],
-      env: {},
-      onData: (b) => void log.push(b),
-    });
+    const h = runScript(runner, own.podId, '/workspace/hog.py', (b) => void log.push(b));
     h.done.catch(() => undefined);
     await h.started;
     // A bound against a hang, not a speed goal: the kernel kills the hog as soon as it has touched
@@ -277,14 +240,7 @@ test('a disk eviction ends the running job with the reason (lost, with the pod e
   try {
     const runner = new JobRunner({ commands: async () => own.commands(), store: new MapStore(), pollMs: 0 });
     await own.sh("printf 'import time\\nprint(1, flush=True)\\ntime.sleep(300)\\n' > /workspace/fill.py");
-    const h = runner.runFile({
-      podId: own.podId,
-      target: { kind: 'pod', path: '/workspace/fill.py' },
-      python: 'python3',
-      args: [],
-      env: {},
-      onData: () => undefined,
-    });
+    const h = runScript(runner, own.podId, '/workspace/fill.py', () => undefined);
     await h.started;
     await own.sim.endPod(own.podId, 'evicted_by_kubelet:OutOfephemeral-storage');
     // The follower loses its connection when the pod goes; the model's end notice ends the job.
