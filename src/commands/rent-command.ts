@@ -14,6 +14,7 @@ import {
 import { PodEndedError } from '../kgpu/api/wait-ready';
 import { releasePod } from './release-command';
 import type { KgpuServices } from '../platform/services';
+import { pollUntilReady } from '../platform/starting-pod';
 import { runWizard } from './rent-wizard';
 
 /**
@@ -167,22 +168,7 @@ async function waitWithProgress(
       (progress, token) => {
         token.onCancellationRequested(() => controller.abort());
         progress.report({ message: vscode.l10n.t('Pending…') });
-        return services.client().waitUntilReady(podId, {
-          signal: controller.signal,
-          intervalMs: services.settings.get().pollIntervalSeconds * 1000,
-          onProgress: (p) => {
-            services.pods.upsert(p.pod);
-            progress.report({
-              message: p.ready
-                ? vscode.l10n.t('ready')
-                : vscode.l10n.t(
-                    '{0} ({1} s)',
-                    `${p.phase}${p.pendingReason ? `: ${p.pendingReason}` : ''}`,
-                    Math.round(p.elapsedMs / 1000),
-                  ),
-            });
-          },
-        });
+        return pollUntilReady(services, podId, controller.signal, progress);
       },
     );
     services.pods.upsert(pod);

@@ -43,22 +43,7 @@ export async function waitForStartingPod(services: KgpuServices, pod: Pod, what:
         progress.report({ message: `${pod.phase}…` });
         if (services.podIntents.awaitingReady.has(pod.pod_id))
           return viaModel(services, pod.pod_id, controller.signal, (p) => progress.report({ message: `${p.phase}…` }));
-        return services.client().waitUntilReady(pod.pod_id, {
-          signal: controller.signal,
-          intervalMs: services.settings.get().pollIntervalSeconds * 1000,
-          onProgress: (p) => {
-            services.pods.upsert(p.pod);
-            progress.report({
-              message: p.ready
-                ? vscode.l10n.t('ready')
-                : vscode.l10n.t(
-                    '{0} ({1} s)',
-                    `${p.phase}${p.pendingReason ? `: ${p.pendingReason}` : ''}`,
-                    Math.round(p.elapsedMs / 1000),
-                  ),
-            });
-          },
-        });
+        return pollUntilReady(services, pod.pod_id, controller.signal, progress);
       },
     );
     services.pods.upsert(ready);
@@ -73,6 +58,31 @@ export async function waitForStartingPod(services: KgpuServices, pod: Pod, what:
     services.showError(e, { prefix: vscode.l10n.t('Lost track of {0} while waiting to run:', label) });
     return undefined;
   }
+}
+
+/**
+ * Polls the pod at the configured interval until it is ready (PodEndedError when it ends first),
+ * keeping the model up to date and the progress notification saying where it is: "Pending: <the
+ * reason> (12 s)", then "ready".
+ */
+export function pollUntilReady(
+  services: KgpuServices,
+  podId: string,
+  signal: AbortSignal,
+  progress: vscode.Progress<{ message?: string }>,
+): Promise<Pod> {
+  return services.client().waitUntilReady(podId, {
+    signal,
+    intervalMs: services.settings.get().pollIntervalSeconds * 1000,
+    onProgress: (p) => {
+      services.pods.upsert(p.pod);
+      progress.report({
+        message: p.ready
+          ? vscode.l10n.t('ready')
+          : vscode.l10n.t('{0} ({1} s)', `${p.phase}${p.pendingReason ? `: ${p.pendingReason}` : ''}`, Math.round(p.elapsedMs / 1000)),
+      });
+    },
+  });
 }
 
 /** Follow the model (updated by the rent progress) until the pod is ready or has ended. */
