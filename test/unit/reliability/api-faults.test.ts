@@ -14,6 +14,7 @@ import { startSimulator, type Simulator, type SimulatorOptions } from '../../sim
 import { KgpuApiError, KgpuNetworkError } from '../../../src/kgpu/api/api-error';
 import { KgpuClient, type KgpuClientOptions } from '../../../src/kgpu/api/api-client';
 import { RentalsModel, type RefreshFailure } from '../../../src/kgpu/model/rentals-model';
+import { failure } from '../kgpu/api/api-fixture';
 import { waitFor } from './fleet-fixture';
 
 async function setup(
@@ -31,15 +32,6 @@ async function setup(
   });
   t.after(() => client.close());
   return { sim, client };
-}
-
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  return assert.fail('expected the call to fail');
 }
 
 function model(client: KgpuClient): RentalsModel {

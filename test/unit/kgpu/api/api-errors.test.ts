@@ -1,20 +1,11 @@
 /** KgpuApiError / KgpuNetworkError: what the user reads, against the simulator's real error answers. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiFixture } from './api-fixture';
+import { apiFixture, failure } from './api-fixture';
 import { startSimulator } from '../../../sim/index';
 import { KgpuApiError, KgpuClient, KgpuNetworkError } from '../../../../src/kgpu/index';
 
 const REQ = /\(request [0-9a-f]{16}\)/;
-
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  assert.fail('expected the call to fail');
-}
 
 test('401: the token provider is asked again once, and the call succeeds with the reissued token', async (t) => {
   const { sim } = await apiFixture(t);

@@ -1,4 +1,5 @@
 /** Shared set-up for the REST client tests: a fresh simulator and a client on it, both closed after the test. */
+import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { mintKeyPair } from '../../../sim/ssh-keys';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../../sim/index';
@@ -43,4 +44,14 @@ export async function apiFixture(
 export function throwawayEd25519(): { public: string; private: string } {
   const k = mintKeyPair('kgpu-test');
   return { public: k.publicKey, private: k.privateKey };
+}
+
+/** What `p` rejects with; fails the test when it resolves. */
+export async function failure(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  return assert.fail('expected the call to fail');
 }

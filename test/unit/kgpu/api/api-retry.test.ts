@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import assert from 'node:assert/strict';
-import { apiFixture } from './api-fixture';
+import { apiFixture, failure } from './api-fixture';
 import {
   backoffDelayMs,
   DEFAULT_RETRY_POLICY,
@@ -16,15 +16,6 @@ import {
   parseRetryAfter,
   RentCancelledError,
 } from '../../../../src/kgpu/index';
-
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  assert.fail('expected the call to fail');
-}
 
 test('GET is retried on 5xx/429 and on dropped connections, then succeeds', async (t) => {
   const { sim, client } = await apiFixture(t);

@@ -2,18 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { apiFixture } from './api-fixture';
+import { apiFixture, failure } from './api-fixture';
 import { KgpuApiError, KgpuClient, KgpuNetworkError } from '../../../../src/kgpu/index';
 import { ErrorDeduplicator, errorMessage, errorSignature } from '../../../../src/kgpu/api/error-dedup';
-
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  assert.fail('expected a failure');
-}
 
 test('an invalid token: 401 with the request id; the same failure twice is shown once', async (t) => {
   const { sim } = await apiFixture(t);
