@@ -119,7 +119,10 @@ test('a 2-GPU pod runs ddp_train.py with torchrun as one job: both ranks in the 
   for (const l of lines(only1)) assert.match(l, /^\[rank 1\] /);
   assert.match(only1, /rank 1\/2 done in/);
   assert.doesNotMatch(only1, /DDP: 2 processes/);
-  assert.match(plain(log.setFilter(undefined)), /DDP: 2 processes[^]*rank 1\/2 done/);
+  // Clearing the filter redraws every rank's lines as they were first shown. (Not "rank 0's first
+  // line before rank 1's last": torchrun tails each rank's output on its own, so a rank that ends
+  // first may be shown before another rank's first line — seen in a fresh-clone run.)
+  assert.equal(log.setFilter(undefined), text);
 });
 
 test('a failing rank: the job fails and the first failure is that rank with its exit code', async () => {
