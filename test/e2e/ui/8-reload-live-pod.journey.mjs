@@ -96,7 +96,7 @@ export const journey = {
       const rental = ui.treeItem('Rentals', 'rtx3090 × 1');
       const forwardRow = ui.treeItem('Rentals', /localhost:\d+/);
       const jobRow = (state) => ui.view('Rentals').locator('.monaco-list-row', { hasText: SCRIPT }).filter({ hasText: state }).first();
-      await rowsUnderRental(rental, [forwardRow, jobRow('running')], 'the forwarded port and the running job under the rental');
+      await rowsUnderRental(rental, [forwardRow, jobRow('running')], 'the forwarded port and the running job under the rental', 120_000);
       const before = await fetchThrough(forwardRow);
       assert.match(before.text, /dashboard across a reload/);
       const lastTickBefore = maxTick(await ui.terminalText());
@@ -132,7 +132,7 @@ export const journey = {
       // Before any click on the row: the log panel resumed by itself. It is among the terminals
       // (Terminal: Switch Active Terminal lists it), and shown it goes on past the last tick seen
       // before the reload and keeps following new lines with nothing else done.
-      await showTerminal(ui, new RegExp(`kgpu: ${SCRIPT.replace('.', '\\.')} \\d\\d:\\d\\d:\\d\\d`));
+      await showTerminal(ui, `kgpu: ${SCRIPT} `); // panelName(): `kgpu: <name> <args> HH:MM:SS`
       await assertEventually(
         async () => maxTick(await ui.terminalText()) > lastTickBefore,
         `the resumed log panel to show lines after tick ${lastTickBefore}`,
