@@ -5,9 +5,11 @@
 // pod-side web server's port, and reload the window while the job runs. Then, without any kgpu command
 // first: the running job's row is back under its rental, the forwarded port's row too (forwards are kept
 // in workspaceState and restored while the pod lives, src/ports/forwarded-ports.ts) and the page is
-// fetched through it; the job's log shows new lines (clicking the row reveals the panel the window
-// resumed); and when the journey tells the script to stop, the log shows its last line and the exit
-// code, and the row says so.
+// fetched through it; the job's log panel that was open has resumed by itself (src/jobs/jobs-view.ts:
+// its terminal is not restored by VS Code, isTransient, but opened again at the stored offset, not
+// shown): before any click on the row it is listed among the terminals, and once shown it follows
+// new lines on its own; clicking the row reveals it; and when the journey tells the script to stop,
+// the log shows its last line and the exit code, and the row says so.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -94,7 +96,7 @@ export const journey = {
       const rental = ui.treeItem('Rentals', 'rtx3090 × 1');
       const forwardRow = ui.treeItem('Rentals', /localhost:\d+/);
       const jobRow = (state) => ui.view('Rentals').locator('.monaco-list-row', { hasText: SCRIPT }).filter({ hasText: state }).first();
-      await rowsUnderRental(rental, [forwardRow, jobRow('running')], 'the forwarded port and the running job under the rental');
+      await rowsUnderRental(rental, [forwardRow, jobRow('running')], 'the forwarded port and the running job under the rental', 120_000);
       const before = await fetchThrough(forwardRow);
       assert.match(before.text, /dashboard across a reload/);
       const lastTickBefore = maxTick(await ui.terminalText());
@@ -127,11 +129,29 @@ export const journey = {
       console.log(`    forward: 127.0.0.1:${before.port} before the reload, 127.0.0.1:${after.port} after`);
       await ui.screenshot('after-reload');
 
-      // The job's row reveals its log (the panel the reloaded window resumed), which goes on with new lines.
-      await jobRow('running').click();
+      // Before any click on the row: the log panel resumed by itself. It is among the terminals
+      // (Terminal: Switch Active Terminal lists it), and shown it goes on past the last tick seen
+      // before the reload and keeps following new lines with nothing else done.
+      await showTerminal(ui, `kgpu: ${SCRIPT} `); // panelName(): `kgpu: <name> <args> HH:MM:SS`
       await assertEventually(
         async () => maxTick(await ui.terminalText()) > lastTickBefore,
-        `the job's log to show lines after tick ${lastTickBefore}`,
+        `the resumed log panel to show lines after tick ${lastTickBefore}`,
+        90_000,
+      );
+      const resumedTick = maxTick(await ui.terminalText());
+      await assertEventually(
+        async () => maxTick(await ui.terminalText()) > resumedTick,
+        `the resumed log panel to follow by itself past tick ${resumedTick}`,
+        90_000,
+      );
+      await ui.screenshot('log-resumed-after-reload');
+
+      // The job's row reveals that panel, which goes on with new lines.
+      const seenBeforeClick = maxTick(await ui.terminalText());
+      await jobRow('running').click();
+      await assertEventually(
+        async () => maxTick(await ui.terminalText()) > seenBeforeClick,
+        `the job's log to show lines after tick ${seenBeforeClick}`,
         90_000,
       );
 
@@ -158,6 +178,33 @@ export const journey = {
 /** The highest `tick N` in a log text (-1 when none). */
 function maxTick(text) {
   return Math.max(-1, ...[...text.matchAll(/tick (\d+)/g)].map((m) => Number(m[1])));
+}
+
+/**
+ * Shows the terminal whose name matches `name` with Terminal: Switch Active Terminal, as a user picks
+ * one the extension opened without showing it; the list is read again until that terminal is in it.
+ */
+async function showTerminal(ui, name) {
+  const { page } = ui;
+  await assertEventually(
+    async () => {
+      await ui.runCommand('Terminal: Switch Active Terminal');
+      const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: name }).first();
+      const listed = await row.waitFor({ state: 'visible', timeout: 10_000 }).then(
+        () => true,
+        () => false,
+      );
+      if (listed) {
+        await ui.pick(name);
+        return true;
+      }
+      await page.keyboard.press('Escape');
+      await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+      return false;
+    },
+    `a terminal named ${name} (the job's log panel resumed after the reload)`,
+    60_000,
+  );
 }
 
 /** GET / through the forward a `localhost:N` row shows. */

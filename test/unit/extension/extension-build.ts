@@ -1,10 +1,11 @@
 /**
- * esbuild.mjs's build, typed, for the VSIX test and the activation bench: they build into their own
- * folder with exactly the options `npm run package` ships (esbuild.mjs has no types; this is the
- * boundary).
+ * esbuild.mjs's build, typed, for the VSIX test, the start-up test and the activation bench: they
+ * build into their own folder with exactly the options `npm run package` ships (esbuild.mjs has no
+ * types; this is the boundary).
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Plugin } from 'esbuild';
 
 export interface ExtensionBuildOptions {
   /** Minified, no sourcemaps (what the VSIX ships). Default false. */
@@ -12,11 +13,16 @@ export interface ExtensionBuildOptions {
   /** Default: the repository's dist/. */
   outdir?: string;
   logLevel?: 'silent' | 'error' | 'warning' | 'info';
+  /** Added to the plugins of our two bundles (dist/extension.js, dist/features.js). */
+  plugins?: Plugin[];
+  /** false: our code as one dist/extension.js, as before the core/features split (the bench's reference). Default true. */
+  split?: boolean;
 }
 
 interface EsbuildScript {
   buildExtension(options: ExtensionBuildOptions): Promise<void>;
-  buildOptions(options: ExtensionBuildOptions): ({ outfile: string } & Record<string, unknown>)[];
+  outputFiles(): string[];
+  FEATURES_FILE: string;
 }
 
 const script = path.join(__dirname, '..', '..', '..', 'esbuild.mjs');
@@ -25,17 +31,12 @@ async function load(): Promise<EsbuildScript> {
   return (await import(pathToFileURL(script).href)) as EsbuildScript;
 }
 
-/** Builds dist/extension.js and the vendor files into `options.outdir`. */
+/** Builds dist/extension.js, dist/features.js and the vendor files into `options.outdir`. */
 export async function buildExtension(options: ExtensionBuildOptions): Promise<void> {
   await (await load()).buildExtension(options);
 }
 
-/** The files a build writes, as names relative to `outdir` (extension.js first; no sourcemaps). */
-export async function extensionOutputFiles(options: ExtensionBuildOptions = {}): Promise<string[]> {
-  return (await load()).buildOptions(options).map((o) => path.basename(o.outfile));
-}
-
-/** esbuild's options for dist/extension.js alone (the first of esbuild.mjs's builds), to build it with extra plugins. */
-export async function extensionBundleOptions(options: ExtensionBuildOptions): Promise<{ outfile: string } & Record<string, unknown>> {
-  return (await load()).buildOptions(options)[0];
+/** The files a build writes, as names relative to `outdir` (extension.js first, then features.js; no sourcemaps). */
+export async function extensionOutputFiles(): Promise<string[]> {
+  return (await load()).outputFiles();
 }

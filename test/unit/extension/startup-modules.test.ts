@@ -8,15 +8,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
-import * as esbuild from 'esbuild';
-import { extensionBundleOptions } from './extension-build';
+import { join } from 'node:path';
+import { buildRecordingBundle } from './recording-build';
 import { withFakeVscode, type FakeVscode } from './fake-vscode';
 import type { Pod } from '../../../src/kgpu/api/api-types';
-
-const root = join(__dirname, '..', '..', '..');
 
 /** What startup must leave for first use: the feature code behind commands, the kgpu:// file system, the
  *  notebook kernel, the debug adapter, Run Sweep, the REST client and SSH; and what only matters while a
@@ -45,35 +42,10 @@ const FIRST_USE_ONLY: RegExp[] = [
   /^src\/platform\/pod-target-python\.ts$/,
 ];
 
-declare global {
-  var __kgpuModulesRun: string[] | undefined;
-}
-
-/** Builds src/extension.ts into `dir` so that each module of src/ pushes its path onto globalThis.__kgpuModulesRun when it runs. */
-async function buildRecordingBundle(dir: string): Promise<string> {
-  const options = await extensionBundleOptions({ production: false, outdir: dir, logLevel: 'silent' });
-  const record: esbuild.Plugin = {
-    name: 'record-module-runs',
-    setup(build) {
-      build.onLoad({ filter: /[/\\]src[/\\].*\.ts$/ }, (a) => {
-        const rel = relative(root, a.path).split('\\').join('/');
-        const text = readFileSync(a.path, 'utf8');
-        return { contents: `globalThis.__kgpuModulesRun?.push(${JSON.stringify(rel)});\n${text}`, loader: 'ts' };
-      });
-    },
-  };
-  await esbuild.build({
-    ...(options as esbuild.BuildOptions),
-    sourcemap: false,
-    plugins: [...((options.plugins as esbuild.Plugin[]) ?? []), record],
-  });
-  return options.outfile;
-}
-
 test('require + activate() of dist/extension.js run no feature code; a command stub loads its feature on first use', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kgpu-startup-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const bundle = await buildRecordingBundle(dir);
+  const { bundle } = await buildRecordingBundle(dir);
 
   const run: string[] = [];
   globalThis.__kgpuModulesRun = run;
