@@ -26,7 +26,7 @@ import { runExtensionTests } from './lib/extension-tests.mjs';
 import { simulatorAvailable, startSimulator } from './lib/simulator.mjs';
 import { createSampleProject } from './lib/workspace.mjs';
 import { runSecuritySessions } from './lib/security-sessions.mjs';
-import { createUi } from './ui/helpers.mjs';
+import { createUi, simulatorApi } from './ui/helpers.mjs';
 
 // 12 min: the security sessions open two more code-server windows (≈ 1.5–2 min at load average 10).
 const TOTAL_TIMEOUT_MS = Number(process.env.KGPU_E2E_TIMEOUT_MS ?? 40 * 60_000);
@@ -251,12 +251,8 @@ async function uiJourneys({ browser, workspace, sim }) {
  */
 async function releaseLivePods(env) {
   if (!env) return;
-  const headers = { authorization: `Bearer ${env.KGPU_API_TOKEN}` };
   try {
-    const pods = await (await fetch(`${env.KGPU_API_BASE}/pods`, { headers })).json();
-    for (const p of pods)
-      if (p.phase === 'Running' || p.phase === 'Pending')
-        await fetch(`${env.KGPU_API_BASE}/pods/${p.pod_id}`, { method: 'DELETE', headers });
+    await simulatorApi(env).releaseAll();
   } catch (e) {
     console.log(`  (could not release the simulator's pods before the journey: ${e.message})`);
   }

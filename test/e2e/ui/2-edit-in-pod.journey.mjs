@@ -19,8 +19,7 @@ export const journey = {
   needsSimulator: true,
   timeoutMs: 120_000,
   async run(ui) {
-    const { page } = ui;
-    const api = restApi(ui.sim);
+    const { page, api } = ui;
     // The project is open as a (multi-root) workspace, the "Add to Workspace" case that needs no reload.
     // (A single-folder window turns into an untitled workspace and reloads; code-server 4.139 then
     // often shows "No Folder Opened" until the page is reloaded once more — not ours to test here.)
@@ -44,11 +43,7 @@ export const journey = {
       await ui.runCommand('View: Show Explorer');
       await local.waitFor({ state: 'visible', timeout: 20_000 });
     }
-    await ui.clickActivity('kgpu');
-    await ui.expandView('Account');
-    await ui.button('Sign in', ui.view('Account')).click();
-    await ui.answer(ui.sim.KGPU_API_TOKEN);
-    await ui.waitForText(/credits/, { within: ui.view('Account') });
+    await ui.signIn({ open: false });
 
     // Rent from the palette, naming the rental (the other advanced options keep their defaults).
     await ui.runCommand('kgpu: Rent GPU');
@@ -167,19 +162,4 @@ async function setExpanded(row, expanded) {
     if (Date.now() > deadline) throw new Error(`Explorer row did not become ${expanded ? 'expanded' : 'collapsed'}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/** The kgpu REST API as the journey's checks use it (the token is never printed). */
-function restApi(sim) {
-  const headers = { authorization: `Bearer ${sim.KGPU_API_TOKEN}`, 'content-type': 'application/json' };
-  const call = async (method, path, body) => {
-    const res = await fetch(`${sim.KGPU_API_BASE}${path}`, { method, headers, body: body && JSON.stringify(body) });
-    if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${await res.text()}`);
-    return res.status === 204 ? undefined : res.json();
-  };
-  return {
-    get: (path) => call('GET', path),
-    delete: (path) => call('DELETE', path),
-    exec: (podId, cmd, stdin) => call('POST', `/pods/${podId}/exec`, { cmd, stdin: stdin ?? null, timeout_seconds: 60 }),
-  };
 }

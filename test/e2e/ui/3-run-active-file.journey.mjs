@@ -10,12 +10,7 @@ export const journey = {
   timeoutMs: 120_000,
   async run(ui) {
     const { page } = ui;
-    await ui.openWorkbench();
-    await ui.clickActivity('kgpu');
-    await ui.expandView('Account');
-    await ui.button('Sign in', ui.view('Account')).click();
-    await ui.answer(ui.sim.KGPU_API_TOKEN);
-    await ui.waitForText(/credits/, { within: ui.view('Account') });
+    await ui.signIn();
 
     await ui.openFile('train.py');
     const run = page.locator('.part.editor .action-label[aria-label*="Run Active File on GPU"]').first();
@@ -54,10 +49,6 @@ export const journey = {
     await ui.screenshot('run-finished', { publish: true });
 
     // Leave the shared simulator as found: release what this journey rented.
-    const headers = { authorization: `Bearer ${ui.sim.KGPU_API_TOKEN}` };
-    const pods = await (await fetch(`${ui.sim.KGPU_API_BASE}/pods`, { headers })).json();
-    for (const p of pods)
-      if (p.phase === 'Running' || p.phase === 'Pending')
-        await fetch(`${ui.sim.KGPU_API_BASE}/pods/${p.pod_id}`, { method: 'DELETE', headers });
+    await ui.api.releaseAll();
   },
 };

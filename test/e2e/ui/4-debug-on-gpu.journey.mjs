@@ -10,12 +10,7 @@ export const journey = {
   timeoutMs: 300_000,
   async run(ui) {
     const { page } = ui;
-    await ui.openWorkbench();
-    await ui.clickActivity('kgpu');
-    await ui.expandView('Account');
-    await ui.button('Sign in', ui.view('Account')).click();
-    await ui.answer(ui.sim.KGPU_API_TOKEN);
-    await ui.waitForText(/credits/, { within: ui.view('Account') });
+    await ui.signIn();
 
     await ui.runCommand('kgpu: Rent GPU');
     await ui.pick('rtx3090');
@@ -66,10 +61,6 @@ export const journey = {
     await page.locator('.debug-toolbar .codicon-debug-stop').first().click();
     await page.locator('.part.editor .codicon-debug-stackframe').first().waitFor({ state: 'hidden', timeout: 60_000 });
 
-    const headers = { authorization: `Bearer ${ui.sim.KGPU_API_TOKEN}` };
-    const pods = await (await fetch(`${ui.sim.KGPU_API_BASE}/pods`, { headers })).json();
-    for (const p of pods)
-      if (p.phase === 'Running' || p.phase === 'Pending')
-        await fetch(`${ui.sim.KGPU_API_BASE}/pods/${p.pod_id}`, { method: 'DELETE', headers });
+    await ui.api.releaseAll();
   },
 };

@@ -12,13 +12,7 @@ export const journey = {
   timeoutMs: 240_000,
   async run(ui) {
     const { page } = ui;
-    const headers = { authorization: `Bearer ${ui.sim.KGPU_API_TOKEN}`, 'content-type': 'application/json' };
-    await ui.openWorkbench();
-    await ui.clickActivity('kgpu');
-    await ui.expandView('Account');
-    await ui.button('Sign in', ui.view('Account')).click();
-    await ui.answer(ui.sim.KGPU_API_TOKEN);
-    await ui.waitForText(/credits/, { within: ui.view('Account') });
+    await ui.signIn();
 
     await ui.expandView('GPU Models');
     const model = ui.treeItem('GPU Models', 'rtx3090');
@@ -32,22 +26,13 @@ export const journey = {
     await ui.expandView('Rentals');
     await ui.screenshot('ready');
 
-    const pods = await (await fetch(`${ui.sim.KGPU_API_BASE}/pods`, { headers })).json();
+    const pods = await ui.api.get('/pods');
     const pod = pods.find((p) => p.phase === 'Running');
     assert.ok(pod, 'a running pod');
-    const started = await (
-      await fetch(`${ui.sim.KGPU_API_BASE}/pods/${pod.pod_id}/exec`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({
-          cmd: [
-            'sh',
-            '-c',
-            'mkdir -p /workspace/www && echo "<h1>metrics dashboard</h1>" > /workspace/www/index.html && setsid -f python3 -m http.server 8000 --bind 127.0.0.1 --directory /workspace/www </dev/null >/dev/null 2>&1',
-          ],
-        }),
-      })
-    ).json();
+    const started = await ui.api.sh(
+      pod.pod_id,
+      'mkdir -p /workspace/www && echo "<h1>metrics dashboard</h1>" > /workspace/www/index.html && setsid -f python3 -m http.server 8000 --bind 127.0.0.1 --directory /workspace/www </dev/null >/dev/null 2>&1',
+    );
     assert.equal(started.exit_code, 0, JSON.stringify(started));
 
     await ui.runCommand('kgpu: Forward Port…');
@@ -86,9 +71,6 @@ export const journey = {
     await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
     await ui.screenshot('forwarded', { publish: true });
 
-    for (const p of await (await fetch(`${ui.sim.KGPU_API_BASE}/pods`, { headers })).json()) {
-      if (p.phase === 'Running' || p.phase === 'Pending')
-        await fetch(`${ui.sim.KGPU_API_BASE}/pods/${p.pod_id}`, { method: 'DELETE', headers });
-    }
+    await ui.api.releaseAll();
   },
 };

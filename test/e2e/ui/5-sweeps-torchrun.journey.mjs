@@ -12,12 +12,7 @@ export const journey = {
   async run(ui) {
     const { page } = ui;
     const title = (text) => page.locator('.quick-input-widget .quick-input-title', { hasText: text });
-    await ui.openWorkbench();
-    await ui.clickActivity('kgpu');
-    await ui.expandView('Account');
-    await ui.button('Sign in', ui.view('Account')).click();
-    await ui.answer(ui.sim.KGPU_API_TOKEN);
-    await ui.waitForText(/credits/, { within: ui.view('Account') });
+    await ui.signIn();
 
     // Two rentals through the Rent wizard; the second starts while the first is still starting. A
     // ready row reads `rtx3090 × 2 · [live GPU numbers · ]Running · …` ("Running, not ready yet" before).

@@ -22,12 +22,7 @@ export const journey = {
   timeoutMs: 600_000,
   async run(ui) {
     const { page } = ui;
-    await ui.openWorkbench();
-    await ui.clickActivity('kgpu');
-    await ui.expandView('Account');
-    await ui.button('Sign in', ui.view('Account')).click();
-    await ui.answer(ui.sim.KGPU_API_TOKEN);
-    await ui.waitForText(/credits/, { within: ui.view('Account') });
+    await ui.signIn();
 
     await ui.expandView('GPU Models');
     const model = ui.treeItem('GPU Models', 'rtx3090');

@@ -65,9 +65,7 @@ export const journey = {
       await welcome.getByText('Release when you are done').first().waitFor({ state: 'visible' });
       await ui.screenshot('walkthrough', { publish: true });
 
-      await ui.button('Sign in', ui.view('Account')).click();
-      await ui.answer(ui.sim.KGPU_API_TOKEN);
-      await ui.waitForText(/credits/, { within: ui.view('Account') });
+      await ui.signInFromAccount();
 
       // (b) crash.py on a GPU: rent from the pod choice (no pod yet), run without arguments.
       await ui.openFile('crash.py');
@@ -161,11 +159,7 @@ export const journey = {
       rmSync(crash, { force: true });
       rmSync(vscodeDir, { recursive: true, force: true });
       // Leave the shared simulator as found: release what this journey rented.
-      const headers = { authorization: `Bearer ${ui.sim.KGPU_API_TOKEN}` };
-      const pods = await (await fetch(`${ui.sim.KGPU_API_BASE}/pods`, { headers })).json();
-      for (const p of pods)
-        if (p.phase === 'Running' || p.phase === 'Pending')
-          await fetch(`${ui.sim.KGPU_API_BASE}/pods/${p.pod_id}`, { method: 'DELETE', headers });
+      await ui.api.releaseAll();
     }
   },
 };

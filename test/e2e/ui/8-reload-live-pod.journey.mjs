@@ -39,20 +39,11 @@ export const journey = {
   timeoutMs: 300_000,
   async run(ui) {
     const { page } = ui;
-    const api = ui.sim.KGPU_API_BASE;
-    const headers = { authorization: `Bearer ${ui.sim.KGPU_API_TOKEN}`, 'content-type': 'application/json' };
-    const exec = async (podId, script) =>
-      (await fetch(`${api}/pods/${podId}/exec`, { method: 'POST', headers, body: JSON.stringify({ cmd: ['sh', '-c', script] }) })).json();
     const scriptFile = join(ui.workspace, SCRIPT);
     const stopFile = `/workspace/.kgpu-e2e-stop-${randomBytes(4).toString('hex')}`;
     writeFileSync(scriptFile, SCRIPT_TEXT);
     try {
-      await ui.openWorkbench();
-      await ui.clickActivity('kgpu');
-      await ui.expandView('Account');
-      await ui.button('Sign in', ui.view('Account')).click();
-      await ui.answer(ui.sim.KGPU_API_TOKEN);
-      await ui.waitForText(/credits/, { within: ui.view('Account') });
+      await ui.signIn();
 
       // Run Active File with no pod yet: rent one from the picker, give the script its argument.
       await ui.openFile(SCRIPT);
@@ -71,9 +62,9 @@ export const journey = {
       await ui.waitForPanelText(/tick 2\b/, 90_000);
 
       // A web server in the pod (as a training script's dashboard would be), forwarded with the command.
-      const pod = (await (await fetch(`${api}/pods`, { headers })).json()).find((p) => p.phase === 'Running');
+      const pod = (await ui.api.get('/pods')).find((p) => p.phase === 'Running');
       assert.ok(pod, 'a running pod');
-      const started = await exec(
+      const started = await ui.api.sh(
         pod.pod_id,
         `mkdir -p /workspace/www-reload && echo "<h1>dashboard across a reload</h1>" > /workspace/www-reload/index.html && setsid -f python3 -m http.server ${POD_PORT} --bind 127.0.0.1 --directory /workspace/www-reload </dev/null >/dev/null 2>&1`,
       );
@@ -81,7 +72,7 @@ export const journey = {
       // setsid -f returns before the server binds: the command lists what listens now, so wait for it.
       await assertEventually(
         async () =>
-          (await exec(pod.pod_id, `python3 -c "import socket; socket.create_connection(('127.0.0.1', ${POD_PORT}), 5).close()"`))
+          (await ui.api.sh(pod.pod_id, `python3 -c "import socket; socket.create_connection(('127.0.0.1', ${POD_PORT}), 5).close()"`))
             .exit_code === 0,
         `the pod's web server to listen on ${POD_PORT}`,
         60_000,
@@ -156,7 +147,7 @@ export const journey = {
       );
 
       // Tell the script to stop: the log shows its last line and the footer, the row its end.
-      const stopped = await exec(pod.pod_id, `touch ${stopFile}`);
+      const stopped = await ui.api.sh(pod.pod_id, `touch ${stopFile}`);
       assert.equal(stopped.exit_code, 0, JSON.stringify(stopped));
       await ui.waitForPanelText(/stopped after \d+ ticks/, 90_000);
       await ui.waitForPanelText(/exit code 0 ·/, 60_000);
@@ -167,8 +158,7 @@ export const journey = {
       await page.mouse.move(0, 0);
       await ui.screenshot('ended-after-reload');
 
-      for (const p of await (await fetch(`${api}/pods`, { headers })).json())
-        if (p.phase === 'Running' || p.phase === 'Pending') await fetch(`${api}/pods/${p.pod_id}`, { method: 'DELETE', headers });
+      await ui.api.releaseAll();
     } finally {
       rmSync(scriptFile, { force: true });
     }

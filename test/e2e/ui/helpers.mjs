@@ -33,12 +33,34 @@ export function createUi(page, ctx) {
     sim: ctx.sim,
     /** code-server's base URL (e.g. to open the workbench on a `?workspace=` file instead). */
     url: ctx.url,
+    /** The simulator's REST API for a journey's own set-up and checks (see simulatorApi), if any. */
+    api: ctx.sim && simulatorApi(ctx.sim),
 
     /** Loads the workbench on the workspace and waits until it is usable and kgpu's icon is there. */
     async openWorkbench() {
       await page.goto(`${ctx.url}/?folder=${encodeURIComponent(ctx.workspace)}`);
       await waitForWorkbench(page);
       await ui.activity('kgpu').waitFor({ state: 'visible', timeout: 30_000 });
+    },
+
+    /**
+     * Signs in as a person does, from the workbench's first load: opens the workbench (unless
+     * `open: false`, where the journey opened it its own way), kgpu's side bar and its Account view,
+     * clicks the welcome view's "Sign in", types the simulator's token and waits until the Account
+     * view shows the credits.
+     */
+    async signIn({ open = true } = {}) {
+      if (open) await ui.openWorkbench();
+      await ui.clickActivity('kgpu');
+      await ui.expandView('Account');
+      await ui.signInFromAccount();
+    },
+
+    /** The last steps of signIn, where the kgpu side bar already shows the Account view (signed out). */
+    async signInFromAccount() {
+      await ui.button('Sign in', ui.view('Account')).click();
+      await ui.answer(ui.sim.KGPU_API_TOKEN);
+      await ui.waitForText(/credits/, { within: ui.view('Account') });
     },
 
     /** The Activity Bar entry whose label starts with `label`. */
@@ -223,6 +245,40 @@ export function createUi(page, ctx) {
     },
   };
   return ui;
+}
+
+/**
+ * The simulator's REST API as the journeys (and the runner) use it beside the extension: to start a
+ * process in a pod, to check what is there, and to leave the shared simulator as found. The token
+ * is never printed.
+ * @param {Record<string, string>} sim  the simulator's env (KGPU_API_BASE, KGPU_API_TOKEN)
+ */
+export function simulatorApi(sim) {
+  const headers = { authorization: `Bearer ${sim.KGPU_API_TOKEN}`, 'content-type': 'application/json' };
+  const call = async (method, path, body) => {
+    const res = await fetch(`${sim.KGPU_API_BASE}${path}`, { method, headers, body: body && JSON.stringify(body) });
+    if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${await res.text()}`);
+    return res.status === 204 ? undefined : res.json();
+  };
+  const api = {
+    /** GET → the JSON answer; a status other than 2xx throws with the answer. */
+    get: (path) => call('GET', path),
+    delete: (path) => call('DELETE', path),
+    /**
+     * POST /pods/{id}/exec: runs the argv `cmd` in the pod (with `stdin`, a string, if given) and
+     * gives the API's { exit_code, stdout, stderr, … }; a status other than 2xx throws with the answer.
+     */
+    exec: (podId, cmd, stdin) => call('POST', `/pods/${podId}/exec`, { cmd, stdin: stdin ?? null, timeout_seconds: 60 }),
+    /** `sh -c script` in the pod (exec). */
+    sh: (podId, script) => api.exec(podId, ['sh', '-c', script]),
+    /** Releases every Running or Pending pod of the account (a pod that is already going is not an error). */
+    async releaseAll() {
+      for (const p of await api.get('/pods'))
+        if (p.phase === 'Running' || p.phase === 'Pending')
+          await fetch(`${sim.KGPU_API_BASE}/pods/${p.pod_id}`, { method: 'DELETE', headers });
+    },
+  };
+  return api;
 }
 
 /** Polls an async condition (bounded): for UI state that has no event to wait on. */
