@@ -56,9 +56,22 @@ export function createUi(page, ctx) {
       await ui.signInFromAccount();
     },
 
-    /** The last steps of signIn, where the kgpu side bar already shows the Account view (signed out). */
+    /**
+     * The last steps of signIn, where the kgpu side bar already shows the Account view (signed out).
+     * The welcome view's "Sign in" shows before the extension has activated, and the click then
+     * waits for the activation: a full UI run at load 15 failed journeys 6 and 8 here (the token box
+     * not there after 20 s, the views still "no data provider registered"). So: wait (bounded) until
+     * the views have their data providers, then click, then wait for the token box as long as a slow
+     * activation may take.
+     */
     async signInFromAccount() {
+      await assertEventually(
+        async () => (await page.locator('.part.sidebar .pane').getByText('There is no data provider registered').count()) === 0,
+        'kgpu to activate (its views to have their data providers)',
+        120_000,
+      );
       await ui.button('Sign in', ui.view('Account')).click();
+      await page.locator('.quick-input-widget .quick-input-box input').waitFor({ state: 'visible', timeout: 90_000 });
       await ui.answer(ui.sim.KGPU_API_TOKEN);
       await ui.waitForText(/credits/, { within: ui.view('Account') });
     },
