@@ -17,7 +17,7 @@ const NAME = 'mnist';
 export const journey = {
   title: "open the pod's /workspace, edit and save train.py, see a job's checkpoint appear",
   needsSimulator: true,
-  timeoutMs: 120_000,
+  timeoutMs: 240_000,
   async run(ui) {
     const { page, api } = ui;
     // The project is open as a (multi-root) workspace, the "Add to Workspace" case that needs no reload.

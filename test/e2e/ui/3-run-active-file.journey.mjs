@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 export const journey = {
   title: 'run train.py on a GPU and watch the live log',
   needsSimulator: true,
-  timeoutMs: 120_000,
+  timeoutMs: 240_000,
   async run(ui) {
     const { page } = ui;
     await ui.signIn();
