@@ -27,7 +27,7 @@ export const journey = {
     writeFileSync(file, JSON.stringify({ folders: [{ path: ui.workspace, name: 'local project' }] }, null, 2));
     await page.goto(`${ui.url}/?workspace=${encodeURIComponent(file)}`);
     await waitForWorkbench(page);
-    await ui.activity('kgpu').waitFor({ state: 'visible', timeout: 30_000 });
+    await ui.waitForKgpuIcon();
     await ui.runCommand('View: Show Explorer');
     const local = explorerRow(page, 'local project');
     // code-server 4.139 sometimes loads a workspace file as "No Folder Opened"; a reload reads it.
