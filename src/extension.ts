@@ -4,7 +4,6 @@ import { registerContextKeys } from './platform/context-keys';
 import { registerFileSystem } from './files/file-system';
 import { registerGpuModelsView } from './views/gpu-models-view';
 import { registerHostKeyCommand } from './platform/host-key-command';
-import { registerJobLogCommands } from './platform/job-log-terminal';
 import { registerLazyContributions } from './lazy-contributions';
 import { registerLivePodContributions } from './live-pod-contributions';
 import { registerNotebooks } from './notebook/notebook-controllers';
@@ -42,7 +41,6 @@ export function activate(context: vscode.ExtensionContext): KgpuServices {
     registerHostKeyCommand(services),
     registerFileSystem(services),
     registerDebug(services),
-    registerJobLogCommands(services),
     registerSweeps(services),
     registerTracebackLinks(services),
     registerTasks(services),

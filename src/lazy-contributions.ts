@@ -40,6 +40,10 @@ export const LAZY_FEATURES: readonly LazyFeature[] = [
   },
   { ids: ['kgpu.exec'], load: () => (require('./commands/exec-command') as typeof import('./commands/exec-command')).registerExecCommand },
   { ids: ['kgpu.openTerminal'], load: () => (require('./commands/terminal') as typeof import('./commands/terminal')).registerTerminal },
+  {
+    ids: ['kgpu.showJobLog'],
+    load: () => (require('./platform/job-log-terminal') as typeof import('./platform/job-log-terminal')).registerJobLogCommands,
+  },
   { ids: ['kgpu.runActiveFile'], load: () => (require('./jobs/run-command') as typeof import('./jobs/run-command')).registerRunCommand },
   {
     ids: ['kgpu.filterLogByRank'],

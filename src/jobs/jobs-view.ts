@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { isLivePod, type Pod } from '../kgpu/api/api-types';
 import { describeEndReason } from '../kgpu/model/end-reason';
-import { describeJobStatus, isJobEnded } from '../kgpu/jobs/jobs';
+import { describeJobStatus, isJobEnded } from '../kgpu/jobs/job-status';
 import { jobContextValue, looksOutOfMemory, shortJobState } from '../kgpu/jobs/job-log-text';
 import type { JobEndEvent, TrackedJob } from '../kgpu/jobs/job-runner';
 import { rentAgainOptions } from '../kgpu/model/pod-notices';

@@ -1,12 +1,15 @@
 import * as vscode from 'vscode';
 import type { PodConnector } from '../kgpu/ssh/ssh-connection';
-import { PodSession } from '../kgpu/ssh/pod-session';
+import type { PodSession } from '../kgpu/ssh/pod-session';
 import type { HostKeyStore } from '../kgpu/ssh/host-keys';
 import type { RentalsModel } from '../kgpu/model/rentals-model';
 import type { PodKeys } from './pod-keys';
 import type { Settings } from './settings';
 import { createPodConnector } from './lazy/ssh';
 import { sshProxyFor } from './proxy-settings';
+
+type PodSessionModule = typeof import('../kgpu/ssh/pod-session');
+let podSession: PodSessionModule | undefined;
 
 /**
  * Routes a pod id to ONE PodSession (like vscode-sshfs routes a URI authority to one file system):
@@ -53,7 +56,11 @@ export class PodConnections implements vscode.Disposable {
     this.assertLive(podId);
     let s = this.sessions.get(podId);
     if (!s || s.isDisposed) {
-      s = new PodSession({ podId, createConnector: () => this.createConnector(podId) });
+      // Loaded when a pod is first reached, not at activation: the session brings the agent client,
+      // SFTP and the bulk transfers (dist/features.js — see esbuild.mjs).
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
+      podSession ??= require('../kgpu/ssh/pod-session') as PodSessionModule;
+      s = new podSession.PodSession({ podId, createConnector: () => this.createConnector(podId) });
       this.sessions.set(podId, s);
     }
     return s;

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import type { EndReason, Pod } from '../kgpu/api/api-types';
 import { describeEndReason } from '../kgpu/model/end-reason';
 import { errorMessage } from '../kgpu/api/error-dedup';
-import { isJobEnded, type JobInfo, type JobStatus } from '../kgpu/jobs/jobs';
+import { isJobEnded, type JobInfo, type JobStatus } from '../kgpu/jobs/job-status';
 import { crlf, jobDurationMs, logFooter, logHeader, runCost, TerminalText } from '../kgpu/jobs/job-log-text';
 import type { LogStream } from '../kgpu/jobs/job-runner';
 import { describeRankFailure, RankLog } from '../kgpu/launch/rank-log';
@@ -11,6 +11,8 @@ import type { FollowLogResult } from '../kgpu/jobs/log-follow';
 import { SshAbortedError } from '../kgpu/ssh/ssh-errors';
 import { decodeCommandArgs, optionsOf } from './command-args';
 import { jobsFor } from './jobs-service';
+import { addJobLogPanel, jobLogFooterExtras, jobLogPanelFor, jobLogPanelsOf, removeJobLogPanel } from './job-log-panels';
+import { priceTable } from './price-table';
 import type { KgpuServices } from './services';
 
 /**
@@ -25,9 +27,6 @@ import type { KgpuServices } from './services';
 const MAX_KEPT = 1024 * 1024;
 
 export class JobLogPanel implements vscode.Disposable {
-  private static readonly open = new Map<string, Set<JobLogPanel>>();
-  /** Extra footer parts for a finished job (the telemetry's peak GPU memory), set by the composition. */
-  static footerExtras: ((podId: string, jobId: string) => string | undefined)[] = [];
   private readonly writeEmitter = new vscode.EventEmitter<string>();
   private readonly closeEmitter = new vscode.EventEmitter<number | void>();
   private readonly text = new TerminalText();
@@ -63,22 +62,19 @@ export class JobLogPanel implements vscode.Disposable {
       handleInput: () => undefined,
     };
     this.terminal = vscode.window.createTerminal({ name, pty, iconPath: new vscode.ThemeIcon('play-circle'), isTransient: true });
-    const key = `${podId}/${jobId}`;
-    let set = JobLogPanel.open.get(key);
-    if (!set) JobLogPanel.open.set(key, (set = new Set()));
-    set.add(this);
+    addJobLogPanel(this);
     if (show) this.terminal.show(true);
   }
 
   /** Open panels of a job. */
   static panelsOf(podId: string, jobId: string): JobLogPanel[] {
-    return [...(JobLogPanel.open.get(`${podId}/${jobId}`) ?? [])];
+    // Only JobLogPanels register (the constructor above).
+    return jobLogPanelsOf(podId, jobId) as JobLogPanel[];
   }
 
   /** The open panel shown in a terminal (the active one for a command; the traceback link provider, src/links/). */
   static forTerminal(terminal: vscode.Terminal | undefined): JobLogPanel | undefined {
-    for (const set of JobLogPanel.open.values()) for (const p of set) if (p.terminal === terminal) return p;
-    return undefined;
+    return jobLogPanelFor(terminal) as JobLogPanel | undefined;
   }
 
   /** The text written to the panel (about the last 1 MiB). */
@@ -174,7 +170,7 @@ export class JobLogPanel implements vscode.Disposable {
     const duration = jobDurationMs(result.job);
     const cost = pod && duration !== undefined ? runCost(pod, duration, prices) : undefined;
     const failed = this.ranks?.failure();
-    const extra = JobLogPanel.footerExtras.map((f) => f(this.podId, this.jobId)).filter((x): x is string => !!x);
+    const extra = jobLogFooterExtras(this.podId, this.jobId);
     this.emit(
       logFooter({
         status: result.job.status,
@@ -209,16 +205,10 @@ export class JobLogPanel implements vscode.Disposable {
     this.closed = true;
     // The job goes on; only the follow stops.
     this.stream?.close();
-    JobLogPanel.open.get(`${this.podId}/${this.jobId}`)?.delete(this);
+    removeJobLogPanel(this);
     this.writeEmitter.dispose();
     this.closeEmitter.dispose();
   }
-}
-
-/** Prices per GPU model from the GPU menu, for the footer's cost. */
-export function priceTable(services: KgpuServices): ReadonlyMap<string, number> | undefined {
-  const models = services.pods.gpuModels;
-  return models ? new Map(models.map((m) => [m.gpu_model, m.price_per_hour_credits])) : undefined;
 }
 
 export function panelName(name: string, startedAt: number): string {

@@ -4,7 +4,7 @@ import type { FolderMapping } from '../kgpu/links/traceback-links';
 import type { StoredRecipe } from '../kgpu/jobs/job-runner';
 import { planRun } from '../kgpu/jobs/run-plan';
 import { jobsFor } from './jobs-service';
-import { JobLogPanel } from './job-log-terminal';
+import { jobLogPanelFor } from './job-log-panels';
 import type { KgpuServices } from './services';
 
 /** What a terminal that shows a pod's output knows: the pod, the folder its commands ran in, and
@@ -51,7 +51,7 @@ export function recipeMappings(recipe: StoredRecipe | undefined): FolderMapping[
 export function podTerminalInfo(services: KgpuServices, terminal: vscode.Terminal): PodTerminalInfo | undefined {
   const own = registries.get(services)?.get(terminal.name)?.();
   if (own) return own;
-  const panel = JobLogPanel.forTerminal(terminal);
+  const panel = jobLogPanelFor(terminal);
   if (!panel) return undefined;
   const tracked = jobsFor(services).runner.get(panel.podId, panel.jobId);
   return { podId: panel.podId, cwd: tracked?.info.cwd, mappings: [...recipeMappings(tracked?.recipe), ...workspaceMappings()] };

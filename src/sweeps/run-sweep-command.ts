@@ -9,7 +9,7 @@ import { sweepFilesBeside } from '../kgpu/sweeps/sweep-file';
 import { sweepRatePerHour } from '../kgpu/sweeps/sweep-cost';
 import { largeFiles, TransitFanOut } from '../kgpu/sweeps/fanout';
 import { newSweepPlan, type SweepPlan } from '../kgpu/sweeps/sweep';
-import { priceTable } from '../platform/job-log-terminal';
+import { priceTable } from '../platform/price-table';
 import { decodeCommandArgs, optionsOf } from '../platform/command-args';
 import type { KgpuServices } from '../platform/services';
 import { sweepsFor } from './sweeps-hub';

@@ -1,8 +1,9 @@
 import * as vscode from 'vscode';
 import { isLivePod } from '../kgpu/api/api-types';
 import { podRatePerHour } from '../kgpu/model/cost';
-import { storedSweeps, Sweep, forgetSweep, type SweepOptions, type SweepPlan } from '../kgpu/sweeps/sweep';
-import { priceTable } from '../platform/job-log-terminal';
+import type { Sweep, SweepOptions } from '../kgpu/sweeps/sweep';
+import { forgetSweep, storedSweeps, type SweepPlan } from '../kgpu/sweeps/sweep-plan';
+import { priceTable } from '../platform/price-table';
 import { jobsFor } from '../platform/jobs-service';
 import type { PodCommands } from '../kgpu/ssh/pod-commands';
 import type { TransitFanOut } from '../kgpu/sweeps/fanout';
@@ -33,6 +34,13 @@ export interface SweepsHub extends vscode.Disposable {
 }
 
 const hubs = new WeakMap<KgpuServices, SweepsHub>();
+
+/** The Sweep class, loaded when a sweep starts or resumes: it holds the job runner's side of a
+ *  sweep, which is not needed to show the Sweeps view at activation (issue 24). */
+function sweepModule(): typeof import('../kgpu/sweeps/sweep') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
+  return require('../kgpu/sweeps/sweep') as typeof import('../kgpu/sweeps/sweep');
+}
 
 export function sweepsFor(services: KgpuServices): SweepsHub {
   let hub = hubs.get(services);
@@ -93,7 +101,7 @@ export function sweepsFor(services: KgpuServices): SweepsHub {
   const resumed = services.ready.then(() => {
     for (const plan of storedSweeps(store)) {
       if (plan.state !== 'running' || sweeps.has(plan.id)) continue;
-      const s = attach(Sweep.resume(plan, { ...options(), ...transit(plan) }));
+      const s = attach(sweepModule().Sweep.resume(plan, { ...options(), ...transit(plan) }));
       for (const podId of plan.pods) {
         const pod = services.pods.get(podId);
         if (!pod || !isLivePod(pod)) s.podEnded(podId);
@@ -107,7 +115,7 @@ export function sweepsFor(services: KgpuServices): SweepsHub {
     plans: () => [...storedSweeps(store)].reverse().map((p) => sweeps.get(p.id)?.plan ?? p),
     get: (id) => sweeps.get(id),
     start: (plan, fanOut) => {
-      const s = attach(new Sweep(plan, { ...options(), ...transit(plan, fanOut) }));
+      const s = attach(new (sweepModule().Sweep)(plan, { ...options(), ...transit(plan, fanOut) }));
       s.start();
       emitter.fire();
       return s;

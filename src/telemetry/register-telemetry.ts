@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { JobLogPanel } from '../platform/job-log-terminal';
+import { addJobLogFooterExtra } from '../platform/job-log-panels';
 import type { KgpuServices } from '../platform/services';
 import { telemetryFor } from '../platform/telemetry-hub';
 
@@ -7,8 +7,6 @@ import { telemetryFor } from '../platform/telemetry-hub';
  *  "Release when done" (release-when-done-command.ts) loads with the first live pod (src/live-pod-contributions.ts). */
 export function registerTelemetry(services: KgpuServices): vscode.Disposable {
   const hub = telemetryFor(services);
-  const peak = (podId: string, jobId: string): string | undefined => hub.takePeak(podId, jobId);
-  JobLogPanel.footerExtras.push(peak);
   return vscode.Disposable.from(
     // Tests and diagnostics (not in the palette): a pod's telemetry state.
     vscode.commands.registerCommand('kgpu._telemetryState', (podId: string) => ({
@@ -16,10 +14,7 @@ export function registerTelemetry(services: KgpuServices): vscode.Disposable {
       idleQuestionPending: hub.idleQuestionPending(podId),
       summary: hub.summary(podId),
     })),
-    {
-      dispose: () => {
-        JobLogPanel.footerExtras = JobLogPanel.footerExtras.filter((f) => f !== peak);
-      },
-    },
+    // The job's peak GPU memory in its log panel's footer.
+    addJobLogFooterExtra((podId, jobId) => hub.takePeak(podId, jobId)),
   );
 }

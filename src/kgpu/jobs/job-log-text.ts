@@ -7,7 +7,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import { creditsToDollars, podRatePerHour, type PodCostFields, type PriceTable } from '../model/cost';
 import { groupDigits } from '../util/format-number';
-import { describeJobStatus, type JobInfo, type JobStatus } from './jobs';
+import { describeJobStatus, type JobInfo, type JobStatus } from './job-status';
 
 const DIM = '\x1b[2m';
 const BOLD = '\x1b[1m';

@@ -4,7 +4,7 @@
  * to — a pod's list changed, a job we knew as running ended.
  */
 import { Emitter, type Event } from '../util/emitter';
-import { isJobEnded, statusAfterPodEnded, type JobInfo, type JobStatus } from './jobs';
+import { isJobEnded, statusAfterPodEnded, type JobInfo, type JobStatus } from './job-status';
 import { jobKey, type JobRecords } from './job-records';
 import type { StoredRecipe } from './run-plan';
 

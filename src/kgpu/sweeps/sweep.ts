@@ -13,7 +13,7 @@
  * and end, queued runs go on. The plan and how it is stored: sweep-plan.ts.
  */
 import { Emitter, type Event } from '../util/emitter';
-import { isJobEnded, type JobInfo, type JobStatus } from '../jobs/jobs';
+import { isJobEnded, type JobInfo, type JobStatus } from '../jobs/job-status';
 import { endLabel, jobDurationMs } from '../jobs/job-log-text';
 import type { JobRunner, KeyValueStore, RunFileSpec } from '../jobs/job-runner';
 import { SshAbortedError } from '../ssh/ssh-errors';

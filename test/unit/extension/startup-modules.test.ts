@@ -40,6 +40,15 @@ const FIRST_USE_ONLY: RegExp[] = [
   /^src\/(ports|jobs)\/(?!rank-filter)/,
   /^src\/telemetry\/release-when-done-command\.ts$/,
   /^src\/platform\/pod-target-python\.ts$/,
+  // A pod's session and what it owns (the agent client, SFTP, bulk transfers) load when a pod is
+  // first reached; the job scripts, a sweep's runs and the log panel with the first run or log shown.
+  /^src\/kgpu\/ssh\/(pod-session|ssh-exec|openssh-exec)\.ts$/,
+  /^src\/kgpu\/agent\//,
+  /^src\/kgpu\/fs\/(remote-fs|sftp-[\w-]+)\.ts$/,
+  /^src\/kgpu\/jobs\/(jobs|job-wrapper)\.ts$/,
+  /^src\/kgpu\/sweeps\/(sweep|metrics|metrics-file|metrics-file-watch)\.ts$/,
+  /^src\/kgpu\/launch\/rank-log\.ts$/,
+  /^src\/platform\/job-log-terminal\.ts$/,
 ];
 
 test('require + activate() of dist/extension.js run no feature code; a command stub loads its feature on first use', async (t) => {
