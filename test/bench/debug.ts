@@ -8,6 +8,9 @@
  *   step:       one step-over round trip (`next` → `stopped`) through the bridge and the agent vs
  *               the same debugpy driven locally in the pod by a stdlib DAP client (the floor).
  *               Goal ≤ 2× the floor.
+ * Across an emulated link (`--profiles`) the step's goal becomes ≤ 2× the floor + one RTT (the request
+ * and the `stopped` event cross the link once each way); the first stop, which pays for the sync, the
+ * job's start and the agent's stream over the link, is reported without a goal there.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -148,6 +151,7 @@ export async function benchDebug(env: BenchEnv, cfg: BenchConfig): Promise<Scena
     const reference = (await inPod(steps)).steps;
     const o = summarize(ours).median;
     const r = summarize(reference).median;
+    const rtt = cfg.profile?.rttMs ?? 0;
     return [
       {
         key: 'debug_first_stop',
@@ -155,8 +159,8 @@ export async function benchDebug(env: BenchEnv, cfg: BenchConfig): Promise<Scena
         unit: 'ms',
         ours: first.ours,
         reference: first.reference,
-        goal: '≤ 3000 ms',
-        met: summarize(first.ours).median <= 3000,
+        goal: rtt > 0 ? '—' : '≤ 3000 ms',
+        met: rtt > 0 ? null : summarize(first.ours).median <= 3000,
         extra: { reference_is: 'the same session driven in the pod by a local DAP client (no sync, no agent, no SSH)' },
       },
       {
@@ -165,9 +169,9 @@ export async function benchDebug(env: BenchEnv, cfg: BenchConfig): Promise<Scena
         unit: 'ms',
         ours,
         reference,
-        goal: '≤ 2× the in-pod floor',
-        met: o <= 2 * r,
-        extra: { steps },
+        goal: rtt > 0 ? `≤ 2× the in-pod floor + RTT (${rtt} ms)` : '≤ 2× the in-pod floor',
+        met: o <= 2 * r + rtt,
+        extra: { steps, ...(cfg.profile ? { rtt_ms: rtt } : {}) },
       },
     ];
   } finally {
