@@ -201,10 +201,13 @@ export function createUi(page, ctx) {
       await assertEventually(async () => (await page.locator('.part.editor .tab.active.dirty').count()) === 0, 'the editor to be saved');
     },
 
-    /** The text the integrated terminal shows (all rows of the visible terminal). */
+    /** The text the integrated terminal shows (all rows of the visible terminal). Only a shown
+     *  terminal's rows: every terminal of the window (a shell, a task, another log panel) keeps its
+     *  rows in the DOM, hidden, and the first of those in document order is not the one shown (journey
+     *  8 read a hidden shell's rows for 90 s while the log panel on screen had reached tick 214). */
     async terminalText() {
       return page
-        .locator('.part.panel .terminal-wrapper.active .xterm-rows, .part.panel .xterm .xterm-rows')
+        .locator('.part.panel .xterm-rows:visible')
         .first()
         .innerText()
         .catch(() => '');
