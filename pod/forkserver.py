@@ -16,6 +16,7 @@ like the cold wrapper's (src/kgpu/jobs/job-wrapper.ts):
 Usage (from the pod's shell; F is the private 0700 directory /tmp/kgpu-<uid>):
     python forkserver.py serve F KEY HASH TOKEN [--preload=a,b] [--learn=/abs/script.py] [--idle=S]
     python -I -S forkserver.py run F KEY HASH JOBDIR CWD PYWORD END_SCRIPT PRELOAD -- SCRIPT [ARG...]
+        (KEY: the key, or the interpreter's absolute path, from which the client derives it)
         (the start command imports it instead: `python -I -S -c 'import sys; sys.path.insert(0, F);
         from forkserver_HASH import client; sys.exit(client(ARGS))'` — its bytecode is cached)
     python -I -S forkserver.py status F KEY
@@ -167,6 +168,21 @@ def status_client(argv):
         return 3
 
 
+def interpreter_key(path):
+    """The key of an interpreter's fork server: what the start command's shell `kgpu_key PATH`
+    prints (src/kgpu/warm/pod-shell.ts: the first 16 hex digits of the path's sha256). From the
+    builtin module, not hashlib (whose OpenSSL import costs ~7 ms on a warm start's critical path)."""
+    data = os.fsencode(path)
+    for name in ("_sha2", "_sha256"):  # 3.12+, 3.8-3.11
+        try:
+            return __import__(name).sha256(data).hexdigest()[:16]
+        except (ImportError, AttributeError):
+            continue
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
 def client(argv):
     def cold(code, reason):
         sys.stdout.write("%s %s\n" % (code, " ".join(str(reason).split())[:300]))
@@ -180,6 +196,8 @@ def client(argv):
         return cold("client", "bad arguments")
     if not script_argv:
         return cold("client", "no script")
+    if key.startswith("/"):
+        key = interpreter_key(key)  # the start command passes the interpreter's path (no sha256sum exec)
     sock_path = os.path.join(F, "fs-%s.sock" % key)
     umask = os.umask(0)
     os.umask(umask)
@@ -555,7 +573,7 @@ class Server:
         self.fingerprint = {}
         self.analysis_cache = {}
         self._tops = None
-        self.spare = None  # (pid, write fd) of a pre-forked W → J → K waiting for a run
+        self.spare = None  # (pid, request fds, go fd) of a pre-forked W → J → K waiting for a run
         self.last_request = time.monotonic()
         self.sitedirs = site_dirs()
 
@@ -758,9 +776,7 @@ class Server:
                 return
             self.children.discard(pid)
             if self.spare is not None and pid == self.spare[0]:
-                os.close(self.spare[1])
-                os.close(self.spare[2])
-                self.spare = None
+                self.close_spare()
             if pid == self.replacement:
                 self.replacement = None
                 if not self.stale and self.socket_is_mine():
@@ -843,12 +859,14 @@ class Server:
             if made[0] == "child":
                 return made[1]
             chain = made[1]
-        pid, wfd, gfd = chain
-        try:
-            write_fd(wfd, frame_bytes(req))
-        except OSError:
-            pass
-        os.close(wfd)
+        pid, wfds, gfd = chain
+        frame = frame_bytes(req)
+        for wfd in wfds:  # K's first: K (the script) is on the run's critical path
+            try:
+                write_fd(wfd, frame)
+            except OSError:
+                pass
+            os.close(wfd)
         try:
             verdict, analysis = self.check(req)
         except Exception as e:  # noqa: BLE001 — never run warm on a check that failed
@@ -876,25 +894,35 @@ class Server:
         return None
 
     def make_chain(self, conn=None):
-        """Fork W (which forks J, which forks K). They read the request from one pipe (W passes
-        it on to J, J to K) and their go from another (one byte each; EOF: exit).
-        ("server", (pid, request fd, go fd)) here; ("child", (request fd, go fd, sys.path)) in W."""
+        """Fork W (which forks J, which forks K). Each reads the request from a pipe of its own,
+        written by the server (K's first: no hop on the run's critical path), and its go from one
+        shared pipe (one byte each; EOF: exit).
+        ("server", (pid, (K's, J's, W's request fd), go fd)) here;
+        ("child", ((W's, J's, K's request fd), go fd, sys.path)) in W."""
         for f in (sys.stdout, sys.stderr):
             f.flush()
-        r, w = os.pipe()
+        pipes = [os.pipe() for _ in range(3)]  # W, J, K
         gr, gw = os.pipe()
         pid = os.fork()
         if pid == 0:
-            os.close(w)
+            for _, w in pipes:
+                os.close(w)
             os.close(gw)
             self.close_for_child()
             if conn is not None:
                 conn.close()
-            return "child", (r, gr, self.sys_path_tail)
-        os.close(r)
+            return "child", (tuple(r for r, _ in pipes), gr, self.sys_path_tail)
+        for r, _ in pipes:
+            os.close(r)
         os.close(gr)
         self.children.add(pid)
-        return "server", (pid, w, gw)
+        return "server", (pid, tuple(w for _, w in reversed(pipes)), gw)
+
+    def close_spare(self):
+        for fd in self.spare[1]:
+            os.close(fd)
+        os.close(self.spare[2])
+        self.spare = None
 
     def check(self, req):
         if req.get("v") != PROTO or req.get("hash") != self.hash:
@@ -988,9 +1016,7 @@ class Server:
         self.listener.close()
         self.listener = None
         if self.spare is not None:
-            os.close(self.spare[1])
-            os.close(self.spare[2])
-            self.spare = None
+            self.close_spare()
 
 
 def serve(argv):
@@ -1119,44 +1145,35 @@ def released(fd):
         os._exit(0)
 
 
-def request_or_exit(fd, forward=None):
-    """The request a chain process waits for; exit quietly when the pipe closes without one. With
-    `forward` (the next chain process's pipe, closed after): passed on BEFORE it is parsed here, so
-    W, J and K parse it side by side and K (the script: on the run's critical path) sets itself
-    up sooner."""
+def request_or_exit(fd):
+    """The request a chain process waits for; exit quietly when the pipe closes without one."""
     try:
         raw = read_fd_raw_frame(fd)
     except (OSError, EOFError, ValueError):
         os._exit(0)
     os.close(fd)
-    if forward is not None:
-        try:
-            write_fd(forward, raw)
-        except OSError:
-            pass
-        os.close(forward)
     try:
         return parse_frame(raw[4:])
     except (OSError, EOFError, ValueError):
         os._exit(0)
 
 
-def waiter(r, g):
+def waiter(rs, g):
     """W, forked from the server (ahead of a run, or for it): the cold wrapper's part. Forks J at
-    once; passes the request on to J; on its go writes wpid and the start; waits for J and
-    records the end with the wrapper's own shell code. Nothing touches the job before the go.
-    Returns only in J (with the fds J reads)."""
+    once; on its go writes wpid and the start; waits for J and records the end with the wrapper's
+    own shell code. Nothing touches the job before the go. `rs`: the request fds of W, J and K.
+    Returns only in J (with the fds J and K read)."""
     reset_signals(False)
     os.setsid()
     name_process("sh")
-    rj, wj = os.pipe()
+    r, rj, rk = rs
     pid = os.fork()
     if pid == 0:
-        os.close(wj)
         os.close(r)
-        return rj
+        return rj, rk
     os.close(rj)
-    req = request_or_exit(r, forward=wj)
+    os.close(rk)
+    req = request_or_exit(r)
     released(g)  # the client's go-ahead, through the server (else: exit; J and K do too)
     os.umask(req["umask"])
     d = req["dir"]
@@ -1177,22 +1194,21 @@ def waiter(r, g):
         os._exit(1)
 
 
-def job(rj, g):
+def job(rs, g):
     """J: what `setsid sh -c …` is in a cold run — session and process-group leader. Forks K at
-    once; passes the request on; on its go: stdio on the log, pid and pgid, cwd; waits for K and
-    exits as dash would. Returns only in K (with the fd K reads)."""
+    once; on its go: stdio on the log, pid and pgid, cwd; waits for K and exits as dash would.
+    `rs`: the request fds of J and K. Returns only in K (with the fd K reads)."""
     os.setsid()
     name_process("sh")
     reset_signals(False)
-    rk, wk = os.pipe()
+    rj, rk = rs
     pid = os.fork()
     if pid == 0:
-        os.close(wk)
         os.close(rj)
         name_process(COMM[0])
         return rk
     os.close(rk)
-    req = request_or_exit(rj, forward=wk)
+    req = request_or_exit(rj)
     released(g)
     d = req["dir"]
     try:
@@ -1225,9 +1241,10 @@ def job(rj, g):
     os._exit(128 + sig)
 
 
-def reseed():
-    """Random state that fork copied: a cold run seeds these from the OS. (`random` reseeds
-    itself after fork; CUDA generators are not initialised in the server.)"""
+def reseed_random():
+    """Random state that fork copied: a cold run seeds these from the OS. (`random` reseeds itself
+    after fork; CUDA generators are not initialised in the server.) Done in K before its request
+    arrives — each K runs one job — since numpy's reseed alone costs ~5 ms on a warm start."""
     np = sys.modules.get("numpy.random")
     if np is not None:
         try:
@@ -1242,22 +1259,27 @@ def reseed():
             pass
     mp = sys.modules.get("multiprocessing.process")
     if mp is not None:
-        mp.ORIGINAL_DIR = os.path.abspath(os.getcwd())
         try:
             mp.current_process().authkey = os.urandom(32)
         except Exception:  # noqa: BLE001
             pass
+
+
+def reseed_run():
+    """What a fresh interpreter takes from the moment and the place it starts (after K's chdir)."""
+    mp = sys.modules.get("multiprocessing.process")
+    if mp is not None:
+        mp.ORIGINAL_DIR = os.path.abspath(os.getcwd())
     lg = sys.modules.get("logging")
     if lg is not None:
         lg._startTime = time.time()
 
 
 def run_script(rk, g, sys_path_tail):
-    """K: the script as `python script.py` runs it. Everything but the job's stdio is set up
-    when the request arrives (while the server checks the run and the client's go travels); on
-    its go, stdio on the log, then the script."""
-    req = request_or_exit(rk)
-    go_fd = g
+    """K: the script as `python script.py` runs it. What does not depend on the run (signal
+    dispositions, fresh random state, the import system's caches) is set up before the request
+    arrives — ahead of the run in a pre-forked K; the rest when it arrives (while the server checks
+    the run and the client's go travels); on its go, stdio on the log, then the script."""
     import builtins
     import importlib
     import importlib.machinery
@@ -1269,6 +1291,10 @@ def run_script(rk, g, sys_path_tail):
     reset_signals(True)
     if fh:
         faulthandler.enable(all_threads=True)
+    reseed_random()
+    importlib.invalidate_caches()
+    req = request_or_exit(rk)
+    go_fd = g
     try:
         os.chdir(req["cwd"])
     except OSError:
@@ -1284,9 +1310,12 @@ def run_script(rk, g, sys_path_tail):
     path = os.path.abspath(req["argv"][0])
     head = [] if getattr(sys.flags, "safe_path", False) else [os.path.dirname(os.path.realpath(path))]
     sys.path[:] = head + list(sys_path_tail)
-    importlib.invalidate_caches()
+    for d in head:
+        # The script's folder as it is now (the run's sync just changed it), not as the server or
+        # this K's start saw it.
+        sys.path_importer_cache.pop(d, None)
     linecache.clearcache()
-    reseed()
+    reseed_run()
     main = types.ModuleType("__main__")
     g = main.__dict__
     g["__loader__"] = importlib.machinery.SourceFileLoader("__main__", path)
@@ -1355,9 +1384,9 @@ def main(argv):
         got = serve(argv[2:])
         if got is None:
             return 0
-        r, g, tail = got
-        rj = waiter(r, g)  # W never returns
-        rk = job(rj, g)  # J never returns
+        rs, g, tail = got
+        rjk = waiter(rs, g)  # W never returns
+        rk = job(rjk, g)  # J never returns
         run_script(rk, g, tail)  # K
         return 0
     sys.stderr.write(__doc__)

@@ -52,7 +52,7 @@ export function warmLaunchShell(script: PodScript, run: WarmRun): string {
   if (warmUnsupported(run)) throw new Error(warmUnsupported(run));
   const py = quote(run.python.trim());
   // The client imports the placed module (its bytecode is cached in the pod) rather than running
-  // it as a script (compiled on every run). "$F" "$k" "$d" "$cwd" are the shell's own variables.
+  // it as a script (compiled on every run). "$F" "$p" "$d" "$cwd" are the shell's own variables.
   const importer = quote(
     `import sys; sys.path.insert(0, sys.argv[1]); from ${script.module} import client; sys.exit(client(sys.argv[2:]))`,
   );
@@ -60,7 +60,9 @@ export function warmLaunchShell(script: PodScript, run: WarmRun): string {
     importer,
     '"$F"',
     '"$F"',
-    '"$k"',
+    // The interpreter's path: the client derives the server's key from it (kgpu_key's sha256, without
+    // the two execs of sha256sum and cut), and says "none …" (or why) when no server listens.
+    '"$p"',
     quote(script.hash),
     '"$d"',
     '"$cwd"',
@@ -73,8 +75,9 @@ export function warmLaunchShell(script: PodScript, run: WarmRun): string {
     `  F="${POD_PRIVATE_DIR}"; f="$F/${script.podName}"`,
     '  if [ -L "$F" ] || [ ! -d "$F" ] || [ ! -O "$F" ] || [ ! -f "$f" ]; then echo "none no fork server yet"; return 1; fi',
     `  p=$(kgpu_py ${py} "$cwd") && [ -f "$p" ] && [ -x "$p" ] || { echo "unsupported "${py}" is not an interpreter in the pod"; return 1; }`,
-    '  k=$(kgpu_key "$p")',
-    '  if [ ! -S "$F/fs-$k.sock" ]; then w=$(head -n 1 "$F/fs-$k.why" 2>/dev/null | cut -c1-300); echo "${w:-none no fork server yet}"; return 1; fi',
+    // No server of any interpreter: cold without starting Python (the why file says why, if one stopped).
+    '  set -- "$F"/fs-*.sock',
+    '  if [ ! -S "$1" ]; then w=$(head -n 1 "$F/fs-$(kgpu_key "$p").why" 2>/dev/null | cut -c1-300); echo "${w:-none no fork server yet}"; return 1; fi',
     `  (cd "$cwd" && exec "$p" -I -S -c ${client}) 2>/dev/null`,
     '}',
     `if m=$(kgpu_warm); then printf 'KGPU-START %s\\n' "$m" >&2`,
