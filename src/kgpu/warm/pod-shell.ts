@@ -5,7 +5,8 @@
 
 /** `kgpu_py WORD CWD`: the absolute path `sh` would run for WORD from CWD (PATH search, or a
  *  path relative to CWD); fails for anything else (a shell function, a missing file).
- *  `kgpu_key PATH`: 16 hex digits naming the interpreter's fork server. */
+ *  `kgpu_key PATH`: 16 hex digits naming the interpreter's fork server (the start command's client
+ *  computes the same in pod/forkserver.py's interpreter_key(); test/unit/warm/warm-analysis.test.ts). */
 export const RESOLVE_SHELL = String.raw`kgpu_py() { case $1 in
   */*) (cd "$2" 2>/dev/null && cd "$(dirname "$1")" 2>/dev/null && printf '%s/%s\n' "$(pwd)" "$(basename "$1")");;
   *) kgpu_p=$(cd "$2" 2>/dev/null && command -v "$1") && case $kgpu_p in /*) printf '%s\n' "$kgpu_p";; *) return 1;; esac;;

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeStartMode, parseStartMode, preloadList, wantsServer, warmUnsupported } from '../../../src/kgpu/warm';
+import { RESOLVE_SHELL } from '../../../src/kgpu/warm/pod-shell';
 
 const POD_DIR = path.resolve(__dirname, '../../../pod');
 
@@ -127,4 +128,18 @@ test('the start mode line, what the log header says, when a fork server is wante
     assert.match(warmUnsupported({ ...run, python }) ?? '', /not a plain interpreter/, python);
   assert.match(warmUnsupported({ ...run, python: 'python', script: '-c.py' }) ?? '', /starts with "-"/);
   assert.equal(preloadList(['torch', ' numpy ', 'torch', 'bad name', 'a.b', '1x', '$(x)']), 'torch,numpy,a.b');
+});
+
+test("the client's key for an interpreter is the start command's: forkserver.py's interpreter_key() = the shell's kgpu_key", () => {
+  const paths = ['/usr/bin/python3', '/opt/my envs/bin/python', '/workspace/projé/.venv/bin/python3.11'];
+  const shell = paths.map((p) => execFileSync('sh', ['-c', `${RESOLVE_SHELL}\nkgpu_key "$1"`, 'kgpu-key', p], { encoding: 'utf8' }).trim());
+  const code = ['import json, sys', `sys.path.insert(0, ${JSON.stringify(POD_DIR)})`, 'import forkserver as fs'].join('\n');
+  const python = JSON.parse(
+    execFileSync('python3', ['-I', '-c', `${code}\nprint(json.dumps([fs.interpreter_key(p) for p in sys.argv[1:]]))`, ...paths], {
+      encoding: 'utf8',
+    }),
+  ) as string[];
+  assert.deepEqual(python, shell);
+  for (const k of shell) assert.match(k, /^[0-9a-f]{16}$/);
+  assert.equal(new Set(shell).size, paths.length);
 });
