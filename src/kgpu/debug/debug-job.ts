@@ -59,6 +59,10 @@ const RELAY_PYTHON = 'if command -v python3 >/dev/null 2>&1; then exec python3 "
 /** Start the job under debugpy and attach to it; resolves once the stream to debugpy is open. */
 export async function startDebugJob(spec: DebugJobSpec): Promise<DebugJobSession> {
   const python = pythonArgv(spec.python);
+  // The agent (a connection of its own) comes up while the launcher is placed, the folder syncs and
+  // the job starts: the relay's stream then opens without a new connection after debugpy listens.
+  // Its errors, if any, are the open's (openStream starts it again).
+  spec.agent.start?.({ signal: spec.signal }).catch(() => undefined);
   const launcher = await placeScript(spec.pod, loadPodScript('debug_launch.py'), { signal: spec.signal });
   let bridge: DapBridge | undefined;
   const early: string[] = [];

@@ -17,6 +17,8 @@ import { PodPathMap } from './path-map';
 /** What opens streams in the pod (an AgentClient). */
 export interface StreamOpener {
   openStream(target: AgentTarget, options?: { signal?: AbortSignal }): Promise<AgentStream>;
+  /** Start the agent now, if it is not running (AgentClient.start), so a later open needs no new connection. */
+  start?(options?: { signal?: AbortSignal }): Promise<void>;
 }
 
 interface CommonSpec {
