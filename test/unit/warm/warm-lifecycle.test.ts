@@ -2,8 +2,8 @@
  * The fork server's life in a pod: it is replaced when what it imported changed (a pip-style
  * write into a preloaded package, a new package in site-packages) or the environment changed —
  * that run is cold with the reason, the next one warm again and seeing the change; it learns a
- * package a warm run imported; a killed server means a silent cold start and a new server; Stop
- * ends a warm job's whole process group. The interpreter here is a virtual environment (with the
+ * package a warm run imported; a killed server means a silent cold start and a new server; requests
+ * it cannot read get no answer and change nothing; Stop ends a warm job's whole process group. The interpreter here is a virtual environment (with the
  * system's packages) holding a small package that the tests change as pip would.
  */
 import { after, before, test } from 'node:test';
@@ -107,6 +107,40 @@ test("a killed fork server: the next run is cold without an error, and the job r
   assert.equal((await w.ensure(spec('usefake.py', { env }))).state, 'ready');
   const again = await w.run({ ...spec('usefake.py', { env }), warm: true });
   assert.deepEqual([again.mode, again.log.toString()], [{ warm: true }, 'fakepkg 2\n']);
+});
+
+test('requests the fork server cannot read (not marshal, not a dict, cut short) get no answer and start nothing; it goes on serving', async () => {
+  const env = { SECRET_TOKEN: 'do-not-print-me', MODE: 'new' };
+  assert.equal((await w.ensure(spec('usefake.py', { env }))).state, 'ready');
+  const before = await forkServerStatus(w.pod, w.script, { python: PY, cwd: DIR });
+  const jobs = async (): Promise<string> => w.sh(`ls -A ${JOBS_ROOT} 2>/dev/null | sort`);
+  const jobsBefore = await jobs();
+  w.write(
+    '/workspace/probe/bad_frames.py',
+    [
+      'import glob, marshal, socket',
+      'def frame(data, claimed=None):',
+      '    return (len(data) if claimed is None else claimed).to_bytes(4, "big") + data',
+      'bad = [frame(b"not marshal at all"), frame(marshal.dumps(["a", "list"])), frame(b"{", claimed=100)]',
+      'for path in sorted(glob.glob("/tmp/kgpu-0/fs-*.sock")):',
+      '    for data in bad:',
+      '        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
+      '        s.settimeout(10)',
+      '        s.connect(path)',
+      '        s.sendall(data)',
+      '        s.shutdown(socket.SHUT_WR)',
+      '        print(repr(s.recv(100)))',
+      '        s.close()',
+    ].join('\n'),
+  );
+  const replies = (await w.sh('python3 /workspace/probe/bad_frames.py')).trim().split('\n');
+  assert.ok(replies.length >= 3, replies.join('\n'));
+  assert.deepEqual(new Set(replies), new Set(["b''"]), 'each bad request is closed without a reply');
+  const after = await forkServerStatus(w.pod, w.script, { python: PY, cwd: DIR });
+  assert.deepEqual([after?.pid, after?.stale], [before?.pid, null], 'the same server, not stale');
+  assert.equal(await jobs(), jobsBefore, 'no job folder was made');
+  const r = await w.run({ ...spec('usefake.py', { env }), warm: true });
+  assert.deepEqual(r.mode, { warm: true });
 });
 
 test("Stop ends a warm job's whole process group (the script and its child), recorded as stopped", async () => {
