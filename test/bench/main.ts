@@ -52,9 +52,10 @@ const SCENARIOS: Record<string, Scenario> = {
 
 /** Run only when named (--only) or, for follow-latency, by --profiles: not in the plain run. */
 const OPT_IN = ['follow-latency', 'openssh-bulk', 'forward-open'];
-/** What `--profiles` runs unless --only says otherwise: what a link changes (the notebook's cell round
- *  trip and the debugger's step cross it too). */
-const PROFILE_SCENARIOS = ['iteration', 'transfer', 'listing', 'sync', 'follow-latency', 'notebook', 'debug'];
+/** What `--profiles` runs unless --only says otherwise: what a link changes (iteration with the plain
+ *  and the PyTorch sample — `warm`: warm, cold and manual —; the notebook's cell round trip and the
+ *  debugger's step cross it too). */
+const PROFILE_SCENARIOS = ['iteration', 'warm', 'transfer', 'listing', 'sync', 'follow-latency', 'notebook', 'debug'];
 
 interface Args {
   quick: boolean;
