@@ -50,7 +50,7 @@ export const journey = {
     await ui.pick('rtx3090');
     await ui.pick('1 GPU');
     await ui.pick('Advanced options');
-    await ui.answer(NAME);
+    await ui.answer(NAME, { title: 'Rent GPU — name' });
     for (const step of ['image', 'CPU', 'memory', 'disk', 'environment']) {
       await page.locator('.quick-input-widget .quick-input-title', { hasText: `Rent GPU — ${step}` }).waitFor({ state: 'visible' });
       await page.keyboard.press('Enter');

@@ -41,7 +41,7 @@ export const journey = {
       .waitFor({ state: 'visible', timeout: 30_000 });
     await ui.screenshot('listening-ports');
     await ui.pick('8000'); // the pod's listening ports, with their program
-    await ui.answer('8000'); // the same local port when free
+    await ui.answer('8000', { title: 'to which local port' }); // the same local port when free
     await ui.screenshot('forward-started');
     // The forward is a row under the rental. It reaches the tree through an event, after the input
     // box closed: the rental row turns from a leaf into an expanded parent. Act on the row's state,

@@ -82,7 +82,7 @@ export const journey = {
         .locator('.quick-input-widget .quick-input-title', { hasText: 'forward which port' })
         .waitFor({ state: 'visible', timeout: 60_000 });
       await ui.pick(String(POD_PORT));
-      await ui.answer(String(POD_PORT));
+      await ui.answer(String(POD_PORT), { title: 'to which local port' });
       await ui.expandView('Rentals');
       const rental = ui.treeItem('Rentals', 'rtx3090 × 1');
       const forwardRow = ui.treeItem('Rentals', /localhost:\d+/);

@@ -169,8 +169,13 @@ export function createUi(page, ctx) {
       await row.click();
     },
 
-    /** Types into the open Quick Input / Input Box and presses Enter. */
-    async answer(text) {
+    /**
+     * Types into the open Quick Input / Input Box and presses Enter. `title` (part of the step's
+     * title) is waited for first: right after a pick, the next step's input box has not replaced the
+     * pick yet, and text typed then goes to the pick's filter box and is lost with it.
+     */
+    async answer(text, { title } = {}) {
+      if (title) await page.locator('.quick-input-widget .quick-input-title', { hasText: title }).waitFor({ state: 'visible' });
       const input = page.locator('.quick-input-widget .quick-input-box input');
       await input.waitFor({ state: 'visible' });
       await input.fill(text);
