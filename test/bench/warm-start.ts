@@ -136,9 +136,13 @@ export async function benchWarmStart(env: BenchEnv, cfg: BenchConfig): Promise<S
     // its exit (torch's teardown) otherwise share the 2 cores with the next way's run: a warm run
     // right after a manual one measured ~420 ms against ~270 ms after a cold one (whose runFile
     // returns only when the job has ended).
+    // `pgrep -f` also matches this loop's own shell, whose command line holds the pattern: the
+    // bracket keeps the pattern from matching itself (it waited out its 600 rounds, ~55 s, every
+    // time, and the spare connections expired meanwhile: the next way paid fresh handshakes).
+    const pattern = `${remoteRef}/[t]rain[.]py`;
     await runTool(
       'ssh',
-      env.sshArgs(`i=0; while pgrep -f ${quote(`${remoteRef}/train.py`)} > /dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done`),
+      env.sshArgs(`i=0; while pgrep -f ${quote(pattern)} > /dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done`),
     );
     return ms;
   };
