@@ -4,54 +4,128 @@
  * over its target (atomic per file: no half file under a target name), opt-in deletions, the
  * manifest's lines, an optional list of paths to `stat` after, and an optional command to run
  * once the pod's copy is known complete (`runAfter`, its stdin a 0600 file in the stream).
+ *
+ * The round's own steps travel as the stream's last member, `s`: a few shell functions the script
+ * sources (roundScript below) in which every name is a quoted word, never parsed as shell — so the
+ * pod runs one process per step (one `mv` per file, one `stat`, …) and none to read lists.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import type { PodCommands } from '../ssh/pod-commands';
-import { quoteArgv } from '../util/shell-quote';
+import { quote, quoteArgv } from '../util/shell-quote';
 import type { LocalFile } from './ignore-rules';
 import { manifestLine, serializeRemoteManifest, type RemoteEntry, type RemoteManifest } from './sync-manifest';
 import { SyncError } from './sync-error';
 import { padding, TAR_END, tarHeader } from './tar-stream';
 
-const UPLOAD_SCRIPT = String.raw`R=$1; K=$1/.kgpu; S=$1/.kgpu/sync.$$
+const UPLOAD_SCRIPT = String.raw`R=$1; K=$1/.kgpu; S=$1/.kgpu/$4; a=$3; z=
 if [ -f "$K/manifest.jsonl" ]; then had=1; else had=0; fi
 # Each process spawned here is on a run's critical path (runAfter) and shares the pod's CPU with
 # it: none that is not needed — mkdir only when missing, the sweep of old staging folders (left
-# by cut-off syncs) only when there is one (a glob, no process), rm only when one is in the way.
+# by cut-off syncs) only when there is one (a glob, no process), the staging folder made by tar
+# (its name $4 is the client's, random), lists read by sourcing $S/s (no cat, xargs or cmp).
 [ -d "$K" ] || mkdir -p -- "$K" || exit 10
 for o in "$K"/sync.*; do
   [ -e "$o" ] && find "$K" -maxdepth 1 -name 'sync.*' -mmin +120 -exec rm -rf {} + 2>/dev/null
   break
 done
-mkdir -- "$S" 2>/dev/null || { rm -rf -- "$S"; mkdir -- "$S"; } || exit 10
-if [ "$2" = gz ]; then z=-z; else z=; fi
-if ! tar -x $z --no-same-owner -f - -C "$S"; then rm -rf -- "$S"; echo 'the upload stream was cut short or could not be unpacked' >&2; exit 10; fi
-if [ -d "$S/f" ]; then
-  cd -- "$S/f" || exit 11
-  find . -mindepth 1 -type d -exec sh -c 'cd -- "$0" && mkdir -p -- "$@"' "$R" {} + &&
-  find . \( -type f -o -type l \) -exec sh -c 'for f; do mv -fT -- "$f" "$0/$f" || exit 1; done' "$R" {} + ||
-  { rm -rf -- "$S"; echo 'could not move the uploaded files into place' >&2; exit 11; }
+[ "$2" = gz ] && z=-z
+if ! tar -x $z --no-same-owner -f - -C "$K" || [ ! -f "$S/s" ]; then rm -rf -- "$S"; echo 'the upload stream was cut short or could not be unpacked' >&2; exit 10; fi
+cd -- "$R" || { rm -rf -- "$S"; exit 11; }
+# $S/s defines P (folders, then each file renamed into place), D (deletions), M (the manifest),
+# and with a verify list v=1 and V FORMAT (stat of the listed paths), with an expectation e=1 x=….
+P() { :; }; D() { :; }; M() { :; }; v=; e=; x=
+. "$S/s"
+P || { rm -rf -- "$S"; echo 'could not move the uploaded files into place' >&2; exit 11; }
+D
+M
+# $3: a command line to run now that the copy is complete: with an expectation (x, the listed
+# files' "size mtime" lines), only when the pod had our manifest and they are exactly as we left them.
+ok=
+if [ -n "$a" ]; then
+  if [ -z "$e" ]; then ok=1
+  elif [ "$had" = 1 ] && y=$(V '%s %Y\n' 2>/dev/null) && [ "$y" = "$x" ]; then ok=1; fi
 fi
-cd -- "$R" || exit 11
-if [ -f "$S/d" ]; then xargs -0 -r rm -f -- < "$S/d"; fi
-if [ -f "$S/M" ]; then mv -f -- "$S/M" "$K/manifest.jsonl"; elif [ -f "$S/m" ]; then cat -- "$S/m" >> "$K/manifest.jsonl"; fi
-if [ -f "$S/v" ]; then printf '%s\0' "$had"; xargs -0 -r stat --printf '%s %Y %n\0' -- < "$S/v" > "$S/vs" 2>/dev/null; cat -- "$S/vs"; fi
-# $3: a command line to run now that the copy is complete: with an expected stat list (e), only
-# when the pod had our manifest and the files not sent are exactly as we left them.
-if [ -n "$3" ] && { [ ! -f "$S/e" ] || { [ "$had" = 1 ] && cmp -s -- "$S/vs" "$S/e"; }; }; then
-  # Its stdin (a 0600 file in the stream) stays open while the file itself is removed now.
+# The verify answer: whether the pod had a manifest, then (unless the command runs) the stats.
+if [ -n "$v" ]; then printf '%s\0' "$had"; [ -n "$ok" ] || V '%s %Y %n\0' 2>/dev/null; fi
+if [ -n "$ok" ]; then
+  # Its stdin: a 0600 file in the stream (the job's environment), removed with the staging folder.
   if [ -f "$S/i" ]; then exec 3< "$S/i"; else exec 3< /dev/null; fi
+  sh -c "$a" <&3 >&2; rc=$?; exec 3<&-
   rm -rf -- "$S"
-  sh -c "$3" <&3 >&2; rc=$?; exec 3<&-
   printf '\nKGPU-RAN-AFTER %s\n' "$rc" >&2
   exit 0
 fi
 rm -rf -- "$S"
 exit 0
 `;
+
+/** Quoted words per command line sourced from $S/s, at most (well under the kernel's ARG_MAX). */
+const WORDS_MAX_BYTES = 64 * 1024;
+
+/** `cmd w1 w2 …` over as many command lines as the words need, joined with `&&`. */
+function chunked(cmd: string, words: readonly string[]): string {
+  const lines: string[] = [];
+  let line: string[] = [];
+  let bytes = 0;
+  for (const w of words) {
+    const q = quote(w);
+    if (line.length > 0 && bytes + q.length > WORDS_MAX_BYTES) {
+      lines.push(`${cmd} ${line.join(' ')}`);
+      line = [];
+      bytes = 0;
+    }
+    line.push(q);
+    bytes += q.length + 1;
+  }
+  if (line.length > 0) lines.push(`${cmd} ${line.join(' ')}`);
+  return lines.join(' &&\n  ') || ':';
+}
+
+/** The folders the uploads go into (not the root), each once. */
+function parentDirs(uploads: readonly LocalFile[]): string[] {
+  const dirs = new Set<string>();
+  for (const f of uploads) {
+    const i = f.rel.lastIndexOf('/');
+    if (i > 0) dirs.add(f.rel.slice(0, i));
+  }
+  return [...dirs];
+}
+
+/** The round's steps, as UPLOAD_SCRIPT sources them from $S/s (see there). */
+export function roundScript(round: {
+  uploads: readonly LocalFile[];
+  deletes: readonly string[];
+  /** The manifest's new lines (append), or undefined when the member M replaces it. */
+  manifestLines: string | undefined;
+  verify: readonly string[] | undefined;
+  /** The verify list's expected stats, in its order (runAfter's condition). */
+  expect: readonly RemoteStat[] | undefined;
+}): string {
+  const out: string[] = [];
+  if (round.uploads.length > 0) {
+    const dirs = parentDirs(round.uploads);
+    const steps: string[] = [];
+    if (dirs.length > 0) steps.push(`{ ${dirs.map((d) => `[ -d ${quote(d)} ]`).join(' && ')} || ${chunked('mkdir -p --', dirs)}; }`);
+    for (const f of round.uploads) steps.push(`mv -fT -- "$S"/f/${quote(f.rel)} ${quote(f.rel)}`);
+    out.push(`P() {\n  ${steps.join(' &&\n  ')}\n}`);
+  }
+  if (round.deletes.length > 0) out.push(`D() {\n  ${chunked('rm -f --', round.deletes)}\n}`);
+  out.push(
+    round.manifestLines === undefined
+      ? `M() { mv -f -- "$S/M" "$K/manifest.jsonl"; }`
+      : round.manifestLines === ''
+        ? ''
+        : `M() { printf '%s' ${quote(round.manifestLines)} >> "$K/manifest.jsonl"; }`,
+  );
+  if (round.verify) {
+    out.push(`v=1\nV() {\n  ${round.verify.length > 0 ? chunked('stat --printf "$1" --', round.verify) : ':'}\n}`);
+    if (round.expect) out.push(`e=1 x=${quote(round.expect.map((e) => `${e.size} ${e.mtime}`).join('\n'))}`);
+  }
+  return out.filter(Boolean).join('\n') + '\n';
+}
 
 /** Uploads up to this many file bytes are gzipped on the wire. */
 const GZIP_MAX_BYTES = 32 * 1024 * 1024;
@@ -104,24 +178,26 @@ export async function uploadRound(
   verify: readonly string[] | undefined,
   progress: (files: number, bytes: number) => void,
   signal: AbortSignal | undefined,
-  runAfter?: { line: string; expect?: Buffer; stdin?: Buffer },
+  runAfter?: { line: string; expect?: readonly RemoteStat[]; stdin?: Buffer },
 ): Promise<UploadRound> {
   const newEntries = new Map<string, RemoteEntry>();
   let sentBytes = 0;
   let wireBytes = 0;
   const uploadBytes = uploads.reduce((n, f) => n + f.size, 0);
+  // The staging folder's name: random, so tar makes it (no mkdir) and no two rounds share one.
+  const stage = `sync.${randomBytes(8).toString('hex')}`;
 
   async function* tarBody(): AsyncGenerator<Buffer> {
     let sentFiles = 0;
     for (const f of uploads) {
       if (f.link !== undefined) {
         // A link inside the folder: recreated as a link (its target is synced on its own).
-        yield tarHeader({ path: `f/${f.rel}`, size: 0, mode: 0o777, mtime: mtimeSec(f), type: 'symlink', linkname: f.link });
+        yield tarHeader({ path: `${stage}/f/${f.rel}`, size: 0, mode: 0o777, mtime: mtimeSec(f), type: 'symlink', linkname: f.link });
         newEntries.set(f.rel, { size: f.size, mtime: mtimeSec(f), sha256: linkHash(f.link) });
         sentFiles++;
         continue;
       }
-      yield tarHeader({ path: `f/${f.rel}`, size: f.size, mode: f.mode, mtime: mtimeSec(f) });
+      yield tarHeader({ path: `${stage}/f/${f.rel}`, size: f.size, mode: f.mode, mtime: mtimeSec(f) });
       const h = createHash('sha256');
       let sent = 0;
       if (f.size > 0) {
@@ -150,22 +226,26 @@ export async function uploadRound(
     }
     const now = Math.floor(Date.now() / 1000);
     const members: Array<[string, Buffer]> = [];
+    let manifestLines: string | undefined;
     if (manifest.kind === 'rewrite') {
       const merged: RemoteManifest = new Map(manifest.base);
       for (const [p, e] of newEntries) merged.set(p, e);
       for (const p of deletes) merged.delete(p);
       members.push(['M', Buffer.from(serializeRemoteManifest(merged), 'utf8')]);
     } else {
-      const lines = [...newEntries].map(([p, e]) => manifestLine(p, e)).join('') + deletes.map((p) => manifestLine(p, null)).join('');
-      members.push(['m', Buffer.from(lines, 'utf8')]);
+      manifestLines = [...newEntries].map(([p, e]) => manifestLine(p, e)).join('') + deletes.map((p) => manifestLine(p, null)).join('');
     }
-    if (deletes.length > 0) members.push(['d', Buffer.from(deletes.map((p) => p + '\0').join(''), 'utf8')]);
-    if (verify) members.push(['v', Buffer.from(verify.map((p) => p + '\0').join(''), 'utf8')]);
-    if (runAfter?.expect) members.push(['e', runAfter.expect]);
     if (runAfter?.stdin) members.push(['i', runAfter.stdin]);
+    // Last: the steps (they name the files just sent, and the manifest holds their hashes).
+    const steps = roundScript({ uploads, deletes, manifestLines, verify, expect: runAfter?.line ? runAfter.expect : undefined });
+    members.push(['s', Buffer.from(steps, 'utf8')]);
     const chunks: Buffer[] = [];
     for (const [name, body] of members)
-      chunks.push(tarHeader({ path: name, size: body.length, mode: name === 'i' ? 0o600 : 0o644, mtime: now }), body, padding(body.length));
+      chunks.push(
+        tarHeader({ path: `${stage}/${name}`, size: body.length, mode: name === 'i' ? 0o600 : 0o644, mtime: now }),
+        body,
+        padding(body.length),
+      );
     chunks.push(TAR_END);
     yield Buffer.concat(chunks);
   }
@@ -182,7 +262,7 @@ export async function uploadRound(
   const body = Readable.from(tarBody());
   const stdin = gz ? body.pipe(createGzip({ level: 1 })).pipe(counter) : body.pipe(counter);
   const up = await pod.exec(
-    quoteArgv(['sh', '-c', UPLOAD_SCRIPT, 'kgpu-sync-upload', remoteDir, gz ? 'gz' : 'raw', runAfter?.line ?? '']),
+    quoteArgv(['sh', '-c', UPLOAD_SCRIPT, 'kgpu-sync-upload', remoteDir, gz ? 'gz' : 'raw', runAfter?.line ?? '', stage]),
     { stdin, signal },
   );
   const stderr = up.stderr.toString('utf8');

@@ -11,10 +11,11 @@
  *   the pod's copy no longer matches the manifest (edited in the pod, lost with a new pod).
  *   `runAfter` (e.g. a job's start) runs in the pod at the end of the upload exec, only once the
  *   pod's copy is known complete: after a full check, or when the stat of every file not sent
- *   equals, byte for byte, what we expect (`cmp` in the pod) — so a run costs one exec, not two.
+ *   equals what we expect (compared in the pod) — so a run costs one exec, not two.
  * The upload round's exec is sync-upload.ts.
  *
- * Names travel inside the tar stream or as quoted arguments / NUL-separated lists, never as shell.
+ * Names travel inside the tar stream, as NUL-separated lists or as single-quoted words (arguments, the
+ * upload round's sourced steps), never as shell code.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -205,7 +206,7 @@ export async function syncUp(pod: PodCommands, localDir: string, remoteDir: stri
         options.runAfter === undefined
           ? undefined
           : verify.every((p) => snap.has(p))
-            ? Buffer.from(verify.map((p) => `${snap.get(p)!.size} ${snap.get(p)!.mtime} ${p}\0`).join(''), 'utf8')
+            ? verify.map((p) => ({ size: snap.get(p)!.size, mtime: snap.get(p)!.mtime }))
             : undefined;
       const runAfter =
         options.runAfter !== undefined && expect ? { line: options.runAfter, expect, stdin: options.runAfterStdin } : undefined;

@@ -95,3 +95,35 @@ test("the command's failure comes back with its exit code and stderr; the sync i
   assert.deepEqual(r.ranAfter, { exitCode: 3, stderr: 'no such dir\n' });
   assert.equal(fs.readFileSync(path.join(p.hostRemote, 'main.py'), 'utf8'), 'main v3\n');
 });
+
+test('names that fill more than one command line in the pod: checked in full, run in one exec, deleted', async () => {
+  const p = project();
+  // 300 names of 240 bytes: the stat of the files not sent, and their deletion, take two command
+  // lines each in the pod (sync-upload.ts chunks them at 64 KiB).
+  const names = Array.from({ length: 300 }, (_, i) => `many/${String(i).padStart(3, '0')}-${'x'.repeat(236)}`);
+  for (const name of names) {
+    fs.mkdirSync(path.join(p.local, path.dirname(name)), { recursive: true });
+    fs.writeFileSync(path.join(p.local, name), `${name.slice(5, 8)}\n`);
+  }
+  await syncUp(pod.commands(), p.local, p.remote, { stateDir: p.state });
+  fs.writeFileSync(path.join(p.local, 'main.py'), 'main v2\n');
+  const r = await syncUp(pod.commands(), p.local, p.remote, { stateDir: p.state, runAfter: p.runAfter });
+  assert.equal(r.roundTrips, 1);
+  assert.deepEqual(r.ranAfter, { exitCode: 0, stderr: '' });
+  assert.equal(p.seen(), 'main v2\nutil v1\n');
+
+  // A file near the end of the list changed in the pod: the quick exec must not run the command.
+  const last = path.join(p.hostRemote, names[names.length - 2]);
+  const st = fs.statSync(last);
+  fs.utimesSync(last, st.atime, new Date(st.mtimeMs + 5000));
+  fs.writeFileSync(path.join(p.local, 'main.py'), 'main v3\n');
+  const r2 = await syncUp(pod.commands(), p.local, p.remote, { stateDir: p.state, runAfter: p.runAfter });
+  assert.equal(r2.roundTrips, 3, 'quick upload (not run), probe, upload of the changed file');
+  assert.equal(r2.ranAfter?.exitCode, 0);
+  assert.equal(p.seen(), 'main v2\nutil v1\nmain v3\nutil v1\n');
+
+  fs.rmSync(path.join(p.local, 'many'), { recursive: true });
+  const r3 = await syncUp(pod.commands(), p.local, p.remote, { stateDir: p.state, deleteRemoved: true });
+  assert.equal(r3.deletedFiles, names.length);
+  assert.deepEqual(fs.readdirSync(path.join(p.hostRemote, 'many')), []);
+});
