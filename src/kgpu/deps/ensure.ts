@@ -64,7 +64,9 @@ async function runDepsScript(
   const line = quoteArgv([
     'sh',
     '-c',
-    `IFS= read -r e || exit 6\n${placeScriptShell(script)}\neval "$(printf '%s' "$e" | base64 -d)" || exit 6\nunset e\nexec "$0" "$f" "$@"`,
+    // The environment first: the placement's own variables (f) come after it, so a kgpu.env entry
+    // of that name cannot redirect what runs.
+    `IFS= read -r kgpu_e || exit 6\neval "$(printf '%s' "$kgpu_e" | base64 -d)" || exit 6\nunset kgpu_e\n${placeScriptShell(script)}\nexec "$0" "$f" "$@"`,
     python,
     ...args,
   ]);

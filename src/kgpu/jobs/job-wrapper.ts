@@ -57,18 +57,20 @@ if [ "$rc" -gt 128 ] && [ "$rc" -le 192 ] && s=$(kill -l $((rc - 128)) 2>/dev/nu
  * It records pids and times, runs the command in its own session/process group with the log as
  * stdout+stderr, and records how it ended.
  */
-export const WRAPPER_SCRIPT = String.raw`id=$2; d=$1/$2
-${PRELUDE}
+export const WRAPPER_SCRIPT = String.raw`${PRELUDE}
 ${OOMC}
-printf '%s\n' $$ > "$d/wpid"
+# The job inherits this shell's environment (the user's kgpu.env, exported by the start): nothing
+# is assigned here before it starts, so an entry named d or id reaches it as the user set it.
+printf '%s\n' $$ > "$1/$2/wpid"
 # Start time and the cgroup's OOM-kill count are recorded beside the job, not before it, so the
 # first log line is not delayed by them.
-{ w started_at "$(now)"; o=$(oomc); [ -n "$o" ] && w oom_before "$o"; } &
-setsid sh -c 'd=$1; printf "%s\n" $$ > "$d/pid"; printf "%s\n" $$ > "$d/pgid"
+{ id=$2; d=$1/$2; w started_at "$(now)"; o=$(oomc); [ -n "$o" ] && w oom_before "$o"; } &
+setsid sh -c 'printf "%s\n" $$ > "$1/pid"; printf "%s\n" $$ > "$1/pgid"
 cd "$2" || { echo "kgpu: cannot enter the working directory $2" >&2; exit 127; }
-exec sh -c "$3"' kgpu-job-cmd "$d" "$3" "$4" < /dev/null >> "$d/log" 2>&1
+exec sh -c "$3"' kgpu-job-cmd "$1/$2" "$3" "$4" < /dev/null >> "$1/$2/log" 2>&1
 rc=$?
 wait
+id=$2; d=$1/$2
 ${RECORD_END}`;
 
 /**
@@ -82,7 +84,8 @@ ${OOMC}
 ${RECORD_END}`;
 
 /** How START_SCRIPT launches the wrapper (detached: the SSH call returns in ms). */
-export const COLD_LAUNCH = 'setsid -f sh -c "$wrapper" kgpu-job "$root" "$id" "$cwd" "$cmd" < /dev/null > /dev/null 2>&1';
+export const COLD_LAUNCH =
+  'setsid -f sh -c "$kgpu_wrapper" kgpu-job "$kgpu_root" "$kgpu_id" "$kgpu_cwd" "$kgpu_cmd" < /dev/null > /dev/null 2>&1';
 
 /**
  * Start: `sh -c START kgpu-start <jobsRoot> <id> <meta.json> <cwd> <command line> <WRAPPER>`, with
@@ -92,19 +95,24 @@ export const COLD_LAUNCH = 'setsid -f sh -c "$wrapper" kgpu-job "$root" "$id" "$
  * the wrapper with `setsid -f … < /dev/null > /dev/null 2>&1` so the SSH call returns in ms.
  * Exit 3: the working directory does not exist; 4: the job id is taken; 6: bad environment input.
  */
-/** START_SCRIPT with another last step: `launch` runs where COLD_LAUNCH would (it sees $root $id
- *  $d $cwd $cmd $wrapper and the job's environment) — a warm start tries its fork server there and
- *  falls back to COLD_LAUNCH. */
+/** START_SCRIPT with another last step: `launch` runs where COLD_LAUNCH would (it sees $kgpu_root
+ *  $kgpu_id $kgpu_d $kgpu_cwd $kgpu_cmd $kgpu_wrapper and the job's environment) — a warm start
+ *  tries its fork server there and falls back to COLD_LAUNCH. The script's own variables are all
+ *  kgpu_*: the job's environment is exported into this shell, and a kgpu.env entry named `cwd`
+ *  or `id` must reach the job as the user set it, not redirect the start (jobs.ts refuses kgpu_*
+ *  names). */
 export function startScript(launch: string = COLD_LAUNCH): string {
-  return String.raw`root=$1; id=$2; d=$1/$2; meta=$3; cwd=$4; cmd=$5; wrapper=$6
-e=$(cat) || exit 6
-[ -d "$cwd" ] || { printf 'The working directory %s does not exist in the pod.\n' "$cwd" >&2; exit 3; }
-[ -d "$root" ] || mkdir -p "$root" || exit 5
-mkdir "$d" 2>/dev/null || { printf 'A job with the id %s already exists.\n' "$id" >&2; exit 4; }
-printf '%s\n' "$meta" > "$d/.meta.tmp" && mv -f "$d/.meta.tmp" "$d/meta.json" &&
-printf '%s\n' "$cmd" > "$d/cmd" && printf '%s\n' "$cwd" > "$d/cwd" && : > "$d/log" || exit 5
-eval "$e" || { echo 'The job environment could not be read.' >&2; exit 6; }
-unset e
+  return String.raw`kgpu_root=$1; kgpu_id=$2; kgpu_d=$1/$2; kgpu_meta=$3; kgpu_cwd=$4; kgpu_cmd=$5; kgpu_wrapper=$6
+# The environment's lines, read by the shell itself (no cat: one process fewer on the run's path).
+kgpu_e=; while IFS= read -r kgpu_l; do kgpu_e="$kgpu_e$kgpu_l
+"; done; kgpu_e="$kgpu_e$kgpu_l"
+[ -d "$kgpu_cwd" ] || { printf 'The working directory %s does not exist in the pod.\n' "$kgpu_cwd" >&2; exit 3; }
+[ -d "$kgpu_root" ] || mkdir -p "$kgpu_root" || exit 5
+mkdir "$kgpu_d" 2>/dev/null || { printf 'A job with the id %s already exists.\n' "$kgpu_id" >&2; exit 4; }
+printf '%s\n' "$kgpu_meta" > "$kgpu_d/.meta.tmp" && mv -f "$kgpu_d/.meta.tmp" "$kgpu_d/meta.json" &&
+printf '%s\n' "$kgpu_cmd" > "$kgpu_d/cmd" && printf '%s\n' "$kgpu_cwd" > "$kgpu_d/cwd" && : > "$kgpu_d/log" || exit 5
+eval "$kgpu_e" || { echo 'The job environment could not be read.' >&2; exit 6; }
+unset kgpu_e kgpu_l
 ${launch}
 `;
 }

@@ -87,6 +87,7 @@ export function prepareStart(spec: StartJobSpec): { line: string; stdin: Buffer;
   const exports: string[] = [];
   for (const [k, v] of Object.entries(env)) {
     if (!ENV_NAME_RE.test(k)) throw new JobError(`"${k}" is not a valid environment variable name.`);
+    if (k.startsWith('kgpu_')) throw new JobError(`"${k}": names starting with kgpu_ are the start command's own; rename it.`);
     if (v.includes('\0')) throw new JobError(`The value of ${k} contains a NUL character.`);
     exports.push(`export ${k}=${quote(v)}\n`);
   }

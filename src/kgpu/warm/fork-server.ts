@@ -49,11 +49,14 @@ export function jobEnvExports(env: Record<string, string>): string {
   return out;
 }
 
-const ENSURE_SCRIPT = (script: PodScript): string => String.raw`pyword=$1; cwd=$2; preload=$3; learn=$4; waits=$5; token=$6
-IFS= read -r e || exit 6
+// The environment (kgpu.env) is exported first — the interpreter is found on its PATH — and this
+// script's own variables are set after it, so an entry named like one of them cannot steer it;
+// the server itself starts with the environment as given (evaluated again in its subshell).
+const ENSURE_SCRIPT = (script: PodScript): string => String.raw`IFS= read -r kgpu_e || exit 6
+kgpu_env=$(printf '%s' "$kgpu_e" | base64 -d) && eval "$kgpu_env" || exit 6
+unset kgpu_e
+pyword=$1; cwd=$2; preload=$3; learn=$4; waits=$5; token=$6
 ${placeScriptShell(script)}
-eval "$(printf '%s' "$e" | base64 -d)" || exit 6
-unset e
 ${RESOLVE_SHELL}
 p=$(kgpu_py "$pyword" "$cwd") && [ -f "$p" ] && [ -x "$p" ] || { echo "KGPU-WARM unsupported interp $pyword is not an interpreter in the pod"; exit 0; }
 k=$(kgpu_key "$p"); pf="$F/fs-$k.pid"
@@ -61,7 +64,8 @@ set -- $(head -c 300 "$pf" 2>/dev/null)
 if [ "$2" = ${script.hash} ] && kgpu_alive "$1"; then st=running
 else
   st=started
-  (cd "$cwd" 2>/dev/null || cd /; exec setsid -f "$p" "$f" serve "$F" "$k" ${script.hash} "$token" "--preload=$preload" "--learn=$learn") < /dev/null > /dev/null 2>&1
+  set -- "$cwd" "$p" "$f" "$F" "$k" "$token" "--preload=$preload" "--learn=$learn"
+  (eval "$kgpu_env"; cd "$1" 2>/dev/null || cd /; exec setsid -f "$2" "$3" serve "$4" "$5" ${script.hash} "$6" "$7" "$8") < /dev/null > /dev/null 2>&1
 fi
 [ "$waits" -gt 0 ] 2>/dev/null || { echo "KGPU-WARM $st"; exit 0; }
 # Until a server of this version serves — ours, or one started at the same time that won the

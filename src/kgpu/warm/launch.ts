@@ -52,36 +52,39 @@ export function warmLaunchShell(script: PodScript, run: WarmRun): string {
   if (warmUnsupported(run)) throw new Error(warmUnsupported(run));
   const py = quote(run.python.trim());
   // The client imports the placed module (its bytecode is cached in the pod) rather than running
-  // it as a script (compiled on every run). "$F" "$p" "$d" "$cwd" are the shell's own variables.
+  // it as a script (compiled on every run). "$kgpu_F" "$kgpu_i" "$kgpu_d" "$kgpu_cwd" are the shell's own variables.
   const importer = quote(
     `import sys; sys.path.insert(0, sys.argv[1]); from ${script.module} import client; sys.exit(client(sys.argv[2:]))`,
   );
   const client = [
     importer,
-    '"$F"',
-    '"$F"',
+    '"$kgpu_F"',
+    '"$kgpu_F"',
     // The interpreter's path: the client derives the server's key from it (kgpu_key's sha256, without
     // the two execs of sha256sum and cut), and says "none …" (or why) when no server listens.
-    '"$p"',
+    '"$kgpu_i"',
     quote(script.hash),
-    '"$d"',
-    '"$cwd"',
+    '"$kgpu_d"',
+    '"$kgpu_cwd"',
     quoteArgv([run.python.trim(), JOB_END_SCRIPT, preloadList(run.preload), '--', run.script, ...run.args]),
   ].join(' ');
   return [
     `cold() { ${COLD_LAUNCH}; }`,
     RESOLVE_SHELL,
+    // In this shell (no subshell of its own: each fork costs the run's path): sets kgpu_m, the
+    // client's answer or why not; its status is the client's. Its variables are kgpu_*: the job's
+    // environment (exported above) keeps every other name as the user set it.
     'kgpu_warm() {',
-    `  F="${POD_PRIVATE_DIR}"; f="$F/${script.podName}"`,
-    '  if [ -L "$F" ] || [ ! -d "$F" ] || [ ! -O "$F" ] || [ ! -f "$f" ]; then echo "none no fork server yet"; return 1; fi',
-    `  p=$(kgpu_py ${py} "$cwd") && [ -f "$p" ] && [ -x "$p" ] || { echo "unsupported "${py}" is not an interpreter in the pod"; return 1; }`,
+    `  kgpu_F="${POD_PRIVATE_DIR}"; kgpu_f="$kgpu_F/${script.podName}"`,
+    '  if [ -L "$kgpu_F" ] || [ ! -d "$kgpu_F" ] || [ ! -O "$kgpu_F" ] || [ ! -f "$kgpu_f" ]; then kgpu_m="none no fork server yet"; return 1; fi',
+    `  kgpu_pyv ${py} "$kgpu_cwd" && [ -f "$kgpu_i" ] && [ -x "$kgpu_i" ] || { kgpu_m="unsupported "${py}" is not an interpreter in the pod"; return 1; }`,
     // No server of any interpreter: cold without starting Python (the why file says why, if one stopped).
-    '  set -- "$F"/fs-*.sock',
-    '  if [ ! -S "$1" ]; then w=$(head -n 1 "$F/fs-$(kgpu_key "$p").why" 2>/dev/null | cut -c1-300); echo "${w:-none no fork server yet}"; return 1; fi',
-    `  (cd "$cwd" && exec "$p" -I -S -c ${client}) 2>/dev/null`,
+    '  set -- "$kgpu_F"/fs-*.sock',
+    '  if [ ! -S "$1" ]; then kgpu_w=$(head -n 1 "$kgpu_F/fs-$(kgpu_key "$kgpu_i").why" 2>/dev/null | cut -c1-300); kgpu_m="${kgpu_w:-none no fork server yet}"; return 1; fi',
+    `  kgpu_m=$(cd "$kgpu_cwd" && exec "$kgpu_i" -I -S -c ${client} 2>/dev/null)`,
     '}',
-    `if m=$(kgpu_warm); then printf 'KGPU-START %s\\n' "$m" >&2`,
-    `else cold; printf 'KGPU-START cold %s\\n' "\${m:-client the fork server's client failed}" >&2; fi`,
+    `if kgpu_warm; then printf 'KGPU-START %s\\n' "$kgpu_m" >&2`,
+    `else cold; printf 'KGPU-START cold %s\\n' "\${kgpu_m:-client the fork server's client failed}" >&2; fi`,
   ].join('\n');
 }
 

@@ -11,7 +11,20 @@ import { outcome, startWarmPod, type RunSpec, type WarmPod } from './warm-fixtur
 
 const DIR = '/workspace/proj';
 /** kgpu.env of every run (the fork server has the environment of the runs it serves). */
-const ENV = { FOO: 'bar baz', WITH_NEWLINE: 'a\nb' };
+// Names the start command's shell could have used for itself (job-wrapper.ts, launch.ts): the job
+// must get them as set here, and the start must not be steered by them.
+const ENV = {
+  FOO: 'bar baz',
+  WITH_NEWLINE: 'a\nb',
+  cwd: '/nowhere',
+  id: 'u-id',
+  d: 'u-d',
+  e: 'u-e',
+  l: 'u-l',
+  F: 'u-F',
+  p: 'u-p',
+  m: 'u-m',
+};
 let w: WarmPod;
 
 const SCRIPTS: Record<string, string> = {
@@ -55,6 +68,7 @@ const SCRIPTS: Record<string, string> = {
     'print("argv", sys.argv, getattr(sys, "orig_argv", None), sys.executable)',
     'print("FOO", repr(os.environ.get("FOO")), "NEWLINE", repr(os.environ.get("WITH_NEWLINE")))',
     'print("environ", sorted(os.environ.items()))',
+    'print("names", [os.environ.get(k) for k in ("cwd", "id", "d", "e", "l", "F", "p", "m")])',
     'print("path", sys.path, "cwd", os.getcwd(), "umask", oct(os.umask(0o22)))',
     'print("flags", sys.flags)',
     'print("signals", {s.name: str(signal.getsignal(s)) for s in signal.Signals if signal.getsignal(s) is not signal.SIG_DFL})',
@@ -169,6 +183,7 @@ test('argv, the environment (kgpu.env values with spaces and newlines), paths, f
   const log = (warm as { log: string }).log;
   assert.match(log, /argv \['argv_env.py', '--lr', '0.1', 'two words', "it's"\] \['python', 'argv_env.py'/);
   assert.match(log, /FOO 'bar baz' NEWLINE 'a\\nb'/);
+  assert.match(log, /names \['\/nowhere', 'u-id', 'u-d', 'u-e', 'u-l', 'u-F', 'u-p', 'u-m'\]/);
   assert.match(log, /parent sh leader False/);
   assert.match(log, /setsid ok/);
 });

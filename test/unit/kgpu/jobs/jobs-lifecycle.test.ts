@@ -111,14 +111,18 @@ test('argv, env and cwd reach the job; hostile arguments are not run as shell', 
   await pod.sh(`mkdir -p '/workspace/my dir'`);
   const hostile = ['$(touch /workspace/pwned)', '`touch /workspace/pwned`', "it's", 'new\nline', '-rf'];
   const job = await startJob(c, {
-    argv: ['sh', '-c', 'pwd; printf "[%s]\\n" "$@"; echo "$GREETING"', 'arg0', ...hostile],
+    argv: ['sh', '-c', 'pwd; printf "[%s]\\n" "$@"; echo "$GREETING"; printf "<%s>" "$MULTI"', 'arg0', ...hostile],
     cwd: '/workspace/my dir',
-    env: { GREETING: 'hello $(whoami) `id`' },
+    // The start reads these lines itself (job-wrapper.ts): leading blanks, backslashes, newlines kept.
+    env: { GREETING: 'hello $(whoami) `id`', MULTI: "  two\n\tlines \\ it's\n" },
   });
   const chunks: Buffer[] = [];
   const r = await followLog(c, job.id, { onData: (b) => void chunks.push(b) });
   assert.deepEqual(r.job.status, { state: 'exited', exitCode: 0 });
-  assert.equal(Buffer.concat(chunks).toString(), `/workspace/my dir\n${hostile.map((h) => `[${h}]\n`).join('')}hello $(whoami) \`id\`\n`);
+  assert.equal(
+    Buffer.concat(chunks).toString(),
+    `/workspace/my dir\n${hostile.map((h) => `[${h}]\n`).join('')}hello $(whoami) \`id\`\n<  two\n\tlines \\ it's\n>`,
+  );
   assert.equal((await c.exec('test -e /workspace/pwned')).exitCode, 1, 'no command substitution happened');
 });
 
