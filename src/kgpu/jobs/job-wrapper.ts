@@ -173,20 +173,19 @@ emit
  */
 export const FOLLOW_SCRIPT = String.raw`id=$2; d=$1/$2; off=$3
 ${PRELUDE}
-# The start command creates the log before it launches the wrapper: wait for the log only.
-i=0
-while [ ! -f "$d/log" ]; do
-  [ $i -ge 3000 ] && { printf 'No job at %s.\n' "$d" >&2; exit 3; }
-  sleep 0.01; i=$((i + 1))
-done
-if ended; then
+if [ -f "$d/log" ] && ended; then
   tail -c "+$((off + 1))" -- "$d/log" 2>/dev/null
 else
-  # tail --pid watches a child of ours (which this shell reaps at once) rather than the wrapper:
-  # an orphaned wrapper can linger as a zombie when the pod's init is slow to reap. The child
-  # exits once the end marker is there, or the wrapper is gone without writing one.
+  # A follow usually starts before its job (a run opens it first): tail -F waits for the log
+  # itself (a stat per 10 ms in one process) and streams it from its first byte the moment the
+  # start command creates it — no process per poll, which would share the pod's CPU with that
+  # start. The child below only decides when tail stops: it exits after 30 s without a log (3),
+  # once the end marker is there, or when the wrapper is gone without writing one. tail --pid
+  # watches it (a child of ours, reaped at once) rather than the wrapper: an orphaned wrapper can
+  # linger as a zombie when the pod's init is slow to reap.
   (
-    i=0; while [ ! -s "$d/wpid" ] && ! ended && [ $i -lt 1000 ]; do sleep 0.01; i=$((i + 1)); done
+    i=0; while [ ! -f "$d/log" ]; do [ $i -ge 300 ] && exit 3; sleep 0.1; i=$((i + 1)); done
+    i=0; while [ ! -s "$d/wpid" ] && ! ended && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
     wp=$(r "$d/wpid"); [ -n "$wp" ] || exit 0
     # Poll the end marker every 50 ms for 2 s, then every 0.5 s; the wrapper's liveness every 10th.
     i=0; while ! ended; do
@@ -194,7 +193,9 @@ else
       if [ $i -lt 40 ]; then sleep 0.05; else sleep 0.5; fi; i=$((i + 1))
     done
   ) & k=$!
-  tail -c "+$((off + 1))" -s 0.1 --pid="$k" -f -- "$d/log" 2>/dev/null
+  tail -c "+$((off + 1))" -s 0.01 --pid="$k" -F -- "$d/log" 2>/dev/null
+  wait "$k"
+  if [ $? -eq 3 ] && [ ! -f "$d/log" ]; then printf 'No job at %s.\n' "$d" >&2; exit 3; fi
 fi
 printf 'KGPU-JOB ' >&2; emit >&2
 `;
