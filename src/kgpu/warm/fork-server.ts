@@ -58,7 +58,7 @@ unset kgpu_e
 pyword=$1; cwd=$2; preload=$3; learn=$4; waits=$5; token=$6
 ${placeScriptShell(script)}
 ${RESOLVE_SHELL}
-p=$(kgpu_py "$pyword" "$cwd") && [ -f "$p" ] && [ -x "$p" ] || { echo "KGPU-WARM unsupported interp $pyword is not an interpreter in the pod"; exit 0; }
+kgpu_py "$pyword" "$cwd" && p=$kgpu_i && [ -f "$p" ] && [ -x "$p" ] || { echo "KGPU-WARM unsupported interp $pyword is not an interpreter in the pod"; exit 0; }
 k=$(kgpu_key "$p"); pf="$F/fs-$k.pid"
 set -- $(head -c 300 "$pf" 2>/dev/null)
 if [ "$2" = ${script.hash} ] && kgpu_alive "$1"; then st=running
@@ -171,7 +171,7 @@ export async function forkServerStatus(
 ): Promise<ForkServerStatus | undefined> {
   const sh = String.raw`F="${POD_PRIVATE_DIR}"; f="$F/${script.podName}"
 ${RESOLVE_SHELL}
-p=$(kgpu_py "$1" "$2") && [ -f "$f" ] || exit 3
+kgpu_py "$1" "$2" && p=$kgpu_i && [ -f "$f" ] || exit 3
 exec "$p" -I -S "$f" status "$F" "$(kgpu_key "$p")"`;
   const r = await pod.exec(quoteArgv(['sh', '-c', sh, 'kgpu-warm-status', run.python.trim(), run.cwd]), { signal: options.signal });
   if (r.exitCode !== 0) return undefined;

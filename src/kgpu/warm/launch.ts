@@ -77,7 +77,7 @@ export function warmLaunchShell(script: PodScript, run: WarmRun): string {
     'kgpu_warm() {',
     `  kgpu_F="${POD_PRIVATE_DIR}"; kgpu_f="$kgpu_F/${script.podName}"`,
     '  if [ -L "$kgpu_F" ] || [ ! -d "$kgpu_F" ] || [ ! -O "$kgpu_F" ] || [ ! -f "$kgpu_f" ]; then kgpu_m="none no fork server yet"; return 1; fi',
-    `  kgpu_pyv ${py} "$kgpu_cwd" && [ -f "$kgpu_i" ] && [ -x "$kgpu_i" ] || { kgpu_m="unsupported "${py}" is not an interpreter in the pod"; return 1; }`,
+    `  kgpu_py ${py} "$kgpu_cwd" && [ -f "$kgpu_i" ] && [ -x "$kgpu_i" ] || { kgpu_m="unsupported "${py}" is not an interpreter in the pod"; return 1; }`,
     // No server of any interpreter: cold without starting Python (the why file says why, if one stopped).
     '  set -- "$kgpu_F"/fs-*.sock',
     '  if [ ! -S "$1" ]; then kgpu_w=$(head -n 1 "$kgpu_F/fs-$(kgpu_key "$kgpu_i").why" 2>/dev/null | cut -c1-300); kgpu_m="${kgpu_w:-none no fork server yet}"; return 1; fi',

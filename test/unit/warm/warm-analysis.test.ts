@@ -143,3 +143,42 @@ test("the client's key for an interpreter is the start command's: forkserver.py'
   for (const k of shell) assert.match(k, /^[0-9a-f]{16}$/);
   assert.equal(new Set(shell).size, paths.length);
 });
+
+test('kgpu_py finds the interpreter sh would run: a PATH search in the shell, command -v from the folder when PATH has a relative entry (an absolute answer only), a path from the folder; nothing else', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kgpu-resolve-'));
+  try {
+    const exe = (p: string, mode: number): void => {
+      fs.mkdirSync(path.dirname(p), { recursive: true });
+      fs.writeFileSync(p, '#!/bin/sh\n');
+      fs.chmodSync(p, mode);
+    };
+    exe(path.join(root, 'a b/python'), 0o644); // not executable: sh skips it
+    exe(path.join(root, 'c/python'), 0o755);
+    exe(path.join(root, 'proj/rel/python'), 0o755);
+    exe(path.join(root, 'proj/.venv/bin/python'), 0o755);
+    for (const g of ['g1', 'g2']) fs.mkdirSync(path.join(root, g));
+    // Prints kgpu_i and the status; `after` checks the caller's IFS and globbing are as before.
+    const resolve = (word: string, PATH: string): string =>
+      execFileSync(
+        'sh',
+        [
+          '-c',
+          `${RESOLVE_SHELL}\nif kgpu_py "$1" "$2"; then echo "ok $kgpu_i"; else echo "fail [$kgpu_i]"; fi; set -- "$2"/../g?; echo "after [$IFS] $#"`,
+          'r',
+          word,
+          path.join(root, 'proj'),
+        ],
+        { encoding: 'utf8', env: { PATH } },
+      );
+    const after = 'after [ \t\n] 2\n'; // g1 g2: globbing is on again
+    assert.equal(resolve('python', `${root}/a b:${root}/c:/usr/bin:/bin`), `ok ${root}/c/python\n${after}`);
+    // A relative PATH entry: command -v from the folder, whose answer must be absolute (rel/python is refused).
+    assert.equal(resolve('python', `nothere:${root}/c:/usr/bin`), `ok ${root}/c/python\n${after}`);
+    assert.equal(resolve('python', `rel:/usr/bin:/bin`), `fail []\n${after}`);
+    assert.equal(resolve('.venv/bin/python', '/usr/bin:/bin'), `ok ${root}/proj/.venv/bin/python\n${after}`);
+    assert.equal(resolve('nopython', `${root}/c:/usr/bin:/bin`), `fail []\n${after}`);
+    assert.equal(resolve('cd', `rel:/usr/bin:/bin`), `fail []\n${after}`, 'a builtin is not an interpreter');
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
